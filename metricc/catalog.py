@@ -1,0 +1,92 @@
+"""Named quantities and metrics, each written in the formula language itself.
+
+`QUANTITIES` are the confusion-matrix totals and rates (upper-case, plus the usual lower-case synonyms);
+`METRICS` are the scores users ask for by name, with the scikit-learn function each one matches on hard
+predictions. Both may be used alone or inside any formula.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+
+@dataclass(frozen=True)
+class Named:
+    """A name the formula language knows, the formula it stands for and its parameter defaults."""
+
+    name: str
+    formula: str
+    description: str
+    sklearn: str = ""
+    defaults: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+
+
+def _named(name, formula, description, sklearn="", **defaults):
+    return Named(name, formula, description, sklearn, MappingProxyType(defaults))
+
+
+COUNTS = ("TP", "FP", "FN", "TN")
+
+QUANTITIES = {q.name: q for q in (
+    _named("N", "TP + FP + FN + TN", "number of samples (total weight)"),
+    _named("POS", "TP + FN", "actual positives"),
+    _named("NEG", "TN + FP", "actual negatives"),
+    _named("PP", "TP + FP", "predicted positives"),
+    _named("PN", "TN + FN", "predicted negatives"),
+    _named("TPR", "TP / (TP + FN)", "true positive rate (recall, sensitivity)"),
+    _named("TNR", "TN / (TN + FP)", "true negative rate (specificity)"),
+    _named("PPV", "TP / (TP + FP)", "positive predictive value (precision)"),
+    _named("NPV", "TN / (TN + FN)", "negative predictive value"),
+    _named("FPR", "FP / (FP + TN)", "false positive rate"),
+    _named("FNR", "FN / (FN + TP)", "false negative rate"),
+    _named("FDR", "FP / (FP + TP)", "false discovery rate"),
+    _named("FOR", "FN / (FN + TN)", "false omission rate"),
+    _named("prevalence", "(TP + FN) / (TP + FP + FN + TN)", "share of actual positives"),
+    _named("sensitivity", "TPR", "= TPR"),
+)}
+
+METRICS = {m.name: m for m in (
+    _named("accuracy", "(TP + TN) / N", "share of correct predictions", "accuracy_score"),
+    _named("balanced_accuracy", "(TPR + TNR) / 2", "mean of the recalls of both classes",
+           "balanced_accuracy_score"),
+    _named("f1", "2*TP / (2*TP + FP + FN)", "harmonic mean of precision and recall", "f1_score"),
+    _named("fbeta", "(1 + beta^2)*TP / ((1 + beta^2)*TP + beta^2*FN + FP)",
+           "F-beta: recall weighs beta times as much as precision", "fbeta_score", beta=1.0),
+    _named("precision", "PPV", "TP / (TP + FP)", "precision_score"),
+    _named("recall", "TPR", "TP / (TP + FN)", "recall_score"),
+    _named("specificity", "TNR", "TN / (TN + FP)", "recall_score(pos_label=0)"),
+    _named("npv", "NPV", "TN / (TN + FN)", "precision_score(pos_label=0)"),
+    _named("gmean", "sqrt(TPR * TNR)", "geometric mean of the recalls of both classes"),
+    _named("mcc", "(TP*TN - FP*FN) / sqrt((TP + FP)*(TP + FN)*(TN + FP)*(TN + FN))",
+           "Matthews correlation coefficient, in [-1, 1]", "matthews_corrcoef"),
+    _named("matthews_corrcoef", "mcc", "= mcc", "matthews_corrcoef"),
+    _named("jaccard", "TP / (TP + FP + FN)", "intersection over union of the positive class",
+           "jaccard_score"),
+    _named("cohen_kappa",
+           "po = (TP + TN)/N; pe = ((TP + FP)*(TP + FN) + (TN + FN)*(TN + FP))/N^2; (po - pe)/(1 - pe)",
+           "agreement beyond chance, in [-1, 1]", "cohen_kappa_score"),
+    _named("informedness", "TPR + TNR - 1", "Youden's J statistic, in [-1, 1]"),
+    _named("markedness", "PPV + NPV - 1", "in [-1, 1]"),
+    _named("fowlkes_mallows", "sqrt(PPV * TPR)", "geometric mean of precision and recall"),
+    _named("tversky", "TP / (TP + alpha*FP + beta*FN)",
+           "alpha weighs false positives, beta false negatives; alpha = beta = 0.5 is dice",
+           alpha=0.5, beta=0.5),
+    _named("dice", "2*TP / (2*TP + FP + FN)", "Sorensen-Dice coefficient (= f1)", "f1_score"),
+)}
+
+PARAMETER_NAMES = frozenset(
+    "alpha beta gamma delta epsilon zeta eta theta iota kappa lam mu nu xi rho sigma tau phi chi psi omega".split())
+
+FUNCTIONS = {"sqrt": 1, "log": 1, "exp": 1, "abs": 1, "min": None, "max": None}
+"""Function names and their number of arguments (None: two or more). `min`, `max` and `abs` are non-smooth."""
+
+
+def lookup(name: str) -> Named | None:
+    """The named quantity or metric called `name`, or None."""
+    return QUANTITIES.get(name) or METRICS.get(name)
+
+
+def known_names() -> list[str]:
+    """Every name a formula may use without binding it (for suggestions)."""
+    return [*COUNTS, *QUANTITIES, *METRICS, *FUNCTIONS]

@@ -1,0 +1,136 @@
+"""The `metricc` command: compile a formula into a loss module, print its LaTeX, list the named metrics."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from . import catalog
+from ._version import __version__
+from .compiler import compile_metric
+from .errors import MetriccError
+
+EXAMPLES = """\
+examples:
+  metricc compile "2*TP/(2*TP+FP+FN)" -o f1_loss.py     write a standalone PyTorch loss module
+  metricc compile fbeta --param beta=2 --backend numpy   F2 as a NumPy loss-and-gradient module
+  metricc compile "minimize: (FP + 5*FN)/N" -o cost.py   train on a cost instead of a score
+  metricc latex mcc                                       the score, loss and gradient in LaTeX
+  metricc list                                            the named metrics and their formulas
+
+A formula that starts with '-' goes after '--':  metricc latex -- "-FP/N"
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits with status 1 and a one-line message on a usage error."""
+
+    def error(self, message: str):
+        self.exit(1, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="metricc", description="Compile a confusion-matrix metric into a differentiable loss.",
+                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"metricc {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    compile_ = commands.add_parser("compile", help="write a standalone loss module for a formula",
+                                   description="Write a standalone loss module (it imports only torch, or only "
+                                               "numpy) for FORMULA.", epilog=EXAMPLES,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    _formula_arguments(compile_)
+    compile_.add_argument("-o", "--output", metavar="FILE", help="where to write the module (default: stdout)")
+    compile_.add_argument("--backend", choices=("torch", "numpy"), default="torch", help="default: torch")
+    compile_.add_argument("--L", type=float, default=73.0, help="amplifying scale L (default: 73)")
+    compile_.add_argument("--threshold", type=float, default=0.5, help="decision threshold (default: 0.5)")
+    compile_.add_argument("--eps", type=float, default=1e-6, help="smoothing added to each count (default: 1e-6)")
+    compile_.add_argument("--probabilities", action="store_true",
+                          help="the loss takes probabilities instead of logits")
+
+    latex = commands.add_parser("latex", help="print the score, loss and gradient in LaTeX",
+                                description="Print the score, the loss, its partials and the per-sample gradient "
+                                            "of FORMULA in LaTeX.", epilog=EXAMPLES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    _formula_arguments(latex)
+
+    commands.add_parser("list", help="list the named metrics and quantities with their formulas",
+                        description="List the names a formula may use: metrics and confusion-matrix quantities.")
+    return parser
+
+
+def _formula_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("formula", metavar="FORMULA", help='a formula such as "2*TP/(2*TP+FP+FN)" or a name (f1)')
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="bind a parameter of the formula, e.g. --param beta=2 (repeatable)")
+    parser.add_argument("--minimize", action="store_true", help="the formula is a cost: train on it directly")
+
+
+def _params(pairs: list[str]) -> dict[str, float]:
+    params = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        try:
+            params[name.strip()] = float(value)
+        except ValueError:
+            raise MetriccError(f"Expected --param NAME=VALUE with a number as VALUE, but got {pair!r}.") from None
+        if not sep or not name.strip():
+            raise MetriccError(f"Expected --param NAME=VALUE, but got {pair!r}.")
+    return params
+
+
+def _compile(args: argparse.Namespace) -> int:
+    metric = compile_metric(args.formula, L=args.L, threshold=args.threshold, eps=args.eps,
+                            from_logits=not args.probabilities, minimize=args.minimize, **_params(args.param))
+    source = metric.emit(args.backend)
+    if args.output is None:
+        sys.stdout.write(source)
+        return 0
+    try:
+        Path(args.output).write_text(source, encoding="utf-8")
+    except OSError as error:
+        raise MetriccError(f"cannot write {args.output}: {error.strerror}") from None
+    print(f"wrote {args.output}: a {args.backend} loss for {args.formula!r}")
+    return 0
+
+
+def _latex(args: argparse.Namespace) -> int:
+    print(compile_metric(args.formula, minimize=args.minimize, **_params(args.param)).latex())
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    print("Metrics (maximised; the loss is 1 - score):")
+    for m in catalog.METRICS.values():
+        defaults = "".join(f", {k}={v:g}" for k, v in m.defaults.items())
+        sklearn = f"  [sklearn: {m.sklearn}]" if m.sklearn else ""
+        print(f"  {m.name:<18} {m.formula}{defaults}\n  {'':<18} {m.description}{sklearn}")
+    print("\nQuantities:")
+    print(f"  {'TP FP FN TN':<18} the soft counts")
+    for q in catalog.QUANTITIES.values():
+        print(f"  {q.name:<18} {q.formula:<34} {q.description}")
+    print("\nFunctions: sqrt log exp (smooth); abs min max (non-smooth). Operators: + - * / ^ (or **).")
+    return 0
+
+
+COMMANDS = {"compile": _compile, "latex": _latex, "list": _list}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (1 on a user error)."""
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except MetriccError as error:
+        print(f"metricc: error: {error}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # the reader went away (metricc list | head)
+        sys.stdout = open(os.devnull, "w")
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

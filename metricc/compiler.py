@@ -1,0 +1,176 @@
+"""`compile_metric`: formula text -> an immutable, cached `CompiledMetric` that hands out every backend."""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import sympy as sp
+
+from . import numpy_kernel
+from .derive import Derivation, derive, loss_of
+from .errors import MetriccError, MetriccWarning
+from .parse import parse
+from .printing import scalars_source
+
+COUNT_NAMES = ("TP", "FP", "FN", "TN")
+DEFAULT_EPS = 1e-6
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class CompiledMetric:
+    """A metric compiled into a loss: its score, its derived gradient and every backend for it."""
+
+    formula: str
+    expr: sp.Expr
+    minimize: bool
+    params: Mapping[str, float]
+    L: float
+    threshold: float
+    from_logits: bool
+    eps: float
+    derivation: Derivation = field(compare=False)
+
+    def __repr__(self) -> str:
+        params = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        return (f"CompiledMetric({self.formula!r}{params}, L={self.L}, threshold={self.threshold}, "
+                f"from_logits={self.from_logits}, eps={self.eps})")
+
+    @property
+    def loss(self) -> sp.Expr:
+        """The loss in TP, FP, FN, TN: `1 - expr`, or `expr` itself for a cost (`minimize`)."""
+        return self.derivation.loss
+
+    @property
+    def partials(self) -> Mapping[str, sp.Expr]:
+        """d loss / d count for each of "TP", "FP", "FN", "TN"."""
+        return MappingProxyType(dict(zip(COUNT_NAMES, self.derivation.partials)))
+
+    def loss_and_grad(self, logits: Any, target: Any, sample_weight: Any = None) -> tuple[float, np.ndarray]:
+        """NumPy: the loss and its gradient w.r.t. each logit (each probability when `from_logits=False`)."""
+        return self._numpy_loss.loss_and_grad(logits, target, sample_weight)
+
+    def score(self, predictions: Any, target: Any, sample_weight: Any = None) -> float:
+        """The formula's exact value on hard 0/1 predictions (no amplifier, no smoothing)."""
+        predictions, target = np.asarray(predictions), np.asarray(target)
+        if predictions.shape != target.shape:
+            raise MetriccError(f"Expected `predictions` and `target` to have the same shape, but got "
+                               f"{predictions.shape} and {target.shape}.")
+        weight = np.ones(target.shape) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        predicted, actual = predictions.astype(bool), target.astype(bool)
+        counts = [np.sum(weight * (predicted == p) * (actual == a)) for p, a in ((1, 1), (1, 0), (0, 1), (0, 0))]
+        with np.errstate(all="ignore"):
+            loss = float(self._scalars("numpy")(*(np.float64(c) for c in counts))[0])
+        value = loss if self.minimize else 1 - loss
+        if not math.isfinite(value):
+            warnings.warn(f"{self.formula!r} is undefined at TP, FP, FN, TN = {counts}; returning nan",
+                          MetriccWarning, stacklevel=2)
+        return value
+
+    def to_torch(self, **options: Any):
+        """A `torch.nn.Module`: `loss(logits, target, sample_weight=None) -> 0-dim tensor`.
+
+        Options override the compiled L, threshold, from_logits and eps, and set check_inputs.
+        """
+        from . import torch_kernel
+
+        settings = self._settings(options, {"check_inputs"})
+        return torch_kernel.SoftConfusionLoss(self._scalars("torch"), name=self.formula, error=MetriccError,
+                                              **settings)
+
+    def latex(self) -> str:
+        """The score, the loss, the four partials and the per-sample gradient, in LaTeX."""
+        from .latex import document
+
+        return document(self)
+
+    def emit(self, backend: str = "torch") -> str:
+        """The source of a standalone module (it imports only torch, or only numpy) for this loss."""
+        from .emit import module_source
+
+        return module_source(self, backend)
+
+    def scalars_source(self, backend: str) -> str:
+        """The generated function `(TP, FP, FN, TN) -> (loss, d_TP, d_FP, d_FN, d_TN)` for `backend`."""
+        return scalars_source(self.derivation, backend)
+
+    @functools.cached_property
+    def _numpy_loss(self) -> numpy_kernel.SoftConfusionLoss:
+        return numpy_kernel.SoftConfusionLoss(self._scalars("numpy"), name=self.formula, error=MetriccError,
+                                              **self._settings({}, set()))
+
+    def _scalars(self, backend: str) -> Callable:
+        return _scalars_function(self.derivation, backend)
+
+    def _settings(self, options: Mapping[str, Any], extra: set[str]) -> dict[str, Any]:
+        allowed = {"L", "threshold", "from_logits", "eps"} | extra
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise MetriccError(f"unknown option {', '.join(map(repr, unknown))}; expected some of {sorted(allowed)}")
+        settings = {"L": self.L, "threshold": self.threshold, "from_logits": self.from_logits, "eps": self.eps}
+        settings.update(options)
+        _check_settings(settings)
+        return settings
+
+
+@functools.lru_cache(maxsize=256)
+def _scalars_function(derivation: Derivation, backend: str) -> Callable:
+    """Executes the printed scalar code (built by metricc's printer from whitelisted tokens, never user text)."""
+    source = scalars_source(derivation, backend)
+    namespace: dict[str, Any] = {}
+    if backend == "torch":
+        import torch
+
+        namespace["torch"] = torch
+    else:
+        namespace["numpy"] = np
+    exec(compile(source, f"<metricc {backend} scalars>", "exec"), namespace)
+    return namespace["metric_scalars"]
+
+
+def compile_metric(formula: str, *, L: float = 73.0, threshold: float = 0.5, from_logits: bool = True,
+                   eps: float = DEFAULT_EPS, minimize: bool = False, **params: float) -> CompiledMetric:
+    """Compile a confusion-matrix metric (a formula or a catalog name such as "f1") into a loss.
+
+    `params` bind named parameters of the formula (`beta=2` for "fbeta"). The loss is `1 - score`, or the
+    formula itself when it starts with `minimize:` or `minimize=True`. Equal arguments return the same object.
+    """
+    settings = {"L": L, "threshold": threshold, "from_logits": from_logits, "eps": eps}
+    _check_settings(settings)
+    if not isinstance(minimize, bool):
+        raise MetriccError(f"Expected argument `minimize` to be a bool, but got {minimize!r}.")
+    return _compile(formula, float(L), float(threshold), bool(from_logits), float(eps), minimize,
+                    tuple(sorted(params.items())))
+
+
+@functools.lru_cache(maxsize=512)
+def _compile(formula, L, threshold, from_logits, eps, minimize, params) -> CompiledMetric:
+    parsed = parse(formula, dict(params))
+    minimize = parsed.minimize or minimize
+    derivation = derive(loss_of(parsed.expr, minimize))
+    return CompiledMetric(formula, parsed.expr, minimize, MappingProxyType(dict(parsed.params)), L, threshold,
+                          from_logits, eps, derivation)
+
+
+def _check_settings(settings: Mapping[str, Any]) -> None:
+    L, threshold, eps = settings["L"], settings["threshold"], settings["eps"]
+    if not _is_real(L) or not L > 0 or not math.isfinite(L):
+        raise MetriccError(f"Expected argument `L` to be a positive float, but got {L!r}.")
+    if not _is_real(threshold) or not 0 < threshold < 1:
+        raise MetriccError(f"Expected argument `threshold` to be a float in (0, 1), but got {threshold!r}.")
+    if not _is_real(eps) or not eps >= 0 or not math.isfinite(eps):
+        raise MetriccError(f"Expected argument `eps` to be a non-negative float, but got {eps!r}.")
+    if not isinstance(settings["from_logits"], bool):
+        raise MetriccError(f"Expected argument `from_logits` to be a bool, but got {settings['from_logits']!r}.")
+    if not isinstance(settings.get("check_inputs", True), bool):
+        raise MetriccError(f"Expected argument `check_inputs` to be a bool, but got {settings['check_inputs']!r}.")
+
+
+def _is_real(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+

@@ -1,0 +1,33 @@
+"""The one error type and the one warning type that metricc raises for user mistakes."""
+
+from __future__ import annotations
+
+
+class MetriccError(ValueError):
+    """A user error: a bad formula, argument or input, with the spot in the formula when known."""
+
+    def __init__(self, message: str, *, text: str | None = None, line: int | None = None,
+                 column: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.text = text
+        self.line = line
+        self.column = column
+
+    def __str__(self) -> str:
+        if self.text is None or self.line is None or self.column is None:
+            return self.message
+        source_line = self.text.splitlines()[self.line - 1] if self.text.strip() else ""
+        where = f"line {self.line}, column {self.column}" if "\n" in self.text else f"column {self.column}"
+        return f"{self.message} ({where})\n  {source_line}\n  {' ' * (self.column - 1)}^"
+
+    def __reduce__(self):
+        return _rebuild_error, (self.message, self.text, self.line, self.column)
+
+
+def _rebuild_error(message, text, line, column):
+    return MetriccError(message, text=text, line=line, column=column)
+
+
+class MetriccWarning(UserWarning):
+    """A setting that works but is probably not what the user wants (for example L outside its valid range)."""

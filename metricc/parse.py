@@ -1,0 +1,318 @@
+"""Formula text -> SymPy score in the counts TP, FP, FN, TN (the only module that imports lark)."""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import math
+import operator
+from importlib import resources
+from pathlib import Path
+from typing import Mapping, NamedTuple
+
+import lark
+import sympy as sp
+from lark import Token, Transformer, v_args
+
+from . import catalog
+from .errors import MetriccError
+
+COUNT_SYMBOLS = {name: sp.Symbol(name, positive=True) for name in catalog.COUNTS}
+
+MAX_LENGTH = 10_000
+MAX_EXPONENT = 1_000
+MAX_NUMBER_CHARS = 100
+
+_FUNCTIONS = {"sqrt": sp.sqrt, "log": sp.log, "exp": sp.exp, "abs": sp.Abs, "min": sp.Min, "max": sp.Max}
+
+# Examples of each syntax error; lark matches a failing parse against them (lark.UnexpectedInput.match_examples).
+SYNTAX_ERRORS = {
+    "expected a value after the operator": ["TP +", "TP * ", "TP / )", "TP ^", "(TP - )", "-", "TP + * FP", "(TP +", "sqrt(TP -"],
+    "missing ')'": ["(TP", "sqrt(TP", "((TP + FP)", "min(TP, FP", "TP*(FP", "a = (TP; a", "2*(TP+FP"],
+    "unmatched ')'": ["TP)", "(TP))", ")"],
+    "missing operator (or ';') between two values": [
+        "TP FP", "2 TP", "TP (FP)", "TP sqrt(FP)", "(TP)(FP)", "2 3", "sqrt(TP FP)", "(TP FP)", "a = TP a",
+        "a = TP b = FP; a"],
+    "empty parentheses": ["()", "TP * ()"],
+    "a binding needs a value after '='": ["a = ; a", "a = "],
+    "the formula ends after a binding; write the score after the last ';'": ["a = TP;", "a = TP; b = FP;"],
+    "a ';' must follow a binding (name = value)": ["TP; FP", "TP;; FP"],
+    "'=' must follow a name at the start of a binding": ["2 = TP; TP", "a + b = TP; TP"],
+    "misplaced ','": [",TP", "TP, FP", "(TP, FP)", "min(, TP)", "min(TP,)"],
+}
+
+
+class Parsed(NamedTuple):
+    """What a formula says: the score (or cost), its direction and the parameter values it uses."""
+
+    expr: sp.Expr
+    minimize: bool
+    params: Mapping[str, float]
+
+
+@functools.lru_cache(maxsize=None)
+def _parser() -> lark.Lark:
+    return lark.Lark(_grammar_text(), parser="lalr", lexer="basic", propagate_positions=True, maybe_placeholders=True)
+
+
+def _grammar_text() -> str:
+    """The grammar: inside the installed package, or at the top of a source checkout."""
+    packaged = resources.files("metricc").joinpath("metric.lark")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    return (Path(__file__).resolve().parent.parent / "grammar" / "metric.lark").read_text(encoding="utf-8")
+
+
+def parse(text: str, params: Mapping[str, float] | None = None) -> Parsed:
+    """Parse `text` into a SymPy score; `params` binds named parameters (beta, alpha, ...)."""
+    if not isinstance(text, str):
+        raise MetriccError(f"Expected the formula to be a str, but got {type(text).__name__}.")
+    if not text.strip():
+        raise MetriccError("the formula is empty: write a metric such as 2*TP/(2*TP+FP+FN) or a name such as f1")
+    if len(text) > MAX_LENGTH:
+        raise MetriccError(f"the formula is {len(text)} characters long; at most {MAX_LENGTH} are accepted")
+    params = _check_params(params or {})
+    try:
+        tree = _parser().parse(text)
+    except lark.UnexpectedInput as error:
+        raise _syntax_error(error, text) from None
+    except RecursionError:
+        raise MetriccError("the formula is nested too deeply") from None
+    scope = _Scope(text, params)
+    try:
+        expr, minimize = _lower_program(tree, scope)
+    except RecursionError:
+        raise MetriccError("the formula is nested too deeply") from None
+    expr = _bind_parameters(expr, scope)
+    _check_score(expr, text)
+    return Parsed(expr, minimize, scope.values_used())
+
+
+def _check_params(params: Mapping[str, float]) -> dict[str, float]:
+    checked = {}
+    for name, value in params.items():
+        if catalog.lookup(name) or name in catalog.COUNTS or name in catalog.FUNCTIONS:
+            raise MetriccError(f"`{name}` is a name of the formula language, not a parameter")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise MetriccError(f"Expected parameter `{name}` to be a finite number, but got {value!r}.")
+        checked[name] = value
+    return checked
+
+
+def _syntax_error(error: lark.UnexpectedInput, text: str) -> MetriccError:
+    line, column = error.line, error.column
+    if isinstance(error, lark.UnexpectedCharacters):
+        char = text[error.pos_in_stream]
+        message = f"unexpected character {char!r}"
+    else:
+        label = error.match_examples(_parser().parse, SYNTAX_ERRORS, use_accepts=False)
+        token = getattr(error, "token", None)
+        if isinstance(error, lark.UnexpectedEOF) or (token is not None and token.type == "$END"):
+            line, column = _end_position(text)
+            message = label or "the formula ends too early"
+        else:
+            message = label or f"unexpected {token!s}"
+    return MetriccError(f"syntax error: {message}", text=text, line=line, column=column)
+
+
+def _end_position(text: str) -> tuple[int, int]:
+    stripped = text.rstrip()
+    lines = stripped.splitlines() or [""]
+    return len(lines), len(lines[-1]) + 1
+
+
+def _position(item) -> tuple[int | None, int | None]:
+    meta = getattr(item, "meta", None)
+    if isinstance(item, Token):
+        return item.line, item.column
+    if meta is not None and not meta.empty:
+        return meta.line, meta.column
+    return None, None
+
+
+class _Scope:
+    """Resolves names: let-bindings, counts, parameters, then named quantities and metrics."""
+
+    def __init__(self, text: str, params: Mapping[str, float]):
+        self.text = text
+        self.params = dict(params)
+        self.bindings: dict[str, sp.Expr] = {}
+        self.used: dict[str, Token] = {}
+        self.defaults: dict[str, dict[str, float]] = {}
+
+    def error(self, message: str, where=None) -> MetriccError:
+        line, column = _position(where) if where is not None else (None, None)
+        return MetriccError(message, text=self.text, line=line, column=column)
+
+    def resolve(self, token: Token) -> sp.Expr:
+        name = str(token)
+        if name in self.bindings:
+            return self.bindings[name]
+        if name in COUNT_SYMBOLS:
+            return COUNT_SYMBOLS[name]
+        if name in self.params or name in catalog.PARAMETER_NAMES:
+            self.used.setdefault(name, token)
+            return sp.Symbol(name, real=True)
+        if catalog.lookup(name) is not None:
+            expr, parameters, defaults = _named(name)
+            for parameter in parameters:
+                self.used.setdefault(parameter, token)
+            for parameter, sources in defaults.items():
+                self.defaults.setdefault(parameter, {}).update(sources)
+            return expr
+        if name in catalog.FUNCTIONS:
+            raise self.error(f"`{name}` is a function: write {name}(...)", token)
+        raise self.error(f"unknown name `{name}`{_suggestion(name, [*self.bindings, *catalog.known_names()])}",
+                         token)
+
+    def bind(self, token: Token, value: sp.Expr) -> None:
+        name = str(token)
+        if name in COUNT_SYMBOLS or name in catalog.FUNCTIONS:
+            raise self.error(f"cannot bind `{name}`: it is a built-in name of the formula language", token)
+        if name in self.params or name in catalog.PARAMETER_NAMES:
+            raise self.error(f"cannot bind `{name}`: it is a parameter; pass {name}=... to compile_metric", token)
+        if name in self.bindings:
+            raise self.error(f"`{name}` is bound twice", token)
+        self.bindings[name] = value
+
+    def values_used(self) -> dict[str, float]:
+        return {name: self._value(name) for name in sorted(self.used)}
+
+    def _value(self, name: str) -> float:
+        if name in self.params:
+            return self.params[name]
+        defaults = self.defaults.get(name, {})
+        if len(set(defaults.values())) == 1:
+            return next(iter(defaults.values()))
+        if defaults:
+            listed = ", ".join(f"{source} uses {value:g}" for source, value in sorted(defaults.items()))
+            raise self.error(f"parameter `{name}` has conflicting defaults ({listed}); pass {name}=... explicitly",
+                             self.used[name])
+        raise self.error(f"parameter `{name}` is not bound: pass {name}=... to compile_metric "
+                         f"(or --param {name}=... on the command line)", self.used[name])
+
+
+def _suggestion(name: str, known: list[str]) -> str:
+    folded = {k.lower(): k for k in known}
+    if name.lower() in folded:
+        return f"; did you mean `{folded[name.lower()]}`?"
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    close = close or [folded[c] for c in difflib.get_close_matches(name.lower(), list(folded), n=1, cutoff=0.6)]
+    return f"; did you mean `{close[0]}`?" if close else ""
+
+
+@functools.lru_cache(maxsize=None)
+def _named(name: str) -> tuple[sp.Expr, tuple[str, ...], dict[str, dict[str, float]]]:
+    """A catalog name's score, its parameter names and their defaults ({parameter: {source: value}})."""
+    named = catalog.lookup(name)
+    scope = _Scope(named.formula, {})
+    expr, _ = _lower_program(_parser().parse(named.formula), scope)
+    defaults = {parameter: dict(sources) for parameter, sources in scope.defaults.items()}
+    for parameter, value in named.defaults.items():
+        defaults.setdefault(parameter, {})[name] = value
+    return expr, tuple(sorted(scope.used)), defaults
+
+
+def _lower_program(tree: lark.Tree, scope: _Scope) -> tuple[sp.Expr, bool]:
+    direction, *rest = tree.children
+    *bindings, body = rest
+    lower = _Lower(scope)
+    for binding in bindings:
+        name, value = binding.children
+        scope.bind(name, lower.lower(value))
+    return lower.lower(body), direction is not None and str(direction) == "minimize"
+
+
+@v_args(inline=True)
+class _Lower(Transformer):
+    """Builds SymPy objects directly from the parse tree; method names are the grammar's rule aliases."""
+
+    def __init__(self, scope: _Scope):
+        super().__init__()
+        self.scope = scope
+
+    def lower(self, tree: lark.Tree) -> sp.Expr:
+        """Transform one expression, re-raising a user error from inside lark's visitor as it is."""
+        try:
+            return self.transform(tree)
+        except lark.exceptions.VisitError as error:
+            if isinstance(error.orig_exc, (MetriccError, RecursionError)):
+                raise error.orig_exc from None
+            raise
+
+    def number(self, token: Token) -> sp.Expr:
+        text = str(token)
+        if len(text) > MAX_NUMBER_CHARS:
+            raise self.scope.error(f"number with {len(text)} characters; at most {MAX_NUMBER_CHARS} are accepted",
+                                   token)
+        mantissa, _, exponent = text.lower().partition("e")
+        if exponent and abs(int(exponent)) > 300:
+            raise self.scope.error(f"number {text} is out of range (exponents up to 300)", token)
+        return sp.Rational(text)
+
+    def name(self, token: Token) -> sp.Expr:
+        return self.scope.resolve(token)
+
+    def call(self, token: Token, *args) -> sp.Expr:
+        name = str(token)
+        args = [a for a in args if a is not None]
+        if name not in _FUNCTIONS:
+            hint = _suggestion(name, list(_FUNCTIONS))
+            raise self.scope.error(f"unknown function `{name}`{hint}", token)
+        arity = catalog.FUNCTIONS[name]
+        if arity is not None and len(args) != arity:
+            raise self.scope.error(f"{name}() takes {arity} argument{'s' * (arity > 1)}, got {len(args)}", token)
+        if arity is None and len(args) < 2:
+            raise self.scope.error(f"{name}() takes two or more arguments, got {len(args)}", token)
+        return _FUNCTIONS[name](*args)
+
+    add = staticmethod(operator.add)
+    sub = staticmethod(operator.sub)
+    mul = staticmethod(operator.mul)
+    neg = staticmethod(operator.neg)
+
+    @v_args(meta=True)
+    def div(self, meta, children) -> sp.Expr:
+        numerator, denominator = children
+        if denominator.is_zero:
+            raise self.scope.error("division by zero", _Located(meta))
+        return numerator / denominator
+
+    @v_args(meta=True)
+    def pow(self, meta, children) -> sp.Expr:
+        base, _, exponent = children
+        if exponent.is_number and abs(exponent) > MAX_EXPONENT:
+            raise self.scope.error(f"exponent {exponent} is too large (at most {MAX_EXPONENT} in size)",
+                                   _Located(meta))
+        if base.is_zero and exponent.is_number and exponent.is_negative:
+            raise self.scope.error("division by zero", _Located(meta))
+        return base**exponent
+
+
+class _Located:
+    def __init__(self, meta):
+        self.meta = meta
+
+
+def _bind_parameters(expr: sp.Expr, scope: _Scope) -> sp.Expr:
+    unused = sorted(set(scope.params) - set(scope.used))
+    if unused:
+        names = ", ".join(f"`{n}`" for n in unused)
+        raise MetriccError(f"parameter {names} is not used by the formula {scope.text.strip()!r}")
+    values = scope.values_used()
+    return expr.subs({sp.Symbol(n, real=True): _exact(v) for n, v in values.items()})
+
+
+def _exact(value: float) -> sp.Rational:
+    """The shortest decimal that round-trips `value`, as an exact SymPy number (0.1 -> 1/10)."""
+    return sp.Integer(value) if isinstance(value, int) else sp.Rational(repr(float(value)))
+
+
+def _check_score(expr: sp.Expr, text: str) -> None:
+    if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+        raise MetriccError(f"the formula {text.strip()!r} divides by zero or is infinite")
+    if expr.has(sp.I):
+        raise MetriccError(f"the formula {text.strip()!r} is not real-valued (a log or root of a negative number?)")
+    if not expr.free_symbols & set(COUNT_SYMBOLS.values()):
+        raise MetriccError(f"the formula {text.strip()!r} depends on none of TP, FP, FN, TN, so it cannot be "
+                           "trained on", text=text, line=1, column=1)

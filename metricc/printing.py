@@ -1,0 +1,161 @@
+"""SymPy -> Python source for the NumPy and PyTorch backends, one mapping table per backend.
+
+The printed code computes the loss and its four partials from four scalar counts; the per-sample work lives
+in the kernel modules. Only whitelisted names and numeric literals are ever printed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import sympy as sp
+
+from .derive import Derivation
+from .errors import MetriccError
+
+# One table per backend: SymPy class -> template. Min and Max give (two-value template, value-and-number
+# template), since sympy folds all numbers of a Min/Max into one.
+NUMPY_FUNCTIONS = {
+    "sqrt": "numpy.sqrt({0})",
+    sp.exp: "numpy.exp({0})",
+    sp.log: "numpy.log({0})",
+    sp.Abs: "numpy.abs({0})",
+    sp.sign: "numpy.sign({0})",
+    sp.Heaviside: "((numpy.sign({0}) + 1)/2)",
+    sp.Min: ("numpy.minimum({0}, {1})", "numpy.minimum({0}, {1})"),
+    sp.Max: ("numpy.maximum({0}, {1})", "numpy.maximum({0}, {1})"),
+}
+TORCH_FUNCTIONS = {
+    "sqrt": "torch.sqrt({0})",
+    sp.exp: "torch.exp({0})",
+    sp.log: "torch.log({0})",
+    sp.Abs: "torch.abs({0})",
+    sp.sign: "torch.sign({0})",
+    sp.Heaviside: "((torch.sign({0}) + 1)/2)",
+    sp.Min: ("torch.minimum({0}, {1})", "torch.clamp({0}, max={1})"),
+    sp.Max: ("torch.maximum({0}, {1})", "torch.clamp({0}, min={1})"),
+}
+TABLES = {"numpy": NUMPY_FUNCTIONS, "torch": TORCH_FUNCTIONS}
+
+_ADD, _MUL, _NEG, _POW, _ATOM = 1, 2, 3, 4, 5
+
+PARTIAL_NAMES = ("d_TP", "d_FP", "d_FN", "d_TN")
+
+
+class Printer:
+    """Prints a SymPy expression as Python source for one backend."""
+
+    def __init__(self, backend: str):
+        if backend not in TABLES:
+            raise MetriccError(f"Expected argument `backend` to be one of {sorted(TABLES)}, but got {backend!r}.")
+        self.backend = backend
+        self.functions = TABLES[backend]
+
+    def __call__(self, expr: sp.Expr) -> str:
+        return self._print(sp.sympify(expr))[0]
+
+    def _print(self, expr: sp.Basic) -> tuple[str, int]:
+        """The source of `expr` and its precedence."""
+        if expr.is_Symbol:
+            return expr.name, _ATOM
+        if expr.is_number:
+            return self._number(expr)
+        if expr.is_Add:
+            return self._add(expr), _ADD
+        if expr.is_Mul:
+            return self._mul(expr)
+        if expr.is_Pow:
+            return self._pow(expr)
+        return self._function(expr), _ATOM
+
+    def _at(self, expr: sp.Basic, level: int) -> str:
+        """`expr` printed, in parentheses when it binds more loosely than `level`."""
+        text, precedence = self._print(expr)
+        return text if precedence >= level else f"({text})"
+
+    def _number(self, expr: sp.Basic) -> tuple[str, int]:
+        if expr.is_Integer and abs(int(expr)) < 2**53:
+            value = int(expr)
+            return str(value), (_NEG if value < 0 else _ATOM)
+        try:
+            value = float(expr)
+        except TypeError:
+            raise MetriccError(f"the constant {expr} is not a real number") from None
+        if not math.isfinite(value):
+            raise MetriccError(f"the constant {expr} is too large for floating point")
+        return repr(value), (_NEG if value < 0 else _ATOM)
+
+    def _add(self, expr: sp.Add) -> str:
+        first, *rest = expr.as_ordered_terms()
+        parts = [self._at(first, _ADD)]
+        for term in rest:
+            if term.could_extract_minus_sign():
+                parts.append(f" - {self._at(-term, _MUL)}")
+            else:
+                parts.append(f" + {self._at(term, _MUL)}")
+        return "".join(parts)
+
+    def _mul(self, expr: sp.Mul) -> tuple[str, int]:
+        if expr.could_extract_minus_sign():
+            return f"-{self._at(-expr, _MUL)}", _NEG
+        coefficient, factors = expr.as_coeff_mul()
+        numerator, denominator = [], []
+        if coefficient.is_Rational:
+            if coefficient.p != 1:
+                numerator.append(sp.Integer(coefficient.p))
+            if coefficient.q != 1:
+                denominator.append(sp.Integer(coefficient.q))
+        elif coefficient != 1:
+            numerator.append(coefficient)
+        for factor in factors:
+            if factor.is_Pow and factor.exp.is_number and factor.exp.is_negative:
+                denominator.append(sp.Pow(factor.base, -factor.exp))
+            else:
+                numerator.append(factor)
+        text = "*".join(self._at(f, _MUL) for f in numerator) or "1"
+        if not denominator:
+            return text, _MUL
+        if len(denominator) == 1:
+            return f"{text}/{self._at(denominator[0], _POW)}", _MUL
+        return f"{text}/({'*'.join(self._at(f, _MUL) for f in denominator)})", _MUL
+
+    def _pow(self, expr: sp.Pow) -> tuple[str, int]:
+        base, exponent = expr.args
+        if exponent.is_number and exponent.is_negative:
+            return f"1/{self._at(sp.Pow(base, -exponent), _POW)}", _MUL
+        if exponent == sp.S.Half:
+            return self.functions["sqrt"].format(self._at(base, _ADD)), _ATOM
+        return f"{self._at(base, _ATOM)}**{self._at(exponent, _ATOM)}", _POW
+
+    def _function(self, expr: sp.Basic) -> str:
+        template = next((self.functions[k] for k in type(expr).__mro__ if k in self.functions), None)
+        if template is None:
+            raise MetriccError(f"cannot print {type(expr).__name__} for the {self.backend} backend")
+        if isinstance(expr, sp.Heaviside) and len(expr.args) > 1 and expr.args[1] != sp.S.Half:
+            raise MetriccError(f"cannot print Heaviside with value {expr.args[1]} at 0 for the {self.backend} backend")
+        if isinstance(template, tuple):
+            return self._fold(expr, *template)
+        return template.format(self._at(expr.args[0], _ADD))
+
+    def _fold(self, expr: sp.Basic, pair: str, with_number: str) -> str:
+        numbers = [a for a in expr.args if a.is_number]
+        values = [self._at(a, _ADD) for a in expr.args if not a.is_number]
+        text = values[0]
+        for value in values[1:]:
+            text = pair.format(text, value)
+        for number in numbers:
+            text = with_number.format(text, self._at(number, _ADD))
+        return text
+
+
+def scalars_source(derivation: Derivation, backend: str, name: str = "metric_scalars") -> str:
+    """Source of `name(TP, FP, FN, TN) -> (loss, d_TP, d_FP, d_FN, d_TN)` for `backend`."""
+    printer = Printer(backend)
+    lines = [f"def {name}(TP, FP, FN, TN):",
+             '    """The loss and its partials d loss / d TP, FP, FN, TN at the (smoothed) counts."""']
+    lines += [f"    {symbol} = {printer(value)}" for symbol, value in derivation.shared]
+    loss, *partials = derivation.reduced
+    lines.append(f"    loss = {printer(loss)}")
+    lines += [f"    {n} = {printer(p)}" for n, p in zip(PARTIAL_NAMES, partials)]
+    lines.append(f"    return loss, {', '.join(PARTIAL_NAMES)}")
+    return "\n".join(lines) + "\n"
