@@ -17,7 +17,7 @@ class MetriccError(ValueError):
     def __str__(self) -> str:
         if self.text is None or self.line is None or self.column is None:
             return self.message
-        source_line = self.text.splitlines()[self.line - 1] if self.text.strip() else ""
+        source_line = self.text.split("\n")[self.line - 1]
         where = f"line {self.line}, column {self.column}" if "\n" in self.text else f"column {self.column}"
         return f"{self.message} ({where})\n  {source_line}\n  {' ' * (self.column - 1)}^"
 

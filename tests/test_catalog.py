@@ -1,0 +1,65 @@
+"""Every catalog metric, on hard 0/1 predictions, equals scikit-learn's value."""
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+from metricc import catalog, compile_metric
+from oracles import CATALOG_SCORES
+
+
+def _recall(y, p, label, w):
+    return skm.recall_score(y, p, pos_label=label, sample_weight=w)
+
+
+def _precision(y, p, label, w):
+    return skm.precision_score(y, p, pos_label=label, sample_weight=w)
+
+
+SKLEARN = {
+    "accuracy": lambda y, p, w: skm.accuracy_score(y, p, sample_weight=w),
+    "balanced_accuracy": lambda y, p, w: skm.balanced_accuracy_score(y, p, sample_weight=w),
+    "f1": lambda y, p, w: skm.f1_score(y, p, sample_weight=w),
+    "fbeta": lambda y, p, w: skm.fbeta_score(y, p, beta=2.0, sample_weight=w),
+    "precision": lambda y, p, w: _precision(y, p, 1, w),
+    "recall": lambda y, p, w: _recall(y, p, 1, w),
+    "specificity": lambda y, p, w: _recall(y, p, 0, w),
+    "npv": lambda y, p, w: _precision(y, p, 0, w),
+    "gmean": lambda y, p, w: np.sqrt(_recall(y, p, 1, w) * _recall(y, p, 0, w)),
+    "mcc": lambda y, p, w: skm.matthews_corrcoef(y, p, sample_weight=w),
+    "matthews_corrcoef": lambda y, p, w: skm.matthews_corrcoef(y, p, sample_weight=w),
+    "jaccard": lambda y, p, w: skm.jaccard_score(y, p, sample_weight=w),
+    "cohen_kappa": lambda y, p, w: skm.cohen_kappa_score(y, p, sample_weight=w),
+    "informedness": lambda y, p, w: skm.balanced_accuracy_score(y, p, adjusted=True, sample_weight=w),
+    "markedness": lambda y, p, w: _precision(y, p, 1, w) + _precision(y, p, 0, w) - 1,
+    "fowlkes_mallows": lambda y, p, w: np.sqrt(_precision(y, p, 1, w) * _recall(y, p, 1, w)),
+    "tversky": lambda y, p, w: skm.jaccard_score(y, p, sample_weight=w),  # alpha = beta = 1
+    "dice": lambda y, p, w: skm.f1_score(y, p, sample_weight=w),
+}
+PARAMS = {"fbeta": {"beta": 2.0}, "tversky": {"alpha": 1.0, "beta": 1.0}}
+
+
+def test_every_catalog_metric_has_an_oracle():
+    assert set(SKLEARN) == set(catalog.METRICS) == set(CATALOG_SCORES)
+
+
+@pytest.mark.parametrize("name", sorted(catalog.METRICS))
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_hard_predictions_match_sklearn(name, seed, weighted):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 400))
+    target = rng.random(n) < rng.uniform(0.1, 0.6)
+    predictions = np.where(rng.random(n) < 0.7, target, ~target)
+    weight = rng.uniform(0.1, 3.0, n) if weighted else None
+    metric = compile_metric(name, **PARAMS.get(name, {}))
+    expected = SKLEARN[name](target.astype(int), predictions.astype(int), weight)
+    assert abs(metric.score(predictions, target, weight) - expected) <= 1e-12
+
+
+def test_score_warns_where_undefined():
+    from metricc import MetriccWarning
+
+    with pytest.warns(MetriccWarning, match="undefined"):
+        value = compile_metric("precision").score(np.zeros(5), np.ones(5))
+    assert np.isnan(value)

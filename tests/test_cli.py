@@ -1,0 +1,78 @@
+"""The `metricc` command, run as a user runs it: in a subprocess."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def metricc(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "metricc", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=120)
+
+
+def test_help_shows_examples():
+    out = metricc("--help")
+    assert out.returncode == 0
+    assert "examples:" in out.stdout and 'metricc compile "2*TP/(2*TP+FP+FN)" -o f1_loss.py' in out.stdout
+    for command in ("compile", "latex"):
+        sub = metricc(command, "--help")
+        assert sub.returncode == 0 and "--param NAME=VALUE" in sub.stdout
+
+
+def test_compile_writes_a_module_that_imports(tmp_path):
+    out = metricc("compile", "2*TP/(2*TP+FP+FN)", "-o", "f1_loss.py", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "wrote f1_loss.py" in out.stdout
+    check = subprocess.run([sys.executable, "-c", "import f1_loss, torch; "
+                            "print(float(f1_loss.MetricLoss()(torch.zeros(4), torch.tensor([0, 1, 1, 0]))))"],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert check.returncode == 0, check.stderr
+    assert 0 < float(check.stdout) < 1
+
+
+def test_compile_numpy_with_parameters_to_stdout():
+    out = metricc("compile", "fbeta", "--param", "beta=2", "--backend", "numpy", "--L", "40")
+    assert out.returncode == 0, out.stderr
+    assert "def loss_and_grad(" in out.stdout and "PARAMETERS = {'beta': 2.0}" in out.stdout
+    assert "L=40.0" in out.stdout
+
+
+def test_latex():
+    out = metricc("latex", "mcc")
+    assert out.returncode == 0
+    assert out.stdout.startswith("\\begin{aligned}")
+    assert "\\frac{\\partial \\mathcal{L}}{\\partial \\mathrm{TN}}" in out.stdout
+    assert "\\sum_{i=1}^{n} w_i y_i \\hat{y}_i" in out.stdout
+
+
+def test_list_names_every_metric():
+    from metricc import catalog
+
+    out = metricc("list")
+    assert out.returncode == 0
+    for name in catalog.METRICS:
+        assert f"  {name} " in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("compile", "2*TP/(2*TP+FP"), "syntax error: missing ')'"),
+    (("latex", "precison"), "did you mean `precision`?"),
+    (("compile", "fbeta", "--param", "beta"), "Expected --param NAME=VALUE"),
+    (("compile", "f1", "--L", "-3"), "Expected argument `L` to be a positive float"),
+    (("compile", "f1", "-o", "/nonexistent-dir/x.py"), "cannot write"),
+    (("frobnicate",), "invalid choice"),
+])
+def test_user_errors_exit_1_without_traceback(args, message):
+    out = metricc(*args)
+    assert out.returncode == 1
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+    assert out.stderr.startswith("metricc: error:")
+
+
+def test_bad_formula_shows_a_caret():
+    out = metricc("compile", "2*TP/(2*TP+FP")
+    lines = out.stderr.splitlines()
+    assert lines[-2].strip() == "2*TP/(2*TP+FP" and lines[-1].strip() == "^"
+    assert lines[-1].index("^") == lines[-2].index("2*TP") + len("2*TP/(2*TP+FP")

@@ -1,0 +1,113 @@
+"""The formula language: what it accepts, what it builds, and how it rejects bad formulas."""
+
+import pytest
+import sympy as sp
+
+from bad_formulas import BAD_FORMULAS
+from metricc import MetriccError
+from metricc.parse import COUNT_SYMBOLS, parse
+
+TP, FP, FN, TN = COUNT_SYMBOLS.values()
+N = TP + FP + FN + TN
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("TP", TP),
+    ("2*TP/(2*TP+FP+FN)", 2 * TP / (2 * TP + FP + FN)),
+    ("TP + FP - FN*TN/2", TP + FP - FN * TN / 2),
+    ("-2^2*TP", -4 * TP),
+    ("2**3^2*TP", 512 * TP),
+    ("TP^-1", 1 / TP),
+    ("1.5e2*TP + .5*FP + 3.*FN + 2E-1*TN", 150 * TP + FP / 2 + 3 * FN + TN / 5),
+    ("-(TP - FP)", FP - TP),
+    ("+TP", TP),
+    ("sqrt(TP)*log(FP)*exp(FN)*abs(TN - TP)", sp.sqrt(TP) * sp.log(FP) * sp.exp(FN) * sp.Abs(TN - TP)),
+    ("min(TP, FP, FN) + max(TP, 1)", sp.Min(TP, FP, FN) + sp.Max(TP, 1)),
+    ("N", N),
+    ("POS + NEG + PP + PN", 2 * N),
+    ("TPR + recall + sensitivity", 3 * TP / (TP + FN)),
+    ("TNR + specificity", 2 * TN / (TN + FP)),
+    ("PPV + precision", 2 * TP / (TP + FP)),
+    ("NPV", TN / (TN + FN)),
+    ("FPR + FNR + FDR + FOR", FP / (FP + TN) + FN / (FN + TP) + FP / (FP + TP) + FN / (FN + TN)),
+    ("prevalence", (TP + FN) / N),
+    ("prec = TP/(TP+FP); rec = TP/(TP+FN); 2*prec*rec/(prec+rec)",
+     2 * (TP / (TP + FP)) * (TP / (TP + FN)) / (TP / (TP + FP) + TP / (TP + FN))),
+    ("a = TP; b = a + FP; b;", TP + FP),
+    ("TP # a comment\n / N", TP / N),
+    ("0.5*f1 + 0.5*balanced_accuracy",
+     TP / (2 * TP + FP + FN) + (TP / (TP + FN) + TN / (TN + FP)) / 4),
+])
+def test_accepts_and_builds(text, expected):
+    assert sp.simplify(parse(text).expr - expected) == 0
+
+
+def test_direction_prefix():
+    assert parse("minimize: (FP + 5*FN)/N").minimize
+    assert not parse("maximize: f1").minimize
+    assert not parse("f1").minimize
+    assert parse("minimize_cost = FP/N; minimize_cost").expr == FP / N
+
+
+def test_parameters_from_keywords_and_defaults():
+    beta2 = parse("fbeta", {"beta": 2})
+    assert beta2.params == {"beta": 2}
+    assert sp.simplify(beta2.expr - 5 * TP / (5 * TP + 4 * FN + FP)) == 0
+    assert parse("fbeta").params == {"beta": 1.0}
+    assert parse("tversky").params == {"alpha": 0.5, "beta": 0.5}
+    custom = parse("w*TPR + (1 - w)*TNR", {"w": 0.25})
+    assert sp.simplify(custom.expr - (TP / (TP + FN) / 4 + 3 * TN / (TN + FP) / 4)) == 0
+
+
+def test_parameter_values_are_exact():
+    assert parse("alpha*TP", {"alpha": 0.1}).expr == TP / 10
+
+
+@pytest.mark.parametrize("text, params, message, column", BAD_FORMULAS)
+def test_bad_formula_table(text, params, message, column):
+    with pytest.raises(MetriccError) as info:
+        parse(text, params)
+    assert message in info.value.message
+    assert info.value.column == column
+    if column is not None:
+        caret_line = str(info.value).splitlines()[-1]
+        assert caret_line.index("^") - 2 == column - 1
+
+
+def test_table_is_large_enough():
+    assert len(BAD_FORMULAS) >= 15
+
+
+def test_multiline_error_names_the_line():
+    with pytest.raises(MetriccError) as info:
+        parse("a = TP;\nb = FP;\na / xb")
+    assert info.value.line == 3 and info.value.column == 5
+    assert "line 3, column 5" in str(info.value)
+
+
+def test_error_is_a_value_error_and_pickles():
+    import pickle
+
+    with pytest.raises(ValueError) as info:
+        parse("TP +")
+    again = pickle.loads(pickle.dumps(info.value))
+    assert str(again) == str(info.value)
+
+
+def test_formula_must_be_text():
+    with pytest.raises(MetriccError, match="Expected the formula to be a str"):
+        parse(b"TP")
+
+
+def test_grammar_is_found_where_the_package_is():
+    from importlib import resources
+    from pathlib import Path
+
+    import metricc
+
+    packaged = resources.files("metricc").joinpath("metric.lark")
+    source = Path(metricc.__file__).resolve().parent.parent / "grammar" / "metric.lark"
+    if "site-packages" in Path(metricc.__file__).parts:  # an installed wheel carries its own copy
+        assert packaged.is_file()
+    else:
+        assert source.is_file()
