@@ -12,6 +12,7 @@ from . import catalog
 from ._version import __version__
 from .compiler import compile_metric
 from .errors import MetriccError
+from .lrange import DTYPES, plot, table
 
 EXAMPLES = """\
 examples:
@@ -59,6 +60,22 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("list", help="list the named metrics and quantities with their formulas",
                         description="List the names a formula may use: metrics and confusion-matrix quantities.")
+
+    lrange = commands.add_parser("lrange", help="which amplifying scales L are valid per floating-point type",
+                                 description="Print the valid range of L for probabilities in [t, 1 - t], per "
+                                             "floating-point type, for a naive sigmoid and for metricc's kernel.",
+                                 epilog="examples:\n  metricc lrange --accuracy 1e-3\n"
+                                        "  metricc lrange --accuracy 0.01 --dtype float32 --threshold 0.3\n"
+                                        "  metricc lrange --plot lrange.png --L 73",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    lrange.add_argument("--accuracy", type=float, default=0.01, metavar="T",
+                        help="accuracy level t: p ranges over [t, 1 - t] (default: 0.01)")
+    lrange.add_argument("--dtype", choices=DTYPES, help="only this type (default: all)")
+    lrange.add_argument("--threshold", type=float, default=0.5, help="decision threshold (default: 0.5)")
+    lrange.add_argument("--backend", choices=("torch", "numpy"), default="torch",
+                        help="whose sigmoid to measure (default: torch)")
+    lrange.add_argument("--plot", metavar="FILE.png", help="also draw A(p) and the valid bands of L (matplotlib)")
+    lrange.add_argument("--L", type=float, default=73.0, help="the L to draw (default: 73)")
     return parser
 
 
@@ -116,7 +133,20 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"compile": _compile, "latex": _latex, "list": _list}
+def _lrange(args: argparse.Namespace) -> int:
+    dtypes = [args.dtype] if args.dtype else [d for d in DTYPES if args.backend == "torch" or d != "bfloat16"]
+    try:
+        print(table(args.accuracy, dtypes, threshold=args.threshold, backend=args.backend))
+        if args.plot:
+            plot(args.plot, args.L, threshold=args.threshold, backend=args.backend)
+            print(f"wrote {args.plot}")
+    except ImportError:
+        raise MetriccError("measuring torch's sigmoid needs torch: pip install torch, or pass --backend numpy") \
+            from None
+    return 0
+
+
+COMMANDS = {"compile": _compile, "latex": _latex, "list": _list, "lrange": _lrange}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,6 +15,7 @@ import sympy as sp
 from . import numpy_kernel
 from .derive import Derivation, derive, loss_of
 from .errors import MetriccError, MetriccWarning
+from .lrange import validate_L
 from .parse import parse
 from .printing import scalars_source
 
@@ -81,7 +82,7 @@ class CompiledMetric:
 
         settings = self._settings(options, {"check_inputs"})
         return torch_kernel.SoftConfusionLoss(self._scalars("torch"), name=self.formula, error=MetriccError,
-                                              **settings)
+                                              check_dtype=_L_checker(settings, "torch"), **settings)
 
     def latex(self) -> str:
         """The score, the loss, the four partials and the per-sample gradient, in LaTeX."""
@@ -101,8 +102,9 @@ class CompiledMetric:
 
     @functools.cached_property
     def _numpy_loss(self) -> numpy_kernel.SoftConfusionLoss:
+        settings = self._settings({}, set())
         return numpy_kernel.SoftConfusionLoss(self._scalars("numpy"), name=self.formula, error=MetriccError,
-                                              **self._settings({}, set()))
+                                              check_dtype=_L_checker(settings, "numpy"), **settings)
 
     def _scalars(self, backend: str) -> Callable:
         return _scalars_function(self.derivation, backend)
@@ -116,6 +118,13 @@ class CompiledMetric:
         settings.update(options)
         _check_settings(settings)
         return settings
+
+
+def _L_checker(settings: Mapping[str, Any], backend: str) -> Callable:
+    """Warns once per dtype when L is outside its valid range for metricc's kernel on `backend`."""
+    def check(dtype) -> None:
+        validate_L(settings["L"], dtype, threshold=settings["threshold"], kernel="metricc", backend=backend)
+    return check
 
 
 @functools.lru_cache(maxsize=256)
@@ -158,9 +167,9 @@ def _compile(formula, L, threshold, from_logits, eps, minimize, params) -> Compi
 
 
 def _check_settings(settings: Mapping[str, Any]) -> None:
-    L, threshold, eps = settings["L"], settings["threshold"], settings["eps"]
-    if not _is_real(L) or not L > 0 or not math.isfinite(L):
-        raise MetriccError(f"Expected argument `L` to be a positive float, but got {L!r}.")
+    threshold, eps = settings["threshold"], settings["eps"]
+    if not _is_real(settings["L"]) or not math.isfinite(settings["L"]) or not settings["L"] > 0:
+        raise MetriccError(f"Expected argument `L` to be a positive float, but got {settings['L']!r}.")
     if not _is_real(threshold) or not 0 < threshold < 1:
         raise MetriccError(f"Expected argument `threshold` to be a float in (0, 1), but got {threshold!r}.")
     if not _is_real(eps) or not eps >= 0 or not math.isfinite(eps):

@@ -20,11 +20,12 @@ class SoftConfusionLoss:
 
     `scalars(TP, FP, FN, TN)` returns the loss and its four partials; each prediction is amplified as
     `yh = sigmoid(L * (p - threshold))`, where `p = sigmoid(logit)` unless `from_logits` is False, and every
-    count is smoothed by `eps` so that no batch divides by zero.
+    count is smoothed by `eps` so that no batch divides by zero. `check_dtype`, if given, is called with each
+    new input dtype (metricc checks there that L suits it).
     """
 
     def __init__(self, scalars, *, L=73.0, threshold=0.5, from_logits=True, eps=1e-6, check_inputs=True,
-                 name="metric", error=ValueError):
+                 name="metric", error=ValueError, check_dtype=None):
         self.scalars = scalars
         self.L = float(L)
         self.threshold = float(threshold)
@@ -33,6 +34,8 @@ class SoftConfusionLoss:
         self.check_inputs = check_inputs
         self.name = name
         self.error = error
+        self.check_dtype = check_dtype
+        self._checked_dtypes = set()
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.name!r}, L={self.L}, threshold={self.threshold}, "
@@ -110,6 +113,9 @@ class SoftConfusionLoss:
             w = w.reshape(-1).astype(x.dtype)
         if self.check_inputs:
             self._check_values(x, y, w)
+        if self.check_dtype is not None and x.dtype not in self._checked_dtypes:
+            self._checked_dtypes.add(x.dtype)
+            self.check_dtype(x.dtype)
         return x, y, w
 
     def _check_values(self, x, y, w):

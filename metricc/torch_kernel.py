@@ -22,20 +22,26 @@ def _amplified(x, L, threshold, from_logits):
     return torch.sigmoid(u), torch.sigmoid(-u), p, p_bar
 
 
+def soft_counts(input, target, weight, L, threshold, from_logits):
+    """TP, FP, FN, TN of a flat batch, in the accumulation dtype and with autocast off."""
+    dtype = _accumulation_dtype(input)
+    with torch.autocast(input.device.type, enabled=False):
+        yh, yh_bar, _, _ = _amplified(input.to(dtype), L, threshold, from_logits)
+        y = target.to(dtype)
+        positive = y if weight is None else weight.to(dtype) * y
+        negative = 1 - y if weight is None else weight.to(dtype) - positive
+        return (torch.dot(positive, yh), torch.dot(negative, yh), torch.dot(positive, yh_bar),
+                torch.dot(negative, yh_bar))
+
+
 class SoftConfusionFunction(torch.autograd.Function):
     """Forward: four soft counts and the loss. Backward: one elementwise pass with the derived partials."""
 
     @staticmethod
     def forward(ctx, input, target, weight, scalars, L, threshold, from_logits, eps):
         dtype = _accumulation_dtype(input)
+        counts = soft_counts(input, target, weight, L, threshold, from_logits)
         with torch.autocast(input.device.type, enabled=False):
-            x = input.to(dtype)
-            y = target.to(dtype)
-            yh, yh_bar, _, _ = _amplified(x, L, threshold, from_logits)
-            positive = y if weight is None else weight.to(dtype) * y
-            negative = 1 - y if weight is None else weight.to(dtype) - positive
-            counts = (torch.dot(positive, yh), torch.dot(negative, yh), torch.dot(positive, yh_bar),
-                      torch.dot(negative, yh_bar))
             loss, d_tp, d_fp, d_fn, d_tn = scalars(*(c + eps for c in counts))
             a = torch.as_tensor(d_tp - d_fn, dtype=dtype, device=input.device)
             b = torch.as_tensor(d_fp - d_tn, dtype=dtype, device=input.device)
@@ -66,11 +72,12 @@ class SoftConfusionLoss(torch.nn.Module):
     `forward(input, target, sample_weight=None)`: `input` holds logits (or probabilities when
     `from_logits=False`) of any shape; `target` holds 0/1 labels (float, int or bool) of the same shape; all
     elements form one confusion matrix. Each prediction is amplified as `yh = sigmoid(L * (p - threshold))`,
-    and every count is smoothed by `eps` so that no batch divides by zero.
+    and every count is smoothed by `eps` so that no batch divides by zero. `check_dtype`, if given, is called
+    with each new input dtype (metricc checks there that L suits it).
     """
 
     def __init__(self, scalars, *, L=73.0, threshold=0.5, from_logits=True, eps=1e-6, check_inputs=True,
-                 name="metric", error=ValueError):
+                 name="metric", error=ValueError, check_dtype=None):
         super().__init__()
         self.scalars = scalars
         self.L = float(L)
@@ -80,6 +87,8 @@ class SoftConfusionLoss(torch.nn.Module):
         self.check_inputs = check_inputs
         self.name = name
         self.error = error
+        self.check_dtype = check_dtype
+        self._checked_dtypes = set()
 
     def extra_repr(self):
         return (f"{self.name!r}, L={self.L}, threshold={self.threshold}, from_logits={self.from_logits}, "
@@ -88,6 +97,10 @@ class SoftConfusionLoss(torch.nn.Module):
     def forward(self, input, target, sample_weight=None):
         if self.check_inputs:
             self._check(input, target, sample_weight)
+        if self.check_dtype is not None and input.dtype not in self._checked_dtypes:
+            if not torch.compiler.is_compiling():
+                self._checked_dtypes.add(input.dtype)
+                self.check_dtype(input.dtype)
         weight = None if sample_weight is None else sample_weight.reshape(-1)
         loss = SoftConfusionFunction.apply(input.reshape(-1), target.reshape(-1), weight, self.scalars, self.L,
                                            self.threshold, self.from_logits, self.eps)
@@ -95,6 +108,14 @@ class SoftConfusionLoss(torch.nn.Module):
             raise self.error(f"the {self.name} loss is not finite: the input contains NaN, or a denominator of "
                              "the formula vanishes (raise eps or change the formula)")
         return loss
+
+    @torch.no_grad()
+    def counts(self, input, target, sample_weight=None):
+        """The soft counts (TP, FP, FN, TN) of a batch, before smoothing, in the accumulation dtype."""
+        if self.check_inputs:
+            self._check(input, target, sample_weight)
+        weight = None if sample_weight is None else sample_weight.reshape(-1)
+        return soft_counts(input.reshape(-1), target.reshape(-1), weight, self.L, self.threshold, self.from_logits)
 
     def _check(self, input, target, sample_weight):
         if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):

@@ -1,0 +1,211 @@
+"""Which amplifying scales L are valid for a floating-point type, a decision threshold and an accuracy level.
+
+For probabilities p in [t, 1 - t] the amplifier A(p) = sigmoid(L * (p - threshold)) must
+* amplify: A(t) <= t and A(1 - t) >= 1 - t, a lower bound on L in closed form; and
+* keep a gradient: the factor A(p) (1 - A(p)) must not round to 0, an upper bound on L that depends on how the
+  backend evaluates the sigmoid in that type. It is measured here, by bisection on L at the two ends of the
+  interval, with the backend's own sigmoid (kernel "naive": `sigmoid(u)` and `1 - sigmoid(u)` in the type) or
+  metricc's own kernel (kernel "metricc": `sigmoid(u) * sigmoid(-u)` in float32 or float64).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import warnings
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import MetriccError, MetriccWarning
+
+DTYPES = ("float64", "float32", "float16", "bfloat16")
+KERNELS = ("naive", "metricc")
+BACKENDS = ("torch", "numpy")
+DEFAULT_ACCURACY = 0.01
+
+
+class LRange(NamedTuple):
+    """The valid amplifying scales: L_min <= L <= L_max (none when L_min > L_max)."""
+
+    L_min: float
+    L_max: float
+
+    @property
+    def valid(self) -> bool:
+        """Whether any L is valid."""
+        return self.L_min <= self.L_max
+
+    def __contains__(self, L) -> bool:
+        return self.L_min <= L <= self.L_max
+
+    def __str__(self) -> str:
+        if not self.valid:
+            return f"none (L_min {self.L_min:.2f} > L_max {self.L_max:.2f})"
+        return f"{self.L_min:.2f} <= L <= {self.L_max:.2f}"
+
+
+def l_range(accuracy: float, dtype: str = "float64", *, threshold: float = 0.5, kernel: str = "naive",
+            backend: str = "torch") -> LRange:
+    """The valid range of L for probabilities in [accuracy, 1 - accuracy], rounded to two decimals (L_min up,
+    L_max down), with the upper bound measured on `backend`'s sigmoid in `dtype` for `kernel`."""
+    dtype = _dtype_name(dtype)
+    _check(accuracy, threshold, kernel, backend, dtype)
+    return _l_range(float(accuracy), dtype, float(threshold), kernel, backend)
+
+
+def amplifier_bound(accuracy: float, threshold: float = 0.5) -> float:
+    """The smallest L for which A(t) <= t and A(1 - t) >= 1 - t (closed form, not rounded)."""
+    log_odds = math.log((1 - accuracy) / accuracy)
+    return max(log_odds / (threshold - accuracy), log_odds / (1 - accuracy - threshold))
+
+
+def validate_L(L: float, dtype: str = "float64", *, accuracy: float = DEFAULT_ACCURACY, threshold: float = 0.5,
+               kernel: str = "metricc", backend: str = "torch") -> LRange:
+    """Raise for an L that is not a positive finite number; warn (MetriccWarning) when L is outside its valid
+    range for `dtype`; return that range."""
+    if isinstance(L, bool) or not isinstance(L, (int, float)) or not math.isfinite(L) or L <= 0:
+        raise MetriccError(f"Expected argument `L` to be a positive float, but got {L!r}.")
+    dtype = _dtype_name(dtype)
+    valid = l_range(accuracy, dtype, threshold=threshold, kernel=kernel, backend=backend)
+    if L not in valid:
+        why = ("no L is valid" if not valid.valid else
+               "it does not amplify every p in that interval" if L < valid.L_min else
+               "the gradient of samples near 0 or 1 rounds to zero")
+        warnings.warn(f"L = {L:g} is outside the valid range for {dtype} with the {kernel} kernel at accuracy "
+                      f"{accuracy:g} (p in [{accuracy:g}, {1 - accuracy:g}]): {valid}; {why}", MetriccWarning,
+                      stacklevel=3)
+    return valid
+
+
+def _dtype_name(dtype) -> str:
+    """'float32' for "float32", numpy.float32 or torch.float32."""
+    name = str(dtype).removeprefix("torch.")
+    if name not in DTYPES:
+        try:
+            name = np.dtype(dtype).name
+        except (TypeError, ValueError):
+            pass
+    if name not in DTYPES:
+        raise MetriccError(f"Expected argument `dtype` to be one of {list(DTYPES)}, but got {dtype!r}.")
+    return name
+
+
+def _check(accuracy, threshold, kernel, backend, dtype) -> None:
+    if not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+        raise MetriccError(f"Expected argument `threshold` to be a float in (0, 1), but got {threshold!r}.")
+    if not isinstance(accuracy, (int, float)) or not 0 < accuracy < min(threshold, 1 - threshold):
+        raise MetriccError(f"Expected argument `accuracy` to be a float in (0, {min(threshold, 1 - threshold):g}) "
+                           f"(below the threshold and its complement), but got {accuracy!r}.")
+    if kernel not in KERNELS:
+        raise MetriccError(f"Expected argument `kernel` to be one of {list(KERNELS)}, but got {kernel!r}.")
+    if backend not in BACKENDS:
+        raise MetriccError(f"Expected argument `backend` to be one of {list(BACKENDS)}, but got {backend!r}.")
+    if backend == "numpy" and dtype == "bfloat16":
+        raise MetriccError("NumPy has no bfloat16: use backend='torch'.")
+
+
+@functools.lru_cache(maxsize=1024)
+def _l_range(accuracy: float, dtype: str, threshold: float, kernel: str, backend: str) -> LRange:
+    keeps_gradient = _PROBES[backend](dtype, kernel, threshold, (accuracy, 1 - accuracy))
+    L_max = _largest_valid(keeps_gradient)
+    return LRange(math.ceil(round(amplifier_bound(accuracy, threshold) * 100, 9)) / 100,
+                  math.floor(round(L_max * 100, 9)) / 100)
+
+
+def _largest_valid(keeps_gradient) -> float:
+    """The supremum of the L that keep the gradient, by doubling then bisection (valid L form an interval)."""
+    low, high = 0.0, 1.0
+    while keeps_gradient(high):
+        low, high = high, high * 2
+        if high > 1e12:
+            return math.inf
+    for _ in range(100):
+        middle = (low + high) / 2
+        if keeps_gradient(middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
+def _torch_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, float]):
+    import torch
+
+    from . import torch_kernel
+
+    p = torch.tensor(ends, dtype=torch.float64).to(getattr(torch, dtype))
+
+    def keeps_gradient(L: float) -> bool:
+        if kernel == "naive":
+            yh = torch.sigmoid((p - threshold) * L)
+            return bool(((yh > 0) & (yh < 1)).all())
+        x = p.to(torch_kernel._accumulation_dtype(p))
+        yh, yh_bar, _, _ = torch_kernel._amplified(x, L, threshold, False)
+        return bool((yh * yh_bar > 0).all())
+
+    return keeps_gradient
+
+
+def _numpy_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, float]):
+    from .numpy_kernel import sigmoid_pair
+
+    p = np.array(ends, dtype=dtype)
+
+    def keeps_gradient(L: float) -> bool:
+        with np.errstate(over="ignore", under="ignore"):
+            if kernel == "naive":
+                yh = 1 / (1 + np.exp(-(p - p.dtype.type(threshold)) * p.dtype.type(L)))
+                return bool(((yh > 0) & (yh < 1)).all())
+            x = p.astype(np.float32 if dtype == "float32" else np.float64)  # as the NumPy kernel computes
+            yh, yh_bar = sigmoid_pair((x - threshold) * L)
+            return bool((yh * yh_bar > 0).all())
+
+    return keeps_gradient
+
+
+_PROBES = {"torch": _torch_probe, "numpy": _numpy_probe}
+
+
+def table(accuracy: float, dtypes=DTYPES, *, threshold: float = 0.5, backend: str = "torch") -> str:
+    """A text table of the valid L for each dtype, for the naive kernel and metricc's."""
+    rows = [f"Valid L for p in [{accuracy:g}, {1 - accuracy:g}], threshold {threshold:g}, measured on {backend}:",
+            "", f"{'dtype':<10} {'naive sigmoid':<34} metricc kernel"]
+    for dtype in dtypes:
+        ranges = [l_range(accuracy, dtype, threshold=threshold, kernel=k, backend=backend) for k in KERNELS]
+        rows.append(f"{dtype:<10} {str(ranges[0]):<34} {str(ranges[1])}")
+    return "\n".join(rows)
+
+
+def plot(path: str, L: float, *, threshold: float = 0.5, backend: str = "torch") -> None:
+    """Draw A(p) for `L` beside the identity, and the valid band of L per dtype against the accuracy level."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise MetriccError("plotting needs matplotlib: pip install 'metricc[plot]'") from None
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4.5))
+    p = np.linspace(0, 1, 1001)
+    left.plot(p, 1 / (1 + np.exp(-L * (p - threshold))), label=f"A(p), L = {L:g}")
+    left.plot(p, p, "--", color="gray", label="identity")
+    left.set(xlabel="p", ylabel="A(p)", title="The amplifier")
+    left.legend()
+    accuracies = np.logspace(-16, np.log10(min(threshold, 1 - threshold)) - 0.05, 60)
+    dtypes = DTYPES if backend == "torch" else DTYPES[:3]
+    for kernel, style in zip(KERNELS, ("-", ":")):
+        for color, dtype in enumerate(dtypes):
+            ranges = [l_range(float(a), dtype, threshold=threshold, kernel=kernel, backend=backend)
+                      for a in accuracies]
+            upper = np.array([r.L_max for r in ranges])
+            right.plot(accuracies, upper, style, color=f"C{color}", label=f"L_max {dtype} ({kernel})")
+    lower = [amplifier_bound(float(a), threshold) for a in accuracies]
+    right.fill_between(accuracies, 0, lower, color="gray", alpha=0.3, label="L < L_min (no amplifier)")
+    right.axhline(L, color="black", linewidth=1, label=f"L = {L:g}")
+    right.set(xscale="log", yscale="log", xlabel="accuracy level t (p in [t, 1 - t])", ylabel="L",
+              title="Valid L: above the grey band, below the dtype's L_max")
+    right.legend(fontsize=7, ncol=2)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)

@@ -1,0 +1,167 @@
+"""The valid range of L: the paper's float64 table, brute-force probes of torch's sigmoid, the vanishing
+gradient of a naive kernel, mixed precision, and the `metricc lrange` command."""
+
+import math
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from metricc import MetriccError, MetriccWarning, compile_metric
+from metricc.lrange import amplifier_bound, l_range, validate_L
+from oracles import soft_counts
+
+DECADES = [10.0**-k for k in range(1, 16)]
+
+
+def _floor2(x):
+    return math.floor(x * 100) / 100
+
+
+def _ceil2(x):
+    return math.ceil(x * 100) / 100
+
+
+def test_paper_rows_float64():
+    assert l_range(0.1) == (5.50, 91.84)
+    none = l_range(1e-16)
+    assert not none.valid and none.L_min > none.L_max
+
+
+@pytest.mark.parametrize("backend", ["torch", "numpy"])
+@pytest.mark.parametrize("t", DECADES)
+def test_float64_naive_matches_the_closed_form(t, backend):
+    # 1 + exp(-x) rounds to 1 in float64 once exp(-x) <= 2**-53, so the sigmoid saturates at x = 53 ln 2
+    expected = (_ceil2(math.log((1 - t) / t) / (0.5 - t)), _floor2(53 * math.log(2) / (0.5 - t)))
+    assert l_range(t, "float64", backend=backend) == expected
+
+
+def _brute_force_valid(L, t, dtype, kernel, threshold=0.5):
+    """Whether no p on a fine grid of [t, 1 - t] in `dtype` loses its gradient, computed directly with torch."""
+    p = torch.cat([torch.linspace(t, 1 - t, 20001, dtype=torch.float64), torch.tensor([t, 1 - t])]).to(dtype)
+    if kernel == "naive":
+        yh = torch.sigmoid((p - threshold) * L)
+        return bool(((yh > 0) & (yh < 1)).all())
+    u = (p.float() - threshold) * L
+    return bool((torch.sigmoid(u) * torch.sigmoid(-u) > 0).all())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("kernel", ["naive", "metricc"])
+@pytest.mark.parametrize("t, threshold", [(0.1, 0.5), (0.01, 0.5), (1e-3, 0.5), (0.05, 0.3), (0.05, 0.8)])
+def test_upper_bound_agrees_with_a_brute_force_probe(dtype, kernel, t, threshold):
+    L_max = l_range(t, str(dtype), threshold=threshold, kernel=kernel).L_max
+    assert _brute_force_valid(L_max, t, dtype, kernel, threshold)
+    assert not _brute_force_valid(L_max + 0.01, t, dtype, kernel, threshold)
+
+
+def test_lower_bound_is_the_amplifier_condition():
+    for t, threshold in [(0.1, 0.5), (0.05, 0.3), (0.2, 0.7)]:
+        L = amplifier_bound(t, threshold)
+        A = lambda p, L=L: 1 / (1 + math.exp(-L * (p - threshold)))  # noqa: E731
+        assert A(t) == pytest.approx(t) or A(t) < t
+        assert A(1 - t) >= 1 - t - 1e-12
+        assert min(t - A(t), A(1 - t) - (1 - t)) == pytest.approx(0, abs=1e-12)
+        assert l_range(t, threshold=threshold).L_min == _ceil2(L)
+
+
+def test_float32_naive_gradient_vanishes_but_metricc_does_not():
+    p = torch.tensor([0.9, 0.3, 0.6, 0.45], dtype=torch.float64)
+    z64 = torch.log(p / (1 - p))
+    y = torch.tensor([1.0, 0.0, 1.0, 0.0])
+    # the naive way: autograd through sigmoid and 1 - sigmoid, in float32
+    z = z64.float().requires_grad_(True)
+    TP, FP, FN, TN = soft_counts(z, y)
+    (1 - 2 * TP / (2 * TP + FP + FN)).backward()
+    assert z.grad[0].item() == 0.0
+    # metricc's kernel in float32, against float64
+    loss_fn = compile_metric("f1", L=73.0).to_torch()
+    grads = {}
+    for dtype in (torch.float32, torch.float64):
+        x = z64.to(dtype).requires_grad_(True)
+        loss_fn(x, y.to(dtype)).backward()
+        grads[dtype] = x.grad
+    assert grads[torch.float32][0].item() != 0.0
+    assert grads[torch.float32][0].item() == pytest.approx(grads[torch.float64][0].item(), rel=1e-4)
+
+
+def test_autocast_bfloat16_trains_with_float32_counts():
+    torch.manual_seed(0)
+    X = torch.randn(512, 4)
+    y = (X[:, 0] + 0.5 * X[:, 1] + 0.3 * torch.randn(512) > 1.0).float()
+    model = torch.nn.Linear(4, 1)
+    loss_fn = compile_metric("f1").to_torch()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    losses = []
+    for _ in range(30):
+        optimizer.zero_grad()
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            logits = model(X).squeeze(1)
+            assert logits.dtype == torch.bfloat16
+            loss = loss_fn(logits, y)
+            counts = loss_fn.counts(logits, y)
+        assert loss.dtype == torch.float32 and all(c.dtype == torch.float32 for c in counts)
+        logits.retain_grad()
+        loss.backward()
+        assert logits.grad.dtype == torch.bfloat16
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0] - 0.1
+
+
+def test_validate_L_warns_for_73_in_float16_naive():
+    valid = l_range(0.01, "float16", kernel="naive")
+    with pytest.warns(MetriccWarning, match=f"valid range for float16 with the naive kernel.*{valid}"):
+        validate_L(73.0, "float16", kernel="naive")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        validate_L(73.0, torch.float16, kernel="metricc")
+
+
+@pytest.mark.parametrize("L", [0.0, -3.0, float("nan"), float("inf")])
+def test_validate_L_rejects_non_positive_and_non_finite(L):
+    with pytest.raises(MetriccError, match="Expected argument `L` to be a positive float"):
+        validate_L(L, "float32")
+
+
+def test_losses_validate_L_for_the_dtype_in_use():
+    metric = compile_metric("f1", L=400.0)  # beyond even metricc's float32 bound
+    with pytest.warns(MetriccWarning, match="float32"):
+        metric.to_torch()(torch.zeros(3), torch.tensor([0, 1, 1]))
+    with pytest.warns(MetriccWarning, match="float32"):
+        metric.loss_and_grad(np.zeros(3, dtype=np.float32), np.array([0, 1, 1]))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"accuracy": 0.6}, "Expected argument `accuracy`"),
+    ({"accuracy": 0.1, "dtype": "int8"}, "Expected argument `dtype`"),
+    ({"accuracy": 0.1, "kernel": "fast"}, "Expected argument `kernel`"),
+    ({"accuracy": 0.1, "dtype": "bfloat16", "backend": "numpy"}, "NumPy has no bfloat16"),
+])
+def test_l_range_argument_errors(kwargs, message):
+    with pytest.raises(MetriccError, match=message):
+        l_range(**kwargs)
+
+
+def test_cli_lrange_table():
+    out = subprocess.run([sys.executable, "-m", "metricc", "lrange", "--accuracy", "0.1"], capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    rows = {line.split()[0]: line for line in out.stdout.splitlines()[3:]}
+    assert set(rows) == {"float64", "float32", "float16", "bfloat16"}
+    assert rows["float64"].startswith("float64    5.50 <= L <= 91.84")
+
+
+def test_cli_lrange_plot(tmp_path):
+    import matplotlib.image
+
+    path = tmp_path / "lrange.png"
+    out = subprocess.run([sys.executable, "-m", "metricc", "lrange", "--dtype", "float32", "--plot", str(path),
+                          "--L", "73"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    image = matplotlib.image.imread(path)
+    assert image.shape[0] > 100 and image.shape[1] > 100
