@@ -82,6 +82,7 @@ def test_negative_sample_weight_is_rejected():
         compile_metric("f1").loss_and_grad(np.zeros(2), np.zeros(2), np.array([1.0, -1.0]))
 
 
+@pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")  # L chosen for the test, not for training
 def test_vanishing_denominator_is_an_error_not_nan():
     metric = compile_metric("TP/(TN - 2)", L=2000.0, from_logits=False, eps=0.0)
     with pytest.raises(MetriccError, match="not finite"):

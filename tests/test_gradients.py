@@ -43,6 +43,7 @@ def test_matches_autograd(formula, params, minimize, loss_of_counts, weighted):
         assert_close(grad, expected_grad, RTOL)
 
 
+@pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")  # L chosen for the test, not for training
 @pytest.mark.parametrize("formula, params, minimize, loss_of_counts", CASES, ids=IDS)
 def test_matches_finite_differences(formula, params, minimize, loss_of_counts):
     metric = compile_metric(formula, L=8.0, **params)
