@@ -76,13 +76,15 @@ class CompiledMetric:
     def to_torch(self, **options: Any):
         """A `torch.nn.Module`: `loss(logits, target, sample_weight=None) -> 0-dim tensor`.
 
-        Options override the compiled L, threshold, from_logits and eps, and set check_inputs.
+        Options override the compiled L, threshold, from_logits and eps, and set check_inputs and compile (run
+        the forward and backward passes as fused torch.compile kernels).
         """
         from . import torch_kernel
 
-        settings = self._settings(options, {"check_inputs"})
+        settings = self._settings(options, {"check_inputs", "compile"})
         return torch_kernel.SoftConfusionLoss(self._scalars("torch"), name=self.formula, error=MetriccError,
-                                              check_dtype=_L_checker(settings, "torch"), **settings)
+                                              warning=MetriccWarning, check_dtype=_L_checker(settings, "torch"),
+                                              **settings)
 
     def latex(self) -> str:
         """The score, the loss, the four partials and the per-sample gradient, in LaTeX."""
@@ -176,8 +178,9 @@ def _check_settings(settings: Mapping[str, Any]) -> None:
         raise MetriccError(f"Expected argument `eps` to be a non-negative float, but got {eps!r}.")
     if not isinstance(settings["from_logits"], bool):
         raise MetriccError(f"Expected argument `from_logits` to be a bool, but got {settings['from_logits']!r}.")
-    if not isinstance(settings.get("check_inputs", True), bool):
-        raise MetriccError(f"Expected argument `check_inputs` to be a bool, but got {settings['check_inputs']!r}.")
+    for flag in ("check_inputs", "compile"):
+        if not isinstance(settings.get(flag, True), bool):
+            raise MetriccError(f"Expected argument `{flag}` to be a bool, but got {settings[flag]!r}.")
 
 
 def _is_real(value: Any) -> bool:

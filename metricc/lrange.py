@@ -140,15 +140,14 @@ def _torch_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, f
         if kernel == "naive":
             yh = torch.sigmoid((p - threshold) * L)
             return bool(((yh > 0) & (yh < 1)).all())
-        x = p.to(torch_kernel._accumulation_dtype(p))
-        yh, yh_bar, _, _ = torch_kernel._amplified(x, L, threshold, False)
-        return bool((yh * yh_bar > 0).all())
+        u = (p.to(torch_kernel._accumulation_dtype(p)) - threshold) * L
+        return bool((torch_kernel.slope_(u) > 0).all())
 
     return keeps_gradient
 
 
 def _numpy_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, float]):
-    from .numpy_kernel import sigmoid_pair
+    from .numpy_kernel import small_sigmoid
 
     p = np.array(ends, dtype=dtype)
 
@@ -157,9 +156,9 @@ def _numpy_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, f
             if kernel == "naive":
                 yh = 1 / (1 + np.exp(-(p - p.dtype.type(threshold)) * p.dtype.type(L)))
                 return bool(((yh > 0) & (yh < 1)).all())
-            x = p.astype(np.float32 if dtype == "float32" else np.float64)  # as the NumPy kernel computes
-            yh, yh_bar = sigmoid_pair((x - threshold) * L)
-            return bool((yh * yh_bar > 0).all())
+            u = (p.astype(np.float32 if dtype == "float32" else np.float64) - threshold) * L  # as the kernel does
+            v = small_sigmoid(u, out=np.empty_like(u))
+            return bool((v * (1 - v) > 0).all())
 
     return keeps_gradient
 

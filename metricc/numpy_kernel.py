@@ -6,13 +6,23 @@ This module imports only NumPy: metricc copies it verbatim into the modules it e
 import numpy
 
 
-def sigmoid_pair(x):
-    """sigmoid(x) and sigmoid(-x), without overflow, and without computing 1 - sigmoid(x) by subtraction."""
-    e = numpy.exp(-numpy.abs(x))
-    r = 1 / (1 + e)
-    er = e * r
-    positive = x >= 0
-    return numpy.where(positive, r, er), numpy.where(positive, er, r)
+def sigmoid_(x):
+    """x <- sigmoid(x), in place (exp may overflow to inf, which gives the right limit 0)."""
+    numpy.negative(x, out=x)
+    with numpy.errstate(over="ignore"):
+        numpy.exp(x, out=x)
+    x += 1
+    return numpy.reciprocal(x, out=x)
+
+
+def small_sigmoid(x, out):
+    """out <- sigmoid(-|x|) <= 1/2; with v = small_sigmoid(x), sigmoid(x) * sigmoid(-x) = v * (1 - v) does not
+    round to 0 where sigmoid(x) rounds to 1."""
+    numpy.abs(x, out=out)
+    with numpy.errstate(over="ignore"):
+        numpy.exp(out, out=out)
+    out += 1
+    return numpy.reciprocal(out, out=out)
 
 
 class SoftConfusionLoss:
@@ -44,41 +54,51 @@ class SoftConfusionLoss:
     def __call__(self, input, target, sample_weight=None):
         """The loss (a float)."""
         x, y, w = self._arrays(input, target, sample_weight)
-        return float(self._evaluate(self._counts(x, y, w)[0])[0])
+        u = self._scaled(x)
+        return self._evaluate(self._counts(sigmoid_(u), y, w))[0]
 
     def counts(self, input, target, sample_weight=None):
         """The soft counts (TP, FP, FN, TN) as floats, before smoothing."""
         x, y, w = self._arrays(input, target, sample_weight)
-        return tuple(float(c) for c in self._counts(x, y, w)[0])
+        return tuple(float(c) for c in self._counts(sigmoid_(self._scaled(x)), y, w))
 
     def loss_and_grad(self, input, target, sample_weight=None):
         """The loss (a float) and its gradient with respect to `input` (an array of the input's dtype)."""
         x, y, w = self._arrays(input, target, sample_weight)
-        counts, s, sbar, q, qbar = self._counts(x, y, w)
-        loss, a, b = self._evaluate(counts)
-        coefficient = y * (a - b)
-        coefficient += b
-        coefficient *= (self.L * s) * sbar
+        u = self._scaled(x)
+        buffer = sigmoid_(numpy.copy(u))
+        loss, a, b = self._evaluate(self._counts(buffer, y, w))
+        v = small_sigmoid(u, out=buffer)
+        grad = numpy.subtract(1, v, out=u)
+        grad *= v
         if self.from_logits:
-            coefficient *= q * qbar
+            v = small_sigmoid(x, out=buffer)
+            grad *= v
+            grad *= numpy.subtract(1, v, out=v)
+        coefficient = numpy.multiply(y, (a - b) * self.L, out=buffer)
+        coefficient += b * self.L
+        grad *= coefficient
         if w is not None:
-            coefficient *= w
-        return float(loss), coefficient.astype(x.dtype, copy=False).reshape(numpy.shape(input))
+            grad *= w
+        return loss, grad.reshape(numpy.shape(input))
 
-    def _counts(self, x, y, w):
-        if self.from_logits:
-            q, qbar = sigmoid_pair(x)
-            u = q - self.threshold
-        else:
-            q = qbar = None
-            u = x - self.threshold
+    def _scaled(self, x):
+        """A new buffer u = L * (p - threshold), with p = sigmoid(x) for logits."""
+        u = sigmoid_(numpy.copy(x)) if self.from_logits else numpy.copy(x)
+        u -= self.threshold
         u *= self.L
-        s, sbar = sigmoid_pair(u)
-        positive = y if w is None else w * y
-        negative = 1 - y if w is None else w - positive
-        counts = (numpy.dot(positive, s), numpy.dot(negative, s), numpy.dot(positive, sbar),
-                  numpy.dot(negative, sbar))
-        return counts, s, sbar, q, qbar
+        return u
+
+    @staticmethod
+    def _counts(yh, y, w):
+        """TP, FP, FN, TN from two reductions over yh (which is overwritten when weighted)."""
+        if w is not None:
+            yh *= w
+        true_positive, predicted = float(numpy.dot(y, yh)), float(yh.sum())
+        positive = float(y.sum() if w is None else numpy.dot(w, y))
+        total = float(y.size if w is None else w.sum())
+        return (true_positive, max(predicted - true_positive, 0.0), max(positive - true_positive, 0.0),
+                max(total - positive - predicted + true_positive, 0.0))
 
     def _evaluate(self, counts):
         with numpy.errstate(all="ignore"):
@@ -104,13 +124,13 @@ class SoftConfusionLoss:
         if x.size == 0:
             raise self.error("Expected a non-empty batch, but `input` has no elements.")
         x = x.reshape(-1)
-        y = y.reshape(-1).astype(x.dtype)
+        y = y.reshape(-1).astype(x.dtype, copy=False)
         w = None
         if sample_weight is not None:
             w = numpy.asarray(sample_weight)
             if w.shape != numpy.shape(input):
                 raise self.error(f"Expected `sample_weight` of shape {numpy.shape(input)}, but got {w.shape}.")
-            w = w.reshape(-1).astype(x.dtype)
+            w = w.reshape(-1).astype(x.dtype, copy=False)
         if self.check_inputs:
             self._check_values(x, y, w)
         if self.check_dtype is not None and x.dtype not in self._checked_dtypes:
@@ -119,14 +139,16 @@ class SoftConfusionLoss:
         return x, y, w
 
     def _check_values(self, x, y, w):
-        if not numpy.isfinite(x).all():
+        """Reductions only (no n-sized temporaries): a sum is finite unless some element is not (or it
+        overflows, which the elementwise check then tells apart)."""
+        if not numpy.isfinite(x.sum()) and not numpy.isfinite(x).all():
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
-        if not self.from_logits and ((x < 0) | (x > 1)).any():
+        if not self.from_logits and not (x.min() >= 0 and x.max() <= 1):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
-        if ((y < 0) | (y > 1)).any() or not numpy.isfinite(y).all():
+        if not (y.min() >= 0 and y.max() <= 1):
             raise self.error("Expected `target` values in [0, 1].")
         if w is not None:
-            if not numpy.isfinite(w).all() or (w < 0).any():
+            if not (numpy.isfinite(w.sum()) and w.min() >= 0):
                 raise self.error("Expected `sample_weight` to be finite and non-negative.")
-            if not w.any():
+            if not w.max() > 0:
                 raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")

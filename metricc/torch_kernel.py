@@ -3,6 +3,8 @@
 This module imports only torch: metricc copies it verbatim into the modules it emits.
 """
 
+import warnings
+
 import torch
 
 
@@ -11,59 +13,124 @@ def _accumulation_dtype(x):
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
-def _amplified(x, L, threshold, from_logits):
-    """yh = sigmoid(L * (p - threshold)) and 1 - yh, plus p and 1 - p (None for probabilities)."""
+def slope_(u):
+    """u <- sigmoid(u) * sigmoid(-u), in place: v - v*v with v = sigmoid(-|u|) <= 1/2, so that it does not
+    round to 0 where sigmoid(u) rounds to 1."""
+    u.abs_().neg_().sigmoid_()
+    return u.addcmul_(u, u, value=-1)
+
+
+def _scaled(input, dtype, L, threshold, from_logits):
+    """A new buffer u = L * (p - threshold), with p = sigmoid(input) for logits."""
     if from_logits:
-        p, p_bar = torch.sigmoid(x), torch.sigmoid(-x)
+        u = torch.sigmoid(input) if input.dtype == dtype else input.to(dtype).sigmoid_()
     else:
-        p = x
-        p_bar = None
-    u = (p - threshold) * L
-    return torch.sigmoid(u), torch.sigmoid(-u), p, p_bar
+        u = input.to(dtype, copy=True)
+    return u.sub_(threshold).mul_(L)
 
 
 def soft_counts(input, target, weight, L, threshold, from_logits):
-    """TP, FP, FN, TN of a flat batch, in the accumulation dtype and with autocast off."""
+    """TP, FP, FN, TN of a flat batch, in the accumulation dtype, from two reductions over yh.
+
+    With S = sum w yh, TP = sum w y yh, P = sum w y and W = sum w: FP = S - TP, FN = P - TP,
+    TN = W - P - S + TP (clamped at 0 against rounding).
+    """
     dtype = _accumulation_dtype(input)
     with torch.autocast(input.device.type, enabled=False):
-        yh, yh_bar, _, _ = _amplified(input.to(dtype), L, threshold, from_logits)
+        yh = _scaled(input, dtype, L, threshold, from_logits).sigmoid_()
         y = target.to(dtype)
-        positive = y if weight is None else weight.to(dtype) * y
-        negative = 1 - y if weight is None else weight.to(dtype) - positive
-        return (torch.dot(positive, yh), torch.dot(negative, yh), torch.dot(positive, yh_bar),
-                torch.dot(negative, yh_bar))
+        if weight is not None:
+            weight = weight.to(dtype)
+            yh.mul_(weight)
+        true_positive, predicted = torch.dot(y, yh), yh.sum()
+        positive = y.sum() if weight is None else torch.dot(weight, y)
+        total = torch.tensor(y.numel(), dtype=dtype, device=y.device) if weight is None else weight.sum()
+        return (true_positive, (predicted - true_positive).clamp_min(0), (positive - true_positive).clamp_min(0),
+                (total - positive - predicted + true_positive).clamp_min(0))
+
+
+def gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
+    """d loss / d input = scale * w * (b + y (a - b)) * L * yh (1 - yh) [* p (1 - p)], in the accumulation dtype."""
+    dtype = a.dtype
+    with torch.autocast(input.device.type, enabled=False):
+        grad = slope_(_scaled(input, dtype, L, threshold, from_logits))
+        buffer = torch.empty_like(grad)
+        if from_logits:
+            grad.mul_(slope_(buffer.copy_(input)))
+        torch.mul(target.to(dtype), a - b, out=buffer).add_(b)
+        grad.mul_(buffer).mul_(scale * L)
+        if weight is not None:
+            grad.mul_(weight.to(dtype))
+        return grad
+
+
+def _fused_counts(input, target, weight, L, threshold, from_logits):
+    """soft_counts written for torch.compile: Inductor fuses it into one pass with two accumulators."""
+    dtype = _accumulation_dtype(input)
+    x = input.to(dtype)
+    p = torch.sigmoid(x) if from_logits else x
+    yh = torch.sigmoid((p - threshold) * L)
+    y = target.to(dtype)
+    if weight is not None:
+        yh = yh * weight.to(dtype)
+    true_positive, predicted = (y * yh).sum(), yh.sum()
+    positive = y.sum() if weight is None else (weight.to(dtype) * y).sum()
+    total = torch.tensor(y.numel(), dtype=dtype, device=y.device) if weight is None else weight.to(dtype).sum()
+    return (true_positive, (predicted - true_positive).clamp_min(0), (positive - true_positive).clamp_min(0),
+            (total - positive - predicted + true_positive).clamp_min(0))
+
+
+def _fused_gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
+    """gradient written for torch.compile: one elementwise pass."""
+    x = input.to(a.dtype)
+    p = torch.sigmoid(x) if from_logits else x
+    v = torch.sigmoid(-((p - threshold) * L).abs())
+    grad = (b + target.to(a.dtype) * (a - b)) * (scale * L) * (v - v * v)
+    if from_logits:
+        v = torch.sigmoid(-x.abs())
+        grad = grad * (v - v * v)
+    if weight is not None:
+        grad = grad * weight.to(a.dtype)
+    return grad
+
+
+_COMPILED = {}
+
+
+def compiled(function):
+    """`function` compiled with torch.compile (once per process), or None where that fails."""
+    if function not in _COMPILED:
+        try:
+            _COMPILED[function] = torch.compile(function, dynamic=True)
+        except Exception:  # no compiler backend here: the caller falls back to eager
+            _COMPILED[function] = None
+    return _COMPILED[function]
 
 
 class SoftConfusionFunction(torch.autograd.Function):
-    """Forward: four soft counts and the loss. Backward: one elementwise pass with the derived partials."""
+    """Forward: four soft counts and the loss. Backward: one elementwise pass with the derived partials.
+    Saves only the inputs and two scalars; the backward recomputes yh from the input."""
 
     @staticmethod
-    def forward(ctx, input, target, weight, scalars, L, threshold, from_logits, eps):
+    def forward(ctx, input, target, weight, scalars, L, threshold, from_logits, eps, fused):
         dtype = _accumulation_dtype(input)
-        counts = soft_counts(input, target, weight, L, threshold, from_logits)
+        count = compiled(_fused_counts) if fused else soft_counts
+        counts = count(input, target, weight, L, threshold, from_logits)
         with torch.autocast(input.device.type, enabled=False):
             loss, d_tp, d_fp, d_fn, d_tn = scalars(*(c + eps for c in counts))
             a = torch.as_tensor(d_tp - d_fn, dtype=dtype, device=input.device)
             b = torch.as_tensor(d_fp - d_tn, dtype=dtype, device=input.device)
         ctx.save_for_backward(input, target, weight, a, b)
         ctx.amplifier = (L, threshold, from_logits)
+        ctx.fused = fused
         return torch.as_tensor(loss, dtype=dtype, device=input.device)
 
     @staticmethod
     def backward(ctx, grad_output):
         input, target, weight, a, b = ctx.saved_tensors
-        L, threshold, from_logits = ctx.amplifier
-        dtype = a.dtype
-        with torch.autocast(input.device.type, enabled=False):
-            x = input.to(dtype)
-            yh, yh_bar, p, p_bar = _amplified(x, L, threshold, from_logits)
-            grad = target.to(dtype) * (a - b) + b
-            grad *= (grad_output * L) * yh * yh_bar
-            if from_logits:
-                grad *= p * p_bar
-            if weight is not None:
-                grad *= weight.to(dtype)
-        return grad.to(input.dtype), None, None, None, None, None, None, None
+        differentiate = compiled(_fused_gradient) if ctx.fused else gradient
+        grad = differentiate(input, target, weight, a, b, grad_output, *ctx.amplifier)
+        return grad.to(input.dtype), None, None, None, None, None, None, None, None
 
 
 class SoftConfusionLoss(torch.nn.Module):
@@ -72,12 +139,14 @@ class SoftConfusionLoss(torch.nn.Module):
     `forward(input, target, sample_weight=None)`: `input` holds logits (or probabilities when
     `from_logits=False`) of any shape; `target` holds 0/1 labels (float, int or bool) of the same shape; all
     elements form one confusion matrix. Each prediction is amplified as `yh = sigmoid(L * (p - threshold))`,
-    and every count is smoothed by `eps` so that no batch divides by zero. `check_dtype`, if given, is called
-    with each new input dtype (metricc checks there that L suits it).
+    and every count is smoothed by `eps` so that no batch divides by zero. `compile=True` runs the two passes
+    through torch.compile (fused kernels: C++/OpenMP on CPU, Triton on CUDA), or warns and stays eager where
+    torch.compile is unavailable. `check_dtype`, if given, is called with each new input dtype (metricc checks
+    there that L suits it).
     """
 
     def __init__(self, scalars, *, L=73.0, threshold=0.5, from_logits=True, eps=1e-6, check_inputs=True,
-                 name="metric", error=ValueError, check_dtype=None):
+                 compile=False, name="metric", error=ValueError, warning=UserWarning, check_dtype=None):
         super().__init__()
         self.scalars = scalars
         self.L = float(L)
@@ -89,10 +158,13 @@ class SoftConfusionLoss(torch.nn.Module):
         self.error = error
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
+        self.fused = bool(compile) and compiled(_fused_counts) is not None
+        if compile and not self.fused:
+            warnings.warn("torch.compile is unavailable here: the loss runs eagerly", warning, stacklevel=2)
 
     def extra_repr(self):
         return (f"{self.name!r}, L={self.L}, threshold={self.threshold}, from_logits={self.from_logits}, "
-                f"eps={self.eps}")
+                f"eps={self.eps}, fused={self.fused}")
 
     def forward(self, input, target, sample_weight=None):
         if self.check_inputs:
@@ -103,7 +175,7 @@ class SoftConfusionLoss(torch.nn.Module):
                 self.check_dtype(input.dtype)
         weight = None if sample_weight is None else sample_weight.reshape(-1)
         loss = SoftConfusionFunction.apply(input.reshape(-1), target.reshape(-1), weight, self.scalars, self.L,
-                                           self.threshold, self.from_logits, self.eps)
+                                           self.threshold, self.from_logits, self.eps, self.fused)
         if self.check_inputs and not torch.compiler.is_compiling() and not bool(torch.isfinite(loss)):
             raise self.error(f"the {self.name} loss is not finite: the input contains NaN, or a denominator of "
                              "the formula vanishes (raise eps or change the formula)")
