@@ -75,8 +75,9 @@ def _kernel_body(backend: str) -> str:
 
 
 def _loss_class(backend: str, settings: str) -> str:
-    signature = settings + ", check_inputs=True"
-    forward = ", ".join(f"{name}={name}" for name in ("L", "threshold", "from_logits", "eps", "check_inputs"))
+    options = ("L", "threshold", "from_logits", "eps", "check_inputs") + (("compile",) if backend == "torch" else ())
+    signature = settings + ", check_inputs=True" + (", compile=False" if backend == "torch" else "")
+    forward = ", ".join(f"{name}={name}" for name in options)
     text = f'''class MetricLoss(SoftConfusionLoss):
     """The loss for FORMULA, with the settings it was compiled with as defaults."""
 
