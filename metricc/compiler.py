@@ -82,9 +82,9 @@ class CompiledMetric:
         from . import torch_kernel
 
         settings = self._settings(options, {"check_inputs", "compile"})
-        return torch_kernel.SoftConfusionLoss(self._scalars("torch"), name=self.formula, error=MetriccError,
-                                              warning=MetriccWarning, check_dtype=_L_checker(settings, "torch"),
-                                              **settings)
+        return torch_kernel.SoftConfusionLoss(self._scalars("torch"), host_scalars=self._scalars("math"),
+                                              name=self.formula, error=MetriccError, warning=MetriccWarning,
+                                              check_dtype=_L_checker(settings, "torch"), **settings)
 
     def latex(self) -> str:
         """The score, the loss, the four partials and the per-sample gradient, in LaTeX."""
@@ -133,13 +133,12 @@ def _L_checker(settings: Mapping[str, Any], backend: str) -> Callable:
 def _scalars_function(derivation: Derivation, backend: str) -> Callable:
     """Executes the printed scalar code (built by metricc's printer from whitelisted tokens, never user text)."""
     source = scalars_source(derivation, backend)
-    namespace: dict[str, Any] = {}
     if backend == "torch":
         import torch
 
-        namespace["torch"] = torch
+        namespace: dict[str, Any] = {"torch": torch}
     else:
-        namespace["numpy"] = np
+        namespace = {"numpy": np, "math": math}
     exec(compile(source, f"<metricc {backend} scalars>", "exec"), namespace)
     return namespace["metric_scalars"]
 

@@ -17,6 +17,7 @@ from .errors import MetriccError
 # template), since sympy folds all numbers of a Min/Max into one.
 NUMPY_FUNCTIONS = {
     "sqrt": "numpy.sqrt({0})",
+    "pow": "{0}**{1}",
     sp.exp: "numpy.exp({0})",
     sp.log: "numpy.log({0})",
     sp.Abs: "numpy.abs({0})",
@@ -27,6 +28,7 @@ NUMPY_FUNCTIONS = {
 }
 TORCH_FUNCTIONS = {
     "sqrt": "torch.sqrt({0})",
+    "pow": "{0}**{1}",
     sp.exp: "torch.exp({0})",
     sp.log: "torch.log({0})",
     sp.Abs: "torch.abs({0})",
@@ -35,7 +37,20 @@ TORCH_FUNCTIONS = {
     sp.Min: ("torch.minimum({0}, {1})", "torch.clamp({0}, max={1})"),
     sp.Max: ("torch.maximum({0}, {1})", "torch.clamp({0}, min={1})"),
 }
-TABLES = {"numpy": NUMPY_FUNCTIONS, "torch": TORCH_FUNCTIONS}
+# Python floats and the standard library: for scalars computed on the host. A domain error raises
+# (ValueError, ZeroDivisionError, OverflowError) instead of giving NaN; math.pow never returns a complex number.
+MATH_FUNCTIONS = {
+    "sqrt": "math.sqrt({0})",
+    "pow": "math.pow({0}, {1})",
+    sp.exp: "math.exp({0})",
+    sp.log: "math.log({0})",
+    sp.Abs: "abs({0})",
+    sp.sign: "((0 < {0}) - ({0} < 0))",
+    sp.Heaviside: "((0 < {0}) + 0.5*({0} == 0))",
+    sp.Min: ("min({0}, {1})", "min({0}, {1})"),
+    sp.Max: ("max({0}, {1})", "max({0}, {1})"),
+}
+TABLES = {"numpy": NUMPY_FUNCTIONS, "torch": TORCH_FUNCTIONS, "math": MATH_FUNCTIONS}
 
 _ADD, _MUL, _NEG, _POW, _ATOM = 1, 2, 3, 4, 5
 
@@ -125,7 +140,9 @@ class Printer:
             return f"1/{self._at(sp.Pow(base, -exponent), _POW)}", _MUL
         if exponent == sp.S.Half:
             return self.functions["sqrt"].format(self._at(base, _ADD)), _ATOM
-        return f"{self._at(base, _ATOM)}**{self._at(exponent, _ATOM)}", _POW
+        if exponent.is_Integer:
+            return f"{self._at(base, _ATOM)}**{self._at(exponent, _ATOM)}", _POW
+        return self.functions["pow"].format(self._at(base, _ATOM), self._at(exponent, _ATOM)), _POW
 
     def _function(self, expr: sp.Basic) -> str:
         template = next((self.functions[k] for k in type(expr).__mro__ if k in self.functions), None)

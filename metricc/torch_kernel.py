@@ -3,13 +3,16 @@
 This module imports only torch: metricc copies it verbatim into the modules it emits.
 """
 
+import math
 import warnings
 
 import torch
+from torch.autograd.function import once_differentiable
 
 
 def _accumulation_dtype(x):
-    """Counts and scalars are kept in float64 for float64 input, else in float32 (also under autocast)."""
+    """Counts are accumulated in float64 for float64 input, else in float32 (also under autocast); the scalars
+    computed from them are float64."""
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
@@ -29,69 +32,79 @@ def _scaled(input, dtype, L, threshold, from_logits):
     return u.sub_(threshold).mul_(L)
 
 
-def soft_counts(input, target, weight, L, threshold, from_logits):
-    """TP, FP, FN, TN of a flat batch, in the accumulation dtype, from two reductions over yh.
-
-    With S = sum w yh, TP = sum w y yh, P = sum w y and W = sum w: FP = S - TP, FN = P - TP,
-    TN = W - P - S + TP (clamped at 0 against rounding).
-    """
+def soft_sums(input, target, weight, L, threshold, from_logits):
+    """The sums the counts come from: sum w y yh, sum w yh, sum w y and sum w (accumulation dtype, autocast off)."""
     dtype = _accumulation_dtype(input)
     with torch.autocast(input.device.type, enabled=False):
         yh = _scaled(input, dtype, L, threshold, from_logits).sigmoid_()
         y = target.to(dtype)
-        if weight is not None:
-            weight = weight.to(dtype)
-            yh.mul_(weight)
-        true_positive, predicted = torch.dot(y, yh), yh.sum()
-        positive = y.sum() if weight is None else torch.dot(weight, y)
-        total = torch.tensor(y.numel(), dtype=dtype, device=y.device) if weight is None else weight.sum()
-        return (true_positive, (predicted - true_positive).clamp_min(0), (positive - true_positive).clamp_min(0),
-                (total - positive - predicted + true_positive).clamp_min(0))
+        if weight is None:
+            return torch.stack([torch.dot(y, yh), yh.sum(), y.sum()]), y.numel()
+        weight = weight.to(dtype)
+        return torch.stack([torch.dot(y, yh.mul_(weight)), yh.sum(), torch.dot(weight, y)]), weight.sum()
+
+
+def counts_from_sums(sums, total):
+    """TP, FP, FN, TN from the sums (tensors or floats), clamped at 0 against rounding:
+    FP = sum w yh - TP, FN = sum w y - TP, TN = sum w - sum w y - FP."""
+    true_positive, predicted, positive = sums
+    false_positive = predicted - true_positive
+    counts = (true_positive, false_positive, positive - true_positive, total - positive - false_positive)
+    if isinstance(true_positive, float):
+        return tuple(max(c, 0.0) for c in counts)
+    return tuple(c.clamp_min(0) for c in counts)
+
+
+def soft_counts(input, target, weight, L, threshold, from_logits):
+    """TP, FP, FN, TN of a flat batch, in the accumulation dtype."""
+    sums, total = soft_sums(input, target, weight, L, threshold, from_logits)
+    return counts_from_sums(sums.unbind(), total)
 
 
 def gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
     """d loss / d input = scale * w * (b + y (a - b)) * L * yh (1 - yh) [* p (1 - p)], in the accumulation dtype."""
-    dtype = a.dtype
+    dtype = _accumulation_dtype(input)
     with torch.autocast(input.device.type, enabled=False):
         grad = slope_(_scaled(input, dtype, L, threshold, from_logits))
         buffer = torch.empty_like(grad)
         if from_logits:
             grad.mul_(slope_(buffer.copy_(input)))
-        torch.mul(target.to(dtype), a - b, out=buffer).add_(b)
-        grad.mul_(buffer).mul_(scale * L)
+        scale = scale * L
+        torch.mul(target.to(dtype), (a - b) * scale, out=buffer).add_(b * scale)
+        grad.mul_(buffer)
         if weight is not None:
             grad.mul_(weight.to(dtype))
         return grad
 
 
-def _fused_counts(input, target, weight, L, threshold, from_logits):
-    """soft_counts written for torch.compile: Inductor fuses it into one pass with two accumulators."""
+def _small_sigmoid(x):
+    """sigmoid(-|x|) and sigmoid(x) from it: one exponential for both, and 1 - v is exact enough for v <= 1/2."""
+    v = torch.sigmoid(-x.abs())
+    return v, torch.where(x >= 0, 1 - v, v)
+
+
+def _fused_forward(input, target, weight, L, threshold, from_logits):
+    """For torch.compile: the sums of soft_sums and the per-sample factor d yh / d input (times the weight),
+    from two exponentials per sample, so that the backward pass is a product."""
     dtype = _accumulation_dtype(input)
     x = input.to(dtype)
-    p = torch.sigmoid(x) if from_logits else x
-    yh = torch.sigmoid((p - threshold) * L)
     y = target.to(dtype)
-    if weight is not None:
-        yh = yh * weight.to(dtype)
-    true_positive, predicted = (y * yh).sum(), yh.sum()
-    positive = y.sum() if weight is None else (weight.to(dtype) * y).sum()
-    total = torch.tensor(y.numel(), dtype=dtype, device=y.device) if weight is None else weight.to(dtype).sum()
-    return (true_positive, (predicted - true_positive).clamp_min(0), (positive - true_positive).clamp_min(0),
-            (total - positive - predicted + true_positive).clamp_min(0))
-
-
-def _fused_gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
-    """gradient written for torch.compile: one elementwise pass."""
-    x = input.to(a.dtype)
-    p = torch.sigmoid(x) if from_logits else x
-    v = torch.sigmoid(-((p - threshold) * L).abs())
-    grad = (b + target.to(a.dtype) * (a - b)) * (scale * L) * (v - v * v)
     if from_logits:
-        v = torch.sigmoid(-x.abs())
-        grad = grad * (v - v * v)
-    if weight is not None:
-        grad = grad * weight.to(a.dtype)
-    return grad
+        v, p = _small_sigmoid(x)
+        factor = v * (1 - v) * L
+    else:
+        p, factor = x, torch.full_like(x, L)
+    v, yh = _small_sigmoid((p - threshold) * L)
+    factor = factor * (v * (1 - v))
+    if weight is None:
+        return torch.stack([(y * yh).sum(), yh.sum(), y.sum()]), y.numel(), factor
+    w = weight.to(dtype)
+    return torch.stack([(y * yh * w).sum(), (yh * w).sum(), (w * y).sum()]), w.sum(), factor * w
+
+
+def _fused_backward_(target, factor, a, b, scale):
+    """For torch.compile: d loss / d input = scale * (b + y (a - b)) * factor, written over `factor`."""
+    return factor.mul_((b + target.to(factor.dtype) * (a - b)) * scale)
 
 
 _COMPILED = {}
@@ -107,30 +120,71 @@ def compiled(function):
     return _COMPILED[function]
 
 
+def _host_scalars(host_scalars, sums, total, eps):
+    """Loss and the two gradient coefficients as Python floats (NaN where the formula is undefined)."""
+    counts = counts_from_sums(sums.tolist(), float(total))
+    try:
+        loss, d_tp, d_fp, d_fn, d_tn = host_scalars(*(c + eps for c in counts))
+    except (ArithmeticError, ValueError):
+        return math.nan, math.nan, math.nan
+    return float(loss), float(d_tp - d_fn), float(d_fp - d_tn)
+
+
 class SoftConfusionFunction(torch.autograd.Function):
     """Forward: four soft counts and the loss. Backward: one elementwise pass with the derived partials.
-    Saves only the inputs and two scalars; the backward recomputes yh from the input."""
+    Saves only the inputs and two scalars; the backward recomputes yh from the input.
+
+    `spec` = (scalars, host_scalars, L, threshold, from_logits, eps, fused): `scalars` computes the loss and
+    partials on 0-dim tensors; `host_scalars`, if given, on Python floats, which is faster for CPU tensors.
+    """
 
     @staticmethod
-    def forward(ctx, input, target, weight, scalars, L, threshold, from_logits, eps, fused):
+    def forward(ctx, input, target, weight, spec):
+        scalars, host_scalars, L, threshold, from_logits, eps, fused = spec
         dtype = _accumulation_dtype(input)
-        count = compiled(_fused_counts) if fused else soft_counts
-        counts = count(input, target, weight, L, threshold, from_logits)
+        ctx.amplifier = (L, threshold, from_logits)
+        ctx.fused = fused
+        ctx.input_dtype = input.dtype
+        ctx.consumed = False
+        if fused:  # saves one n-sized factor, so that backward is a single product
+            sums, total, factor = compiled(_fused_forward)(input, target, weight, L, threshold, from_logits)
+        else:
+            sums, total = soft_sums(input, target, weight, L, threshold, from_logits)
+            factor = None
+        if host_scalars is not None and not fused and input.device.type == "cpu" and not torch.compiler.is_compiling():
+            loss, a, b = _host_scalars(host_scalars, sums, total, eps)
+            ctx.save_for_backward(input, target, weight)
+            ctx.coefficients = (a, b)
+            return torch.tensor(loss, dtype=dtype)
         with torch.autocast(input.device.type, enabled=False):
+            scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
+            counts = counts_from_sums(sums.to(scalar_dtype).unbind(), total)
             loss, d_tp, d_fp, d_fn, d_tn = scalars(*(c + eps for c in counts))
             a = torch.as_tensor(d_tp - d_fn, dtype=dtype, device=input.device)
             b = torch.as_tensor(d_fp - d_tn, dtype=dtype, device=input.device)
-        ctx.save_for_backward(input, target, weight, a, b)
-        ctx.amplifier = (L, threshold, from_logits)
-        ctx.fused = fused
+        if fused:
+            ctx.save_for_backward(target, factor, a, b)
+        else:
+            ctx.save_for_backward(input, target, weight, a, b)
+        ctx.coefficients = None
         return torch.as_tensor(loss, dtype=dtype, device=input.device)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_output):
-        input, target, weight, a, b = ctx.saved_tensors
-        differentiate = compiled(_fused_gradient) if ctx.fused else gradient
-        grad = differentiate(input, target, weight, a, b, grad_output, *ctx.amplifier)
-        return grad.to(input.dtype), None, None, None, None, None, None, None, None
+        if ctx.fused:
+            if ctx.consumed:
+                raise RuntimeError("the fused metricc loss supports one backward pass per forward pass")
+            ctx.consumed = True
+            target, factor, a, b = ctx.saved_tensors
+            grad = compiled(_fused_backward_)(target, factor, a, b, grad_output)
+            return grad.to(ctx.input_dtype), None, None, None
+        input, target, weight, *coefficients = ctx.saved_tensors
+        a, b = ctx.coefficients or coefficients
+        if ctx.coefficients is not None:
+            grad_output = float(grad_output)
+        grad = gradient(input, target, weight, a, b, grad_output, *ctx.amplifier)
+        return grad.to(input.dtype), None, None, None
 
 
 class SoftConfusionLoss(torch.nn.Module):
@@ -146,9 +200,11 @@ class SoftConfusionLoss(torch.nn.Module):
     """
 
     def __init__(self, scalars, *, L=73.0, threshold=0.5, from_logits=True, eps=1e-6, check_inputs=True,
-                 compile=False, name="metric", error=ValueError, warning=UserWarning, check_dtype=None):
+                 compile=False, host_scalars=None, name="metric", error=ValueError, warning=UserWarning,
+                 check_dtype=None):
         super().__init__()
         self.scalars = scalars
+        self.host_scalars = host_scalars
         self.L = float(L)
         self.threshold = float(threshold)
         self.from_logits = bool(from_logits)
@@ -158,7 +214,7 @@ class SoftConfusionLoss(torch.nn.Module):
         self.error = error
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
-        self.fused = bool(compile) and compiled(_fused_counts) is not None
+        self.fused = bool(compile) and compiled(_fused_forward) is not None
         if compile and not self.fused:
             warnings.warn("torch.compile is unavailable here: the loss runs eagerly", warning, stacklevel=2)
 
@@ -174,8 +230,8 @@ class SoftConfusionLoss(torch.nn.Module):
                 self._checked_dtypes.add(input.dtype)
                 self.check_dtype(input.dtype)
         weight = None if sample_weight is None else sample_weight.reshape(-1)
-        loss = SoftConfusionFunction.apply(input.reshape(-1), target.reshape(-1), weight, self.scalars, self.L,
-                                           self.threshold, self.from_logits, self.eps, self.fused)
+        spec = (self.scalars, self.host_scalars, self.L, self.threshold, self.from_logits, self.eps, self.fused)
+        loss = SoftConfusionFunction.apply(input.reshape(-1), target.reshape(-1), weight, spec)
         if self.check_inputs and not torch.compiler.is_compiling() and not bool(torch.isfinite(loss)):
             raise self.error(f"the {self.name} loss is not finite: the input contains NaN, or a denominator of "
                              "the formula vanishes (raise eps or change the formula)")

@@ -1,0 +1,200 @@
+"""Speed and memory of metricc's losses against BCE and a paper-style implementation, as ratios measured in
+one run (medians of repeats), plus compile latency and import time.
+
+    python benchmarks/bench_loss.py            # n = 1e4, 1e6, 1e7 on CPU (and CUDA when present)
+    python benchmarks/bench_loss.py --quick    # small sizes, few repeats (CI)
+"""
+
+import argparse
+import gc
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from metricc import compile_metric
+
+L = 73.0
+
+
+def paper_style(score):
+    """The reference way: autograd through the amplifier, four masked sums and the formula."""
+    def loss(z, y):
+        yh = torch.sigmoid(L * (torch.sigmoid(z) - 0.5))
+        TP, FN = (y * yh).sum(), (y * (1 - yh)).sum()
+        FP, TN = ((1 - y) * yh).sum(), ((1 - y) * (1 - yh)).sum()
+        return 1 - score(TP, FP, FN, TN)
+    return loss
+
+
+SCORES = {
+    "f1": lambda TP, FP, FN, TN: 2 * TP / (2 * TP + FP + FN),
+    "mcc": lambda TP, FP, FN, TN: (TP * TN - FP * FN) / torch.sqrt((TP + FP) * (TP + FN) * (TN + FP) * (TN + FN)),
+}
+
+
+def median_seconds(step, repeats, device):
+    """Median wall time of `step` after two warm-up calls."""
+    step()
+    step()
+    times = []
+    for _ in range(repeats):
+        if device == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        step()
+        if device == "cuda":
+            torch.cuda.synchronize()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def forward_backward(loss_fn, z, y):
+    def step():
+        x = z.detach().requires_grad_(True)
+        loss_fn(x, y).backward()
+    return step
+
+
+def peak_extra_bytes(step, device):
+    """Peak memory of one step above what was held before it (CUDA allocator, or the process's peak RSS)."""
+    gc.collect()
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        before = torch.cuda.memory_allocated()
+        step()
+        return torch.cuda.max_memory_allocated() - before
+    try:
+        Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM, the peak resident set
+    except OSError:
+        return float("nan")
+    before = _status_kib("VmRSS")
+    step()
+    return (_status_kib("VmHWM") - before) * 1024
+
+
+def _status_kib(field):
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise KeyError(field)
+
+
+def torch_rows(n, metric, device, repeats):
+    torch.manual_seed(0)
+    z = (torch.randn(n, device=device) * 0.1).float()
+    y = (torch.rand(n, device=device) < 0.2).float()
+    losses = {
+        "BCE eager": torch.nn.functional.binary_cross_entropy_with_logits,
+        "BCE compiled": torch.compile(torch.nn.functional.binary_cross_entropy_with_logits),
+        "paper-style": paper_style(SCORES[metric]),
+        "metricc eager": compile_metric(metric, L=L).to_torch(),
+        "metricc fused": compile_metric(metric, L=L).to_torch(compile=True),
+    }
+    seconds, memory = {}, {}
+    for name, loss_fn in losses.items():
+        step = forward_backward(loss_fn, z, y)
+        seconds[name] = median_seconds(step, repeats, device)
+        memory[name] = peak_extra_bytes(step, device)
+    return seconds, memory, z.element_size() * n
+
+
+def numpy_bce_loss_and_grad(z, y):
+    """BCE-with-logits loss and gradient in NumPy, written with the same care as metricc's kernel."""
+    n = z.size
+    buffer = np.abs(z)
+    buffer *= -1
+    np.exp(buffer, out=buffer)
+    np.log1p(buffer, out=buffer)
+    loss = (buffer.sum() + (z.sum() + np.abs(z, out=buffer).sum()) / 2 - np.dot(z, y)) / n
+    grad = np.negative(z)
+    with np.errstate(over="ignore"):
+        np.exp(grad, out=grad)
+    grad += 1
+    np.reciprocal(grad, out=grad)
+    grad -= y
+    grad /= n
+    return float(loss), grad
+
+
+def numpy_ratio(n, metric, repeats):
+    rng = np.random.default_rng(0)
+    z = (rng.normal(size=n) * 0.1).astype(np.float32)
+    y = (rng.random(n) < 0.2).astype(np.float32)
+    compiled = compile_metric(metric, L=L)
+    ours = median_seconds(lambda: compiled.loss_and_grad(z, y), repeats, "cpu")
+    bce = median_seconds(lambda: numpy_bce_loss_and_grad(z, y), repeats, "cpu")
+    return ours, bce
+
+
+def fresh_python(code):
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return float(out.stdout)
+
+
+def startup_costs():
+    """Seconds: import sympy; import metricc; first compile_metric("mcc"); a cached call (fresh processes)."""
+    timed = "import time; t = time.perf_counter(); {}; print(time.perf_counter() - t)"
+    sympy = statistics.median(fresh_python(timed.format("import sympy")) for _ in range(3))
+    metricc = statistics.median(fresh_python(timed.format("import metricc")) for _ in range(3))
+    cold = statistics.median(fresh_python(
+        "import time, metricc; t = time.perf_counter(); metricc.compile_metric('mcc'); "
+        "print(time.perf_counter() - t)") for _ in range(3))
+    compile_metric("mcc")
+    start = time.perf_counter()
+    for _ in range(1000):
+        compile_metric("mcc")
+    cached = (time.perf_counter() - start) / 1000
+    return sympy, metricc, cold, cached
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (for CI)")
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args()
+    sizes = [10_000, 100_000] if args.quick else [10_000, 1_000_000, 10_000_000]
+    repeats = args.repeats or (3 if args.quick else 9)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    if torch.cuda.is_available():
+        machine += f", {torch.cuda.get_device_name()}"
+    print(f"# metricc loss benchmark (float32, L = {L:g}, forward + backward, median of {repeats})\n")
+    print(f"Machine: {machine}; torch {torch.__version__}, numpy {np.__version__}\n")
+    print("Times in ms; ratios to BCE of the same mode (eager to BCE eager, fused to BCE compiled); memory is the "
+          "peak extra of one step, in units of the input's size.\n")
+    print("| device | metric | n | BCE eager | BCE compiled | paper-style | metricc eager | metricc fused | "
+          "eager / BCE | fused / BCE compiled | paper / metricc eager | memory eager | memory BCE |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for device in devices:
+        for metric in ("f1", "mcc"):
+            for n in sizes:
+                s, m, size = torch_rows(n, metric, device, repeats)
+                ms = {k: v * 1e3 for k, v in s.items()}
+                print(f"| {device} | {metric} | {n:.0e} | {ms['BCE eager']:.2f} | {ms['BCE compiled']:.2f} | "
+                      f"{ms['paper-style']:.2f} | {ms['metricc eager']:.2f} | {ms['metricc fused']:.2f} | "
+                      f"{s['metricc eager'] / s['BCE eager']:.2f} | {s['metricc fused'] / s['BCE compiled']:.2f} | "
+                      f"{s['paper-style'] / s['metricc eager']:.2f} | {m['metricc eager'] / size:.1f} | "
+                      f"{m['BCE eager'] / size:.1f} |", flush=True)
+
+    print("\n| NumPy loss_and_grad | n | metricc ms | BCE ms | ratio |")
+    print("|---|---|---|---|---|")
+    for metric in ("f1", "mcc"):
+        n = sizes[-1]
+        ours, bce = numpy_ratio(n, metric, repeats)
+        print(f"| {metric} | {n:.0e} | {ours * 1e3:.2f} | {bce * 1e3:.2f} | {ours / bce:.2f} |", flush=True)
+
+    sympy, metricc, cold, cached = startup_costs()
+    print(f"\n| start-up | seconds |\n|---|---|\n| import sympy | {sympy:.3f} |\n| import metricc | {metricc:.3f} "
+          f"(sympy included: {metricc - sympy:+.3f} beyond it) |\n| compile_metric('mcc'), cold | {cold:.3f} |\n"
+          f"| compile_metric('mcc'), cached | {cached:.2e} |")
+
+
+if __name__ == "__main__":
+    main()

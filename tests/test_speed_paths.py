@@ -1,0 +1,106 @@
+"""The eager, fused (torch.compile) and NumPy paths compute the same loss and gradient, the fused path runs
+when asked for, and the torch Function saves no n-sized tensor beyond the bound."""
+
+import numpy as np
+import pytest
+import torch
+
+from metricc import compile_metric, torch_kernel
+
+FORMULAS = [("f1", {}), ("mcc", {}), ("prec = TP/(TP+FP); rec = TP/(TP+FN); 2*prec*rec/(prec+rec)", {})]
+
+
+def _batch(n=4096, seed=0):
+    rng = np.random.default_rng(seed)
+    z = (rng.normal(0, 0.05, n)).astype(np.float32)
+    y = (rng.random(n) < 0.3).astype(np.float32)
+    return z, y
+
+
+def _torch_loss_and_grad(loss_fn, z, y, dtype=torch.float32):
+    x = torch.tensor(z, dtype=dtype, requires_grad=True)
+    loss = loss_fn(x, torch.tensor(y, dtype=dtype))
+    loss.backward()
+    return loss.item(), x.grad.numpy().astype(np.float64)
+
+
+@pytest.mark.parametrize("formula, params", FORMULAS, ids=[f for f, _ in FORMULAS])
+def test_eager_fused_and_numpy_agree_in_float32(formula, params):
+    metric = compile_metric(formula, **params)
+    z, y = _batch()
+    reference = _torch_loss_and_grad(metric.to_torch(), z, y)  # the core path: eager torch
+    results = {
+        "fused": (_torch_loss_and_grad(metric.to_torch(compile=True), z, y), 1e-6),
+        "numpy": (metric.loss_and_grad(z, y), 1e-6),
+        "float64": (_torch_loss_and_grad(metric.to_torch(), z.astype(np.float64), y, torch.float64), 1e-5),
+    }
+    # float32 itself limits agreement: L = 73 turns an ulp of p into ~1e-6 of the slope of one sample, so the
+    # gradients are compared in norm (1e-6 relative), and element by element to 1e-5 of the largest entry
+    for name, ((loss, grad), rtol) in results.items():
+        assert loss == pytest.approx(reference[0], rel=rtol), name
+        assert np.linalg.norm(grad - reference[1]) <= rtol * np.linalg.norm(reference[1]), name
+        assert np.max(np.abs(grad - reference[1])) <= 1e-5 * np.max(np.abs(reference[1])), name
+    assert metric.loss_and_grad(z, y)[1].dtype == np.float32
+
+
+def test_fused_path_is_used_when_requested():
+    torch_kernel._COMPILED.clear()
+    loss_fn = compile_metric("f1").to_torch(compile=True)
+    assert loss_fn.fused and "fused=True" in repr(loss_fn)
+    z, y = _batch(256)
+    _torch_loss_and_grad(loss_fn, z, y)
+    assert torch_kernel._COMPILED[torch_kernel._fused_forward] is not None
+    assert torch_kernel._COMPILED[torch_kernel._fused_backward_] is not None
+    assert not compile_metric("f1").to_torch().fused
+
+
+def test_fused_loss_refuses_a_second_backward():
+    loss_fn = compile_metric("f1").to_torch(compile=True)
+    x = torch.zeros(8, requires_grad=True)
+    loss = loss_fn(x, torch.tensor([0.0, 1] * 4))
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="one backward pass per forward pass"):
+        loss.backward()
+
+
+def _saved_sizes(loss_fn, n):
+    sizes = []
+
+    def pack(tensor):
+        sizes.append(tensor.numel())
+        return tensor
+
+    x = torch.zeros(n, requires_grad=True)
+    y = torch.tensor([0.0, 1.0] * (n // 2))
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda tensor: tensor):
+        loss = loss_fn(x, y)
+    loss.backward()
+    return sizes
+
+
+@pytest.mark.parametrize("compile, bound", [(False, 2), (True, 2)])
+def test_saved_tensors_stay_within_the_bound(compile, bound):
+    n = 1000
+    sizes = _saved_sizes(compile_metric("mcc").to_torch(compile=compile), n)
+    # eager: the input and the target; fused: the target and one per-sample factor
+    assert sum(size == n for size in sizes) == bound
+    assert all(size in (1, n) for size in sizes)
+
+
+def test_module_works_inside_a_compiled_training_step():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    loss_fn = compile_metric("f1").to_torch()
+    X, y = torch.randn(64, 3), (torch.rand(64) < 0.4).float()
+
+    def step():
+        loss = loss_fn(model(X).squeeze(1), y)
+        loss.backward()
+        return loss
+
+    eager = step().item()
+    eager_grad = model.weight.grad.clone()
+    model.zero_grad()
+    compiled = torch.compile(step)().item()
+    assert compiled == pytest.approx(eager, rel=1e-6)
+    torch.testing.assert_close(model.weight.grad, eager_grad, rtol=1e-5, atol=1e-7)
