@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 import warnings
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -52,9 +53,12 @@ class CompiledMetric:
         """d loss / d count for each of "TP", "FP", "FN", "TN"."""
         return MappingProxyType(dict(zip(COUNT_NAMES, self.derivation.partials)))
 
-    def loss_and_grad(self, logits: Any, target: Any, sample_weight: Any = None) -> tuple[float, np.ndarray]:
-        """NumPy: the loss and its gradient w.r.t. each logit (each probability when `from_logits=False`)."""
-        return self._numpy_loss.loss_and_grad(logits, target, sample_weight)
+    def loss_and_grad(self, logits: Any, target: Any, sample_weight: Any = None, *,
+                      check_inputs: bool = True) -> tuple[float, np.ndarray]:
+        """NumPy: the loss and its gradient w.r.t. each logit (each probability when `from_logits=False`).
+
+        `check_inputs=False` skips the checks for NaN or infinite input and for targets outside [0, 1]."""
+        return self._numpy_loss.loss_and_grad(logits, target, sample_weight, check_inputs=check_inputs)
 
     def score(self, predictions: Any, target: Any, sample_weight: Any = None) -> float:
         """The formula's exact value on hard 0/1 predictions (no amplifier, no smoothing)."""
@@ -154,8 +158,12 @@ def compile_metric(formula: str, *, L: float = 73.0, threshold: float = 0.5, fro
     _check_settings(settings)
     if not isinstance(minimize, bool):
         raise MetriccError(f"Expected argument `minimize` to be a bool, but got {minimize!r}.")
-    return _compile(formula, float(L), float(threshold), bool(from_logits), float(eps), minimize,
-                    tuple(sorted(params.items())))
+    key = (formula, float(L), float(threshold), bool(from_logits), float(eps), minimize, tuple(sorted(params.items())))
+    with _COMPILE_LOCK:  # one compilation per key, also when threads race for it
+        return _compile(*key)
+
+
+_COMPILE_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=512)

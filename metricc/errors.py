@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 
+_WIDTH = 80
+
+
 class MetriccError(ValueError):
     """A user error: a bad formula, argument or input, with the spot in the formula when known."""
 
@@ -19,7 +22,13 @@ class MetriccError(ValueError):
             return self.message
         source_line = self.text.split("\n")[self.line - 1]
         where = f"line {self.line}, column {self.column}" if "\n" in self.text else f"column {self.column}"
-        return f"{self.message} ({where})\n  {source_line}\n  {' ' * (self.column - 1)}^"
+        caret = self.column - 1
+        if len(source_line) > _WIDTH:  # show a window around the spot
+            start = max(0, min(caret - _WIDTH // 2, len(source_line) - _WIDTH))
+            window = source_line[start:start + _WIDTH]
+            prefix, suffix = ("..." if start else ""), ("..." if start + _WIDTH < len(source_line) else "")
+            source_line, caret = prefix + window + suffix, caret - start + len(prefix)
+        return f"{self.message} ({where})\n  {source_line}\n  {' ' * caret}^"
 
     def __reduce__(self):
         return _rebuild_error, (self.message, self.text, self.line, self.column)

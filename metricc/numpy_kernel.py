@@ -62,9 +62,10 @@ class SoftConfusionLoss:
         x, y, w = self._arrays(input, target, sample_weight)
         return tuple(float(c) for c in self._counts(sigmoid_(self._scaled(x)), y, w))
 
-    def loss_and_grad(self, input, target, sample_weight=None):
-        """The loss (a float) and its gradient with respect to `input` (an array of the input's dtype)."""
-        x, y, w = self._arrays(input, target, sample_weight)
+    def loss_and_grad(self, input, target, sample_weight=None, check_inputs=None):
+        """The loss (a float) and its gradient with respect to `input` (an array of the input's dtype).
+        `check_inputs` overrides the instance's setting for this call."""
+        x, y, w = self._arrays(input, target, sample_weight, check_inputs)
         u = self._scaled(x)
         buffer = sigmoid_(numpy.copy(u))
         loss, a, b = self._evaluate(self._counts(buffer, y, w))
@@ -109,7 +110,7 @@ class SoftConfusionLoss:
                              "vanishes; raise eps or change the formula)")
         return float(loss), float(d_tp - d_fn), float(d_fp - d_tn)
 
-    def _arrays(self, input, target, sample_weight):
+    def _arrays(self, input, target, sample_weight, check_inputs=None):
         x = numpy.asarray(input)
         if x.dtype not in (numpy.float32, numpy.float64):
             if x.dtype.kind not in "biuf":
@@ -131,7 +132,7 @@ class SoftConfusionLoss:
             if w.shape != numpy.shape(input):
                 raise self.error(f"Expected `sample_weight` of shape {numpy.shape(input)}, but got {w.shape}.")
             w = w.reshape(-1).astype(x.dtype, copy=False)
-        if self.check_inputs:
+        if self.check_inputs if check_inputs is None else check_inputs:
             self._check_values(x, y, w)
         if self.check_dtype is not None and x.dtype not in self._checked_dtypes:
             self._checked_dtypes.add(x.dtype)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import functools
 import math
+import numbers
 import operator
 from importlib import resources
 from pathlib import Path
@@ -22,6 +23,9 @@ COUNT_SYMBOLS = {name: sp.Symbol(name, positive=True) for name in catalog.COUNTS
 MAX_LENGTH = 10_000
 MAX_EXPONENT = 1_000
 MAX_NUMBER_CHARS = 100
+MAX_DEPTH = 200
+MAX_BINDINGS = 100
+MAX_SIZE = 5_000
 
 _FUNCTIONS = {"sqrt": sp.sqrt, "log": sp.log, "exp": sp.exp, "abs": sp.Abs, "min": sp.Min, "max": sp.Max}
 
@@ -76,16 +80,41 @@ def parse(text: str, params: Mapping[str, float] | None = None) -> Parsed:
         tree = _parser().parse(text)
     except lark.UnexpectedInput as error:
         raise _syntax_error(error, text) from None
-    except RecursionError:
-        raise MetriccError("the formula is nested too deeply") from None
+    _check_shape(tree, text)
     scope = _Scope(text, params)
-    try:
-        expr, minimize = _lower_program(tree, scope)
-    except RecursionError:
-        raise MetriccError("the formula is nested too deeply") from None
+    expr, minimize = _lower_program(tree, scope)
     expr = _bind_parameters(expr, scope)
     _check_score(expr, text)
     return Parsed(expr, minimize, scope.values_used())
+
+
+def _check_shape(tree: lark.Tree, text: str) -> None:
+    """Reject formulas nested deeper than MAX_DEPTH or with more than MAX_BINDINGS bindings (no recursion)."""
+    bindings = sum(1 for child in tree.children if isinstance(child, lark.Tree) and child.data == "binding")
+    if bindings > MAX_BINDINGS:
+        raise MetriccError(f"the formula has {bindings} bindings; at most {MAX_BINDINGS} are accepted")
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            line, column = _position(node)
+            raise MetriccError(f"the formula nests more than {MAX_DEPTH} levels deep", text=text, line=line,
+                               column=column)
+        stack.extend((child, depth + 1) for child in node.children if isinstance(child, lark.Tree))
+
+
+def _size(expr: sp.Basic, known: dict) -> int:
+    """The number of nodes of `expr` as a tree (what differentiating and printing it cost), counted on the DAG."""
+    stack = [expr]
+    while stack:
+        node = stack[-1]
+        pending = [a for a in node.args if a not in known]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        known[node] = 1 + sum(known[a] for a in node.args)
+    return known[expr]
 
 
 def _check_params(params: Mapping[str, float]) -> dict[str, float]:
@@ -93,7 +122,7 @@ def _check_params(params: Mapping[str, float]) -> dict[str, float]:
     for name, value in params.items():
         if catalog.lookup(name) or name in catalog.COUNTS or name in catalog.FUNCTIONS:
             raise MetriccError(f"`{name}` is a name of the formula language, not a parameter")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             raise MetriccError(f"Expected parameter `{name}` to be a finite number, but got {value!r}.")
         checked[name] = value
     return checked
@@ -217,10 +246,18 @@ def _lower_program(tree: lark.Tree, scope: _Scope) -> tuple[sp.Expr, bool]:
     direction, *rest = tree.children
     *bindings, body = rest
     lower = _Lower(scope)
+    sizes: dict = {}
     for binding in bindings:
         name, value = binding.children
-        scope.bind(name, lower.lower(value))
-    return lower.lower(body), direction is not None and str(direction) == "minimize"
+        scope.bind(name, _small(lower.lower(value), sizes, scope, name))
+    return _small(lower.lower(body), sizes, scope, body), direction is not None and str(direction) == "minimize"
+
+
+def _small(expr: sp.Expr, sizes: dict, scope: _Scope, where) -> sp.Expr:
+    if _size(expr, sizes) > MAX_SIZE:
+        raise scope.error(f"the formula grows to more than {MAX_SIZE} operations once its bindings are "
+                          "substituted; simplify it", where)
+    return expr
 
 
 @v_args(inline=True)

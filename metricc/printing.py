@@ -67,7 +67,7 @@ class Printer:
         self.functions = TABLES[backend]
 
     def __call__(self, expr: sp.Expr) -> str:
-        return self._print(sp.sympify(expr))[0]
+        return self._print(expr)[0]
 
     def _print(self, expr: sp.Basic) -> tuple[str, int]:
         """The source of `expr` and its precedence."""

@@ -261,3 +261,26 @@ class SoftConfusionLoss(torch.nn.Module):
         if sample_weight is not None and (not isinstance(sample_weight, torch.Tensor)
                                           or sample_weight.shape != input.shape):
             raise self.error(f"Expected `sample_weight` to be a tensor of shape {tuple(input.shape)}.")
+        if not torch.compiler.is_compiling():
+            self._check_values(input, target, sample_weight)
+
+    def _check_values(self, input, target, sample_weight):
+        """Reductions only, read back once: a sum is finite unless an element is not (or it overflows, which
+        the elementwise check then tells apart)."""
+        dtype = _accumulation_dtype(input)
+        target = target.to(dtype)
+        checks = {
+            "Expected finite `input`, but it contains NaN or infinity.": torch.isfinite(input.sum(dtype=dtype)),
+            "Expected `target` values in [0, 1].": (target.min() >= 0) & (target.max() <= 1),
+        }
+        if not self.from_logits:
+            checks["Expected probabilities in [0, 1] as `input` (from_logits=False)."] = (
+                (input.min() >= 0) & (input.max() <= 1))
+        if sample_weight is not None:
+            checks["Expected `sample_weight` to be finite and non-negative."] = (
+                torch.isfinite(sample_weight.sum(dtype=dtype)) & (sample_weight.min() >= 0))
+            checks["Expected `sample_weight` to have a positive entry, but all are zero."] = sample_weight.max() > 0
+        passed = torch.stack(list(checks.values())).tolist()
+        for (message, ok) in zip(checks, passed):
+            if not ok and not (message.startswith("Expected finite") and bool(torch.isfinite(input).all())):
+                raise self.error(message)

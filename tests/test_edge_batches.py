@@ -1,5 +1,7 @@
 """Degenerate batches give a finite loss and gradient on both backends; bad inputs give clear errors."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -55,31 +57,81 @@ def test_torch_targets_float_int_bool(target_dtype):
     assert torch.equal(loss_fn(z, y.to(target_dtype)), expected)
 
 
-@pytest.mark.parametrize("input, target, message", [
-    (np.zeros(3), np.zeros((3, 1)), "same shape"),
-    (np.zeros(0), np.zeros(0), "non-empty"),
-    (np.array([0.0, np.nan]), np.zeros(2), "NaN"),
-    (np.zeros(2), np.array([0.0, 2.0]), "target"),
-])
-def test_numpy_input_errors(input, target, message):
-    with pytest.raises(MetriccError, match=message):
-        compile_metric("f1").loss_and_grad(input, target)
+# (case, input, target, sample_weight, from_logits, message): each must be a MetriccError on both backends
+INPUT_ERRORS = [
+    ("empty batch", np.zeros(0), np.zeros(0), None, True, "non-empty"),
+    ("NaN logit", np.array([0.0, np.nan]), np.array([0.0, 1.0]), None, True, "NaN or infinity"),
+    ("infinite logit", np.array([0.0, np.inf]), np.array([0.0, 1.0]), None, True, "NaN or infinity"),
+    ("target above 1", np.zeros(2), np.array([0.0, 2.0]), None, True, "`target` values in [0, 1]"),
+    ("negative target", np.zeros(2), np.array([-1.0, 1.0]), None, True, "`target` values in [0, 1]"),
+    ("(n,) against (n, 1)", np.zeros(3), np.zeros((3, 1)), None, True, "same shape"),
+    ("(n, 1) against (n,)", np.zeros((3, 1)), np.zeros(3), None, True, "same shape"),
+    ("negative weight", np.zeros(2), np.array([0.0, 1.0]), np.array([1.0, -1.0]), True, "non-negative"),
+    ("all-zero weights", np.zeros(2), np.array([0.0, 1.0]), np.zeros(2), True, "positive entry"),
+    ("weight of another shape", np.zeros(2), np.array([0.0, 1.0]), np.ones(3), True, "sample_weight"),
+    ("probability above 1", np.array([0.5, 1.5]), np.array([0.0, 1.0]), None, False, "probabilities in [0, 1]"),
+]
 
 
-@pytest.mark.parametrize("input, target, message", [
-    (torch.zeros(3), torch.zeros(3, 1), "same shape"),
-    (torch.zeros(0), torch.zeros(0), "non-empty"),
-    (torch.zeros(3, dtype=torch.int64), torch.zeros(3), "floating-point"),
-    (torch.tensor([0.0, float("nan")]), torch.zeros(2), "not finite"),
-])
-def test_torch_input_errors(input, target, message):
-    with pytest.raises(MetriccError, match=message):
-        compile_metric("f1").to_torch()(input, target)
+def _run_torch(metric, x, y, w=None, **options):
+    as_tensor = lambda a: None if a is None else torch.as_tensor(a)  # noqa: E731
+    return metric.to_torch(**options)(as_tensor(x), as_tensor(y), as_tensor(w))
 
 
-def test_negative_sample_weight_is_rejected():
-    with pytest.raises(MetriccError, match="non-negative"):
-        compile_metric("f1").loss_and_grad(np.zeros(2), np.zeros(2), np.array([1.0, -1.0]))
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("case, input, target, weight, from_logits, message", INPUT_ERRORS,
+                         ids=[case[0] for case in INPUT_ERRORS])
+def test_bad_inputs_are_clear_errors(backend, case, input, target, weight, from_logits, message):
+    metric = compile_metric("f1", from_logits=from_logits)
+    with pytest.raises(MetriccError, match=re.escape(message)):
+        if backend == "numpy":
+            metric.loss_and_grad(input, target, weight)
+        else:
+            _run_torch(metric, input, target, weight)
+
+
+def test_torch_input_must_be_floating_point():
+    with pytest.raises(MetriccError, match="floating-point"):
+        compile_metric("f1").to_torch()(torch.zeros(3, dtype=torch.int64), torch.zeros(3))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_checks_can_be_skipped(backend):
+    metric = compile_metric("f1")
+    z, y = np.array([0.3, np.inf, -np.inf, -0.2]), np.array([1.0, 1.0, 0.0, 0.0])
+    if backend == "numpy":
+        loss, grad = metric.loss_and_grad(z, y, check_inputs=False)
+    else:
+        x = torch.tensor(z, requires_grad=True)
+        loss = _run_torch(metric, x, y, check_inputs=False)
+        loss.backward()
+        loss, grad = loss.item(), x.grad.numpy()
+    assert np.isfinite(loss) and np.all(np.isfinite(grad)) and grad[1] == grad[2] == 0
+
+
+def test_integer_and_bool_targets_in_numpy():
+    metric = compile_metric("mcc")
+    z = np.linspace(-1, 1, 10)
+    y = np.array([0, 1] * 5)
+    expected = metric.loss_and_grad(z, y.astype(float))
+    for target in (y, y.astype(bool), y.astype(np.int8)):
+        loss, grad = metric.loss_and_grad(z, target)
+        assert loss == expected[0] and np.array_equal(grad, expected[1])
+
+
+def test_non_contiguous_inputs():
+    metric = compile_metric("f1")
+    base = np.random.default_rng(0).normal(0, 0.1, 20)
+    y = np.array([0.0, 1.0] * 10)
+    strided, contiguous = base[::2], np.ascontiguousarray(base[::2])
+    assert metric.loss_and_grad(strided, y[::2])[0] == metric.loss_and_grad(contiguous, y[::2])[0]
+    grads = []
+    for z in (torch.tensor(base)[::2], torch.tensor(contiguous)):
+        x = z.clone().requires_grad_(True) if z.is_contiguous() else z.requires_grad_(True)
+        loss = _run_torch(metric, x, torch.tensor(y)[::2])
+        loss.backward()
+        grads.append(x.grad.clone())
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=0)
 
 
 @pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")  # L chosen for the test, not for training

@@ -1,0 +1,76 @@
+"""Property: for formulas drawn from the grammar, the derived gradient (NumPy and torch) equals torch autograd
+through plain soft counts evaluated by the strategy's own evaluator, and central finite differences, in
+float64, wherever the function is finite."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from formula_strategies import PARAMETERS, formulas
+from metricc import MetriccError, MetriccWarning, compile_metric
+from oracles import central_differences, soft_counts
+
+L = 6.0  # moderate, so that finite differences resolve the gradient
+
+
+def _reference(formula, minimize, z, y):
+    x = torch.tensor(z, requires_grad=True)
+    TP, FP, FN, TN = soft_counts(x, torch.tensor(y), L=L)
+    value = formula.evaluate({"TP": TP, "FP": FP, "FN": FN, "TN": TN})
+    loss = value if minimize else 1 - value
+    if not torch.isfinite(loss):
+        return None
+    loss.backward()
+    return loss.item(), x.grad.numpy()
+
+
+def _check(drawn, seed):
+    formula, minimize = drawn
+    used = {k: v for k, v in PARAMETERS.items() if k in formula.text}
+    try:
+        metric = compile_metric(formula.text, L=L, **used)
+    except MetriccError:
+        assume(False)
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0, 1.0, 12)
+    y = (rng.random(12) < 0.5).astype(np.float64)
+    reference = _reference(formula, minimize, z, y)
+    assume(reference is not None and np.all(np.isfinite(reference[1])))
+    try:
+        loss, grad = metric.loss_and_grad(z, y)
+    except MetriccError:
+        assume(False)
+    x = torch.tensor(z, requires_grad=True)
+    torch_loss = metric.to_torch()(x, torch.tensor(y))
+    torch_loss.backward()
+    scale = np.max(np.abs(reference[1]))
+    assert loss == pytest.approx(reference[0], rel=1e-9, abs=1e-12)
+    for g in (grad, x.grad.numpy()):
+        assert np.max(np.abs(g - reference[1])) <= 1e-6 * scale + 1e-12
+    numeric = central_differences(lambda v: metric.loss_and_grad(v, y)[0], z, h=1e-5)
+    assert np.max(np.abs(grad - numeric)) <= 1e-4 * max(scale, np.max(np.abs(numeric))) + 1e-9
+
+
+def _quietly(test):
+    def run(*args):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MetriccWarning)  # L = 6 is chosen for the check, not for training
+            test(*args)
+    return run
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(formulas(), st.integers(0, 2**16))
+def test_derived_gradient_matches_autograd_and_finite_differences(drawn, seed):
+    _quietly(_check)(drawn, seed)
+
+
+@pytest.mark.slow
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(formulas(), st.integers(0, 2**16))
+def test_derived_gradient_many_formulas(drawn, seed):
+    _quietly(_check)(drawn, seed)
