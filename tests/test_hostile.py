@@ -1,0 +1,123 @@
+"""Hostile text against the API, the command line and the emitted modules; no path from user text to eval,
+exec or sympify; a thread-safe compile cache."""
+
+import ast
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+import metricc
+from metricc import MetriccError, compile_metric
+
+HOSTILE = [
+    '__import__("os").system("echo pwned")',
+    "TP/N # \"\"\"; import os; os.system('echo pwned')\n",
+    "TP/N  # '''\n",
+    "TP/N # \\",
+    "TP/N # \u2028 \u0000 \r\n + FP/N",
+    "TP/N # é ü 日本",
+    "eval('1')",
+    "exec",
+    "lambda: TP",
+    "TP.__class__",
+    "ТP / N",  # a Cyrillic Т
+    "TP／N",  # a full-width solidus
+    "1" * 99 + "*TP",
+    "1" * 5000 + "*TP",
+    "9" * 50 + "e300*TP",
+    "TP" + "\x00",
+    "minimize: " * 3 + "TP",
+    '"TP"',
+    "'TP'",
+    "f1\n\"\"\"\nimport os\n\"\"\"",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_api_answers_or_refuses(text):
+    try:
+        metric = compile_metric(text)
+    except MetriccError as error:
+        assert str(error)
+    else:
+        assert metric.formula == text
+
+
+@pytest.mark.parametrize("text", [t for t in HOSTILE if "\x00" not in t])  # argv cannot carry NUL
+def test_cli_answers_or_refuses(tmp_path, text):
+    out = subprocess.run([sys.executable, "-m", "metricc", "compile", "--", text, "-o", "loss.py"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode in (0, 1) and "Traceback" not in out.stderr
+    written = (tmp_path / "loss.py").exists()
+    assert written == (out.returncode == 0)
+    if written:
+        check = subprocess.run([sys.executable, "-c", "import loss, torch; "
+                                "print(float(loss.MetricLoss()(torch.zeros(4), torch.tensor([0, 1, 1, 0]))))"],
+                               cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert check.returncode == 0, check.stderr
+        assert "pwned" not in check.stdout + out.stdout
+
+
+@pytest.mark.parametrize("text", [t for t in HOSTILE if t.startswith("TP/N")])
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_emitted_modules_keep_text_inert(text, backend):
+    source = compile_metric(text).emit(backend)
+    tree = ast.parse(source)
+    names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    assert not names & {"os", "system", "__import__", "eval", "exec"}
+    namespace = {}
+    exec(compile(source, "emitted", "exec"), namespace)  # the emitted module itself, built by metricc
+    assert namespace["FORMULA"] == text
+
+
+def test_parameter_names_and_values_are_inert():
+    metric = compile_metric("TP/N + __import__*FP/N", __import__=0.5)
+    source = metric.emit("numpy")
+    namespace = {}
+    exec(compile(source, "emitted", "exec"), namespace)
+    assert namespace["PARAMETERS"] == {"__import__": 0.5}
+    with pytest.raises(MetriccError):
+        compile_metric("TP/N", **{"a b": 1.0})
+
+
+BUILTINS = {"eval", "exec", "compile"}  # called by bare name
+PARSERS = {"sympify", "parse_expr", "S"}  # SymPy's string parsers, however reached
+ALLOWED = {("compiler.py", "exec"), ("compiler.py", "compile")}  # runs metricc's own printed scalar code
+
+
+def test_no_path_from_user_text_to_eval_exec_or_sympify():
+    package = Path(metricc.__file__).parent
+    found = set()
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                if isinstance(node.func, ast.Name) and node.func.id in BUILTINS | PARSERS:
+                    found.add((path.name, node.func.id))
+                if isinstance(node.func, ast.Attribute) and node.func.attr in PARSERS:
+                    found.add((path.name, node.func.attr))
+    assert found <= ALLOWED, found - ALLOWED
+    source = (package / "compiler.py").read_text()
+    assert "exec(compile(source," in source and "source = scalars_source(derivation, backend)" in source
+
+
+def test_compile_cache_is_thread_safe():
+    formulas = ["f1", "mcc", "gmean", "TP/(TP + 2*FP + FN)", "sqrt(PPV*TPR)*0.5 + 0.5*TNR"] * 4
+    results, errors = {}, []
+
+    def work(i, formula):
+        try:
+            results[i] = compile_metric(formula, L=31.0 + len(formula) % 3)
+        except Exception as error:  # collected, then reported by the assertion below
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(i, f)) for i, f in enumerate(formulas)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for i, formula in enumerate(formulas):
+        assert results[i] is compile_metric(formula, L=31.0 + len(formula) % 3)
