@@ -77,15 +77,31 @@ def gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
         return grad
 
 
+def input_summary(input, target, weight):
+    """Reductions that the input checks read: sum x, min x, max x, min y, max y, sum w, min w, max w (the
+    weight entries are 1 without weights). A sum is finite unless an element is not, or it overflows."""
+    dtype = _accumulation_dtype(input)
+    x, y = input.to(dtype), target.to(dtype)
+    w = torch.ones((), dtype=dtype, device=x.device) if weight is None else weight.to(dtype)
+    return torch.stack([x.sum(), x.min(), x.max(), y.min(), y.max(), w.sum(), w.min(), w.max()])
+
+
 def _small_sigmoid(x):
     """sigmoid(-|x|) and sigmoid(x) from it: one exponential for both, and 1 - v is exact enough for v <= 1/2."""
     v = torch.sigmoid(-x.abs())
     return v, torch.where(x >= 0, 1 - v, v)
 
 
-def _fused_forward(input, target, weight, L, threshold, from_logits):
-    """For torch.compile: the sums of soft_sums and the per-sample factor d yh / d input (times the weight),
-    from two exponentials per sample, so that the backward pass is a product."""
+def _fused_forward(input, target, weight, L, threshold, from_logits, check):
+    """For torch.compile: the sums of soft_sums, the per-sample factor d yh / d input (times the weight), from
+    two exponentials per sample, so that the backward pass is a product, and the input summary when `check`;
+    all in one pass."""
+    summary = input_summary(input, target, weight) if check else None
+    sums, total, factor = _fused_sums_and_factor(input, target, weight, L, threshold, from_logits)
+    return sums, total, factor, summary
+
+
+def _fused_sums_and_factor(input, target, weight, L, threshold, from_logits):
     dtype = _accumulation_dtype(input)
     x = input.to(dtype)
     y = target.to(dtype)
@@ -140,22 +156,26 @@ class SoftConfusionFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, input, target, weight, spec):
-        scalars, host_scalars, L, threshold, from_logits, eps, fused = spec
+        scalars, host_scalars, L, threshold, from_logits, eps, fused, check = spec
         dtype = _accumulation_dtype(input)
         ctx.amplifier = (L, threshold, from_logits)
         ctx.fused = fused
         ctx.input_dtype = input.dtype
         ctx.consumed = False
         if fused:  # saves one n-sized factor, so that backward is a single product
-            sums, total, factor = compiled(_fused_forward)(input, target, weight, L, threshold, from_logits)
+            sums, total, factor, summary = compiled(_fused_forward)(input, target, weight, L, threshold,
+                                                                    from_logits, check)
         else:
             sums, total = soft_sums(input, target, weight, L, threshold, from_logits)
-            factor = None
+            factor, summary = None, input_summary(input, target, weight) if check else None
+        if summary is None:
+            summary = torch.empty(0, dtype=dtype, device=input.device)
+        ctx.mark_non_differentiable(summary)
         if host_scalars is not None and not fused and input.device.type == "cpu" and not torch.compiler.is_compiling():
             loss, a, b = _host_scalars(host_scalars, sums, total, eps)
             ctx.save_for_backward(input, target, weight)
             ctx.coefficients = (a, b)
-            return torch.tensor(loss, dtype=dtype)
+            return torch.tensor(loss, dtype=dtype), summary
         with torch.autocast(input.device.type, enabled=False):
             scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
             counts = counts_from_sums(sums.to(scalar_dtype).unbind(), total)
@@ -167,11 +187,11 @@ class SoftConfusionFunction(torch.autograd.Function):
         else:
             ctx.save_for_backward(input, target, weight, a, b)
         ctx.coefficients = None
-        return torch.as_tensor(loss, dtype=dtype, device=input.device)
+        return torch.as_tensor(loss, dtype=dtype, device=input.device), summary
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_output):
+    def backward(ctx, grad_output, _):
         if ctx.fused:
             if ctx.consumed:
                 raise RuntimeError("the fused metricc loss supports one backward pass per forward pass")
@@ -230,11 +250,12 @@ class SoftConfusionLoss(torch.nn.Module):
                 self._checked_dtypes.add(input.dtype)
                 self.check_dtype(input.dtype)
         weight = None if sample_weight is None else sample_weight.reshape(-1)
-        spec = (self.scalars, self.host_scalars, self.L, self.threshold, self.from_logits, self.eps, self.fused)
-        loss = SoftConfusionFunction.apply(input.reshape(-1), target.reshape(-1), weight, spec)
-        if self.check_inputs and not torch.compiler.is_compiling() and not bool(torch.isfinite(loss)):
-            raise self.error(f"the {self.name} loss is not finite: the input contains NaN, or a denominator of "
-                             "the formula vanishes (raise eps or change the formula)")
+        check = self.check_inputs and not torch.compiler.is_compiling()
+        spec = (self.scalars, self.host_scalars, self.L, self.threshold, self.from_logits, self.eps, self.fused,
+                check)
+        loss, summary = SoftConfusionFunction.apply(input.reshape(-1), target.reshape(-1), weight, spec)
+        if check:
+            self._verify(torch.cat([summary, loss.reshape(1).to(summary.dtype)]).tolist(), input, weight)
         return loss
 
     @torch.no_grad()
@@ -261,26 +282,20 @@ class SoftConfusionLoss(torch.nn.Module):
         if sample_weight is not None and (not isinstance(sample_weight, torch.Tensor)
                                           or sample_weight.shape != input.shape):
             raise self.error(f"Expected `sample_weight` to be a tensor of shape {tuple(input.shape)}.")
-        if not torch.compiler.is_compiling():
-            self._check_values(input, target, sample_weight)
 
-    def _check_values(self, input, target, sample_weight):
-        """Reductions only, read back once: a sum is finite unless an element is not (or it overflows, which
-        the elementwise check then tells apart)."""
-        dtype = _accumulation_dtype(input)
-        target = target.to(dtype)
-        checks = {
-            "Expected finite `input`, but it contains NaN or infinity.": torch.isfinite(input.sum(dtype=dtype)),
-            "Expected `target` values in [0, 1].": (target.min() >= 0) & (target.max() <= 1),
-        }
-        if not self.from_logits:
-            checks["Expected probabilities in [0, 1] as `input` (from_logits=False)."] = (
-                (input.min() >= 0) & (input.max() <= 1))
-        if sample_weight is not None:
-            checks["Expected `sample_weight` to be finite and non-negative."] = (
-                torch.isfinite(sample_weight.sum(dtype=dtype)) & (sample_weight.min() >= 0))
-            checks["Expected `sample_weight` to have a positive entry, but all are zero."] = sample_weight.max() > 0
-        passed = torch.stack(list(checks.values())).tolist()
-        for (message, ok) in zip(checks, passed):
-            if not ok and not (message.startswith("Expected finite") and bool(torch.isfinite(input).all())):
-                raise self.error(message)
+    def _verify(self, values, input, weight):
+        """Raise for bad input values, from the input summary and the loss, read back in one transfer."""
+        x_sum, x_min, x_max, y_min, y_max, w_sum, w_min, w_max, loss = values
+        if not math.isfinite(x_sum) and not bool(torch.isfinite(input).all()):
+            raise self.error("Expected finite `input`, but it contains NaN or infinity.")
+        if not self.from_logits and not (x_min >= 0 and x_max <= 1):
+            raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
+        if not (y_min >= 0 and y_max <= 1):
+            raise self.error("Expected `target` values in [0, 1].")
+        if not (w_min >= 0) or (not math.isfinite(w_sum) and not bool(torch.isfinite(weight).all())):
+            raise self.error("Expected `sample_weight` to be finite and non-negative.")
+        if not w_max > 0:
+            raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
+        if not math.isfinite(loss):
+            raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes (raise "
+                             "eps or change the formula)")
