@@ -30,7 +30,7 @@ from sklearn.decomposition import PCA
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from metricc import compile_metric
+from metricc import MetriccError, compile_metric
 
 # The losses: None for the baselines, else a metricc formula (and its parameters).
 LOSSES = {
@@ -53,7 +53,7 @@ BATCH_SHARE = {"G-mean": 0.5, "balanced accuracy": 1.0}
 # folds; --tune picks them on a validation split inside each training fold instead.
 LEARNING_RATES = {
     ("SLP", "MSE"): 4.0, ("SLP", "BCE"): 1.0,
-    ("SLP", "accuracy"): 0.05, ("SLP", "F1"): 0.05, ("SLP", "F0.5"): 0.05, ("SLP", "F2"): 0.05,
+    ("SLP", "accuracy"): 0.2, ("SLP", "F1"): 0.05, ("SLP", "F0.5"): 0.05, ("SLP", "F2"): 0.05,
     ("SLP", "G-mean"): 0.05, ("SLP", "balanced accuracy"): 0.05,
     ("MLP", "MSE"): 0.01, ("MLP", "BCE"): 0.01,
     ("MLP", "accuracy"): 0.01, ("MLP", "F1"): 0.01, ("MLP", "F0.5"): 0.01, ("MLP", "F2"): 0.01,
@@ -406,6 +406,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="3 folds, short training, two small data sets")
     parser.add_argument("--suite", action="store_true", help="also run the 24 synthetic data sets (SLP)")
+    parser.add_argument("--suite-only", action="store_true", help="run only the synthetic suite")
+    parser.add_argument("--suite-folds", type=int, default=10, help="folds for the suite (default: 10)")
     parser.add_argument("--data-dir", type=Path, help="folder holding diabetes_prediction_dataset.csv")
     parser.add_argument("--csv", type=Path, help="your own data set")
     parser.add_argument("--target", help="the label column of --csv")
@@ -425,11 +427,16 @@ def main(argv=None):
     if args.quick:
         settings.folds, settings.slp_iterations, settings.mlp_epochs = 3, 200, 10
     for formula in args.metric:
-        compile_metric(formula)  # a bad formula stops here, before any training
+        try:
+            compile_metric(formula)  # a bad formula stops here, before any training
+        except MetriccError as error:
+            parser.error(str(error))
     losses = [*LOSSES, *settings.extra]
 
     datasets = [("synthetic", *synthetic(2000 if args.quick else 10_000)), ("breast cancer", *breast_cancer())]
-    if args.data_dir is not None:
+    if args.suite_only:
+        args.suite, datasets = True, []
+    if args.data_dir is not None and not args.suite_only:
         path = args.data_dir / "diabetes_prediction_dataset.csv"
         if path.is_file():
             datasets.append(("diabetes", *read_csv(path, "diabetes")))
@@ -441,7 +448,8 @@ def main(argv=None):
 
     args.out.mkdir(parents=True, exist_ok=True)
     total = sum(settings.folds * len(settings.models) * len(losses) for _ in datasets)
-    total += len(suite) * settings.folds * len(losses)
+    suite_folds = 3 if args.quick else args.suite_folds
+    total += len(suite) * suite_folds * len(losses)
     progress = Progress(total)
     report = [f"Command: `python examples/reproduce_paper.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
               f"{settings.folds}-fold stratified cross-validation; mean ± standard deviation over folds.", ""]
@@ -455,14 +463,15 @@ def main(argv=None):
         plot_curves(args.out / f"curves_{dataset.replace(' ', '_')}.png", dataset, results)
 
     suite_rows = []
-    suite_settings = Settings(folds=settings.folds, slp_iterations=settings.slp_iterations, seed=settings.seed,
+    suite_settings = Settings(folds=suite_folds, slp_iterations=settings.slp_iterations, seed=settings.seed,
                               tune=settings.tune, models=("SLP",), extra=settings.extra)
     for name, ratio, X, y in suite:
         for row in summary_rows(name, cross_validate(name, X, y, suite_settings, losses, progress)):
             suite_rows.append({**row, "ratio": ratio})
     progress.close()
     if suite_rows:
-        report += ["## Synthetic suite (SLP): data sets won per metric", "", suite_report(suite_rows, losses), ""]
+        report += [f"## Synthetic suite (SLP, {suite_folds}-fold): data sets won per metric", "",
+                   suite_report(suite_rows, losses), ""]
         write_csv(args.out / "suite.csv", suite_rows)
         plot_suite(args.out / "suite_gain.png", suite_rows)
     write_csv(args.out / "results.csv", all_rows)
