@@ -80,12 +80,13 @@ class CompiledMetric:
     def to_torch(self, **options: Any):
         """A `torch.nn.Module`: `loss(logits, target, sample_weight=None) -> 0-dim tensor`.
 
-        Options override the compiled L, threshold, from_logits and eps, and set check_inputs and compile (run
-        the forward and backward passes as fused torch.compile kernels).
+        Options override the compiled L, threshold, from_logits and eps, and set check_inputs, compile (run the
+        forward and backward passes as fused torch.compile kernels), and sync / process_group (sum the counts
+        over the processes of a torch.distributed group; see README, "Distributed training").
         """
         from . import torch_kernel
 
-        settings = self._settings(options, {"check_inputs", "compile"})
+        settings = self._settings(options, {"check_inputs", "compile", "sync", "process_group"})
         return torch_kernel.SoftConfusionLoss(self._scalars("torch"), host_scalars=self._scalars("math"),
                                               name=self.formula, error=MetriccError, warning=MetriccWarning,
                                               check_dtype=_L_checker(settings, "torch"), **settings)
@@ -185,7 +186,7 @@ def _check_settings(settings: Mapping[str, Any]) -> None:
         raise MetriccError(f"Expected argument `eps` to be a non-negative float, but got {eps!r}.")
     if not isinstance(settings["from_logits"], bool):
         raise MetriccError(f"Expected argument `from_logits` to be a bool, but got {settings['from_logits']!r}.")
-    for flag in ("check_inputs", "compile"):
+    for flag in ("check_inputs", "compile", "sync"):
         if not isinstance(settings.get(flag, True), bool):
             raise MetriccError(f"Expected argument `{flag}` to be a bool, but got {settings[flag]!r}.")
 

@@ -136,6 +136,17 @@ def compiled(function):
     return _COMPILED[function]
 
 
+def _all_reduce(sums, total, group):
+    """Sums over all processes of `group` when `group` is not None and torch.distributed is initialised (the
+    counts of the global batch), with the number of processes; else the local sums and 1."""
+    if group is None or not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return sums, total, 1
+    group = None if group == "default" else group
+    packed = torch.cat([sums, torch.as_tensor(total, dtype=sums.dtype, device=sums.device).reshape(1)])
+    torch.distributed.all_reduce(packed, group=group)
+    return packed[:3], packed[3], torch.distributed.get_world_size(group)
+
+
 def _host_scalars(host_scalars, sums, total, eps):
     """Loss and the two gradient coefficients as Python floats (NaN where the formula is undefined)."""
     counts = counts_from_sums(sums.tolist(), float(total))
@@ -156,7 +167,7 @@ class SoftConfusionFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, input, target, weight, spec):
-        scalars, host_scalars, L, threshold, from_logits, eps, fused, check = spec
+        scalars, host_scalars, L, threshold, from_logits, eps, fused, check, group = spec
         dtype = _accumulation_dtype(input)
         ctx.amplifier = (L, threshold, from_logits)
         ctx.fused = fused
@@ -168,6 +179,7 @@ class SoftConfusionFunction(torch.autograd.Function):
         else:
             sums, total = soft_sums(input, target, weight, L, threshold, from_logits)
             factor, summary = None, input_summary(input, target, weight) if check else None
+        sums, total, ctx.world_size = _all_reduce(sums, total, group)
         if summary is None:
             summary = torch.empty(0, dtype=dtype, device=input.device)
         ctx.mark_non_differentiable(summary)
@@ -197,10 +209,11 @@ class SoftConfusionFunction(torch.autograd.Function):
                 raise RuntimeError("the fused metricc loss supports one backward pass per forward pass")
             ctx.consumed = True
             target, factor, a, b = ctx.saved_tensors
-            grad = compiled(_fused_backward_)(target, factor, a, b, grad_output)
+            grad = compiled(_fused_backward_)(target, factor, a, b, grad_output * ctx.world_size)
             return grad.to(ctx.input_dtype), None, None, None
         input, target, weight, *coefficients = ctx.saved_tensors
         a, b = ctx.coefficients or coefficients
+        grad_output = grad_output * ctx.world_size
         if ctx.coefficients is not None:
             grad_output = float(grad_output)
         grad = gradient(input, target, weight, a, b, grad_output, *ctx.amplifier)
@@ -215,13 +228,16 @@ class SoftConfusionLoss(torch.nn.Module):
     elements form one confusion matrix. Each prediction is amplified as `yh = sigmoid(L * (p - threshold))`,
     and every count is smoothed by `eps` so that no batch divides by zero. `compile=True` runs the two passes
     through torch.compile (fused kernels: C++/OpenMP on CPU, Triton on CUDA), or warns and stays eager where
-    torch.compile is unavailable. `check_dtype`, if given, is called with each new input dtype (metricc checks
-    there that L suits it).
+    torch.compile is unavailable. `sync=True` sums the counts over the processes of `process_group` (default:
+    all) when torch.distributed is initialised, so that the loss is that of the global batch; each process's
+    gradient is then world_size times the global loss's gradient w.r.t. its own samples, so that
+    DistributedDataParallel's averaging gives exactly the single-process gradient. `check_dtype`, if given, is
+    called with each new input dtype (metricc checks there that L suits it).
     """
 
     def __init__(self, scalars, *, L=73.0, threshold=0.5, from_logits=True, eps=1e-6, check_inputs=True,
-                 compile=False, host_scalars=None, name="metric", error=ValueError, warning=UserWarning,
-                 check_dtype=None):
+                 compile=False, sync=False, process_group=None, host_scalars=None, name="metric", error=ValueError,
+                 warning=UserWarning, check_dtype=None):
         super().__init__()
         self.scalars = scalars
         self.host_scalars = host_scalars
@@ -234,6 +250,8 @@ class SoftConfusionLoss(torch.nn.Module):
         self.error = error
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
+        self.sync = bool(sync)
+        self.process_group = process_group
         self.fused = bool(compile) and compiled(_fused_forward) is not None
         if compile and not self.fused:
             warnings.warn("torch.compile is unavailable here: the loss runs eagerly", warning, stacklevel=2)
@@ -251,8 +269,9 @@ class SoftConfusionLoss(torch.nn.Module):
                 self.check_dtype(input.dtype)
         weight = None if sample_weight is None else sample_weight.reshape(-1)
         check = self.check_inputs and not torch.compiler.is_compiling()
+        group = (self.process_group or "default") if self.sync else None
         spec = (self.scalars, self.host_scalars, self.L, self.threshold, self.from_logits, self.eps, self.fused,
-                check)
+                check, group)
         loss, summary = SoftConfusionFunction.apply(input.reshape(-1), target.reshape(-1), weight, spec)
         if check:
             self._verify(torch.cat([summary, loss.reshape(1).to(summary.dtype)]).tolist(), input, weight)

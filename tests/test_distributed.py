@@ -1,0 +1,54 @@
+"""Two processes with the gloo backend, each with half of a batch: with sync=True the loss is the single-process
+loss of the whole batch, and each half's gradient is world_size times the matching rows of the single-process
+gradient (DistributedDataParallel then averages them into exactly that gradient)."""
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from metricc import compile_metric
+
+WORKER = Path(__file__).resolve().parent / "ddp_worker.py"
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("formula, mode", [("f1", "eager"), ("mcc", "eager"), ("f1", "fused")])
+def test_two_processes_match_one(tmp_path, formula, mode):
+    rng = np.random.default_rng(0)
+    n = 64
+    batch = {"z": rng.normal(0, 0.1, n), "y": (rng.random(n) < 0.3).astype(np.float64), "w": rng.uniform(0.5, 2, n)}
+    np.savez(tmp_path / "batch.npz", **batch)
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "WORLD_SIZE": "2",
+           "OMP_NUM_THREADS": "1"}
+    processes = [subprocess.Popen([sys.executable, str(WORKER), str(tmp_path / "batch.npz"),
+                                   str(tmp_path / f"rank{rank}.npz"), formula, mode],
+                                  env={**env, "RANK": str(rank)}, stderr=subprocess.PIPE, text=True)
+                 for rank in range(2)]
+    for process in processes:
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr
+    x = torch.tensor(batch["z"], requires_grad=True)
+    loss = compile_metric(formula).to_torch()(x, torch.tensor(batch["y"]), torch.tensor(batch["w"]))
+    loss.backward()
+    halves = np.array_split(np.arange(n), 2)
+    for rank, rows in enumerate(halves):
+        result = np.load(tmp_path / f"rank{rank}.npz")
+        assert float(result["loss"]) == pytest.approx(loss.item(), rel=1e-6, abs=1e-12)
+        np.testing.assert_allclose(result["grad"], 2 * x.grad.numpy()[rows], rtol=1e-6, atol=1e-12)
+
+
+def test_sync_is_a_no_op_without_torch_distributed():
+    metric = compile_metric("f1")
+    z, y = torch.linspace(-1, 1, 10, dtype=torch.float64), torch.tensor([0.0, 1.0] * 5, dtype=torch.float64)
+    assert torch.equal(metric.to_torch(sync=True)(z, y), metric.to_torch()(z, y))
