@@ -37,11 +37,18 @@ class CompiledMetric:
     from_logits: bool
     eps: float
     derivation: Derivation = field(compare=False)
+    task: str = "binary"
+    num_classes: int | None = None
+    average: str = "macro"
+    ignore_index: int | None = None
+    class_weight: tuple[float, ...] | None = None
 
     def __repr__(self) -> str:
         params = "".join(f", {k}={v!r}" for k, v in self.params.items())
+        task = "" if self.task == "binary" else (f", task={self.task!r}, num_classes={self.num_classes}, "
+                                                 f"average={self.average!r}")
         return (f"CompiledMetric({self.formula!r}{params}, L={self.L}, threshold={self.threshold}, "
-                f"from_logits={self.from_logits}, eps={self.eps})")
+                f"from_logits={self.from_logits}, eps={self.eps}{task})")
 
     @property
     def loss(self) -> sp.Expr:
@@ -57,11 +64,18 @@ class CompiledMetric:
                       check_inputs: bool = True) -> tuple[float, np.ndarray]:
         """NumPy: the loss and its gradient w.r.t. each logit (each probability when `from_logits=False`).
 
-        `check_inputs=False` skips the checks for NaN or infinite input and for targets outside [0, 1]."""
+        `check_inputs=False` skips the checks for NaN or infinite input and for targets outside [0, 1].
+        Multi-class and multi-label: logits (n, C); with average="none" the loss is per class and the gradient
+        is that of their sum."""
+        if self.task != "binary":
+            return self._multi_loss_and_grad(logits, target, sample_weight)
         return self._numpy_loss.loss_and_grad(logits, target, sample_weight, check_inputs=check_inputs)
 
     def score(self, predictions: Any, target: Any, sample_weight: Any = None) -> float:
-        """The formula's exact value on hard 0/1 predictions (no amplifier, no smoothing)."""
+        """The formula's exact value on hard 0/1 predictions (no amplifier, no smoothing); multi-class: class
+        indices, multi-label: (n, C) 0/1, averaged as `average` says (an array for "none")."""
+        if self.task != "binary":
+            return self._multi_score(predictions, target, sample_weight)
         predictions, target = np.asarray(predictions), np.asarray(target)
         if predictions.shape != target.shape:
             raise MetriccError(f"Expected `predictions` and `target` to have the same shape, but got "
@@ -77,6 +91,57 @@ class CompiledMetric:
                           MetriccWarning, stacklevel=2)
         return value
 
+    def _multi_arrays(self, logits, target, sample_weight):
+        z = np.asarray(logits, dtype=np.float64)
+        target = np.asarray(target)
+        if z.ndim != 2 or z.shape[1] != self.num_classes or z.shape[0] == 0:
+            raise MetriccError(f"Expected logits of shape (n, {self.num_classes}) with n > 0, but got {z.shape}.")
+        weight = np.ones(len(z)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        if weight.shape != (len(z),):
+            raise MetriccError(f"Expected `sample_weight` of shape ({len(z)},), but got {weight.shape}.")
+        return z, self._hot(target, len(z), weight), weight
+
+    def _hot(self, target, n, weight):
+        """One-hot (multi-class) or multi-hot (multi-label) labels; zeroes the weight of ignored rows."""
+        if self.task == "multilabel":
+            if target.shape != (n, self.num_classes) or not ((target >= 0) & (target <= 1)).all():
+                raise MetriccError(f"Expected multi-label targets of shape ({n}, {self.num_classes}) in [0, 1].")
+            return target.astype(np.float64)
+        if target.shape != (n,) or target.dtype.kind not in "iu":
+            raise MetriccError(f"Expected integer class indices of shape ({n},), but got {target.dtype} "
+                               f"{target.shape}.")
+        ignored = target == self.ignore_index if self.ignore_index is not None else np.zeros(n, dtype=bool)
+        weight *= ~ignored
+        kept = target[~ignored]
+        if kept.size and (kept.min() < 0 or kept.max() >= self.num_classes):
+            raise MetriccError(f"Expected class indices in [0, {self.num_classes}).")
+        return np.eye(self.num_classes)[np.where(ignored, 0, target)]
+
+    def _multi_loss_and_grad(self, logits, target, sample_weight):
+        from . import numpy_multiclass
+
+        z, y, w = self._multi_arrays(logits, target, sample_weight)
+        loss, grad = numpy_multiclass.loss_and_grad(
+            self._scalars("numpy"), z, y, w, task=self.task, L=self.L, threshold=self.threshold, eps=self.eps,
+            average_=self.average, class_weight=self.class_weight)
+        if not (np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))):
+            raise MetriccError(f"the {self.formula} loss is not finite (a denominator of the formula vanishes)")
+        return loss, grad
+
+    def _multi_score(self, predictions, target, sample_weight):
+        from . import numpy_multiclass
+
+        target = np.asarray(target)
+        n = len(target)
+        weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        y = self._hot(target, n, weight)
+        predicted = np.asarray(predictions)
+        predicted = (predicted.astype(np.float64) if self.task == "multilabel"
+                     else np.eye(self.num_classes)[predicted])
+        counts = numpy_multiclass.per_class_counts(predicted, y, weight)
+        loss, _ = numpy_multiclass.average(self._scalars("numpy"), counts, 0.0, self.average, self.class_weight)
+        return loss if self.minimize else 1 - loss
+
     def to_torch(self, **options: Any):
         """A `torch.nn.Module`: `loss(logits, target, sample_weight=None) -> 0-dim tensor`.
 
@@ -86,6 +151,15 @@ class CompiledMetric:
         """
         from . import torch_kernel
 
+        if self.task != "binary":
+            from . import torch_multiclass
+
+            settings = self._settings(options, {"check_inputs", "sync", "process_group"})
+            del settings["from_logits"]
+            return torch_multiclass.MultiSoftConfusionLoss(
+                self._scalars("torch"), task=self.task, num_classes=self.num_classes, average=self.average,
+                ignore_index=self.ignore_index, class_weight=self.class_weight, name=self.formula,
+                error=MetriccError, **settings)
         settings = self._settings(options, {"check_inputs", "compile", "sync", "process_group"})
         return torch_kernel.SoftConfusionLoss(self._scalars("torch"), host_scalars=self._scalars("math"),
                                               name=self.formula, error=MetriccError, warning=MetriccWarning,
@@ -101,6 +175,8 @@ class CompiledMetric:
         """The source of a standalone module (it imports only torch, or only numpy) for this loss."""
         from .emit import module_source
 
+        if self.task != "binary":
+            raise MetriccError("emitted modules are binary only for now; use to_torch() or loss_and_grad()")
         return module_source(self, backend)
 
     def scalars_source(self, backend: str) -> str:
@@ -149,31 +225,62 @@ def _scalars_function(derivation: Derivation, backend: str) -> Callable:
 
 
 def compile_metric(formula: str, *, L: float = 73.0, threshold: float = 0.5, from_logits: bool = True,
-                   eps: float = DEFAULT_EPS, minimize: bool = False, **params: float) -> CompiledMetric:
+                   eps: float = DEFAULT_EPS, minimize: bool = False, task: str = "binary",
+                   num_classes: int | None = None, average: str = "macro", ignore_index: int | None = None,
+                   class_weight: Any = None, **params: float) -> CompiledMetric:
     """Compile a confusion-matrix metric (a formula or a catalog name such as "f1") into a loss.
 
     `params` bind named parameters of the formula (`beta=2` for "fbeta"). The loss is `1 - score`, or the
-    formula itself when it starts with `minimize:` or `minimize=True`. Equal arguments return the same object.
+    formula itself when it starts with `minimize:` or `minimize=True`. `task="multiclass"` or `"multilabel"`
+    (with `num_classes`) applies the formula to each class's one-vs-rest counts and averages as `average`
+    says ("macro", "micro", "weighted" by support, or "none"). Equal arguments return the same object.
     """
     settings = {"L": L, "threshold": threshold, "from_logits": from_logits, "eps": eps}
     _check_settings(settings)
     if not isinstance(minimize, bool):
         raise MetriccError(f"Expected argument `minimize` to be a bool, but got {minimize!r}.")
-    key = (formula, float(L), float(threshold), bool(from_logits), float(eps), minimize, tuple(sorted(params.items())))
+    multi = _check_task(task, num_classes, average, ignore_index, class_weight)
+    key = (formula, float(L), float(threshold), bool(from_logits), float(eps), minimize,
+           tuple(sorted(params.items())), multi)
     with _COMPILE_LOCK:  # one compilation per key, also when threads race for it
         return _compile(*key)
+
+
+def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple:
+    if task not in ("binary", "multiclass", "multilabel"):
+        raise MetriccError(f"Expected argument `task` to be one of ['binary', 'multiclass', 'multilabel'], but "
+                           f"got {task!r}.")
+    if task == "binary":
+        if num_classes is not None or ignore_index is not None or class_weight is not None:
+            raise MetriccError("`num_classes`, `ignore_index` and `class_weight` need task='multiclass' or "
+                               "'multilabel'.")
+        return ("binary", None, "macro", None, None)
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
+        raise MetriccError(f"Expected argument `num_classes` to be an int of at least 2, but got {num_classes!r}.")
+    if average not in ("macro", "micro", "weighted", "none"):
+        raise MetriccError(f"Expected argument `average` to be one of ['macro', 'micro', 'weighted', 'none'], "
+                           f"but got {average!r}.")
+    if ignore_index is not None and (task != "multiclass" or not isinstance(ignore_index, int)):
+        raise MetriccError("Expected argument `ignore_index` to be an int, and only with task='multiclass'.")
+    if class_weight is not None:
+        weights = tuple(float(w) for w in np.asarray(class_weight, dtype=np.float64).reshape(-1))
+        if average != "macro" or len(weights) != num_classes or min(weights) < 0 or not sum(weights) > 0:
+            raise MetriccError(f"Expected `class_weight` to be {num_classes} non-negative numbers (not all zero), "
+                               "with average='macro'.")
+        class_weight = weights
+    return (task, num_classes, average, ignore_index, class_weight)
 
 
 _COMPILE_LOCK = threading.Lock()
 
 
 @functools.lru_cache(maxsize=512)
-def _compile(formula, L, threshold, from_logits, eps, minimize, params) -> CompiledMetric:
+def _compile(formula, L, threshold, from_logits, eps, minimize, params, multi) -> CompiledMetric:
     parsed = parse(formula, dict(params))
     minimize = parsed.minimize or minimize
     derivation = derive(loss_of(parsed.expr, minimize))
     return CompiledMetric(formula, parsed.expr, minimize, MappingProxyType(dict(parsed.params)), L, threshold,
-                          from_logits, eps, derivation)
+                          from_logits, eps, derivation, *multi)
 
 
 def _check_settings(settings: Mapping[str, Any]) -> None:

@@ -15,3 +15,12 @@ def test_quickstart_prints_both_f1_scores():
     scores = dict(re.findall(r"(BCE|metricc F1) loss: test F1 = ([0-9.]+)", out.stdout))
     assert set(scores) == {"BCE", "metricc F1"}
     assert all(0 < float(v) <= 1 for v in scores.values())
+
+
+def test_multiclass_example_prints_both_macro_f1_scores():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "multiclass.py"), "--quick"], capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    scores = dict(re.findall(r"(cross-entropy|metricc macro-F1) loss: test macro-F1 = ([0-9.]+)", out.stdout))
+    assert set(scores) == {"cross-entropy", "metricc macro-F1"}
+    assert all(0 < float(v) <= 1 for v in scores.values())

@@ -1,0 +1,144 @@
+"""Multi-class and multi-label losses: hard predictions against scikit-learn for every average, gradients
+against torch autograd through a plain implementation and against finite differences, and argument errors."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn import metrics as skm
+
+from metricc import MetriccError, compile_metric
+from oracles import central_differences
+
+AVERAGES = ["macro", "micro", "weighted", "none"]
+SKLEARN = {"f1": skm.f1_score, "precision": skm.precision_score, "recall": skm.recall_score,
+           "jaccard": skm.jaccard_score}
+C = 4
+
+
+def _sk_average(average):
+    return None if average == "none" else average
+
+
+@pytest.mark.parametrize("name", sorted(SKLEARN))
+@pytest.mark.parametrize("average", AVERAGES)
+@pytest.mark.parametrize("seed", range(3))
+def test_multiclass_hard_predictions_match_sklearn(name, average, seed):
+    rng = np.random.default_rng(seed)
+    target = np.concatenate([np.arange(C), rng.choice(C, 200, p=[0.6, 0.25, 0.1, 0.05])])
+    predictions = np.where(rng.random(len(target)) < 0.6, target, rng.integers(0, C, len(target)))
+    predictions[:C] = np.arange(C)  # every class predicted at least once: no 0/0
+    metric = compile_metric(name, task="multiclass", num_classes=C, average=average)
+    expected = SKLEARN[name](target, predictions, average=_sk_average(average))
+    np.testing.assert_allclose(metric.score(predictions, target), expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(SKLEARN))
+@pytest.mark.parametrize("average", AVERAGES)
+def test_multilabel_hard_predictions_match_sklearn(name, average):
+    rng = np.random.default_rng(1)
+    target = (rng.random((150, C)) < [0.5, 0.3, 0.2, 0.1]).astype(int)
+    predictions = np.where(rng.random((150, C)) < 0.7, target, 1 - target)
+    target[:2], predictions[:2] = 1, 1  # every label present and predicted
+    metric = compile_metric(name, task="multilabel", num_classes=C, average=average)
+    expected = SKLEARN[name](target, predictions, average=_sk_average(average))
+    np.testing.assert_allclose(metric.score(predictions, target), expected, rtol=0, atol=1e-12)
+
+
+def _plain_loss(score, z, y, w, task, average, L=73.0, eps=1e-6):
+    """The loss written plainly in torch, for autograd."""
+    if task == "multilabel":
+        yh = torch.sigmoid((torch.sigmoid(z) - 0.5) * L)
+    else:
+        yh = torch.softmax(torch.softmax(z, dim=1) * (L / 2), dim=1)
+    wy, wn = w[:, None] * y, w[:, None] * (1 - y)
+    TP, FP, FN, TN = (wy * yh).sum(0), (wn * yh).sum(0), (wy * (1 - yh)).sum(0), (wn * (1 - yh)).sum(0)
+    if average == "micro":
+        return 1 - score(TP.sum() + eps, FP.sum() + eps, FN.sum() + eps, TN.sum() + eps)
+    per_class = 1 - score(TP + eps, FP + eps, FN + eps, TN + eps)
+    if average == "none":
+        return per_class.sum()
+    weight = (wy.sum(0) if average == "weighted" else torch.ones(z.shape[1], dtype=z.dtype))
+    return (weight / weight.sum() * per_class).sum()
+
+
+SCORES = {"f1": lambda TP, FP, FN, TN: 2 * TP / (2 * TP + FP + FN),
+          "mcc": lambda TP, FP, FN, TN: (TP * TN - FP * FN) / torch.sqrt((TP + FP) * (TP + FN) * (TN + FP)
+                                                                          * (TN + FN))}
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+@pytest.mark.parametrize("average", AVERAGES)
+@pytest.mark.parametrize("name", sorted(SCORES))
+def test_gradients_match_autograd_and_finite_differences(task, average, name):
+    rng = np.random.default_rng(2)
+    n = 30
+    z = rng.normal(0, 0.3, (n, C))
+    labels = rng.integers(0, C, n)
+    y = np.eye(C)[labels] if task == "multiclass" else (rng.random((n, C)) < 0.4).astype(float)
+    w = rng.uniform(0.5, 2.0, n)
+    target = labels if task == "multiclass" else y
+    metric = compile_metric(name, task=task, num_classes=C, average=average)
+    x = torch.tensor(z, requires_grad=True)
+    expected = _plain_loss(SCORES[name], x, torch.tensor(y), torch.tensor(w), task, average)
+    expected.backward()
+    loss, grad = metric.loss_and_grad(z, target, w)
+    xt = torch.tensor(z, requires_grad=True)
+    torch_loss = metric.to_torch()(xt, torch.tensor(target), torch.tensor(w))
+    (torch_loss.sum() if average == "none" else torch_loss).backward()
+    scale = np.max(np.abs(x.grad.numpy()))
+    assert float(np.sum(loss)) == pytest.approx(expected.item(), rel=1e-9)
+    for g in (grad, xt.grad.numpy()):
+        assert np.max(np.abs(g - x.grad.numpy())) <= 1e-7 * scale
+    if average != "none":
+        numeric = central_differences(lambda v: metric.loss_and_grad(v.reshape(n, C), target, w)[0], z.ravel(),
+                                      h=1e-6).reshape(n, C)
+        assert np.max(np.abs(grad - numeric)) <= 1e-5 * scale
+
+
+def test_ignore_index_and_class_weight():
+    rng = np.random.default_rng(3)
+    z = rng.normal(0, 0.3, (20, 3))
+    t = rng.integers(0, 3, 20)
+    t_ignored = t.copy()
+    t_ignored[:5] = -100
+    metric = compile_metric("f1", task="multiclass", num_classes=3, ignore_index=-100)
+    kept = compile_metric("f1", task="multiclass", num_classes=3)
+    assert metric.loss_and_grad(z, t_ignored)[0] == pytest.approx(kept.loss_and_grad(z[5:], t[5:])[0], rel=1e-12)
+    assert np.all(metric.loss_and_grad(z, t_ignored)[1][:5] == 0)
+    weighted = compile_metric("f1", task="multiclass", num_classes=3, class_weight=[1.0, 0.0, 0.0])
+    per_class = compile_metric("f1", task="multiclass", num_classes=3, average="none").loss_and_grad(z, t)[0]
+    assert weighted.loss_and_grad(z, t)[0] == pytest.approx(per_class[0], rel=1e-12)
+
+
+def test_two_classes_reduce_to_the_binary_amplifier():
+    rng = np.random.default_rng(4)
+    z = rng.normal(0, 1, 40)
+    y = (rng.random(40) < 0.4).astype(int)
+    binary = compile_metric("f1").loss_and_grad(z, y)[0]
+    # logits (0, z): softmax gives p = sigmoid(z) for class 1; micro-F1 over classes differs, so compare class 1
+    two = compile_metric("f1", task="multiclass", num_classes=2, average="none").loss_and_grad(
+        np.column_stack([np.zeros(40), z]), y)[0]
+    assert two[1] == pytest.approx(binary, rel=1e-9)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"task": "multiclass"}, "num_classes"),
+    ({"task": "ternary"}, "task"),
+    ({"task": "multiclass", "num_classes": 3, "average": "samples"}, "average"),
+    ({"num_classes": 3}, "need task="),
+    ({"task": "multilabel", "num_classes": 3, "ignore_index": 0}, "ignore_index"),
+    ({"task": "multiclass", "num_classes": 3, "class_weight": [1, 2]}, "class_weight"),
+])
+def test_argument_errors(kwargs, message):
+    with pytest.raises(MetriccError, match=message):
+        compile_metric("f1", **kwargs)
+
+
+def test_input_errors():
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    with pytest.raises(MetriccError, match="shape"):
+        metric.loss_and_grad(np.zeros((4, 2)), np.zeros(4, dtype=int))
+    with pytest.raises(MetriccError, match="class indices"):
+        metric.loss_and_grad(np.zeros((4, 3)), np.array([0, 1, 2, 3]))
+    with pytest.raises(MetriccError, match="class indices"):
+        metric.to_torch()(torch.zeros(4, 3), torch.tensor([0, 1, 2, 3]))
