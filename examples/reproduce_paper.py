@@ -474,10 +474,11 @@ def main(argv=None):
                    suite_report(suite_rows, losses), ""]
         write_csv(args.out / "suite.csv", suite_rows)
         plot_suite(args.out / "suite_gain.png", suite_rows)
-    write_csv(args.out / "results.csv", all_rows)
+    if all_rows:
+        write_csv(args.out / "results.csv", all_rows)
     (args.out / "results.md").write_text("\n".join(report))
     print("\n".join(report))
-    print(f"wrote {args.out}/results.md, results.csv and plots")
+    print(f"wrote {args.out}/results.md, the CSV tables and the plots")
 
 
 if __name__ == "__main__":
