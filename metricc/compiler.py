@@ -96,6 +96,8 @@ class CompiledMetric:
         target = np.asarray(target)
         if z.ndim != 2 or z.shape[1] != self.num_classes or z.shape[0] == 0:
             raise MetriccError(f"Expected logits of shape (n, {self.num_classes}) with n > 0, but got {z.shape}.")
+        if not np.isfinite(z).all():
+            raise MetriccError("Expected finite `input`, but it contains NaN or infinity.")
         weight = np.ones(len(z)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
         if weight.shape != (len(z),):
             raise MetriccError(f"Expected `sample_weight` of shape ({len(z)},), but got {weight.shape}.")

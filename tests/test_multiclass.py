@@ -142,3 +142,7 @@ def test_input_errors():
         metric.loss_and_grad(np.zeros((4, 3)), np.array([0, 1, 2, 3]))
     with pytest.raises(MetriccError, match="class indices"):
         metric.to_torch()(torch.zeros(4, 3), torch.tensor([0, 1, 2, 3]))
+    for run in (lambda z: metric.loss_and_grad(z, np.zeros(4, dtype=int)),
+                lambda z: metric.to_torch()(torch.tensor(z), torch.zeros(4, dtype=torch.int64))):
+        with pytest.raises(MetriccError, match="NaN"):
+            run(np.array([[0.0, np.nan, 0.0]] * 4))
