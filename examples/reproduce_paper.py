@@ -452,7 +452,9 @@ def main(argv=None):
     total += len(suite) * suite_folds * len(losses)
     progress = Progress(total)
     report = [f"Command: `python examples/reproduce_paper.py {' '.join(argv if argv is not None else sys.argv[1:])}`",
-              f"{settings.folds}-fold stratified cross-validation; mean ± standard deviation over folds.", ""]
+              ""]
+    if datasets:
+        report += [f"{settings.folds}-fold stratified cross-validation; mean ± standard deviation over folds.", ""]
     all_rows = []
     for dataset, X, y in datasets:
         results = cross_validate(dataset, X, y, settings, losses, progress)
