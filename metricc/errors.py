@@ -20,7 +20,8 @@ class MetriccError(ValueError):
     def __str__(self) -> str:
         if self.text is None or self.line is None or self.column is None:
             return self.message
-        source_line = self.text.split("\n")[self.line - 1]
+        lines = self.text.split("\n")
+        source_line = "".join(" " if not c.isprintable() else c for c in lines[min(self.line, len(lines)) - 1])
         where = f"line {self.line}, column {self.column}" if "\n" in self.text else f"column {self.column}"
         caret = self.column - 1
         if len(source_line) > _WIDTH:  # show a window around the spot

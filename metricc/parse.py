@@ -145,8 +145,7 @@ def _syntax_error(error: lark.UnexpectedInput, text: str) -> MetriccError:
 
 
 def _end_position(text: str) -> tuple[int, int]:
-    stripped = text.rstrip()
-    lines = stripped.splitlines() or [""]
+    lines = text.rstrip().split("\n")  # lines as lark counts them: "\r" and "\u2028" do not end one
     return len(lines), len(lines[-1]) + 1
 
 

@@ -36,4 +36,7 @@ BAD_FORMULAS = [
     ("TP*gamma", {"gamma": float("nan")}, "Expected parameter `gamma` to be a finite number, but got nan.", None),
     ("f1", {"TP": 1.0}, "`TP` is a name of the formula language, not a parameter", None),
     ("a = TP\nb = FP; a/b", {}, "missing operator (or ';') between two values", 1),
+    ("\r(", {}, "syntax error", 3),
+    ("TP +\u2028", {}, "syntax error: unexpected character '\\u2028'", 5),
+    ("TP\t+ xx", {}, "unknown name `xx`", 6),
 ]

@@ -1,4 +1,13 @@
+import os
+
 import pytest
+from hypothesis import settings
+
+# The same generated inputs on every run, so that a result does not depend on the run; set
+# METRICC_FUZZ_RANDOM=1 (and pass --hypothesis-seed) to explore new ones.
+settings.register_profile("deterministic", derandomize=True)
+settings.register_profile("random", derandomize=False)
+settings.load_profile("random" if os.environ.get("METRICC_FUZZ_RANDOM") else "deterministic")
 
 
 def pytest_addoption(parser):
