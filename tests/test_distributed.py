@@ -23,11 +23,16 @@ def _free_port():
         return s.getsockname()[1]
 
 
-@pytest.mark.parametrize("formula, mode", [("f1", "eager"), ("mcc", "eager"), ("f1", "fused")])
+@pytest.mark.parametrize("formula, mode", [("f1", "eager"), ("mcc", "eager"), ("f1", "fused"),
+                                           ("f1", "multiclass")])
 def test_two_processes_match_one(tmp_path, formula, mode):
     rng = np.random.default_rng(0)
     n = 64
-    batch = {"z": rng.normal(0, 0.1, n), "y": (rng.random(n) < 0.3).astype(np.float64), "w": rng.uniform(0.5, 2, n)}
+    if mode == "multiclass":
+        batch = {"z": rng.normal(0, 0.3, (n, 3)), "y": rng.integers(0, 3, n), "w": rng.uniform(0.5, 2, n)}
+    else:
+        batch = {"z": rng.normal(0, 0.1, n), "y": (rng.random(n) < 0.3).astype(np.float64),
+                 "w": rng.uniform(0.5, 2, n)}
     np.savez(tmp_path / "batch.npz", **batch)
     env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "WORLD_SIZE": "2",
            "OMP_NUM_THREADS": "1"}
@@ -39,7 +44,8 @@ def test_two_processes_match_one(tmp_path, formula, mode):
         _, stderr = process.communicate(timeout=300)
         assert process.returncode == 0, stderr
     x = torch.tensor(batch["z"], requires_grad=True)
-    loss = compile_metric(formula).to_torch()(x, torch.tensor(batch["y"]), torch.tensor(batch["w"]))
+    options = {"task": "multiclass", "num_classes": 3} if mode == "multiclass" else {}
+    loss = compile_metric(formula, **options).to_torch()(x, torch.tensor(batch["y"]), torch.tensor(batch["w"]))
     loss.backward()
     halves = np.array_split(np.arange(n), 2)
     for rank, rows in enumerate(halves):
