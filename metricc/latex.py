@@ -9,9 +9,12 @@ from .derive import SYMBOLS
 _NAMES = {symbol: rf"\mathrm{{{symbol.name}}}" for symbol in SYMBOLS}
 
 
-def expression(expr: sp.Expr) -> str:
+_CLASS_NAMES = {symbol: rf"\mathrm{{{symbol.name}}}_k" for symbol in SYMBOLS}
+
+
+def expression(expr: sp.Expr, names: dict = _NAMES) -> str:
     """`expr` in LaTeX, with the counts set upright (TP, not T·P)."""
-    return sp.latex(expr, symbol_names=_NAMES)
+    return sp.latex(expr, symbol_names=names)
 
 
 def _number(value: float) -> str:
@@ -23,8 +26,45 @@ def _number(value: float) -> str:
     return power if mantissa == "1" else rf"{mantissa} \cdot {power}"
 
 
+_AVERAGES = {
+    "macro": r"\mathcal{L} &= \sum_{k=1}^{C} \omega_k \mathcal{L}_k, \quad \omega_k = \tfrac{1}{C}",
+    "weighted": r"\mathcal{L} &= \sum_{k=1}^{C} \omega_k \mathcal{L}_k, \quad "
+                r"\omega_k = \frac{\mathrm{TP}_k + \mathrm{FN}_k}{\sum_j (\mathrm{TP}_j + \mathrm{FN}_j)}",
+    "micro": r"\mathcal{L} &= \mathcal{L}\left(\textstyle\sum_k \mathrm{TP}_k, \sum_k \mathrm{FP}_k, "
+             r"\sum_k \mathrm{FN}_k, \sum_k \mathrm{TN}_k\right), \quad \omega_k = 1",
+    "none": r"\mathcal{L} &= (\mathcal{L}_1, \dots, \mathcal{L}_C), \quad \omega_k = 1",
+}
+
+
+def multi_document(metric) -> str:
+    """The multi-class or multi-label version: per-class counts, the average, and the pulled-back gradient."""
+    score = expression(metric.expr, _CLASS_NAMES)
+    head = (rf"\text{{cost}}_k &= {score}", r"\mathcal{L}_k &= \text{cost}_k") if metric.minimize \
+        else (rf"\text{{score}}_k &= {score}", r"\mathcal{L}_k &= 1 - \text{score}_k")
+    average = _AVERAGES[metric.average]
+    if metric.average == "macro" and metric.class_weight is not None:
+        average = average.replace(r"\omega_k = \tfrac{1}{C}", r"\omega_k \propto \text{class\_weight}_k")
+    d = {name: rf"\frac{{\partial \mathcal{{L}}_k}}{{\partial \mathrm{{{name}}}_k}}"
+         for name in ("TP", "FP", "FN", "TN")}
+    partials = [rf"{d[name]} &= {expression(value, _CLASS_NAMES)}" for name, value in metric.partials.items()]
+    gradient = (rf"\frac{{\partial \mathcal{{L}}}}{{\partial \hat{{y}}_{{ik}}}} &= \omega_k w_i \left[ y_{{ik}} "
+                rf"\left({d['TP']} - {d['FN']}\right) + (1 - y_{{ik}}) \left({d['FP']} - {d['TN']}\right)\right]")
+    soft = (r"\hat{y}_{ik} &= \operatorname{softmax}_k\!\left(\tfrac{L}{2}\, "
+            r"\operatorname{softmax}(z_i)\right)" if metric.task == "multiclass" else
+            r"\hat{y}_{ik} &= \sigma\!\left(L (\sigma(z_{ik}) - \tau)\right)")
+    eps = r" + \varepsilon" if metric.eps else ""
+    counts = rf"\mathrm{{TP}}_k &= \sum_{{i=1}}^{{n}} w_i y_{{ik}} \hat{{y}}_{{ik}}{eps}, \ \dots"
+    settings = rf"L &= {_number(metric.L)}, \quad C = {metric.num_classes}"
+    rows = [*head, average, *partials, gradient, r"\frac{\partial \mathcal{L}}{\partial z_i} &= "
+            r"J_{\hat{y}_i}(z_i)^{\top} \frac{\partial \mathcal{L}}{\partial \hat{y}_i}", soft, counts,
+            settings]
+    return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+
 def document(metric) -> str:
     """An `aligned` block: what is optimised, its partials, the gradient per sample and the soft counts."""
+    if metric.task != "binary":
+        return multi_document(metric)
     d = {name: rf"\frac{{\partial \mathcal{{L}}}}{{\partial \mathrm{{{name}}}}}" for name in ("TP", "FP", "FN", "TN")}
     head = ([rf"\text{{cost}} &= {expression(metric.expr)}", r"\mathcal{L} &= \text{cost}"] if metric.minimize else
             [rf"\text{{score}} &= {expression(metric.expr)}", r"\mathcal{L} &= 1 - \text{score}"])

@@ -146,3 +146,17 @@ def test_input_errors():
                 lambda z: metric.to_torch()(torch.tensor(z), torch.zeros(4, dtype=torch.int64))):
         with pytest.raises(MetriccError, match="NaN"):
             run(np.array([[0.0, np.nan, 0.0]] * 4))
+
+
+@pytest.mark.parametrize("task, average", [("multiclass", "macro"), ("multilabel", "micro"),
+                                           ("multiclass", "weighted"), ("multilabel", "none")])
+def test_latex_of_multi_class_losses(task, average):
+    latex = compile_metric("mcc", task=task, num_classes=3, average=average).latex()
+    assert latex.startswith("\\begin{aligned}") and latex.endswith("\\end{aligned}")
+    assert "\\mathrm{TP}_k" in latex and "\\omega_k" in latex
+    assert ("softmax" in latex) == (task == "multiclass")
+
+
+def test_emit_is_binary_only_and_says_so():
+    with pytest.raises(MetriccError, match="binary only"):
+        compile_metric("f1", task="multiclass", num_classes=3).emit()
