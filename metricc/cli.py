@@ -20,6 +20,7 @@ examples:
   metricc compile fbeta --param beta=2 --backend numpy   F2 as a NumPy loss-and-gradient module
   metricc compile "minimize: (FP + 5*FN)/N" -o cost.py   train on a cost instead of a score
   metricc latex mcc                                       the score, loss and gradient in LaTeX
+  metricc compile f1 --task multiclass --num-classes 5    a macro-F1 loss for 5 classes
   metricc list                                            the named metrics and their formulas
 
 A formula that starts with '-' goes after '--':  metricc latex -- "-FP/N"
@@ -84,6 +85,11 @@ def _formula_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="bind a parameter of the formula, e.g. --param beta=2 (repeatable)")
     parser.add_argument("--minimize", action="store_true", help="the formula is a cost: train on it directly")
+    parser.add_argument("--task", choices=("binary", "multiclass", "multilabel"), default="binary",
+                        help="default: binary")
+    parser.add_argument("--num-classes", type=int, help="number of classes (multiclass, multilabel)")
+    parser.add_argument("--average", choices=("macro", "micro", "weighted", "none"), default="macro",
+                        help="how per-class scores combine (default: macro)")
 
 
 def _params(pairs: list[str]) -> dict[str, float]:
@@ -99,9 +105,16 @@ def _params(pairs: list[str]) -> dict[str, float]:
     return params
 
 
+def _task(args: argparse.Namespace) -> dict:
+    if args.task == "binary":
+        return {}
+    return {"task": args.task, "num_classes": args.num_classes, "average": args.average}
+
+
 def _compile(args: argparse.Namespace) -> int:
     metric = compile_metric(args.formula, L=args.L, threshold=args.threshold, eps=args.eps,
-                            from_logits=not args.probabilities, minimize=args.minimize, **_params(args.param))
+                            from_logits=not args.probabilities, minimize=args.minimize, **_task(args),
+                            **_params(args.param))
     source = metric.emit(args.backend)
     if args.output is None:
         sys.stdout.write(source)
@@ -115,7 +128,7 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _latex(args: argparse.Namespace) -> int:
-    print(compile_metric(args.formula, minimize=args.minimize, **_params(args.param)).latex())
+    print(compile_metric(args.formula, minimize=args.minimize, **_task(args), **_params(args.param)).latex())
     return 0
 
 

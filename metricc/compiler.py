@@ -123,7 +123,7 @@ class CompiledMetric:
         from . import numpy_multiclass
 
         z, y, w = self._multi_arrays(logits, target, sample_weight)
-        loss, grad = numpy_multiclass.loss_and_grad(
+        loss, grad = numpy_multiclass.multi_loss_and_grad(
             self._scalars("numpy"), z, y, w, task=self.task, L=self.L, threshold=self.threshold, eps=self.eps,
             average_=self.average, class_weight=self.class_weight)
         if not (np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))):
@@ -177,8 +177,6 @@ class CompiledMetric:
         """The source of a standalone module (it imports only torch, or only numpy) for this loss."""
         from .emit import module_source
 
-        if self.task != "binary":
-            raise MetriccError("emitted modules are binary only for now; use to_torch() or loss_and_grad()")
         return module_source(self, backend)
 
     def scalars_source(self, backend: str) -> str:

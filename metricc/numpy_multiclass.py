@@ -58,7 +58,7 @@ def average(scalars, counts, eps, average_, class_weight):
     return float((weight * loss).sum()), [weight * p for p in partials]
 
 
-def loss_and_grad(scalars, z, y, w, *, task, L, threshold, eps, average_, class_weight):
+def multi_loss_and_grad(scalars, z, y, w, *, task, L, threshold, eps, average_, class_weight):
     """The loss and d loss / d z for logits z (n, C), one-hot or multi-hot y (n, C) and row weights w (n,)."""
     yh = soft_predictions(z, task, L, threshold)
     counts = per_class_counts(yh, y, w)

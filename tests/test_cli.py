@@ -76,3 +76,15 @@ def test_bad_formula_shows_a_caret():
     lines = out.stderr.splitlines()
     assert lines[-2].strip() == "2*TP/(2*TP+FP" and lines[-1].strip() == "^"
     assert lines[-1].index("^") == lines[-2].index("2*TP") + len("2*TP/(2*TP+FP")
+
+
+def test_compile_multiclass_module(tmp_path):
+    out = metricc("compile", "f1", "--task", "multiclass", "--num-classes", "3", "-o", "mc.py", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    check = subprocess.run([sys.executable, "-c", "import mc, torch; "
+                            "print(float(mc.MetricLoss()(torch.zeros(4, 3), torch.tensor([0, 1, 2, 1]))))"],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert check.returncode == 0, check.stderr
+    assert 0 < float(check.stdout) < 1
+    missing = metricc("latex", "f1", "--task", "multiclass")
+    assert missing.returncode == 1 and "num_classes" in missing.stderr

@@ -44,14 +44,22 @@ CASES = [("f1", {}), ("mcc", {}), ("fbeta", {"beta": 2.0}),
          ("minimize: (FP + 5*FN)/N + abs(FP - FN)/N", {})]
 
 
+MULTI_CASES = [("f1", {"task": "multiclass", "num_classes": 3, "ignore_index": -1}),
+               ("mcc", {"task": "multilabel", "num_classes": 3, "average": "micro"})]
+
+
 @pytest.mark.parametrize("backend", ["torch", "numpy"])
-@pytest.mark.parametrize("formula, params", CASES)
+@pytest.mark.parametrize("formula, params", CASES + MULTI_CASES)
 def test_emitted_module_matches_compile_metric(tmp_path, backend, formula, params):
     metric = compile_metric(formula, L=50.0, **params)
     path = tmp_path / "loss_module.py"
     path.write_text(metric.emit(backend))
     rng = np.random.default_rng(0)
     z, y = rng.normal(0, 0.1, 40), (rng.random(40) < 0.3).astype(np.float64)
+    if metric.task == "multiclass":
+        z, y = rng.normal(0, 0.3, (40, 3)), rng.integers(-1, 3, 40)
+    elif metric.task == "multilabel":
+        z, y = rng.normal(0, 0.3, (40, 3)), (rng.random((40, 3)) < 0.3).astype(np.float64)
     np.savez(tmp_path / "data.npz", z=z, y=y)
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)

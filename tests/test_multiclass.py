@@ -155,8 +155,3 @@ def test_latex_of_multi_class_losses(task, average):
     assert latex.startswith("\\begin{aligned}") and latex.endswith("\\end{aligned}")
     assert "\\mathrm{TP}_k" in latex and "\\omega_k" in latex
     assert ("softmax" in latex) == (task == "multiclass")
-
-
-def test_emit_is_binary_only_and_says_so():
-    with pytest.raises(MetriccError, match="binary only"):
-        compile_metric("f1", task="multiclass", num_classes=3).emit()
