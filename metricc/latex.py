@@ -80,7 +80,7 @@ def document(metric) -> str:
         rf"\mathrm{{FP}} &= \sum_{{i=1}}^{{n}} w_i (1 - y_i) \hat{{y}}_i{eps}, \quad "
         rf"\mathrm{{TN}} = \sum_{{i=1}}^{{n}} w_i (1 - y_i)(1 - \hat{{y}}_i){eps}",
     ]
-    amplifier = rf"\hat{{y}}_i &= \sigma\!\left(L (p_i - \tau)\right)"
+    amplifier = r"\hat{y}_i &= \sigma\!\left(L (p_i - \tau)\right)"
     if metric.from_logits:
         amplifier += r", \quad p_i = \sigma(z_i)"
     settings = rf"L &= {_number(metric.L)}, \quad \tau = {_number(metric.threshold)}"

@@ -150,9 +150,10 @@ def _end_position(text: str) -> tuple[int, int]:
 
 
 def _position(item) -> tuple[int | None, int | None]:
-    meta = getattr(item, "meta", None)
+    """Line and column of a token, a tree or a tree's Meta."""
     if isinstance(item, Token):
         return item.line, item.column
+    meta = item if isinstance(item, lark.tree.Meta) else getattr(item, "meta", None)
     if meta is not None and not meta.empty:
         return meta.line, meta.column
     return None, None
@@ -311,7 +312,7 @@ class _Lower(Transformer):
     def div(self, meta, children) -> sp.Expr:
         numerator, denominator = children
         if denominator.is_zero:
-            raise self.scope.error("division by zero", _Located(meta))
+            raise self.scope.error("division by zero", meta)
         return numerator / denominator
 
     @v_args(meta=True)
@@ -319,15 +320,10 @@ class _Lower(Transformer):
         base, _, exponent = children
         if exponent.is_number and abs(exponent) > MAX_EXPONENT:
             raise self.scope.error(f"exponent {exponent} is too large (at most {MAX_EXPONENT} in size)",
-                                   _Located(meta))
+                                   meta)
         if base.is_zero and exponent.is_number and exponent.is_negative:
-            raise self.scope.error("division by zero", _Located(meta))
+            raise self.scope.error("division by zero", meta)
         return base**exponent
-
-
-class _Located:
-    def __init__(self, meta):
-        self.meta = meta
 
 
 def _bind_parameters(expr: sp.Expr, scope: _Scope) -> sp.Expr:

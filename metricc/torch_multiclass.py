@@ -75,14 +75,14 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
                                                                                  else group)
         loss, (d_tp, d_fp, d_fn, d_tn) = average(scalars, counts, eps, average_, class_weight)
         ctx.save_for_backward(input, target, weight, yh, d_tp - d_fn, d_fp - d_tn)
-        ctx.settings = (task, L, threshold, world_size, average_ == "none")
+        ctx.settings = (task, L, threshold, world_size)
         return loss.to(dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
         input, target, weight, yh, a, b = ctx.saved_tensors
-        task, L, threshold, world_size, per_class = ctx.settings
+        task, L, threshold, world_size = ctx.settings
         scale = grad_output * world_size  # (C,) for average="none", else a scalar
         grad_yh = (target * (a * scale) + (1 - target) * (b * scale)) * weight[:, None]
         grad = _pullback(input.to(yh.dtype), yh, grad_yh, task, L, threshold)
