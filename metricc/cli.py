@@ -47,11 +47,6 @@ def _parser() -> argparse.ArgumentParser:
     _formula_arguments(compile_)
     compile_.add_argument("-o", "--output", metavar="FILE", help="where to write the module (default: stdout)")
     compile_.add_argument("--backend", choices=("torch", "numpy"), default="torch", help="default: torch")
-    compile_.add_argument("--L", type=float, default=73.0, help="amplifying scale L (default: 73)")
-    compile_.add_argument("--threshold", type=float, default=0.5, help="decision threshold (default: 0.5)")
-    compile_.add_argument("--eps", type=float, default=1e-6, help="smoothing added to each count (default: 1e-6)")
-    compile_.add_argument("--probabilities", action="store_true",
-                          help="the loss takes probabilities instead of logits")
 
     latex = commands.add_parser("latex", help="print the score, loss and gradient in LaTeX",
                                 description="Print the score, the loss, its partials and the per-sample gradient "
@@ -90,6 +85,11 @@ def _formula_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-classes", type=int, help="number of classes (multiclass, multilabel)")
     parser.add_argument("--average", choices=("macro", "micro", "weighted", "none"), default="macro",
                         help="how per-class scores combine (default: macro)")
+    parser.add_argument("--L", type=float, default=73.0, help="amplifying scale L (default: 73)")
+    parser.add_argument("--threshold", type=float, default=0.5, help="decision threshold (default: 0.5)")
+    parser.add_argument("--eps", type=float, default=1e-6, help="smoothing added to each count (default: 1e-6)")
+    parser.add_argument("--probabilities", action="store_true",
+                        help="the loss takes probabilities instead of logits")
 
 
 def _params(pairs: list[str]) -> dict[str, float]:
@@ -107,14 +107,23 @@ def _params(pairs: list[str]) -> dict[str, float]:
 
 def _task(args: argparse.Namespace) -> dict:
     if args.task == "binary":
+        if args.num_classes is not None:
+            raise MetriccError("--num-classes needs --task multiclass or --task multilabel")
         return {}
+    if args.num_classes is None:
+        raise MetriccError(f"--task {args.task} needs --num-classes")
     return {"task": args.task, "num_classes": args.num_classes, "average": args.average}
 
 
+def _metric(args: argparse.Namespace):
+    """The compiled metric the formula arguments describe."""
+    return compile_metric(args.formula, L=args.L, threshold=args.threshold, eps=args.eps,
+                          from_logits=not args.probabilities, minimize=args.minimize, **_task(args),
+                          **_params(args.param))
+
+
 def _compile(args: argparse.Namespace) -> int:
-    metric = compile_metric(args.formula, L=args.L, threshold=args.threshold, eps=args.eps,
-                            from_logits=not args.probabilities, minimize=args.minimize, **_task(args),
-                            **_params(args.param))
+    metric = _metric(args)
     source = metric.emit(args.backend)
     if args.output is None:
         sys.stdout.write(source)
@@ -128,7 +137,7 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _latex(args: argparse.Namespace) -> int:
-    print(compile_metric(args.formula, minimize=args.minimize, **_task(args), **_params(args.param)).latex())
+    print(_metric(args).latex())
     return 0
 
 
@@ -162,17 +171,50 @@ def _lrange(args: argparse.Namespace) -> int:
 COMMANDS = {"compile": _compile, "latex": _latex, "list": _list, "lrange": _lrange}
 
 
+# Python argument names in messages, as the command line spells them.
+_OPTIONS = {"`num_classes`": "--num-classes", "`L`": "--L", "`threshold`": "--threshold", "`eps`": "--eps",
+            "`average`": "--average", "`task`": "--task", "`accuracy`": "--accuracy"}
+
+
+def _as_options(message: str) -> str:
+    for name, option in _OPTIONS.items():
+        message = message.replace(f"argument {name}", f"option {option}")
+    return message
+
+
+def _tolerate_encodings() -> None:
+    """Characters the terminal cannot encode are written as escapes instead of failing."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
+def _silence_stdout() -> None:
+    """Nothing more goes to stdout (its reader is gone or its device is full): no error at exit."""
+    sys.stdout = open(os.devnull, "w")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (1 on a user error)."""
+    _tolerate_encodings()
     args = _parser().parse_args(argv)
+    if sys.stdout is None:
+        print("metricc: error: cannot write the output: stdout is closed", file=sys.stderr)
+        return 1
     try:
-        return COMMANDS[args.command](args)
+        status = COMMANDS[args.command](args)
+        sys.stdout.flush()
+        return status
     except MetriccError as error:
-        print(f"metricc: error: {error}", file=sys.stderr)
+        print(f"metricc: error: {_as_options(str(error))}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # the reader went away (metricc list | head)
-        sys.stdout = open(os.devnull, "w")
+        _silence_stdout()
         return 0
+    except OSError as error:  # stdout on a full device, or closed
+        _silence_stdout()
+        print(f"metricc: error: cannot write the output: {error.strerror or error}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

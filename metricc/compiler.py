@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import math
+import numbers
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ import sympy as sp
 from . import numpy_kernel
 from .derive import Derivation, derive, loss_of
 from .errors import MetriccError, MetriccWarning
-from .lrange import validate_L
+from .lrange import DEFAULT_ACCURACY, validate_L
 from .parse import parse
 from .printing import scalars_source
 
@@ -76,12 +78,12 @@ class CompiledMetric:
         indices, multi-label: (n, C) 0/1, averaged as `average` says (an array for "none")."""
         if self.task != "binary":
             return self._multi_score(predictions, target, sample_weight)
-        predictions, target = np.asarray(predictions), np.asarray(target)
+        predictions, target = _zero_one(predictions, "predictions"), _zero_one(target, "target")
         if predictions.shape != target.shape:
             raise MetriccError(f"Expected `predictions` and `target` to have the same shape, but got "
                                f"{predictions.shape} and {target.shape}.")
-        weight = np.ones(target.shape) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        predicted, actual = predictions.astype(bool), target.astype(bool)
+        weight = _weights(sample_weight, target.shape)
+        predicted, actual = predictions == 1, target == 1
         counts = [np.sum(weight * (predicted == p) * (actual == a)) for p, a in ((1, 1), (1, 0), (0, 1), (0, 0))]
         with np.errstate(all="ignore"):
             loss = float(self._scalars("numpy")(*(np.float64(c) for c in counts))[0])
@@ -92,15 +94,13 @@ class CompiledMetric:
         return value
 
     def _multi_arrays(self, logits, target, sample_weight):
-        z = np.asarray(logits, dtype=np.float64)
-        target = np.asarray(target)
+        z = _numbers(logits, "input").astype(np.float64)
+        target = _numbers(target, "target")
         if z.ndim != 2 or z.shape[1] != self.num_classes or z.shape[0] == 0:
             raise MetriccError(f"Expected logits of shape (n, {self.num_classes}) with n > 0, but got {z.shape}.")
         if not np.isfinite(z).all():
             raise MetriccError("Expected finite `input`, but it contains NaN or infinity.")
-        weight = np.ones(len(z)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        if weight.shape != (len(z),):
-            raise MetriccError(f"Expected `sample_weight` of shape ({len(z)},), but got {weight.shape}.")
+        weight = _weights(sample_weight, (len(z),))
         return z, self._hot(target, len(z), weight), weight
 
     def _hot(self, target, n, weight):
@@ -133,13 +133,17 @@ class CompiledMetric:
     def _multi_score(self, predictions, target, sample_weight):
         from . import numpy_multiclass
 
-        target = np.asarray(target)
-        n = len(target)
-        weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+        target = _numbers(target, "target")
+        n = len(target) if target.ndim else 0
+        weight = _weights(sample_weight, (n,))
         y = self._hot(target, n, weight)
-        predicted = np.asarray(predictions)
-        predicted = (predicted.astype(np.float64) if self.task == "multilabel"
-                     else np.eye(self.num_classes)[predicted])
+        if self.task == "multilabel":
+            predicted = _zero_one(predictions, "predictions").astype(np.float64)
+            if predicted.shape != y.shape:
+                raise MetriccError(f"Expected `predictions` of shape {y.shape}, but got {predicted.shape}.")
+        else:
+            predicted = _class_indices(predictions, n, self.num_classes)
+            predicted = np.eye(self.num_classes)[predicted]
         counts = numpy_multiclass.per_class_counts(predicted, y, weight)
         loss, _ = numpy_multiclass.average(self._scalars("numpy"), counts, 0.0, self.average, self.class_weight)
         return loss if self.minimize else 1 - loss
@@ -151,11 +155,14 @@ class CompiledMetric:
         forward and backward passes as fused torch.compile kernels), and sync / process_group (sum the counts
         over the processes of a torch.distributed group; see README, "Distributed training").
         """
-        from . import torch_kernel
-
+        try:
+            from . import torch_kernel, torch_multiclass
+        except ModuleNotFoundError as error:
+            if error.name != "torch":
+                raise
+            raise MetriccError("to_torch() needs PyTorch, which is not installed: pip install torch "
+                               "(or pip install 'metricc[torch]')") from None
         if self.task != "binary":
-            from . import torch_multiclass
-
             settings = self._settings(options, {"check_inputs", "sync", "process_group"})
             del settings["from_logits"]
             return torch_multiclass.MultiSoftConfusionLoss(
@@ -187,7 +194,7 @@ class CompiledMetric:
     def _numpy_loss(self) -> numpy_kernel.SoftConfusionLoss:
         settings = self._settings({}, set())
         return numpy_kernel.SoftConfusionLoss(self._scalars("numpy"), name=self.formula, error=MetriccError,
-                                              check_dtype=_L_checker(settings, "numpy"), **settings)
+                                              warning=MetriccWarning, check_dtype=_L_checker(settings, "numpy"), **settings)
 
     def _scalars(self, backend: str) -> Callable:
         return _scalars_function(self.derivation, backend)
@@ -196,17 +203,68 @@ class CompiledMetric:
         allowed = {"L", "threshold", "from_logits", "eps"} | extra
         unknown = sorted(set(options) - allowed)
         if unknown:
-            raise MetriccError(f"unknown option {', '.join(map(repr, unknown))}; expected some of {sorted(allowed)}")
+            close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise MetriccError(f"unknown option {', '.join(map(repr, unknown))}{hint} (expected some of "
+                               f"{sorted(allowed)})")
         settings = {"L": self.L, "threshold": self.threshold, "from_logits": self.from_logits, "eps": self.eps}
         settings.update(options)
         _check_settings(settings)
         return settings
 
 
+def _numbers(values: Any, name: str) -> np.ndarray:
+    """`values` as a NumPy array of bool, int or float, or a MetriccError that says why not."""
+    try:
+        array = np.asarray(values)
+    except (TypeError, ValueError, RuntimeError) as error:
+        raise MetriccError(f"Expected `{name}` to be an array of numbers, but converting it failed: {error}") \
+            from None
+    if array.dtype.kind not in "biuf":
+        raise MetriccError(f"Expected `{name}` to hold numbers, but got dtype {array.dtype}.")
+    return array
+
+
+def _zero_one(values: Any, name: str) -> np.ndarray:
+    """Hard 0/1 labels (bool, int or float), refusing anything else instead of casting it."""
+    array = _numbers(values, name)
+    bad = array[(array != 0) & (array != 1)]
+    if bad.size:
+        hint = "; threshold probabilities first, e.g. p >= 0.5" if name == "predictions" else ""
+        raise MetriccError(f"Expected `{name}` to hold hard 0/1 labels, but it holds {bad.flat[0].item()!r}{hint}.")
+    return array
+
+
+def _class_indices(values: Any, n: int, num_classes: int) -> np.ndarray:
+    """Integer class indices in [0, num_classes) of shape (n,)."""
+    array = _numbers(values, "predictions")
+    if array.dtype.kind not in "iu" or array.shape != (n,):
+        raise MetriccError(f"Expected `predictions` to be integer class indices of shape ({n},), but got "
+                           f"{array.dtype} {array.shape} (take the arg-max of the scores first).")
+    if array.size and (array.min() < 0 or array.max() >= num_classes):
+        raise MetriccError(f"Expected `predictions` to be class indices in [0, {num_classes}), but got "
+                           f"{array.min() if array.min() < 0 else array.max()}.")
+    return array
+
+
+def _weights(sample_weight: Any, shape: tuple) -> np.ndarray:
+    """Sample weights as float64 of `shape`, finite and non-negative."""
+    if sample_weight is None:
+        return np.ones(shape)
+    weight = _numbers(sample_weight, "sample_weight").astype(np.float64)
+    if weight.shape != shape:
+        raise MetriccError(f"Expected `sample_weight` of shape {shape}, but got {weight.shape}.")
+    if not (np.isfinite(weight).all() and (weight >= 0).all()):
+        raise MetriccError("Expected `sample_weight` to be finite and non-negative.")
+    return weight
+
+
 def _L_checker(settings: Mapping[str, Any], backend: str) -> Callable:
     """Warns once per dtype when L is outside its valid range for metricc's kernel on `backend`."""
     def check(dtype) -> None:
-        validate_L(settings["L"], dtype, threshold=settings["threshold"], kernel="metricc", backend=backend)
+        threshold = settings["threshold"]
+        accuracy = min(DEFAULT_ACCURACY, threshold / 2, (1 - threshold) / 2)  # [t, 1 - t] must hold the threshold
+        validate_L(settings["L"], dtype, accuracy=accuracy, threshold=threshold, kernel="metricc", backend=backend)
     return check
 
 
@@ -237,38 +295,57 @@ def compile_metric(formula: str, *, L: float = 73.0, threshold: float = 0.5, fro
     """
     settings = {"L": L, "threshold": threshold, "from_logits": from_logits, "eps": eps}
     _check_settings(settings)
-    if not isinstance(minimize, bool):
-        raise MetriccError(f"Expected argument `minimize` to be a bool, but got {minimize!r}.")
+    minimize = _flag("minimize", minimize)
     multi = _check_task(task, num_classes, average, ignore_index, class_weight)
-    key = (formula, float(L), float(threshold), bool(from_logits), float(eps), minimize,
+    if not isinstance(formula, str):
+        raise MetriccError(f"Expected the formula to be a str, but got {type(formula).__name__}.")
+    formula = str.__add__("", formula)  # a plain str: a subclass's methods never run again
+    params = {name: _real(f"parameter `{name}`", value, "a finite number") for name, value in params.items()}
+    key = (formula, settings["L"], settings["threshold"], settings["from_logits"], settings["eps"], minimize,
            tuple(sorted(params.items())), multi)
     with _COMPILE_LOCK:  # one compilation per key, also when threads race for it
         return _compile(*key)
 
 
 def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple:
-    if task not in ("binary", "multiclass", "multilabel"):
+    if not isinstance(task, str) or task not in ("binary", "multiclass", "multilabel"):
         raise MetriccError(f"Expected argument `task` to be one of ['binary', 'multiclass', 'multilabel'], but "
-                           f"got {task!r}.")
+                           f"got {_describe(task)}.")
     if task == "binary":
         if num_classes is not None or ignore_index is not None or class_weight is not None:
             raise MetriccError("`num_classes`, `ignore_index` and `class_weight` need task='multiclass' or "
                                "'multilabel'.")
         return ("binary", None, "macro", None, None)
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-        raise MetriccError(f"Expected argument `num_classes` to be an int of at least 2, but got {num_classes!r}.")
-    if average not in ("macro", "micro", "weighted", "none"):
+    num_classes = _integer(num_classes)
+    if num_classes is None or num_classes < 2:
+        raise MetriccError(f"Expected argument `num_classes` to be an int of at least 2, but got "
+                           f"{_describe(num_classes)}.")
+    if not isinstance(average, str) or average not in ("macro", "micro", "weighted", "none"):
         raise MetriccError(f"Expected argument `average` to be one of ['macro', 'micro', 'weighted', 'none'], "
-                           f"but got {average!r}.")
-    if ignore_index is not None and (task != "multiclass" or not isinstance(ignore_index, int)):
-        raise MetriccError("Expected argument `ignore_index` to be an int, and only with task='multiclass'.")
+                           f"but got {_describe(average)}.")
+    if ignore_index is not None:
+        ignore_index = _integer(ignore_index)
+        if task != "multiclass" or ignore_index is None:
+            raise MetriccError("Expected argument `ignore_index` to be an int, and only with task='multiclass'.")
     if class_weight is not None:
-        weights = tuple(float(w) for w in np.asarray(class_weight, dtype=np.float64).reshape(-1))
-        if average != "macro" or len(weights) != num_classes or min(weights) < 0 or not sum(weights) > 0:
-            raise MetriccError(f"Expected `class_weight` to be {num_classes} non-negative numbers (not all zero), "
-                               "with average='macro'.")
+        expected = (f"Expected `class_weight` to be {num_classes} finite, non-negative numbers (not all zero), "
+                    "with average='macro'")
+        try:
+            weights = tuple(float(w) for w in np.asarray(class_weight, dtype=np.float64).reshape(-1))
+        except (TypeError, ValueError, OverflowError):
+            raise MetriccError(f"{expected}, but got {_describe(class_weight)}.") from None
+        if (average != "macro" or len(weights) != num_classes or not all(map(math.isfinite, weights))
+                or min(weights) < 0 or not sum(weights) > 0):
+            raise MetriccError(f"{expected}.")
         class_weight = weights
     return (task, num_classes, average, ignore_index, class_weight)
+
+
+def _integer(value: Any) -> int | None:
+    """`value` as a plain int for any integer type (int, NumPy integers), else None."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        return None
+    return int(value)
 
 
 _COMPILE_LOCK = threading.Lock()
@@ -283,21 +360,48 @@ def _compile(formula, L, threshold, from_logits, eps, minimize, params, multi) -
                           from_logits, eps, derivation, *multi)
 
 
-def _check_settings(settings: Mapping[str, Any]) -> None:
-    threshold, eps = settings["threshold"], settings["eps"]
-    if not _is_real(settings["L"]) or not math.isfinite(settings["L"]) or not settings["L"] > 0:
-        raise MetriccError(f"Expected argument `L` to be a positive float, but got {settings['L']!r}.")
-    if not _is_real(threshold) or not 0 < threshold < 1:
+def _check_settings(settings: dict[str, Any]) -> None:
+    """Check the settings and turn NumPy, torch and other real scalars into plain Python floats and bools."""
+    L = settings["L"] = _real("argument `L`", settings["L"], "a positive float")
+    if not math.isfinite(L) or not L > 0:
+        raise MetriccError(f"Expected argument `L` to be a positive float, but got {L!r}.")
+    threshold = settings["threshold"] = _real("argument `threshold`", settings["threshold"], "a float in (0, 1)")
+    if not 0 < threshold < 1:
         raise MetriccError(f"Expected argument `threshold` to be a float in (0, 1), but got {threshold!r}.")
-    if not _is_real(eps) or not eps >= 0 or not math.isfinite(eps):
+    eps = settings["eps"] = _real("argument `eps`", settings["eps"], "a non-negative float")
+    if not eps >= 0 or not math.isfinite(eps):
         raise MetriccError(f"Expected argument `eps` to be a non-negative float, but got {eps!r}.")
-    if not isinstance(settings["from_logits"], bool):
-        raise MetriccError(f"Expected argument `from_logits` to be a bool, but got {settings['from_logits']!r}.")
-    for flag in ("check_inputs", "compile", "sync"):
-        if not isinstance(settings.get(flag, True), bool):
-            raise MetriccError(f"Expected argument `{flag}` to be a bool, but got {settings[flag]!r}.")
+    for flag in ("from_logits", "check_inputs", "compile", "sync"):
+        if flag in settings:
+            settings[flag] = _flag(flag, settings[flag])
 
 
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+def _real(name: str, value: Any, expected: str) -> float:
+    """`value` as a plain float, for any real number type (int, float, NumPy and torch scalars, Fraction)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) and not _is_scalar_tensor(value):
+        raise MetriccError(f"Expected {name} to be {expected}, but got {_describe(value)}.")
+    try:
+        return float(value)
+    except (OverflowError, ValueError, TypeError):
+        raise MetriccError(f"Expected {name} to be {expected}, but got {_describe(value)} (it does not "
+                           "fit a float).") from None
 
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise MetriccError(f"Expected argument `{name}` to be a bool, but got {_describe(value)}.")
+    return bool(value)
+
+
+def _is_scalar_tensor(value: Any) -> bool:
+    """A 0-dim real torch tensor (checked without importing torch)."""
+    return (type(value).__module__ == "torch" and type(value).__name__ == "Tensor" and value.dim() == 0
+            and value.dtype.is_floating_point)
+
+
+def _describe(value: Any) -> str:
+    """A short, safe description of a user's value for an error message (no user-defined repr runs)."""
+    if type(value) in (int, float, str, bool, type(None)):
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return f"a value of type {type(value).__name__}"

@@ -6,15 +6,16 @@ import sympy as sp
 
 from .derive import SYMBOLS
 
-_NAMES = {symbol: rf"\mathrm{{{symbol.name}}}" for symbol in SYMBOLS}
-
-
-_CLASS_NAMES = {symbol: rf"\mathrm{{{symbol.name}}}_k" for symbol in SYMBOLS}
+# Stand-ins whose names sort as the counts are conventionally written (TP, FP, FN, TN), so that SymPy's term
+# order gives TP·TN − FP·FN rather than −FN·FP + TN·TP.
+_ORDERED = {symbol: sp.Symbol(f"c{i}", positive=True) for i, symbol in enumerate(SYMBOLS)}
+_NAMES = {_ORDERED[symbol]: rf"\mathrm{{{symbol.name}}}" for symbol in SYMBOLS}
+_CLASS_NAMES = {_ORDERED[symbol]: rf"\mathrm{{{symbol.name}}}_k" for symbol in SYMBOLS}
 
 
 def expression(expr: sp.Expr, names: dict = _NAMES) -> str:
-    """`expr` in LaTeX, with the counts set upright (TP, not T·P)."""
-    return sp.latex(expr, symbol_names=names)
+    """`expr` in LaTeX: the counts upright and in their usual order, products with a visible dot."""
+    return sp.latex(expr.xreplace(_ORDERED), symbol_names=names, mul_symbol="dot")
 
 
 def _number(value: float) -> str:

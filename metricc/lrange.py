@@ -11,8 +11,10 @@ For probabilities p in [t, 1 - t] the amplifier A(p) = sigmoid(L * (p - threshol
 from __future__ import annotations
 
 import functools
+import io
 import math
 import warnings
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -45,7 +47,7 @@ class LRange(NamedTuple):
         return f"{self.L_min:.2f} <= L <= {self.L_max:.2f}"
 
 
-def l_range(accuracy: float, dtype: str = "float64", *, threshold: float = 0.5, kernel: str = "naive",
+def l_range(accuracy: float, dtype: str = "float64", *, threshold: float = 0.5, kernel: str = "metricc",
             backend: str = "torch") -> LRange:
     """The valid range of L for probabilities in [accuracy, 1 - accuracy], rounded to two decimals (L_min up,
     L_max down), with the upper bound measured on `backend`'s sigmoid in `dtype` for `kernel`."""
@@ -206,5 +208,21 @@ def plot(path: str, L: float, *, threshold: float = 0.5, backend: str = "torch")
               title="Valid L: above the grey band, below the dtype's L_max")
     right.legend(fontsize=7, ncol=2)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    _save(figure, path)
     plt.close(figure)
+
+
+def _save(figure, path: str) -> None:
+    """Render `figure` in the format its file name says, then write it; a MetriccError says what failed."""
+    suffix = Path(path).suffix.lstrip(".").lower() or "png"
+    formats = figure.canvas.get_supported_filetypes()
+    if suffix not in formats:
+        raise MetriccError(f"cannot write {path}: the file name must end in one of "
+                           f"{', '.join('.' + f for f in sorted(formats))}")
+    image = io.BytesIO()
+    figure.savefig(image, format=suffix, dpi=100)
+    try:
+        with open(path, "wb") as file:
+            file.write(image.getvalue())
+    except OSError as error:
+        raise MetriccError(f"cannot write {path}: {error.strerror or error}") from None

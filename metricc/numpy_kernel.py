@@ -3,7 +3,14 @@
 This module imports only NumPy: metricc copies it verbatim into the modules it emits.
 """
 
+import warnings
+
 import numpy
+
+# A batch of at least this many logits, all in [0, 1] and not all equal, looks like probabilities.
+PROBABILITY_HINT_MIN_SIZE = 10
+PROBABILITY_HINT = ("every element of `input` lies in [0, 1]: are these probabilities? The loss takes logits "
+                    "(from_logits=True); pass from_logits=False for probabilities")
 
 
 def sigmoid_(x):
@@ -35,7 +42,7 @@ class SoftConfusionLoss:
     """
 
     def __init__(self, scalars, *, L=73.0, threshold=0.5, from_logits=True, eps=1e-6, check_inputs=True,
-                 name="metric", error=ValueError, check_dtype=None):
+                 name="metric", error=ValueError, warning=UserWarning, check_dtype=None):
         self.scalars = scalars
         self.L = float(L)
         self.threshold = float(threshold)
@@ -44,6 +51,8 @@ class SoftConfusionLoss:
         self.check_inputs = check_inputs
         self.name = name
         self.error = error
+        self.warning = warning
+        self._hinted = False
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
 
@@ -111,12 +120,11 @@ class SoftConfusionLoss:
         return float(loss), float(d_tp - d_fn), float(d_fp - d_tn)
 
     def _arrays(self, input, target, sample_weight, check_inputs=None):
-        x = numpy.asarray(input)
+        x, y = self._array(input, "input"), self._array(target, "target")
         if x.dtype not in (numpy.float32, numpy.float64):
             if x.dtype.kind not in "biuf":
                 raise self.error(f"Expected `input` to hold numbers, but got dtype {x.dtype}.")
             x = x.astype(numpy.float64)
-        y = numpy.asarray(target)
         if y.dtype.kind not in "biuf":
             raise self.error(f"Expected `target` to hold 0/1 labels, but got dtype {y.dtype}.")
         if x.shape != y.shape:
@@ -128,7 +136,9 @@ class SoftConfusionLoss:
         y = y.reshape(-1).astype(x.dtype, copy=False)
         w = None
         if sample_weight is not None:
-            w = numpy.asarray(sample_weight)
+            w = self._array(sample_weight, "sample_weight")
+            if w.dtype.kind not in "biuf":
+                raise self.error(f"Expected `sample_weight` to hold numbers, but got dtype {w.dtype}.")
             if w.shape != numpy.shape(input):
                 raise self.error(f"Expected `sample_weight` of shape {numpy.shape(input)}, but got {w.shape}.")
             w = w.reshape(-1).astype(x.dtype, copy=False)
@@ -139,13 +149,25 @@ class SoftConfusionLoss:
             self.check_dtype(x.dtype)
         return x, y, w
 
+    def _array(self, value, name):
+        try:
+            return numpy.asarray(value)
+        except (TypeError, ValueError, RuntimeError) as error:  # e.g. a torch tensor that requires grad
+            raise self.error(f"Expected `{name}` to be an array of numbers, but converting it failed: {error}") \
+                from None
+
     def _check_values(self, x, y, w):
         """Reductions only (no n-sized temporaries): a sum is finite unless some element is not (or it
         overflows, which the elementwise check then tells apart)."""
         if not numpy.isfinite(x.sum()) and not numpy.isfinite(x).all():
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
-        if not self.from_logits and not (x.min() >= 0 and x.max() <= 1):
+        x_min, x_max = x.min(), x.max()
+        if not self.from_logits and not (x_min >= 0 and x_max <= 1):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
+        if (self.from_logits and not self._hinted and x.size >= PROBABILITY_HINT_MIN_SIZE
+                and 0 <= x_min < x_max <= 1):
+            self._hinted = True
+            warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=4)
         if not (y.min() >= 0 and y.max() <= 1):
             raise self.error("Expected `target` values in [0, 1].")
         if w is not None:

@@ -7,6 +7,7 @@ import functools
 import math
 import numbers
 import operator
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Mapping, NamedTuple
@@ -27,6 +28,9 @@ MAX_DEPTH = 200
 MAX_BINDINGS = 100
 MAX_SIZE = 5_000
 
+_COMMENT = re.compile(r"#[^\n]*")
+_MISSING_OPERATOR = "missing operator (or ';') between two values"
+
 _FUNCTIONS = {"sqrt": sp.sqrt, "log": sp.log, "exp": sp.exp, "abs": sp.Abs, "min": sp.Min, "max": sp.Max}
 
 # Examples of each syntax error; lark matches a failing parse against them (lark.UnexpectedInput.match_examples).
@@ -34,7 +38,7 @@ SYNTAX_ERRORS = {
     "expected a value after the operator": ["TP +", "TP * ", "TP / )", "TP ^", "(TP - )", "-", "TP + * FP", "(TP +", "sqrt(TP -"],
     "missing ')'": ["(TP", "sqrt(TP", "((TP + FP)", "min(TP, FP", "TP*(FP", "a = (TP; a", "2*(TP+FP"],
     "unmatched ')'": ["TP)", "(TP))", ")"],
-    "missing operator (or ';') between two values": [
+    _MISSING_OPERATOR: [
         "TP FP", "2 TP", "TP (FP)", "TP sqrt(FP)", "(TP)(FP)", "2 3", "sqrt(TP FP)", "(TP FP)", "a = TP a",
         "a = TP b = FP; a"],
     "empty parentheses": ["()", "TP * ()"],
@@ -43,6 +47,9 @@ SYNTAX_ERRORS = {
     "a ';' must follow a binding (name = value)": ["TP; FP", "TP;; FP"],
     "'=' must follow a name at the start of a binding": ["2 = TP; TP", "a + b = TP; TP"],
     "misplaced ','": [",TP", "TP, FP", "(TP, FP)", "min(, TP)", "min(TP,)"],
+    "a ';' must follow a binding (name = value), not start the formula": [";TP", "; a = TP; a"],
+    "':' may only follow `minimize` or `maximize` (lower case) at the start": [
+        "MINIMIZE: TP", "Maximize: TP", "TP: FP", "a = TP: a", "minimise: TP"],
 }
 
 
@@ -71,7 +78,7 @@ def parse(text: str, params: Mapping[str, float] | None = None) -> Parsed:
     """Parse `text` into a SymPy score; `params` binds named parameters (beta, alpha, ...)."""
     if not isinstance(text, str):
         raise MetriccError(f"Expected the formula to be a str, but got {type(text).__name__}.")
-    if not text.strip():
+    if not _COMMENT.sub("", text).strip():
         raise MetriccError("the formula is empty: write a metric such as 2*TP/(2*TP+FP+FN) or a name such as f1")
     if len(text) > MAX_LENGTH:
         raise MetriccError(f"the formula is {len(text)} characters long; at most {MAX_LENGTH} are accepted")
@@ -134,13 +141,16 @@ def _syntax_error(error: lark.UnexpectedInput, text: str) -> MetriccError:
         char = text[error.pos_in_stream]
         message = f"unexpected character {char!r}"
     else:
-        label = error.match_examples(_parser().parse, SYNTAX_ERRORS, use_accepts=False)
+        label = error.match_examples(_parser().parse, SYNTAX_ERRORS, use_accepts=False,
+                                     token_type_match_fallback=True)
         token = getattr(error, "token", None)
         if isinstance(error, lark.UnexpectedEOF) or (token is not None and token.type == "$END"):
             line, column = _end_position(text)
             message = label or "the formula ends too early"
         else:
             message = label or f"unexpected {token!s}"
+            if label == _MISSING_OPERATOR and line > 1 and not text.split("\n")[line - 1][:column - 1].strip():
+                message += f"; is a ';' missing at the end of line {line - 1}?"
     return MetriccError(f"syntax error: {message}", text=text, line=line, column=column)
 
 
@@ -191,8 +201,9 @@ class _Scope:
             return expr
         if name in catalog.FUNCTIONS:
             raise self.error(f"`{name}` is a function: write {name}(...)", token)
-        raise self.error(f"unknown name `{name}`{_suggestion(name, [*self.bindings, *catalog.known_names()])}",
-                         token)
+        hint = _suggestion(name, [*self.bindings, *catalog.known_names()]) or (
+            f"; if it is a parameter, pass {name}=... to compile_metric (or --param {name}=... on the command line)")
+        raise self.error(f"unknown name `{name}`{hint}", token)
 
     def bind(self, token: Token, value: sp.Expr) -> None:
         name = str(token)
@@ -293,6 +304,8 @@ class _Lower(Transformer):
     def call(self, token: Token, *args) -> sp.Expr:
         name = str(token)
         args = [a for a in args if a is not None]
+        if name not in _FUNCTIONS and (name in COUNT_SYMBOLS or catalog.lookup(name) is not None):
+            raise self.scope.error(f"`{name}` is not a function: write {name}*(...) for a product", token)
         if name not in _FUNCTIONS:
             hint = _suggestion(name, list(_FUNCTIONS))
             raise self.scope.error(f"unknown function `{name}`{hint}", token)
@@ -330,7 +343,9 @@ def _bind_parameters(expr: sp.Expr, scope: _Scope) -> sp.Expr:
     unused = sorted(set(scope.params) - set(scope.used))
     if unused:
         names = ", ".join(f"`{n}`" for n in unused)
-        raise MetriccError(f"parameter {names} is not used by the formula {scope.text.strip()!r}")
+        free = sorted(set(scope.used) - set(scope.params))
+        hint = _suggestion(unused[0], free) if free else ""
+        raise MetriccError(f"parameter {names} is not used by the formula {scope.text.strip()!r}{hint}")
     values = scope.values_used()
     return expr.subs({sp.Symbol(n, real=True): _exact(v) for n, v in values.items()})
 

@@ -9,6 +9,11 @@ import warnings
 import torch
 from torch.autograd.function import once_differentiable
 
+# A batch of at least this many logits, all in [0, 1] and not all equal, looks like probabilities.
+PROBABILITY_HINT_MIN_SIZE = 10
+PROBABILITY_HINT = ("every element of `input` lies in [0, 1]: are these probabilities? The loss takes logits "
+                    "(from_logits=True); pass from_logits=False for probabilities")
+
 
 def _accumulation_dtype(x):
     """Counts are accumulated in float64 for float64 input, else in float32 (also under autocast); the scalars
@@ -248,6 +253,8 @@ class SoftConfusionLoss(torch.nn.Module):
         self.check_inputs = check_inputs
         self.name = name
         self.error = error
+        self.warning = warning
+        self._hinted = False
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
         self.sync = bool(sync)
@@ -309,6 +316,10 @@ class SoftConfusionLoss(torch.nn.Module):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
+        if (self.from_logits and not self._hinted and input.numel() >= PROBABILITY_HINT_MIN_SIZE
+                and 0 <= x_min < x_max <= 1):
+            self._hinted = True
+            warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=3)
         if not (y_min >= 0 and y_max <= 1):
             raise self.error("Expected `target` values in [0, 1].")
         if not (w_min >= 0) or (not math.isfinite(w_sum) and not bool(torch.isfinite(weight).all())):

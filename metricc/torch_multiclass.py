@@ -137,6 +137,12 @@ class MultiSoftConfusionLoss(torch.nn.Module):
         if not input.is_floating_point():
             raise self.error(f"Expected `input` to be a floating-point tensor, but got {input.dtype}.")
         expected = (input.shape[0],) if self.task == "multiclass" else tuple(input.shape)
+        if not isinstance(target, torch.Tensor):
+            raise self.error(f"Expected `target` to be a tensor, but got {type(target).__name__}.")
+        if self.task == "multiclass" and (target.is_floating_point() or target.is_complex()
+                                          or target.dtype == torch.bool):
+            raise self.error(f"Expected `target` to hold integer class indices, but got {target.dtype} (a float "
+                             "index such as 1.5 has no class; pass target.long() if the values are whole).")
         if tuple(target.shape) != expected:
             raise self.error(f"Expected `target` of shape {expected}, but got {tuple(target.shape)}.")
         if input.shape[0] == 0:

@@ -59,7 +59,7 @@ def test_list_names_every_metric():
     (("compile", "2*TP/(2*TP+FP"), "syntax error: missing ')'"),
     (("latex", "precison"), "did you mean `precision`?"),
     (("compile", "fbeta", "--param", "beta"), "Expected --param NAME=VALUE"),
-    (("compile", "f1", "--L", "-3"), "Expected argument `L` to be a positive float"),
+    (("compile", "f1", "--L", "-3"), "Expected option --L to be a positive float"),
     (("compile", "f1", "-o", "/nonexistent-dir/x.py"), "cannot write"),
     (("frobnicate",), "invalid choice"),
 ])
@@ -87,4 +87,57 @@ def test_compile_multiclass_module(tmp_path):
     assert check.returncode == 0, check.stderr
     assert 0 < float(check.stdout) < 1
     missing = metricc("latex", "f1", "--task", "multiclass")
-    assert missing.returncode == 1 and "num_classes" in missing.stderr
+    assert missing.returncode == 1 and "needs --num-classes" in missing.stderr
+
+
+def test_latex_takes_the_settings_every_command_has():
+    out = metricc("latex", "f1", "--L", "40", "--threshold", "0.3", "--eps", "0", "--probabilities")
+    assert out.returncode == 0, out.stderr
+    assert r"L &= 40, \quad \tau = 0.3" in out.stdout and r"\partial p_i" in out.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (("compile", "f1", "--task", "multiclass"), "--task multiclass needs --num-classes"),
+    (("compile", "f1", "--task", "multiclass", "--num-classes", "1"),
+     "Expected option --num-classes to be an int of at least 2"),
+    (("latex", "f1", "--L", "-3"), "Expected option --L to be a positive float"),
+    (("compile", "f1", "--num-classes", "3"), "--num-classes needs --task multiclass"),
+])
+def test_errors_name_the_flags_not_the_python_arguments(args, message):
+    out = metricc(*args)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert message in out.stderr
+
+
+@pytest.mark.parametrize("target, message", [
+    ("/nonexistent/x.png", "cannot write /nonexistent/x.png: No such file or directory"),
+    ("x.unknownext", "the file name must end in one of"),
+    ("/dev/full", "cannot write /dev/full: No space left on device"),
+])
+def test_lrange_plot_errors(tmp_path, target, message):
+    pytest.importorskip("matplotlib")
+    out = metricc("lrange", "--dtype", "float64", "--plot", target, cwd=tmp_path)
+    assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
+    assert message in out.stderr and "wrote" not in out.stdout
+
+
+@pytest.mark.parametrize("redirect, message", [
+    (">/dev/full", "cannot write the output: No space left on device"),
+    (">&-", "cannot write the output: stdout is closed"),
+])
+@pytest.mark.parametrize("command", ["list", "compile f1", "latex mcc"])
+def test_unwritable_stdout_is_a_one_line_error(redirect, message, command):
+    out = subprocess.run(f"{sys.executable} -m metricc {command} {redirect}", shell=True, capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 1 and out.stderr.strip() == f"metricc: error: {message}"
+
+
+def test_a_terminal_that_cannot_encode_the_formula():
+    import os
+
+    env = dict(os.environ, PYTHONIOENCODING="ascii")
+    for args, status in ((("latex", "TP/N # \u00e9"), 0), (("compile", "TP/N # \u00e9"), 0),
+                         (("compile", "TP/N + \u00e9"), 1)):
+        out = subprocess.run([sys.executable, "-m", "metricc", *args], capture_output=True, timeout=120, env=env)
+        assert out.returncode == status and b"Traceback" not in out.stderr, out.stderr
+    assert b"\\xe9" in out.stderr

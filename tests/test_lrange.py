@@ -26,8 +26,8 @@ def _ceil2(x):
 
 
 def test_paper_rows_float64():
-    assert l_range(0.1) == (5.50, 91.84)
-    none = l_range(1e-16)
+    assert l_range(0.1, kernel="naive") == (5.50, 91.84)
+    none = l_range(1e-16, kernel="naive")
     assert not none.valid and none.L_min > none.L_max
 
 
@@ -36,7 +36,7 @@ def test_paper_rows_float64():
 def test_float64_naive_matches_the_closed_form(t, backend):
     # 1 + exp(-x) rounds to 1 in float64 once exp(-x) <= 2**-53, so the sigmoid saturates at x = 53 ln 2
     expected = (_ceil2(math.log((1 - t) / t) / (0.5 - t)), _floor2(53 * math.log(2) / (0.5 - t)))
-    assert l_range(t, "float64", backend=backend) == expected
+    assert l_range(t, "float64", kernel="naive", backend=backend) == expected
 
 
 def _brute_force_valid(L, t, dtype, kernel, threshold=0.5):
@@ -165,3 +165,7 @@ def test_cli_lrange_plot(tmp_path):
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     image = matplotlib.image.imread(path)
     assert image.shape[0] > 100 and image.shape[1] > 100
+
+
+def test_l_range_and_validate_L_default_to_the_same_kernel():
+    assert validate_L(73.0, "float32") == l_range(0.01, "float32") == l_range(0.01, "float32", kernel="metricc")

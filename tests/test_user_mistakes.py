@@ -1,0 +1,158 @@
+"""The mistakes a new user makes get a clear error or warning, never a silently wrong number or a raw exception."""
+
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from metricc import MetriccError, MetriccWarning, compile_metric
+
+F1 = compile_metric("f1")
+
+
+# -- score() takes hard 0/1 labels only ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("predictions, target, message", [
+    (np.array([1, -1, 1, 1, -1, -1]), np.array([1, -1, -1, 1, -1, -1]), "hold hard 0/1 labels, but it holds -1"),
+    (np.array([0.1, 0.2, 0.9]), np.array([0, 0, 1]), "threshold probabilities first"),
+    (np.array([1, 0, 1]), np.array([2, 0, 1]), "`target` to hold hard 0/1 labels, but it holds 2"),
+    (np.array(["1", "0"]), np.array([1, 0]), "`predictions` to hold numbers, but got dtype <U1"),
+    (torch.ones(3, requires_grad=True), np.ones(3), "requires grad"),
+])
+def test_binary_score_refuses_what_is_not_0_or_1(predictions, target, message):
+    with pytest.raises(MetriccError, match=message):
+        F1.score(predictions, target)
+
+
+def test_binary_score_accepts_bool_int_and_float_labels():
+    y = np.array([1, 0, 1, 1, 0, 0])
+    p = np.array([1, 0, 0, 1, 0, 1])
+    expected = 2 * 2 / (2 * 2 + 1 + 1)
+    for kind in (bool, int, float):
+        assert F1.score(p.astype(kind), y.astype(kind)) == pytest.approx(expected, abs=1e-15)
+
+
+@pytest.mark.parametrize("predictions, message", [
+    (np.array([0.0, 1.0, 2.0]), "integer class indices"),
+    (np.array([-1, 1, 2]), r"class indices in \[0, 3\), but got -1"),
+    (np.array([0, 1, 3]), r"class indices in \[0, 3\), but got 3"),
+    (np.array([[0, 1, 2]]), "integer class indices of shape"),
+])
+def test_multiclass_score_refuses_bad_predictions(predictions, message):
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    with pytest.raises(MetriccError, match=message):
+        metric.score(predictions, np.array([0, 1, 2]))
+
+
+def test_multilabel_score_refuses_soft_predictions():
+    metric = compile_metric("f1", task="multilabel", num_classes=2)
+    with pytest.raises(MetriccError, match="hard 0/1 labels"):
+        metric.score(np.array([[0.3, 1.0]]), np.array([[0, 1]]))
+
+
+# -- NumPy and torch scalars as settings and parameters ------------------------------------------------------
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("beta", [np.linspace(0.5, 2, 2)[0], np.float32(0.5), torch.tensor(0.5, dtype=torch.float64)])
+def test_emitted_module_with_a_scalar_parameter_imports(backend, beta):
+    source = compile_metric("fbeta", beta=beta).emit(backend)
+    namespace = {}
+    exec(compile(source, "emitted", "exec"), namespace)  # metricc's own output
+    assert namespace["PARAMETERS"] == {"beta": 0.5} and type(namespace["PARAMETERS"]["beta"]) is float
+
+
+def test_numpy_scalar_settings_are_accepted_as_plain_floats():
+    metric = compile_metric("f1", L=np.float32(73), threshold=np.float32(0.25), eps=np.float64(1e-6))
+    assert (type(metric.L), type(metric.threshold), type(metric.eps)) == (float, float, float)
+    assert metric.L == 73.0
+    module = metric.to_torch(L=np.int64(40))
+    assert type(module.L) is float and module.L == 40.0
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"L": "73"}, "Expected argument `L` to be a positive float, but got '73'"),
+    ({"L": np.array([73.0])}, "Expected argument `L` to be a positive float, but got a value of type ndarray"),
+    ({"threshold": True}, "Expected argument `threshold`"),
+    ({"beta": [2.0]}, "Expected parameter `beta` to be a finite number, but got a value of type list"),
+    ({"beta": np.array(2.0)}, "Expected parameter `beta` to be a finite number"),
+    ({"beta": 10**400}, "does not fit a float"),
+])
+def test_non_numbers_are_refused(kwargs, message):
+    with pytest.raises(MetriccError, match=message):
+        compile_metric("fbeta", **kwargs)
+
+
+# -- torch multi-class targets, raw exceptions ----------------------------------------------------------------
+
+def test_torch_multiclass_refuses_float_class_indices():
+    loss = compile_metric("f1", task="multiclass", num_classes=3).to_torch()
+    with pytest.raises(MetriccError, match="integer class indices, but got torch.float32"):
+        loss(torch.randn(3, 3), torch.tensor([0.0, 1.5, 2.0]))
+
+
+def test_loss_and_grad_on_a_tensor_that_requires_grad():
+    with pytest.raises(MetriccError, match="`input` to be an array of numbers.*detach"):
+        F1.loss_and_grad(torch.randn(4, requires_grad=True), np.array([0, 1, 1, 0]))
+
+
+def test_to_torch_without_torch_says_how_to_install_it():
+    code = ("import sys; sys.modules['torch'] = None\n"
+            "from metricc import compile_metric, MetriccError\n"
+            "try:\n    compile_metric('f1').to_torch()\n"
+            "except MetriccError as error:\n    print('refused:', error)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "refused: to_torch() needs PyTorch, which is not installed: pip install torch" in out.stdout
+
+
+def test_unknown_option_suggests_the_close_one():
+    with pytest.raises(MetriccError, match="unknown option 'treshold'; did you mean 'threshold'"):
+        F1.to_torch(treshold=0.3)
+
+
+# -- probabilities passed as logits ------------------------------------------------------------------------------
+
+def test_torch_warns_once_when_logits_look_like_probabilities():
+    loss = F1.to_torch()
+    target = torch.tensor([0, 1] * 8)
+    with pytest.warns(MetriccWarning, match="are these probabilities"):
+        loss(torch.rand(16), target)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss(torch.rand(16), target)  # once per module
+
+
+def test_numpy_warns_when_logits_look_like_probabilities():
+    metric = compile_metric("f1", L=72.0)  # a fresh NumPy loss
+    with pytest.warns(MetriccWarning, match="pass from_logits=False for probabilities"):
+        metric.loss_and_grad(np.random.default_rng(0).random(16), np.array([0, 1] * 8))
+
+
+@pytest.mark.parametrize("logits", [torch.zeros(16), torch.randn(16, generator=torch.Generator().manual_seed(0)),
+                                    torch.rand(4)])
+def test_no_warning_for_logits_that_may_well_be_logits(logits):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compile_metric("f1").to_torch()(logits, (torch.arange(logits.numel()) % 2).float())
+        compile_metric("f1", from_logits=False).to_torch()(torch.rand(16), torch.arange(16) % 2)
+
+
+# -- hints -------------------------------------------------------------------------------------------------------
+
+def test_a_small_threshold_warns_about_L_instead_of_failing_on_an_argument_never_passed():
+    metric = compile_metric("f1", threshold=0.005)
+    with pytest.warns(MetriccWarning, match="L = 73 is outside the valid range"):
+        loss = metric.to_torch()(torch.randn(8), torch.tensor([0, 1] * 4))
+    assert torch.isfinite(loss)
+
+
+def test_latex_products_are_visible_and_counts_in_their_usual_order():
+    latex = compile_metric("mcc").latex()
+    assert r"\mathrm{TP} \cdot \mathrm{TN} - \mathrm{FP} \cdot \mathrm{FN}" in latex
+    counts = [rf"\mathrm{{{a}}} \mathrm{{{b}}}" for a in ("TP", "FP", "FN", "TN") for b in ("TP", "FP", "FN", "TN")]
+    assert not any(pair in latex for pair in counts)
+    multi = compile_metric("mcc", task="multilabel", num_classes=2).latex()
+    assert r"\mathrm{TP}_k \cdot \mathrm{TN}_k - \mathrm{FP}_k \cdot \mathrm{FN}_k" in multi
