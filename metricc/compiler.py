@@ -15,7 +15,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import sympy as sp
 
-from . import numpy_kernel
+from . import numpy_kernel, numpy_multiclass
 from .derive import Derivation, derive, loss_of
 from .errors import MetriccError, MetriccWarning
 from .lrange import DEFAULT_ACCURACY, validate_L
@@ -117,11 +117,9 @@ class CompiledMetric:
         kept = target[~ignored]
         if kept.size and (kept.min() < 0 or kept.max() >= self.num_classes):
             raise MetriccError(f"Expected class indices in [0, {self.num_classes}).")
-        return np.eye(self.num_classes)[np.where(ignored, 0, target)]
+        return numpy_multiclass.one_hot(np.where(ignored, 0, target), self.num_classes)
 
     def _multi_loss_and_grad(self, logits, target, sample_weight):
-        from . import numpy_multiclass
-
         z, y, w = self._multi_arrays(logits, target, sample_weight)
         loss, grad = numpy_multiclass.multi_loss_and_grad(
             self._scalars("numpy"), z, y, w, task=self.task, L=self.L, threshold=self.threshold, eps=self.eps,
@@ -131,8 +129,6 @@ class CompiledMetric:
         return loss, grad
 
     def _multi_score(self, predictions, target, sample_weight):
-        from . import numpy_multiclass
-
         target = _numbers(target, "target")
         n = len(target) if target.ndim else 0
         weight = _weights(sample_weight, (n,))
@@ -143,8 +139,8 @@ class CompiledMetric:
                 raise MetriccError(f"Expected `predictions` of shape {y.shape}, but got {predicted.shape}.")
         else:
             predicted = _class_indices(predictions, n, self.num_classes)
-            predicted = np.eye(self.num_classes)[predicted]
-        counts = numpy_multiclass.per_class_counts(predicted, y, weight)
+            predicted = numpy_multiclass.one_hot(predicted, self.num_classes)
+        counts = numpy_multiclass.per_class_counts(predicted, 1 - predicted, y, weight)
         loss, _ = numpy_multiclass.average(self._scalars("numpy"), counts, 0.0, self.average, self.class_weight)
         return loss if self.minimize else 1 - loss
 
@@ -355,7 +351,10 @@ _COMPILE_LOCK = threading.Lock()
 def _compile(formula, L, threshold, from_logits, eps, minimize, params, multi) -> CompiledMetric:
     parsed = parse(formula, dict(params))
     minimize = parsed.minimize or minimize
-    derivation = derive(loss_of(parsed.expr, minimize))
+    try:
+        derivation = derive(loss_of(parsed.expr, minimize))
+    except RecursionError:
+        raise MetriccError("the formula nests too deeply for SymPy to differentiate; simplify it") from None
     return CompiledMetric(formula, parsed.expr, minimize, MappingProxyType(dict(parsed.params)), L, threshold,
                           from_logits, eps, derivation, *multi)
 

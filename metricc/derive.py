@@ -1,18 +1,30 @@
-"""Score -> loss -> the four partials d loss / d count, simplified within a budget and ready to print."""
+"""Score -> loss -> the four partials d loss / d count, simplified within a size budget and ready to print.
+
+Every bound here is on the expression (operations, polynomial degree), never on time, so that a formula
+compiles to the same code on any machine at any load.
+"""
 
 from __future__ import annotations
 
 import functools
-import time
+import math
 from typing import NamedTuple
 
 import sympy as sp
 
-from .parse import COUNT_SYMBOLS
+from .errors import MetriccError
+from .parse import COUNT_SYMBOLS, _size
 
 SYMBOLS = tuple(COUNT_SYMBOLS.values())
-SIMPLIFY_OPS_LIMIT = 400
-SIMPLIFY_SECONDS = 1.0
+# Differentiation runs on symbols that are only real: SymPy's sign queries on positive symbols made the derivative
+# of a 100-term sum take minutes. The partials are handed out in the positive symbols again.
+_PLAIN = {symbol: sp.Symbol(symbol.name, real=True) for symbol in SYMBOLS}
+_POSITIVE = {plain: symbol for symbol, plain in _PLAIN.items()}
+SIMPLIFY_OPS_LIMIT = 400  # no rewriting of a partial larger than this ...
+TOGETHER_DENOMINATORS_LIMIT = 20  # ... or with more distinct denominators (their product would be the new one)
+FACTOR_OPS_LIMIT = 200  # factor only a common-denominator form this small ...
+FACTOR_DEGREE_LIMIT = 12  # ... and of at most this degree (factoring time grows steeply with the degree)
+MAX_DERIVATIVE_SIZE = 20_000  # operations in the four partials together (as trees), before simplification
 
 
 class Derivation(NamedTuple):
@@ -32,21 +44,58 @@ def loss_of(score: sp.Expr, minimize: bool) -> sp.Expr:
 @functools.lru_cache(maxsize=256)
 def derive(loss: sp.Expr) -> Derivation:
     """Differentiate `loss` by TP, FP, FN, TN, simplify each partial, and share subexpressions."""
-    deadline = time.perf_counter() + SIMPLIFY_SECONDS
-    partials = tuple(simplest(sp.diff(loss, symbol), deadline) for symbol in SYMBOLS)
-    shared, reduced = sp.cse([loss, *partials], symbols=sp.numbered_symbols("x"), order="none")
-    return Derivation(loss, partials, tuple(shared), tuple(reduced))
+    plain = loss.xreplace(_PLAIN)
+    derivatives = [sp.diff(plain, symbol) for symbol in _PLAIN.values()]
+    sizes: dict = {}
+    if sum(_size(d, sizes) for d in derivatives) > MAX_DERIVATIVE_SIZE:
+        raise MetriccError(f"the gradient of this formula grows to more than {MAX_DERIVATIVE_SIZE} operations; "
+                           "simplify the formula")
+    partials = tuple(simplest(d) for d in derivatives)
+    shared, reduced = sp.cse([plain, *partials], symbols=sp.numbered_symbols("x"), order="none")
+    return Derivation(loss, tuple(p.xreplace(_POSITIVE) for p in partials), tuple(shared), tuple(reduced))
 
 
-def simplest(expr: sp.Expr, deadline: float) -> sp.Expr:
-    """The smallest of a few rewritings of `expr`; the input itself when it is large or time is up."""
-    best = expr
-    if sp.count_ops(expr) > SIMPLIFY_OPS_LIMIT:
-        return best
-    for rewrite in (sp.together, sp.factor):
-        if time.perf_counter() > deadline:
-            break
-        candidate = rewrite(expr)
-        if sp.count_ops(candidate) < sp.count_ops(best):
-            best = candidate
-    return best
+def simplest(expr: sp.Expr) -> sp.Expr:
+    """The smallest of `expr`, its common-denominator form and, where that is small and of low degree, its
+    factored form."""
+    if sp.count_ops(expr) > SIMPLIFY_OPS_LIMIT or len(_denominators(expr)) > TOGETHER_DENOMINATORS_LIMIT:
+        return expr
+    candidates = [expr, sp.together(expr)]
+    together = candidates[-1]
+    if sp.count_ops(together) <= FACTOR_OPS_LIMIT and degree_bound(together) <= FACTOR_DEGREE_LIMIT:
+        candidates.append(sp.factor(together))
+    return min(candidates, key=sp.count_ops)  # the first of equal size: the input when nothing helps
+
+
+def _denominators(expr: sp.Expr) -> set:
+    return {power.base for power in expr.atoms(sp.Pow) if power.exp.is_number and power.exp.is_negative}
+
+
+def degree_bound(expr: sp.Expr) -> float:
+    """An upper bound on the total degree of `expr` in its symbols and function terms, from its structure
+    alone (no expansion): sums take the largest degree, products add, integer powers multiply."""
+    known: dict = {}
+    stack = [expr]
+    while stack:
+        node = stack[-1]
+        pending = [a for a in node.args if a not in known]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        known[node] = _degree(node, [known[a] for a in node.args])
+    return known[expr]
+
+
+def _degree(node: sp.Basic, args: list[float]) -> float:
+    if node.is_Symbol:
+        return 1
+    if node.is_number:
+        return 0
+    if node.is_Add:
+        return max(args)
+    if node.is_Mul:
+        return sum(args)
+    if node.is_Pow and node.exp.is_number:
+        return args[0] * math.ceil(abs(float(node.exp)))
+    return max(1, *args)  # a function term (sqrt of a sum, log, ...) counts as a new variable

@@ -146,7 +146,7 @@ def loss_and_grad(input, target, sample_weight=None):
             ignored = target == SETTINGS["ignore_index"]
             w[ignored] = 0
             target = numpy.where(ignored, 0, target)
-        y = numpy.eye(classes)[target]
+        y = one_hot(target, classes)
     else:
         y = target.astype(numpy.float64)
     return multi_loss_and_grad(metric_scalars, z, y, w, task=SETTINGS["task"], L=SETTINGS["L"],

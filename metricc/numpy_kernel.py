@@ -63,21 +63,20 @@ class SoftConfusionLoss:
     def __call__(self, input, target, sample_weight=None):
         """The loss (a float)."""
         x, y, w = self._arrays(input, target, sample_weight)
-        u = self._scaled(x)
-        return self._evaluate(self._counts(sigmoid_(u), y, w))[0]
+        return self._evaluate(self._counts(self._scaled(x), y, w))[0]
 
     def counts(self, input, target, sample_weight=None):
         """The soft counts (TP, FP, FN, TN) as floats, before smoothing."""
         x, y, w = self._arrays(input, target, sample_weight)
-        return tuple(float(c) for c in self._counts(sigmoid_(self._scaled(x)), y, w))
+        return self._counts(self._scaled(x), y, w)
 
     def loss_and_grad(self, input, target, sample_weight=None, check_inputs=None):
         """The loss (a float) and its gradient with respect to `input` (an array of the input's dtype).
         `check_inputs` overrides the instance's setting for this call."""
         x, y, w = self._arrays(input, target, sample_weight, check_inputs)
         u = self._scaled(x)
-        buffer = sigmoid_(numpy.copy(u))
-        loss, a, b = self._evaluate(self._counts(buffer, y, w))
+        loss, a, b = self._evaluate(self._counts(u, y, w))
+        buffer = numpy.empty_like(u)
         v = small_sigmoid(u, out=buffer)
         grad = numpy.subtract(1, v, out=u)
         grad *= v
@@ -85,8 +84,11 @@ class SoftConfusionLoss:
             v = small_sigmoid(x, out=buffer)
             grad *= v
             grad *= numpy.subtract(1, v, out=v)
-        coefficient = numpy.multiply(y, (a - b) * self.L, out=buffer)
-        coefficient += b * self.L
+        # y a + (1 - y) b, never b + y (a - b): with a class absent from the batch b is about 1/eps, and a - b
+        # would round a away in float32
+        coefficient = numpy.subtract(1, y, out=buffer)
+        coefficient *= b * self.L
+        coefficient += y * (a * self.L)
         grad *= coefficient
         if w is not None:
             grad *= w
@@ -100,15 +102,18 @@ class SoftConfusionLoss:
         return u
 
     @staticmethod
-    def _counts(yh, y, w):
-        """TP, FP, FN, TN from two reductions over yh (which is overwritten when weighted)."""
+    def _counts(u, y, w):
+        """TP, FP, FN, TN as floats, each accumulated directly (FP = sum w (1-y) yh, not sum w yh - TP) with
+        1 - yh computed as sigmoid(-u), so that a small count keeps its digits in float32 at any batch size."""
+        yh = sigmoid_(numpy.copy(u))
+        not_yh = sigmoid_(numpy.negative(u))
+        not_y = numpy.subtract(1, y)
         if w is not None:
-            yh *= w
-        true_positive, predicted = float(numpy.dot(y, yh)), float(yh.sum())
-        positive = float(y.sum() if w is None else numpy.dot(w, y))
-        total = float(y.size if w is None else w.sum())
-        return (true_positive, max(predicted - true_positive, 0.0), max(positive - true_positive, 0.0),
-                max(total - positive - predicted + true_positive, 0.0))
+            y = y * w
+            not_y *= w
+        product = numpy.empty_like(yh)  # numpy.sum adds pairwise; BLAS dot lost 1e-3 at n = 1e7 in float32
+        return tuple(float(numpy.multiply(a, b, out=product).sum()) for a, b in ((y, yh), (not_y, yh), (y, not_yh),
+                                                                                 (not_y, not_yh)))
 
     def _evaluate(self, counts):
         with numpy.errstate(all="ignore"):

@@ -14,10 +14,20 @@ def _sigmoid(x):
         return 1 / (1 + numpy.exp(-x))
 
 
+def one_hot(indices, num_classes):
+    """(n, num_classes) float64 rows with a 1 at each index: O(n C) memory, never a C x C identity."""
+    hot = numpy.zeros((len(indices), num_classes))
+    hot[numpy.arange(len(indices)), indices] = 1
+    return hot
+
+
 def soft_predictions(z, task, L, threshold):
+    """yh and 1 - yh; for multi-label 1 - yh is sigmoid(-u), which keeps its digits where yh rounds to 1."""
     if task == "multilabel":
-        return _sigmoid((_sigmoid(z) - threshold) * L)
-    return _softmax(_softmax(z) * (L / 2))
+        u = (_sigmoid(z) - threshold) * L
+        return _sigmoid(u), _sigmoid(-u)
+    yh = _softmax(_softmax(z) * (L / 2))
+    return yh, 1 - yh
 
 
 def pullback(z, yh, grad_yh, task, L, threshold):
@@ -30,10 +40,10 @@ def pullback(z, yh, grad_yh, task, L, threshold):
     return p * (h - (p * h).sum(axis=1, keepdims=True))
 
 
-def per_class_counts(yh, y, w):
-    """TP, FP, FN, TN per class (arrays of shape (C,))."""
+def per_class_counts(yh, not_yh, y, w):
+    """TP, FP, FN, TN per class (arrays of shape (C,)) from yh, 1 - yh, labels and row weights."""
     wy, wn = w[:, None] * y, w[:, None] * (1 - y)
-    return (wy * yh).sum(0), (wn * yh).sum(0), (wy * (1 - yh)).sum(0), (wn * (1 - yh)).sum(0)
+    return (wy * yh).sum(0), (wn * yh).sum(0), (wy * not_yh).sum(0), (wn * not_yh).sum(0)
 
 
 def average(scalars, counts, eps, average_, class_weight):
@@ -60,8 +70,8 @@ def average(scalars, counts, eps, average_, class_weight):
 
 def multi_loss_and_grad(scalars, z, y, w, *, task, L, threshold, eps, average_, class_weight):
     """The loss and d loss / d z for logits z (n, C), one-hot or multi-hot y (n, C) and row weights w (n,)."""
-    yh = soft_predictions(z, task, L, threshold)
-    counts = per_class_counts(yh, y, w)
+    yh, not_yh = soft_predictions(z, task, L, threshold)
+    counts = per_class_counts(yh, not_yh, y, w)
     loss, (d_tp, d_fp, d_fn, d_tn) = average(scalars, counts, eps, average_, class_weight)
     grad_yh = (y * (d_tp - d_fn) + (1 - y) * (d_fp - d_tn)) * w[:, None]
     return loss, pullback(z, yh, grad_yh, task, L, threshold)

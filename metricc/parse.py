@@ -23,10 +23,13 @@ COUNT_SYMBOLS = {name: sp.Symbol(name, positive=True) for name in catalog.COUNTS
 
 MAX_LENGTH = 10_000
 MAX_EXPONENT = 1_000
+MAX_DECADES = 300  # every constant lies within 1e-300 .. 1e300 in size (or is 0): floats hold it, and exact
+# arithmetic on it stays cheap
 MAX_NUMBER_CHARS = 100
 MAX_DEPTH = 200
 MAX_BINDINGS = 100
 MAX_SIZE = 5_000
+MAX_EXPRESSION_DEPTH = 32  # levels of the built expression (functions, powers, products in sums, ...)
 
 _COMMENT = re.compile(r"#[^\n]*")
 _MISSING_OPERATOR = "missing operator (or ';') between two values"
@@ -268,7 +271,25 @@ def _small(expr: sp.Expr, sizes: dict, scope: _Scope, where) -> sp.Expr:
     if _size(expr, sizes) > MAX_SIZE:
         raise scope.error(f"the formula grows to more than {MAX_SIZE} operations once its bindings are "
                           "substituted; simplify it", where)
+    if _depth(expr) > MAX_EXPRESSION_DEPTH:
+        raise scope.error(f"the formula nests more than {MAX_EXPRESSION_DEPTH} levels deep once built (functions "
+                          "of functions, powers of sums, ...); simplify it", where)
     return expr
+
+
+def _depth(expr: sp.Basic) -> int:
+    """The depth of `expr` as a tree (without recursion)."""
+    known: dict = {}
+    stack = [expr]
+    while stack:
+        node = stack[-1]
+        pending = [a for a in node.args if a not in known]
+        if pending:
+            stack.extend(pending)
+            continue
+        stack.pop()
+        known[node] = 1 + max((known[a] for a in node.args), default=0)
+    return known[expr]
 
 
 @v_args(inline=True)
@@ -294,9 +315,19 @@ class _Lower(Transformer):
             raise self.scope.error(f"number with {len(text)} characters; at most {MAX_NUMBER_CHARS} are accepted",
                                    token)
         mantissa, _, exponent = text.lower().partition("e")
-        if exponent and abs(int(exponent)) > 300:
-            raise self.scope.error(f"number {text} is out of range (exponents up to 300)", token)
-        return sp.Rational(text)
+        if exponent and abs(int(exponent)) > MAX_DECADES:
+            raise self.scope.error(f"number {text} is out of range (exponents up to {MAX_DECADES})", token)
+        return self._bounded(sp.Rational(text), token)
+
+    def _bounded(self, value: sp.Expr, where) -> sp.Expr:
+        """`value`, refused when it is a constant beyond 1e300 in size (or a non-zero one below 1e-300)."""
+        if value.is_Rational and value != 0 and abs(_decades(value)) > MAX_DECADES:
+            raise self.scope.error(f"the constant is out of range (beyond 1e{MAX_DECADES} or below "
+                                   f"1e-{MAX_DECADES} in size)", where)
+        if value.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+            raise self.scope.error("this part of the formula is infinite or undefined (log(0)? a division by 0?)",
+                                   where)
+        return value
 
     def name(self, token: Token) -> sp.Expr:
         return self.scope.resolve(token)
@@ -314,19 +345,35 @@ class _Lower(Transformer):
             raise self.scope.error(f"{name}() takes {arity} argument{'s' * (arity > 1)}, got {len(args)}", token)
         if arity is None and len(args) < 2:
             raise self.scope.error(f"{name}() takes two or more arguments, got {len(args)}", token)
-        return _FUNCTIONS[name](*args)
+        if any(arg.has(sp.I) for arg in args):
+            raise self.scope.error(f"{name}() of a value that is not real (a root or log of a negative number?)",
+                                   token)
+        try:
+            value = _FUNCTIONS[name](*args)
+        except (TypeError, ValueError) as error:
+            raise self.scope.error(f"{name}() cannot take these arguments: {error}", token) from None
+        return self._bounded(value, token)
 
-    add = staticmethod(operator.add)
-    sub = staticmethod(operator.sub)
-    mul = staticmethod(operator.mul)
+    @v_args(meta=True)
+    def add(self, meta, children) -> sp.Expr:
+        return self._bounded(children[0] + children[1], meta)
+
+    @v_args(meta=True)
+    def sub(self, meta, children) -> sp.Expr:
+        return self._bounded(children[0] - children[1], meta)
+
+    @v_args(meta=True)
+    def mul(self, meta, children) -> sp.Expr:
+        return self._bounded(children[0] * children[1], meta)
+
     neg = staticmethod(operator.neg)
 
     @v_args(meta=True)
     def div(self, meta, children) -> sp.Expr:
         numerator, denominator = children
-        if denominator.is_zero:
+        if denominator.is_zero or _vanishes(denominator):
             raise self.scope.error("division by zero", meta)
-        return numerator / denominator
+        return self._bounded(numerator / denominator, meta)
 
     @v_args(meta=True)
     def pow(self, meta, children) -> sp.Expr:
@@ -334,9 +381,29 @@ class _Lower(Transformer):
         if exponent.is_number and abs(exponent) > MAX_EXPONENT:
             raise self.scope.error(f"exponent {exponent} is too large (at most {MAX_EXPONENT} in size)",
                                    meta)
-        if base.is_zero and exponent.is_number and exponent.is_negative:
+        if (base.is_zero or base.is_number and _vanishes(base)) and exponent.is_number and exponent.is_negative:
             raise self.scope.error("division by zero", meta)
-        return base**exponent
+        if base.is_number and exponent.is_number and not base.is_zero:
+            decades = abs(float(exponent) * math.log10(abs(complex(base.evalf(20)))))
+            if decades > MAX_DECADES:  # checked before SymPy computes the power exactly
+                raise self.scope.error(f"the constant is out of range (beyond 1e{MAX_DECADES} or below "
+                                       f"1e-{MAX_DECADES} in size)", meta)
+        return self._bounded(base**exponent, meta)
+
+
+def _decades(value: sp.Rational) -> float:
+    """log10 of |value|, from the sizes of its numerator and denominator (no decimal conversion)."""
+    return (abs(value.p).bit_length() - value.q.bit_length()) * math.log10(2)
+
+
+def _vanishes(value: sp.Expr) -> bool:
+    """Whether a constant that SymPy does not reduce (such as log(6) - log(2) - log(3)) is zero, to 50 digits
+    relative to the size of its terms."""
+    if not value.is_number or value.is_Rational:
+        return False
+    terms = value.args if value.is_Add else (value,)
+    scale = sum(abs(complex(term.evalf(50))) for term in terms)
+    return abs(complex(value.evalf(50))) <= 1e-40 * scale
 
 
 def _bind_parameters(expr: sp.Expr, scope: _Scope) -> sp.Expr:

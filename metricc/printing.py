@@ -97,7 +97,7 @@ class Printer:
         except TypeError:
             raise MetriccError(f"the constant {expr} is not a real number") from None
         if not math.isfinite(value):
-            raise MetriccError(f"the constant {expr} is too large for floating point")
+            raise MetriccError(f"the constant {expr.evalf(5)} is too large for floating point")
         return repr(value), (_NEG if value < 0 else _ATOM)
 
     def _add(self, expr: sp.Add) -> str:

@@ -37,46 +37,41 @@ def _scaled(input, dtype, L, threshold, from_logits):
     return u.sub_(threshold).mul_(L)
 
 
-def soft_sums(input, target, weight, L, threshold, from_logits):
-    """The sums the counts come from: sum w y yh, sum w yh, sum w y and sum w (accumulation dtype, autocast off)."""
+def soft_counts(input, target, weight, L, threshold, from_logits):
+    """TP, FP, FN, TN of a flat batch as one tensor (accumulation dtype, autocast off). Each count is accumulated
+    directly (FP = sum w (1-y) yh, not sum w yh - TP), with 1 - yh computed as sigmoid(-u), so that a small count
+    keeps its digits in float32 however large the batch."""
     dtype = _accumulation_dtype(input)
     with torch.autocast(input.device.type, enabled=False):
-        yh = _scaled(input, dtype, L, threshold, from_logits).sigmoid_()
+        u = _scaled(input, dtype, L, threshold, from_logits)
+        yh = torch.sigmoid(u)
+        not_yh = u.neg_().sigmoid_()
         y = target.to(dtype)
-        if weight is None:
-            return torch.stack([torch.dot(y, yh), yh.sum(), y.sum()]), y.numel()
-        weight = weight.to(dtype)
-        return torch.stack([torch.dot(y, yh.mul_(weight)), yh.sum(), torch.dot(weight, y)]), weight.sum()
-
-
-def counts_from_sums(sums, total):
-    """TP, FP, FN, TN from the sums (tensors or floats), clamped at 0 against rounding:
-    FP = sum w yh - TP, FN = sum w y - TP, TN = sum w - sum w y - FP."""
-    true_positive, predicted, positive = sums
-    false_positive = predicted - true_positive
-    counts = (true_positive, false_positive, positive - true_positive, total - positive - false_positive)
-    if isinstance(true_positive, float):
-        return tuple(max(c, 0.0) for c in counts)
-    return tuple(c.clamp_min(0) for c in counts)
-
-
-def soft_counts(input, target, weight, L, threshold, from_logits):
-    """TP, FP, FN, TN of a flat batch, in the accumulation dtype."""
-    sums, total = soft_sums(input, target, weight, L, threshold, from_logits)
-    return counts_from_sums(sums.unbind(), total)
+        not_y = torch.sub(1, y)
+        if weight is not None:
+            weight = weight.to(dtype)
+            y = y * weight
+            not_y.mul_(weight)
+        product = torch.empty_like(yh)  # torch.sum adds in a cascade; BLAS dot lost 1e-3 at n = 1e7 in float32
+        return torch.stack([torch.mul(a, b, out=product).sum() for a, b in ((y, yh), (not_y, yh), (y, not_yh),
+                                                                            (not_y, not_yh))])
 
 
 def gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
-    """d loss / d input = scale * w * (b + y (a - b)) * L * yh (1 - yh) [* p (1 - p)], in the accumulation dtype."""
+    """d loss / d input = scale * w * (y a + (1 - y) b) * L * yh (1 - yh) [* p (1 - p)], in the accumulation dtype.
+    The coefficient is y a + (1 - y) b, never b + y (a - b): with a class absent from the batch b is about 1/eps,
+    and a - b would round a away in float32."""
     dtype = _accumulation_dtype(input)
     with torch.autocast(input.device.type, enabled=False):
         grad = slope_(_scaled(input, dtype, L, threshold, from_logits))
         buffer = torch.empty_like(grad)
         if from_logits:
             grad.mul_(slope_(buffer.copy_(input)))
-        scale = scale * L
-        torch.mul(target.to(dtype), (a - b) * scale, out=buffer).add_(b * scale)
-        grad.mul_(buffer)
+        y = target.to(dtype)
+        k = scale * L
+        coefficient = torch.sub(1, y, out=buffer).mul_(b * k)
+        coefficient.addcmul_(y, torch.as_tensor(a * k, dtype=dtype, device=y.device))
+        grad.mul_(coefficient)
         if weight is not None:
             grad.mul_(weight.to(dtype))
         return grad
@@ -98,15 +93,15 @@ def _small_sigmoid(x):
 
 
 def _fused_forward(input, target, weight, L, threshold, from_logits, check):
-    """For torch.compile: the sums of soft_sums, the per-sample factor d yh / d input (times the weight), from
-    two exponentials per sample, so that the backward pass is a product, and the input summary when `check`;
-    all in one pass."""
+    """For torch.compile: the counts of soft_counts, the per-sample factor d yh / d input (times the weight),
+    from two exponentials per sample, so that the backward pass is a product, and the input summary when
+    `check`; all in one pass."""
     summary = input_summary(input, target, weight) if check else None
-    sums, total, factor = _fused_sums_and_factor(input, target, weight, L, threshold, from_logits)
-    return sums, total, factor, summary
+    counts, factor = _fused_counts_and_factor(input, target, weight, L, threshold, from_logits)
+    return counts, factor, summary
 
 
-def _fused_sums_and_factor(input, target, weight, L, threshold, from_logits):
+def _fused_counts_and_factor(input, target, weight, L, threshold, from_logits):
     dtype = _accumulation_dtype(input)
     x = input.to(dtype)
     y = target.to(dtype)
@@ -115,17 +110,21 @@ def _fused_sums_and_factor(input, target, weight, L, threshold, from_logits):
         factor = v * (1 - v) * L
     else:
         p, factor = x, torch.full_like(x, L)
-    v, yh = _small_sigmoid((p - threshold) * L)
+    u = (p - threshold) * L
+    v, yh = _small_sigmoid(u)
+    not_yh = torch.where(u >= 0, v, 1 - v)
     factor = factor * (v * (1 - v))
-    if weight is None:
-        return torch.stack([(y * yh).sum(), yh.sum(), y.sum()]), y.numel(), factor
-    w = weight.to(dtype)
-    return torch.stack([(y * yh * w).sum(), (yh * w).sum(), (w * y).sum()]), w.sum(), factor * w
+    not_y = 1 - y
+    if weight is not None:
+        w = weight.to(dtype)
+        y, not_y, factor = y * w, not_y * w, factor * w
+    return torch.stack([(y * yh).sum(), (not_y * yh).sum(), (y * not_yh).sum(), (not_y * not_yh).sum()]), factor
 
 
 def _fused_backward_(target, factor, a, b, scale):
-    """For torch.compile: d loss / d input = scale * (b + y (a - b)) * factor, written over `factor`."""
-    return factor.mul_((b + target.to(factor.dtype) * (a - b)) * scale)
+    """For torch.compile: d loss / d input = scale * (y a + (1 - y) b) * factor, written over `factor`."""
+    y = target.to(factor.dtype)
+    return factor.mul_((y * a + (1 - y) * b) * scale)
 
 
 _COMPILED = {}
@@ -141,22 +140,21 @@ def compiled(function):
     return _COMPILED[function]
 
 
-def _all_reduce(sums, total, group):
-    """Sums over all processes of `group` when `group` is not None and torch.distributed is initialised (the
-    counts of the global batch), with the number of processes; else the local sums and 1."""
+def _all_reduce(counts, group):
+    """The counts summed over all processes of `group` when `group` is not None and torch.distributed is
+    initialised (the counts of the global batch), with the number of processes; else the local counts and 1."""
     if group is None or not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return sums, total, 1
+        return counts, 1
     group = None if group == "default" else group
-    packed = torch.cat([sums, torch.as_tensor(total, dtype=sums.dtype, device=sums.device).reshape(1)])
-    torch.distributed.all_reduce(packed, group=group)
-    return packed[:3], packed[3], torch.distributed.get_world_size(group)
+    counts = counts.clone()
+    torch.distributed.all_reduce(counts, group=group)
+    return counts, torch.distributed.get_world_size(group)
 
 
-def _host_scalars(host_scalars, sums, total, eps):
+def _host_scalars(host_scalars, counts, eps):
     """Loss and the two gradient coefficients as Python floats (NaN where the formula is undefined)."""
-    counts = counts_from_sums(sums.tolist(), float(total))
     try:
-        loss, d_tp, d_fp, d_fn, d_tn = host_scalars(*(c + eps for c in counts))
+        loss, d_tp, d_fp, d_fn, d_tn = host_scalars(*(c + eps for c in counts.tolist()))
     except (ArithmeticError, ValueError):
         return math.nan, math.nan, math.nan
     return float(loss), float(d_tp - d_fn), float(d_fp - d_tn)
@@ -179,24 +177,23 @@ class SoftConfusionFunction(torch.autograd.Function):
         ctx.input_dtype = input.dtype
         ctx.consumed = False
         if fused:  # saves one n-sized factor, so that backward is a single product
-            sums, total, factor, summary = compiled(_fused_forward)(input, target, weight, L, threshold,
-                                                                    from_logits, check)
+            counts, factor, summary = compiled(_fused_forward)(input, target, weight, L, threshold, from_logits,
+                                                               check)
         else:
-            sums, total = soft_sums(input, target, weight, L, threshold, from_logits)
+            counts = soft_counts(input, target, weight, L, threshold, from_logits)
             factor, summary = None, input_summary(input, target, weight) if check else None
-        sums, total, ctx.world_size = _all_reduce(sums, total, group)
+        counts, ctx.world_size = _all_reduce(counts, group)
         if summary is None:
             summary = torch.empty(0, dtype=dtype, device=input.device)
         ctx.mark_non_differentiable(summary)
         if host_scalars is not None and not fused and input.device.type == "cpu" and not torch.compiler.is_compiling():
-            loss, a, b = _host_scalars(host_scalars, sums, total, eps)
+            loss, a, b = _host_scalars(host_scalars, counts, eps)
             ctx.save_for_backward(input, target, weight)
             ctx.coefficients = (a, b)
             return torch.tensor(loss, dtype=dtype), summary
         with torch.autocast(input.device.type, enabled=False):
             scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
-            counts = counts_from_sums(sums.to(scalar_dtype).unbind(), total)
-            loss, d_tp, d_fp, d_fn, d_tn = scalars(*(c + eps for c in counts))
+            loss, d_tp, d_fp, d_fn, d_tn = scalars(*(c + eps for c in counts.to(scalar_dtype).unbind()))
             a = torch.as_tensor(d_tp - d_fn, dtype=dtype, device=input.device)
             b = torch.as_tensor(d_fp - d_tn, dtype=dtype, device=input.device)
         if fused:
@@ -290,7 +287,8 @@ class SoftConfusionLoss(torch.nn.Module):
         if self.check_inputs:
             self._check(input, target, sample_weight)
         weight = None if sample_weight is None else sample_weight.reshape(-1)
-        return soft_counts(input.reshape(-1), target.reshape(-1), weight, self.L, self.threshold, self.from_logits)
+        return tuple(soft_counts(input.reshape(-1), target.reshape(-1), weight, self.L, self.threshold,
+                                 self.from_logits).unbind())
 
     def _check(self, input, target, sample_weight):
         if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):

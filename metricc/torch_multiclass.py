@@ -15,9 +15,12 @@ AVERAGES = ("macro", "micro", "weighted", "none")
 
 
 def _soft_predictions(z, task, L, threshold):
+    """yh and 1 - yh; for multi-label 1 - yh is sigmoid(-u), which keeps its digits where yh rounds to 1."""
     if task == "multilabel":
-        return torch.sigmoid((torch.sigmoid(z) - threshold) * L)
-    return torch.softmax(torch.softmax(z, dim=1) * (L / 2), dim=1)
+        u = (torch.sigmoid(z) - threshold) * L
+        return torch.sigmoid(u), torch.sigmoid(-u)
+    yh = torch.softmax(torch.softmax(z, dim=1) * (L / 2), dim=1)
+    return yh, 1 - yh
 
 
 def _pullback(z, yh, grad_yh, task, L, threshold):
@@ -30,10 +33,11 @@ def _pullback(z, yh, grad_yh, task, L, threshold):
     return p * (h - (p * h).sum(dim=1, keepdim=True))
 
 
-def per_class_counts(yh, y, w):
-    """TP, FP, FN, TN per class, each of shape (C,), from soft predictions and one-hot (or multi-hot) labels."""
+def per_class_counts(yh, not_yh, y, w):
+    """TP, FP, FN, TN per class, each of shape (C,), from soft predictions, their complements and one-hot (or
+    multi-hot) labels."""
     wy, wn = w[:, None] * y, w[:, None] * (1 - y)
-    return (wy * yh).sum(0), (wn * yh).sum(0), (wy * (1 - yh)).sum(0), (wn * (1 - yh)).sum(0)
+    return (wy * yh).sum(0), (wn * yh).sum(0), (wy * not_yh).sum(0), (wn * not_yh).sum(0)
 
 
 def average(scalars, counts, eps, average_, class_weight):
@@ -65,8 +69,8 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
         scalars, task, L, threshold, eps, average_, class_weight, group = spec
         dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
         z = input.to(dtype)
-        yh = _soft_predictions(z, task, L, threshold)
-        counts = per_class_counts(yh, target, weight)
+        yh, not_yh = _soft_predictions(z, task, L, threshold)
+        counts = per_class_counts(yh, not_yh, target, weight)
         world_size = 1
         if group is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
             packed = torch.stack(counts)
