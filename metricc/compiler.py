@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import math
@@ -24,6 +25,7 @@ from .printing import scalars_source
 
 COUNT_NAMES = ("TP", "FP", "FN", "TN")
 DEFAULT_EPS = 1e-6
+MAX_L = 1e6  # far beyond any valid L (metricc lrange): larger ones only overflow the gradient's arithmetic
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -193,7 +195,16 @@ class CompiledMetric:
                                               warning=MetriccWarning, check_dtype=_L_checker(settings, "numpy"), **settings)
 
     def _scalars(self, backend: str) -> Callable:
-        return _scalars_function(self.derivation, backend)
+        return _Scalars(self, backend, _scalars_function(self.derivation, backend))
+
+    def __reduce__(self):
+        """Pickled as the arguments that compile it again (the generated code is rebuilt, never stored)."""
+        options = {"L": self.L, "threshold": self.threshold, "from_logits": self.from_logits, "eps": self.eps,
+                   "minimize": self.minimize}
+        if self.task != "binary":
+            options.update(task=self.task, num_classes=self.num_classes, average=self.average,
+                           ignore_index=self.ignore_index, class_weight=self.class_weight)
+        return _recompile, (self.formula, options, dict(self.params))
 
     def _settings(self, options: Mapping[str, Any], extra: set[str]) -> dict[str, Any]:
         allowed = {"L", "threshold", "from_logits", "eps"} | extra
@@ -255,13 +266,46 @@ def _weights(sample_weight: Any, shape: tuple) -> np.ndarray:
     return weight
 
 
-def _L_checker(settings: Mapping[str, Any], backend: str) -> Callable:
+def _recompile(formula: str, options: dict, params: dict) -> CompiledMetric:
+    return compile_metric(formula, **options, **params)
+
+
+@dataclass(frozen=True)
+class _Scalars:
+    """The generated scalar function of a compiled metric for one backend; pickles as (metric, backend), so
+    that a module holding it (a torch loss inside a saved model) can be saved and loaded."""
+
+    metric: CompiledMetric
+    backend: str
+    function: Callable = field(compare=False)
+
+    def __call__(self, *counts):
+        return self.function(*counts)
+
+    def __reduce__(self):
+        return _scalars_of, (self.metric, self.backend)
+
+
+def _scalars_of(metric: CompiledMetric, backend: str) -> _Scalars:
+    return metric._scalars(backend)
+
+
+@dataclass(frozen=True)
+class _LChecker:
     """Warns once per dtype when L is outside its valid range for metricc's kernel on `backend`."""
-    def check(dtype) -> None:
-        threshold = settings["threshold"]
-        accuracy = min(DEFAULT_ACCURACY, threshold / 2, (1 - threshold) / 2)  # [t, 1 - t] must hold the threshold
-        validate_L(settings["L"], dtype, accuracy=accuracy, threshold=threshold, kernel="metricc", backend=backend)
-    return check
+
+    L: float
+    threshold: float
+    backend: str
+
+    def __call__(self, dtype) -> None:
+        accuracy = min(DEFAULT_ACCURACY, self.threshold / 2, (1 - self.threshold) / 2)  # [t, 1 - t] holds it
+        validate_L(self.L, dtype, accuracy=accuracy, threshold=self.threshold, kernel="metricc",
+                   backend=self.backend)
+
+
+def _L_checker(settings: Mapping[str, Any], backend: str) -> _LChecker:
+    return _LChecker(settings["L"], settings["threshold"], backend)
 
 
 @functools.lru_cache(maxsize=256)
@@ -299,7 +343,7 @@ def compile_metric(formula: str, *, L: float = 73.0, threshold: float = 0.5, fro
     params = {name: _real(f"parameter `{name}`", value, "a finite number") for name, value in params.items()}
     key = (formula, settings["L"], settings["threshold"], settings["from_logits"], settings["eps"], minimize,
            tuple(sorted(params.items())), multi)
-    with _COMPILE_LOCK:  # one compilation per key, also when threads race for it
+    with _key_lock(key):  # one compilation per key, also when threads race for it; other keys do not wait
         return _compile(*key)
 
 
@@ -344,7 +388,24 @@ def _integer(value: Any) -> int | None:
     return int(value)
 
 
-_COMPILE_LOCK = threading.Lock()
+_LOCKS_LOCK = threading.Lock()
+_KEY_LOCKS: dict[tuple, list] = {}  # key -> [lock, number of threads holding or waiting for it]
+
+
+@contextlib.contextmanager
+def _key_lock(key: tuple):
+    """A lock for one compilation key, dropped when no thread needs it any more."""
+    with _LOCKS_LOCK:
+        entry = _KEY_LOCKS.setdefault(key, [threading.Lock(), 0])
+        entry[1] += 1
+    try:
+        with entry[0]:
+            yield
+    finally:
+        with _LOCKS_LOCK:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del _KEY_LOCKS[key]
 
 
 @functools.lru_cache(maxsize=512)
@@ -361,15 +422,20 @@ def _compile(formula, L, threshold, from_logits, eps, minimize, params, multi) -
 
 def _check_settings(settings: dict[str, Any]) -> None:
     """Check the settings and turn NumPy, torch and other real scalars into plain Python floats and bools."""
-    L = settings["L"] = _real("argument `L`", settings["L"], "a positive float")
+    given = dict(settings)
+    L = settings["L"] = _real("argument `L`", given["L"], "a positive float")
     if not math.isfinite(L) or not L > 0:
-        raise MetriccError(f"Expected argument `L` to be a positive float, but got {L!r}.")
-    threshold = settings["threshold"] = _real("argument `threshold`", settings["threshold"], "a float in (0, 1)")
+        raise MetriccError(f"Expected argument `L` to be a positive float, but got {_describe(given['L'])}.")
+    if L > MAX_L:
+        raise MetriccError(f"Expected argument `L` to be at most {MAX_L:g} (far beyond any valid L: see metricc "
+                           f"lrange), but got {_describe(given['L'])}.")
+    threshold = settings["threshold"] = _real("argument `threshold`", given["threshold"], "a float in (0, 1)")
     if not 0 < threshold < 1:
-        raise MetriccError(f"Expected argument `threshold` to be a float in (0, 1), but got {threshold!r}.")
-    eps = settings["eps"] = _real("argument `eps`", settings["eps"], "a non-negative float")
+        raise MetriccError(f"Expected argument `threshold` to be a float in (0, 1), but got "
+                           f"{_describe(given['threshold'])}.")
+    eps = settings["eps"] = _real("argument `eps`", given["eps"], "a non-negative float")
     if not eps >= 0 or not math.isfinite(eps):
-        raise MetriccError(f"Expected argument `eps` to be a non-negative float, but got {eps!r}.")
+        raise MetriccError(f"Expected argument `eps` to be a non-negative float, but got {_describe(given['eps'])}.")
     for flag in ("from_logits", "check_inputs", "compile", "sync"):
         if flag in settings:
             settings[flag] = _flag(flag, settings[flag])

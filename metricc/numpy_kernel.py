@@ -7,6 +7,8 @@ import warnings
 
 import numpy
 
+# Counts beyond this are refused: products and powers of them in the partials would overflow float64.
+MAX_COUNT = 1e100
 # A batch of at least this many logits, all in [0, 1] and not all equal, looks like probabilities.
 PROBABILITY_HINT_MIN_SIZE = 10
 PROBABILITY_HINT = ("every element of `input` lies in [0, 1]: are these probabilities? The loss takes logits "
@@ -62,20 +64,21 @@ class SoftConfusionLoss:
 
     def __call__(self, input, target, sample_weight=None):
         """The loss (a float)."""
-        x, y, w = self._arrays(input, target, sample_weight)
-        return self._evaluate(self._counts(self._scaled(x), y, w))[0]
+        x, y, w, largest = self._arrays(input, target, sample_weight)
+        return self._evaluate(self._counts(self._scaled(x), y, w, largest))[0]
 
     def counts(self, input, target, sample_weight=None):
         """The soft counts (TP, FP, FN, TN) as floats, before smoothing."""
-        x, y, w = self._arrays(input, target, sample_weight)
-        return self._counts(self._scaled(x), y, w)
+        x, y, w, largest = self._arrays(input, target, sample_weight)
+        return self._counts(self._scaled(x), y, w, largest)
 
     def loss_and_grad(self, input, target, sample_weight=None, check_inputs=None):
         """The loss (a float) and its gradient with respect to `input` (an array of the input's dtype).
         `check_inputs` overrides the instance's setting for this call."""
-        x, y, w = self._arrays(input, target, sample_weight, check_inputs)
+        x, y, w, largest = self._arrays(input, target, sample_weight, check_inputs)
         u = self._scaled(x)
-        loss, a, b = self._evaluate(self._counts(u, y, w))
+        loss, a, b = self._evaluate(self._counts(u, y, w, largest))
+        a, b = a * largest, b * largest  # the per-sample factors use the unit weights
         buffer = numpy.empty_like(u)
         v = small_sigmoid(u, out=buffer)
         grad = numpy.subtract(1, v, out=u)
@@ -102,7 +105,7 @@ class SoftConfusionLoss:
         return u
 
     @staticmethod
-    def _counts(u, y, w):
+    def _counts(u, y, w, largest=1.0):
         """TP, FP, FN, TN as floats, each accumulated directly (FP = sum w (1-y) yh, not sum w yh - TP) with
         1 - yh computed as sigmoid(-u), so that a small count keeps its digits in float32 at any batch size."""
         yh = sigmoid_(numpy.copy(u))
@@ -112,12 +115,15 @@ class SoftConfusionLoss:
             y = y * w
             not_y *= w
         product = numpy.empty_like(yh)  # numpy.sum adds pairwise; BLAS dot lost 1e-3 at n = 1e7 in float32
-        return tuple(float(numpy.multiply(a, b, out=product).sum()) for a, b in ((y, yh), (not_y, yh), (y, not_yh),
-                                                                                 (not_y, not_yh)))
+        return tuple(float(numpy.multiply(a, b, out=product).sum()) * largest
+                     for a, b in ((y, yh), (not_y, yh), (y, not_yh), (not_y, not_yh)))
 
     def _evaluate(self, counts):
         with numpy.errstate(all="ignore"):
             loss, d_tp, d_fp, d_fn, d_tn = self.scalars(*(numpy.float64(c) + self.eps for c in counts))
+        if not max(counts) <= MAX_COUNT:
+            raise self.error(f"the weighted counts reach {max(counts):.3g}, beyond {MAX_COUNT:g}, where the partials "
+                             f"of the {self.name} loss may overflow float64: scale the sample weights down")
         if not all(numpy.isfinite(v) for v in (loss, d_tp, d_fp, d_fn, d_tn)):
             raise self.error(f"the {self.name} loss is not finite at the counts TP, FP, FN, TN = "
                              f"{', '.join(f'{float(c):.6g}' for c in counts)} (a denominator of the formula "
@@ -149,10 +155,15 @@ class SoftConfusionLoss:
             w = w.reshape(-1).astype(x.dtype, copy=False)
         if self.check_inputs if check_inputs is None else check_inputs:
             self._check_values(x, y, w)
+        largest = 1.0
+        if w is not None:  # unit weights, so that no scale of the weights overflows or underflows a product
+            largest = float(w.max())
+            largest = largest if largest > 0 else 1.0
+            w = w / w.dtype.type(largest)
         if self.check_dtype is not None and x.dtype not in self._checked_dtypes:
             self._checked_dtypes.add(x.dtype)
             self.check_dtype(x.dtype)
-        return x, y, w
+        return x, y, w, largest
 
     def _array(self, value, name):
         try:

@@ -9,6 +9,8 @@ import warnings
 import torch
 from torch.autograd.function import once_differentiable
 
+# Counts beyond this are refused: products and powers of them in the partials would overflow float64.
+MAX_COUNT = 1e100
 # A batch of at least this many logits, all in [0, 1] and not all equal, looks like probabilities.
 PROBABILITY_HINT_MIN_SIZE = 10
 PROBABILITY_HINT = ("every element of `input` lies in [0, 1]: are these probabilities? The loss takes logits "
@@ -79,11 +81,37 @@ def gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
 
 def input_summary(input, target, weight):
     """Reductions that the input checks read: sum x, min x, max x, min y, max y, sum w, min w, max w (the
-    weight entries are 1 without weights). A sum is finite unless an element is not, or it overflows."""
+    weight entries are 1 without weights). A sum is finite unless an element is not, or it overflows. An empty
+    batch (a process's share under sync=True) gives values that pass every check."""
     dtype = _accumulation_dtype(input)
     x, y = input.to(dtype), target.to(dtype)
     w = torch.ones((), dtype=dtype, device=x.device) if weight is None else weight.to(dtype)
+    if x.numel() == 0:
+        inf = math.inf
+        return torch.tensor([0, inf, -inf, inf, -inf, 0, inf, -inf], dtype=dtype, device=x.device)
     return torch.stack([x.sum(), x.min(), x.max(), y.min(), y.max(), w.sum(), w.min(), w.max()])
+
+
+def _fails_checks(summary, from_logits):
+    """1 where the input summary fails a value check, else 0 (a tensor: no read-back)."""
+    x_sum, x_min, x_max, y_min, y_max, w_sum, w_min, _ = summary.unbind()
+    bad = ~torch.isfinite(x_sum) | (y_min < 0) | (y_max > 1) | (w_min < 0) | ~torch.isfinite(w_sum)
+    if not from_logits:
+        bad = bad | (x_min < 0) | (x_max > 1)
+    return bad
+
+
+def _unit_weights(weight, dtype):
+    """The weights divided by the largest one, and that largest one (1 for no or all-zero weights), so that
+    the counts and the gradient do not overflow or underflow however the weights are scaled."""
+    if weight is None:
+        return None, None
+    weight = weight.to(dtype)
+    if weight.numel() == 0:
+        return weight, None
+    largest = weight.amax()
+    largest = torch.where(largest > 0, largest, torch.ones_like(largest))
+    return weight / largest, largest
 
 
 def _small_sigmoid(x):
@@ -140,15 +168,21 @@ def compiled(function):
     return _COMPILED[function]
 
 
-def _all_reduce(counts, group):
-    """The counts summed over all processes of `group` when `group` is not None and torch.distributed is
-    initialised (the counts of the global batch), with the number of processes; else the local counts and 1."""
-    if group is None or not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return counts, 1
+def synced(group):
+    """Whether the counts are summed over the processes of `group` (not None, torch.distributed initialised)."""
+    return group is not None and torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
+def _all_reduce(counts, flags, group):
+    """The counts and check flags summed over all processes of `group` when synced (the counts of the global
+    batch, and how many processes' inputs failed a check), with the number of processes; else as they are
+    and 1. Everything travels in one float64 all-reduce, so processes with float32 and float64 inputs agree."""
+    if not synced(group):
+        return counts, flags, 1
     group = None if group == "default" else group
-    counts = counts.clone()
-    torch.distributed.all_reduce(counts, group=group)
-    return counts, torch.distributed.get_world_size(group)
+    packed = torch.cat([counts, flags.to(counts.dtype)])
+    torch.distributed.all_reduce(packed, group=group)
+    return packed[:4], packed[4:], torch.distributed.get_world_size(group)
 
 
 def _host_scalars(host_scalars, counts, eps):
@@ -172,30 +206,43 @@ class SoftConfusionFunction(torch.autograd.Function):
     def forward(ctx, input, target, weight, spec):
         scalars, host_scalars, L, threshold, from_logits, eps, fused, check, group = spec
         dtype = _accumulation_dtype(input)
+        scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
         ctx.amplifier = (L, threshold, from_logits)
         ctx.fused = fused
         ctx.input_dtype = input.dtype
         ctx.consumed = False
+        weight, largest = _unit_weights(weight, dtype)  # the checks hold for the weights iff for these
         if fused:  # saves one n-sized factor, so that backward is a single product
             counts, factor, summary = compiled(_fused_forward)(input, target, weight, L, threshold, from_logits,
                                                                check)
         else:
-            counts = soft_counts(input, target, weight, L, threshold, from_logits)
-            factor, summary = None, input_summary(input, target, weight) if check else None
-        counts, ctx.world_size = _all_reduce(counts, group)
+            counts, factor = soft_counts(input, target, weight, L, threshold, from_logits), None
+            summary = input_summary(input, target, weight) if check else None
+        counts = counts.to(scalar_dtype)
+        if largest is not None:
+            counts = counts * largest.to(scalar_dtype)
+        local_flags = torch.stack([_fails_checks(summary, from_logits), torch.ones((), device=input.device)]) \
+            if summary is not None else torch.zeros(2, device=input.device)
+        counts, flags, ctx.world_size = _all_reduce(counts, local_flags.to(scalar_dtype), group)
         if summary is None:
-            summary = torch.empty(0, dtype=dtype, device=input.device)
+            summary = torch.empty(0, dtype=scalar_dtype, device=input.device)
+        else:  # under sync: how many processes' inputs failed a check, and the global total weight; the largest count
+            extra = [flags[:1], counts.sum().reshape(1)] if synced(group) else []
+            summary = torch.cat([summary.to(scalar_dtype), *extra, counts.amax().reshape(1)])
         ctx.mark_non_differentiable(summary)
+        # the per-sample coefficients use the unit weights, so a and b carry the largest weight instead
+        unit = 1.0 if largest is None else largest
         if host_scalars is not None and not fused and input.device.type == "cpu" and not torch.compiler.is_compiling():
             loss, a, b = _host_scalars(host_scalars, counts, eps)
+            unit = float(unit)
             ctx.save_for_backward(input, target, weight)
-            ctx.coefficients = (a, b)
+            ctx.coefficients = (a * unit, b * unit)
             return torch.tensor(loss, dtype=dtype), summary
         with torch.autocast(input.device.type, enabled=False):
-            scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
-            loss, d_tp, d_fp, d_fn, d_tn = scalars(*(c + eps for c in counts.to(scalar_dtype).unbind()))
-            a = torch.as_tensor(d_tp - d_fn, dtype=dtype, device=input.device)
-            b = torch.as_tensor(d_fp - d_tn, dtype=dtype, device=input.device)
+            loss, d_tp, d_fp, d_fn, d_tn = scalars(*(c + eps for c in counts.unbind()))
+            unit = torch.as_tensor(unit, dtype=scalar_dtype, device=input.device)
+            a = torch.as_tensor((d_tp - d_fn) * unit, dtype=dtype, device=input.device)
+            b = torch.as_tensor((d_fp - d_tn) * unit, dtype=dtype, device=input.device)
         if fused:
             ctx.save_for_backward(target, factor, a, b)
         else:
@@ -281,6 +328,9 @@ class SoftConfusionLoss(torch.nn.Module):
             self._verify(torch.cat([summary, loss.reshape(1).to(summary.dtype)]).tolist(), input, weight)
         return loss
 
+    def _synced(self):
+        return self.sync and synced(self.process_group or "default")
+
     @torch.no_grad()
     def counts(self, input, target, sample_weight=None):
         """The soft counts (TP, FP, FN, TN) of a batch, before smoothing, in the accumulation dtype."""
@@ -301,15 +351,36 @@ class SoftConfusionLoss(torch.nn.Module):
         if input.shape != target.shape:
             raise self.error(f"Expected `input` and `target` to have the same shape, but got {tuple(input.shape)} "
                              f"and {tuple(target.shape)}.")
-        if input.numel() == 0:
+        if input.numel() == 0 and not self._synced():
             raise self.error("Expected a non-empty batch, but `input` has no elements.")
         if sample_weight is not None and (not isinstance(sample_weight, torch.Tensor)
                                           or sample_weight.shape != input.shape):
             raise self.error(f"Expected `sample_weight` to be a tensor of shape {tuple(input.shape)}.")
 
     def _verify(self, values, input, weight):
-        """Raise for bad input values, from the input summary and the loss, read back in one transfer."""
-        x_sum, x_min, x_max, y_min, y_max, w_sum, w_min, w_max, loss = values
+        """Raise for bad input values, from the input summary and the loss, read back in one transfer. Under
+        sync=True every process raises when any process's inputs fail (so that none is left waiting in the
+        next all-reduce); an empty share or all-zero weights on one process are fine if the global batch has
+        weight."""
+        x_sum, x_min, x_max, y_min, y_max, w_sum, w_min, w_max, *synced_values, largest_count, loss = values
+        self._verify_local(x_sum, x_min, x_max, y_min, y_max, w_sum, w_min, input, weight)
+        if synced_values:
+            failed, total = synced_values
+            if failed > 0:
+                raise self.error("the inputs of another process failed the input checks (its error says which)")
+            if not total > 0:
+                raise self.error("Expected `sample_weight` to have a positive entry in some process, but all are "
+                                 "zero (or every batch is empty).")
+        elif not w_max > 0:
+            raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
+        if not largest_count <= MAX_COUNT:
+            raise self.error(f"the weighted counts reach {largest_count:.3g}, beyond {MAX_COUNT:g}, where the "
+                             f"partials of the {self.name} loss may overflow float64: scale the sample weights down")
+        if not math.isfinite(loss):
+            raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes (raise "
+                             "eps or change the formula)")
+
+    def _verify_local(self, x_sum, x_min, x_max, y_min, y_max, w_sum, w_min, input, weight):
         if not math.isfinite(x_sum) and not bool(torch.isfinite(input).all()):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
@@ -322,8 +393,3 @@ class SoftConfusionLoss(torch.nn.Module):
             raise self.error("Expected `target` values in [0, 1].")
         if not (w_min >= 0) or (not math.isfinite(w_sum) and not bool(torch.isfinite(weight).all())):
             raise self.error("Expected `sample_weight` to be finite and non-negative.")
-        if not w_max > 0:
-            raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
-        if not math.isfinite(loss):
-            raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes (raise "
-                             "eps or change the formula)")
