@@ -46,6 +46,7 @@ class CompiledMetric:
     average: str = "macro"
     ignore_index: int | None = None
     class_weight: tuple[float, ...] | None = None
+    key: tuple = field(default=(), compare=False, repr=False)  # the arguments that compiled it
 
     def __repr__(self) -> str:
         params = "".join(f", {k}={v!r}" for k, v in self.params.items())
@@ -198,13 +199,9 @@ class CompiledMetric:
         return _Scalars(self, backend, _scalars_function(self.derivation, backend))
 
     def __reduce__(self):
-        """Pickled as the arguments that compile it again (the generated code is rebuilt, never stored)."""
-        options = {"L": self.L, "threshold": self.threshold, "from_logits": self.from_logits, "eps": self.eps,
-                   "minimize": self.minimize}
-        if self.task != "binary":
-            options.update(task=self.task, num_classes=self.num_classes, average=self.average,
-                           ignore_index=self.ignore_index, class_weight=self.class_weight)
-        return _recompile, (self.formula, options, dict(self.params))
+        """Pickled as the arguments that compiled it (plain values), so the generated code is rebuilt, never
+        stored, and unpickling in the same process gives the same object."""
+        return _compiled, (self.key,)
 
     def _settings(self, options: Mapping[str, Any], extra: set[str]) -> dict[str, Any]:
         allowed = {"L", "threshold", "from_logits", "eps"} | extra
@@ -266,8 +263,9 @@ def _weights(sample_weight: Any, shape: tuple) -> np.ndarray:
     return weight
 
 
-def _recompile(formula: str, options: dict, params: dict) -> CompiledMetric:
-    return compile_metric(formula, **options, **params)
+def _compiled(key: tuple) -> CompiledMetric:
+    with _key_lock(key):
+        return _compile(*key)
 
 
 @dataclass(frozen=True)
@@ -343,8 +341,7 @@ def compile_metric(formula: str, *, L: float = 73.0, threshold: float = 0.5, fro
     params = {name: _real(f"parameter `{name}`", value, "a finite number") for name, value in params.items()}
     key = (formula, settings["L"], settings["threshold"], settings["from_logits"], settings["eps"], minimize,
            tuple(sorted(params.items())), multi)
-    with _key_lock(key):  # one compilation per key, also when threads race for it; other keys do not wait
-        return _compile(*key)
+    return _compiled(key)
 
 
 def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple:
@@ -371,9 +368,12 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
         expected = (f"Expected `class_weight` to be {num_classes} finite, non-negative numbers (not all zero), "
                     "with average='macro'")
         try:
-            weights = tuple(float(w) for w in np.asarray(class_weight, dtype=np.float64).reshape(-1))
+            array = np.asarray(class_weight, dtype=np.float64)
         except (TypeError, ValueError, OverflowError):
             raise MetriccError(f"{expected}, but got {_describe(class_weight)}.") from None
+        if array.ndim != 1:
+            raise MetriccError(f"{expected}, but got an array of shape {array.shape}.")
+        weights = tuple(float(w) for w in array)
         if (average != "macro" or len(weights) != num_classes or not all(map(math.isfinite, weights))
                 or min(weights) < 0 or not sum(weights) > 0):
             raise MetriccError(f"{expected}.")
@@ -409,15 +409,17 @@ def _key_lock(key: tuple):
 
 
 @functools.lru_cache(maxsize=512)
-def _compile(formula, L, threshold, from_logits, eps, minimize, params, multi) -> CompiledMetric:
+def _compile(formula, L, threshold, from_logits, eps, minimize_given, params, multi) -> CompiledMetric:
+    """Compile one key of compile_metric (one compilation per key and process: see _compiled)."""
     parsed = parse(formula, dict(params))
-    minimize = parsed.minimize or minimize
+    minimize = parsed.minimize or minimize_given
     try:
         derivation = derive(loss_of(parsed.expr, minimize))
     except RecursionError:
         raise MetriccError("the formula nests too deeply for SymPy to differentiate; simplify it") from None
     return CompiledMetric(formula, parsed.expr, minimize, MappingProxyType(dict(parsed.params)), L, threshold,
-                          from_logits, eps, derivation, *multi)
+                          from_logits, eps, derivation, *multi,
+                          key=(formula, L, threshold, from_logits, eps, minimize_given, params, multi))
 
 
 def _check_settings(settings: dict[str, Any]) -> None:

@@ -10,7 +10,8 @@ from .errors import MetriccError
 from .printing import scalars_source
 
 KERNELS = {"torch": "torch_kernel.py", "numpy": "numpy_kernel.py"}
-MULTI_KERNELS = {"torch": "torch_multiclass.py", "numpy": "numpy_multiclass.py"}
+MULTI_KERNELS = {"torch": ("torch_kernel.py", "torch_multiclass.py"), "numpy": ("numpy_multiclass.py",)}
+INLINED = "# emitted modules inline this import"
 
 _USAGE = {
     "torch": """Usage:
@@ -69,7 +70,7 @@ def module_source(metric, backend: str) -> str:
         "",
         _latex(metric),
         '"""',
-        _kernel_body((MULTI_KERNELS if multi else KERNELS)[backend]),
+        *(_kernel_body(name) for name in (MULTI_KERNELS[backend] if multi else (KERNELS[backend],))),
         "",
         f"FORMULA = {literal(metric.formula)}",
         f"PARAMETERS = {literal(dict(metric.params))}",
@@ -91,11 +92,12 @@ def _latex(metric) -> str:
 
 
 def _kernel_body(filename: str) -> str:
-    """A kernel module's source without its own docstring."""
+    """A kernel module's source without its own docstring and without its imports of other kernel modules
+    (the lines marked INLINED: the emitted module holds those kernels too)."""
     source = resources.files("metricc").joinpath(filename).read_text(encoding="utf-8")
     docstring = ast.parse(source).body[0]
-    lines = source.splitlines()
-    return "\n".join(lines[docstring.end_lineno:]).strip("\n") + "\n"
+    lines = [line for line in source.splitlines()[docstring.end_lineno:] if not line.endswith(INLINED)]
+    return "\n".join(lines).strip("\n") + "\n"
 
 
 def _loss_class(backend: str, settings: str) -> str:

@@ -92,6 +92,17 @@ def input_summary(input, target, weight):
     return torch.stack([x.sum(), x.min(), x.max(), y.min(), y.max(), w.sum(), w.min(), w.max()])
 
 
+def check_devices(error, *tensors):
+    """Raise `error` unless the tensors (None skipped) share one device that holds data (not `meta`)."""
+    devices = {t.device for t in tensors if isinstance(t, torch.Tensor)}
+    if len(devices) > 1:
+        raise error(f"Expected `input`, `target` and `sample_weight` on one device, but got "
+                    f"{', '.join(sorted(map(str, devices)))}.")
+    if any(device.type == "meta" for device in devices):
+        raise error("Expected tensors with data, but got tensors on the `meta` device (no values to compute a "
+                    "loss from).")
+
+
 def _fails_checks(summary, from_logits):
     """1 where the input summary fails a value check, else 0 (a tensor: no read-back)."""
     x_sum, x_min, x_max, y_min, y_max, w_sum, w_min, _ = summary.unbind()
@@ -346,6 +357,7 @@ class SoftConfusionLoss(torch.nn.Module):
                              f"{type(target).__name__}.")
         if not input.is_floating_point():
             raise self.error(f"Expected `input` to be a floating-point tensor, but got {input.dtype}.")
+        check_devices(self.error, input, target, sample_weight)
         if target.is_complex():
             raise self.error(f"Expected `target` to hold 0/1 labels, but got {target.dtype}.")
         if input.shape != target.shape:

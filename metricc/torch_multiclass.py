@@ -11,6 +11,8 @@ Soft predictions, from logits of shape (n, C):
 import torch
 from torch.autograd.function import once_differentiable
 
+from metricc.torch_kernel import check_devices  # emitted modules inline this import
+
 AVERAGES = ("macro", "micro", "weighted", "none")
 
 
@@ -73,10 +75,10 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
         counts = per_class_counts(yh, not_yh, target, weight)
         world_size = 1
         if group is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
-            packed = torch.stack(counts)
+            packed = torch.stack(counts).to(torch.float64)  # one dtype on every process, whatever its input's
             torch.distributed.all_reduce(packed, group=None if group == "default" else group)
-            counts, world_size = tuple(packed), torch.distributed.get_world_size(None if group == "default"
-                                                                                 else group)
+            counts, world_size = tuple(packed.to(dtype)), torch.distributed.get_world_size(None if group == "default"
+                                                                                           else group)
         loss, (d_tp, d_fp, d_fn, d_tn) = average(scalars, counts, eps, average_, class_weight)
         ctx.save_for_backward(input, target, weight, yh, d_tp - d_fn, d_fp - d_tn)
         ctx.settings = (task, L, threshold, world_size)
@@ -143,6 +145,7 @@ class MultiSoftConfusionLoss(torch.nn.Module):
         expected = (input.shape[0],) if self.task == "multiclass" else tuple(input.shape)
         if not isinstance(target, torch.Tensor):
             raise self.error(f"Expected `target` to be a tensor, but got {type(target).__name__}.")
+        check_devices(self.error, input, target, sample_weight)
         if self.task == "multiclass" and (target.is_floating_point() or target.is_complex()
                                           or target.dtype == torch.bool):
             raise self.error(f"Expected `target` to hold integer class indices, but got {target.dtype} (a float "

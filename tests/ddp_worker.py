@@ -1,4 +1,6 @@
-"""One process of the distributed test: its half of a batch, the loss with sync=True, the gradient."""
+"""One process of the distributed tests: its share of a batch, the loss with sync=True, the gradient; or the
+MetriccError it raised. `mode` shapes the share: eager, fused, multiclass, or a hostile case (see
+test_distributed.py)."""
 
 import os
 import sys
@@ -7,21 +9,38 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from metricc import compile_metric
+from metricc import MetriccError, compile_metric
+
+
+def share(batch, rank, world, mode):
+    z, y, w = (np.array_split(batch[k], world)[rank] for k in ("z", "y", "w"))
+    if mode == "empty share" and rank == 1:
+        z, y, w = z[:0], y[:0], w[:0]
+    if mode == "zero weights" and rank == 1 or mode == "all zero weights":
+        w = np.zeros_like(w)
+    if mode == "nan on one rank" and rank == 1:
+        z = z.copy()
+        z[0] = np.nan
+    dtype = torch.float32 if mode == "mixed dtypes" and rank == 0 else torch.float64
+    return torch.tensor(z, dtype=dtype, requires_grad=True), torch.tensor(y), torch.tensor(w, dtype=dtype)
+
 
 if __name__ == "__main__":
     data, out, formula, mode = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     batch = np.load(data)
-    z, y, w = (np.array_split(batch[k], world)[rank] for k in ("z", "y", "w"))
-    x = torch.tensor(z, requires_grad=True)
+    x, y, w = share(batch, rank, world, mode)
     if mode == "multiclass":
-        loss_fn = compile_metric(formula, task="multiclass", num_classes=z.shape[1]).to_torch(sync=True)
+        loss_fn = compile_metric(formula, task="multiclass", num_classes=x.shape[1]).to_torch(sync=True)
     else:
         loss_fn = compile_metric(formula).to_torch(sync=True, compile=mode == "fused")
-    loss = loss_fn(x, torch.tensor(y), torch.tensor(w))
-    loss.backward()
-    np.savez(out, loss=loss.item(), grad=x.grad.numpy(), world=world)
+    try:
+        loss = loss_fn(x, y, w)
+        loss.backward()
+        np.savez(out, loss=loss.item(), grad=x.grad.double().numpy(), world=world)
+    except MetriccError as error:
+        np.savez(out, error=str(error))
+    dist.barrier()  # a process that raised still meets the others: nobody is left waiting
     dist.destroy_process_group()
     os._exit(0)

@@ -23,6 +23,51 @@ def _free_port():
         return s.getsockname()[1]
 
 
+def _run_two_processes(tmp_path, batch, formula, mode):
+    np.savez(tmp_path / "batch.npz", **batch)
+    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "WORLD_SIZE": "2",
+           "OMP_NUM_THREADS": "1"}
+    processes = [subprocess.Popen([sys.executable, str(WORKER), str(tmp_path / "batch.npz"),
+                                   str(tmp_path / f"rank{rank}.npz"), formula, mode],
+                                  env={**env, "RANK": str(rank)}, stderr=subprocess.PIPE, text=True)
+                 for rank in range(2)]
+    for process in processes:
+        _, stderr = process.communicate(timeout=300)  # a hang fails here
+        assert process.returncode == 0, stderr
+    return [dict(np.load(tmp_path / f"rank{rank}.npz")) for rank in range(2)]
+
+
+def _binary_batch(n=64):
+    rng = np.random.default_rng(0)
+    return {"z": rng.normal(0, 0.5, n), "y": (rng.random(n) < 0.3).astype(np.float64), "w": rng.uniform(0.5, 2, n)}
+
+
+@pytest.mark.parametrize("mode", ["empty share", "zero weights", "mixed dtypes"])
+def test_uneven_shares_give_the_loss_of_the_global_batch(tmp_path, mode):
+    batch = _binary_batch()
+    results = _run_two_processes(tmp_path, batch, "f1", mode)
+    from ddp_worker import share
+
+    shares = [share(batch, rank, 2, mode) for rank in range(2)]
+    z = torch.cat([s[0].detach().double() for s in shares])
+    y, w = torch.cat([s[1] for s in shares]), torch.cat([s[2].double() for s in shares])
+    expected = compile_metric("f1").to_torch()(z, y, w).item()
+    for result in results:
+        assert "error" not in result, result.get("error")
+        assert float(result["loss"]) == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("mode, message", [
+    ("nan on one rank", "input"),
+    ("all zero weights", "positive entry in some process"),
+])
+def test_every_process_raises_when_one_fails(tmp_path, mode, message):
+    results = _run_two_processes(tmp_path, _binary_batch(), "f1", mode)
+    errors = [str(result.get("error", "")) for result in results]
+    assert all(errors), errors
+    assert any(message in e for e in errors), errors
+
+
 @pytest.mark.parametrize("formula, mode", [("f1", "eager"), ("mcc", "eager"), ("f1", "fused"),
                                            ("f1", "multiclass")])
 def test_two_processes_match_one(tmp_path, formula, mode):
@@ -33,16 +78,7 @@ def test_two_processes_match_one(tmp_path, formula, mode):
     else:
         batch = {"z": rng.normal(0, 0.1, n), "y": (rng.random(n) < 0.3).astype(np.float64),
                  "w": rng.uniform(0.5, 2, n)}
-    np.savez(tmp_path / "batch.npz", **batch)
-    env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "WORLD_SIZE": "2",
-           "OMP_NUM_THREADS": "1"}
-    processes = [subprocess.Popen([sys.executable, str(WORKER), str(tmp_path / "batch.npz"),
-                                   str(tmp_path / f"rank{rank}.npz"), formula, mode],
-                                  env={**env, "RANK": str(rank)}, stderr=subprocess.PIPE, text=True)
-                 for rank in range(2)]
-    for process in processes:
-        _, stderr = process.communicate(timeout=300)
-        assert process.returncode == 0, stderr
+    _run_two_processes(tmp_path, batch, formula, mode)
     x = torch.tensor(batch["z"], requires_grad=True)
     options = {"task": "multiclass", "num_classes": 3} if mode == "multiclass" else {}
     loss = compile_metric(formula, **options).to_torch()(x, torch.tensor(batch["y"]), torch.tensor(batch["w"]))

@@ -1,0 +1,340 @@
+"""Numerical soundness and hostile input: exact float32 gradients, bounded and deterministic compilation, safe
+emission, weights at the float limits, pickling. Each case is one that once gave a silently wrong number, a
+hang or a raw exception."""
+
+import copy
+import io
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import time
+import tracemalloc
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+from metricc import MetriccError, compile_metric
+from metricc.catalog import METRICS
+
+CATALOG = sorted(METRICS)
+
+
+def _relative(a, b):
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-300)
+
+
+def _torch_grad(module, z, y):
+    x = z.clone().requires_grad_()
+    module(x, y).backward()
+    return x.grad
+
+
+# -- 1 and 2: float32 gradients and counts ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("batch", ["no negatives", "no positives", "both"])
+@pytest.mark.parametrize("n", [8, 64, 1024, 100_000])
+def test_float32_gradients_equal_float64(batch, n):
+    rng = np.random.default_rng(n)
+    z = rng.normal(0, 2, n)
+    y = {"no negatives": np.ones(n), "no positives": np.zeros(n), "both": (rng.random(n) < 0.3) * 1.0}[batch]
+    zt, yt = torch.tensor(z), torch.tensor(y)
+    worst = {}
+    for name in CATALOG:
+        metric = compile_metric(name)
+        module = metric.to_torch()
+        g64 = _torch_grad(module, zt, yt).numpy()
+        if not np.linalg.norm(g64) > 0:
+            continue  # a flat loss (e.g. precision without predicted positives): nothing to compare
+        g32 = _torch_grad(module, zt.float(), yt.float()).numpy()
+        n32 = metric.loss_and_grad(z.astype(np.float32), y.astype(np.float32))[1]
+        n64 = metric.loss_and_grad(z, y)[1]
+        worst[name] = max(_relative(g32, g64), _relative(n32, n64))
+    assert worst and max(worst.values()) <= 1e-4, worst
+
+
+def test_balanced_accuracy_without_negatives_has_a_float32_gradient():
+    z, y = torch.randn(64, generator=torch.Generator().manual_seed(0)), torch.ones(64)
+    grad = _torch_grad(compile_metric("balanced_accuracy").to_torch(), z, y)
+    assert grad.abs().max() > 0
+
+
+@pytest.mark.parametrize("path", ["eager", "numpy"])
+def test_small_counts_keep_their_digits_in_float32_at_n_1e7(path):
+    n = 10_000_000
+    rng = np.random.default_rng(0)
+    right = rng.random(n) < 0.5
+    p = np.where(right, 0.7, 0.3)  # every sample right, with a soft margin
+    y, z = right.astype(np.float32), np.log(p / (1 - p)).astype(np.float32)
+    metric = compile_metric("minimize: FP + FN")
+    if path == "numpy":
+        value, reference = metric.loss_and_grad(z, y)[0], metric.loss_and_grad(z.astype(np.float64), y)[0]
+    else:
+        module = metric.to_torch()
+        value = module(torch.from_numpy(z), torch.from_numpy(y)).item()
+        reference = module(torch.from_numpy(z).double(), torch.from_numpy(y).double()).item()
+    assert abs(value - reference) <= 1e-3 * reference
+
+
+def test_fused_and_multilabel_counts_are_accumulated_directly():
+    n = 200_000
+    rng = np.random.default_rng(1)
+    right = rng.random(n) < 0.5
+    z = torch.tensor(np.where(right, 3.0, -3.0), dtype=torch.float32)  # p = 0.95 / 0.05: 1 - yh rounds to 0
+    y = torch.tensor(right, dtype=torch.float32)
+    metric = compile_metric("minimize: FP + FN")
+    reference = metric.to_torch()(z.double(), y.double()).item()
+    assert reference > 0
+    fused = metric.to_torch(compile=True)(z, y).item()
+    assert abs(fused - reference) <= 1e-3 * reference
+    multi = compile_metric("minimize: FP + FN", task="multilabel", num_classes=2, average="micro")
+    zz, yy = torch.stack([z, -z], 1), torch.stack([y, 1 - y], 1)
+    value = multi.to_torch()(zz, yy).item()
+    assert abs(value - multi.to_torch()(zz.double(), yy.double()).item()) <= 1e-3 * value
+    assert abs(multi.loss_and_grad(zz.numpy(), yy.numpy())[0] - value) <= 1e-3 * value
+
+
+# -- 3 and 4: bounded, deterministic compilation ----------------------------------------------------------------
+
+CHAIN = "; ".join(["a0 = TP"] + [f"a{i} = a{i - 1} + TP/(FP+{i})" for i in range(1, 100)]) + "; a99/N"
+SLOW_ONCE = ["mcc+cohen_kappa+gmean+f1+balanced_accuracy+markedness", "1/((TP+FP)^1000+1)",
+             "TP*(((1000^1000)^1000)^1000)", "max(markedness, cohen_kappa)", "abs(cohen_kappa) - mcc", "1/(N^15+1)",
+             CHAIN]
+
+
+@pytest.mark.parametrize("formula", SLOW_ONCE, ids=lambda f: f[:30])
+def test_formulas_that_hung_are_answered_within_2_s(formula):
+    start = time.process_time()  # CPU time: a busy machine does not make the test fail
+    try:
+        compile_metric(formula, L=71.5).scalars_source("numpy")
+    except MetriccError:
+        pass
+    assert time.process_time() - start < 2.0
+
+
+FAST_CLOCK = """
+import time
+for name in ("perf_counter", "monotonic", "time", "process_time"):
+    real = getattr(time, name)
+    setattr(time, name, lambda real=real, start=real(): start + 200 * (real() - start))
+"""
+PRINT_CODE = """
+import hashlib
+from metricc import compile_metric
+from metricc.catalog import METRICS
+text = "".join(compile_metric(name).scalars_source(b) for name in sorted(METRICS) for b in ("numpy", "torch", "math"))
+print(hashlib.sha256(text.encode()).hexdigest())
+"""
+
+
+def test_compiled_code_does_not_depend_on_the_clock():
+    digests = [subprocess.run([sys.executable, "-c", prefix + PRINT_CODE], capture_output=True, text=True,
+                              timeout=600, check=True).stdout for prefix in ("", FAST_CLOCK)]
+    assert digests[0] == digests[1] and len(digests[0].strip()) == 64
+
+
+# -- 5: a slow compilation does not block a cached one -----------------------------------------------------------
+
+def test_cached_compile_does_not_wait_for_a_slow_one():
+    compile_metric("f1")
+    started = threading.Event()
+
+    def slow():
+        started.set()
+        compile_metric(CHAIN, L=70.25)
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    started.wait()
+    time.sleep(0.05)
+    begin = time.perf_counter()
+    compile_metric("f1")
+    waited = time.perf_counter() - begin
+    busy = thread.is_alive()
+    thread.join()
+    assert busy, "the slow compilation finished too early to tell"
+    assert waited < 0.5
+
+
+# -- 6: emitted modules hold only what metricc formats -----------------------------------------------------------
+
+class _EvilStr(str):
+    def __repr__(self):
+        return "__import__('os').system('touch pwned_str')"
+
+    __str__ = __repr__
+
+
+class _EvilFloat(float):
+    def __repr__(self):
+        return "__import__('os').system('touch pwned_float')"
+
+    __str__ = __repr__
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_subclasses_cannot_inject_code_into_emitted_modules(tmp_path, monkeypatch, backend):
+    monkeypatch.chdir(tmp_path)
+    for metric in (compile_metric(_EvilStr("fbeta"), beta=2.0), compile_metric("fbeta", beta=_EvilFloat(2.0))):
+        source = metric.emit(backend)
+        assert "pwned" not in source
+        exec(compile(source, "emitted", "exec"), {})  # metricc's own output
+    assert not list(tmp_path.iterdir())
+
+
+def test_equal_values_share_a_cache_entry_and_still_emit_plain_literals():
+    first = compile_metric("fbeta", beta=np.float64(2), L=69.5)
+    second = compile_metric("fbeta", beta=2.0, L=69.5)
+    assert first is second
+    for settings in (dict(beta=Fraction(1, 2)), dict(beta=2, L=np.float32(50))):
+        namespace = {}
+        exec(compile(compile_metric("fbeta", **settings).emit("numpy"), "emitted", "exec"), namespace)
+        assert all(type(v) is float for v in namespace["PARAMETERS"].values())
+
+
+@pytest.mark.parametrize("class_weight", [[1.0, float("inf"), 1.0], [1.0, float("nan"), 1.0], "abc", [[1, 2, 3]]])
+def test_class_weight_must_be_finite_numbers(class_weight):
+    with pytest.raises(MetriccError, match="class_weight"):
+        compile_metric("f1", task="multiclass", num_classes=3, class_weight=class_weight)
+
+
+# -- 7: the scale of the weights, L at the float limit, constants that vanish ----------------------------------
+
+def test_float32_weights_near_the_float_limit_keep_the_gradient():
+    z, y = torch.randn(32, generator=torch.Generator().manual_seed(3)), torch.tensor([0.0, 1.0] * 16)
+    for compiled in (False, True):
+        module = compile_metric("f1").to_torch(compile=compiled)
+        expected = _torch_grad(module, z, y)
+        x = z.clone().requires_grad_()
+        loss = module(x, y, torch.full((32,), 1e38))
+        loss.backward()
+        assert torch.isfinite(x.grad).all() and _relative(x.grad, expected) < 1e-5
+
+
+@pytest.mark.parametrize("scale", [1e30, 1e-30])
+def test_numpy_gradient_does_not_depend_on_the_weight_scale(scale):
+    rng = np.random.default_rng(4)
+    z, y = rng.normal(size=32), np.tile([0.0, 1.0], 16)
+    metric = compile_metric("f1", eps=0.0)
+    expected = metric.loss_and_grad(z, y)[1]
+    grad = metric.loss_and_grad(z, y, np.full(32, scale))[1]
+    assert _relative(grad, expected) < 1e-9
+
+
+def test_weighted_counts_beyond_float64_reach_are_refused():
+    z, y = np.random.default_rng(5).normal(size=16), np.tile([0.0, 1.0], 8)
+    with pytest.raises(MetriccError, match="scale the sample weights down"):
+        compile_metric("f1").loss_and_grad(z, y, np.full(16, 1e307))
+    with pytest.raises(MetriccError, match="scale the sample weights down"):
+        compile_metric("f1").to_torch()(torch.tensor(z), torch.tensor(y), torch.full((16,), 1e200,
+                                                                                     dtype=torch.float64))
+
+
+@pytest.mark.parametrize("L", [1e308, 1e7])
+def test_an_L_that_only_overflows_is_refused(L):
+    with pytest.raises(MetriccError, match="Expected argument `L` to be at most 1e\\+06"):
+        compile_metric("f1", L=L)
+
+
+@pytest.mark.parametrize("formula, message", [
+    ("TP/(log(6)-log(2)-log(3))", "division by zero"),
+    ("TP*log(0)^0", "infinite or undefined"),
+    ("min(TP, sqrt(-1))", "min() of a value that is not real"),
+    ("min(TP, log(0))", "infinite or undefined"),
+    ("exp(" * 150 + "TP" + ")" * 150, "levels deep"),
+    ("TP*1e300^15", "out of range"),
+    ("1e300*1e300*TP", "out of range"),
+    ("(FP+TP/" * 40 + "TP" + ")" * 40, "levels deep"),
+])
+def test_formulas_that_gave_nonsense_or_raw_exceptions(formula, message):
+    with pytest.raises(MetriccError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        compile_metric(formula)
+
+
+# -- 8: raw exceptions from arguments and devices ---------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs", [{"beta": 10**400}, {"L": 10**400}, {"eps": 10**400}, {"beta": np.array(2.0)},
+                                    {"beta": [2.0]}, {"threshold": "0.5"}, {"task": ["binary"]}])
+def test_unusable_arguments_are_metricc_errors(kwargs):
+    with pytest.raises(MetriccError):
+        compile_metric("fbeta", **kwargs)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_meta_tensors_are_refused(task):
+    if task == "binary":
+        module, z, y = compile_metric("f1").to_torch(), torch.randn(4, device="meta"), torch.ones(4, device="meta")
+    else:
+        module = compile_metric("f1", task="multiclass", num_classes=3).to_torch()
+        z, y = torch.randn(4, 3, device="meta"), torch.ones(4, dtype=torch.long, device="meta")
+    with pytest.raises(MetriccError, match="meta"):
+        module(z, y)
+
+
+def test_tensors_on_different_devices_are_refused():
+    with pytest.raises(MetriccError, match="on one device"):
+        compile_metric("f1").to_torch()(torch.randn(4), torch.ones(4), torch.ones(4, device="meta"))
+
+
+# -- 9: multi-class memory -----------------------------------------------------------------------------------------
+
+def test_numpy_multiclass_memory_is_linear_in_the_classes():
+    classes = 10_000
+    metric = compile_metric("f1", task="multiclass", num_classes=classes, average="micro")
+    z, y = np.zeros((4, classes)), np.array([0, 1, 2, 3])
+    tracemalloc.start()
+    try:
+        metric.loss_and_grad(z, y)
+        metric.score(y, y)
+        namespace = {}
+        exec(compile(metric.emit("numpy"), "emitted", "exec"), namespace)  # metricc's own output
+        namespace["loss_and_grad"](z, y)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50e6  # a (C, C) identity alone would be 800 MB
+
+
+# -- 11: pickling ---------------------------------------------------------------------------------------------------
+
+def test_compiled_metrics_pickle_and_deepcopy():
+    for metric in (compile_metric("fbeta", beta=2.0, L=40.0), compile_metric("minimize: FP + 5*FN"),
+                   compile_metric("f1", task="multiclass", num_classes=3, class_weight=[1, 2, 3])):
+        assert pickle.loads(pickle.dumps(metric)) is metric
+        assert copy.deepcopy(metric) is metric
+
+
+class _Model(torch.nn.Module):
+    def __init__(self, loss):
+        super().__init__()
+        self.linear = torch.nn.Linear(3, 3)
+        self.loss = loss
+
+
+@pytest.mark.parametrize("options", [{}, {"task": "multiclass", "num_classes": 3}])
+def test_a_model_with_its_loss_saves_and_loads(options):
+    model = _Model(compile_metric("fbeta", beta=2.0, **options).to_torch())
+    buffer = io.BytesIO()
+    torch.save(model, buffer)
+    buffer.seek(0)
+    loaded = torch.load(buffer, weights_only=False)
+    x = torch.randn(8, 3, generator=torch.Generator().manual_seed(0))
+    if options:
+        logits, y = model.linear(x), torch.tensor([0, 1, 2, 0, 1, 2, 0, 1])
+    else:
+        logits, y = model.linear(x)[:, 0], torch.tensor([0, 1] * 4)
+    assert loaded.loss(logits, y).item() == model.loss(logits, y).item()
+
+
+def test_saved_loss_loads_in_a_fresh_process(tmp_path):
+    torch.save(_Model(compile_metric("mcc").to_torch()), tmp_path / "model.pt")
+    code = (f"import torch, sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); import test_soundness; "
+            f"m = torch.load({str(tmp_path / 'model.pt')!r}, weights_only=False); "
+            "print(float(m.loss(torch.tensor([2.0, -1.0, 0.5, -3.0]), torch.tensor([1, 0, 0, 1]))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert 0 < float(out.stdout) < 2
