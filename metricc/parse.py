@@ -23,8 +23,9 @@ COUNT_SYMBOLS = {name: sp.Symbol(name, positive=True) for name in catalog.COUNTS
 
 MAX_LENGTH = 10_000
 MAX_EXPONENT = 1_000
-MAX_DECADES = 300  # every constant lies within 1e-300 .. 1e300 in size (or is 0): floats hold it, and exact
-# arithmetic on it stays cheap
+MAX_DECADES = 300  # every constant lies within 1e-300 .. 1e300 in size (or is 0), so that floats hold it,
+MAX_CONSTANT_BITS = 4096  # and its exact numerator and denominator have at most this many bits (0.999^1000 has
+# about 10,000), so that exact arithmetic on it stays cheap
 MAX_NUMBER_CHARS = 100
 MAX_DEPTH = 200
 MAX_BINDINGS = 100
@@ -324,6 +325,9 @@ class _Lower(Transformer):
         if value.is_Rational and value != 0 and abs(_decades(value)) > MAX_DECADES:
             raise self.scope.error(f"the constant is out of range (beyond 1e{MAX_DECADES} or below "
                                    f"1e-{MAX_DECADES} in size)", where)
+        if value.is_Rational and _bits(value) > MAX_CONSTANT_BITS:
+            raise self.scope.error(f"the exact value of this constant needs more than {MAX_CONSTANT_BITS} bits; "
+                                   "write it as a decimal number", where)
         if value.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
             raise self.scope.error("this part of the formula is infinite or undefined (log(0)? a division by 0?)",
                                    where)
@@ -388,12 +392,19 @@ class _Lower(Transformer):
             if decades > MAX_DECADES:  # checked before SymPy computes the power exactly
                 raise self.scope.error(f"the constant is out of range (beyond 1e{MAX_DECADES} or below "
                                        f"1e-{MAX_DECADES} in size)", meta)
+            if base.is_Rational and exponent.is_Integer and _bits(base) * abs(int(exponent)) > MAX_CONSTANT_BITS:
+                raise self.scope.error(f"the exact value of this constant needs more than {MAX_CONSTANT_BITS} "
+                                       "bits; write it as a decimal number", meta)
         return self._bounded(base**exponent, meta)
 
 
 def _decades(value: sp.Rational) -> float:
     """log10 of |value|, from the sizes of its numerator and denominator (no decimal conversion)."""
     return (abs(value.p).bit_length() - value.q.bit_length()) * math.log10(2)
+
+
+def _bits(value: sp.Rational) -> int:
+    return max(abs(value.p).bit_length(), value.q.bit_length())
 
 
 def _vanishes(value: sp.Expr) -> bool:

@@ -115,7 +115,7 @@ class Printer:
             return f"-{self._at(-expr, _MUL)}", _NEG
         coefficient, factors = expr.as_coeff_mul()
         numerator, denominator = [], []
-        if coefficient.is_Rational:
+        if coefficient.is_Rational and max(abs(coefficient.p), coefficient.q) < 2**53:  # else printed as a float
             if coefficient.p != 1:
                 numerator.append(sp.Integer(coefficient.p))
             if coefficient.q != 1:

@@ -4,6 +4,8 @@ independent of metricc's parser and SymPy), plus random text and random token se
 import torch
 from hypothesis import strategies as st
 
+from metricc.catalog import METRICS
+
 RATES = {
     "TPR": lambda c: c["TP"] / (c["TP"] + c["FN"]),
     "TNR": lambda c: c["TN"] / (c["TN"] + c["FP"]),
@@ -97,3 +99,19 @@ TOKEN_SEQUENCES = st.lists(st.sampled_from(TOKENS), max_size=25).flatmap(
 RANDOM_TEXT = st.one_of(st.text(max_size=120),
                         st.binary(max_size=120).map(lambda b: b.decode("utf-8", errors="replace")),
                         st.text(alphabet="TPFNTN+-*/^()0123456789.,;=e ", max_size=60))
+
+CATALOG_COMBINATIONS = st.lists(st.sampled_from(sorted(METRICS)), min_size=2, max_size=6).flatmap(
+    lambda names: st.lists(st.sampled_from(["+", "-", "*", "/"]), min_size=len(names) - 1,
+                           max_size=len(names) - 1).flatmap(
+        lambda ops: st.sampled_from(["{}", "max({}, TPR)", "abs({})", "min({}, 1)"]).map(
+            lambda wrap: wrap.format(names[0] + "".join(f" {o} {n}" for o, n in zip(ops, names[1:]))))))
+
+_NUMBER = st.sampled_from(["0.5", "2", "10", "1000", "1e300", "1e-300", "0.999", "3.5"])
+_EXPONENT = st.sampled_from(["2", "-1", "1000", "-1000", "0.5", "15", "300"])
+NUMBER_TOWERS = st.tuples(_NUMBER, st.lists(_EXPONENT, min_size=1, max_size=4), st.booleans()).map(
+    lambda t: ("TP*" if t[2] else "TP/") + "(" * len(t[1]) + t[0] + "".join(f"^{e})" for e in t[1]))
+
+_SUMS = st.sampled_from(["N", "TP+FP", "TP", "FN+TN+1", "PP", "mcc", "f1"])
+POLYNOMIALS = st.tuples(_SUMS, st.integers(1, 1000), st.sampled_from(["1/({}^{}+1)", "{}^{}*TP/(N^2+1)",
+                                                                      "TP/({}^{} + FP^{})"])).map(
+    lambda t: t[2].format(t[0], t[1], t[1]))

@@ -2,21 +2,26 @@
 
 import time
 
+import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from formula_strategies import RANDOM_TEXT, TOKEN_SEQUENCES, formulas
+from formula_strategies import CATALOG_COMBINATIONS, NUMBER_TOWERS, POLYNOMIALS, RANDOM_TEXT, TOKEN_SEQUENCES, formulas
 from metricc import MetriccError, compile_metric
 
 SECONDS = 2.0
 
 
-def _answer(text):
-    start = time.perf_counter()
+def _answer(text, **kwargs):
+    start = time.process_time()  # CPU time: a busy machine does not fail the test
     try:
-        compile_metric(text)
+        metric = compile_metric(text, **kwargs)
     except MetriccError as error:
         assert str(error)
-    assert time.perf_counter() - start < SECONDS, f"{text!r} took over {SECONDS} s"
+    else:
+        metric.scalars_source("numpy")
+    assert time.process_time() - start < SECONDS, f"{text!r} took over {SECONDS} s"
 
 
 @settings(max_examples=1000, deadline=None)
@@ -36,3 +41,64 @@ def test_random_token_sequences(text):
 def test_formulas_from_the_grammar(drawn):
     formula, _ = drawn
     _answer(formula.text)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(CATALOG_COMBINATIONS)
+def test_formulas_built_from_catalog_names(text):
+    _answer(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(NUMBER_TOWERS, POLYNOMIALS))
+def test_number_towers_and_high_degrees(text):
+    _answer(text)
+
+
+class _Text(str):
+    def __repr__(self):
+        raise AssertionError("metricc must not call repr on a user's str")
+
+
+class _Number(float):
+    def __repr__(self):
+        raise AssertionError("metricc must not call repr on a user's number")
+
+
+SCALAR_TYPES = [float, int, np.float16, np.float32, np.float64, np.int32, np.int64, _Number]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.sampled_from(SCALAR_TYPES), st.sampled_from(SCALAR_TYPES), st.floats(0.1, 5), st.floats(1, 200))
+def test_scalar_types_as_parameters_and_settings(beta_type, L_type, beta, L):
+    try:
+        metric = compile_metric(_Text("fbeta"), beta=beta_type(beta), L=L_type(L))
+    except MetriccError as error:  # an int type may round beta to 0
+        assert "beta" in str(error) or "denominator" in str(error) or "zero" in str(error)
+        return
+    namespace = {}
+    exec(compile(metric.emit("numpy"), "emitted", "exec"), namespace)  # metricc's own output
+    assert type(namespace["PARAMETERS"]["beta"]) is float and type(metric.L) is float
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(-38, 38), st.sampled_from([np.float32, np.float64]), st.sampled_from(["f1", "mcc", "gmean"]))
+def test_weights_at_the_float_limits_give_a_gradient_or_a_clear_error(exponent, dtype, name):
+    rng = np.random.default_rng(exponent + 40)
+    z, y = rng.normal(size=24).astype(dtype), np.tile([0, 1, 1], 8).astype(dtype)
+    weight = np.full(24, 10.0 ** exponent, dtype=dtype) * rng.uniform(0.5, 1, 24).astype(dtype)
+    try:
+        loss, grad = compile_metric(name).loss_and_grad(z, y, weight)
+    except MetriccError as error:
+        assert str(error)
+        return
+    assert np.isfinite(loss) and np.isfinite(grad).all()
+    if exponent >= 0:  # eps = 1e-6 is negligible against weights of 1 and more: their scale does not matter
+        unit = compile_metric(name).loss_and_grad(z, y, weight / weight.max())[1]
+        np.testing.assert_allclose(grad, unit, rtol=1e-3, atol=1e-3 * np.abs(unit).max())
+
+
+@pytest.mark.parametrize("text", ["f1", "fbeta"])
+def test_subclass_formula_is_stored_as_plain_text(text):
+    metric = compile_metric(_Text(text), L=66.5)
+    assert type(metric.formula) is str and metric.formula == text
