@@ -173,6 +173,48 @@ class CompiledMetric:
                                               name=self.formula, error=MetriccError, warning=MetriccWarning,
                                               check_dtype=_L_checker(settings, "torch"), **settings)
 
+    def tune_threshold(self, scores: Any, target: Any, sample_weight: Any = None) -> tuple[float, float]:
+        """The cut-off on `scores` (logits, probabilities or any monotone score) that gives the best value of the
+        formula on the hard predictions `scores >= threshold`, and that value: the largest score, or the
+        smallest cost for a `minimize:` formula. Exact over all cut-offs in O(n log n); equal scores always fall
+        on the same side; cut-offs where the formula is undefined (0/0) are skipped. Predicting no positive at all
+        is the candidate `threshold = inf`. Multi-label: one cut-off per label, as two arrays of shape (C,)."""
+        if self.task == "multiclass":
+            raise MetriccError("tune_threshold() needs binary or multi-label scores; a multi-class prediction is "
+                               "the arg-max, which has no threshold")
+        scores, target = _numbers(scores, "scores").astype(np.float64), _zero_one(target, "target")
+        if scores.shape != target.shape or scores.size == 0:
+            raise MetriccError(f"Expected non-empty `scores` and `target` of the same shape, but got {scores.shape} "
+                               f"and {target.shape}.")
+        if np.isnan(scores).any():
+            raise MetriccError("Expected `scores` without NaN.")
+        weight = _weights(sample_weight, target.shape if self.task == "binary" else target.shape[:1])
+        if self.task == "multilabel":
+            weight = np.broadcast_to(weight[:, None], target.shape)
+            best = [self._tune(scores[:, k], target[:, k], weight[:, k]) for k in range(target.shape[1])]
+            return np.array([b[0] for b in best]), np.array([b[1] for b in best])
+        return self._tune(scores.reshape(-1), target.reshape(-1), weight.reshape(-1))
+
+    def _tune(self, scores: np.ndarray, target: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+        order = np.argsort(-scores, kind="stable")
+        scores, positive = scores[order], weight[order] * (target[order] == 1)
+        negative = weight[order] - positive
+        last_of_tie = np.flatnonzero(np.append(scores[1:] != scores[:-1], True))  # cut after a whole tie group
+        tp = np.concatenate([[0.0], np.cumsum(positive)[last_of_tie]])
+        fp = np.concatenate([[0.0], np.cumsum(negative)[last_of_tie]])
+        cutoffs = np.concatenate([[np.inf], scores[last_of_tie]])
+        fn, tn = positive.sum() - tp, negative.sum() - fp
+        with np.errstate(all="ignore"):
+            loss = np.broadcast_to(self._scalars("numpy")(tp, fp, np.maximum(fn, 0), np.maximum(tn, 0))[0],
+                                   tp.shape)
+        value = loss if self.minimize else 1 - loss
+        defined = np.isfinite(value)
+        if not defined.any():
+            raise MetriccError(f"{self.formula!r} is undefined at every cut-off of these scores")
+        candidates = np.where(defined, value, np.inf if self.minimize else -np.inf)
+        best = int(np.argmin(candidates) if self.minimize else np.argmax(candidates))
+        return float(cutoffs[best]), float(value[best])
+
     def latex(self) -> str:
         """The score, the loss, the four partials and the per-sample gradient, in LaTeX."""
         from .latex import document

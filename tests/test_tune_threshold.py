@@ -1,0 +1,77 @@
+"""tune_threshold against a brute-force search over every cut-off, scored by score() on hard predictions."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from metricc import MetriccError, compile_metric
+
+FORMULAS = ["f1", "mcc", "balanced_accuracy", "minimize: (FP + 5*FN)/N", "2*TP/(2*TP + FP + FN) + 0.1*TNR"]
+
+
+def brute_force(metric, scores, y, w):
+    """Every cut-off (each distinct score, and above all of them), scored by score(); the best defined value."""
+    values = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # undefined cut-offs warn and give nan
+        for cutoff in np.append(np.unique(scores), np.inf):
+            values.append(metric.score((scores >= cutoff).astype(int), y, w))
+    values = np.array(values)
+    values = values[np.isfinite(values)]
+    return values.min() if metric.minimize else values.max()
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_equals_brute_force_with_ties_and_weights(formula, seed, weighted):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 300))
+    scores = np.round(rng.normal(size=n), int(rng.integers(0, 3)))  # rounding makes ties
+    y = (rng.random(n) < 0.1 + 0.5 * (scores > 0)).astype(int)
+    w = rng.uniform(0.1, 3, n) if weighted else None
+    metric = compile_metric(formula)
+    threshold, value = metric.tune_threshold(scores, y, w)
+    assert value == pytest.approx(brute_force(metric, scores, y, w), abs=1e-12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert metric.score((scores >= threshold).astype(int), y, w) == pytest.approx(value, abs=1e-12)
+
+
+def test_ties_fall_on_the_same_side():
+    scores = np.array([0.2, 0.5, 0.5, 0.5, 0.9])
+    y = np.array([0, 1, 0, 1, 1])
+    threshold, _ = compile_metric("accuracy").tune_threshold(scores, y)
+    assert threshold in scores or threshold == np.inf  # a cut-off at a score keeps the whole tie together
+
+
+def test_undefined_cutoffs_are_skipped():
+    # precision is 0/0 when nothing is predicted positive: that cut-off must not win
+    threshold, value = compile_metric("precision").tune_threshold(np.array([0.1, 0.2, 0.3]), np.array([0, 0, 1]))
+    assert threshold == 0.3 and value == 1.0
+
+
+def test_multilabel_tunes_each_label():
+    rng = np.random.default_rng(7)
+    scores, y = rng.normal(size=(50, 3)), (rng.random((50, 3)) < 0.4).astype(int)
+    metric = compile_metric("f1", task="multilabel", num_classes=3)
+    thresholds, values = metric.tune_threshold(scores, y)
+    binary = compile_metric("f1")
+    for k in range(3):
+        assert (thresholds[k], values[k]) == binary.tune_threshold(scores[:, k], y[:, k])
+
+
+@pytest.mark.parametrize("scores, target, message", [
+    (np.array([0.1, np.nan]), np.array([0, 1]), "without NaN"),
+    (np.array([0.1, 0.2]), np.array([0, 2]), "hard 0/1 labels"),
+    (np.array([0.1, 0.2]), np.array([0, 1, 1]), "same shape"),
+])
+def test_bad_input(scores, target, message):
+    with pytest.raises(MetriccError, match=message):
+        compile_metric("f1").tune_threshold(scores, target)
+
+
+def test_multiclass_is_refused():
+    with pytest.raises(MetriccError, match="arg-max"):
+        compile_metric("f1", task="multiclass", num_classes=3).tune_threshold(np.zeros(3), np.zeros(3))
