@@ -14,7 +14,20 @@ def pytest_addoption(parser):
     parser.addoption("--slow", action="store_true", help="also run the long checks marked slow")
 
 
+# The integration tier (`pytest -m integration`): examples, benchmarks, distributed runs and every test that
+# runs metricc or an emitted module in a subprocess. `pytest -q` runs the fast core.
+INTEGRATION_MODULES = {"test_examples.py", "test_benchmark.py", "test_distributed.py", "test_reproduce_paper.py",
+                       "test_cli.py"}
+INTEGRATION_TESTS = {"test_emitted_module_matches_compile_metric", "test_cli_answers_or_refuses",
+                     "test_cli_lrange_table", "test_cli_lrange_plot", "test_compiled_code_does_not_depend_on_the_clock",
+                     "test_saved_loss_loads_in_a_fresh_process", "test_to_torch_without_torch_says_how_to_install_it",
+                     "test_import_does_not_import_torch"}
+
+
 def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in INTEGRATION_MODULES or item.originalname in INTEGRATION_TESTS:
+            item.add_marker(pytest.mark.integration)
     if config.getoption("--slow"):
         return
     skip = pytest.mark.skip(reason="slow: run with --slow")

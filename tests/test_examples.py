@@ -12,8 +12,9 @@ def test_quickstart_prints_both_f1_scores():
     out = subprocess.run([sys.executable, str(EXAMPLES / "quickstart.py"), "--epochs", "150", "--repeats", "1"],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr
-    scores = dict(re.findall(r"(BCE|metricc F1) loss: test F1 = ([0-9.]+)", out.stdout))
-    assert set(scores) == {"BCE", "metricc F1"}
+    scores = dict(re.findall(r"^ *(BCE|BCE \+ tuned threshold|metricc F1): test F1 = ([0-9.]+)", out.stdout,
+                             re.MULTILINE))
+    assert set(scores) == {"BCE", "BCE + tuned threshold", "metricc F1"}
     assert all(0 < float(v) <= 1 for v in scores.values())
 
 

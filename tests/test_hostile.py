@@ -33,6 +33,12 @@ HOSTILE = [
     '"TP"',
     "'TP'",
     "f1\n\"\"\"\nimport os\n\"\"\"",
+    "MINIMIZE: TP",
+    "# only a comment",
+    "TP*((1000^1000)^1000)",
+    "TP*0.999^1000",
+    "TP/(log(6)-log(2)-log(3))",
+    "exp(" * 150 + "TP" + ")" * 150,
 ]
 
 
