@@ -13,7 +13,8 @@ from typing import NamedTuple
 import sympy as sp
 
 from .errors import MetriccError
-from .parse import COUNT_SYMBOLS, _size
+from .parse import COUNT_SYMBOLS
+from .trees import fold, size
 
 SYMBOLS = tuple(COUNT_SYMBOLS.values())
 # Differentiation runs on symbols that are only real: SymPy's sign queries on positive symbols made the derivative
@@ -47,7 +48,7 @@ def derive(loss: sp.Expr) -> Derivation:
     plain = loss.xreplace(_PLAIN)
     derivatives = [sp.diff(plain, symbol) for symbol in _PLAIN.values()]
     sizes: dict = {}
-    if sum(_size(d, sizes) for d in derivatives) > MAX_DERIVATIVE_SIZE:
+    if sum(size(d, sizes) for d in derivatives) > MAX_DERIVATIVE_SIZE:
         raise MetriccError(f"the gradient of this formula grows to more than {MAX_DERIVATIVE_SIZE} operations; "
                            "simplify the formula")
     partials = tuple(simplest(d) for d in derivatives)
@@ -74,17 +75,7 @@ def _denominators(expr: sp.Expr) -> set:
 def degree_bound(expr: sp.Expr) -> float:
     """An upper bound on the total degree of `expr` in its symbols and function terms, from its structure
     alone (no expansion): sums take the largest degree, products add, integer powers multiply."""
-    known: dict = {}
-    stack = [expr]
-    while stack:
-        node = stack[-1]
-        pending = [a for a in node.args if a not in known]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        known[node] = _degree(node, [known[a] for a in node.args])
-    return known[expr]
+    return fold(expr, _degree)
 
 
 def _degree(node: sp.Basic, args: list[float]) -> float:

@@ -18,6 +18,7 @@ from lark import Token, Transformer, v_args
 
 from . import catalog
 from .errors import MetriccError
+from .trees import depth, size
 
 COUNT_SYMBOLS = {name: sp.Symbol(name, positive=True) for name in catalog.COUNTS}
 
@@ -112,20 +113,6 @@ def _check_shape(tree: lark.Tree, text: str) -> None:
             raise MetriccError(f"the formula nests more than {MAX_DEPTH} levels deep", text=text, line=line,
                                column=column)
         stack.extend((child, depth + 1) for child in node.children if isinstance(child, lark.Tree))
-
-
-def _size(expr: sp.Basic, known: dict) -> int:
-    """The number of nodes of `expr` as a tree (what differentiating and printing it cost), counted on the DAG."""
-    stack = [expr]
-    while stack:
-        node = stack[-1]
-        pending = [a for a in node.args if a not in known]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        known[node] = 1 + sum(known[a] for a in node.args)
-    return known[expr]
 
 
 def _check_params(params: Mapping[str, float]) -> dict[str, float]:
@@ -269,28 +256,13 @@ def _lower_program(tree: lark.Tree, scope: _Scope) -> tuple[sp.Expr, bool]:
 
 
 def _small(expr: sp.Expr, sizes: dict, scope: _Scope, where) -> sp.Expr:
-    if _size(expr, sizes) > MAX_SIZE:
+    if size(expr, sizes) > MAX_SIZE:
         raise scope.error(f"the formula grows to more than {MAX_SIZE} operations once its bindings are "
                           "substituted; simplify it", where)
-    if _depth(expr) > MAX_EXPRESSION_DEPTH:
+    if depth(expr) > MAX_EXPRESSION_DEPTH:
         raise scope.error(f"the formula nests more than {MAX_EXPRESSION_DEPTH} levels deep once built (functions "
                           "of functions, powers of sums, ...); simplify it", where)
     return expr
-
-
-def _depth(expr: sp.Basic) -> int:
-    """The depth of `expr` as a tree (without recursion)."""
-    known: dict = {}
-    stack = [expr]
-    while stack:
-        node = stack[-1]
-        pending = [a for a in node.args if a not in known]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        known[node] = 1 + max((known[a] for a in node.args), default=0)
-    return known[expr]
 
 
 @v_args(inline=True)
