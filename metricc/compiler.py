@@ -377,6 +377,7 @@ def compile_metric(formula: str, *, L: float = 73.0, threshold: float = 0.5, fro
     _check_settings(settings)
     minimize = _flag("minimize", minimize)
     multi = _check_task(task, num_classes, average, ignore_index, class_weight)
+    _check_multi_settings(formula, multi[0], settings)
     if not isinstance(formula, str):
         raise MetriccError(f"Expected the formula to be a str, but got {type(formula).__name__}.")
     formula = str.__add__("", formula)  # a plain str: a subclass's methods never run again
@@ -421,6 +422,27 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
             raise MetriccError(f"{expected}.")
         class_weight = weights
     return (task, num_classes, average, ignore_index, class_weight)
+
+
+# Multi-class statistics that are not the mean of their one-vs-rest values (scikit-learn computes them on the
+# K x K confusion matrix), refused rather than silently averaged.
+_NOT_ONE_VS_REST = {"mcc", "matthews_corrcoef", "cohen_kappa"}
+
+
+def _check_multi_settings(formula: Any, task: str, settings: Mapping[str, Any]) -> None:
+    """Refuse settings that a multi-class or multi-label loss would silently ignore."""
+    if task == "binary":
+        return
+    if not settings["from_logits"]:
+        raise MetriccError(f"task={task!r} takes logits: from_logits=False is not supported (pass the logits, or "
+                           "log-probabilities, which give the same softmax)")
+    if task == "multiclass" and settings["threshold"] != 0.5:
+        raise MetriccError("task='multiclass' has no threshold (the prediction is the arg-max): leave `threshold` "
+                           "at 0.5, or use task='multilabel' for one threshold per label")
+    if task == "multiclass" and isinstance(formula, str) and formula.strip() in _NOT_ONE_VS_REST:
+        raise MetriccError(f"multi-class {formula.strip()} is a statistic of the K x K confusion matrix, not the mean "
+                           "of one-vs-rest values, and metricc does not compute it; for the mean of one-vs-rest "
+                           f"values write the formula out (for MCC: (TP*TN - FP*FN)/sqrt(PP*POS*NEG*PN))")
 
 
 def _integer(value: Any) -> int | None:

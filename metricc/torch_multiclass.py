@@ -134,7 +134,11 @@ class MultiSoftConfusionLoss(torch.nn.Module):
         class_weight = None if self.class_weight is None else self.class_weight.to(dtype)
         group = (self.process_group or "default") if self.sync else None
         spec = (self.scalars, self.task, self.L, self.threshold, self.eps, self.average, class_weight, group)
-        return MultiSoftConfusionFunction.apply(input, target, weight, spec)
+        loss = MultiSoftConfusionFunction.apply(input, target, weight, spec)
+        if self.check_inputs and not torch.compiler.is_compiling() and not bool(torch.isfinite(loss).all()):
+            raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes (raise eps "
+                             "or change the formula), or no class has support for average='weighted'")
+        return loss
 
     def _check(self, input, target, sample_weight):
         if not isinstance(input, torch.Tensor) or input.dim() != 2 or input.shape[1] != self.num_classes:

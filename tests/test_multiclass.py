@@ -66,6 +66,10 @@ SCORES = {"f1": lambda TP, FP, FN, TN: 2 * TP / (2 * TP + FP + FN),
                                                                           * (TN + FN))}
 
 
+# multi-class "mcc" by name is refused (it is a K x K statistic); the one-vs-rest formula is asked for by writing it
+ONE_VS_REST = {"f1": "f1", "mcc": "(TP*TN - FP*FN)/sqrt(PP*POS*NEG*PN)"}
+
+
 @pytest.mark.parametrize("task", ["multiclass", "multilabel"])
 @pytest.mark.parametrize("average", AVERAGES)
 @pytest.mark.parametrize("name", sorted(SCORES))
@@ -77,7 +81,7 @@ def test_gradients_match_autograd_and_finite_differences(task, average, name):
     y = np.eye(C)[labels] if task == "multiclass" else (rng.random((n, C)) < 0.4).astype(float)
     w = rng.uniform(0.5, 2.0, n)
     target = labels if task == "multiclass" else y
-    metric = compile_metric(name, task=task, num_classes=C, average=average)
+    metric = compile_metric(ONE_VS_REST[name], task=task, num_classes=C, average=average)
     x = torch.tensor(z, requires_grad=True)
     expected = _plain_loss(SCORES[name], x, torch.tensor(y), torch.tensor(w), task, average)
     expected.backward()
@@ -151,7 +155,30 @@ def test_input_errors():
 @pytest.mark.parametrize("task, average", [("multiclass", "macro"), ("multilabel", "micro"),
                                            ("multiclass", "weighted"), ("multilabel", "none")])
 def test_latex_of_multi_class_losses(task, average):
-    latex = compile_metric("mcc", task=task, num_classes=3, average=average).latex()
+    latex = compile_metric(ONE_VS_REST["mcc"], task=task, num_classes=3, average=average).latex()
     assert latex.startswith("\\begin{aligned}") and latex.endswith("\\end{aligned}")
     assert "\\mathrm{TP}_k" in latex and "\\omega_k" in latex
     assert ("softmax" in latex) == (task == "multiclass")
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"formula": "mcc"}, "K x K confusion matrix"),
+    ({"formula": "cohen_kappa"}, "K x K confusion matrix"),
+    ({"formula": "f1", "from_logits": False}, "takes logits"),
+    ({"formula": "f1", "threshold": 0.3}, "has no threshold"),
+])
+def test_settings_a_multiclass_loss_would_ignore_are_refused(kwargs, message):
+    with pytest.raises(MetriccError, match=message):
+        compile_metric(task="multiclass", num_classes=3, **kwargs)
+
+
+def test_multilabel_keeps_its_threshold_and_named_mcc():
+    assert compile_metric("mcc", task="multilabel", num_classes=3, threshold=0.3).threshold == 0.3
+
+
+def test_torch_multiclass_raises_instead_of_returning_nan():
+    loss = compile_metric("TP/(TP - 1)", task="multiclass", num_classes=3, eps=0.0).to_torch()
+    z = torch.zeros(3, 3)
+    z[:, 0] = 50.0  # class 0 wins everywhere: TP of class 0 is 1, its denominator vanishes
+    with pytest.raises(MetriccError, match="not finite"):
+        loss(z, torch.tensor([0, 1, 2]))
