@@ -184,14 +184,12 @@ def synced(group):
     return group is not None and torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
-def _all_reduce(counts, flags, group):
-    """The counts and check flags summed over all processes of `group` when synced (the counts of the global
-    batch, and how many processes' inputs failed a check), with the number of processes; else as they are
-    and 1. Everything travels in one float64 all-reduce, so processes with float32 and float64 inputs agree."""
-    if not synced(group):
-        return counts, flags, 1
+def _all_reduce(counts, failed, group):
+    """The counts and the number of processes whose inputs failed a check, summed over the processes of `group`
+    (the counts of the global batch), with the number of processes. One float64 all-reduce, so that processes
+    with float32 and float64 inputs agree."""
     group = None if group == "default" else group
-    packed = torch.cat([counts, flags.to(counts.dtype)])
+    packed = torch.cat([counts, failed])
     torch.distributed.all_reduce(packed, group=group)
     return packed[:4], packed[4:], torch.distributed.get_world_size(group)
 
@@ -232,13 +230,16 @@ class SoftConfusionFunction(torch.autograd.Function):
         counts = counts.to(scalar_dtype)
         if largest is not None:
             counts = counts * largest.to(scalar_dtype)
-        local_flags = torch.stack([_fails_checks(summary, from_logits), torch.ones((), device=input.device)]) \
-            if summary is not None else torch.zeros(2, device=input.device)
-        counts, flags, ctx.world_size = _all_reduce(counts, local_flags.to(scalar_dtype), group)
+        ctx.world_size = 1
+        failed = None
+        if synced(group):  # the processes agree on the counts and on whether any process's inputs failed a check
+            failed = (_fails_checks(summary, from_logits) if summary is not None
+                      else torch.zeros((), dtype=torch.bool, device=input.device)).to(scalar_dtype).reshape(1)
+            counts, failed, ctx.world_size = _all_reduce(counts, failed, group)
         if summary is None:
             summary = torch.empty(0, dtype=scalar_dtype, device=input.device)
-        else:  # under sync: how many processes' inputs failed a check, and the global total weight; the largest count
-            extra = [flags[:1], counts.sum().reshape(1)] if synced(group) else []
+        else:  # under sync: how many processes failed a check, and the global total weight; the largest count
+            extra = [failed, counts.sum().reshape(1)] if failed is not None else []
             summary = torch.cat([summary.to(scalar_dtype), *extra, counts.amax().reshape(1)])
         ctx.mark_non_differentiable(summary)
         # the per-sample coefficients use the unit weights, so a and b carry the largest weight instead
