@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from .vocabulary import COUNTS, FUNCTIONS
+
 
 @dataclass(frozen=True)
 class Named:
@@ -25,8 +27,6 @@ class Named:
 def _named(name, formula, description, sklearn="", **defaults):
     return Named(name, formula, description, sklearn, MappingProxyType(defaults))
 
-
-COUNTS = ("TP", "FP", "FN", "TN")
 
 QUANTITIES = {q.name: q for q in (
     _named("N", "TP + FP + FN + TN", "number of samples (total weight)"),
@@ -77,9 +77,6 @@ METRICS = {m.name: m for m in (
 
 PARAMETER_NAMES = frozenset(
     "alpha beta gamma delta epsilon zeta eta theta iota kappa lam mu nu xi rho sigma tau phi chi psi omega".split())
-
-FUNCTIONS = {"sqrt": 1, "log": 1, "exp": 1, "abs": 1, "min": None, "max": None}
-"""Function names and their number of arguments (None: two or more). `min`, `max` and `abs` are non-smooth."""
 
 
 def lookup(name: str) -> Named | None:

@@ -12,6 +12,7 @@ from . import catalog
 from ._version import __version__
 from .compiler import compile_metric
 from .errors import MetriccError
+from .backends import BACKENDS, names
 from .lrange import DTYPES, plot, table
 
 EXAMPLES = """\
@@ -41,12 +42,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
     compile_ = commands.add_parser("compile", help="write a standalone loss module for a formula",
-                                   description="Write a standalone loss module (it imports only torch, or only "
-                                               "numpy) for FORMULA.", epilog=EXAMPLES,
+                                   description="Write a standalone loss module for FORMULA (it imports only the "
+                                               "backend's library).", epilog=EXAMPLES,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     _formula_arguments(compile_)
     compile_.add_argument("-o", "--output", metavar="FILE", help="where to write the module (default: stdout)")
-    compile_.add_argument("--backend", choices=("torch", "numpy"), default="torch", help="default: torch")
+    compile_.add_argument("--backend", choices=names(emitted=True), default="torch", help="default: torch")
 
     latex = commands.add_parser("latex", help="print the score, loss and gradient in LaTeX",
                                 description="Print the score, the loss, its partials and the per-sample gradient "
@@ -68,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="accuracy level t: p ranges over [t, 1 - t] (default: 0.01)")
     lrange.add_argument("--dtype", choices=DTYPES, help="only this type (default: all)")
     lrange.add_argument("--threshold", type=float, default=0.5, help="decision threshold (default: 0.5)")
-    lrange.add_argument("--backend", choices=("torch", "numpy"), default="torch",
+    lrange.add_argument("--backend", choices=names(probed=True), default="torch",
                         help="whose sigmoid to measure (default: torch)")
     lrange.add_argument("--plot", metavar="FILE.png", help="also draw A(p) and the valid bands of L (matplotlib)")
     lrange.add_argument("--L", type=float, default=73.0, help="the L to draw (default: 73)")
@@ -156,15 +157,15 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _lrange(args: argparse.Namespace) -> int:
-    dtypes = [args.dtype] if args.dtype else [d for d in DTYPES if args.backend == "torch" or d != "bfloat16"]
+    dtypes = [args.dtype] if args.dtype else list(BACKENDS[args.backend].dtypes)
     try:
         print(table(args.accuracy, dtypes, threshold=args.threshold, backend=args.backend))
         if args.plot:
             plot(args.plot, args.L, threshold=args.threshold, backend=args.backend)
             print(f"wrote {args.plot}")
     except ImportError:
-        raise MetriccError("measuring torch's sigmoid needs torch: pip install torch, or pass --backend numpy") \
-            from None
+        raise MetriccError(f"measuring {args.backend}'s sigmoid needs {args.backend}, which is not installed: pip "
+                           f"install {args.backend}, or pass --backend numpy") from None
     return 0
 
 

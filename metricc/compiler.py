@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import functools
+import importlib
 import math
 import numbers
 import threading
@@ -17,13 +18,13 @@ import numpy as np
 import sympy as sp
 
 from . import numpy_kernel, numpy_multiclass
+from .backends import backend as backend_named
 from .derive import Derivation, derive, loss_of
 from .errors import MetriccError, MetriccWarning
 from .lrange import DEFAULT_ACCURACY, validate_L
-from .parse import parse
 from .printing import scalars_source
+from .vocabulary import AVERAGES, COUNTS, TASKS
 
-COUNT_NAMES = ("TP", "FP", "FN", "TN")
 DEFAULT_EPS = 1e-6
 MAX_L = 1e6  # far beyond any valid L (metricc lrange): larger ones only overflow the gradient's arithmetic
 
@@ -63,7 +64,13 @@ class CompiledMetric:
     @property
     def partials(self) -> Mapping[str, sp.Expr]:
         """d loss / d count for each of "TP", "FP", "FN", "TN"."""
-        return MappingProxyType(dict(zip(COUNT_NAMES, self.derivation.partials)))
+        return MappingProxyType(dict(zip(COUNTS, self.derivation.partials)))
+
+    @property
+    def coefficients(self) -> Mapping[str, sp.Expr]:
+        """The per-sample gradient coefficients: "a" = d_TP - d_FN for a positive sample, "b" = d_FP - d_TN for a
+        negative one."""
+        return MappingProxyType(dict(zip("ab", self.derivation.coefficients)))
 
     def loss_and_grad(self, logits: Any, target: Any, sample_weight: Any = None, *,
                       check_inputs: bool = True) -> tuple[float, np.ndarray]:
@@ -72,8 +79,6 @@ class CompiledMetric:
         `check_inputs=False` skips the checks for NaN or infinite input and for targets outside [0, 1].
         Multi-class and multi-label: logits (n, C); with average="none" the loss is per class and the gradient
         is that of their sum."""
-        if self.task != "binary":
-            return self._multi_loss_and_grad(logits, target, sample_weight)
         return self._numpy_loss.loss_and_grad(logits, target, sample_weight, check_inputs=check_inputs)
 
     def score(self, predictions: Any, target: Any, sample_weight: Any = None) -> float:
@@ -96,56 +101,18 @@ class CompiledMetric:
                           MetriccWarning, stacklevel=2)
         return value
 
-    def _multi_arrays(self, logits, target, sample_weight):
-        z = _numbers(logits, "input").astype(np.float64)
-        target = _numbers(target, "target")
-        if z.ndim != 2 or z.shape[1] != self.num_classes or z.shape[0] == 0:
-            raise MetriccError(f"Expected logits of shape (n, {self.num_classes}) with n > 0, but got {z.shape}.")
-        if not np.isfinite(z).all():
-            raise MetriccError("Expected finite `input`, but it contains NaN or infinity.")
-        weight = _weights(sample_weight, (len(z),))
-        return z, self._hot(target, len(z), weight), weight
-
-    def _hot(self, target, n, weight):
-        """One-hot (multi-class) or multi-hot (multi-label) labels; zeroes the weight of ignored rows."""
-        if self.task == "multilabel":
-            if target.shape != (n, self.num_classes) or not ((target >= 0) & (target <= 1)).all():
-                raise MetriccError(f"Expected multi-label targets of shape ({n}, {self.num_classes}) in [0, 1].")
-            return target.astype(np.float64)
-        if target.shape != (n,) or target.dtype.kind not in "iu":
-            raise MetriccError(f"Expected integer class indices of shape ({n},), but got {target.dtype} "
-                               f"{target.shape}.")
-        ignored = target == self.ignore_index if self.ignore_index is not None else np.zeros(n, dtype=bool)
-        weight *= ~ignored
-        kept = target[~ignored]
-        if kept.size and (kept.min() < 0 or kept.max() >= self.num_classes):
-            raise MetriccError(f"Expected class indices in [0, {self.num_classes}).")
-        return numpy_multiclass.one_hot(np.where(ignored, 0, target), self.num_classes)
-
-    def _multi_loss_and_grad(self, logits, target, sample_weight):
-        z, y, w = self._multi_arrays(logits, target, sample_weight)
-        loss, grad = numpy_multiclass.multi_loss_and_grad(
-            self._scalars("numpy"), z, y, w, task=self.task, L=self.L, threshold=self.threshold, eps=self.eps,
-            average_=self.average, class_weight=self.class_weight)
-        if not (np.all(np.isfinite(loss)) and np.all(np.isfinite(grad))):
-            raise MetriccError(f"the {self.formula} loss is not finite (a denominator of the formula vanishes)")
-        return loss, grad
-
     def _multi_score(self, predictions, target, sample_weight):
         target = _numbers(target, "target")
         n = len(target) if target.ndim else 0
-        weight = _weights(sample_weight, (n,))
-        y = self._hot(target, n, weight)
+        y, weight = self._numpy_loss.labels(target, n, sample_weight)
         if self.task == "multilabel":
             predicted = _zero_one(predictions, "predictions").astype(np.float64)
             if predicted.shape != y.shape:
                 raise MetriccError(f"Expected `predictions` of shape {y.shape}, but got {predicted.shape}.")
         else:
-            predicted = _class_indices(predictions, n, self.num_classes)
-            predicted = numpy_multiclass.one_hot(predicted, self.num_classes)
-        counts = numpy_multiclass.per_class_counts(predicted, 1 - predicted, y, weight)
-        loss, _ = numpy_multiclass.average(self._scalars("numpy"), counts, 0.0, self.average, self.class_weight)
-        return loss if self.minimize else 1 - loss
+            predicted = numpy_multiclass.one_hot(_class_indices(predictions, n, self.num_classes), self.num_classes)
+        return numpy_multiclass.score(self._scalars("numpy"), predicted, y, weight, self.average, self.class_weight,
+                                      self.minimize, self.formula, MetriccWarning)
 
     def to_torch(self, **options: Any):
         """A `torch.nn.Module`: `loss(logits, target, sample_weight=None) -> 0-dim tensor`.
@@ -161,17 +128,11 @@ class CompiledMetric:
                 raise
             raise MetriccError("to_torch() needs PyTorch, which is not installed: pip install torch "
                                "(or pip install 'metricc[torch]')") from None
-        if self.task != "binary":
-            settings = self._settings(options, {"check_inputs", "sync", "process_group"})
-            del settings["from_logits"]
-            return torch_multiclass.MultiSoftConfusionLoss(
-                self._scalars("torch"), task=self.task, num_classes=self.num_classes, average=self.average,
-                ignore_index=self.ignore_index, class_weight=self.class_weight, name=self.formula,
-                error=MetriccError, **settings)
-        settings = self._settings(options, {"check_inputs", "compile", "sync", "process_group"})
-        return torch_kernel.SoftConfusionLoss(self._scalars("torch"), host_scalars=self._scalars("math"),
-                                              name=self.formula, error=MetriccError, warning=MetriccWarning,
-                                              check_dtype=_L_checker(settings, "torch"), **settings)
+        extra = {"check_inputs", "sync", "process_group"} | ({"compile"} if self.task == "binary" else set())
+        if self.task == "binary":
+            return self._kernel(torch_kernel.SoftConfusionLoss, "torch", options, extra,
+                                host_scalars=self._scalars("math"))
+        return self._kernel(torch_multiclass.MultiSoftConfusionLoss, "torch", options, extra)
 
     def tune_threshold(self, scores: Any, target: Any, sample_weight: Any = None) -> tuple[float, float]:
         """The cut-off on `scores` (logits, probabilities or any monotone score) that gives the best value of the
@@ -228,14 +189,26 @@ class CompiledMetric:
         return module_source(self, backend)
 
     def scalars_source(self, backend: str) -> str:
-        """The generated function `(TP, FP, FN, TN) -> (loss, d_TP, d_FP, d_FN, d_TN)` for `backend`."""
+        """The generated function `(TP, FP, FN, TN) -> (loss, a, b)` for `backend`, where a = d_TP - d_FN and
+        b = d_FP - d_TN are the per-sample gradient coefficients of a positive and of a negative sample."""
         return scalars_source(self.derivation, backend)
 
     @functools.cached_property
-    def _numpy_loss(self) -> numpy_kernel.SoftConfusionLoss:
-        settings = self._settings({}, set())
-        return numpy_kernel.SoftConfusionLoss(self._scalars("numpy"), name=self.formula, error=MetriccError,
-                                              warning=MetriccWarning, check_dtype=_L_checker(settings, "numpy"), **settings)
+    def _numpy_loss(self):
+        kernel = numpy_kernel.SoftConfusionLoss if self.task == "binary" else numpy_multiclass.MultiSoftConfusionLoss
+        return self._kernel(kernel, "numpy", {}, set())
+
+    def _kernel(self, kernel: Callable, backend: str, options: Mapping[str, Any], extra: set[str], **more: Any):
+        """`kernel` (a backend's binary or multi-class loss class) with this metric's scalars and settings,
+        `options` overriding them."""
+        settings = self._settings(options, extra)
+        if self.task != "binary":
+            _check_multi_settings(self.formula, self.task, settings)
+            del settings["from_logits"]
+            settings.update(task=self.task, num_classes=self.num_classes, average=self.average,
+                            ignore_index=self.ignore_index, class_weight=self.class_weight)
+        return kernel(self._scalars(backend), name=self.formula, error=MetriccError, warning=MetriccWarning,
+                      check_dtype=_L_checker(settings, backend), **settings, **more)
 
     def _scalars(self, backend: str) -> Callable:
         return _Scalars(self, backend, _scalars_function(self.derivation, backend))
@@ -352,12 +325,7 @@ def _L_checker(settings: Mapping[str, Any], backend: str) -> _LChecker:
 def _scalars_function(derivation: Derivation, backend: str) -> Callable:
     """Executes the printed scalar code (built by metricc's printer from whitelisted tokens, never user text)."""
     source = scalars_source(derivation, backend)
-    if backend == "torch":
-        import torch
-
-        namespace: dict[str, Any] = {"torch": torch}
-    else:
-        namespace = {"numpy": np, "math": math}
+    namespace = {name: importlib.import_module(module) for name, module in backend_named(backend).namespace.items()}
     exec(compile(source, f"<metricc {backend} scalars>", "exec"), namespace)
     return namespace["metric_scalars"]
 
@@ -388,9 +356,8 @@ def compile_metric(formula: str, *, L: float = 73.0, threshold: float = 0.5, fro
 
 
 def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple:
-    if not isinstance(task, str) or task not in ("binary", "multiclass", "multilabel"):
-        raise MetriccError(f"Expected argument `task` to be one of ['binary', 'multiclass', 'multilabel'], but "
-                           f"got {_describe(task)}.")
+    if not isinstance(task, str) or task not in TASKS:
+        raise MetriccError(f"Expected argument `task` to be one of {list(TASKS)}, but got {_describe(task)}.")
     if task == "binary":
         if num_classes is not None or ignore_index is not None or class_weight is not None:
             raise MetriccError("`num_classes`, `ignore_index` and `class_weight` need task='multiclass' or "
@@ -400,9 +367,9 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
     if num_classes is None or num_classes < 2:
         raise MetriccError(f"Expected argument `num_classes` to be an int of at least 2, but got "
                            f"{_describe(num_classes)}.")
-    if not isinstance(average, str) or average not in ("macro", "micro", "weighted", "none"):
-        raise MetriccError(f"Expected argument `average` to be one of ['macro', 'micro', 'weighted', 'none'], "
-                           f"but got {_describe(average)}.")
+    if not isinstance(average, str) or average not in AVERAGES:
+        raise MetriccError(f"Expected argument `average` to be one of {list(AVERAGES)}, but got "
+                           f"{_describe(average)}.")
     if ignore_index is not None:
         ignore_index = _integer(ignore_index)
         if task != "multiclass" or ignore_index is None:
@@ -475,6 +442,8 @@ def _key_lock(key: tuple):
 @functools.lru_cache(maxsize=512)
 def _compile(formula, L, threshold, from_logits, eps, minimize_given, params, multi) -> CompiledMetric:
     """Compile one key of compile_metric (one compilation per key and process: see _compiled)."""
+    from .parse import parse  # the only stage that needs lark, loaded on the first compilation
+
     parsed = parse(formula, dict(params))
     minimize = parsed.minimize or minimize_given
     try:

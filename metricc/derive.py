@@ -13,8 +13,8 @@ from typing import NamedTuple
 import sympy as sp
 
 from .errors import MetriccError
-from .parse import COUNT_SYMBOLS
 from .trees import fold, size
+from .vocabulary import COUNT_SYMBOLS
 
 SYMBOLS = tuple(COUNT_SYMBOLS.values())
 # Differentiation runs on symbols that are only real: SymPy's sign queries on positive symbols made the derivative
@@ -29,12 +29,14 @@ MAX_DERIVATIVE_SIZE = 20_000  # operations in the four partials together (as tre
 
 
 class Derivation(NamedTuple):
-    """The loss and its partials, and the same five expressions with shared subexpressions pulled out."""
+    """The loss, its four partials, the two gradient coefficients a = d_TP - d_FN (a positive sample's) and
+    b = d_FP - d_TN (a negative sample's), and (loss, a, b) with shared subexpressions pulled out."""
 
     loss: sp.Expr
     partials: tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]
+    coefficients: tuple[sp.Expr, sp.Expr]
     shared: tuple[tuple[sp.Symbol, sp.Expr], ...]
-    reduced: tuple[sp.Expr, ...]
+    reduced: tuple[sp.Expr, sp.Expr, sp.Expr]
 
 
 def loss_of(score: sp.Expr, minimize: bool) -> sp.Expr:
@@ -52,8 +54,12 @@ def derive(loss: sp.Expr) -> Derivation:
         raise MetriccError(f"the gradient of this formula grows to more than {MAX_DERIVATIVE_SIZE} operations; "
                            "simplify the formula")
     partials = tuple(simplest(d) for d in derivatives)
-    shared, reduced = sp.cse([plain, *partials], symbols=sp.numbered_symbols("x"), order="none")
-    return Derivation(loss, tuple(p.xreplace(_POSITIVE) for p in partials), tuple(shared), tuple(reduced))
+    d_tp, d_fp, d_fn, d_tn = partials
+    coefficients = (d_tp - d_fn, d_fp - d_tn)
+    shared, reduced = sp.cse([plain, *coefficients], symbols=sp.numbered_symbols("x"), order="none")
+    positive = tuple(p.xreplace(_POSITIVE) for p in partials)
+    return Derivation(loss, positive, tuple(c.xreplace(_POSITIVE) for c in coefficients), tuple(shared),
+                      tuple(reduced))
 
 
 def simplest(expr: sp.Expr) -> sp.Expr:

@@ -11,6 +11,7 @@ For probabilities p in [t, 1 - t] the amplifier A(p) = sigmoid(L * (p - threshol
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 import math
 import warnings
@@ -19,11 +20,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .backends import backend as backend_named
 from .errors import MetriccError, MetriccWarning
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 KERNELS = ("naive", "metricc")
-BACKENDS = ("torch", "numpy")
 DEFAULT_ACCURACY = 0.01
 
 
@@ -101,15 +102,16 @@ def _check(accuracy, threshold, kernel, backend, dtype) -> None:
                            f"(below the threshold and its complement), but got {accuracy!r}.")
     if kernel not in KERNELS:
         raise MetriccError(f"Expected argument `kernel` to be one of {list(KERNELS)}, but got {kernel!r}.")
-    if backend not in BACKENDS:
-        raise MetriccError(f"Expected argument `backend` to be one of {list(BACKENDS)}, but got {backend!r}.")
-    if backend == "numpy" and dtype == "bfloat16":
-        raise MetriccError("NumPy has no bfloat16: use backend='torch'.")
+    dtypes = backend_named(backend, probed=True).dtypes
+    if dtype not in dtypes:
+        raise MetriccError(f"the {backend} backend has no {dtype} (it has {', '.join(dtypes)}): use another backend.")
 
 
 @functools.lru_cache(maxsize=1024)
 def _l_range(accuracy: float, dtype: str, threshold: float, kernel: str, backend: str) -> LRange:
-    keeps_gradient = _PROBES[backend](dtype, kernel, threshold, (accuracy, 1 - accuracy))
+    module, _, name = backend_named(backend, probed=True).probe.partition(":")
+    probe = getattr(importlib.import_module(module), name)
+    keeps_gradient = probe(dtype, kernel, threshold, (accuracy, 1 - accuracy))
     L_max = _largest_valid(keeps_gradient)
     return LRange(math.ceil(round(amplifier_bound(accuracy, threshold) * 100, 9)) / 100,
                   math.floor(round(L_max * 100, 9)) / 100)
@@ -131,7 +133,9 @@ def _largest_valid(keeps_gradient) -> float:
     return low
 
 
-def _torch_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, float]):
+def torch_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, float]):
+    """keeps_gradient(L): whether torch's sigmoid (naive) or metricc's torch kernel keeps a non-zero slope at both
+    ends in `dtype`."""
     import torch
 
     from . import torch_kernel
@@ -148,7 +152,8 @@ def _torch_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, f
     return keeps_gradient
 
 
-def _numpy_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, float]):
+def numpy_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, float]):
+    """keeps_gradient(L) for NumPy's sigmoid (naive) or metricc's NumPy kernel."""
     from .numpy_kernel import small_sigmoid
 
     p = np.array(ends, dtype=dtype)
@@ -163,9 +168,6 @@ def _numpy_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, f
             return bool((v * (1 - v) > 0).all())
 
     return keeps_gradient
-
-
-_PROBES = {"torch": _torch_probe, "numpy": _numpy_probe}
 
 
 def table(accuracy: float, dtypes=DTYPES, *, threshold: float = 0.5, backend: str = "torch") -> str:
@@ -194,7 +196,7 @@ def plot(path: str, L: float, *, threshold: float = 0.5, backend: str = "torch")
     left.set(xlabel="p", ylabel="A(p)", title="The amplifier")
     left.legend()
     accuracies = np.logspace(-16, np.log10(min(threshold, 1 - threshold)) - 0.05, 60)
-    dtypes = DTYPES if backend == "torch" else DTYPES[:3]
+    dtypes = backend_named(backend, probed=True).dtypes
     for kernel, style in zip(KERNELS, ("-", ":")):
         for color, dtype in enumerate(dtypes):
             ranges = [l_range(float(a), dtype, threshold=threshold, kernel=kernel, backend=backend)

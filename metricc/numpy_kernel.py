@@ -37,7 +37,7 @@ def small_sigmoid(x, out):
 class SoftConfusionLoss:
     """`1 - metric` (or a cost) of the soft confusion matrix, with its gradient from the derived formulas.
 
-    `scalars(TP, FP, FN, TN)` returns the loss and its four partials; each prediction is amplified as
+    `scalars(TP, FP, FN, TN)` returns the loss and the gradient coefficients a = d_TP - d_FN, b = d_FP - d_TN; each prediction is amplified as
     `yh = sigmoid(L * (p - threshold))`, where `p = sigmoid(logit)` unless `from_logits` is False, and every
     count is smoothed by `eps` so that no batch divides by zero. `check_dtype`, if given, is called with each
     new input dtype (metricc checks there that L suits it).
@@ -120,15 +120,15 @@ class SoftConfusionLoss:
 
     def _evaluate(self, counts):
         with numpy.errstate(all="ignore"):
-            loss, d_tp, d_fp, d_fn, d_tn = self.scalars(*(numpy.float64(c) + self.eps for c in counts))
+            loss, a, b = self.scalars(*(numpy.float64(c) + self.eps for c in counts))
         if not max(counts) <= MAX_COUNT:
             raise self.error(f"the weighted counts reach {max(counts):.3g}, beyond {MAX_COUNT:g}, where the partials "
                              f"of the {self.name} loss may overflow float64: scale the sample weights down")
-        if not all(numpy.isfinite(v) for v in (loss, d_tp, d_fp, d_fn, d_tn)):
+        if not all(numpy.isfinite(v) for v in (loss, a, b)):
             raise self.error(f"the {self.name} loss is not finite at the counts TP, FP, FN, TN = "
                              f"{', '.join(f'{float(c):.6g}' for c in counts)} (a denominator of the formula "
                              "vanishes; raise eps or change the formula)")
-        return float(loss), float(d_tp - d_fn), float(d_fp - d_tn)
+        return float(loss), float(a), float(b)
 
     def _arrays(self, input, target, sample_weight, check_inputs=None):
         x, y = self._array(input, "input"), self._array(target, "target")

@@ -1,17 +1,17 @@
-"""Multi-class and multi-label losses in NumPy: the same soft predictions, per-class counts, averages and
-derived backward pass as metricc.torch_multiclass (see there)."""
+"""Multi-class and multi-label losses in NumPy, with the same shape, checks and numerics as the binary kernel:
+per-class (one-vs-rest) soft counts, averaged scores and the derived backward pass (see metricc.torch_multiclass
+for the soft predictions). Computed in float64; the gradient comes back in the input's dtype.
+
+This module imports only NumPy: metricc copies it into the modules it emits.
+"""
+
+import warnings
 
 import numpy
 
+from metricc.numpy_kernel import MAX_COUNT, small_sigmoid  # emitted modules inline this import
 
-def _softmax(x):
-    e = numpy.exp(x - x.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def _sigmoid(x):
-    with numpy.errstate(over="ignore"):
-        return 1 / (1 + numpy.exp(-x))
+AVERAGES = ("macro", "micro", "weighted", "none")
 
 
 def one_hot(indices, num_classes):
@@ -21,23 +21,57 @@ def one_hot(indices, num_classes):
     return hot
 
 
+def sigmoid_pair(x):
+    """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2, so that none rounds to 0 or 1
+    where it should not."""
+    v = small_sigmoid(x, out=numpy.empty_like(x))
+    w = 1 - v
+    positive = x >= 0
+    return numpy.where(positive, w, v), numpy.where(positive, v, w), v * w
+
+
+def softmax_pair(s):
+    """softmax(s) along axis 1, its complement 1 - softmax(s), and the mask of each row's largest entry. The
+    complement of the largest entry is the others' share (no cancellation where it rounds to 1); every other
+    entry is at most 1/2, so 1 - p is exact enough there."""
+    top = numpy.zeros(s.shape, dtype=bool)
+    top[numpy.arange(len(s)), s.argmax(axis=1)] = True
+    e = numpy.exp(s - s.max(axis=1, keepdims=True))
+    total = e.sum(axis=1, keepdims=True)
+    p = e / total
+    rest = numpy.where(top, 0, e).sum(axis=1, keepdims=True) / total
+    return p, numpy.where(top, rest, 1 - p), top
+
+
+def softmax_vjp(p, not_p, top, g):
+    """J^T g for p = softmax(s): p_k (g_k - sum_j p_j g_j), written for the largest entry as
+    p_k (g_k (1 - p_k) - sum_{j != k} p_j g_j), so that it does not cancel to 0 where p_k rounds to 1."""
+    pg = p * g
+    rest = numpy.where(top, 0, pg).sum(axis=1, keepdims=True)
+    g_top = numpy.where(top, g, 0).sum(axis=1, keepdims=True)
+    others = p * (g - numpy.where(top, pg, 0).sum(axis=1, keepdims=True) - rest)
+    return numpy.where(top, p * (g_top * not_p - rest), others)
+
+
 def soft_predictions(z, task, L, threshold):
-    """yh and 1 - yh; for multi-label 1 - yh is sigmoid(-u), which keeps its digits where yh rounds to 1."""
+    """yh, 1 - yh (each without cancellation) and what the pullback needs."""
     if task == "multilabel":
-        u = (_sigmoid(z) - threshold) * L
-        return _sigmoid(u), _sigmoid(-u)
-    yh = _softmax(_softmax(z) * (L / 2))
-    return yh, 1 - yh
+        p, _, p_slope = sigmoid_pair(z)
+        yh, not_yh, yh_slope = sigmoid_pair((p - threshold) * L)
+        return yh, not_yh, (yh_slope, p_slope)
+    p, not_p, top_p = softmax_pair(z)
+    yh, not_yh, top_yh = softmax_pair(p * (L / 2))
+    return yh, not_yh, (p, not_p, top_p, top_yh)
 
 
-def pullback(z, yh, grad_yh, task, L, threshold):
+def pullback(yh, not_yh, saved, grad_yh, task, L):
     """d loss / d z from d loss / d yh."""
     if task == "multilabel":
-        p = _sigmoid(z)
-        return grad_yh * L * yh * (1 - yh) * p * (1 - p)
-    h = yh * (grad_yh - (yh * grad_yh).sum(axis=1, keepdims=True)) * (L / 2)
-    p = _softmax(z)
-    return p * (h - (p * h).sum(axis=1, keepdims=True))
+        yh_slope, p_slope = saved
+        return grad_yh * yh_slope * p_slope * L
+    p, not_p, top_p, top_yh = saved
+    h = softmax_vjp(yh, not_yh, top_yh, grad_yh) * (L / 2)
+    return softmax_vjp(p, not_p, top_p, h)
 
 
 def per_class_counts(yh, not_yh, y, w):
@@ -47,31 +81,151 @@ def per_class_counts(yh, not_yh, y, w):
 
 
 def average(scalars, counts, eps, average_, class_weight):
-    """The loss (a float, or (C,) for "none") and d loss / d count per class, each of shape (C,)."""
+    """The loss (a float, or (C,) for "none") and the gradient coefficients a, b per class, each (C,), with
+    the class weights of the average folded in. "weighted" weighs by support (TP + FN) as scikit-learn does:
+    a class without support counts 0, and with no support at all the loss is 0 with a zero gradient."""
     shape = counts[0].shape
     with numpy.errstate(all="ignore"):
         if average_ == "micro":
-            loss, *partials = scalars(*(numpy.float64(c.sum()) + eps for c in counts))
-            return float(loss), [numpy.full(shape, float(p)) for p in partials]
-        loss, *partials = scalars(*(c + eps for c in counts))
-    partials = [numpy.broadcast_to(numpy.asarray(p, dtype=numpy.float64), shape) for p in partials]
-    loss = numpy.broadcast_to(numpy.asarray(loss, dtype=numpy.float64), shape)
+            loss, a, b = scalars(*(numpy.float64(c.sum()) + eps for c in counts))
+            return float(loss), numpy.full(shape, float(a)), numpy.full(shape, float(b))
+        loss, a, b = (numpy.broadcast_to(numpy.asarray(v, dtype=numpy.float64), shape)
+                      for v in scalars(*(c + eps for c in counts)))
     if average_ == "none":
-        return loss, partials
+        return loss, a, b
     if average_ == "weighted":
         weight = counts[0] + counts[2]
     elif class_weight is not None:
         weight = numpy.asarray(class_weight, dtype=numpy.float64)
     else:
         weight = numpy.ones(shape)
-    weight = weight / weight.sum()
-    return float((weight * loss).sum()), [weight * p for p in partials]
+    total = weight.sum()
+    weight = weight / total if total > 0 else numpy.zeros(shape)
+    used = weight > 0
+    return (float(numpy.where(used, weight * loss, 0).sum()), numpy.where(used, weight * a, 0),
+            numpy.where(used, weight * b, 0))
 
 
-def multi_loss_and_grad(scalars, z, y, w, *, task, L, threshold, eps, average_, class_weight):
-    """The loss and d loss / d z for logits z (n, C), one-hot or multi-hot y (n, C) and row weights w (n,)."""
-    yh, not_yh = soft_predictions(z, task, L, threshold)
-    counts = per_class_counts(yh, not_yh, y, w)
-    loss, (d_tp, d_fp, d_fn, d_tn) = average(scalars, counts, eps, average_, class_weight)
-    grad_yh = (y * (d_tp - d_fn) + (1 - y) * (d_fp - d_tn)) * w[:, None]
-    return loss, pullback(z, yh, grad_yh, task, L, threshold)
+class MultiSoftConfusionLoss:
+    """`1 - metric` averaged over classes (or labels), with its gradient from the derived formulas.
+
+    multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out);
+    multilabel: logits (n, C), target (n, C) of 0/1 labels. `average`: "macro" (mean of the per-class scores,
+    or weighted by `class_weight`), "weighted" (by support), "micro" (pooled counts) or "none" (a (C,) loss).
+    `check_dtype`, if given, is called with each new input dtype (metricc checks there that L suits it).
+    """
+
+    def __init__(self, scalars, *, task, num_classes, average="macro", L=73.0, threshold=0.5, eps=1e-6,
+                 ignore_index=None, class_weight=None, check_inputs=True, name="metric", error=ValueError,
+                 warning=UserWarning, check_dtype=None):
+        self.scalars, self.task, self.num_classes, self.average = scalars, task, num_classes, average
+        self.L, self.threshold, self.eps = float(L), float(threshold), float(eps)
+        self.ignore_index, self.class_weight = ignore_index, class_weight
+        self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
+        self.check_dtype = check_dtype
+        self._checked_dtypes = set()
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({self.name!r}, task={self.task!r}, num_classes={self.num_classes}, "
+                f"average={self.average!r}, L={self.L})")
+
+    def __call__(self, input, target, sample_weight=None):
+        """The loss (a float, or a (C,) array for average="none")."""
+        z, y, w = self._arrays(input, target, sample_weight)
+        yh, not_yh, _ = soft_predictions(z, self.task, self.L, self.threshold)
+        return self._evaluate(per_class_counts(yh, not_yh, y, w))[0]
+
+    def counts(self, input, target, sample_weight=None):
+        """The soft counts TP, FP, FN, TN per class, each of shape (C,), before smoothing."""
+        z, y, w = self._arrays(input, target, sample_weight)
+        yh, not_yh, _ = soft_predictions(z, self.task, self.L, self.threshold)
+        return per_class_counts(yh, not_yh, y, w)
+
+    def loss_and_grad(self, input, target, sample_weight=None, check_inputs=None):
+        """The loss and its gradient w.r.t. the logits (n, C) (with average="none": of the sum of the losses)."""
+        z, y, w = self._arrays(input, target, sample_weight, check_inputs)
+        yh, not_yh, saved = soft_predictions(z, self.task, self.L, self.threshold)
+        loss, a, b = self._evaluate(per_class_counts(yh, not_yh, y, w))
+        grad = pullback(yh, not_yh, saved, (y * a + (1 - y) * b) * w[:, None], self.task, self.L)
+        return loss, grad.astype(self._dtype(input))
+
+    def labels(self, target, n, sample_weight=None):
+        """One-hot (multiclass) or multi-hot (multilabel) labels (n, C) and the row weights (ignored rows 0)."""
+        w = self._weights(sample_weight, n)
+        target = self._array(target, "target")
+        if self.task == "multilabel":
+            if target.shape != (n, self.num_classes) or target.dtype.kind not in "biuf":
+                raise self.error(f"Expected multi-label targets of shape ({n}, {self.num_classes}), but got "
+                                 f"{target.dtype} {target.shape}.")
+            if not ((target >= 0) & (target <= 1)).all():
+                raise self.error("Expected multi-label `target` values in [0, 1].")
+            return target.astype(numpy.float64), w
+        if target.shape != (n,) or target.dtype.kind not in "iu":
+            raise self.error(f"Expected `target` to be integer class indices of shape ({n},), but got {target.dtype} "
+                             f"{target.shape}.")
+        ignored = target == self.ignore_index if self.ignore_index is not None else numpy.zeros(n, dtype=bool)
+        kept = target[~ignored]
+        if kept.size and (kept.min() < 0 or kept.max() >= self.num_classes):
+            raise self.error(f"Expected class indices in [0, {self.num_classes}), but got "
+                             f"{kept.min() if kept.min() < 0 else kept.max()}.")
+        return one_hot(numpy.where(ignored, 0, target), self.num_classes), w * ~ignored
+
+    def _arrays(self, input, target, sample_weight, check_inputs=None):
+        z = self._array(input, "input")
+        if z.dtype.kind not in "biuf":
+            raise self.error(f"Expected `input` to hold numbers, but got dtype {z.dtype}.")
+        if z.ndim != 2 or z.shape[1] != self.num_classes or z.shape[0] == 0:
+            raise self.error(f"Expected `input` of shape (n, {self.num_classes}) with n > 0, but got {z.shape}.")
+        if (self.check_inputs if check_inputs is None else check_inputs) and not numpy.isfinite(z).all():
+            raise self.error("Expected finite `input`, but it contains NaN or infinity.")
+        if self.check_dtype is not None and z.dtype not in self._checked_dtypes:
+            self._checked_dtypes.add(z.dtype)
+            self.check_dtype(self._dtype(z))
+        y, w = self.labels(target, len(z), sample_weight)
+        return z.astype(numpy.float64), y, w
+
+    @staticmethod
+    def _dtype(input):
+        """float32 for float32 input, else float64 (the gradient's dtype)."""
+        return numpy.float32 if numpy.asarray(input).dtype == numpy.float32 else numpy.float64
+
+    def _weights(self, sample_weight, n):
+        if sample_weight is None:
+            return numpy.ones(n)
+        w = self._array(sample_weight, "sample_weight")
+        if w.shape != (n,) or w.dtype.kind not in "biuf":
+            raise self.error(f"Expected `sample_weight` of shape ({n},), but got {w.dtype} {w.shape}.")
+        w = w.astype(numpy.float64)
+        if not (numpy.isfinite(w).all() and (w >= 0).all()):
+            raise self.error("Expected `sample_weight` to be finite and non-negative.")
+        return w
+
+    def _array(self, value, name):
+        try:
+            return numpy.asarray(value)
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise self.error(f"Expected `{name}` to be an array of numbers, but converting it failed: {error}") \
+                from None
+
+    def _evaluate(self, counts):
+        largest = max(float(c.max()) for c in counts)
+        if not largest <= MAX_COUNT:
+            raise self.error(f"the weighted counts reach {largest:.3g}, beyond {MAX_COUNT:g}, where the partials "
+                             f"of the {self.name} loss may overflow float64: scale the sample weights down")
+        loss, a, b = average(self.scalars, counts, self.eps, self.average, self.class_weight)
+        if not (numpy.isfinite(loss).all() and numpy.isfinite(a).all() and numpy.isfinite(b).all()):
+            raise self.error(f"the {self.name} loss is not finite (a denominator of the formula vanishes for some "
+                             "class; raise eps or change the formula)")
+        return loss, a, b
+
+
+def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warning):
+    """The formula's exact value on hard one-hot (or multi-hot) predictions, averaged as `average_` says; warns
+    where it is undefined (0/0)."""
+    counts = per_class_counts(predicted, 1 - predicted, y, w)
+    loss, _, _ = average(scalars, counts, 0.0, average_, class_weight)
+    value = loss if minimize else 1 - loss
+    if not numpy.isfinite(value).all():
+        warnings.warn(f"{name!r} is undefined (0/0) for some class at these predictions; returning nan", warning,
+                      stacklevel=3)
+    return value

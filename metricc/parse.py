@@ -19,8 +19,8 @@ from lark import Token, Transformer, v_args
 from . import catalog
 from .errors import MetriccError
 from .trees import depth, size
+from .vocabulary import COUNT_SYMBOLS, COUNTS, FUNCTIONS
 
-COUNT_SYMBOLS = {name: sp.Symbol(name, positive=True) for name in catalog.COUNTS}
 
 MAX_LENGTH = 10_000
 MAX_EXPONENT = 1_000
@@ -118,7 +118,7 @@ def _check_shape(tree: lark.Tree, text: str) -> None:
 def _check_params(params: Mapping[str, float]) -> dict[str, float]:
     checked = {}
     for name, value in params.items():
-        if catalog.lookup(name) or name in catalog.COUNTS or name in catalog.FUNCTIONS:
+        if catalog.lookup(name) or name in COUNTS or name in FUNCTIONS:
             raise MetriccError(f"`{name}` is a name of the formula language, not a parameter")
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
             raise MetriccError(f"Expected parameter `{name}` to be a finite number, but got {value!r}.")
@@ -190,7 +190,7 @@ class _Scope:
             for parameter, sources in defaults.items():
                 self.defaults.setdefault(parameter, {}).update(sources)
             return expr
-        if name in catalog.FUNCTIONS:
+        if name in FUNCTIONS:
             raise self.error(f"`{name}` is a function: write {name}(...)", token)
         hint = _suggestion(name, [*self.bindings, *catalog.known_names()]) or (
             f"; if it is a parameter, pass {name}=... to compile_metric (or --param {name}=... on the command line)")
@@ -198,7 +198,7 @@ class _Scope:
 
     def bind(self, token: Token, value: sp.Expr) -> None:
         name = str(token)
-        if name in COUNT_SYMBOLS or name in catalog.FUNCTIONS:
+        if name in COUNT_SYMBOLS or name in FUNCTIONS:
             raise self.error(f"cannot bind `{name}`: it is a built-in name of the formula language", token)
         if name in self.params or name in catalog.PARAMETER_NAMES:
             raise self.error(f"cannot bind `{name}`: it is a parameter; pass {name}=... to compile_metric", token)
@@ -316,7 +316,7 @@ class _Lower(Transformer):
         if name not in _FUNCTIONS:
             hint = _suggestion(name, list(_FUNCTIONS))
             raise self.scope.error(f"unknown function `{name}`{hint}", token)
-        arity = catalog.FUNCTIONS[name]
+        arity = FUNCTIONS[name]
         if arity is not None and len(args) != arity:
             raise self.scope.error(f"{name}() takes {arity} argument{'s' * (arity > 1)}, got {len(args)}", token)
         if arity is None and len(args) < 2:

@@ -1,7 +1,7 @@
-"""SymPy -> Python source for the NumPy and PyTorch backends, one mapping table per backend.
+"""SymPy -> Python source for a backend, with the backend's mapping table from the registry.
 
-The printed code computes the loss and its four partials from four scalar counts; the per-sample work lives
-in the kernel modules. Only whitelisted names and numeric literals are ever printed.
+The printed code computes the loss and the two gradient coefficients from four scalar counts; the per-sample
+work lives in the kernel modules. Only whitelisted names and numeric literals are ever printed.
 """
 
 from __future__ import annotations
@@ -10,61 +10,18 @@ import math
 
 import sympy as sp
 
+from .backends import backend as backend_named
 from .derive import Derivation
 from .errors import MetriccError
 
-# One table per backend: SymPy class -> template. Min and Max give (two-value template, value-and-number
-# template), since sympy folds all numbers of a Min/Max into one.
-NUMPY_FUNCTIONS = {
-    "sqrt": "numpy.sqrt({0})",
-    "pow": "{0}**{1}",
-    sp.exp: "numpy.exp({0})",
-    sp.log: "numpy.log({0})",
-    sp.Abs: "numpy.abs({0})",
-    sp.sign: "numpy.sign({0})",
-    sp.Heaviside: "((numpy.sign({0}) + 1)/2)",
-    sp.Min: ("numpy.minimum({0}, {1})", "numpy.minimum({0}, {1})"),
-    sp.Max: ("numpy.maximum({0}, {1})", "numpy.maximum({0}, {1})"),
-}
-TORCH_FUNCTIONS = {
-    "sqrt": "torch.sqrt({0})",
-    "pow": "{0}**{1}",
-    sp.exp: "torch.exp({0})",
-    sp.log: "torch.log({0})",
-    sp.Abs: "torch.abs({0})",
-    sp.sign: "torch.sign({0})",
-    sp.Heaviside: "((torch.sign({0}) + 1)/2)",
-    sp.Min: ("torch.minimum({0}, {1})", "torch.clamp({0}, max={1})"),
-    sp.Max: ("torch.maximum({0}, {1})", "torch.clamp({0}, min={1})"),
-}
-# Python floats and the standard library: for scalars computed on the host. A domain error raises
-# (ValueError, ZeroDivisionError, OverflowError) instead of giving NaN; math.pow never returns a complex number.
-MATH_FUNCTIONS = {
-    "sqrt": "math.sqrt({0})",
-    "pow": "math.pow({0}, {1})",
-    sp.exp: "math.exp({0})",
-    sp.log: "math.log({0})",
-    sp.Abs: "abs({0})",
-    sp.sign: "((0 < {0}) - ({0} < 0))",
-    sp.Heaviside: "((0 < {0}) + 0.5*({0} == 0))",
-    sp.Min: ("min({0}, {1})", "min({0}, {1})"),
-    sp.Max: ("max({0}, {1})", "max({0}, {1})"),
-}
-TABLES = {"numpy": NUMPY_FUNCTIONS, "torch": TORCH_FUNCTIONS, "math": MATH_FUNCTIONS}
-
 _ADD, _MUL, _NEG, _POW, _ATOM = 1, 2, 3, 4, 5
-
-PARTIAL_NAMES = ("d_TP", "d_FP", "d_FN", "d_TN")
-
 
 class Printer:
     """Prints a SymPy expression as Python source for one backend."""
 
     def __init__(self, backend: str):
-        if backend not in TABLES:
-            raise MetriccError(f"Expected argument `backend` to be one of {sorted(TABLES)}, but got {backend!r}.")
         self.backend = backend
-        self.functions = TABLES[backend]
+        self.functions = backend_named(backend).functions
 
     def __call__(self, expr: sp.Expr) -> str:
         return self._print(expr)[0]
@@ -166,13 +123,12 @@ class Printer:
 
 
 def scalars_source(derivation: Derivation, backend: str, name: str = "metric_scalars") -> str:
-    """Source of `name(TP, FP, FN, TN) -> (loss, d_TP, d_FP, d_FN, d_TN)` for `backend`."""
+    """Source of `name(TP, FP, FN, TN) -> (loss, a, b)` for `backend`: a = d loss/d TP - d loss/d FN is the
+    gradient coefficient of a positive sample, b = d loss/d FP - d loss/d TN that of a negative one."""
     printer = Printer(backend)
     lines = [f"def {name}(TP, FP, FN, TN):",
-             '    """The loss and its partials d loss / d TP, FP, FN, TN at the (smoothed) counts."""']
+             '    """The loss and the coefficients a = d_TP - d_FN, b = d_FP - d_TN at the (smoothed) counts."""']
     lines += [f"    {symbol} = {printer(value)}" for symbol, value in derivation.shared]
-    loss, *partials = derivation.reduced
-    lines.append(f"    loss = {printer(loss)}")
-    lines += [f"    {n} = {printer(p)}" for n, p in zip(PARTIAL_NAMES, partials)]
-    lines.append(f"    return loss, {', '.join(PARTIAL_NAMES)}")
+    lines += [f"    {n} = {printer(v)}" for n, v in zip(("loss", "a", "b"), derivation.reduced)]
+    lines.append("    return loss, a, b")
     return "\n".join(lines) + "\n"

@@ -5,6 +5,7 @@ This module imports only torch: metricc copies it verbatim into the modules it e
 
 import math
 import warnings
+from typing import Any, NamedTuple
 
 import torch
 from torch.autograd.function import once_differentiable
@@ -197,22 +198,35 @@ def _all_reduce(counts, failed, group):
 def _host_scalars(host_scalars, counts, eps):
     """Loss and the two gradient coefficients as Python floats (NaN where the formula is undefined)."""
     try:
-        loss, d_tp, d_fp, d_fn, d_tn = host_scalars(*(c + eps for c in counts.tolist()))
+        loss, a, b = host_scalars(*(c + eps for c in counts.tolist()))
     except (ArithmeticError, ValueError):
         return math.nan, math.nan, math.nan
-    return float(loss), float(d_tp - d_fn), float(d_fp - d_tn)
+    return float(loss), float(a), float(b)
+
+
+class Spec(NamedTuple):
+    """What the autograd function needs besides the tensors. `scalars` computes (loss, a, b) on 0-dim tensors;
+    `host_scalars`, if not None, on Python floats, which is faster for CPU tensors; `group` is the process group
+    whose counts are summed (None: no sync, "default": all processes)."""
+
+    scalars: Any
+    host_scalars: Any
+    L: float
+    threshold: float
+    from_logits: bool
+    eps: float
+    fused: bool
+    check: bool
+    group: Any
 
 
 class SoftConfusionFunction(torch.autograd.Function):
     """Forward: four soft counts and the loss. Backward: one elementwise pass with the derived partials.
     Saves only the inputs and two scalars; the backward recomputes yh from the input.
-
-    `spec` = (scalars, host_scalars, L, threshold, from_logits, eps, fused): `scalars` computes the loss and
-    partials on 0-dim tensors; `host_scalars`, if given, on Python floats, which is faster for CPU tensors.
     """
 
     @staticmethod
-    def forward(ctx, input, target, weight, spec):
+    def forward(ctx, input, target, weight, spec: Spec):
         scalars, host_scalars, L, threshold, from_logits, eps, fused, check, group = spec
         dtype = _accumulation_dtype(input)
         scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
@@ -251,10 +265,10 @@ class SoftConfusionFunction(torch.autograd.Function):
             ctx.coefficients = (a * unit, b * unit)
             return torch.tensor(loss, dtype=dtype), summary
         with torch.autocast(input.device.type, enabled=False):
-            loss, d_tp, d_fp, d_fn, d_tn = scalars(*(c + eps for c in counts.unbind()))
+            loss, a, b = scalars(*(c + eps for c in counts.unbind()))
             unit = torch.as_tensor(unit, dtype=scalar_dtype, device=input.device)
-            a = torch.as_tensor((d_tp - d_fn) * unit, dtype=dtype, device=input.device)
-            b = torch.as_tensor((d_fp - d_tn) * unit, dtype=dtype, device=input.device)
+            a = torch.as_tensor(a * unit, dtype=dtype, device=input.device)
+            b = torch.as_tensor(b * unit, dtype=dtype, device=input.device)
         if fused:
             ctx.save_for_backward(target, factor, a, b)
         else:
@@ -333,8 +347,8 @@ class SoftConfusionLoss(torch.nn.Module):
         weight = None if sample_weight is None else sample_weight.reshape(-1)
         check = self.check_inputs and not torch.compiler.is_compiling()
         group = (self.process_group or "default") if self.sync else None
-        spec = (self.scalars, self.host_scalars, self.L, self.threshold, self.from_logits, self.eps, self.fused,
-                check, group)
+        spec = Spec(self.scalars, self.host_scalars, self.L, self.threshold, self.from_logits, self.eps, self.fused,
+                    check, group)
         loss, summary = SoftConfusionFunction.apply(input.reshape(-1), target.reshape(-1), weight, spec)
         if check:
             self._verify(torch.cat([summary, loss.reshape(1).to(summary.dtype)]).tolist(), input, weight)

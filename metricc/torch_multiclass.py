@@ -8,6 +8,8 @@ Soft predictions, from logits of shape (n, C):
   amplifier sigmoid(L * (p - 1/2)).
 """
 
+from typing import Any, NamedTuple
+
 import torch
 from torch.autograd.function import once_differentiable
 
@@ -16,23 +18,56 @@ from metricc.torch_kernel import check_devices  # emitted modules inline this im
 AVERAGES = ("macro", "micro", "weighted", "none")
 
 
-def _soft_predictions(z, task, L, threshold):
-    """yh and 1 - yh; for multi-label 1 - yh is sigmoid(-u), which keeps its digits where yh rounds to 1."""
+def sigmoid_pair(x):
+    """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2, so that none rounds to 0 or 1
+    where it should not."""
+    v = torch.sigmoid(-x.abs())
+    w = 1 - v
+    positive = x >= 0
+    return torch.where(positive, w, v), torch.where(positive, v, w), v * w
+
+
+def softmax_pair(s):
+    """softmax(s) along dim 1, its complement 1 - softmax(s), and the mask of each row's largest entry. The
+    complement of the largest entry is the others' share (no cancellation where it rounds to 1); every other
+    entry is at most 1/2, so 1 - p is exact enough there."""
+    top = torch.nn.functional.one_hot(s.argmax(dim=1), s.shape[1]).bool()
+    e = torch.exp(s - s.amax(dim=1, keepdim=True))
+    total = e.sum(dim=1, keepdim=True)
+    p = e / total
+    rest = torch.where(top, 0, e).sum(dim=1, keepdim=True) / total
+    return p, torch.where(top, rest, 1 - p), top
+
+
+def softmax_vjp(p, not_p, top, g):
+    """J^T g for p = softmax(s): p_k (g_k - sum_j p_j g_j), written for the largest entry as
+    p_k (g_k (1 - p_k) - sum_{j != k} p_j g_j), so that it does not cancel to 0 where p_k rounds to 1."""
+    pg = p * g
+    rest = torch.where(top, 0, pg).sum(dim=1, keepdim=True)
+    g_top = torch.where(top, g, 0).sum(dim=1, keepdim=True)
+    others = p * (g - torch.where(top, pg, 0).sum(dim=1, keepdim=True) - rest)
+    return torch.where(top, p * (g_top * not_p - rest), others)
+
+
+def soft_predictions(z, task, L, threshold):
+    """yh, 1 - yh (each without cancellation) and what the pullback needs."""
     if task == "multilabel":
-        u = (torch.sigmoid(z) - threshold) * L
-        return torch.sigmoid(u), torch.sigmoid(-u)
-    yh = torch.softmax(torch.softmax(z, dim=1) * (L / 2), dim=1)
-    return yh, 1 - yh
+        p, _, p_slope = sigmoid_pair(z)
+        yh, not_yh, yh_slope = sigmoid_pair((p - threshold) * L)
+        return yh, not_yh, (yh_slope, p_slope)
+    p, not_p, top_p = softmax_pair(z)
+    yh, not_yh, top_yh = softmax_pair(p * (L / 2))
+    return yh, not_yh, (p, not_p, top_p, top_yh)
 
 
-def _pullback(z, yh, grad_yh, task, L, threshold):
+def pullback(yh, not_yh, saved, grad_yh, task, L):
     """d loss / d z from d loss / d yh (vector-Jacobian products of the soft predictions)."""
     if task == "multilabel":
-        p = torch.sigmoid(z)
-        return grad_yh * L * yh * (1 - yh) * p * (1 - p)
-    h = yh * (grad_yh - (yh * grad_yh).sum(dim=1, keepdim=True)) * (L / 2)
-    p = torch.softmax(z, dim=1)
-    return p * (h - (p * h).sum(dim=1, keepdim=True))
+        yh_slope, p_slope = saved
+        return grad_yh * yh_slope * p_slope * L
+    p, not_p, top_p, top_yh = saved
+    h = softmax_vjp(yh, not_yh, top_yh, grad_yh) * (L / 2)
+    return softmax_vjp(p, not_p, top_p, h)
 
 
 def per_class_counts(yh, not_yh, y, w):
@@ -43,56 +78,74 @@ def per_class_counts(yh, not_yh, y, w):
 
 
 def average(scalars, counts, eps, average_, class_weight):
-    """The loss (0-dim, or (C,) for "none") and d loss / d count per class, each (C,)."""
+    """The loss (0-dim, or (C,) for "none") and the gradient coefficients a, b per class, each (C,), with the
+    class weights of the average folded in. "weighted" weighs by support (TP + FN) as scikit-learn does: a class
+    without support counts 0, and with no support at all the loss is 0 with a zero gradient."""
+    like = counts[0]
     if average_ == "micro":
-        loss, *partials = scalars(*(c.sum() + eps for c in counts))
-        return loss, [p.expand_as(counts[0]) if torch.is_tensor(p) else torch.full_like(counts[0], p)
-                      for p in partials]
-    loss, *partials = scalars(*(c + eps for c in counts))
-    partials = [p if torch.is_tensor(p) and p.shape == counts[0].shape else torch.full_like(counts[0], float(p))
-                for p in partials]
+        loss, a, b = scalars(*(c.sum() + eps for c in counts))
+        return loss, *(torch.as_tensor(v, dtype=like.dtype, device=like.device).expand_as(like) for v in (a, b))
+    loss, a, b = (torch.as_tensor(v, dtype=like.dtype, device=like.device).expand_as(like)
+                  for v in scalars(*(c + eps for c in counts)))
     if average_ == "none":
-        return loss, partials
+        return loss, a, b
     if average_ == "weighted":
-        weight = counts[0] + counts[2]  # support: TP + FN
-        weight = weight / weight.sum()
+        weight = counts[0] + counts[2]
     elif class_weight is not None:
-        weight = class_weight / class_weight.sum()
+        weight = class_weight
     else:
-        weight = torch.full_like(counts[0], 1 / counts[0].numel())
-    return (weight * loss).sum(), [weight * p for p in partials]
+        weight = torch.ones_like(like)
+    total = weight.sum()
+    weight = torch.where(total > 0, weight / torch.where(total > 0, total, 1), 0)
+    used = weight > 0
+    return (torch.where(used, weight * loss, 0).sum(), torch.where(used, weight * a, 0),
+            torch.where(used, weight * b, 0))
+
+
+class Spec(NamedTuple):
+    """What the autograd function needs besides the tensors (`group`: see torch_kernel.Spec)."""
+
+    scalars: Any
+    task: str
+    L: float
+    threshold: float
+    eps: float
+    average: str
+    class_weight: Any
+    group: Any
 
 
 class MultiSoftConfusionFunction(torch.autograd.Function):
-    """Forward: per-class soft counts and the averaged loss. Backward: the derived partials, pulled back."""
+    """Forward: per-class soft counts and the averaged loss. Backward: the derived coefficients, pulled back."""
 
     @staticmethod
-    def forward(ctx, input, target, weight, spec):
-        scalars, task, L, threshold, eps, average_, class_weight, group = spec
+    def forward(ctx, input, target, weight, spec: Spec):
         dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
-        z = input.to(dtype)
-        yh, not_yh = _soft_predictions(z, task, L, threshold)
-        counts = per_class_counts(yh, not_yh, target, weight)
-        world_size = 1
-        if group is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
-            packed = torch.stack(counts).to(torch.float64)  # one dtype on every process, whatever its input's
-            torch.distributed.all_reduce(packed, group=None if group == "default" else group)
-            counts, world_size = tuple(packed.to(dtype)), torch.distributed.get_world_size(None if group == "default"
-                                                                                           else group)
-        loss, (d_tp, d_fp, d_fn, d_tn) = average(scalars, counts, eps, average_, class_weight)
-        ctx.save_for_backward(input, target, weight, yh, d_tp - d_fn, d_fp - d_tn)
-        ctx.settings = (task, L, threshold, world_size)
+        with torch.autocast(input.device.type, enabled=False):
+            z = input.to(dtype)
+            yh, not_yh, saved = soft_predictions(z, spec.task, spec.L, spec.threshold)
+            counts = per_class_counts(yh, not_yh, target, weight)
+            world_size = 1
+            group = spec.group
+            if group is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
+                group = None if group == "default" else group
+                packed = torch.stack(counts).to(torch.float64)  # one dtype on every process, whatever its input's
+                torch.distributed.all_reduce(packed, group=group)
+                counts, world_size = tuple(packed.to(dtype)), torch.distributed.get_world_size(group)
+            loss, a, b = average(spec.scalars, counts, spec.eps, spec.average, spec.class_weight)
+        ctx.save_for_backward(target, weight, yh, not_yh, a, b, *saved)
+        ctx.settings = (spec.task, spec.L, world_size, input.dtype)
         return loss.to(dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
-        input, target, weight, yh, a, b = ctx.saved_tensors
-        task, L, threshold, world_size = ctx.settings
+        target, weight, yh, not_yh, a, b, *saved = ctx.saved_tensors
+        task, L, world_size, input_dtype = ctx.settings
         scale = grad_output * world_size  # (C,) for average="none", else a scalar
         grad_yh = (target * (a * scale) + (1 - target) * (b * scale)) * weight[:, None]
-        grad = _pullback(input.to(yh.dtype), yh, grad_yh, task, L, threshold)
-        return grad.to(input.dtype), None, None, None
+        grad = pullback(yh, not_yh, saved, grad_yh, task, L)
+        return grad.to(input_dtype), None, None, None
 
 
 class MultiSoftConfusionLoss(torch.nn.Module):
@@ -105,12 +158,14 @@ class MultiSoftConfusionLoss(torch.nn.Module):
 
     def __init__(self, scalars, *, task, num_classes, average="macro", L=73.0, threshold=0.5, eps=1e-6,
                  ignore_index=None, class_weight=None, sync=False, process_group=None, check_inputs=True,
-                 name="metric", error=ValueError):
+                 name="metric", error=ValueError, warning=UserWarning, check_dtype=None):
         super().__init__()
         self.scalars, self.task, self.num_classes, self.average = scalars, task, num_classes, average
         self.L, self.threshold, self.eps = float(L), float(threshold), float(eps)
         self.ignore_index, self.sync, self.process_group = ignore_index, bool(sync), process_group
-        self.check_inputs, self.name, self.error = check_inputs, name, error
+        self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
+        self.check_dtype = check_dtype
+        self._checked_dtypes = set()
         self.register_buffer("class_weight", None if class_weight is None
                              else torch.as_tensor(class_weight, dtype=torch.float64))
 
@@ -121,6 +176,10 @@ class MultiSoftConfusionLoss(torch.nn.Module):
     def forward(self, input, target, sample_weight=None):
         if self.check_inputs:
             self._check(input, target, sample_weight)
+        if self.check_dtype is not None and input.dtype not in self._checked_dtypes:
+            if not torch.compiler.is_compiling():
+                self._checked_dtypes.add(input.dtype)
+                self.check_dtype(input.dtype)
         dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
         weight = (torch.ones(input.shape[0], dtype=dtype, device=input.device) if sample_weight is None
                   else sample_weight.to(dtype))
@@ -133,11 +192,11 @@ class MultiSoftConfusionLoss(torch.nn.Module):
             target = target.to(dtype)
         class_weight = None if self.class_weight is None else self.class_weight.to(dtype)
         group = (self.process_group or "default") if self.sync else None
-        spec = (self.scalars, self.task, self.L, self.threshold, self.eps, self.average, class_weight, group)
+        spec = Spec(self.scalars, self.task, self.L, self.threshold, self.eps, self.average, class_weight, group)
         loss = MultiSoftConfusionFunction.apply(input, target, weight, spec)
         if self.check_inputs and not torch.compiler.is_compiling() and not bool(torch.isfinite(loss).all()):
-            raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes (raise eps "
-                             "or change the formula), or no class has support for average='weighted'")
+            raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes for some "
+                             "class (raise eps or change the formula)")
         return loss
 
     def _check(self, input, target, sample_weight):

@@ -43,6 +43,8 @@ BAD_FORMULAS = [
     ("# only a comment", {}, "the formula is empty", None),
     ("# one\n  # two\n", {}, "the formula is empty", None),
     (";TP", {}, "a ';' must follow a binding (name = value), not start the formula", 1),
+    ("a = ; a", {}, "syntax error: a binding needs a value after '='", 5),
+    ("2 = TP; TP", {}, "syntax error: '=' must follow a name at the start of a binding", 3),
     ("MINIMIZE: TP", {}, "':' may only follow `minimize` or `maximize` (lower case)", 9),
     ("TP: FP", {}, "':' may only follow `minimize` or `maximize`", 3),
     ("a = TP\na / N", {}, "is a ';' missing at the end of line 1?", 1),

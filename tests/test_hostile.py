@@ -2,15 +2,19 @@
 exec or sympify; a thread-safe compile cache."""
 
 import ast
+import io
+import re
 import subprocess
 import sys
 import threading
+import tokenize
 from pathlib import Path
 
 import pytest
 
 import metricc
 from metricc import MetriccError, compile_metric
+from metricc.backends import BACKENDS
 
 HOSTILE = [
     '__import__("os").system("echo pwned")',
@@ -105,8 +109,24 @@ def test_no_path_from_user_text_to_eval_exec_or_sympify():
                 if isinstance(node.func, ast.Attribute) and node.func.attr in PARSERS:
                     found.add((path.name, node.func.attr))
     assert found <= ALLOWED, found - ALLOWED
-    source = (package / "compiler.py").read_text()
-    assert "exec(compile(source," in source and "source = scalars_source(derivation, backend)" in source
+
+
+@pytest.mark.parametrize("formula", ["f1", "mcc", "cohen_kappa", "TP*0.999^100", "min(TP, FP)/max(FN, 2)",
+                                     "minimize: FP + 5*FN", "fbeta", "a = TP; b = a^2; sqrt(b + FN)/N"])
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
+def test_executed_source_holds_only_whitelisted_names(formula, backend):
+    """What metricc gives to exec is printed from its own tables: every name in it is a count, a local it
+    printed, the function's own name, or a name of the backend's namespace."""
+    source = compile_metric(formula, beta=2.0).scalars_source(backend) if formula == "fbeta" else \
+        compile_metric(formula).scalars_source(backend)
+    names = {token.string for token in tokenize.generate_tokens(io.StringIO(source).readline)
+             if token.type == tokenize.NAME}
+    printed = {"def", "return", "metric_scalars", "loss", "a", "b", "TP", "FP", "FN", "TN", "max", "min", "abs",
+               *BACKENDS[backend].namespace}
+    functions = {t.split("(")[0].split(".")[-1] for v in BACKENDS[backend].functions.values()
+                 for t in (v if isinstance(v, tuple) else (v,))}
+    unexpected = {n for n in names - printed - functions if not re.fullmatch(r"x\d+", n)}
+    assert not unexpected
 
 
 def test_compile_cache_is_thread_safe():

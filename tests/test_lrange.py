@@ -139,7 +139,7 @@ def test_losses_validate_L_for_the_dtype_in_use():
     ({"accuracy": 0.6}, "Expected argument `accuracy`"),
     ({"accuracy": 0.1, "dtype": "int8"}, "Expected argument `dtype`"),
     ({"accuracy": 0.1, "kernel": "fast"}, "Expected argument `kernel`"),
-    ({"accuracy": 0.1, "dtype": "bfloat16", "backend": "numpy"}, "NumPy has no bfloat16"),
+    ({"accuracy": 0.1, "dtype": "bfloat16", "backend": "numpy"}, "numpy backend has no bfloat16"),
 ])
 def test_l_range_argument_errors(kwargs, message):
     with pytest.raises(MetriccError, match=message):

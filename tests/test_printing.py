@@ -1,5 +1,6 @@
-"""The NumPy and torch printers: special numbers, operator precedence, functions, and clear misses."""
+"""The printer of every registered backend: special numbers, operator precedence, functions, clear misses."""
 
+import importlib
 import math
 
 import numpy as np
@@ -8,12 +9,14 @@ import sympy as sp
 import torch
 
 from metricc import MetriccError
-from metricc.parse import COUNT_SYMBOLS
+from metricc.backends import BACKENDS
 from metricc.printing import Printer
+from metricc.vocabulary import COUNT_SYMBOLS
 
 TP, FP, FN, TN = COUNT_SYMBOLS.values()
 VALUES = {"TP": 3.0, "FP": 1.5, "FN": 0.75, "TN": 5.0}
-MODULES = {"numpy": np, "torch": torch}
+# How each backend's printed code receives a count: a float64 scalar of its own kind.
+SCALARS = {"numpy": np.float64, "torch": lambda v: torch.tensor(v, dtype=torch.float64), "math": float}
 
 EXPRESSIONS = [
     sp.S.Zero * 1, sp.S.One, sp.S.Half, sp.S.NegativeOne, sp.Rational(-3, 7), sp.Float(2.5), sp.pi, sp.E,
@@ -26,19 +29,22 @@ EXPRESSIONS = [
 ]
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_every_backend_is_tested():
+    assert set(SCALARS) == set(BACKENDS)
+
+
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
 @pytest.mark.parametrize("expr", EXPRESSIONS, ids=str)
 def test_printed_code_evaluates_to_sympy_value(backend, expr):
     source = Printer(backend)(expr)
-    module = MODULES[backend]
-    names = {k: (np.float64(v) if backend == "numpy" else torch.tensor(v, dtype=torch.float64))
-             for k, v in VALUES.items()}
-    value = eval(source, {backend: module}, names)  # source printed by metricc from a SymPy tree we built
+    namespace = {name: importlib.import_module(module) for name, module in BACKENDS[backend].namespace.items()}
+    names = {k: SCALARS[backend](v) for k, v in VALUES.items()}
+    value = eval(source, namespace, names)  # source printed by metricc from a SymPy tree we built
     expected = float(expr.subs({COUNT_SYMBOLS[k]: v for k, v in VALUES.items()}).evalf(30))
     assert math.isclose(float(value), expected, rel_tol=1e-12, abs_tol=1e-15), source
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("backend", sorted(BACKENDS))
 def test_unknown_function_names_class_and_backend(backend):
     with pytest.raises(MetriccError, match=f"cannot print gamma for the {backend} backend"):
         Printer(backend)(sp.gamma(TP))
@@ -46,7 +52,7 @@ def test_unknown_function_names_class_and_backend(backend):
 
 def test_unknown_backend():
     with pytest.raises(MetriccError, match="backend"):
-        Printer("jax")
+        Printer("cobol")
 
 
 def test_non_finite_constant_is_an_error():

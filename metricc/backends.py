@@ -1,0 +1,103 @@
+"""The backends, described once, as data: what the printer writes for each SymPy function, which modules the
+printed code runs with, which kernel files an emitted module carries, the dtypes and where the L probe lives.
+
+Behaviour stays in the stage modules (printing, emit, compiler, lrange), which read this table; nothing here
+imports a backend library.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+import sympy as sp
+
+from .errors import MetriccError
+
+
+@dataclass(frozen=True)
+class Backend:
+    """One backend. `functions` maps a SymPy class (or "sqrt", "pow") to a template; Min and Max map to (a
+    two-value template, a value-and-number template), since SymPy folds all numbers of a Min/Max into one."""
+
+    name: str
+    functions: Mapping
+    namespace: Mapping[str, str]  # name in the printed code -> module it is bound to
+    kernels: tuple[str, ...] = ()  # files of a binary emitted module (none: the backend is not emitted)
+    multi_kernels: tuple[str, ...] = ()  # files of a multi-class or multi-label emitted module
+    options: Mapping[str, bool] = field(default_factory=dict)  # run-time options of the binary loss class
+    multi_options: Mapping[str, bool] = field(default_factory=dict)  # ... and of the multi-class one
+    usage: str = ""  # the emitted module's docstring line on how to call it
+    extra: str = ""  # source appended to an emitted module, after the MetricLoss class
+    dtypes: tuple[str, ...] = ()  # floating-point types the L probe measures
+    probe: str = ""  # "module:function" of the L probe (dtype, kernel, threshold, ends) -> keeps_gradient(L)
+
+
+def _table(prefix: str, minimum: str, maximum: str) -> Mapping:
+    return MappingProxyType({
+        "sqrt": prefix + "sqrt({0})",
+        "pow": "{0}**{1}",
+        sp.exp: prefix + "exp({0})",
+        sp.log: prefix + "log({0})",
+        sp.Abs: prefix + "abs({0})",
+        sp.sign: prefix + "sign({0})",
+        sp.Heaviside: "((" + prefix + "sign({0}) + 1)/2)",
+        sp.Min: (prefix + "minimum({0}, {1})", minimum),
+        sp.Max: (prefix + "maximum({0}, {1})", maximum),
+    })
+
+
+# Python floats and the standard library, for scalars computed on the host: a domain error raises
+# (ValueError, ZeroDivisionError, OverflowError) instead of giving NaN; math.pow never returns a complex number.
+_MATH = MappingProxyType({
+    "sqrt": "math.sqrt({0})",
+    "pow": "math.pow({0}, {1})",
+    sp.exp: "math.exp({0})",
+    sp.log: "math.log({0})",
+    sp.Abs: "abs({0})",
+    sp.sign: "((0 < {0}) - ({0} < 0))",
+    sp.Heaviside: "((0 < {0}) + 0.5*({0} == 0))",
+    sp.Min: ("min({0}, {1})", "min({0}, {1})"),
+    sp.Max: ("max({0}, {1})", "max({0}, {1})"),
+})
+
+_LOSS_AND_GRAD = '''
+
+def loss_and_grad(input, target, sample_weight=None):
+    """The loss and its gradient with respect to `input`."""
+    return MetricLoss().loss_and_grad(input, target, sample_weight)
+'''
+
+BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
+    Backend("torch", _table("torch.", "torch.clamp({0}, max={1})", "torch.clamp({0}, min={1})"),
+            MappingProxyType({"torch": "torch"}),
+            kernels=("torch_kernel.py",), multi_kernels=("torch_kernel.py", "torch_multiclass.py"),
+            options=MappingProxyType({"check_inputs": True, "compile": False}),
+            multi_options=MappingProxyType({"check_inputs": True}),
+            usage="loss_fn = MetricLoss()                  # a torch.nn.Module\n"
+                  "    loss = loss_fn(logits, target)          # 0-dim tensor; loss.backward() runs the derived "
+                  "gradient",
+            dtypes=("float64", "float32", "float16", "bfloat16"), probe="metricc.lrange:torch_probe"),
+    Backend("numpy", _table("numpy.", "numpy.minimum({0}, {1})", "numpy.maximum({0}, {1})"),
+            MappingProxyType({"numpy": "numpy"}),
+            kernels=("numpy_kernel.py",), multi_kernels=("numpy_kernel.py", "numpy_multiclass.py"),
+            options=MappingProxyType({"check_inputs": True}), multi_options=MappingProxyType({"check_inputs": True}),
+            usage="value, grad = loss_and_grad(logits, target)   # float, and d loss / d logits",
+            extra=_LOSS_AND_GRAD, dtypes=("float64", "float32", "float16"), probe="metricc.lrange:numpy_probe"),
+    Backend("math", _MATH, MappingProxyType({"math": "math"})),
+)})
+
+
+def backend(name: str, *, emitted: bool = False, probed: bool = False) -> Backend:
+    """The backend called `name`; with `emitted` (`probed`) only one that emits modules (has an L probe)."""
+    choices = names(emitted=emitted, probed=probed)
+    if not isinstance(name, str) or name not in choices:
+        shown = repr(name) if isinstance(name, str) else f"a value of type {type(name).__name__}"
+        raise MetriccError(f"Expected argument `backend` to be one of {list(choices)}, but got {shown}.")
+    return BACKENDS[name]
+
+
+def names(*, emitted: bool = False, probed: bool = False) -> tuple[str, ...]:
+    """The backends' names; with `emitted` (`probed`) only those that emit modules (have an L probe)."""
+    return tuple(n for n, b in BACKENDS.items() if (b.kernels or not emitted) and (b.probe or not probed))

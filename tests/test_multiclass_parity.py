@@ -1,0 +1,128 @@
+"""Multi-class and multi-label kernels on par with the binary one: stable slopes, finiteness, L validation,
+warnings at 0/0, scikit-learn's weighted average with absent classes, and the same checks in emitted modules."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn import metrics as skm
+
+from metricc import MetriccError, MetriccWarning, compile_metric
+
+
+def _torch_grad(metric, z, target, dtype=torch.float32):
+    x = torch.tensor(z, dtype=dtype, requires_grad=True)
+    loss = metric.to_torch()(x, torch.as_tensor(target))
+    loss.backward()
+    return x.grad.double().numpy()
+
+
+def test_float32_multilabel_gradient_does_not_vanish_at_a_confident_logit():
+    metric = compile_metric("f1", task="multilabel", num_classes=2, average="micro")
+    z = np.array([[3.0, -3.0], [-3.0, 3.0]])
+    target = np.array([[0, 1], [1, 0]])  # both rows confidently wrong
+    grad = _torch_grad(metric, z, target)
+    assert (grad != 0).all()
+    reference = metric.loss_and_grad(z, target)[1]
+    assert np.allclose(grad, reference, rtol=1e-4)
+    assert np.sign(grad).tolist() == np.sign(reference).tolist()
+
+
+@pytest.mark.parametrize("task", ["multilabel", "multiclass"])
+def test_float32_gradients_are_not_exactly_zero_on_misclassified_samples(task):
+    rng = np.random.default_rng(0)
+    n, classes = 1000, 5
+    z = rng.normal(0, 4, (n, classes))
+    if task == "multilabel":
+        target = (rng.random((n, classes)) < 0.3).astype(np.float32)
+        wrong = (z > 0) != (target == 1)
+    else:
+        target = rng.integers(0, classes, n)
+        wrong = np.zeros((n, classes), dtype=bool)
+        wrong[z.argmax(1) != target] = True
+    metric = compile_metric("f1", task=task, num_classes=classes, average="macro")
+    grad32 = _torch_grad(metric, z, target)
+    grad64 = metric.loss_and_grad(z, target)[1]
+    assert not ((grad32 == 0) & wrong).any()
+    scale = np.abs(grad64).max()
+    assert np.abs(grad32 - grad64).max() <= 1e-4 * scale
+
+
+def test_weighted_average_with_no_positive_label_is_zero_not_nan():
+    metric = compile_metric("f1", task="multilabel", num_classes=3, average="weighted")
+    z = np.random.default_rng(1).normal(size=(6, 3))
+    target = np.zeros((6, 3))
+    loss, grad = metric.loss_and_grad(z, target)
+    assert loss == 0 and (grad == 0).all()
+    x = torch.tensor(z, requires_grad=True)
+    value = metric.to_torch()(x, torch.tensor(target))
+    value.backward()
+    assert value.item() == 0 and (x.grad == 0).all()
+
+
+def test_weighted_average_with_every_row_ignored():
+    metric = compile_metric("f1", task="multiclass", num_classes=3, average="weighted", ignore_index=-1)
+    z = np.random.default_rng(1).normal(size=(4, 3))
+    target = np.full(4, -1)
+    assert metric.loss_and_grad(z, target)[0] == 0
+    assert metric.to_torch()(torch.tensor(z), torch.tensor(target)).item() == 0
+
+
+def test_weighted_score_with_a_class_without_support_matches_sklearn():
+    metric = compile_metric("f1", task="multiclass", num_classes=3, average="weighted")
+    target, predicted = np.array([0, 0, 1, 1]), np.array([0, 1, 1, 0])  # class 2: never true, never predicted
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = metric.score(predicted, target)
+    assert value == pytest.approx(skm.f1_score(target, predicted, average="weighted", labels=[0, 1, 2]))
+
+
+def test_multiclass_score_warns_where_the_formula_is_undefined():
+    metric = compile_metric("precision", task="multiclass", num_classes=3, average="macro")
+    with pytest.warns(MetriccWarning, match="undefined"):
+        value = metric.score(np.array([0, 0, 1]), np.array([0, 1, 1]))  # class 2: TP + FP = 0
+    assert np.isnan(value)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_L_is_validated_for_multi_class_losses(task):
+    metric = compile_metric("f1", task=task, num_classes=3, L=500.0)
+    z = np.zeros((4, 3), dtype=np.float32)
+    target = np.array([0, 1, 2, 0]) if task == "multiclass" else np.eye(3)[[0, 1, 2, 0]]
+    with pytest.warns(MetriccWarning, match="outside the valid range"):
+        metric.to_torch()(torch.tensor(z), torch.as_tensor(target))
+    fresh = compile_metric("f1", task=task, num_classes=3, L=499.0)
+    with pytest.warns(MetriccWarning, match="outside the valid range"):
+        fresh.loss_and_grad(z, target)
+
+
+def _emitted(metric):
+    namespace = {}
+    exec(compile(metric.emit("numpy"), "emitted", "exec"), namespace)  # metricc's own generated source
+    return namespace
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"z": np.array([[np.nan, 0, 0], [0, 1, 0]])}, "finite `input`"),
+    ({"target": np.array([0, 3])}, r"class indices in \[0, 3\)"),
+    ({"target": np.array([0.0, 1.0])}, "integer class indices"),
+])
+def test_emitted_numpy_multiclass_module_checks_its_input(bad, message):
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    loss_and_grad = _emitted(metric)["loss_and_grad"]
+    z, target = bad.get("z", np.zeros((2, 3))), bad.get("target", np.array([0, 1]))
+    with pytest.raises(ValueError, match=message):
+        loss_and_grad(z, target)
+    with pytest.raises(MetriccError, match=message):
+        metric.loss_and_grad(z, target)
+
+
+def test_emitted_numpy_multiclass_module_equals_the_library():
+    metric = compile_metric("gmean", task="multiclass", num_classes=4, average="weighted", ignore_index=9)
+    rng = np.random.default_rng(3)
+    z, target, w = rng.normal(size=(20, 4)), rng.integers(0, 4, 20), rng.uniform(0, 2, 20)
+    target[:3] = 9
+    loss, grad = _emitted(metric)["loss_and_grad"](z, target, w)
+    expected_loss, expected_grad = metric.loss_and_grad(z, target, w)
+    assert loss == expected_loss and np.array_equal(grad, expected_grad)
