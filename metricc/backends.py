@@ -85,6 +85,12 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
             options=MappingProxyType({"check_inputs": True}), multi_options=MappingProxyType({"check_inputs": True}),
             usage="value, grad = loss_and_grad(logits, target)   # float, and d loss / d logits",
             extra=_LOSS_AND_GRAD, dtypes=("float64", "float32", "float16"), probe="metricc.lrange:numpy_probe"),
+    Backend("jax", _table("jnp.", "jnp.minimum({0}, {1})", "jnp.maximum({0}, {1})"),
+            MappingProxyType({"jnp": "jax.numpy"}),
+            kernels=("jax_kernel.py",), multi_kernels=("jax_kernel.py",),
+            options=MappingProxyType({"check_inputs": True}), multi_options=MappingProxyType({"check_inputs": True}),
+            usage="loss = MetricLoss()   # loss(logits, target) -> 0-dim array, under jax.jit and jax.grad",
+            dtypes=("float64", "float32", "float16", "bfloat16"), probe="metricc.jax_probe:jax_probe"),
     Backend("math", _MATH, MappingProxyType({"math": "math"})),
 )})
 

@@ -12,7 +12,7 @@ import threading
 import warnings
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, NamedTuple
 
 import numpy as np
 import sympy as sp
@@ -47,7 +47,7 @@ class CompiledMetric:
     average: str = "macro"
     ignore_index: int | None = None
     class_weight: tuple[float, ...] | None = None
-    key: tuple = field(default=(), compare=False, repr=False)  # the arguments that compiled it
+    key: Any = field(default=(), compare=False, repr=False)  # the arguments that compiled it (a _Key)
 
     def __repr__(self) -> str:
         params = "".join(f", {k}={v!r}" for k, v in self.params.items())
@@ -134,6 +134,22 @@ class CompiledMetric:
                                 host_scalars=self._scalars("math"))
         return self._kernel(torch_multiclass.MultiSoftConfusionLoss, "torch", options, extra)
 
+    def to_jax(self, **options: Any):
+        """A callable `loss(logits, target, sample_weight=None) -> 0-dim array` for JAX whose gradient is the
+        derived one (jax.custom_vjp); it works under jax.jit and jax.grad, in float32 and (x64) float64.
+
+        Options override the compiled L, threshold, from_logits and eps, and set check_inputs (value checks run
+        when the loss is called eagerly; under jax.jit only shapes and dtypes are checked)."""
+        try:
+            from . import jax_kernel
+        except ModuleNotFoundError as error:
+            if error.name not in ("jax", "jaxlib"):
+                raise
+            raise MetriccError("to_jax() needs JAX, which is not installed: pip install jax "
+                               "(or pip install 'metricc[jax]')") from None
+        kernel = jax_kernel.SoftConfusionLoss if self.task == "binary" else jax_kernel.MultiSoftConfusionLoss
+        return self._kernel(kernel, "jax", options, {"check_inputs"})
+
     def tune_threshold(self, scores: Any, target: Any, sample_weight: Any = None) -> tuple[float, float]:
         """The cut-off on `scores` (logits, probabilities or any monotone score) that gives the best value of the
         formula on the hard predictions `scores >= threshold`, and that value: the largest score, or the
@@ -183,7 +199,7 @@ class CompiledMetric:
         return document(self)
 
     def emit(self, backend: str = "torch") -> str:
-        """The source of a standalone module (it imports only torch, or only numpy) for this loss."""
+        """The source of a standalone module for this loss that imports only `backend` ("torch", "numpy", "jax")."""
         from .emit import module_source
 
         return module_source(self, backend)
@@ -278,9 +294,9 @@ def _weights(sample_weight: Any, shape: tuple) -> np.ndarray:
     return weight
 
 
-def _compiled(key: tuple) -> CompiledMetric:
+def _compiled(key: _Key) -> CompiledMetric:
     with _key_lock(key):
-        return _compile(*key)
+        return _compile(key)
 
 
 @dataclass(frozen=True)
@@ -345,13 +361,13 @@ def compile_metric(formula: str, *, L: float = 73.0, threshold: float = 0.5, fro
     _check_settings(settings)
     minimize = _flag("minimize", minimize)
     multi = _check_task(task, num_classes, average, ignore_index, class_weight)
-    _check_multi_settings(formula, multi[0], settings)
+    _check_multi_settings(formula, multi.task, settings)
     if not isinstance(formula, str):
         raise MetriccError(f"Expected the formula to be a str, but got {type(formula).__name__}.")
     formula = str.__add__("", formula)  # a plain str: a subclass's methods never run again
     params = {name: _real(f"parameter `{name}`", value, "a finite number") for name, value in params.items()}
-    key = (formula, settings["L"], settings["threshold"], settings["from_logits"], settings["eps"], minimize,
-           tuple(sorted(params.items())), multi)
+    key = _Key(formula, settings["L"], settings["threshold"], settings["from_logits"], settings["eps"], minimize,
+               tuple(sorted(params.items())), multi)
     return _compiled(key)
 
 
@@ -362,7 +378,7 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
         if num_classes is not None or ignore_index is not None or class_weight is not None:
             raise MetriccError("`num_classes`, `ignore_index` and `class_weight` need task='multiclass' or "
                                "'multilabel'.")
-        return ("binary", None, "macro", None, None)
+        return _Task("binary", None, "macro", None, None)
     num_classes = _integer(num_classes)
     if num_classes is None or num_classes < 2:
         raise MetriccError(f"Expected argument `num_classes` to be an int of at least 2, but got "
@@ -388,7 +404,7 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
                 or min(weights) < 0 or not sum(weights) > 0):
             raise MetriccError(f"{expected}.")
         class_weight = weights
-    return (task, num_classes, average, ignore_index, class_weight)
+    return _Task(task, num_classes, average, ignore_index, class_weight)
 
 
 # Multi-class statistics that are not the mean of their one-vs-rest values (scikit-learn computes them on the
@@ -439,20 +455,40 @@ def _key_lock(key: tuple):
                 del _KEY_LOCKS[key]
 
 
+class _Task(NamedTuple):
+    task: str
+    num_classes: int | None
+    average: str
+    ignore_index: int | None
+    class_weight: tuple[float, ...] | None
+
+
+class _Key(NamedTuple):
+    """The checked arguments of compile_metric, in plain values: what a compilation is cached and pickled by."""
+
+    formula: str
+    L: float
+    threshold: float
+    from_logits: bool
+    eps: float
+    minimize: bool
+    params: tuple[tuple[str, float], ...]
+    multi: _Task
+
+
 @functools.lru_cache(maxsize=512)
-def _compile(formula, L, threshold, from_logits, eps, minimize_given, params, multi) -> CompiledMetric:
+def _compile(key: _Key) -> CompiledMetric:
     """Compile one key of compile_metric (one compilation per key and process: see _compiled)."""
     from .parse import parse  # the only stage that needs lark, loaded on the first compilation
 
-    parsed = parse(formula, dict(params))
-    minimize = parsed.minimize or minimize_given
+    parsed = parse(key.formula, dict(key.params))
+    minimize = parsed.minimize or key.minimize
     try:
         derivation = derive(loss_of(parsed.expr, minimize))
     except RecursionError:
         raise MetriccError("the formula nests too deeply for SymPy to differentiate; simplify it") from None
-    return CompiledMetric(formula, parsed.expr, minimize, MappingProxyType(dict(parsed.params)), L, threshold,
-                          from_logits, eps, derivation, *multi,
-                          key=(formula, L, threshold, from_logits, eps, minimize_given, params, multi))
+    return CompiledMetric(key.formula, parsed.expr, minimize, MappingProxyType(dict(parsed.params)), key.L,
+                          key.threshold, key.from_logits, key.eps, derivation, *key.multi, key=key)
 
 
 def _check_settings(settings: dict[str, Any]) -> None:

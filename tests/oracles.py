@@ -108,3 +108,10 @@ def assert_close(actual, expected, rtol):
     scale = max(np.max(np.abs(expected)), math.ulp(1.0))
     error = np.max(np.abs(actual - expected))
     assert error <= rtol * scale, f"max error {error:.3g} > {rtol:g} * {scale:.3g}"
+
+
+def load_emitted(source):
+    """The namespace of an emitted module (metricc's own generated source, never user text), run in-process."""
+    namespace = {}
+    exec(compile(source, "emitted", "exec"), namespace)
+    return namespace

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from metricc import __version__, compile_metric
+from oracles import load_emitted
 
 # Runs in a fresh interpreter: metricc is made unimportable before the emitted module is loaded.
 DRIVER = """
@@ -94,15 +95,13 @@ def test_formula_text_cannot_escape_its_string(tmp_path):
     tree = ast.parse(source)
     calls = [n.func.attr for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
     assert "system" not in calls
-    namespace = {}
-    exec(compile(source, "emitted", "exec"), namespace)  # the emitted module itself, not user text
+    namespace = load_emitted(source)
     assert namespace["FORMULA"] == formula
 
 
 def test_torch_module_defaults_and_overrides():
     source = compile_metric("f1", L=20.0, threshold=0.4).emit("torch")
-    namespace = {}
-    exec(compile(source, "emitted", "exec"), namespace)
+    namespace = load_emitted(source)
     loss = namespace["MetricLoss"]()
     assert (loss.L, loss.threshold, loss.from_logits) == (20.0, 0.4, True)
     assert namespace["MetricLoss"](L=30.0).L == 30.0

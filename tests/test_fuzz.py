@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from formula_strategies import CATALOG_COMBINATIONS, NUMBER_TOWERS, POLYNOMIALS, RANDOM_TEXT, TOKEN_SEQUENCES, formulas
 from metricc import MetriccError, compile_metric
+from oracles import load_emitted
 
 SECONDS = 2.0
 
@@ -76,8 +77,7 @@ def test_scalar_types_as_parameters_and_settings(beta_type, L_type, beta, L):
     except MetriccError as error:  # an int type may round beta to 0
         assert "beta" in str(error) or "denominator" in str(error) or "zero" in str(error)
         return
-    namespace = {}
-    exec(compile(metric.emit("numpy"), "emitted", "exec"), namespace)  # metricc's own output
+    namespace = load_emitted(metric.emit("numpy"))
     assert type(namespace["PARAMETERS"]["beta"]) is float and type(metric.L) is float
 
 

@@ -15,6 +15,7 @@ import pytest
 import metricc
 from metricc import MetriccError, compile_metric
 from metricc.backends import BACKENDS
+from oracles import load_emitted
 
 HOSTILE = [
     '__import__("os").system("echo pwned")',
@@ -78,16 +79,14 @@ def test_emitted_modules_keep_text_inert(text, backend):
     tree = ast.parse(source)
     names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
     assert not names & {"os", "system", "__import__", "eval", "exec"}
-    namespace = {}
-    exec(compile(source, "emitted", "exec"), namespace)  # the emitted module itself, built by metricc
+    namespace = load_emitted(source)
     assert namespace["FORMULA"] == text
 
 
 def test_parameter_names_and_values_are_inert():
     metric = compile_metric("TP/N + __import__*FP/N", __import__=0.5)
     source = metric.emit("numpy")
-    namespace = {}
-    exec(compile(source, "emitted", "exec"), namespace)
+    namespace = load_emitted(source)
     assert namespace["PARAMETERS"] == {"__import__": 0.5}
     with pytest.raises(MetriccError):
         compile_metric("TP/N", **{"a b": 1.0})

@@ -9,6 +9,7 @@ import torch
 from sklearn import metrics as skm
 
 from metricc import MetriccError, MetriccWarning, compile_metric
+from oracles import load_emitted
 
 
 def _torch_grad(metric, z, target, dtype=torch.float32):
@@ -98,9 +99,7 @@ def test_L_is_validated_for_multi_class_losses(task):
 
 
 def _emitted(metric):
-    namespace = {}
-    exec(compile(metric.emit("numpy"), "emitted", "exec"), namespace)  # metricc's own generated source
-    return namespace
+    return load_emitted(metric.emit("numpy"))
 
 
 @pytest.mark.parametrize("bad, message", [

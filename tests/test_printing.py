@@ -1,5 +1,6 @@
 """The printer of every registered backend: special numbers, operator precedence, functions, clear misses."""
 
+import contextlib
 import importlib
 import math
 
@@ -16,7 +17,8 @@ from metricc.vocabulary import COUNT_SYMBOLS
 TP, FP, FN, TN = COUNT_SYMBOLS.values()
 VALUES = {"TP": 3.0, "FP": 1.5, "FN": 0.75, "TN": 5.0}
 # How each backend's printed code receives a count: a float64 scalar of its own kind.
-SCALARS = {"numpy": np.float64, "torch": lambda v: torch.tensor(v, dtype=torch.float64), "math": float}
+SCALARS = {"numpy": np.float64, "torch": lambda v: torch.tensor(v, dtype=torch.float64), "math": float,
+           "jax": lambda v: __import__("jax.numpy").numpy.asarray(v, dtype="float64")}
 
 EXPRESSIONS = [
     sp.S.Zero * 1, sp.S.One, sp.S.Half, sp.S.NegativeOne, sp.Rational(-3, 7), sp.Float(2.5), sp.pi, sp.E,
@@ -29,6 +31,11 @@ EXPRESSIONS = [
 ]
 
 
+def _float64(backend):
+    """JAX computes in float64 only with x64 enabled."""
+    return __import__("jax").enable_x64(True) if backend == "jax" else contextlib.nullcontext()
+
+
 def test_every_backend_is_tested():
     assert set(SCALARS) == set(BACKENDS)
 
@@ -38,8 +45,9 @@ def test_every_backend_is_tested():
 def test_printed_code_evaluates_to_sympy_value(backend, expr):
     source = Printer(backend)(expr)
     namespace = {name: importlib.import_module(module) for name, module in BACKENDS[backend].namespace.items()}
-    names = {k: SCALARS[backend](v) for k, v in VALUES.items()}
-    value = eval(source, namespace, names)  # source printed by metricc from a SymPy tree we built
+    with _float64(backend):
+        names = {k: SCALARS[backend](v) for k, v in VALUES.items()}
+        value = float(eval(source, namespace, names))  # source printed by metricc from a SymPy tree we built
     expected = float(expr.subs({COUNT_SYMBOLS[k]: v for k, v in VALUES.items()}).evalf(30))
     assert math.isclose(float(value), expected, rel_tol=1e-12, abs_tol=1e-15), source
 

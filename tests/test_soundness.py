@@ -19,6 +19,7 @@ import torch
 
 from metricc import MetriccError, compile_metric
 from metricc.catalog import METRICS
+from oracles import load_emitted
 
 CATALOG = sorted(METRICS)
 
@@ -182,7 +183,7 @@ def test_subclasses_cannot_inject_code_into_emitted_modules(tmp_path, monkeypatc
     for metric in (compile_metric(_EvilStr("fbeta"), beta=2.0), compile_metric("fbeta", beta=_EvilFloat(2.0))):
         source = metric.emit(backend)
         assert "pwned" not in source
-        exec(compile(source, "emitted", "exec"), {})  # metricc's own output
+        load_emitted(source)
     assert not list(tmp_path.iterdir())
 
 
@@ -191,8 +192,7 @@ def test_equal_values_share_a_cache_entry_and_still_emit_plain_literals():
     second = compile_metric("fbeta", beta=2.0, L=69.5)
     assert first is second
     for settings in (dict(beta=Fraction(1, 2)), dict(beta=2, L=np.float32(50))):
-        namespace = {}
-        exec(compile(compile_metric("fbeta", **settings).emit("numpy"), "emitted", "exec"), namespace)
+        namespace = load_emitted(compile_metric("fbeta", **settings).emit("numpy"))
         assert all(type(v) is float for v in namespace["PARAMETERS"].values())
 
 
@@ -290,8 +290,7 @@ def test_numpy_multiclass_memory_is_linear_in_the_classes():
     try:
         metric.loss_and_grad(z, y)
         metric.score(y, y)
-        namespace = {}
-        exec(compile(metric.emit("numpy"), "emitted", "exec"), namespace)  # metricc's own output
+        namespace = load_emitted(metric.emit("numpy"))
         namespace["loss_and_grad"](z, y)
         peak = tracemalloc.get_traced_memory()[1]
     finally:

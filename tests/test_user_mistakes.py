@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from metricc import MetriccError, MetriccWarning, compile_metric
+from oracles import load_emitted
 
 F1 = compile_metric("f1")
 
@@ -59,8 +60,7 @@ def test_multilabel_score_refuses_soft_predictions():
 @pytest.mark.parametrize("beta", [np.linspace(0.5, 2, 2)[0], np.float32(0.5), torch.tensor(0.5, dtype=torch.float64)])
 def test_emitted_module_with_a_scalar_parameter_imports(backend, beta):
     source = compile_metric("fbeta", beta=beta).emit(backend)
-    namespace = {}
-    exec(compile(source, "emitted", "exec"), namespace)  # metricc's own output
+    namespace = load_emitted(source)
     assert namespace["PARAMETERS"] == {"beta": 0.5} and type(namespace["PARAMETERS"]["beta"]) is float
 
 

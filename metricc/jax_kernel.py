@@ -1,0 +1,274 @@
+"""Soft-confusion-matrix losses for JAX, binary, multi-class and multi-label: callables
+`loss(logits, target, sample_weight=None)` whose gradient is the derived one (jax.custom_vjp), never autodiff
+through the formula. They work under jax.jit and jax.grad, in float32 and, with x64 enabled, float64. The
+gradient flows to the logits only: targets and weights are constants (their cotangents are zero).
+
+Input values (NaN, targets outside [0, 1], negative weights, a loss that is not finite) are checked when the
+loss runs eagerly; under jax.jit only shapes and dtypes can be checked.
+
+This module imports only JAX: metricc copies it into the modules it emits.
+"""
+
+import jax
+import jax.numpy as jnp
+
+AVERAGES = ("macro", "micro", "weighted", "none")
+
+
+def slope(u):
+    """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where
+    sigmoid(u) rounds to 1."""
+    v = jax.nn.sigmoid(-jnp.abs(u))
+    return v * (1 - v)
+
+
+def _traced(*arrays):
+    return any(isinstance(a, jax.core.Tracer) for a in arrays)
+
+
+def binary_loss_function(scalars, L, threshold, from_logits, eps):
+    """loss(x, y, w) for flat float arrays, with the derived gradient w.r.t. x."""
+
+    def forward(x, y, w):
+        largest = jnp.max(w)
+        largest = jnp.where(largest > 0, largest, 1)
+        unit = w / largest  # unit weights: no scale of the weights overflows or underflows a product
+        p = jax.nn.sigmoid(x) if from_logits else x
+        u = (p - threshold) * L
+        yh, not_yh = jax.nn.sigmoid(u), jax.nn.sigmoid(-u)  # 1 - yh as sigmoid(-u): small counts keep digits
+        wy, wn = unit * y, unit * (1 - y)
+        counts = [jnp.sum(wy * yh), jnp.sum(wn * yh), jnp.sum(wy * not_yh), jnp.sum(wn * not_yh)]
+        loss, a, b = scalars(*(c * largest + eps for c in counts))
+        return jnp.asarray(loss, x.dtype), (x, y, unit, a * largest, b * largest)
+
+    @jax.custom_vjp
+    def loss(x, y, w):
+        return forward(x, y, w)[0]
+
+    def backward(saved, g):
+        x, y, unit, a, b = saved
+        p = jax.nn.sigmoid(x) if from_logits else x
+        factor = slope((p - threshold) * L) * L
+        if from_logits:
+            factor = factor * slope(x)
+        # y a + (1 - y) b, never b + y (a - b): b can be ~1/eps when a class is absent from the batch
+        grad = g * unit * (y * a + (1 - y) * b) * factor
+        return grad.astype(x.dtype), jnp.zeros_like(y), jnp.zeros_like(unit)
+
+    loss.defvjp(forward, backward)
+    return loss
+
+
+class SoftConfusionLoss:
+    """`1 - metric` (or a cost) of the soft confusion matrix of a batch: `loss(input, target, sample_weight=None)`
+    -> 0-dim array. `input` holds logits (probabilities when `from_logits=False`) of any shape, `target` 0/1
+    labels of the same shape. `check_dtype`, if given, is called with each new input dtype."""
+
+    def __init__(self, scalars, *, L=73.0, threshold=0.5, from_logits=True, eps=1e-6, check_inputs=True,
+                 name="metric", error=ValueError, warning=UserWarning, check_dtype=None):
+        self.L, self.threshold, self.from_logits, self.eps = float(L), float(threshold), bool(from_logits), float(eps)
+        self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
+        self.check_dtype = check_dtype
+        self._checked_dtypes = set()
+        self._loss = binary_loss_function(scalars, self.L, self.threshold, self.from_logits, self.eps)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({self.name!r}, L={self.L}, threshold={self.threshold}, "
+                f"from_logits={self.from_logits}, eps={self.eps})")
+
+    def __call__(self, input, target, sample_weight=None):
+        x, y = jnp.asarray(input), jnp.asarray(target)
+        if not jnp.issubdtype(x.dtype, jnp.floating):
+            raise self.error(f"Expected `input` to be a floating-point array, but got {x.dtype}.")
+        if x.shape != y.shape:
+            raise self.error(f"Expected `input` and `target` to have the same shape, but got {x.shape} and {y.shape}.")
+        if x.size == 0:
+            raise self.error("Expected a non-empty batch, but `input` has no elements.")
+        w = jnp.ones(x.shape, x.dtype) if sample_weight is None else jnp.asarray(sample_weight)
+        if w.shape != x.shape:
+            raise self.error(f"Expected `sample_weight` of shape {x.shape}, but got {w.shape}.")
+        if self.check_dtype is not None and x.dtype not in self._checked_dtypes:
+            self._checked_dtypes.add(x.dtype)
+            self.check_dtype(x.dtype.name)
+        x, y, w = x.reshape(-1), y.reshape(-1).astype(x.dtype), w.reshape(-1).astype(x.dtype)
+        checked = self.check_inputs and not _traced(x, y, w)
+        if checked:
+            self._check(x, y, w)
+        loss = self._loss(x, y, w)
+        if checked and not bool(jnp.isfinite(loss)):
+            raise self.error(f"the {self.name} loss is not finite (a denominator of the formula vanishes; raise eps "
+                             "or change the formula)")
+        return loss
+
+    def _check(self, x, y, w):
+        if not bool(jnp.isfinite(x).all()):
+            raise self.error("Expected finite `input`, but it contains NaN or infinity.")
+        if not self.from_logits and not bool(((x >= 0) & (x <= 1)).all()):
+            raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
+        if not bool(((y >= 0) & (y <= 1)).all()):
+            raise self.error("Expected `target` values in [0, 1].")
+        if not bool((jnp.isfinite(w) & (w >= 0)).all()):
+            raise self.error("Expected `sample_weight` to be finite and non-negative.")
+        if not bool(w.max() > 0):
+            raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
+
+
+def sigmoid_pair(x):
+    """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2."""
+    v = jax.nn.sigmoid(-jnp.abs(x))
+    w = 1 - v
+    positive = x >= 0
+    return jnp.where(positive, w, v), jnp.where(positive, v, w), v * w
+
+
+def softmax_pair(s):
+    """softmax(s) along axis 1, 1 - softmax(s) (for each row's largest entry: the others' share, without
+    cancellation) and the mask of the largest entries."""
+    top = jax.nn.one_hot(jnp.argmax(s, axis=1), s.shape[1], dtype=bool)
+    e = jnp.exp(s - jnp.max(s, axis=1, keepdims=True))
+    total = jnp.sum(e, axis=1, keepdims=True)
+    p = e / total
+    rest = jnp.sum(jnp.where(top, 0, e), axis=1, keepdims=True) / total
+    return p, jnp.where(top, rest, 1 - p), top
+
+
+def softmax_vjp(p, not_p, top, g):
+    """J^T g for p = softmax(s), written for the largest entry as p_k (g_k (1 - p_k) - sum_{j != k} p_j g_j)."""
+    pg = p * g
+    rest = jnp.sum(jnp.where(top, 0, pg), axis=1, keepdims=True)
+    g_top = jnp.sum(jnp.where(top, g, 0), axis=1, keepdims=True)
+    others = p * (g - jnp.sum(jnp.where(top, pg, 0), axis=1, keepdims=True) - rest)
+    return jnp.where(top, p * (g_top * not_p - rest), others)
+
+
+def soft_predictions(z, task, L, threshold):
+    """yh, 1 - yh and what the pullback needs (see metricc.torch_multiclass)."""
+    if task == "multilabel":
+        p, _, p_slope = sigmoid_pair(z)
+        yh, not_yh, yh_slope = sigmoid_pair((p - threshold) * L)
+        return yh, not_yh, (yh_slope, p_slope)
+    p, not_p, top_p = softmax_pair(z)
+    yh, not_yh, top_yh = softmax_pair(p * (L / 2))
+    return yh, not_yh, (p, not_p, top_p, top_yh)
+
+
+def pullback(yh, not_yh, saved, grad_yh, task, L):
+    """d loss / d z from d loss / d yh."""
+    if task == "multilabel":
+        yh_slope, p_slope = saved
+        return grad_yh * yh_slope * p_slope * L
+    p, not_p, top_p, top_yh = saved
+    return softmax_vjp(p, not_p, top_p, softmax_vjp(yh, not_yh, top_yh, grad_yh) * (L / 2))
+
+
+def average(scalars, counts, eps, average_, class_weight):
+    """The loss (0-dim, or (C,) for "none") and the coefficients a, b per class with the average's weights in;
+    "weighted" weighs by support as scikit-learn does (no support at all: loss 0, gradient 0)."""
+    like = counts[0]
+    if average_ == "micro":
+        loss, a, b = scalars(*(jnp.sum(c) + eps for c in counts))
+        return jnp.asarray(loss, like.dtype), *(jnp.broadcast_to(jnp.asarray(v, like.dtype), like.shape)
+                                                for v in (a, b))
+    loss, a, b = (jnp.broadcast_to(jnp.asarray(v, like.dtype), like.shape)
+                  for v in scalars(*(c + eps for c in counts)))
+    if average_ == "none":
+        return loss, a, b
+    if average_ == "weighted":
+        weight = counts[0] + counts[2]
+    elif class_weight is not None:
+        weight = jnp.asarray(class_weight, like.dtype)
+    else:
+        weight = jnp.ones_like(like)
+    total = jnp.sum(weight)
+    weight = jnp.where(total > 0, weight / jnp.where(total > 0, total, 1), 0)
+    used = weight > 0
+    return (jnp.sum(jnp.where(used, weight * loss, 0)), jnp.where(used, weight * a, 0),
+            jnp.where(used, weight * b, 0))
+
+
+def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight):
+    """loss(z, y, w) for logits (n, C), one-hot or multi-hot labels (n, C) and row weights (n,)."""
+
+    def forward(z, y, w):
+        yh, not_yh, saved = soft_predictions(z, task, L, threshold)
+        wy, wn = w[:, None] * y, w[:, None] * (1 - y)
+        counts = (jnp.sum(wy * yh, 0), jnp.sum(wn * yh, 0), jnp.sum(wy * not_yh, 0), jnp.sum(wn * not_yh, 0))
+        loss, a, b = average(scalars, counts, eps, average_, class_weight)
+        return loss, (y, w, yh, not_yh, saved, a, b)
+
+    @jax.custom_vjp
+    def loss(z, y, w):
+        return forward(z, y, w)[0]
+
+    def backward(residual, g):
+        y, w, yh, not_yh, saved, a, b = residual
+        grad_yh = (y * (a * g) + (1 - y) * (b * g)) * w[:, None]
+        return pullback(yh, not_yh, saved, grad_yh, task, L), jnp.zeros_like(y), jnp.zeros_like(w)
+
+    loss.defvjp(forward, backward)
+    return loss
+
+
+class MultiSoftConfusionLoss:
+    """`1 - metric` averaged over classes (or labels): `loss(input, target, sample_weight=None)`.
+
+    multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out);
+    multilabel: logits (n, C), target (n, C) of 0/1 labels. `average` as in metricc.torch_multiclass.
+    """
+
+    def __init__(self, scalars, *, task, num_classes, average="macro", L=73.0, threshold=0.5, eps=1e-6,
+                 ignore_index=None, class_weight=None, check_inputs=True, name="metric", error=ValueError,
+                 warning=UserWarning, check_dtype=None):
+        self.task, self.num_classes, self.average, self.ignore_index = task, num_classes, average, ignore_index
+        self.L, self.threshold, self.eps = float(L), float(threshold), float(eps)
+        self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
+        self.check_dtype = check_dtype
+        self._checked_dtypes = set()
+        self._loss = multi_loss_function(scalars, task, self.L, self.threshold, self.eps, average, class_weight)
+
+    def __repr__(self):
+        return (f"{type(self).__name__}({self.name!r}, task={self.task!r}, num_classes={self.num_classes}, "
+                f"average={self.average!r}, L={self.L})")
+
+    def __call__(self, input, target, sample_weight=None):
+        z, target = jnp.asarray(input), jnp.asarray(target)
+        n = z.shape[0] if z.ndim else 0
+        if z.ndim != 2 or z.shape[1] != self.num_classes or n == 0:
+            raise self.error(f"Expected `input` of shape (n, {self.num_classes}) with n > 0, but got {z.shape}.")
+        if not jnp.issubdtype(z.dtype, jnp.floating):
+            raise self.error(f"Expected `input` to be a floating-point array, but got {z.dtype}.")
+        w = jnp.ones(n, z.dtype) if sample_weight is None else jnp.asarray(sample_weight).astype(z.dtype)
+        if w.shape != (n,):
+            raise self.error(f"Expected `sample_weight` of shape ({n},), but got {w.shape}.")
+        if self.check_dtype is not None and z.dtype not in self._checked_dtypes:
+            self._checked_dtypes.add(z.dtype)
+            self.check_dtype(z.dtype.name)
+        checked = self.check_inputs and not _traced(z, target, w)
+        if self.task == "multilabel":
+            if target.shape != z.shape:
+                raise self.error(f"Expected multi-label targets of shape {z.shape}, but got {target.shape}.")
+            y = target.astype(z.dtype)
+            if checked and not bool(((y >= 0) & (y <= 1)).all()):
+                raise self.error("Expected multi-label `target` values in [0, 1].")
+        else:
+            if target.shape != (n,) or not jnp.issubdtype(target.dtype, jnp.integer):
+                raise self.error(f"Expected `target` to be integer class indices of shape ({n},), but got "
+                                 f"{target.dtype} {target.shape}.")
+            ignored = (target == self.ignore_index if self.ignore_index is not None
+                       else jnp.zeros(n, dtype=bool))
+            if checked:
+                kept = target[~ignored]
+                if kept.size and not bool(((kept >= 0) & (kept < self.num_classes)).all()):
+                    raise self.error(f"Expected class indices in [0, {self.num_classes}).")
+            y = jax.nn.one_hot(jnp.where(ignored, 0, target), self.num_classes, dtype=z.dtype)
+            w = jnp.where(ignored, 0, w)
+        if checked:
+            if not bool(jnp.isfinite(z).all()):
+                raise self.error("Expected finite `input`, but it contains NaN or infinity.")
+            if not bool((jnp.isfinite(w) & (w >= 0)).all()):
+                raise self.error("Expected `sample_weight` to be finite and non-negative.")
+        loss = self._loss(z, y, w)
+        if checked and not bool(jnp.isfinite(loss).all()):
+            raise self.error(f"the {self.name} loss is not finite (a denominator of the formula vanishes for some "
+                             "class; raise eps or change the formula)")
+        return loss

@@ -1,0 +1,22 @@
+"""The L probe of the JAX backend (see metricc.lrange): whether JAX's sigmoid, or metricc's JAX kernel, keeps a
+non-zero slope at both ends of [t, 1 - t] in a dtype."""
+
+from __future__ import annotations
+
+
+def jax_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, float]):
+    import jax
+    import jax.numpy as jnp
+
+    from .jax_kernel import slope
+
+    def keeps_gradient(L: float) -> bool:
+        with jax.enable_x64(True):  # float64 exists only with x64; the other types are the same either way
+            p = jnp.asarray(ends, dtype=dtype)
+            u = (p - jnp.asarray(threshold, dtype)) * jnp.asarray(L, dtype)
+            if kernel == "naive":
+                yh = jax.nn.sigmoid(u)
+                return bool(((yh > 0) & (yh < 1)).all())
+            return bool((slope(u) > 0).all())
+
+    return keeps_gradient
