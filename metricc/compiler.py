@@ -19,10 +19,10 @@ import sympy as sp
 
 from . import numpy_kernel, numpy_multiclass
 from .backends import backend as backend_named
-from .derive import Derivation, derive, loss_of
+from .derive import Derivation, curvatures, derive, loss_of
 from .errors import MetriccError, MetriccWarning
 from .lrange import DEFAULT_ACCURACY, validate_L
-from .printing import scalars_source
+from .printing import curvatures_source, scalars_source
 from .vocabulary import AVERAGES, COUNTS, TASKS
 
 DEFAULT_EPS = 1e-6
@@ -150,6 +150,37 @@ class CompiledMetric:
         kernel = jax_kernel.SoftConfusionLoss if self.task == "binary" else jax_kernel.MultiSoftConfusionLoss
         return self._kernel(kernel, "jax", options, {"check_inputs"})
 
+    @property
+    def hessians(self) -> Mapping[str, sp.Expr]:
+        """The curvatures of the gradient coefficients that a per-sample Hessian needs: "a" = (d/dTP - d/dFN) a
+        for a positive sample, "b" = (d/dFP - d/dTN) b for a negative one (derived on first use)."""
+        return MappingProxyType(dict(zip("ab", curvatures(self.derivation).curvatures)))
+
+    def to_xgboost(self, **options: Any):
+        """A custom objective for XGBoost: `xgboost.train(params, dtrain, obj=objective)` or
+        `XGBClassifier(objective=objective)`; margins in, gradient and Hessian diagonal out (see README,
+        "Gradient boosting"). Options override L, threshold and eps, and set hessian ("abs", "exact", "clip",
+        "gauss-newton") and check_inputs. `objective.eval_metric` is the hard metric for early stopping."""
+        return self._booster("xgboost", options)
+
+    def to_lightgbm(self, **options: Any):
+        """A custom objective for LightGBM: `lightgbm.train({"objective": objective, ...}, data)` or
+        `LGBMClassifier(objective=objective)`; as to_xgboost()."""
+        return self._booster("lightgbm", options)
+
+    def _booster(self, booster: str, options: Mapping[str, Any]):
+        from . import boost_kernel
+
+        if self.task != "binary":
+            raise MetriccError(f"to_{booster}() supports task='binary' for now; for multi-label data train one "
+                               "booster per label with a binary metric")
+        settings = self._settings(options, {"hessian", "check_inputs"})
+        if not settings.pop("from_logits"):
+            raise MetriccError(f"to_{booster}() works on the booster's margins (logits): from_logits=False does not "
+                               "apply")
+        return boost_kernel.BoostObjective(self._scalars("numpy", order=2), booster=booster, minimize=self.minimize,
+                                           name=self.formula, error=MetriccError, **settings)
+
     def tune_threshold(self, scores: Any, target: Any, sample_weight: Any = None) -> tuple[float, float]:
         """The cut-off on `scores` (logits, probabilities or any monotone score) that gives the best value of the
         formula on the hard predictions `scores >= threshold`, and that value: the largest score, or the
@@ -226,8 +257,10 @@ class CompiledMetric:
         return kernel(self._scalars(backend), name=self.formula, error=MetriccError, warning=MetriccWarning,
                       check_dtype=_L_checker(settings, backend), **settings, **more)
 
-    def _scalars(self, backend: str) -> Callable:
-        return _Scalars(self, backend, _scalars_function(self.derivation, backend))
+    def _scalars(self, backend: str, order: int = 1) -> Callable:
+        """The generated `(TP, FP, FN, TN) -> (loss, a, b)` for `backend`; with order 2, `-> (loss, a, b, q_a,
+        q_b)`."""
+        return _Scalars(self, backend, order, _scalars_function(self.derivation, backend, order))
 
     def __reduce__(self):
         """Pickled as the arguments that compiled it (plain values), so the generated code is rebuilt, never
@@ -306,17 +339,18 @@ class _Scalars:
 
     metric: CompiledMetric
     backend: str
+    order: int
     function: Callable = field(compare=False)
 
     def __call__(self, *counts):
         return self.function(*counts)
 
     def __reduce__(self):
-        return _scalars_of, (self.metric, self.backend)
+        return _scalars_of, (self.metric, self.backend, self.order)
 
 
-def _scalars_of(metric: CompiledMetric, backend: str) -> _Scalars:
-    return metric._scalars(backend)
+def _scalars_of(metric: CompiledMetric, backend: str, order: int = 1) -> _Scalars:
+    return metric._scalars(backend, order)
 
 
 @dataclass(frozen=True)
@@ -338,12 +372,12 @@ def _L_checker(settings: Mapping[str, Any], backend: str) -> _LChecker:
 
 
 @functools.lru_cache(maxsize=256)
-def _scalars_function(derivation: Derivation, backend: str) -> Callable:
+def _scalars_function(derivation: Derivation, backend: str, order: int = 1) -> Callable:
     """Executes the printed scalar code (built by metricc's printer from whitelisted tokens, never user text)."""
-    source = scalars_source(derivation, backend)
+    source = scalars_source(derivation, backend) if order == 1 else curvatures_source(curvatures(derivation), backend)
     namespace = {name: importlib.import_module(module) for name, module in backend_named(backend).namespace.items()}
     exec(compile(source, f"<metricc {backend} scalars>", "exec"), namespace)
-    return namespace["metric_scalars"]
+    return namespace["metric_scalars" if order == 1 else "metric_curvatures"]
 
 
 def compile_metric(formula: str, *, L: float = 73.0, threshold: float = 0.5, from_logits: bool = True,

@@ -96,3 +96,29 @@ def _degree(node: sp.Basic, args: list[float]) -> float:
     if node.is_Pow and node.exp.is_number:
         return args[0] * math.ceil(abs(float(node.exp)))
     return max(1, *args)  # a function term (sqrt of a sum, log, ...) counts as a new variable
+
+
+class Curvatures(NamedTuple):
+    """The second derivatives a per-sample Hessian needs: q_a = (d/dTP - d/dFN) a (a positive sample's) and
+    q_b = (d/dFP - d/dTN) b (a negative sample's), and (loss, a, b, q_a, q_b) with shared subexpressions pulled
+    out. With yh_i the amplified prediction, the Hessian's diagonal is w_i^2 q (yh_i')^2 + w_i c yh_i''."""
+
+    curvatures: tuple[sp.Expr, sp.Expr]
+    shared: tuple[tuple[sp.Symbol, sp.Expr], ...]
+    reduced: tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr, sp.Expr]
+
+
+@functools.lru_cache(maxsize=256)
+def curvatures(derivation: Derivation) -> Curvatures:
+    """Differentiate the coefficients a and b once more, along the directions one sample moves the counts."""
+    tp, fp, fn, tn = _PLAIN.values()
+    a, b = (c.xreplace(_PLAIN) for c in derivation.coefficients)
+    second = [sp.diff(a, tp) - sp.diff(a, fn), sp.diff(b, fp) - sp.diff(b, tn)]
+    sizes: dict = {}
+    if sum(size(d, sizes) for d in second) > MAX_DERIVATIVE_SIZE:
+        raise MetriccError(f"the Hessian of this formula grows to more than {MAX_DERIVATIVE_SIZE} operations; "
+                           "simplify the formula")
+    second = [simplest(d) for d in second]
+    shared, reduced = sp.cse([derivation.loss.xreplace(_PLAIN), a, b, *second], symbols=sp.numbered_symbols("x"),
+                             order="none")
+    return Curvatures(tuple(q.xreplace(_POSITIVE) for q in second), tuple(shared), tuple(reduced))

@@ -11,7 +11,7 @@ import math
 import sympy as sp
 
 from .backends import backend as backend_named
-from .derive import Derivation
+from .derive import Curvatures, Derivation
 from .errors import MetriccError
 
 _ADD, _MUL, _NEG, _POW, _ATOM = 1, 2, 3, 4, 5
@@ -131,4 +131,15 @@ def scalars_source(derivation: Derivation, backend: str, name: str = "metric_sca
     lines += [f"    {symbol} = {printer(value)}" for symbol, value in derivation.shared]
     lines += [f"    {n} = {printer(v)}" for n, v in zip(("loss", "a", "b"), derivation.reduced)]
     lines.append("    return loss, a, b")
+    return "\n".join(lines) + "\n"
+
+
+def curvatures_source(second: Curvatures, backend: str, name: str = "metric_curvatures") -> str:
+    """Source of `name(TP, FP, FN, TN) -> (loss, a, b, q_a, q_b)` for `backend` (see derive.Curvatures)."""
+    printer = Printer(backend)
+    lines = [f"def {name}(TP, FP, FN, TN):",
+             '    """The loss, the gradient coefficients a, b and their curvatures q_a, q_b at the counts."""']
+    lines += [f"    {symbol} = {printer(value)}" for symbol, value in second.shared]
+    lines += [f"    {n} = {printer(v)}" for n, v in zip(("loss", "a", "b", "q_a", "q_b"), second.reduced)]
+    lines.append("    return loss, a, b, q_a, q_b")
     return "\n".join(lines) + "\n"
