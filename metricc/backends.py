@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Any, Mapping
 
 import sympy as sp
 
@@ -26,7 +26,9 @@ class Backend:
     namespace: Mapping[str, str]  # name in the printed code -> module it is bound to
     kernels: tuple[str, ...] = ()  # files of a binary emitted module (none: the backend is not emitted)
     multi_kernels: tuple[str, ...] = ()  # files of a multi-class or multi-label emitted module
-    options: Mapping[str, bool] = field(default_factory=dict)  # run-time options of the binary loss class
+    loss_class: str = "SoftConfusionLoss"  # the kernel class an emitted MetricLoss extends (binary)
+    order: int = 1  # 2: the printed scalars also give the curvatures q_a, q_b (for a Hessian)
+    options: Mapping[str, Any] = field(default_factory=dict)  # run-time options of the binary loss class
     multi_options: Mapping[str, bool] = field(default_factory=dict)  # ... and of the multi-class one
     usage: str = ""  # the emitted module's docstring line on how to call it
     extra: str = ""  # source appended to an emitted module, after the MetricLoss class
@@ -91,6 +93,14 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
             options=MappingProxyType({"check_inputs": True}), multi_options=MappingProxyType({"check_inputs": True}),
             usage="loss = MetricLoss()   # loss(logits, target) -> 0-dim array, under jax.jit and jax.grad",
             dtypes=("float64", "float32", "float16", "bfloat16"), probe="metricc.jax_probe:jax_probe"),
+    *(Backend(booster, _table("numpy.", "numpy.minimum({0}, {1})", "numpy.maximum({0}, {1})"),
+              MappingProxyType({"numpy": "numpy"}), kernels=("boost_kernel.py",), loss_class="BoostObjective",
+              order=2, options=MappingProxyType({"hessian": "bound", "booster": booster, "check_inputs": True}),
+              usage=usage, extra="\n\nobjective = MetricLoss()\n")
+      for booster, usage in (
+          ("xgboost", "xgboost.train(params, dtrain, obj=objective)   # or XGBClassifier(objective=objective)"),
+          ("lightgbm", "lightgbm.train({'objective': objective, ...}, data)   # or "
+                       "LGBMClassifier(objective=objective)"))),
     Backend("math", _MATH, MappingProxyType({"math": "math"})),
 )})
 

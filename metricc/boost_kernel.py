@@ -44,13 +44,15 @@ class BoostObjective:
     serves xgboost.train(obj=...), XGBClassifier(objective=...), lightgbm.train(params={"objective": ...}) and
     LGBMClassifier(objective=...). `curvatures(TP, FP, FN, TN)` returns (loss, a, b, q_a, q_b).
 
-    `hessian`: "exact" (the exact diagonal, may be negative), "abs" (its absolute value), "clip" (the exact
-    diagonal raised to CLIP_FLOOR times its largest magnitude) or "gauss-newton" (|w_i^2 q_i yh_i'^2| + |w_i c_i|
-    |yh_i''|: both terms made non-negative). A prediction is positive when its margin is at least
+    `hessian`: "bound" (the default: |S w_i^2 q_i yh_i'^2| + S w_i |c_i| M, with M the largest |yh''| over all
+    margins; it majorises the loss along each margin, so that no Newton step overshoots, and it stays positive
+    where the exact diagonal passes 0 at yh = 1/2, where every margin starts), "exact" (the exact diagonal, may
+    be negative), "abs" (its absolute value), "clip" (the exact diagonal raised to CLIP_FLOOR times its largest
+    magnitude) or "gauss-newton" (both terms made non-negative). A prediction is positive when its margin is at least
     `decision_margin` = logit(threshold).
     """
 
-    def __init__(self, curvatures, *, L=73.0, threshold=0.5, eps=1e-6, hessian="abs", booster="xgboost",
+    def __init__(self, curvatures, *, L=73.0, threshold=0.5, eps=1e-6, hessian="bound", booster="xgboost",
                  minimize=False, check_inputs=True, name="metric", error=ValueError):
         if hessian not in HESSIANS:
             raise error(f"Expected argument `hessian` to be one of {list(HESSIANS)}, but got {hessian!r}.")
@@ -131,11 +133,20 @@ class BoostObjective:
 
     def eval_metric(self, y_true, y_pred, sample_weight=None):
         """For early stopping, in the booster's convention: XGBoost (name, value); LightGBM (name, value,
-        is_higher_better). The value is the loss on hard predictions, lower is better."""
+        is_higher_better). The value is the loss on hard predictions (1 - score, or the cost): lower is better."""
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
         value = self.evaluate(margins, labels, weight)
-        name = f"metricc {self.name}" + ("" if self.minimize else " (1 - score)")
+        name = "metricc-cost" if self.minimize else "metricc-1-score"  # one token: XGBoost splits on spaces
         return (name, value) if self.booster == "xgboost" else (name, value, False)
+
+    @property
+    def params(self):
+        """Parameters the booster needs with this objective: every margin starts at 0 (p = 1/2, where the
+        amplifier has its largest slope) and the booster's own metric, meaningless here, is off. For
+        XGBClassifier, whose base_score is a probability, pass base_score=0.5 instead."""
+        if self.booster == "xgboost":
+            return {"base_score": 0.0, "disable_default_eval_metric": 1}
+        return {"boost_from_average": False}
 
     def predict(self, margins):
         """Hard 0/1 predictions from margins, at the decision threshold."""

@@ -18,7 +18,8 @@ TP, FP, FN, TN = COUNT_SYMBOLS.values()
 VALUES = {"TP": 3.0, "FP": 1.5, "FN": 0.75, "TN": 5.0}
 # How each backend's printed code receives a count: a float64 scalar of its own kind.
 SCALARS = {"numpy": np.float64, "torch": lambda v: torch.tensor(v, dtype=torch.float64), "math": float,
-           "jax": lambda v: __import__("jax.numpy").numpy.asarray(v, dtype="float64")}
+           "jax": lambda v: __import__("jax.numpy").numpy.asarray(v, dtype="float64"), "xgboost": np.float64,
+           "lightgbm": np.float64}
 
 EXPRESSIONS = [
     sp.S.Zero * 1, sp.S.One, sp.S.Half, sp.S.NegativeOne, sp.Rational(-3, 7), sp.Float(2.5), sp.pi, sp.E,

@@ -1,0 +1,157 @@
+"""Booster objectives: the gradient equals loss_and_grad's, the exact Hessian diagonal equals finite differences
+of the gradient and torch autograd's Hessian; the positive forms are positive; XGBoost and LightGBM train with
+them through both of their APIs; the emitted objective module equals the API."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from metricc import MetriccError, compile_metric
+from oracles import CATALOG_SCORES, FORMULAS, central_differences, load_emitted, soft_counts
+
+CATALOG = ["f1", "mcc", "balanced_accuracy", "gmean", "jaccard", "cohen_kappa", "fbeta", "precision", "recall",
+           "markedness"]
+SMOOTH = [f for f in FORMULAS if "abs(" not in f[0] and "max(" not in f[0]][:5]
+CASES = ([(name, CATALOG_SCORES[name][0], False, lambda *c, score=CATALOG_SCORES[name][1]: 1 - score(*c))
+          for name in CATALOG]
+         + [(f, p, m, loss) for f, p, m, loss in SMOOTH])
+IDS = [c[0] for c in CASES]
+
+
+def _data(n=24, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(0, 0.08, n), (rng.random(n) < 0.35).astype(float), rng.uniform(0.5, 2.0, n)
+
+
+def _objective(formula, params, **options):
+    return compile_metric(formula, L=20.0, **params).to_xgboost(**options)
+
+
+@pytest.mark.parametrize("formula, params, minimize, loss", CASES, ids=IDS)
+def test_gradient_is_the_loss_gradient_times_the_total_weight(formula, params, minimize, loss):
+    z, y, w = _data()
+    metric = compile_metric(formula, L=20.0, **params)
+    objective = metric.to_xgboost()
+    grad, _ = objective(y, z, w)
+    scale = 1.0 if objective.extensive else w.sum()
+    expected = metric.loss_and_grad(z, y, w)[1] * scale
+    assert np.abs(grad - expected).max() <= 1e-12 * np.abs(expected).max()
+
+
+@pytest.mark.parametrize("formula, params, minimize, loss", CASES, ids=IDS)
+def test_exact_hessian_equals_finite_differences_and_autograd(formula, params, minimize, loss):
+    z, y, w = _data()
+    objective = _objective(formula, params, hessian="exact")
+    _, hess = objective(y, z, w)
+    numeric = np.array([central_differences(lambda v: objective(y, v, w)[0][i], z, h=1e-5)[i]
+                        for i in range(len(z))])
+    scale = np.abs(hess).max()
+    assert np.abs(hess - numeric).max() <= 1e-6 * scale
+    total = 1.0 if objective.extensive else w.sum()
+    x, yt, wt = (torch.tensor(v) for v in (z, y, w))
+    autograd = torch.autograd.functional.hessian(
+        lambda v: total * loss(*soft_counts(v, yt, wt, L=20.0)), x).diagonal().numpy()
+    assert np.abs(hess - autograd).max() <= 1e-9 * scale
+
+
+@pytest.mark.parametrize("formula, params, minimize, loss", CASES[:6], ids=IDS[:6])
+def test_positive_forms_are_positive_and_bound_majorises(formula, params, minimize, loss):
+    z, y, w = _data(n=200, seed=1)
+    z = z * 40  # some saturated margins
+    objective = _objective(formula, params)
+    exact = objective.gradient_and_hessian(z, y, w, hessian="exact")[1]
+    for mode in ("bound", "abs", "clip", "gauss-newton"):
+        assert (objective.gradient_and_hessian(z, y, w, hessian=mode)[1] >= 0).all()
+    assert (objective.gradient_and_hessian(z, y, w, hessian="bound")[1] >= np.abs(exact) * (1 - 1e-12)).all()
+
+
+def test_scale_follows_the_kind_of_formula():
+    assert compile_metric("minimize: FP + 5*FN").to_xgboost().extensive
+    assert not compile_metric("minimize: (FP + 5*FN)/N").to_xgboost().extensive
+    assert not compile_metric("f1").to_lightgbm().extensive
+
+
+def test_hessians_are_exposed_and_evaluation_is_the_hard_metric():
+    metric = compile_metric("f1")
+    assert set(metric.hessians) == {"a", "b"}
+    objective = metric.to_xgboost()
+    z = np.array([2.0, -1.0, 0.5, -3.0, 1.0])
+    y = np.array([1, 0, 0, 1, 1])
+    name, value = objective.eval_metric(y, z)
+    assert value == pytest.approx(1 - metric.score(objective.predict(z), y)) and " " not in name
+    assert compile_metric("f1").to_lightgbm().eval_metric(y, z)[2] is False
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"hessian": "newton"}, "Expected argument `hessian`"),
+    ({"from_logits": False}, "margins"),
+    ({"compile": True}, "unknown option 'compile'"),
+])
+def test_objective_option_errors(options, message):
+    with pytest.raises(MetriccError, match=message):
+        compile_metric("f1").to_xgboost(**options)
+
+
+def test_bad_inputs_are_refused():
+    objective = compile_metric("f1").to_xgboost()
+    with pytest.raises(MetriccError, match="finite margins"):
+        objective(np.array([0.0, 1.0]), np.array([np.nan, 0.0]))
+    with pytest.raises(MetriccError, match="labels in"):
+        objective(np.array([0.0, 2.0]), np.array([0.0, 0.0]))
+    with pytest.raises(MetriccError, match="task='binary'"):
+        compile_metric("f1", task="multilabel", num_classes=2).to_xgboost()
+
+
+def _separable(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 3))
+    y = (X[:, 0] + 0.5 * X[:, 1] + 0.3 * rng.normal(size=n) > 1.2).astype(int)
+    return X, y
+
+
+def test_xgboost_both_apis():
+    xgb = pytest.importorskip("xgboost")
+    X, y = _separable()
+    objective = compile_metric("f1").to_xgboost()
+    booster = xgb.train({**objective.params, "nthread": 1}, xgb.DMatrix(X, y, weight=np.ones(len(y))), 30,
+                        obj=objective, custom_metric=objective.eval_metric)
+    trained = compile_metric("f1").score(objective.predict(booster.predict(xgb.DMatrix(X), output_margin=True)), y)
+    classifier = xgb.XGBClassifier(objective=objective, n_estimators=30, base_score=0.5, n_jobs=1).fit(X, y)
+    assert trained > 0.8 and compile_metric("f1").score(classifier.predict(X), y) > 0.8
+
+
+def test_lightgbm_both_apis():
+    lgb = pytest.importorskip("lightgbm")
+    X, y = _separable()
+    objective = compile_metric("f1").to_lightgbm()
+    booster = lgb.train({"objective": objective, "verbose": -1, "num_threads": 1}, lgb.Dataset(X, y), 30)
+    trained = compile_metric("f1").score(objective.predict(booster.predict(X)), y)
+    model = lgb.LGBMClassifier(objective=objective, n_estimators=30, verbose=-1, n_jobs=1)
+    model.fit(X, y, sample_weight=np.ones(len(y)))
+    with pytest.warns(UserWarning, match="raw scores"):
+        raw = model.predict(X)
+    assert trained > 0.8 and compile_metric("f1").score(objective.predict(raw), y) > 0.8
+
+
+@pytest.mark.parametrize("backend", ["xgboost", "lightgbm"])
+def test_emitted_objective_equals_the_api(backend):
+    metric = compile_metric("mcc", L=30.0)
+    namespace = load_emitted(metric.emit(backend))
+    z, y, w = _data(n=50)
+    for got, expected in zip(namespace["objective"](y, z, w), getattr(metric, f"to_{backend}")()(y, z, w)):
+        assert np.array_equal(got, expected)
+
+
+def test_emitted_objective_runs_without_metricc(tmp_path):
+    (tmp_path / "f1_objective.py").write_text(compile_metric("f1").emit("xgboost"))
+    code = ("import sys; sys.modules['metricc'] = None\n"
+            "import numpy as np, f1_objective\n"
+            "g, h = f1_objective.objective(np.array([1.0, 0.0, 1.0]), np.array([0.3, -0.2, 0.1]))\n"
+            "print(*g, *h)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert result.returncode == 0, result.stderr
+    expected = compile_metric("f1").to_xgboost()(np.array([1.0, 0.0, 1.0]), np.array([0.3, -0.2, 0.1]))
+    assert np.allclose([float(v) for v in result.stdout.split()], np.concatenate(expected), rtol=1e-12)
