@@ -28,14 +28,32 @@ def extensive(curvatures):
     return one != 0 and abs(two - 2 * one) <= 1e-9 * abs(one)
 
 
-def _sigmoid_pair(x):
-    """sigmoid(x) and sigmoid(-x), each from one exponential of -|x| (no overflow, no rounding to 0 or 1 that
-    the other could keep)."""
-    e = numpy.exp(-numpy.abs(x))
-    small = e / (1 + e)
-    large = 1 / (1 + e)
-    positive = x >= 0
-    return numpy.where(positive, large, small), numpy.where(positive, small, large)
+def sigmoids(x, out=None):
+    """sigmoid(x), sigmoid(-x) and their product, into the three arrays of `out` (new ones by default). The
+    product is e r^2 with e = exp(-|x|) and r = 1 / (1 + e), exact to a few ulps everywhere, so that no slope
+    rounds to 0; the two sigmoids are exact to 1e-16 in absolute terms, far below the eps that smooths every
+    count. One exponential, no overflow."""
+    first, second, product = out if out is not None else (numpy.empty_like(x) for _ in range(3))
+    e = numpy.abs(x, out=product)
+    numpy.negative(e, out=e)
+    numpy.exp(e, out=e)
+    r = numpy.add(e, 1, out=second)
+    numpy.reciprocal(r, out=r)  # sigmoid(|x|)
+    numpy.subtract(r, 0.5, out=first)
+    e *= r
+    e *= r  # the product
+    numpy.copysign(first, x, out=first)
+    first += 0.5
+    numpy.subtract(1, first, out=second)
+    return first, second, e
+
+
+def _by_label(y, not_y, if_positive, if_negative, scratch, out=None):
+    """y * if_positive + (1 - y) * if_negative for two scalars, into `out` (a new array by default; `scratch`
+    is overwritten)."""
+    out = numpy.multiply(y, if_positive, out=out)
+    out += numpy.multiply(not_y, if_negative, out=scratch)
+    return out
 
 
 class BoostObjective:
@@ -78,35 +96,61 @@ class BoostObjective:
     def loss(self, margins, labels, sample_weight=None):
         """The soft loss (not scaled by the total weight) at the margins."""
         z, y, w = self._arrays(margins, labels, sample_weight)
-        counts = self._counts(z, y, w)[0]
+        counts = self._counts(sigmoids(z)[0], y, w)[0]
         return float(self._scalars(counts)[0])
 
     def gradient_and_hessian(self, margins, labels, sample_weight=None, hessian=None):
         """The objective's gradient and Hessian diagonal (the mode `hessian`, default this objective's) with
         respect to the margins, as float64 arrays of the margins' shape."""
         z, y, w = self._arrays(margins, labels, sample_weight)
-        counts, p, not_p, yh, not_yh = self._counts(z, y, w)
+        work = self._workspace(z.size)
+        p, not_p, slope_p = sigmoids(z, work[0:3])
+        counts, yh, not_yh, slope_u, not_y = self._counts(p, y, w, [*work[3:8], *work[10:12]])
         _, a, b, q_a, q_b = self._scalars(counts)
-        total = 1.0 if self.extensive else float(w.sum())
-        slope_p, slope_u = p * not_p, yh * not_yh
-        d_yh = self.L * slope_u * slope_p  # d yh / d z
-        # d^2 yh / d z^2 = d_yh (L (1 - 2 yh) p (1 - p) + 1 - 2 p), with 1 - 2s = sigmoid(-x) - sigmoid(x)
-        dd_yh = d_yh * (self.L * (not_yh - yh) * slope_p + (not_p - p))
-        c = y * a + (1 - y) * b
-        q = y * q_a + (1 - y) * q_b
-        grad = total * w * c * d_yh
-        curvature, bend = total * w * w * q * d_yh * d_yh, total * w * c * dd_yh
+        total = 1.0 if self.extensive else (float(w.sum()) if w is not None else float(z.size))
         mode = self.hessian if hessian is None else hessian
-        if mode == "gauss-newton":
-            hess = numpy.abs(curvature) + numpy.abs(bend)
-        elif mode == "bound":
-            hess = numpy.abs(curvature) + total * w * numpy.abs(c) * self._bend_bound()
+        d_yh = slope_u
+        d_yh *= slope_p
+        d_yh *= self.L  # d yh / d z
+        if w is not None:
+            d_yh *= w  # from here on: w d yh / d z
+        scratch = work[8]
+        # the coefficient by label, y a + (1 - y) b, never b + y (a - b): b can be ~1/eps, and a is lost
+        grad = _by_label(y, not_y, a, b, scratch)
+        c = grad.copy() if mode != "bound" else None
+        grad *= d_yh
+        grad *= total
+        if mode == "bound":  # |y q_a + (1-y) q_b| <= y |q_a| + (1-y) |q_b|, and so for c: it still majorises
+            hess = _by_label(y, not_y, abs(q_a), abs(q_b), scratch)
+            hess *= d_yh
+            hess *= d_yh
+            bend = _by_label(y, not_y, abs(a) * self._bend_bound(), abs(b) * self._bend_bound(), scratch,
+                             out=work[9])
+            if w is not None:
+                bend *= w
+            hess += bend
+            hess *= total
         else:
-            hess = curvature + bend
-            if mode == "abs":
-                hess = numpy.abs(hess)
-            elif mode == "clip":
-                hess = numpy.maximum(hess, CLIP_FLOOR * numpy.abs(hess).max())
+            curvature = _by_label(y, not_y, q_a, q_b, scratch)
+            curvature *= d_yh
+            curvature *= d_yh
+            curvature *= total
+            # d^2 yh / d z^2 = d yh/dz (L (1 - 2 yh) p (1 - p) + 1 - 2 p), with 1 - 2s = sigmoid(-x) - sigmoid(x)
+            bend = numpy.subtract(not_yh, yh, out=yh)
+            bend *= slope_p
+            bend *= self.L
+            bend += numpy.subtract(not_p, p, out=not_p)
+            bend *= d_yh
+            bend *= c
+            bend *= total
+            if mode == "gauss-newton":
+                hess = numpy.abs(curvature) + numpy.abs(bend)
+            else:
+                hess = curvature + bend
+                if mode == "abs":
+                    numpy.abs(hess, out=hess)
+                elif mode == "clip":
+                    numpy.maximum(hess, CLIP_FLOOR * numpy.abs(hess).max(), out=hess)
         shape = numpy.shape(margins)
         return grad.reshape(shape), hess.reshape(shape)
 
@@ -115,8 +159,8 @@ class BoostObjective:
         majorises the loss along each margin, so a Newton step of the booster cannot overshoot."""
         if getattr(self, "_bound", None) is None:
             z = numpy.linspace(-40, 40, 400_001)
-            p, not_p = _sigmoid_pair(z)
-            yh, not_yh = _sigmoid_pair((p - self.threshold) * self.L)
+            p, not_p, _ = sigmoids(z)
+            yh, not_yh, _ = sigmoids((p - self.threshold) * self.L)
             d_yh = self.L * yh * not_yh * p * not_p
             self._bound = float(numpy.abs(d_yh * (self.L * (not_yh - yh) * p * not_p + (not_p - p))).max())
         return self._bound
@@ -124,6 +168,7 @@ class BoostObjective:
     def evaluate(self, margins, labels, sample_weight=None):
         """The formula on hard predictions (margin >= decision_margin), as the loss: 1 - score, or the cost."""
         z, y, w = self._arrays(margins, labels, sample_weight)
+        w = numpy.ones_like(z) if w is None else w
         predicted = z >= self.decision_margin
         actual = y >= 0.5
         counts = [float(numpy.sum(w * (predicted == p) * (actual == t))) for p, t in
@@ -167,25 +212,37 @@ class BoostObjective:
         if z.shape != y.shape or z.size == 0:
             raise self.error(f"Expected as many margins as labels (and at least one), but got {numpy.shape(margins)} "
                              f"and {numpy.shape(labels)}.")
-        w = numpy.ones_like(z) if sample_weight is None else numpy.asarray(sample_weight, numpy.float64).reshape(-1)
-        if w.shape != z.shape:
+        w = None if sample_weight is None else numpy.asarray(sample_weight, numpy.float64).reshape(-1)
+        if w is not None and w.shape != z.shape:
             raise self.error(f"Expected {z.size} sample weights, but got {w.size}.")
-        if self.check_inputs:
-            if not numpy.isfinite(z).all():
+        if self.check_inputs:  # reductions only: a sum is finite unless an element is not (or it overflows)
+            if not numpy.isfinite(z.sum()) and not numpy.isfinite(z).all():
                 raise self.error("Expected finite margins, but they contain NaN or infinity.")
-            if not ((y >= 0) & (y <= 1)).all():
+            if not (y.min() >= 0 and y.max() <= 1):
                 raise self.error("Expected labels in [0, 1].")
-            if not (numpy.isfinite(w).all() and (w >= 0).all() and w.max() > 0):
+            if w is not None and not (numpy.isfinite(w.sum()) and w.min() >= 0 and w.max() > 0):
                 raise self.error("Expected finite, non-negative sample weights with a positive entry.")
         return z, y, w
 
-    def _counts(self, z, y, w):
-        p, not_p = _sigmoid_pair(z)
-        yh, not_yh = _sigmoid_pair((p - self.threshold) * self.L)
-        wy, wn = w * y, w * (1 - y)
+    def _workspace(self, n):
+        """Twelve float64 buffers of n elements, kept between calls (a booster calls the objective every round
+        with the same n): fresh arrays would cost a page fault per element page each time."""
+        if getattr(self, "_work", None) is None or self._work[0].size != n:
+            self._work = [numpy.empty(n) for _ in range(12)]
+        return self._work
+
+    def _counts(self, p, y, w, work=None):
+        """TP, FP, FN, TN (each summed directly, with 1 - yh as sigmoid(-u)), yh, 1 - yh, yh (1 - yh) and 1 - y."""
+        work = work if work is not None else [numpy.empty_like(p) for _ in range(5)]
+        u = numpy.subtract(p, self.threshold, out=work[0])
+        u *= self.L
+        yh, not_yh, slope_u = sigmoids(u, work[1:4])
+        not_y = numpy.subtract(1, y, out=work[4])
+        wy, wn = (y, not_y) if w is None else (numpy.multiply(w, y, out=work[5] if len(work) > 5 else None),
+                                               numpy.multiply(w, not_y, out=work[6] if len(work) > 6 else None))
         counts = [float(numpy.dot(wy, yh)), float(numpy.dot(wn, yh)), float(numpy.dot(wy, not_yh)),
                   float(numpy.dot(wn, not_yh))]
-        return counts, p, not_p, yh, not_yh
+        return counts, yh, not_yh, slope_u, not_y
 
     def _scalars(self, counts):
         with numpy.errstate(all="ignore"):
