@@ -132,6 +132,26 @@ def numpy_ratio(n, metric, repeats):
     return ours, bce
 
 
+def numpy_logistic_grad_hess(z, y):
+    """The gradient and Hessian diagonal of XGBoost's binary:logistic objective, in NumPy."""
+    p = np.negative(z)
+    np.exp(p, out=p)
+    p += 1
+    np.reciprocal(p, out=p)
+    return p - y, p * (1 - p)
+
+
+def booster_ratio(n, metric, repeats):
+    """One call of metricc's booster objective (gradient and bound Hessian) against the logistic one, float64."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=n)
+    y = (rng.random(n) < 0.2).astype(np.float64)
+    objective = compile_metric(metric, L=L).to_xgboost()
+    ours = median_seconds(lambda: objective(y, z), repeats, "cpu")
+    logistic = median_seconds(lambda: numpy_logistic_grad_hess(z, y), repeats, "cpu")
+    return ours, logistic
+
+
 def fresh_python(code):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout)
@@ -189,6 +209,13 @@ def main():
         n = sizes[-1]
         ours, bce = numpy_ratio(n, metric, repeats)
         print(f"| {metric} | {n:.0e} | {ours * 1e3:.2f} | {bce * 1e3:.2f} | {ours / bce:.2f} |", flush=True)
+
+    print("\n| booster objective (gradient + Hessian) | n | metricc ms | binary:logistic in NumPy ms | ratio |")
+    print("|---|---|---|---|---|")
+    for metric in ("f1", "mcc"):
+        n = 100_000 if args.quick else 1_000_000
+        ours, logistic = booster_ratio(n, metric, repeats)
+        print(f"| {metric} | {n:.0e} | {ours * 1e3:.2f} | {logistic * 1e3:.2f} | {ours / logistic:.2f} |", flush=True)
 
     sympy, metricc, cold, cached = startup_costs()
     print(f"\n| start-up | seconds |\n|---|---|\n| import sympy | {sympy:.3f} |\n| import metricc | {metricc:.3f} "

@@ -54,6 +54,8 @@ def _parser() -> argparse.ArgumentParser:
                                             "of FORMULA in LaTeX.", epilog=EXAMPLES,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     _formula_arguments(latex)
+    latex.add_argument("--hessians", action="store_true",
+                       help="also the second derivatives and the Hessian diagonal of the booster objectives")
 
     commands.add_parser("list", help="list the named metrics and quantities with their formulas",
                         description="List the names a formula may use: metrics and confusion-matrix quantities.")
@@ -138,7 +140,7 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _latex(args: argparse.Namespace) -> int:
-    print(_metric(args).latex())
+    print(_metric(args).latex(hessians=args.hessians))
     return 0
 
 

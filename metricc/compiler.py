@@ -223,11 +223,12 @@ class CompiledMetric:
         best = int(np.argmin(candidates) if self.minimize else np.argmax(candidates))
         return float(cutoffs[best]), float(value[best])
 
-    def latex(self) -> str:
-        """The score, the loss, the four partials and the per-sample gradient, in LaTeX."""
+    def latex(self, hessians: bool = False) -> str:
+        """The score, the loss, the four partials and the per-sample gradient, in LaTeX; with `hessians`, also
+        the second derivatives the booster objectives use (binary)."""
         from .latex import document
 
-        return document(self)
+        return document(self, hessians=_flag("hessians", hessians))
 
     def emit(self, backend: str = "torch") -> str:
         """The source of a standalone module for this loss that imports only `backend` ("torch", "numpy", "jax")."""

@@ -59,7 +59,7 @@ def module_source(metric, backend: str) -> str:
         "",
         "The score, the loss and its gradient (LaTeX):",
         "",
-        _latex(metric),
+        _latex(metric, spec.order == 2),
         '"""',
         *(_kernel_body(name) for name in (spec.multi_kernels if multi else spec.kernels)),
         "",
@@ -75,9 +75,9 @@ def module_source(metric, backend: str) -> str:
     return "\n".join(parts)
 
 
-def _latex(metric) -> str:
+def _latex(metric, hessians: bool) -> str:
     """The LaTeX for the raw docstring: metricc's own text, which holds no quote and ends with no backslash."""
-    latex = metric.latex()
+    latex = metric.latex(hessians=hessians)
     if '"' in latex or latex.endswith("\\"):
         raise AssertionError(f"LaTeX unfit for a raw docstring: {latex!r}")
     return latex

@@ -62,8 +62,9 @@ def multi_document(metric) -> str:
     return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
 
-def document(metric) -> str:
-    """An `aligned` block: what is optimised, its partials, the gradient per sample and the soft counts."""
+def document(metric, hessians: bool = False) -> str:
+    """An `aligned` block: what is optimised, its partials, the gradient per sample and the soft counts; with
+    `hessians`, also the second derivatives and the diagonal of the Hessian that booster objectives use."""
     if metric.task != "binary":
         return multi_document(metric)
     d = {name: rf"\frac{{\partial \mathcal{{L}}}}{{\partial \mathrm{{{name}}}}}" for name in ("TP", "FP", "FN", "TN")}
@@ -87,5 +88,16 @@ def document(metric) -> str:
     settings = rf"L &= {_number(metric.L)}, \quad \tau = {_number(metric.threshold)}"
     if metric.eps:
         settings += rf", \quad \varepsilon = {_number(metric.eps)}"
-    rows = [*head, *partials, gradient, *counts, amplifier, settings]
+    rows = [*head, *partials, gradient, *(_hessian_rows(metric) if hessians else []), *counts, amplifier, settings]
     return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+
+def _hessian_rows(metric) -> list[str]:
+    """q_a, q_b and the Hessian's diagonal h_ii = w_i^2 q_i (yh_i')^2 + w_i c_i yh_i''."""
+    q_a, q_b = (expression(q) for q in metric.hessians.values())
+    return [rf"q_a &= \left(\tfrac{{\partial}}{{\partial \mathrm{{TP}}}} - \tfrac{{\partial}}{{\partial \mathrm{{FN}}}}"
+            rf"\right)^2 \mathcal{{L}} = {q_a}",
+            rf"q_b &= \left(\tfrac{{\partial}}{{\partial \mathrm{{FP}}}} - \tfrac{{\partial}}{{\partial \mathrm{{TN}}}}"
+            rf"\right)^2 \mathcal{{L}} = {q_b}",
+            r"\frac{\partial^2 \mathcal{L}}{\partial z_i^2} &= w_i^2 \left[y_i q_a + (1 - y_i) q_b\right] "
+            r"\left(\hat{y}_i'\right)^2 + w_i \left[y_i a + (1 - y_i) b\right] \hat{y}_i''"]

@@ -25,3 +25,16 @@ def test_multiclass_example_prints_both_macro_f1_scores():
     scores = dict(re.findall(r"(cross-entropy|metricc macro-F1) loss: test macro-F1 = ([0-9.]+)", out.stdout))
     assert set(scores) == {"cross-entropy", "metricc macro-F1"}
     assert all(0 < float(v) <= 1 for v in scores.values())
+
+
+def test_boosting_example_prints_every_row():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "boosting.py"), "--quick"], capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows = re.findall(r"^\| (XGBoost|LightGBM) \| ([^|]+) \| ([0-9.]+) \| ([0-9.]+) \| ([0-9.]+) \|$", out.stdout,
+                      re.MULTILINE)
+    methods = {(booster, method.strip()) for booster, method, *_ in rows}
+    expected = {"binary:logistic @ 0.5", "binary:logistic + tuned threshold", "scale_pos_weight", "metricc F1",
+                "metricc MCC", "metricc BA"}
+    assert methods == {(b, m) for b in ("XGBoost", "LightGBM") for m in expected}
+    assert all(0 < float(v) <= 1 for *_, f1, _, ba in rows for v in (f1, ba))
