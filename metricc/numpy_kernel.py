@@ -9,8 +9,10 @@ import numpy
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
-# A batch of at least this many logits, all in [0, 1] and not all equal, looks like probabilities.
+# A batch of at least this many logits, all in [0, 1] and spread over at least half of it, looks like
+# probabilities (the logits of a fresh network often lie in a narrow band inside [0, 1]).
 PROBABILITY_HINT_MIN_SIZE = 10
+PROBABILITY_HINT_MIN_SPREAD = 0.5
 PROBABILITY_HINT = ("every element of `input` lies in [0, 1]: are these probabilities? The loss takes logits "
                     "(from_logits=True); pass from_logits=False for probabilities")
 
@@ -181,7 +183,7 @@ class SoftConfusionLoss:
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
         if (self.from_logits and not self._hinted and x.size >= PROBABILITY_HINT_MIN_SIZE
-                and 0 <= x_min < x_max <= 1):
+                and 0 <= x_min and x_max <= 1 and x_max - x_min >= PROBABILITY_HINT_MIN_SPREAD):
             self._hinted = True
             warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=4)
         if not (y.min() >= 0 and y.max() <= 1):

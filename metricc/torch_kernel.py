@@ -12,8 +12,10 @@ from torch.autograd.function import once_differentiable
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
-# A batch of at least this many logits, all in [0, 1] and not all equal, looks like probabilities.
+# A batch of at least this many logits, all in [0, 1] and spread over at least half of it, looks like
+# probabilities (the logits of a fresh network often lie in a narrow band inside [0, 1]).
 PROBABILITY_HINT_MIN_SIZE = 10
+PROBABILITY_HINT_MIN_SPREAD = 0.5
 PROBABILITY_HINT = ("every element of `input` lies in [0, 1]: are these probabilities? The loss takes logits "
                     "(from_logits=True); pass from_logits=False for probabilities")
 
@@ -195,6 +197,19 @@ def _all_reduce(counts, failed, group):
     return packed[:4], packed[4:], torch.distributed.get_world_size(group)
 
 
+def running_counts(counts, running, momentum):
+    """Fold this batch's rates (counts over their total) into `running` = (rates of TP, FP, FN, TN, number of
+    batches seen), in place: an exponential moving average with `momentum` (the first batch sets it). Returns
+    the running rates times this batch's total weight: the counts the partials are evaluated at."""
+    total = counts.sum()
+    rates = counts / torch.where(total > 0, total, torch.ones_like(total))
+    previous = running[:4].to(counts.dtype)
+    updated = torch.where(running[4] > 0, momentum * previous + (1 - momentum) * rates, rates)
+    running[:4].copy_(updated)
+    running[4].add_(1)
+    return updated * total
+
+
 def _host_scalars(host_scalars, counts, eps):
     """Loss and the two gradient coefficients as Python floats (NaN where the formula is undefined)."""
     try:
@@ -218,6 +233,8 @@ class Spec(NamedTuple):
     fused: bool
     check: bool
     group: Any
+    running: Any = None  # the module's running estimates (updated in place), or None
+    momentum: float = 0.0
 
 
 class SoftConfusionFunction(torch.autograd.Function):
@@ -227,7 +244,7 @@ class SoftConfusionFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, input, target, weight, spec: Spec):
-        scalars, host_scalars, L, threshold, from_logits, eps, fused, check, group = spec
+        scalars, host_scalars, L, threshold, from_logits, eps, fused, check, group, running, momentum = spec
         dtype = _accumulation_dtype(input)
         scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
         ctx.amplifier = (L, threshold, from_logits)
@@ -236,8 +253,9 @@ class SoftConfusionFunction(torch.autograd.Function):
         ctx.consumed = False
         weight, largest = _unit_weights(weight, dtype)  # the checks hold for the weights iff for these
         if fused:  # saves one n-sized factor, so that backward is a single product
-            counts, factor, summary = compiled(_fused_forward)(input, target, weight, L, threshold, from_logits,
-                                                               check)
+            L_tensor = torch.tensor(L, dtype=dtype, device=input.device)  # a tensor: no recompilation as L moves
+            counts, factor, summary = compiled(_fused_forward)(input, target, weight, L_tensor, threshold,
+                                                               from_logits, check)
         else:
             counts, factor = soft_counts(input, target, weight, L, threshold, from_logits), None
             summary = input_summary(input, target, weight) if check else None
@@ -256,6 +274,8 @@ class SoftConfusionFunction(torch.autograd.Function):
             extra = [failed, counts.sum().reshape(1)] if failed is not None else []
             summary = torch.cat([summary.to(scalar_dtype), *extra, counts.amax().reshape(1)])
         ctx.mark_non_differentiable(summary)
+        if running is not None:
+            counts = running_counts(counts, running, momentum)
         # the per-sample coefficients use the unit weights, so a and b carry the largest weight instead
         unit = 1.0 if largest is None else largest
         if host_scalars is not None and not fused and input.device.type == "cpu" and not torch.compiler.is_compiling():
@@ -311,9 +331,16 @@ class SoftConfusionLoss(torch.nn.Module):
     """
 
     def __init__(self, scalars, *, L=73.0, threshold=0.5, from_logits=True, eps=1e-6, check_inputs=True,
-                 compile=False, sync=False, process_group=None, host_scalars=None, name="metric", error=ValueError,
-                 warning=UserWarning, check_dtype=None):
+                 compile=False, sync=False, process_group=None, warmup=0, L_start=5.0, bce_weight=0.0,
+                 momentum=0.0, host_scalars=None, name="metric", error=ValueError, warning=UserWarning,
+                 check_dtype=None):
         super().__init__()
+        self.warmup = int(warmup)
+        self.L_start = float(L_start)
+        self.bce_weight = float(bce_weight)
+        self.momentum = float(momentum)
+        self.steps = 0  # training steps taken (forward calls in training mode), for the L schedule
+        self.register_buffer("running", torch.zeros(5, dtype=torch.float64) if self.momentum > 0 else None)
         self.scalars = scalars
         self.host_scalars = host_scalars
         self.L = float(L)
@@ -335,7 +362,26 @@ class SoftConfusionLoss(torch.nn.Module):
 
     def extra_repr(self):
         return (f"{self.name!r}, L={self.L}, threshold={self.threshold}, from_logits={self.from_logits}, "
-                f"eps={self.eps}, fused={self.fused}")
+                f"eps={self.eps}, fused={self.fused}, warmup={self.warmup}, L_start={self.L_start}, "
+                f"bce_weight={self.bce_weight}, momentum={self.momentum}")
+
+    def current_L(self):
+        """The amplifier's scale now: L_start rising linearly to L over the first `warmup` training steps."""
+        if self.steps >= self.warmup:
+            return self.L
+        return self.L_start + (self.L - self.L_start) * self.steps / self.warmup
+
+    def reset(self):
+        """Forget the training state: the step count of the L schedule and the running estimates."""
+        self.steps = 0
+        if self.running is not None:
+            self.running.zero_()
+
+    def get_extra_state(self):
+        return {"steps": self.steps}
+
+    def set_extra_state(self, state):
+        self.steps = int(state["steps"])
 
     def forward(self, input, target, sample_weight=None):
         if self.check_inputs:
@@ -347,12 +393,30 @@ class SoftConfusionLoss(torch.nn.Module):
         weight = None if sample_weight is None else sample_weight.reshape(-1)
         check = self.check_inputs and not torch.compiler.is_compiling()
         group = (self.process_group or "default") if self.sync else None
-        spec = Spec(self.scalars, self.host_scalars, self.L, self.threshold, self.from_logits, self.eps, self.fused,
-                    check, group)
+        training = self.training and torch.is_grad_enabled()
+        running = self.running if training and self.running is not None else None
+        spec = Spec(self.scalars, self.host_scalars, self.current_L(), self.threshold, self.from_logits, self.eps,
+                    self.fused, check, group, running, self.momentum)
         loss, summary = SoftConfusionFunction.apply(input.reshape(-1), target.reshape(-1), weight, spec)
         if check:
             self._verify(torch.cat([summary, loss.reshape(1).to(summary.dtype)]).tolist(), input, weight)
+        if training and self.warmup:
+            self.steps += 1
+        if self.bce_weight:
+            loss = loss + self.bce_weight * self._bce(input, target, sample_weight).to(loss.dtype)
         return loss
+
+    def _bce(self, input, target, sample_weight):
+        """Binary cross-entropy, the mean over the elements (weighted by the sample weights)."""
+        target = target.to(input.dtype)
+        if self.from_logits:
+            terms = torch.nn.functional.binary_cross_entropy_with_logits(input, target, reduction="none")
+        else:
+            terms = torch.nn.functional.binary_cross_entropy(input.clamp(1e-7, 1 - 1e-7), target, reduction="none")
+        if sample_weight is None:
+            return terms.mean()
+        weight = sample_weight.to(terms.dtype)
+        return (terms * weight).sum() / weight.sum()
 
     def _synced(self):
         return self.sync and synced(self.process_group or "default")
@@ -413,7 +477,7 @@ class SoftConfusionLoss(torch.nn.Module):
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
         if (self.from_logits and not self._hinted and input.numel() >= PROBABILITY_HINT_MIN_SIZE
-                and 0 <= x_min < x_max <= 1):
+                and 0 <= x_min and x_max <= 1 and x_max - x_min >= PROBABILITY_HINT_MIN_SPREAD):
             self._hinted = True
             warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=3)
         if not (y_min >= 0 and y_max <= 1):

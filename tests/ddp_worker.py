@@ -32,9 +32,9 @@ if __name__ == "__main__":
     batch = np.load(data)
     x, y, w = share(batch, rank, world, mode)
     if mode == "multiclass":
-        loss_fn = compile_metric(formula, task="multiclass", num_classes=x.shape[1]).to_torch(sync=True)
+        loss_fn = compile_metric(formula, task="multiclass", num_classes=x.shape[1]).to_torch(pure=True, sync=True)
     else:
-        loss_fn = compile_metric(formula).to_torch(sync=True, compile=mode == "fused")
+        loss_fn = compile_metric(formula).to_torch(pure=True, sync=True, compile=mode == "fused")
     try:
         loss = loss_fn(x, y, w)
         loss.backward()

@@ -59,7 +59,7 @@ def test_argument_errors(kwargs, message):
 
 def test_to_torch_rejects_unknown_options():
     with pytest.raises(MetriccError, match="unknown option 'beta'"):
-        compile_metric("f1").to_torch(beta=2)
+        compile_metric("f1").to_torch(pure=True, beta=2)
 
 
 def test_minimize_argument_matches_prefix():

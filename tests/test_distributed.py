@@ -51,7 +51,7 @@ def test_uneven_shares_give_the_loss_of_the_global_batch(tmp_path, mode):
     shares = [share(batch, rank, 2, mode) for rank in range(2)]
     z = torch.cat([s[0].detach().double() for s in shares])
     y, w = torch.cat([s[1] for s in shares]), torch.cat([s[2].double() for s in shares])
-    expected = compile_metric("f1").to_torch()(z, y, w).item()
+    expected = compile_metric("f1").to_torch(pure=True)(z, y, w).item()
     for result in results:
         assert "error" not in result, result.get("error")
         assert float(result["loss"]) == pytest.approx(expected, rel=1e-6)
@@ -81,7 +81,7 @@ def test_two_processes_match_one(tmp_path, formula, mode):
     _run_two_processes(tmp_path, batch, formula, mode)
     x = torch.tensor(batch["z"], requires_grad=True)
     options = {"task": "multiclass", "num_classes": 3} if mode == "multiclass" else {}
-    loss = compile_metric(formula, **options).to_torch()(x, torch.tensor(batch["y"]), torch.tensor(batch["w"]))
+    loss = compile_metric(formula, **options).to_torch(pure=True)(x, torch.tensor(batch["y"]), torch.tensor(batch["w"]))
     loss.backward()
     halves = np.array_split(np.arange(n), 2)
     for rank, rows in enumerate(halves):
@@ -93,4 +93,4 @@ def test_two_processes_match_one(tmp_path, formula, mode):
 def test_sync_is_a_no_op_without_torch_distributed():
     metric = compile_metric("f1")
     z, y = torch.linspace(-1, 1, 10, dtype=torch.float64), torch.tensor([0.0, 1.0] * 5, dtype=torch.float64)
-    assert torch.equal(metric.to_torch(sync=True)(z, y), metric.to_torch()(z, y))
+    assert torch.equal(metric.to_torch(pure=True, sync=True)(z, y), metric.to_torch(pure=True)(z, y))

@@ -21,7 +21,7 @@ EDGE_BATCHES = {
 def _both_backends(metric, z, y):
     yield metric.loss_and_grad(z, y)
     x = torch.tensor(z, requires_grad=True)
-    loss = metric.to_torch()(x, torch.tensor(y))
+    loss = metric.to_torch(pure=True)(x, torch.tensor(y))
     loss.backward()
     yield loss.item(), x.grad.numpy()
 
@@ -44,13 +44,13 @@ def test_gradient_keeps_dtype_and_shape():
     loss, grad = metric.loss_and_grad(z, y)
     assert grad.dtype == np.float32 and grad.shape == (3, 4)
     x = torch.zeros(3, 4, requires_grad=True)
-    metric.to_torch()(x, torch.as_tensor(y)).backward()
+    metric.to_torch(pure=True)(x, torch.as_tensor(y)).backward()
     assert x.grad.dtype == torch.float32 and x.grad.shape == (3, 4)
 
 
 @pytest.mark.parametrize("target_dtype", [torch.bool, torch.int64, torch.float32])
 def test_torch_targets_float_int_bool(target_dtype):
-    loss_fn = compile_metric("mcc").to_torch()
+    loss_fn = compile_metric("mcc").to_torch(pure=True)
     z = torch.linspace(-1, 1, 10)
     y = torch.tensor([0, 1] * 5)
     expected = loss_fn(z, y.float())
@@ -75,7 +75,7 @@ INPUT_ERRORS = [
 
 def _run_torch(metric, x, y, w=None, **options):
     as_tensor = lambda a: None if a is None else torch.as_tensor(a)  # noqa: E731
-    return metric.to_torch(**options)(as_tensor(x), as_tensor(y), as_tensor(w))
+    return metric.to_torch(pure=True, **options)(as_tensor(x), as_tensor(y), as_tensor(w))
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
@@ -92,7 +92,7 @@ def test_bad_inputs_are_clear_errors(backend, case, input, target, weight, from_
 
 def test_torch_input_must_be_floating_point():
     with pytest.raises(MetriccError, match="floating-point"):
-        compile_metric("f1").to_torch()(torch.zeros(3, dtype=torch.int64), torch.zeros(3))
+        compile_metric("f1").to_torch(pure=True)(torch.zeros(3, dtype=torch.int64), torch.zeros(3))
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
@@ -140,4 +140,4 @@ def test_vanishing_denominator_is_an_error_not_nan():
     with pytest.raises(MetriccError, match="not finite"):
         metric.loss_and_grad(np.zeros(2), np.zeros(2))  # yh rounds to 0, so TN is exactly 2
     with pytest.raises(MetriccError, match="not finite"):
-        metric.to_torch()(torch.zeros(2, dtype=torch.float64), torch.zeros(2))
+        metric.to_torch(pure=True)(torch.zeros(2, dtype=torch.float64), torch.zeros(2))

@@ -78,7 +78,7 @@ def test_float32_naive_gradient_vanishes_but_metricc_does_not():
     (1 - 2 * TP / (2 * TP + FP + FN)).backward()
     assert z.grad[0].item() == 0.0
     # metricc's kernel in float32, against float64
-    loss_fn = compile_metric("f1", L=73.0).to_torch()
+    loss_fn = compile_metric("f1", L=73.0).to_torch(pure=True)
     grads = {}
     for dtype in (torch.float32, torch.float64):
         x = z64.to(dtype).requires_grad_(True)
@@ -93,7 +93,7 @@ def test_autocast_bfloat16_trains_with_float32_counts():
     X = torch.randn(512, 4)
     y = (X[:, 0] + 0.5 * X[:, 1] + 0.3 * torch.randn(512) > 1.0).float()
     model = torch.nn.Linear(4, 1)
-    loss_fn = compile_metric("f1").to_torch()
+    loss_fn = compile_metric("f1").to_torch(pure=True)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
     losses = []
     for _ in range(30):
@@ -130,7 +130,7 @@ def test_validate_L_rejects_non_positive_and_non_finite(L):
 def test_losses_validate_L_for_the_dtype_in_use():
     metric = compile_metric("f1", L=400.0)  # beyond even metricc's float32 bound
     with pytest.warns(MetriccWarning, match="float32"):
-        metric.to_torch()(torch.zeros(3), torch.tensor([0, 1, 1]))
+        metric.to_torch(pure=True)(torch.zeros(3), torch.tensor([0, 1, 1]))
     with pytest.warns(MetriccWarning, match="float32"):
         metric.loss_and_grad(np.zeros(3, dtype=np.float32), np.array([0, 1, 1]))
 

@@ -87,7 +87,7 @@ def test_gradients_match_autograd_and_finite_differences(task, average, name):
     expected.backward()
     loss, grad = metric.loss_and_grad(z, target, w)
     xt = torch.tensor(z, requires_grad=True)
-    torch_loss = metric.to_torch()(xt, torch.tensor(target), torch.tensor(w))
+    torch_loss = metric.to_torch(pure=True)(xt, torch.tensor(target), torch.tensor(w))
     (torch_loss.sum() if average == "none" else torch_loss).backward()
     scale = np.max(np.abs(x.grad.numpy()))
     assert float(np.sum(loss)) == pytest.approx(expected.item(), rel=1e-9)
@@ -145,9 +145,9 @@ def test_input_errors():
     with pytest.raises(MetriccError, match="class indices"):
         metric.loss_and_grad(np.zeros((4, 3)), np.array([0, 1, 2, 3]))
     with pytest.raises(MetriccError, match="class indices"):
-        metric.to_torch()(torch.zeros(4, 3), torch.tensor([0, 1, 2, 3]))
+        metric.to_torch(pure=True)(torch.zeros(4, 3), torch.tensor([0, 1, 2, 3]))
     for run in (lambda z: metric.loss_and_grad(z, np.zeros(4, dtype=int)),
-                lambda z: metric.to_torch()(torch.tensor(z), torch.zeros(4, dtype=torch.int64))):
+                lambda z: metric.to_torch(pure=True)(torch.tensor(z), torch.zeros(4, dtype=torch.int64))):
         with pytest.raises(MetriccError, match="NaN"):
             run(np.array([[0.0, np.nan, 0.0]] * 4))
 
@@ -177,7 +177,7 @@ def test_multilabel_keeps_its_threshold_and_named_mcc():
 
 
 def test_torch_multiclass_raises_instead_of_returning_nan():
-    loss = compile_metric("TP/(TP - 1)", task="multiclass", num_classes=3, eps=0.0).to_torch()
+    loss = compile_metric("TP/(TP - 1)", task="multiclass", num_classes=3, eps=0.0).to_torch(pure=True)
     z = torch.zeros(3, 3)
     z[:, 0] = 50.0  # class 0 wins everywhere: TP of class 0 is 1, its denominator vanishes
     with pytest.raises(MetriccError, match="not finite"):

@@ -14,7 +14,7 @@ from oracles import load_emitted
 
 def _torch_grad(metric, z, target, dtype=torch.float32):
     x = torch.tensor(z, dtype=dtype, requires_grad=True)
-    loss = metric.to_torch()(x, torch.as_tensor(target))
+    loss = metric.to_torch(pure=True)(x, torch.as_tensor(target))
     loss.backward()
     return x.grad.double().numpy()
 
@@ -57,7 +57,7 @@ def test_weighted_average_with_no_positive_label_is_zero_not_nan():
     loss, grad = metric.loss_and_grad(z, target)
     assert loss == 0 and (grad == 0).all()
     x = torch.tensor(z, requires_grad=True)
-    value = metric.to_torch()(x, torch.tensor(target))
+    value = metric.to_torch(pure=True)(x, torch.tensor(target))
     value.backward()
     assert value.item() == 0 and (x.grad == 0).all()
 
@@ -67,7 +67,7 @@ def test_weighted_average_with_every_row_ignored():
     z = np.random.default_rng(1).normal(size=(4, 3))
     target = np.full(4, -1)
     assert metric.loss_and_grad(z, target)[0] == 0
-    assert metric.to_torch()(torch.tensor(z), torch.tensor(target)).item() == 0
+    assert metric.to_torch(pure=True)(torch.tensor(z), torch.tensor(target)).item() == 0
 
 
 def test_weighted_score_with_a_class_without_support_matches_sklearn():
@@ -92,7 +92,7 @@ def test_L_is_validated_for_multi_class_losses(task):
     z = np.zeros((4, 3), dtype=np.float32)
     target = np.array([0, 1, 2, 0]) if task == "multiclass" else np.eye(3)[[0, 1, 2, 0]]
     with pytest.warns(MetriccWarning, match="outside the valid range"):
-        metric.to_torch()(torch.tensor(z), torch.as_tensor(target))
+        metric.to_torch(pure=True)(torch.tensor(z), torch.as_tensor(target))
     fresh = compile_metric("f1", task=task, num_classes=3, L=499.0)
     with pytest.warns(MetriccWarning, match="outside the valid range"):
         fresh.loss_and_grad(z, target)

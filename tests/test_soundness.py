@@ -47,7 +47,7 @@ def test_float32_gradients_equal_float64(batch, n):
     worst = {}
     for name in CATALOG:
         metric = compile_metric(name)
-        module = metric.to_torch()
+        module = metric.to_torch(pure=True)
         g64 = _torch_grad(module, zt, yt).numpy()
         if not np.linalg.norm(g64) > 0:
             continue  # a flat loss (e.g. precision without predicted positives): nothing to compare
@@ -60,7 +60,7 @@ def test_float32_gradients_equal_float64(batch, n):
 
 def test_balanced_accuracy_without_negatives_has_a_float32_gradient():
     z, y = torch.randn(64, generator=torch.Generator().manual_seed(0)), torch.ones(64)
-    grad = _torch_grad(compile_metric("balanced_accuracy").to_torch(), z, y)
+    grad = _torch_grad(compile_metric("balanced_accuracy").to_torch(pure=True), z, y)
     assert grad.abs().max() > 0
 
 
@@ -75,7 +75,7 @@ def test_small_counts_keep_their_digits_in_float32_at_n_1e7(path):
     if path == "numpy":
         value, reference = metric.loss_and_grad(z, y)[0], metric.loss_and_grad(z.astype(np.float64), y)[0]
     else:
-        module = metric.to_torch()
+        module = metric.to_torch(pure=True)
         value = module(torch.from_numpy(z), torch.from_numpy(y)).item()
         reference = module(torch.from_numpy(z).double(), torch.from_numpy(y).double()).item()
     assert abs(value - reference) <= 1e-3 * reference
@@ -88,14 +88,14 @@ def test_fused_and_multilabel_counts_are_accumulated_directly():
     z = torch.tensor(np.where(right, 3.0, -3.0), dtype=torch.float32)  # p = 0.95 / 0.05: 1 - yh rounds to 0
     y = torch.tensor(right, dtype=torch.float32)
     metric = compile_metric("minimize: FP + FN")
-    reference = metric.to_torch()(z.double(), y.double()).item()
+    reference = metric.to_torch(pure=True)(z.double(), y.double()).item()
     assert reference > 0
-    fused = metric.to_torch(compile=True)(z, y).item()
+    fused = metric.to_torch(pure=True, compile=True)(z, y).item()
     assert abs(fused - reference) <= 1e-3 * reference
     multi = compile_metric("minimize: FP + FN", task="multilabel", num_classes=2, average="micro")
     zz, yy = torch.stack([z, -z], 1), torch.stack([y, 1 - y], 1)
-    value = multi.to_torch()(zz, yy).item()
-    assert abs(value - multi.to_torch()(zz.double(), yy.double()).item()) <= 1e-3 * value
+    value = multi.to_torch(pure=True)(zz, yy).item()
+    assert abs(value - multi.to_torch(pure=True)(zz.double(), yy.double()).item()) <= 1e-3 * value
     assert abs(multi.loss_and_grad(zz.numpy(), yy.numpy())[0] - value) <= 1e-3 * value
 
 
@@ -207,7 +207,7 @@ def test_class_weight_must_be_finite_numbers(class_weight):
 def test_float32_weights_near_the_float_limit_keep_the_gradient():
     z, y = torch.randn(32, generator=torch.Generator().manual_seed(3)), torch.tensor([0.0, 1.0] * 16)
     for compiled in (False, True):
-        module = compile_metric("f1").to_torch(compile=compiled)
+        module = compile_metric("f1").to_torch(pure=True, compile=compiled)
         expected = _torch_grad(module, z, y)
         x = z.clone().requires_grad_()
         loss = module(x, y, torch.full((32,), 1e38))
@@ -230,7 +230,7 @@ def test_weighted_counts_beyond_float64_reach_are_refused():
     with pytest.raises(MetriccError, match="scale the sample weights down"):
         compile_metric("f1").loss_and_grad(z, y, np.full(16, 1e307))
     with pytest.raises(MetriccError, match="scale the sample weights down"):
-        compile_metric("f1").to_torch()(torch.tensor(z), torch.tensor(y), torch.full((16,), 1e200,
+        compile_metric("f1").to_torch(pure=True)(torch.tensor(z), torch.tensor(y), torch.full((16,), 1e200,
                                                                                      dtype=torch.float64))
 
 
@@ -267,9 +267,9 @@ def test_unusable_arguments_are_metricc_errors(kwargs):
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
 def test_meta_tensors_are_refused(task):
     if task == "binary":
-        module, z, y = compile_metric("f1").to_torch(), torch.randn(4, device="meta"), torch.ones(4, device="meta")
+        module, z, y = compile_metric("f1").to_torch(pure=True), torch.randn(4, device="meta"), torch.ones(4, device="meta")
     else:
-        module = compile_metric("f1", task="multiclass", num_classes=3).to_torch()
+        module = compile_metric("f1", task="multiclass", num_classes=3).to_torch(pure=True)
         z, y = torch.randn(4, 3, device="meta"), torch.ones(4, dtype=torch.long, device="meta")
     with pytest.raises(MetriccError, match="meta"):
         module(z, y)
@@ -277,7 +277,7 @@ def test_meta_tensors_are_refused(task):
 
 def test_tensors_on_different_devices_are_refused():
     with pytest.raises(MetriccError, match="on one device"):
-        compile_metric("f1").to_torch()(torch.randn(4), torch.ones(4), torch.ones(4, device="meta"))
+        compile_metric("f1").to_torch(pure=True)(torch.randn(4), torch.ones(4), torch.ones(4, device="meta"))
 
 
 # -- 9: multi-class memory -----------------------------------------------------------------------------------------
@@ -316,7 +316,7 @@ class _Model(torch.nn.Module):
 
 @pytest.mark.parametrize("options", [{}, {"task": "multiclass", "num_classes": 3}])
 def test_a_model_with_its_loss_saves_and_loads(options):
-    model = _Model(compile_metric("fbeta", beta=2.0, **options).to_torch())
+    model = _Model(compile_metric("fbeta", beta=2.0, **options).to_torch(pure=True))
     buffer = io.BytesIO()
     torch.save(model, buffer)
     buffer.seek(0)
@@ -330,7 +330,7 @@ def test_a_model_with_its_loss_saves_and_loads(options):
 
 
 def test_saved_loss_loads_in_a_fresh_process(tmp_path):
-    torch.save(_Model(compile_metric("mcc").to_torch()), tmp_path / "model.pt")
+    torch.save(_Model(compile_metric("mcc").to_torch(pure=True)), tmp_path / "model.pt")
     code = (f"import torch, sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); import test_soundness; "
             f"m = torch.load({str(tmp_path / 'model.pt')!r}, weights_only=False); "
             "print(float(m.loss(torch.tensor([2.0, -1.0, 0.5, -3.0]), torch.tensor([1, 0, 0, 1]))))")

@@ -28,11 +28,11 @@ def _torch_loss_and_grad(loss_fn, z, y, dtype=torch.float32):
 def test_eager_fused_and_numpy_agree_in_float32(formula, params):
     metric = compile_metric(formula, **params)
     z, y = _batch()
-    reference = _torch_loss_and_grad(metric.to_torch(), z, y)  # the core path: eager torch
+    reference = _torch_loss_and_grad(metric.to_torch(pure=True), z, y)  # the core path: eager torch
     results = {
-        "fused": (_torch_loss_and_grad(metric.to_torch(compile=True), z, y), 1e-6),
+        "fused": (_torch_loss_and_grad(metric.to_torch(pure=True, compile=True), z, y), 1e-6),
         "numpy": (metric.loss_and_grad(z, y), 1e-6),
-        "float64": (_torch_loss_and_grad(metric.to_torch(), z.astype(np.float64), y, torch.float64), 1e-5),
+        "float64": (_torch_loss_and_grad(metric.to_torch(pure=True), z.astype(np.float64), y, torch.float64), 1e-5),
     }
     # float32 itself limits agreement: L = 73 turns an ulp of p into ~1e-6 of the slope of one sample, so the
     # gradients are compared in norm (1e-6 relative), and element by element to 1e-5 of the largest entry
@@ -45,17 +45,17 @@ def test_eager_fused_and_numpy_agree_in_float32(formula, params):
 
 def test_fused_path_is_used_when_requested():
     torch_kernel._COMPILED.clear()
-    loss_fn = compile_metric("f1").to_torch(compile=True)
+    loss_fn = compile_metric("f1").to_torch(pure=True, compile=True)
     assert loss_fn.fused and "fused=True" in repr(loss_fn)
     z, y = _batch(256)
     _torch_loss_and_grad(loss_fn, z, y)
     assert torch_kernel._COMPILED[torch_kernel._fused_forward] is not None
     assert torch_kernel._COMPILED[torch_kernel._fused_backward_] is not None
-    assert not compile_metric("f1").to_torch().fused
+    assert not compile_metric("f1").to_torch(pure=True).fused
 
 
 def test_fused_loss_refuses_a_second_backward():
-    loss_fn = compile_metric("f1").to_torch(compile=True)
+    loss_fn = compile_metric("f1").to_torch(pure=True, compile=True)
     x = torch.zeros(8, requires_grad=True)
     loss = loss_fn(x, torch.tensor([0.0, 1] * 4))
     loss.backward(retain_graph=True)
@@ -81,7 +81,7 @@ def _saved_sizes(loss_fn, n):
 @pytest.mark.parametrize("compile, bound", [(False, 2), (True, 2)])
 def test_saved_tensors_stay_within_the_bound(compile, bound):
     n = 1000
-    sizes = _saved_sizes(compile_metric("mcc").to_torch(compile=compile), n)
+    sizes = _saved_sizes(compile_metric("mcc").to_torch(pure=True, compile=compile), n)
     # eager: the input and the target; fused: the target and one per-sample factor
     assert sum(size == n for size in sizes) == bound
     assert all(size in (1, n) for size in sizes)
@@ -90,7 +90,7 @@ def test_saved_tensors_stay_within_the_bound(compile, bound):
 def test_module_works_inside_a_compiled_training_step():
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 1)
-    loss_fn = compile_metric("f1").to_torch()
+    loss_fn = compile_metric("f1").to_torch(pure=True)
     X, y = torch.randn(64, 3), (torch.rand(64) < 0.4).float()
 
     def step():

@@ -68,7 +68,7 @@ def test_numpy_scalar_settings_are_accepted_as_plain_floats():
     metric = compile_metric("f1", L=np.float32(73), threshold=np.float32(0.25), eps=np.float64(1e-6))
     assert (type(metric.L), type(metric.threshold), type(metric.eps)) == (float, float, float)
     assert metric.L == 73.0
-    module = metric.to_torch(L=np.int64(40))
+    module = metric.to_torch(pure=True, L=np.int64(40))
     assert type(module.L) is float and module.L == 40.0
 
 
@@ -88,7 +88,7 @@ def test_non_numbers_are_refused(kwargs, message):
 # -- torch multi-class targets, raw exceptions ----------------------------------------------------------------
 
 def test_torch_multiclass_refuses_float_class_indices():
-    loss = compile_metric("f1", task="multiclass", num_classes=3).to_torch()
+    loss = compile_metric("f1", task="multiclass", num_classes=3).to_torch(pure=True)
     with pytest.raises(MetriccError, match="integer class indices, but got torch.float32"):
         loss(torch.randn(3, 3), torch.tensor([0.0, 1.5, 2.0]))
 
@@ -101,7 +101,7 @@ def test_loss_and_grad_on_a_tensor_that_requires_grad():
 def test_to_torch_without_torch_says_how_to_install_it():
     code = ("import sys; sys.modules['torch'] = None\n"
             "from metricc import compile_metric, MetriccError\n"
-            "try:\n    compile_metric('f1').to_torch()\n"
+            "try:\n    compile_metric('f1').to_torch(pure=True)\n"
             "except MetriccError as error:\n    print('refused:', error)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
@@ -110,13 +110,13 @@ def test_to_torch_without_torch_says_how_to_install_it():
 
 def test_unknown_option_suggests_the_close_one():
     with pytest.raises(MetriccError, match="unknown option 'treshold'; did you mean 'threshold'"):
-        F1.to_torch(treshold=0.3)
+        F1.to_torch(pure=True, treshold=0.3)
 
 
 # -- probabilities passed as logits ------------------------------------------------------------------------------
 
 def test_torch_warns_once_when_logits_look_like_probabilities():
-    loss = F1.to_torch()
+    loss = F1.to_torch(pure=True)
     target = torch.tensor([0, 1] * 8)
     with pytest.warns(MetriccWarning, match="are these probabilities"):
         loss(torch.rand(16), target)
@@ -132,12 +132,12 @@ def test_numpy_warns_when_logits_look_like_probabilities():
 
 
 @pytest.mark.parametrize("logits", [torch.zeros(16), torch.randn(16, generator=torch.Generator().manual_seed(0)),
-                                    torch.rand(4)])
+                                    torch.rand(4), 0.3 + 0.2 * torch.rand(64)])  # the last: a fresh network's
 def test_no_warning_for_logits_that_may_well_be_logits(logits):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        compile_metric("f1").to_torch()(logits, (torch.arange(logits.numel()) % 2).float())
-        compile_metric("f1", from_logits=False).to_torch()(torch.rand(16), torch.arange(16) % 2)
+        compile_metric("f1").to_torch(pure=True)(logits, (torch.arange(logits.numel()) % 2).float())
+        compile_metric("f1", from_logits=False).to_torch(pure=True)(torch.rand(16), torch.arange(16) % 2)
 
 
 # -- hints -------------------------------------------------------------------------------------------------------
@@ -145,7 +145,7 @@ def test_no_warning_for_logits_that_may_well_be_logits(logits):
 def test_a_small_threshold_warns_about_L_instead_of_failing_on_an_argument_never_passed():
     metric = compile_metric("f1", threshold=0.005)
     with pytest.warns(MetriccWarning, match="L = 73 is outside the valid range"):
-        loss = metric.to_torch()(torch.randn(8), torch.tensor([0, 1] * 4))
+        loss = metric.to_torch(pure=True)(torch.randn(8), torch.tensor([0, 1] * 4))
     assert torch.isfinite(loss)
 
 

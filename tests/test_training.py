@@ -1,0 +1,142 @@
+"""Training robustness of the binary torch loss: the L schedule, the BCE blend and running counts, each against
+an independent computation; state that behaves as torch users expect; and a collapse that the defaults avoid."""
+
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from metricc import MetriccError, MetriccWarning, compile_metric
+from oracles import soft_counts
+
+F1 = lambda TP, FP, FN, TN: 1 - 2 * TP / (2 * TP + FP + FN)  # noqa: E731
+
+
+def _batch(n=40, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, generator=generator, dtype=torch.float64) * 0.3
+    y = (torch.rand(n, generator=generator) < 0.3).double()
+    return z, y
+
+
+def test_L_rises_linearly_over_the_warmup_and_only_training_steps_count():
+    loss = compile_metric("f1").to_torch(pure=True, warmup=10, L_start=5.0)
+    z, y = _batch()
+    seen = []
+    for step in range(12):
+        seen.append(loss.current_L())
+        value = loss(z.clone().requires_grad_(True), y)
+        with warnings.catch_warnings():  # an L below the amplifier's bound warns: that is the point of warming up
+            warnings.simplefilter("ignore", MetriccWarning)
+            expected = compile_metric("f1", L=seen[-1]).to_torch(pure=True)(z, y)
+        assert value.item() == pytest.approx(expected.item(), rel=1e-12)
+    assert seen == pytest.approx([5.0 + 6.8 * k for k in range(11)] + [73.0])
+    loss.eval()
+    loss(z, y)
+    loss.train()
+    with torch.no_grad():
+        loss(z, y)
+    assert loss.steps == 12
+
+
+def test_blend_gradient_equals_autograd_of_loss_plus_bce():
+    z, y = _batch()
+    w = torch.rand(len(z), generator=torch.Generator().manual_seed(3), dtype=torch.float64) + 0.5
+    module = compile_metric("f1").to_torch(pure=True, bce_weight=0.3)
+    x = z.clone().requires_grad_(True)
+    module(x, y, w).backward()
+    reference = z.clone().requires_grad_(True)
+    bce = torch.nn.functional.binary_cross_entropy_with_logits(reference, y, reduction="none")
+    (F1(*soft_counts(reference, y, w)) + 0.3 * (bce * w).sum() / w.sum()).backward()
+    assert torch.allclose(x.grad, reference.grad, rtol=1e-9, atol=1e-15)
+
+
+def test_running_counts_follow_a_hand_computed_moving_average():
+    momentum = 0.8
+    module = compile_metric("f1").to_torch(pure=True, momentum=momentum)
+    rates = None
+    for seed in range(4):
+        z, y = _batch(n=30 + 10 * seed, seed=seed)
+        x = z.clone().requires_grad_(True)
+        value = module(x, y)
+        value.backward()
+        counts = torch.stack([c - 1e-6 for c in soft_counts(z, y)])  # the oracle adds eps; the rates do not
+        batch_rates = counts / counts.sum()
+        rates = batch_rates if rates is None else momentum * rates + (1 - momentum) * batch_rates
+        assert torch.allclose(module.running[:4], rates, rtol=1e-12)
+        used = rates * counts.sum()  # the running rates at this batch's total weight
+        assert value.item() == pytest.approx(F1(*(used + 1e-6)).item(), rel=1e-12)
+        # the partials at the running counts, the per-sample factors from this batch
+        point = (used + 1e-6).clone().requires_grad_(True)
+        F1(*point).backward()
+        d_tp, d_fp, d_fn, d_tn = point.grad
+        slope = torch.sigmoid(73 * (torch.sigmoid(z) - 0.5))
+        factor = 73 * slope * (1 - slope) * torch.sigmoid(z) * (1 - torch.sigmoid(z))
+        expected = (y * (d_tp - d_fn) + (1 - y) * (d_fp - d_tn)) * factor
+        assert torch.allclose(x.grad, expected, rtol=1e-9, atol=1e-15)
+    assert module.running[4].item() == 4
+
+
+def test_state_dict_round_trip_reset_and_eval_leave_state_alone():
+    module = compile_metric("f1").to_torch()
+    z, y = _batch()
+    for _ in range(3):
+        module(z.clone().requires_grad_(True), y).backward()
+    state = {k: (v.clone() if torch.is_tensor(v) else dict(v)) for k, v in module.state_dict().items()}
+    fresh = compile_metric("f1").to_torch()
+    fresh.load_state_dict(module.state_dict())
+    assert fresh.steps == module.steps == 3 and torch.equal(fresh.running, module.running)
+    module.eval()
+    module(z, y)
+    assert torch.equal(module.running, state["running"]) and module.steps == 3
+    module.train()
+    module.reset()
+    assert module.steps == 0 and not module.running.any()
+
+
+def test_pure_is_the_paper_loss_and_options_are_checked():
+    pure = compile_metric("f1").to_torch(pure=True)
+    assert (pure.warmup, pure.bce_weight, pure.momentum, pure.running) == (0, 0.0, 0.0, None)
+    default = compile_metric("f1").to_torch()
+    assert default.warmup > 0 and default.bce_weight > 0 and default.momentum > 0
+    assert compile_metric("f1", L=3.0).to_torch().L_start == 3.0
+    for options, message in [({"warmup": -1}, "warmup"), ({"momentum": 1.0}, "momentum"),
+                              ({"bce_weight": -0.1}, "bce_weight"), ({"L_start": 80.0}, "L_start")]:
+        with pytest.raises(MetriccError, match=message):
+            compile_metric("f1").to_torch(**options)
+
+
+@pytest.mark.filterwarnings("ignore:every element of `input` lies in")  # a fresh network's logits may
+def test_the_pure_loss_collapses_where_the_default_does_not():
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    from reproduce_paper import MLP, synthetic
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.preprocessing import StandardScaler
+
+    torch.set_num_threads(1)
+    X, y = synthetic(2000)
+    train = list(StratifiedKFold(10, shuffle=True, random_state=0).split(X, y))[6][0]
+    X_t = torch.tensor(StandardScaler().fit_transform(X[train]), dtype=torch.float32)
+    y_t = torch.tensor(y[train], dtype=torch.float32)
+    shares = {}
+    for pure in (True, False):
+        torch.manual_seed(6)
+        model = MLP(2)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        loss_fn = compile_metric("f1").to_torch(pure=pure)
+        generator = torch.Generator().manual_seed(6)
+        for _ in range(20):
+            order = torch.randperm(len(train), generator=generator)
+            for start in range(0, len(train), 90):
+                index = order[start:start + 90]
+                optimizer.zero_grad()
+                loss_fn(model(X_t[index]), y_t[index]).backward()
+                optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            shares[pure] = (model(X_t) >= 0).float().mean().item()
+    assert shares[True] >= 0.99  # every sample predicted positive: collapsed
+    assert 0.05 < shares[False] < 0.3  # about the 10 % of positives
