@@ -65,7 +65,7 @@ def loss_function(name, y):
         return torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(y) - positives) / max(positives, 1.0)))
     if name == "focal":
         return focal_loss
-    return compile_metric(name).to_torch()
+    return compile_metric(name).to_torch(pure=True)  # full-batch training: the exact loss (README)
 
 
 def train(name, X, y, epochs, seed):

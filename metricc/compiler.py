@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 from . import numpy_kernel, numpy_multiclass
+from .backends import PURE_TRAINING, TRAINING_DEFAULTS
 from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, loss_of
 from .errors import MetriccError, MetriccWarning
@@ -26,10 +27,6 @@ from .printing import curvatures_source, scalars_source
 from .vocabulary import AVERAGES, COUNTS, TASKS
 
 DEFAULT_EPS = 1e-6
-# What makes a binary torch loss train on minibatches without collapsing (README, "Training with a metric loss"):
-# measured on the paper's MLP protocol, where the pure loss left 3 of 10 folds predicting every sample positive.
-TRAINING_DEFAULTS = MappingProxyType({"warmup": 1000, "L_start": 5.0, "bce_weight": 0.1, "momentum": 0.9})
-PURE_TRAINING = MappingProxyType({"warmup": 0, "L_start": 5.0, "bce_weight": 0.0, "momentum": 0.0})
 MAX_L = 1e6  # far beyond any valid L (metricc lrange): larger ones only overflow the gradient's arithmetic
 
 

@@ -90,6 +90,22 @@ def test_two_processes_match_one(tmp_path, formula, mode):
         np.testing.assert_allclose(result["grad"], 2 * x.grad.numpy()[rows], rtol=1e-6, atol=1e-12)
 
 
+def test_running_counts_under_sync_equal_the_single_process_ones(tmp_path):
+    batch = _binary_batch()
+    results = _run_two_processes(tmp_path, batch, "f1", "running")
+    loss_fn = compile_metric("f1").to_torch(pure=True, momentum=0.7)
+    z, y, w = (torch.tensor(batch[k]) for k in ("z", "y", "w"))
+    for step in range(3):
+        x = (z + 0.2 * step).requires_grad_(True)
+        loss = loss_fn(x, y, w)
+        loss.backward()
+    halves = np.array_split(np.arange(len(z)), 2)
+    for rank, rows in enumerate(halves):
+        np.testing.assert_allclose(results[rank]["running"], loss_fn.running.numpy(), rtol=1e-12)
+        assert float(results[rank]["loss"]) == pytest.approx(loss.item(), rel=1e-12)
+        np.testing.assert_allclose(results[rank]["grad"], 2 * x.grad.numpy()[rows], rtol=1e-9, atol=1e-15)
+
+
 def test_sync_is_a_no_op_without_torch_distributed():
     metric = compile_metric("f1")
     z, y = torch.linspace(-1, 1, 10, dtype=torch.float64), torch.tensor([0.0, 1.0] * 5, dtype=torch.float64)
