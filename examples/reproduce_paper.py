@@ -47,7 +47,10 @@ LOSSES = {
 TARGETS = {"F1": "F1", "F0.5": "F1", "F2": "F1", "G-mean": "G-mean", "balanced accuracy": "balanced accuracy"}
 # Minibatch share of the training fold for the MLP: G-mean and balanced accuracy need many samples of both
 # classes in every batch.
-BATCH_SHARE = {"G-mean": 0.5, "balanced accuracy": 1.0}
+# The MLP's minibatch share of the training fold (5 % unless listed). The paper's Table 18 shares could not be
+# read; the balanced-accuracy loss trains on 5 % like the others (at 100 % it took only 100 steps, fewer than
+# the L warm-up of metricc's defaults, and some folds never left their start).
+BATCH_SHARE = {"G-mean": 0.5}
 
 # Learning rates, per model and loss; a data set may override them. Chosen on the synthetic data set's training
 # folds; --tune picks them on a validation split inside each training fold instead.

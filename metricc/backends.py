@@ -82,7 +82,7 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
             MappingProxyType({"torch": "torch"}),
             kernels=("torch_kernel.py",), multi_kernels=("torch_kernel.py", "torch_multiclass.py"),
             options=MappingProxyType({"check_inputs": True, "compile": False, **TRAINING_DEFAULTS}),
-            multi_options=MappingProxyType({"check_inputs": True}),
+            multi_options=MappingProxyType({"check_inputs": True, **TRAINING_DEFAULTS}),
             usage="loss_fn = MetricLoss()                  # a torch.nn.Module\n"
                   "    loss = loss_fn(logits, target)          # 0-dim tensor; loss.backward() runs the derived "
                   "gradient",

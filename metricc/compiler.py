@@ -120,11 +120,12 @@ class CompiledMetric:
 
         Options override the compiled L, threshold, from_logits and eps, and set check_inputs, compile (run the
         forward and backward passes as fused torch.compile kernels), and sync / process_group (sum the counts
-        over the processes of a torch.distributed group; see README, "Distributed training"). Binary losses
+        over the processes of a torch.distributed group; see README, "Distributed training"). Losses
         train robustly on minibatches by default (README, "Training with a metric loss"): L rises from L_start
         to L over the first `warmup` training steps, `bce_weight` times BCE is added, and the partials are
-        taken at running estimates of the counts (`momentum`); `pure=True` turns all three off (the paper's
-        loss: fixed L, no state, no blend), and each can be set on its own.
+        taken at running estimates of the counts (`momentum`); multi-class and multi-label losses alike (the
+        blend is with cross-entropy there). `pure=True` turns all three off (the paper's loss: fixed L, no state,
+        no blend), and each can be set on its own.
         """
         try:
             from . import torch_kernel, torch_multiclass
@@ -133,15 +134,15 @@ class CompiledMetric:
                 raise
             raise MetriccError("to_torch() needs PyTorch, which is not installed: pip install torch "
                                "(or pip install 'metricc[torch]')") from None
-        extra = {"check_inputs", "sync", "process_group"}
-        if self.task != "binary":
-            return self._kernel(torch_multiclass.MultiSoftConfusionLoss, "torch", options, extra)
+        extra = {"check_inputs", "sync", "process_group", *TRAINING_DEFAULTS}
         defaults = dict(PURE_TRAINING if _flag("pure", pure) else TRAINING_DEFAULTS)
         L = options.get("L", self.L)
         if isinstance(L, (int, float)) and not isinstance(L, bool) and 0 < L < defaults["L_start"]:
             defaults["L_start"] = float(L)  # a small L needs no warm-up from 5
-        return self._kernel(torch_kernel.SoftConfusionLoss, "torch", {**defaults, **options},
-                            extra | set(TRAINING_DEFAULTS) | {"compile"}, host_scalars=self._scalars("math"))
+        if self.task != "binary":
+            return self._kernel(torch_multiclass.MultiSoftConfusionLoss, "torch", {**defaults, **options}, extra)
+        return self._kernel(torch_kernel.SoftConfusionLoss, "torch", {**defaults, **options}, extra | {"compile"},
+                            host_scalars=self._scalars("math"))
 
     def to_jax(self, **options: Any):
         """A callable `loss(logits, target, sample_weight=None) -> 0-dim array` for JAX whose gradient is the

@@ -200,8 +200,9 @@ def _all_reduce(counts, failed, group):
 def running_counts(counts, running, momentum):
     """Fold this batch's rates (counts over their total) into `running` = (rates of TP, FP, FN, TN, number of
     batches seen), in place: an exponential moving average with `momentum` (the first batch sets it). Returns
-    the running rates times this batch's total weight: the counts the partials are evaluated at."""
-    total = counts.sum()
+    the running rates times this batch's total weight: the counts the partials are evaluated at. Counts of shape
+    (4,), or (4, C) with a running state of (5, C) for per-class counts."""
+    total = counts.sum(0)
     rates = counts / torch.where(total > 0, total, torch.ones_like(total))
     previous = running[:4].to(counts.dtype)
     updated = torch.where(running[4] > 0, momentum * previous + (1 - momentum) * rates, rates)
@@ -315,7 +316,53 @@ class SoftConfusionFunction(torch.autograd.Function):
         return grad.to(input.dtype), None, None, None
 
 
-class SoftConfusionLoss(torch.nn.Module):
+class TrainingState:
+    """What makes a metric loss train on minibatches, shared by the binary and multi-class modules: L rising
+    from L_start to L over the first `warmup` training steps, a `bce_weight` blend with (binary) cross-entropy,
+    and running estimates of the counts with `momentum` (a buffer, None when momentum is 0). Evaluation
+    (eval() or no_grad) neither counts steps nor updates the running estimates."""
+
+    def _init_training(self, warmup, L_start, bce_weight, momentum, shape):
+        self.warmup = int(warmup)
+        self.L_start = float(L_start)
+        self.bce_weight = float(bce_weight)
+        self.momentum = float(momentum)
+        self.steps = 0  # training steps taken (forward calls in training mode), for the L schedule
+        self.register_buffer("running", torch.zeros(shape, dtype=torch.float64) if self.momentum > 0 else None)
+
+    def _training_repr(self):
+        return (f"warmup={self.warmup}, L_start={self.L_start}, bce_weight={self.bce_weight}, "
+                f"momentum={self.momentum}")
+
+    def current_L(self):
+        """The amplifier's scale now: L_start rising linearly to L over the first `warmup` training steps."""
+        if self.steps >= self.warmup:
+            return self.L
+        return self.L_start + (self.L - self.L_start) * self.steps / self.warmup
+
+    def reset(self):
+        """Forget the training state: the step count of the L schedule and the running estimates."""
+        self.steps = 0
+        if self.running is not None:
+            self.running.zero_()
+
+    def get_extra_state(self):
+        return {"steps": self.steps}
+
+    def set_extra_state(self, state):
+        self.steps = int(state["steps"])
+
+    def _running_for_this_step(self):
+        """(whether this forward call trains, the running buffer to update or None)."""
+        training = self.training and torch.is_grad_enabled()
+        return training, (self.running if training and self.running is not None else None)
+
+    def _count_step(self, training):
+        if training and self.warmup:
+            self.steps += 1
+
+
+class SoftConfusionLoss(TrainingState, torch.nn.Module):
     """`1 - metric` (or a cost) of the soft confusion matrix of a batch, as a 0-dim tensor.
 
     `forward(input, target, sample_weight=None)`: `input` holds logits (or probabilities when
@@ -335,12 +382,7 @@ class SoftConfusionLoss(torch.nn.Module):
                  momentum=0.0, host_scalars=None, name="metric", error=ValueError, warning=UserWarning,
                  check_dtype=None):
         super().__init__()
-        self.warmup = int(warmup)
-        self.L_start = float(L_start)
-        self.bce_weight = float(bce_weight)
-        self.momentum = float(momentum)
-        self.steps = 0  # training steps taken (forward calls in training mode), for the L schedule
-        self.register_buffer("running", torch.zeros(5, dtype=torch.float64) if self.momentum > 0 else None)
+        self._init_training(warmup, L_start, bce_weight, momentum, (5,))
         self.scalars = scalars
         self.host_scalars = host_scalars
         self.L = float(L)
@@ -362,26 +404,7 @@ class SoftConfusionLoss(torch.nn.Module):
 
     def extra_repr(self):
         return (f"{self.name!r}, L={self.L}, threshold={self.threshold}, from_logits={self.from_logits}, "
-                f"eps={self.eps}, fused={self.fused}, warmup={self.warmup}, L_start={self.L_start}, "
-                f"bce_weight={self.bce_weight}, momentum={self.momentum}")
-
-    def current_L(self):
-        """The amplifier's scale now: L_start rising linearly to L over the first `warmup` training steps."""
-        if self.steps >= self.warmup:
-            return self.L
-        return self.L_start + (self.L - self.L_start) * self.steps / self.warmup
-
-    def reset(self):
-        """Forget the training state: the step count of the L schedule and the running estimates."""
-        self.steps = 0
-        if self.running is not None:
-            self.running.zero_()
-
-    def get_extra_state(self):
-        return {"steps": self.steps}
-
-    def set_extra_state(self, state):
-        self.steps = int(state["steps"])
+                f"eps={self.eps}, fused={self.fused}, {self._training_repr()}")
 
     def forward(self, input, target, sample_weight=None):
         if self.check_inputs:
@@ -393,15 +416,13 @@ class SoftConfusionLoss(torch.nn.Module):
         weight = None if sample_weight is None else sample_weight.reshape(-1)
         check = self.check_inputs and not torch.compiler.is_compiling()
         group = (self.process_group or "default") if self.sync else None
-        training = self.training and torch.is_grad_enabled()
-        running = self.running if training and self.running is not None else None
+        training, running = self._running_for_this_step()
         spec = Spec(self.scalars, self.host_scalars, self.current_L(), self.threshold, self.from_logits, self.eps,
                     self.fused, check, group, running, self.momentum)
         loss, summary = SoftConfusionFunction.apply(input.reshape(-1), target.reshape(-1), weight, spec)
         if check:
             self._verify(torch.cat([summary, loss.reshape(1).to(summary.dtype)]).tolist(), input, weight)
-        if training and self.warmup:
-            self.steps += 1
+        self._count_step(training)
         if self.bce_weight:
             loss = loss + self.bce_weight * self._bce(input, target, sample_weight).to(loss.dtype)
         return loss

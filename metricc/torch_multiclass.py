@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 import torch
 from torch.autograd.function import once_differentiable
 
-from metricc.torch_kernel import check_devices  # emitted modules inline this import
+from metricc.torch_kernel import TrainingState, check_devices, running_counts  # emitted modules inline this import
 
 AVERAGES = ("macro", "micro", "weighted", "none")
 
@@ -113,6 +113,8 @@ class Spec(NamedTuple):
     average: str
     class_weight: Any
     group: Any
+    running: Any = None  # the module's running estimates (updated in place), or None
+    momentum: float = 0.0
 
 
 class MultiSoftConfusionFunction(torch.autograd.Function):
@@ -132,6 +134,9 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
                 packed = torch.stack(counts).to(torch.float64)  # one dtype on every process, whatever its input's
                 torch.distributed.all_reduce(packed, group=group)
                 counts, world_size = tuple(packed.to(dtype)), torch.distributed.get_world_size(group)
+            if spec.running is not None:
+                counts = tuple(running_counts(torch.stack(counts).to(torch.float64), spec.running,
+                                              spec.momentum).to(dtype).unbind())
             loss, a, b = average(spec.scalars, counts, spec.eps, spec.average, spec.class_weight)
         ctx.save_for_backward(target, weight, yh, not_yh, a, b, *saved)
         ctx.settings = (spec.task, spec.L, world_size, input.dtype)
@@ -148,18 +153,22 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
         return grad.to(input_dtype), None, None, None
 
 
-class MultiSoftConfusionLoss(torch.nn.Module):
+class MultiSoftConfusionLoss(TrainingState, torch.nn.Module):
     """`1 - metric` averaged over classes (or labels): `loss(logits, target, sample_weight=None)`.
 
     multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out);
     multilabel: logits (n, C), target (n, C) of 0/1 labels. `average`: "macro" (mean of the per-class scores,
     or weighted by `class_weight`), "weighted" (by support), "micro" (pooled counts) or "none" (a (C,) loss).
+    Training options as metricc.torch_kernel.TrainingState says; the blend is with cross-entropy (multiclass) or
+    binary cross-entropy per label (multilabel), and the running estimates are per class.
     """
 
     def __init__(self, scalars, *, task, num_classes, average="macro", L=73.0, threshold=0.5, eps=1e-6,
                  ignore_index=None, class_weight=None, sync=False, process_group=None, check_inputs=True,
-                 name="metric", error=ValueError, warning=UserWarning, check_dtype=None):
+                 warmup=0, L_start=5.0, bce_weight=0.0, momentum=0.0, name="metric", error=ValueError,
+                 warning=UserWarning, check_dtype=None):
         super().__init__()
+        self._init_training(warmup, L_start, bce_weight, momentum, (5, num_classes))
         self.scalars, self.task, self.num_classes, self.average = scalars, task, num_classes, average
         self.L, self.threshold, self.eps = float(L), float(threshold), float(eps)
         self.ignore_index, self.sync, self.process_group = ignore_index, bool(sync), process_group
@@ -171,7 +180,7 @@ class MultiSoftConfusionLoss(torch.nn.Module):
 
     def extra_repr(self):
         return (f"{self.name!r}, task={self.task!r}, num_classes={self.num_classes}, average={self.average!r}, "
-                f"L={self.L}")
+                f"L={self.L}, {self._training_repr()}")
 
     def forward(self, input, target, sample_weight=None):
         if self.check_inputs:
@@ -192,12 +201,28 @@ class MultiSoftConfusionLoss(torch.nn.Module):
             target = target.to(dtype)
         class_weight = None if self.class_weight is None else self.class_weight.to(dtype)
         group = (self.process_group or "default") if self.sync else None
-        spec = Spec(self.scalars, self.task, self.L, self.threshold, self.eps, self.average, class_weight, group)
+        training, running = self._running_for_this_step()
+        spec = Spec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average, class_weight,
+                    group, running, self.momentum)
         loss = MultiSoftConfusionFunction.apply(input, target, weight, spec)
         if self.check_inputs and not torch.compiler.is_compiling() and not bool(torch.isfinite(loss).all()):
             raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes for some "
                              "class (raise eps or change the formula)")
+        self._count_step(training)
+        if self.bce_weight:
+            loss = loss + self.bce_weight * self._cross_entropy(input, target, weight).to(loss.dtype)
         return loss
+
+    def _cross_entropy(self, input, target, weight):
+        """Cross-entropy (multiclass) or binary cross-entropy summed over the labels (multilabel), the mean over
+        the rows weighted by the row weights (ignored rows have weight 0)."""
+        if self.task == "multiclass":
+            terms = -(torch.log_softmax(input, dim=1) * target.to(input.dtype)).sum(1)
+        else:
+            terms = torch.nn.functional.binary_cross_entropy_with_logits(
+                input, target.to(input.dtype), reduction="none").sum(1)
+        weight = weight.to(terms.dtype)
+        return (terms * weight).sum() / torch.clamp(weight.sum(), min=torch.finfo(terms.dtype).tiny)
 
     def _check(self, input, target, sample_weight):
         if not isinstance(input, torch.Tensor) or input.dim() != 2 or input.shape[1] != self.num_classes:

@@ -140,3 +140,51 @@ def test_the_pure_loss_collapses_where_the_default_does_not():
             shares[pure] = (model(X_t) >= 0).float().mean().item()
     assert shares[True] >= 0.99  # every sample predicted positive: collapsed
     assert 0.05 < shares[False] < 0.3  # about the 10 % of positives
+
+
+def _soft_one_hot_counts(z, y_hot, L):
+    """Per-class soft counts of the multi-class amplifier softmax(L/2 softmax(z)), written plainly."""
+    yh = torch.softmax(torch.softmax(z, 1) * (L / 2), 1)
+    return torch.stack([(y_hot * yh).sum(0), ((1 - y_hot) * yh).sum(0), (y_hot * (1 - yh)).sum(0),
+                        ((1 - y_hot) * (1 - yh)).sum(0)])
+
+
+def test_multiclass_running_counts_and_cross_entropy_blend_against_autograd():
+    momentum, classes = 0.6, 3
+    module = compile_metric("f1", task="multiclass", num_classes=classes).to_torch(pure=True, momentum=momentum,
+                                                                                   bce_weight=0.2)
+    generator = torch.Generator().manual_seed(0)
+    rates = None
+    for step in range(3):
+        z = torch.randn(24, classes, generator=generator, dtype=torch.float64) * 0.4
+        labels = torch.randint(0, classes, (24,), generator=generator)
+        y_hot = torch.nn.functional.one_hot(labels, classes).double()
+        x = z.clone().requires_grad_(True)
+        module(x, labels).backward()
+        counts = _soft_one_hot_counts(z, y_hot, 73.0)
+        batch_rates = counts / counts.sum(0)
+        rates = batch_rates if rates is None else momentum * rates + (1 - momentum) * batch_rates
+        assert torch.allclose(module.running[:4], rates, rtol=1e-10)
+        # gradient: the macro-F1 partials at the running counts through this batch's soft predictions, plus
+        # 0.2 x cross-entropy (autograd of both, with the counts' point fixed to the running estimate)
+        reference = z.clone().requires_grad_(True)
+        soft = _soft_one_hot_counts(reference, y_hot, 73.0)
+        point = (rates * counts.sum(0)).detach() + 1e-6
+        shifted = soft + (point - soft).detach()  # the value at the running counts, the gradient of this batch
+        TP, FP, FN, TN = shifted
+        loss = (1 - 2 * TP / (2 * TP + FP + FN)).mean() + 0.2 * torch.nn.functional.cross_entropy(reference, labels)
+        loss.backward()
+        assert torch.allclose(x.grad, reference.grad, rtol=1e-8, atol=1e-14)
+
+
+def test_multiclass_state_round_trip_and_eval():
+    module = compile_metric("f1", task="multilabel", num_classes=2).to_torch()
+    z, y = torch.randn(16, 2, dtype=torch.float64), (torch.rand(16, 2) < 0.4).double()
+    module(z.clone().requires_grad_(True), y).backward()
+    before = module.running.clone()
+    module.eval()
+    module(z, y)
+    assert torch.equal(module.running, before) and module.steps == 1
+    fresh = compile_metric("f1", task="multilabel", num_classes=2).to_torch()
+    fresh.load_state_dict(module.state_dict())
+    assert fresh.steps == 1 and torch.equal(fresh.running, before)
