@@ -425,6 +425,8 @@ def main(argv=None):
     parser.add_argument("--models", default="SLP,MLP", help="SLP, MLP or both (default)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--losses", help="only these losses, comma-separated (e.g. BCE,F1)")
+    parser.add_argument("--datasets", help="only these data sets, comma-separated (e.g. diabetes)")
     parser.add_argument("--pure", action="store_true",
                         help="MLP: the paper's pure metric losses instead of metricc's training defaults")
     args = parser.parse_args(argv)
@@ -441,6 +443,12 @@ def main(argv=None):
         except MetriccError as error:
             parser.error(str(error))
     losses = [*LOSSES, *settings.extra]
+    if args.losses:
+        wanted = args.losses.split(",")
+        unknown = sorted(set(wanted) - set(losses))
+        if unknown:
+            parser.error(f"unknown loss {unknown[0]!r} (expected some of {', '.join(losses)})")
+        losses = [loss for loss in losses if loss in wanted]
 
     datasets = [("synthetic", *synthetic(2000 if args.quick else 10_000)), ("breast cancer", *breast_cancer())]
     if args.suite_only:
@@ -453,6 +461,8 @@ def main(argv=None):
             print(f"skipping diabetes: no {path}")
     if args.csv:
         datasets.append((args.csv.stem, *read_csv(args.csv, args.target, args.positive)))
+    if args.datasets:
+        datasets = [d for d in datasets if d[0] in args.datasets.split(",")]
     suite = list(suite_datasets(args.seed)) if args.suite else []
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -38,3 +38,13 @@ def test_boosting_example_prints_every_row():
                 "metricc MCC", "metricc BA"}
     assert methods == {(b, m) for b in ("XGBoost", "LightGBM") for m in expected}
     assert all(0 < float(v) <= 1 for *_, f1, _, ba in rows for v in (f1, ba))
+
+
+def test_modern_protocol_example_reports_every_loss():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "modern_protocol.py"), "--quick"], capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows = re.findall(r"^\| metricc (F1|G-mean|BA) (default|pure) \| \S+ \| ([0-9.]+) \| ([0-9.]+) \| ([0-9.]+) \| "
+                      r"(\d+) of 2 \| (\d+) \|$", out.stdout, re.MULTILINE)
+    assert {(m, k) for m, k, *_ in rows} == {(m, k) for m in ("F1", "G-mean", "BA") for k in ("default", "pure")}
+    assert all(0 <= float(v) <= 1 for *_, mean, bce, tuned, _, _ in rows for v in (mean, bce, tuned))
