@@ -104,6 +104,35 @@ def torch_rows(n, metric, device, repeats):
     return seconds, memory, z.element_size() * n
 
 
+def small_batch_rows(n, repeats):
+    """Seconds per forward + backward on one thread at a training batch size: BCE, the paper-style loss, metricc
+    pure and metricc with its training defaults (warm-up, BCE blend, running counts)."""
+    torch.manual_seed(0)
+    z, y = torch.randn(n) * 0.1, (torch.rand(n) < 0.2).float()
+    losses = {"BCE": torch.nn.functional.binary_cross_entropy_with_logits, "paper-style": paper_style(SCORES["f1"]),
+              "metricc pure": compile_metric("f1", L=L).to_torch(pure=True),
+              "metricc defaults": compile_metric("f1", L=L).to_torch()}
+    return {name: median_seconds(forward_backward(loss_fn, z, y), repeats, "cpu") for name, loss_fn in losses.items()}
+
+
+def soft_macro_f1(z, labels):
+    """A plain autograd soft macro-F1 on softmax probabilities (what one writes without metricc)."""
+    p = torch.softmax(z, dim=1)
+    y = torch.nn.functional.one_hot(labels, z.shape[1]).to(p.dtype)
+    tp, fp, fn = (p * y).sum(0), (p * (1 - y)).sum(0), ((1 - p) * y).sum(0)
+    return 1 - (2 * tp / (2 * tp + fp + fn + 1e-6)).mean()
+
+
+def multiclass_rows(n, classes, repeats):
+    """Seconds per forward + backward of cross-entropy, a plain soft macro-F1 and metricc's macro-F1 (pure)."""
+    torch.manual_seed(0)
+    z, labels = torch.randn(n, classes), torch.randint(0, classes, (n,))
+    losses = {"cross-entropy": torch.nn.functional.cross_entropy, "plain soft F1": soft_macro_f1,
+              "metricc macro-F1": compile_metric("f1", task="multiclass", num_classes=classes).to_torch(pure=True)}
+    return {name: median_seconds(forward_backward(loss_fn, z, labels), repeats, "cpu")
+            for name, loss_fn in losses.items()}
+
+
 def numpy_bce_loss_and_grad(z, y):
     """BCE-with-logits loss and gradient in NumPy, written with the same care as metricc's kernel."""
     n = z.size
@@ -209,6 +238,29 @@ def main():
         n = sizes[-1]
         ours, bce = numpy_ratio(n, metric, repeats)
         print(f"| {metric} | {n:.0e} | {ours * 1e3:.2f} | {bce * 1e3:.2f} | {ours / bce:.2f} |", flush=True)
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small tensors: one thread (two busy OpenMP threads only add noise)
+    print("\n| small batches, f1, CPU, 1 thread | n | BCE µs | paper-style µs | metricc pure µs | metricc defaults µs "
+          "| pure / BCE | pure / paper | defaults / pure |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for n in (256, 4096, 65536):
+        s = small_batch_rows(n, max(repeats, 50))
+        us = {k: v * 1e6 for k, v in s.items()}
+        print(f"| | {n} | {us['BCE']:.0f} | {us['paper-style']:.0f} | {us['metricc pure']:.0f} | "
+              f"{us['metricc defaults']:.0f} | {s['metricc pure'] / s['BCE']:.2f} | "
+              f"{s['metricc pure'] / s['paper-style']:.2f} | {s['metricc defaults'] / s['metricc pure']:.2f} |",
+              flush=True)
+    print("\n| multi-class, CPU, 1 thread | n | C | cross-entropy ms | plain soft F1 ms | metricc macro-F1 ms | "
+          "metricc / CE | metricc / plain |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n, classes in ((4096, 10), (4096, 100)) if args.quick else ((4096, 10), (100_000, 10), (4096, 100)):
+        s = multiclass_rows(n, classes, repeats)
+        ms = {k: v * 1e3 for k, v in s.items()}
+        print(f"| | {n} | {classes} | {ms['cross-entropy']:.2f} | {ms['plain soft F1']:.2f} | "
+              f"{ms['metricc macro-F1']:.2f} | {s['metricc macro-F1'] / s['cross-entropy']:.2f} | "
+              f"{s['metricc macro-F1'] / s['plain soft F1']:.2f} |", flush=True)
+    torch.set_num_threads(threads)
 
     print("\n| booster objective (gradient + Hessian) | n | metricc ms | binary:logistic in NumPy ms | ratio |")
     print("|---|---|---|---|---|")
