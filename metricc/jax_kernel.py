@@ -12,8 +12,8 @@ This module imports only JAX: metricc copies it into the modules it emits.
 import jax
 import jax.numpy as jnp
 
-AVERAGES = ("macro", "micro", "weighted", "none")
-
+from metricc.multiclass_math import average, per_class_counts  # emitted modules inline this import
+from metricc.multiclass_math import pullback, soft_predictions  # emitted modules inline this import
 
 def slope(u):
     """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where
@@ -113,87 +113,13 @@ class SoftConfusionLoss:
             raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
 
 
-def sigmoid_pair(x):
-    """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2."""
-    v = jax.nn.sigmoid(-jnp.abs(x))
-    w = 1 - v
-    positive = x >= 0
-    return jnp.where(positive, w, v), jnp.where(positive, v, w), v * w
-
-
-def softmax_pair(s):
-    """softmax(s) along axis 1, 1 - softmax(s) (for each row's largest entry: the others' share, without
-    cancellation) and the mask of the largest entries."""
-    top = jax.nn.one_hot(jnp.argmax(s, axis=1), s.shape[1], dtype=bool)
-    e = jnp.exp(s - jnp.max(s, axis=1, keepdims=True))
-    total = jnp.sum(e, axis=1, keepdims=True)
-    p = e / total
-    rest = jnp.sum(jnp.where(top, 0, e), axis=1, keepdims=True) / total
-    return p, jnp.where(top, rest, 1 - p), top
-
-
-def softmax_vjp(p, not_p, top, g):
-    """J^T g for p = softmax(s), written for the largest entry as p_k (g_k (1 - p_k) - sum_{j != k} p_j g_j)."""
-    pg = p * g
-    rest = jnp.sum(jnp.where(top, 0, pg), axis=1, keepdims=True)
-    g_top = jnp.sum(jnp.where(top, g, 0), axis=1, keepdims=True)
-    others = p * (g - jnp.sum(jnp.where(top, pg, 0), axis=1, keepdims=True) - rest)
-    return jnp.where(top, p * (g_top * not_p - rest), others)
-
-
-def soft_predictions(z, task, L, threshold):
-    """yh, 1 - yh and what the pullback needs (see metricc.torch_multiclass)."""
-    if task == "multilabel":
-        p, _, p_slope = sigmoid_pair(z)
-        yh, not_yh, yh_slope = sigmoid_pair((p - threshold) * L)
-        return yh, not_yh, (yh_slope, p_slope)
-    p, not_p, top_p = softmax_pair(z)
-    yh, not_yh, top_yh = softmax_pair(p * (L / 2))
-    return yh, not_yh, (p, not_p, top_p, top_yh)
-
-
-def pullback(yh, not_yh, saved, grad_yh, task, L):
-    """d loss / d z from d loss / d yh."""
-    if task == "multilabel":
-        yh_slope, p_slope = saved
-        return grad_yh * yh_slope * p_slope * L
-    p, not_p, top_p, top_yh = saved
-    return softmax_vjp(p, not_p, top_p, softmax_vjp(yh, not_yh, top_yh, grad_yh) * (L / 2))
-
-
-def average(scalars, counts, eps, average_, class_weight):
-    """The loss (0-dim, or (C,) for "none") and the coefficients a, b per class with the average's weights in;
-    "weighted" weighs by support as scikit-learn does (no support at all: loss 0, gradient 0)."""
-    like = counts[0]
-    if average_ == "micro":
-        loss, a, b = scalars(*(jnp.sum(c) + eps for c in counts))
-        return jnp.asarray(loss, like.dtype), *(jnp.broadcast_to(jnp.asarray(v, like.dtype), like.shape)
-                                                for v in (a, b))
-    loss, a, b = (jnp.broadcast_to(jnp.asarray(v, like.dtype), like.shape)
-                  for v in scalars(*(c + eps for c in counts)))
-    if average_ == "none":
-        return loss, a, b
-    if average_ == "weighted":
-        weight = counts[0] + counts[2]
-    elif class_weight is not None:
-        weight = jnp.asarray(class_weight, like.dtype)
-    else:
-        weight = jnp.ones_like(like)
-    total = jnp.sum(weight)
-    weight = jnp.where(total > 0, weight / jnp.where(total > 0, total, 1), 0)
-    used = weight > 0
-    return (jnp.sum(jnp.where(used, weight * loss, 0)), jnp.where(used, weight * a, 0),
-            jnp.where(used, weight * b, 0))
-
-
 def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight):
     """loss(z, y, w) for logits (n, C), one-hot or multi-hot labels (n, C) and row weights (n,)."""
 
     def forward(z, y, w):
-        yh, not_yh, saved = soft_predictions(z, task, L, threshold)
-        wy, wn = w[:, None] * y, w[:, None] * (1 - y)
-        counts = (jnp.sum(wy * yh, 0), jnp.sum(wn * yh, 0), jnp.sum(wy * not_yh, 0), jnp.sum(wn * not_yh, 0))
-        loss, a, b = average(scalars, counts, eps, average_, class_weight)
+        yh, not_yh, saved = soft_predictions(jnp, z, task, L, threshold)
+        counts = per_class_counts(jnp, yh, not_yh, y, w)
+        loss, a, b = average(jnp, scalars, counts, eps, average_, class_weight)
         return loss, (y, w, yh, not_yh, saved, a, b)
 
     @jax.custom_vjp
@@ -203,7 +129,7 @@ def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight
     def backward(residual, g):
         y, w, yh, not_yh, saved, a, b = residual
         grad_yh = (y * (a * g) + (1 - y) * (b * g)) * w[:, None]
-        return pullback(yh, not_yh, saved, grad_yh, task, L), jnp.zeros_like(y), jnp.zeros_like(w)
+        return pullback(jnp, yh, not_yh, saved, grad_yh, task, L), jnp.zeros_like(y), jnp.zeros_like(w)
 
     loss.defvjp(forward, backward)
     return loss

@@ -1,6 +1,7 @@
 """Multi-class and multi-label losses in NumPy, with the same shape, checks and numerics as the binary kernel:
-per-class (one-vs-rest) soft counts, averaged scores and the derived backward pass (see metricc.torch_multiclass
-for the soft predictions). Computed in float64; the gradient comes back in the input's dtype.
+per-class (one-vs-rest) soft counts, averaged scores and the derived backward pass (the array code is shared
+with the JAX kernel: metricc.multiclass_math). Computed in float64; the gradient comes back in the input's
+dtype.
 
 This module imports only NumPy: metricc copies it into the modules it emits.
 """
@@ -9,101 +10,15 @@ import warnings
 
 import numpy
 
-from metricc.numpy_kernel import MAX_COUNT, small_sigmoid  # emitted modules inline this import
-
-AVERAGES = ("macro", "micro", "weighted", "none")
-
+from metricc.multiclass_math import average, per_class_counts  # emitted modules inline this import
+from metricc.multiclass_math import pullback, soft_predictions  # emitted modules inline this import
+from metricc.numpy_kernel import MAX_COUNT  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
     """(n, num_classes) float64 rows with a 1 at each index: O(n C) memory, never a C x C identity."""
     hot = numpy.zeros((len(indices), num_classes))
     hot[numpy.arange(len(indices)), indices] = 1
     return hot
-
-
-def sigmoid_pair(x):
-    """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2, so that none rounds to 0 or 1
-    where it should not."""
-    v = small_sigmoid(x, out=numpy.empty_like(x))
-    w = 1 - v
-    positive = x >= 0
-    return numpy.where(positive, w, v), numpy.where(positive, v, w), v * w
-
-
-def softmax_pair(s):
-    """softmax(s) along axis 1, its complement 1 - softmax(s), and the mask of each row's largest entry. The
-    complement of the largest entry is the others' share (no cancellation where it rounds to 1); every other
-    entry is at most 1/2, so 1 - p is exact enough there."""
-    top = numpy.zeros(s.shape, dtype=bool)
-    top[numpy.arange(len(s)), s.argmax(axis=1)] = True
-    e = numpy.exp(s - s.max(axis=1, keepdims=True))
-    total = e.sum(axis=1, keepdims=True)
-    p = e / total
-    rest = numpy.where(top, 0, e).sum(axis=1, keepdims=True) / total
-    return p, numpy.where(top, rest, 1 - p), top
-
-
-def softmax_vjp(p, not_p, top, g):
-    """J^T g for p = softmax(s): p_k (g_k - sum_j p_j g_j), written for the largest entry as
-    p_k (g_k (1 - p_k) - sum_{j != k} p_j g_j), so that it does not cancel to 0 where p_k rounds to 1."""
-    pg = p * g
-    rest = numpy.where(top, 0, pg).sum(axis=1, keepdims=True)
-    g_top = numpy.where(top, g, 0).sum(axis=1, keepdims=True)
-    others = p * (g - numpy.where(top, pg, 0).sum(axis=1, keepdims=True) - rest)
-    return numpy.where(top, p * (g_top * not_p - rest), others)
-
-
-def soft_predictions(z, task, L, threshold):
-    """yh, 1 - yh (each without cancellation) and what the pullback needs."""
-    if task == "multilabel":
-        p, _, p_slope = sigmoid_pair(z)
-        yh, not_yh, yh_slope = sigmoid_pair((p - threshold) * L)
-        return yh, not_yh, (yh_slope, p_slope)
-    p, not_p, top_p = softmax_pair(z)
-    yh, not_yh, top_yh = softmax_pair(p * (L / 2))
-    return yh, not_yh, (p, not_p, top_p, top_yh)
-
-
-def pullback(yh, not_yh, saved, grad_yh, task, L):
-    """d loss / d z from d loss / d yh."""
-    if task == "multilabel":
-        yh_slope, p_slope = saved
-        return grad_yh * yh_slope * p_slope * L
-    p, not_p, top_p, top_yh = saved
-    h = softmax_vjp(yh, not_yh, top_yh, grad_yh) * (L / 2)
-    return softmax_vjp(p, not_p, top_p, h)
-
-
-def per_class_counts(yh, not_yh, y, w):
-    """TP, FP, FN, TN per class (arrays of shape (C,)) from yh, 1 - yh, labels and row weights."""
-    wy, wn = w[:, None] * y, w[:, None] * (1 - y)
-    return (wy * yh).sum(0), (wn * yh).sum(0), (wy * not_yh).sum(0), (wn * not_yh).sum(0)
-
-
-def average(scalars, counts, eps, average_, class_weight):
-    """The loss (a float, or (C,) for "none") and the gradient coefficients a, b per class, each (C,), with
-    the class weights of the average folded in. "weighted" weighs by support (TP + FN) as scikit-learn does:
-    a class without support counts 0, and with no support at all the loss is 0 with a zero gradient."""
-    shape = counts[0].shape
-    with numpy.errstate(all="ignore"):
-        if average_ == "micro":
-            loss, a, b = scalars(*(numpy.float64(c.sum()) + eps for c in counts))
-            return float(loss), numpy.full(shape, float(a)), numpy.full(shape, float(b))
-        loss, a, b = (numpy.broadcast_to(numpy.asarray(v, dtype=numpy.float64), shape)
-                      for v in scalars(*(c + eps for c in counts)))
-    if average_ == "none":
-        return loss, a, b
-    if average_ == "weighted":
-        weight = counts[0] + counts[2]
-    elif class_weight is not None:
-        weight = numpy.asarray(class_weight, dtype=numpy.float64)
-    else:
-        weight = numpy.ones(shape)
-    total = weight.sum()
-    weight = weight / total if total > 0 else numpy.zeros(shape)
-    used = weight > 0
-    return (float(numpy.where(used, weight * loss, 0).sum()), numpy.where(used, weight * a, 0),
-            numpy.where(used, weight * b, 0))
 
 
 class MultiSoftConfusionLoss:
@@ -132,21 +47,21 @@ class MultiSoftConfusionLoss:
     def __call__(self, input, target, sample_weight=None):
         """The loss (a float, or a (C,) array for average="none")."""
         z, y, w = self._arrays(input, target, sample_weight)
-        yh, not_yh, _ = soft_predictions(z, self.task, self.L, self.threshold)
-        return self._evaluate(per_class_counts(yh, not_yh, y, w))[0]
+        yh, not_yh, _ = soft_predictions(numpy, z, self.task, self.L, self.threshold)
+        return self._evaluate(per_class_counts(numpy, yh, not_yh, y, w))[0]
 
     def counts(self, input, target, sample_weight=None):
         """The soft counts TP, FP, FN, TN per class, each of shape (C,), before smoothing."""
         z, y, w = self._arrays(input, target, sample_weight)
-        yh, not_yh, _ = soft_predictions(z, self.task, self.L, self.threshold)
-        return per_class_counts(yh, not_yh, y, w)
+        yh, not_yh, _ = soft_predictions(numpy, z, self.task, self.L, self.threshold)
+        return per_class_counts(numpy, yh, not_yh, y, w)
 
     def loss_and_grad(self, input, target, sample_weight=None, check_inputs=None):
         """The loss and its gradient w.r.t. the logits (n, C) (with average="none": of the sum of the losses)."""
         z, y, w = self._arrays(input, target, sample_weight, check_inputs)
-        yh, not_yh, saved = soft_predictions(z, self.task, self.L, self.threshold)
-        loss, a, b = self._evaluate(per_class_counts(yh, not_yh, y, w))
-        grad = pullback(yh, not_yh, saved, (y * a + (1 - y) * b) * w[:, None], self.task, self.L)
+        yh, not_yh, saved = soft_predictions(numpy, z, self.task, self.L, self.threshold)
+        loss, a, b = self._evaluate(per_class_counts(numpy, yh, not_yh, y, w))
+        grad = pullback(numpy, yh, not_yh, saved, (y * a + (1 - y) * b) * w[:, None], self.task, self.L)
         return loss, grad.astype(self._dtype(input))
 
     def labels(self, target, n, sample_weight=None):
@@ -212,7 +127,9 @@ class MultiSoftConfusionLoss:
         if not largest <= MAX_COUNT:
             raise self.error(f"the weighted counts reach {largest:.3g}, beyond {MAX_COUNT:g}, where the partials "
                              f"of the {self.name} loss may overflow float64: scale the sample weights down")
-        loss, a, b = average(self.scalars, counts, self.eps, self.average, self.class_weight)
+        with numpy.errstate(all="ignore"):
+            loss, a, b = average(numpy, self.scalars, counts, self.eps, self.average, self.class_weight)
+        loss = loss if self.average == "none" else float(loss)
         if not (numpy.isfinite(loss).all() and numpy.isfinite(a).all() and numpy.isfinite(b).all()):
             raise self.error(f"the {self.name} loss is not finite (a denominator of the formula vanishes for some "
                              "class; raise eps or change the formula)")
@@ -222,8 +139,10 @@ class MultiSoftConfusionLoss:
 def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warning):
     """The formula's exact value on hard one-hot (or multi-hot) predictions, averaged as `average_` says; warns
     where it is undefined (0/0)."""
-    counts = per_class_counts(predicted, 1 - predicted, y, w)
-    loss, _, _ = average(scalars, counts, 0.0, average_, class_weight)
+    counts = per_class_counts(numpy, predicted, 1 - predicted, y, w)
+    with numpy.errstate(all="ignore"):
+        loss, _, _ = average(numpy, scalars, counts, 0.0, average_, class_weight)
+    loss = loss if average_ == "none" else float(loss)
     value = loss if minimize else 1 - loss
     if not numpy.isfinite(value).all():
         warnings.warn(f"{name!r} is undefined (0/0) for some class at these predictions; returning nan", warning,

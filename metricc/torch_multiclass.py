@@ -15,9 +15,6 @@ from torch.autograd.function import once_differentiable
 
 from metricc.torch_kernel import TrainingState, check_devices, running_counts  # emitted modules inline this import
 
-AVERAGES = ("macro", "micro", "weighted", "none")
-
-
 def sigmoid_pair(x):
     """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2, so that none rounds to 0 or 1
     where it should not."""

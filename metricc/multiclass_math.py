@@ -1,0 +1,93 @@
+"""Multi-class and multi-label soft predictions, per-class counts, averages and the pullback, written once for
+any NumPy-like array module `xp` (numpy, jax.numpy); the torch kernel has its own copy (torch spells `axis`
+as `dim`). Emitted NumPy and JAX modules inline this file.
+
+Soft predictions, from logits z of shape (n, C) (see metricc.torch_multiclass):
+* multilabel: yh = sigmoid(L (sigmoid(z) - threshold)) per label;
+* multiclass: yh = softmax(L/2 softmax(z)) along the classes.
+Every complement (1 - yh, 1 - p) and every slope is computed without cancellation, so that float32 gradients of
+confident samples do not round to 0.
+"""
+
+
+def sigmoid_pair(xp, x):
+    """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2 (exp never overflows here)."""
+    e = xp.exp(-xp.abs(x))
+    v = e / (1 + e)
+    w = 1 - v
+    positive = x >= 0
+    return xp.where(positive, w, v), xp.where(positive, v, w), v * w
+
+
+def softmax_pair(xp, s):
+    """softmax(s) along axis 1, its complement and the mask of each row's largest entry. The complement of the
+    largest entry is the others' share; every other entry is at most 1/2, so 1 - p is exact enough there."""
+    top = xp.arange(s.shape[1]) == xp.argmax(s, axis=1)[:, None]
+    e = xp.exp(s - xp.max(s, axis=1, keepdims=True))
+    total = xp.sum(e, axis=1, keepdims=True)
+    p = e / total
+    rest = xp.sum(xp.where(top, 0, e), axis=1, keepdims=True) / total
+    return p, xp.where(top, rest, 1 - p), top
+
+
+def softmax_vjp(xp, p, not_p, top, g):
+    """J^T g for p = softmax(s): p_k (g_k - sum_j p_j g_j), written for the largest entry as
+    p_k (g_k (1 - p_k) - sum_{j != k} p_j g_j), so that it does not cancel to 0 where p_k rounds to 1."""
+    pg = p * g
+    rest = xp.sum(xp.where(top, 0, pg), axis=1, keepdims=True)
+    g_top = xp.sum(xp.where(top, g, 0), axis=1, keepdims=True)
+    others = p * (g - xp.sum(xp.where(top, pg, 0), axis=1, keepdims=True) - rest)
+    return xp.where(top, p * (g_top * not_p - rest), others)
+
+
+def soft_predictions(xp, z, task, L, threshold):
+    """yh, 1 - yh (each without cancellation) and what the pullback needs."""
+    if task == "multilabel":
+        p, _, p_slope = sigmoid_pair(xp, z)
+        yh, not_yh, yh_slope = sigmoid_pair(xp, (p - threshold) * L)
+        return yh, not_yh, (yh_slope, p_slope)
+    p, not_p, top_p = softmax_pair(xp, z)
+    yh, not_yh, top_yh = softmax_pair(xp, p * (L / 2))
+    return yh, not_yh, (p, not_p, top_p, top_yh)
+
+
+def pullback(xp, yh, not_yh, saved, grad_yh, task, L):
+    """d loss / d z from d loss / d yh."""
+    if task == "multilabel":
+        yh_slope, p_slope = saved
+        return grad_yh * yh_slope * p_slope * L
+    p, not_p, top_p, top_yh = saved
+    return softmax_vjp(xp, p, not_p, top_p, softmax_vjp(xp, yh, not_yh, top_yh, grad_yh) * (L / 2))
+
+
+def per_class_counts(xp, yh, not_yh, y, w):
+    """TP, FP, FN, TN per class (arrays of shape (C,)) from yh, 1 - yh, labels (n, C) and row weights (n,)."""
+    wy, wn = w[:, None] * y, w[:, None] * (1 - y)
+    return (xp.sum(wy * yh, axis=0), xp.sum(wn * yh, axis=0), xp.sum(wy * not_yh, axis=0),
+            xp.sum(wn * not_yh, axis=0))
+
+
+def average(xp, scalars, counts, eps, average_, class_weight):
+    """The loss (0-dim, or (C,) for "none") and the gradient coefficients a, b per class, each (C,), with the
+    average's class weights folded in. "weighted" weighs by support (TP + FN) as scikit-learn does: a class
+    without support counts 0, and with no support at all the loss is 0 with a zero gradient."""
+    like = counts[0]
+    if average_ == "micro":
+        loss, a, b = scalars(*(xp.sum(c) + eps for c in counts))
+        return (xp.asarray(loss, dtype=like.dtype),
+                *(xp.broadcast_to(xp.asarray(v, dtype=like.dtype), like.shape) for v in (a, b)))
+    loss, a, b = (xp.broadcast_to(xp.asarray(v, dtype=like.dtype), like.shape)
+                  for v in scalars(*(c + eps for c in counts)))
+    if average_ == "none":
+        return loss, a, b
+    if average_ == "weighted":
+        weight = counts[0] + counts[2]
+    elif class_weight is not None:
+        weight = xp.asarray(class_weight, dtype=like.dtype)
+    else:
+        weight = xp.ones_like(like)
+    total = xp.sum(weight)
+    weight = xp.where(total > 0, weight / xp.where(total > 0, total, 1), 0)
+    used = weight > 0
+    return (xp.sum(xp.where(used, weight * loss, 0)), xp.where(used, weight * a, 0),
+            xp.where(used, weight * b, 0))
