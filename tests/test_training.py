@@ -187,3 +187,20 @@ def test_multiclass_state_round_trip_and_eval():
     fresh = compile_metric("f1", task="multilabel", num_classes=2).to_torch()
     fresh.load_state_dict(module.state_dict())
     assert fresh.steps == 1 and torch.equal(fresh.running, before)
+
+
+def test_the_fused_path_follows_the_warm_up():
+    module = compile_metric("f1").to_torch(compile=True, warmup=4)
+    if not module.fused:
+        pytest.skip("torch.compile is unavailable here")
+    z, y = _batch(n=64)
+    z, y = z.float(), y.float()
+    reference = compile_metric("f1").to_torch(warmup=4)
+    for _ in range(6):
+        x, x_ref = z.clone().requires_grad_(True), z.clone().requires_grad_(True)
+        value, expected = module(x, y), reference(x_ref, y)
+        value.backward()
+        expected.backward()
+        assert value.item() == pytest.approx(expected.item(), rel=1e-5)
+        assert torch.allclose(x.grad, x_ref.grad, rtol=1e-4, atol=1e-9)
+    assert module.current_L() == reference.current_L() == 73.0
