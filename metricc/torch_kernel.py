@@ -16,6 +16,10 @@ MAX_COUNT = 1e100
 # probabilities (the logits of a fresh network often lie in a narrow band inside [0, 1]).
 PROBABILITY_HINT_MIN_SIZE = 10
 PROBABILITY_HINT_MIN_SPREAD = 0.5
+# Batches of up to this many elements take the stacked path: fewer, larger tensor operations, and a saved
+# per-sample factor so that the backward pass is one product (3 n-sized tensors kept at most, 768 KiB in float32);
+# larger batches stream through one buffer and recompute in the backward pass.
+STACKED_MAX_SIZE = 1 << 16
 PROBABILITY_HINT = ("every element of `input` lies in [0, 1]: are these probabilities? The loss takes logits "
                     "(from_logits=True); pass from_logits=False for probabilities")
 
@@ -62,6 +66,36 @@ def soft_counts(input, target, weight, L, threshold, from_logits):
                                                                             (not_y, not_yh))])
 
 
+def stacked_counts(input, target, weight, L, threshold, from_logits):
+    """The counts of soft_counts from a few stacked operations, for small batches: (TP, FP, FN, TN), the
+    per-sample factor yh (1 - yh) [p (1 - p)] of d yh / d input (without L), and Y = (w y, w (1 - y)), 2 x n,
+    from which the backward pass builds the coefficients. Every sigmoid and its complement is computed directly
+    (sigmoid(x), sigmoid(-x)), so that no slope rounds to 0."""
+    dtype = _accumulation_dtype(input)
+    with torch.autocast(input.device.type, enabled=False):
+        x = input.to(dtype)
+        if from_logits:
+            P = torch.stack([x, -x]).sigmoid_()  # p, 1 - p
+            u = (P[0] - threshold).mul_(L)
+        else:
+            P, u = None, (x - threshold).mul_(L)
+        H = torch.stack([u, -u]).sigmoid_()  # yh, 1 - yh
+        y = target.to(dtype)
+        Y = torch.stack([y, 1 - y])
+        if weight is not None:
+            Y.mul_(weight.to(dtype))
+        counts = (H.unsqueeze(1) * Y).sum(-1).reshape(4)  # [[yh y, yh (1-y)], [(1-yh) y, (1-yh)(1-y)]]
+        factor = (H if P is None else torch.cat([H, P])).prod(0)
+        return counts, factor, Y
+
+
+def stacked_gradient(factor, Y, a, b):
+    """d loss / d input of the stacked path: factor * (a w y + b w (1 - y)), with a and b already scaled (by L
+    and the incoming gradient); each coefficient is a two-term dot product, so b never rounds a away."""
+    ab = torch.tensor([a, b], dtype=factor.dtype) if isinstance(a, float) else torch.stack([a, b]).to(factor.dtype)
+    return factor * torch.mv(Y.t(), ab)
+
+
 def gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
     """d loss / d input = scale * w * (y a + (1 - y) b) * L * yh (1 - yh) [* p (1 - p)], in the accumulation dtype.
     The coefficient is y a + (1 - y) b, never b + y (a - b): with a class absent from the batch b is about 1/eps,
@@ -83,16 +117,19 @@ def gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
 
 
 def input_summary(input, target, weight):
-    """Reductions that the input checks read: sum x, min x, max x, min y, max y, sum w, min w, max w (the
-    weight entries are 1 without weights). A sum is finite unless an element is not, or it overflows. An empty
-    batch (a process's share under sync=True) gives values that pass every check."""
+    """What the input checks read: min x, max x, min y, max y, min w, max w (w = 1 without weights), one
+    min-max reduction per tensor. NaN propagates through both, and infinity shows in one of them. An empty batch
+    (a process's share under sync=True) gives values that pass every check."""
     dtype = _accumulation_dtype(input)
-    x, y = input.to(dtype), target.to(dtype)
-    w = torch.ones((), dtype=dtype, device=x.device) if weight is None else weight.to(dtype)
-    if x.numel() == 0:
+    if input.numel() == 0:
         inf = math.inf
-        return torch.tensor([0, inf, -inf, inf, -inf, 0, inf, -inf], dtype=dtype, device=x.device)
-    return torch.stack([x.sum(), x.min(), x.max(), y.min(), y.max(), w.sum(), w.min(), w.max()])
+        return torch.tensor([inf, -inf, inf, -inf, 1, 1], dtype=dtype, device=input.device)
+    ranges = [*torch.aminmax(input.to(dtype)), *torch.aminmax(target.to(dtype))]
+    if weight is not None:
+        ranges += torch.aminmax(weight.to(dtype))
+    else:
+        ranges += [ranges[0].new_ones(()), ranges[0].new_ones(())]
+    return torch.stack(ranges)
 
 
 def check_devices(error, *tensors):
@@ -108,8 +145,8 @@ def check_devices(error, *tensors):
 
 def _fails_checks(summary, from_logits):
     """1 where the input summary fails a value check, else 0 (a tensor: no read-back)."""
-    x_sum, x_min, x_max, y_min, y_max, w_sum, w_min, _ = summary.unbind()
-    bad = ~torch.isfinite(x_sum) | (y_min < 0) | (y_max > 1) | (w_min < 0) | ~torch.isfinite(w_sum)
+    x_min, x_max, y_min, y_max, w_min, w_max = summary.unbind()
+    bad = ~torch.isfinite(x_min + x_max) | ~(y_min >= 0) | ~(y_max <= 1) | ~(w_min >= 0) | ~torch.isfinite(w_max)
     if not from_logits:
         bad = bad | (x_min < 0) | (x_max > 1)
     return bad
@@ -214,16 +251,28 @@ def running_counts(counts, running, momentum):
 def _host_scalars(host_scalars, counts, eps):
     """Loss and the two gradient coefficients as Python floats (NaN where the formula is undefined)."""
     try:
-        loss, a, b = host_scalars(*(c + eps for c in counts.tolist()))
+        loss, a, b = host_scalars(*(c + eps for c in counts))
     except (ArithmeticError, ValueError):
         return math.nan, math.nan, math.nan
     return float(loss), float(a), float(b)
 
 
+def running_counts_host(counts, running, momentum):
+    """running_counts on Python floats (a CPU tensor's values, read once), writing the state back."""
+    total = sum(counts)
+    rates = [c / total if total > 0 else c for c in counts]
+    previous, seen = running.tolist()[:4], running[4].item()
+    if seen > 0:
+        rates = [momentum * old + (1 - momentum) * new for old, new in zip(previous, rates)]
+    running.copy_(torch.tensor([*rates, seen + 1], dtype=running.dtype))
+    return [rate * total for rate in rates]
+
+
 class Spec(NamedTuple):
     """What the autograd function needs besides the tensors. `scalars` computes (loss, a, b) on 0-dim tensors;
     `host_scalars`, if not None, on Python floats, which is faster for CPU tensors; `group` is the process group
-    whose counts are summed (None: no sync, "default": all processes)."""
+    whose counts are summed (None: no sync, "default": all processes); `verify`, if not None, checks the input
+    summary's values (read back on the host) inside the forward pass, where they are read anyway."""
 
     scalars: Any
     host_scalars: Any
@@ -236,34 +285,62 @@ class Spec(NamedTuple):
     group: Any
     running: Any = None  # the module's running estimates (updated in place), or None
     momentum: float = 0.0
+    verify: Any = None
 
 
 class SoftConfusionFunction(torch.autograd.Function):
     """Forward: four soft counts and the loss. Backward: one elementwise pass with the derived partials.
-    Saves only the inputs and two scalars; the backward recomputes yh from the input.
+    Small batches (stacked path) save a per-sample factor and the weighted labels, so that the backward pass is
+    one product; large ones save only the inputs and two scalars, and the backward pass recomputes yh.
+    Returns the loss and the input summary (empty when `verify` has checked it already).
     """
 
     @staticmethod
     def forward(ctx, input, target, weight, spec: Spec):
-        scalars, host_scalars, L, threshold, from_logits, eps, fused, check, group, running, momentum = spec
+        scalars, host_scalars, L, threshold, from_logits, eps, fused, check, group, running, momentum, verify = spec
         dtype = _accumulation_dtype(input)
         scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
         ctx.amplifier = (L, threshold, from_logits)
-        ctx.fused = fused
+        ctx.path = "fused" if fused else "stacked" if input.numel() <= STACKED_MAX_SIZE else "streaming"
         ctx.input_dtype = input.dtype
         ctx.consumed = False
         weight, largest = _unit_weights(weight, dtype)  # the checks hold for the weights iff for these
+        factor = stacked = None
         if fused:  # saves one n-sized factor, so that backward is a single product
             L_tensor = torch.tensor(L, dtype=dtype, device=input.device)  # a tensor: no recompilation as L moves
             counts, factor, summary = compiled(_fused_forward)(input, target, weight, L_tensor, threshold,
                                                                from_logits, check)
         else:
-            counts, factor = soft_counts(input, target, weight, L, threshold, from_logits), None
+            if ctx.path == "stacked":
+                counts, factor, stacked = stacked_counts(input, target, weight, L, threshold, from_logits)
+            else:
+                counts = soft_counts(input, target, weight, L, threshold, from_logits)
             summary = input_summary(input, target, weight) if check else None
+        ctx.world_size = 1
+        unit = 1.0 if largest is None else largest  # a and b carry the largest weight, the unit weights the rest
+        host = (host_scalars is not None and not fused and input.device.type == "cpu" and not synced(group)
+                and not torch.compiler.is_compiling())
+        if host:  # CPU: one read-back of the counts and the summary, then Python floats
+            values = (counts if summary is None else torch.cat([counts, summary.to(counts.dtype)])).tolist()
+            counts, summary_values = values[:4], values[4:]
+            if largest is not None:
+                unit = largest.item()
+                counts = [c * unit for c in counts]
+            if running is not None:
+                counts = running_counts_host(counts, running, momentum)
+            loss, a, b = _host_scalars(host_scalars, counts, eps)
+            if summary is not None and verify is not None:
+                verify([*summary_values, max(counts), loss])
+                summary = None
+            ctx.coefficients = (a * unit, b * unit)
+            ctx.save_for_backward(*((factor, stacked) if stacked is not None else (input, target, weight)))
+            summary = (torch.empty(0, dtype=scalar_dtype) if summary is None
+                       else torch.tensor([*summary_values, max(counts)], dtype=scalar_dtype))
+            ctx.mark_non_differentiable(summary)
+            return torch.tensor(loss, dtype=dtype), summary
         counts = counts.to(scalar_dtype)
         if largest is not None:
             counts = counts * largest.to(scalar_dtype)
-        ctx.world_size = 1
         failed = None
         if synced(group):  # the processes agree on the counts and on whether any process's inputs failed a check
             failed = (_fails_checks(summary, from_logits) if summary is not None
@@ -277,21 +354,13 @@ class SoftConfusionFunction(torch.autograd.Function):
         ctx.mark_non_differentiable(summary)
         if running is not None:
             counts = running_counts(counts, running, momentum)
-        # the per-sample coefficients use the unit weights, so a and b carry the largest weight instead
-        unit = 1.0 if largest is None else largest
-        if host_scalars is not None and not fused and input.device.type == "cpu" and not torch.compiler.is_compiling():
-            loss, a, b = _host_scalars(host_scalars, counts, eps)
-            unit = float(unit)
-            ctx.save_for_backward(input, target, weight)
-            ctx.coefficients = (a * unit, b * unit)
-            return torch.tensor(loss, dtype=dtype), summary
         with torch.autocast(input.device.type, enabled=False):
             loss, a, b = scalars(*(c + eps for c in counts.unbind()))
             unit = torch.as_tensor(unit, dtype=scalar_dtype, device=input.device)
             a = torch.as_tensor(a * unit, dtype=dtype, device=input.device)
             b = torch.as_tensor(b * unit, dtype=dtype, device=input.device)
-        if fused:
-            ctx.save_for_backward(target, factor, a, b)
+        if fused or stacked is not None:
+            ctx.save_for_backward(factor, stacked if stacked is not None else target, a, b)
         else:
             ctx.save_for_backward(input, target, weight, a, b)
         ctx.coefficients = None
@@ -300,19 +369,28 @@ class SoftConfusionFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output, _):
-        if ctx.fused:
+        if ctx.path == "fused":
             if ctx.consumed:
                 raise RuntimeError("the fused metricc loss supports one backward pass per forward pass")
             ctx.consumed = True
-            target, factor, a, b = ctx.saved_tensors
-            grad = compiled(_fused_backward_)(target, factor, a, b, grad_output * ctx.world_size)
-            return grad.to(ctx.input_dtype), None, None, None
-        input, target, weight, *coefficients = ctx.saved_tensors
-        a, b = ctx.coefficients or coefficients
-        grad_output = grad_output * ctx.world_size
+        saved = ctx.saved_tensors
+        scale = grad_output * ctx.world_size
         if ctx.coefficients is not None:
-            grad_output = float(grad_output)
-        grad = gradient(input, target, weight, a, b, grad_output, *ctx.amplifier)
+            scale = float(scale)
+            a, b = ctx.coefficients
+        else:
+            a, b = saved[-2:]
+            saved = saved[:-2]
+        if ctx.path == "fused":
+            target, factor = saved[1], saved[0]
+            grad = compiled(_fused_backward_)(target, factor, a, b, scale)
+            return grad.to(ctx.input_dtype), None, None, None
+        if ctx.path == "stacked":
+            factor, Y = saved
+            k = scale * ctx.amplifier[0]
+            return stacked_gradient(factor, Y, a * k, b * k).to(ctx.input_dtype), None, None, None
+        input, target, weight = saved
+        grad = gradient(input, target, weight, a, b, scale, *ctx.amplifier)
         return grad.to(input.dtype), None, None, None
 
 
@@ -417,10 +495,11 @@ class SoftConfusionLoss(TrainingState, torch.nn.Module):
         check = self.check_inputs and not torch.compiler.is_compiling()
         group = (self.process_group or "default") if self.sync else None
         training, running = self._running_for_this_step()
+        verify = (lambda values: self._verify(values, input, weight)) if check else None
         spec = Spec(self.scalars, self.host_scalars, self.current_L(), self.threshold, self.from_logits, self.eps,
-                    self.fused, check, group, running, self.momentum)
+                    self.fused, check, group, running, self.momentum, verify)
         loss, summary = SoftConfusionFunction.apply(input.reshape(-1), target.reshape(-1), weight, spec)
-        if check:
+        if check and summary.numel():  # not checked inside the forward pass
             self._verify(torch.cat([summary, loss.reshape(1).to(summary.dtype)]).tolist(), input, weight)
         self._count_step(training)
         if self.bce_weight:
@@ -474,8 +553,8 @@ class SoftConfusionLoss(TrainingState, torch.nn.Module):
         sync=True every process raises when any process's inputs fail (so that none is left waiting in the
         next all-reduce); an empty share or all-zero weights on one process are fine if the global batch has
         weight."""
-        x_sum, x_min, x_max, y_min, y_max, w_sum, w_min, w_max, *synced_values, largest_count, loss = values
-        self._verify_local(x_sum, x_min, x_max, y_min, y_max, w_sum, w_min, input, weight)
+        x_min, x_max, y_min, y_max, w_min, w_max, *synced_values, largest_count, loss = values
+        self._verify_local(x_min, x_max, y_min, y_max, w_min, w_max, input)
         if synced_values:
             failed, total = synced_values
             if failed > 0:
@@ -492,8 +571,8 @@ class SoftConfusionLoss(TrainingState, torch.nn.Module):
             raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes (raise "
                              "eps or change the formula)")
 
-    def _verify_local(self, x_sum, x_min, x_max, y_min, y_max, w_sum, w_min, input, weight):
-        if not math.isfinite(x_sum) and not bool(torch.isfinite(input).all()):
+    def _verify_local(self, x_min, x_max, y_min, y_max, w_min, w_max, input):
+        if not math.isfinite(x_min + x_max):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
@@ -503,5 +582,5 @@ class SoftConfusionLoss(TrainingState, torch.nn.Module):
             warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=3)
         if not (y_min >= 0 and y_max <= 1):
             raise self.error("Expected `target` values in [0, 1].")
-        if not (w_min >= 0) or (not math.isfinite(w_sum) and not bool(torch.isfinite(weight).all())):
+        if not (w_min >= 0 and math.isfinite(w_max)):
             raise self.error("Expected `sample_weight` to be finite and non-negative.")

@@ -65,7 +65,7 @@ def test_standardisation_is_fitted_on_the_training_fold_only(tiny, monkeypatch):
     tests = []
     monkeypatch.setattr(rp, "scores", lambda y_true, y_pred: tests.append(len(y_true)) or dict.fromkeys(
         rp.METRICS, 0.0))
-    rp.cross_validate("tiny", X, y, _settings(("SLP",)), ["BCE"], _Quiet())
+    rp.cross_validate("tiny", X, y, _settings(("SLP",)), ["F1"], _Quiet())
     assert [len(rows) for rows in fitted] == [len(X) - n for n in tests]
     for rows in fitted:
         assert not np.isclose(rows[:, 0].mean(), X[:, 0].mean()) or len(rows) == len(X)
@@ -94,6 +94,36 @@ def test_folds_are_stratified_and_shuffled(tiny, monkeypatch):
     assert sorted(np.concatenate(splits).tolist()) == list(range(len(y)))
 
 
+def test_tuned_baseline_uses_the_training_fold_only(tiny, monkeypatch):
+    """The tuned row's thresholds come from the training fold's logits, one per metric, and are applied to the
+    test fold's logits."""
+    X, y = tiny
+    tuned_on = []
+    original = rp.tuned_scores
+
+    def record(train_logits, y_train, test_logits, y_test):
+        tuned_on.append((len(train_logits), len(y_train), len(test_logits), len(y_test)))
+        return original(train_logits, y_train, test_logits, y_test)
+
+    monkeypatch.setattr(rp, "tuned_scores", record)
+    results = rp.cross_validate("tiny", X, y, _settings(("SLP",)), ["BCE"], _Quiet())
+    assert [(a + c, b + d) for a, b, c, d in tuned_on] == [(len(X), len(X))] * 3
+    assert all(a > c for a, _, c, _ in tuned_on)
+    tuned = results[("SLP", rp.TUNED)]["scores"]
+    assert len(tuned) == 3 and all(set(fold) == set(rp.METRICS) for fold in tuned)
+
+
+def test_tuned_scores_pick_the_best_training_threshold():
+    """On separable training logits the tuned threshold separates them; the test fold is scored with it."""
+    train_logits = np.array([-3.0, -2.0, 1.0, 1.5, 2.0, 4.0])  # positives are the two largest: cut above 1.5
+    y_train = np.array([0, 0, 0, 0, 1, 1])
+    test_logits = np.array([0.5, 3.0, 5.0, -1.0])
+    y_test = np.array([0, 1, 1, 0])
+    tuned = rp.tuned_scores(train_logits, y_train, test_logits, y_test)
+    assert tuned == dict.fromkeys(rp.METRICS, 1.0)  # at 0 it would call 0.5 positive: F1 0.8
+    assert rp.scores(y_test, (test_logits >= 0).astype(int))["F1"] == pytest.approx(0.8)
+
+
 def test_quick_run_writes_the_tables(tmp_path):
     out = subprocess.run([sys.executable, str(EXAMPLES / "reproduce_paper.py"), "--quick", "--out", str(tmp_path)],
                          capture_output=True, text=True, timeout=600)
@@ -101,6 +131,7 @@ def test_quick_run_writes_the_tables(tmp_path):
     report = (tmp_path / "results.md").read_text()
     assert "## synthetic" in report and "## breast cancer" in report
     assert "| SLP | F1 |" in report and "| MLP | balanced accuracy |" in report
+    assert "| SLP | BCE + tuned threshold |" in report and "| MLP | BCE + tuned threshold |" in report
     assert (tmp_path / "results.csv").read_text().startswith("data set,model,loss,accuracy")
     assert (tmp_path / "curves_synthetic.png").read_bytes()[:4] == b"\x89PNG"
 

@@ -78,13 +78,38 @@ def _saved_sizes(loss_fn, n):
     return sizes
 
 
-@pytest.mark.parametrize("compile, bound", [(False, 2), (True, 2)])
-def test_saved_tensors_stay_within_the_bound(compile, bound):
+@pytest.mark.parametrize("path, bound", [("stacked", 3), ("streaming", 2), ("fused", 2)])
+def test_saved_tensors_stay_within_the_bound(path, bound, monkeypatch):
+    """Elements saved for the backward pass, in units of the batch: the stacked path (small batches) keeps a
+    per-sample factor and the weighted labels (3 n), the streaming path the input and the target (2 n), the
+    fused path the target and one factor (2 n); nothing else but scalars."""
     n = 1000
-    sizes = _saved_sizes(compile_metric("mcc").to_torch(pure=True, compile=compile), n)
-    # eager: the input and the target; fused: the target and one per-sample factor
-    assert sum(size == n for size in sizes) == bound
-    assert all(size in (1, n) for size in sizes)
+    monkeypatch.setattr(torch_kernel, "STACKED_MAX_SIZE", n if path == "stacked" else n - 1)
+    sizes = _saved_sizes(compile_metric("mcc").to_torch(pure=True, compile=path == "fused"), n)
+    assert sum(size for size in sizes if size > 1) == bound * n
+    assert all(size in (1, n, 2 * n) for size in sizes)
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("formula", ["f1", "mcc", "balanced_accuracy"])
+def test_stacked_and_streaming_paths_agree(formula, weighted, monkeypatch):
+    """The two eager paths (chosen by batch size) give the same loss and gradient as the float64 oracle."""
+    from oracles import CATALOG_SCORES, autograd_loss_and_grad
+
+    z, y = _batch(2000, seed=3)
+    w = np.random.default_rng(4).uniform(0.1, 3.0, len(z)).astype(np.float32) if weighted else None
+    metric = compile_metric(formula)
+    results = []
+    for limit in (len(z), len(z) - 1):
+        monkeypatch.setattr(torch_kernel, "STACKED_MAX_SIZE", limit)
+        x = torch.tensor(z, requires_grad=True)
+        loss = metric.to_torch(pure=True)(x, torch.tensor(y), None if w is None else torch.tensor(w))
+        loss.backward()
+        results.append((loss.item(), x.grad.numpy().astype(np.float64)))
+    reference = autograd_loss_and_grad(lambda *c: 1 - CATALOG_SCORES[formula][1](*c), z.astype(np.float64), y, w)
+    for loss, grad in results:
+        assert loss == pytest.approx(reference[0], rel=1e-6)
+        assert np.linalg.norm(grad - reference[1]) <= 1e-5 * np.linalg.norm(reference[1])
 
 
 def test_module_works_inside_a_compiled_training_step():
