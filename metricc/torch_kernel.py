@@ -3,6 +3,7 @@
 This module imports only torch: metricc copies it verbatim into the modules it emits.
 """
 
+import collections
 import math
 import warnings
 from typing import Any, NamedTuple
@@ -66,34 +67,39 @@ def soft_counts(input, target, weight, L, threshold, from_logits):
                                                                             (not_y, not_yh))])
 
 
-def stacked_counts(input, target, weight, L, threshold, from_logits):
-    """The counts of soft_counts from a few stacked operations, for small batches: (TP, FP, FN, TN), the
-    per-sample factor yh (1 - yh) [p (1 - p)] of d yh / d input (without L), and Y = (w y, w (1 - y)), 2 x n,
-    from which the backward pass builds the coefficients. Every sigmoid and its complement is computed directly
-    (sigmoid(x), sigmoid(-x)), so that no slope rounds to 0."""
+def stacked_counts(input, target, weight, L, threshold, from_logits, check):
+    """The counts of soft_counts from a few stacked operations, for small batches: (TP, FP, FN, TN) followed,
+    when `check`, by the input summary's values (min x, min y[, min w], max x, max y[, max w]); the per-sample
+    factor yh (1 - yh) [p (1 - p)] of d yh / d input (without L); and Y = (w y, w (1 - y)), 2 x n, from which the
+    backward pass builds the coefficients. Every sigmoid and its complement is computed directly (sigmoid(x),
+    sigmoid(-x)), so that no slope rounds to 0. Element-wise operations and sums only: autocast leaves them in
+    the accumulation dtype."""
     dtype = _accumulation_dtype(input)
-    with torch.autocast(input.device.type, enabled=False):
-        x = input.to(dtype)
-        if from_logits:
-            P = torch.stack([x, -x]).sigmoid_()  # p, 1 - p
-            u = (P[0] - threshold).mul_(L)
-        else:
-            P, u = None, (x - threshold).mul_(L)
-        H = torch.stack([u, -u]).sigmoid_()  # yh, 1 - yh
-        y = target.to(dtype)
-        Y = torch.stack([y, 1 - y])
-        if weight is not None:
-            Y.mul_(weight.to(dtype))
-        counts = (H.unsqueeze(1) * Y).sum(-1).reshape(4)  # [[yh y, yh (1-y)], [(1-yh) y, (1-yh)(1-y)]]
-        factor = (H if P is None else torch.cat([H, P])).prod(0)
-        return counts, factor, Y
+    x = input if input.dtype == dtype else input.to(dtype)
+    if from_logits:
+        P = torch.stack([x, x.neg()]).sigmoid_()  # p, 1 - p
+        u = torch.sub(P[0], threshold).mul_(L)
+    else:
+        P, u = None, torch.sub(x, threshold).mul_(L)
+    H = torch.stack([u, u.neg()]).sigmoid_()  # yh, 1 - yh
+    y = target if target.dtype == dtype else target.to(dtype)
+    Y = torch.stack([y, 1 - y])
+    if weight is not None:
+        Y.mul_(weight if weight.dtype == dtype else weight.to(dtype))
+    counts = (H.unsqueeze(1) * Y).sum(-1).reshape(4)  # [[yh y, yh (1-y)], [(1-yh) y, (1-yh)(1-y)]]
+    if check:
+        ranges = torch.aminmax(torch.stack([x, y] if weight is None else [x, y, weight.to(dtype)]), dim=1)
+        counts = torch.cat([counts, *ranges])
+    factor = (H if P is None else torch.cat([H, P])).prod(0)
+    return counts, factor, Y
 
 
 def stacked_gradient(factor, Y, a, b):
     """d loss / d input of the stacked path: factor * (a w y + b w (1 - y)), with a and b already scaled (by L
-    and the incoming gradient); each coefficient is a two-term dot product, so b never rounds a away."""
-    ab = torch.tensor([a, b], dtype=factor.dtype) if isinstance(a, float) else torch.stack([a, b]).to(factor.dtype)
-    return factor * torch.mv(Y.t(), ab)
+    and the incoming gradient); each coefficient is a two-term sum, so b never rounds a away."""
+    if isinstance(a, float):
+        return torch.mul(Y[0], a).add_(Y[1], alpha=b).mul_(factor)
+    return (Y[0] * a.to(Y.dtype)).add_(Y[1] * b.to(Y.dtype)).mul_(factor)
 
 
 def gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
@@ -117,19 +123,26 @@ def gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
 
 
 def input_summary(input, target, weight):
-    """What the input checks read: min x, max x, min y, max y, min w, max w (w = 1 without weights), one
-    min-max reduction per tensor. NaN propagates through both, and infinity shows in one of them. An empty batch
-    (a process's share under sync=True) gives values that pass every check."""
+    """What the input checks read: min x, min y[, min w], max x, max y[, max w] (w only with weights). NaN
+    propagates through a minimum and a maximum, and infinity shows in one of them. An empty batch (a process's
+    share under sync=True) gives values that pass every check."""
     dtype = _accumulation_dtype(input)
+    tensors = [input, target] if weight is None else [input, target, weight]
     if input.numel() == 0:
-        inf = math.inf
-        return torch.tensor([inf, -inf, inf, -inf, 1, 1], dtype=dtype, device=input.device)
-    ranges = [*torch.aminmax(input.to(dtype)), *torch.aminmax(target.to(dtype))]
-    if weight is not None:
-        ranges += torch.aminmax(weight.to(dtype))
-    else:
-        ranges += [ranges[0].new_ones(()), ranges[0].new_ones(())]
-    return torch.stack(ranges)
+        low = [0.0, 0.0, 1.0][:len(tensors)]
+        return torch.tensor(low + low, dtype=dtype, device=input.device)
+    ranges = [torch.aminmax(t if t.dtype == dtype else t.to(dtype)) for t in tensors]
+    return torch.stack([r.min for r in ranges] + [r.max for r in ranges])
+
+
+def summary_fields(values):
+    """(x_min, x_max, y_min, y_max, w_min, w_max) from the values of input_summary (w = 1 without weights)."""
+    half = len(values) // 2
+    low, high = list(values[:half]), list(values[half:])
+    if half == 2:
+        low.append(1.0)
+        high.append(1.0)
+    return low[0], high[0], low[1], high[1], low[2], high[2]
 
 
 def check_devices(error, *tensors):
@@ -145,10 +158,13 @@ def check_devices(error, *tensors):
 
 def _fails_checks(summary, from_logits):
     """1 where the input summary fails a value check, else 0 (a tensor: no read-back)."""
-    x_min, x_max, y_min, y_max, w_min, w_max = summary.unbind()
-    bad = ~torch.isfinite(x_min + x_max) | ~(y_min >= 0) | ~(y_max <= 1) | ~(w_min >= 0) | ~torch.isfinite(w_max)
+    half = summary.numel() // 2
+    low, high = summary[:half], summary[half:]
+    bad = ~torch.isfinite(low[0] + high[0]) | ~(low[1] >= 0) | ~(high[1] <= 1)
+    if half == 3:
+        bad = bad | ~(low[2] >= 0) | ~torch.isfinite(high[2])
     if not from_logits:
-        bad = bad | (x_min < 0) | (x_max > 1)
+        bad = bad | (low[0] < 0) | (high[0] > 1)
     return bad
 
 
@@ -301,27 +317,29 @@ class SoftConfusionFunction(torch.autograd.Function):
         dtype = _accumulation_dtype(input)
         scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
         ctx.amplifier = (L, threshold, from_logits)
-        ctx.path = "fused" if fused else "stacked" if input.numel() <= STACKED_MAX_SIZE else "streaming"
+        ctx.path = "fused" if fused else "stacked" if 0 < input.numel() <= STACKED_MAX_SIZE else "streaming"
         ctx.input_dtype = input.dtype
         ctx.consumed = False
         weight, largest = _unit_weights(weight, dtype)  # the checks hold for the weights iff for these
-        factor = stacked = None
+        factor = stacked = packed = None
         if fused:  # saves one n-sized factor, so that backward is a single product
             L_tensor = torch.tensor(L, dtype=dtype, device=input.device)  # a tensor: no recompilation as L moves
             counts, factor, summary = compiled(_fused_forward)(input, target, weight, L_tensor, threshold,
                                                                from_logits, check)
         else:
-            if ctx.path == "stacked":
-                counts, factor, stacked = stacked_counts(input, target, weight, L, threshold, from_logits)
+            if ctx.path == "stacked":  # the counts and the summary in one tensor
+                packed, factor, stacked = stacked_counts(input, target, weight, L, threshold, from_logits, check)
+                counts, summary = packed[:4], (packed[4:] if check else None)
             else:
                 counts = soft_counts(input, target, weight, L, threshold, from_logits)
-            summary = input_summary(input, target, weight) if check else None
+                summary = input_summary(input, target, weight) if check else None
+                packed = counts if summary is None else None
         ctx.world_size = 1
         unit = 1.0 if largest is None else largest  # a and b carry the largest weight, the unit weights the rest
-        host = (host_scalars is not None and not fused and input.device.type == "cpu" and not synced(group)
+        host = (host_scalars is not None and not fused and reads_back_now(input.device) and not synced(group)
                 and not torch.compiler.is_compiling())
         if host:  # CPU: one read-back of the counts and the summary, then Python floats
-            values = (counts if summary is None else torch.cat([counts, summary.to(counts.dtype)])).tolist()
+            values = (packed if packed is not None else torch.cat([counts, summary.to(counts.dtype)])).tolist()
             counts, summary_values = values[:4], values[4:]
             if largest is not None:
                 unit = largest.item()
@@ -392,6 +410,47 @@ class SoftConfusionFunction(torch.autograd.Function):
         input, target, weight = saved
         grad = gradient(input, target, weight, a, b, scale, *ctx.amplifier)
         return grad.to(input.dtype), None, None, None
+
+
+def reads_back_now(device):
+    """Whether the input checks read their values back at once (the CPU, where that costs nothing), rather
+    than later without waiting for the device (accelerators, whose queue a read-back would stall)."""
+    return device.type == "cpu"
+
+
+# Deferred checks beyond this many wait for the oldest (the device is that many steps behind the host).
+MAX_PENDING_CHECKS = 8
+
+
+class DeferredCheck(NamedTuple):
+    """The check values of one batch, copied to host memory without waiting; `ready` is None or an event that
+    the copy has finished once it reports so."""
+
+    values: Any
+    ready: Any
+    numel: int
+    weighted: bool
+
+    @classmethod
+    def start(cls, values, numel, weighted):
+        try:
+            host = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
+        except RuntimeError:  # no pinned memory here: the copy waits for the device
+            host = torch.empty(values.shape, dtype=values.dtype)
+        host.copy_(values, non_blocking=True)
+        try:
+            ready = torch.Event(device=values.device.type)
+            ready.record()
+        except (RuntimeError, ValueError, TypeError):
+            ready = None
+        return cls(host, ready, numel, weighted)
+
+    def done(self):
+        return self.ready is None or self.ready.query()
+
+    def wait(self):
+        if self.ready is not None:
+            self.ready.synchronize()
 
 
 class TrainingState:
@@ -474,6 +533,7 @@ class SoftConfusionLoss(TrainingState, torch.nn.Module):
         self._hinted = False
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
+        self._pending = collections.deque()  # deferred input checks (accelerators), oldest first
         self.sync = bool(sync)
         self.process_group = process_group
         self.fused = bool(compile) and compiled(_fused_forward) is not None
@@ -487,20 +547,23 @@ class SoftConfusionLoss(TrainingState, torch.nn.Module):
     def forward(self, input, target, sample_weight=None):
         if self.check_inputs:
             self._check(input, target, sample_weight)
+            if self._pending:
+                self._check_pending(wait=self._synced())  # processes must agree on when to raise
         if self.check_dtype is not None and input.dtype not in self._checked_dtypes:
             if not torch.compiler.is_compiling():
                 self._checked_dtypes.add(input.dtype)
                 self.check_dtype(input.dtype)
         weight = None if sample_weight is None else sample_weight.reshape(-1)
-        check = self.check_inputs and not torch.compiler.is_compiling()
+        check = self.check_inputs
         group = (self.process_group or "default") if self.sync else None
         training, running = self._running_for_this_step()
-        verify = (lambda values: self._verify(values, input, weight)) if check else None
+        verify = (None if not check or torch.compiler.is_compiling()
+                  else lambda values: self._verify(values, input.numel(), weight is not None))
         spec = Spec(self.scalars, self.host_scalars, self.current_L(), self.threshold, self.from_logits, self.eps,
                     self.fused, check, group, running, self.momentum, verify)
         loss, summary = SoftConfusionFunction.apply(input.reshape(-1), target.reshape(-1), weight, spec)
         if check and summary.numel():  # not checked inside the forward pass
-            self._verify(torch.cat([summary, loss.reshape(1).to(summary.dtype)]).tolist(), input, weight)
+            loss = self._check_values(loss, summary, input.numel(), weight is not None)
         self._count_step(training)
         if self.bce_weight:
             loss = loss + self.bce_weight * self._bce(input, target, sample_weight).to(loss.dtype)
@@ -548,13 +611,41 @@ class SoftConfusionLoss(TrainingState, torch.nn.Module):
                                           or sample_weight.shape != input.shape):
             raise self.error(f"Expected `sample_weight` to be a tensor of shape {tuple(input.shape)}.")
 
-    def _verify(self, values, input, weight):
+    @torch.compiler.disable  # inside a user's compiled step: a graph break, and the checks run as in eager mode
+    def _check_values(self, loss, summary, numel, weighted):
+        """Raise for bad input values: at once where reading them back costs nothing (CPU); on an accelerator
+        without waiting, at the next call (or at check_pending()), the loss of a failing batch being NaN
+        meanwhile."""
+        values = torch.cat([summary, loss.detach().reshape(1).to(summary.dtype)])
+        if reads_back_now(values.device):
+            self._verify(values.tolist(), numel, weighted)
+            return loss
+        if len(self._pending) >= MAX_PENDING_CHECKS:
+            self._check_pending(wait=True)
+        self._pending.append(DeferredCheck.start(values, numel, weighted))
+        bad = _fails_checks(summary[:6 if weighted else 4], self.from_logits) | ~torch.isfinite(loss)
+        return torch.where(bad, torch.full_like(loss, math.nan), loss)
+
+    def check_pending(self):
+        """Raise now for any input check deferred on an accelerator (waits for the device)."""
+        self._check_pending(wait=True)
+
+    def _check_pending(self, wait):
+        while self._pending and (wait or self._pending[0].done()):
+            deferred = self._pending.popleft()
+            deferred.wait()
+            self._verify(deferred.values.tolist(), deferred.numel, deferred.weighted)
+
+    def _verify(self, values, numel, weighted):
         """Raise for bad input values, from the input summary and the loss, read back in one transfer. Under
         sync=True every process raises when any process's inputs fail (so that none is left waiting in the
         next all-reduce); an empty share or all-zero weights on one process are fine if the global batch has
         weight."""
-        x_min, x_max, y_min, y_max, w_min, w_max, *synced_values, largest_count, loss = values
-        self._verify_local(x_min, x_max, y_min, y_max, w_min, w_max, input)
+        size = 6 if weighted else 4
+        *synced_values, largest_count, loss = values[size:]
+        fields = summary_fields(values[:size])
+        self._verify_local(*fields, numel)
+        w_max = fields[-1]
         if synced_values:
             failed, total = synced_values
             if failed > 0:
@@ -571,12 +662,12 @@ class SoftConfusionLoss(TrainingState, torch.nn.Module):
             raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes (raise "
                              "eps or change the formula)")
 
-    def _verify_local(self, x_min, x_max, y_min, y_max, w_min, w_max, input):
+    def _verify_local(self, x_min, x_max, y_min, y_max, w_min, w_max, numel):
         if not math.isfinite(x_min + x_max):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
-        if (self.from_logits and not self._hinted and input.numel() >= PROBABILITY_HINT_MIN_SIZE
+        if (self.from_logits and not self._hinted and numel >= PROBABILITY_HINT_MIN_SIZE
                 and 0 <= x_min and x_max <= 1 and x_max - x_min >= PROBABILITY_HINT_MIN_SPREAD):
             self._hinted = True
             warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=3)

@@ -1,0 +1,179 @@
+"""Input checks without host synchronisation: deferred on accelerators (simulated here by treating the CPU as one),
+and running inside a user's torch.compile'd step."""
+
+import math
+
+import pytest
+import torch
+
+from metricc import MetriccError, compile_metric, torch_kernel
+
+
+class _Event:
+    """Stands in for a device event: not finished until the test says so."""
+
+    finished = False
+
+    def __init__(self, device=None):
+        pass
+
+    def record(self):
+        pass
+
+    def query(self):
+        return _Event.finished
+
+    def synchronize(self):
+        _Event.finished = True
+
+
+class _Reads(list):
+    """The names of tensor read-backs made since start()."""
+
+    recording = False
+
+    def start(self):
+        self.clear()
+        self.recording = True
+
+
+@pytest.fixture
+def as_accelerator(monkeypatch):
+    """The CPU treated as an accelerator: checks are deferred; records every read-back of a tensor's value."""
+    monkeypatch.setattr(torch_kernel, "reads_back_now", lambda device: False)
+    monkeypatch.setattr(torch_kernel.torch, "Event", _Event)
+    _Event.finished = False
+    reads = _Reads()
+
+    def record(name):
+        original = getattr(torch.Tensor, name)
+
+        def recorded(self, *args, **kwargs):
+            if reads.recording:
+                reads.append(name)
+            return original(self, *args, **kwargs)
+        monkeypatch.setattr(torch.Tensor, name, recorded)
+
+    for name in ("tolist", "item", "__float__", "__bool__", "__int__"):
+        record(name)
+    return reads
+
+
+def _warm(loss_fn):
+    """A first call: it checks (once per dtype) that L suits float32, which reads values."""
+    x, y = _batch(seed=99)
+    loss_fn(x, y).backward()
+    loss_fn.check_pending()
+    _Event.finished = False  # the next copies are still "on the device"
+    return loss_fn
+
+
+def _batch(n=64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, generator=g, requires_grad=True), (torch.rand(n, generator=g) < 0.3).float()
+
+
+@pytest.mark.parametrize("options", [{"pure": True}, {}], ids=["pure", "defaults"])
+def test_training_steps_read_nothing_back(as_accelerator, options, monkeypatch):
+    """Valid batches: a forward and backward pass per step and no tensor value read on the host (what would
+    stall an accelerator's queue); the losses and gradients equal those of the immediate CPU path."""
+    loss_fn = _warm(compile_metric("f1").to_torch(**options))
+    results = []
+    as_accelerator.start()
+    for step in range(3):
+        x, y = _batch(seed=step)
+        loss = loss_fn(x, y)
+        loss.backward()
+        results.append((loss.detach().clone(), x.grad.clone()))
+    assert as_accelerator == []
+    assert len(loss_fn._pending) == 3
+    as_accelerator.recording = False
+    monkeypatch.setattr(torch_kernel, "reads_back_now", lambda device: True)
+    reference_fn = _warm(compile_metric("f1").to_torch(**options))
+    for step, (loss, grad) in enumerate(results):
+        x, y = _batch(seed=step)
+        reference = reference_fn(x, y)
+        reference.backward()
+        torch.testing.assert_close(loss, reference.detach(), rtol=1e-6, atol=0)
+        torch.testing.assert_close(grad, x.grad, rtol=1e-5, atol=1e-9)
+
+
+def test_a_bad_batch_gets_a_nan_loss_and_the_error_at_the_next_call(as_accelerator):
+    loss_fn = _warm(compile_metric("f1").to_torch(pure=True))
+    x, y = _batch()
+    x_bad = x.detach().clone()
+    x_bad[5] = math.nan
+    as_accelerator.start()
+    loss = loss_fn(x_bad, y)  # no read-back: the error cannot be raised yet
+    loss_fn(x, y)  # the copy has not finished: still no wait, no error
+    assert as_accelerator == []
+    as_accelerator.recording = False
+    assert math.isnan(loss.item())
+    _Event.finished = True
+    with pytest.raises(MetriccError, match="Expected finite `input`, but it contains NaN or infinity"):
+        loss_fn(x, y)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("target", r"Expected `target` values in \[0, 1\]"),
+    ("weight", "Expected `sample_weight` to be finite and non-negative"),
+])
+def test_check_pending_raises_the_same_errors_as_the_cpu(as_accelerator, bad, message, monkeypatch):
+    loss_fn = _warm(compile_metric("f1").to_torch(pure=True))
+    x, y = _batch()
+    w = torch.ones_like(y)
+    if bad == "target":
+        y = y.clone()
+        y[0] = 2.0
+    else:
+        w[3] = -1.0
+    loss_fn(x, y, w)
+    with pytest.raises(MetriccError, match=message):
+        loss_fn.check_pending()
+    monkeypatch.setattr(torch_kernel, "reads_back_now", lambda device: True)  # the CPU: at once, same message
+    with pytest.raises(MetriccError, match=message):
+        compile_metric("f1").to_torch(pure=True)(x, y, w)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("nan", "Expected finite `input`, but it contains NaN or infinity"),
+    ("target", r"Expected `target` values in \[0, 1\]"),
+])
+def test_checks_run_inside_a_compiled_training_step(bad, message):
+    """A user's torch.compile'd step still checks the inputs (a graph break around the check), with the
+    eager messages; a valid step gives the eager loss."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    loss_fn = compile_metric("f1").to_torch(pure=True)
+    X, y = torch.randn(32, 3), (torch.rand(32) < 0.4).float()
+
+    @torch.compile
+    def step(X, y):
+        loss = loss_fn(model(X).squeeze(1), y)
+        loss.backward()
+        return loss
+
+    assert step(X, y).item() == pytest.approx(loss_fn(model(X).squeeze(1), y).item(), rel=1e-6)
+    if bad == "nan":
+        X = X.clone()
+        X[0, 0] = math.nan
+    else:
+        y = y.clone()
+        y[0] = 2.0
+    with pytest.raises(MetriccError, match=message):
+        step(X, y)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_no_host_synchronisation_on_cuda():
+    loss_fn = compile_metric("f1").to_torch()
+    x = torch.randn(4096, device="cuda", requires_grad=True)
+    y = (torch.rand(4096, device="cuda") < 0.2).float()
+    loss_fn(x, y).backward()  # warm-up: the first call may check the dtype's L range
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(3):
+            loss_fn(x, y).backward()
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
