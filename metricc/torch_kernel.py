@@ -4,6 +4,7 @@ This module imports only torch: metricc copies it verbatim into the modules it e
 """
 
 import collections
+import functools
 import math
 import warnings
 from typing import Any, NamedTuple
@@ -76,22 +77,32 @@ def stacked_counts(input, target, weight, L, threshold, from_logits, check):
     the accumulation dtype."""
     dtype = _accumulation_dtype(input)
     x = input if input.dtype == dtype else input.to(dtype)
+    sign, one_minus = _stacking_constants(dtype, x.device)
+    amplifier = torch.tensor([[L, -L * threshold], [-L, L * threshold]], dtype=dtype, device=x.device)
+    scale, shift = amplifier.narrow(1, 0, 1), amplifier.narrow(1, 1, 1)  # columns (L, -L), (-L t, L t)
+    # two rows at once: L p - L t and its exact negation
     if from_logits:
-        P = torch.stack([x, x.neg()]).sigmoid_()  # p, 1 - p
-        u = torch.sub(P[0], threshold).mul_(L)
+        P = torch.mul(x, sign).sigmoid_()  # p, 1 - p: sigmoid(x), sigmoid(-x)
+        H = torch.addcmul(shift, P[0], scale).sigmoid_()  # yh, 1 - yh
     else:
-        P, u = None, torch.sub(x, threshold).mul_(L)
-    H = torch.stack([u, u.neg()]).sigmoid_()  # yh, 1 - yh
+        P, H = None, torch.addcmul(shift, x, scale).sigmoid_()
     y = target if target.dtype == dtype else target.to(dtype)
-    Y = torch.stack([y, 1 - y])
+    Y = torch.addcmul(one_minus, y, sign)  # y, 1 - y
     if weight is not None:
         Y.mul_(weight if weight.dtype == dtype else weight.to(dtype))
-    counts = (H.unsqueeze(1) * Y).sum(-1).reshape(4)  # [[yh y, yh (1-y)], [(1-yh) y, (1-yh)(1-y)]]
+    counts = (H.unsqueeze(1) * Y).sum(-1).view(4)  # [[yh y, yh (1-y)], [(1-yh) y, (1-yh)(1-y)]]
     if check:
-        ranges = torch.aminmax(torch.stack([x, y] if weight is None else [x, y, weight.to(dtype)]), dim=1)
-        counts = torch.cat([counts, *ranges])
+        ranges = [torch.aminmax(t) for t in ([x, y] if weight is None else [x, y, weight.to(dtype)])]
+        counts = torch.cat([counts, torch.stack([r.min for r in ranges] + [r.max for r in ranges])])
     factor = (H if P is None else torch.cat([H, P])).prod(0)
     return counts, factor, Y
+
+
+@functools.lru_cache(maxsize=16)
+def _stacking_constants(dtype, device):
+    """The columns (1, -1) and (0, 1), which build two rows at once by broadcasting."""
+    return (torch.tensor([[1.0], [-1.0]], dtype=dtype, device=device),
+            torch.tensor([[0.0], [1.0]], dtype=dtype, device=device))
 
 
 def stacked_gradient(factor, Y, a, b):
@@ -148,6 +159,8 @@ def summary_fields(values):
 def check_devices(error, *tensors):
     """Raise `error` unless the tensors (None skipped) share one device that holds data (not `meta`)."""
     devices = {t.device for t in tensors if isinstance(t, torch.Tensor)}
+    if len(devices) == 1 and next(iter(devices)).type != "meta":
+        return
     if len(devices) > 1:
         raise error(f"Expected `input`, `target` and `sample_weight` on one device, but got "
                     f"{', '.join(sorted(map(str, devices)))}.")
@@ -308,7 +321,8 @@ class SoftConfusionFunction(torch.autograd.Function):
     """Forward: four soft counts and the loss. Backward: one elementwise pass with the derived partials.
     Small batches (stacked path) save a per-sample factor and the weighted labels, so that the backward pass is
     one product; large ones save only the inputs and two scalars, and the backward pass recomputes yh.
-    Returns the loss and the input summary (empty when `verify` has checked it already).
+    Returns the loss and the input summary (empty without checks), or the loss alone where `verify` has checked
+    the summary already.
     """
 
     @staticmethod
@@ -352,8 +366,9 @@ class SoftConfusionFunction(torch.autograd.Function):
                 summary = None
             ctx.coefficients = (a * unit, b * unit)
             ctx.save_for_backward(*((factor, stacked) if stacked is not None else (input, target, weight)))
-            summary = (torch.empty(0, dtype=scalar_dtype) if summary is None
-                       else torch.tensor([*summary_values, max(counts)], dtype=scalar_dtype))
+            if summary is None:  # checked already, or no checks: the loss alone (a second output costs time)
+                return torch.tensor(loss, dtype=dtype)
+            summary = torch.tensor([*summary_values, max(counts)], dtype=scalar_dtype)
             ctx.mark_non_differentiable(summary)
             return torch.tensor(loss, dtype=dtype), summary
         counts = counts.to(scalar_dtype)
@@ -386,7 +401,7 @@ class SoftConfusionFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_output, _):
+    def backward(ctx, grad_output, *_):
         if ctx.path == "fused":
             if ctx.consumed:
                 raise RuntimeError("the fused metricc loss supports one backward pass per forward pass")
@@ -553,7 +568,7 @@ class SoftConfusionLoss(TrainingState, torch.nn.Module):
             if not torch.compiler.is_compiling():
                 self._checked_dtypes.add(input.dtype)
                 self.check_dtype(input.dtype)
-        weight = None if sample_weight is None else sample_weight.reshape(-1)
+        weight = sample_weight if sample_weight is None or sample_weight.dim() == 1 else sample_weight.reshape(-1)
         check = self.check_inputs
         group = (self.process_group or "default") if self.sync else None
         training, running = self._running_for_this_step()
@@ -561,8 +576,11 @@ class SoftConfusionLoss(TrainingState, torch.nn.Module):
                   else lambda values: self._verify(values, input.numel(), weight is not None))
         spec = Spec(self.scalars, self.host_scalars, self.current_L(), self.threshold, self.from_logits, self.eps,
                     self.fused, check, group, running, self.momentum, verify)
-        loss, summary = SoftConfusionFunction.apply(input.reshape(-1), target.reshape(-1), weight, spec)
-        if check and summary.numel():  # not checked inside the forward pass
+        flat_input = input if input.dim() == 1 else input.reshape(-1)
+        flat_target = target if target.dim() == 1 else target.reshape(-1)
+        loss = SoftConfusionFunction.apply(flat_input, flat_target, weight, spec)
+        loss, summary = loss if isinstance(loss, tuple) else (loss, None)
+        if check and summary is not None and summary.numel():  # not checked inside the forward pass
             loss = self._check_values(loss, summary, input.numel(), weight is not None)
         self._count_step(training)
         if self.bce_weight:
