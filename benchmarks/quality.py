@@ -14,6 +14,7 @@ a Markdown report and a plot are written at the end.
     python benchmarks/quality.py --out results/quality       # every data set (about an hour on 2 cores)
     python benchmarks/quality.py --losses f2,cost5           # where a metric loss should win: F2, FP + 5 FN
     python benchmarks/quality.py --model mlp --max-n 2000    # a small MLP instead of the logistic model
+    python benchmarks/quality.py --model xgboost --epochs 100  # boosters: metricc's objectives (needs .[boost])
     python benchmarks/quality.py --report-only --out results/quality
 """
 
@@ -43,7 +44,8 @@ FORMULAS = {"f1": ("f1", {}), "mcc": ("mcc", {}), "balanced_accuracy": ("balance
             "cost5": ("minimize: (FP + 5*FN)/N", {})}  # a missed positive costs five false alarms
 BASELINES = ("bce", "bce_weighted", "focal")
 DEFAULT_LOSSES = ("f1", "mcc", "balanced_accuracy")
-MODELS = ("linear", "mlp")
+MODELS = ("linear", "mlp", "xgboost", "lightgbm")
+BOOSTERS = ("xgboost", "lightgbm")
 QUICK_LOADERS = ("load_glass1", "load_ecoli1", "load_pima")
 FIELDS = ("dataset", "n", "features", "imbalance_ratio", "repeat", "fold", "loss", "tuned_for", "threshold",
           *METRICS, "seconds")
@@ -92,8 +94,33 @@ def make_model(kind, features):
     return torch.nn.Sequential(torch.nn.Linear(features, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
 
 
+def train_booster(name, X, y, rounds, seed, kind):
+    """A booster (depth 6 / 31 leaves, learning rate 0.1) with binary:logistic ("bce"), binary:logistic with
+    scale_pos_weight ("bce_weighted") or metricc's objective for `name`; returns a scoring function (margins)."""
+    positives = float(y.sum())
+    spw = (len(y) - positives) / max(positives, 1.0) if name == "bce_weighted" else 1.0
+    objective = None if name in ("bce", "bce_weighted") else getattr(compiled(name), f"to_{kind}")()
+    if kind == "xgboost":
+        import xgboost
+
+        params = {"max_depth": 6, "eta": 0.1, "nthread": 1, "seed": seed, "scale_pos_weight": spw,
+                  **({"objective": "binary:logistic"} if objective is None else objective.params)}
+        booster = xgboost.train(params, xgboost.DMatrix(X, y), rounds, obj=objective)
+        return lambda Z: booster.predict(xgboost.DMatrix(Z), output_margin=True).astype(np.float64)
+    import lightgbm
+
+    params = {"num_leaves": 31, "learning_rate": 0.1, "num_threads": 1, "seed": seed, "verbose": -1,
+              "scale_pos_weight": spw, "objective": "binary" if objective is None else objective,
+              **({} if objective is None else objective.params)}
+    booster = lightgbm.train(params, lightgbm.Dataset(X, y), rounds)
+    return lambda Z: booster.predict(Z, raw_score=True).astype(np.float64)
+
+
 def train(name, X, y, epochs, seed, kind="linear"):
-    """A model of `kind` trained full-batch with Adam on the loss `name`; returns a scoring function (logits)."""
+    """A model of `kind` trained on the loss `name` (full-batch Adam for the networks, `epochs` rounds for a
+    booster); returns a scoring function (logits or margins)."""
+    if kind in BOOSTERS:
+        return train_booster(name, X, y, epochs, seed, kind)
     torch.manual_seed(seed)
     X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
     model = make_model(kind, X.shape[1])
@@ -169,7 +196,8 @@ def run(args):
                     scaler = StandardScaler().fit(X[fit])
                     X_fit, X_test = scaler.transform(X[fit]), scaler.transform(X[test])
                     seed = 1000 * repeat + fold
-                    for loss in (*BASELINES, *args.losses):
+                    baselines = BASELINES[:2] if args.model in BOOSTERS else BASELINES  # no focal booster
+                    for loss in (*baselines, *args.losses):
                         begin = time.perf_counter()
                         scores = train(loss, X_fit, y[fit], args.epochs, seed, args.model)(X_test)
                         seconds = time.perf_counter() - begin
@@ -304,7 +332,8 @@ def main(argv=None):
     parser.add_argument("--losses", default=",".join(DEFAULT_LOSSES),
                         help=f"metricc losses, comma-separated, from {', '.join(FORMULAS)} (default: %(default)s)")
     parser.add_argument("--model", choices=MODELS, default="linear",
-                        help="logistic model, or an MLP with one hidden layer of 16 ReLU units (default: linear)")
+                        help="logistic model, an MLP with one hidden layer of 16 ReLU units, or a booster with "
+                             "metricc's objectives (--epochs is then the number of rounds) (default: linear)")
     args = parser.parse_args(argv)
     args.losses = tuple(args.losses.split(","))
     unknown = sorted(set(args.losses) - set(FORMULAS))

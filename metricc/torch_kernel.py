@@ -468,6 +468,41 @@ class DeferredCheck(NamedTuple):
             self.ready.synchronize()
 
 
+class InputChecks:
+    """Checks of the input values that never stall an accelerator: on the CPU they are read back and raise at
+    once; on an accelerator they are copied to host memory without waiting and raise at the next call (or at
+    check_pending()), the loss of a failing batch being NaN meanwhile. Inside a user's torch.compile'd step the
+    check is a graph break and runs the same way. A subclass gives `_verify(values, numel, weighted)` (raise
+    for bad values) and `_failing(summary, weighted)` (the same test as a tensor, on the device)."""
+
+    def _init_checks(self):
+        self._pending = collections.deque()  # deferred checks, oldest first
+
+    @torch.compiler.disable  # inside a user's compiled step: a graph break, and the checks run as in eager mode
+    def _check_values(self, loss, summary, numel, weighted):
+        """`loss`, after raising for bad input values where reading them back costs nothing; on an accelerator
+        the check is deferred and a failing batch's loss is NaN."""
+        values = torch.cat([summary, loss.detach().reshape(-1).to(summary.dtype)])
+        if reads_back_now(values.device):
+            self._verify(values.tolist(), numel, weighted)
+            return loss
+        if len(self._pending) >= MAX_PENDING_CHECKS:
+            self._check_pending(wait=True)
+        self._pending.append(DeferredCheck.start(values, numel, weighted))
+        bad = self._failing(summary, weighted) | ~torch.isfinite(loss)
+        return torch.where(bad, torch.full_like(loss, math.nan), loss)
+
+    def check_pending(self):
+        """Raise now for any input check deferred on an accelerator (waits for the device)."""
+        self._check_pending(wait=True)
+
+    def _check_pending(self, wait):
+        while self._pending and (wait or self._pending[0].done()):
+            deferred = self._pending.popleft()
+            deferred.wait()
+            self._verify(deferred.values.tolist(), deferred.numel, deferred.weighted)
+
+
 class TrainingState:
     """What makes a metric loss train on minibatches, shared by the binary and multi-class modules: L rising
     from L_start to L over the first `warmup` training steps, a `bce_weight` blend with (binary) cross-entropy,
@@ -514,7 +549,7 @@ class TrainingState:
             self.steps += 1
 
 
-class SoftConfusionLoss(TrainingState, torch.nn.Module):
+class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     """`1 - metric` (or a cost) of the soft confusion matrix of a batch, as a 0-dim tensor.
 
     `forward(input, target, sample_weight=None)`: `input` holds logits (or probabilities when
@@ -548,7 +583,7 @@ class SoftConfusionLoss(TrainingState, torch.nn.Module):
         self._hinted = False
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
-        self._pending = collections.deque()  # deferred input checks (accelerators), oldest first
+        self._init_checks()
         self.sync = bool(sync)
         self.process_group = process_group
         self.fused = bool(compile) and compiled(_fused_forward) is not None
@@ -629,30 +664,8 @@ class SoftConfusionLoss(TrainingState, torch.nn.Module):
                                           or sample_weight.shape != input.shape):
             raise self.error(f"Expected `sample_weight` to be a tensor of shape {tuple(input.shape)}.")
 
-    @torch.compiler.disable  # inside a user's compiled step: a graph break, and the checks run as in eager mode
-    def _check_values(self, loss, summary, numel, weighted):
-        """Raise for bad input values: at once where reading them back costs nothing (CPU); on an accelerator
-        without waiting, at the next call (or at check_pending()), the loss of a failing batch being NaN
-        meanwhile."""
-        values = torch.cat([summary, loss.detach().reshape(1).to(summary.dtype)])
-        if reads_back_now(values.device):
-            self._verify(values.tolist(), numel, weighted)
-            return loss
-        if len(self._pending) >= MAX_PENDING_CHECKS:
-            self._check_pending(wait=True)
-        self._pending.append(DeferredCheck.start(values, numel, weighted))
-        bad = _fails_checks(summary[:6 if weighted else 4], self.from_logits) | ~torch.isfinite(loss)
-        return torch.where(bad, torch.full_like(loss, math.nan), loss)
-
-    def check_pending(self):
-        """Raise now for any input check deferred on an accelerator (waits for the device)."""
-        self._check_pending(wait=True)
-
-    def _check_pending(self, wait):
-        while self._pending and (wait or self._pending[0].done()):
-            deferred = self._pending.popleft()
-            deferred.wait()
-            self._verify(deferred.values.tolist(), deferred.numel, deferred.weighted)
+    def _failing(self, summary, weighted):
+        return _fails_checks(summary[:6 if weighted else 4], self.from_logits)
 
     def _verify(self, values, numel, weighted):
         """Raise for bad input values, from the input summary and the loss, read back in one transfer. Under

@@ -8,12 +8,14 @@ Soft predictions, from logits of shape (n, C):
   amplifier sigmoid(L * (p - 1/2)).
 """
 
+import math
 from typing import Any, NamedTuple
 
 import torch
 from torch.autograd.function import once_differentiable
 
-from metricc.torch_kernel import TrainingState, check_devices, running_counts  # emitted modules inline this import
+from metricc.torch_kernel import InputChecks, TrainingState  # emitted modules inline this import
+from metricc.torch_kernel import check_devices, running_counts  # emitted modules inline this import
 
 def sigmoid_pair(x):
     """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2, so that none rounds to 0 or 1
@@ -150,7 +152,7 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
         return grad.to(input_dtype), None, None, None
 
 
-class MultiSoftConfusionLoss(TrainingState, torch.nn.Module):
+class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     """`1 - metric` averaged over classes (or labels): `loss(logits, target, sample_weight=None)`.
 
     multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out);
@@ -166,6 +168,7 @@ class MultiSoftConfusionLoss(TrainingState, torch.nn.Module):
                  warning=UserWarning, check_dtype=None):
         super().__init__()
         self._init_training(warmup, L_start, bce_weight, momentum, (5, num_classes))
+        self._init_checks()
         self.scalars, self.task, self.num_classes, self.average = scalars, task, num_classes, average
         self.L, self.threshold, self.eps = float(L), float(threshold), float(eps)
         self.ignore_index, self.sync, self.process_group = ignore_index, bool(sync), process_group
@@ -182,6 +185,9 @@ class MultiSoftConfusionLoss(TrainingState, torch.nn.Module):
     def forward(self, input, target, sample_weight=None):
         if self.check_inputs:
             self._check(input, target, sample_weight)
+            if self._pending:
+                self._check_pending(wait=self.sync)  # processes must agree on when to raise
+            summary = self._summary(input, target)
         if self.check_dtype is not None and input.dtype not in self._checked_dtypes:
             if not torch.compiler.is_compiling():
                 self._checked_dtypes.add(input.dtype)
@@ -193,7 +199,8 @@ class MultiSoftConfusionLoss(TrainingState, torch.nn.Module):
             if self.ignore_index is not None:
                 weight = weight * (target != self.ignore_index)
                 target = torch.where(target == self.ignore_index, torch.zeros_like(target), target)
-            target = torch.nn.functional.one_hot(target.long(), self.num_classes).to(dtype)
+            index = target.long().clamp(0, self.num_classes - 1)  # the check reports indices out of range
+            target = torch.zeros(input.shape, dtype=dtype, device=input.device).scatter_(1, index.unsqueeze(1), 1.0)
         else:
             target = target.to(dtype)
         class_weight = None if self.class_weight is None else self.class_weight.to(dtype)
@@ -202,9 +209,8 @@ class MultiSoftConfusionLoss(TrainingState, torch.nn.Module):
         spec = Spec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average, class_weight,
                     group, running, self.momentum)
         loss = MultiSoftConfusionFunction.apply(input, target, weight, spec)
-        if self.check_inputs and not torch.compiler.is_compiling() and not bool(torch.isfinite(loss).all()):
-            raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes for some "
-                             "class (raise eps or change the formula)")
+        if self.check_inputs:
+            loss = self._check_values(loss, summary, input.numel(), False)
         self._count_step(training)
         if self.bce_weight:
             loss = loss + self.bce_weight * self._cross_entropy(input, target, weight).to(loss.dtype)
@@ -241,14 +247,29 @@ class MultiSoftConfusionLoss(TrainingState, torch.nn.Module):
             raise self.error("Expected a non-empty batch, but `input` has no rows.")
         if sample_weight is not None and tuple(sample_weight.shape) != (input.shape[0],):
             raise self.error(f"Expected `sample_weight` of shape ({input.shape[0]},).")
-        if torch.compiler.is_compiling():
-            return
-        if not bool(torch.isfinite(input).all()):
+
+    def _summary(self, input, target):
+        """min x, max x, min y, max y as float64 (ignored rows count as class 0): what _verify reads."""
+        if self.task == "multiclass" and self.ignore_index is not None:
+            target = torch.where(target == self.ignore_index, torch.zeros_like(target), target)
+        ranges = [torch.aminmax(input), torch.aminmax(target)]
+        return torch.stack([v.to(torch.float64) for r in ranges for v in r])
+
+    def _failing(self, summary, weighted):
+        x_min, x_max, y_min, y_max = summary.unbind()
+        high = self.num_classes - 1 if self.task == "multiclass" else 1
+        return ~torch.isfinite(x_min + x_max) | ~(y_min >= 0) | ~(y_max <= high)
+
+    def _verify(self, values, numel, weighted):
+        x_min, x_max, y_min, y_max, *losses = values  # one loss per class with average="none"
+        if not math.isfinite(x_min + x_max):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
         if self.task == "multiclass":
-            valid = target if self.ignore_index is None else target[target != self.ignore_index]
-            if valid.numel() and not (0 <= int(valid.min()) and int(valid.max()) < self.num_classes):
+            if not (0 <= y_min and y_max < self.num_classes):
                 raise self.error(f"Expected class indices in [0, {self.num_classes}), but got "
-                                 f"{int(valid.min())}..{int(valid.max())}.")
-        elif not (float(target.min()) >= 0 and float(target.max()) <= 1):
+                                 f"{int(y_min)}..{int(y_max)}.")
+        elif not (y_min >= 0 and y_max <= 1):
             raise self.error("Expected `target` values in [0, 1].")
+        if not all(map(math.isfinite, losses)):
+            raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes for some "
+                             "class (raise eps or change the formula)")

@@ -177,3 +177,38 @@ def test_no_host_synchronisation_on_cuda():
             loss_fn(x, y).backward()
     finally:
         torch.cuda.set_sync_debug_mode("default")
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_multiclass_steps_read_nothing_back_and_raise_later(as_accelerator, task):
+    """The multi-class and multi-label losses: no read-back in a training step; a bad batch (a class index out
+    of range, a label of 2) raises the CPU's message at the next call once its copy has arrived."""
+    loss_fn = compile_metric("f1", task=task, num_classes=4).to_torch()
+    g = torch.Generator().manual_seed(0)
+
+    def batch(bad=False):
+        x = torch.randn(32, 4, generator=g, requires_grad=True)
+        y = (torch.randint(0, 4, (32,), generator=g) if task == "multiclass"
+             else (torch.rand(32, 4, generator=g) < 0.3).float())
+        if bad:
+            y[0] = 7 if task == "multiclass" else 2.0
+        return x, y
+
+    x, y = batch()
+    loss_fn(x, y).backward()
+    loss_fn.check_pending()
+    _Event.finished = False
+    as_accelerator.start()
+    for _ in range(2):
+        x, y = batch()
+        loss_fn(x, y).backward()
+    x, y = batch(bad=True)
+    loss = loss_fn(x, y)
+    assert as_accelerator == []
+    as_accelerator.recording = False
+    assert math.isnan(loss.item())
+    _Event.finished = True
+    message = r"Expected class indices in \[0, 4\), but got 0..7" if task == "multiclass" else \
+        r"Expected `target` values in \[0, 1\]"
+    with pytest.raises(MetriccError, match=message):
+        loss_fn(*batch())
