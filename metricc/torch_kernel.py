@@ -619,12 +619,15 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             loss = self._check_values(loss, summary, input.numel(), weight is not None)
         self._count_step(training)
         if self.bce_weight:
-            loss = loss + self.bce_weight * self._bce(input, target, sample_weight).to(loss.dtype)
+            bce = self._bce(input, target, sample_weight)
+            loss = torch.add(loss, bce if bce.dtype == loss.dtype else bce.to(loss.dtype), alpha=self.bce_weight)
         return loss
 
     def _bce(self, input, target, sample_weight):
         """Binary cross-entropy, the mean over the elements (weighted by the sample weights)."""
-        target = target.to(input.dtype)
+        target = target if target.dtype == input.dtype else target.to(input.dtype)
+        if self.from_logits and sample_weight is None:  # one operation (and one autograd node)
+            return torch.nn.functional.binary_cross_entropy_with_logits(input, target)
         if self.from_logits:
             terms = torch.nn.functional.binary_cross_entropy_with_logits(input, target, reduction="none")
         else:
