@@ -6,6 +6,8 @@ This module imports only torch: metricc copies it verbatim into the modules it e
 import collections
 import functools
 import math
+import os
+import sys
 import warnings
 from typing import Any, NamedTuple
 
@@ -427,6 +429,17 @@ class SoftConfusionFunction(torch.autograd.Function):
         return grad.to(input.dtype), None, None, None
 
 
+def _caller_level():
+    """The stacklevel of the first frame outside this module and torch: a warning then points at the user's
+    line, however deep inside the loss (or the autograd function) it is raised."""
+    frame, level = sys._getframe(1), 1
+    torch_dir = os.path.dirname(torch.__file__)
+    while frame is not None and (frame.f_code.co_filename == __file__
+                                 or frame.f_code.co_filename.startswith(torch_dir)):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def reads_back_now(device):
     """Whether the input checks read their values back at once (the CPU, where that costs nothing), rather
     than later without waiting for the device (accelerators, whose queue a read-back would stall)."""
@@ -704,7 +717,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if (self.from_logits and not self._hinted and numel >= PROBABILITY_HINT_MIN_SIZE
                 and 0 <= x_min and x_max <= 1 and x_max - x_min >= PROBABILITY_HINT_MIN_SPREAD):
             self._hinted = True
-            warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=3)
+            warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=_caller_level())
         if not (y_min >= 0 and y_max <= 1):
             raise self.error("Expected `target` values in [0, 1].")
         if not (w_min >= 0 and math.isfinite(w_max)):

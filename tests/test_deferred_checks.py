@@ -212,3 +212,20 @@ def test_multiclass_steps_read_nothing_back_and_raise_later(as_accelerator, task
         r"Expected `target` values in \[0, 1\]"
     with pytest.raises(MetriccError, match=message):
         loss_fn(*batch())
+
+
+def test_the_probability_hint_points_at_the_callers_line():
+    """The warning is raised deep inside the autograd function; it names the line that called the loss."""
+    import warnings
+
+    loss_fn = compile_metric("f1").to_torch(pure=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loss_fn(torch.linspace(0, 1, 20), (torch.rand(20) < 0.3).float()); line = _line()  # noqa: E702
+    assert [(w.filename, w.lineno) for w in caught] == [(__file__, line)]
+
+
+def _line():
+    import sys
+
+    return sys._getframe(1).f_lineno
