@@ -12,6 +12,7 @@ def test_benchmark_quick_mode():
     assert out.returncode == 0, out.stderr
     assert "| cpu | f1 | 1e+04 |" in out.stdout and "| cpu | mcc | 1e+05 |" in out.stdout
     assert "| NumPy loss_and_grad |" in out.stdout and "compile_metric('mcc'), cached" in out.stdout
+    assert "+ running counts µs" in out.stdout and "| | 4096 |" in out.stdout
 
 
 QUALITY = Path(__file__).resolve().parent.parent / "benchmarks" / "quality.py"
@@ -30,3 +31,17 @@ def test_quality_quick_mode_writes_the_comparison(tmp_path):
     again = subprocess.run([sys.executable, str(QUALITY), "--quick", "--out", str(tmp_path)], capture_output=True,
                            text=True, timeout=900)
     assert again.returncode == 0 and (tmp_path / "results.csv").read_text().splitlines() == rows  # resumed
+
+
+def test_quality_quick_mode_with_a_cost_an_mlp_and_a_booster(tmp_path):
+    """--losses (a cost judged lower-is-better), --model mlp and --model xgboost run end to end."""
+    out = subprocess.run([sys.executable, str(QUALITY), "--quick", "--losses", "f2,cost5", "--model", "mlp",
+                          "--out", str(tmp_path / "mlp")], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    report = (tmp_path / "mlp" / "report.md").read_text()
+    assert "### cost5 loss, on test cost5 (lower is better)" in report and "| f2 | bce+tuned(f2) |" in report
+    out = subprocess.run([sys.executable, str(QUALITY), "--quick", "--losses", "f1", "--model", "xgboost",
+                          "--out", str(tmp_path / "xgb")], capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr
+    report = (tmp_path / "xgb" / "report.md").read_text()
+    assert "| f1 | bce_weighted |" in report and "focal" not in report  # no focal booster
