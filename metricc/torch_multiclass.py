@@ -26,26 +26,35 @@ def sigmoid_pair(x):
     return torch.where(positive, w, v), torch.where(positive, v, w), v * w
 
 
-def softmax_pair(s):
-    """softmax(s) along dim 1, its complement 1 - softmax(s), and the mask of each row's largest entry. The
-    complement of the largest entry is the others' share (no cancellation where it rounds to 1); every other
-    entry is at most 1/2, so 1 - p is exact enough there."""
-    top = torch.nn.functional.one_hot(s.argmax(dim=1), s.shape[1]).bool()
-    e = torch.exp(s - s.amax(dim=1, keepdim=True))
+def softmax_pair(s, top=None):
+    """softmax(s) along dim 1, its complement 1 - softmax(s), and `top`: (the index of each row's largest entry
+    (n, 1), a float mask that is 0 there and 1 elsewhere). The complement of the largest entry is the others'
+    share (no cancellation where it rounds to 1); every other entry is at most 1/2, so 1 - p is exact enough
+    there. `top` may be given when s is an increasing function of a softmax whose top is known. One max, gathers
+    and scatters of one entry per row, and products with the mask: no n x C selections."""
+    if top is None:
+        largest, index = s.max(dim=1, keepdim=True)
+        others = torch.ones_like(s).scatter_(1, index, 0.0)
+    else:
+        index, others = top
+        largest = s.gather(1, index)
+    e = (s - largest).exp_()
     total = e.sum(dim=1, keepdim=True)
     p = e / total
-    rest = torch.where(top, 0, e).sum(dim=1, keepdim=True) / total
-    return p, torch.where(top, rest, 1 - p), top
+    rest = (e * others).sum(dim=1, keepdim=True).div_(total)
+    return p, torch.sub(1, p).scatter_(1, index, rest), (index, others)
 
 
 def softmax_vjp(p, not_p, top, g):
     """J^T g for p = softmax(s): p_k (g_k - sum_j p_j g_j), written for the largest entry as
     p_k (g_k (1 - p_k) - sum_{j != k} p_j g_j), so that it does not cancel to 0 where p_k rounds to 1."""
+    index, others = top
     pg = p * g
-    rest = torch.where(top, 0, pg).sum(dim=1, keepdim=True)
-    g_top = torch.where(top, g, 0).sum(dim=1, keepdim=True)
-    others = p * (g - torch.where(top, pg, 0).sum(dim=1, keepdim=True) - rest)
-    return torch.where(top, p * (g_top * not_p - rest), others)
+    rest = (pg * others).sum(dim=1, keepdim=True)
+    at_top = [t.gather(1, index) for t in (p, not_p, g, pg)]
+    p_top, not_p_top, g_top, pg_top = at_top
+    result = (g - pg_top).sub_(rest).mul_(p)
+    return result.scatter_(1, index, p_top * (g_top * not_p_top - rest))
 
 
 def soft_predictions(z, task, L, threshold):
@@ -54,9 +63,9 @@ def soft_predictions(z, task, L, threshold):
         p, _, p_slope = sigmoid_pair(z)
         yh, not_yh, yh_slope = sigmoid_pair((p - threshold) * L)
         return yh, not_yh, (yh_slope, p_slope)
-    p, not_p, top_p = softmax_pair(z)
-    yh, not_yh, top_yh = softmax_pair(p * (L / 2))
-    return yh, not_yh, (p, not_p, top_p, top_yh)
+    p, not_p, top = softmax_pair(z)
+    yh, not_yh, _ = softmax_pair(p * (L / 2), top)  # the same entry is each row's largest
+    return yh, not_yh, (p, not_p, *top)
 
 
 def pullback(yh, not_yh, saved, grad_yh, task, L):
@@ -64,9 +73,10 @@ def pullback(yh, not_yh, saved, grad_yh, task, L):
     if task == "multilabel":
         yh_slope, p_slope = saved
         return grad_yh * yh_slope * p_slope * L
-    p, not_p, top_p, top_yh = saved
-    h = softmax_vjp(yh, not_yh, top_yh, grad_yh) * (L / 2)
-    return softmax_vjp(p, not_p, top_p, h)
+    p, not_p, index, others = saved
+    top = (index, others)
+    h = softmax_vjp(yh, not_yh, top, grad_yh).mul_(L / 2)
+    return softmax_vjp(p, not_p, top, h)
 
 
 def per_class_counts(yh, not_yh, y, w):
