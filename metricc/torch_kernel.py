@@ -6,7 +6,6 @@ This module imports only torch: metricc copies it verbatim into the modules it e
 import collections
 import functools
 import math
-import os
 import sys
 import warnings
 from typing import Any, NamedTuple
@@ -70,11 +69,12 @@ def soft_counts(input, target, weight, L, threshold, from_logits):
                                                                             (not_y, not_yh))])
 
 
-def stacked_counts(input, target, weight, L, threshold, from_logits, check):
+def stacked_counts(input, target, weight, L, threshold, from_logits, check, blend=False):
     """The counts of soft_counts from a few stacked operations, for small batches: (TP, FP, FN, TN) followed,
-    when `check`, by the input summary's values (min x, min y[, min w], max x, max y[, max w]); the per-sample
-    factor yh (1 - yh) [p (1 - p)] of d yh / d input (without L); and Y = (w y, w (1 - y)), 2 x n, from which the
-    backward pass builds the coefficients. Every sigmoid and its complement is computed directly (sigmoid(x),
+    when `blend` (logits only), by the weighted sum of the samples' binary cross-entropies, and when `check` by
+    the input summary's values (min x, min y[, min w], max x, max y[, max w]); the per-sample factor
+    yh (1 - yh) [p (1 - p)] of d yh / d input (without L); Y = (w y, w (1 - y)), 2 x n, from which the backward
+    pass builds the coefficients; and P = (p, 1 - p) (None for probabilities). Every sigmoid and its complement is computed directly (sigmoid(x),
     sigmoid(-x)), so that no slope rounds to 0. Element-wise operations and sums only: autocast leaves them in
     the accumulation dtype."""
     dtype = _accumulation_dtype(input)
@@ -83,7 +83,11 @@ def stacked_counts(input, target, weight, L, threshold, from_logits, check):
     amplifier = torch.tensor([[L, -L * threshold], [-L, L * threshold]], dtype=dtype, device=x.device)
     scale, shift = amplifier.narrow(1, 0, 1), amplifier.narrow(1, 1, 1)  # columns (L, -L), (-L t, L t)
     # two rows at once: L p - L t and its exact negation
-    if from_logits:
+    if blend:  # log p and log(1 - p) for the cross-entropy, exact for any logit
+        log_P = torch.nn.functional.logsigmoid(torch.mul(x, sign))
+        P = log_P.exp()
+        H = torch.addcmul(shift, P[0], scale).sigmoid_()
+    elif from_logits:
         P = torch.mul(x, sign).sigmoid_()  # p, 1 - p: sigmoid(x), sigmoid(-x)
         H = torch.addcmul(shift, P[0], scale).sigmoid_()  # yh, 1 - yh
     else:
@@ -93,11 +97,19 @@ def stacked_counts(input, target, weight, L, threshold, from_logits, check):
     if weight is not None:
         Y.mul_(weight if weight.dtype == dtype else weight.to(dtype))
     counts = (H.unsqueeze(1) * Y).sum(-1).view(4)  # [[yh y, yh (1-y)], [(1-yh) y, (1-yh)(1-y)]]
+    if blend:
+        counts = torch.cat([counts, (Y * log_P).sum().neg().view(1)])
     if check:
         ranges = [torch.aminmax(t) for t in ([x, y] if weight is None else [x, y, weight.to(dtype)])]
         counts = torch.cat([counts, torch.stack([r.min for r in ranges] + [r.max for r in ranges])])
     factor = (H if P is None else torch.cat([H, P])).prod(0)
-    return counts, factor, Y
+    return counts, factor, Y, P
+
+
+def folds_blend(numel, fused, from_logits, group):
+    """Whether the autograd function computes the BCE blend itself (small batches of logits, eager, no sync:
+    one pass less and no autograd nodes of its own); otherwise the module adds torch's BCE."""
+    return from_logits and not fused and group is None and 0 < numel <= STACKED_MAX_SIZE
 
 
 @functools.lru_cache(maxsize=16)
@@ -113,6 +125,12 @@ def stacked_gradient(factor, Y, a, b):
     if isinstance(a, float):
         return torch.mul(Y[0], a).add_(Y[1], alpha=b).mul_(factor)
     return (Y[0] * a.to(Y.dtype)).add_(Y[1] * b.to(Y.dtype)).mul_(factor)
+
+
+def add_blend_gradient_(grad, P, Y, c):
+    """grad + c (p w (1 - y) - (1 - p) w y) = grad + c w (p - y): the BCE blend's part, each product exact."""
+    blend = torch.mul(P[0], Y[1]).addcmul_(P[1], Y[0], value=-1)
+    return grad.add_(blend, alpha=c) if isinstance(c, float) else grad.add_(blend * c.to(grad.dtype))
 
 
 def gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
@@ -317,6 +335,7 @@ class Spec(NamedTuple):
     running: Any = None  # the module's running estimates (updated in place), or None
     momentum: float = 0.0
     verify: Any = None
+    bce_weight: float = 0.0  # the blend, where folds_blend says the function computes it
 
 
 class SoftConfusionFunction(torch.autograd.Function):
@@ -329,7 +348,8 @@ class SoftConfusionFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, input, target, weight, spec: Spec):
-        scalars, host_scalars, L, threshold, from_logits, eps, fused, check, group, running, momentum, verify = spec
+        (scalars, host_scalars, L, threshold, from_logits, eps, fused, check, group, running, momentum, verify,
+         bce_weight) = spec
         dtype = _accumulation_dtype(input)
         scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
         ctx.amplifier = (L, threshold, from_logits)
@@ -337,15 +357,20 @@ class SoftConfusionFunction(torch.autograd.Function):
         ctx.input_dtype = input.dtype
         ctx.consumed = False
         weight, largest = _unit_weights(weight, dtype)  # the checks hold for the weights iff for these
-        factor = stacked = packed = None
+        factor = stacked = packed = probabilities = bce = None
+        ctx.blend = None
         if fused:  # saves one n-sized factor, so that backward is a single product
             L_tensor = torch.tensor(L, dtype=dtype, device=input.device)  # a tensor: no recompilation as L moves
             counts, factor, summary = compiled(_fused_forward)(input, target, weight, L_tensor, threshold,
                                                                from_logits, check)
         else:
             if ctx.path == "stacked":  # the counts and the summary in one tensor
-                packed, factor, stacked = stacked_counts(input, target, weight, L, threshold, from_logits, check)
-                counts, summary = packed[:4], (packed[4:] if check else None)
+                blend = bool(bce_weight) and folds_blend(input.numel(), fused, from_logits, group)
+                packed, factor, stacked, probabilities = stacked_counts(input, target, weight, L, threshold,
+                                                                        from_logits, check, blend)
+                first = 5 if blend else 4
+                counts, summary = packed[:4], (packed[first:] if check else None)
+                bce = packed[4] if blend else None
             else:
                 counts = soft_counts(input, target, weight, L, threshold, from_logits)
                 summary = input_summary(input, target, weight) if check else None
@@ -356,24 +381,35 @@ class SoftConfusionFunction(torch.autograd.Function):
                 and not torch.compiler.is_compiling())
         if host:  # CPU: one read-back of the counts and the summary, then Python floats
             values = (packed if packed is not None else torch.cat([counts, summary.to(counts.dtype)])).tolist()
-            counts, summary_values = values[:4], values[4:]
+            counts, summary_values = values[:4], values[4 if bce is None else 5:]
+            if bce is not None:  # the blend's mean over the (unit) weights, and its gradient's coefficient
+                total = sum(counts)
+                bce, ctx.blend = bce_weight * values[4] / total, bce_weight / total
             if largest is not None:
                 unit = largest.item()
                 counts = [c * unit for c in counts]
             if running is not None:
                 counts = running_counts_host(counts, running, momentum)
             loss, a, b = _host_scalars(host_scalars, counts, eps)
+            if bce is not None:
+                loss += bce
             if summary is not None and verify is not None:
                 verify([*summary_values, max(counts), loss])
                 summary = None
             ctx.coefficients = (a * unit, b * unit)
-            ctx.save_for_backward(*((factor, stacked) if stacked is not None else (input, target, weight)))
+            if ctx.blend is None:
+                probabilities = None  # needed by the blend's gradient only
+            ctx.save_for_backward(*((factor, stacked, probabilities) if stacked is not None
+                                    else (input, target, weight)))
             if summary is None:  # checked already, or no checks: the loss alone (a second output costs time)
                 return torch.tensor(loss, dtype=dtype)
             summary = torch.tensor([*summary_values, max(counts)], dtype=scalar_dtype)
             ctx.mark_non_differentiable(summary)
             return torch.tensor(loss, dtype=dtype), summary
         counts = counts.to(scalar_dtype)
+        if bce is not None:
+            total = counts.sum()
+            bce, ctx.blend = bce_weight * bce.to(scalar_dtype) / total, bce_weight / total
         if largest is not None:
             counts = counts * largest.to(scalar_dtype)
         failed = None
@@ -391,11 +427,15 @@ class SoftConfusionFunction(torch.autograd.Function):
             counts = running_counts(counts, running, momentum)
         with torch.autocast(input.device.type, enabled=False):
             loss, a, b = scalars(*(c + eps for c in counts.unbind()))
+            if bce is not None:
+                loss = loss + bce
             unit = torch.as_tensor(unit, dtype=scalar_dtype, device=input.device)
             a = torch.as_tensor(a * unit, dtype=dtype, device=input.device)
             b = torch.as_tensor(b * unit, dtype=dtype, device=input.device)
-        if fused or stacked is not None:
-            ctx.save_for_backward(factor, stacked if stacked is not None else target, a, b)
+        if stacked is not None:
+            ctx.save_for_backward(factor, stacked, probabilities if ctx.blend is not None else None, a, b)
+        elif fused:
+            ctx.save_for_backward(factor, target, a, b)
         else:
             ctx.save_for_backward(input, target, weight, a, b)
         ctx.coefficients = None
@@ -421,9 +461,12 @@ class SoftConfusionFunction(torch.autograd.Function):
             grad = compiled(_fused_backward_)(target, factor, a, b, scale)
             return grad.to(ctx.input_dtype), None, None, None
         if ctx.path == "stacked":
-            factor, Y = saved
+            factor, Y, P = saved
             k = scale * ctx.amplifier[0]
-            return stacked_gradient(factor, Y, a * k, b * k).to(ctx.input_dtype), None, None, None
+            grad = stacked_gradient(factor, Y, a * k, b * k)
+            if ctx.blend is not None:
+                grad = add_blend_gradient_(grad, P, Y, ctx.blend * scale)
+            return grad.to(ctx.input_dtype), None, None, None
         input, target, weight = saved
         grad = gradient(input, target, weight, a, b, scale, *ctx.amplifier)
         return grad.to(input.dtype), None, None, None
@@ -433,7 +476,7 @@ def _caller_level():
     """The stacklevel of the first frame outside this module and torch: a warning then points at the user's
     line, however deep inside the loss (or the autograd function) it is raised."""
     frame, level = sys._getframe(1), 1
-    torch_dir = os.path.dirname(torch.__file__)
+    torch_dir = torch.__path__[0]
     while frame is not None and (frame.f_code.co_filename == __file__
                                  or frame.f_code.co_filename.startswith(torch_dir)):
         frame, level = frame.f_back, level + 1
@@ -622,8 +665,9 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         training, running = self._running_for_this_step()
         verify = (None if not check or torch.compiler.is_compiling()
                   else lambda values: self._verify(values, input.numel(), weight is not None))
+        folded = bool(self.bce_weight) and folds_blend(input.numel(), self.fused, self.from_logits, group)
         spec = Spec(self.scalars, self.host_scalars, self.current_L(), self.threshold, self.from_logits, self.eps,
-                    self.fused, check, group, running, self.momentum, verify)
+                    self.fused, check, group, running, self.momentum, verify, self.bce_weight if folded else 0.0)
         flat_input = input if input.dim() == 1 else input.reshape(-1)
         flat_target = target if target.dim() == 1 else target.reshape(-1)
         loss = SoftConfusionFunction.apply(flat_input, flat_target, weight, spec)
@@ -631,7 +675,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if check and summary is not None and summary.numel():  # not checked inside the forward pass
             loss = self._check_values(loss, summary, input.numel(), weight is not None)
         self._count_step(training)
-        if self.bce_weight:
+        if self.bce_weight and not folded:
             bce = self._bce(input, target, sample_weight)
             loss = torch.add(loss, bce if bce.dtype == loss.dtype else bce.to(loss.dtype), alpha=self.bce_weight)
         return loss

@@ -204,3 +204,25 @@ def test_the_fused_path_follows_the_warm_up():
         assert value.item() == pytest.approx(expected.item(), rel=1e-5)
         assert torch.allclose(x.grad, x_ref.grad, rtol=1e-4, atol=1e-9)
     assert module.current_L() == reference.current_L() == 73.0
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_blend_computed_inside_the_function_equals_torchs_bce(weighted, monkeypatch):
+    """Small batches of logits get the BCE blend from the autograd function itself; larger ones (and every other
+    case) from torch's BCE added by the module: the same loss and gradient."""
+    from metricc import torch_kernel
+
+    g = torch.Generator().manual_seed(5)
+    z = torch.randn(500, generator=g) * 3
+    y = (torch.rand(500, generator=g) < 0.2).float()
+    w = torch.rand(500, generator=g) * 4 if weighted else None
+    results = []
+    for limit in (500, 499):  # stacked path (blend folded), then streaming (blend added by the module)
+        monkeypatch.setattr(torch_kernel, "STACKED_MAX_SIZE", limit)
+        loss_fn = compile_metric("f1").to_torch(pure=True, bce_weight=0.3)
+        x = z.clone().requires_grad_(True)
+        loss = loss_fn(x, y, w)
+        loss.backward()
+        results.append((loss.item(), x.grad))
+    assert results[0][0] == pytest.approx(results[1][0], rel=1e-6)
+    torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-5, atol=1e-9)
