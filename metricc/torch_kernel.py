@@ -310,7 +310,7 @@ def running_counts_host(counts, running, momentum):
     """running_counts on Python floats (a CPU tensor's values, read once), writing the state back."""
     total = sum(counts)
     rates = [c / total if total > 0 else c for c in counts]
-    previous, seen = running.tolist()[:4], running[4].item()
+    *previous, seen = running.tolist()
     if seen > 0:
         rates = [momentum * old + (1 - momentum) * new for old, new in zip(previous, rates)]
     running.copy_(torch.tensor([*rates, seen + 1], dtype=running.dtype))
