@@ -80,8 +80,7 @@ def stacked_counts(input, target, weight, L, threshold, from_logits, check, blen
     dtype = _accumulation_dtype(input)
     x = input if input.dtype == dtype else input.to(dtype)
     sign, one_minus = _stacking_constants(dtype, x.device)
-    amplifier = torch.tensor([[L, -L * threshold], [-L, L * threshold]], dtype=dtype, device=x.device)
-    scale, shift = amplifier.narrow(1, 0, 1), amplifier.narrow(1, 1, 1)  # columns (L, -L), (-L t, L t)
+    scale, shift = _amplifier_columns(float(L), float(threshold), dtype, x.device)
     # two rows at once: L p - L t and its exact negation
     if blend:  # log p and log(1 - p) for the cross-entropy, exact for any logit
         log_P = torch.nn.functional.logsigmoid(torch.mul(x, sign))
@@ -110,6 +109,14 @@ def folds_blend(numel, fused, from_logits, group):
     """Whether the autograd function computes the BCE blend itself (small batches of logits, eager, no sync:
     one pass less and no autograd nodes of its own); otherwise the module adds torch's BCE."""
     return from_logits and not fused and group is None and 0 < numel <= STACKED_MAX_SIZE
+
+
+@functools.lru_cache(maxsize=16)
+def _amplifier_columns(L, threshold, dtype, device):
+    """The columns (L, -L) and (-L t, L t): with them one addcmul gives L p - L t and its exact negation (a new
+    pair at each step of the L warm-up, then the same one)."""
+    return (torch.tensor([[L], [-L]], dtype=dtype, device=device),
+            torch.tensor([[-L * threshold], [L * threshold]], dtype=dtype, device=device))
 
 
 @functools.lru_cache(maxsize=16)
@@ -402,10 +409,10 @@ class SoftConfusionFunction(torch.autograd.Function):
             ctx.save_for_backward(*((factor, stacked, probabilities) if stacked is not None
                                     else (input, target, weight)))
             if summary is None:  # checked already, or no checks: the loss alone (a second output costs time)
-                return torch.tensor(loss, dtype=dtype)
+                return torch.scalar_tensor(loss, dtype=dtype)
             summary = torch.tensor([*summary_values, max(counts)], dtype=scalar_dtype)
             ctx.mark_non_differentiable(summary)
-            return torch.tensor(loss, dtype=dtype), summary
+            return torch.scalar_tensor(loss, dtype=dtype), summary
         counts = counts.to(scalar_dtype)
         if bce is not None:
             total = counts.sum()
