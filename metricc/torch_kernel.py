@@ -99,8 +99,7 @@ def stacked_counts(input, target, weight, L, threshold, from_logits, check, blen
     if blend:
         counts = torch.cat([counts, (Y * log_P).sum().neg().view(1)])
     if check:
-        ranges = [torch.aminmax(t) for t in ([x, y] if weight is None else [x, y, weight.to(dtype)])]
-        counts = torch.cat([counts, torch.stack([r.min for r in ranges] + [r.max for r in ranges])])
+        counts = torch.cat([counts, input_summary(x, y, weight)])
     factor = (H if P is None else torch.cat([H, P])).prod(0)
     return counts, factor, Y, P
 
