@@ -2,14 +2,15 @@
 the derived gradient and the diagonal of the Hessian out, one pass over the data.
 
 The objective is the loss times S, the total sample weight W for a ratio such as F1 (1 for a cost that grows like
-a sum, such as FP + 5*FN). The "batch" is the whole training set, so the metric is exact, and the per-sample
-gradient is of order 1, as a logistic objective's is, so that the boosters' regularisation defaults
-(min_child_weight, lambda) mean what they usually mean. With yh_i = sigmoid(L (sigmoid(z_i) - t)):
+a sum, such as FP + 5*FN), so that per-sample gradients do not shrink like 1/n. The "batch" is the whole training
+set, so the metric is exact. With yh_i = sigmoid(L (sigmoid(z_i) - t)):
 
     g_i = S w_i c_i yh_i'                          c_i = a for a positive sample, b for a negative one
     h_i = S (w_i^2 q_i yh_i'^2 + w_i c_i yh_i'')   q_i = q_a or q_b, the curvatures of a and b
 
-This module imports only NumPy: metricc copies it into the modules it emits.
+Each call then rescales g and h by one factor so that h averages `mean_hessian` per unit weight: the Newton
+steps stay the same and the boosters' regularisation defaults (lambda, min_child_weight) weigh as they do with a
+logistic objective. This module imports only NumPy: metricc copies it into the modules it emits.
 """
 
 import numpy
@@ -48,12 +49,25 @@ def sigmoids(x, out=None):
     return first, second, e
 
 
-def _by_label(y, not_y, if_positive, if_negative, scratch, out=None):
-    """y * if_positive + (1 - y) * if_negative for two scalars, into `out` (a new array by default; `scratch`
-    is overwritten)."""
-    out = numpy.multiply(y, if_positive, out=out)
-    out += numpy.multiply(not_y, if_negative, out=scratch)
-    return out
+class _Chooser:
+    """y * if_positive + (1 - y) * if_negative for two scalars, into `out` (a scratch buffer by default). Hard
+    0/1 labels (the usual case) take a masked copy instead of two products and a sum."""
+
+    def __init__(self, y, not_y, scratch, mask_buffer):
+        self.y, self.not_y, self.scratch = y, not_y, scratch
+        self.mask = None
+        if float(numpy.dot(y, not_y)) == 0.0:  # every y (1 - y) >= 0 is 0: the labels are hard
+            self.mask = numpy.greater(y, 0.5, out=mask_buffer.view(numpy.bool_)[:y.size])
+
+    def __call__(self, if_positive, if_negative, out=None):
+        out = self.scratch if out is None else out
+        if self.mask is not None:
+            out.fill(if_negative)
+            numpy.copyto(out, if_positive, where=self.mask)
+            return out
+        numpy.multiply(self.y, if_positive, out=out)
+        out += numpy.multiply(self.not_y, if_negative, out=self.scratch if out is not self.scratch else None)
+        return out
 
 
 class BoostObjective:
@@ -68,17 +82,27 @@ class BoostObjective:
     be negative), "abs" (its absolute value), "clip" (the exact diagonal raised to CLIP_FLOOR times its largest
     magnitude) or "gauss-newton" (both terms made non-negative). A prediction is positive when its margin is at least
     `decision_margin` = logit(threshold).
+
+    `mean_hessian`: each call rescales the gradient and the Hessian together so that the Hessian's magnitude
+    averages this much per unit of sample weight (the default 0.1; a logistic objective's p (1 - p) starts at
+    0.25 and falls as the fit sharpens). The Newton step -G / H of a leaf does not change; the boosters'
+    regularisation (lambda, min_child_weight) then weighs as much as it does with a logistic objective, where
+    at the fixed scale S it would weigh almost nothing. None keeps the fixed scale.
     """
 
-    def __init__(self, curvatures, *, L=73.0, threshold=0.5, eps=1e-6, hessian="bound", booster="xgboost",
-                 minimize=False, check_inputs=True, name="metric", error=ValueError):
+    def __init__(self, curvatures, *, L=73.0, threshold=0.5, eps=1e-6, hessian="bound", mean_hessian=0.1,
+                 booster="xgboost", minimize=False, check_inputs=True, name="metric", error=ValueError):
         if hessian not in HESSIANS:
             raise error(f"Expected argument `hessian` to be one of {list(HESSIANS)}, but got {hessian!r}.")
+        if mean_hessian is not None and (isinstance(mean_hessian, bool) or not isinstance(mean_hessian, (int, float))
+                                         or not 0 < mean_hessian < numpy.inf):
+            raise error(f"Expected argument `mean_hessian` to be a positive number or None, but got {mean_hessian!r}.")
         if booster not in ("xgboost", "lightgbm"):
             raise error(f"Expected argument `booster` to be 'xgboost' or 'lightgbm', but got {booster!r}.")
         self.curvatures = curvatures
         self.L, self.threshold, self.eps = float(L), float(threshold), float(eps)
         self.hessian, self.booster, self.minimize = hessian, booster, bool(minimize)
+        self.mean_hessian = None if mean_hessian is None else float(mean_hessian)
         self.check_inputs, self.name, self.error = check_inputs, name, error
         self.decision_margin = float(numpy.log(self.threshold / (1 - self.threshold)))
         self.extensive = extensive(curvatures)
@@ -86,11 +110,23 @@ class BoostObjective:
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.name!r}, L={self.L}, threshold={self.threshold}, "
-                f"hessian={self.hessian!r}, booster={self.booster!r})")
+                f"hessian={self.hessian!r}, mean_hessian={self.mean_hessian}, booster={self.booster!r})")
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
         grad, hess = self.gradient_and_hessian(margins, labels, weight)
+        if self.mean_hessian is not None:
+            grad, hess = self.rescaled(grad, hess, weight)
+        return grad, hess
+
+    def rescaled(self, grad, hess, sample_weight=None):
+        """(grad, hess) times the one factor that makes sum |hess| = mean_hessian * total weight, in place."""
+        size = float(numpy.abs(hess).sum()) if self.hessian == "exact" else float(hess.sum())
+        total = float(numpy.sum(sample_weight)) if sample_weight is not None else float(hess.size)
+        if size > 0 and numpy.isfinite(size):
+            factor = self.mean_hessian * total / size
+            grad *= factor
+            hess *= factor
         return grad, hess
 
     def loss(self, margins, labels, sample_weight=None):
@@ -101,40 +137,34 @@ class BoostObjective:
 
     def gradient_and_hessian(self, margins, labels, sample_weight=None, hessian=None):
         """The objective's gradient and Hessian diagonal (the mode `hessian`, default this objective's) with
-        respect to the margins, as float64 arrays of the margins' shape."""
+        respect to the margins, as float64 arrays of the margins' shape, at the fixed scale S (no
+        `mean_hessian` rescaling)."""
         z, y, w = self._arrays(margins, labels, sample_weight)
         work = self._workspace(z.size)
         p, not_p, slope_p = sigmoids(z, work[0:3])
-        counts, yh, not_yh, slope_u, not_y = self._counts(p, y, w, [*work[3:8], *work[10:12]])
+        counts, yh, not_yh, slope_u, not_y = self._counts(p, y, w, work[3:10])
         _, a, b, q_a, q_b = self._scalars(counts)
         total = 1.0 if self.extensive else (float(w.sum()) if w is not None else float(z.size))
         mode = self.hessian if hessian is None else hessian
         d_yh = slope_u
-        d_yh *= slope_p
-        d_yh *= self.L  # d yh / d z
+        d_yh *= slope_p  # d yh / d z, over L (L and S go into the per-label coefficients)
         if w is not None:
-            d_yh *= w  # from here on: w d yh / d z
-        scratch = work[8]
-        # the coefficient by label, y a + (1 - y) b, never b + y (a - b): b can be ~1/eps, and a is lost
-        grad = _by_label(y, not_y, a, b, scratch)
-        c = grad.copy() if mode != "bound" else None
-        grad *= d_yh
-        grad *= total
+            d_yh *= w  # from here on: w d yh / d z / L
+        choose = _Chooser(y, not_y, work[8], work[10])  # 8, 9: free after the counts
+        step = self.L * total
+        grad = choose(a * step, b * step, out=numpy.empty_like(z))  # never b + y (a - b): b can be ~1/eps
         if mode == "bound":  # |y q_a + (1-y) q_b| <= y |q_a| + (1-y) |q_b|, and so for c: it still majorises
-            hess = _by_label(y, not_y, abs(q_a), abs(q_b), scratch)
-            hess *= d_yh
-            hess *= d_yh
-            bend = _by_label(y, not_y, abs(a) * self._bend_bound(), abs(b) * self._bend_bound(), scratch,
-                             out=work[9])
+            hess = numpy.multiply(d_yh, d_yh, out=numpy.empty_like(z))
+            hess *= choose(abs(q_a) * self.L * step, abs(q_b) * self.L * step)
+            bend = choose(abs(a) * self._bend_bound() * total, abs(b) * self._bend_bound() * total)
             if w is not None:
                 bend *= w
             hess += bend
-            hess *= total
+            grad *= d_yh
         else:
-            curvature = _by_label(y, not_y, q_a, q_b, scratch)
-            curvature *= d_yh
-            curvature *= d_yh
-            curvature *= total
+            c = choose(a, b, out=work[9])
+            hess = numpy.multiply(d_yh, d_yh, out=numpy.empty_like(z))
+            hess *= choose(q_a * self.L * step, q_b * self.L * step)  # the curvature term
             # d^2 yh / d z^2 = d yh/dz (L (1 - 2 yh) p (1 - p) + 1 - 2 p), with 1 - 2s = sigmoid(-x) - sigmoid(x)
             bend = numpy.subtract(not_yh, yh, out=yh)
             bend *= slope_p
@@ -142,15 +172,17 @@ class BoostObjective:
             bend += numpy.subtract(not_p, p, out=not_p)
             bend *= d_yh
             bend *= c
-            bend *= total
+            bend *= step
             if mode == "gauss-newton":
-                hess = numpy.abs(curvature) + numpy.abs(bend)
+                numpy.abs(hess, out=hess)
+                hess += numpy.abs(bend, out=bend)
             else:
-                hess = curvature + bend
+                hess += bend
                 if mode == "abs":
                     numpy.abs(hess, out=hess)
                 elif mode == "clip":
                     numpy.maximum(hess, CLIP_FLOOR * numpy.abs(hess).max(), out=hess)
+            grad *= d_yh
         shape = numpy.shape(margins)
         return grad.reshape(shape), hess.reshape(shape)
 
@@ -225,10 +257,10 @@ class BoostObjective:
         return z, y, w
 
     def _workspace(self, n):
-        """Twelve float64 buffers of n elements, kept between calls (a booster calls the objective every round
+        """Eleven float64 buffers of n elements, kept between calls (a booster calls the objective every round
         with the same n): fresh arrays would cost a page fault per element page each time."""
         if getattr(self, "_work", None) is None or self._work[0].size != n:
-            self._work = [numpy.empty(n) for _ in range(12)]
+            self._work = [numpy.empty(n) for _ in range(11)]
         return self._work
 
     def _counts(self, p, y, w, work=None):

@@ -170,7 +170,9 @@ class CompiledMetric:
         """A custom objective for XGBoost: `xgboost.train(params, dtrain, obj=objective)` or
         `XGBClassifier(objective=objective)`; margins in, gradient and Hessian diagonal out (see README,
         "Gradient boosting"). Options override L, threshold and eps, and set hessian ("abs", "exact", "clip",
-        "gauss-newton") and check_inputs. `objective.eval_metric` is the hard metric for early stopping."""
+        "gauss-newton"), mean_hessian (0.1: the Hessian's average per unit weight after each call's rescaling;
+        None for the fixed scale) and check_inputs. `objective.eval_metric` is the hard metric for early
+        stopping; `objective.params` the booster parameters it needs."""
         return self._booster("xgboost", options)
 
     def to_lightgbm(self, **options: Any):
@@ -184,7 +186,7 @@ class CompiledMetric:
         if self.task != "binary":
             raise MetriccError(f"to_{booster}() supports task='binary' for now; for multi-label data train one "
                                "booster per label with a binary metric")
-        settings = self._settings(options, {"hessian", "check_inputs"})
+        settings = self._settings(options, {"hessian", "mean_hessian", "check_inputs"})
         if not settings.pop("from_logits"):
             raise MetriccError(f"to_{booster}() works on the booster's margins (logits): from_logits=False does not "
                                "apply")

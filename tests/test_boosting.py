@@ -35,7 +35,7 @@ def test_gradient_is_the_loss_gradient_times_the_total_weight(formula, params, m
     z, y, w = _data()
     metric = compile_metric(formula, L=20.0, **params)
     objective = metric.to_xgboost()
-    grad, _ = objective(y, z, w)
+    grad, _ = objective.gradient_and_hessian(z, y, w)
     scale = 1.0 if objective.extensive else w.sum()
     expected = metric.loss_and_grad(z, y, w)[1] * scale
     assert np.abs(grad - expected).max() <= 1e-12 * np.abs(expected).max()
@@ -44,7 +44,7 @@ def test_gradient_is_the_loss_gradient_times_the_total_weight(formula, params, m
 @pytest.mark.parametrize("formula, params, minimize, loss", CASES, ids=IDS)
 def test_exact_hessian_equals_finite_differences_and_autograd(formula, params, minimize, loss):
     z, y, w = _data()
-    objective = _objective(formula, params, hessian="exact")
+    objective = _objective(formula, params, hessian="exact", mean_hessian=None)
     _, hess = objective(y, z, w)
     numeric = np.array([central_differences(lambda v: objective(y, v, w)[0][i], z, h=1e-5)[i]
                         for i in range(len(z))])
@@ -68,6 +68,39 @@ def test_positive_forms_are_positive_and_bound_majorises(formula, params, minimi
     assert (objective.gradient_and_hessian(z, y, w, hessian="bound")[1] >= np.abs(exact) * (1 - 1e-12)).all()
 
 
+@pytest.mark.parametrize("hessian", ["bound", "exact"])
+def test_soft_labels_take_the_general_path_and_agree(hessian):
+    z, y, w = _data(n=60, seed=3)
+    metric = compile_metric("f1", L=20.0)
+    objective = metric.to_xgboost(hessian=hessian)
+    soft = np.where(np.arange(60) % 7 == 0, 0.3, y)  # not 0/1: the labels are mixed by products, not a mask
+    grad, _ = objective.gradient_and_hessian(z, soft, w)
+    expected = metric.loss_and_grad(z, soft, w)[1] * w.sum()
+    assert np.abs(grad - expected).max() <= 1e-12 * np.abs(expected).max()
+    hard = objective.gradient_and_hessian(z, y, w)  # the masked path, against products computed here
+    a = objective.gradient_and_hessian(z, y + 1e-300 * (y == 0), w)  # 1e-300 (1 - 1e-300) != 0: general path
+    np.testing.assert_allclose(hard[0], a[0], rtol=1e-12)
+    np.testing.assert_allclose(hard[1], a[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("hessian", ["bound", "exact"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_each_call_rescales_to_the_mean_hessian_and_keeps_the_newton_step(hessian, weighted):
+    z, y, w = _data(n=300, seed=2)
+    w = w if weighted else None
+    objective = compile_metric("mcc").to_xgboost(hessian=hessian, mean_hessian=0.25)
+    fixed_grad, fixed_hess = objective.gradient_and_hessian(z, y, w)
+    grad, hess = objective(y, z, w)
+    total = w.sum() if weighted else len(z)
+    assert np.abs(hess).sum() == pytest.approx(0.25 * total, rel=1e-12)
+    factor = grad[0] / fixed_grad[0]
+    assert factor > 0
+    np.testing.assert_allclose(grad, fixed_grad * factor, rtol=1e-12)
+    np.testing.assert_allclose(hess, fixed_hess * factor, rtol=1e-12)
+    unscaled = compile_metric("mcc").to_xgboost(hessian=hessian, mean_hessian=None)(y, z, w)
+    np.testing.assert_array_equal(unscaled[0], fixed_grad)
+
+
 def test_scale_follows_the_kind_of_formula():
     assert compile_metric("minimize: FP + 5*FN").to_xgboost().extensive
     assert not compile_metric("minimize: (FP + 5*FN)/N").to_xgboost().extensive
@@ -89,6 +122,8 @@ def test_hessians_are_exposed_and_evaluation_is_the_hard_metric():
     ({"hessian": "newton"}, "Expected argument `hessian`"),
     ({"from_logits": False}, "margins"),
     ({"compile": True}, "unknown option 'compile'"),
+    ({"mean_hessian": 0}, "`mean_hessian` to be a positive number or None"),
+    ({"mean_hessian": "auto"}, "`mean_hessian` to be a positive number or None"),
 ])
 def test_objective_option_errors(options, message):
     with pytest.raises(MetriccError, match=message):
