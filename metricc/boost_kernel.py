@@ -50,19 +50,21 @@ def sigmoids(x, out=None):
 
 
 class _Chooser:
-    """y * if_positive + (1 - y) * if_negative for two scalars, into `out` (a scratch buffer by default). Hard
-    0/1 labels (the usual case) take a masked copy instead of two products and a sum."""
+    """y * if_positive + (1 - y) * if_negative for two numbers (or two rows of one per label), into `out` (a
+    scratch buffer by default). Hard 0/1 labels (the usual case) take a masked copy instead of two products and
+    a sum."""
 
     def __init__(self, y, not_y, scratch, mask_buffer):
         self.y, self.not_y, self.scratch = y, not_y, scratch
         self.mask = None
-        if float(numpy.dot(y, not_y)) == 0.0:  # every y (1 - y) >= 0 is 0: the labels are hard
-            self.mask = numpy.greater(y, 0.5, out=mask_buffer.view(numpy.bool_)[:y.size])
+        if float(numpy.vdot(y, not_y)) == 0.0:  # every y (1 - y) >= 0 is 0: the labels are hard
+            mask = mask_buffer.reshape(-1).view(numpy.bool_)[:y.size].reshape(y.shape)
+            self.mask = numpy.greater(y, 0.5, out=mask)
 
     def __call__(self, if_positive, if_negative, out=None):
         out = self.scratch if out is None else out
         if self.mask is not None:
-            out.fill(if_negative)
+            numpy.copyto(out, if_negative)
             numpy.copyto(out, if_positive, where=self.mask)
             return out
         numpy.multiply(self.y, if_positive, out=out)
@@ -83,6 +85,11 @@ class BoostObjective:
     magnitude) or "gauss-newton" (both terms made non-negative). A prediction is positive when its margin is at least
     `decision_margin` = logit(threshold).
 
+    Multi-label (`task="multilabel"`, XGBoost's multi-output mode): margins and labels of shape (n, C), the loss
+    averaged over the labels as `average` says ("macro", optionally with `class_weight`; "weighted" by support;
+    "micro" over the pooled counts); each label's gradient and Hessian are the binary ones with its own
+    coefficients, times its weight in the average.
+
     `mean_hessian`: each call rescales the gradient and the Hessian together so that the Hessian's magnitude
     averages this much per unit of sample weight (the default 0.1; a logistic objective's p (1 - p) starts at
     0.25 and falls as the fit sharpens). The Newton step -G / H of a leaf does not change; the boosters'
@@ -91,7 +98,8 @@ class BoostObjective:
     """
 
     def __init__(self, curvatures, *, L=73.0, threshold=0.5, eps=1e-6, hessian="bound", mean_hessian=0.1,
-                 booster="xgboost", minimize=False, check_inputs=True, name="metric", error=ValueError):
+                 booster="xgboost", task="binary", num_classes=None, average="macro", class_weight=None,
+                 minimize=False, check_inputs=True, name="metric", error=ValueError):
         if hessian not in HESSIANS:
             raise error(f"Expected argument `hessian` to be one of {list(HESSIANS)}, but got {hessian!r}.")
         if mean_hessian is not None and (isinstance(mean_hessian, bool) or not isinstance(mean_hessian, (int, float))
@@ -99,10 +107,17 @@ class BoostObjective:
             raise error(f"Expected argument `mean_hessian` to be a positive number or None, but got {mean_hessian!r}.")
         if booster not in ("xgboost", "lightgbm"):
             raise error(f"Expected argument `booster` to be 'xgboost' or 'lightgbm', but got {booster!r}.")
+        if task not in ("binary", "multilabel") or task == "multilabel" and (booster != "xgboost" or average == "none"):
+            raise error(f"a booster objective supports task='binary', and task='multilabel' with XGBoost's multi-output "
+                        f"mode and one loss (average 'macro', 'micro' or 'weighted'); got task={task!r}, "
+                        f"average={average!r} for {booster} (for LightGBM, train one booster per label with a "
+                        f"binary metric)")
         self.curvatures = curvatures
         self.L, self.threshold, self.eps = float(L), float(threshold), float(eps)
         self.hessian, self.booster, self.minimize = hessian, booster, bool(minimize)
         self.mean_hessian = None if mean_hessian is None else float(mean_hessian)
+        self.task, self.num_classes, self.average = task, num_classes, average
+        self.class_weight = None if class_weight is None else numpy.asarray(class_weight, dtype=numpy.float64)
         self.check_inputs, self.name, self.error = check_inputs, name, error
         self.decision_margin = float(numpy.log(self.threshold / (1 - self.threshold)))
         self.extensive = extensive(curvatures)
@@ -133,18 +148,18 @@ class BoostObjective:
         """The soft loss (not scaled by the total weight) at the margins."""
         z, y, w = self._arrays(margins, labels, sample_weight)
         counts = self._counts(sigmoids(z)[0], y, w)[0]
-        return float(self._scalars(counts)[0])
+        return self._coefficients(counts)[0]
 
     def gradient_and_hessian(self, margins, labels, sample_weight=None, hessian=None):
         """The objective's gradient and Hessian diagonal (the mode `hessian`, default this objective's) with
         respect to the margins, as float64 arrays of the margins' shape, at the fixed scale S (no
         `mean_hessian` rescaling)."""
         z, y, w = self._arrays(margins, labels, sample_weight)
-        work = self._workspace(z.size)
+        work = self._workspace(z.shape)
         p, not_p, slope_p = sigmoids(z, work[0:3])
         counts, yh, not_yh, slope_u, not_y = self._counts(p, y, w, work[3:10])
-        _, a, b, q_a, q_b = self._scalars(counts)
-        total = 1.0 if self.extensive else (float(w.sum()) if w is not None else float(z.size))
+        _, a, b, q_a, q_b = self._coefficients(counts)
+        total = 1.0 if self.extensive else (float(w.sum()) if w is not None else float(len(z)))
         mode = self.hessian if hessian is None else hessian
         d_yh = slope_u
         d_yh *= slope_p  # d yh / d z, over L (L and S go into the per-label coefficients)
@@ -155,8 +170,8 @@ class BoostObjective:
         grad = choose(a * step, b * step, out=numpy.empty_like(z))  # never b + y (a - b): b can be ~1/eps
         if mode == "bound":  # |y q_a + (1-y) q_b| <= y |q_a| + (1-y) |q_b|, and so for c: it still majorises
             hess = numpy.multiply(d_yh, d_yh, out=numpy.empty_like(z))
-            hess *= choose(abs(q_a) * self.L * step, abs(q_b) * self.L * step)
-            bend = choose(abs(a) * self._bend_bound() * total, abs(b) * self._bend_bound() * total)
+            hess *= choose(numpy.abs(q_a) * self.L * step, numpy.abs(q_b) * self.L * step)
+            bend = choose(numpy.abs(a) * self._bend_bound() * total, numpy.abs(b) * self._bend_bound() * total)
             if w is not None:
                 bend *= w
             hess += bend
@@ -198,15 +213,20 @@ class BoostObjective:
         return self._bound
 
     def evaluate(self, margins, labels, sample_weight=None):
-        """The formula on hard predictions (margin >= decision_margin), as the loss: 1 - score, or the cost."""
+        """The formula on hard predictions (margin >= decision_margin), as the loss: 1 - score, or the cost
+        (averaged over the labels as the soft loss is)."""
         z, y, w = self._arrays(margins, labels, sample_weight)
-        w = numpy.ones_like(z) if w is None else w
+        w = numpy.ones((len(z), 1)) if w is None else w
         predicted = z >= self.decision_margin
         actual = y >= 0.5
-        counts = [float(numpy.sum(w * (predicted == p) * (actual == t))) for p, t in
+        counts = [numpy.sum(w * ((predicted == p) & (actual == t)), axis=0) for p, t in
                   ((True, True), (True, False), (False, True), (False, False))]
+        if self.task == "binary" or self.average == "micro":
+            counts = [float(c.sum()) for c in counts]
         with numpy.errstate(all="ignore"):
-            return float(self.curvatures(*counts)[0])
+            losses = numpy.broadcast_to(numpy.asarray(self.curvatures(*counts)[0], dtype=numpy.float64),
+                                        numpy.shape(counts[0]))
+        return float(numpy.sum(losses * self._label_weights(counts)))
 
     def eval_metric(self, y_true, y_pred, sample_weight=None):
         """For early stopping, in the booster's convention: XGBoost (name, value); LightGBM (name, value,
@@ -222,7 +242,8 @@ class BoostObjective:
         amplifier has its largest slope) and the booster's own metric, meaningless here, is off. For
         XGBClassifier, whose base_score is a probability, pass base_score=0.5 instead."""
         if self.booster == "xgboost":
-            return {"base_score": 0.0, "disable_default_eval_metric": 1}
+            return {"base_score": 0.0, "disable_default_eval_metric": 1,
+                    **({"multi_strategy": "one_output_per_tree"} if self.task == "multilabel" else {})}
         return {"boost_from_average": False}
 
     def predict(self, margins):
@@ -239,14 +260,19 @@ class BoostObjective:
         return y_pred, y_true, sample_weight
 
     def _arrays(self, margins, labels, sample_weight):
-        z = numpy.asarray(margins, dtype=numpy.float64).reshape(-1)
-        y = numpy.asarray(labels, dtype=numpy.float64).reshape(-1)
-        if z.shape != y.shape or z.size == 0:
-            raise self.error(f"Expected as many margins as labels (and at least one), but got {numpy.shape(margins)} "
-                             f"and {numpy.shape(labels)}.")
-        w = None if sample_weight is None else numpy.asarray(sample_weight, numpy.float64).reshape(-1)
-        if w is not None and w.shape != z.shape:
-            raise self.error(f"Expected {z.size} sample weights, but got {w.size}.")
+        """Margins and labels as float64 arrays of shape (n, C) (C = 1 for a binary objective), the weights as
+        (n, 1) or None."""
+        columns = 1 if self.task == "binary" else self.num_classes
+        z = numpy.asarray(margins, dtype=numpy.float64)
+        y = numpy.asarray(labels, dtype=numpy.float64)
+        if z.size != y.size or z.size == 0 or z.size % columns or self.task != "binary" and numpy.ndim(z) != 2:
+            shape = "n" if self.task == "binary" else f"(n, {columns})"
+            raise self.error(f"Expected margins and labels of the same shape {shape} (at least one sample), but got "
+                             f"{numpy.shape(margins)} and {numpy.shape(labels)}.")
+        z, y = z.reshape(-1, columns), y.reshape(-1, columns)
+        w = None if sample_weight is None else numpy.asarray(sample_weight, numpy.float64).reshape(-1, 1)
+        if w is not None and len(w) != len(z):
+            raise self.error(f"Expected {len(z)} sample weights (one per row), but got {len(w)}.")
         if self.check_inputs:  # reductions only: a sum is finite unless an element is not (or it overflows)
             if not numpy.isfinite(z.sum()) and not numpy.isfinite(z).all():
                 raise self.error("Expected finite margins, but they contain NaN or infinity.")
@@ -256,11 +282,11 @@ class BoostObjective:
                 raise self.error("Expected finite, non-negative sample weights with a positive entry.")
         return z, y, w
 
-    def _workspace(self, n):
-        """Eleven float64 buffers of n elements, kept between calls (a booster calls the objective every round
-        with the same n): fresh arrays would cost a page fault per element page each time."""
-        if getattr(self, "_work", None) is None or self._work[0].size != n:
-            self._work = [numpy.empty(n) for _ in range(11)]
+    def _workspace(self, shape):
+        """Eleven float64 buffers of the margins' shape, kept between calls (a booster calls the objective every
+        round with the same data): fresh arrays would cost a page fault per element page each time."""
+        if getattr(self, "_work", None) is None or self._work[0].shape != shape:
+            self._work = [numpy.empty(shape) for _ in range(11)]
         return self._work
 
     def _counts(self, p, y, w, work=None):
@@ -272,14 +298,42 @@ class BoostObjective:
         not_y = numpy.subtract(1, y, out=work[4])
         wy, wn = (y, not_y) if w is None else (numpy.multiply(w, y, out=work[5] if len(work) > 5 else None),
                                                numpy.multiply(w, not_y, out=work[6] if len(work) > 6 else None))
-        counts = [float(numpy.dot(wy, yh)), float(numpy.dot(wn, yh)), float(numpy.dot(wy, not_yh)),
-                  float(numpy.dot(wn, not_yh))]
+        if yh.shape[1] == 1:  # one column: BLAS dot products of contiguous vectors
+            counts = [numpy.dot(v.ravel(), u.ravel()).reshape(1) for v in (wy, wn) for u in (yh, not_yh)]
+        else:
+            counts = [numpy.einsum("ij,ij->j", v, u) for v in (wy, wn) for u in (yh, not_yh)]
+        counts = [counts[0], counts[2], counts[1], counts[3]]  # TP, FP, FN, TN
         return counts, yh, not_yh, slope_u, not_y
 
-    def _scalars(self, counts):
+    def _coefficients(self, counts):
+        """The averaged loss and the gradient coefficients a, b and curvatures q_a, q_b at the counts (each an
+        array of shape (C,), or one number for a binary or micro-averaged objective), weighted as the average
+        weighs each label."""
+        pooled = self.task == "binary" or self.average == "micro"
+        points = [float(c.sum()) + self.eps for c in counts] if pooled else [c + self.eps for c in counts]
         with numpy.errstate(all="ignore"):
-            values = [float(v) for v in self.curvatures(*(c + self.eps for c in counts))]
-        if not all(numpy.isfinite(v) for v in values):
+            values = [numpy.asarray(v, dtype=numpy.float64) for v in self.curvatures(*points)]
+        if not all(numpy.isfinite(v).all() for v in values):
             raise self.error(f"the {self.name} objective is not finite at the counts TP, FP, FN, TN = "
-                             f"{', '.join(f'{c:.6g}' for c in counts)} (a denominator of the formula vanishes)")
-        return values
+                             f"{', '.join(numpy.array2string(numpy.asarray(c), precision=6) for c in counts)} "
+                             f"(a denominator of the formula vanishes)")
+        if pooled:
+            return tuple(float(v) for v in values)
+        weights = self._label_weights(counts)
+        shape = numpy.shape(counts[0])
+        loss, *rest = (numpy.broadcast_to(v, shape) * weights for v in values)
+        return (float(loss.sum()), *rest)
+
+    def _label_weights(self, counts):
+        """Each label's weight in the average: 1 for one pooled loss; macro 1/C or class_weight normalised;
+        weighted by support TP + FN (a label without support weighs 0)."""
+        if self.task == "binary" or self.average == "micro":
+            return 1.0
+        if self.average == "weighted":
+            weights = numpy.asarray(counts[0] + counts[2], dtype=numpy.float64)
+        elif self.class_weight is not None:
+            weights = self.class_weight
+        else:
+            weights = numpy.ones(numpy.shape(counts[0]))
+        total = weights.sum()
+        return weights / total if total > 0 else numpy.zeros_like(weights)

@@ -46,7 +46,9 @@ def module_source(metric, backend: str) -> str:
     spec = backend_named(backend, emitted=True)
     formula = escape(metric.formula)
     params = ", ".join(f"{escape(name)}={literal(value)}" for name, value in metric.params.items())
-    multi = metric.task != "binary"
+    if spec.order == 2:  # a booster objective: refused here as the API refuses it (multi-class, LightGBM multi-label)
+        getattr(metric, f"to_{backend}")()
+    multi = metric.task != "binary" and spec.order == 1
     if multi and not spec.multi_kernels:
         raise MetriccError(f"the {backend} backend emits binary objectives only (task={metric.task!r} given)")
     parts = [
@@ -97,7 +99,9 @@ def _loss_class(metric, spec) -> str:
     options = spec.options
     if spec.order == 2:
         base, scalars = spec.loss_class, "metric_curvatures"
-        settings = {"L": metric.L, "threshold": metric.threshold, "eps": metric.eps, "minimize": metric.minimize}
+        settings = {"L": metric.L, "threshold": metric.threshold, "eps": metric.eps, "minimize": metric.minimize,
+                    **({"task": metric.task, "num_classes": metric.num_classes, "average": metric.average,
+                        "class_weight": metric.class_weight} if metric.task == "multilabel" else {})}
     elif metric.task == "binary":
         base, scalars = spec.loss_class, "metric_scalars"
         settings = {"L": metric.L, "threshold": metric.threshold, "from_logits": metric.from_logits,

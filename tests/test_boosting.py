@@ -136,8 +136,58 @@ def test_bad_inputs_are_refused():
         objective(np.array([0.0, 1.0]), np.array([np.nan, 0.0]))
     with pytest.raises(MetriccError, match="labels in"):
         objective(np.array([0.0, 2.0]), np.array([0.0, 0.0]))
-    with pytest.raises(MetriccError, match="task='binary'"):
-        compile_metric("f1", task="multilabel", num_classes=2).to_xgboost()
+    with pytest.raises(MetriccError, match="one booster per label"):
+        compile_metric("f1", task="multilabel", num_classes=2).to_lightgbm()
+    with pytest.raises(MetriccError, match="multi-class softmax objective is not there yet"):
+        compile_metric("f1", task="multiclass", num_classes=3).to_xgboost()
+    with pytest.raises(MetriccError, match="average 'macro', 'micro' or 'weighted'"):
+        compile_metric("f1", task="multilabel", num_classes=2, average="none").emit("xgboost")
+    with pytest.raises(MetriccError, match=r"same shape \(n, 3\)"):
+        compile_metric("f1", task="multilabel", num_classes=3).to_xgboost()(np.zeros((4, 2)), np.zeros((4, 2)))
+
+
+MULTILABEL = [("macro", None), ("micro", None), ("weighted", None), ("macro", (1.0, 3.0, 0.5))]
+
+
+def _multilabel(average, class_weight, **options):
+    metric = compile_metric("mcc", task="multilabel", num_classes=3, average=average, class_weight=class_weight,
+                            L=20.0)
+    rng = np.random.default_rng(4)
+    z = rng.normal(0, 0.1, (40, 3))
+    y = (rng.random((40, 3)) < [0.2, 0.5, 0.4]).astype(float)
+    return metric, metric.to_xgboost(**options), z, y, rng.uniform(0.5, 2.0, 40)
+
+
+@pytest.mark.parametrize("average, class_weight", MULTILABEL)
+def test_multilabel_objective_is_the_averaged_loss(average, class_weight):
+    metric, objective, z, y, w = _multilabel(average, class_weight, hessian="exact", mean_hessian=None)
+    value, expected = metric.loss_and_grad(z, y, w)
+    grad, hess = objective(y, z, w)
+    assert objective.loss(z, y, w) == pytest.approx(value, rel=1e-12)
+    assert np.abs(grad - expected * w.sum()).max() <= 1e-12 * np.abs(grad).max()
+    numeric = np.zeros_like(z)
+    for i, j in np.ndindex(*z.shape):  # the diagonal: d grad_ij / d z_ij by central differences
+        step = np.zeros_like(z)
+        step[i, j] = 1e-5
+        numeric[i, j] = (objective(y, z + step, w)[0][i, j] - objective(y, z - step, w)[0][i, j]) / 2e-5
+    assert np.abs(hess - numeric).max() <= 1e-6 * np.abs(hess).max()
+    hard = objective.predict(z)
+    assert objective.evaluate(z, y, w) == pytest.approx(1 - metric.score(hard, y, w), rel=1e-12)
+    bound = objective.gradient_and_hessian(z, y, w, hessian="bound")[1]
+    assert (bound >= np.abs(hess) * (1 - 1e-12)).all()
+
+
+def test_xgboost_multi_output_trains_on_a_multilabel_metric():
+    xgb = pytest.importorskip("xgboost")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 4))
+    Y = (X[:, :3] + 0.3 * rng.normal(size=(600, 3)) > [1.2, 0.8, 1.5]).astype(float)
+    metric = compile_metric("f1", task="multilabel", num_classes=3)
+    objective = metric.to_xgboost()
+    booster = xgb.train({**objective.params, "nthread": 1}, xgb.DMatrix(X, Y), 30, obj=objective,
+                        custom_metric=objective.eval_metric)
+    margins = booster.predict(xgb.DMatrix(X), output_margin=True)
+    assert margins.shape == (600, 3) and metric.score(objective.predict(margins), Y) > 0.8
 
 
 def _separable(n=600, seed=0):
@@ -178,6 +228,13 @@ def test_emitted_objective_equals_the_api(backend):
     z, y, w = _data(n=50)
     for got, expected in zip(namespace["objective"](y, z, w), getattr(metric, f"to_{backend}")()(y, z, w)):
         assert np.array_equal(got, expected)
+
+
+def test_emitted_multilabel_objective_equals_the_api():
+    metric, objective, z, y, w = _multilabel("weighted", None)
+    namespace = load_emitted(metric.emit("xgboost"))
+    for got, expected in zip(namespace["objective"](y, z, w), objective(y, z, w)):
+        assert got.shape == (40, 3) and np.array_equal(got, expected)
 
 
 def test_emitted_objective_runs_without_metricc(tmp_path):
