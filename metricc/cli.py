@@ -135,7 +135,9 @@ def _compile(args: argparse.Namespace) -> int:
         Path(args.output).write_text(source, encoding="utf-8")
     except OSError as error:
         raise MetriccError(f"cannot write {args.output}: {error.strerror}") from None
-    print(f"wrote {args.output}: a {args.backend} loss for {args.formula!r}")
+    kind = "objective" if args.backend in ("xgboost", "lightgbm") else "loss"
+    print(f"wrote {args.output}: {'an' if args.backend[0] in 'aeioux' else 'a'} {args.backend} {kind} for "
+          f"{args.formula!r}")
     return 0
 
 
