@@ -30,46 +30,28 @@ def extensive(curvatures):
 
 
 def sigmoids(x, out=None):
-    """sigmoid(x), sigmoid(-x) and their product, into the three arrays of `out` (new ones by default). The
-    product is e r^2 with e = exp(-|x|) and r = 1 / (1 + e), exact to a few ulps everywhere, so that no slope
-    rounds to 0; the two sigmoids are exact to 1e-16 in absolute terms, far below the eps that smooths every
-    count. One exponential, no overflow."""
+    """sigmoid(x), sigmoid(-x) and their product, into the three arrays of `out` (new ones by default):
+    e = exp(-x) (x clipped to +-700, so e is finite), sigmoid(x) = 1 / (1 + e), sigmoid(-x) = e sigmoid(x).
+    Each is exact to a few ulps in relative terms for |x| <= 700, so no slope or complement rounds to 0 (beyond
+    700 they are off by less than 1e-304 in absolute terms). One exponential, seven passes."""
     first, second, product = out if out is not None else (numpy.empty_like(x) for _ in range(3))
-    e = numpy.abs(x, out=product)
+    e = numpy.clip(x, -700.0, 700.0, out=second)
     numpy.negative(e, out=e)
     numpy.exp(e, out=e)
-    r = numpy.add(e, 1, out=second)
-    numpy.reciprocal(r, out=r)  # sigmoid(|x|)
-    numpy.subtract(r, 0.5, out=first)
-    e *= r
-    e *= r  # the product
-    numpy.copysign(first, x, out=first)
-    first += 0.5
-    numpy.subtract(1, first, out=second)
-    return first, second, e
+    numpy.add(e, 1, out=first)
+    numpy.reciprocal(first, out=first)
+    e *= first  # sigmoid(-x)
+    numpy.multiply(first, e, out=product)
+    return first, second, product
 
 
-class _Chooser:
-    """y * if_positive + (1 - y) * if_negative for two numbers (or two rows of one per label), into `out` (a
-    scratch buffer by default). Hard 0/1 labels (the usual case) take a masked copy instead of two products and
-    a sum."""
-
-    def __init__(self, y, not_y, scratch, mask_buffer):
-        self.y, self.not_y, self.scratch = y, not_y, scratch
-        self.mask = None
-        if float(numpy.vdot(y, not_y)) == 0.0:  # every y (1 - y) >= 0 is 0: the labels are hard
-            mask = mask_buffer.reshape(-1).view(numpy.bool_)[:y.size].reshape(y.shape)
-            self.mask = numpy.greater(y, 0.5, out=mask)
-
-    def __call__(self, if_positive, if_negative, out=None):
-        out = self.scratch if out is None else out
-        if self.mask is not None:
-            numpy.copyto(out, if_negative)
-            numpy.copyto(out, if_positive, where=self.mask)
-            return out
-        numpy.multiply(self.y, if_positive, out=out)
-        out += numpy.multiply(self.not_y, if_negative, out=self.scratch if out is not self.scratch else None)
-        return out
+def _by_label(y, not_y, if_positive, if_negative, scratch, out=None):
+    """y * if_positive + (1 - y) * if_negative for two numbers (or two rows of one per label), into `out` (a new
+    array by default; `scratch` is overwritten). Never if_negative + y (if_positive - if_negative): that loses
+    if_positive when if_negative is much larger (b can be ~1/eps)."""
+    out = numpy.multiply(y, if_positive, out=out)
+    out += numpy.multiply(not_y, if_negative, out=scratch)
+    return out
 
 
 class BoostObjective:
@@ -165,9 +147,13 @@ class BoostObjective:
         d_yh *= slope_p  # d yh / d z, over L (L and S go into the per-label coefficients)
         if w is not None:
             d_yh *= w  # from here on: w d yh / d z / L
-        choose = _Chooser(y, not_y, work[8], work[10])  # 8, 9: free after the counts
+        scratch = work[8]  # free after the counts
+
+        def choose(if_positive, if_negative, out=work[10]):
+            return _by_label(y, not_y, if_positive, if_negative, scratch, out=out)
+
         step = self.L * total
-        grad = choose(a * step, b * step, out=numpy.empty_like(z))  # never b + y (a - b): b can be ~1/eps
+        grad = choose(a * step, b * step, out=numpy.empty_like(z))
         if mode == "bound":  # |y q_a + (1-y) q_b| <= y |q_a| + (1-y) |q_b|, and so for c: it still majorises
             hess = numpy.multiply(d_yh, d_yh, out=numpy.empty_like(z))
             hess *= choose(numpy.abs(q_a) * self.L * step, numpy.abs(q_b) * self.L * step)

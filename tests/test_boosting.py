@@ -69,18 +69,14 @@ def test_positive_forms_are_positive_and_bound_majorises(formula, params, minimi
 
 
 @pytest.mark.parametrize("hessian", ["bound", "exact"])
-def test_soft_labels_take_the_general_path_and_agree(hessian):
+def test_soft_labels(hessian):
     z, y, w = _data(n=60, seed=3)
     metric = compile_metric("f1", L=20.0)
     objective = metric.to_xgboost(hessian=hessian)
-    soft = np.where(np.arange(60) % 7 == 0, 0.3, y)  # not 0/1: the labels are mixed by products, not a mask
+    soft = np.where(np.arange(60) % 7 == 0, 0.3, y)  # not 0/1
     grad, _ = objective.gradient_and_hessian(z, soft, w)
     expected = metric.loss_and_grad(z, soft, w)[1] * w.sum()
     assert np.abs(grad - expected).max() <= 1e-12 * np.abs(expected).max()
-    hard = objective.gradient_and_hessian(z, y, w)  # the masked path, against products computed here
-    a = objective.gradient_and_hessian(z, y + 1e-300 * (y == 0), w)  # 1e-300 (1 - 1e-300) != 0: general path
-    np.testing.assert_allclose(hard[0], a[0], rtol=1e-12)
-    np.testing.assert_allclose(hard[1], a[1], rtol=1e-12)
 
 
 @pytest.mark.parametrize("hessian", ["bound", "exact"])
