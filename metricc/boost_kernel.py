@@ -29,18 +29,22 @@ def extensive(curvatures):
     return one != 0 and abs(two - 2 * one) <= 1e-9 * abs(one)
 
 
-def sigmoids(x, out=None):
-    """sigmoid(x), sigmoid(-x) and their product, into the three arrays of `out` (new ones by default):
-    e = exp(-x) (x clipped to +-700, so e is finite), sigmoid(x) = 1 / (1 + e), sigmoid(-x) = e sigmoid(x).
-    Each is exact to a few ulps in relative terms for |x| <= 700, so no slope or complement rounds to 0 (beyond
-    700 they are off by less than 1e-304 in absolute terms). One exponential, seven passes."""
+def sigmoids(x, out=None, scale=1.0, shift=0.0, probability=False):
+    """sigmoid(v), sigmoid(-v) and their product for v = scale (x - shift), into the three arrays of `out` (new
+    ones by default): e = exp(-v), sigmoid(v) = 1 / (1 + e), sigmoid(-v) = e sigmoid(v). v is clipped to +-700
+    (so e is finite) unless x is a `probability` (in [0, 1]) and v cannot pass 700. Each result is exact to a
+    few ulps in relative terms for |v| <= 700, so no slope or complement rounds to 0 (beyond, they are off by
+    less than 1e-304 in absolute terms). One exponential, seven passes or fewer."""
     first, second, product = out if out is not None else (numpy.empty_like(x) for _ in range(3))
-    e = numpy.clip(x, -700.0, 700.0, out=second)
-    numpy.negative(e, out=e)
+    e = numpy.multiply(x, -scale, out=second)
+    if shift:
+        e += scale * shift
+    if not (probability and abs(scale) * max(abs(shift), abs(1 - shift)) <= 700):
+        numpy.clip(e, -700.0, 700.0, out=e)
     numpy.exp(e, out=e)
     numpy.add(e, 1, out=first)
     numpy.reciprocal(first, out=first)
-    e *= first  # sigmoid(-x)
+    e *= first  # sigmoid(-v)
     numpy.multiply(first, e, out=product)
     return first, second, product
 
@@ -110,21 +114,22 @@ class BoostObjective:
                 f"hessian={self.hessian!r}, mean_hessian={self.mean_hessian}, booster={self.booster!r})")
 
     def __call__(self, y_true, y_pred, sample_weight=None):
+        """The gradient and Hessian diagonal for the booster, rescaled (`mean_hessian`), as float32 arrays of the
+        margins' shape: both boosters keep them in float32, and fresh float32 arrays cost half the page faults
+        of float64 ones. `gradient_and_hessian()` gives the unscaled float64 values."""
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
-        grad, hess = self.gradient_and_hessian(margins, labels, weight)
+        z, y, w = self._arrays(margins, labels, weight)
+        work = self._workspace(z.shape)
+        grad, hess = self._derivatives(z, y, w, self.hessian, work[11], work[12])
+        factor = 1.0
         if self.mean_hessian is not None:
-            grad, hess = self.rescaled(grad, hess, weight)
-        return grad, hess
-
-    def rescaled(self, grad, hess, sample_weight=None):
-        """(grad, hess) times the one factor that makes sum |hess| = mean_hessian * total weight, in place."""
-        size = float(numpy.abs(hess).sum()) if self.hessian == "exact" else float(hess.sum())
-        total = float(numpy.sum(sample_weight)) if sample_weight is not None else float(hess.size)
-        if size > 0 and numpy.isfinite(size):
-            factor = self.mean_hessian * total / size
-            grad *= factor
-            hess *= factor
-        return grad, hess
+            size = float(numpy.abs(hess).sum()) if self.hessian == "exact" else float(hess.sum())
+            total = float(w.sum()) if w is not None else float(hess.size)
+            if size > 0 and numpy.isfinite(size):
+                factor = self.mean_hessian * total / size
+        shape = numpy.shape(margins)
+        return tuple(numpy.multiply(v, factor, out=numpy.empty(z.shape, numpy.float32)).reshape(shape)
+                     for v in (grad, hess))
 
     def loss(self, margins, labels, sample_weight=None):
         """The soft loss (not scaled by the total weight) at the margins."""
@@ -137,12 +142,18 @@ class BoostObjective:
         respect to the margins, as float64 arrays of the margins' shape, at the fixed scale S (no
         `mean_hessian` rescaling)."""
         z, y, w = self._arrays(margins, labels, sample_weight)
+        mode = self.hessian if hessian is None else hessian
+        grad, hess = self._derivatives(z, y, w, mode, numpy.empty_like(z), numpy.empty_like(z))
+        shape = numpy.shape(margins)
+        return grad.reshape(shape), hess.reshape(shape)
+
+    def _derivatives(self, z, y, w, mode, grad, hess):
+        """The unscaled gradient and Hessian diagonal (the mode `mode`) into `grad` and `hess`, of z's shape."""
         work = self._workspace(z.shape)
         p, not_p, slope_p = sigmoids(z, work[0:3])
         counts, yh, not_yh, slope_u, not_y = self._counts(p, y, w, work[3:10])
         _, a, b, q_a, q_b = self._coefficients(counts)
         total = 1.0 if self.extensive else (float(w.sum()) if w is not None else float(len(z)))
-        mode = self.hessian if hessian is None else hessian
         d_yh = slope_u
         d_yh *= slope_p  # d yh / d z, over L (L and S go into the per-label coefficients)
         if w is not None:
@@ -153,9 +164,9 @@ class BoostObjective:
             return _by_label(y, not_y, if_positive, if_negative, scratch, out=out)
 
         step = self.L * total
-        grad = choose(a * step, b * step, out=numpy.empty_like(z))
+        choose(a * step, b * step, out=grad)
         if mode == "bound":  # |y q_a + (1-y) q_b| <= y |q_a| + (1-y) |q_b|, and so for c: it still majorises
-            hess = numpy.multiply(d_yh, d_yh, out=numpy.empty_like(z))
+            numpy.multiply(d_yh, d_yh, out=hess)
             hess *= choose(numpy.abs(q_a) * self.L * step, numpy.abs(q_b) * self.L * step)
             bend = choose(numpy.abs(a) * self._bend_bound() * total, numpy.abs(b) * self._bend_bound() * total)
             if w is not None:
@@ -164,7 +175,7 @@ class BoostObjective:
             grad *= d_yh
         else:
             c = choose(a, b, out=work[9])
-            hess = numpy.multiply(d_yh, d_yh, out=numpy.empty_like(z))
+            numpy.multiply(d_yh, d_yh, out=hess)
             hess *= choose(q_a * self.L * step, q_b * self.L * step)  # the curvature term
             # d^2 yh / d z^2 = d yh/dz (L (1 - 2 yh) p (1 - p) + 1 - 2 p), with 1 - 2s = sigmoid(-x) - sigmoid(x)
             bend = numpy.subtract(not_yh, yh, out=yh)
@@ -184,8 +195,7 @@ class BoostObjective:
                 elif mode == "clip":
                     numpy.maximum(hess, CLIP_FLOOR * numpy.abs(hess).max(), out=hess)
             grad *= d_yh
-        shape = numpy.shape(margins)
-        return grad.reshape(shape), hess.reshape(shape)
+        return grad, hess
 
     def _bend_bound(self):
         """The largest |d^2 yh / d z^2| over all margins (measured on a fine grid, once): a Hessian that uses it
@@ -269,18 +279,16 @@ class BoostObjective:
         return z, y, w
 
     def _workspace(self, shape):
-        """Eleven float64 buffers of the margins' shape, kept between calls (a booster calls the objective every
+        """Thirteen float64 buffers of the margins' shape, kept between calls (a booster calls the objective every
         round with the same data): fresh arrays would cost a page fault per element page each time."""
         if getattr(self, "_work", None) is None or self._work[0].shape != shape:
-            self._work = [numpy.empty(shape) for _ in range(11)]
+            self._work = [numpy.empty(shape) for _ in range(13)]
         return self._work
 
     def _counts(self, p, y, w, work=None):
         """TP, FP, FN, TN (each summed directly, with 1 - yh as sigmoid(-u)), yh, 1 - yh, yh (1 - yh) and 1 - y."""
         work = work if work is not None else [numpy.empty_like(p) for _ in range(5)]
-        u = numpy.subtract(p, self.threshold, out=work[0])
-        u *= self.L
-        yh, not_yh, slope_u = sigmoids(u, work[1:4])
+        yh, not_yh, slope_u = sigmoids(p, work[1:4], scale=self.L, shift=self.threshold, probability=True)
         not_y = numpy.subtract(1, y, out=work[4])
         wy, wn = (y, not_y) if w is None else (numpy.multiply(w, y, out=work[5] if len(work) > 5 else None),
                                                numpy.multiply(w, not_y, out=work[6] if len(work) > 6 else None))
