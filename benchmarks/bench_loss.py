@@ -210,11 +210,19 @@ def startup_costs():
     return sympy, metricc, cold, cached
 
 
+TABLES = ("torch", "numpy", "small", "multiclass", "booster", "startup")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (for CI)")
     parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--tables", default=",".join(TABLES), metavar="NAMES",
+                        help=f"comma-separated tables to run, of {', '.join(TABLES)} (default: all)")
     args = parser.parse_args()
+    tables = set(args.tables.split(","))
+    if not tables <= set(TABLES):
+        parser.error(f"unknown table {sorted(tables - set(TABLES))[0]!r}; expected some of {', '.join(TABLES)}")
     sizes = [10_000, 100_000] if args.quick else [10_000, 1_000_000, 10_000_000]
     repeats = args.repeats or (3 if args.quick else 9)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
@@ -224,63 +232,75 @@ def main():
         machine += f", {torch.cuda.get_device_name()}"
     print(f"# metricc loss benchmark (float32, L = {L:g}, forward + backward, median of {repeats})\n")
     print(f"Machine: {machine}; torch {torch.__version__}, numpy {np.__version__}\n")
-    print("Times in ms; ratios to BCE of the same mode (eager to BCE eager, fused to BCE compiled); memory is the "
-          "peak extra of one step, in units of the input's size.\n")
-    print("| device | metric | n | BCE eager | BCE compiled | paper-style | metricc eager | metricc fused | "
-          "eager / BCE | fused / BCE compiled | paper / metricc eager | memory eager | memory BCE |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for device in devices:
+    if "torch" in tables:
+        print("Times in ms; ratios to BCE of the same mode (eager to BCE eager, fused to BCE compiled); memory is the "
+              "peak extra of one step, in units of the input's size.\n")
+        print("| device | metric | n | BCE eager | BCE compiled | paper-style | metricc eager | metricc fused | "
+              "eager / BCE | fused / BCE compiled | paper / metricc eager | memory eager | memory BCE |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for device in devices:
+            for metric in ("f1", "mcc"):
+                for n in sizes:
+                    s, m, size = torch_rows(n, metric, device, repeats)
+                    ms = {k: v * 1e3 for k, v in s.items()}
+                    print(f"| {device} | {metric} | {n:.0e} | {ms['BCE eager']:.2f} | {ms['BCE compiled']:.2f} | "
+                          f"{ms['paper-style']:.2f} | {ms['metricc eager']:.2f} | {ms['metricc fused']:.2f} | "
+                          f"{s['metricc eager'] / s['BCE eager']:.2f} | {s['metricc fused'] / s['BCE compiled']:.2f} | "
+                          f"{s['paper-style'] / s['metricc eager']:.2f} | {m['metricc eager'] / size:.1f} | "
+                          f"{m['BCE eager'] / size:.1f} |", flush=True)
+
+    if "numpy" in tables:
+        print("\n| NumPy loss_and_grad | n | metricc ms | BCE ms | ratio |")
+        print("|---|---|---|---|---|")
         for metric in ("f1", "mcc"):
-            for n in sizes:
-                s, m, size = torch_rows(n, metric, device, repeats)
-                ms = {k: v * 1e3 for k, v in s.items()}
-                print(f"| {device} | {metric} | {n:.0e} | {ms['BCE eager']:.2f} | {ms['BCE compiled']:.2f} | "
-                      f"{ms['paper-style']:.2f} | {ms['metricc eager']:.2f} | {ms['metricc fused']:.2f} | "
-                      f"{s['metricc eager'] / s['BCE eager']:.2f} | {s['metricc fused'] / s['BCE compiled']:.2f} | "
-                      f"{s['paper-style'] / s['metricc eager']:.2f} | {m['metricc eager'] / size:.1f} | "
-                      f"{m['BCE eager'] / size:.1f} |", flush=True)
+            n = sizes[-1]
+            ours, bce = numpy_ratio(n, metric, repeats)
+            print(f"| {metric} | {n:.0e} | {ours * 1e3:.2f} | {bce * 1e3:.2f} | {ours / bce:.2f} |", flush=True)
 
-    print("\n| NumPy loss_and_grad | n | metricc ms | BCE ms | ratio |")
-    print("|---|---|---|---|---|")
-    for metric in ("f1", "mcc"):
-        n = sizes[-1]
-        ours, bce = numpy_ratio(n, metric, repeats)
-        print(f"| {metric} | {n:.0e} | {ours * 1e3:.2f} | {bce * 1e3:.2f} | {ours / bce:.2f} |", flush=True)
+    if "small" in tables:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # small tensors: one thread (two busy OpenMP threads only add noise)
+        print("\n| small batches, f1, CPU, 1 thread | n | BCE µs | paper-style µs | metricc pure µs | "
+              "+ warm-up µs | + BCE blend µs | + running counts µs | metricc defaults µs | pure / BCE | "
+              "pure / paper | defaults / BCE |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+        for n in (256, 4096, 65536):
+            s = small_batch_rows(n, max(repeats, 50))
+            us = {k: v * 1e6 for k, v in s.items()}
+            print(f"| | {n} | {us['BCE']:.0f} | {us['paper-style']:.0f} | {us['metricc pure']:.0f} | "
+                  f"{us['warm-up']:.0f} | {us['BCE blend']:.0f} | {us['running counts']:.0f} | "
+                  f"{us['metricc defaults']:.0f} | {s['metricc pure'] / s['BCE']:.2f} | "
+                  f"{s['metricc pure'] / s['paper-style']:.2f} | {s['metricc defaults'] / s['BCE']:.2f} |",
+                  flush=True)
+        torch.set_num_threads(threads)
+    if "multiclass" in tables:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        print("\n| multi-class, CPU, 1 thread | n | C | cross-entropy ms | plain soft F1 ms | metricc macro-F1 ms | "
+              "metricc / CE | metricc / plain |")
+        print("|---|---|---|---|---|---|---|---|")
+        for n, classes in ((4096, 10), (4096, 100)) if args.quick else ((4096, 10), (100_000, 10), (4096, 100)):
+            s = multiclass_rows(n, classes, repeats)
+            ms = {k: v * 1e3 for k, v in s.items()}
+            print(f"| | {n} | {classes} | {ms['cross-entropy']:.2f} | {ms['plain soft F1']:.2f} | "
+                  f"{ms['metricc macro-F1']:.2f} | {s['metricc macro-F1'] / s['cross-entropy']:.2f} | "
+                  f"{s['metricc macro-F1'] / s['plain soft F1']:.2f} |", flush=True)
+        torch.set_num_threads(threads)
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small tensors: one thread (two busy OpenMP threads only add noise)
-    print("\n| small batches, f1, CPU, 1 thread | n | BCE µs | paper-style µs | metricc pure µs | + warm-up µs | "
-          "+ BCE blend µs | + running counts µs | metricc defaults µs | pure / BCE | pure / paper | defaults / BCE |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for n in (256, 4096, 65536):
-        s = small_batch_rows(n, max(repeats, 50))
-        us = {k: v * 1e6 for k, v in s.items()}
-        print(f"| | {n} | {us['BCE']:.0f} | {us['paper-style']:.0f} | {us['metricc pure']:.0f} | "
-              f"{us['warm-up']:.0f} | {us['BCE blend']:.0f} | {us['running counts']:.0f} | "
-              f"{us['metricc defaults']:.0f} | {s['metricc pure'] / s['BCE']:.2f} | "
-              f"{s['metricc pure'] / s['paper-style']:.2f} | {s['metricc defaults'] / s['BCE']:.2f} |", flush=True)
-    print("\n| multi-class, CPU, 1 thread | n | C | cross-entropy ms | plain soft F1 ms | metricc macro-F1 ms | "
-          "metricc / CE | metricc / plain |")
-    print("|---|---|---|---|---|---|---|---|")
-    for n, classes in ((4096, 10), (4096, 100)) if args.quick else ((4096, 10), (100_000, 10), (4096, 100)):
-        s = multiclass_rows(n, classes, repeats)
-        ms = {k: v * 1e3 for k, v in s.items()}
-        print(f"| | {n} | {classes} | {ms['cross-entropy']:.2f} | {ms['plain soft F1']:.2f} | "
-              f"{ms['metricc macro-F1']:.2f} | {s['metricc macro-F1'] / s['cross-entropy']:.2f} | "
-              f"{s['metricc macro-F1'] / s['plain soft F1']:.2f} |", flush=True)
-    torch.set_num_threads(threads)
+    if "booster" in tables:
+        print("\n| booster objective (gradient + Hessian) | n | metricc ms | binary:logistic in NumPy ms | ratio |")
+        print("|---|---|---|---|---|")
+        for metric in ("f1", "mcc"):
+            n = 100_000 if args.quick else 1_000_000
+            ours, logistic = booster_ratio(n, metric, repeats)
+            print(f"| {metric} | {n:.0e} | {ours * 1e3:.2f} | {logistic * 1e3:.2f} | {ours / logistic:.2f} |",
+                  flush=True)
 
-    print("\n| booster objective (gradient + Hessian) | n | metricc ms | binary:logistic in NumPy ms | ratio |")
-    print("|---|---|---|---|---|")
-    for metric in ("f1", "mcc"):
-        n = 100_000 if args.quick else 1_000_000
-        ours, logistic = booster_ratio(n, metric, repeats)
-        print(f"| {metric} | {n:.0e} | {ours * 1e3:.2f} | {logistic * 1e3:.2f} | {ours / logistic:.2f} |", flush=True)
-
-    sympy, metricc, cold, cached = startup_costs()
-    print(f"\n| start-up | seconds |\n|---|---|\n| import sympy | {sympy:.3f} |\n| import metricc | {metricc:.3f} "
-          f"(sympy included: {metricc - sympy:+.3f} beyond it) |\n| compile_metric('mcc'), cold | {cold:.3f} |\n"
-          f"| compile_metric('mcc'), cached | {cached:.2e} |")
+    if "startup" in tables:
+        sympy, metricc, cold, cached = startup_costs()
+        print(f"\n| start-up | seconds |\n|---|---|\n| import sympy | {sympy:.3f} |\n| import metricc | {metricc:.3f} "
+              f"(sympy included: {metricc - sympy:+.3f} beyond it) |\n| compile_metric('mcc'), cold | {cold:.3f} |\n"
+              f"| compile_metric('mcc'), cached | {cached:.2e} |")
 
 
 if __name__ == "__main__":

@@ -88,14 +88,16 @@ class BoostObjective:
                  minimize=False, check_inputs=True, name="metric", error=ValueError):
         if hessian not in HESSIANS:
             raise error(f"Expected argument `hessian` to be one of {list(HESSIANS)}, but got {hessian!r}.")
-        if mean_hessian is not None and (isinstance(mean_hessian, bool) or not isinstance(mean_hessian, (int, float))
+        if mean_hessian is not None and (isinstance(mean_hessian, bool)
+                                         or not isinstance(mean_hessian, (int, float))
                                          or not 0 < mean_hessian < numpy.inf):
             raise error(f"Expected argument `mean_hessian` to be a positive number or None, but got {mean_hessian!r}.")
         if booster not in ("xgboost", "lightgbm"):
             raise error(f"Expected argument `booster` to be 'xgboost' or 'lightgbm', but got {booster!r}.")
-        if task not in ("binary", "multilabel") or task == "multilabel" and (booster != "xgboost" or average == "none"):
-            raise error(f"a booster objective supports task='binary', and task='multilabel' with XGBoost's multi-output "
-                        f"mode and one loss (average 'macro', 'micro' or 'weighted'); got task={task!r}, "
+        if task not in ("binary", "multilabel") or task == "multilabel" and (booster != "xgboost"
+                                                                          or average == "none"):
+            raise error(f"a booster objective supports task='binary', and task='multilabel' with XGBoost's "
+                        f"multi-output mode and one loss (average 'macro', 'micro' or 'weighted'); got task={task!r}, "
                         f"average={average!r} for {booster} (for LightGBM, train one booster per label with a "
                         f"binary metric)")
         self.curvatures = curvatures
