@@ -40,6 +40,15 @@ def test_boosting_example_prints_every_row():
     assert all(0 < float(v) <= 1 for *_, f1, _, ba in rows for v in (f1, ba))
 
 
+def test_boosting_example_multilabel_rows():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "boosting.py"), "--multilabel", "--quick"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows = dict(re.findall(r"^\| ([^|]+?) \| ([0-9.]+) \|$", out.stdout, re.MULTILINE))
+    assert set(rows) == {"binary:logistic @ 0.5", "binary:logistic + tuned thresholds", "metricc macro-F1"}
+    assert all(0.3 < float(v) <= 1 for v in rows.values())  # a model that learned nothing scores far lower
+
+
 def test_modern_protocol_example_reports_every_loss():
     out = subprocess.run([sys.executable, str(EXAMPLES / "modern_protocol.py"), "--quick"], capture_output=True,
                          text=True, timeout=600)
