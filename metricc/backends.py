@@ -80,7 +80,8 @@ def loss_and_grad(input, target, sample_weight=None):
 BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
     Backend("torch", _table("torch.", "torch.clamp({0}, max={1})", "torch.clamp({0}, min={1})"),
             MappingProxyType({"torch": "torch"}),
-            kernels=("torch_kernel.py",), multi_kernels=("torch_kernel.py", "torch_multiclass.py"),
+            kernels=("probability_hint.py", "torch_kernel.py"),
+            multi_kernels=("probability_hint.py", "torch_kernel.py", "torch_multiclass.py"),
             options=MappingProxyType({"check_inputs": True, "compile": False, **TRAINING_DEFAULTS}),
             multi_options=MappingProxyType({"check_inputs": True, **TRAINING_DEFAULTS}),
             usage="loss_fn = MetricLoss()                  # a torch.nn.Module\n"
@@ -89,8 +90,8 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
             dtypes=("float64", "float32", "float16", "bfloat16"), probe="metricc.lrange:torch_probe"),
     Backend("numpy", _table("numpy.", "numpy.minimum({0}, {1})", "numpy.maximum({0}, {1})"),
             MappingProxyType({"numpy": "numpy"}),
-            kernels=("numpy_kernel.py",),
-            multi_kernels=("numpy_kernel.py", "multiclass_math.py", "numpy_multiclass.py"),
+            kernels=("probability_hint.py", "numpy_kernel.py"),
+            multi_kernels=("probability_hint.py", "numpy_kernel.py", "multiclass_math.py", "numpy_multiclass.py"),
             options=MappingProxyType({"check_inputs": True}), multi_options=MappingProxyType({"check_inputs": True}),
             usage="value, grad = loss_and_grad(logits, target)   # float, and d loss / d logits",
             extra=_LOSS_AND_GRAD, dtypes=("float64", "float32", "float16"), probe="metricc.lrange:numpy_probe"),

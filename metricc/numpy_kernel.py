@@ -1,20 +1,17 @@
 """Soft-confusion-matrix loss on NumPy arrays: one pass for the four counts, one for the gradient.
 
-This module imports only NumPy: metricc copies it verbatim into the modules it emits.
+This module imports only NumPy (and the import-free metricc.probability_hint): metricc copies both into the
+modules it emits.
 """
 
 import warnings
 
 import numpy
 
+from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
+
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
-# A batch of at least this many logits, all in [0, 1] and spread over at least half of it, looks like
-# probabilities (the logits of a fresh network often lie in a narrow band inside [0, 1]).
-PROBABILITY_HINT_MIN_SIZE = 10
-PROBABILITY_HINT_MIN_SPREAD = 0.5
-PROBABILITY_HINT = ("every element of `input` lies in [0, 1]: are these probabilities? The loss takes logits "
-                    "(from_logits=True); pass from_logits=False for probabilities")
 
 
 def sigmoid_(x):
@@ -56,7 +53,7 @@ class SoftConfusionLoss:
         self.name = name
         self.error = error
         self.warning = warning
-        self._hinted = False
+        self._hint = ProbabilityHint()
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
 
@@ -182,9 +179,7 @@ class SoftConfusionLoss:
         x_min, x_max = x.min(), x.max()
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
-        if (self.from_logits and not self._hinted and x.size >= PROBABILITY_HINT_MIN_SIZE
-                and 0 <= x_min and x_max <= 1 and x_max - x_min >= PROBABILITY_HINT_MIN_SPREAD):
-            self._hinted = True
+        if self.from_logits and self._hint.observe(x_min, x_max, x.size):
             warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=4)
         if not (y.min() >= 0 and y.max() <= 1):
             raise self.error("Expected `target` values in [0, 1].")

@@ -13,18 +13,14 @@ from typing import Any, NamedTuple
 import torch
 from torch.autograd.function import once_differentiable
 
+from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
+
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
-# A batch of at least this many logits, all in [0, 1] and spread over at least half of it, looks like
-# probabilities (the logits of a fresh network often lie in a narrow band inside [0, 1]).
-PROBABILITY_HINT_MIN_SIZE = 10
-PROBABILITY_HINT_MIN_SPREAD = 0.5
 # Batches of up to this many elements take the stacked path: fewer, larger tensor operations, and a saved
 # per-sample factor so that the backward pass is one product (5 n-sized tensors kept at most, 320 KiB in float32);
 # larger batches stream through one buffer and recompute in the backward pass (faster from about 32,768 on).
 STACKED_MAX_SIZE = 1 << 14
-PROBABILITY_HINT = ("every element of `input` lies in [0, 1]: are these probabilities? The loss takes logits "
-                    "(from_logits=True); pass from_logits=False for probabilities")
 
 
 def _accumulation_dtype(x):
@@ -642,7 +638,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         self.name = name
         self.error = error
         self.warning = warning
-        self._hinted = False
+        self._hint = ProbabilityHint()
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
         self._init_checks()
@@ -764,9 +760,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
-        if (self.from_logits and not self._hinted and numel >= PROBABILITY_HINT_MIN_SIZE
-                and 0 <= x_min and x_max <= 1 and x_max - x_min >= PROBABILITY_HINT_MIN_SPREAD):
-            self._hinted = True
+        if self.from_logits and self._hint.observe(x_min, x_max, numel):
             warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=_caller_level())
         if not (y_min >= 0 and y_max <= 1):
             raise self.error("Expected `target` values in [0, 1].")

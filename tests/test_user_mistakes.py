@@ -131,6 +131,23 @@ def test_numpy_warns_when_logits_look_like_probabilities():
         metric.loss_and_grad(np.random.default_rng(0).random(16), np.array([0, 1] * 8))
 
 
+def test_no_warning_when_logits_pass_through_the_unit_interval_while_training():
+    """Logits of a training network can all lie in [0, 1], spread over half of it, for a few steps (seen at
+    steps 5-15 of a 64-unit MLP): that is no sign of probabilities. They stay there only when they are."""
+    loss = F1.to_torch(pure=True)
+    target = torch.tensor([0, 1] * 8)
+    generator = torch.Generator().manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for step in range(200):
+            spread = 0.1 + 0.8 * torch.rand(16, generator=generator)  # in [0.1, 0.9]
+            logits = spread if step % 30 < 12 else 4 * torch.randn(16, generator=generator)
+            loss(logits if step else 0.1 * logits, target)
+    with pytest.warns(MetriccWarning, match="are these probabilities"):  # a run fed probabilities: a streak
+        for step in range(60):
+            loss(0.5 + 0.45 * (2 * torch.rand(16, generator=generator) - 1) * min(1.0, step / 20), target)
+
+
 @pytest.mark.parametrize("logits", [torch.zeros(16), torch.randn(16, generator=torch.Generator().manual_seed(0)),
                                     torch.rand(4), 0.3 + 0.2 * torch.rand(64)])  # the last: a fresh network's
 def test_no_warning_for_logits_that_may_well_be_logits(logits):
