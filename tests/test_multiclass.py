@@ -99,6 +99,33 @@ def test_gradients_match_autograd_and_finite_differences(task, average, name):
         assert np.max(np.abs(grad - numeric)) <= 1e-5 * scale
 
 
+@pytest.mark.parametrize("classes", [3, 40])  # class-major (C, n) and sample-major (n, C) tensors inside
+@pytest.mark.parametrize("weighted", [False, True])
+def test_torch_multiclass_layouts_ties_and_confident_rows(classes, weighted):
+    """Rows whose largest logit is tied (no single top entry), rows with one confident class (p rounds to 1 in
+    float32) and ordinary rows: the torch loss and gradient equal autograd through the plain formula."""
+    rng = np.random.default_rng(5)
+    n = 24
+    z = rng.normal(0, 0.5, (n, classes))
+    z[0] = 0.0  # every entry tied
+    z[1, :2] = z[1].max() + 1.0  # two tied largest entries
+    z[2, 1] = 40.0  # confident
+    labels = rng.integers(0, classes, n)
+    w = rng.uniform(0.5, 2.0, n) if weighted else np.ones(n)
+    metric = compile_metric("f1", task="multiclass", num_classes=classes)
+    x = torch.tensor(z, requires_grad=True)
+    expected = _plain_loss(SCORES["f1"], x, torch.tensor(np.eye(classes)[labels]), torch.tensor(w), "multiclass",
+                           "macro")
+    expected.backward()
+    for dtype, tolerance in ((torch.float64, 1e-9), (torch.float32, 2e-4)):
+        xt = torch.tensor(z, dtype=dtype, requires_grad=True)
+        loss = metric.to_torch(pure=True)(xt, torch.tensor(labels), torch.tensor(w, dtype=dtype) if weighted else None)
+        loss.backward()
+        assert loss.item() == pytest.approx(expected.item(), rel=tolerance)
+        scale = x.grad.abs().max().item()
+        assert (xt.grad.double() - x.grad).abs().max().item() <= tolerance * scale
+
+
 def test_ignore_index_and_class_weight():
     rng = np.random.default_rng(3)
     z = rng.normal(0, 0.3, (20, 3))
