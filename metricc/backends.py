@@ -83,7 +83,7 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
             kernels=("probability_hint.py", "torch_kernel.py"),
             multi_kernels=("probability_hint.py", "torch_kernel.py", "torch_multiclass.py"),
             options=MappingProxyType({"check_inputs": True, "compile": False, **TRAINING_DEFAULTS}),
-            multi_options=MappingProxyType({"check_inputs": True, **TRAINING_DEFAULTS}),
+            multi_options=MappingProxyType({"check_inputs": True, "compile": False, **TRAINING_DEFAULTS}),
             usage="loss_fn = MetricLoss()                  # a torch.nn.Module\n"
                   "    loss = loss_fn(logits, target)          # 0-dim tensor; loss.backward() runs the derived "
                   "gradient",

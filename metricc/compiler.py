@@ -140,7 +140,8 @@ class CompiledMetric:
         if isinstance(L, (int, float)) and not isinstance(L, bool) and 0 < L < defaults["L_start"]:
             defaults["L_start"] = float(L)  # a small L needs no warm-up from 5
         if self.task != "binary":
-            return self._kernel(torch_multiclass.MultiSoftConfusionLoss, "torch", {**defaults, **options}, extra)
+            return self._kernel(torch_multiclass.MultiSoftConfusionLoss, "torch", {**defaults, **options},
+                                extra | {"compile"})
         return self._kernel(torch_kernel.SoftConfusionLoss, "torch", {**defaults, **options}, extra | {"compile"},
                             host_scalars=self._scalars("math"))
 

@@ -9,13 +9,14 @@ Soft predictions, from logits of shape (n, C):
 """
 
 import math
+import warnings
 from typing import Any, NamedTuple
 
 import torch
 from torch.autograd.function import once_differentiable
 
 from metricc.torch_kernel import InputChecks, TrainingState  # emitted modules inline this import
-from metricc.torch_kernel import check_devices, running_counts  # emitted modules inline this import
+from metricc.torch_kernel import check_devices, compiled, running_counts  # emitted modules inline this import
 
 def sigmoid_pair(x):
     """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2, so that none rounds to 0 or 1
@@ -128,6 +129,30 @@ def average(scalars, counts, eps, average_, class_weight):
             torch.where(used, weight * b, 0))
 
 
+def forward_pass(input, target, weight, L, threshold, task, dim):
+    """The soft predictions, what the pullback needs and the per-class counts (the fused path compiles this);
+    `dim` is the class axis (0: class-major, the input transposed here)."""
+    dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
+    if dim == 0:
+        z = torch.empty(input.shape[::-1], dtype=dtype, device=input.device).copy_(input.t())
+    else:
+        z = input.to(dtype)
+    yh, not_yh, saved = soft_predictions(z, task, L, threshold, dim, own=dim == 0 or input.dtype != dtype)
+    return yh, not_yh, saved, per_class_counts(yh, not_yh, target, weight, 1 - dim)
+
+
+def backward_pass(target, weight, yh, not_yh, saved, a, b, task, L, dim):
+    """d loss / d input (in the input's layout) from the coefficients a, b, each (C,) or 0-dim, already scaled by
+    the incoming gradient (the fused path compiles this)."""
+    if dim == 0:
+        a, b = (v if v.dim() == 0 else v[:, None] for v in (a, b))
+    grad_yh = torch.sub(1, target).mul_(b).addcmul_(target, a)  # never b + y (a - b): b can be ~1/eps
+    if weight is not None:
+        grad_yh.mul_(weight)
+    grad = pullback(yh, not_yh, saved, grad_yh, task, L, dim)
+    return grad.t() if dim == 0 else grad
+
+
 class Spec(NamedTuple):
     """What the autograd function needs besides the tensors (`group`: see torch_kernel.Spec)."""
 
@@ -142,6 +167,7 @@ class Spec(NamedTuple):
     running: Any = None  # the module's running estimates (updated in place), or None
     momentum: float = 0.0
     class_major: bool = False  # multiclass tensors (target, weight) laid out (C, n) and (1, n)
+    fused: bool = False  # the two passes through torch.compile
 
 
 class MultiSoftConfusionFunction(torch.autograd.Function):
@@ -152,12 +178,13 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
         dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
         dim = 0 if spec.class_major else 1  # the class axis
         with torch.autocast(input.device.type, enabled=False):
-            if spec.class_major:
-                z = torch.empty(input.shape[::-1], dtype=dtype, device=input.device).copy_(input.t())
+            if spec.fused:  # L as a tensor: no recompilation as the warm-up moves it
+                L = torch.tensor(spec.L, dtype=dtype, device=input.device)
+                yh, not_yh, saved, counts = compiled(forward_pass)(input, target, weight, L, spec.threshold,
+                                                                  spec.task, dim)
             else:
-                z = input.to(dtype)
-            yh, not_yh, saved = soft_predictions(z, spec.task, spec.L, spec.threshold, dim, own=z is not input)
-            counts = per_class_counts(yh, not_yh, target, weight, 1 - dim)
+                L = spec.L
+                yh, not_yh, saved, counts = forward_pass(input, target, weight, L, spec.threshold, spec.task, dim)
             world_size = 1
             group = spec.group
             if group is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
@@ -170,21 +197,18 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
                                               spec.momentum).to(dtype).unbind())
             loss, a, b = average(spec.scalars, counts, spec.eps, spec.average, spec.class_weight)
         ctx.save_for_backward(target, weight, yh, not_yh, a, b, *saved)
-        ctx.settings = (spec.task, spec.L, world_size, input.dtype, dim)
+        ctx.settings = (spec.task, L, world_size, input.dtype, dim, spec.fused)
         return loss.to(dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output):
         target, weight, yh, not_yh, a, b, *saved = ctx.saved_tensors
-        task, L, world_size, input_dtype, dim = ctx.settings
+        task, L, world_size, input_dtype, dim, fused = ctx.settings
         scale = grad_output * world_size  # (C,) for average="none", else a scalar
-        a, b = ((v * scale)[:, None] for v in (a, b)) if dim == 0 else (a * scale, b * scale)
-        grad_yh = torch.sub(1, target).mul_(b).addcmul_(target, a)  # never b + y (a - b): b can be ~1/eps
-        if weight is not None:
-            grad_yh.mul_(weight)
-        grad = pullback(yh, not_yh, saved, grad_yh, task, L, dim)
-        return (grad.t() if dim == 0 else grad).to(input_dtype), None, None, None
+        passes = compiled(backward_pass) if fused else backward_pass
+        grad = passes(target, weight, yh, not_yh, saved, a * scale, b * scale, task, L, dim)
+        return grad.to(input_dtype), None, None, None
 
 
 class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
@@ -199,9 +223,12 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
 
     def __init__(self, scalars, *, task, num_classes, average="macro", L=73.0, threshold=0.5, eps=1e-6,
                  ignore_index=None, class_weight=None, sync=False, process_group=None, check_inputs=True,
-                 warmup=0, L_start=5.0, bce_weight=0.0, momentum=0.0, name="metric", error=ValueError,
-                 warning=UserWarning, check_dtype=None):
+                 compile=False, warmup=0, L_start=5.0, bce_weight=0.0, momentum=0.0, name="metric",
+                 error=ValueError, warning=UserWarning, check_dtype=None):
         super().__init__()
+        self.fused = bool(compile) and compiled(forward_pass) is not None
+        if compile and not self.fused:
+            warnings.warn("torch.compile is unavailable here: the loss runs eagerly", warning, stacklevel=2)
         self._init_training(warmup, L_start, bce_weight, momentum, (5, num_classes))
         self._init_checks()
         self.scalars, self.task, self.num_classes, self.average = scalars, task, num_classes, average
@@ -248,7 +275,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         group = (self.process_group or "default") if self.sync else None
         training, running = self._running_for_this_step()
         spec = Spec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average, class_weight,
-                    group, running, self.momentum, class_major)
+                    group, running, self.momentum, class_major, self.fused)
         loss = MultiSoftConfusionFunction.apply(input, target, weight, spec)
         if self.check_inputs:
             loss = self._check_values(loss, summary, input.numel(), False)

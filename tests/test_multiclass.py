@@ -209,3 +209,27 @@ def test_torch_multiclass_raises_instead_of_returning_nan():
     z[:, 0] = 50.0  # class 0 wins everywhere: TP of class 0 is 1, its denominator vanishes
     with pytest.raises(MetriccError, match="not finite"):
         loss(z, torch.tensor([0, 1, 2]))
+
+
+@pytest.mark.parametrize("task, classes", [("multiclass", 3), ("multiclass", 40), ("multilabel", 4)])
+def test_fused_multiclass_path_equals_eager(task, classes):
+    """compile=True runs both passes through torch.compile: the same loss and gradient as the eager path."""
+    rng = np.random.default_rng(6)
+    n = 50
+    z = torch.tensor(rng.normal(0, 1.0, (n, classes)), dtype=torch.float32)
+    z[0] = 0.0  # tied
+    target = (torch.tensor(rng.integers(0, classes, n)) if task == "multiclass"
+              else torch.tensor((rng.random((n, classes)) < 0.3).astype(np.float32)))
+    w = torch.tensor(rng.uniform(0.5, 2.0, n), dtype=torch.float32)
+    metric = compile_metric("f1", task=task, num_classes=classes)
+    fused = metric.to_torch(pure=True, compile=True)
+    if not fused.fused:
+        pytest.skip("torch.compile is unavailable here")
+    results = []
+    for loss_fn in (metric.to_torch(pure=True), fused):
+        x = z.clone().requires_grad_(True)
+        loss = loss_fn(x, target, w)
+        loss.backward()
+        results.append((loss.item(), x.grad))
+    assert results[1][0] == pytest.approx(results[0][0], rel=1e-6)
+    assert (results[1][1] - results[0][1]).abs().max().item() <= 1e-5 * results[0][1].abs().max().item()
