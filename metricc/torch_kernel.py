@@ -55,12 +55,17 @@ def soft_counts(input, target, weight, L, threshold, from_logits):
         yh = torch.sigmoid(u)
         not_yh = u.neg_().sigmoid_()
         y = target.to(dtype)
-        not_y = torch.sub(1, y)
-        if weight is not None:
-            weight = weight.to(dtype)
-            y = y * weight
-            not_y.mul_(weight)
-        product = torch.empty_like(yh)  # torch.sum adds in a cascade; BLAS dot lost 1e-3 at n = 1e7 in float32
+        # torch.sum adds in a cascade (BLAS dot lost 1e-3 at n = 1e7 in float32); one product buffer
+        if weight is None:  # (1 - y) yh as yh - y yh, elementwise (exact for 0/1 labels): no 1 - y tensor
+            product = torch.mul(y, yh)
+            counts = [product.sum(), torch.sub(yh, product, out=product).sum()]
+            torch.mul(y, not_yh, out=product)
+            counts += [product.sum(), torch.sub(not_yh, product, out=product).sum()]
+            return torch.stack(counts)
+        weight = weight.to(dtype)
+        not_y = torch.sub(1, y).mul_(weight)
+        y = y * weight
+        product = torch.empty_like(yh)
         return torch.stack([torch.mul(a, b, out=product).sum() for a, b in ((y, yh), (not_y, yh), (y, not_yh),
                                                                             (not_y, not_yh))])
 
