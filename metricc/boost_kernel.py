@@ -99,7 +99,7 @@ class BoostObjective:
             raise error(f"a booster objective supports task='binary', and task='multilabel' with XGBoost's "
                         f"multi-output mode and one loss (average 'macro', 'micro' or 'weighted'); got task={task!r}, "
                         f"average={average!r} for {booster} (for LightGBM, train one booster per label with a "
-                        f"binary metric)")
+                        f"binary metric; a multi-class softmax objective is not there yet)")
         self.curvatures = curvatures
         self.L, self.threshold, self.eps = float(L), float(threshold), float(eps)
         self.hessian, self.booster, self.minimize = hessian, booster, bool(minimize)
@@ -122,7 +122,7 @@ class BoostObjective:
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
         z, y, w = self._arrays(margins, labels, weight)
         work = self._workspace(z.shape)
-        grad, hess = self._derivatives(z, y, w, self.hessian, work[11], work[12])
+        grad, hess = self._derivatives(z, y, w, self.hessian, work[10], work[11])
         factor = 1.0
         if self.mean_hessian is not None:
             size = float(numpy.abs(hess).sum()) if self.hessian == "exact" else float(hess.sum())
@@ -153,16 +153,16 @@ class BoostObjective:
         """The unscaled gradient and Hessian diagonal (the mode `mode`) into `grad` and `hess`, of z's shape."""
         work = self._workspace(z.shape)
         p, not_p, slope_p = sigmoids(z, work[0:3])
-        counts, yh, not_yh, slope_u, not_y = self._counts(p, y, w, work[3:10])
+        counts, yh, not_yh, slope_u, not_y = self._counts(p, y, w, work[3:9])
         _, a, b, q_a, q_b = self._coefficients(counts)
         total = 1.0 if self.extensive else (float(w.sum()) if w is not None else float(len(z)))
         d_yh = slope_u
         d_yh *= slope_p  # d yh / d z, over L (L and S go into the per-label coefficients)
         if w is not None:
             d_yh *= w  # from here on: w d yh / d z / L
-        scratch = work[8]  # free after the counts
+        scratch = work[7]  # free after the counts
 
-        def choose(if_positive, if_negative, out=work[10]):
+        def choose(if_positive, if_negative, out=work[9]):
             return _by_label(y, not_y, if_positive, if_negative, scratch, out=out)
 
         step = self.L * total
@@ -176,7 +176,7 @@ class BoostObjective:
             hess += bend
             grad *= d_yh
         else:
-            c = choose(a, b, out=work[9])
+            c = choose(a, b, out=work[8])
             numpy.multiply(d_yh, d_yh, out=hess)
             hess *= choose(q_a * self.L * step, q_b * self.L * step)  # the curvature term
             # d^2 yh / d z^2 = d yh/dz (L (1 - 2 yh) p (1 - p) + 1 - 2 p), with 1 - 2s = sigmoid(-x) - sigmoid(x)
@@ -281,19 +281,19 @@ class BoostObjective:
         return z, y, w
 
     def _workspace(self, shape):
-        """Thirteen float64 buffers of the margins' shape, kept between calls (a booster calls the objective every
+        """Twelve float64 buffers of the margins' shape, kept between calls (a booster calls the objective every
         round with the same data): fresh arrays would cost a page fault per element page each time."""
         if getattr(self, "_work", None) is None or self._work[0].shape != shape:
-            self._work = [numpy.empty(shape) for _ in range(13)]
+            self._work = [numpy.empty(shape) for _ in range(12)]
         return self._work
 
     def _counts(self, p, y, w, work=None):
         """TP, FP, FN, TN (each summed directly, with 1 - yh as sigmoid(-u)), yh, 1 - yh, yh (1 - yh) and 1 - y."""
-        work = work if work is not None else [numpy.empty_like(p) for _ in range(5)]
-        yh, not_yh, slope_u = sigmoids(p, work[1:4], scale=self.L, shift=self.threshold, probability=True)
-        not_y = numpy.subtract(1, y, out=work[4])
-        wy, wn = (y, not_y) if w is None else (numpy.multiply(w, y, out=work[5] if len(work) > 5 else None),
-                                               numpy.multiply(w, not_y, out=work[6] if len(work) > 6 else None))
+        work = work if work is not None else [numpy.empty_like(p) for _ in range(4)]
+        yh, not_yh, slope_u = sigmoids(p, work[0:3], scale=self.L, shift=self.threshold, probability=True)
+        not_y = numpy.subtract(1, y, out=work[3])
+        wy, wn = (y, not_y) if w is None else (numpy.multiply(w, y, out=work[4] if len(work) > 4 else None),
+                                               numpy.multiply(w, not_y, out=work[5] if len(work) > 5 else None))
         if yh.shape[1] == 1:  # one column: BLAS dot products of contiguous vectors
             counts = [numpy.dot(v.ravel(), u.ravel()).reshape(1) for v in (wy, wn) for u in (yh, not_yh)]
         else:

@@ -184,16 +184,11 @@ class CompiledMetric:
     def _booster(self, booster: str, options: Mapping[str, Any]):
         from . import boost_kernel
 
-        if self.task == "multiclass" or self.task == "multilabel" and (booster != "xgboost" or self.average == "none"):
-            raise MetriccError(f"to_{booster}() supports task='binary', and task='multilabel' with XGBoost's "
-                               "multi-output mode and average 'macro', 'micro' or 'weighted'; for multi-label data "
-                               "in LightGBM train one booster per label with a binary metric (a multi-class softmax "
-                               "objective is not there yet)")
         settings = self._settings(options, {"hessian", "mean_hessian", "check_inputs"})
         if not settings.pop("from_logits"):
             raise MetriccError(f"to_{booster}() works on the booster's margins (logits): from_logits=False does not "
                                "apply")
-        if self.task == "multilabel":
+        if self.task != "binary":  # the objective refuses what it does not support
             settings.update(task=self.task, num_classes=self.num_classes, average=self.average,
                             class_weight=self.class_weight)
         return boost_kernel.BoostObjective(self._scalars("numpy", order=2), booster=booster, minimize=self.minimize,
