@@ -18,7 +18,7 @@ import numpy as np
 import sympy as sp
 
 from . import numpy_kernel, numpy_multiclass
-from .backends import PURE_TRAINING, TRAINING_DEFAULTS
+from .backends import PURE_TRAINING, TRAINING_DEFAULTS, TRAINING_L
 from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, loss_of
 from .errors import MetriccError, MetriccWarning
@@ -27,6 +27,7 @@ from .printing import curvatures_source, scalars_source
 from .vocabulary import AVERAGES, COUNTS, TASKS
 
 DEFAULT_EPS = 1e-6
+DEFAULT_L = 73.0  # the paper's amplifying scale: full-batch losses, boosters and torch's pure=True
 MAX_L = 1e6  # far beyond any valid L (metricc lrange): larger ones only overflow the gradient's arithmetic
 
 
@@ -48,6 +49,7 @@ class CompiledMetric:
     average: str = "macro"
     ignore_index: int | None = None
     class_weight: tuple[float, ...] | None = None
+    L_given: bool = True  # False: compile_metric chose L, and a torch loss trains at TRAINING_L instead
     key: Any = field(default=(), compare=False, repr=False)  # the arguments that compiled it (a _Key)
 
     def __repr__(self) -> str:
@@ -135,8 +137,11 @@ class CompiledMetric:
             raise MetriccError("to_torch() needs PyTorch, which is not installed: pip install torch "
                                "(or pip install 'metricc[torch]')") from None
         extra = {"check_inputs", "sync", "process_group", *TRAINING_DEFAULTS}
-        defaults = dict(PURE_TRAINING if _flag("pure", pure) else TRAINING_DEFAULTS)
-        L = options.get("L", self.L)
+        pure = _flag("pure", pure)
+        defaults = dict(PURE_TRAINING if pure else TRAINING_DEFAULTS)
+        if not pure and not self.L_given:
+            defaults["L"] = TRAINING_L
+        L = options.get("L", defaults.get("L", self.L))
         if isinstance(L, (int, float)) and not isinstance(L, bool) and 0 < L < defaults["L_start"]:
             defaults["L_start"] = float(L)  # a small L needs no warm-up from 5
         if self.task != "binary":
@@ -394,7 +399,7 @@ def _scalars_function(derivation: Derivation, backend: str, order: int = 1) -> C
     return namespace["metric_scalars" if order == 1 else "metric_curvatures"]
 
 
-def compile_metric(formula: str, *, L: float = 73.0, threshold: float = 0.5, from_logits: bool = True,
+def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0.5, from_logits: bool = True,
                    eps: float = DEFAULT_EPS, minimize: bool = False, task: str = "binary",
                    num_classes: int | None = None, average: str = "macro", ignore_index: int | None = None,
                    class_weight: Any = None, **params: float) -> CompiledMetric:
@@ -403,9 +408,11 @@ def compile_metric(formula: str, *, L: float = 73.0, threshold: float = 0.5, fro
     `params` bind named parameters of the formula (`beta=2` for "fbeta"). The loss is `1 - score`, or the
     formula itself when it starts with `minimize:` or `minimize=True`. `task="multiclass"` or `"multilabel"`
     (with `num_classes`) applies the formula to each class's one-vs-rest counts and averages as `average`
-    says ("macro", "micro", "weighted" by support, or "none"). Equal arguments return the same object.
+    says ("macro", "micro", "weighted" by support, or "none"). `L` is the amplifying scale: 73 (the paper's)
+    unless given, except that a torch loss with the training defaults then uses TRAINING_L (15: README,
+    "Training with a metric loss"). Equal arguments return the same object.
     """
-    settings = {"L": L, "threshold": threshold, "from_logits": from_logits, "eps": eps}
+    settings = {"L": DEFAULT_L if L is None else L, "threshold": threshold, "from_logits": from_logits, "eps": eps}
     _check_settings(settings)
     minimize = _flag("minimize", minimize)
     multi = _check_task(task, num_classes, average, ignore_index, class_weight)
@@ -415,7 +422,7 @@ def compile_metric(formula: str, *, L: float = 73.0, threshold: float = 0.5, fro
     formula = str.__add__("", formula)  # a plain str: a subclass's methods never run again
     params = {name: _real(f"parameter `{name}`", value, "a finite number") for name, value in params.items()}
     key = _Key(formula, settings["L"], settings["threshold"], settings["from_logits"], settings["eps"], minimize,
-               tuple(sorted(params.items())), multi)
+               tuple(sorted(params.items())), multi, L is not None)
     return _compiled(key)
 
 
@@ -522,6 +529,7 @@ class _Key(NamedTuple):
     minimize: bool
     params: tuple[tuple[str, float], ...]
     multi: _Task
+    L_given: bool
 
 
 @functools.lru_cache(maxsize=512)
@@ -536,7 +544,8 @@ def _compile(key: _Key) -> CompiledMetric:
     except RecursionError:
         raise MetriccError("the formula nests too deeply for SymPy to differentiate; simplify it") from None
     return CompiledMetric(key.formula, parsed.expr, minimize, MappingProxyType(dict(parsed.params)), key.L,
-                          key.threshold, key.from_logits, key.eps, derivation, *key.multi, key=key)
+                          key.threshold, key.from_logits, key.eps, derivation, *key.multi, L_given=key.L_given,
+                          key=key)
 
 
 def _check_settings(settings: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from metricc import MetriccError, MetriccWarning, compile_metric
+from metricc.backends import TRAINING_L
 from oracles import soft_counts
 
 F1 = lambda TP, FP, FN, TN: 1 - 2 * TP / (2 * TP + FP + FN)  # noqa: E731
@@ -80,12 +81,12 @@ def test_running_counts_follow_a_hand_computed_moving_average():
 
 
 def test_state_dict_round_trip_reset_and_eval_leave_state_alone():
-    module = compile_metric("f1").to_torch()
+    module = compile_metric("f1").to_torch(warmup=10)  # steps are counted while a warm-up needs them
     z, y = _batch()
     for _ in range(3):
         module(z.clone().requires_grad_(True), y).backward()
     state = {k: (v.clone() if torch.is_tensor(v) else dict(v)) for k, v in module.state_dict().items()}
-    fresh = compile_metric("f1").to_torch()
+    fresh = compile_metric("f1").to_torch(warmup=10)
     fresh.load_state_dict(module.state_dict())
     assert fresh.steps == module.steps == 3 and torch.equal(fresh.running, module.running)
     module.eval()
@@ -98,10 +99,12 @@ def test_state_dict_round_trip_reset_and_eval_leave_state_alone():
 
 def test_pure_is_the_paper_loss_and_options_are_checked():
     pure = compile_metric("f1").to_torch(pure=True)
-    assert (pure.warmup, pure.bce_weight, pure.momentum, pure.running) == (0, 0.0, 0.0, None)
+    assert (pure.warmup, pure.bce_weight, pure.momentum, pure.running, pure.L) == (0, 0.0, 0.0, None, 73.0)
     default = compile_metric("f1").to_torch()
-    assert default.warmup > 0 and default.bce_weight > 0 and default.momentum > 0
-    assert compile_metric("f1", L=3.0).to_torch().L_start == 3.0
+    assert (default.L, default.warmup, default.bce_weight, default.momentum) == (TRAINING_L, 0, 0.0, 0.9)
+    # an L the user gives is kept, to compile_metric or to to_torch
+    assert compile_metric("f1", L=73).to_torch().L == compile_metric("f1").to_torch(L=40).L + 33 == 73.0
+    assert compile_metric("f1", L=3.0).to_torch(warmup=5).L_start == 3.0
     for options, message in [({"warmup": -1}, "warmup"), ({"momentum": 1.0}, "momentum"),
                               ({"bce_weight": -0.1}, "bce_weight"), ({"L_start": 80.0}, "L_start")]:
         with pytest.raises(MetriccError, match=message):
@@ -110,33 +113,22 @@ def test_pure_is_the_paper_loss_and_options_are_checked():
 
 @pytest.mark.filterwarnings("ignore:every element of `input` lies in")  # a fresh network's logits may
 def test_the_pure_loss_collapses_where_the_default_does_not():
+    """The paper's MLP protocol on fold 6 of its synthetic set (about 2 s): the pure loss ends with every training
+    sample predicted positive, the defaults near the 10 % of positives."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
-    from reproduce_paper import MLP, synthetic
+    from reproduce_paper import mlp_fit, synthetic
     from sklearn.model_selection import StratifiedKFold
     from sklearn.preprocessing import StandardScaler
 
     torch.set_num_threads(1)
-    X, y = synthetic(2000)
+    X, y = synthetic(10_000)
     train = list(StratifiedKFold(10, shuffle=True, random_state=0).split(X, y))[6][0]
-    X_t = torch.tensor(StandardScaler().fit_transform(X[train]), dtype=torch.float32)
-    y_t = torch.tensor(y[train], dtype=torch.float32)
+    X_train = StandardScaler().fit_transform(X[train])
     shares = {}
     for pure in (True, False):
-        torch.manual_seed(6)
-        model = MLP(2)
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        loss_fn = compile_metric("f1").to_torch(pure=pure)
-        generator = torch.Generator().manual_seed(6)
-        for _ in range(20):
-            order = torch.randperm(len(train), generator=generator)
-            for start in range(0, len(train), 90):
-                index = order[start:start + 90]
-                optimizer.zero_grad()
-                loss_fn(model(X_t[index]), y_t[index]).backward()
-                optimizer.step()
-        model.eval()
+        model, _ = mlp_fit(X_train, y[train], compile_metric("f1"), 1e-3, 100, 0.05, 6, pure=pure)
         with torch.no_grad():
-            shares[pure] = (model(X_t) >= 0).float().mean().item()
+            shares[pure] = (model(torch.tensor(X_train, dtype=torch.float32)) >= 0).float().mean().item()
     assert shares[True] >= 0.99  # every sample predicted positive: collapsed
     assert 0.05 < shares[False] < 0.3  # about the 10 % of positives
 
@@ -177,14 +169,14 @@ def test_multiclass_running_counts_and_cross_entropy_blend_against_autograd():
 
 
 def test_multiclass_state_round_trip_and_eval():
-    module = compile_metric("f1", task="multilabel", num_classes=2).to_torch()
+    module = compile_metric("f1", task="multilabel", num_classes=2).to_torch(warmup=10)
     z, y = torch.randn(16, 2, dtype=torch.float64), (torch.rand(16, 2) < 0.4).double()
     module(z.clone().requires_grad_(True), y).backward()
     before = module.running.clone()
     module.eval()
     module(z, y)
     assert torch.equal(module.running, before) and module.steps == 1
-    fresh = compile_metric("f1", task="multilabel", num_classes=2).to_torch()
+    fresh = compile_metric("f1", task="multilabel", num_classes=2).to_torch(warmup=10)
     fresh.load_state_dict(module.state_dict())
     assert fresh.steps == 1 and torch.equal(fresh.running, before)
 
@@ -203,7 +195,7 @@ def test_the_fused_path_follows_the_warm_up():
         expected.backward()
         assert value.item() == pytest.approx(expected.item(), rel=1e-5)
         assert torch.allclose(x.grad, x_ref.grad, rtol=1e-4, atol=1e-9)
-    assert module.current_L() == reference.current_L() == 73.0
+    assert module.current_L() == reference.current_L() == TRAINING_L
 
 
 @pytest.mark.parametrize("weighted", [False, True])
