@@ -5,9 +5,11 @@ the NumPy and torch kernels (emitted modules inline this file); imports nothing.
 # probabilities (the logits of a fresh network often lie in a narrow band inside [0, 1]) ...
 PROBABILITY_HINT_MIN_SIZE = 10
 PROBABILITY_HINT_MIN_SPREAD = 0.5
-# ... on the first call, or at the end of this many calls in a row whose inputs all lay in [0, 1]: a training
+# ... on the first call when spread over three quarters of it (a fresh network's logits can span [0.19, 0.83]:
+# the paper's MLP, seed 3), or at the end of this many calls in a row whose inputs all lay in [0, 1]: a training
 # network's logits pass through [0, 1] for a few steps (up to 12 in a row seen on a 64-unit MLP), probabilities
 # stay there.
+PROBABILITY_HINT_FIRST_SPREAD = 0.75
 PROBABILITY_HINT_STREAK = 50
 PROBABILITY_HINT = ("every element of `input` lies in [0, 1]: are these probabilities? The loss takes logits "
                     "(from_logits=True); pass from_logits=False for probabilities")
@@ -30,5 +32,6 @@ class ProbabilityHint:
             return False
         self.streak += 1
         self.spread = self.spread or x_max - x_min >= PROBABILITY_HINT_MIN_SPREAD
-        self.given = self.spread and (first or self.streak >= PROBABILITY_HINT_STREAK)
+        self.given = ((first and x_max - x_min >= PROBABILITY_HINT_FIRST_SPREAD)
+                      or (self.spread and self.streak >= PROBABILITY_HINT_STREAK))
         return self.given

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -118,11 +119,28 @@ def test_unknown_option_suggests_the_close_one():
 def test_torch_warns_once_when_logits_look_like_probabilities():
     loss = F1.to_torch(pure=True)
     target = torch.tensor([0, 1] * 8)
+    probabilities = torch.rand(16, generator=torch.Generator().manual_seed(0))
     with pytest.warns(MetriccWarning, match="are these probabilities"):
-        loss(torch.rand(16), target)
+        loss(probabilities, target)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        loss(torch.rand(16), target)  # once per module
+        loss(probabilities, target)  # once per module
+
+
+def test_no_warning_for_a_fresh_network_whose_logits_start_inside_the_unit_interval():
+    """The paper's MLP (seed 3) starts with logits in [0.19, 0.83] on its synthetic set: no probabilities."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "examples"))
+    from reproduce_paper import MLP, synthetic
+    from sklearn.preprocessing import StandardScaler
+
+    X = StandardScaler().fit_transform(synthetic(10_000)[0])
+    torch.manual_seed(3)
+    with torch.no_grad():
+        logits = MLP(2)(torch.tensor(X[:450], dtype=torch.float32))
+    assert 0 <= logits.min() and logits.max() <= 1 and logits.max() - logits.min() > 0.5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        F1.to_torch(pure=True)(logits, torch.tensor([0, 1] * 225))
 
 
 def test_numpy_warns_when_logits_look_like_probabilities():
