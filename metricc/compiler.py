@@ -123,11 +123,11 @@ class CompiledMetric:
         Options override the compiled L, threshold, from_logits and eps, and set check_inputs, compile (run the
         forward and backward passes as fused torch.compile kernels), and sync / process_group (sum the counts
         over the processes of a torch.distributed group; see README, "Distributed training"). Losses
-        train robustly on minibatches by default (README, "Training with a metric loss"): L rises from L_start
-        to L over the first `warmup` training steps, `bce_weight` times BCE is added, and the partials are
-        taken at running estimates of the counts (`momentum`); multi-class and multi-label losses alike (the
-        blend is with cross-entropy there). `pure=True` turns all three off (the paper's loss: fixed L, no state,
-        no blend), and each can be set on its own.
+        train robustly on minibatches by default (README, "Training with a metric loss"): L = TRAINING_L (15)
+        unless an L was given, and the partials taken at running estimates of the counts (`momentum` 0.9).
+        Options: L rising from L_start over the first `warmup` training steps, and `bce_weight` times BCE added
+        (cross-entropy for multi-class). `pure=True` is the paper's loss (the compiled L, no state, no blend);
+        each option can be set on its own.
         """
         try:
             from . import torch_kernel, torch_multiclass
