@@ -109,3 +109,16 @@ def test_torch_module_defaults_and_overrides():
     assert (loss.L, loss.threshold, loss.from_logits) == (20.0, 0.4, True)
     assert namespace["MetricLoss"](L=30.0).L == 30.0
     assert torch.isfinite(loss(torch.zeros(3), torch.tensor([0, 1, 1])))
+
+
+def test_torch_module_trains_at_the_training_L_unless_an_L_was_given():
+    """Like to_torch(): an emitted torch module defaults to L = TRAINING_L with running counts when the metric
+    was compiled without an L, keeps a given L, and its NumPy module keeps the paper's L = 73."""
+    from metricc.backends import TRAINING_L
+
+    default = load_emitted(compile_metric("f1").emit("torch"))["MetricLoss"]()
+    assert (default.L, default.momentum) == (TRAINING_L, 0.9) == (compile_metric("f1").to_torch().L, 0.9)
+    assert load_emitted(compile_metric("f1", L=73).emit("torch"))["MetricLoss"]().L == 73.0
+    assert load_emitted(compile_metric("f1").emit("numpy"))["MetricLoss"]().L == 73.0
+    multi = compile_metric("f1", task="multiclass", num_classes=3)
+    assert load_emitted(multi.emit("torch"))["MetricLoss"]().L == multi.to_torch().L == TRAINING_L
