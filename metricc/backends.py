@@ -45,6 +45,16 @@ TRAINING_DEFAULTS = MappingProxyType({"warmup": 0, "L_start": 5.0, "bce_weight":
 PURE_TRAINING = MappingProxyType({"warmup": 0, "L_start": 5.0, "bce_weight": 0.0, "momentum": 0.0})
 
 
+def training_defaults(task: str, L_given: bool, pure: bool = False) -> dict:
+    """The training options of a torch loss for `task` unless the user sets them: TRAINING_DEFAULTS (and
+    TRAINING_L when no L was given) for the sigmoid amplifiers of binary and multi-label losses; the paper's
+    loss for `pure` and for multi-class losses, whose softmax amplifier trained best without them
+    (docs/training.md, "Multi-class")."""
+    if pure or task == "multiclass":
+        return dict(PURE_TRAINING)
+    return {**TRAINING_DEFAULTS, **({} if L_given else {"L": TRAINING_L})}
+
+
 def _table(prefix: str, minimum: str, maximum: str) -> Mapping:
     return MappingProxyType({
         "sqrt": prefix + "sqrt({0})",

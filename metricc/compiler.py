@@ -18,7 +18,7 @@ import numpy as np
 import sympy as sp
 
 from . import numpy_kernel, numpy_multiclass
-from .backends import PURE_TRAINING, TRAINING_DEFAULTS, TRAINING_L
+from .backends import TRAINING_DEFAULTS, training_defaults
 from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, loss_of
 from .errors import MetriccError, MetriccWarning
@@ -123,11 +123,11 @@ class CompiledMetric:
         Options override the compiled L, threshold, from_logits and eps, and set check_inputs, compile (run the
         forward and backward passes as fused torch.compile kernels), and sync / process_group (sum the counts
         over the processes of a torch.distributed group; see README, "Distributed training"). Losses
-        train robustly on minibatches by default (README, "Training with a metric loss"): L = TRAINING_L (15)
-        unless an L was given, and the partials taken at running estimates of the counts (`momentum` 0.9).
-        Options: L rising from L_start over the first `warmup` training steps, and `bce_weight` times BCE added
-        (cross-entropy for multi-class). `pure=True` is the paper's loss (the compiled L, no state, no blend);
-        each option can be set on its own.
+        train robustly on minibatches by default (README, "Training with a metric loss"): binary and multi-label
+        losses at L = TRAINING_L (15) unless an L was given, with the partials taken at running estimates of
+        the counts (`momentum` 0.9); multi-class losses as the paper's. Options: L rising from L_start over the
+        first `warmup` training steps, and `bce_weight` times BCE added (cross-entropy for multi-class).
+        `pure=True` is the paper's loss (the compiled L, no state, no blend); each option can be set on its own.
         """
         try:
             from . import torch_kernel, torch_multiclass
@@ -137,10 +137,7 @@ class CompiledMetric:
             raise MetriccError("to_torch() needs PyTorch, which is not installed: pip install torch "
                                "(or pip install 'metricc[torch]')") from None
         extra = {"check_inputs", "sync", "process_group", *TRAINING_DEFAULTS}
-        pure = _flag("pure", pure)
-        defaults = dict(PURE_TRAINING if pure else TRAINING_DEFAULTS)
-        if not pure and not self.L_given:
-            defaults["L"] = TRAINING_L
+        defaults = training_defaults(self.task, self.L_given, _flag("pure", pure))
         L = options.get("L", defaults.get("L", self.L))
         if isinstance(L, (int, float)) and not isinstance(L, bool) and 0 < L < defaults["L_start"]:
             defaults["L_start"] = float(L)  # a small L needs no warm-up from 5

@@ -7,7 +7,7 @@ from importlib import resources
 
 from ._version import __version__
 from .errors import MetriccError
-from .backends import TRAINING_L, backend as backend_named
+from .backends import backend as backend_named, training_defaults
 from .derive import curvatures
 from .printing import curvatures_source, scalars_source
 
@@ -113,8 +113,8 @@ def _loss_class(metric, spec) -> str:
                     "ignore_index": metric.ignore_index, "class_weight": metric.class_weight, "L": metric.L,
                     "threshold": metric.threshold, "eps": metric.eps}
     settings.update(options)
-    if "momentum" in options and not metric.L_given:  # a torch loss with the training defaults
-        settings["L"] = TRAINING_L
+    if "momentum" in options:  # a torch loss: the training defaults of to_torch()
+        settings.update(training_defaults(metric.task, metric.L_given))
     signature = ", ".join(f"{name}={literal(value)}" for name, value in settings.items())
     forward = ", ".join(f"{name}={name}" for name in settings)
     return f'''class MetricLoss({base}):

@@ -113,12 +113,15 @@ def test_torch_module_defaults_and_overrides():
 
 def test_torch_module_trains_at_the_training_L_unless_an_L_was_given():
     """Like to_torch(): an emitted torch module defaults to L = TRAINING_L with running counts when the metric
-    was compiled without an L, keeps a given L, and its NumPy module keeps the paper's L = 73."""
+    was compiled without an L (binary, multi-label), keeps a given L, and its NumPy module keeps the paper's L = 73."""
     from metricc.backends import TRAINING_L
 
     default = load_emitted(compile_metric("f1").emit("torch"))["MetricLoss"]()
     assert (default.L, default.momentum) == (TRAINING_L, 0.9) == (compile_metric("f1").to_torch().L, 0.9)
     assert load_emitted(compile_metric("f1", L=73).emit("torch"))["MetricLoss"]().L == 73.0
     assert load_emitted(compile_metric("f1").emit("numpy"))["MetricLoss"]().L == 73.0
-    multi = compile_metric("f1", task="multiclass", num_classes=3)
-    assert load_emitted(multi.emit("torch"))["MetricLoss"]().L == multi.to_torch().L == TRAINING_L
+    labels = compile_metric("f1", task="multilabel", num_classes=3)
+    assert load_emitted(labels.emit("torch"))["MetricLoss"]().L == labels.to_torch().L == TRAINING_L
+    classes = compile_metric("f1", task="multiclass", num_classes=3)  # multi-class: the paper's loss
+    emitted = load_emitted(classes.emit("torch"))["MetricLoss"]()
+    assert (emitted.L, emitted.momentum) == (classes.to_torch().L, classes.to_torch().momentum) == (73.0, 0.0)
