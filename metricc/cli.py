@@ -88,8 +88,8 @@ def _formula_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-classes", type=int, help="number of classes (multiclass, multilabel)")
     parser.add_argument("--average", choices=("macro", "micro", "weighted", "none"), default="macro",
                         help="how per-class scores combine (default: macro)")
-    parser.add_argument("--L", type=float, help="amplifying scale L (default: 73; a torch module trains at 15 "
-                        "unless --L is given)")
+    parser.add_argument("--L", type=float, help="amplifying scale L (default: 73; a binary or multi-label torch "
+                        "module trains at 15 unless --L is given)")
     parser.add_argument("--threshold", type=float, default=0.5, help="decision threshold (default: 0.5)")
     parser.add_argument("--eps", type=float, default=1e-6, help="smoothing added to each count (default: 1e-6)")
     parser.add_argument("--probabilities", action="store_true",
