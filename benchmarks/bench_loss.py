@@ -106,7 +106,7 @@ def torch_rows(n, metric, device, repeats):
 
 def small_batch_rows(n, repeats):
     """Seconds per forward + backward on one thread at a training batch size: BCE, the paper-style loss, metricc
-    pure and metricc with its training defaults (warm-up, BCE blend, running counts)."""
+    pure, each training mechanism alone, and metricc with its training defaults (running counts)."""
     torch.manual_seed(0)
     z, y = torch.randn(n) * 0.1, (torch.rand(n) < 0.2).float()
     metric = compile_metric("f1", L=L)
