@@ -30,6 +30,7 @@ class Backend:
     order: int = 1  # 2: the printed scalars also give the curvatures q_a, q_b (for a Hessian)
     options: Mapping[str, Any] = field(default_factory=dict)  # run-time options of the binary loss class
     multi_options: Mapping[str, bool] = field(default_factory=dict)  # ... and of the multi-class one
+    minibatch: bool = False  # its loss classes take the training options (training_defaults gives their values)
     usage: str = ""  # the emitted module's docstring line on how to call it
     extra: str = ""  # source appended to an emitted module, after the MetricLoss class
     dtypes: tuple[str, ...] = ()  # floating-point types the L probe measures
@@ -95,8 +96,8 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
             MappingProxyType({"torch": "torch"}),
             kernels=("probability_hint.py", "torch_kernel.py"),
             multi_kernels=("probability_hint.py", "torch_kernel.py", "torch_multiclass.py"),
-            options=MappingProxyType({"check_inputs": True, "compile": False, **TRAINING_DEFAULTS}),
-            multi_options=MappingProxyType({"check_inputs": True, "compile": False, **TRAINING_DEFAULTS}),
+            options=MappingProxyType({"check_inputs": True, "compile": False}),
+            multi_options=MappingProxyType({"check_inputs": True, "compile": False}), minibatch=True,
             usage="loss_fn = MetricLoss()                  # a torch.nn.Module\n"
                   "    loss = loss_fn(logits, target)          # 0-dim tensor; loss.backward() runs the derived "
                   "gradient",

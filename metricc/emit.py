@@ -113,7 +113,7 @@ def _loss_class(metric, spec) -> str:
                     "ignore_index": metric.ignore_index, "class_weight": metric.class_weight, "L": metric.L,
                     "threshold": metric.threshold, "eps": metric.eps}
     settings.update(options)
-    if "momentum" in options:  # a torch loss: the training defaults of to_torch()
+    if spec.minibatch:  # the training defaults of to_torch()
         settings.update(training_defaults(metric.task, metric.L_given))
     signature = ", ".join(f"{name}={literal(value)}" for name, value in settings.items())
     forward = ", ".join(f"{name}={name}" for name in settings)
