@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import f1_score
 
 from metricc import MetriccError, compile_metric
 from oracles import CATALOG_SCORES, FORMULAS, central_differences, load_emitted, soft_counts
@@ -203,6 +204,36 @@ def test_xgboost_both_apis():
     trained = compile_metric("f1").score(objective.predict(booster.predict(xgb.DMatrix(X), output_margin=True)), y)
     classifier = xgb.XGBClassifier(objective=objective, n_estimators=30, base_score=0.5, n_jobs=1).fit(X, y)
     assert trained > 0.8 and compile_metric("f1").score(classifier.predict(X), y) > 0.8
+
+
+@pytest.mark.parametrize("backend", ["xgboost", "lightgbm"])
+def test_early_stopping_on_the_hard_metric(backend):
+    """eval_metric drives the booster's early stopping on a validation set: the only metric recorded, its best
+    value is the hard 1 - F1 of the margins at the best iteration, and training stops before the last round."""
+    booster_module = pytest.importorskip(backend)
+    X, y = _separable(3000)
+    X_val, y_val, X, y = X[2000:], y[2000:], X[:2000], y[:2000]
+    objective = getattr(compile_metric("f1"), f"to_{backend}")()
+    history = {}
+    if backend == "xgboost":
+        booster = booster_module.train({**objective.params, "nthread": 1}, booster_module.DMatrix(X, y), 500,
+                                       obj=objective, custom_metric=objective.eval_metric,
+                                       evals=[(booster_module.DMatrix(X_val, y_val), "val")],
+                                       early_stopping_rounds=20, evals_result=history, verbose_eval=False)
+        best = booster.best_iteration
+        margins = booster.predict(booster_module.DMatrix(X_val), output_margin=True, iteration_range=(0, best + 1))
+    else:
+        booster = booster_module.train({"objective": objective, **objective.params, "verbose": -1, "num_threads": 1},
+                                       booster_module.Dataset(X, y), 500, feval=objective.eval_metric,
+                                       valid_sets=[booster_module.Dataset(X_val, y_val)], valid_names=["val"],
+                                       callbacks=[booster_module.early_stopping(20, verbose=False),
+                                                  booster_module.record_evaluation(history)])
+        best = booster.best_iteration - 1  # LightGBM counts iterations from 1
+        margins = booster.predict(X_val, raw_score=True, num_iteration=booster.best_iteration)
+    recorded = history["val"]["metricc-1-score"]
+    assert list(history["val"]) == ["metricc-1-score"] and len(recorded) < 500
+    assert recorded[best] == min(recorded) == pytest.approx(objective.evaluate(margins, y_val), abs=1e-6)
+    assert recorded[best] == pytest.approx(1 - f1_score(y_val, objective.predict(margins)), abs=1e-6)
 
 
 def test_lightgbm_both_apis():
