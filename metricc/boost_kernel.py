@@ -1,5 +1,6 @@
 """A soft-confusion-matrix loss as a custom objective for gradient-boosted trees (XGBoost, LightGBM): margins in,
-the derived gradient and the diagonal of the Hessian out, one pass over the data.
+the derived gradient and the diagonal of the Hessian out, in two passes over the data (the soft counts, then the
+outputs), a block of rows at a time.
 
 The objective is the loss times S, the total sample weight W for a ratio such as F1 (1 for a cost that grows like
 a sum, such as FP + 5*FN), so that per-sample gradients do not shrink like 1/n. The "batch" is the whole training
@@ -18,6 +19,8 @@ import numpy
 HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
 # "clip": the exact diagonal, raised to at least this share of the largest |h_i| (so no leaf divides by ~0)
 CLIP_FLOOR = 1e-3
+# numbers per block of rows: a block's twelve float64 buffers (1.5 MiB) fit in a processor's cache
+BLOCK = 1 << 16
 
 
 def extensive(curvatures):
@@ -121,23 +124,15 @@ class BoostObjective:
         of float64 ones. `gradient_and_hessian()` gives the unscaled float64 values."""
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
         z, y, w = self._arrays(margins, labels, weight)
-        work = self._workspace(z.shape)
-        grad, hess = self._derivatives(z, y, w, self.hessian, work[10], work[11])
-        factor = 1.0
-        if self.mean_hessian is not None:
-            size = float(numpy.abs(hess).sum()) if self.hessian == "exact" else float(hess.sum())
-            total = float(w.sum()) if w is not None else float(hess.size)
-            if size > 0 and numpy.isfinite(size):
-                factor = self.mean_hessian * total / size
+        grad, hess = numpy.empty(z.shape, numpy.float32), numpy.empty(z.shape, numpy.float32)
+        self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian)
         shape = numpy.shape(margins)
-        return tuple(numpy.multiply(v, factor, out=numpy.empty(z.shape, numpy.float32)).reshape(shape)
-                     for v in (grad, hess))
+        return grad.reshape(shape), hess.reshape(shape)
 
     def loss(self, margins, labels, sample_weight=None):
         """The soft loss (not scaled by the total weight) at the margins."""
         z, y, w = self._arrays(margins, labels, sample_weight)
-        counts = self._counts(sigmoids(z)[0], y, w)[0]
-        return self._coefficients(counts)[0]
+        return self._coefficients(self._count_sums(z, y, w)[0])[0]
 
     def gradient_and_hessian(self, margins, labels, sample_weight=None, hessian=None):
         """The objective's gradient and Hessian diagonal (the mode `hessian`, default this objective's) with
@@ -145,48 +140,69 @@ class BoostObjective:
         `mean_hessian` rescaling)."""
         z, y, w = self._arrays(margins, labels, sample_weight)
         mode = self.hessian if hessian is None else hessian
-        grad, hess = self._derivatives(z, y, w, mode, numpy.empty_like(z), numpy.empty_like(z))
+        grad, hess = numpy.empty_like(z), numpy.empty_like(z)
+        self._derivatives(z, y, w, mode, grad, hess)
         shape = numpy.shape(margins)
         return grad.reshape(shape), hess.reshape(shape)
 
-    def _derivatives(self, z, y, w, mode, grad, hess):
-        """The unscaled gradient and Hessian diagonal (the mode `mode`) into `grad` and `hess`, of z's shape."""
-        work = self._workspace(z.shape)
-        p, not_p, slope_p = sigmoids(z, work[0:3])
-        counts, yh, not_yh, slope_u, not_y = self._counts(p, y, w, work[3:9])
-        _, a, b, q_a, q_b = self._coefficients(counts)
+    def _derivatives(self, z, y, w, mode, grad, hess, mean_hessian=None):
+        """The gradient and Hessian diagonal (the mode `mode`) into `grad` and `hess` (of z's shape, float32 or
+        float64), a block of rows at a time after a first pass for the counts, which also keeps each row's slope
+        (and, except for the bound, its bend). With `mean_hessian`, both are multiplied by the one factor that
+        makes the Hessian's magnitudes average that much per unit weight: it goes into the coefficients a, b,
+        q_a, q_b (g and h are linear in them), so that each output is rounded once."""
+        slopes, bends = self._row_buffers(z.shape, 1 if mode == "bound" else 2)
+        counts, sums = self._count_sums(z, y, w, slopes, bends)
+        coefficients = self._coefficients(counts)[1:]
         total = 1.0 if self.extensive else (float(w.sum()) if w is not None else float(len(z)))
-        d_yh = slope_u
-        d_yh *= slope_p  # d yh / d z, over L (L and S go into the per-label coefficients)
-        if w is not None:
-            d_yh *= w  # from here on: w d yh / d z / L
-        scratch = work[7]  # free after the counts
+
+        def blocks(coefficients):
+            for rows, work in self._blocks(z):
+                yield rows, self._block_derivatives(y[rows], None if w is None else w[rows], mode, coefficients,
+                                                    total, work, slopes[rows], None if bends is None else bends[rows])
+
+        weight = float(w.sum()) if w is not None else float(z.size)
+        if mean_hessian is not None and mode != "clip":
+            if mode == "bound":  # sum h = L^2 S (|q_a| sum y d^2 + |q_b| sum (1-y) d^2) + M S (|a| sum wy + |b| sum w(1-y))
+                a, b, q_a, q_b = (numpy.abs(v) for v in coefficients)
+                size = float(numpy.sum(self.L * self.L * total * (q_a * sums[0] + q_b * sums[1])
+                                       + self._bend_bound() * total * (a * sums[2] + b * sums[3])))
+            else:  # a pass that only sums (no exponentials: slopes and bends are kept)
+                size = sum(float(numpy.abs(h).sum()) for _, (_, h) in blocks(coefficients))
+            if 0 < size < numpy.inf:
+                coefficients = tuple(v * (mean_hessian * weight / size) for v in coefficients)
+        for rows, (g, h) in blocks(coefficients):
+            grad[rows], hess[rows] = g, h
+        if mode == "clip":  # the floor is a share of the largest |h_i| over all rows; then the rescaling
+            numpy.maximum(hess, CLIP_FLOOR * float(numpy.abs(hess).max()), out=hess)
+            size = float(hess.sum(dtype=numpy.float64))
+            if mean_hessian is not None and 0 < size < numpy.inf:
+                grad *= mean_hessian * weight / size
+                hess *= mean_hessian * weight / size
+
+    def _block_derivatives(self, y, w, mode, coefficients, total, work, d_yh, bends):
+        """The unscaled gradient and Hessian diagonal of one block of rows, in work[10] and work[11], from the
+        rows' slopes d_yh = w d yh / d z / L and bends (d^2 yh / d z^2 = d yh / d z * bend; None for the bound)."""
+        a, b, q_a, q_b = coefficients
+        not_y = numpy.subtract(1, y, out=work[6])
+        scratch, grad, hess = work[7], work[10], work[11]
 
         def choose(if_positive, if_negative, out=work[9]):
             return _by_label(y, not_y, if_positive, if_negative, scratch, out=out)
 
         step = self.L * total
-        choose(a * step, b * step, out=grad)
+        choose(a * step, b * step, out=grad)  # S c_i: times d_yh below
+        numpy.multiply(d_yh, d_yh, out=hess)
         if mode == "bound":  # |y q_a + (1-y) q_b| <= y |q_a| + (1-y) |q_b|, and so for c: it still majorises
-            numpy.multiply(d_yh, d_yh, out=hess)
             hess *= choose(numpy.abs(q_a) * self.L * step, numpy.abs(q_b) * self.L * step)
             bend = choose(numpy.abs(a) * self._bend_bound() * total, numpy.abs(b) * self._bend_bound() * total)
             if w is not None:
                 bend *= w
             hess += bend
-            grad *= d_yh
         else:
-            c = choose(a, b, out=work[8])
-            numpy.multiply(d_yh, d_yh, out=hess)
             hess *= choose(q_a * self.L * step, q_b * self.L * step)  # the curvature term
-            # d^2 yh / d z^2 = d yh/dz (L (1 - 2 yh) p (1 - p) + 1 - 2 p), with 1 - 2s = sigmoid(-x) - sigmoid(x)
-            bend = numpy.subtract(not_yh, yh, out=yh)
-            bend *= slope_p
-            bend *= self.L
-            bend += numpy.subtract(not_p, p, out=not_p)
-            bend *= d_yh
-            bend *= c
-            bend *= step
+            bend = numpy.multiply(bends, d_yh, out=work[8])
+            bend *= grad  # S c_i w_i yh_i''
             if mode == "gauss-newton":
                 numpy.abs(hess, out=hess)
                 hess += numpy.abs(bend, out=bend)
@@ -194,9 +210,7 @@ class BoostObjective:
                 hess += bend
                 if mode == "abs":
                     numpy.abs(hess, out=hess)
-                elif mode == "clip":
-                    numpy.maximum(hess, CLIP_FLOOR * numpy.abs(hess).max(), out=hess)
-            grad *= d_yh
+        grad *= d_yh
         return grad, hess
 
     def _bend_bound(self):
@@ -280,26 +294,58 @@ class BoostObjective:
                 raise self.error("Expected finite, non-negative sample weights with a positive entry.")
         return z, y, w
 
-    def _workspace(self, shape):
-        """Twelve float64 buffers of the margins' shape, kept between calls (a booster calls the objective every
-        round with the same data): fresh arrays would cost a page fault per element page each time."""
-        if getattr(self, "_work", None) is None or self._work[0].shape != shape:
-            self._work = [numpy.empty(shape) for _ in range(12)]
-        return self._work
+    def _blocks(self, z):
+        """(rows, buffers) for each block of rows of z: the rows' slice and twelve float64 buffers of the block's
+        shape. A block holds BLOCK numbers, so its buffers stay in the processor's cache while a dozen passes go
+        over them (over whole arrays, each pass would go to memory); the buffers are kept between calls."""
+        step = max(1, BLOCK // z.shape[1])
+        if getattr(self, "_work", None) is None or self._work[0].shape != (step, z.shape[1]):
+            self._work = [numpy.empty((step, z.shape[1])) for _ in range(12)]
+        for start in range(0, len(z), step):
+            stop = min(start + step, len(z))
+            yield slice(start, stop), [buffer[:stop - start] for buffer in self._work]
 
-    def _counts(self, p, y, w, work=None):
-        """TP, FP, FN, TN (each summed directly, with 1 - yh as sigmoid(-u)), yh, 1 - yh, yh (1 - yh) and 1 - y."""
-        work = work if work is not None else [numpy.empty_like(p) for _ in range(4)]
-        yh, not_yh, slope_u = sigmoids(p, work[0:3], scale=self.L, shift=self.threshold, probability=True)
-        not_y = numpy.subtract(1, y, out=work[3])
-        wy, wn = (y, not_y) if w is None else (numpy.multiply(w, y, out=work[4] if len(work) > 4 else None),
-                                               numpy.multiply(w, not_y, out=work[5] if len(work) > 5 else None))
-        if yh.shape[1] == 1:  # one column: BLAS dot products of contiguous vectors
-            counts = [numpy.dot(v.ravel(), u.ravel()).reshape(1) for v in (wy, wn) for u in (yh, not_yh)]
-        else:
-            counts = [numpy.einsum("ij,ij->j", v, u) for v in (wy, wn) for u in (yh, not_yh)]
-        counts = [counts[0], counts[2], counts[1], counts[3]]  # TP, FP, FN, TN
-        return counts, yh, not_yh, slope_u, not_y
+    def _row_buffers(self, shape, count):
+        """`count` float64 arrays of the margins' shape (the second None when count is 1), kept between calls: a
+        booster calls the objective every round with the same data, and fresh arrays would page-fault."""
+        if getattr(self, "_rows", None) is None or self._rows[0].shape != shape or len(self._rows) < count:
+            self._rows = [numpy.empty(shape) for _ in range(count)]
+        return self._rows[0], self._rows[1] if count > 1 else None
+
+    def _count_sums(self, z, y, w, slopes=None, bends=None):
+        """TP, FP, FN, TN (arrays of shape (C,)), each summed directly (1 - yh is sigmoid(-u)), block by block.
+        Into `slopes` (an array of z's shape, or None) goes d = w d yh / d z / L; into `bends`, L (1 - 2 yh)
+        p (1 - p) + 1 - 2 p, with d^2 yh / d z^2 = d yh / d z * bend. With slopes, also the sums of y d^2,
+        (1 - y) d^2, w y and w (1 - y) (else None)."""
+        def column_sums(pairs):
+            if z.shape[1] == 1:  # one column: BLAS dot products of contiguous vectors
+                return [numpy.dot(v.ravel(), u.ravel()).reshape(1) for v, u in pairs]
+            return [numpy.einsum("ij,ij->j", v, u) for v, u in pairs]
+
+        counts, sums = [0.0] * 4, None if slopes is None else [0.0] * 4
+        for rows, work in self._blocks(z):
+            p, not_p, slope_p = sigmoids(z[rows], work[0:3])
+            yh, not_yh, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)
+            y_rows = y[rows]
+            not_y = numpy.subtract(1, y_rows, out=work[6])
+            wy, wn = (y_rows, not_y) if w is None else (numpy.multiply(w[rows], y_rows, out=work[7]),
+                                                        numpy.multiply(w[rows], not_y, out=work[8]))
+            parts = column_sums([(wy, yh), (wn, yh), (wy, not_yh), (wn, not_yh)])  # TP, FP, FN, TN
+            counts = [total + part for total, part in zip(counts, parts)]
+            if slopes is None:
+                continue
+            d = numpy.multiply(slope_u, slope_p, out=slopes[rows])
+            if w is not None:
+                d *= w[rows]
+            square = numpy.multiply(d, d, out=work[9])
+            parts = column_sums([(y_rows, square), (not_y, square)]) + [wy.sum(axis=0), wn.sum(axis=0)]
+            sums = [total + part for total, part in zip(sums, parts)]
+            if bends is not None:  # 1 - 2 s = sigmoid(-x) - sigmoid(x)
+                bend = numpy.subtract(not_yh, yh, out=bends[rows])
+                bend *= slope_p
+                bend *= self.L
+                bend += numpy.subtract(not_p, p, out=not_p)
+        return counts, sums
 
     def _coefficients(self, counts):
         """The averaged loss and the gradient coefficients a, b and curvatures q_a, q_b at the counts (each an

@@ -80,6 +80,28 @@ def test_soft_labels(hessian):
     assert np.abs(grad - expected).max() <= 1e-12 * np.abs(expected).max()
 
 
+@pytest.mark.parametrize("task", ["binary", "multilabel"])
+@pytest.mark.parametrize("hessian", ["bound", "exact", "abs", "clip", "gauss-newton"])
+def test_blocks_of_rows_give_the_numbers_of_one_block(monkeypatch, hessian, task):
+    """The objective works a block of rows at a time (boost_kernel.BLOCK numbers): with blocks of 7 numbers
+    (several blocks, a short last one), every output equals the one-block result."""
+    from metricc import boost_kernel
+
+    columns = 3 if task == "multilabel" else 1
+    rng = np.random.default_rng(5)
+    z, y = rng.normal(0, 0.1, (100, columns)), (rng.random((100, columns)) < 0.3).astype(float)
+    w = rng.uniform(0.5, 2.0, 100)
+    metric = compile_metric("mcc", task=task, num_classes=columns) if columns > 1 else compile_metric("mcc")
+    results = []
+    for block in (boost_kernel.BLOCK, 7):
+        monkeypatch.setattr(boost_kernel, "BLOCK", block)
+        objective = metric.to_xgboost(hessian=hessian)
+        results.append((*objective.gradient_and_hessian(z.squeeze(), y.squeeze(), w),
+                        *objective(y.squeeze(), z.squeeze(), w), objective.loss(z.squeeze(), y.squeeze(), w)))
+    for one, several in zip(*results):
+        np.testing.assert_allclose(several, one, rtol=1e-12 if np.asarray(one).dtype == np.float64 else 1e-6)
+
+
 @pytest.mark.parametrize("hessian", ["bound", "exact"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_each_call_rescales_to_the_mean_hessian_and_keeps_the_newton_step(hessian, weighted):
