@@ -163,7 +163,7 @@ class BoostObjective:
 
         weight = float(w.sum()) if w is not None else float(z.size)
         if mean_hessian is not None and mode != "clip":
-            if mode == "bound":  # sum h = L^2 S (|q_a| sum y d^2 + |q_b| sum (1-y) d^2) + M S (|a| sum wy + |b| sum w(1-y))
+            if mode == "bound":  # sum h = L^2 S (|q_a| sum y d^2 + |q_b| sum (1-y) d^2) + M S (|a| sum wy + ...)
                 a, b, q_a, q_b = (numpy.abs(v) for v in coefficients)
                 size = float(numpy.sum(self.L * self.L * total * (q_a * sums[0] + q_b * sums[1])
                                        + self._bend_bound() * total * (a * sums[2] + b * sums[3])))

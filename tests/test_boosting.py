@@ -120,6 +120,24 @@ def test_each_call_rescales_to_the_mean_hessian_and_keeps_the_newton_step(hessia
     np.testing.assert_array_equal(unscaled[0], fixed_grad.astype(np.float32))
 
 
+@pytest.mark.parametrize("average", ["macro", "weighted", "micro"])
+@pytest.mark.parametrize("hessian", ["bound", "exact", "abs", "clip", "gauss-newton"])
+def test_multilabel_calls_rescale_every_hessian_form(hessian, average):
+    """For each Hessian form and multi-label average, a call's Hessian magnitudes average mean_hessian per unit
+    weight (the bound's sum comes from the first pass, not from the outputs) and both outputs are the unscaled
+    ones times one factor."""
+    rng = np.random.default_rng(1)
+    z, y, w = rng.normal(0, 0.1, (200, 3)), (rng.random((200, 3)) < 0.3).astype(float), rng.uniform(0.5, 2, 200)
+    objective = compile_metric("f1", task="multilabel", num_classes=3, average=average).to_xgboost(
+        hessian=hessian, mean_hessian=0.2)
+    grad, hess = objective(y, z, w)
+    fixed_grad, fixed_hess = objective.gradient_and_hessian(z, y, w)
+    assert np.abs(hess.astype(float)).sum() == pytest.approx(0.2 * w.sum(), rel=1e-6)
+    factor = np.abs(hess.astype(float)).sum() / np.abs(fixed_hess).sum()
+    np.testing.assert_allclose(grad, fixed_grad * factor, rtol=1e-6, atol=1e-6 * np.abs(grad).max())
+    np.testing.assert_allclose(hess, fixed_hess * factor, rtol=1e-6, atol=1e-6 * np.abs(hess).max())
+
+
 def test_scale_follows_the_kind_of_formula():
     assert compile_metric("minimize: FP + 5*FN").to_xgboost().extensive
     assert not compile_metric("minimize: (FP + 5*FN)/N").to_xgboost().extensive
