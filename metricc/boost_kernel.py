@@ -39,7 +39,7 @@ def sigmoids(x, out=None, scale=1.0, shift=0.0, probability=False):
     few ulps in relative terms for |v| <= 700, so no slope or complement rounds to 0 (beyond, they are off by
     less than 1e-304 in absolute terms). One exponential, seven passes or fewer."""
     first, second, product = out if out is not None else (numpy.empty_like(x) for _ in range(3))
-    e = numpy.multiply(x, -scale, out=second)
+    e = numpy.multiply(x, -scale, out=second, dtype=numpy.float64)  # x may be float32
     if shift:
         e += scale * shift
     if not (probability and abs(scale) * max(abs(shift), abs(1 - shift)) <= 700):
@@ -50,6 +50,14 @@ def sigmoids(x, out=None, scale=1.0, shift=0.0, probability=False):
     e *= first  # sigmoid(-v)
     numpy.multiply(first, e, out=product)
     return first, second, product
+
+
+def _float64(x, buffer):
+    """x itself if it is float64, else x copied into `buffer` (of x's shape)."""
+    if x.dtype == numpy.float64:
+        return x
+    numpy.copyto(buffer, x)
+    return buffer
 
 
 def _by_label(y, not_y, if_positive, if_negative, scratch, out=None):
@@ -140,7 +148,7 @@ class BoostObjective:
         `mean_hessian` rescaling)."""
         z, y, w = self._arrays(margins, labels, sample_weight)
         mode = self.hessian if hessian is None else hessian
-        grad, hess = numpy.empty_like(z), numpy.empty_like(z)
+        grad, hess = numpy.empty(z.shape), numpy.empty(z.shape)
         self._derivatives(z, y, w, mode, grad, hess)
         shape = numpy.shape(margins)
         return grad.reshape(shape), hess.reshape(shape)
@@ -184,6 +192,7 @@ class BoostObjective:
         """The unscaled gradient and Hessian diagonal of one block of rows, in work[10] and work[11], from the
         rows' slopes d_yh = w d yh / d z / L and bends (d^2 yh / d z^2 = d yh / d z * bend; None for the bound)."""
         a, b, q_a, q_b = coefficients
+        y = _float64(y, work[0])
         not_y = numpy.subtract(1, y, out=work[6])
         scratch, grad, hess = work[7], work[10], work[11]
 
@@ -272,11 +281,12 @@ class BoostObjective:
         return y_pred, y_true, sample_weight
 
     def _arrays(self, margins, labels, sample_weight):
-        """Margins and labels as float64 arrays of shape (n, C) (C = 1 for a binary objective), the weights as
-        (n, 1) or None."""
+        """Margins and labels as arrays of shape (n, C) (C = 1 for a binary objective), float32 or float64 as
+        given (other types become float64: XGBoost's float32 arrays are read a block at a time, never copied
+        whole), the weights as float64 (n, 1) or None."""
         columns = 1 if self.task == "binary" else self.num_classes
-        z = numpy.asarray(margins, dtype=numpy.float64)
-        y = numpy.asarray(labels, dtype=numpy.float64)
+        z, y = (numpy.asarray(v) for v in (margins, labels))
+        z, y = (v if v.dtype in (numpy.float32, numpy.float64) else v.astype(numpy.float64) for v in (z, y))
         if z.size != y.size or z.size == 0 or z.size % columns or self.task != "binary" and numpy.ndim(z) != 2:
             shape = "n" if self.task == "binary" else f"(n, {columns})"
             raise self.error(f"Expected margins and labels of the same shape {shape} (at least one sample), but got "
@@ -326,7 +336,7 @@ class BoostObjective:
         for rows, work in self._blocks(z):
             p, not_p, slope_p = sigmoids(z[rows], work[0:3])
             yh, not_yh, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)
-            y_rows = y[rows]
+            y_rows = _float64(y[rows], work[10])
             not_y = numpy.subtract(1, y_rows, out=work[6])
             wy, wn = (y_rows, not_y) if w is None else (numpy.multiply(w[rows], y_rows, out=work[7]),
                                                         numpy.multiply(w[rows], not_y, out=work[8]))

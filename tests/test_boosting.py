@@ -102,6 +102,31 @@ def test_blocks_of_rows_give_the_numbers_of_one_block(monkeypatch, hessian, task
         np.testing.assert_allclose(several, one, rtol=1e-12 if np.asarray(one).dtype == np.float64 else 1e-6)
 
 
+@pytest.mark.parametrize("task", ["binary", "multilabel"])
+@pytest.mark.parametrize("hessian", ["bound", "exact", "clip"])
+def test_float32_margins_and_labels_give_the_float64_results(monkeypatch, hessian, task):
+    """XGBoost passes float32 margins and labels; they are read a block at a time (not copied whole to float64),
+    and every result equals that of their float64 copies, bit for bit."""
+    from metricc import boost_kernel
+
+    monkeypatch.setattr(boost_kernel, "BLOCK", 16)
+    columns = 3 if task == "multilabel" else 1
+    rng = np.random.default_rng(6)
+    z = rng.normal(0, 0.2, (90, columns)).astype(np.float32).squeeze()
+    y = (rng.random((90, columns)) < 0.3).astype(np.float32).squeeze()
+    metric = compile_metric("mcc", task=task, num_classes=columns) if columns > 1 else compile_metric("mcc")
+    objective = metric.to_xgboost(hessian=hessian)
+    for weight in (None, rng.uniform(0.5, 2.0, 90).astype(np.float32)):
+        single = (*objective(y, z, weight), *objective.gradient_and_hessian(z, y, weight),
+                  objective.loss(z, y, weight), objective.evaluate(z, y, weight))
+        double = [z.astype(float), y.astype(float), None if weight is None else weight.astype(float)]
+        expected = (*objective(double[1], double[0], double[2]), *objective.gradient_and_hessian(*double),
+                    objective.loss(*double), objective.evaluate(*double))
+        for got, want in zip(single, expected):
+            np.testing.assert_array_equal(got, want)
+        assert single[2].dtype == np.float64 and single[0].dtype == np.float32
+
+
 @pytest.mark.parametrize("hessian", ["bound", "exact"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_each_call_rescales_to_the_mean_hessian_and_keeps_the_newton_step(hessian, weighted):
