@@ -237,11 +237,16 @@ class BoostObjective:
         """The formula on hard predictions (margin >= decision_margin), as the loss: 1 - score, or the cost
         (averaged over the labels as the soft loss is)."""
         z, y, w = self._arrays(margins, labels, sample_weight)
-        w = numpy.ones((len(z), 1)) if w is None else w
         predicted = z >= self.decision_margin
         actual = y >= 0.5
-        counts = [numpy.sum(w * ((predicted == p) & (actual == t)), axis=0) for p, t in
-                  ((True, True), (True, False), (False, True), (False, False))]
+        if w is None:  # counts of booleans, exact in integers: TP, then FP, FN, TN from the margins' totals
+            hits = numpy.count_nonzero(predicted & actual, axis=0)
+            called, present = numpy.count_nonzero(predicted, axis=0), numpy.count_nonzero(actual, axis=0)
+            counts = [numpy.asarray(c, dtype=numpy.float64) for c in
+                      (hits, called - hits, present - hits, len(z) - called - present + hits)]
+        else:
+            counts = [numpy.sum(w * ((predicted == p) & (actual == t)), axis=0) for p, t in
+                      ((True, True), (True, False), (False, True), (False, False))]
         if self.task == "binary" or self.average == "micro":
             counts = [float(c.sum()) for c in counts]
         with numpy.errstate(all="ignore"):

@@ -236,6 +236,7 @@ def test_multilabel_objective_is_the_averaged_loss(average, class_weight):
     assert np.abs(hess - numeric).max() <= 1e-6 * np.abs(hess).max()
     hard = objective.predict(z)
     assert objective.evaluate(z, y, w) == pytest.approx(1 - metric.score(hard, y, w), rel=1e-12)
+    assert objective.evaluate(z, y) == pytest.approx(1 - metric.score(hard, y), rel=1e-12)  # integer counts
     bound = objective.gradient_and_hessian(z, y, w, hessian="bound")[1]
     assert (bound >= np.abs(hess) * (1 - 1e-12)).all()
 
