@@ -111,7 +111,18 @@ def folds_blend(numel, fused, from_logits, group):
     return from_logits and not fused and group is None and 0 < numel <= STACKED_MAX_SIZE
 
 
-@functools.lru_cache(maxsize=16)
+def _cached_when_eager(function):
+    """`function` behind an lru_cache in eager mode, the plain function under torch.compile: Dynamo traces through
+    a cache wrapper anyway, and warns that it ignores it."""
+    cached = functools.lru_cache(maxsize=16)(function)
+
+    @functools.wraps(function)
+    def call(*args):
+        return function(*args) if torch.compiler.is_compiling() else cached(*args)
+    return call
+
+
+@_cached_when_eager
 def _amplifier_columns(L, threshold, dtype, device):
     """The columns (L, -L) and (-L t, L t): with them one addcmul gives L p - L t and its exact negation (a new
     pair at each step of the L warm-up, then the same one)."""
@@ -119,7 +130,7 @@ def _amplifier_columns(L, threshold, dtype, device):
             torch.tensor([[-L * threshold], [L * threshold]], dtype=dtype, device=device))
 
 
-@functools.lru_cache(maxsize=16)
+@_cached_when_eager
 def _stacking_constants(dtype, device):
     """The columns (1, -1) and (0, 1), which build two rows at once by broadcasting."""
     return (torch.tensor([[1.0], [-1.0]], dtype=dtype, device=device),

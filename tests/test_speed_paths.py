@@ -112,6 +112,7 @@ def test_stacked_and_streaming_paths_agree(formula, weighted, monkeypatch):
         assert np.linalg.norm(grad - reference[1]) <= 1e-5 * np.linalg.norm(reference[1])
 
 
+@pytest.mark.filterwarnings("error:Dynamo detected")  # e.g. a cache wrapper it ignores: nothing to alarm a user
 def test_module_works_inside_a_compiled_training_step():
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 1)
