@@ -330,14 +330,14 @@ class BoostObjective:
     def _count_sums(self, z, y, w, slopes=None, bends=None):
         """TP, FP, FN, TN (arrays of shape (C,)), each summed directly (1 - yh is sigmoid(-u)), block by block.
         Into `slopes` (an array of z's shape, or None) goes d = w d yh / d z / L; into `bends`, L (1 - 2 yh)
-        p (1 - p) + 1 - 2 p, with d^2 yh / d z^2 = d yh / d z * bend. With slopes, also the sums of y d^2,
-        (1 - y) d^2, w y and w (1 - y) (else None)."""
+        p (1 - p) + 1 - 2 p, with d^2 yh / d z^2 = d yh / d z * bend. With slopes and no bends (the bound's Hessian
+        sum needs them), also the sums of y d^2, (1 - y) d^2, w y and w (1 - y) (else None)."""
         def column_sums(pairs):
             if z.shape[1] == 1:  # one column: BLAS dot products of contiguous vectors
                 return [numpy.dot(v.ravel(), u.ravel()).reshape(1) for v, u in pairs]
             return [numpy.einsum("ij,ij->j", v, u) for v, u in pairs]
 
-        counts, sums = [0.0] * 4, None if slopes is None else [0.0] * 4
+        counts, sums = [0.0] * 4, [0.0] * 4 if slopes is not None and bends is None else None
         for rows, work in self._blocks(z):
             p, not_p, slope_p = sigmoids(z[rows], work[0:3])
             yh, not_yh, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)
@@ -352,10 +352,11 @@ class BoostObjective:
             d = numpy.multiply(slope_u, slope_p, out=slopes[rows])
             if w is not None:
                 d *= w[rows]
-            square = numpy.multiply(d, d, out=work[9])
-            parts = column_sums([(y_rows, square), (not_y, square)]) + [wy.sum(axis=0), wn.sum(axis=0)]
-            sums = [total + part for total, part in zip(sums, parts)]
-            if bends is not None:  # 1 - 2 s = sigmoid(-x) - sigmoid(x)
+            if bends is None:
+                square = numpy.multiply(d, d, out=work[9])
+                parts = column_sums([(y_rows, square), (not_y, square)]) + [wy.sum(axis=0), wn.sum(axis=0)]
+                sums = [total + part for total, part in zip(sums, parts)]
+            else:  # 1 - 2 s = sigmoid(-x) - sigmoid(x)
                 bend = numpy.subtract(not_yh, yh, out=bends[rows])
                 bend *= slope_p
                 bend *= self.L
