@@ -169,7 +169,7 @@ class BoostObjective:
                 yield rows, self._block_derivatives(y[rows], None if w is None else w[rows], mode, coefficients,
                                                     total, work, slopes[rows], None if bends is None else bends[rows])
 
-        weight = float(w.sum()) if w is not None else float(z.size)
+        weight = (float(w.sum()) if w is not None else float(len(z))) * z.shape[1]  # per label and unit weight
         if mean_hessian is not None and mode != "clip":
             if mode == "bound":  # sum h = L^2 S (|q_a| sum y d^2 + |q_b| sum (1-y) d^2) + M S (|a| sum wy + ...)
                 a, b, q_a, q_b = (numpy.abs(v) for v in coefficients)

@@ -157,10 +157,24 @@ def test_multilabel_calls_rescale_every_hessian_form(hessian, average):
         hessian=hessian, mean_hessian=0.2)
     grad, hess = objective(y, z, w)
     fixed_grad, fixed_hess = objective.gradient_and_hessian(z, y, w)
-    assert np.abs(hess.astype(float)).sum() == pytest.approx(0.2 * w.sum(), rel=1e-6)
+    assert np.abs(hess.astype(float)).sum() == pytest.approx(0.2 * w.sum() * 3, rel=1e-6)  # per label and weight
     factor = np.abs(hess.astype(float)).sum() / np.abs(fixed_hess).sum()
     np.testing.assert_allclose(grad, fixed_grad * factor, rtol=1e-6, atol=1e-6 * np.abs(grad).max())
     np.testing.assert_allclose(hess, fixed_hess * factor, rtol=1e-6, atol=1e-6 * np.abs(hess).max())
+
+
+@pytest.mark.parametrize("task", ["binary", "multilabel"])
+def test_unit_weights_give_the_unweighted_objective(task):
+    """Weights of 1 are no weights: the rescaled outputs are the same (for multi-label, mean_hessian is per label
+    and unit of weight either way)."""
+    rng = np.random.default_rng(2)
+    shape = (60, 3) if task == "multilabel" else (60,)
+    z, y = rng.normal(0, 0.3, shape), (rng.random(shape) < 0.3).astype(float)
+    objective = compile_metric("f1", task=task, num_classes=3 if task == "multilabel" else None).to_xgboost()
+    grad, hess = objective(y, z)
+    weighted = objective(y, z, np.ones(60))
+    np.testing.assert_allclose(weighted[0], grad, rtol=1e-6, atol=1e-7 * np.abs(grad).max())
+    np.testing.assert_allclose(weighted[1], hess, rtol=1e-6, atol=1e-7 * np.abs(hess).max())
 
 
 def test_scale_follows_the_kind_of_formula():
