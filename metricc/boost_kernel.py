@@ -16,7 +16,12 @@ logistic objective. This module imports only NumPy: metricc copies it into the m
 
 import numpy
 
+from metricc.multiclass_math import softmax_pair  # emitted modules inline this import
+
 HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
+# the default Hessian form: the bound for sigmoid amplifiers; for the softmax one (task="multiclass", where no
+# bound is derived) the form that trained best (docs/boosting.md, "Multi-class")
+DEFAULT_HESSIAN = {"binary": "bound", "multilabel": "bound", "multiclass": "gauss-newton"}
 # "clip": the exact diagonal, raised to at least this share of the largest |h_i| (so no leaf divides by ~0)
 CLIP_FLOOR = 1e-3
 # numbers per block of rows: a block's twelve float64 buffers (1.5 MiB) fit in a processor's cache
@@ -94,23 +99,30 @@ class BoostObjective:
     at the fixed scale S it would weigh almost nothing. None keeps the fixed scale.
     """
 
-    def __init__(self, curvatures, *, L=73.0, threshold=0.5, eps=1e-6, hessian="bound", mean_hessian=0.1,
+    def __init__(self, curvatures, *, L=73.0, threshold=0.5, eps=1e-6, hessian=None, mean_hessian=0.1,
                  booster="xgboost", task="binary", num_classes=None, average="macro", class_weight=None,
                  minimize=False, check_inputs=True, name="metric", error=ValueError):
+        hessian = DEFAULT_HESSIAN.get(task, "bound") if hessian is None else hessian
         if hessian not in HESSIANS:
             raise error(f"Expected argument `hessian` to be one of {list(HESSIANS)}, but got {hessian!r}.")
+        if task == "multiclass" and hessian == "bound":
+            raise error("the 'bound' Hessian is derived for sigmoid amplifiers only: a multi-class objective takes "
+                        "hessian='gauss-newton' (its default), 'abs', 'clip' or 'exact'")
         if mean_hessian is not None and (isinstance(mean_hessian, bool)
                                          or not isinstance(mean_hessian, (int, float))
                                          or not 0 < mean_hessian < numpy.inf):
             raise error(f"Expected argument `mean_hessian` to be a positive number or None, but got {mean_hessian!r}.")
         if booster not in ("xgboost", "lightgbm"):
             raise error(f"Expected argument `booster` to be 'xgboost' or 'lightgbm', but got {booster!r}.")
-        if task not in ("binary", "multilabel") or task == "multilabel" and (booster != "xgboost"
-                                                                          or average == "none"):
-            raise error(f"a booster objective supports task='binary', and task='multilabel' with XGBoost's "
-                        f"multi-output mode and one loss (average 'macro', 'micro' or 'weighted'); got task={task!r}, "
-                        f"average={average!r} for {booster} (for LightGBM, train one booster per label with a "
-                        f"binary metric; a multi-class softmax objective is not there yet)")
+        if task not in ("binary", "multilabel", "multiclass") or task == "multilabel" and (
+                booster != "xgboost" or average == "none"):
+            raise error(f"a booster objective supports task='binary', task='multiclass' and task='multilabel' with "
+                        f"XGBoost's multi-output mode and one loss (average 'macro', 'micro' or 'weighted'); got "
+                        f"task={task!r}, average={average!r} for {booster} (for LightGBM, train one booster per label "
+                        f"with a binary metric)")
+        if task == "multiclass" and average not in ("macro", "weighted"):
+            raise error(f"a multi-class booster objective averages the classes' losses into one: average 'macro' or "
+                        f"'weighted', not {average!r} (micro-averaging one-hot predictions scores accuracy)")
         self.curvatures = curvatures
         self.L, self.threshold, self.eps = float(L), float(threshold), float(eps)
         self.hessian, self.booster, self.minimize = hessian, booster, bool(minimize)
@@ -159,6 +171,8 @@ class BoostObjective:
         (and, except for the bound, its bend). With `mean_hessian`, both are multiplied by the one factor that
         makes the Hessian's magnitudes average that much per unit weight: it goes into the coefficients a, b,
         q_a, q_b (g and h are linear in them), so that each output is rounded once."""
+        if self.task == "multiclass":
+            return self._softmax_derivatives(z, y, w, mode, grad, hess, mean_hessian)
         slopes, bends = self._row_buffers(z.shape, 1 if mode == "bound" else 2)
         counts, sums = self._count_sums(z, y, w, slopes, bends)
         coefficients = self._coefficients(counts)[1:]
@@ -222,6 +236,58 @@ class BoostObjective:
         grad *= d_yh
         return grad, hess
 
+    def _softmax_derivatives(self, z, y, w, mode, grad, hess, mean_hessian=None):
+        """_derivatives for task="multiclass": the gradient and Hessian diagonal of a block of rows at a time from
+        the Jacobians of yh = softmax(L/2 softmax(z)), O(C^2) per row; rescaled after all rows (and after the
+        clip's floor), in float64."""
+        coefficients = self._coefficients(self._count_sums(z, y, w)[0])[1:]
+        weight = (float(w.sum()) if w is not None else float(len(z))) * z.shape[1]  # per class and unit weight
+        total = 1.0 if self.extensive else weight / z.shape[1]
+        g_all, h_all = numpy.empty(z.shape), numpy.empty(z.shape)
+        for rows in self._row_slices(len(z), z.shape[1] ** 2):
+            g_all[rows], h_all[rows] = self._softmax_block(z[rows], y[rows], None if w is None else w[rows], mode,
+                                                           coefficients, total)
+        if mode == "clip":
+            numpy.maximum(h_all, CLIP_FLOOR * float(numpy.abs(h_all).max()), out=h_all)
+        size = float(numpy.abs(h_all).sum())
+        factor = mean_hessian * weight / size if mean_hessian is not None and 0 < size < numpy.inf else 1.0
+        numpy.multiply(g_all, factor, out=grad, casting="same_kind")
+        numpy.multiply(h_all, factor, out=hess, casting="same_kind")
+
+    def _softmax_block(self, z, y, w, mode, coefficients, total):
+        """The unscaled gradient and Hessian diagonal (n, C) of rows z (n, C), one-hot labels y, weights w (n, 1)
+        or None. With P[i, k, m] = d p_m / d z_k and Q its derivative along z_k, u = L/2 p, yh = softmax(u):
+        D = d yh_j / d z_k = yh_j (du_j - sum_m yh_m du_m), B = d^2 yh_j / d z_k^2, and per sample i, margin k:
+
+            g = S sum_j G_j D_j,   h = S w^2 sum_j q_j D_j^2 + S sum_j G_j B_j   (G_j = w c_j, as in the binary)
+
+        (the classes' losses are separate functions of their own counts, so no cross term enters)."""
+        a, b, q_a, q_b = coefficients
+        half = self.L / 2
+        p, not_p, _ = softmax_pair(numpy, z.astype(numpy.float64))
+        yh, not_yh, _ = softmax_pair(numpy, p * half)
+        diagonal = numpy.eye(z.shape[1], dtype=bool)
+        slope_p = p * not_p  # d p_k / d z_k, without cancellation
+        jacobian = -p[:, :, None] * p[:, None, :]  # P[i, k, m]
+        jacobian[:, diagonal] = slope_p
+        bend_p = -jacobian * p[:, :, None] - p[:, None, :] * slope_p[:, :, None]  # Q[i, k, m]
+        bend_p[:, diagonal] = slope_p * (not_p - p)
+        du, d2u = jacobian * half, bend_p * half
+        mean = numpy.einsum("im,ikm->ik", yh, du)[:, :, None]
+        d_yh = yh[:, None, :] * (du - mean)
+        d_mean = numpy.einsum("ikm,ikm->ik", d_yh, du) + numpy.einsum("im,ikm->ik", yh, d2u)
+        bend_yh = d_yh * (du - mean) + yh[:, None, :] * (d2u - d_mean[:, :, None])
+        weights = 1.0 if w is None else w
+        c = (y * a + (1 - y) * b) * (weights * total)  # S w c_j per row and class
+        q = (y * q_a + (1 - y) * q_b) * (weights * weights * total)  # S w^2 q_j
+        grad = numpy.einsum("ij,ikj->ik", c, d_yh)
+        curvature = numpy.einsum("ij,ikj->ik", q, d_yh * d_yh)
+        bend = numpy.einsum("ij,ikj->ik", c, bend_yh)
+        if mode == "gauss-newton":
+            return grad, numpy.abs(curvature) + numpy.abs(bend)
+        hess = curvature + bend
+        return grad, numpy.abs(hess) if mode == "abs" else hess
+
     def _bend_bound(self):
         """The largest |d^2 yh / d z^2| over all margins (measured on a fine grid, once): a Hessian that uses it
         majorises the loss along each margin, so a Newton step of the booster cannot overshoot."""
@@ -237,7 +303,10 @@ class BoostObjective:
         """The formula on hard predictions (margin >= decision_margin), as the loss: 1 - score, or the cost
         (averaged over the labels as the soft loss is)."""
         z, y, w = self._arrays(margins, labels, sample_weight)
-        predicted = z >= self.decision_margin
+        if self.task == "multiclass":  # the arg-max class, one-hot
+            predicted = numpy.arange(z.shape[1]) == numpy.argmax(z, axis=1)[:, None]
+        else:
+            predicted = z >= self.decision_margin
         actual = y >= 0.5
         if w is None:  # counts of booleans, exact in integers: TP, then FP, FN, TN from the margins' totals
             hits = numpy.count_nonzero(predicted & actual, axis=0)
@@ -267,13 +336,17 @@ class BoostObjective:
         """Parameters the booster needs with this objective: every margin starts at 0 (p = 1/2, where the
         amplifier has its largest slope) and the booster's own metric, meaningless here, is off. For
         XGBClassifier, whose base_score is a probability, pass base_score=0.5 instead."""
+        classes = {"num_class": self.num_classes} if self.task == "multiclass" else {}
         if self.booster == "xgboost":
-            return {"base_score": 0.0, "disable_default_eval_metric": 1,
+            return {"base_score": 0.0, "disable_default_eval_metric": 1, **classes,
                     **({"multi_strategy": "one_output_per_tree"} if self.task == "multilabel" else {})}
-        return {"boost_from_average": False}
+        return {"boost_from_average": False, **classes}
 
     def predict(self, margins):
-        """Hard 0/1 predictions from margins, at the decision threshold."""
+        """Hard 0/1 predictions from margins, at the decision threshold; for task="multiclass", the arg-max
+        class of each row of margins (n, C)."""
+        if self.task == "multiclass":
+            return numpy.argmax(numpy.asarray(margins).reshape(-1, self.num_classes), axis=1)
         return (numpy.asarray(margins) >= self.decision_margin).astype(numpy.int64)
 
     def _arguments(self, y_true, y_pred, sample_weight):
@@ -292,22 +365,43 @@ class BoostObjective:
         columns = 1 if self.task == "binary" else self.num_classes
         z, y = (numpy.asarray(v) for v in (margins, labels))
         z, y = (v if v.dtype in (numpy.float32, numpy.float64) else v.astype(numpy.float64) for v in (z, y))
+        if self.task == "multiclass":
+            return self._class_arrays(z, y, sample_weight)
         if z.size != y.size or z.size == 0 or z.size % columns or self.task != "binary" and numpy.ndim(z) != 2:
             shape = "n" if self.task == "binary" else f"(n, {columns})"
             raise self.error(f"Expected margins and labels of the same shape {shape} (at least one sample), but got "
                              f"{numpy.shape(margins)} and {numpy.shape(labels)}.")
         z, y = z.reshape(-1, columns), y.reshape(-1, columns)
+        if self.check_inputs and not (y.min() >= 0 and y.max() <= 1):
+            raise self.error("Expected labels in [0, 1].")
+        return z, y, self._weights(z, sample_weight)
+
+    def _weights(self, z, sample_weight):
+        """The sample weights as float64 (n, 1), or None; with check_inputs, the margins z (n, C) and the weights
+        are checked to be finite (reductions only: a sum is finite unless an element is not, or it overflows)."""
         w = None if sample_weight is None else numpy.asarray(sample_weight, numpy.float64).reshape(-1, 1)
         if w is not None and len(w) != len(z):
             raise self.error(f"Expected {len(z)} sample weights (one per row), but got {len(w)}.")
-        if self.check_inputs:  # reductions only: a sum is finite unless an element is not (or it overflows)
+        if self.check_inputs:
             if not numpy.isfinite(z.sum()) and not numpy.isfinite(z).all():
                 raise self.error("Expected finite margins, but they contain NaN or infinity.")
-            if not (y.min() >= 0 and y.max() <= 1):
-                raise self.error("Expected labels in [0, 1].")
             if w is not None and not (numpy.isfinite(w.sum()) and w.min() >= 0 and w.max() > 0):
                 raise self.error("Expected finite, non-negative sample weights with a positive entry.")
-        return z, y, w
+        return w
+
+    def _class_arrays(self, z, y, sample_weight):
+        """_arrays for task="multiclass": margins (n, C) (or n C of them, row by row), class indices (n,) as
+        one-hot rows (n, C) float64, weights (n, 1) float64 or None."""
+        columns = self.num_classes
+        if y.ndim != 1 or z.size != y.size * columns or y.size == 0:
+            raise self.error(f"Expected margins of shape (n, {columns}) and n class indices (at least one sample), "
+                             f"but got {z.shape} and {y.shape}.")
+        z = z.reshape(-1, columns)
+        if not ((y >= 0) & (y < columns) & (y == numpy.floor(y))).all():
+            raise self.error(f"Expected class indices 0, 1, ..., {columns - 1} as labels.")
+        hot = numpy.zeros(z.shape)
+        hot[numpy.arange(len(y)), y.astype(numpy.int64)] = 1
+        return z, hot, self._weights(z, sample_weight)
 
     def _blocks(self, z):
         """(rows, buffers) for each block of rows of z: the rows' slice and twelve float64 buffers of the block's
@@ -316,9 +410,15 @@ class BoostObjective:
         step = max(1, BLOCK // z.shape[1])
         if getattr(self, "_work", None) is None or self._work[0].shape != (step, z.shape[1]):
             self._work = [numpy.empty((step, z.shape[1])) for _ in range(12)]
-        for start in range(0, len(z), step):
-            stop = min(start + step, len(z))
-            yield slice(start, stop), [buffer[:stop - start] for buffer in self._work]
+        for rows in self._row_slices(len(z), z.shape[1]):
+            yield rows, [buffer[:rows.stop - rows.start] for buffer in self._work]
+
+    @staticmethod
+    def _row_slices(n, per_row):
+        """Slices of n rows, each of about BLOCK numbers when a row holds `per_row`."""
+        step = max(1, BLOCK // per_row)
+        for start in range(0, n, step):
+            yield slice(start, min(start + step, n))
 
     def _row_buffers(self, shape, count):
         """`count` float64 arrays of the margins' shape (the second None when count is 1), kept between calls: a
@@ -338,6 +438,16 @@ class BoostObjective:
             return [numpy.einsum("ij,ij->j", v, u) for v, u in pairs]
 
         counts, sums = [0.0] * 4, [0.0] * 4 if slopes is not None and bends is None else None
+        if self.task == "multiclass":  # yh = softmax(L/2 softmax(z)), 1 - yh from the same pass
+            for rows in self._row_slices(len(z), z.shape[1]):
+                p, _, _ = softmax_pair(numpy, z[rows].astype(numpy.float64))
+                yh, not_yh, _ = softmax_pair(numpy, p * (self.L / 2))
+                wy, wn = y[rows], 1 - y[rows]
+                if w is not None:
+                    wy, wn = wy * w[rows], wn * w[rows]
+                parts = [numpy.einsum("ij,ij->j", v, u) for v, u in ((wy, yh), (wn, yh), (wy, not_yh), (wn, not_yh))]
+                counts = [total + part for total, part in zip(counts, parts)]
+            return counts, None
         for rows, work in self._blocks(z):
             p, not_p, slope_p = sigmoids(z[rows], work[0:3])
             yh, not_yh, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)

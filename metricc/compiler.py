@@ -18,7 +18,7 @@ import numpy as np
 import sympy as sp
 
 from . import numpy_kernel, numpy_multiclass
-from .backends import TRAINING_DEFAULTS, training_defaults
+from .backends import TRAINING_DEFAULTS, booster_defaults, training_defaults
 from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, loss_of
 from .errors import MetriccError, MetriccWarning
@@ -172,9 +172,10 @@ class CompiledMetric:
     def to_xgboost(self, **options: Any):
         """A custom objective for XGBoost: `xgboost.train(params, dtrain, obj=objective)` or
         `XGBClassifier(objective=objective)`; margins in, gradient and Hessian diagonal out (see README,
-        "Gradient boosting"). Options override L, threshold and eps, and set hessian ("abs", "exact", "clip",
-        "gauss-newton"), mean_hessian (0.1: the Hessian's average per unit weight after each call's rescaling;
-        None for the fixed scale) and check_inputs. `objective.eval_metric` is the hard metric for early
+        "Gradient boosting"; task="multiclass": margins (n, C), class indices, the arg-max predicts). Options
+        override L, threshold and eps, and set hessian ("bound", "abs", "exact", "clip", "gauss-newton"),
+        mean_hessian (0.1: the Hessian's average per unit weight after each call's rescaling; None for the fixed
+        scale) and check_inputs. `objective.eval_metric` is the hard metric for early
         stopping; `objective.params` the booster parameters it needs."""
         return self._booster("xgboost", options)
 
@@ -186,10 +187,14 @@ class CompiledMetric:
     def _booster(self, booster: str, options: Mapping[str, Any]):
         from . import boost_kernel
 
-        settings = self._settings(options, {"hessian", "mean_hessian", "check_inputs"})
+        settings = self._settings({**booster_defaults(self.task, self.L_given), **options},
+                                  {"hessian", "mean_hessian", "check_inputs"})
         if not settings.pop("from_logits"):
             raise MetriccError(f"to_{booster}() works on the booster's margins (logits): from_logits=False does not "
                                "apply")
+        if self.ignore_index is not None:
+            raise MetriccError(f"to_{booster}() takes no ignore_index (a booster has no rows to ignore): drop those "
+                               "rows from the training data, or give them sample weight 0")
         if self.task != "binary":  # the objective refuses what it does not support
             settings.update(task=self.task, num_classes=self.num_classes, average=self.average,
                             class_weight=self.class_weight)

@@ -7,7 +7,7 @@ from importlib import resources
 
 from ._version import __version__
 from .errors import MetriccError
-from .backends import backend as backend_named, training_defaults
+from .backends import backend as backend_named, booster_defaults, training_defaults
 from .derive import curvatures
 from .printing import curvatures_source, scalars_source
 
@@ -102,7 +102,8 @@ def _loss_class(metric, spec) -> str:
         base, scalars = spec.loss_class, "metric_curvatures"
         settings = {"L": metric.L, "threshold": metric.threshold, "eps": metric.eps, "minimize": metric.minimize,
                     **({"task": metric.task, "num_classes": metric.num_classes, "average": metric.average,
-                        "class_weight": metric.class_weight} if metric.task == "multilabel" else {})}
+                        "class_weight": metric.class_weight} if metric.task != "binary" else {}),
+                    **booster_defaults(metric.task, metric.L_given)}
     elif metric.task == "binary":
         base, scalars = spec.loss_class, "metric_scalars"
         settings = {"L": metric.L, "threshold": metric.threshold, "from_logits": metric.from_logits,

@@ -214,8 +214,6 @@ def test_bad_inputs_are_refused():
         objective(np.array([0.0, 2.0]), np.array([0.0, 0.0]))
     with pytest.raises(MetriccError, match="one booster per label"):
         compile_metric("f1", task="multilabel", num_classes=2).to_lightgbm()
-    with pytest.raises(MetriccError, match="multi-class softmax objective is not there yet"):
-        compile_metric("f1", task="multiclass", num_classes=3).to_xgboost()
     with pytest.raises(MetriccError, match="average 'macro', 'micro' or 'weighted'"):
         compile_metric("f1", task="multilabel", num_classes=2, average="none").emit("xgboost")
     with pytest.raises(MetriccError, match=r"same shape \(n, 3\)"):
@@ -355,3 +353,166 @@ def test_emitted_objective_runs_without_metricc(tmp_path):
     assert result.returncode == 0, result.stderr
     expected = compile_metric("f1").to_xgboost()(np.array([1.0, 0.0, 1.0]), np.array([0.3, -0.2, 0.1]))
     assert np.allclose([float(v) for v in result.stdout.split()], np.concatenate(expected), rtol=1e-12)
+
+
+# Multi-class: a softmax amplifier, margins (n, C), class indices as labels.
+MULTICLASS = [("f1", "macro", None), ("(TP*TN - FP*FN)/sqrt(PP*POS*NEG*PN)", "weighted", None), ("balanced_accuracy", "macro", (1.0, 3.0, 0.5, 2.0)),
+              ("minimize: FP + 5*FN", "macro", None)]
+
+
+def _multiclass(formula, average, class_weight, n=30, **options):
+    metric = compile_metric(formula, task="multiclass", num_classes=4, average=average, class_weight=class_weight,
+                            L=20.0)
+    rng = np.random.default_rng(5)
+    z = rng.normal(0, 0.6, (n, 4))
+    y = rng.choice(4, n, p=[0.5, 0.25, 0.15, 0.1])
+    return metric, metric.to_xgboost(**options), z, y, rng.uniform(0.5, 2.0, n)
+
+
+def _softmax_loss(metric, y, w):
+    """The loss (times the objective's scale) written with torch, independently of metricc's kernels."""
+    scale = 1.0 if metric.to_xgboost().extensive else float(w.sum())
+    one_hot = torch.nn.functional.one_hot(torch.tensor(y), 4).double()
+    weight = torch.tensor(w)[:, None]
+    scores = {"f1": lambda tp, fp, fn, tn: 2 * tp / (2 * tp + fp + fn)}
+
+    def loss(z):
+        yh = torch.softmax(torch.softmax(z, 1) * (metric.L / 2), 1)
+        tp, fp = (weight * one_hot * yh).sum(0), (weight * (1 - one_hot) * yh).sum(0)
+        fn, tn = (weight * one_hot * (1 - yh)).sum(0), (weight * (1 - one_hot) * (1 - yh)).sum(0)
+        e = metric.eps
+        return (1 - scores["f1"](tp + e, fp + e, fn + e, tn + e)).mean() * scale
+    return loss
+
+
+@pytest.mark.parametrize("formula, average, class_weight", MULTICLASS)
+def test_multiclass_objective_is_the_averaged_loss(formula, average, class_weight):
+    """The gradient equals loss_and_grad's times the scale; the exact Hessian diagonal equals central differences
+    of the gradient; the positive forms are |exact| and at least it; the evaluation is the hard metric."""
+    metric, objective, z, y, w = _multiclass(formula, average, class_weight, hessian="exact")
+    value, expected = metric.loss_and_grad(z, y, w)
+    scale = 1.0 if objective.extensive else w.sum()
+    grad, hess = objective.gradient_and_hessian(z, y, w)
+    assert objective.loss(z, y, w) == pytest.approx(value, rel=1e-12)
+    assert np.abs(grad - expected * scale).max() <= 1e-12 * np.abs(grad).max()
+    numeric = np.zeros_like(z)
+    for i, k in np.ndindex(*z.shape):
+        step = np.zeros_like(z)
+        step[i, k] = 1e-5
+        numeric[i, k] = (objective.gradient_and_hessian(z + step, y, w)[0][i, k]
+                         - objective.gradient_and_hessian(z - step, y, w)[0][i, k]) / 2e-5
+    assert np.abs(hess - numeric).max() <= 1e-6 * np.abs(hess).max()
+    assert np.array_equal(objective.gradient_and_hessian(z, y, w, hessian="abs")[1], np.abs(hess))
+    assert (objective.gradient_and_hessian(z, y, w, hessian="gauss-newton")[1] >= np.abs(hess) * (1 - 1e-12)).all()
+    assert (hess < 0).any()  # the reason for a positive default
+    hard = objective.predict(z)
+    assert np.array_equal(hard, z.argmax(axis=1))
+    assert objective.evaluate(z, y, w) == pytest.approx(1 - metric.score(hard, y, w) if not metric.minimize
+                                                        else metric.score(hard, y, w), rel=1e-12)
+    assert objective.evaluate(z, y) == pytest.approx(1 - metric.score(hard, y) if not metric.minimize
+                                                     else metric.score(hard, y), rel=1e-12)
+
+
+def test_multiclass_hessian_equals_torch_autograd():
+    metric, objective, z, y, w = _multiclass("f1", "macro", None, n=12, hessian="exact")
+    full = torch.autograd.functional.hessian(_softmax_loss(metric, y, w), torch.tensor(z)).reshape(48, 48)
+    grad, hess = objective.gradient_and_hessian(z, y, w)
+    autograd = torch.func.grad(_softmax_loss(metric, y, w))(torch.tensor(z)).numpy()
+    assert np.abs(grad - autograd).max() <= 1e-12 * np.abs(grad).max()
+    assert np.abs(hess - torch.diagonal(full).reshape(12, 4).numpy()).max() <= 1e-12 * np.abs(hess).max()
+
+
+def test_multiclass_macro_f1_agrees_with_sklearn_on_hard_predictions():
+    metric, objective, z, y, w = _multiclass("f1", "macro", None, n=200)
+    name, value = objective.eval_metric(y.astype(np.float32), z.astype(np.float32))
+    assert value == pytest.approx(1 - f1_score(y, z.argmax(axis=1), average="macro"), rel=1e-12)
+
+
+def test_multiclass_calls_rescale_and_read_float32_margins():
+    """A call rescales to mean_hessian per class and unit weight; XGBoost's float32 margins (flat or (n, C)) give
+    the float64 result; unit weights are no weights; the default Hessian is Gauss-Newton, L 15 unless given."""
+    metric = compile_metric("f1", task="multiclass", num_classes=4)
+    objective = metric.to_xgboost(mean_hessian=0.2)
+    assert objective.hessian == "gauss-newton" and objective.L == 15.0
+    assert compile_metric("f1", task="multiclass", num_classes=4, L=30).to_lightgbm().L == 30.0
+    _, _, z, y, w = _multiclass("f1", "macro", None, n=200)
+    grad, hess = objective(y.astype(np.float32), z, w)
+    assert grad.dtype == np.float32 and grad.shape == (200, 4)
+    assert np.abs(hess.astype(float)).sum() == pytest.approx(0.2 * w.sum() * 4, rel=1e-6)
+    flat = objective(y.astype(np.float32), z.astype(np.float32).ravel(), w)
+    fixed = objective(y, z.astype(np.float32).astype(np.float64), w)
+    for got, expected in zip(flat, fixed):
+        assert np.array_equal(got.reshape(200, 4), expected)
+    unweighted, unit = objective(y, z), objective(y, z, np.ones(200))
+    for got, expected in zip(unit, unweighted):
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7 * np.abs(expected).max())
+
+
+def test_multiclass_blocks_give_the_one_block_result(monkeypatch):
+    from metricc import boost_kernel
+
+    _, objective, z, y, w = _multiclass("jaccard", "macro", None, n=50)
+    whole = objective(y, z, w)
+    monkeypatch.setattr(boost_kernel, "BLOCK", 16 * 3)  # three rows a block for the derivatives
+    for got, expected in zip(objective(y, z, w), whole):
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7 * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: compile_metric("f1", task="multiclass", num_classes=3, average="micro").to_xgboost(),
+     "average 'macro' or 'weighted'"),
+    (lambda: compile_metric("f1", task="multiclass", num_classes=3, average="none").to_lightgbm(),
+     "average 'macro' or 'weighted'"),
+    (lambda: compile_metric("f1", task="multiclass", num_classes=3).to_xgboost(hessian="bound"),
+     "'bound' Hessian is derived for sigmoid amplifiers only"),
+    (lambda: compile_metric("f1", task="multiclass", num_classes=3, ignore_index=-1).to_lightgbm(),
+     "takes no ignore_index"),
+    (lambda: compile_metric("f1", task="multiclass", num_classes=3).to_xgboost()(
+        np.array([0.0, 3.0]), np.zeros((2, 3))), r"class indices 0, 1, ..., 2"),
+    (lambda: compile_metric("f1", task="multiclass", num_classes=3).to_xgboost()(
+        np.array([0.0, 1.5]), np.zeros((2, 3))), r"class indices 0, 1, ..., 2"),
+    (lambda: compile_metric("f1", task="multiclass", num_classes=3).to_xgboost()(
+        np.array([0.0, 1.0]), np.zeros((2, 2))), r"margins of shape \(n, 3\) and n class indices"),
+    (lambda: compile_metric("f1", task="multiclass", num_classes=3).to_xgboost()(
+        np.array([0.0, 1.0]), np.full((2, 3), np.nan)), "finite margins"),
+])
+def test_multiclass_mistakes_are_refused(call, message):
+    with pytest.raises(MetriccError, match=message):
+        call()
+
+
+@pytest.mark.parametrize("booster", ["xgboost", "lightgbm"])
+def test_boosters_train_on_a_multiclass_metric_through_both_apis(booster):
+    """train() and the scikit-learn classifier both learn a separable 3-class problem with the macro-F1 objective,
+    and the objective's evaluation is usable for early stopping."""
+    library = pytest.importorskip(booster)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 4))
+    y = np.digitize(X[:, 0] + 0.5 * X[:, 1] + 0.2 * rng.normal(size=600), [-0.3, 1.0])
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    objective = getattr(metric, f"to_{booster}")()
+    if booster == "xgboost":
+        model = library.train({**objective.params, "nthread": 1}, library.DMatrix(X, y), 30, obj=objective,
+                              custom_metric=objective.eval_metric)
+        margins = model.predict(library.DMatrix(X), output_margin=True)
+        classifier = library.XGBClassifier(objective=objective, n_estimators=30, n_jobs=1, base_score=0.5)
+    else:
+        model = library.train({**objective.params, "objective": objective, "num_threads": 1, "verbose": -1},
+                              library.Dataset(X, y), 30)
+        margins = model.predict(X, raw_score=True)
+        classifier = library.LGBMClassifier(objective=objective, n_estimators=30, n_jobs=1, verbose=-1)
+    assert margins.shape == (600, 3)
+    assert f1_score(y, objective.predict(margins), average="macro") > 0.85
+    classifier.fit(X, y)
+    predicted = (classifier.predict(X) if booster == "xgboost"  # LightGBM gives raw scores with a custom objective
+                 else objective.predict(classifier.predict(X, raw_score=True)))
+    assert f1_score(y, predicted, average="macro") > 0.85
+
+
+def test_emitted_multiclass_objective_equals_the_api():
+    metric, objective, z, y, w = _multiclass("gmean", "weighted", None)
+    for booster in ("xgboost", "lightgbm"):
+        namespace = load_emitted(metric.emit(booster))
+        api = getattr(metric, f"to_{booster}")()
+        for got, expected in zip(namespace["objective"](y, z, w), api(y, z, w)):
+            assert got.shape == (30, 4) and np.array_equal(got, expected)
