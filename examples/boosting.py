@@ -7,6 +7,7 @@ objectives, against binary:logistic at 0.5, binary:logistic with a tuned thresho
     python examples/boosting.py --compare-hessians           # the F1 objective with each Hessian form
     python examples/boosting.py --multilabel                 # one XGBoost model for 5 labels, macro-F1
     python examples/boosting.py --multiclass                 # softmax objectives against macro-F1, 4 classes
+    python examples/boosting.py --multiclass --scan-L        # the macro-F1 objective at L = 5 ... 73
 
 Every fold fits fresh boosters with the same trees (depth, rounds, learning rate); the tuned threshold is chosen
 on out-of-fold predictions of the training fold (3-fold inner CV), never on the test fold.
@@ -143,10 +144,11 @@ def multilabel(folds, rounds, seed=0):
     return "\n".join(lines)
 
 
-def multiclass_scores(X, y, folds, rounds, seed=0, hessians=None):
+def multiclass_scores(X, y, folds, rounds, seed=0, variants=None):
     """Each booster with its softmax objective (predicting the arg-max), the softmax objective with balanced
-    class weights (each class weighs as much in total), and metricc's macro-F1 objective (with each of
-    `hessians`, default its default): mean test macro-F1 over stratified folds, keyed (booster, method)."""
+    class weights (each class weighs as much in total), and metricc's macro-F1 objective (by default with its
+    defaults; `variants` maps a row's name to the options of to_xgboost() / to_lightgbm()): mean test macro-F1
+    over stratified folds, keyed (booster, method)."""
     import lightgbm as lgb
     import xgboost as xgb
 
@@ -165,32 +167,35 @@ def multiclass_scores(X, y, folds, rounds, seed=0, hessians=None):
         return lgb.train(params, lgb.Dataset(X_fit, y_fit, weight=weight), rounds).predict(X_new, raw_score=True)
 
     methods = {"softmax": (None, False), "softmax, balanced weights": (None, True)}
-    for hessian in hessians or [None]:
-        methods["metricc macro-F1" + (f" ({hessian})" if hessian else "")] = (hessian or "default", False)
+    methods.update((name, (options, False)) for name, options in (variants or {"metricc macro-F1": {}}).items())
     scores = {}
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(X, y):
         balanced = (len(train) / classes / np.bincount(y[train], minlength=classes))[y[train]]
         for booster in BOOSTERS:
-            for method, (hessian, weighted) in methods.items():
-                objective = None if hessian is None else getattr(metric, f"to_{booster.lower()}")(
-                    **({} if hessian == "default" else {"hessian": hessian}))
+            for method, (options, weighted) in methods.items():
+                objective = None if options is None else getattr(metric, f"to_{booster.lower()}")(**options)
                 margins = fit(booster, X[train], y[train], X[test], objective, balanced if weighted else None)
                 scores.setdefault((booster, method), []).append(
                     f1_score(y[test], margins.argmax(axis=1), average="macro"))
     return {key: float(np.mean(v)) for key, v in scores.items()}
 
 
-def multiclass(folds, rounds, quick=False, compare_hessians=False, seed=0):
+def multiclass(folds, rounds, quick=False, compare_hessians=False, scan_L=False, seed=0):
     """An imbalanced 4-class set (75/15/7/3 %, 5 % of labels flipped): the table of multiclass_scores."""
     from sklearn.datasets import make_classification
 
     X, y = make_classification(n_samples=1_000 if quick else 4_000, n_features=20, n_informative=8, n_classes=4,
                                n_clusters_per_class=1, weights=[0.75, 0.15, 0.07, 0.03], flip_y=0.05,
                                random_state=seed)
-    hessians = ["gauss-newton", "abs", "clip", "exact"] if compare_hessians else None
-    results = multiclass_scores(X, y, folds, rounds, seed, hessians)
-    lines = [f"\nmulti-class ({len(y)} samples, 4 classes, {np.round(np.bincount(y) / len(y), 3).tolist()} of them, {folds} folds, "
-             f"{rounds} rounds): mean test macro-F1\n", "| booster | method | macro-F1 |", "|---|---|---|"]
+    variants = {"metricc macro-F1": {}}
+    if compare_hessians:
+        variants = {f"metricc macro-F1 ({h})": {"hessian": h} for h in ("gauss-newton", "abs", "clip", "exact")}
+    if scan_L:
+        variants = {f"metricc macro-F1 (L = {L:g})": {"L": L} for L in (5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 73.0)}
+    results = multiclass_scores(X, y, folds, rounds, seed, variants)
+    shares = np.round(np.bincount(y) / len(y), 3).tolist()
+    lines = [f"\nmulti-class ({len(y)} samples, 4 classes, {shares} of them, {folds} folds, {rounds} rounds): mean "
+             "test macro-F1\n", "| booster | method | macro-F1 |", "|---|---|---|"]
     lines += [f"| {booster} | {method} | {value:.3f} |" for (booster, method), value in results.items()]
     return "\n".join(lines)
 
@@ -215,7 +220,8 @@ def main(argv=None):
                         help="a multi-label set in XGBoost's multi-output mode instead (macro-F1)")
     parser.add_argument("--multiclass", action="store_true",
                         help="an imbalanced 4-class set instead: softmax objectives against macro-F1 "
-                             "(with --compare-hessians: each Hessian form)")
+                             "(with --compare-hessians: each Hessian form; with --scan-L: L from 5 to 73)")
+    parser.add_argument("--scan-L", action="store_true", help="with --multiclass: the macro-F1 objective at each L")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", category=UserWarning)
     datasets = [("synthetic", *synthetic(2_000 if args.quick else 10_000))]
@@ -226,7 +232,7 @@ def main(argv=None):
         print(multilabel(folds, rounds), flush=True)
         return
     if args.multiclass:
-        print(multiclass(folds, rounds, args.quick, args.compare_hessians), flush=True)
+        print(multiclass(folds, rounds, args.quick, args.compare_hessians, args.scan_L), flush=True)
         return
     for name, X, y in datasets:
         if args.compare_hessians:

@@ -16,8 +16,6 @@ logistic objective. This module imports only NumPy: metricc copies it into the m
 
 import numpy
 
-from metricc.multiclass_math import softmax_pair  # emitted modules inline this import
-
 HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
 # the default Hessian form: the bound for sigmoid amplifiers; for the softmax one (task="multiclass", where no
 # bound is derived) the form that trained best (docs/boosting.md, "Multi-class")
@@ -55,6 +53,24 @@ def sigmoids(x, out=None, scale=1.0, shift=0.0, probability=False):
     e *= first  # sigmoid(-v)
     numpy.multiply(first, e, out=product)
     return first, second, product
+
+
+def row_sums(x):
+    """The sums of the rows of x (n, C), as (n, 1): a matrix-vector product, ten times faster than x.sum(axis=1)
+    for a few columns."""
+    return (x @ numpy.ones(x.shape[1]))[:, None]
+
+
+def softmax(x):
+    """softmax of each row of x (n, C), in float64; the rows' maxima column by column (faster than x.max(axis=1)
+    for a few columns)."""
+    x = numpy.asarray(x, dtype=numpy.float64)
+    top = x[:, 0].copy()
+    for k in range(1, x.shape[1]):
+        numpy.maximum(top, x[:, k], out=top)
+    e = numpy.exp(x - top[:, None])
+    e /= row_sums(e)
+    return e
 
 
 def _float64(x, buffer):
@@ -237,16 +253,16 @@ class BoostObjective:
         return grad, hess
 
     def _softmax_derivatives(self, z, y, w, mode, grad, hess, mean_hessian=None):
-        """_derivatives for task="multiclass": the gradient and Hessian diagonal of a block of rows at a time from
-        the Jacobians of yh = softmax(L/2 softmax(z)), O(C^2) per row; rescaled after all rows (and after the
-        clip's floor), in float64."""
-        coefficients = self._coefficients(self._count_sums(z, y, w)[0])[1:]
+        """_derivatives for task="multiclass": the gradient and Hessian diagonal of a block of rows at a time,
+        rescaled after all rows (and after the clip's floor), in float64."""
+        kept = self._row_buffers(z.shape, 2)  # p and yh from the first pass
+        coefficients = self._coefficients(self._class_counts(z, y, w, kept))[1:]
         weight = (float(w.sum()) if w is not None else float(len(z))) * z.shape[1]  # per class and unit weight
         total = 1.0 if self.extensive else weight / z.shape[1]
         g_all, h_all = numpy.empty(z.shape), numpy.empty(z.shape)
-        for rows in self._row_slices(len(z), z.shape[1] ** 2):
-            g_all[rows], h_all[rows] = self._softmax_block(z[rows], y[rows], None if w is None else w[rows], mode,
-                                                           coefficients, total)
+        for rows in self._row_slices(len(z), z.shape[1]):
+            g_all[rows], h_all[rows] = self._softmax_block(kept[0][rows], kept[1][rows], y[rows],
+                                                           None if w is None else w[rows], mode, coefficients, total)
         if mode == "clip":
             numpy.maximum(h_all, CLIP_FLOOR * float(numpy.abs(h_all).max()), out=h_all)
         size = float(numpy.abs(h_all).sum())
@@ -254,35 +270,34 @@ class BoostObjective:
         numpy.multiply(g_all, factor, out=grad, casting="same_kind")
         numpy.multiply(h_all, factor, out=hess, casting="same_kind")
 
-    def _softmax_block(self, z, y, w, mode, coefficients, total):
-        """The unscaled gradient and Hessian diagonal (n, C) of rows z (n, C), one-hot labels y, weights w (n, 1)
-        or None. With P[i, k, m] = d p_m / d z_k and Q its derivative along z_k, u = L/2 p, yh = softmax(u):
-        D = d yh_j / d z_k = yh_j (du_j - sum_m yh_m du_m), B = d^2 yh_j / d z_k^2, and per sample i, margin k:
+    def _softmax_block(self, p, yh, y, w, mode, coefficients, total):
+        """The unscaled gradient and Hessian diagonal (n, C) of rows with p = softmax(z) and yh = softmax(h p)
+        (each (n, C)), one-hot labels y, weights w (n, 1) or None, in O(C) per row. With h = L/2, s = sum_m yh_m p_m and
+        t_k = yh_k - s, the derivative of yh_j along margin k is D_kj = h yh_j e_kj, e_kj = p_j [j = k] - p_k (p_j
+        + t_k); per sample and margin k, with G_j = S w c_j and v_j = S w^2 q_j as in the binary objective,
 
-            g = S sum_j G_j D_j,   h = S w^2 sum_j q_j D_j^2 + S sum_j G_j B_j   (G_j = w c_j, as in the binary)
+            g_k = sum_j G_j D_kj,   h_k = sum_j v_j D_kj^2 + sum_j G_j d^2 yh_j / d z_k^2
 
-        (the classes' losses are separate functions of their own counts, so no cross term enters)."""
+        (the classes' losses are separate functions of their own counts, so no cross term enters). Each sum over
+        j reduces to a few sums over the row (docs/boosting.md, "Multi-class")."""
         a, b, q_a, q_b = coefficients
-        half = self.L / 2
-        p, not_p, _ = softmax_pair(numpy, z.astype(numpy.float64))
-        yh, not_yh, _ = softmax_pair(numpy, p * half)
-        diagonal = numpy.eye(z.shape[1], dtype=bool)
-        slope_p = p * not_p  # d p_k / d z_k, without cancellation
-        jacobian = -p[:, :, None] * p[:, None, :]  # P[i, k, m]
-        jacobian[:, diagonal] = slope_p
-        bend_p = -jacobian * p[:, :, None] - p[:, None, :] * slope_p[:, :, None]  # Q[i, k, m]
-        bend_p[:, diagonal] = slope_p * (not_p - p)
-        du, d2u = jacobian * half, bend_p * half
-        mean = numpy.einsum("im,ikm->ik", yh, du)[:, :, None]
-        d_yh = yh[:, None, :] * (du - mean)
-        d_mean = numpy.einsum("ikm,ikm->ik", d_yh, du) + numpy.einsum("im,ikm->ik", yh, d2u)
-        bend_yh = d_yh * (du - mean) + yh[:, None, :] * (d2u - d_mean[:, :, None])
+        h = self.L / 2
         weights = 1.0 if w is None else w
-        c = (y * a + (1 - y) * b) * (weights * total)  # S w c_j per row and class
-        q = (y * q_a + (1 - y) * q_b) * (weights * weights * total)  # S w^2 q_j
-        grad = numpy.einsum("ij,ikj->ik", c, d_yh)
-        curvature = numpy.einsum("ij,ikj->ik", q, d_yh * d_yh)
-        bend = numpy.einsum("ij,ikj->ik", c, bend_yh)
+        r = (y * a + (1 - y) * b) * (weights * total) * yh  # G_j yh_j
+        v = (y * q_a + (1 - y) * q_b) * (weights * weights * total) * (yh * yh)  # v_j yh_j^2
+        s = row_sums(yh * p)
+        t = yh - s
+        p2 = p * p
+
+        def squares(u):  # sum_j u_j e_kj^2
+            return p2 * (row_sums(u * p2) + 2 * t * row_sums(u * p) + t * t * row_sums(u) + u * (1 - 2 * (p + t)))
+
+        r0, r1 = row_sums(r), row_sums(r * p)
+        grad = h * p * (r - r1 - t * r0)
+        curvature = h * h * squares(v)
+        tilt = p * (1 - 2 * p)  # p_k (1 - 2 p_k): d^2 p_j / d z_k^2 = tilt_k ([j = k] - p_j)
+        d_mean = h * h * p2 * (row_sums(yh * p2) + t * s + yh * (1 - 2 * p - t)) + h * tilt * t  # of sum_m yh_m du_m
+        bend = h * h * squares(r) + h * tilt * (r - r1) - d_mean * r0
         if mode == "gauss-newton":
             return grad, numpy.abs(curvature) + numpy.abs(bend)
         hess = curvature + bend
@@ -438,16 +453,8 @@ class BoostObjective:
             return [numpy.einsum("ij,ij->j", v, u) for v, u in pairs]
 
         counts, sums = [0.0] * 4, [0.0] * 4 if slopes is not None and bends is None else None
-        if self.task == "multiclass":  # yh = softmax(L/2 softmax(z)), 1 - yh from the same pass
-            for rows in self._row_slices(len(z), z.shape[1]):
-                p, _, _ = softmax_pair(numpy, z[rows].astype(numpy.float64))
-                yh, not_yh, _ = softmax_pair(numpy, p * (self.L / 2))
-                wy, wn = y[rows], 1 - y[rows]
-                if w is not None:
-                    wy, wn = wy * w[rows], wn * w[rows]
-                parts = [numpy.einsum("ij,ij->j", v, u) for v, u in ((wy, yh), (wn, yh), (wy, not_yh), (wn, not_yh))]
-                counts = [total + part for total, part in zip(counts, parts)]
-            return counts, None
+        if self.task == "multiclass":
+            return self._class_counts(z, y, w), None
         for rows, work in self._blocks(z):
             p, not_p, slope_p = sigmoids(z[rows], work[0:3])
             yh, not_yh, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)
@@ -472,6 +479,23 @@ class BoostObjective:
                 bend *= self.L
                 bend += numpy.subtract(not_p, p, out=not_p)
         return counts, sums
+
+    def _class_counts(self, z, y, w, kept=None):
+        """_count_sums for task="multiclass", with yh = softmax(L/2 softmax(z)); into `kept` (two arrays of z's
+        shape, or None) go p = softmax(z) and yh."""
+        counts = [0.0] * 4
+        for rows in self._row_slices(len(z), z.shape[1]):
+            p = softmax(z[rows])
+            yh = softmax(p * (self.L / 2))
+            if kept is not None:
+                kept[0][rows], kept[1][rows] = p, yh
+            not_yh = 1 - yh
+            wy, wn = y[rows], 1 - y[rows]
+            if w is not None:
+                wy, wn = wy * w[rows], wn * w[rows]
+            parts = [numpy.einsum("ij,ij->j", v, u) for v, u in ((wy, yh), (wn, yh), (wy, not_yh), (wn, not_yh))]
+            counts = [total + part for total, part in zip(counts, parts)]
+        return counts
 
     def _coefficients(self, counts):
         """The averaged loss and the gradient coefficients a, b and curvatures q_a, q_b at the counts (each an

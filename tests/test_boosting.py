@@ -453,7 +453,7 @@ def test_multiclass_blocks_give_the_one_block_result(monkeypatch):
 
     _, objective, z, y, w = _multiclass("jaccard", "macro", None, n=50)
     whole = objective(y, z, w)
-    monkeypatch.setattr(boost_kernel, "BLOCK", 16 * 3)  # three rows a block for the derivatives
+    monkeypatch.setattr(boost_kernel, "BLOCK", 4 * 3)  # three rows a block
     for got, expected in zip(objective(y, z, w), whole):
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7 * np.abs(expected).max())
 

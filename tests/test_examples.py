@@ -49,6 +49,16 @@ def test_boosting_example_multilabel_rows():
     assert all(0.3 < float(v) <= 1 for v in rows.values())  # a model that learned nothing scores far lower
 
 
+def test_boosting_example_multiclass_rows():
+    out = subprocess.run([sys.executable, str(EXAMPLES / "boosting.py"), "--multiclass", "--quick"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows = re.findall(r"^\| (XGBoost|LightGBM) \| ([^|]+?) \| ([0-9.]+) \|$", out.stdout, re.MULTILINE)
+    assert {(b, m) for b, m, _ in rows} == {(b, m) for b in ("XGBoost", "LightGBM")
+                                            for m in ("softmax", "softmax, balanced weights", "metricc macro-F1")}
+    assert all(0.4 < float(v) <= 1 for *_, v in rows)  # chance macro-F1 on 4 classes is about 0.25
+
+
 def test_modern_protocol_example_reports_every_loss():
     out = subprocess.run([sys.executable, str(EXAMPLES / "modern_protocol.py"), "--quick"], capture_output=True,
                          text=True, timeout=600)
