@@ -79,8 +79,12 @@ def module_source(metric, backend: str) -> str:
 
 
 def _latex(metric, hessians: bool) -> str:
-    """The LaTeX for the raw docstring: metricc's own text, which holds no quote and ends with no backslash."""
-    latex = metric.latex(hessians=hessians)
+    """The LaTeX for the raw docstring: metricc's own text, which holds no quote and ends with no backslash. A
+    booster objective's (`hessians`) shows the L it uses."""
+    from .latex import document
+
+    latex = document(metric, hessians=hessians,
+                     L=booster_defaults(metric.task, metric.L_given).get("L") if hessians else None)
     if '"' in latex or latex.endswith("\\"):
         raise AssertionError(f"LaTeX unfit for a raw docstring: {latex!r}")
     return latex

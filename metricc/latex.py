@@ -37,8 +37,9 @@ _AVERAGES = {
 }
 
 
-def multi_document(metric) -> str:
-    """The multi-class or multi-label version: per-class counts, the average, and the pulled-back gradient."""
+def multi_document(metric, hessians: bool = False, L: float | None = None) -> str:
+    """The multi-class or multi-label version: per-class counts, the average, and the pulled-back gradient; with
+    `hessians`, the Hessian diagonal of the booster objectives."""
     score = expression(metric.expr, _CLASS_NAMES)
     head = (rf"\text{{cost}}_k &= {score}", r"\mathcal{L}_k &= \text{cost}_k") if metric.minimize \
         else (rf"\text{{score}}_k &= {score}", r"\mathcal{L}_k &= 1 - \text{score}_k")
@@ -55,18 +56,19 @@ def multi_document(metric) -> str:
             r"\hat{y}_{ik} &= \sigma\!\left(L (\sigma(z_{ik}) - \tau)\right)")
     eps = r" + \varepsilon" if metric.eps else ""
     counts = rf"\mathrm{{TP}}_k &= \sum_{{i=1}}^{{n}} w_i y_{{ik}} \hat{{y}}_{{ik}}{eps}, \ \dots"
-    settings = rf"L &= {_number(metric.L)}, \quad C = {metric.num_classes}"
+    settings = rf"L &= {_number(metric.L if L is None else L)}, \quad C = {metric.num_classes}"
     rows = [*head, average, *partials, gradient, r"\frac{\partial \mathcal{L}}{\partial z_i} &= "
-            r"J_{\hat{y}_i}(z_i)^{\top} \frac{\partial \mathcal{L}}{\partial \hat{y}_i}", soft, counts,
-            settings]
+            r"J_{\hat{y}_i}(z_i)^{\top} \frac{\partial \mathcal{L}}{\partial \hat{y}_i}",
+            *(_multi_hessian_rows(metric) if hessians else []), soft, counts, settings]
     return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
 
-def document(metric, hessians: bool = False) -> str:
+def document(metric, hessians: bool = False, L: float | None = None) -> str:
     """An `aligned` block: what is optimised, its partials, the gradient per sample and the soft counts; with
-    `hessians`, also the second derivatives and the diagonal of the Hessian that booster objectives use."""
+    `hessians`, also the second derivatives and the diagonal of the Hessian that booster objectives use. `L`
+    overrides the metric's amplifier in the settings line (a booster objective's default)."""
     if metric.task != "binary":
-        return multi_document(metric)
+        return multi_document(metric, hessians, L)
     d = {name: rf"\frac{{\partial \mathcal{{L}}}}{{\partial \mathrm{{{name}}}}}" for name in ("TP", "FP", "FN", "TN")}
     head = ([rf"\text{{cost}} &= {expression(metric.expr)}", r"\mathcal{L} &= \text{cost}"] if metric.minimize else
             [rf"\text{{score}} &= {expression(metric.expr)}", r"\mathcal{L} &= 1 - \text{score}"])
@@ -85,7 +87,7 @@ def document(metric, hessians: bool = False) -> str:
     amplifier = r"\hat{y}_i &= \sigma\!\left(L (p_i - \tau)\right)"
     if metric.from_logits:
         amplifier += r", \quad p_i = \sigma(z_i)"
-    settings = rf"L &= {_number(metric.L)}, \quad \tau = {_number(metric.threshold)}"
+    settings = rf"L &= {_number(metric.L if L is None else L)}, \quad \tau = {_number(metric.threshold)}"
     if metric.eps:
         settings += rf", \quad \varepsilon = {_number(metric.eps)}"
     rows = [*head, *partials, gradient, *(_hessian_rows(metric) if hessians else []), *counts, amplifier, settings]
@@ -95,9 +97,33 @@ def document(metric, hessians: bool = False) -> str:
 def _hessian_rows(metric) -> list[str]:
     """q_a, q_b and the Hessian's diagonal h_ii = w_i^2 q_i (yh_i')^2 + w_i c_i yh_i''."""
     q_a, q_b = (expression(q) for q in metric.hessians.values())
-    return [rf"q_a &= \left(\tfrac{{\partial}}{{\partial \mathrm{{TP}}}} - \tfrac{{\partial}}{{\partial \mathrm{{FN}}}}"
+    return [r"a &= \frac{\partial \mathcal{L}}{\partial \mathrm{TP}} - \frac{\partial \mathcal{L}}{\partial "
+            r"\mathrm{FN}}, \quad b = \frac{\partial \mathcal{L}}{\partial \mathrm{FP}} - \frac{\partial "
+            r"\mathcal{L}}{\partial \mathrm{TN}}",
+            rf"q_a &= \left(\tfrac{{\partial}}{{\partial \mathrm{{TP}}}} - \tfrac{{\partial}}{{\partial \mathrm{{FN}}}}"
             rf"\right)^2 \mathcal{{L}} = {q_a}",
             rf"q_b &= \left(\tfrac{{\partial}}{{\partial \mathrm{{FP}}}} - \tfrac{{\partial}}{{\partial \mathrm{{TN}}}}"
             rf"\right)^2 \mathcal{{L}} = {q_b}",
             r"\frac{\partial^2 \mathcal{L}}{\partial z_i^2} &= w_i^2 \left[y_i q_a + (1 - y_i) q_b\right] "
             r"\left(\hat{y}_i'\right)^2 + w_i \left[y_i a + (1 - y_i) b\right] \hat{y}_i''"]
+
+
+def _multi_hessian_rows(metric) -> list[str]:
+    """q_a, q_b per class and the Hessian's diagonal along margin z_ik: per label (multi-label), or summed over the
+    classes j that the softmax couples (multi-class)."""
+    q_a, q_b = (expression(q, _CLASS_NAMES) for q in metric.hessians.values())
+    rows = [r"a_k &= \frac{\partial \mathcal{L}_k}{\partial \mathrm{TP}_k} - \frac{\partial \mathcal{L}_k}"
+            r"{\partial \mathrm{FN}_k}, \quad b_k = \frac{\partial \mathcal{L}_k}{\partial \mathrm{FP}_k} - "
+            r"\frac{\partial \mathcal{L}_k}{\partial \mathrm{TN}_k}",
+            rf"q_{{a,k}} &= \left(\tfrac{{\partial}}{{\partial \mathrm{{TP}}_k}} - \tfrac{{\partial}}{{\partial "
+            rf"\mathrm{{FN}}_k}}\right)^2 \mathcal{{L}}_k = {q_a}",
+            rf"q_{{b,k}} &= \left(\tfrac{{\partial}}{{\partial \mathrm{{FP}}_k}} - \tfrac{{\partial}}{{\partial "
+            rf"\mathrm{{TN}}_k}}\right)^2 \mathcal{{L}}_k = {q_b}"]
+    if metric.task == "multilabel":
+        return rows + [r"\frac{\partial^2 \mathcal{L}}{\partial z_{ik}^2} &= \omega_k \left( w_i^2 \left[y_{ik} "
+                       r"q_{a,k} + (1 - y_{ik}) q_{b,k}\right] \left(\hat{y}_{ik}'\right)^2 + w_i \left[y_{ik} a_k "
+                       r"+ (1 - y_{ik}) b_k\right] \hat{y}_{ik}'' \right)"]
+    return rows + [r"\frac{\partial^2 \mathcal{L}}{\partial z_{ik}^2} &= \sum_{j=1}^{C} \omega_j \left( w_i^2 "
+                   r"\left[y_{ij} q_{a,j} + (1 - y_{ij}) q_{b,j}\right] \left(\frac{\partial \hat{y}_{ij}}"
+                   r"{\partial z_{ik}}\right)^2 + w_i \left[y_{ij} a_j + (1 - y_{ij}) b_j\right] "
+                   r"\frac{\partial^2 \hat{y}_{ij}}{\partial z_{ik}^2} \right)"]

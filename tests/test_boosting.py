@@ -516,3 +516,20 @@ def test_emitted_multiclass_objective_equals_the_api():
         api = getattr(metric, f"to_{booster}")()
         for got, expected in zip(namespace["objective"](y, z, w), api(y, z, w)):
             assert got.shape == (30, 4) and np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("task", ["binary", "multilabel", "multiclass"])
+def test_latex_shows_the_hessian_only_when_asked(task):
+    """latex(hessians=True) adds a, b, q_a, q_b and the Hessian diagonal (per label, or summed over the classes
+    the softmax couples); the emitted objective's docstring shows the L the objective uses."""
+    multi = {} if task == "binary" else {"task": task, "num_classes": 3}
+    metric = compile_metric("f1", **multi)
+    plain, full = metric.latex(), metric.latex(hessians=True)
+    assert "q_" not in plain and "partial^2" not in plain
+    q_b = r"- \frac{4 \cdot \mathrm{TP}" + ("_k" if multi else "")  # (d/dFP - d/dTN) 2 TP / D^2 = -4 TP / D^3
+    assert q_b in full and "partial^2" in full and ("a_k &=" if multi else "a &=") in full
+    assert (r"\sum_{j=1}^{C} \omega_j" in full) == (task == "multiclass")
+    if task != "multilabel":
+        emitted = metric.emit("lightgbm")
+        expected = "15" if task == "multiclass" else "73"
+        assert f"L &= {expected}" in emitted and f"L={expected}.0" in emitted
