@@ -245,7 +245,7 @@ class CompiledMetric:
 
     def latex(self, hessians: bool = False) -> str:
         """The score, the loss, the four partials and the per-sample gradient, in LaTeX; with `hessians`, also
-        the second derivatives the booster objectives use (binary)."""
+        the second derivatives and the Hessian diagonal that the booster objectives use."""
         from .latex import document
 
         return document(self, hessians=_flag("hessians", hessians))
