@@ -172,11 +172,12 @@ class CompiledMetric:
     def to_xgboost(self, **options: Any):
         """A custom objective for XGBoost: `xgboost.train(params, dtrain, obj=objective)` or
         `XGBClassifier(objective=objective)`; margins in, gradient and Hessian diagonal out (see README,
-        "Gradient boosting"; task="multiclass": margins (n, C), class indices, the arg-max predicts). Options
-        override L, threshold and eps, and set hessian ("bound", "abs", "exact", "clip", "gauss-newton"),
-        mean_hessian (0.1: the Hessian's average per unit weight after each call's rescaling; None for the fixed
-        scale) and check_inputs. `objective.eval_metric` is the hard metric for early
-        stopping; `objective.params` the booster parameters it needs."""
+        "Gradient boosting"; task="multiclass": margins (n, C), class indices, the arg-max predicts, L = 15
+        unless given). Options override L, threshold and eps, and set hessian ("bound", the default, or
+        "gauss-newton", the multi-class default; "abs", "exact", "clip"), mean_hessian (0.1: the Hessian's average
+        per unit weight after each call's rescaling; None for the fixed scale) and check_inputs.
+        `objective.eval_metric` is the hard metric for early stopping; `objective.params` the booster parameters
+        it needs."""
         return self._booster("xgboost", options)
 
     def to_lightgbm(self, **options: Any):
