@@ -323,8 +323,8 @@ def main():
             ours, logistic = booster_ratio(n, metric, repeats)
             print(f"| {metric} | {n:.0e} | {ours * 1e3:.2f} | {logistic * 1e3:.2f} | {ours / logistic:.2f} |",
                   flush=True)
-        print("\n| multi-class objective (gradient + Hessian) | n | classes | metricc ms | multi:softprob in NumPy ms | "
-              "ratio |\n|---|---|---|---|---|---|")
+        print("\n| multi-class objective (gradient + Hessian) | n | classes | metricc ms | "
+              "multi:softprob in NumPy ms | ratio |\n|---|---|---|---|---|---|")
         for classes in (3, 10):
             n = 100_000 if args.quick else 1_000_000
             ours, softprob = multiclass_booster_ratio(n, classes, repeats)

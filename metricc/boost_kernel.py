@@ -103,6 +103,11 @@ class BoostObjective:
     magnitude) or "gauss-newton" (both terms made non-negative). A prediction is positive when its margin is at least
     `decision_margin` = logit(threshold).
 
+    Multi-class (`task="multiclass"`, both boosters' multi-class mode): margins (n, C), labels the class indices
+    (n,), yh = softmax(L/2 softmax(z)), the loss averaged over the classes ("macro", optionally with
+    `class_weight`, or "weighted" by support); the prediction is the arg-max. No bound is derived for the softmax
+    amplifier: its default Hessian is "gauss-newton".
+
     Multi-label (`task="multilabel"`, XGBoost's multi-output mode): margins and labels of shape (n, C), the loss
     averaged over the labels as `average` says ("macro", optionally with `class_weight`; "weighted" by support;
     "micro" over the pooled counts); each label's gradient and Hessian are the binary ones with its own
@@ -272,9 +277,9 @@ class BoostObjective:
 
     def _softmax_block(self, p, yh, y, w, mode, coefficients, total):
         """The unscaled gradient and Hessian diagonal (n, C) of rows with p = softmax(z) and yh = softmax(h p)
-        (each (n, C)), one-hot labels y, weights w (n, 1) or None, in O(C) per row. With h = L/2, s = sum_m yh_m p_m and
-        t_k = yh_k - s, the derivative of yh_j along margin k is D_kj = h yh_j e_kj, e_kj = p_j [j = k] - p_k (p_j
-        + t_k); per sample and margin k, with G_j = S w c_j and v_j = S w^2 q_j as in the binary objective,
+        (each (n, C)), one-hot labels y, weights w (n, 1) or None, in O(C) per row. With h = L/2, s = sum_m yh_m
+        p_m and t_k = yh_k - s, the derivative of yh_j along margin k is D_kj = h yh_j e_kj, e_kj = p_j [j = k] -
+        p_k (p_j + t_k); per sample and margin k, with G_j = S w c_j and v_j = S w^2 q_j as in the binary objective,
 
             g_k = sum_j G_j D_kj,   h_k = sum_j v_j D_kj^2 + sum_j G_j d^2 yh_j / d z_k^2
 

@@ -356,8 +356,8 @@ def test_emitted_objective_runs_without_metricc(tmp_path):
 
 
 # Multi-class: a softmax amplifier, margins (n, C), class indices as labels.
-MULTICLASS = [("f1", "macro", None), ("(TP*TN - FP*FN)/sqrt(PP*POS*NEG*PN)", "weighted", None), ("balanced_accuracy", "macro", (1.0, 3.0, 0.5, 2.0)),
-              ("minimize: FP + 5*FN", "macro", None)]
+MULTICLASS = [("f1", "macro", None), ("(TP*TN - FP*FN)/sqrt(PP*POS*NEG*PN)", "weighted", None),
+              ("balanced_accuracy", "macro", (1.0, 3.0, 0.5, 2.0)), ("minimize: FP + 5*FN", "macro", None)]
 
 
 def _multiclass(formula, average, class_weight, n=30, **options):

