@@ -260,11 +260,10 @@ class BoostObjective:
     def _softmax_derivatives(self, z, y, w, mode, grad, hess, mean_hessian=None):
         """_derivatives for task="multiclass": the gradient and Hessian diagonal of a block of rows at a time,
         rescaled after all rows (and after the clip's floor), in float64."""
-        kept = self._row_buffers(z.shape, 2)  # p and yh from the first pass
+        *kept, g_all, h_all = self._row_buffers(z.shape, 4)  # p and yh from the first pass; unscaled g and h
         coefficients = self._coefficients(self._class_counts(z, y, w, kept))[1:]
         weight = (float(w.sum()) if w is not None else float(len(z))) * z.shape[1]  # per class and unit weight
         total = 1.0 if self.extensive else weight / z.shape[1]
-        g_all, h_all = numpy.empty(z.shape), numpy.empty(z.shape)
         for rows in self._row_slices(len(z), z.shape[1]):
             g_all[rows], h_all[rows] = self._softmax_block(kept[0][rows], kept[1][rows], y[rows],
                                                            None if w is None else w[rows], mode, coefficients, total)
@@ -441,11 +440,11 @@ class BoostObjective:
             yield slice(start, min(start + step, n))
 
     def _row_buffers(self, shape, count):
-        """`count` float64 arrays of the margins' shape (the second None when count is 1), kept between calls: a
-        booster calls the objective every round with the same data, and fresh arrays would page-fault."""
+        """`count` float64 arrays of the margins' shape, and None up to two of them, kept between calls: a booster
+        calls the objective every round with the same data, and fresh arrays would page-fault."""
         if getattr(self, "_rows", None) is None or self._rows[0].shape != shape or len(self._rows) < count:
             self._rows = [numpy.empty(shape) for _ in range(count)]
-        return self._rows[0], self._rows[1] if count > 1 else None
+        return self._rows[:count] + [None] * (2 - count)
 
     def _count_sums(self, z, y, w, slopes=None, bends=None):
         """TP, FP, FN, TN (arrays of shape (C,)), each summed directly (1 - yh is sigmoid(-u)), block by block.
