@@ -22,6 +22,8 @@ HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
 DEFAULT_HESSIAN = {"binary": "bound", "multilabel": "bound", "multiclass": "gauss-newton"}
 # "clip": the exact diagonal, raised to at least this share of the largest |h_i| (so no leaf divides by ~0)
 CLIP_FLOOR = 1e-3
+# sample weights above this are refused: the Hessian squares them (with the slopes and the counts' partials)
+MAX_WEIGHT = 1e100
 # numbers per block of rows: a block's twelve float64 buffers (1.5 MiB) fit in a processor's cache
 BLOCK = 1 << 16
 
@@ -213,7 +215,8 @@ class BoostObjective:
             else:  # a pass that only sums (no exponentials: slopes and bends are kept)
                 size = sum(float(numpy.abs(h).sum()) for _, (_, h) in blocks(coefficients))
             if 0 < size < numpy.inf:
-                coefficients = tuple(v * (mean_hessian * weight / size) for v in coefficients)
+                coefficients = tuple(v * self._rescaling(mean_hessian * weight / size, coefficients, total)
+                                     for v in coefficients)
         for rows, (g, h) in blocks(coefficients):
             grad[rows], hess[rows] = g, h
         if mode == "clip":  # the floor is a share of the largest |h_i| over all rows; then the rescaling
@@ -222,6 +225,13 @@ class BoostObjective:
             if mean_hessian is not None and 0 < size < numpy.inf:
                 grad *= mean_hessian * weight / size
                 hess *= mean_hessian * weight / size
+
+    def _rescaling(self, factor, coefficients, total):
+        """The factor, capped where it would overflow the kernel's products of the coefficients (at most L^2 S
+        times them): with every margin saturated, the slopes and so the Hessian's sum are ~1e-300, and an
+        infinite coefficient would make 0 * inf = NaN. Capped, the outputs are merely small."""
+        largest = max(float(numpy.abs(v).max()) for v in coefficients) * max(self.L, 1.0) ** 2 * total
+        return min(factor, 1e300 / largest) if largest > 0 else factor
 
     def _block_derivatives(self, y, w, mode, coefficients, total, work, d_yh, bends):
         """The unscaled gradient and Hessian diagonal of one block of rows, in work[10] and work[11], from the
@@ -336,11 +346,23 @@ class BoostObjective:
             counts = [numpy.sum(w * ((predicted == p) & (actual == t)), axis=0) for p, t in
                       ((True, True), (True, False), (False, True), (False, False))]
         if self.task == "binary" or self.average == "micro":
-            counts = [float(c.sum()) for c in counts]
+            counts = [numpy.float64(c.sum()) for c in counts]  # not Python floats: 0/0 is NaN, not an exception
+        return float(numpy.sum(self._hard_losses(counts) * self._label_weights(counts)))
+
+    def _hard_losses(self, counts):
+        """The loss at hard counts, one per label; where the formula is undefined there (0/0: no positive to
+        count, or MCC with no predicted negative, as when every margin is 0), at the counts smoothed by eps, as
+        the soft loss takes them."""
         with numpy.errstate(all="ignore"):
-            losses = numpy.broadcast_to(numpy.asarray(self.curvatures(*counts)[0], dtype=numpy.float64),
-                                        numpy.shape(counts[0]))
-        return float(numpy.sum(losses * self._label_weights(counts)))
+            exact, smoothed = (numpy.broadcast_to(numpy.asarray(self.curvatures(*(c + e for c in counts))[0],
+                                                                dtype=numpy.float64), numpy.shape(counts[0]))
+                               for e in (0.0, self.eps))
+        losses = numpy.where(numpy.isfinite(exact), exact, smoothed)
+        if not numpy.isfinite(losses).all():
+            raise self.error(f"the {self.name} objective is undefined at the hard counts TP, FP, FN, TN = "
+                             f"{', '.join(numpy.array2string(numpy.asarray(c), precision=6) for c in counts)}, "
+                             f"even smoothed by eps = {self.eps}")
+        return losses
 
     def eval_metric(self, y_true, y_pred, sample_weight=None):
         """For early stopping, in the booster's convention: XGBoost (name, value); LightGBM (name, value,
@@ -406,6 +428,9 @@ class BoostObjective:
                 raise self.error("Expected finite margins, but they contain NaN or infinity.")
             if w is not None and not (numpy.isfinite(w.sum()) and w.min() >= 0 and w.max() > 0):
                 raise self.error("Expected finite, non-negative sample weights with a positive entry.")
+            if w is not None and w.max() > MAX_WEIGHT:  # squared in the Hessian: larger ones overflow
+                raise self.error(f"Expected sample weights of at most {MAX_WEIGHT:.0e}, but the largest is "
+                                 f"{w.max():.3g}: rescale them (a ratio such as F1 does not change).")
         return w
 
     def _class_arrays(self, z, y, sample_weight):
@@ -506,7 +531,7 @@ class BoostObjective:
         array of shape (C,), or one number for a binary or micro-averaged objective), weighted as the average
         weighs each label."""
         pooled = self.task == "binary" or self.average == "micro"
-        points = [float(c.sum()) + self.eps for c in counts] if pooled else [c + self.eps for c in counts]
+        points = [numpy.float64(c.sum()) + self.eps for c in counts] if pooled else [c + self.eps for c in counts]
         with numpy.errstate(all="ignore"):
             values = [numpy.asarray(v, dtype=numpy.float64) for v in self.curvatures(*points)]
         if not all(numpy.isfinite(v).all() for v in values):

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from sklearn.metrics import f1_score
+from sklearn.metrics import f1_score, matthews_corrcoef
 
 from metricc import MetriccError, compile_metric
 from oracles import CATALOG_SCORES, FORMULAS, central_differences, load_emitted, soft_counts
@@ -204,6 +204,48 @@ def test_hessians_are_exposed_and_evaluation_is_the_hard_metric():
 def test_objective_option_errors(options, message):
     with pytest.raises(MetriccError, match=message):
         compile_metric("f1").to_xgboost(**options)
+
+
+def test_evaluation_where_the_hard_metric_is_undefined():
+    """Where the hard metric is 0/0 (every margin at 0, where boosting starts, predicts every sample positive,
+    and MCC has no predicted negative; a validation set without positives leaves F1 with nothing to count), the
+    evaluation is the formula at the counts smoothed by eps, as the soft loss is: finite, never an exception
+    from inside the formula, never NaN. Where the hard metric is defined, it is not smoothed."""
+    y = np.array([1.0, 0, 0, 1, 0, 0, 0, 0])
+    mcc = compile_metric("mcc").to_xgboost()
+    assert mcc.evaluate(np.zeros(8), y) == pytest.approx(1 - matthews_corrcoef(y, np.ones(8)), abs=2e-3)
+    f1 = compile_metric("f1").to_lightgbm()
+    assert f1.eval_metric(np.zeros(8), -np.ones(8))[1] == pytest.approx(0.5)  # 2 eps / (2 eps + eps + eps)
+    assert f1.evaluate(np.array([1.0, 1, -1, 1, -1, -1, -1, -1]), y) == pytest.approx(1 - 4 / 5, abs=1e-14)
+    multilabel = compile_metric("f1", task="multilabel", num_classes=2).to_xgboost()
+    z, labels = np.array([[1.0, -1], [-1, -1]]), np.array([[1.0, 0], [0, 0]])
+    assert multilabel.evaluate(z, labels) == pytest.approx((0 + 0.5) / 2)
+    multiclass = compile_metric("balanced_accuracy", task="multiclass", num_classes=3).to_xgboost()
+    assert np.isfinite(multiclass.evaluate(np.eye(3)[[0, 1, 1]], np.array([0.0, 1, 1])))
+    with pytest.raises(MetriccError, match="undefined at the hard counts"):
+        compile_metric("TP/(FP - FN)").to_xgboost().evaluate(np.array([1.0, -1, 1, -1]), np.array([1.0, 1, 0, 0]))
+
+
+def test_counts_out_of_range_give_a_clear_error():
+    """Weights whose squares overflow, and counts that overflow the formula's arithmetic, raise metricc's error,
+    not NaN outputs or an exception from Python's float arithmetic inside the formula."""
+    objective = compile_metric("f1").to_xgboost()
+    y, z = np.array([1.0, 0, 1, 0]), np.array([0.1, -0.2, 0.3, 0.0])
+    with pytest.raises(MetriccError, match="sample weights of at most 1e\\+100"):
+        objective(y, z, np.full(4, 1e300))
+    with pytest.raises(MetriccError, match="not finite at the counts"):
+        compile_metric("TP**2/(TP**2 + FP**2 + FN**2)").to_xgboost()(y, z, np.full(4, 1e90))
+
+
+@pytest.mark.parametrize("hessian", ["exact", "abs", "gauss-newton", "clip", "bound"])
+def test_saturated_margins_give_finite_outputs(hessian):
+    """Margins so large that every slope is ~1e-300 (a diverging fit): rescaling to mean_hessian cannot blow the
+    coefficients up to infinity (0 * inf would be NaN); the outputs are finite."""
+    rng = np.random.default_rng(2)
+    z, y = rng.normal(0, 1e4, 50), (rng.random(50) < 0.3).astype(float)
+    for metric in ("mcc", "accuracy", "f1"):
+        grad, hess = compile_metric(metric).to_xgboost(hessian=hessian)(y, z)
+        assert np.isfinite(grad).all() and np.isfinite(hess).all()
 
 
 def test_bad_inputs_are_refused():
