@@ -7,6 +7,7 @@ one run (medians of repeats), plus compile latency and import time.
 
 import argparse
 import gc
+import os
 import platform
 import statistics
 import subprocess
@@ -217,6 +218,52 @@ def multiclass_booster_ratio(n, classes, repeats):
     return statistics.median(times["ours"]), statistics.median(times["softmax"])
 
 
+def booster_rounds(n, rounds, repeats):
+    """Milliseconds per boosting round (median of `repeats` trainings of `rounds` rounds), every core: the booster's
+    own logistic objective, the same gradient as a NumPy custom objective (the price of the custom-objective
+    path) and metricc's F1 objective, for XGBoost and LightGBM (each when installed)."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(n, n_features=20, weights=[0.9], random_state=0)
+
+    def numpy_logistic(margins, data):
+        return numpy_logistic_grad_hess(np.asarray(margins, dtype=np.float64), data.get_label())
+
+    def timed(train):
+        train(2)  # histograms and caches built once
+        return statistics.median(_seconds(lambda: train(rounds)) for _ in range(repeats)) / rounds * 1e3
+
+    rows = {}
+    try:
+        import xgboost as xgb
+        data, objective = xgb.DMatrix(X, y), compile_metric("f1").to_xgboost()
+        base = {"tree_method": "hist", "max_depth": 6}
+        custom = {**base, "base_score": 0.0, "disable_default_eval_metric": 1}
+        for name, params, obj in (("built-in", {**base, "objective": "binary:logistic"}, None),
+                                  ("NumPy logistic", custom, numpy_logistic), ("metricc F1", custom, objective)):
+            rows[("XGBoost", name)] = timed(lambda k, params=params, obj=obj: xgb.train(params, data, k, obj=obj))
+    except ImportError:
+        pass
+    try:
+        import lightgbm as lgb
+        data, objective = lgb.Dataset(X, y, free_raw_data=False), compile_metric("f1").to_lightgbm()
+        data.construct()
+        base = {"verbose": -1, "max_depth": 6, "num_leaves": 63}
+        for name, params in (("built-in", {"objective": "binary"}),
+                             ("NumPy logistic", {"objective": numpy_logistic, "boost_from_average": False}),
+                             ("metricc F1", {"objective": objective, **objective.params})):
+            rows[("LightGBM", name)] = timed(lambda k, params=params: lgb.train({**base, **params}, data, k))
+    except ImportError:
+        pass
+    return rows
+
+
+def _seconds(step):
+    start = time.perf_counter()
+    step()
+    return time.perf_counter() - start
+
+
 def fresh_python(code):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return float(out.stdout)
@@ -238,7 +285,7 @@ def startup_costs():
     return sympy, metricc, cold, cached
 
 
-TABLES = ("torch", "numpy", "small", "multiclass", "booster", "startup")
+TABLES = ("torch", "numpy", "small", "multiclass", "booster", "rounds", "startup")
 
 
 def main():
@@ -330,6 +377,14 @@ def main():
             ours, softprob = multiclass_booster_ratio(n, classes, repeats)
             print(f"| macro-F1 | {n:.0e} | {classes} | {ours * 1e3:.2f} | {softprob * 1e3:.2f} | "
                   f"{ours / softprob:.2f} |", flush=True)
+
+    if "rounds" in tables:
+        n = 100_000 if args.quick else 1_000_000
+        print(f"\n| boosting round, every core ({os.cpu_count()}), n = {n:.0e}, 20 features, depth 6 | objective | "
+              "ms per round | / built-in |\n|---|---|---|---|")
+        rows = booster_rounds(n, 5 if args.quick else 20, 1 if args.quick else 3)
+        for (booster, name), ms in rows.items():
+            print(f"| {booster} | {name} | {ms:.1f} | {ms / rows[(booster, 'built-in')]:.2f} |", flush=True)
 
     if "startup" in tables:
         sympy, metricc, cold, cached = startup_costs()

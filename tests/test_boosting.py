@@ -2,6 +2,8 @@
 of the gradient and torch autograd's Hessian; the positive forms are positive; XGBoost and LightGBM train with
 them through both of their APIs; the emitted objective module equals the API."""
 
+import ast
+import inspect
 import subprocess
 import sys
 
@@ -246,6 +248,20 @@ def test_saturated_margins_give_finite_outputs(hessian):
     for metric in ("mcc", "accuracy", "f1"):
         grad, hess = compile_metric(metric).to_xgboost(hessian=hessian)(y, z)
         assert np.isfinite(grad).all() and np.isfinite(hess).all()
+
+
+def test_the_objective_calls_no_blas():
+    """No BLAS routine (numpy.dot, matmul, @) runs in a call: each wakes OpenBLAS's threads, which then spin for
+    a while and take the cores from the booster's own threads. With one dot product per block, XGBoost rounds
+    at n = 1e6 on two cores took 2.7 times as long as with binary:logistic; without, as long
+    (benchmarks/bench_loss.py --tables rounds)."""
+    from metricc import boost_kernel
+
+    tree = ast.parse(inspect.getsource(boost_kernel))
+    blas = [f"line {node.lineno}" for node in ast.walk(tree)
+            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult)
+            or isinstance(node, ast.Attribute) and node.attr in {"dot", "matmul", "vdot", "inner", "tensordot"}]
+    assert not blas, blas
 
 
 def test_bad_inputs_are_refused():
