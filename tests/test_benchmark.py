@@ -13,6 +13,7 @@ def test_benchmark_quick_mode():
     assert "| cpu | f1 | 1e+04 |" in out.stdout and "| cpu | mcc | 1e+05 |" in out.stdout
     assert "| NumPy loss_and_grad |" in out.stdout and "compile_metric('mcc'), cached" in out.stdout
     assert "+ running counts µs" in out.stdout and "| | 4096 |" in out.stdout
+    assert "| XGBoost | metricc F1 |" in out.stdout and "| LightGBM | NumPy logistic |" in out.stdout
 
 
 QUALITY = Path(__file__).resolve().parent.parent / "benchmarks" / "quality.py"
