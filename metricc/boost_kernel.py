@@ -166,6 +166,11 @@ class BoostObjective:
         return (f"{type(self).__name__}({self.name!r}, L={self.L}, threshold={self.threshold}, "
                 f"hessian={self.hessian!r}, mean_hessian={self.mean_hessian}, booster={self.booster!r})")
 
+    def __getstate__(self):
+        """Pickled (scikit-learn's clone, joblib, a pickled model that holds the objective) without the buffers
+        a call keeps for the next one."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_work", "_rows")}
+
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The gradient and Hessian diagonal for the booster, rescaled (`mean_hessian`), as float32 arrays of the
         margins' shape: both boosters keep them in float32, and fresh float32 arrays cost half the page faults
