@@ -375,12 +375,16 @@ class BoostObjective:
         return losses
 
     def eval_metric(self, y_true, y_pred, sample_weight=None):
-        """For early stopping, in the booster's convention: XGBoost (name, value); LightGBM (name, value,
-        is_higher_better). The value is the loss on hard predictions (1 - score, or the cost): lower is better."""
+        """For early stopping: the loss on hard predictions (1 - score, or the cost; lower is better), in the
+        caller's convention: XGBoost's train(custom_metric=...) (margins, DMatrix) -> (name, value); XGBClassifier's
+        eval_metric (labels, margins) -> value, as scikit-learn's metrics; LightGBM, both APIs -> (name, value,
+        is_higher_better)."""
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
         value = self.evaluate(margins, labels, weight)
         name = "metricc-cost" if self.minimize else "metricc-1-score"  # one token: XGBoost splits on spaces
-        return (name, value) if self.booster == "xgboost" else (name, value, False)
+        if self.booster == "lightgbm":
+            return name, value, False
+        return (name, value) if hasattr(y_pred, "get_label") else value
 
     @property
     def params(self):
@@ -391,7 +395,7 @@ class BoostObjective:
         if self.booster == "xgboost":
             return {"base_score": 0.0, "disable_default_eval_metric": 1, **classes,
                     **({"multi_strategy": "one_output_per_tree"} if self.task == "multilabel" else {})}
-        return {"boost_from_average": False, **classes}
+        return {"boost_from_average": False, "metric": "None", **classes}
 
     def predict(self, margins):
         """Hard 0/1 predictions from margins, at the decision threshold; for task="multiclass", the arg-max

@@ -185,15 +185,30 @@ def test_scale_follows_the_kind_of_formula():
     assert not compile_metric("f1").to_lightgbm().extensive
 
 
+class BoosterData:
+    """What a booster passes beside the margins: labels and weights behind get_label() and get_weight()."""
+
+    def __init__(self, labels, weights=None):
+        self.labels, self.weights = np.asarray(labels, dtype=np.float32), weights
+
+    def get_label(self):
+        return self.labels
+
+    def get_weight(self):
+        return np.empty(0) if self.weights is None else self.weights
+
+
 def test_hessians_are_exposed_and_evaluation_is_the_hard_metric():
     metric = compile_metric("f1")
     assert set(metric.hessians) == {"a", "b"}
     objective = metric.to_xgboost()
     z = np.array([2.0, -1.0, 0.5, -3.0, 1.0])
     y = np.array([1, 0, 0, 1, 1])
-    name, value = objective.eval_metric(y, z)
-    assert value == pytest.approx(1 - metric.score(objective.predict(z), y)) and " " not in name
-    assert compile_metric("f1").to_lightgbm().eval_metric(y, z)[2] is False
+    value = objective.eval_metric(y, z)  # scikit-learn's convention, as XGBClassifier calls it: a number
+    assert value == pytest.approx(1 - metric.score(objective.predict(z), y))
+    name, native = objective.eval_metric(z, BoosterData(y))  # xgboost.train's (margins, DMatrix): (name, value)
+    assert native == value and " " not in name
+    assert compile_metric("f1").to_lightgbm().eval_metric(y, z) == (name, value, False)
 
 
 @pytest.mark.parametrize("options, message", [
@@ -364,6 +379,36 @@ def test_xgboost_both_apis():
 
 
 @pytest.mark.parametrize("backend", ["xgboost", "lightgbm"])
+def test_early_stopping_through_the_scikit_learn_api(backend):
+    """XGBClassifier(eval_metric=objective.eval_metric) calls it scikit-learn's way (labels, margins) and wants a
+    number; LGBMClassifier wants LightGBM's triple, and with objective.params computes no logloss of its own on
+    the raw scores. Early stopping then follows the hard 1 - F1 of the validation margins."""
+    booster_module = pytest.importorskip(backend)
+    X, y = _separable(3000)
+    X_val, y_val, X, y = X[2000:], y[2000:], X[:2000], y[:2000]
+    objective = getattr(compile_metric("f1"), f"to_{backend}")()
+    if backend == "xgboost":
+        model = booster_module.XGBClassifier(objective=objective, base_score=0.5, eval_metric=objective.eval_metric,
+                                             early_stopping_rounds=20, n_estimators=500, n_jobs=1)
+        model.fit(X, y, eval_set=[(X_val, y_val)], verbose=False)
+        recorded = model.evals_result()["validation_0"]["eval_metric"]
+        best = model.best_iteration
+        margins = model.get_booster().predict(booster_module.DMatrix(X_val), output_margin=True,
+                                              iteration_range=(0, best + 1))
+    else:
+        params = {k: v for k, v in objective.params.items()}
+        model = booster_module.LGBMClassifier(objective=objective, n_estimators=500, verbose=-1, n_jobs=1, **params)
+        model.fit(X, y, eval_set=[(X_val, y_val)], eval_metric=objective.eval_metric,
+                  callbacks=[booster_module.early_stopping(20, verbose=False)])
+        assert list(model.evals_result_["valid_0"]) == ["metricc-1-score"]
+        recorded = model.evals_result_["valid_0"]["metricc-1-score"]
+        best = model.best_iteration_ - 1
+        margins = model.booster_.predict(X_val, raw_score=True, num_iteration=model.best_iteration_)
+    assert len(recorded) < 500 and recorded[best] == min(recorded)
+    assert recorded[best] == pytest.approx(1 - f1_score(y_val, objective.predict(margins)), abs=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["xgboost", "lightgbm"])
 def test_early_stopping_on_the_hard_metric(backend):
     """eval_metric drives the booster's early stopping on a validation set: the only metric recorded, its best
     value is the hard 1 - F1 of the margins at the best iteration, and training stops before the last round."""
@@ -503,7 +548,7 @@ def test_multiclass_hessian_equals_torch_autograd():
 
 def test_multiclass_macro_f1_agrees_with_sklearn_on_hard_predictions():
     metric, objective, z, y, w = _multiclass("f1", "macro", None, n=200)
-    name, value = objective.eval_metric(y.astype(np.float32), z.astype(np.float32))
+    value = objective.eval_metric(y.astype(np.float32), z.astype(np.float32))
     assert value == pytest.approx(1 - f1_score(y, z.argmax(axis=1), average="macro"), rel=1e-12)
 
 
