@@ -107,8 +107,11 @@ class BoostObjective:
     margins; it majorises the loss along each margin, so that no Newton step overshoots, and it stays positive
     where the exact diagonal passes 0 at yh = 1/2, where every margin starts), "exact" (the exact diagonal, may
     be negative), "abs" (its absolute value), "clip" (the exact diagonal raised to CLIP_FLOOR times its largest
-    magnitude) or "gauss-newton" (both terms made non-negative). A prediction is positive when its margin is at least
-    `decision_margin` = logit(threshold).
+    magnitude) or "gauss-newton" (both terms made non-negative).
+
+    Raw scores: the booster's score r stands for the margin z = r + `offset`, offset = logit(threshold), so that
+    every booster starts at r = 0 (`params`), where the amplifier is steepest, and a prediction is positive for
+    r >= 0, as the boosters' own predict() has it (for threshold 0.5, r is the margin).
 
     Multi-class (`task="multiclass"`, both boosters' multi-class mode): margins (n, C), labels the class indices
     (n,), yh = softmax(L/2 softmax(z)), the loss averaged over the classes ("macro", optionally with
@@ -158,7 +161,8 @@ class BoostObjective:
         self.task, self.num_classes, self.average = task, num_classes, average
         self.class_weight = None if class_weight is None else numpy.asarray(class_weight, dtype=numpy.float64)
         self.check_inputs, self.name, self.error = check_inputs, name, error
-        self.decision_margin = float(numpy.log(self.threshold / (1 - self.threshold)))
+        # softmax ignores a shift of all margins: multi-class raw scores are the margins
+        self.offset = 0.0 if task == "multiclass" else float(numpy.log(self.threshold / (1 - self.threshold)))
         self.extensive = extensive(curvatures)
         self.__name__ = f"metricc_{booster}_objective"  # boosters print the objective's name
 
@@ -339,13 +343,13 @@ class BoostObjective:
         return self._bound
 
     def evaluate(self, margins, labels, sample_weight=None):
-        """The formula on hard predictions (margin >= decision_margin), as the loss: 1 - score, or the cost
+        """The formula on hard predictions (raw score >= 0), as the loss: 1 - score, or the cost
         (averaged over the labels as the soft loss is)."""
         z, y, w = self._arrays(margins, labels, sample_weight)
         if self.task == "multiclass":  # the arg-max class, one-hot
             predicted = numpy.arange(z.shape[1]) == numpy.argmax(z, axis=1)[:, None]
         else:
-            predicted = z >= self.decision_margin
+            predicted = z >= 0
         actual = y >= 0.5
         if w is None:  # counts of booleans, exact in integers: TP, then FP, FN, TN from the margins' totals
             hits = numpy.count_nonzero(predicted & actual, axis=0)
@@ -388,8 +392,8 @@ class BoostObjective:
 
     @property
     def params(self):
-        """Parameters the booster needs with this objective: every margin starts at 0 (p = 1/2, where the
-        amplifier has its largest slope) and the booster's own metric, meaningless here, is off. For
+        """Parameters the booster needs with this objective: every raw score starts at 0 (p = threshold, where
+        the amplifier has its largest slope) and the booster's own metric, meaningless here, is off. For
         XGBClassifier, whose base_score is a probability, pass base_score=0.5 instead."""
         classes = {"num_class": self.num_classes} if self.task == "multiclass" else {}
         if self.booster == "xgboost":
@@ -398,11 +402,12 @@ class BoostObjective:
         return {"boost_from_average": False, "metric": "None", **classes}
 
     def predict(self, margins):
-        """Hard 0/1 predictions from margins, at the decision threshold; for task="multiclass", the arg-max
+        """Hard 0/1 predictions from raw scores (1 where r >= 0: the margin reaches logit(threshold)); for
+        task="multiclass", the arg-max
         class of each row of margins (n, C)."""
         if self.task == "multiclass":
             return numpy.argmax(numpy.asarray(margins).reshape(-1, self.num_classes), axis=1)
-        return (numpy.asarray(margins) >= self.decision_margin).astype(numpy.int64)
+        return (numpy.asarray(margins) >= 0).astype(numpy.int64)
 
     def _arguments(self, y_true, y_pred, sample_weight):
         """(margins, labels, weights) from either calling convention."""
@@ -497,7 +502,7 @@ class BoostObjective:
         if self.task == "multiclass":
             return self._class_counts(z, y, w), None
         for rows, work in self._blocks(z):
-            p, not_p, slope_p = sigmoids(z[rows], work[0:3])
+            p, not_p, slope_p = sigmoids(z[rows], work[0:3], shift=-self.offset)  # of the margins r + offset
             yh, not_yh, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)
             y_rows = _float64(y[rows], work[10])
             not_y = numpy.subtract(1, y_rows, out=work[6])

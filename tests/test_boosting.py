@@ -185,6 +185,33 @@ def test_scale_follows_the_kind_of_formula():
     assert not compile_metric("f1").to_lightgbm().extensive
 
 
+@pytest.mark.parametrize("backend", ["xgboost", "lightgbm"])
+def test_a_threshold_moves_where_raw_scores_start(backend):
+    """With threshold t, the booster's raw score r stands for the margin r + logit(t): every booster starts at
+    r = 0 (objective.params), where the amplifier is steepest, and predicts positive for r >= 0, as the boosters'
+    own predict() does. (Starting at the margin 0, p = 1/2, the amplifier at t = 0.2 was saturated and both
+    boosters predicted every sample positive: test F1 0.27 against 0.72-0.77 from logit(t).)"""
+    booster_module = pytest.importorskip(backend)
+    metric = compile_metric("f1", threshold=0.2, L=30.0)
+    objective = getattr(metric, f"to_{backend}")()
+    z, y, w = _data()
+    offset = np.log(0.2 / 0.8)
+    grad, _ = objective.gradient_and_hessian(z - offset, y, w)
+    expected = metric.loss_and_grad(z, y, w)[1] * w.sum()
+    assert np.abs(grad - expected).max() <= 1e-12 * np.abs(expected).max()
+    np.testing.assert_array_equal(objective.predict(np.array([-0.1, 0.0, 0.3])), [0, 1, 1])
+    X, labels = _separable(3000)
+    if backend == "xgboost":
+        booster = booster_module.train({**objective.params, "nthread": 1}, booster_module.DMatrix(X[:2000], labels[:2000]),
+                                       100, obj=objective)
+        raw = booster.predict(booster_module.DMatrix(X[2000:]), output_margin=True)
+    else:
+        booster = booster_module.train({"objective": objective, **objective.params, "verbose": -1, "num_threads": 1},
+                                       booster_module.Dataset(X[:2000], labels[:2000]), 100)
+        raw = booster.predict(X[2000:], raw_score=True)
+    assert f1_score(labels[2000:], objective.predict(raw)) > 0.8
+
+
 class BoosterData:
     """What a booster passes beside the margins: labels and weights behind get_label() and get_weight()."""
 
