@@ -14,6 +14,8 @@ steps stay the same and the boosters' regularisation defaults (lambda, min_child
 logistic objective. This module imports only NumPy: metricc copies it into the modules it emits.
 """
 
+import warnings
+
 import numpy
 
 HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
@@ -132,7 +134,7 @@ class BoostObjective:
 
     def __init__(self, curvatures, *, L=73.0, threshold=0.5, eps=1e-6, hessian=None, mean_hessian=0.1,
                  booster="xgboost", task="binary", num_classes=None, average="macro", class_weight=None,
-                 minimize=False, check_inputs=True, name="metric", error=ValueError):
+                 minimize=False, check_inputs=True, name="metric", error=ValueError, warning=UserWarning):
         hessian = DEFAULT_HESSIAN.get(task, "bound") if hessian is None else hessian
         if hessian not in HESSIANS:
             raise error(f"Expected argument `hessian` to be one of {list(HESSIANS)}, but got {hessian!r}.")
@@ -160,7 +162,7 @@ class BoostObjective:
         self.mean_hessian = None if mean_hessian is None else float(mean_hessian)
         self.task, self.num_classes, self.average = task, num_classes, average
         self.class_weight = None if class_weight is None else numpy.asarray(class_weight, dtype=numpy.float64)
-        self.check_inputs, self.name, self.error = check_inputs, name, error
+        self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
         # softmax ignores a shift of all margins: multi-class raw scores are the margins
         self.offset = 0.0 if task == "multiclass" else float(numpy.log(self.threshold / (1 - self.threshold)))
         self.extensive = extensive(curvatures)
@@ -181,6 +183,11 @@ class BoostObjective:
         of float64 ones. `gradient_and_hessian()` gives the unscaled float64 values."""
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
         z, y, w = self._arrays(margins, labels, weight)
+        if self.booster == "xgboost" and self.task != "multiclass" and z.flat[0] == 0.5 and (z == 0.5).all():
+            warnings.warn(f"every raw score is 0.5, XGBoost's base_score where the parameters do not set it: p = "
+                          f"{1 / (1 + numpy.exp(-0.5 - self.offset)):.2f}, off the amplifier's steep point at "
+                          f"{self.threshold:g} (L = {self.L:g}), where the objective may not learn; train with "
+                          f"{{**objective.params, ...}} (base_score 0)", self.warning, stacklevel=2)
         grad, hess = numpy.empty(z.shape, numpy.float32), numpy.empty(z.shape, numpy.float32)
         self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian)
         shape = numpy.shape(margins)

@@ -200,7 +200,8 @@ class CompiledMetric:
             settings.update(task=self.task, num_classes=self.num_classes, average=self.average,
                             class_weight=self.class_weight)
         return boost_kernel.BoostObjective(self._scalars("numpy", order=2), booster=booster, minimize=self.minimize,
-                                           name=self.formula, error=MetriccError, **settings)
+                                           name=self.formula, error=MetriccError, warning=MetriccWarning,
+                                           **settings)
 
     def tune_threshold(self, scores: Any, target: Any, sample_weight: Any = None) -> tuple[float, float]:
         """The cut-off on `scores` (logits, probabilities or any monotone score) that gives the best value of the

@@ -12,7 +12,7 @@ import pytest
 import torch
 from sklearn.metrics import f1_score, matthews_corrcoef
 
-from metricc import MetriccError, compile_metric
+from metricc import MetriccError, MetriccWarning, compile_metric
 from oracles import CATALOG_SCORES, FORMULAS, central_differences, load_emitted, soft_counts
 
 CATALOG = ["f1", "mcc", "balanced_accuracy", "gmean", "jaccard", "cohen_kappa", "fbeta", "precision", "recall",
@@ -210,6 +210,23 @@ def test_a_threshold_moves_where_raw_scores_start(backend):
                                        booster_module.Dataset(X[:2000], labels[:2000]), 100)
         raw = booster.predict(X[2000:], raw_score=True)
     assert f1_score(labels[2000:], objective.predict(raw)) > 0.8
+
+
+def test_xgboosts_default_start_is_named():
+    """xgboost.train without objective.params starts every raw score at base_score = 0.5 (p = 0.62 at threshold
+    1/2, where L = 73 saturates the amplifier: the F1 objective then predicted every sample positive, test F1
+    0.27 against 0.72 from 0). The first call says so, once, with the fix."""
+    import warnings
+
+    objective = compile_metric("f1").to_xgboost()
+    y = (np.arange(50) % 4 == 0).astype(float)
+    with pytest.warns(MetriccWarning, match=r"base_score.*objective\.params"):
+        objective(y, np.full(50, 0.5, dtype=np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        objective(y, np.zeros(50, dtype=np.float32))  # the start params give
+        objective(y, np.r_[0.5, np.zeros(49)])
+        compile_metric("f1").to_lightgbm()(y, np.full(50, 0.5))  # LightGBM starts where params say
 
 
 class BoosterData:
