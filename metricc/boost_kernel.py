@@ -107,7 +107,7 @@ class BoostObjective:
 
     `hessian`: "bound" (the default: |S w_i^2 q_i yh_i'^2| + S w_i |c_i| M, with M the largest |yh''| over all
     margins; it majorises the loss along each margin, so that no Newton step overshoots, and it stays positive
-    where the exact diagonal passes 0 at yh = 1/2, where every margin starts), "exact" (the exact diagonal, may
+    where the exact diagonal passes 0 at yh = 1/2, where every raw score starts), "exact" (the exact diagonal, may
     be negative), "abs" (its absolute value), "clip" (the exact diagonal raised to CLIP_FLOOR times its largest
     magnitude) or "gauss-newton" (both terms made non-negative).
 
@@ -372,7 +372,7 @@ class BoostObjective:
 
     def _hard_losses(self, counts):
         """The loss at hard counts, one per label; where the formula is undefined there (0/0: no positive to
-        count, or MCC with no predicted negative, as when every margin is 0), at the counts smoothed by eps, as
+        count, or MCC with no predicted negative, as when every raw score is 0), at the counts smoothed by eps, as
         the soft loss takes them."""
         with numpy.errstate(all="ignore"):
             exact, smoothed = (numpy.broadcast_to(numpy.asarray(self.curvatures(*(c + e for c in counts))[0],
@@ -410,8 +410,7 @@ class BoostObjective:
 
     def predict(self, margins):
         """Hard 0/1 predictions from raw scores (1 where r >= 0: the margin reaches logit(threshold)); for
-        task="multiclass", the arg-max
-        class of each row of margins (n, C)."""
+        task="multiclass", the arg-max class of each row of margins (n, C)."""
         if self.task == "multiclass":
             return numpy.argmax(numpy.asarray(margins).reshape(-1, self.num_classes), axis=1)
         return (numpy.asarray(margins) >= 0).astype(numpy.int64)
