@@ -202,8 +202,8 @@ def test_a_threshold_moves_where_raw_scores_start(backend):
     np.testing.assert_array_equal(objective.predict(np.array([-0.1, 0.0, 0.3])), [0, 1, 1])
     X, labels = _separable(3000)
     if backend == "xgboost":
-        booster = booster_module.train({**objective.params, "nthread": 1}, booster_module.DMatrix(X[:2000], labels[:2000]),
-                                       100, obj=objective)
+        data = booster_module.DMatrix(X[:2000], labels[:2000])
+        booster = booster_module.train({**objective.params, "nthread": 1}, data, 100, obj=objective)
         raw = booster.predict(booster_module.DMatrix(X[2000:]), output_margin=True)
     else:
         booster = booster_module.train({"objective": objective, **objective.params, "verbose": -1, "num_threads": 1},
