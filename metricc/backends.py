@@ -133,9 +133,12 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
                                         "check_inputs": True}),
               usage=usage, extra="\n\nobjective = MetricLoss()\n")
       for booster, usage in (
-          ("xgboost", "xgboost.train(params, dtrain, obj=objective)   # or XGBClassifier(objective=objective)"),
-          ("lightgbm", "lightgbm.train({'objective': objective, ...}, data)   # or "
-                       "LGBMClassifier(objective=objective)"))),
+          ("xgboost", "xgboost.train({**objective.params, ...}, dtrain, obj=objective,\n"
+                      "                  custom_metric=objective.eval_metric)   # or XGBClassifier(objective=objective, "
+                      "base_score=0.5)"),
+          ("lightgbm", "lightgbm.train({'objective': objective, **objective.params, ...}, data,\n"
+                       "                   feval=objective.eval_metric)   # or "
+                       "LGBMClassifier(objective=objective, **objective.params)"))),
     Backend("math", _MATH, MappingProxyType({"math": "math"})),
 )})
 
