@@ -374,11 +374,14 @@ class BoostObjective:
         """The loss at hard counts, one per label; where the formula is undefined there (0/0: no positive to
         count, or MCC with no predicted negative, as when every raw score is 0), at the counts smoothed by eps, as
         the soft loss takes them."""
-        with numpy.errstate(all="ignore"):
-            exact, smoothed = (numpy.broadcast_to(numpy.asarray(self.curvatures(*(c + e for c in counts))[0],
-                                                                dtype=numpy.float64), numpy.shape(counts[0]))
-                               for e in (0.0, self.eps))
-        losses = numpy.where(numpy.isfinite(exact), exact, smoothed)
+        def loss_at(shift):
+            with numpy.errstate(all="ignore"):
+                loss = self.curvatures(*(c + shift for c in counts))[0]
+            return numpy.broadcast_to(numpy.asarray(loss, dtype=numpy.float64), numpy.shape(counts[0]))
+
+        losses = loss_at(0.0)
+        if not numpy.isfinite(losses).all():
+            losses = numpy.where(numpy.isfinite(losses), losses, loss_at(self.eps))
         if not numpy.isfinite(losses).all():
             raise self.error(f"the {self.name} objective is undefined at the hard counts TP, FP, FN, TN = "
                              f"{', '.join(numpy.array2string(numpy.asarray(c), precision=6) for c in counts)}, "
