@@ -454,11 +454,12 @@ class BoostObjective:
         if self.check_inputs:
             if not numpy.isfinite(z.sum()) and not numpy.isfinite(z).all():
                 raise self.error("Expected finite margins, but they contain NaN or infinity.")
-            if w is not None and not (numpy.isfinite(w.sum()) and w.min() >= 0 and w.max() > 0):
+            largest = None if w is None else w.max()
+            if w is not None and not (numpy.isfinite(w.sum()) and w.min() >= 0 and largest > 0):
                 raise self.error("Expected finite, non-negative sample weights with a positive entry.")
-            if w is not None and w.max() > MAX_WEIGHT:  # squared in the Hessian: larger ones overflow
+            if w is not None and largest > MAX_WEIGHT:  # squared in the Hessian: larger ones overflow
                 raise self.error(f"Expected sample weights of at most {MAX_WEIGHT:.0e}, but the largest is "
-                                 f"{w.max():.3g}: rescale them (a ratio such as F1 does not change).")
+                                 f"{largest:.3g}: rescale them (a ratio such as F1 does not change).")
         return w
 
     def _class_arrays(self, z, y, sample_weight):
