@@ -85,8 +85,9 @@ def test_soft_labels(hessian):
 @pytest.mark.parametrize("task", ["binary", "multilabel"])
 @pytest.mark.parametrize("hessian", ["bound", "exact", "abs", "clip", "gauss-newton"])
 def test_blocks_of_rows_give_the_numbers_of_one_block(monkeypatch, hessian, task):
-    """The objective works a block of rows at a time (boost_kernel.BLOCK numbers): with blocks of 7 numbers
-    (several blocks, a short last one), every output equals the one-block result."""
+    """The objective works a block of rows at a time (boost_kernel.BLOCK numbers) and sums a block's columns in
+    dot products of DOT rows: with blocks of 7 numbers (several blocks, a short last one), or of 64 summed five
+    rows at a time (full dots and a short one), every output equals the one-block result."""
     from metricc import boost_kernel
 
     columns = 3 if task == "multilabel" else 1
@@ -95,13 +96,32 @@ def test_blocks_of_rows_give_the_numbers_of_one_block(monkeypatch, hessian, task
     w = rng.uniform(0.5, 2.0, 100)
     metric = compile_metric("mcc", task=task, num_classes=columns) if columns > 1 else compile_metric("mcc")
     results = []
-    for block in (boost_kernel.BLOCK, 7):
+    for block, dot in ((boost_kernel.BLOCK, boost_kernel.DOT), (7, boost_kernel.DOT), (64, 5)):
         monkeypatch.setattr(boost_kernel, "BLOCK", block)
+        monkeypatch.setattr(boost_kernel, "DOT", dot)
         objective = metric.to_xgboost(hessian=hessian)
         results.append((*objective.gradient_and_hessian(z.squeeze(), y.squeeze(), w),
                         *objective(y.squeeze(), z.squeeze(), w), objective.loss(z.squeeze(), y.squeeze(), w)))
-    for one, several in zip(*results):
-        np.testing.assert_allclose(several, one, rtol=1e-12 if np.asarray(one).dtype == np.float64 else 1e-6)
+    for several in results[1:]:
+        for one, got in zip(results[0], several):
+            np.testing.assert_allclose(got, one, rtol=1e-12 if np.asarray(one).dtype == np.float64 else 1e-6)
+
+
+@pytest.mark.parametrize("vecdot", [True, False])
+def test_column_dots_are_the_sums_of_the_products(monkeypatch, vecdot):
+    """column_dots sums the products over the rows, for broadcast stacks of arrays, in dots of DOT rows (full ones
+    and a short one) with NumPy 2's vecdot, or with einsum where NumPy has no vecdot."""
+    from metricc import boost_kernel
+
+    monkeypatch.setattr(boost_kernel, "DOT", 4)
+    if not vecdot:
+        monkeypatch.setattr(boost_kernel, "VECDOT", None)
+    rng = np.random.default_rng(0)
+    for rows in (3, 4, 11, 12):
+        a, b = rng.normal(size=(rows, 2)), rng.normal(size=(3, rows, 2))
+        got = boost_kernel.column_dots(a, b)
+        assert got.shape == (3, 2)
+        np.testing.assert_allclose(got, (a * b).sum(axis=1), rtol=1e-13)
 
 
 @pytest.mark.parametrize("task", ["binary", "multilabel"])
@@ -309,18 +329,26 @@ def test_saturated_margins_give_finite_outputs(hessian):
         assert np.isfinite(grad).all() and np.isfinite(hess).all()
 
 
-def test_the_objective_calls_no_blas():
-    """No BLAS routine (numpy.dot, matmul, @) runs in a call: each wakes OpenBLAS's threads, which then spin for
-    a while and take the cores from the booster's own threads. With one dot product per block, XGBoost rounds
-    at n = 1e6 on two cores took 2.7 times as long as with binary:logistic; without, as long
+def test_the_objective_calls_blas_only_on_its_calling_thread():
+    """BLAS runs in a call only in column_dots, whose dot products span at most DOT numbers: OpenBLAS computes a
+    longer dot product (or a matrix product) with its worker threads, which then spin for a while and take the
+    cores from the booster's own threads. With one dot product per block of 65,536 numbers, XGBoost rounds at
+    n = 1e6 on two cores took 2.7 times as long as with binary:logistic; with these, as long
     (benchmarks/bench_loss.py --tables rounds)."""
     from metricc import boost_kernel
 
+    assert boost_kernel.DOT <= 10_000  # OpenBLAS's threshold for threads in a dot product (x86_64 and arm64)
     tree = ast.parse(inspect.getsource(boost_kernel))
     blas = [f"line {node.lineno}" for node in ast.walk(tree)
             if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult)
             or isinstance(node, ast.Attribute) and node.attr in {"dot", "matmul", "vdot", "inner", "tensordot"}]
     assert not blas, blas
+    vecdots = {node.lineno for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id == "VECDOT"
+               or isinstance(node, ast.Attribute) and node.attr == "vecdot"}
+    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "column_dots")
+    outside = [line for line in vecdots if not function.lineno <= line <= function.end_lineno
+               and "VECDOT = getattr(numpy, \"vecdot\"" not in inspect.getsource(boost_kernel).splitlines()[line - 1]]
+    assert not outside, outside
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
