@@ -325,12 +325,16 @@ class BoostObjective:
         coefficients = self._coefficients(self._class_counts(z, y, w, kept))[1:]
         weight = (float(w.sum()) if w is not None else float(len(z))) * z.shape[1]  # per class and unit weight
         total = 1.0 if self.extensive else weight / z.shape[1]
+        size = largest = 0.0  # of |h|, block by block (each block's |h| is in the cache)
         for rows in self._row_slices(len(z), z.shape[1]):
-            g_all[rows], h_all[rows] = self._softmax_block(kept[0][rows], kept[1][rows], y[rows],
-                                                           None if w is None else w[rows], mode, coefficients, total)
+            g_all[rows], h_all[rows] = g, h = self._softmax_block(kept[0][rows], kept[1][rows], y[rows],
+                                                                  None if w is None else w[rows], mode,
+                                                                  coefficients, total)
+            magnitude = numpy.abs(h)
+            size, largest = size + float(magnitude.sum()), max(largest, float(magnitude.max()))
         if mode == "clip":
-            numpy.maximum(h_all, CLIP_FLOOR * float(numpy.abs(h_all).max()), out=h_all)
-        size = float(numpy.abs(h_all).sum())
+            numpy.maximum(h_all, CLIP_FLOOR * largest, out=h_all)
+            size = float(h_all.sum())
         factor = mean_hessian * weight / size if mean_hessian is not None and 0 < size < numpy.inf else 1.0
         numpy.multiply(g_all, factor, out=grad, casting="same_kind")
         numpy.multiply(h_all, factor, out=hess, casting="same_kind")
@@ -567,19 +571,19 @@ class BoostObjective:
     def _class_counts(self, z, y, w, kept=None):
         """_count_sums for task="multiclass", with yh = softmax(L/2 softmax(z)); into `kept` (two arrays of z's
         shape, or None) go p = softmax(z) and yh."""
-        counts = [0.0] * 4
+        counts = 0.0
         for rows in self._row_slices(len(z), z.shape[1]):
             p = softmax(z[rows])
             yh = softmax(p * (self.L / 2))
             if kept is not None:
                 kept[0][rows], kept[1][rows] = p, yh
-            not_yh = 1 - yh
+            soft = numpy.stack([yh, 1 - yh])
             wy, wn = y[rows], 1 - y[rows]
             if w is not None:
                 wy, wn = wy * w[rows], wn * w[rows]
-            parts = [numpy.einsum("ij,ij->j", v, u) for v, u in ((wy, yh), (wn, yh), (wy, not_yh), (wn, not_yh))]
-            counts = [total + part for total, part in zip(counts, parts)]
-        return counts
+            counts = counts + numpy.stack([column_dots(wy, soft), column_dots(wn, soft)])  # [[TP, FN], [FP, TN]]
+        (tp, fn), (fp, tn) = counts
+        return [tp, fp, fn, tn]
 
     def _coefficients(self, counts):
         """The averaged loss and the gradient coefficients a, b and curvatures q_a, q_b at the counts (each an
