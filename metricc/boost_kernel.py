@@ -333,7 +333,7 @@ class BoostObjective:
         coefficients = [numpy.reshape(v, (-1, 1)) for v in coefficients]  # one row per class
         for rows in self._row_slices(len(z), z.shape[1]):
             # class-major (C, rows): a row's sums broadcast along the rows, not across a few columns (5x faster)
-            g, h = self._softmax_block(kept[0][:, rows], kept[1][:, rows], numpy.ascontiguousarray(y[rows].T),
+            g, h = self._softmax_block(kept[0][:, rows], kept[1][:, rows], self._one_hot(y[rows]),
                                        None if w is None else w[rows].T, mode, coefficients, total)
             g_all[:, rows], h_all[:, rows] = g, h
             magnitude = numpy.abs(h)
@@ -402,7 +402,7 @@ class BoostObjective:
             predicted = numpy.arange(z.shape[1]) == numpy.argmax(z, axis=1)[:, None]
         else:
             predicted = z >= 0
-        actual = y >= 0.5
+        actual = numpy.arange(z.shape[1]) == y[:, None] if self.task == "multiclass" else y >= 0.5
         if w is None:  # counts of booleans, exact in integers: TP, then FP, FN, TN from the margins' totals
             hits = numpy.count_nonzero(predicted & actual, axis=0)
             called, present = numpy.count_nonzero(predicted, axis=0), numpy.count_nonzero(actual, axis=0)
@@ -508,8 +508,8 @@ class BoostObjective:
         return w
 
     def _class_arrays(self, z, y, sample_weight):
-        """_arrays for task="multiclass": margins (n, C) (or n C of them, row by row), class indices (n,) as
-        one-hot rows (n, C) float64, weights (n, 1) float64 or None."""
+        """_arrays for task="multiclass": margins (n, C) (or n C of them, row by row), the class indices (n,)
+        (one-hot a block at a time: _one_hot), weights (n, 1) float64 or None."""
         columns = self.num_classes
         if y.ndim != 1 or z.size != y.size * columns or y.size == 0:
             raise self.error(f"Expected margins of shape (n, {columns}) and n class indices (at least one sample), "
@@ -517,9 +517,11 @@ class BoostObjective:
         z = z.reshape(-1, columns)
         if not ((y >= 0) & (y < columns) & (y == numpy.floor(y))).all():
             raise self.error(f"Expected class indices 0, 1, ..., {columns - 1} as labels.")
-        hot = numpy.zeros(z.shape)
-        hot[numpy.arange(len(y)), y.astype(numpy.int64)] = 1
-        return z, hot, self._weights(z, sample_weight)
+        return z, y, self._weights(z, sample_weight)
+
+    def _one_hot(self, labels):
+        """Class indices (n,) as class-major one-hot columns (C, n), float64."""
+        return (numpy.arange(self.num_classes)[:, None] == labels).astype(numpy.float64)
 
     def _blocks(self, z):
         """(rows, buffers) for each block of rows of z: the rows' slice and twelve float64 buffers of the block's
@@ -590,7 +592,7 @@ class BoostObjective:
             if kept is not None:
                 kept[0][:, rows], kept[1][:, rows] = p, yh
             soft = numpy.stack([yh, 1 - yh]).swapaxes(1, 2)  # (2, rows, C) views for column_dots
-            wy = numpy.ascontiguousarray(y[rows].T)
+            wy = self._one_hot(y[rows])
             wn = 1 - wy
             if w is not None:
                 wy, wn = wy * w[rows].T, wn * w[rows].T
