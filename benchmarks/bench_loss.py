@@ -19,7 +19,6 @@ import numpy as np
 import torch
 
 from metricc import compile_metric
-from metricc.boost_kernel import softmax
 
 L = 73.0
 
@@ -193,10 +192,28 @@ def booster_ratio(n, metric, repeats):
     return statistics.median(times["ours"]), statistics.median(times["logistic"])
 
 
+def row_softmax(x):
+    """softmax of each row of x (n, C), the rows' maxima column by column and their sums so too for up to four
+    columns, else by einsum: several times faster than x.max(axis=1) and x.sum(axis=1), which run a short strided
+    loop per row."""
+    top = x[:, 0].copy()
+    for k in range(1, x.shape[1]):
+        np.maximum(top, x[:, k], out=top)
+    e = np.exp(x - top[:, None])
+    if x.shape[1] > 4:
+        total = np.einsum("ij->i", e)
+    else:
+        total = e[:, 0].copy()
+        for k in range(1, x.shape[1]):
+            total += e[:, k]
+    e /= total[:, None]
+    return e
+
+
 def numpy_softmax_grad_hess(z, labels):
     """The gradient and Hessian of softmax cross-entropy as XGBoost's multi:softprob computes them (p - one-hot,
-    2 p (1 - p)), with metricc's row-wise softmax, so that both sides get the same fast row reductions."""
-    p = softmax(z)
+    2 p (1 - p)), with a fast row-wise softmax."""
+    p = row_softmax(z)
     grad = p.copy()
     grad[np.arange(len(z)), labels] -= 1
     return grad, 2 * p * (1 - p)

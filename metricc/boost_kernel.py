@@ -87,30 +87,11 @@ def column_dots(a, b):
     return total
 
 
-def row_sums(x):
-    """The sums of the rows of x (n, C), as (n, 1), without BLAS (its threads would spin and take the booster's
-    cores): column by column for a few columns, else einsum; both several times faster than x.sum(axis=1)."""
-    if x.shape[1] > 4:
-        return numpy.einsum("ij->i", x)[:, None]
-    total = x[:, :1].copy()
-    for k in range(1, x.shape[1]):
-        total += x[:, k:k + 1]
-    return total
-
-
-def softmax(x, axis=1):
-    """softmax of x along `axis` (1: each row of x (n, C); 0: each column of a class-major x (C, n)), in float64;
-    for rows, the maxima column by column (faster than x.max(axis=1) for a few columns)."""
+def softmax(x):
+    """softmax of each column of a class-major x (C, n) (each sample's classes down a column), in float64."""
     x = numpy.asarray(x, dtype=numpy.float64)
-    if axis == 0:
-        e = numpy.exp(x - x.max(axis=0))
-        e /= e.sum(axis=0)
-        return e
-    top = x[:, 0].copy()
-    for k in range(1, x.shape[1]):
-        numpy.maximum(top, x[:, k], out=top)
-    e = numpy.exp(x - top[:, None])
-    e /= row_sums(e)
+    e = numpy.exp(x - x.max(axis=0))
+    e /= e.sum(axis=0)
     return e
 
 
@@ -587,8 +568,8 @@ class BoostObjective:
         counts = 0.0
         for rows in self._row_slices(len(z), z.shape[1]):
             # class-major (C, rows): each sample's sums run along the rows, not across a few columns
-            p = softmax(numpy.ascontiguousarray(z[rows].T, dtype=numpy.float64), axis=0)
-            yh = softmax(p * (self.L / 2), axis=0)
+            p = softmax(numpy.ascontiguousarray(z[rows].T, dtype=numpy.float64))
+            yh = softmax(p * (self.L / 2))
             if kept is not None:
                 kept[0][:, rows], kept[1][:, rows] = p, yh
             soft = numpy.stack([yh, 1 - yh]).swapaxes(1, 2)  # (2, rows, C) views for column_dots
