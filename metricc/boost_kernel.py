@@ -343,26 +343,66 @@ class BoostObjective:
         def class_sums(x):  # the sums over each sample's classes, (1, n)
             return x.sum(axis=0, keepdims=True)
 
-        weights = 1.0 if w is None else w
-        r = (y * a + (1 - y) * b) * (weights * total) * yh  # G_j yh_j
-        v = (y * q_a + (1 - y) * q_b) * (weights * weights * total) * (yh * yh)  # v_j yh_j^2
+        not_y = 1 - y
+        scale = total if w is None else w * total  # S w
+        r = y * a
+        r += not_y * b
+        r *= scale
+        r *= yh  # G_j yh_j
+        v = y * q_a
+        v += not_y * q_b
+        v *= scale if w is None else scale * w
+        v *= yh
+        v *= yh  # v_j yh_j^2
         s = class_sums(yh * p)
         t = yh - s
         p2 = p * p
+        mix = p + t
+        mix *= -2
+        mix += 1  # 1 - 2 (p + t)
+        tt = t * t
 
-        def squares(u):  # sum_j u_j e_kj^2
-            return p2 * (class_sums(u * p2) + 2 * t * class_sums(u * p) + t * t * class_sums(u) + u * (1 - 2 * (p + t)))
+        def squares(u):  # sum_j u_j e_kj^2 = p2 (sum u p2 + 2 t sum u p + t^2 sum u + u (1 - 2 (p + t)))
+            summed = u * mix
+            summed += t * (2 * class_sums(u * p))
+            summed += tt * class_sums(u)
+            summed += class_sums(u * p2)
+            summed *= p2
+            return summed
 
         r0, r1 = class_sums(r), class_sums(r * p)
-        grad = h * p * (r - r1 - t * r0)
-        curvature = h * h * squares(v)
-        tilt = p * (1 - 2 * p)  # p_k (1 - 2 p_k): d^2 p_j / d z_k^2 = tilt_k ([j = k] - p_j)
-        d_mean = h * h * p2 * (class_sums(yh * p2) + t * s + yh * (1 - 2 * p - t)) + h * tilt * t  # of sum_m yh_m du_m
-        bend = h * h * squares(r) + h * tilt * (r - r1) - d_mean * r0
+        spread = r - r1
+        grad = t * r0
+        numpy.subtract(spread, grad, out=grad)
+        grad *= p
+        grad *= h  # h p (r - r1 - t r0)
+        curvature = squares(v)
+        curvature *= h * h
+        tilt = p * -2
+        tilt += 1
+        tilt *= p  # p_k (1 - 2 p_k): d^2 p_j / d z_k^2 = tilt_k ([j = k] - p_j)
+        d_mean = mix + t
+        d_mean *= yh  # yh (1 - 2 p - t)
+        d_mean += t * s
+        d_mean += class_sums(yh * p2)
+        d_mean *= p2
+        d_mean *= h * h
+        tilt_t = tilt * t
+        tilt_t *= h
+        d_mean += tilt_t  # of sum_m yh_m du_m
+        bend = squares(r)
+        bend *= h * h
+        spread *= tilt
+        spread *= h
+        bend += spread  # + h tilt (r - r1)
+        d_mean *= r0
+        bend -= d_mean
         if mode == "gauss-newton":
-            return grad, numpy.abs(curvature) + numpy.abs(bend)
-        hess = curvature + bend
-        return grad, numpy.abs(hess) if mode == "abs" else hess
+            numpy.abs(curvature, out=curvature)
+            curvature += numpy.abs(bend, out=bend)
+            return grad, curvature
+        curvature += bend
+        return grad, numpy.abs(curvature, out=curvature) if mode == "abs" else curvature
 
     def _bend_bound(self):
         """The largest |d^2 yh / d z^2| over all margins (measured on a fine grid, once): a Hessian that uses it
