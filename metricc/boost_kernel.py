@@ -572,14 +572,15 @@ class BoostObjective:
         """TP, FP, FN, TN (arrays of shape (C,)), each summed directly (1 - yh is sigmoid(-u)), block by block.
         Into `slopes` (an array of z's shape, or None) goes d = w d yh / d z / L; into `bends`, L (1 - 2 yh)
         p (1 - p) + 1 - 2 p, with d^2 yh / d z^2 = d yh / d z * bend. With slopes and no bends (the bound's Hessian
-        sum needs them), also the sums of y d^2, (1 - y) d^2, w y and w (1 - y) (else None)."""
+        sum needs them), also the sums of y d^2, (1 - y) d^2, w y and w (1 - y), the last two as TP + FN and
+        FP + TN (else None)."""
         if self.task == "multiclass":
             return self._class_counts(z, y, w), None
         counts, squares = 0.0, 0.0
         for rows, work in self._blocks(z):
             p, not_p, slope_p = sigmoids(z[rows], work[0:3], shift=-self.offset)  # of the margins r + offset
-            sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)  # yh, 1 - yh, slope
-            soft = work[3:5]  # yh and 1 - yh, for one dot call per label weight
+            *_, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)
+            soft = work[3:5]  # yh and 1 - yh, side by side: one dot call per label weight
             y_rows = _float64(y[rows], work[6])
             not_y = numpy.subtract(1, y_rows, out=work[7])
             wy, wn = (y_rows, not_y) if w is None else (numpy.multiply(w[rows], y_rows, out=work[8]),
@@ -587,11 +588,11 @@ class BoostObjective:
             counts = counts + numpy.stack([column_dots(wy, soft), column_dots(wn, soft)])  # [[TP, FN], [FP, TN]]
             if slopes is None:
                 continue
-            d = numpy.multiply(work[5], slope_p, out=slopes[rows])
+            d = numpy.multiply(slope_u, slope_p, out=slopes[rows])
             if w is not None:
                 d *= w[rows]
             if bends is None:
-                square = numpy.multiply(d, d, out=work[5])
+                square = numpy.multiply(d, d, out=slope_u)  # slope_u is spent
                 squares = squares + numpy.stack([column_dots(y_rows, square), column_dots(not_y, square)])
             else:  # 1 - 2 s = sigmoid(-x) - sigmoid(x)
                 bend = numpy.subtract(soft[1], soft[0], out=bends[rows])
