@@ -329,9 +329,9 @@ class BoostObjective:
     def _softmax_block(self, p, yh, y, w, mode, coefficients, total):
         """The unscaled gradient and Hessian diagonal (C, n) of rows with p = softmax(z) and yh = softmax(h p)
         (each class-major, (C, n)), one-hot labels y (C, n), weights w (1, n) or None, coefficients of shape
-        (C, 1), in O(C) per row. With h = L/2, s = sum_m yh_m
-        p_m and t_k = yh_k - s, the derivative of yh_j along margin k is D_kj = h yh_j e_kj, e_kj = p_j [j = k] -
-        p_k (p_j + t_k); per sample and margin k, with G_j = S w c_j and v_j = S w^2 q_j as in the binary objective,
+        (C, 1), in O(C) per row. With h = L/2, s = sum_m yh_m p_m and t_k = yh_k - s, the derivative of yh_j along
+        margin k is D_kj = h yh_j e_kj, e_kj = p_j [j = k] - p_k (p_j + t_k); per sample and margin k, with
+        G_j = S w c_j and v_j = S w^2 q_j as in the binary objective,
 
             g_k = sum_j G_j D_kj,   h_k = sum_j v_j D_kj^2 + sum_j G_j d^2 yh_j / d z_k^2
 
