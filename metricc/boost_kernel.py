@@ -343,14 +343,12 @@ class BoostObjective:
         def class_sums(x):  # the sums over each sample's classes, (1, n)
             return x.sum(axis=0, keepdims=True)
 
-        not_y = 1 - y
+        not_y, scratch = 1 - y, numpy.empty_like(y)
         scale = total if w is None else w * total  # S w
-        r = y * a
-        r += not_y * b
+        r = _by_label(y, not_y, a, b, scratch)
         r *= scale
         r *= yh  # G_j yh_j
-        v = y * q_a
-        v += not_y * q_b
+        v = _by_label(y, not_y, q_a, q_b, scratch)
         v *= scale if w is None else scale * w
         v *= yh
         v *= yh  # v_j yh_j^2
