@@ -28,8 +28,11 @@ CLIP_FLOOR = 1e-3
 MAX_WEIGHT = 1e100
 # numbers per block of rows: a block's twelve float64 buffers (6 MiB) stay in a processor's cache
 BLOCK = 1 << 16
-# numbers per dot product (column_dots): OpenBLAS computes a dot of more than 10,000 with its worker threads
+# numbers per dot product (column_dots): OpenBLAS computes a dot of more than 10,000 with its worker threads;
+# float32 dots are shorter (DOT // 4), so that each sums few enough numbers in float32 before float64 takes over
 DOT = 4096
+# the booster's call computes in float32 with the bound Hessian when every sample weight lies in this range
+FLOAT32_WEIGHTS = (1e-15, 1e15)
 VECDOT = getattr(numpy, "vecdot", None)  # NumPy >= 2
 
 
@@ -44,18 +47,21 @@ def extensive(curvatures):
 
 def sigmoids(x, out=None, scale=1.0, shift=0.0, probability=False):
     """sigmoid(v), sigmoid(-v) and their product for v = scale (x - shift), into the three arrays of `out` (new
-    ones by default): E = exp(v), sigmoid(-v) = 1 / (1 + E), sigmoid(v) = E sigmoid(-v). v is clipped to +-700
-    (so E is finite) unless x is a `probability` (in [0, 1]) and v cannot pass 700. Each result is exact to a
-    few ulps in relative terms for |v| <= 700, so no slope or complement rounds to 0 (beyond, they are off by
-    less than 1e-304 in absolute terms). One exponential, six passes (seven with a scale or a shift)."""
+    float64 ones by default), computed in their type: E = exp(v), sigmoid(-v) = 1 / (1 + E), sigmoid(v) =
+    E sigmoid(-v). v is clipped to +-700 (+-80 in float32) so that E is finite, unless x is a `probability` (in
+    [0, 1]) and v cannot pass that. Each result is exact to a few ulps in relative terms for |v| up to the clip,
+    so no slope or complement rounds to 0 (beyond, they are off by less than 1e-304, in float32 2e-35, in
+    absolute terms). One exponential, six passes (seven with a scale or a shift)."""
     first, second, product = out if out is not None else (numpy.empty(numpy.shape(x)) for _ in range(3))
-    v = x  # x may be float32: the first pass writes float64
+    dtype = first.dtype
+    limit = 700.0 if dtype == numpy.float64 else 80.0
+    v = x  # x may be of another type: the first pass converts it
     if scale != 1:
-        v = numpy.multiply(x, scale, out=first, dtype=numpy.float64)
+        v = numpy.multiply(x, scale, out=first, dtype=dtype)
     if shift:
-        v = numpy.subtract(v, scale * shift, out=first, dtype=numpy.float64)
-    if not (probability and abs(scale) * max(abs(shift), abs(1 - shift)) <= 700):
-        v = numpy.clip(v, -700.0, 700.0, out=first, dtype=numpy.float64)
+        v = numpy.subtract(v, scale * shift, out=first, dtype=dtype)
+    if not (probability and abs(scale) * max(abs(shift), abs(1 - shift)) <= limit):
+        v = numpy.clip(v, -limit, limit, out=first, dtype=dtype)
     elif v is x:
         numpy.copyto(first, x)
         v = first
@@ -69,21 +75,23 @@ def sigmoids(x, out=None, scale=1.0, shift=0.0, probability=False):
 
 def column_dots(a, b):
     """The sums over the rows of a * b, for arrays of shape (..., rows, C) that broadcast against each other: an
-    array of shape (..., C). Each dot product runs over at most DOT numbers, so that BLAS computes it on the
-    calling thread (a longer one wakes OpenBLAS's worker threads, which then spin on the cores the booster's
-    own threads need); about twice the speed of numpy.einsum, and many times it for several columns."""
+    array of shape (..., C), float64. Each dot product runs over at most DOT numbers (DOT // 4 in float32; the
+    dots are then summed in float64), so that BLAS computes it on the calling thread (a longer one wakes
+    OpenBLAS's worker threads, which then spin on the cores the booster's own threads need); about twice the
+    speed of numpy.einsum, and many times it for several columns."""
     if VECDOT is None:  # NumPy < 2
         a, b = numpy.broadcast_arrays(a, b)
-        return numpy.einsum("...ij,...ij->...j", a, b)
+        return numpy.einsum("...ij,...ij->...j", a, b, dtype=numpy.float64)
     rows = numpy.shape(a)[-2]
-    full = rows - rows % DOT
+    size = DOT if numpy.result_type(a, b) == numpy.float64 else DOT // 4
+    full = rows - rows % size
     total = 0.0
     if full:
         def chunks(v):
-            return v[..., :full, :].reshape(v.shape[:-2] + (full // DOT, DOT, v.shape[-1]))
-        total = VECDOT(chunks(a), chunks(b), axis=-2).sum(axis=-2)
+            return v[..., :full, :].reshape(v.shape[:-2] + (full // size, size, v.shape[-1]))
+        total = VECDOT(chunks(a), chunks(b), axis=-2).sum(axis=-2, dtype=numpy.float64)
     if full < rows:
-        total = total + VECDOT(a[..., full:, :], b[..., full:, :], axis=-2)
+        total = total + VECDOT(a[..., full:, :], b[..., full:, :], axis=-2).astype(numpy.float64)
     return total
 
 
@@ -95,9 +103,9 @@ def softmax(x):
     return e
 
 
-def _float64(x, buffer):
-    """x itself if it is float64, else x copied into `buffer` (of x's shape)."""
-    if x.dtype == numpy.float64:
+def _typed(x, buffer):
+    """x itself if it is of the buffer's type, else x copied into `buffer` (of x's shape)."""
+    if x.dtype == buffer.dtype:
         return x
     numpy.copyto(buffer, x)
     return buffer
@@ -230,18 +238,21 @@ class BoostObjective:
         q_a, q_b (g and h are linear in them), so that each output is rounded once."""
         if self.task == "multiclass":
             return self._softmax_derivatives(z, y, w, mode, grad, hess, mean_hessian)
-        slopes, bends = self._row_buffers(z.shape, 1 if mode == "bound" else 2)
-        counts, sums = self._count_sums(z, y, w, slopes, bends)
-        coefficients = self._coefficients(counts)[1:]
         total = 1.0 if self.extensive else (float(w.sum()) if w is not None else float(len(z)))
+        weight = (float(w.sum()) if w is not None else float(len(z))) * z.shape[1]  # per label and unit weight
+        dtype = self._arithmetic(mode, grad.dtype, w)
+        if w is not None:
+            w = w.astype(dtype, copy=False)
+        slopes, bends = self._row_buffers(z.shape, 1 if mode == "bound" else 2, dtype)
+        counts, sums = self._count_sums(z, y, w, slopes, bends, dtype)
+        coefficients = self._coefficients(counts)[1:]
 
         def blocks(coefficients, outputs=None):  # into outputs (grad, hess), else into work buffers
-            for rows, work in self._blocks(z):
+            for rows, work in self._blocks(z, dtype):
                 out = (work[7], work[8]) if outputs is None else (outputs[0][rows], outputs[1][rows])
                 yield self._block_derivatives(y[rows], None if w is None else w[rows], mode, coefficients, total,
                                               work, slopes[rows], None if bends is None else bends[rows], out)
 
-        weight = (float(w.sum()) if w is not None else float(len(z))) * z.shape[1]  # per label and unit weight
         if mean_hessian is not None and mode != "clip":
             if mode == "bound":  # sum h = L^2 S (|q_a| sum y d^2 + |q_b| sum (1-y) d^2) + M S (|a| sum wy + ...)
                 a, b, q_a, q_b = (numpy.abs(v) for v in coefficients)
@@ -250,8 +261,8 @@ class BoostObjective:
             else:  # a pass that only sums (no exponentials: slopes and bends are kept)
                 size = sum(float(numpy.abs(h).sum()) for _, h in blocks(coefficients))
             if 0 < size < numpy.inf:
-                coefficients = tuple(v * self._rescaling(mean_hessian * weight / size, coefficients, total)
-                                     for v in coefficients)
+                factor = self._rescaling(mean_hessian * weight / size, coefficients, total, dtype)
+                coefficients = tuple(v * factor for v in coefficients)
         for _ in blocks(coefficients, (grad, hess)):
             pass
         if mode == "clip":  # the floor is a share of the largest |h_i| over all rows; then the rescaling
@@ -261,24 +272,38 @@ class BoostObjective:
                 grad *= mean_hessian * weight / size
                 hess *= mean_hessian * weight / size
 
-    def _rescaling(self, factor, coefficients, total):
+    def _rescaling(self, factor, coefficients, total, dtype=numpy.float64):
         """The factor, capped where it would overflow the kernel's products of the coefficients (at most L^2 S
-        times them): with every margin saturated, the slopes and so the Hessian's sum are ~1e-300, and an
-        infinite coefficient would make 0 * inf = NaN. Capped, the outputs are merely small."""
+        times them) in the arithmetic's type: with every margin saturated, the slopes and so the Hessian's sum
+        are ~1e-300, and an infinite coefficient would make 0 * inf = NaN. Capped, the outputs are merely small."""
         largest = max(float(numpy.abs(v).max()) for v in coefficients) * max(self.L, 1.0) ** 2 * total
-        return min(factor, 1e300 / largest) if largest > 0 else factor
+        cap = 1e300 if dtype == numpy.float64 else 1e30
+        return min(factor, cap / largest) if largest > 0 else factor
+
+    @staticmethod
+    def _arithmetic(mode, out, w):
+        """The type the kernel computes in: float32 for a booster's call (float32 outputs, `out`) with the bound
+        Hessian, whose every term is a product of non-negative factors (no cancellation: each output within
+        ~1e-6 of the float64 value, relative to it or, where it is ~1e30 times below the largest output, to
+        that), unless a sample weight lies outside FLOAT32_WEIGHTS; float64 otherwise."""
+        if out != numpy.float32 or mode != "bound":
+            return numpy.float64
+        if w is not None and not FLOAT32_WEIGHTS[0] <= float(w.max()) <= FLOAT32_WEIGHTS[1]:
+            return numpy.float64
+        return numpy.float32
 
     def _block_derivatives(self, y, w, mode, coefficients, total, work, d_yh, bends, out):
         """The unscaled gradient and Hessian diagonal of one block of rows into out = (grad, hess) (float32 or
         float64: each is rounded once, from float64), from the rows' slopes d_yh = w d yh / d z / L and bends
         (d^2 yh / d z^2 = d yh / d z * bend; None for the bound)."""
         a, b, q_a, q_b = coefficients
-        y = _float64(y, work[0])
+        y = _typed(y, work[0])
         not_y = numpy.subtract(1, y, out=work[1])
         grad, hess = out
 
-        def choose(if_positive, if_negative, out):
-            return _by_label(y, not_y, if_positive, if_negative, work[2], out=out)
+        def choose(if_positive, if_negative, out):  # the numbers (float64) in the arithmetic's type
+            return _by_label(y, not_y, *(numpy.asarray(v, work.dtype) for v in (if_positive, if_negative)), work[2],
+                             out=out)
 
         step = self.L * total
         c = choose(a * step, b * step, out=work[3])  # S c_i: times d_yh below
@@ -542,13 +567,15 @@ class BoostObjective:
         """Class indices (n,) as class-major one-hot columns (C, n), float64."""
         return (numpy.arange(self.num_classes)[:, None] == labels).astype(numpy.float64)
 
-    def _blocks(self, z):
-        """(rows, buffers) for each block of rows of z: the rows' slice and twelve float64 buffers of the block's
-        shape. A block holds BLOCK numbers, so its buffers stay in the processor's cache while a dozen passes go
-        over them (over whole arrays, each pass would go to memory); the buffers are kept between calls."""
+    def _blocks(self, z, dtype=numpy.float64):
+        """(rows, buffers) for each block of rows of z: the rows' slice and twelve buffers (of `dtype`) of the
+        block's shape. A block holds BLOCK numbers, so its buffers stay in the processor's cache while a dozen
+        passes go over them (over whole arrays, each pass would go to memory); the buffers are kept between
+        calls."""
         step = max(1, BLOCK // z.shape[1])
-        if getattr(self, "_work", None) is None or self._work.shape != (12, step, z.shape[1]):
-            self._work = numpy.empty((12, step, z.shape[1]))
+        work = getattr(self, "_work", None)
+        if work is None or work.shape != (12, step, z.shape[1]) or work.dtype != dtype:
+            self._work = numpy.empty((12, step, z.shape[1]), dtype)
         for rows in self._row_slices(len(z), z.shape[1]):
             yield rows, self._work[:, :rows.stop - rows.start]
 
@@ -559,27 +586,28 @@ class BoostObjective:
         for start in range(0, n, step):
             yield slice(start, min(start + step, n))
 
-    def _row_buffers(self, shape, count):
-        """`count` float64 arrays of the `shape`, and None up to two of them, kept between calls: a booster
+    def _row_buffers(self, shape, count, dtype=numpy.float64):
+        """`count` arrays of the `shape` and `dtype`, and None up to two of them, kept between calls: a booster
         calls the objective every round with the same data, and fresh arrays would page-fault."""
-        if getattr(self, "_rows", None) is None or self._rows[0].shape != shape or len(self._rows) < count:
-            self._rows = [numpy.empty(shape) for _ in range(count)]
+        rows = getattr(self, "_rows", None)
+        if rows is None or rows[0].shape != shape or rows[0].dtype != dtype or len(rows) < count:
+            self._rows = [numpy.empty(shape, dtype) for _ in range(count)]
         return self._rows[:count] + [None] * (2 - count)
 
-    def _count_sums(self, z, y, w, slopes=None, bends=None):
+    def _count_sums(self, z, y, w, slopes=None, bends=None, dtype=numpy.float64):
         """TP, FP, FN, TN (arrays of shape (C,)), each summed directly (1 - yh is sigmoid(-u)), block by block.
         Into `slopes` (an array of z's shape, or None) goes d = w d yh / d z / L; into `bends`, L (1 - 2 yh)
         p (1 - p) + 1 - 2 p, with d^2 yh / d z^2 = d yh / d z * bend. With slopes and no bends (the bound's Hessian
         sum needs them), also the sums of y d^2, (1 - y) d^2, w y and w (1 - y), the last two as TP + FN and
-        FP + TN (else None)."""
+        FP + TN (else None). Computed in `dtype` (w of it too), summed in float64."""
         if self.task == "multiclass":
             return self._class_counts(z, y, w), None
         counts, squares = 0.0, 0.0
-        for rows, work in self._blocks(z):
+        for rows, work in self._blocks(z, dtype):
             p, not_p, slope_p = sigmoids(z[rows], work[0:3], shift=-self.offset)  # of the margins r + offset
             *_, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)
             soft = work[3:5]  # yh and 1 - yh, side by side: one dot call per label weight
-            y_rows = _float64(y[rows], work[6])
+            y_rows = _typed(y[rows], work[6])
             not_y = numpy.subtract(1, y_rows, out=work[7])
             wy, wn = (y_rows, not_y) if w is None else (numpy.multiply(w[rows], y_rows, out=work[8]),
                                                         numpy.multiply(w[rows], not_y, out=work[9]))

@@ -33,6 +33,14 @@ def _objective(formula, params, **options):
     return compile_metric(formula, L=20.0, **params).to_xgboost(**options)
 
 
+def assert_float32_call(got, want, L):
+    """A booster's call with the bound Hessian computes in float32: each output within 4e-7 L of the float64 one
+    (the amplifier's argument L (p - t) carries p's float32 rounding, times L), or within 1e-7 L of the largest
+    output (where soft labels' coefficients y a + (1 - y) b cancel)."""
+    got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+    assert np.all(np.abs(got - want) <= 4e-7 * L * np.abs(want) + 1e-7 * L * np.abs(want).max())
+
+
 @pytest.mark.parametrize("formula, params, minimize, loss", CASES, ids=IDS)
 def test_gradient_is_the_loss_gradient_times_the_total_weight(formula, params, minimize, loss):
     z, y, w = _data()
@@ -149,6 +157,49 @@ def test_float32_margins_and_labels_give_the_float64_results(monkeypatch, hessia
         assert single[2].dtype == np.float64 and single[0].dtype == np.float32
 
 
+@pytest.mark.parametrize("formula", ["f1", "mcc", "balanced_accuracy", "precision", "minimize: FP + 5*FN",
+                                     "minimize: (FP + 5*FN)/N"])
+@pytest.mark.parametrize("L, threshold", [(73.0, 0.5), (200.0, 0.5), (10.0, 0.7), (73.0, 0.2)])
+def test_a_booster_call_computes_in_float32_within_its_tolerance(monkeypatch, formula, L, threshold):
+    """With the bound Hessian a booster's call computes in float32 (its outputs' type; sums and coefficients in
+    float64): within assert_float32_call's tolerance of the float64 gradient_and_hessian, rescaled, on margins
+    near the threshold, far out (+-200 and +-1e4, past the float32 clip at 80), on hard, soft and weighted
+    labels, over several blocks and dot products."""
+    from metricc import boost_kernel
+
+    monkeypatch.setattr(boost_kernel, "BLOCK", 3000)
+    rng = np.random.default_rng(11)
+    n = 10_000
+    z = rng.normal(0, 2, n)
+    z[::7] *= 100
+    z[::11] = rng.choice([-1e4, 1e4], len(z[::11]))
+    hard = (rng.random(n) < 0.2).astype(float)
+    objective = compile_metric(formula, L=L, threshold=threshold).to_xgboost()
+    for y, w in ((hard, None), (hard, rng.uniform(0.01, 100, n)), (rng.random(n), None)):
+        got = objective(y, z, w)
+        assert objective._work.dtype == np.float32
+        want = objective.gradient_and_hessian(z, y, w)
+        factor = 0.1 * (n if w is None else w.sum()) / np.abs(want[1]).sum()
+        for g, e in zip(got, want):
+            assert_float32_call(g, e * factor, L)
+
+
+@pytest.mark.parametrize("hessian, weight", [("exact", 1.0), ("gauss-newton", 1.0), ("bound", 1e16),
+                                             ("bound", 1e-16)])
+def test_other_calls_compute_in_float64_and_round_once(hessian, weight):
+    """Every other Hessian form (whose bend 1 - 2 yh cancels near the threshold), and the bound with a sample
+    weight outside FLOAT32_WEIGHTS, compute in float64: each output is the float64 value rounded once."""
+    z, y, w = _data(n=500, seed=4)
+    w = w * weight
+    objective = compile_metric("f1").to_xgboost(hessian=hessian)
+    got = objective(y, z, w)
+    assert objective._work.dtype == np.float64
+    want = objective.gradient_and_hessian(z, y, w)
+    factor = 0.1 * w.sum() / np.abs(want[1]).sum()
+    for g, e in zip(got, want):
+        np.testing.assert_array_equal(g, (e * factor).astype(np.float32))
+
+
 @pytest.mark.parametrize("hessian", ["bound", "exact"])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_each_call_rescales_to_the_mean_hessian_and_keeps_the_newton_step(hessian, weighted):
@@ -160,11 +211,15 @@ def test_each_call_rescales_to_the_mean_hessian_and_keeps_the_newton_step(hessia
     assert grad.dtype == hess.dtype == np.float32  # what both boosters keep
     total = w.sum() if weighted else len(z)
     factor = 0.25 * total / np.abs(fixed_hess).sum()
-    np.testing.assert_array_equal(grad, (fixed_grad * factor).astype(np.float32))
-    np.testing.assert_array_equal(hess, (fixed_hess * factor).astype(np.float32))
-    assert np.abs(hess.astype(float)).sum() == pytest.approx(0.25 * total, rel=1e-6)
     unscaled = compile_metric("mcc").to_xgboost(hessian=hessian, mean_hessian=None)(y, z, w)
-    np.testing.assert_array_equal(unscaled[0], fixed_grad.astype(np.float32))
+    if hessian == "bound":  # computed in float32
+        for got, want in zip((grad, hess, unscaled[0]), (fixed_grad * factor, fixed_hess * factor, fixed_grad)):
+            assert_float32_call(got, want, objective.L)
+    else:  # computed in float64, each output rounded once
+        np.testing.assert_array_equal(grad, (fixed_grad * factor).astype(np.float32))
+        np.testing.assert_array_equal(hess, (fixed_hess * factor).astype(np.float32))
+        np.testing.assert_array_equal(unscaled[0], fixed_grad.astype(np.float32))
+    assert np.abs(hess.astype(float)).sum() == pytest.approx(0.25 * total, rel=1e-6)
 
 
 @pytest.mark.parametrize("average", ["macro", "weighted", "micro"])
@@ -181,8 +236,12 @@ def test_multilabel_calls_rescale_every_hessian_form(hessian, average):
     fixed_grad, fixed_hess = objective.gradient_and_hessian(z, y, w)
     assert np.abs(hess.astype(float)).sum() == pytest.approx(0.2 * w.sum() * 3, rel=1e-6)  # per label and weight
     factor = np.abs(hess.astype(float)).sum() / np.abs(fixed_hess).sum()
-    np.testing.assert_allclose(grad, fixed_grad * factor, rtol=1e-6, atol=1e-6 * np.abs(grad).max())
-    np.testing.assert_allclose(hess, fixed_hess * factor, rtol=1e-6, atol=1e-6 * np.abs(hess).max())
+    if hessian == "bound":  # computed in float32
+        assert_float32_call(grad, fixed_grad * factor, objective.L)
+        assert_float32_call(hess, fixed_hess * factor, objective.L)
+    else:
+        np.testing.assert_allclose(grad, fixed_grad * factor, rtol=1e-6, atol=1e-6 * np.abs(grad).max())
+        np.testing.assert_allclose(hess, fixed_hess * factor, rtol=1e-6, atol=1e-6 * np.abs(hess).max())
 
 
 @pytest.mark.parametrize("task", ["binary", "multilabel"])
