@@ -606,12 +606,12 @@ class BoostObjective:
         for rows, work in self._blocks(z, dtype):
             p, not_p, slope_p = sigmoids(z[rows], work[0:3], shift=-self.offset)  # of the margins r + offset
             *_, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)
-            soft = work[3:5]  # yh and 1 - yh, side by side: one dot call per label weight
-            y_rows = _typed(y[rows], work[6])
-            not_y = numpy.subtract(1, y_rows, out=work[7])
-            wy, wn = (y_rows, not_y) if w is None else (numpy.multiply(w[rows], y_rows, out=work[8]),
-                                                        numpy.multiply(w[rows], not_y, out=work[9]))
-            counts = counts + numpy.stack([column_dots(wy, soft), column_dots(wn, soft)])  # [[TP, FN], [FP, TN]]
+            soft = work[3:5]  # yh and 1 - yh, side by side, as y and 1 - y: one dot call for the four counts
+            labels = work[6:8]
+            numpy.copyto(labels[0], y[rows])
+            numpy.subtract(1, labels[0], out=labels[1])
+            weighted = labels if w is None else numpy.multiply(labels, w[rows], out=work[8:10])
+            counts = counts + column_dots(weighted[:, None], soft[None])  # [[TP, FN], [FP, TN]]
             if slopes is None:
                 continue
             d = numpy.multiply(slope_u, slope_p, out=slopes[rows])
@@ -619,7 +619,7 @@ class BoostObjective:
                 d *= w[rows]
             if bends is None:
                 square = numpy.multiply(d, d, out=slope_u)  # slope_u is spent
-                squares = squares + numpy.stack([column_dots(y_rows, square), column_dots(not_y, square)])
+                squares = squares + column_dots(labels, square[None])
             else:  # 1 - 2 s = sigmoid(-x) - sigmoid(x)
                 bend = numpy.subtract(soft[1], soft[0], out=bends[rows])
                 bend *= slope_p
