@@ -132,6 +132,24 @@ def test_column_dots_are_the_sums_of_the_products(monkeypatch, vecdot):
         np.testing.assert_allclose(got, (a * b).sum(axis=1), rtol=1e-13)
 
 
+@pytest.mark.parametrize("vecdot", [True, False])
+def test_float32_column_dots_add_up_in_float64(monkeypatch, vecdot):
+    """float32 columns are summed in dots of DOT // 4 numbers, whose results add up in float64: a dot of 2^30
+    and 976 dots of 1 (each exact in float32) sum to exactly 2^30 + 976 plus the short tail, which float32
+    (steps of 128 there) cannot hold."""
+    from metricc import boost_kernel
+
+    if not vecdot:
+        monkeypatch.setattr(boost_kernel, "VECDOT", None)
+    size = boost_kernel.DOT // 4
+    a = np.full((size * 977 + 3, 1), 2.0 ** -10, np.float32)
+    a[:size] = 2.0 ** 30 / size
+    got = boost_kernel.column_dots(a, np.ones_like(a))
+    assert got.dtype == np.float64
+    assert got[0] == 2.0 ** 30 + 976 + 3 * 2.0 ** -10
+    assert float(np.float32(2.0 ** 30) + np.float32(976)) != 2.0 ** 30 + 976
+
+
 @pytest.mark.parametrize("task", ["binary", "multilabel"])
 @pytest.mark.parametrize("hessian", ["bound", "exact", "clip"])
 def test_float32_margins_and_labels_give_the_float64_results(monkeypatch, hessian, task):
