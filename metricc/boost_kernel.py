@@ -239,9 +239,10 @@ class BoostObjective:
     def _derivatives(self, z, y, w, mode, grad, hess, mean_hessian=None):
         """The gradient and Hessian diagonal (the mode `mode`) into `grad` and `hess` (of z's shape, float32 or
         float64), a block of rows at a time after a first pass for the counts, which also keeps each row's slope
-        (and, except for the bound, its bend). With `mean_hessian`, both are multiplied by the one factor that
-        makes the Hessian's magnitudes average that much per unit weight: it goes into the coefficients a, b,
-        q_a, q_b (g and h are linear in them), so that each output is rounded once."""
+        (and, except for the bound, its bend), in the type _arithmetic() picks. With `mean_hessian`, both are
+        multiplied by the one factor that makes the Hessian's magnitudes average that much per unit weight: it
+        goes into the coefficients a, b, q_a, q_b (g and h are linear in them), so that no output is rounded
+        twice."""
         if self.task == "multiclass":
             return self._softmax_derivatives(z, y, w, mode, grad, hess, mean_hessian)
         total = 1.0 if self.extensive else (float(w.sum()) if w is not None else float(len(z)))
@@ -289,9 +290,9 @@ class BoostObjective:
     @staticmethod
     def _arithmetic(mode, out, w):
         """The type the kernel computes in: float32 for a booster's call (float32 outputs, `out`) with the bound
-        Hessian, whose every term is a product of non-negative factors (no cancellation: each output within
-        ~1e-6 of the float64 value, relative to it or, where it is ~1e30 times below the largest output, to
-        that), unless a sample weight lies outside FLOAT32_WEIGHTS; float64 otherwise."""
+        Hessian, whose every term is a product of factors without cancellation (each output within 4e-7 L of the
+        float64 value, or 1e-7 L of the largest output where soft labels' coefficients cancel), unless a sample
+        weight lies outside FLOAT32_WEIGHTS; float64 otherwise."""
         if out != numpy.float32 or mode != "bound":
             return numpy.float64
         if w is not None and not FLOAT32_WEIGHTS[0] <= float(w.max()) <= FLOAT32_WEIGHTS[1]:
@@ -300,7 +301,8 @@ class BoostObjective:
 
     def _block_derivatives(self, y, w, mode, coefficients, total, work, d_yh, bends, out):
         """The unscaled gradient and Hessian diagonal of one block of rows into out = (grad, hess) (float32 or
-        float64: each is rounded once, from float64), from the rows' slopes d_yh = w d yh / d z / L and bends
+        float64), computed in the type of the buffers `work` (from float64, each output is rounded once), from
+        the rows' slopes d_yh = w d yh / d z / L and bends
         (d^2 yh / d z^2 = d yh / d z * bend; None for the bound)."""
         a, b, q_a, q_b = coefficients
         y = _typed(y, work[0])
