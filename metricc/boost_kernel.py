@@ -245,11 +245,10 @@ class BoostObjective:
         twice."""
         if self.task == "multiclass":
             return self._softmax_derivatives(z, y, w, mode, grad, hess, mean_hessian)
-        total = 1.0 if self.extensive else (float(w.sum()) if w is not None else float(len(z)))
-        weight = (float(w.sum()) if w is not None else float(len(z))) * z.shape[1]  # per label and unit weight
+        weight = float(w.sum(dtype=numpy.float64)) if w is not None else float(len(z))
+        total = 1.0 if self.extensive else weight
+        weight *= z.shape[1]  # per label and unit weight
         dtype = self._arithmetic(mode, grad.dtype, w)
-        if w is not None:
-            w = w.astype(dtype, copy=False)
         slopes, bends = self._row_buffers(z.shape, 1 if mode == "bound" else 2, dtype)
         counts, sums = self._count_sums(z, y, w, slopes, bends, dtype)
         coefficients = self._coefficients(counts)[1:]
@@ -321,7 +320,7 @@ class BoostObjective:
             bend = choose(numpy.abs(a) * self._bend_bound() * total, numpy.abs(b) * self._bend_bound() * total,
                           out=work[6])
             if w is not None:
-                bend *= w
+                bend *= _typed(w, work[9][:, :1])
         else:
             square *= choose(q_a * self.L * step, q_b * self.L * step, out=work[5])  # the curvature term
             bend = numpy.multiply(bends, d_yh, out=work[6])
@@ -339,6 +338,7 @@ class BoostObjective:
     def _softmax_derivatives(self, z, y, w, mode, grad, hess, mean_hessian=None):
         """_derivatives for task="multiclass": the gradient and Hessian diagonal of a block of rows at a time,
         rescaled after all rows (and after the clip's floor), in float64."""
+        w = None if w is None else w.astype(numpy.float64, copy=False)
         *kept, g_all, h_all = self._row_buffers(z.shape[::-1], 4)  # class-major p, yh; unscaled g, h
         coefficients = self._coefficients(self._class_counts(z, y, w, kept))[1:]
         weight = (float(w.sum()) if w is not None else float(len(z))) * z.shape[1]  # per class and unit weight
@@ -450,6 +450,7 @@ class BoostObjective:
         """The formula on hard predictions (raw score >= 0), as the loss: 1 - score, or the cost
         (averaged over the labels as the soft loss is)."""
         z, y, w = self._arrays(margins, labels, sample_weight)
+        w = None if w is None else w.astype(numpy.float64, copy=False)
         if self.task == "multiclass":  # the arg-max class, one-hot
             predicted = numpy.arange(z.shape[1]) == numpy.argmax(z, axis=1)[:, None]
         else:
@@ -543,16 +544,19 @@ class BoostObjective:
         return z, y, self._weights(z, sample_weight)
 
     def _weights(self, z, sample_weight):
-        """The sample weights as float64 (n, 1), or None; with check_inputs, the margins z (n, C) and the weights
-        are checked to be finite (reductions only: a sum is finite unless an element is not, or it overflows)."""
-        w = None if sample_weight is None else numpy.asarray(sample_weight, numpy.float64).reshape(-1, 1)
+        """The sample weights as an array (n, 1), float32 as a booster gives them (read a block at a time, never
+        copied whole) or else float64, or None; with check_inputs, the margins z (n, C) and the weights are
+        checked to be finite (reductions only: a sum is finite unless an element is not, or it overflows)."""
+        w = None if sample_weight is None else numpy.asarray(sample_weight).reshape(-1, 1)
+        if w is not None and w.dtype not in (numpy.float32, numpy.float64):
+            w = w.astype(numpy.float64)
         if w is not None and len(w) != len(z):
             raise self.error(f"Expected {len(z)} sample weights (one per row), but got {len(w)}.")
         if self.check_inputs:
             if not numpy.isfinite(z.sum()) and not numpy.isfinite(z).all():
                 raise self.error("Expected finite margins, but they contain NaN or infinity.")
-            largest = None if w is None else w.max()
-            if w is not None and not (numpy.isfinite(w.sum()) and w.min() >= 0 and largest > 0):
+            largest = None if w is None else float(w.max())
+            if w is not None and not (numpy.isfinite(w.sum(dtype=numpy.float64)) and w.min() >= 0 and largest > 0):
                 raise self.error("Expected finite, non-negative sample weights with a positive entry.")
             if w is not None and largest > MAX_WEIGHT:  # squared in the Hessian: larger ones overflow
                 raise self.error(f"Expected sample weights of at most {MAX_WEIGHT:.0e}, but the largest is "
@@ -607,7 +611,7 @@ class BoostObjective:
         Into `slopes` (an array of z's shape, or None) goes d = w d yh / d z / L; into `bends`, L (1 - 2 yh)
         p (1 - p) + 1 - 2 p, with d^2 yh / d z^2 = d yh / d z * bend. With slopes and no bends (the bound's Hessian
         sum needs them), also the sums of y d^2, (1 - y) d^2, w y and w (1 - y), the last two as TP + FN and
-        FP + TN (else None). Computed in `dtype` (w of it too), summed in float64."""
+        FP + TN (else None). Computed in `dtype`, summed in float64."""
         if self.task == "multiclass":
             return self._class_counts(z, y, w), None
         counts, squares = 0.0, 0.0
@@ -618,13 +622,14 @@ class BoostObjective:
             labels = work[6:8]
             numpy.copyto(labels[0], y[rows])
             numpy.subtract(1, labels[0], out=labels[1])
-            weighted = labels if w is None else numpy.multiply(labels, w[rows], out=work[8:10])
+            w_rows = None if w is None else _typed(w[rows], work[10][:, :1])
+            weighted = labels if w is None else numpy.multiply(labels, w_rows, out=work[8:10])
             counts = counts + column_dots(weighted[:, None], soft[None])  # [[TP, FN], [FP, TN]]
             if slopes is None:
                 continue
             d = numpy.multiply(slope_u, slope_p, out=slopes[rows])
             if w is not None:
-                d *= w[rows]
+                d *= w_rows
             if bends is None:
                 square = numpy.multiply(d, d, out=slope_u)  # slope_u is spent
                 squares = squares + column_dots(labels, square[None])
