@@ -546,7 +546,8 @@ class BoostObjective:
     def _weights(self, z, sample_weight):
         """The sample weights as an array (n, 1), float32 as a booster gives them (read a block at a time, never
         copied whole) or else float64, or None; with check_inputs, the margins z (n, C) and the weights are
-        checked to be finite (reductions only: a sum is finite unless an element is not, or it overflows)."""
+        checked to be finite (reductions only: the margins' sum is finite unless an element is not, or it
+        overflows; the weights' extremes)."""
         w = None if sample_weight is None else numpy.asarray(sample_weight).reshape(-1, 1)
         if w is not None and w.dtype not in (numpy.float32, numpy.float64):
             w = w.astype(numpy.float64)
@@ -556,7 +557,7 @@ class BoostObjective:
             if not numpy.isfinite(z.sum()) and not numpy.isfinite(z).all():
                 raise self.error("Expected finite margins, but they contain NaN or infinity.")
             largest = None if w is None else float(w.max())
-            if w is not None and not (numpy.isfinite(w.sum(dtype=numpy.float64)) and w.min() >= 0 and largest > 0):
+            if w is not None and not (w.min() >= 0 and 0 < largest < numpy.inf):  # NaN fails both
                 raise self.error("Expected finite, non-negative sample weights with a positive entry.")
             if w is not None and largest > MAX_WEIGHT:  # squared in the Hessian: larger ones overflow
                 raise self.error(f"Expected sample weights of at most {MAX_WEIGHT:.0e}, but the largest is "

@@ -384,6 +384,18 @@ def test_evaluation_where_the_hard_metric_is_undefined():
         compile_metric("TP/(FP - FN)").to_xgboost().evaluate(np.array([1.0, -1, 1, -1]), np.array([1.0, 1, 0, 0]))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weights", [[1.0, np.nan, 1.0, 1.0], [1.0, np.inf, 1.0, 1.0], [1.0, -1.0, 1.0, 1.0],
+                                     [0.0, 0.0, 0.0, 0.0], [np.nan] * 4])
+def test_bad_sample_weights_are_refused(weights, dtype):
+    """NaN, infinite, negative and all-zero weights are refused with one message, in float64 and in the float32
+    a booster passes (checked by the weights' extremes; NaN fails every comparison)."""
+    objective = compile_metric("f1").to_xgboost()
+    y, z = np.array([1.0, 0, 1, 0]), np.array([0.1, -0.2, 0.3, 0.0])
+    with pytest.raises(MetriccError, match="finite, non-negative sample weights with a positive entry"):
+        objective(y, z, np.array(weights, dtype=dtype))
+
+
 def test_counts_out_of_range_give_a_clear_error():
     """Weights whose squares overflow, and counts that overflow the formula's arithmetic, raise metricc's error,
     not NaN outputs or an exception from Python's float arithmetic inside the formula."""
