@@ -530,8 +530,7 @@ class BoostObjective:
         given (other types become float64: XGBoost's float32 arrays are read a block at a time, never copied
         whole), the weights as float64 (n, 1) or None."""
         columns = 1 if self.task == "binary" else self.num_classes
-        z, y = (numpy.asarray(v) for v in (margins, labels))
-        z, y = (v if v.dtype in (numpy.float32, numpy.float64) else v.astype(numpy.float64) for v in (z, y))
+        z, y = self._numbers(margins, "margins"), self._numbers(labels, "labels")
         if self.task == "multiclass":
             return self._class_arrays(z, y, sample_weight)
         if z.size != y.size or z.size == 0 or z.size % columns or self.task != "binary" and numpy.ndim(z) != 2:
@@ -543,14 +542,20 @@ class BoostObjective:
             raise self.error("Expected labels in [0, 1].")
         return z, y, self._weights(z, sample_weight)
 
+    def _numbers(self, values, name):
+        """`values` as an array of float32 or float64 (as given) numbers, other real types as float64; anything
+        else (strings, complex numbers, objects) is refused."""
+        values = numpy.asarray(values)
+        if values.dtype.kind not in "biuf":
+            raise self.error(f"Expected {name} to hold numbers, but got dtype {values.dtype}.")
+        return values if values.dtype in (numpy.float32, numpy.float64) else values.astype(numpy.float64)
+
     def _weights(self, z, sample_weight):
         """The sample weights as an array (n, 1), float32 as a booster gives them (read a block at a time, never
         copied whole) or else float64, or None; with check_inputs, the margins z (n, C) and the weights are
         checked to be finite (reductions only: the margins' sum is finite unless an element is not, or it
         overflows; the weights' extremes)."""
-        w = None if sample_weight is None else numpy.asarray(sample_weight).reshape(-1, 1)
-        if w is not None and w.dtype not in (numpy.float32, numpy.float64):
-            w = w.astype(numpy.float64)
+        w = None if sample_weight is None else self._numbers(sample_weight, "weights").reshape(-1, 1)
         if w is not None and len(w) != len(z):
             raise self.error(f"Expected {len(z)} sample weights (one per row), but got {len(w)}.")
         if self.check_inputs:

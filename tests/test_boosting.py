@@ -396,6 +396,26 @@ def test_bad_sample_weights_are_refused(weights, dtype):
         objective(y, z, np.array(weights, dtype=dtype))
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+@pytest.mark.parametrize("bad", ["margins", "labels", "weights"])
+@pytest.mark.parametrize("values", [["a", "b", "a", "b"], [1j, 0, 1, 0]])
+def test_non_numeric_inputs_are_refused(values, bad, task):
+    """Strings and complex numbers as margins, labels or weights get a message that names the argument and its
+    type (not NumPy's conversion error from inside the objective, nor complex margins silently made real), in the
+    objective and in its evaluation."""
+    classes = {"task": "multiclass", "num_classes": 2} if task == "multiclass" else {}
+    objective = compile_metric("f1", **classes).to_xgboost()
+    arguments = {"labels": np.array([1.0, 0, 1, 0]), "margins": np.array([0.1, -0.2, 0.3, 0.0]),
+                 "weights": np.ones(4)}
+    if task == "multiclass":
+        arguments["margins"] = np.stack([-arguments["margins"], arguments["margins"]], axis=1)
+    arguments[bad] = np.array(values) if bad != "margins" or task == "binary" else np.array([values, values]).T
+    y, z, w = arguments["labels"], arguments["margins"], arguments["weights"]
+    for call in (lambda: objective(y, z, w), lambda: objective.eval_metric(y, z, w)):
+        with pytest.raises(MetriccError, match=f"Expected {bad} to hold numbers, but got dtype "):
+            call()
+
+
 def test_counts_out_of_range_give_a_clear_error():
     """Weights whose squares overflow, and counts that overflow the formula's arithmetic, raise metricc's error,
     not NaN outputs or an exception from Python's float arithmetic inside the formula."""
