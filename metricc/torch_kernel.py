@@ -301,17 +301,21 @@ def _all_reduce(counts, failed, group):
     return packed[:4], packed[4:], torch.distributed.get_world_size(group)
 
 
-def running_counts(counts, running, momentum):
+def running_counts(counts, running, momentum, valid=None):
     """Fold this batch's rates (counts over their total) into `running` = (rates of TP, FP, FN, TN, number of
     batches seen), in place: an exponential moving average with `momentum` (the first batch sets it). Returns
     the running rates times this batch's total weight: the counts the partials are evaluated at. Counts of shape
-    (4,), or (4, C) with a running state of (5, C) for per-class counts."""
+    (4,), or (4, C) with a running state of (5, C) for per-class counts. A batch whose rates are not finite, or
+    whose inputs failed the checks (`valid`, a 0-dim bool tensor, False), leaves the state as it was (on the
+    device: no read-back)."""
     total = counts.sum(0)
     rates = counts / torch.where(total > 0, total, torch.ones_like(total))
     previous = running[:4].to(counts.dtype)
     updated = torch.where(running[4] > 0, momentum * previous + (1 - momentum) * rates, rates)
-    running[:4].copy_(updated)
-    running[4].add_(1)
+    kept = torch.isfinite(updated).all()
+    kept = kept if valid is None else kept & valid
+    running[:4].copy_(torch.where(kept, updated.to(running.dtype), running[:4]))
+    running[4].add_(kept.to(running.dtype))
     return updated * total
 
 
@@ -325,14 +329,15 @@ def _host_scalars(host_scalars, counts, eps):
 
 
 def running_counts_host(counts, running, momentum):
-    """running_counts on Python floats (a CPU tensor's values, read once), writing the state back."""
+    """running_counts on Python floats (a CPU tensor's values, read once): the counts, and the state to write
+    back once the batch has passed the input checks (None where its rates are not finite)."""
     total = sum(counts)
     rates = [c / total if total > 0 else c for c in counts]
     *previous, seen = running.tolist()
     if seen > 0:
         rates = [momentum * old + (1 - momentum) * new for old, new in zip(previous, rates)]
-    running.copy_(torch.tensor([*rates, seen + 1], dtype=running.dtype))
-    return [rate * total for rate in rates]
+    state = [*rates, seen + 1] if all(map(math.isfinite, rates)) else None
+    return [rate * total for rate in rates], state
 
 
 class Spec(NamedTuple):
@@ -406,14 +411,17 @@ class SoftConfusionFunction(torch.autograd.Function):
             if largest is not None:
                 unit = largest.item()
                 counts = [c * unit for c in counts]
+            state = None
             if running is not None:
-                counts = running_counts_host(counts, running, momentum)
+                counts, state = running_counts_host(counts, running, momentum)
             loss, a, b = _host_scalars(host_scalars, counts, eps)
             if bce is not None:
                 loss += bce
             if summary is not None and verify is not None:
-                verify([*summary_values, max(counts), loss])
+                verify([*summary_values, max(counts), loss])  # raises for bad inputs: the state stays as it was
                 summary = None
+            if state is not None:
+                running.copy_(torch.tensor(state, dtype=running.dtype))
             ctx.coefficients = (a * unit, b * unit)
             if ctx.blend is None:
                 probabilities = None  # needed by the blend's gradient only
@@ -430,11 +438,14 @@ class SoftConfusionFunction(torch.autograd.Function):
             bce, ctx.blend = bce_weight * bce.to(scalar_dtype) / total, bce_weight / total
         if largest is not None:
             counts = counts * largest.to(scalar_dtype)
-        failed = None
+        failed = valid = None
+        if summary is not None and summary.numel():
+            valid = ~_fails_checks(summary, from_logits)
         if synced(group):  # the processes agree on the counts and on whether any process's inputs failed a check
             failed = (_fails_checks(summary, from_logits) if summary is not None
                       else torch.zeros((), dtype=torch.bool, device=input.device)).to(scalar_dtype).reshape(1)
             counts, failed, ctx.world_size = _all_reduce(counts, failed, group)
+            valid = failed[0] == 0
         if summary is None:
             summary = torch.empty(0, dtype=scalar_dtype, device=input.device)
         else:  # under sync: how many processes failed a check, and the global total weight; the largest count
@@ -442,7 +453,7 @@ class SoftConfusionFunction(torch.autograd.Function):
             summary = torch.cat([summary.to(scalar_dtype), *extra, counts.amax().reshape(1)])
         ctx.mark_non_differentiable(summary)
         if running is not None:
-            counts = running_counts(counts, running, momentum)
+            counts = running_counts(counts, running, momentum, valid)
         with torch.autocast(input.device.type, enabled=False):
             loss, a, b = scalars(*(c + eps for c in counts.unbind()))
             if bce is not None:
@@ -581,7 +592,8 @@ class TrainingState:
     """What makes a metric loss train on minibatches, shared by the binary and multi-class modules: L rising
     from L_start to L over the first `warmup` training steps, a `bce_weight` blend with (binary) cross-entropy,
     and running estimates of the counts with `momentum` (a buffer, None when momentum is 0). Evaluation
-    (eval() or no_grad) neither counts steps nor updates the running estimates."""
+    (eval() or no_grad) neither counts steps nor updates the running estimates; nor does a batch that fails the
+    input checks update them (on an accelerator, whose check is deferred, it still counts a step)."""
 
     def _init_training(self, warmup, L_start, bce_weight, momentum, shape):
         self.warmup = int(warmup)

@@ -168,6 +168,7 @@ class Spec(NamedTuple):
     momentum: float = 0.0
     class_major: bool = False  # multiclass tensors (target, weight) laid out (C, n) and (1, n)
     fused: bool = False  # the two passes through torch.compile
+    valid: Any = None  # a 0-dim bool tensor: whether the inputs passed the checks (None: not checked)
 
 
 class MultiSoftConfusionFunction(torch.autograd.Function):
@@ -194,7 +195,7 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
                 counts, world_size = tuple(packed.to(dtype)), torch.distributed.get_world_size(group)
             if spec.running is not None:
                 counts = tuple(running_counts(torch.stack(counts).to(torch.float64), spec.running,
-                                              spec.momentum).to(dtype).unbind())
+                                              spec.momentum, spec.valid).to(dtype).unbind())
             loss, a, b = average(spec.scalars, counts, spec.eps, spec.average, spec.class_weight)
         ctx.save_for_backward(target, weight, yh, not_yh, a, b, *saved)
         ctx.settings = (spec.task, L, world_size, input.dtype, dim, spec.fused)
@@ -274,8 +275,9 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         class_weight = None if self.class_weight is None else self.class_weight.to(dtype)
         group = (self.process_group or "default") if self.sync else None
         training, running = self._running_for_this_step()
+        valid = ~self._failing(summary, False) if self.check_inputs and running is not None else None
         spec = Spec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average, class_weight,
-                    group, running, self.momentum, class_major, self.fused)
+                    group, running, self.momentum, class_major, self.fused, valid)
         loss = MultiSoftConfusionFunction.apply(input, target, weight, spec)
         if self.check_inputs:
             loss = self._check_values(loss, summary, input.numel(), False)

@@ -229,3 +229,46 @@ def _line():
     import sys
 
     return sys._getframe(1).f_lineno
+
+
+def _binary(generator):
+    return torch.randn(32, generator=generator), (torch.rand(32, generator=generator) < 0.3).float()
+
+
+def _multiclass(generator):
+    return torch.randn(32, 3, generator=generator), torch.randint(0, 3, (32,), generator=generator)
+
+
+def _multilabel(generator):
+    return torch.randn(32, 3, generator=generator), (torch.rand(32, 3, generator=generator) < 0.3).float()
+
+
+TASKS = {"binary": ({}, _binary), "multiclass": ({"task": "multiclass", "num_classes": 3}, _multiclass),
+         "multilabel": ({"task": "multilabel", "num_classes": 3}, _multilabel)}
+REFUSED = {"NaN input": lambda z, y: (torch.full_like(z, math.nan), y),
+           "infinite input": lambda z, y: (torch.full_like(z, math.inf), y),
+           "target out of range": lambda z, y: (z, torch.full_like(y, 5))}
+
+
+@pytest.mark.parametrize("deferred", [False, True], ids=["at once", "deferred"])
+@pytest.mark.parametrize("refused", REFUSED)
+@pytest.mark.parametrize("task", TASKS)
+def test_a_refused_batch_leaves_the_running_counts_alone(task, refused, deferred, request):
+    """A batch that fails the input checks raises (at once on the CPU, at the next call or check_pending() on an
+    accelerator) and does not enter the running estimates of the counts: a NaN batch used to make them NaN for
+    good (every later call then failed, blaming the sample weights). Training goes on as if it never came."""
+    if deferred:
+        request.getfixturevalue("as_accelerator")
+    options, batch = TASKS[task]
+    module, reference = (compile_metric("f1", **options).to_torch(momentum=0.9) for _ in range(2))
+    generator = torch.Generator().manual_seed(0)
+    first, second = batch(generator), batch(generator)
+    for loss in (module, reference):
+        loss(first[0].clone().requires_grad_(True), first[1]).backward()
+    with pytest.raises(MetriccError, match="Expected"):
+        module(*REFUSED[refused](*second))
+        module.check_pending()
+    assert torch.equal(module.running, reference.running)
+    value, expected = module(*second), reference(*second)
+    assert value.item() == expected.item()
+    assert torch.equal(module.running, reference.running)
