@@ -14,6 +14,7 @@ steps stay the same and the boosters' regularisation defaults (lambda, min_child
 logistic objective. This module imports only NumPy: metricc copies it into the modules it emits.
 """
 
+import threading
 import warnings
 
 import numpy
@@ -202,7 +203,13 @@ class BoostObjective:
     def __getstate__(self):
         """Pickled (scikit-learn's clone, joblib, a pickled model that holds the objective) without the buffers
         a call keeps for the next one."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("_work", "_rows")}
+        return {k: v for k, v in self.__dict__.items() if k != "_local"}
+
+    def _scratch(self):
+        """This thread's buffers, kept between its calls (a booster calls from one thread; boosters trained in
+        threads on one objective each have their own)."""
+        local = self.__dict__.get("_local")
+        return local if local is not None else self.__dict__.setdefault("_local", threading.local())
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         """The gradient and Hessian diagonal for the booster, rescaled (`mean_hessian`), as float32 arrays of the
@@ -591,11 +598,12 @@ class BoostObjective:
         passes go over them (over whole arrays, each pass would go to memory); the buffers are kept between
         calls."""
         step = max(1, BLOCK // z.shape[1])
-        work = getattr(self, "_work", None)
+        scratch = self._scratch()
+        work = getattr(scratch, "work", None)
         if work is None or work.shape != (12, step, z.shape[1]) or work.dtype != dtype:
-            self._work = numpy.empty((12, step, z.shape[1]), dtype)
+            work = scratch.work = numpy.empty((12, step, z.shape[1]), dtype)
         for rows in self._row_slices(len(z), z.shape[1]):
-            yield rows, self._work[:, :rows.stop - rows.start]
+            yield rows, work[:, :rows.stop - rows.start]
 
     @staticmethod
     def _row_slices(n, per_row):
@@ -607,10 +615,11 @@ class BoostObjective:
     def _row_buffers(self, shape, count, dtype=numpy.float64):
         """`count` arrays of the `shape` and `dtype`, and None up to two of them, kept between calls: a booster
         calls the objective every round with the same data, and fresh arrays would page-fault."""
-        rows = getattr(self, "_rows", None)
+        scratch = self._scratch()
+        rows = getattr(scratch, "rows", None)
         if rows is None or rows[0].shape != shape or rows[0].dtype != dtype or len(rows) < count:
-            self._rows = [numpy.empty(shape, dtype) for _ in range(count)]
-        return self._rows[:count] + [None] * (2 - count)
+            rows = scratch.rows = [numpy.empty(shape, dtype) for _ in range(count)]
+        return rows[:count] + [None] * (2 - count)
 
     def _count_sums(self, z, y, w, slopes=None, bends=None, dtype=numpy.float64):
         """TP, FP, FN, TN (arrays of shape (C,)), each summed directly (1 - yh is sigmoid(-u)), block by block.

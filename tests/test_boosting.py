@@ -195,7 +195,7 @@ def test_a_booster_call_computes_in_float32_within_its_tolerance(monkeypatch, fo
     objective = compile_metric(formula, L=L, threshold=threshold).to_xgboost()
     for y, w in ((hard, None), (hard, rng.uniform(0.01, 100, n)), (rng.random(n), None)):
         got = objective(y, z, w)
-        assert objective._work.dtype == np.float32
+        assert objective._scratch().work.dtype == np.float32
         want = objective.gradient_and_hessian(z, y, w)
         factor = 0.1 * (n if w is None else w.sum()) / np.abs(want[1]).sum()
         for g, e in zip(got, want):
@@ -211,7 +211,7 @@ def test_other_calls_compute_in_float64_and_round_once(hessian, weight):
     w = w * weight
     objective = compile_metric("f1").to_xgboost(hessian=hessian)
     got = objective(y, z, w)
-    assert objective._work.dtype == np.float64
+    assert objective._scratch().work.dtype == np.float64
     want = objective.gradient_and_hessian(z, y, w)
     factor = 0.1 * w.sum() / np.abs(want[1]).sum()
     for g, e in zip(got, want):
@@ -479,6 +479,33 @@ def test_pickles_without_its_scratch_buffers(task):
     for loaded in (pickle.loads(pickle.dumps(objective)), copy.deepcopy(objective)):
         for got, want in zip(loaded(y.astype(float), z), expected):
             np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_threads_can_share_one_objective(task):
+    """Boosters trained in threads (one per fold, say) on one objective: each call has its own scratch buffers,
+    so every call gives the outputs of a call made alone (shared buffers gave other threads' numbers, or NaN
+    counts). NumPy releases the GIL inside each pass over a block, so the threads' calls interleave."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(4)
+    if task == "binary":
+        objective = compile_metric("f1").to_xgboost()
+        sets = [(rng.random(n) < 0.3, rng.normal(size=n)) for n in (200_000, 150_000, 90_000)]
+    else:
+        objective = compile_metric("f1", task="multiclass", num_classes=3).to_xgboost()
+        sets = [(rng.integers(0, 3, n), rng.normal(size=(n, 3))) for n in (60_000, 45_000, 30_000)]
+    sets = [(y.astype(np.float32), z.astype(np.float32)) for y, z in sets]
+    expected = [objective(y, z) for y, z in sets]
+
+    def calls(index):
+        y, z = sets[index % len(sets)]
+        return index, objective(y, z)
+
+    with ThreadPoolExecutor(3) as pool:
+        for index, got in pool.map(calls, range(24)):
+            for g, e in zip(got, expected[index % len(sets)]):
+                np.testing.assert_array_equal(g, e)
 
 
 def test_bad_inputs_are_refused():
