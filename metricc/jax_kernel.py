@@ -26,6 +26,18 @@ def _traced(*arrays):
     return any(isinstance(a, jax.core.Tracer) for a in arrays)
 
 
+def _numbers(values, name, error):
+    """`values` as a JAX array of booleans, integers or floats; strings, objects and complex numbers are
+    refused by name."""
+    try:
+        array = jnp.asarray(values)
+    except TypeError:  # strings, objects
+        array = None
+    if array is None or not any(jnp.issubdtype(array.dtype, kind) for kind in (jnp.bool_, jnp.integer, jnp.floating)):
+        raise error(f"Expected `{name}` to hold numbers, but got {getattr(values, 'dtype', type(values).__name__)}.")
+    return array
+
+
 def binary_loss_function(scalars, L, threshold, from_logits, eps):
     """loss(x, y, w) for flat float arrays, with the derived gradient w.r.t. x."""
 
@@ -77,14 +89,15 @@ class SoftConfusionLoss:
                 f"from_logits={self.from_logits}, eps={self.eps})")
 
     def __call__(self, input, target, sample_weight=None):
-        x, y = jnp.asarray(input), jnp.asarray(target)
+        x, y = jnp.asarray(input), _numbers(target, "target", self.error)
         if not jnp.issubdtype(x.dtype, jnp.floating):
             raise self.error(f"Expected `input` to be a floating-point array, but got {x.dtype}.")
         if x.shape != y.shape:
             raise self.error(f"Expected `input` and `target` to have the same shape, but got {x.shape} and {y.shape}.")
         if x.size == 0:
             raise self.error("Expected a non-empty batch, but `input` has no elements.")
-        w = jnp.ones(x.shape, x.dtype) if sample_weight is None else jnp.asarray(sample_weight)
+        w = (jnp.ones(x.shape, x.dtype) if sample_weight is None
+             else _numbers(sample_weight, "sample_weight", self.error))
         if w.shape != x.shape:
             raise self.error(f"Expected `sample_weight` of shape {x.shape}, but got {w.shape}.")
         if self.check_dtype is not None and x.dtype not in self._checked_dtypes:
@@ -157,13 +170,14 @@ class MultiSoftConfusionLoss:
                 f"average={self.average!r}, L={self.L})")
 
     def __call__(self, input, target, sample_weight=None):
-        z, target = jnp.asarray(input), jnp.asarray(target)
+        z, target = jnp.asarray(input), _numbers(target, "target", self.error)
         n = z.shape[0] if z.ndim else 0
         if z.ndim != 2 or z.shape[1] != self.num_classes or n == 0:
             raise self.error(f"Expected `input` of shape (n, {self.num_classes}) with n > 0, but got {z.shape}.")
         if not jnp.issubdtype(z.dtype, jnp.floating):
             raise self.error(f"Expected `input` to be a floating-point array, but got {z.dtype}.")
-        w = jnp.ones(n, z.dtype) if sample_weight is None else jnp.asarray(sample_weight).astype(z.dtype)
+        w = (jnp.ones(n, z.dtype) if sample_weight is None
+             else _numbers(sample_weight, "sample_weight", self.error).astype(z.dtype))
         if w.shape != (n,):
             raise self.error(f"Expected `sample_weight` of shape ({n},), but got {w.shape}.")
         if self.check_dtype is not None and z.dtype not in self._checked_dtypes:
