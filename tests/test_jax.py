@@ -78,6 +78,25 @@ def test_jit_gives_the_eager_value_and_gradient():
     assert float(jax.jit(multi)(z, t)) == pytest.approx(float(multi(z, t)), rel=1e-6)
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_a_loss_first_called_under_jit_checks_its_L(task):
+    """A fresh loss called first inside jax.jit (where its dtype is first seen) measures L's valid range outside
+    the trace: it gives the eager value, and an invalid L still warns. (The probe ran JAX code inside the trace
+    and raised TracerBoolConversionError from deep inside metricc.)"""
+    from metricc import lrange
+
+    lrange._l_range.cache_clear()  # the range is measured once per process; measure it inside the trace
+    if task == "binary":
+        metric, z, t = compile_metric("f1"), jnp.linspace(-2.0, 2.0, 8), jnp.array([0.0, 1.0] * 4)
+    else:
+        metric = compile_metric("f1", task="multiclass", num_classes=3)
+        z, t = jnp.asarray(np.random.default_rng(0).normal(size=(30, 3)), jnp.float32), jnp.arange(30) % 3
+    assert float(jax.jit(metric.to_jax())(z, t)) == pytest.approx(float(metric.to_jax()(z, t)), rel=1e-6)
+    lrange._l_range.cache_clear()
+    with pytest.warns(MetriccWarning, match="outside the valid range"):
+        jax.jit(compile_metric("f1", L=400.0).to_jax())(jnp.zeros(4), jnp.array([0.0, 1.0, 0.0, 1.0]))
+
+
 def test_the_gradient_is_the_derived_one_not_autodiff():
     """A formula whose autodiff through the counts is not defined at the point (abs at 0) still gets the
     derived gradient that NumPy computes, and jax.grad never sees the formula: the custom rule decides."""
