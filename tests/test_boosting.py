@@ -659,6 +659,43 @@ def test_lightgbm_both_apis():
     assert trained > 0.8 and compile_metric("f1").score(objective.predict(raw), y) > 0.8
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_lightgbm_sklearn_classifier_predicts_as_the_objective(task):
+    """metricc.lightgbm_sklearn.LGBMClassifier: where LightGBM's own classifier returns raw scores for a custom
+    objective (cross_val_score then scores NaN), it predicts the classes the objective decides (with string
+    class names too), and probabilities whose larger entry is that class; scikit-learn clones it."""
+    pytest.importorskip("lightgbm")
+    from sklearn.base import clone
+    from sklearn.model_selection import cross_val_score
+
+    from metricc.lightgbm_sklearn import LGBMClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 4))
+    if task == "binary":
+        y = np.where(X[:, 0] + 0.5 * X[:, 1] + rng.normal(0, 0.5, 600) > 0.8, "yes", "no")
+        metric = compile_metric("f1")
+    else:
+        y = np.array(["a", "b", "c"])[np.digitize(X[:, 0] + rng.normal(0, 0.3, 600), [-0.5, 0.7])]
+        metric = compile_metric("f1", task="multiclass", num_classes=3)
+    objective = metric.to_lightgbm()
+    model = LGBMClassifier(objective=objective, n_estimators=30, verbose=-1, n_jobs=1, **objective.params)
+    model.fit(X, y)
+    raw = model.predict(X, raw_score=True)
+    predicted = model.predict(X)
+    np.testing.assert_array_equal(predicted, model.classes_[objective.predict(raw)])
+    probabilities = model.predict_proba(X)
+    assert probabilities.shape == (600, len(model.classes_))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(model.classes_[probabilities.argmax(axis=1)], predicted)
+    if task == "binary":
+        np.testing.assert_allclose(probabilities[:, 1], 1 / (1 + np.exp(-raw)), rtol=1e-12)
+        scores = cross_val_score(clone(model), X, (y == "yes").astype(int), scoring="f1", cv=3)
+        assert np.isfinite(scores).all() and scores.min() > 0.6
+    else:
+        assert (predicted == y).mean() > 0.8
+
+
 @pytest.mark.parametrize("backend", ["xgboost", "lightgbm"])
 def test_emitted_objective_equals_the_api(backend):
     metric = compile_metric("mcc", L=30.0)
