@@ -26,13 +26,14 @@ def _decides(objective):
 
 
 class LGBMClassifier(lightgbm.LGBMClassifier):
-    """lightgbm.LGBMClassifier whose predict() and predict_proba() follow a metricc objective (see the module)."""
+    """lightgbm.LGBMClassifier whose predict() and predict_proba() follow a metricc objective (see the module);
+    their other arguments (start_iteration, num_iteration, ...) are LightGBM's, by keyword."""
 
-    def predict_proba(self, X, raw_score=False, start_iteration=0, num_iteration=None, pred_leaf=False,
-                      pred_contrib=False, validate_features=False, **kwargs):
-        options = dict(start_iteration=start_iteration, num_iteration=num_iteration,
-                       validate_features=validate_features, **kwargs)
-        if raw_score or pred_leaf or pred_contrib or not _decides(self.objective):
+    def _follows_objective(self, raw_score, pred_leaf, pred_contrib):
+        return not (raw_score or pred_leaf or pred_contrib) and _decides(self.objective)
+
+    def predict_proba(self, X, raw_score=False, pred_leaf=False, pred_contrib=False, **options):
+        if not self._follows_objective(raw_score, pred_leaf, pred_contrib):
             return super().predict_proba(X, raw_score=raw_score, pred_leaf=pred_leaf, pred_contrib=pred_contrib,
                                          **options)
         raw = numpy.asarray(super().predict_proba(X, raw_score=True, **options), dtype=numpy.float64)
@@ -40,12 +41,7 @@ class LGBMClassifier(lightgbm.LGBMClassifier):
             return softmax(raw.reshape(len(raw), -1).T).T
         return numpy.exp(-numpy.logaddexp(0.0, numpy.stack([raw, -raw], axis=1)))  # sigmoid(-r), sigmoid(r)
 
-    def predict(self, X, raw_score=False, start_iteration=0, num_iteration=None, pred_leaf=False,
-                pred_contrib=False, validate_features=False, **kwargs):
-        options = dict(start_iteration=start_iteration, num_iteration=num_iteration,
-                       validate_features=validate_features, **kwargs)
-        if raw_score or pred_leaf or pred_contrib or not _decides(self.objective):
-            return super().predict(X, raw_score=raw_score, pred_leaf=pred_leaf, pred_contrib=pred_contrib,
-                                   **options)
-        raw = super().predict(X, raw_score=True, **options)
-        return self.classes_[self.objective.predict(raw)]
+    def predict(self, X, raw_score=False, pred_leaf=False, pred_contrib=False, **options):
+        if not self._follows_objective(raw_score, pred_leaf, pred_contrib):
+            return super().predict(X, raw_score=raw_score, pred_leaf=pred_leaf, pred_contrib=pred_contrib, **options)
+        return self.classes_[self.objective.predict(super().predict(X, raw_score=True, **options))]

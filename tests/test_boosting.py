@@ -684,6 +684,9 @@ def test_lightgbm_sklearn_classifier_predicts_as_the_objective(task):
     raw = model.predict(X, raw_score=True)
     predicted = model.predict(X)
     np.testing.assert_array_equal(predicted, model.classes_[objective.predict(raw)])
+    early = model.predict(X, raw_score=True, num_iteration=5)  # LightGBM's other arguments pass through
+    assert not np.array_equal(early, raw)
+    np.testing.assert_array_equal(model.predict(X, num_iteration=5), model.classes_[objective.predict(early)])
     probabilities = model.predict_proba(X)
     assert probabilities.shape == (600, len(model.classes_))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-12)
