@@ -438,20 +438,24 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
             raise MetriccError("`num_classes`, `ignore_index` and `class_weight` need task='multiclass' or "
                                "'multilabel'.")
         return _Task("binary", None, "macro", None, None)
-    num_classes = _integer(num_classes)
+    given = num_classes
+    num_classes = _integer(given)
     if num_classes is None or num_classes < 2:
         raise MetriccError(f"Expected argument `num_classes` to be an int of at least 2, but got "
-                           f"{_describe(num_classes)}.")
+                           f"{_describe(given)}.")
     if not isinstance(average, str) or average not in AVERAGES:
         raise MetriccError(f"Expected argument `average` to be one of {list(AVERAGES)}, but got "
                            f"{_describe(average)}.")
     if ignore_index is not None:
-        ignore_index = _integer(ignore_index)
+        given = ignore_index
+        ignore_index = _integer(given)
         if task != "multiclass" or ignore_index is None:
-            raise MetriccError("Expected argument `ignore_index` to be an int, and only with task='multiclass'.")
+            raise MetriccError(f"Expected argument `ignore_index` to be an int, and only with task='multiclass', "
+                               f"but got {_describe(given)} with task={task!r}.")
     if class_weight is not None:
-        expected = (f"Expected `class_weight` to be {num_classes} finite, non-negative numbers (not all zero), "
-                    "with average='macro'")
+        expected = f"Expected `class_weight` to be {num_classes} finite, non-negative numbers (not all zero)"
+        if average != "macro":
+            raise MetriccError(f"{expected}, with average='macro', not {average!r}.")
         try:
             array = np.asarray(class_weight, dtype=np.float64)
         except (TypeError, ValueError, OverflowError):
@@ -459,9 +463,9 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
         if array.ndim != 1:
             raise MetriccError(f"{expected}, but got an array of shape {array.shape}.")
         weights = tuple(float(w) for w in array)
-        if (average != "macro" or len(weights) != num_classes or not all(map(math.isfinite, weights))
-                or min(weights) < 0 or not sum(weights) > 0):
-            raise MetriccError(f"{expected}.")
+        finite = all(map(math.isfinite, weights))
+        if len(weights) != num_classes or not finite or min(weights) < 0 or not sum(weights) > 0:
+            raise MetriccError(f"{expected}, but got {list(weights)}.")
         class_weight = weights
     return _Task(task, num_classes, average, ignore_index, class_weight)
 

@@ -86,6 +86,20 @@ def test_non_numbers_are_refused(kwargs, message):
         compile_metric("fbeta", **kwargs)
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"num_classes": 2.5}, "`num_classes` to be an int of at least 2, but got 2.5"),
+    ({"num_classes": "3"}, "`num_classes` to be an int of at least 2, but got '3'"),
+    ({"num_classes": 3, "ignore_index": 0.5}, "`ignore_index` to be an int, .*, but got 0.5"),
+    ({"num_classes": 2, "class_weight": [-1.0, 1.0]}, r"`class_weight` .*, but got \[-1.0, 1.0\]"),
+    ({"num_classes": 2, "class_weight": [1.0, 1.0, 1.0]}, r"`class_weight` .*, but got \[1.0, 1.0, 1.0\]"),
+    ({"num_classes": 2, "class_weight": [1.0, 2.0], "average": "micro"}, "with average='macro', not 'micro'"),
+])
+def test_bad_task_arguments_are_named_with_the_value_given(kwargs, message):
+    """The message shows the value that was passed (num_classes=2.5 was reported as 'got None')."""
+    with pytest.raises(MetriccError, match=message):
+        compile_metric("f1", task="multiclass", **kwargs)
+
+
 # -- torch multi-class targets, raw exceptions ----------------------------------------------------------------
 
 def test_torch_multiclass_refuses_float_class_indices():
