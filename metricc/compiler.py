@@ -551,6 +551,10 @@ def _compile(key: _Key) -> CompiledMetric:
         derivation = derive(loss_of(parsed.expr, minimize))
     except RecursionError:
         raise MetriccError("the formula nests too deeply for SymPy to differentiate; simplify it") from None
+    if all(c == 0 for c in derivation.coefficients):  # a = d_TP - d_FN and b = d_FP - d_TN
+        raise MetriccError(f"the formula {key.formula.strip()!r} depends on the predictions through none of its "
+                           "counts: only through N, POS and NEG, which the labels fix, so its gradient is zero and "
+                           "it cannot be trained on", text=key.formula, line=1, column=1)
     return CompiledMetric(key.formula, parsed.expr, minimize, MappingProxyType(dict(parsed.params)), key.L,
                           key.threshold, key.from_logits, key.eps, derivation, *key.multi, L_given=key.L_given,
                           key=key)

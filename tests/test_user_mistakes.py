@@ -100,6 +100,24 @@ def test_bad_task_arguments_are_named_with_the_value_given(kwargs, message):
         compile_metric("f1", task="multiclass", **kwargs)
 
 
+@pytest.mark.parametrize("formula", ["N", "prevalence", "POS/N", "minimize: NEG", "sqrt(POS*NEG)/N",
+                                     "(TP+FN)/(TP+FP+FN+TN)", "log(POS + 1)*exp(NEG/N)"])
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_a_formula_of_the_labels_alone_is_refused(formula, task):
+    """A formula of N, POS and NEG only (fixed by the labels, whatever the predictions) has a zero gradient: it
+    used to compile into a loss that trains nothing. It is refused, as a constant is."""
+    classes = {"task": "multiclass", "num_classes": 3} if task == "multiclass" else {}
+    with pytest.raises(MetriccError, match="depends on the predictions through none of its counts"):
+        compile_metric(formula, **classes)
+
+
+@pytest.mark.parametrize("formula", ["recall", "TP/POS", "specificity", "FP/N", "POS/N + TP"])
+def test_a_formula_that_moves_with_one_kind_of_sample_compiles(formula):
+    """Recall has no gradient for negative samples (b = 0) and specificity none for positive ones: they train."""
+    metric = compile_metric(formula)
+    assert metric.coefficients["a"] != 0 or metric.coefficients["b"] != 0
+
+
 # -- torch multi-class targets, raw exceptions ----------------------------------------------------------------
 
 def test_torch_multiclass_refuses_float_class_indices():
