@@ -71,7 +71,18 @@ def binary_loss_function(scalars, L, threshold, from_logits, eps):
     return loss
 
 
-class SoftConfusionLoss:
+class _Pickled:
+    """Pickled without the loss function (a closure of jax.custom_vjp), which `_build()` makes again on load."""
+
+    def __getstate__(self):
+        return {k: v for k, v in self.__dict__.items() if k != "_loss"}
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._loss = self._build()
+
+
+class SoftConfusionLoss(_Pickled):
     """`1 - metric` (or a cost) of the soft confusion matrix of a batch: `loss(input, target, sample_weight=None)`
     -> 0-dim array. `input` holds logits (probabilities when `from_logits=False`) of any shape, `target` 0/1
     labels of the same shape. `check_dtype`, if given, is called with each new input dtype."""
@@ -82,7 +93,11 @@ class SoftConfusionLoss:
         self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
-        self._loss = binary_loss_function(scalars, self.L, self.threshold, self.from_logits, self.eps)
+        self.scalars = scalars
+        self._loss = self._build()
+
+    def _build(self):
+        return binary_loss_function(self.scalars, self.L, self.threshold, self.from_logits, self.eps)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.name!r}, L={self.L}, threshold={self.threshold}, "
@@ -148,7 +163,7 @@ def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight
     return loss
 
 
-class MultiSoftConfusionLoss:
+class MultiSoftConfusionLoss(_Pickled):
     """`1 - metric` averaged over classes (or labels): `loss(input, target, sample_weight=None)`.
 
     multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out);
@@ -163,7 +178,12 @@ class MultiSoftConfusionLoss:
         self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
-        self._loss = multi_loss_function(scalars, task, self.L, self.threshold, self.eps, average, class_weight)
+        self.scalars, self.class_weight = scalars, class_weight
+        self._loss = self._build()
+
+    def _build(self):
+        return multi_loss_function(self.scalars, self.task, self.L, self.threshold, self.eps, self.average,
+                                   self.class_weight)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.name!r}, task={self.task!r}, num_classes={self.num_classes}, "

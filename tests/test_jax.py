@@ -97,6 +97,22 @@ def test_a_loss_first_called_under_jit_checks_its_L(task):
         jax.jit(compile_metric("f1", L=400.0).to_jax())(jnp.zeros(4), jnp.array([0.0, 1.0, 0.0, 1.0]))
 
 
+@pytest.mark.parametrize("options", [{}, {"task": "multiclass", "num_classes": 3, "class_weight": (1.0, 2.0, 0.5)}])
+def test_a_loss_pickles(options):
+    """A JAX loss pickles (multiprocessing, a saved training configuration), as the torch modules do, and gives
+    the same value and gradient once loaded (its jitted closure is rebuilt, not pickled)."""
+    import pickle
+
+    loss = compile_metric("f1" if options else "mcc", **options).to_jax()
+    if options:
+        z, t = jnp.asarray(np.random.default_rng(1).normal(size=(20, 3)), jnp.float32), jnp.arange(20) % 3
+    else:
+        z, t = jnp.linspace(-2.0, 2.0, 20), jnp.array([0.0, 1.0] * 10)
+    loaded = pickle.loads(pickle.dumps(loss))
+    assert float(loaded(z, t)) == float(loss(z, t))
+    np.testing.assert_array_equal(jax.grad(loaded)(z, t), jax.grad(loss)(z, t))
+
+
 def test_the_gradient_is_the_derived_one_not_autodiff():
     """A formula whose autodiff through the counts is not defined at the point (abs at 0) still gets the
     derived gradient that NumPy computes, and jax.grad never sees the formula: the custom rule decides."""
