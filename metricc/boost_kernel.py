@@ -34,6 +34,9 @@ BLOCK = 1 << 16
 DOT = 4096
 # the booster's call computes in float32 with the bound Hessian when every sample weight lies in this range
 FLOAT32_WEIGHTS = (1e-15, 1e15)
+# the most the sample weights may add up to in a booster's call: its float32 outputs add up to about
+# mean_hessian times that
+FLOAT32_TOTAL_WEIGHT = 1e30
 VECDOT = getattr(numpy, "vecdot", None)  # NumPy >= 2
 
 
@@ -252,7 +255,7 @@ class BoostObjective:
         twice."""
         if self.task == "multiclass":
             return self._softmax_derivatives(z, y, w, mode, grad, hess, mean_hessian)
-        weight = float(w.sum(dtype=numpy.float64)) if w is not None else float(len(z))
+        weight = self._total_weight(w, len(z), grad.dtype)
         total = 1.0 if self.extensive else weight
         weight *= z.shape[1]  # per label and unit weight
         dtype = self._arithmetic(mode, grad.dtype, w)
@@ -284,6 +287,16 @@ class BoostObjective:
             if mean_hessian is not None and 0 < size < numpy.inf:
                 grad *= mean_hessian * weight / size
                 hess *= mean_hessian * weight / size
+
+    def _total_weight(self, w, n, out):
+        """The sum of the sample weights (n without them), refused above FLOAT32_TOTAL_WEIGHT for float32 outputs
+        (`out`)."""
+        weight = float(w.sum(dtype=numpy.float64)) if w is not None else float(n)
+        if out == numpy.float32 and weight > FLOAT32_TOTAL_WEIGHT:
+            raise self.error(f"the sample weights add up to {weight:.3g}, beyond {FLOAT32_TOTAL_WEIGHT:g}, where the "
+                             f"booster's float32 gradient and Hessian may overflow: rescale them (a ratio such as F1 "
+                             f"does not change)")
+        return weight
 
     def _rescaling(self, factor, coefficients, total, dtype=numpy.float64):
         """The factor, capped where it would overflow the kernel's products of the coefficients (at most L^2 S
@@ -348,7 +361,7 @@ class BoostObjective:
         w = None if w is None else w.astype(numpy.float64, copy=False)
         *kept, g_all, h_all = self._row_buffers(z.shape[::-1], 4)  # class-major p, yh; unscaled g, h
         coefficients = self._coefficients(self._class_counts(z, y, w, kept))[1:]
-        weight = (float(w.sum()) if w is not None else float(len(z))) * z.shape[1]  # per class and unit weight
+        weight = self._total_weight(w, len(z), grad.dtype) * z.shape[1]  # per class and unit weight
         total = 1.0 if self.extensive else weight / z.shape[1]
         size = largest = 0.0  # of |h|, block by block (each block's |h| is in the cache)
         coefficients = [numpy.reshape(v, (-1, 1)) for v in coefficients]  # one row per class

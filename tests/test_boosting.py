@@ -424,7 +424,29 @@ def test_counts_out_of_range_give_a_clear_error():
     with pytest.raises(MetriccError, match="sample weights of at most 1e\\+100"):
         objective(y, z, np.full(4, 1e300))
     with pytest.raises(MetriccError, match="not finite at the counts"):
-        compile_metric("TP**2/(TP**2 + FP**2 + FN**2)").to_xgboost()(y, z, np.full(4, 1e90))
+        compile_metric("TP**2/(TP**2 + FP**2 + FN**2)").to_xgboost().gradient_and_hessian(z, y, np.full(4, 1e90))
+
+
+@pytest.mark.parametrize("formula", ["f1", "mcc", "minimize: FP + 5*FN", "multiclass f1"])
+def test_weights_too_large_for_float32_outputs_are_refused(formula):
+    """The booster's float32 gradient and Hessian add up to about mean_hessian times the total weight: weights
+    adding up to more than 1e30 (never a booster's: its float32 weights stop at 3e38, but a direct call's
+    float64 ones) are refused, where they gave infinite outputs; gradient_and_hessian() (float64) takes them."""
+    rng = np.random.default_rng(0)
+    if formula.startswith("multiclass"):
+        objective = compile_metric("f1", task="multiclass", num_classes=3).to_xgboost()
+        z, y = rng.normal(size=(1000, 3)), rng.integers(0, 3, 1000).astype(float)
+    else:
+        objective = compile_metric(formula).to_xgboost()
+        z, y = rng.normal(size=1000), (rng.random(1000) < 0.3).astype(float)
+    for scale in (1e28, 1e50):
+        w = rng.uniform(1, 2, 1000) * scale
+        if scale < 1e30 / 2000:
+            assert all(np.isfinite(v).all() for v in objective(y, z, w))
+        else:
+            with pytest.raises(MetriccError, match="sample weights add up to .*: rescale them"):
+                objective(y, z, w)
+            assert all(np.isfinite(v).all() for v in objective.gradient_and_hessian(z, y, w))
 
 
 @pytest.mark.parametrize("hessian", ["exact", "abs", "gauss-newton", "clip", "bound"])
