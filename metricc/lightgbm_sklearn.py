@@ -9,9 +9,9 @@ and pipelines score them as NaN; this one predicts as the objective decides:
 
 predict() gives the classes (a raw score r >= 0 is the positive class; the arg-max for task="multiclass");
 predict_proba() gives 1 - sigmoid(r) and sigmoid(r), the columns of classes_ (a softmax of the raw scores for
-task="multiclass"), whose larger entry is the predicted class. These are the scores the objective thresholds, not calibrated
-probabilities. With any other objective it is LightGBM's LGBMClassifier. Importing this module imports
-LightGBM.
+task="multiclass"), whose larger entry is the predicted class. These are the scores the objective thresholds,
+not calibrated probabilities. With any other objective it is LightGBM's LGBMClassifier. Importing this module
+imports LightGBM.
 """
 
 import lightgbm
