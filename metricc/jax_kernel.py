@@ -227,6 +227,8 @@ class MultiSoftConfusionLoss(_Pickled):
                 raise self.error("Expected finite `input`, but it contains NaN or infinity.")
             if not bool((jnp.isfinite(w) & (w >= 0)).all()):
                 raise self.error("Expected `sample_weight` to be finite and non-negative.")
+            if sample_weight is not None and not bool(jnp.asarray(sample_weight).max() > 0):
+                raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
         loss = self._loss(z, y, w)
         if checked and not bool(jnp.isfinite(loss).all()):
             raise self.error(f"the {self.name} loss is not finite (a denominator of the formula vanishes for some "

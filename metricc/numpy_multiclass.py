@@ -113,6 +113,8 @@ class MultiSoftConfusionLoss:
         w = w.astype(numpy.float64)
         if not (numpy.isfinite(w).all() and (w >= 0).all()):
             raise self.error("Expected `sample_weight` to be finite and non-negative.")
+        if not w.max() > 0:
+            raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
         return w
 
     def _array(self, value, name):

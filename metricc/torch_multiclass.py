@@ -250,7 +250,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             self._check(input, target, sample_weight)
             if self._pending:
                 self._check_pending(wait=self.sync)  # processes must agree on when to raise
-            summary = self._summary(input, target)
+            summary = self._summary(input, target, sample_weight)
         if self.check_dtype is not None and input.dtype not in self._checked_dtypes:
             if not torch.compiler.is_compiling():
                 self._checked_dtypes.add(input.dtype)
@@ -275,12 +275,13 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         class_weight = None if self.class_weight is None else self.class_weight.to(dtype)
         group = (self.process_group or "default") if self.sync else None
         training, running = self._running_for_this_step()
-        valid = ~self._failing(summary, False) if self.check_inputs and running is not None else None
+        weighted = sample_weight is not None
+        valid = ~self._failing(summary, weighted) if self.check_inputs and running is not None else None
         spec = Spec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average, class_weight,
                     group, running, self.momentum, class_major, self.fused, valid)
         loss = MultiSoftConfusionFunction.apply(input, target, weight, spec)
         if self.check_inputs:
-            loss = self._check_values(loss, summary, input.numel(), False)
+            loss = self._check_values(loss, summary, input.numel(), weighted)
         self._count_step(training)
         if self.bce_weight:
             labels = index if self.task == "multiclass" else target
@@ -321,20 +322,30 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if sample_weight is not None and tuple(sample_weight.shape) != (input.shape[0],):
             raise self.error(f"Expected `sample_weight` of shape ({input.shape[0]},).")
 
-    def _summary(self, input, target):
-        """min x, max x, min y, max y as float64 (ignored rows count as class 0): what _verify reads."""
+    def _summary(self, input, target, sample_weight=None):
+        """min x, max x, min y, max y (and min w, max w with weights) as float64 (ignored rows count as class 0):
+        what _verify reads."""
         if self.task == "multiclass" and self.ignore_index is not None:
             target = torch.where(target == self.ignore_index, torch.zeros_like(target), target)
-        ranges = [torch.aminmax(input), torch.aminmax(target)]
+        ranges = [torch.aminmax(v) for v in (input, target, sample_weight) if v is not None]
         return torch.stack([v.to(torch.float64) for r in ranges for v in r])
 
     def _failing(self, summary, weighted):
-        x_min, x_max, y_min, y_max = summary.unbind()
+        x_min, x_max, y_min, y_max, *w = summary.unbind()
         high = self.num_classes - 1 if self.task == "multiclass" else 1
-        return ~torch.isfinite(x_min + x_max) | ~(y_min >= 0) | ~(y_max <= high)
+        bad = ~torch.isfinite(x_min + x_max) | ~(y_min >= 0) | ~(y_max <= high)
+        if weighted:  # all-zero weights are fine under sync: another process's batch may have weight
+            bad = bad | ~(w[0] >= 0) | ~torch.isfinite(w[1]) | ~((w[1] > 0) | self.sync)
+        return bad
 
     def _verify(self, values, numel, weighted):
         x_min, x_max, y_min, y_max, *losses = values  # one loss per class with average="none"
+        w_min, w_max = losses[:2] if weighted else (1.0, 1.0)
+        losses = losses[2:] if weighted else losses
+        if not (w_min >= 0 and math.isfinite(w_max)):
+            raise self.error("Expected `sample_weight` to be finite and non-negative.")
+        if not (w_max > 0 or self.sync):
+            raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
         if not math.isfinite(x_min + x_max):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
         if self.task == "multiclass":

@@ -233,3 +233,35 @@ def test_fused_multiclass_path_equals_eager(task, classes):
         results.append((loss.item(), x.grad))
     assert results[1][0] == pytest.approx(results[0][0], rel=1e-6)
     assert (results[1][1] - results[0][1]).abs().max().item() <= 1e-5 * results[0][1].abs().max().item()
+
+
+BAD_WEIGHTS = {"negative": ([1.0, -1.0, 1.0, 1.0, 1.0, 1.0], "finite and non-negative"),
+               "NaN": ([1.0, float("nan"), 1.0, 1.0, 1.0, 1.0], "finite and non-negative"),
+               "infinite": ([1.0, float("inf"), 1.0, 1.0, 1.0, 1.0], "finite and non-negative"),
+               "all zero": ([0.0] * 6, "positive entry, but all are zero")}
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+@pytest.mark.parametrize("bad", BAD_WEIGHTS)
+def test_bad_sample_weights_are_refused_as_for_binary_losses(bad, task, backend):
+    """Negative, NaN, infinite and all-zero sample weights get the binary losses' messages: the torch module
+    took negative ones silently and blamed NaN ones on the formula, and every backend gave 0.5 for all-zero ones
+    (the smoothed counts of an empty batch) where the binary losses refuse them."""
+    weights, message = BAD_WEIGHTS[bad]
+    metric = compile_metric("f1", task=task, num_classes=3)
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(6, 3))
+    y = np.array([0, 1, 2, 0, 1, 2]) if task == "multiclass" else (rng.random((6, 3)) < 0.5).astype(float)
+    if backend == "numpy":
+        call = lambda: metric.loss_and_grad(z, y, np.array(weights))  # noqa: E731
+    elif backend == "torch":
+        loss = metric.to_torch(momentum=0.9)
+        call = lambda: loss(torch.tensor(z), torch.tensor(y), torch.tensor(weights, dtype=torch.float64))  # noqa: E731
+    else:
+        jnp = pytest.importorskip("jax.numpy")
+        call = lambda: metric.to_jax()(jnp.asarray(z, jnp.float32), jnp.asarray(y), jnp.asarray(weights))  # noqa: E731
+    with pytest.raises(MetriccError, match=f"Expected `sample_weight` to (be|have a) {message}"):
+        call()
+    if backend == "torch":
+        assert not loss.running.any()  # the refused batch did not enter the running counts
