@@ -339,7 +339,7 @@ def _class_indices(values: Any, n: int, num_classes: int) -> np.ndarray:
 
 
 def _weights(sample_weight: Any, shape: tuple) -> np.ndarray:
-    """Sample weights as float64 of `shape`, finite and non-negative."""
+    """Sample weights as float64 of `shape`, finite and non-negative, not all zero."""
     if sample_weight is None:
         return np.ones(shape)
     weight = _numbers(sample_weight, "sample_weight").astype(np.float64)
@@ -347,6 +347,8 @@ def _weights(sample_weight: Any, shape: tuple) -> np.ndarray:
         raise MetriccError(f"Expected `sample_weight` of shape {shape}, but got {weight.shape}.")
     if not (np.isfinite(weight).all() and (weight >= 0).all()):
         raise MetriccError("Expected `sample_weight` to be finite and non-negative.")
+    if weight.size and not weight.max() > 0:
+        raise MetriccError("Expected `sample_weight` to have a positive entry, but all are zero.")
     return weight
 
 

@@ -118,6 +118,15 @@ def test_a_formula_that_moves_with_one_kind_of_sample_compiles(formula):
     assert metric.coefficients["a"] != 0 or metric.coefficients["b"] != 0
 
 
+@pytest.mark.parametrize("call", ["score", "tune_threshold"])
+def test_all_zero_weights_are_refused_by_score_and_tune_threshold(call):
+    """As by the losses: score() returned NaN (with a 0/0 warning) and tune_threshold() said the metric was
+    undefined at every cut-off, for weights that weigh nothing."""
+    y = np.array([1, 0, 1, 0, 0])
+    with pytest.raises(MetriccError, match="`sample_weight` to have a positive entry, but all are zero"):
+        getattr(F1, call)(np.array([1, 0, 0, 1, 0]) if call == "score" else np.linspace(-1, 1, 5), y, np.zeros(5))
+
+
 # -- torch multi-class targets, raw exceptions ----------------------------------------------------------------
 
 def test_torch_multiclass_refuses_float_class_indices():
