@@ -172,7 +172,9 @@ class Spec(NamedTuple):
 
 
 class MultiSoftConfusionFunction(torch.autograd.Function):
-    """Forward: per-class soft counts and the averaged loss. Backward: the derived coefficients, pulled back."""
+    """Forward: per-class soft counts and the averaged loss, and how many processes' inputs failed the checks
+    (summed with the counts under sync, so that every process raises when one does; 0 without sync). Backward:
+    the derived coefficients, pulled back."""
 
     @staticmethod
     def forward(ctx, input, target, weight, spec: Spec):
@@ -186,24 +188,30 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
             else:
                 L = spec.L
                 yh, not_yh, saved, counts = forward_pass(input, target, weight, L, spec.threshold, spec.task, dim)
-            world_size = 1
+            world_size, valid = 1, spec.valid
+            failed = torch.zeros((), dtype=torch.float64, device=input.device)
             group = spec.group
             if group is not None and torch.distributed.is_available() and torch.distributed.is_initialized():
                 group = None if group == "default" else group
-                packed = torch.stack(counts).to(torch.float64)  # one dtype on every process, whatever its input's
+                if valid is not None:
+                    failed = (~valid).to(torch.float64)
+                # one dtype on every process, whatever its input's
+                packed = torch.cat([torch.stack(counts).to(torch.float64).reshape(-1), failed.reshape(1)])
                 torch.distributed.all_reduce(packed, group=group)
-                counts, world_size = tuple(packed.to(dtype)), torch.distributed.get_world_size(group)
+                counts, failed = tuple(packed[:-1].reshape(4, -1).to(dtype)), packed[-1]
+                world_size, valid = torch.distributed.get_world_size(group), packed[-1] == 0
             if spec.running is not None:
                 counts = tuple(running_counts(torch.stack(counts).to(torch.float64), spec.running,
-                                              spec.momentum, spec.valid).to(dtype).unbind())
+                                              spec.momentum, valid).to(dtype).unbind())
             loss, a, b = average(spec.scalars, counts, spec.eps, spec.average, spec.class_weight)
         ctx.save_for_backward(target, weight, yh, not_yh, a, b, *saved)
         ctx.settings = (spec.task, L, world_size, input.dtype, dim, spec.fused)
-        return loss.to(dtype)
+        ctx.mark_non_differentiable(failed)
+        return loss.to(dtype), failed
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_output):
+    def backward(ctx, grad_output, _):
         target, weight, yh, not_yh, a, b, *saved = ctx.saved_tensors
         task, L, world_size, input_dtype, dim, fused = ctx.settings
         scale = grad_output * world_size  # (C,) for average="none", else a scalar
@@ -276,12 +284,12 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         group = (self.process_group or "default") if self.sync else None
         training, running = self._running_for_this_step()
         weighted = sample_weight is not None
-        valid = ~self._failing(summary, weighted) if self.check_inputs and running is not None else None
+        valid = ~self._failing(summary, weighted) if self.check_inputs else None
         spec = Spec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average, class_weight,
                     group, running, self.momentum, class_major, self.fused, valid)
-        loss = MultiSoftConfusionFunction.apply(input, target, weight, spec)
+        loss, failed = MultiSoftConfusionFunction.apply(input, target, weight, spec)
         if self.check_inputs:
-            loss = self._check_values(loss, summary, input.numel(), weighted)
+            loss = self._check_values(loss, torch.cat([summary, failed.reshape(1)]), input.numel(), weighted)
         self._count_step(training)
         if self.bce_weight:
             labels = index if self.task == "multiclass" else target
@@ -323,25 +331,26 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error(f"Expected `sample_weight` of shape ({input.shape[0]},).")
 
     def _summary(self, input, target, sample_weight=None):
-        """min x, max x, min y, max y (and min w, max w with weights) as float64 (ignored rows count as class 0):
-        what _verify reads."""
+        """min x, max x, min y, max y, min w, max w (1, 1 without weights) as float64 (ignored rows count as class
+        0); the forward pass appends the number of processes whose inputs failed: what _verify reads."""
         if self.task == "multiclass" and self.ignore_index is not None:
             target = torch.where(target == self.ignore_index, torch.zeros_like(target), target)
         ranges = [torch.aminmax(v) for v in (input, target, sample_weight) if v is not None]
-        return torch.stack([v.to(torch.float64) for r in ranges for v in r])
+        values = [v.to(torch.float64) for r in ranges for v in r]
+        if sample_weight is None:
+            values += [torch.ones((), dtype=torch.float64, device=input.device)] * 2
+        return torch.stack(values)
 
     def _failing(self, summary, weighted):
-        x_min, x_max, y_min, y_max, *w = summary.unbind()
+        x_min, x_max, y_min, y_max, w_min, w_max, *failed = summary.unbind()
         high = self.num_classes - 1 if self.task == "multiclass" else 1
-        bad = ~torch.isfinite(x_min + x_max) | ~(y_min >= 0) | ~(y_max <= high)
-        if weighted:  # all-zero weights are fine under sync: another process's batch may have weight
-            bad = bad | ~(w[0] >= 0) | ~torch.isfinite(w[1]) | ~((w[1] > 0) | self.sync)
-        return bad
+        # all-zero weights are fine under sync: another process's batch may have weight
+        bad = (~torch.isfinite(x_min + x_max) | ~(y_min >= 0) | ~(y_max <= high) | ~(w_min >= 0)
+               | ~torch.isfinite(w_max) | ~((w_max > 0) | self.sync))
+        return bad | (failed[0] > 0) if failed else bad
 
     def _verify(self, values, numel, weighted):
-        x_min, x_max, y_min, y_max, *losses = values  # one loss per class with average="none"
-        w_min, w_max = losses[:2] if weighted else (1.0, 1.0)
-        losses = losses[2:] if weighted else losses
+        x_min, x_max, y_min, y_max, w_min, w_max, failed, *losses = values  # a loss per class with average="none"
         if not (w_min >= 0 and math.isfinite(w_max)):
             raise self.error("Expected `sample_weight` to be finite and non-negative.")
         if not (w_max > 0 or self.sync):
@@ -354,6 +363,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                                  f"{int(y_min)}..{int(y_max)}.")
         elif not (y_min >= 0 and y_max <= 1):
             raise self.error("Expected `target` values in [0, 1].")
+        if failed > 0:
+            raise self.error("the inputs of another process failed the input checks (its error says which)")
         if not all(map(math.isfinite, losses)):
             raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes for some "
                              "class (raise eps or change the formula)")

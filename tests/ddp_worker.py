@@ -21,6 +21,9 @@ def share(batch, rank, world, mode):
     if mode == "nan on one rank" and rank == 1:
         z = z.copy()
         z[0] = np.nan
+    if mode == "multiclass, a bad class on one rank" and rank == 1:
+        y = y.copy()
+        y[0] = z.shape[1]  # one past the last class
     dtype = torch.float32 if mode == "mixed dtypes" and rank == 0 else torch.float64
     return torch.tensor(z, dtype=dtype, requires_grad=True), torch.tensor(y), torch.tensor(w, dtype=dtype)
 
@@ -31,7 +34,7 @@ if __name__ == "__main__":
     rank, world = dist.get_rank(), dist.get_world_size()
     batch = np.load(data)
     x, y, w = share(batch, rank, world, mode)
-    if mode == "multiclass":
+    if mode.startswith("multiclass"):
         loss_fn = compile_metric(formula, task="multiclass", num_classes=x.shape[1]).to_torch(pure=True, sync=True)
     else:
         loss_fn = compile_metric(formula).to_torch(pure=True, sync=True, compile=mode == "fused")

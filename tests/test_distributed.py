@@ -68,6 +68,16 @@ def test_every_process_raises_when_one_fails(tmp_path, mode, message):
     assert any(message in e for e in errors), errors
 
 
+def test_every_multiclass_process_raises_when_one_fails(tmp_path):
+    """A class index out of range on one process: every process raises (the process with it says what), so that
+    none goes on to the next step's all-reduce and waits there for ever."""
+    rng = np.random.default_rng(0)
+    batch = {"z": rng.normal(0, 0.3, (64, 3)), "y": rng.integers(0, 3, 64), "w": rng.uniform(0.5, 2, 64)}
+    errors = [str(result.get("error", "")) for result in
+              _run_two_processes(tmp_path, batch, "f1", "multiclass, a bad class on one rank")]
+    assert "class indices in [0, 3)" in errors[1] and "another process failed the input checks" in errors[0], errors
+
+
 @pytest.mark.parametrize("formula, mode", [("f1", "eager"), ("mcc", "eager"), ("f1", "fused"),
                                            ("f1", "multiclass")])
 def test_two_processes_match_one(tmp_path, formula, mode):
