@@ -100,6 +100,8 @@ def _params(pairs: list[str]) -> dict[str, float]:
     params = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
+        if name.strip() in params:  # the last one would win silently
+            raise MetriccError(f"--param {name.strip()} is given twice ({params[name.strip()]:g} and {value.strip()}).")
         try:
             params[name.strip()] = float(value)
         except ValueError:

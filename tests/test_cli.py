@@ -59,6 +59,7 @@ def test_list_names_every_metric():
     (("compile", "2*TP/(2*TP+FP"), "syntax error: missing ')'"),
     (("latex", "precison"), "did you mean `precision`?"),
     (("compile", "fbeta", "--param", "beta"), "Expected --param NAME=VALUE"),
+    (("compile", "fbeta", "--param", "beta=2", "--param", "beta=3"), "--param beta is given twice"),
     (("compile", "f1", "--L", "-3"), "Expected option --L to be a positive float"),
     (("compile", "f1", "-o", "/nonexistent-dir/x.py"), "cannot write"),
     (("frobnicate",), "invalid choice"),
