@@ -182,6 +182,8 @@ def table(accuracy: float, dtypes=DTYPES, *, threshold: float = 0.5, backend: st
 
 def plot(path: str, L: float, *, threshold: float = 0.5, backend: str = "torch") -> None:
     """Draw A(p) for `L` beside the identity, and the valid band of L per dtype against the accuracy level."""
+    if not 0 < L < math.inf:
+        raise MetriccError(f"Expected argument `L` to be a positive float, but got {L!r}.")
     try:
         import matplotlib
 

@@ -169,3 +169,13 @@ def test_cli_lrange_plot(tmp_path):
 
 def test_l_range_and_validate_L_default_to_the_same_kernel():
     assert validate_L(73.0, "float32") == l_range(0.01, "float32") == l_range(0.01, "float32", kernel="metricc")
+
+
+@pytest.mark.parametrize("L", [-5.0, 0.0, float("nan"), float("inf")])
+def test_plot_refuses_an_L_that_is_not_a_positive_number(tmp_path, L):
+    """`metricc lrange --plot FILE --L -5` drew a decreasing "amplifier" without a word."""
+    from metricc.lrange import plot
+
+    with pytest.raises(MetriccError, match="Expected argument `L` to be a positive float"):
+        plot(str(tmp_path / "bands.png"), L)
+    assert not (tmp_path / "bands.png").exists()
