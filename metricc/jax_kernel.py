@@ -9,11 +9,14 @@ loss runs eagerly; under jax.jit only shapes and dtypes can be checked.
 This module imports only JAX: metricc copies it into the modules it emits.
 """
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 
 from metricc.multiclass_math import average, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import pullback, soft_predictions  # emitted modules inline this import
+from metricc.probability_hint import light_weights  # emitted modules inline this import
 
 def slope(u):
     """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where
@@ -24,6 +27,12 @@ def slope(u):
 
 def _traced(*arrays):
     return any(isinstance(a, jax.core.Tracer) for a in arrays)
+
+
+def _warn_if_light(total, eps, warning):
+    message = light_weights(total, eps)
+    if message:
+        warnings.warn(message, warning, stacklevel=4)
 
 
 def _numbers(values, name, error):
@@ -139,6 +148,7 @@ class SoftConfusionLoss(_Pickled):
             raise self.error("Expected `sample_weight` to be finite and non-negative.")
         if not bool(w.max() > 0):
             raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
+        _warn_if_light(float(w.sum()), self.eps, self.warning)
 
 
 def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight):
@@ -229,6 +239,7 @@ class MultiSoftConfusionLoss(_Pickled):
                 raise self.error("Expected `sample_weight` to be finite and non-negative.")
             if sample_weight is not None and not bool(jnp.asarray(sample_weight).max() > 0):
                 raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
+            _warn_if_light(float(w.sum()), self.eps, self.warning)
         loss = self._loss(z, y, w)
         if checked and not bool(jnp.isfinite(loss).all()):
             raise self.error(f"the {self.name} loss is not finite (a denominator of the formula vanishes for some "

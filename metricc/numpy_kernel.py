@@ -9,6 +9,7 @@ import warnings
 import numpy
 
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
+from metricc.probability_hint import light_weights  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
@@ -127,6 +128,9 @@ class SoftConfusionLoss:
             raise self.error(f"the {self.name} loss is not finite at the counts TP, FP, FN, TN = "
                              f"{', '.join(f'{float(c):.6g}' for c in counts)} (a denominator of the formula "
                              "vanishes; raise eps or change the formula)")
+        message = light_weights(sum(counts), self.eps)
+        if message:
+            warnings.warn(message, self.warning, stacklevel=4)
         return float(loss), float(a), float(b)
 
     def _arrays(self, input, target, sample_weight, check_inputs=None):

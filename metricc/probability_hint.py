@@ -1,5 +1,6 @@
-"""When logits look like probabilities: the hint that a loss taking logits was given sigmoid outputs. Shared by
-the NumPy and torch kernels (emitted modules inline this file); imports nothing."""
+"""Hints about a batch that the losses take but likely should not: logits that look like probabilities (sigmoid
+outputs given to a loss that takes logits), and sample weights so light that eps shifts the loss. Shared by the
+NumPy, torch and JAX kernels (emitted modules inline this file); imports nothing."""
 
 # A batch of at least this many logits, all in [0, 1] and spread over at least half of it, looks like
 # probabilities (the logits of a fresh network often lie in a narrow band inside [0, 1]) ...
@@ -35,3 +36,18 @@ class ProbabilityHint:
         self.given = ((first and x_max - x_min >= PROBABILITY_HINT_FIRST_SPREAD)
                       or (self.spread and self.streak >= PROBABILITY_HINT_STREAK))
         return self.given
+
+
+# A batch whose sample weights add up to less than this many times eps: eps, added to each count, shifts its loss
+# and gradient (by 1e-4 of the total weight or more; weights normalised to add up to 1 over a large data set)
+LIGHT_WEIGHTS = 1e4
+
+
+def light_weights(total, eps):
+    """The warning for a batch whose counts add up to `total` (its total sample weight), or None (also where it
+    counts nothing: every row ignored)."""
+    if not 0 < total < LIGHT_WEIGHTS * eps:
+        return None
+    return (f"the sample weights of this batch add up to {total:.3g}, not much more than eps = {eps:g}, which is "
+            "added to each count and shifts the loss and its gradient: scale the weights up (a ratio such as F1 "
+            "does not change) or lower eps")

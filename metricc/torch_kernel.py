@@ -14,6 +14,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
+from metricc.probability_hint import light_weights  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
@@ -418,7 +419,7 @@ class SoftConfusionFunction(torch.autograd.Function):
             if bce is not None:
                 loss += bce
             if summary is not None and verify is not None:
-                verify([*summary_values, max(counts), loss])  # raises for bad inputs: the state stays as it was
+                verify([*summary_values, sum(counts), max(counts), loss])  # raises for bad inputs: the state stays
                 summary = None
             if state is not None:
                 running.copy_(torch.tensor(state, dtype=running.dtype))
@@ -429,7 +430,7 @@ class SoftConfusionFunction(torch.autograd.Function):
                                     else (input, target, weight)))
             if summary is None:  # checked already, or no checks: the loss alone (a second output costs time)
                 return torch.scalar_tensor(loss, dtype=dtype)
-            summary = torch.tensor([*summary_values, max(counts)], dtype=scalar_dtype)
+            summary = torch.tensor([*summary_values, sum(counts), max(counts)], dtype=scalar_dtype)
             ctx.mark_non_differentiable(summary)
             return torch.scalar_tensor(loss, dtype=dtype), summary
         counts = counts.to(scalar_dtype)
@@ -449,8 +450,8 @@ class SoftConfusionFunction(torch.autograd.Function):
         if summary is None:
             summary = torch.empty(0, dtype=scalar_dtype, device=input.device)
         else:  # under sync: how many processes failed a check, and the global total weight; the largest count
-            extra = [failed, counts.sum().reshape(1)] if failed is not None else []
-            summary = torch.cat([summary.to(scalar_dtype), *extra, counts.amax().reshape(1)])
+            extra = [failed] if failed is not None else []
+            summary = torch.cat([summary.to(scalar_dtype), *extra, counts.sum().reshape(1), counts.amax().reshape(1)])
         ctx.mark_non_differentiable(summary)
         if running is not None:
             counts = running_counts(counts, running, momentum, valid)
@@ -763,13 +764,12 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         next all-reduce); an empty share or all-zero weights on one process are fine if the global batch has
         weight."""
         size = 6 if weighted else 4
-        *synced_values, largest_count, loss = values[size:]
+        *synced_values, total, largest_count, loss = values[size:]  # the counts' sum: the total weight
         fields = summary_fields(values[:size])
         self._verify_local(*fields, numel)
         w_max = fields[-1]
         if synced_values:
-            failed, total = synced_values
-            if failed > 0:
+            if synced_values[0] > 0:
                 raise self.error("the inputs of another process failed the input checks (its error says which)")
             if not total > 0:
                 raise self.error("Expected `sample_weight` to have a positive entry in some process, but all are "
@@ -782,6 +782,9 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if not math.isfinite(loss):
             raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes (raise "
                              "eps or change the formula)")
+        message = light_weights(total, self.eps)
+        if message:
+            warnings.warn(message, self.warning, stacklevel=_caller_level())
 
     def _verify_local(self, x_min, x_max, y_min, y_max, w_min, w_max, numel):
         if not math.isfinite(x_min + x_max):

@@ -17,6 +17,7 @@ from torch.autograd.function import once_differentiable
 
 from metricc.torch_kernel import InputChecks, TrainingState  # emitted modules inline this import
 from metricc.torch_kernel import check_devices, compiled, running_counts  # emitted modules inline this import
+from metricc.probability_hint import light_weights  # emitted modules inline this import
 
 def sigmoid_pair(x):
     """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2, so that none rounds to 0 or 1
@@ -172,9 +173,10 @@ class Spec(NamedTuple):
 
 
 class MultiSoftConfusionFunction(torch.autograd.Function):
-    """Forward: per-class soft counts and the averaged loss, and how many processes' inputs failed the checks
-    (summed with the counts under sync, so that every process raises when one does; 0 without sync). Backward:
-    the derived coefficients, pulled back."""
+    """Forward: per-class soft counts and the averaged loss, and (how many processes' inputs failed the checks,
+    the total weight): the first summed with the counts under sync, so that every process raises when one does
+    (0 without sync), the second the sum of a class's four counts. Backward: the derived coefficients, pulled
+    back."""
 
     @staticmethod
     def forward(ctx, input, target, weight, spec: Spec):
@@ -206,8 +208,9 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
             loss, a, b = average(spec.scalars, counts, spec.eps, spec.average, spec.class_weight)
         ctx.save_for_backward(target, weight, yh, not_yh, a, b, *saved)
         ctx.settings = (spec.task, L, world_size, input.dtype, dim, spec.fused)
-        ctx.mark_non_differentiable(failed)
-        return loss.to(dtype), failed
+        status = torch.stack([failed, sum(c[0] for c in counts).to(torch.float64)])
+        ctx.mark_non_differentiable(status)
+        return loss.to(dtype), status
 
     @staticmethod
     @once_differentiable
@@ -287,9 +290,9 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         valid = ~self._failing(summary, weighted) if self.check_inputs else None
         spec = Spec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average, class_weight,
                     group, running, self.momentum, class_major, self.fused, valid)
-        loss, failed = MultiSoftConfusionFunction.apply(input, target, weight, spec)
+        loss, status = MultiSoftConfusionFunction.apply(input, target, weight, spec)
         if self.check_inputs:
-            loss = self._check_values(loss, torch.cat([summary, failed.reshape(1)]), input.numel(), weighted)
+            loss = self._check_values(loss, torch.cat([summary, status]), input.numel(), weighted)
         self._count_step(training)
         if self.bce_weight:
             labels = index if self.task == "multiclass" else target
@@ -332,7 +335,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
 
     def _summary(self, input, target, sample_weight=None):
         """min x, max x, min y, max y, min w, max w (1, 1 without weights) as float64 (ignored rows count as class
-        0); the forward pass appends the number of processes whose inputs failed: what _verify reads."""
+        0); the forward pass appends the number of processes whose inputs failed and the total weight: what
+        _verify reads."""
         if self.task == "multiclass" and self.ignore_index is not None:
             target = torch.where(target == self.ignore_index, torch.zeros_like(target), target)
         ranges = [torch.aminmax(v) for v in (input, target, sample_weight) if v is not None]
@@ -342,7 +346,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         return torch.stack(values)
 
     def _failing(self, summary, weighted):
-        x_min, x_max, y_min, y_max, w_min, w_max, *failed = summary.unbind()
+        x_min, x_max, y_min, y_max, w_min, w_max, *failed = summary.unbind()[:7]
         high = self.num_classes - 1 if self.task == "multiclass" else 1
         # all-zero weights are fine under sync: another process's batch may have weight
         bad = (~torch.isfinite(x_min + x_max) | ~(y_min >= 0) | ~(y_max <= high) | ~(w_min >= 0)
@@ -350,7 +354,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         return bad | (failed[0] > 0) if failed else bad
 
     def _verify(self, values, numel, weighted):
-        x_min, x_max, y_min, y_max, w_min, w_max, failed, *losses = values  # a loss per class with average="none"
+        x_min, x_max, y_min, y_max, w_min, w_max, failed, total, *losses = values  # a loss per class (average
+        # "none") or one
         if not (w_min >= 0 and math.isfinite(w_max)):
             raise self.error("Expected `sample_weight` to be finite and non-negative.")
         if not (w_max > 0 or self.sync):
@@ -368,3 +373,6 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if not all(map(math.isfinite, losses)):
             raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes for some "
                              "class (raise eps or change the formula)")
+        message = light_weights(total, self.eps)
+        if message:
+            warnings.warn(message, self.warning, stacklevel=4)

@@ -1,6 +1,7 @@
 """Fuzzing: every input ends in a compiled metric or a MetriccError, never another exception, quickly."""
 
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -87,12 +88,16 @@ def test_weights_at_the_float_limits_give_a_gradient_or_a_clear_error(exponent, 
     rng = np.random.default_rng(exponent + 40)
     z, y = rng.normal(size=24).astype(dtype), np.tile([0, 1, 1], 8).astype(dtype)
     weight = np.full(24, 10.0 ** exponent, dtype=dtype) * rng.uniform(0.5, 1, 24).astype(dtype)
-    try:
-        loss, grad = compile_metric(name).loss_and_grad(z, y, weight)
-    except MetriccError as error:
-        assert str(error)
-        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            loss, grad = compile_metric(name).loss_and_grad(z, y, weight)
+        except MetriccError as error:
+            assert str(error)
+            return
     assert np.isfinite(loss) and np.isfinite(grad).all()
+    light = float(weight.astype(np.float64).sum()) < 1e4 * 1e-6  # eps shifts the loss: a warning says so
+    assert light == any("sample weights of this batch add up to" in str(w.message) for w in caught)
     if exponent >= 0:  # eps = 1e-6 is negligible against weights of 1 and more: their scale does not matter
         unit = compile_metric(name).loss_and_grad(z, y, weight / weight.max())[1]
         np.testing.assert_allclose(grad, unit, rtol=1e-3, atol=1e-3 * np.abs(unit).max())

@@ -232,3 +232,44 @@ def test_latex_products_are_visible_and_counts_in_their_usual_order():
     assert not any(pair in latex for pair in counts)
     multi = compile_metric("mcc", task="multilabel", num_classes=2).latex()
     assert r"\mathrm{TP}_k \cdot \mathrm{TN}_k - \mathrm{FP}_k \cdot \mathrm{FN}_k" in multi
+
+
+# -- sample weights so light that eps shifts the loss -------------------------------------------------------------
+
+def _light_weight_losses():
+    rng = np.random.default_rng(0)
+    z, y = rng.normal(0, 2, 64), (rng.random(64) < 0.3).astype(float)
+    Z, labels = rng.normal(0, 2, (64, 3)), rng.integers(0, 3, 64)
+    calls = {
+        "numpy": lambda w: F1.loss_and_grad(z, y, w),
+        "numpy multiclass": lambda w: compile_metric("f1", task="multiclass", num_classes=3).loss_and_grad(
+            Z, labels, w),
+        "torch": lambda w: F1.to_torch()(torch.tensor(z), torch.tensor(y), torch.tensor(w)),
+        "torch multiclass": lambda w: compile_metric("f1", task="multiclass", num_classes=3).to_torch()(
+            torch.tensor(Z), torch.tensor(labels), torch.tensor(w)),
+        "torch multilabel": lambda w: compile_metric("f1", task="multilabel", num_classes=3).to_torch()(
+            torch.tensor(Z), torch.tensor(Z > 0.5).double(), torch.tensor(w)),
+    }
+    try:
+        import jax.numpy as jnp
+    except ImportError:
+        return calls
+    calls["jax"] = lambda w: F1.to_jax()(jnp.asarray(z, jnp.float32), jnp.asarray(y), jnp.asarray(w))
+    calls["jax multiclass"] = lambda w: compile_metric("f1", task="multiclass", num_classes=3).to_jax()(
+        jnp.asarray(Z, jnp.float32), jnp.asarray(labels), jnp.asarray(w))
+    return calls
+
+
+LIGHT = _light_weight_losses()
+
+
+@pytest.mark.parametrize("backend", LIGHT)
+def test_weights_too_light_for_eps_warn(backend):
+    """Weights normalised to add up to 1 over a large data set weigh ~1e-6 each: eps (1e-6, added to each count)
+    then shifts the loss of a batch (F1's loss went from 0.653 to 0.550 at weights of 1e-8, and its gradient to 0.3
+    of its size) without a word. A batch whose weights add up to less than 1e4 eps warns; weights of 1 do not."""
+    with pytest.warns(MetriccWarning, match="sample weights of this batch add up to 6.4e-07"):
+        LIGHT[backend](np.full(64, 1e-8))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MetriccWarning)
+        LIGHT[backend](np.ones(64))
