@@ -754,6 +754,8 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if sample_weight is not None and (not isinstance(sample_weight, torch.Tensor)
                                           or sample_weight.shape != input.shape):
             raise self.error(f"Expected `sample_weight` to be a tensor of shape {tuple(input.shape)}.")
+        if sample_weight is not None and sample_weight.is_complex():
+            raise self.error(f"Expected `sample_weight` to hold real numbers, but got {sample_weight.dtype}.")
 
     def _failing(self, summary, weighted):
         return _fails_checks(summary[:6 if weighted else 4], self.from_logits)

@@ -330,8 +330,11 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error(f"Expected `target` of shape {expected}, but got {tuple(target.shape)}.")
         if input.shape[0] == 0:
             raise self.error("Expected a non-empty batch, but `input` has no rows.")
-        if sample_weight is not None and tuple(sample_weight.shape) != (input.shape[0],):
-            raise self.error(f"Expected `sample_weight` of shape ({input.shape[0]},).")
+        if sample_weight is not None and (not isinstance(sample_weight, torch.Tensor)
+                                          or tuple(sample_weight.shape) != (input.shape[0],)):
+            raise self.error(f"Expected `sample_weight` to be a tensor of shape ({input.shape[0]},).")
+        if sample_weight is not None and sample_weight.is_complex():
+            raise self.error(f"Expected `sample_weight` to hold real numbers, but got {sample_weight.dtype}.")
 
     def _summary(self, input, target, sample_weight=None):
         """min x, max x, min y, max y, min w, max w (1, 1 without weights) as float64 (ignored rows count as class

@@ -273,3 +273,17 @@ def test_weights_too_light_for_eps_warn(backend):
     with warnings.catch_warnings():
         warnings.simplefilter("error", MetriccWarning)
         LIGHT[backend](np.ones(64))
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_torch_refuses_complex_sample_weights(task):
+    """Complex weights were made real with a torch warning (binary) or failed inside torch.aminmax (multi-class)."""
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    loss = compile_metric("f1", **options).to_torch()
+    z = torch.randn(10) if task == "binary" else torch.randn(10, 3)
+    y = {"binary": (torch.rand(10) < 0.5).float(), "multiclass": torch.randint(0, 3, (10,)),
+         "multilabel": (torch.rand(10, 3) < 0.5).float()}[task]
+    with pytest.raises(MetriccError, match="Expected `sample_weight` to hold real numbers, but got torch.complex64"):
+        loss(z, y, torch.ones(10, dtype=torch.complex64))
+    with pytest.raises(MetriccError, match="Expected `sample_weight` to be a tensor of shape"):  # was AttributeError
+        loss(z, y, [1.0] * 10)
