@@ -563,11 +563,21 @@ class InputChecks:
 
     def _init_checks(self):
         self._pending = collections.deque()  # deferred checks, oldest first
+        self._checked_dtypes = set()
+
+    def _check_dtype_once(self, dtype):
+        """`check_dtype(dtype)` (if given) the first time `dtype` is seen; inside a compiled step, at the value
+        checks, which leave the graph."""
+        if self.check_dtype is not None and dtype not in self._checked_dtypes and not torch.compiler.is_compiling():
+            self._checked_dtypes.add(dtype)
+            self.check_dtype(dtype)
 
     @torch.compiler.disable  # inside a user's compiled step: a graph break, and the checks run as in eager mode
-    def _check_values(self, loss, summary, numel, weighted):
+    def _check_values(self, loss, summary, numel, weighted, dtype=None):
         """`loss`, after raising for bad input values where reading them back costs nothing; on an accelerator
-        the check is deferred and a failing batch's loss is NaN."""
+        the check is deferred and a failing batch's loss is NaN. `dtype`: the input's, for _check_dtype_once."""
+        if dtype is not None:
+            self._check_dtype_once(dtype)
         values = torch.cat([summary, loss.detach().reshape(-1).to(summary.dtype)])
         if reads_back_now(values.device):
             self._verify(values.tolist(), numel, weighted)
@@ -669,7 +679,6 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         self.warning = warning
         self._hint = ProbabilityHint()
         self.check_dtype = check_dtype
-        self._checked_dtypes = set()
         self._init_checks()
         self.sync = bool(sync)
         self.process_group = process_group
@@ -686,10 +695,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             self._check(input, target, sample_weight)
             if self._pending:
                 self._check_pending(wait=self._synced())  # processes must agree on when to raise
-        if self.check_dtype is not None and input.dtype not in self._checked_dtypes:
-            if not torch.compiler.is_compiling():
-                self._checked_dtypes.add(input.dtype)
-                self.check_dtype(input.dtype)
+        self._check_dtype_once(input.dtype)
         weight = sample_weight if sample_weight is None or sample_weight.dim() == 1 else sample_weight.reshape(-1)
         check = self.check_inputs
         group = (self.process_group or "default") if self.sync else None
@@ -704,7 +710,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         loss = SoftConfusionFunction.apply(flat_input, flat_target, weight, spec)
         loss, summary = loss if isinstance(loss, tuple) else (loss, None)
         if check and summary is not None and summary.numel():  # not checked inside the forward pass
-            loss = self._check_values(loss, summary, input.numel(), weight is not None)
+            loss = self._check_values(loss, summary, input.numel(), weight is not None, input.dtype)
         self._count_step(training)
         if self.bce_weight and not folded:
             bce = self._bce(input, target, sample_weight)

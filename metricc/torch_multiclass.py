@@ -248,7 +248,6 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         self.ignore_index, self.sync, self.process_group = ignore_index, bool(sync), process_group
         self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
         self.check_dtype = check_dtype
-        self._checked_dtypes = set()
         self.register_buffer("class_weight", None if class_weight is None
                              else torch.as_tensor(class_weight, dtype=torch.float64))
 
@@ -262,10 +261,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             if self._pending:
                 self._check_pending(wait=self.sync)  # processes must agree on when to raise
             summary = self._summary(input, target, sample_weight)
-        if self.check_dtype is not None and input.dtype not in self._checked_dtypes:
-            if not torch.compiler.is_compiling():
-                self._checked_dtypes.add(input.dtype)
-                self.check_dtype(input.dtype)
+        self._check_dtype_once(input.dtype)
         dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
         weight = None if sample_weight is None else sample_weight.to(dtype)  # None: every row weighs 1
         class_major = self.task == "multiclass" and self.num_classes <= CLASS_MAJOR_MAX_CLASSES
@@ -292,7 +288,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                     group, running, self.momentum, class_major, self.fused, valid)
         loss, status = MultiSoftConfusionFunction.apply(input, target, weight, spec)
         if self.check_inputs:
-            loss = self._check_values(loss, torch.cat([summary, status]), input.numel(), weighted)
+            loss = self._check_values(loss, torch.cat([summary, status]), input.numel(), weighted, input.dtype)
         self._count_step(training)
         if self.bce_weight:
             labels = index if self.task == "multiclass" else target

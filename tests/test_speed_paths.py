@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from metricc import compile_metric, torch_kernel
+from metricc import MetriccWarning, compile_metric, torch_kernel
 
 FORMULAS = [("f1", {}), ("mcc", {}), ("prec = TP/(TP+FP); rec = TP/(TP+FN); 2*prec*rec/(prec+rec)", {})]
 
@@ -146,3 +146,22 @@ def test_streaming_float32_counts_agree_with_float64(soft):
     single = soft_counts(x, y, None, 73.0, 0.5, True).double()
     double = soft_counts(x.double(), y.double(), None, 73.0, 0.5, True)
     assert ((single - double).abs() / double).max().item() < 1e-6
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_a_loss_first_called_in_a_compiled_step_checks_its_L(task):
+    """The L range is checked when a dtype is first seen; inside a compiled step (the loss's first call) the check
+    was skipped, and an L outside float32's range trained without the warning eager mode gives. It now runs
+    with the value checks, which leave the graph."""
+    options = {} if task == "binary" else {"task": "multiclass", "num_classes": 3}
+    loss_fn = compile_metric("f1", L=400.0, **options).to_torch(pure=True)
+    model = torch.nn.Linear(3, 1 if task == "binary" else 3)
+    X = torch.randn(64, 3)
+    y = (torch.rand(64) < 0.4).float() if task == "binary" else torch.randint(0, 3, (64,))
+
+    def step():
+        out = model(X)
+        return loss_fn(out.squeeze(1) if task == "binary" else out, y)
+
+    with pytest.warns(MetriccWarning, match="outside the valid range for float32"):
+        torch.compile(step)()
