@@ -114,6 +114,8 @@ def curvatures(derivation: Derivation) -> Curvatures:
     tp, fp, fn, tn = _PLAIN.values()
     a, b = (c.xreplace(_PLAIN) for c in derivation.coefficients)
     second = [sp.diff(a, tp) - sp.diff(a, fn), sp.diff(b, fp) - sp.diff(b, tn)]
+    # abs, min and max bend only at their kinks: 0 elsewhere (as autograd has it), not a Dirac delta
+    second = [d.replace(sp.DiracDelta, lambda *args: sp.S.Zero) for d in second]
     sizes: dict = {}
     if sum(size(d, sizes) for d in second) > MAX_DERIVATIVE_SIZE:
         raise MetriccError(f"the Hessian of this formula grows to more than {MAX_DERIVATIVE_SIZE} operations; "
