@@ -173,10 +173,9 @@ class Spec(NamedTuple):
 
 
 class MultiSoftConfusionFunction(torch.autograd.Function):
-    """Forward: per-class soft counts and the averaged loss, and (how many processes' inputs failed the checks,
-    the total weight): the first summed with the counts under sync, so that every process raises when one does
-    (0 without sync), the second the sum of a class's four counts. Backward: the derived coefficients, pulled
-    back."""
+    """Forward: per-class soft counts and the averaged loss, and how many processes' inputs failed the checks
+    (summed with the counts under sync, so that every process raises when one does; 0 without sync). Backward:
+    the derived coefficients, pulled back."""
 
     @staticmethod
     def forward(ctx, input, target, weight, spec: Spec):
@@ -208,9 +207,8 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
             loss, a, b = average(spec.scalars, counts, spec.eps, spec.average, spec.class_weight)
         ctx.save_for_backward(target, weight, yh, not_yh, a, b, *saved)
         ctx.settings = (spec.task, L, world_size, input.dtype, dim, spec.fused)
-        status = torch.stack([failed, sum(c[0] for c in counts).to(torch.float64)])
-        ctx.mark_non_differentiable(status)
-        return loss.to(dtype), status
+        ctx.mark_non_differentiable(failed)
+        return loss.to(dtype), failed
 
     @staticmethod
     @once_differentiable
@@ -283,12 +281,18 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         group = (self.process_group or "default") if self.sync else None
         training, running = self._running_for_this_step()
         weighted = sample_weight is not None
-        valid = ~self._failing(summary, weighted) if self.check_inputs else None
+        valid = None  # whether the inputs pass the checks, for the running state and the other processes
+        if self.check_inputs and running is not None and group is None and self._reads_back_now(input.device):
+            self._verify_inputs(*self._fields(summary.tolist(), weighted, False)[0][:6])  # before the state moves
+            valid = True
+        elif self.check_inputs and (running is not None or group is not None):
+            valid = ~self._failing(summary, weighted)
         spec = Spec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average, class_weight,
                     group, running, self.momentum, class_major, self.fused, valid)
-        loss, status = MultiSoftConfusionFunction.apply(input, target, weight, spec)
+        loss, failed = MultiSoftConfusionFunction.apply(input, target, weight, spec)
         if self.check_inputs:
-            loss = self._check_values(loss, torch.cat([summary, status]), input.numel(), weighted, input.dtype)
+            summary = torch.cat([summary, failed.reshape(1)]) if self.sync else summary
+            loss = self._check_values(loss, summary, input.numel(), weighted, input.dtype)
         self._count_step(training)
         if self.bce_weight:
             labels = index if self.task == "multiclass" else target
@@ -333,28 +337,45 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error(f"Expected `sample_weight` to hold real numbers, but got {sample_weight.dtype}.")
 
     def _summary(self, input, target, sample_weight=None):
-        """min x, max x, min y, max y, min w, max w (1, 1 without weights) as float64 (ignored rows count as class
-        0); the forward pass appends the number of processes whose inputs failed and the total weight: what
+        """min x, max x, min y, max y (and min w, max w, the sum of w with weights) as float64 (ignored rows count
+        as class 0); under sync the forward pass appends the number of processes whose inputs failed: what
         _verify reads."""
         if self.task == "multiclass" and self.ignore_index is not None:
             target = torch.where(target == self.ignore_index, torch.zeros_like(target), target)
         ranges = [torch.aminmax(v) for v in (input, target, sample_weight) if v is not None]
-        values = [v.to(torch.float64) for r in ranges for v in r]
-        if sample_weight is None:
-            values += [torch.ones((), dtype=torch.float64, device=input.device)] * 2
-        return torch.stack(values)
+        totals = [] if sample_weight is None else [sample_weight.sum()]
+        return torch.stack([v.to(torch.float64) for v in [*(v for r in ranges for v in r), *totals]])
+
+    def _fields(self, values, weighted, failed=True):
+        """(x_min, x_max, y_min, y_max, w_min, w_max, w_sum, failed) and the rest of a summary's values (with
+        `failed`, the count of failed processes follows the summary under sync)."""
+        size = 7 if weighted else 4
+        head = list(values[:size]) if weighted else [*values[:4], 1.0, 1.0, None]
+        given = failed and self.sync
+        return (*head, values[size] if given else 0.0), values[size + given:]
 
     def _failing(self, summary, weighted):
-        x_min, x_max, y_min, y_max, w_min, w_max, *failed = summary.unbind()[:7]
+        given = len(summary) > (7 if weighted else 4)  # the failed processes, once the forward pass has counted them
+        (x_min, x_max, y_min, y_max, w_min, w_max, _, failed), _ = self._fields(summary.unbind(), weighted, given)
         high = self.num_classes - 1 if self.task == "multiclass" else 1
-        # all-zero weights are fine under sync: another process's batch may have weight
-        bad = (~torch.isfinite(x_min + x_max) | ~(y_min >= 0) | ~(y_max <= high) | ~(w_min >= 0)
-               | ~torch.isfinite(w_max) | ~((w_max > 0) | self.sync))
-        return bad | (failed[0] > 0) if failed else bad
+        bad = ~torch.isfinite(x_min + x_max) | ~(y_min >= 0) | ~(y_max <= high)
+        if weighted:  # all-zero weights are fine under sync: another process's batch may have weight
+            bad = bad | ~(w_min >= 0) | ~torch.isfinite(w_max) | ~((w_max > 0) | self.sync)
+        return bad | (failed > 0) if given else bad
 
     def _verify(self, values, numel, weighted):
-        x_min, x_max, y_min, y_max, w_min, w_max, failed, total, *losses = values  # a loss per class (average
-        # "none") or one
+        (x_min, x_max, y_min, y_max, w_min, w_max, total, failed), losses = self._fields(values, weighted)
+        self._verify_inputs(x_min, x_max, y_min, y_max, w_min, w_max)
+        if failed > 0:
+            raise self.error("the inputs of another process failed the input checks (its error says which)")
+        if not all(map(math.isfinite, losses)):
+            raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes for some "
+                             "class (raise eps or change the formula)")
+        message = None if total is None else light_weights(total, self.eps)  # the weights' sum on this process
+        if message:
+            warnings.warn(message, self.warning, stacklevel=4)
+
+    def _verify_inputs(self, x_min, x_max, y_min, y_max, w_min, w_max):
         if not (w_min >= 0 and math.isfinite(w_max)):
             raise self.error("Expected `sample_weight` to be finite and non-negative.")
         if not (w_max > 0 or self.sync):
@@ -367,11 +388,3 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                                  f"{int(y_min)}..{int(y_max)}.")
         elif not (y_min >= 0 and y_max <= 1):
             raise self.error("Expected `target` values in [0, 1].")
-        if failed > 0:
-            raise self.error("the inputs of another process failed the input checks (its error says which)")
-        if not all(map(math.isfinite, losses)):
-            raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes for some "
-                             "class (raise eps or change the formula)")
-        message = light_weights(total, self.eps)
-        if message:
-            warnings.warn(message, self.warning, stacklevel=4)
