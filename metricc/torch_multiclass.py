@@ -282,8 +282,9 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         training, running = self._running_for_this_step()
         weighted = sample_weight is not None
         valid = None  # whether the inputs pass the checks, for the running state and the other processes
-        if self.check_inputs and running is not None and group is None and self._reads_back_now(input.device):
-            self._verify_inputs(*self._fields(summary.tolist(), weighted, False)[0][:6])  # before the state moves
+        if (self.check_inputs and running is not None and group is None and self._reads_back_now(input.device)
+                and not torch.compiler.is_compiling()):  # the CPU, eager: raise before the state moves
+            self._verify_inputs(*self._fields(summary.tolist(), weighted, False)[0][:6])
             valid = True
         elif self.check_inputs and (running is not None or group is not None):
             valid = ~self._failing(summary, weighted)
