@@ -50,15 +50,14 @@ def extensive(curvatures):
 
 
 def sigmoids(x, out=None, scale=1.0, shift=0.0, probability=False):
-    """sigmoid(v), sigmoid(-v) and their product for v = scale (x - shift), into the three arrays of `out` (new
-    float64 ones by default), computed in their type: E = exp(v), sigmoid(-v) = 1 / (1 + E), sigmoid(v) =
-    E sigmoid(-v). v is clipped to +-700 (+-80 in float32) so that E is finite, unless x is a `probability` (in
-    [0, 1]) and v cannot pass that. Each result is exact to a few ulps in relative terms for |v| up to the clip,
-    so no slope or complement rounds to 0 (beyond, they are off by less than 1e-304, in float32 2e-35, in
-    absolute terms). One exponential, six passes (seven with a scale or a shift)."""
+    """sigmoid(v), sigmoid(-v) and their product for v = scale (x - shift), in float64, into the three arrays of
+    `out` (new ones by default): E = exp(v), sigmoid(-v) = 1 / (1 + E), sigmoid(v) = E sigmoid(-v). v is clipped
+    to +-700 so that E is finite, unless x is a `probability` (in [0, 1]) and v cannot pass that. Each result is
+    exact to a few ulps in relative terms for |v| up to the clip, so no slope or complement rounds to 0 (beyond,
+    they are off by less than 1e-304 in absolute terms). One exponential, six passes (seven with a scale or a
+    shift)."""
     first, second, product = out if out is not None else (numpy.empty(numpy.shape(x)) for _ in range(3))
-    dtype = first.dtype
-    limit = 700.0 if dtype == numpy.float64 else 80.0
+    dtype, limit = first.dtype, 700.0
     v = x  # x may be of another type: the first pass converts it
     if scale != 1:
         v = numpy.multiply(x, scale, out=first, dtype=dtype)
@@ -115,12 +114,33 @@ def _typed(x, buffer):
     return buffer
 
 
-def _by_label(y, not_y, if_positive, if_negative, scratch, out=None):
-    """y * if_positive + (1 - y) * if_negative for two numbers (or two rows of one per label), into `out` (a new
-    array by default; `scratch` is overwritten). Never if_negative + y (if_positive - if_negative): that loses
-    if_positive when if_negative is much larger (b can be ~1/eps)."""
-    out = numpy.multiply(y, if_positive, out=out)
-    out += numpy.multiply(not_y, if_negative, out=scratch)
+def by_label(if_positive, if_negative, dtype=numpy.float64):
+    """How a per-row number y * if_positive + (1 - y) * if_negative (of two float64 numbers, or rows of one per
+    label) is computed, for _by_label: where the smaller in magnitude is on the same side for every label, as that
+    one plus the label's share of the difference (two passes; a hard label's value is then within 1.5 ulps of its
+    number). Never the larger plus a share: that loses the smaller when the two lie far apart (b can be ~1/eps).
+    Otherwise as both products (three passes)."""
+    smaller = numpy.abs(if_positive) <= numpy.abs(if_negative)
+    if smaller.all():
+        share, first, second = "not_y", if_negative - if_positive, if_positive
+    elif not smaller.any():
+        share, first, second = "y", if_positive - if_negative, if_negative
+    else:
+        share, first, second = None, if_positive, if_negative
+    return share, numpy.asarray(first, dtype), numpy.asarray(second, dtype)
+
+
+def _by_label(y, not_y, plan, scratch, out=None):
+    """The rows' numbers that `plan` (from by_label) describes, for labels y and 1 - y (not_y), into `out` (a new
+    float64 array of y's shape by default; `scratch` may be overwritten)."""
+    share, first, second = plan
+    out = numpy.empty(numpy.shape(y)) if out is None else out
+    if share is None:
+        numpy.multiply(y, first, out=out)
+        out += numpy.multiply(not_y, second, out=scratch)
+    else:
+        numpy.multiply(y if share == "y" else not_y, first, out=out)
+        out += second
     return out
 
 
@@ -136,11 +156,11 @@ class BoostObjective:
     be negative), "abs" (its absolute value), "clip" (the exact diagonal raised to CLIP_FLOOR times its largest
     magnitude) or "gauss-newton" (both terms made non-negative).
 
-    Arithmetic: a call (float32 outputs, the type both boosters keep) with the bound Hessian computes in float32,
-    its sums and coefficients in float64: each output within 4e-7 L of the float64 value (3e-5 at L = 73: the
-    amplifier's argument L (p - t) carries p's float32 rounding, times L), about twice as fast. The other
-    forms (whose bend 1 - 2 yh cancels near the threshold), sample weights outside FLOAT32_WEIGHTS and
-    `gradient_and_hessian()` compute in float64.
+    Arithmetic: a call (float32 outputs, the type both boosters keep) with the bound Hessian computes in float32
+    (the sigmoids from tanh, _amplified_float32), its sums and coefficients in float64: each output within
+    4e-7 L of the float64 value, or within 1e-7 L of the largest output (where p - t cancels for a threshold t
+    other than 1/2, or soft labels' coefficients do). The other forms (whose bend 1 - 2 yh cancels near the
+    threshold), sample weights outside FLOAT32_WEIGHTS and `gradient_and_hessian()` compute in float64.
 
     Raw scores: the booster's score r stands for the margin z = r + `offset`, offset = logit(threshold), so that
     every booster starts at r = 0 (`params`), where the amplifier is steepest, and a prediction is positive for
@@ -264,10 +284,11 @@ class BoostObjective:
         coefficients = self._coefficients(counts)[1:]
 
         def blocks(coefficients, outputs=None):  # into outputs (grad, hess), else into work buffers
+            plans = self._label_plans(mode, coefficients, total, dtype)
             for rows, work in self._blocks(z, dtype):
-                out = (work[7], work[8]) if outputs is None else (outputs[0][rows], outputs[1][rows])
-                yield self._block_derivatives(y[rows], None if w is None else w[rows], mode, coefficients, total,
-                                              work, slopes[rows], None if bends is None else bends[rows], out)
+                out = (work[8], work[9]) if outputs is None else (outputs[0][rows], outputs[1][rows])
+                yield self._block_derivatives(y[rows], None if w is None else w[rows], mode, plans, work,
+                                              slopes[rows], None if bends is None else bends[rows], out)
 
         if mean_hessian is not None and mode != "clip":
             if mode == "bound":  # sum h = L^2 S (|q_a| sum y d^2 + |q_b| sum (1-y) d^2) + M S (|a| sum wy + ...)
@@ -318,31 +339,35 @@ class BoostObjective:
             return numpy.float64
         return numpy.float32
 
-    def _block_derivatives(self, y, w, mode, coefficients, total, work, d_yh, bends, out):
+    def _label_plans(self, mode, coefficients, total, dtype):
+        """by_label()'s plans, in the kernel's type `dtype`, for the per-row numbers of _block_derivatives: S c_i,
+        the curvature term's factor and (for the bound) the bend term's."""
+        a, b, q_a, q_b = coefficients
+        step = self.L * total
+        if mode == "bound":  # |y q_a + (1-y) q_b| <= y |q_a| + (1-y) |q_b|, and so for c: it still majorises
+            bound = self._bend_bound() * total
+            pairs = [(a * step, b * step), (numpy.abs(q_a) * self.L * step, numpy.abs(q_b) * self.L * step),
+                     (numpy.abs(a) * bound, numpy.abs(b) * bound)]
+        else:
+            pairs = [(a * step, b * step), (q_a * self.L * step, q_b * self.L * step)]
+        return [by_label(*pair, dtype) for pair in pairs]
+
+    def _block_derivatives(self, y, w, mode, plans, work, d_yh, bends, out):
         """The unscaled gradient and Hessian diagonal of one block of rows into out = (grad, hess) (float32 or
         float64), computed in the type of the buffers `work` (from float64, each output is rounded once), from
-        the rows' slopes d_yh = w d yh / d z / L and bends
-        (d^2 yh / d z^2 = d yh / d z * bend; None for the bound)."""
-        a, b, q_a, q_b = coefficients
+        the rows' slopes d_yh = w d yh / d z / L and bends (d^2 yh / d z^2 = d yh / d z * bend; None for the
+        bound), with the per-row numbers that `plans` (_label_plans) describe."""
         y = _typed(y, work[0])
         not_y = numpy.subtract(1, y, out=work[1])
         grad, hess = out
-
-        def choose(if_positive, if_negative, out):  # the numbers (float64) in the arithmetic's type
-            return _by_label(y, not_y, *(numpy.asarray(v, work.dtype) for v in (if_positive, if_negative)), work[2],
-                             out=out)
-
-        step = self.L * total
-        c = choose(a * step, b * step, out=work[3])  # S c_i: times d_yh below
-        square = numpy.multiply(d_yh, d_yh, out=work[4])
-        if mode == "bound":  # |y q_a + (1-y) q_b| <= y |q_a| + (1-y) |q_b|, and so for c: it still majorises
-            square *= choose(numpy.abs(q_a) * self.L * step, numpy.abs(q_b) * self.L * step, out=work[5])
-            bend = choose(numpy.abs(a) * self._bend_bound() * total, numpy.abs(b) * self._bend_bound() * total,
-                          out=work[6])
+        c, q, *bound_bend = (_by_label(y, not_y, plan, work[5], out=work[2 + k]) for k, plan in enumerate(plans))
+        square = numpy.multiply(d_yh, d_yh, out=work[5])  # the scratch rows are spent
+        square *= q  # the curvature term
+        if mode == "bound":
+            bend = bound_bend[0]
             if w is not None:
-                bend *= _typed(w, work[9][:, :1])
+                bend *= _typed(w, work[10][:, :1])
         else:
-            square *= choose(q_a * self.L * step, q_b * self.L * step, out=work[5])  # the curvature term
             bend = numpy.multiply(bends, d_yh, out=work[6])
             bend *= c  # S c_i w_i yh_i''
             if mode == "gauss-newton":
@@ -398,10 +423,10 @@ class BoostObjective:
 
         not_y, scratch = 1 - y, numpy.empty_like(y)
         scale = total if w is None else w * total  # S w
-        r = _by_label(y, not_y, a, b, scratch)
+        r = _by_label(y, not_y, by_label(a, b), scratch)
         r *= scale
         r *= yh  # G_j yh_j
-        v = _by_label(y, not_y, q_a, q_b, scratch)
+        v = _by_label(y, not_y, by_label(q_a, q_b), scratch)
         v *= scale if w is None else scale * w
         v *= yh
         v *= yh  # v_j yh_j^2
@@ -635,40 +660,74 @@ class BoostObjective:
         return rows[:count] + [None] * (2 - count)
 
     def _count_sums(self, z, y, w, slopes=None, bends=None, dtype=numpy.float64):
-        """TP, FP, FN, TN (arrays of shape (C,)), each summed directly (1 - yh is sigmoid(-u)), block by block.
-        Into `slopes` (an array of z's shape, or None) goes d = w d yh / d z / L; into `bends`, L (1 - 2 yh)
-        p (1 - p) + 1 - 2 p, with d^2 yh / d z^2 = d yh / d z * bend. With slopes and no bends (the bound's Hessian
-        sum needs them), also the sums of y d^2, (1 - y) d^2, w y and w (1 - y), the last two as TP + FN and
-        FP + TN (else None). Computed in `dtype`, summed in float64."""
+        """TP, FP, FN, TN (arrays of shape (C,)), block by block. Into `slopes` (an array of z's shape, or None) goes
+        d = w d yh / d z / L; into `bends`, L (1 - 2 yh) p (1 - p) + 1 - 2 p, with d^2 yh / d z^2 = d yh / d z *
+        bend. With slopes and no bends (the bound's Hessian sum needs them), also the sums of y d^2, (1 - y) d^2,
+        w y and w (1 - y), the last two as TP + FN and FP + TN (else None). Computed in `dtype` (float64: each
+        yh and 1 - yh exact in relative terms; float32: see _amplified_float32), summed in float64."""
         if self.task == "multiclass":
             return self._class_counts(z, y, w), None
         counts, squares = 0.0, 0.0
         for rows, work in self._blocks(z, dtype):
-            p, not_p, slope_p = sigmoids(z[rows], work[0:3], shift=-self.offset)  # of the margins r + offset
-            *_, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)
+            if dtype == numpy.float32:
+                slope_p, slope_u = self._amplified_float32(z[rows], work)  # 4 p (1 - p), 4 yh (1 - yh)
+            else:
+                p, not_p, slope_p = sigmoids(z[rows], work[0:3], shift=-self.offset)  # of the margins r + offset
+                *_, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)
             soft = work[3:5]  # yh and 1 - yh, side by side, as y and 1 - y: one dot call for the four counts
             labels = work[6:8]
             numpy.copyto(labels[0], y[rows])
             numpy.subtract(1, labels[0], out=labels[1])
             w_rows = None if w is None else _typed(w[rows], work[10][:, :1])
             weighted = labels if w is None else numpy.multiply(labels, w_rows, out=work[8:10])
-            counts = counts + column_dots(weighted[:, None], soft[None])  # [[TP, FN], [FP, TN]]
             if slopes is None:
+                counts = counts + column_dots(weighted[:, None], soft[None])  # [[TP, FN], [FP, TN]]
                 continue
             d = numpy.multiply(slope_u, slope_p, out=slopes[rows])
+            if dtype == numpy.float32:
+                d *= 1 / 16
             if w is not None:
                 d *= w_rows
-            if bends is None:
-                square = numpy.multiply(d, d, out=slope_u)  # slope_u is spent
-                squares = squares + column_dots(labels, square[None])
-            else:  # 1 - 2 s = sigmoid(-x) - sigmoid(x)
+            if bends is not None:  # 1 - 2 s = sigmoid(-x) - sigmoid(x)
+                counts = counts + column_dots(weighted[:, None], soft[None])
                 bend = numpy.subtract(soft[1], soft[0], out=bends[rows])
                 bend *= slope_p
                 bend *= self.L
                 bend += numpy.subtract(not_p, p, out=not_p)
+                continue
+            numpy.multiply(d, d, out=work[5])  # beside yh and 1 - yh (slope_u is spent)
+            if w is None:  # [[TP, FN, sum y d^2], [FP, TN, sum (1-y) d^2]] in one call
+                both = column_dots(labels[:, None], work[None, 3:6])
+                counts, squares = counts + both[:, :2], squares + both[:, 2]
+            else:
+                counts = counts + column_dots(weighted[:, None], soft[None])
+                squares = squares + column_dots(labels, work[None, 5])
         (tp, fn), (fp, tn) = counts
         sums = None if slopes is None or bends is not None else [*squares, tp + fn, fp + tn]
         return [tp, fp, fn, tn], sums
+
+    def _amplified_float32(self, x, work):
+        """For a block of margins x, in float32: yh and 1 - yh into work[3] and work[4], and 4 p (1 - p) and
+        4 yh (1 - yh) (returned, in work[0] and work[1]), from t = tanh(v / 2) = 2 sigmoid(v) - 1: half the cost
+        of float32's exp, and no clip (tanh does not overflow). The amplifier's argument L (p - threshold) =
+        L t_p / 2 + L (1/2 - threshold) does not cancel at the usual threshold 1/2, as L (p - 1/2) from a rounded
+        p did. Each value is within a few float32 ulps of 1 in absolute terms (far out, slopes below ~1e-7 round
+        to 0), which the call's tolerance allows (see the class)."""
+        t_p = numpy.multiply(x, 0.5, out=work[0], dtype=numpy.float32)
+        if self.offset:
+            t_p += 0.5 * self.offset
+        numpy.tanh(t_p, out=t_p)  # 2 p - 1
+        t_u = numpy.multiply(t_p, self.L / 4, out=work[1])  # L (p - 1/2) / 2
+        if self.threshold != 0.5:
+            t_u += self.L * (0.5 - self.threshold) / 2
+        numpy.tanh(t_u, out=t_u)  # 2 yh - 1
+        yh = numpy.multiply(t_u, 0.5, out=work[3])
+        yh += 0.5
+        numpy.subtract(1, yh, out=work[4])
+        for t in (t_p, t_u):
+            numpy.multiply(t, t, out=t)
+            numpy.subtract(1, t, out=t)
+        return t_p, t_u
 
     def _class_counts(self, z, y, w, kept=None):
         """_count_sums for task="multiclass", with yh = softmax(L/2 softmax(z)); into `kept` (two class-major
