@@ -37,6 +37,11 @@ FLOAT32_WEIGHTS = (1e-15, 1e15)
 # the most the sample weights may add up to in a booster's call: its float32 outputs add up to about
 # mean_hessian times that
 FLOAT32_TOTAL_WEIGHT = 1e30
+# ... and when some row near the amplifier's steep point carries the gradient: float32's slopes are exact to
+# ~3e-7 of their peak, so with every margin far out they would be mostly rounding (up to wholly wrong, relative
+# to the largest output). The largest gradient must reach this / L of the one at the peak (_float32_suffices),
+# else the call computes in float64
+FLOAT32_STEEPEST = 2.0
 VECDOT = getattr(numpy, "vecdot", None)  # NumPy >= 2
 
 
@@ -160,7 +165,8 @@ class BoostObjective:
     (the sigmoids from tanh, _amplified_float32), its sums and coefficients in float64: each output within
     4e-7 L of the float64 value, or within 1e-7 L of the largest output (where p - t cancels for a threshold t
     other than 1/2, or soft labels' coefficients do). The other forms (whose bend 1 - 2 yh cancels near the
-    threshold), sample weights outside FLOAT32_WEIGHTS and `gradient_and_hessian()` compute in float64.
+    threshold), sample weights outside FLOAT32_WEIGHTS, calls whose margins all lie far out on the amplifier
+    (FLOAT32_STEEPEST) and `gradient_and_hessian()` compute in float64.
 
     Raw scores: the booster's score r stands for the margin z = r + `offset`, offset = logit(threshold), so that
     every booster starts at r = 0 (`params`), where the amplifier is steepest, and a prediction is positive for
@@ -282,6 +288,11 @@ class BoostObjective:
         slopes, bends = self._row_buffers(z.shape, 1 if mode == "bound" else 2, dtype)
         counts, sums = self._count_sums(z, y, w, slopes, bends, dtype)
         coefficients = self._coefficients(counts)[1:]
+        if dtype == numpy.float32 and not self._float32_suffices(coefficients, sums, y, w, slopes):
+            dtype = numpy.float64  # every margin that counts far out on the amplifier: again in float64
+            slopes, bends = self._row_buffers(z.shape, 1, dtype)
+            counts, sums = self._count_sums(z, y, w, slopes, bends, dtype)
+            coefficients = self._coefficients(counts)[1:]
 
         def blocks(coefficients, outputs=None):  # into outputs (grad, hess), else into work buffers
             plans = self._label_plans(mode, coefficients, total, dtype)
@@ -308,6 +319,26 @@ class BoostObjective:
             if mean_hessian is not None and 0 < size < numpy.inf:
                 grad *= mean_hessian * weight / size
                 hess *= mean_hessian * weight / size
+
+    def _float32_suffices(self, coefficients, sums, y, w, slopes):
+        """Whether float32's slopes (exact to ~3e-7 of their peak) keep the call's tolerance: for some side of some
+        label (y = 1 or y = 0), its coefficient |a| or |b| times the largest d of its rows reaches FLOAT32_STEEPEST
+        / L of the largest coefficient of a side with rows, times the heaviest weight (d peaks at w / 16). First
+        from a lower bound of each side's largest d that the first pass's sums give (sum y d^2 over sum y; without
+        weights, the square root of that), else from the largest y d and (1 - y) d themselves (one more pass)."""
+        a, b = (numpy.abs(v) for v in coefficients[:2])
+        squares_positive, squares_negative, weight_positive, weight_negative, *slope_sums = sums
+        needed = max(float(numpy.max(a * (weight_positive > 0))), float(numpy.max(b * (weight_negative > 0))))
+        needed *= FLOAT32_STEEPEST / self.L * (1.0 if w is None else float(w.max())) / 16
+        with numpy.errstate(divide="ignore", invalid="ignore"):
+            if w is None:  # the root mean square of d over the side's rows
+                least = [numpy.sqrt(squares_positive / weight_positive), numpy.sqrt(squares_negative / weight_negative)]
+            else:  # sum d^2 <= (largest d) sum d
+                least = [squares_positive / slope_sums[0], squares_negative / slope_sums[1]]
+        if max(float(numpy.max(numpy.nan_to_num(c * bound))) for c, bound in zip((a, b), least)) >= needed:
+            return True
+        largest = [numpy.ascontiguousarray((side * slopes).T).max(axis=1) for side in (y, 1 - y)]  # per label
+        return max(float(numpy.max(c * m)) for c, m in zip((a, b), largest)) >= needed
 
     def _total_weight(self, w, n, out):
         """The sum of the sample weights (n without them), refused above FLOAT32_TOTAL_WEIGHT for float32 outputs
@@ -636,10 +667,7 @@ class BoostObjective:
         passes go over them (over whole arrays, each pass would go to memory); the buffers are kept between
         calls."""
         step = max(1, BLOCK // z.shape[1])
-        scratch = self._scratch()
-        work = getattr(scratch, "work", None)
-        if work is None or work.shape != (12, step, z.shape[1]) or work.dtype != dtype:
-            work = scratch.work = numpy.empty((12, step, z.shape[1]), dtype)
+        work = self._scratch().work = self._kept("work", (12, step, z.shape[1]), dtype)
         for rows in self._row_slices(len(z), z.shape[1]):
             yield rows, work[:, :rows.stop - rows.start]
 
@@ -653,11 +681,16 @@ class BoostObjective:
     def _row_buffers(self, shape, count, dtype=numpy.float64):
         """`count` arrays of the `shape` and `dtype`, and None up to two of them, kept between calls: a booster
         calls the objective every round with the same data, and fresh arrays would page-fault."""
-        scratch = self._scratch()
-        rows = getattr(scratch, "rows", None)
-        if rows is None or rows[0].shape != shape or rows[0].dtype != dtype or len(rows) < count:
-            rows = scratch.rows = [numpy.empty(shape, dtype) for _ in range(count)]
-        return rows[:count] + [None] * (2 - count)
+        return [self._kept(f"rows{k}", shape, dtype) for k in range(count)] + [None] * (2 - count)
+
+    def _kept(self, name, shape, dtype):
+        """This thread's array `name` of the `shape` and `dtype`, kept between calls (one of each type: a call
+        may change its arithmetic's type, see FLOAT32_STEEPEST)."""
+        kept = self._scratch().__dict__.setdefault("kept", {})
+        array = kept.get((name, dtype))
+        if array is None or array.shape != shape:
+            array = kept[name, dtype] = numpy.empty(shape, dtype)
+        return array
 
     def _count_sums(self, z, y, w, slopes=None, bends=None, dtype=numpy.float64):
         """TP, FP, FN, TN (arrays of shape (C,)), block by block. Into `slopes` (an array of z's shape, or None) goes
@@ -667,7 +700,7 @@ class BoostObjective:
         yh and 1 - yh exact in relative terms; float32: see _amplified_float32), summed in float64."""
         if self.task == "multiclass":
             return self._class_counts(z, y, w), None
-        counts, squares = 0.0, 0.0
+        counts, squares, slope_sums = 0.0, 0.0, 0.0
         for rows, work in self._blocks(z, dtype):
             if dtype == numpy.float32:
                 slope_p, slope_u = self._amplified_float32(z[rows], work)  # 4 p (1 - p), 4 yh (1 - yh)
@@ -702,8 +735,12 @@ class BoostObjective:
             else:
                 counts = counts + column_dots(weighted[:, None], soft[None])
                 squares = squares + column_dots(labels, work[None, 5])
+                if dtype == numpy.float32:  # for _float32_suffices
+                    slope_sums = slope_sums + column_dots(labels, d[None])
         (tp, fn), (fp, tn) = counts
         sums = None if slopes is None or bends is not None else [*squares, tp + fn, fp + tn]
+        if sums is not None and dtype == numpy.float32 and w is not None:
+            sums += [*slope_sums]
         return [tp, fp, fn, tn], sums
 
     def _amplified_float32(self, x, work):

@@ -241,6 +241,69 @@ def test_a_booster_call_computes_in_float32_within_its_tolerance(monkeypatch, fo
             assert_float32_call(g, e * factor, L)
 
 
+@pytest.mark.parametrize("formula", ["f1", "npv", "mcc", "fowlkes_mallows", "minimize: FP + 5*FN"])
+@pytest.mark.parametrize("L, threshold, center, spread", [(161.0, 0.51, 3.0, 0.5), (65.0, 0.59, 1.2, 0.3),
+                                                          (475.0, 0.37, -2.0, 0.5), (29.0, 0.39, 2.0, 0.5)])
+def test_a_booster_call_with_every_margin_far_out_keeps_its_tolerance(formula, L, threshold, center, spread):
+    """When no margin lies near the amplifier's steep point, every slope is tiny, and float32 (whose slopes are
+    exact only to ~3e-7 of their peak) would return mostly rounding, up to the wrong numbers entirely relative to
+    the largest output: such a call computes in float64 and keeps assert_float32_call's tolerance (hard, soft
+    and weighted labels)."""
+    rng = np.random.default_rng(3)
+    n = 3000
+    z = (rng.normal(center, spread, n) + np.log(threshold / (1 - threshold))).astype(np.float32).astype(float)
+    hard = (rng.random(n) < 0.3).astype(float)
+    objective = compile_metric(formula, L=L, threshold=threshold).to_xgboost()
+    for y, w in ((hard, None), (hard, rng.uniform(0.1, 10, n).astype(np.float32).astype(float)),
+                 (rng.random(n).astype(np.float32).astype(float), None)):
+        got = objective(y, z, w)
+        want = objective.gradient_and_hessian(z, y, w)
+        factor = 0.1 * (n if w is None else w.sum()) / np.abs(want[1]).sum()
+        for g, e in zip(got, want):
+            assert_float32_call(g, e * factor, L)
+
+
+@pytest.mark.parametrize("task, trials", [("binary", 120), ("multilabel", 200)])
+def test_booster_calls_keep_their_tolerance_on_random_states(task, trials):
+    """Random catalog metrics, L (3 to 500), thresholds, margins (centres and spreads over orders of magnitude),
+    hard or soft labels, with or without weights: a call that computes in float32 is within
+    assert_float32_call's tolerance, one that does not (FLOAT32_STEEPEST) gives the float64 values rounded once.
+    (With FLOAT32_STEEPEST at 0.5 instead of 2, three of these multi-label states broke the tolerance.)"""
+    from metricc.catalog import METRICS
+
+    rng = np.random.default_rng(7)
+    names, columns, checked = list(METRICS), 3 if task == "multilabel" else 1, 0
+    for _ in range(trials):
+        name = names[rng.integers(len(names))]
+        L, threshold = float(np.exp(rng.uniform(np.log(3), np.log(500)))), float(rng.uniform(0.05, 0.95))
+        options = dict(task="multilabel", num_classes=columns, average=["macro", "micro", "weighted"][rng.integers(3)])
+        n = int(rng.integers(50, 3000))
+        z = rng.normal(0, np.exp(rng.uniform(-3, 3, columns)), (n, columns)) + rng.normal(0, 1, columns)
+        y = (rng.random((n, columns)) < rng.uniform(0.02, 0.6, columns)).astype(float)
+        y = rng.random((n, columns)) if rng.random() < 0.3 else y
+        w = None if rng.random() < 0.5 else rng.uniform(0.01, 10, n).astype(np.float32)
+        try:
+            objective = compile_metric(name, L=L, threshold=threshold,
+                                       **(options if task == "multilabel" else {})).to_xgboost()
+        except MetriccError:  # a metric the multi-label task does not take
+            continue
+        z, y = z.astype(np.float32).squeeze(), y.astype(np.float32).squeeze()
+        try:
+            got = objective(y, z, w)
+        except MetriccError:  # a formula not finite at these counts
+            continue
+        in_float32 = objective._scratch().work.dtype == np.float32
+        want = objective.gradient_and_hessian(z.astype(float), y.astype(float), None if w is None else w.astype(float))
+        factor = 0.1 * (n if w is None else w.astype(float).sum()) * columns / np.abs(want[1]).sum()
+        for g, e in zip(got, want):
+            if in_float32:
+                assert_float32_call(g, e * factor, L)
+            else:
+                np.testing.assert_array_equal(g, (e * factor).astype(np.float32))
+        checked += 1
+    assert checked > trials // 2
+
+
 @pytest.mark.parametrize("hessian, weight", [("exact", 1.0), ("gauss-newton", 1.0), ("bound", 1e16),
                                              ("bound", 1e-16)])
 def test_other_calls_compute_in_float64_and_round_once(hessian, weight):
