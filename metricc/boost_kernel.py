@@ -119,7 +119,7 @@ def _typed(x, buffer):
     return buffer
 
 
-def by_label(if_positive, if_negative, dtype=numpy.float64):
+def label_plan(if_positive, if_negative, dtype=numpy.float64):
     """How a per-row number y * if_positive + (1 - y) * if_negative (of two float64 numbers, or rows of one per
     label) is computed, for _by_label: where the smaller in magnitude is on the same side for every label, as that
     one plus the label's share of the difference (two passes; a hard label's value is then within 1.5 ulps of its
@@ -136,7 +136,7 @@ def by_label(if_positive, if_negative, dtype=numpy.float64):
 
 
 def _by_label(y, not_y, plan, scratch, out=None):
-    """The rows' numbers that `plan` (from by_label) describes, for labels y and 1 - y (not_y), into `out` (a new
+    """The rows' numbers that `plan` (from label_plan) describes, for labels y and 1 - y (not_y), into `out` (a new
     float64 array of y's shape by default; `scratch` may be overwritten)."""
     share, first, second = plan
     out = numpy.empty(numpy.shape(y)) if out is None else out
@@ -324,8 +324,9 @@ class BoostObjective:
         """Whether float32's slopes (exact to ~3e-7 of their peak) keep the call's tolerance: for some side of some
         label (y = 1 or y = 0), its coefficient |a| or |b| times the largest d of its rows reaches FLOAT32_STEEPEST
         / L of the largest coefficient of a side with rows, times the heaviest weight (d peaks at w / 16). First
-        from a lower bound of each side's largest d that the first pass's sums give (sum y d^2 over sum y; without
-        weights, the square root of that), else from the largest y d and (1 - y) d themselves (one more pass)."""
+        from a lower bound of each side's largest d that the first pass's sums give (without weights the root
+        mean square, sqrt(sum y d^2 / sum y); with them sum y d^2 / sum y d), else from the largest y d and
+        (1 - y) d themselves (one more pass)."""
         a, b = (numpy.abs(v) for v in coefficients[:2])
         squares_positive, squares_negative, weight_positive, weight_negative, *slope_sums = sums
         needed = max(float(numpy.max(a * (weight_positive > 0))), float(numpy.max(b * (weight_negative > 0))))
@@ -371,7 +372,7 @@ class BoostObjective:
         return numpy.float32
 
     def _label_plans(self, mode, coefficients, total, dtype):
-        """by_label()'s plans, in the kernel's type `dtype`, for the per-row numbers of _block_derivatives: S c_i,
+        """label_plan()'s plans, in the kernel's type `dtype`, for the per-row numbers of _block_derivatives: S c_i,
         the curvature term's factor and (for the bound) the bend term's."""
         a, b, q_a, q_b = coefficients
         step = self.L * total
@@ -381,7 +382,7 @@ class BoostObjective:
                      (numpy.abs(a) * bound, numpy.abs(b) * bound)]
         else:
             pairs = [(a * step, b * step), (q_a * self.L * step, q_b * self.L * step)]
-        return [by_label(*pair, dtype) for pair in pairs]
+        return [label_plan(*pair, dtype) for pair in pairs]
 
     def _block_derivatives(self, y, w, mode, plans, work, d_yh, bends, out):
         """The unscaled gradient and Hessian diagonal of one block of rows into out = (grad, hess) (float32 or
@@ -454,10 +455,10 @@ class BoostObjective:
 
         not_y, scratch = 1 - y, numpy.empty_like(y)
         scale = total if w is None else w * total  # S w
-        r = _by_label(y, not_y, by_label(a, b), scratch)
+        r = _by_label(y, not_y, label_plan(a, b), scratch)
         r *= scale
         r *= yh  # G_j yh_j
-        v = _by_label(y, not_y, by_label(q_a, q_b), scratch)
+        v = _by_label(y, not_y, label_plan(q_a, q_b), scratch)
         v *= scale if w is None else scale * w
         v *= yh
         v *= yh  # v_j yh_j^2
@@ -696,8 +697,9 @@ class BoostObjective:
         """TP, FP, FN, TN (arrays of shape (C,)), block by block. Into `slopes` (an array of z's shape, or None) goes
         d = w d yh / d z / L; into `bends`, L (1 - 2 yh) p (1 - p) + 1 - 2 p, with d^2 yh / d z^2 = d yh / d z *
         bend. With slopes and no bends (the bound's Hessian sum needs them), also the sums of y d^2, (1 - y) d^2,
-        w y and w (1 - y), the last two as TP + FN and FP + TN (else None). Computed in `dtype` (float64: each
-        yh and 1 - yh exact in relative terms; float32: see _amplified_float32), summed in float64."""
+        w y and w (1 - y), the last two as TP + FN and FP + TN, and in float32 with weights those of y d and
+        (1 - y) d (for _float32_suffices; else None). Computed in `dtype` (float64: each yh and 1 - yh exact in
+        relative terms; float32: see _amplified_float32), summed in float64."""
         if self.task == "multiclass":
             return self._class_counts(z, y, w), None
         counts, squares, slope_sums = 0.0, 0.0, 0.0

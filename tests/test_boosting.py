@@ -145,11 +145,11 @@ def test_per_label_numbers_keep_the_smaller_of_the_two(dtype, positive, negative
     """A row's coefficient y a + (1 - y) b is computed as the smaller in magnitude plus a share of the difference
     (two passes), never the larger plus a share: with hard labels each is within 1.5 ulps of its number even when
     the two lie 14 orders of magnitude apart, on either side, and per label (multi-label with mixed sides)."""
-    from metricc.boost_kernel import _by_label, by_label
+    from metricc.boost_kernel import _by_label, label_plan
 
     a, b = np.array(positive), np.array(negative)
     y = np.array([[1.0] * len(a), [0.0] * len(a), [1.0] * len(a)], dtype)
-    out = _by_label(y, 1 - y, by_label(a, b, dtype), np.empty_like(y), out=np.empty_like(y))
+    out = _by_label(y, 1 - y, label_plan(a, b, dtype), np.empty_like(y), out=np.empty_like(y))
     want = np.where(y == 1, a, b)
     assert np.all(np.abs(out - want) <= 1.5 * np.spacing(np.abs(want).astype(dtype)))
 
