@@ -47,11 +47,15 @@ VECDOT = getattr(numpy, "vecdot", None)  # NumPy >= 2
 
 def extensive(curvatures):
     """Whether the loss grows like a sum of the counts (doubling them doubles it: a cost such as FP + 5*FN),
-    rather than staying the same (a ratio such as F1 or (FP + 5*FN)/N)."""
-    counts = (7.0, 2.5, 1.25, 30.0)
+    rather than staying the same (a ratio such as F1 or (FP + 5*FN)/N): probed at the first of a few sets of
+    counts where the formula is finite (none: not a cost)."""
     with numpy.errstate(all="ignore"):
-        one, two = float(curvatures(*counts)[0]), float(curvatures(*(2 * c for c in counts))[0])
-    return one != 0 and abs(two - 2 * one) <= 1e-9 * abs(one)
+        for counts in ((7.0, 2.5, 1.25, 30.0), (31.0, 17.5, 9.25, 113.0), (0.375, 0.625, 0.875, 1.125)):
+            counts = [numpy.float64(c) for c in counts]  # NumPy's inf and NaN where Python's floats would raise
+            one, two = float(curvatures(*counts)[0]), float(curvatures(*(2 * c for c in counts))[0])
+            if numpy.isfinite(one) and numpy.isfinite(two):
+                return one != 0 and abs(two - 2 * one) <= 1e-9 * abs(one)
+    return False
 
 
 def sigmoids(x, out=None, scale=1.0, shift=0.0, probability=False):

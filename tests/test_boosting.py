@@ -68,6 +68,25 @@ def test_exact_hessian_equals_finite_differences_and_autograd(formula, params, m
     assert np.abs(hess - autograd).max() <= 1e-9 * scale
 
 
+@pytest.mark.parametrize("formula", ["sqrt(2.5 - FP)", "1/(FP - 2.5)", "log(TP - 7)", "(FN - 1.25)**0.5"])
+def test_formulas_undefined_at_the_probe_counts_still_become_objectives(formula):
+    """Whether a loss grows with the counts (a cost) is probed at fixed counts (TP, FP, FN, TN = 7, 2.5, 1.25, 30
+    and twice those); a formula undefined or singular there raised ZeroDivisionError or ValueError from
+    inside the generated scalars (found by drawing formulas from the grammar). Now such a probe counts as "not
+    a cost", and the objective is made and gives finite outputs where the formula is defined."""
+    metric = compile_metric(formula, L=6.0)
+    for make in (metric.to_xgboost, metric.to_lightgbm):
+        objective = make()
+        assert objective.extensive is False
+    rng = np.random.default_rng(0)
+    z, y = rng.normal(0, 1, 40), (rng.random(40) < 0.5).astype(float)
+    try:
+        grad, hess = objective(y, z)
+    except MetriccError:  # a formula not finite at these counts is refused with a message
+        return
+    assert np.isfinite(grad).all() and np.isfinite(hess).all()
+
+
 NON_SMOOTH = [f for f in FORMULAS if f not in SMOOTH and ("abs(" in f[0] or "max(" in f[0])] + [
     ("min(TPR, TNR)", {}, False, lambda TP, FP, FN, TN: 1 - torch.minimum(TP / (TP + FN), TN / (TN + FP)))]
 
