@@ -303,6 +303,9 @@ class _Lower(Transformer):
         if value.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
             raise self.scope.error("this part of the formula is infinite or undefined (log(0)? a division by 0?)",
                                    where)
+        if value.is_number and _not_real(value):
+            raise self.scope.error("this part of the formula is not a real number (a root or log of a negative "
+                                   "number?)", where)
         return value
 
     def name(self, token: Token) -> sp.Expr:
@@ -321,9 +324,6 @@ class _Lower(Transformer):
             raise self.scope.error(f"{name}() takes {arity} argument{'s' * (arity > 1)}, got {len(args)}", token)
         if arity is None and len(args) < 2:
             raise self.scope.error(f"{name}() takes two or more arguments, got {len(args)}", token)
-        if any(arg.has(sp.I) for arg in args):
-            raise self.scope.error(f"{name}() of a value that is not real (a root or log of a negative number?)",
-                                   token)
         try:
             value = _FUNCTIONS[name](*args)
         except (TypeError, ValueError) as error:
@@ -379,6 +379,17 @@ def _bits(value: sp.Rational) -> int:
     return max(abs(value.p).bit_length(), value.q.bit_length())
 
 
+def _not_real(value: sp.Expr) -> bool:
+    """Whether a constant is not a real number, such as sqrt(-sqrt(3) - 7/10), which SymPy leaves unevaluated
+    (NumPy would compute NaN from it, and torch refuse its float): by its value to 30 digits."""
+    if value.has(sp.I):
+        return True
+    if value.is_Rational or value.is_Float:
+        return False
+    number = complex(value.evalf(30))
+    return abs(number.imag) > 1e-25 * abs(number)
+
+
 def _vanishes(value: sp.Expr) -> bool:
     """Whether a constant that SymPy does not reduce (such as log(6) - log(2) - log(3)) is zero, to 50 digits
     relative to the size of its terms."""
@@ -408,7 +419,7 @@ def _exact(value: float) -> sp.Rational:
 def _check_score(expr: sp.Expr, text: str) -> None:
     if expr.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
         raise MetriccError(f"the formula {text.strip()!r} divides by zero or is infinite")
-    if expr.has(sp.I):
+    if any(part.is_number and _not_real(part) for part in sp.preorder_traversal(expr)):  # parameters bound now
         raise MetriccError(f"the formula {text.strip()!r} is not real-valued (a log or root of a negative number?)")
     if not expr.free_symbols & set(COUNT_SYMBOLS.values()):
         raise MetriccError(f"the formula {text.strip()!r} depends on none of TP, FP, FN, TN, so it cannot be "

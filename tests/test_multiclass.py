@@ -265,3 +265,30 @@ def test_bad_sample_weights_are_refused_as_for_binary_losses(bad, task, backend)
         call()
     if backend == "torch":
         assert not loss.running.any()  # the refused batch did not enter the running counts
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+@pytest.mark.parametrize("average", ["macro", "micro"])
+def test_float32_torch_losses_compute_the_formula_in_float64(task, average):
+    """The per-class formula and its partials are evaluated on the (tiny) counts: with float32 input they were
+    evaluated in float32, where (FP + TP)^7 of counts near 1e-6 underflows, so the partial 6 / (FP + TP)^7 was
+    infinite and the gradient NaN while the loss was finite (light sample weights, found by fuzzing). Like the
+    binary kernel, they are now evaluated in float64: the float32 gradient is finite and equals the float64
+    input's to float32 precision."""
+    import warnings
+
+    rng = np.random.default_rng(74)
+    z = rng.normal(0, 1.3, (12, 3))
+    y = rng.integers(0, 3, 12) if task == "multiclass" else (rng.random((12, 3)) < 0.5).astype(float)
+    w = rng.uniform(0.5, 2, 12) * 1e-7
+    module = compile_metric("(TP/(TP + FP))^6", task=task, num_classes=3, average=average).to_torch()
+    grads = []
+    for dtype in (torch.float32, torch.float64):
+        x = torch.tensor(z, dtype=dtype, requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # weights too light for eps: warned, and not the point here
+            module(x, torch.tensor(y, dtype=dtype if task == "multilabel" else torch.int64),
+                   torch.tensor(w, dtype=dtype)).backward()
+        grads.append(x.grad.double().numpy())
+    assert np.isfinite(grads[0]).all()
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-3, atol=1e-6 * np.abs(grads[1]).max())

@@ -243,7 +243,7 @@ def test_an_L_that_only_overflows_is_refused(L):
 @pytest.mark.parametrize("formula, message", [
     ("TP/(log(6)-log(2)-log(3))", "division by zero"),
     ("TP*log(0)^0", "infinite or undefined"),
-    ("min(TP, sqrt(-1))", "min() of a value that is not real"),
+    ("min(TP, sqrt(-1))", "this part of the formula is not a real number"),
     ("min(TP, log(0))", "infinite or undefined"),
     ("exp(" * 150 + "TP" + ")" * 150, "levels deep"),
     ("TP*1e300^15", "out of range"),
