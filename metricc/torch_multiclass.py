@@ -206,8 +206,9 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
                                               spec.momentum, valid).to(dtype).unbind())
             # the formula in float64, as the binary kernel has it: its partials of tiny counts overflow float32
             scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
-            loss, a, b = average(spec.scalars, tuple(c.to(scalar_dtype) for c in counts), spec.eps, spec.average,
-                                 spec.class_weight)
+            if counts[0].dtype != scalar_dtype:
+                counts = torch.stack(counts).to(scalar_dtype).unbind()
+            loss, a, b = average(spec.scalars, counts, spec.eps, spec.average, spec.class_weight)
         ctx.save_for_backward(target, weight, yh, not_yh, a.to(dtype), b.to(dtype), *saved)
         ctx.settings = (spec.task, L, world_size, input.dtype, dim, spec.fused)
         ctx.mark_non_differentiable(failed)
