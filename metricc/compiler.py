@@ -233,10 +233,12 @@ class CompiledMetric:
         tp = np.concatenate([[0.0], np.cumsum(positive)[last_of_tie]])
         fp = np.concatenate([[0.0], np.cumsum(negative)[last_of_tie]])
         cutoffs = np.concatenate([[np.inf], scores[last_of_tie]])
-        fn, tn = positive.sum() - tp, negative.sum() - fp
+        # what each cut-off leaves negative, summed from the end: exactly 0 below the lowest score (a total minus
+        # a prefix sum leaves a rounding residue there, which made 0/0 look defined)
+        left = np.concatenate([[0], last_of_tie + 1])
+        fn, tn = (np.append(np.cumsum(v[::-1])[::-1], 0.0)[left] for v in (positive, negative))
         with np.errstate(all="ignore"):
-            loss = np.broadcast_to(self._scalars("numpy")(tp, fp, np.maximum(fn, 0), np.maximum(tn, 0))[0],
-                                   tp.shape)
+            loss = np.broadcast_to(self._scalars("numpy")(tp, fp, fn, tn)[0], tp.shape)
         value = loss if self.minimize else 1 - loss
         defined = np.isfinite(value)
         if not defined.any():
