@@ -756,21 +756,23 @@ class BoostObjective:
             slope_p, slope_u = self._amplified_float32(z[rows], work, stack[:2])  # 4 p (1 - p), 4 yh (1 - yh)
             d = numpy.multiply(slope_u, slope_p, out=slopes[rows])
             d *= 1 / 16
-            y_rows = _typed(y[rows], work[6])
-            not_y = numpy.subtract(1, y_rows, out=work[7])
-            if w is not None:
-                w_rows = _typed(w[rows], work[2][:, :1])
-                d *= w_rows
-            numpy.multiply(d, d, out=stack[2])
-            if w is None:  # [[TP, FN, sum y d^2], [FP, TN, sum (1-y) d^2]]
+            if w is None:  # [[TP, FN, sum y d^2], [FP, TN, sum (1-y) d^2]], the labels read in place
+                numpy.multiply(d, d, out=stack[2])
+                y_rows = _typed(y[rows], work[6])
+                not_y = numpy.subtract(1, y_rows, out=work[7])
                 both = numpy.stack([column_dots(y_rows, stack), column_dots(not_y, stack)])
                 counts, squares = counts + both[:, :2], squares + both[:, 2]
                 continue
-            both = [column_dots(numpy.multiply(side, w_rows, out=work[k]), stack[:2])
-                    for k, side in ((8, y_rows), (0, not_y))]
-            counts = counts + numpy.stack(both)
-            squares = squares + numpy.stack([column_dots(y_rows, stack[2]), column_dots(not_y, stack[2])])
-            slope_sums = slope_sums + numpy.stack([column_dots(y_rows, d), column_dots(not_y, d)])
+            labels = work[6:8]  # y and 1 - y side by side: one call for each pair of sums
+            numpy.copyto(labels[0], y[rows])
+            numpy.subtract(1, labels[0], out=labels[1])
+            w_rows = _typed(w[rows], work[2][:, :1])
+            d *= w_rows
+            numpy.multiply(d, d, out=stack[2])
+            weighted = numpy.multiply(labels, w_rows, out=work[8:10])
+            counts = counts + column_dots(weighted[:, None], stack[None, :2])
+            squares = squares + column_dots(labels, stack[None, 2])
+            slope_sums = slope_sums + column_dots(labels, d[None])
         (tp, fn), (fp, tn) = counts
         sums = [*squares, tp + fn, fp + tn]
         return [tp, fp, fn, tn], sums if w is None else sums + [*slope_sums]
