@@ -289,11 +289,12 @@ class BoostObjective:
         weight = self._total_weight(w, len(z), grad.dtype)
         total = 1.0 if self.extensive else weight
         weight *= z.shape[1]  # per label and unit weight
-        dtype = self._arithmetic(mode, grad.dtype, w)
+        heaviest = None if w is None else float(w.max())
+        dtype = self._arithmetic(mode, grad.dtype, heaviest)
         slopes, bends = self._row_buffers(z.shape, 1 if mode == "bound" else 2, dtype)
         counts, sums = self._count_sums(z, y, w, slopes, bends, dtype)
         coefficients = self._coefficients(counts)[1:]
-        if dtype == numpy.float32 and not self._float32_suffices(coefficients, sums, y, w, slopes):
+        if dtype == numpy.float32 and not self._float32_suffices(coefficients, sums, y, heaviest, slopes):
             dtype = numpy.float64  # every margin that counts far out on the amplifier: again in float64
             slopes, bends = self._row_buffers(z.shape, 1, dtype)
             counts, sums = self._count_sums(z, y, w, slopes, bends, dtype)
@@ -325,19 +326,19 @@ class BoostObjective:
                 grad *= mean_hessian * weight / size
                 hess *= mean_hessian * weight / size
 
-    def _float32_suffices(self, coefficients, sums, y, w, slopes):
+    def _float32_suffices(self, coefficients, sums, y, heaviest, slopes):
         """Whether float32's slopes (exact to ~3e-7 of their peak) keep the call's tolerance: for some side of some
         label (y = 1 or y = 0), its coefficient |a| or |b| times the largest d of its rows reaches FLOAT32_STEEPEST
-        / L of the largest coefficient of a side with rows, times the heaviest weight (d peaks at w / 16). First
-        from a lower bound of each side's largest d that the first pass's sums give (without weights the root
-        mean square, sqrt(sum y d^2 / sum y); with them sum y d^2 / sum y d), else from the largest y d and
-        (1 - y) d themselves (one more pass)."""
+        / L of the largest coefficient of a side with rows, times the heaviest weight `heaviest` (None without
+        weights; d peaks at w / 16). First from a lower bound of each side's largest d that the first pass's sums
+        give (without weights the root mean square, sqrt(sum y d^2 / sum y); with them sum y d^2 / sum y d), else
+        from the largest y d and (1 - y) d themselves (one more pass)."""
         a, b = (numpy.abs(v) for v in coefficients[:2])
         squares_positive, squares_negative, weight_positive, weight_negative, *slope_sums = sums
         needed = max(float(numpy.max(a * (weight_positive > 0))), float(numpy.max(b * (weight_negative > 0))))
-        needed *= FLOAT32_STEEPEST / self.L * (1.0 if w is None else float(w.max())) / 16
+        needed *= FLOAT32_STEEPEST / self.L * (1.0 if heaviest is None else heaviest) / 16
         with numpy.errstate(divide="ignore", invalid="ignore"):
-            if w is None:  # the root mean square of d over the side's rows
+            if heaviest is None:  # the root mean square of d over the side's rows
                 least = [numpy.sqrt(squares_positive / weight_positive), numpy.sqrt(squares_negative / weight_negative)]
             else:  # sum d^2 <= (largest d) sum d
                 least = [squares_positive / slope_sums[0], squares_negative / slope_sums[1]]
@@ -365,14 +366,14 @@ class BoostObjective:
         return min(factor, cap / largest) if largest > 0 else factor
 
     @staticmethod
-    def _arithmetic(mode, out, w):
+    def _arithmetic(mode, out, heaviest):
         """The type the kernel computes in: float32 for a booster's call (float32 outputs, `out`) with the bound
         Hessian, whose every term is a product of factors without cancellation (each output within 4e-7 L of the
         float64 value, or 1e-7 L of the largest output where soft labels' coefficients cancel), unless a sample
-        weight lies outside FLOAT32_WEIGHTS; float64 otherwise."""
+        weight (the heaviest, `heaviest`; None without weights) lies outside FLOAT32_WEIGHTS; float64 otherwise."""
         if out != numpy.float32 or mode != "bound":
             return numpy.float64
-        if w is not None and not FLOAT32_WEIGHTS[0] <= float(w.max()) <= FLOAT32_WEIGHTS[1]:
+        if heaviest is not None and not FLOAT32_WEIGHTS[0] <= heaviest <= FLOAT32_WEIGHTS[1]:
             return numpy.float64
         return numpy.float32
 
