@@ -196,25 +196,25 @@ def booster_ratio(n, metric, repeats, dtype=np.float64):
 def booster_call_in_training(n, rounds):
     """Milliseconds per call (medians over `rounds` rounds of xgboost.train, n = `n`, depth 6) of metricc's F1
     objective and of the NumPy logistic one written two ways: on XGBoost's float32 margins as they come, and with
-    the margins cast to float64; all three timed in the same callback on the arrays XGBoost passes (float32
-    margins, float32 labels)."""
+    the margins cast to float64; all three timed in the same callback on the margins XGBoost passes (float32),
+    each a whole objective(margins, data) that fetches its labels (float32) from the DMatrix."""
     import xgboost as xgb
     from sklearn.datasets import make_classification
 
     X, labels = make_classification(n, n_features=20, weights=[0.9], random_state=0)
     data, objective = xgb.DMatrix(X, labels), compile_metric("f1", L=L).to_xgboost()
-    steps = {"ours": lambda margins, y, data: objective(margins, data),
-             "float32": lambda margins, y, data: numpy_logistic_grad_hess(margins, y),
-             "float64": lambda margins, y, data: numpy_logistic_grad_hess(np.asarray(margins, dtype=np.float64), y)}
+    steps = {"ours": objective,
+             "float32": lambda margins, data: numpy_logistic_grad_hess(margins, data.get_label()),
+             "float64": lambda margins, data: numpy_logistic_grad_hess(np.asarray(margins, dtype=np.float64),
+                                                                       data.get_label())}
     times = {name: [] for name in steps}
     order = list(steps)
 
     def timed_objective(margins, data):
-        y = data.get_label()
         order.append(order.pop(0))  # each round another goes first, on the margins fresh from the booster
         for name in order:
             start = time.perf_counter()
-            out = steps[name](margins, y, data)
+            out = steps[name](margins, data)
             times[name].append(time.perf_counter() - start)
             if name == "ours":
                 result = out
