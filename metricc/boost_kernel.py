@@ -43,6 +43,9 @@ FLOAT32_TOTAL_WEIGHT = 1e30
 # to the largest output). The largest gradient must reach this / L of the one at the peak (_float32_suffices),
 # else the call computes in float64
 FLOAT32_STEEPEST = 2.0
+# the float32 call's amplifier clips its argument here: exp stays finite (float32 overflows past 88.7), and
+# sigmoid(-80) = 1.8e-35 is still a normal float32 number
+FLOAT32_EXP_CLIP = 80.0
 VECDOT = getattr(numpy, "vecdot", None)  # NumPy >= 2
 
 
@@ -167,11 +170,11 @@ class BoostObjective:
     magnitude) or "gauss-newton" (both terms made non-negative).
 
     Arithmetic: a call (float32 outputs, the type both boosters keep) with the bound Hessian computes in float32
-    (the sigmoids from tanh, _amplified_float32), its sums and coefficients in float64: each output within
-    4e-7 L of the float64 value, or within 1e-7 L of the largest output (where p - t cancels for a threshold t
-    other than 1/2, or soft labels' coefficients do). The other forms (whose bend 1 - 2 yh cancels near the
-    threshold), sample weights outside FLOAT32_WEIGHTS, calls whose margins all lie far out on the amplifier
-    (FLOAT32_STEEPEST) and `gradient_and_hessian()` compute in float64.
+    (the probability from tanh, the amplifier from exp: _amplified_float32), its sums and coefficients in
+    float64: each output within 4e-7 L of the float64 value, or within 1e-7 L of the largest output (where p - t
+    cancels for a threshold t other than 1/2, or soft labels' coefficients do). The other forms (whose bend
+    1 - 2 yh cancels near the threshold), sample weights outside FLOAT32_WEIGHTS, calls whose margins all lie far
+    out on the amplifier (FLOAT32_STEEPEST) and `gradient_and_hessian()` compute in float64.
 
     Raw scores: the booster's score r stands for the margin z = r + `offset`, offset = logit(threshold), so that
     every booster starts at r = 0 (`params`), where the amplifier is steepest, and a prediction is positive for
@@ -754,9 +757,9 @@ class BoostObjective:
         counts, squares, slope_sums = 0.0, 0.0, 0.0
         for rows, work in self._blocks(z, numpy.float32):
             stack = work[3:6]  # yh, 1 - yh and d^2 side by side: one dot call for three sums
-            slope_p, slope_u = self._amplified_float32(z[rows], work, stack[:2])  # 4 p (1 - p), 4 yh (1 - yh)
+            slope_p, slope_u = self._amplified_float32(z[rows], work, stack[:2])  # 4 p (1 - p), yh (1 - yh)
             d = numpy.multiply(slope_u, slope_p, out=slopes[rows])
-            d *= 1 / 16
+            d *= 1 / 4
             if w is None:  # [[TP, FN, sum y d^2], [FP, TN, sum (1-y) d^2]], the labels read in place
                 numpy.multiply(d, d, out=stack[2])
                 y_rows = _typed(y[rows], work[6])
@@ -779,27 +782,32 @@ class BoostObjective:
         return [tp, fp, fn, tn], sums if w is None else sums + [*slope_sums]
 
     def _amplified_float32(self, x, work, soft):
-        """For a block of margins x, in float32: yh and 1 - yh into soft[0] and soft[1], and 4 p (1 - p) and 4 yh (1 - yh) (returned, in
-        work[0] and work[1]), from t = tanh(v / 2) = 2 sigmoid(v) - 1: half the cost of float32's exp, and no clip
-        (tanh does not overflow). The amplifier's argument L (p - threshold) = L t_p / 2 + L (1/2 - threshold)
-        does not cancel at the usual threshold 1/2, as L (p - 1/2) from a rounded p did. Each value is within a
-        few float32 ulps of 1 in absolute terms (far out, slopes below ~1e-7 round to 0), which the call's
-        tolerance allows (see the class)."""
+        """For a block of margins x, in float32: yh and 1 - yh into soft[0] and soft[1], and 4 p (1 - p) and
+        yh (1 - yh) (returned, in work[0] and work[1]). The probability from t_p = tanh(v / 2) = 2 p - 1 (half the
+        cost of float32's exp; p is exact in absolute terms, which is all the amplifier's argument
+        u = L (p - threshold) = L t_p / 2 + L (1/2 - threshold) needs: it does not cancel at the usual threshold
+        1/2, as L (p - 1/2) from a rounded p did). The amplifier from E = exp(u): 1 - yh = 1 / (1 + E) and
+        yh = E (1 - yh), each exact in relative terms, as the counts need: TP and FP can be sums of tens of
+        thousands of yh near 1e-7, which (1 + tanh(u / 2)) / 2 rounded to multiples of 3e-8. Far out, 4 p (1 - p)
+        is exact only in absolute terms (slopes below ~1e-7 of the peak round to 0), which the call's tolerance
+        allows (see the class)."""
         t_p = numpy.multiply(x, 0.5, out=work[0], dtype=numpy.float32)
         if self.offset:
             t_p += 0.5 * self.offset
         numpy.tanh(t_p, out=t_p)  # 2 p - 1
-        t_u = numpy.multiply(t_p, self.L / 4, out=work[1])  # L (p - 1/2) / 2
+        e = numpy.multiply(t_p, self.L / 2, out=work[1])  # L (p - 1/2)
         if self.threshold != 0.5:
-            t_u += self.L * (0.5 - self.threshold) / 2
-        numpy.tanh(t_u, out=t_u)  # 2 yh - 1
-        yh = numpy.multiply(t_u, 0.5, out=soft[0])
-        yh += 0.5
-        numpy.subtract(1, yh, out=soft[1])
-        for t in (t_p, t_u):
-            numpy.multiply(t, t, out=t)
-            numpy.subtract(1, t, out=t)
-        return t_p, t_u
+            e += self.L * (0.5 - self.threshold)
+        if self.L * max(self.threshold, 1 - self.threshold) > FLOAT32_EXP_CLIP:  # |u| can pass it: exp overflows
+            numpy.clip(e, -FLOAT32_EXP_CLIP, FLOAT32_EXP_CLIP, out=e)
+        numpy.exp(e, out=e)
+        not_yh = numpy.add(e, 1, out=soft[1])
+        numpy.divide(1, not_yh, out=not_yh)
+        yh = numpy.multiply(e, not_yh, out=soft[0])
+        numpy.multiply(yh, not_yh, out=e)  # yh (1 - yh)
+        numpy.multiply(t_p, t_p, out=t_p)
+        numpy.subtract(1, t_p, out=t_p)
+        return t_p, e
 
     def _class_counts(self, z, y, w, kept=None):
         """_count_sums for task="multiclass", with yh = softmax(L/2 softmax(z)); into `kept` (two class-major
