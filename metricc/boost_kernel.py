@@ -760,19 +760,17 @@ class BoostObjective:
             slope_p, slope_u = self._amplified_float32(z[rows], work, stack[:2])  # 4 p (1 - p), yh (1 - yh)
             d = numpy.multiply(slope_u, slope_p, out=slopes[rows])
             d *= 1 / 4
-            if w is None:  # [[TP, FN, sum y d^2], [FP, TN, sum (1-y) d^2]], the labels read in place
-                numpy.multiply(d, d, out=stack[2])
-                y_rows = _typed(y[rows], work[6])
-                not_y = numpy.subtract(1, y_rows, out=work[7])
-                both = numpy.stack([column_dots(y_rows, stack), column_dots(not_y, stack)])
-                counts, squares = counts + both[:, :2], squares + both[:, 2]
-                continue
-            labels = work[6:8]  # y and 1 - y side by side: one call for each pair of sums
+            labels = work[6:8]  # y and 1 - y side by side: one dot call for each set of sums
             numpy.copyto(labels[0], y[rows])
             numpy.subtract(1, labels[0], out=labels[1])
-            w_rows = _typed(w[rows], work[2][:, :1])
-            d *= w_rows
+            if w is not None:
+                w_rows = _typed(w[rows], work[2][:, :1])
+                d *= w_rows
             numpy.multiply(d, d, out=stack[2])
+            if w is None:  # [[TP, FN, sum y d^2], [FP, TN, sum (1-y) d^2]]
+                both = column_dots(labels[:, None], stack[None])
+                counts, squares = counts + both[:, :2], squares + both[:, 2]
+                continue
             weighted = numpy.multiply(labels, w_rows, out=work[8:10])
             counts = counts + column_dots(weighted[:, None], stack[None, :2])
             squares = squares + column_dots(labels, stack[None, 2])
