@@ -708,29 +708,34 @@ class BoostObjective:
         return array
 
     def _count_sums(self, z, y, w, slopes=None, bends=None, dtype=numpy.float64):
-        """TP, FP, FN, TN (arrays of shape (C,)), block by block. Into `slopes` (an array of z's shape, or None) goes
-        d = w d yh / d z / L; into `bends`, L (1 - 2 yh) p (1 - p) + 1 - 2 p, with d^2 yh / d z^2 = d yh / d z *
-        bend. With slopes and no bends (the bound's Hessian sum needs them), also the sums of y d^2, (1 - y) d^2,
-        w y and w (1 - y), the last two as TP + FN and FP + TN. Computed in float64 (each yh and 1 - yh exact in
-        relative terms) unless `dtype` is float32 (_count_sums_float32)."""
+        """TP, FP, FN, TN (arrays of shape (C,)), block by block, each the sum of its own products (none the rest
+        of a total, which could come out slightly negative where it is 0). Into `slopes` (an array of z's shape,
+        or None) goes d = w d yh / d z / L; into `bends`, L (1 - 2 yh) p (1 - p) + 1 - 2 p, with d^2 yh / d z^2 =
+        d yh / d z * bend. With slopes and no bends (the bound's Hessian sum needs them), also the sums of y d^2,
+        (1 - y) d^2, w y and w (1 - y), the last two as TP + FN and FP + TN, and in float32 with weights those of
+        y d and (1 - y) d (for _float32_suffices). Computed in `dtype` (float64: each yh and 1 - yh exact in
+        relative terms; float32: see _amplified_float32), summed in float64."""
         if self.task == "multiclass":
             return self._class_counts(z, y, w), None
-        if dtype == numpy.float32:
-            return self._count_sums_float32(z, y, w, slopes)
-        counts, squares = 0.0, 0.0
+        counts, squares, slope_sums = 0.0, 0.0, 0.0
         for rows, work in self._blocks(z, dtype):
-            p, not_p, slope_p = sigmoids(z[rows], work[0:3], shift=-self.offset)  # of the margins r + offset
-            *_, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)
             soft = work[3:5]  # yh and 1 - yh, side by side, as y and 1 - y: one dot call for the four counts
+            if dtype == numpy.float32:
+                slope_p, slope_u = self._amplified_float32(z[rows], work, soft)  # 4 p (1 - p), yh (1 - yh)
+            else:
+                p, not_p, slope_p = sigmoids(z[rows], work[0:3], shift=-self.offset)  # of the margins r + offset
+                *_, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)
             labels = work[6:8]
             numpy.copyto(labels[0], y[rows])
             numpy.subtract(1, labels[0], out=labels[1])
-            w_rows = None if w is None else w[rows]
+            w_rows = None if w is None else _typed(w[rows], work[10][:, :1])
             weighted = labels if w is None else numpy.multiply(labels, w_rows, out=work[8:10])
             if slopes is None:
                 counts = counts + column_dots(weighted[:, None], soft[None])  # [[TP, FN], [FP, TN]]
                 continue
             d = numpy.multiply(slope_u, slope_p, out=slopes[rows])
+            if dtype == numpy.float32:
+                d *= 1 / 4
             if w is not None:
                 d *= w_rows
             if bends is not None:  # 1 - 2 s = sigmoid(-x) - sigmoid(x)
@@ -747,37 +752,13 @@ class BoostObjective:
             else:
                 counts = counts + column_dots(weighted[:, None], soft[None])
                 squares = squares + column_dots(labels, work[None, 5])
+                if dtype == numpy.float32:  # for _float32_suffices
+                    slope_sums = slope_sums + column_dots(labels, d[None])
         (tp, fn), (fp, tn) = counts
-        return [tp, fp, fn, tn], None if slopes is None or bends is not None else [*squares, tp + fn, fp + tn]
-
-    def _count_sums_float32(self, z, y, w, slopes):
-        """_count_sums in float32 (see _amplified_float32) with slopes and no bends, summed in float64; with
-        weights, also the sums of y d and (1 - y) d (for _float32_suffices). Each count is a sum of its own
-        products (none the rest of a total, which could come out slightly negative where it is 0)."""
-        counts, squares, slope_sums = 0.0, 0.0, 0.0
-        for rows, work in self._blocks(z, numpy.float32):
-            stack = work[3:6]  # yh, 1 - yh and d^2 side by side: one dot call for three sums
-            slope_p, slope_u = self._amplified_float32(z[rows], work, stack[:2])  # 4 p (1 - p), yh (1 - yh)
-            d = numpy.multiply(slope_u, slope_p, out=slopes[rows])
-            d *= 1 / 4
-            labels = work[6:8]  # y and 1 - y side by side: one dot call for each set of sums
-            numpy.copyto(labels[0], y[rows])
-            numpy.subtract(1, labels[0], out=labels[1])
-            if w is not None:
-                w_rows = _typed(w[rows], work[2][:, :1])
-                d *= w_rows
-            numpy.multiply(d, d, out=stack[2])
-            if w is None:  # [[TP, FN, sum y d^2], [FP, TN, sum (1-y) d^2]]
-                both = column_dots(labels[:, None], stack[None])
-                counts, squares = counts + both[:, :2], squares + both[:, 2]
-                continue
-            weighted = numpy.multiply(labels, w_rows, out=work[8:10])
-            counts = counts + column_dots(weighted[:, None], stack[None, :2])
-            squares = squares + column_dots(labels, stack[None, 2])
-            slope_sums = slope_sums + column_dots(labels, d[None])
-        (tp, fn), (fp, tn) = counts
-        sums = [*squares, tp + fn, fp + tn]
-        return [tp, fp, fn, tn], sums if w is None else sums + [*slope_sums]
+        sums = None if slopes is None or bends is not None else [*squares, tp + fn, fp + tn]
+        if sums is not None and dtype == numpy.float32 and w is not None:
+            sums += [*slope_sums]
+        return [tp, fp, fn, tn], sums
 
     def _amplified_float32(self, x, work, soft):
         """For a block of margins x, in float32: yh and 1 - yh into soft[0] and soft[1], and 4 p (1 - p) and
