@@ -30,8 +30,9 @@ MAX_WEIGHT = 1e100
 # float64 numbers per block of rows (twice as many float32): a block's twelve buffers (1.5 MiB) stay in a core's
 # own (L2) cache; blocks four times this size, which spill out of it, make the booster's float32 call 17 % slower
 BLOCK = 1 << 14
-# numbers per dot product (column_dots): OpenBLAS computes a dot of more than 10,000 with its worker threads;
-# float32 dots are shorter (DOT // 4), so that each sums few enough numbers in float32 before float64 takes over
+# rows per matrix product (outer_dots): OpenBLAS computes a dot of more than 10,000 numbers, or a matrix product of
+# more than 262,144 multiplications, with its worker threads; float32 products are shorter (DOT // 4), so that each
+# sums few enough numbers in float32 before float64 takes over
 DOT = 4096
 # the booster's call computes in float32 with the bound Hessian when every sample weight lies in this range
 FLOAT32_WEIGHTS = (1e-15, 1e15)
@@ -46,7 +47,6 @@ FLOAT32_STEEPEST = 2.0
 # the float32 call's amplifier clips its argument here: exp stays finite (float32 overflows past 88.7), and
 # sigmoid(-80) = 1.8e-35 is still a normal float32 number
 FLOAT32_EXP_CLIP = 80.0
-VECDOT = getattr(numpy, "vecdot", None)  # NumPy >= 2
 
 
 def extensive(curvatures):
@@ -89,26 +89,29 @@ def sigmoids(x, out=None, scale=1.0, shift=0.0, probability=False):
     return first, second, product
 
 
-def column_dots(a, b):
-    """The sums over the rows of a * b, for arrays of shape (..., rows, C) that broadcast against each other: an
-    array of shape (..., C), float64. Each dot product runs over at most DOT numbers (DOT // 4 in float32; the
-    dots are then summed in float64), so that BLAS computes it on the calling thread (a longer one wakes
-    OpenBLAS's worker threads, which then spin on the cores the booster's own threads need); about twice the
-    speed of numpy.einsum, and many times it for several columns."""
-    if VECDOT is None:  # NumPy < 2
-        a, b = numpy.broadcast_arrays(a, b)
-        return numpy.einsum("...ij,...ij->...j", a, b, dtype=numpy.float64)
-    rows = numpy.shape(a)[-2]
-    size = DOT if numpy.result_type(a, b) == numpy.float64 else DOT // 4
+def outer_dots(a, b):
+    """The sums over the rows of a_i * b_j for each pair of a's arrays a_i and b's b_j, column by column: for a of
+    shape (k, rows, C) and b (m, rows, C), an array (k, m, C), float64. Batched matrix products over DOT rows at a
+    time (DOT // 4 in float32; the products are then summed in float64): each a k x DOT by DOT x m product, small
+    enough for OpenBLAS to compute on the calling thread (a larger one wakes its worker threads, which then spin on
+    the cores the booster's own threads need); in float32 at a block of rows, twice the speed of one dot product
+    per pair (numpy.vecdot)."""
+    def matrices(v):  # (C, count, rows), each array's rows adjacent in memory, as BLAS reads them
+        v = v.transpose(2, 0, 1)
+        return v if v.strides[-1] == v.itemsize else numpy.ascontiguousarray(v)
+
+    a, b = matrices(a), matrices(b)
+    rows = a.shape[-1]
+    size = DOT if a.dtype == numpy.float64 or b.dtype == numpy.float64 else DOT // 4
     full = rows - rows % size
     total = 0.0
-    if full:
+    if full:  # (chunks, C, k, size) @ (chunks, C, size, m), summed over the chunks
         def chunks(v):
-            return v[..., :full, :].reshape(v.shape[:-2] + (full // size, size, v.shape[-1]))
-        total = VECDOT(chunks(a), chunks(b), axis=-2).sum(axis=-2, dtype=numpy.float64)
+            return v[..., :full].reshape(v.shape[:2] + (full // size, size)).transpose(2, 0, 1, 3)
+        total = numpy.matmul(chunks(a), chunks(b).swapaxes(-1, -2)).sum(axis=0, dtype=numpy.float64)
     if full < rows:
-        total = total + VECDOT(a[..., full:, :], b[..., full:, :], axis=-2).astype(numpy.float64)
-    return total
+        total = total + numpy.matmul(a[..., full:], b[..., full:].swapaxes(-1, -2)).astype(numpy.float64)
+    return total.transpose(1, 2, 0)
 
 
 def softmax(x):
@@ -399,7 +402,7 @@ class BoostObjective:
         the rows' slopes d_yh = w d yh / d z / L and bends (d^2 yh / d z^2 = d yh / d z * bend; None for the
         bound), with the per-row numbers that `plans` (_label_plans) describe."""
         y = _typed(y, work[0])
-        not_y = numpy.subtract(1, y, out=work[1])
+        not_y = None if all(plan[0] == "y" for plan in plans) else numpy.subtract(1, y, out=work[1])
         grad, hess = out
         c, q, *bound_bend = (_by_label(y, not_y, plan, work[5], out=work[2 + k]) for k, plan in enumerate(plans))
         square = numpy.multiply(d_yh, d_yh, out=work[5])  # the scratch rows are spent
@@ -721,7 +724,7 @@ class BoostObjective:
         for rows, work in self._blocks(z, dtype):
             soft = work[3:5]  # yh and 1 - yh, side by side, as y and 1 - y: one dot call for the four counts
             if dtype == numpy.float32:
-                slope_p, slope_u = self._amplified_float32(z[rows], work, soft)  # 4 p (1 - p), yh (1 - yh)
+                slope_p, slope_u = self._amplified_float32(z[rows], work, soft)  # 4 p (1 - p), yh (1 - yh) / 4
             else:
                 p, not_p, slope_p = sigmoids(z[rows], work[0:3], shift=-self.offset)  # of the margins r + offset
                 *_, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)
@@ -731,15 +734,13 @@ class BoostObjective:
             w_rows = None if w is None else _typed(w[rows], work[10][:, :1])
             weighted = labels if w is None else numpy.multiply(labels, w_rows, out=work[8:10])
             if slopes is None:
-                counts = counts + column_dots(weighted[:, None], soft[None])  # [[TP, FN], [FP, TN]]
+                counts = counts + outer_dots(weighted, soft)  # [[TP, FN], [FP, TN]]
                 continue
             d = numpy.multiply(slope_u, slope_p, out=slopes[rows])
-            if dtype == numpy.float32:
-                d *= 1 / 4
             if w is not None:
                 d *= w_rows
             if bends is not None:  # 1 - 2 s = sigmoid(-x) - sigmoid(x)
-                counts = counts + column_dots(weighted[:, None], soft[None])
+                counts = counts + outer_dots(weighted, soft)
                 bend = numpy.subtract(soft[1], soft[0], out=bends[rows])
                 bend *= slope_p
                 bend *= self.L
@@ -747,22 +748,23 @@ class BoostObjective:
                 continue
             numpy.multiply(d, d, out=work[5])  # beside yh and 1 - yh (slope_u is spent)
             if w is None:  # [[TP, FN, sum y d^2], [FP, TN, sum (1-y) d^2]] in one call
-                both = column_dots(labels[:, None], work[None, 3:6])
+                both = outer_dots(labels, work[3:6])
                 counts, squares = counts + both[:, :2], squares + both[:, 2]
             else:
-                counts = counts + column_dots(weighted[:, None], soft[None])
-                squares = squares + column_dots(labels, work[None, 5])
+                counts = counts + outer_dots(weighted, soft)
+                squares = squares + outer_dots(labels, work[5:6])[:, 0]
                 if dtype == numpy.float32:  # for _float32_suffices
-                    slope_sums = slope_sums + column_dots(labels, d[None])
-        (tp, fn), (fp, tn) = counts
+                    slope_sums = slope_sums + outer_dots(labels, d[None])[:, 0]
+        (tp, fn), (fp, tn) = counts * 2 if dtype == numpy.float32 else counts  # of yh / 2 and (1 - yh) / 2
         sums = None if slopes is None or bends is not None else [*squares, tp + fn, fp + tn]
         if sums is not None and dtype == numpy.float32 and w is not None:
             sums += [*slope_sums]
         return [tp, fp, fn, tn], sums
 
     def _amplified_float32(self, x, work, soft):
-        """For a block of margins x, in float32: yh and 1 - yh into soft[0] and soft[1], and 4 p (1 - p) and
-        yh (1 - yh) (returned, in work[0] and work[1]). The probability from t_p = tanh(v / 2) = 2 p - 1 (half the
+        """For a block of margins x, in float32: yh / 2 and (1 - yh) / 2 into soft[0] and soft[1] (halved: their
+        product is the amplifier's slope over 4, as the kernel's d needs it, without a pass that scales it; the
+        counts are their sums times 2), and 4 p (1 - p) and yh (1 - yh) / 4 (returned, in work[0] and work[1]). The probability from t_p = tanh(v / 2) = 2 p - 1 (half the
         cost of float32's exp; p is exact in absolute terms, which is all the amplifier's argument
         u = L (p - threshold) = L t_p / 2 + L (1/2 - threshold) needs: it does not cancel at the usual threshold
         1/2, as L (p - 1/2) from a rounded p did). The amplifier from E = exp(u): 1 - yh = 1 / (1 + E) and
@@ -781,9 +783,9 @@ class BoostObjective:
             numpy.clip(e, -FLOAT32_EXP_CLIP, FLOAT32_EXP_CLIP, out=e)
         numpy.exp(e, out=e)
         not_yh = numpy.add(e, 1, out=soft[1])
-        numpy.divide(1, not_yh, out=not_yh)
+        numpy.divide(0.5, not_yh, out=not_yh)  # (1 - yh) / 2
         yh = numpy.multiply(e, not_yh, out=soft[0])
-        numpy.multiply(yh, not_yh, out=e)  # yh (1 - yh)
+        numpy.multiply(yh, not_yh, out=e)  # yh (1 - yh) / 4
         numpy.multiply(t_p, t_p, out=t_p)
         numpy.subtract(1, t_p, out=t_p)
         return t_p, e
@@ -798,12 +800,12 @@ class BoostObjective:
             yh = softmax(p * (self.L / 2))
             if kept is not None:
                 kept[0][:, rows], kept[1][:, rows] = p, yh
-            soft = numpy.stack([yh, 1 - yh]).swapaxes(1, 2)  # (2, rows, C) views for column_dots
+            soft = numpy.stack([yh, 1 - yh]).swapaxes(1, 2)  # (2, rows, C) views for outer_dots
             wy = self._one_hot(y[rows])
-            wn = 1 - wy
+            weighted = numpy.stack([wy, 1 - wy]).swapaxes(1, 2)
             if w is not None:
-                wy, wn = wy * w[rows].T, wn * w[rows].T
-            counts = counts + numpy.stack([column_dots(wy.T, soft), column_dots(wn.T, soft)])  # [[TP, FN], [FP, TN]]
+                weighted *= w[rows]
+            counts = counts + outer_dots(weighted, soft)  # [[TP, FN], [FP, TN]]
         (tp, fn), (fp, tn) = counts
         return [tp, fp, fn, tn]
 

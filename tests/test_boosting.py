@@ -184,38 +184,36 @@ def test_per_label_numbers_keep_the_smaller_of_the_two(dtype, positive, negative
     assert np.all(np.abs(out - want) <= 1.5 * np.spacing(np.abs(want).astype(dtype)))
 
 
-@pytest.mark.parametrize("vecdot", [True, False])
-def test_column_dots_are_the_sums_of_the_products(monkeypatch, vecdot):
-    """column_dots sums the products over the rows, for broadcast stacks of arrays, in dots of DOT rows (full ones
-    and a short one) with NumPy 2's vecdot, or with einsum where NumPy has no vecdot."""
+@pytest.mark.parametrize("columns", [1, 3])
+def test_outer_dots_are_the_sums_of_the_products(monkeypatch, columns):
+    """outer_dots sums the products of each pair of arrays over the rows, column by column, in products of DOT rows
+    (full ones and a short one), for arrays as the kernel lays them out and for views whose rows are not adjacent
+    in memory (the multi-class one-hot columns)."""
     from metricc import boost_kernel
 
     monkeypatch.setattr(boost_kernel, "DOT", 4)
-    if not vecdot:
-        monkeypatch.setattr(boost_kernel, "VECDOT", None)
     rng = np.random.default_rng(0)
     for rows in (3, 4, 11, 12):
-        a, b = rng.normal(size=(rows, 2)), rng.normal(size=(3, rows, 2))
-        got = boost_kernel.column_dots(a, b)
-        assert got.shape == (3, 2)
-        np.testing.assert_allclose(got, (a * b).sum(axis=1), rtol=1e-13)
+        a, b = rng.normal(size=(2, rows, columns)), rng.normal(size=(3, rows, columns))
+        want, size = (a[:, None] * b[None]).sum(axis=2), np.abs(a[:, None] * b[None]).sum(axis=2)
+        for a_view, b_view in ((a, b), (np.asarray(a.transpose(0, 2, 1), order="C").transpose(0, 2, 1), b[:, ::-1][:, ::-1])):
+            got = boost_kernel.outer_dots(a_view, b_view)
+            assert got.shape == (2, 3, columns)
+            assert np.all(np.abs(got - want) <= 1e-14 * size)
 
 
-@pytest.mark.parametrize("vecdot", [True, False])
-def test_float32_column_dots_add_up_in_float64(monkeypatch, vecdot):
-    """float32 columns are summed in dots of DOT // 4 numbers, whose results add up in float64: a dot of 2^30
-    and 976 dots of 1 (each exact in float32) sum to exactly 2^30 + 976 plus the short tail, which float32
-    (steps of 128 there) cannot hold."""
+def test_float32_outer_dots_add_up_in_float64():
+    """float32 rows are summed in products of DOT // 4 rows, whose results add up in float64: a product of 2^30
+    and 976 of 1 (each exact in float32) sum to exactly 2^30 + 976 plus the short tail, which float32 (steps of
+    128 there) cannot hold."""
     from metricc import boost_kernel
 
-    if not vecdot:
-        monkeypatch.setattr(boost_kernel, "VECDOT", None)
     size = boost_kernel.DOT // 4
-    a = np.full((size * 977 + 3, 1), 2.0 ** -10, np.float32)
-    a[:size] = 2.0 ** 30 / size
-    got = boost_kernel.column_dots(a, np.ones_like(a))
+    a = np.full((1, size * 977 + 3, 1), 2.0 ** -10, np.float32)
+    a[:, :size] = 2.0 ** 30 / size
+    got = boost_kernel.outer_dots(a, np.ones_like(a))
     assert got.dtype == np.float64
-    assert got[0] == 2.0 ** 30 + 976 + 3 * 2.0 ** -10
+    assert got[0, 0, 0] == 2.0 ** 30 + 976 + 3 * 2.0 ** -10
     assert float(np.float32(2.0 ** 30) + np.float32(976)) != 2.0 ** 30 + 976
 
 
@@ -604,25 +602,22 @@ def test_saturated_margins_give_finite_outputs(hessian):
 
 
 def test_the_objective_calls_blas_only_on_its_calling_thread():
-    """BLAS runs in a call only in column_dots, whose dot products span at most DOT numbers: OpenBLAS computes a
-    longer dot product (or a matrix product) with its worker threads, which then spin for a while and take the
-    cores from the booster's own threads. With one dot product per block of 65,536 numbers, XGBoost rounds at
-    n = 1e6 on two cores took 2.7 times as long as with binary:logistic; with these, as long
-    (benchmarks/bench_loss.py --tables rounds)."""
+    """BLAS runs in a call only in outer_dots, whose products span at most DOT rows: OpenBLAS computes a longer dot
+    product or a matrix product of more than 262,144 multiplications (k x DOT x m, k and m at most 3 here) with
+    its worker threads, which then spin for a while and take the cores from the booster's own threads. With one
+    dot product per block of 65,536 numbers, XGBoost rounds at n = 1e6 on two cores took 2.7 times as long as
+    with binary:logistic; with these, as long (benchmarks/bench_loss.py --tables rounds)."""
     from metricc import boost_kernel
 
-    assert boost_kernel.DOT <= 10_000  # OpenBLAS's threshold for threads in a dot product (x86_64 and arm64)
+    assert 3 * boost_kernel.DOT * 3 <= 262_144 and boost_kernel.DOT <= 10_000  # OpenBLAS's thresholds for threads
     tree = ast.parse(inspect.getsource(boost_kernel))
+    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "outer_dots")
     blas = [f"line {node.lineno}" for node in ast.walk(tree)
-            if isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult)
-            or isinstance(node, ast.Attribute) and node.attr in {"dot", "matmul", "vdot", "inner", "tensordot"}]
+            if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult)
+                or isinstance(node, ast.Attribute) and node.attr in {"dot", "matmul", "vdot", "inner", "tensordot",
+                                                                      "vecdot", "einsum"})
+            and not function.lineno <= node.lineno <= function.end_lineno]
     assert not blas, blas
-    vecdots = {node.lineno for node in ast.walk(tree) if isinstance(node, ast.Name) and node.id == "VECDOT"
-               or isinstance(node, ast.Attribute) and node.attr == "vecdot"}
-    function = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "column_dots")
-    outside = [line for line in vecdots if not function.lineno <= line <= function.end_lineno
-               and "VECDOT = getattr(numpy, \"vecdot\"" not in inspect.getsource(boost_kernel).splitlines()[line - 1]]
-    assert not outside, outside
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
