@@ -763,15 +763,15 @@ class BoostObjective:
 
     def _amplified_float32(self, x, work, soft):
         """For a block of margins x, in float32: yh / 2 and (1 - yh) / 2 into soft[0] and soft[1] (halved: their
-        product is the amplifier's slope over 4, as the kernel's d needs it, without a pass that scales it; the
-        counts are their sums times 2), and 4 p (1 - p) and yh (1 - yh) / 4 (returned, in work[0] and work[1]). The probability from t_p = tanh(v / 2) = 2 p - 1 (half the
-        cost of float32's exp; p is exact in absolute terms, which is all the amplifier's argument
-        u = L (p - threshold) = L t_p / 2 + L (1/2 - threshold) needs: it does not cancel at the usual threshold
-        1/2, as L (p - 1/2) from a rounded p did). The amplifier from E = exp(u): 1 - yh = 1 / (1 + E) and
-        yh = E (1 - yh), each exact in relative terms, as the counts need: TP and FP can be sums of tens of
-        thousands of yh near 1e-7, which (1 + tanh(u / 2)) / 2 rounded to multiples of 3e-8. Far out, 4 p (1 - p)
-        is exact only in absolute terms (slopes below ~1e-7 of the peak round to 0), which the call's tolerance
-        allows (see the class)."""
+        product is the amplifier's slope over 4, as the kernel's d needs it, without a pass that scales it; the counts
+        are their sums times 2), and 4 p (1 - p) and yh (1 - yh) / 4 (returned, in work[0] and work[1]). The
+        probability from t_p = tanh(v / 2) = 2 p - 1 (half the cost of float32's exp; p is exact in absolute terms,
+        which is all the amplifier's argument u = L (p - threshold) = L t_p / 2 + L (1/2 - threshold) needs: it does
+        not cancel at the usual threshold 1/2, as L (p - 1/2) from a rounded p did). The amplifier from E = exp(u):
+        1 - yh = 1 / (1 + E) and yh = E (1 - yh), each exact in relative terms, as the counts need: TP and FP can be
+        sums of tens of thousands of yh near 1e-7, which (1 + tanh(u / 2)) / 2 rounded to multiples of 3e-8. Far out,
+        4 p (1 - p) is exact only in absolute terms (slopes below ~1e-7 of the peak round to 0), which the call's
+        tolerance allows (see the class)."""
         t_p = numpy.multiply(x, 0.5, out=work[0], dtype=numpy.float32)
         if self.offset:
             t_p += 0.5 * self.offset

@@ -196,7 +196,8 @@ def test_outer_dots_are_the_sums_of_the_products(monkeypatch, columns):
     for rows in (3, 4, 11, 12):
         a, b = rng.normal(size=(2, rows, columns)), rng.normal(size=(3, rows, columns))
         want, size = (a[:, None] * b[None]).sum(axis=2), np.abs(a[:, None] * b[None]).sum(axis=2)
-        for a_view, b_view in ((a, b), (np.asarray(a.transpose(0, 2, 1), order="C").transpose(0, 2, 1), b[:, ::-1][:, ::-1])):
+        column_major = np.asarray(a.transpose(0, 2, 1), order="C").transpose(0, 2, 1)  # rows not adjacent
+        for a_view, b_view in ((a, b), (column_major, b[:, ::-1][:, ::-1])):
             got = boost_kernel.outer_dots(a_view, b_view)
             assert got.shape == (2, 3, columns)
             assert np.all(np.abs(got - want) <= 1e-14 * size)
