@@ -256,7 +256,7 @@ class BoostObjective:
         margins' shape (computed in float32 for the bound Hessian, see the class): both boosters keep them in
         float32. `gradient_and_hessian()` gives the unscaled float64 values."""
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
-        z, y, w = self._arrays(margins, labels, weight)
+        z, y, w = self._arrays(margins, labels, weight, values=False)
         if self.booster == "xgboost" and self.task != "multiclass" and z.flat[0] == 0.5 and (z == 0.5).all():
             warnings.warn(f"every raw score is 0.5, XGBoost's base_score where the parameters do not set it: p = "
                           f"{1 / (1 + numpy.exp(-0.5 - self.offset)):.2f}, off the amplifier's steep point at "
@@ -269,14 +269,14 @@ class BoostObjective:
 
     def loss(self, margins, labels, sample_weight=None):
         """The soft loss (not scaled by the total weight) at the margins."""
-        z, y, w = self._arrays(margins, labels, sample_weight)
+        z, y, w = self._arrays(margins, labels, sample_weight, values=False)
         return self._coefficients(self._count_sums(z, y, w)[0])[0]
 
     def gradient_and_hessian(self, margins, labels, sample_weight=None, hessian=None):
         """The objective's gradient and Hessian diagonal (the mode `hessian`, default this objective's) with
         respect to the margins, as float64 arrays of the margins' shape, at the fixed scale S (no
         `mean_hessian` rescaling)."""
-        z, y, w = self._arrays(margins, labels, sample_weight)
+        z, y, w = self._arrays(margins, labels, sample_weight, values=False)
         mode = self.hessian if hessian is None else hessian
         grad, hess = numpy.empty(z.shape), numpy.empty(z.shape)
         self._derivatives(z, y, w, mode, grad, hess)
@@ -614,10 +614,12 @@ class BoostObjective:
             return y_true, data.get_label(), weight
         return y_pred, y_true, sample_weight
 
-    def _arrays(self, margins, labels, sample_weight):
+    def _arrays(self, margins, labels, sample_weight, values=True):
         """Margins and labels as arrays of shape (n, C) (C = 1 for a binary objective), float32 or float64 as
         given (other types become float64: XGBoost's float32 arrays are read a block at a time, never copied
-        whole), the weights as float64 (n, 1) or None."""
+        whole), the weights as float64 (n, 1) or None. With check_inputs, the weights are checked, and with
+        `values` the labels (in [0, 1]) and the margins (finite); without, for a caller whose count pass
+        (_count_sums) checks them a block at a time, where they are in the cache (multi-class: always here)."""
         columns = 1 if self.task == "binary" else self.num_classes
         z, y = self._numbers(margins, "margins"), self._numbers(labels, "labels")
         if self.task == "multiclass":
@@ -627,9 +629,9 @@ class BoostObjective:
             raise self.error(f"Expected margins and labels of the same shape {shape} (at least one sample), but got "
                              f"{numpy.shape(margins)} and {numpy.shape(labels)}.")
         z, y = z.reshape(-1, columns), y.reshape(-1, columns)
-        if self.check_inputs and not (y.min() >= 0 and y.max() <= 1):
+        if self.check_inputs and values and not (y.min() >= 0 and y.max() <= 1):
             raise self.error("Expected labels in [0, 1].")
-        return z, y, self._weights(z, sample_weight)
+        return z, y, self._weights(z, sample_weight, values)
 
     def _numbers(self, values, name):
         """`values` as an array of float32 or float64 (as given) numbers, other real types as float64; anything
@@ -639,17 +641,17 @@ class BoostObjective:
             raise self.error(f"Expected {name} to hold numbers, but got dtype {values.dtype}.")
         return values if values.dtype in (numpy.float32, numpy.float64) else values.astype(numpy.float64)
 
-    def _weights(self, z, sample_weight):
+    def _weights(self, z, sample_weight, margins=True):
         """The sample weights as an array (n, 1), float32 as a booster gives them (read a block at a time, never
-        copied whole) or else float64, or None; with check_inputs, the margins z (n, C) and the weights are
-        checked to be finite (reductions only: the margins' sum is finite unless an element is not, or it
-        overflows; the weights' extremes)."""
+        copied whole) or else float64, or None; with check_inputs, the weights are checked (their extremes), and
+        with `margins` the margins z (n, C) too (finite: _finite_margins)."""
         w = None if sample_weight is None else self._numbers(sample_weight, "weights").reshape(-1, 1)
         if w is not None and len(w) != len(z):
             raise self.error(f"Expected {len(z)} sample weights (one per row), but got {len(w)}.")
         if self.check_inputs:
-            if not numpy.isfinite(z.sum()) and not numpy.isfinite(z).all():
-                raise self.error("Expected finite margins, but they contain NaN or infinity.")
+            if margins:
+                with numpy.errstate(over="ignore", invalid="ignore"):
+                    self._finite_margins(z.sum(), z)
             largest = None if w is None else float(w.max())
             if w is not None and not (w.min() >= 0 and 0 < largest < numpy.inf):  # NaN fails both
                 raise self.error("Expected finite, non-negative sample weights with a positive entry.")
@@ -657,6 +659,12 @@ class BoostObjective:
                 raise self.error(f"Expected sample weights of at most {MAX_WEIGHT:.0e}, but the largest is "
                                  f"{largest:.3g}: rescale them (a ratio such as F1 does not change).")
         return w
+
+    def _finite_margins(self, sums, z):
+        """Refuses margins z with NaN or infinity, given sums of them (times other numbers) that are finite unless
+        a margin is not or they overflow: z itself is looked at only where the sums are not finite."""
+        if not numpy.isfinite(sums).all() and not numpy.isfinite(z).all():
+            raise self.error("Expected finite margins, but they contain NaN or infinity.")
 
     def _class_arrays(self, z, y, sample_weight):
         """_arrays for task="multiclass": margins (n, C) (or n C of them, row by row), the class indices (n,)
@@ -717,65 +725,75 @@ class BoostObjective:
         d yh / d z * bend. With slopes and no bends (the bound's Hessian sum needs them), also the sums of y d^2,
         (1 - y) d^2, w y and w (1 - y), the last two as TP + FN and FP + TN, and in float32 with weights those of
         y d and (1 - y) d (for _float32_suffices). Computed in `dtype` (float64: each yh and 1 - yh exact in
-        relative terms; float32: see _amplified_float32), summed in float64."""
+        relative terms; float32: see _amplified_float32), summed in float64. With check_inputs, the labels are
+        checked (y and 1 - y both at least 0) a block at a time, and the margins (finite: their sums of products
+        with y and 1 - y, which the counts' matrix products give, are)."""
         if self.task == "multiclass":
             return self._class_counts(z, y, w), None
-        counts, squares, slope_sums = 0.0, 0.0, 0.0
-        for rows, work in self._blocks(z, dtype):
-            soft = work[3:5]  # yh and 1 - yh, side by side, as y and 1 - y: one dot call for the four counts
-            if dtype == numpy.float32:
-                slope_p, slope_u = self._amplified_float32(z[rows], work, soft)  # 4 p (1 - p), yh (1 - yh) / 4
-            else:
-                p, not_p, slope_p = sigmoids(z[rows], work[0:3], shift=-self.offset)  # of the margins r + offset
-                *_, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)
-            labels = work[6:8]
-            numpy.copyto(labels[0], y[rows])
-            numpy.subtract(1, labels[0], out=labels[1])
-            w_rows = None if w is None else _typed(w[rows], work[10][:, :1])
-            weighted = labels if w is None else numpy.multiply(labels, w_rows, out=work[8:10])
-            if slopes is None:
-                counts = counts + outer_dots(weighted, soft)  # [[TP, FN], [FP, TN]]
-                continue
-            d = numpy.multiply(slope_u, slope_p, out=slopes[rows])
-            if w is not None:
-                d *= w_rows
-            if bends is not None:  # 1 - 2 s = sigmoid(-x) - sigmoid(x)
-                counts = counts + outer_dots(weighted, soft)
-                bend = numpy.subtract(soft[1], soft[0], out=bends[rows])
-                bend *= slope_p
-                bend *= self.L
-                bend += numpy.subtract(not_p, p, out=not_p)
-                continue
-            numpy.multiply(d, d, out=work[5])  # beside yh and 1 - yh (slope_u is spent)
-            if w is None:  # [[TP, FN, sum y d^2], [FP, TN, sum (1-y) d^2]] in one call
-                both = outer_dots(labels, work[3:6])
-                counts, squares = counts + both[:, :2], squares + both[:, 2]
-            else:
-                counts = counts + outer_dots(weighted, soft)
-                squares = squares + outer_dots(labels, work[5:6])[:, 0]
-                if dtype == numpy.float32:  # for _float32_suffices
-                    slope_sums = slope_sums + outer_dots(labels, d[None])[:, 0]
+        counts, squares, slope_sums, margin_sums = 0.0, 0.0, 0.0, 0.0
+        with numpy.errstate(over="ignore", invalid="ignore"):  # bad margins' sums, refused below
+            for rows, work in self._blocks(z, dtype):
+                # yh, 1 - yh, d^2 (or the float64 amplifier's slope) and the margins (halved in float32) side by
+                # side, as y and 1 - y (times the weights): one call for all their products
+                soft, margins, pairs = work[3:5], work[6], work[7:9]
+                if dtype == numpy.float32:  # 4 p (1 - p), yh (1 - yh) / 4
+                    slope_p, slope_u = self._amplified_float32(z[rows], work, soft, margins)
+                else:
+                    numpy.copyto(margins, z[rows])
+                    p, not_p, slope_p = sigmoids(margins, work[0:3], shift=-self.offset)  # of r + offset
+                    *_, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)
+                labels = pairs if w is None else work[9:11]
+                numpy.copyto(labels[0], y[rows])
+                numpy.subtract(1, labels[0], out=labels[1])
+                if self.check_inputs and not labels.min() >= 0:  # NaN fails too
+                    raise self.error("Expected labels in [0, 1].")
+                w_rows = None if w is None else _typed(w[rows], work[11][:, :1])
+                if w is not None:
+                    numpy.multiply(labels, w_rows, out=pairs)
+                if slopes is not None:
+                    d = numpy.multiply(slope_u, slope_p, out=slopes[rows])
+                    if w is not None:
+                        d *= w_rows
+                    if bends is None:
+                        numpy.multiply(d, d, out=work[5])  # slope_u is spent
+                products = outer_dots(pairs, work[3:7])  # [[TP, FN, ., margins], [FP, TN, ., margins]]
+                counts, margin_sums = counts + products[:, :2], margin_sums + products[:, 3]
+                if bends is not None:  # 1 - 2 s = sigmoid(-x) - sigmoid(x)
+                    bend = numpy.subtract(soft[1], soft[0], out=bends[rows])
+                    bend *= slope_p
+                    bend *= self.L
+                    bend += numpy.subtract(not_p, p, out=not_p)
+                if slopes is None or bends is not None:
+                    continue
+                if w is None:  # the sums of y d^2 and (1 - y) d^2
+                    squares = squares + products[:, 2]
+                else:
+                    squares = squares + outer_dots(labels, work[5:6])[:, 0]
+                    if dtype == numpy.float32:  # for _float32_suffices
+                        slope_sums = slope_sums + outer_dots(labels, d[None])[:, 0]
+        if self.check_inputs:
+            self._finite_margins(margin_sums, z)
         (tp, fn), (fp, tn) = counts * 2 if dtype == numpy.float32 else counts  # of yh / 2 and (1 - yh) / 2
         sums = None if slopes is None or bends is not None else [*squares, tp + fn, fp + tn]
         if sums is not None and dtype == numpy.float32 and w is not None:
             sums += [*slope_sums]
         return [tp, fp, fn, tn], sums
 
-    def _amplified_float32(self, x, work, soft):
-        """For a block of margins x, in float32: yh / 2 and (1 - yh) / 2 into soft[0] and soft[1] (halved: their
-        product is the amplifier's slope over 4, as the kernel's d needs it, without a pass that scales it; the counts
-        are their sums times 2), and 4 p (1 - p) and yh (1 - yh) / 4 (returned, in work[0] and work[1]). The
-        probability from t_p = tanh(v / 2) = 2 p - 1 (half the cost of float32's exp; p is exact in absolute terms,
-        which is all the amplifier's argument u = L (p - threshold) = L t_p / 2 + L (1/2 - threshold) needs: it does
-        not cancel at the usual threshold 1/2, as L (p - 1/2) from a rounded p did). The amplifier from E = exp(u):
-        1 - yh = 1 / (1 + E) and yh = E (1 - yh), each exact in relative terms, as the counts need: TP and FP can be
-        sums of tens of thousands of yh near 1e-7, which (1 + tanh(u / 2)) / 2 rounded to multiples of 3e-8. Far out,
-        4 p (1 - p) is exact only in absolute terms (slopes below ~1e-7 of the peak round to 0), which the call's
-        tolerance allows (see the class)."""
-        t_p = numpy.multiply(x, 0.5, out=work[0], dtype=numpy.float32)
+    def _amplified_float32(self, x, work, soft, halved):
+        """For a block of margins x, in float32: x / 2 into `halved`, yh / 2 and (1 - yh) / 2 into soft[0] and soft[1]
+        (halved: their product is the amplifier's slope over 4, as the kernel's d needs it, without a pass that scales
+        it; the counts are their sums times 2), and 4 p (1 - p) and yh (1 - yh) / 4 (returned, in work[0] and
+        work[1]). The probability from t_p = tanh(v / 2) = 2 p - 1 (half the cost of float32's exp; p is exact in
+        absolute terms, which is all the amplifier's argument u = L (p - threshold) = L t_p / 2 + L (1/2 - threshold)
+        needs: it does not cancel at the usual threshold 1/2, as L (p - 1/2) from a rounded p did). The amplifier from
+        E = exp(u): 1 - yh = 1 / (1 + E) and yh = E (1 - yh), each exact in relative terms, as the counts need: TP and
+        FP can be sums of tens of thousands of yh near 1e-7, which (1 + tanh(u / 2)) / 2 rounded to multiples of 3e-8.
+        Far out, 4 p (1 - p) is exact only in absolute terms (slopes below ~1e-7 of the peak round to 0), which the
+        call's tolerance allows (see the class)."""
+        numpy.multiply(x, 0.5, out=halved, dtype=numpy.float32)  # kept: the count pass checks the margins
         if self.offset:
-            t_p += 0.5 * self.offset
-        numpy.tanh(t_p, out=t_p)  # 2 p - 1
+            halved += 0.5 * self.offset
+        t_p = numpy.tanh(halved, out=work[0])  # 2 p - 1
         e = numpy.multiply(t_p, self.L / 2, out=work[1])  # L (p - 1/2)
         if self.threshold != 0.5:
             e += self.L * (0.5 - self.threshold)
