@@ -348,8 +348,8 @@ class BoostObjective:
                 least = [numpy.sqrt(squares_positive / weight_positive), numpy.sqrt(squares_negative / weight_negative)]
             else:  # sum d^2 <= (largest d) sum d
                 least = [squares_positive / slope_sums[0], squares_negative / slope_sums[1]]
-        if max(float(numpy.max(numpy.nan_to_num(c * bound))) for c, bound in zip((a, b), least)) >= needed:
-            return True
+            if max(float(numpy.max(numpy.fmax(c * bound, 0))) for c, bound in zip((a, b), least)) >= needed:
+                return True  # (fmax: a side without rows, 0 / 0, counts as 0)
         largest = [numpy.ascontiguousarray((side * slopes).T).max(axis=1) for side in (y, 1 - y)]  # per label
         return max(float(numpy.max(c * m)) for c, m in zip((a, b), largest)) >= needed
 
