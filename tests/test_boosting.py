@@ -687,30 +687,33 @@ def test_bad_inputs_are_refused():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("hessian", ["bound", "exact"])
-def test_bad_values_anywhere_are_refused(dtype, weighted, hessian):
+@pytest.mark.parametrize("hessian, labels", [("bound", 1), ("exact", 1), ("bound", 3)])
+def test_bad_values_anywhere_are_refused(dtype, weighted, hessian, labels):
     """A NaN or infinite margin, or a label outside [0, 1], is refused wherever it lies (the first row, a later
-    block, the last short block), by the booster's call, gradient_and_hessian() and loss(); finite margins near
-    float32's largest number are not (their sums overflow: the check then looks at the margins themselves)."""
+    block, the last short block; for multi-label, in the last label's column), by the booster's call,
+    gradient_and_hessian() and loss(); finite margins near float32's largest number are not (their sums
+    overflow: the check then looks at the margins themselves)."""
     from metricc.boost_kernel import BoostObjective
 
-    objective = compile_metric("f1").to_xgboost(hessian=hessian)
-    n = 2 * BoostObjective._block_rows(1, np.float32) + 123
+    task = {"task": "multilabel", "num_classes": labels} if labels > 1 else {}
+    objective = compile_metric("f1", **task).to_xgboost(hessian=hessian)
+    n = 2 * BoostObjective._block_rows(labels, np.float32) + 123
     rng = np.random.default_rng(0)
-    z, y = rng.normal(size=n).astype(dtype), (rng.random(n) < 0.3).astype(dtype)
+    shape = (n, labels) if labels > 1 else n
+    z, y = rng.normal(size=shape).astype(dtype), (rng.random(shape) < 0.3).astype(dtype)
     w = rng.uniform(0.5, 2.0, n).astype(dtype) if weighted else None
     calls = [lambda z, y: objective(y, z, w), lambda z, y: objective.gradient_and_hessian(z, y, w),
              lambda z, y: objective.loss(z, y, w)]
     for row in (0, n // 2, n - 1):
         for value, message in ((np.nan, "finite margins"), (np.inf, "finite margins"), (-np.inf, "finite margins")):
             bad = z.copy()
-            bad[row] = value
+            bad.reshape(n, -1)[row, -1] = value
             for call in calls:
                 with pytest.raises(MetriccError, match=message):
                     call(bad, y)
         for value in (1.5, -0.5, np.nan):
             bad = y.copy()
-            bad[row] = value
+            bad.reshape(n, -1)[row, -1] = value
             for call in calls:
                 with pytest.raises(MetriccError, match=r"labels in \[0, 1\]"):
                     call(z, bad)
