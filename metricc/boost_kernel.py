@@ -96,22 +96,37 @@ def outer_dots(a, b):
     enough for OpenBLAS to compute on the calling thread (a larger one wakes its worker threads, which then spin on
     the cores the booster's own threads need); in float32 at a block of rows, twice the speed of one dot product
     per pair (numpy.vecdot)."""
-    def matrices(v):  # (C, count, rows), each array's rows adjacent in memory, as BLAS reads them
-        v = v.transpose(2, 0, 1)
-        return v if v.strides[-1] == v.itemsize else numpy.ascontiguousarray(v)
+    return products(a, b)()
 
-    a, b = matrices(a), matrices(b)
+
+def products(a, b):
+    """outer_dots(a, b) as a function of no arguments, for arrays a and b whose contents change between its calls
+    (a block's buffers, block after block): the views BLAS reads are made once."""
+    a, b = a.transpose(2, 0, 1), b.transpose(2, 0, 1)  # (C, count, rows)
+    if a.strides[-1] != a.itemsize or b.strides[-1] != b.itemsize:  # several columns: each array's rows are copied
+        return lambda: _chunked(numpy.ascontiguousarray(a), numpy.ascontiguousarray(b))()  # adjacent, at each call
+    return _chunked(a, b)
+
+
+def _chunked(a, b):
+    """products() for arrays (C, count, rows) whose rows are adjacent in memory, as BLAS reads them."""
     rows = a.shape[-1]
     size = DOT if a.dtype == numpy.float64 or b.dtype == numpy.float64 else DOT // 4
     full = rows - rows % size
-    total = 0.0
-    if full:  # (chunks, C, k, size) @ (chunks, C, size, m), summed over the chunks
-        def chunks(v):
-            return v[..., :full].reshape(v.shape[:2] + (full // size, size)).transpose(2, 0, 1, 3)
-        total = numpy.matmul(chunks(a), chunks(b).swapaxes(-1, -2)).sum(axis=0, dtype=numpy.float64)
-    if full < rows:
-        total = total + numpy.matmul(a[..., full:], b[..., full:].swapaxes(-1, -2)).astype(numpy.float64)
-    return total.transpose(1, 2, 0)
+
+    def chunks(v):  # (chunks, C, count, size)
+        return v[..., :full].reshape(v.shape[:2] + (full // size, size)).transpose(2, 0, 1, 3)
+
+    a_full, b_full = chunks(a), chunks(b).swapaxes(-1, -2)
+    a_tail, b_tail = a[..., full:], b[..., full:].swapaxes(-1, -2)
+
+    def sums():
+        total = numpy.matmul(a_full, b_full).sum(axis=0, dtype=numpy.float64) if full else 0.0
+        if full < rows:
+            total = total + numpy.matmul(a_tail, b_tail).astype(numpy.float64)
+        return total.transpose(1, 2, 0)
+
+    return sums
 
 
 def softmax(x):
@@ -690,7 +705,7 @@ class BoostObjective:
         step = self._block_rows(z.shape[1], dtype)
         work = self._scratch().work = self._kept("work", (12, step, z.shape[1]), dtype)
         for rows in self._row_slices(len(z), z.shape[1], dtype):
-            yield rows, work[:, :rows.stop - rows.start]
+            yield rows, work if rows.stop - rows.start == step else work[:, :rows.stop - rows.start]
 
     @staticmethod
     def _block_rows(per_row, dtype=numpy.float64):
@@ -731,6 +746,7 @@ class BoostObjective:
         if self.task == "multiclass":
             return self._class_counts(z, y, w), None
         counts, squares, slope_sums, margin_sums = 0.0, 0.0, 0.0, 0.0
+        block_products, made_for = None, None
         with numpy.errstate(over="ignore", invalid="ignore"):  # bad margins' sums, refused below
             for rows, work in self._blocks(z, dtype):
                 # yh, 1 - yh, d^2 (or the float64 amplifier's slope) and the margins (halved in float32) side by
@@ -756,8 +772,10 @@ class BoostObjective:
                         d *= w_rows
                     if bends is None:
                         numpy.multiply(d, d, out=work[5])  # slope_u is spent
-                products = outer_dots(pairs, work[3:7])  # [[TP, FN, ., margins], [FP, TN, ., margins]]
-                counts, margin_sums = counts + products[:, :2], margin_sums + products[:, 3]
+                if work is not made_for:  # the same buffers for every full block
+                    block_products, made_for = products(pairs, work[3:7]), work
+                sums = block_products()  # [[TP, FN, ., margins], [FP, TN, ., margins]]
+                counts, margin_sums = counts + sums[:, :2], margin_sums + sums[:, 3]
                 if bends is not None:  # 1 - 2 s = sigmoid(-x) - sigmoid(x)
                     bend = numpy.subtract(soft[1], soft[0], out=bends[rows])
                     bend *= slope_p
@@ -766,7 +784,7 @@ class BoostObjective:
                 if slopes is None or bends is not None:
                     continue
                 if w is None:  # the sums of y d^2 and (1 - y) d^2
-                    squares = squares + products[:, 2]
+                    squares = squares + sums[:, 2]
                 else:
                     squares = squares + outer_dots(labels, work[5:6])[:, 0]
                     if dtype == numpy.float32:  # for _float32_suffices
