@@ -96,15 +96,22 @@ def outer_dots(a, b):
     enough for OpenBLAS to compute on the calling thread (a larger one wakes its worker threads, which then spin on
     the cores the booster's own threads need); in float32 at a block of rows, twice the speed of one dot product
     per pair (numpy.vecdot)."""
-    return products(a, b)()
+    count, write = products(a, b)
+    partial = numpy.empty((count, a.shape[2], a.shape[0], b.shape[0]), numpy.result_type(a, b))
+    write(partial)
+    return partial.sum(axis=0, dtype=numpy.float64).transpose(1, 2, 0)
 
 
 def products(a, b):
-    """outer_dots(a, b) as a function of no arguments, for arrays a and b whose contents change between its calls
-    (a block's buffers, block after block): the views BLAS reads are made once."""
+    """outer_dots(a, b) in parts, for arrays a and b whose contents change between calls (a block's buffers, block
+    after block; the views BLAS reads are made once): (count, write), where write(out) puts the sums of the rows'
+    products over each run of DOT rows (DOT // 4 in float32) into out[:count], of shape (count, C, k, m) and the
+    arrays' type, for the caller to add up in float64 (once for all blocks, so that the result does not depend on
+    how the rows were split into blocks)."""
     a, b = a.transpose(2, 0, 1), b.transpose(2, 0, 1)  # (C, count, rows)
     if a.strides[-1] != a.itemsize or b.strides[-1] != b.itemsize:  # several columns: each array's rows are copied
-        return lambda: _chunked(numpy.ascontiguousarray(a), numpy.ascontiguousarray(b))()  # adjacent, at each call
+        count, _ = _chunked(a, b)  # adjacent, at each call
+        return count, lambda out: _chunked(numpy.ascontiguousarray(a), numpy.ascontiguousarray(b))[1](out)
     return _chunked(a, b)
 
 
@@ -119,14 +126,15 @@ def _chunked(a, b):
 
     a_full, b_full = chunks(a), chunks(b).swapaxes(-1, -2)
     a_tail, b_tail = a[..., full:], b[..., full:].swapaxes(-1, -2)
+    count = full // size
 
-    def sums():
-        total = numpy.matmul(a_full, b_full).sum(axis=0, dtype=numpy.float64) if full else 0.0
+    def write(out):
+        if full:
+            numpy.matmul(a_full, b_full, out=out[:count])
         if full < rows:
-            total = total + numpy.matmul(a_tail, b_tail).astype(numpy.float64)
-        return total.transpose(1, 2, 0)
+            numpy.matmul(a_tail, b_tail, out=out[count])
 
-    return sums
+    return count + (full < rows), write
 
 
 def softmax(x):
@@ -707,6 +715,14 @@ class BoostObjective:
         for rows in self._row_slices(len(z), z.shape[1], dtype):
             yield rows, work if rows.stop - rows.start == step else work[:, :rows.stop - rows.start]
 
+    @classmethod
+    def _runs(cls, n, per_row, dtype=numpy.float64):
+        """The number of runs of rows whose products products() sums apart, over the blocks of n rows."""
+        size = DOT if dtype == numpy.float64 else DOT // 4
+        step = cls._block_rows(per_row, dtype)
+        blocks, last = divmod(n, step)
+        return blocks * -(-step // size) + -(-last // size)
+
     @staticmethod
     def _block_rows(per_row, dtype=numpy.float64):
         """The rows of a block (BLOCK float64 numbers' bytes) when a row holds `per_row` numbers of `dtype`."""
@@ -745,22 +761,29 @@ class BoostObjective:
         with y and 1 - y, which the counts' matrix products give, are)."""
         if self.task == "multiclass":
             return self._class_counts(z, y, w), None
-        counts, squares, slope_sums, margin_sums = 0.0, 0.0, 0.0, 0.0
-        block_products, made_for = None, None
+        # each block's products' partial sums (runs of DOT rows), added up in float64 after the last block
+        runs = self._runs(len(z), z.shape[1], dtype)
+        partial = self._kept("partial", (runs, z.shape[1], 2, 4), dtype)
+        # with weights, the unweighted labels' products with d^2 and (float32) d: [[y d^2, y d], [(1-y) d^2, ...]]
+        extra = None if w is None or slopes is None or bends is not None else \
+            self._kept("extra", (runs, z.shape[1], 2, 2), dtype)
+        filled, made_for = 0, None
+        numbers = self._float32_numbers() if dtype == numpy.float32 else None
+        one = numpy.array(1, dtype)
         with numpy.errstate(over="ignore", invalid="ignore"):  # bad margins' sums, refused below
             for rows, work in self._blocks(z, dtype):
                 # yh, 1 - yh, d^2 (or the float64 amplifier's slope) and the margins (halved in float32) side by
                 # side, as y and 1 - y (times the weights): one call for all their products
                 soft, margins, pairs = work[3:5], work[6], work[7:9]
                 if dtype == numpy.float32:  # 4 p (1 - p), yh (1 - yh) / 4
-                    slope_p, slope_u = self._amplified_float32(z[rows], work, soft, margins)
+                    slope_p, slope_u = self._amplified_float32(z[rows], work, soft, margins, numbers)
                 else:
                     numpy.copyto(margins, z[rows])
                     p, not_p, slope_p = sigmoids(margins, work[0:3], shift=-self.offset)  # of r + offset
                     *_, slope_u = sigmoids(p, work[3:6], scale=self.L, shift=self.threshold, probability=True)
                 labels = pairs if w is None else work[9:11]
                 numpy.copyto(labels[0], y[rows])
-                numpy.subtract(1, labels[0], out=labels[1])
+                numpy.subtract(one, labels[0], out=labels[1])
                 if self.check_inputs and not labels.min() >= 0:  # NaN fails too
                     raise self.error("Expected labels in [0, 1].")
                 w_rows = None if w is None else _typed(w[rows], work[11][:, :1])
@@ -773,22 +796,24 @@ class BoostObjective:
                     if bends is None:
                         numpy.multiply(d, d, out=work[5])  # slope_u is spent
                 if work is not made_for:  # the same buffers for every full block
-                    block_products, made_for = products(pairs, work[3:7]), work
-                sums = block_products()  # [[TP, FN, ., margins], [FP, TN, ., margins]]
-                counts, margin_sums = counts + sums[:, :2], margin_sums + sums[:, 3]
+                    made_for, (count, write) = work, products(pairs, work[3:7])
+                    write_extra = None if extra is None else products(labels, work[5:7])[1]
+                write(partial[filled:])
+                if extra is not None:
+                    if dtype == numpy.float32:  # for _float32_suffices
+                        numpy.copyto(work[6], d)  # the margins are summed: d beside d^2
+                    write_extra(extra[filled:])
+                filled += count
                 if bends is not None:  # 1 - 2 s = sigmoid(-x) - sigmoid(x)
                     bend = numpy.subtract(soft[1], soft[0], out=bends[rows])
                     bend *= slope_p
                     bend *= self.L
                     bend += numpy.subtract(not_p, p, out=not_p)
-                if slopes is None or bends is not None:
-                    continue
-                if w is None:  # the sums of y d^2 and (1 - y) d^2
-                    squares = squares + sums[:, 2]
-                else:
-                    squares = squares + outer_dots(labels, work[5:6])[:, 0]
-                    if dtype == numpy.float32:  # for _float32_suffices
-                        slope_sums = slope_sums + outer_dots(labels, d[None])[:, 0]
+            sums = partial[:filled].sum(axis=0, dtype=numpy.float64).transpose(1, 2, 0)  # [[TP, FN, ., margins],
+            counts, margin_sums = sums[:, :2], sums[:, 3]                                  # [FP, TN, ., margins]]
+            squares = sums[:, 2]  # the sums of y d^2 and (1 - y) d^2 (without weights, column 2 holds d^2)
+            if extra is not None:
+                squares, slope_sums = extra[:filled].sum(axis=0, dtype=numpy.float64).transpose(2, 1, 0)
         if self.check_inputs:
             self._finite_margins(margin_sums, z)
         (tp, fn), (fp, tn) = counts * 2 if dtype == numpy.float32 else counts  # of yh / 2 and (1 - yh) / 2
@@ -797,7 +822,7 @@ class BoostObjective:
             sums += [*slope_sums]
         return [tp, fp, fn, tn], sums
 
-    def _amplified_float32(self, x, work, soft, halved):
+    def _amplified_float32(self, x, work, soft, halved, numbers):
         """For a block of margins x, in float32: x / 2 into `halved`, yh / 2 and (1 - yh) / 2 into soft[0] and soft[1]
         (halved: their product is the amplifier's slope over 4, as the kernel's d needs it, without a pass that scales
         it; the counts are their sums times 2), and 4 p (1 - p) and yh (1 - yh) / 4 (returned, in work[0] and
@@ -808,23 +833,31 @@ class BoostObjective:
         FP can be sums of tens of thousands of yh near 1e-7, which (1 + tanh(u / 2)) / 2 rounded to multiples of 3e-8.
         Far out, 4 p (1 - p) is exact only in absolute terms (slopes below ~1e-7 of the peak round to 0), which the
         call's tolerance allows (see the class)."""
-        numpy.multiply(x, 0.5, out=halved, dtype=numpy.float32)  # kept: the count pass checks the margins
+        half, one, scale, shift, step = numbers
+        numpy.multiply(x, half, out=halved, dtype=numpy.float32)  # kept: the count pass checks the margins
         if self.offset:
-            halved += 0.5 * self.offset
+            halved += shift
         t_p = numpy.tanh(halved, out=work[0])  # 2 p - 1
-        e = numpy.multiply(t_p, self.L / 2, out=work[1])  # L (p - 1/2)
+        e = numpy.multiply(t_p, scale, out=work[1])  # L (p - 1/2)
         if self.threshold != 0.5:
-            e += self.L * (0.5 - self.threshold)
+            e += step
         if self.L * max(self.threshold, 1 - self.threshold) > FLOAT32_EXP_CLIP:  # |u| can pass it: exp overflows
             numpy.clip(e, -FLOAT32_EXP_CLIP, FLOAT32_EXP_CLIP, out=e)
         numpy.exp(e, out=e)
-        not_yh = numpy.add(e, 1, out=soft[1])
-        numpy.divide(0.5, not_yh, out=not_yh)  # (1 - yh) / 2
+        not_yh = numpy.add(e, one, out=soft[1])
+        numpy.divide(half, not_yh, out=not_yh)  # (1 - yh) / 2
         yh = numpy.multiply(e, not_yh, out=soft[0])
         numpy.multiply(yh, not_yh, out=e)  # yh (1 - yh) / 4
         numpy.multiply(t_p, t_p, out=t_p)
-        numpy.subtract(1, t_p, out=t_p)
+        numpy.subtract(one, t_p, out=t_p)
         return t_p, e
+
+    def _float32_numbers(self):
+        """The float32 amplifier's numbers 1/2, 1, L / 2, offset / 2 and L (1/2 - threshold) as 0-d float32 arrays:
+        NumPy takes those as fast as arrays, where a Python number costs a conversion at each call (on a block,
+        half a call's time)."""
+        return tuple(numpy.array(v, numpy.float32) for v in (0.5, 1.0, self.L / 2, 0.5 * self.offset,
+                                                              self.L * (0.5 - self.threshold)))
 
     def _class_counts(self, z, y, w, kept=None):
         """_count_sums for task="multiclass", with yh = softmax(L/2 softmax(z)); into `kept` (two class-major

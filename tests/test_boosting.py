@@ -170,6 +170,28 @@ def test_blocks_of_rows_give_the_numbers_of_one_block(monkeypatch, hessian, task
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_split_into_blocks_does_not_change_a_bit(monkeypatch, dtype, weighted):
+    """A binary objective's sums are taken over runs of DOT rows (DOT // 4 in float32) counted from the first row,
+    and those runs' sums are added up once, after the last block: blocks of any multiple of a run give the same
+    call to the last bit, in float32 (the booster's call) and in float64, with and without weights."""
+    from metricc import boost_kernel
+
+    rng = np.random.default_rng(11)
+    n = 3 * boost_kernel.DOT + 77
+    z, y = rng.normal(0, 1.5, n).astype(dtype), (rng.random(n) < 0.2).astype(dtype)
+    w = rng.uniform(0.5, 2.0, n) if weighted else None
+    objective = compile_metric("f1").to_xgboost()
+    results = []
+    for block in (boost_kernel.BLOCK, boost_kernel.DOT, 2 * boost_kernel.DOT, 4 * boost_kernel.DOT):
+        monkeypatch.setattr(boost_kernel, "BLOCK", block)  # rows a block: 2 BLOCK in float32, BLOCK in float64
+        results.append((*objective(y, z, w), *objective.gradient_and_hessian(z, y, w)))
+    for several in results[1:]:
+        for one, got in zip(results[0], several):
+            assert np.array_equal(got, one)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("positive, negative", [((-3e-9,), (7e5,)), ((7e5,), (-3e-9,)), ((2.5,), (-2.5,)),
                                                 ((1e-9, 4e3), (5e4, -2e-11))])
 def test_per_label_numbers_keep_the_smaller_of_the_two(dtype, positive, negative):
