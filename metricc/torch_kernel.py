@@ -364,6 +364,110 @@ class Spec(NamedTuple):
     momentum: float = 0.0
     verify: Any = None
     bce_weight: float = 0.0  # the blend, where folds_blend says the function computes it
+    error: Any = ValueError  # the loss's error class
+
+
+class ForwardRecord:
+    """Stands in for autograd's context in an autograd function's forward(ctx, ...) where torch.func runs it:
+    torch.func's transforms (grad, vjp) take only functions whose forward pass has no context and hands what it
+    saves to setup_context(). The record keeps the saved tensors, the tensors marked non-differentiable and every
+    attribute set, and travels as the forward pass's last output (transformable() makes such a twin of a
+    function; PyTorch binds each call's arguments to that forward's signature, 50 us a call, so the plain
+    function runs wherever no transform is active)."""
+
+    def save_for_backward(self, *tensors):
+        self.saved_for_backward = tensors
+
+    def mark_non_differentiable(self, *tensors):
+        self.non_differentiable = tensors
+
+    @staticmethod
+    def forward(function, *inputs):
+        """`function(record, *inputs)`'s outputs (one tensor or a tuple), with the record last."""
+        record = ForwardRecord()
+        outputs = function(record, *inputs)
+        return (*outputs, record) if isinstance(outputs, tuple) else (outputs, record)
+
+    @staticmethod
+    def transforming():
+        """Whether a torch.func transform is active (0.04 us where none is)."""
+        peek = getattr(getattr(torch._C, "_functorch", None), "peek_interpreter_stack", None)
+        return peek is not None and peek() is not None
+
+    @staticmethod
+    def mapped():
+        """Whether torch.func.vmap is mapping the code that runs now (alone, or around grad or vjp)."""
+        peek = getattr(getattr(torch._C, "_functorch", None), "peek_interpreter_stack", None)
+        if peek is None or peek() is None:  # no torch.func transform: the common case, 0.04 us
+            return False
+        try:
+            from torch._functorch.pyfunctorch import retrieve_all_functorch_interpreters
+        except ImportError:
+            return False
+        return any(type(level).__name__ == "VmapInterpreter" for level in retrieve_all_functorch_interpreters())
+
+    @staticmethod
+    def vmap(error):
+        """The error for torch.func.vmap and the transforms built on it (jacrev, jacfwd, hessian)."""
+        return error("torch.func.vmap (and jacrev, jacfwd and hessian, which map over vectors with it) cannot map "
+                     "metricc's loss: its soft counts sum over the whole batch, and its input checks read values "
+                     "back to the host. torch.func.grad, grad_and_value and vjp work; for one loss per batch of a "
+                     "stack, loop over the batches")
+
+    @staticmethod
+    def jvp(error):
+        """The error for torch.func.jvp (forward mode)."""
+        return error("metricc's loss has no forward-mode derivative (torch.func.jvp): torch.func.grad, "
+                     "grad_and_value and vjp (reverse mode) work")
+
+    @staticmethod
+    def setup_context(ctx, output):
+        """Gives autograd's context `ctx` what the record (`output`'s last element) holds."""
+        record = output[-1]
+        for name, value in vars(record).items():
+            if name not in ("saved_for_backward", "non_differentiable"):
+                setattr(ctx, name, value)
+        ctx.save_for_backward(*getattr(record, "saved_for_backward", ()))
+        ctx.mark_non_differentiable(*getattr(record, "non_differentiable", ()))
+
+
+def transformable(function):
+    """A twin of the autograd function `function` (its forward(ctx, ...) and backward) as torch.func's transforms
+    take it: forward without a context, returning a ForwardRecord last, and setup_context(); vmap and jvp stop
+    with the error class of the spec (the last argument)."""
+
+    class Transformable(torch.autograd.Function):
+        @staticmethod
+        def forward(*args):
+            return ForwardRecord.forward(function.forward, *args)
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ForwardRecord.setup_context(ctx, output)
+
+        backward = staticmethod(function.backward)
+
+        @staticmethod
+        def vmap(info, in_dims, *args):
+            raise ForwardRecord.vmap(args[-1].error)
+
+        @staticmethod
+        def jvp(ctx, *tangents):
+            raise ForwardRecord.jvp(ctx.error)
+
+    Transformable.__name__ = Transformable.__qualname__ = function.__name__
+    return Transformable
+
+
+def apply(function, *args):
+    """function.apply(*args), or its transformable() twin's (without the record) under a torch.func transform."""
+    if not ForwardRecord.transforming():
+        return function.apply(*args)
+    twin = function.__dict__.get("twin")
+    if twin is None:
+        twin = function.twin = transformable(function)
+    *outputs, _ = twin.apply(*args)
+    return tuple(outputs) if len(outputs) > 1 else outputs[0]
 
 
 class SoftConfusionFunction(torch.autograd.Function):
@@ -377,7 +481,7 @@ class SoftConfusionFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, input, target, weight, spec: Spec):
         (scalars, host_scalars, L, threshold, from_logits, eps, fused, check, group, running, momentum, verify,
-         bce_weight) = spec
+         bce_weight, ctx.error) = spec
         dtype = _accumulation_dtype(input)
         scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
         ctx.amplifier = (L, threshold, from_logits)
@@ -478,6 +582,8 @@ class SoftConfusionFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output, *_):
+        if ForwardRecord.mapped():  # a batch of cotangents: torch.func.jacrev, or vmap over vjp
+            raise ForwardRecord.vmap(ctx.error)
         if ctx.path == "fused":
             if ctx.consumed:
                 raise RuntimeError("the fused metricc loss supports one backward pass per forward pass")
@@ -700,6 +806,8 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                 f"eps={self.eps}, fused={self.fused}, {self._training_repr()}")
 
     def forward(self, input, target, sample_weight=None):
+        if ForwardRecord.mapped():
+            raise ForwardRecord.vmap(self.error)
         if self.check_inputs:
             self._check(input, target, sample_weight)
             if self._pending:
@@ -713,10 +821,11 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                   else lambda values: self._verify(values, input.numel(), weight is not None))
         folded = bool(self.bce_weight) and folds_blend(input.numel(), self.fused, self.from_logits, group)
         spec = Spec(self.scalars, self.host_scalars, self.current_L(), self.threshold, self.from_logits, self.eps,
-                    self.fused, check, group, running, self.momentum, verify, self.bce_weight if folded else 0.0)
+                    self.fused, check, group, running, self.momentum, verify, self.bce_weight if folded else 0.0,
+                    self.error)
         flat_input = input if input.dim() == 1 else input.reshape(-1)
         flat_target = target if target.dim() == 1 else target.reshape(-1)
-        loss = SoftConfusionFunction.apply(flat_input, flat_target, weight, spec)
+        loss = apply(SoftConfusionFunction, flat_input, flat_target, weight, spec)
         loss, summary = loss if isinstance(loss, tuple) else (loss, None)
         if check and summary is not None and summary.numel():  # not checked inside the forward pass
             loss = self._check_values(loss, summary, input.numel(), weight is not None, input.dtype)

@@ -16,7 +16,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from metricc.torch_kernel import InputChecks, TrainingState  # emitted modules inline this import
-from metricc.torch_kernel import check_devices, compiled, running_counts  # emitted modules inline this import
+from metricc.torch_kernel import ForwardRecord, apply, check_devices, compiled, running_counts  # emitted modules inline this import
 from metricc.probability_hint import light_weights  # emitted modules inline this import
 
 def sigmoid_pair(x):
@@ -170,6 +170,7 @@ class Spec(NamedTuple):
     class_major: bool = False  # multiclass tensors (target, weight) laid out (C, n) and (1, n)
     fused: bool = False  # the two passes through torch.compile
     valid: Any = None  # a 0-dim bool tensor: whether the inputs passed the checks (None: not checked)
+    error: Any = ValueError  # the loss's error class
 
 
 class MultiSoftConfusionFunction(torch.autograd.Function):
@@ -179,6 +180,7 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, input, target, weight, spec: Spec):
+        ctx.error = spec.error
         dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
         dim = 0 if spec.class_major else 1  # the class axis
         with torch.autocast(input.device.type, enabled=False):
@@ -216,7 +218,9 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx, grad_output, _):
+    def backward(ctx, grad_output, *_):
+        if ForwardRecord.mapped():  # a batch of cotangents: torch.func.jacrev, or vmap over vjp
+            raise ForwardRecord.vmap(ctx.error)
         target, weight, yh, not_yh, a, b, *saved = ctx.saved_tensors
         task, L, world_size, input_dtype, dim, fused = ctx.settings
         scale = grad_output * world_size  # (C,) for average="none", else a scalar
@@ -258,6 +262,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                 f"L={self.L}, {self._training_repr()}")
 
     def forward(self, input, target, sample_weight=None):
+        if ForwardRecord.mapped():
+            raise ForwardRecord.vmap(self.error)
         if self.check_inputs:
             self._check(input, target, sample_weight)
             if self._pending:
@@ -293,8 +299,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         elif self.check_inputs and (running is not None or group is not None):
             valid = ~self._failing(summary, weighted)
         spec = Spec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average, class_weight,
-                    group, running, self.momentum, class_major, self.fused, valid)
-        loss, failed = MultiSoftConfusionFunction.apply(input, target, weight, spec)
+                    group, running, self.momentum, class_major, self.fused, valid, self.error)
+        loss, failed = apply(MultiSoftConfusionFunction, input, target, weight, spec)
         if self.check_inputs:
             summary = torch.cat([summary, failed.reshape(1)]) if self.sync else summary
             loss = self._check_values(loss, summary, input.numel(), weighted, input.dtype)

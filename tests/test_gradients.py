@@ -80,3 +80,72 @@ def test_settings_reach_both_backends():
 def test_torch_backward_is_the_derived_formula_not_autograd():
     loss = compile_metric("f1").to_torch(pure=True)(torch.zeros(4, requires_grad=True), torch.tensor([0.0, 1, 0, 1]))
     assert type(loss.grad_fn).__name__ == "SoftConfusionFunctionBackward"
+
+
+def _task_batch(task, rng_seed=0):
+    generator = torch.Generator().manual_seed(rng_seed)
+    if task == "binary":
+        metric = compile_metric("f1")
+        x, y = torch.randn(64, dtype=torch.float64, generator=generator), None
+        y = (torch.rand(64, generator=generator) < 0.3).double()
+    else:
+        metric = compile_metric("f1", task=task, num_classes=3)
+        x = torch.randn(64, 3, dtype=torch.float64, generator=generator)
+        y = (torch.randint(0, 3, (64,), generator=generator) if task == "multiclass"
+             else (torch.rand(64, 3, generator=generator) < 0.3).double())
+    return metric, x, y
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("pure", [False, True])
+def test_torch_func_grad_and_vjp_give_the_backward_pass(task, pure):
+    """torch.func.grad, grad_and_value and vjp run the loss (its forward pass hands its context to autograd
+    through setup_context) and give what loss.backward() gives, for the stateful training defaults (a fresh
+    module each, so that each starts from the same running estimates) and the paper's pure loss; also through
+    a model called with torch.func.functional_call."""
+    import torch.func as func
+
+    metric, x, y = _task_batch(task)
+    leaf = x.clone().requires_grad_()
+    loss = metric.to_torch(pure=pure)(leaf, y)
+    loss.backward()
+    grad = func.grad(lambda v: metric.to_torch(pure=pure)(v, y))(x)
+    assert torch.equal(grad, leaf.grad)
+    grad, value = func.grad_and_value(lambda v: metric.to_torch(pure=pure)(v, y))(x)
+    assert torch.equal(grad, leaf.grad) and torch.equal(value, loss.detach())
+    value, pull_back = func.vjp(lambda v: metric.to_torch(pure=pure)(v, y), x)
+    assert torch.equal(pull_back(torch.ones_like(value))[0], leaf.grad)
+
+    model = torch.nn.Linear(5, x.shape[1] if x.dim() == 2 else 1).double()
+    features = torch.randn(64, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    squeeze = x.dim() == 1
+    out = model(features)
+    metric.to_torch(pure=pure)(out.squeeze(1) if squeeze else out, y).backward()
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    grads = func.grad(lambda p: metric.to_torch(pure=pure)(
+        func.functional_call(model, p, (features,)).squeeze(1) if squeeze
+        else func.functional_call(model, p, (features,)), y))(params)
+    for name, parameter in model.named_parameters():
+        assert torch.allclose(grads[name], parameter.grad, rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")  # inside torch.func.jacfwd
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_torch_func_transforms_that_map_say_so(task):
+    """vmap (and jacrev, jacfwd, hessian, which map with it) and jvp (forward mode) cannot run the loss: each
+    stops with metricc's error naming the transform and what works, not an error from inside PyTorch."""
+    import torch.func as func
+
+    from metricc import MetriccError
+
+    metric, x, y = _task_batch(task)
+    loss = metric.to_torch(pure=True)
+    stacked_x, stacked_y = x.reshape(4, 16, *x.shape[1:]), y.reshape(4, 16, *y.shape[1:])
+    attempts = [("vmap", lambda: func.vmap(loss)(stacked_x, stacked_y)),
+                ("vmap", lambda: func.vmap(func.grad(loss))(stacked_x, stacked_y)),
+                ("vmap", lambda: func.jacrev(lambda v: loss(v, y))(x)),
+                ("vmap", lambda: func.jacfwd(lambda v: loss(v, y))(x)),
+                ("jvp", lambda: func.jvp(lambda v: loss(v, y), (x,), (torch.ones_like(x),)))]
+    for word, attempt in attempts:
+        with pytest.raises(MetriccError, match=f"torch.func.{word}"):
+            attempt()
