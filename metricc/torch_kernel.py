@@ -459,7 +459,7 @@ def transformable(function):
     return Transformable
 
 
-def apply(function, *args):
+def apply_function(function, *args):
     """function.apply(*args), or its transformable() twin's (without the record) under a torch.func transform."""
     if not ForwardRecord.transforming():
         return function.apply(*args)
@@ -825,7 +825,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                     self.error)
         flat_input = input if input.dim() == 1 else input.reshape(-1)
         flat_target = target if target.dim() == 1 else target.reshape(-1)
-        loss = apply(SoftConfusionFunction, flat_input, flat_target, weight, spec)
+        loss = apply_function(SoftConfusionFunction, flat_input, flat_target, weight, spec)
         loss, summary = loss if isinstance(loss, tuple) else (loss, None)
         if check and summary is not None and summary.numel():  # not checked inside the forward pass
             loss = self._check_values(loss, summary, input.numel(), weight is not None, input.dtype)

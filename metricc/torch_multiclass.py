@@ -16,7 +16,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from metricc.torch_kernel import InputChecks, TrainingState  # emitted modules inline this import
-from metricc.torch_kernel import ForwardRecord, apply, check_devices, compiled, running_counts  # emitted modules inline this import
+from metricc.torch_kernel import ForwardRecord, apply_function, check_devices, compiled, running_counts  # emitted modules inline this import
 from metricc.probability_hint import light_weights  # emitted modules inline this import
 
 def sigmoid_pair(x):
@@ -300,7 +300,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             valid = ~self._failing(summary, weighted)
         spec = Spec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average, class_weight,
                     group, running, self.momentum, class_major, self.fused, valid, self.error)
-        loss, failed = apply(MultiSoftConfusionFunction, input, target, weight, spec)
+        loss, failed = apply_function(MultiSoftConfusionFunction, input, target, weight, spec)
         if self.check_inputs:
             summary = torch.cat([summary, failed.reshape(1)]) if self.sync else summary
             loss = self._check_values(loss, summary, input.numel(), weighted, input.dtype)
