@@ -274,6 +274,12 @@ def _fused_backward_(target, factor, a, b, scale):
     return factor.mul_((y * a + (1 - y) * b) * scale)
 
 
+def _fused_backward(target, factor, a, b, scale):
+    """_fused_backward_ into a new tensor, for torch.func's transforms (which forbid writing over saved tensors)."""
+    y = target.to(factor.dtype)
+    return factor * ((y * a + (1 - y) * b) * scale)
+
+
 _COMPILED = {}
 
 
@@ -598,7 +604,8 @@ class SoftConfusionFunction(torch.autograd.Function):
             saved = saved[:-2]
         if ctx.path == "fused":
             target, factor = saved[1], saved[0]
-            grad = compiled(_fused_backward_)(target, factor, a, b, scale)
+            backward = _fused_backward if ForwardRecord.transforming() else _fused_backward_  # torch.func: no writes
+            grad = compiled(backward)(target, factor, a, b, scale)
             return grad.to(ctx.input_dtype), None, None, None
         if ctx.path == "stacked":
             factor, Y, P = saved

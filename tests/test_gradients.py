@@ -129,6 +129,20 @@ def test_torch_func_grad_and_vjp_give_the_backward_pass(task, pure):
         assert torch.allclose(grads[name], parameter.grad, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_torch_func_grad_of_the_fused_loss(task):
+    """With compile=True (both passes through torch.compile) torch.func.grad gives what backward() gives: under a
+    transform the fused backward pass writes a new tensor, not over the saved factor (which torch.func forbids)."""
+    import torch.func as func
+
+    metric, x, y = _task_batch(task)
+    x = x.float()
+    leaf = x.clone().requires_grad_()
+    metric.to_torch(compile=True)(leaf, y).backward()
+    grad = func.grad(lambda v: metric.to_torch(compile=True)(v, y))(x)
+    assert torch.allclose(grad, leaf.grad, rtol=1e-6, atol=1e-9)
+
+
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")  # inside torch.func.jacfwd
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
 def test_torch_func_transforms_that_map_say_so(task):
