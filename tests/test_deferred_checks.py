@@ -164,6 +164,18 @@ def test_checks_run_inside_a_compiled_training_step(bad, message):
         step(X, y)
 
 
+def test_a_compiled_step_breaks_its_graph_only_at_the_checks():
+    """torch.compile traces the loss's autograd function into the step's graph: its one graph break is the input
+    check after it (the question whether a torch.func transform is active, which dynamo cannot trace, is not
+    asked while it compiles)."""
+    model = torch.nn.Linear(3, 1)
+    loss_fn = compile_metric("f1").to_torch(pure=True)
+    X, y = torch.randn(32, 3), (torch.rand(32) < 0.4).float()
+    explanation = torch._dynamo.explain(lambda X, y: loss_fn(model(X).squeeze(1), y))(X, y)
+    reasons = [str(reason.reason) for reason in explanation.break_reasons]
+    assert explanation.graph_break_count == 1 and all("_check_values" in reason for reason in reasons), reasons
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_no_host_synchronisation_on_cuda():
     loss_fn = compile_metric("f1").to_torch()
