@@ -415,7 +415,7 @@ class ForwardRecord:
         return any(type(level).__name__ == "VmapInterpreter" for level in retrieve_all_functorch_interpreters())
 
     @staticmethod
-    def vmap(error):
+    def vmap_error(error):
         """The error for torch.func.vmap and the transforms built on it (jacrev, jacfwd, hessian)."""
         return error("torch.func.vmap (and jacrev, jacfwd and hessian, which map over vectors with it) cannot map "
                      "metricc's loss: its soft counts sum over the whole batch, and its input checks read values "
@@ -423,7 +423,7 @@ class ForwardRecord:
                      "stack, loop over the batches")
 
     @staticmethod
-    def jvp(error):
+    def jvp_error(error):
         """The error for torch.func.jvp (forward mode)."""
         return error("metricc's loss has no forward-mode derivative (torch.func.jvp): torch.func.grad, "
                      "grad_and_value and vjp (reverse mode) work")
@@ -457,11 +457,11 @@ def transformable(function):
 
         @staticmethod
         def vmap(info, in_dims, *args):
-            raise ForwardRecord.vmap(args[-1].error)
+            raise ForwardRecord.vmap_error(args[-1].error)
 
         @staticmethod
         def jvp(ctx, *tangents):
-            raise ForwardRecord.jvp(ctx.error)
+            raise ForwardRecord.jvp_error(ctx.error)
 
     Transformable.__name__ = Transformable.__qualname__ = function.__name__
     return Transformable
@@ -591,7 +591,7 @@ class SoftConfusionFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_output, *_):
         if ForwardRecord.mapped():  # a batch of cotangents: torch.func.jacrev, or vmap over vjp
-            raise ForwardRecord.vmap(ctx.error)
+            raise ForwardRecord.vmap_error(ctx.error)
         if ctx.path == "fused":
             if ctx.consumed:
                 raise RuntimeError("the fused metricc loss supports one backward pass per forward pass")
@@ -816,7 +816,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
 
     def forward(self, input, target, sample_weight=None):
         if ForwardRecord.mapped():
-            raise ForwardRecord.vmap(self.error)
+            raise ForwardRecord.vmap_error(self.error)
         if self.check_inputs:
             self._check(input, target, sample_weight)
             if self._pending:

@@ -16,7 +16,8 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from metricc.torch_kernel import InputChecks, TrainingState  # emitted modules inline this import
-from metricc.torch_kernel import ForwardRecord, apply_function, check_devices, compiled, running_counts  # emitted modules inline this import
+from metricc.torch_kernel import ForwardRecord, apply_function  # emitted modules inline this import
+from metricc.torch_kernel import check_devices, compiled, running_counts  # emitted modules inline this import
 from metricc.probability_hint import light_weights  # emitted modules inline this import
 
 def sigmoid_pair(x):
@@ -220,7 +221,7 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_output, *_):
         if ForwardRecord.mapped():  # a batch of cotangents: torch.func.jacrev, or vmap over vjp
-            raise ForwardRecord.vmap(ctx.error)
+            raise ForwardRecord.vmap_error(ctx.error)
         target, weight, yh, not_yh, a, b, *saved = ctx.saved_tensors
         task, L, world_size, input_dtype, dim, fused = ctx.settings
         scale = grad_output * world_size  # (C,) for average="none", else a scalar
@@ -263,7 +264,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
 
     def forward(self, input, target, sample_weight=None):
         if ForwardRecord.mapped():
-            raise ForwardRecord.vmap(self.error)
+            raise ForwardRecord.vmap_error(self.error)
         if self.check_inputs:
             self._check(input, target, sample_weight)
             if self._pending:
