@@ -78,6 +78,28 @@ def test_jit_gives_the_eager_value_and_gradient():
     assert float(jax.jit(multi)(z, t)) == pytest.approx(float(multi(z, t)), rel=1e-6)
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_vmap_gives_one_loss_per_batch_of_a_stack(task):
+    """jax.vmap over a stack of batches gives each batch's own loss and gradient (the loss and jax.grad of it
+    called on each batch alone), as a JAX user batches ensembles; jax.jacrev too."""
+    rng = np.random.default_rng(3)
+    if task == "binary":
+        loss = compile_metric("f1").to_jax()
+        x = jnp.asarray(rng.normal(size=(4, 32)), jnp.float32)
+        y = jnp.asarray(rng.random((4, 32)) < 0.3, jnp.float32)
+    else:
+        loss = compile_metric("f1", task=task, num_classes=3).to_jax()
+        x = jnp.asarray(rng.normal(size=(4, 32, 3)), jnp.float32)
+        y = (jnp.asarray(rng.integers(0, 3, (4, 32))) if task == "multiclass"
+             else jnp.asarray(rng.random((4, 32, 3)) < 0.3, jnp.float32))
+    values, grads = jax.vmap(jax.value_and_grad(loss))(x, y)
+    for k in range(4):
+        value, grad = jax.value_and_grad(loss)(x[k], y[k])
+        assert float(values[k]) == pytest.approx(float(value), rel=1e-6)
+        assert np.allclose(grads[k], grad, rtol=1e-5, atol=1e-9)
+    assert np.allclose(jax.jacrev(loss)(x[0], y[0]), grads[0], rtol=1e-5, atol=1e-9)
+
+
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
 def test_a_loss_first_called_under_jit_checks_its_L(task):
     """A fresh loss called first inside jax.jit (where its dtype is first seen) measures L's valid range outside
