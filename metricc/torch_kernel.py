@@ -441,8 +441,8 @@ class ForwardRecord:
 
 def transformable(function):
     """A twin of the autograd function `function` (its forward(ctx, ...) and backward) as torch.func's transforms
-    take it: forward without a context, returning a ForwardRecord last, and setup_context(); vmap and jvp stop
-    with the error class of the spec (the last argument)."""
+    take it: forward without a context, returning a ForwardRecord last, and setup_context(); jvp stops with the
+    loss's error (vmap stops before, in the loss's forward and backward passes: ForwardRecord.mapped())."""
 
     class Transformable(torch.autograd.Function):
         @staticmethod
@@ -454,10 +454,6 @@ def transformable(function):
             ForwardRecord.setup_context(ctx, output)
 
         backward = staticmethod(function.backward)
-
-        @staticmethod
-        def vmap(info, in_dims, *args):
-            raise ForwardRecord.vmap_error(args[-1].error)
 
         @staticmethod
         def jvp(ctx, *tangents):
