@@ -22,6 +22,7 @@ examples:
   metricc compile "minimize: (FP + 5*FN)/N" -o cost.py   train on a cost instead of a score
   metricc latex mcc                                       the score, loss and gradient in LaTeX
   metricc compile f1 --task multiclass --num-classes 5    a macro-F1 loss for 5 classes
+  metricc compile mcc --backend xgboost -o mcc_obj.py     an XGBoost objective (gradient and Hessian)
   metricc list                                            the named metrics and their formulas
 
 A formula that starts with '-' goes after '--':  metricc latex -- "-FP/N"

@@ -20,6 +20,24 @@ def test_help_shows_examples():
         assert sub.returncode == 0 and "--param NAME=VALUE" in sub.stdout
 
 
+def test_every_help_example_runs(tmp_path):
+    """What --help shows a user to type works as shown (a module it writes imports)."""
+    import shlex
+
+    from metricc.cli import EXAMPLES
+    lines = [line.split("   ")[0].strip() for line in EXAMPLES.splitlines() if line.startswith("  metricc ")]
+    assert len(lines) >= 6
+    for line in lines:
+        out = metricc(*shlex.split(line)[1:], cwd=tmp_path)
+        assert out.returncode == 0, (line, out.stderr)
+        assert out.stdout.strip(), line
+        written = shlex.split(line)[shlex.split(line).index("-o") + 1] if " -o " in line else None
+        if written:
+            check = subprocess.run([sys.executable, "-c", f"import {written[:-3]}"], capture_output=True, text=True,
+                                   cwd=tmp_path, timeout=120)
+            assert check.returncode == 0, (line, check.stderr)
+
+
 def test_compile_writes_a_module_that_imports(tmp_path):
     out = metricc("compile", "2*TP/(2*TP+FP+FN)", "-o", "f1_loss.py", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
