@@ -28,6 +28,34 @@ FACTOR_DEGREE_LIMIT = 12  # ... and of at most this degree (factoring time grows
 MAX_DERIVATIVE_SIZE = 20_000  # operations in the four partials together (as trees), before simplification
 
 
+class _RealAbs(sp.Function):
+    """abs of a real number, for differentiation only: sp.Abs differentiates an argument it cannot prove real (a
+    square root of counts, which the real symbols do not make provably real) through re() and im(), or through
+    the polar forms of the counts, which no backend prints. Every formula is evaluated in real arithmetic, where
+    d|u| = sign(u) du."""
+
+    def fdiff(self, argindex=1):
+        return _RealSign(self.args[0])
+
+
+class _RealSign(sp.Function):
+    """sign of a real number, for differentiation only: its derivative is 0 away from the kink, as autograd
+    takes it (sp.sign leaves the derivative of an argument it cannot prove real unevaluated)."""
+
+    def fdiff(self, argindex=1):
+        return sp.S.Zero
+
+
+def _differentiable(expr: sp.Expr) -> sp.Expr:
+    """`expr` with abs and sign differentiated as functions of a real argument."""
+    return expr.replace(sp.Abs, _RealAbs).replace(sp.sign, _RealSign)
+
+
+def _printable(expr: sp.Expr) -> sp.Expr:
+    """`expr` with the real abs and sign back as SymPy's, which the printers know."""
+    return expr.replace(_RealAbs, sp.Abs).replace(_RealSign, sp.sign)
+
+
 class Derivation(NamedTuple):
     """The loss, its four partials, the two gradient coefficients a = d_TP - d_FN (a positive sample's) and
     b = d_FP - d_TN (a negative sample's), and (loss, a, b) with shared subexpressions pulled out."""
@@ -48,7 +76,8 @@ def loss_of(score: sp.Expr, minimize: bool) -> sp.Expr:
 def derive(loss: sp.Expr) -> Derivation:
     """Differentiate `loss` by TP, FP, FN, TN, simplify each partial, and share subexpressions."""
     plain = loss.xreplace(_PLAIN)
-    derivatives = [sp.diff(plain, symbol) for symbol in _PLAIN.values()]
+    differentiable = _differentiable(plain)
+    derivatives = [_printable(sp.diff(differentiable, symbol)) for symbol in _PLAIN.values()]
     sizes: dict = {}
     if sum(size(d, sizes) for d in derivatives) > MAX_DERIVATIVE_SIZE:
         raise MetriccError(f"the gradient of this formula grows to more than {MAX_DERIVATIVE_SIZE} operations; "
@@ -112,8 +141,8 @@ class Curvatures(NamedTuple):
 def curvatures(derivation: Derivation) -> Curvatures:
     """Differentiate the coefficients a and b once more, along the directions one sample moves the counts."""
     tp, fp, fn, tn = _PLAIN.values()
-    a, b = (c.xreplace(_PLAIN) for c in derivation.coefficients)
-    second = [sp.diff(a, tp) - sp.diff(a, fn), sp.diff(b, fp) - sp.diff(b, tn)]
+    a, b = (_differentiable(c.xreplace(_PLAIN)) for c in derivation.coefficients)
+    second = [_printable(sp.diff(a, tp) - sp.diff(a, fn)), _printable(sp.diff(b, fp) - sp.diff(b, tn))]
     # abs, min and max bend only at their kinks: 0 elsewhere (as autograd has it), not a Dirac delta
     second = [d.replace(sp.DiracDelta, lambda *args: sp.S.Zero) for d in second]
     sizes: dict = {}
@@ -121,6 +150,7 @@ def curvatures(derivation: Derivation) -> Curvatures:
         raise MetriccError(f"the Hessian of this formula grows to more than {MAX_DERIVATIVE_SIZE} operations; "
                            "simplify the formula")
     second = [simplest(d) for d in second]
+    a, b = _printable(a), _printable(b)
     shared, reduced = sp.cse([derivation.loss.xreplace(_PLAIN), a, b, *second], symbols=sp.numbered_symbols("x"),
                              order="none")
     return Curvatures(tuple(q.xreplace(_POSITIVE) for q in second), tuple(shared), tuple(reduced))

@@ -68,6 +68,11 @@ FORMULAS = [
     ("minimize: max(FPR, FNR) + min(FP, 2*FN)/N", {}, True,
      lambda TP, FP, FN, TN: torch.maximum(FP / (FP + TN), FN / (FN + TP)) + torch.minimum(FP, 2 * FN)
      / (TP + FP + FN + TN)),
+    # abs of a term SymPy cannot prove real (a square root of counts): its derivative came out in re() and im(),
+    # or in atan2 of the counts' polar forms, which no backend prints
+    ("minimize: abs(sqrt(FP) - sqrt(FN))/N", {}, True,
+     lambda TP, FP, FN, TN: torch.abs(sqrt(FP) - sqrt(FN)) / (TP + FP + FN + TN)),
+    ("abs(accuracy + mcc)", {}, False, lambda *c: 1 - torch.abs((c[0] + c[3]) / sum(c) + _mcc(*c))),
 ]
 
 
