@@ -1,6 +1,7 @@
 """Property: for formulas drawn from the grammar, the derived gradient (NumPy and torch) equals torch autograd
 through plain soft counts evaluated by the strategy's own evaluator, and central finite differences, in
-float64, wherever the function is finite."""
+float64, wherever the function is finite; and the booster objective's exact Hessian diagonal equals central
+differences of its gradient."""
 
 import warnings
 
@@ -35,6 +36,8 @@ def _check(drawn, seed):
         metric = compile_metric(formula.text, L=L, **used)
     except MetriccError:
         assume(False)
+    for backend in ("numpy", "torch"):  # a formula that compiles prints: the value checks below may refuse it,
+        metric.scalars_source(backend)  # and a printing error must not hide among those refusals
     rng = np.random.default_rng(seed)
     z = rng.normal(0, 1.0, 12)
     y = (rng.random(12) < 0.5).astype(np.float64)
@@ -54,6 +57,24 @@ def _check(drawn, seed):
     numeric = central_differences(lambda v: metric.loss_and_grad(v, y)[0], z, h=1e-5)
     roundoff = 1e-8 * max(1.0, abs(loss))  # about 1000 times the rounding error of the differences
     assert np.max(np.abs(grad - numeric)) <= 1e-4 * max(scale, np.max(np.abs(numeric))) + roundoff
+    _check_booster_hessian(metric, z, y)
+
+
+def _check_booster_hessian(metric, z, y):
+    """The booster objective's exact Hessian diagonal equals central differences of its own gradient."""
+    try:
+        objective = metric.to_xgboost(hessian="exact")
+    except MetriccError as error:  # only a Hessian too large to derive may be refused
+        assert "grows to more than" in str(error)
+        return
+    try:
+        grad, hess = objective.gradient_and_hessian(z, y)
+    except MetriccError:  # not finite at these counts: refused with a message
+        return
+    numeric = np.array([central_differences(lambda v: objective.gradient_and_hessian(v, y)[0][i], z, h=1e-5)[i]
+                        for i in range(len(z))])
+    scale = max(np.max(np.abs(hess)), np.max(np.abs(numeric)))
+    assert np.max(np.abs(hess - numeric)) <= 1e-4 * scale + 1e-8 * max(1.0, np.max(np.abs(grad)))
 
 
 def _quietly(test):
