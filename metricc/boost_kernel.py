@@ -44,6 +44,15 @@ FLOAT32_TOTAL_WEIGHT = 1e30
 # to the largest output). The largest gradient must reach this / L of the one at the peak (_float32_suffices),
 # else the call computes in float64
 FLOAT32_STEEPEST = 2.0
+# the float32 call's counts are exact to about this times L in relative terms (measured: at most 1.5e-8 L); a
+# coefficient whose sensitivity to them, sum_k |d c / d log k|, exceeds this many times what its outputs allow
+# (_float32_counts_suffice) would carry their rounding past the tolerance, and the call computes in float64
+FLOAT32_COUNT_ERROR = 2e-8
+FLOAT32_CONDITION = 10.0  # half an output's budget, 2e-7 L, over FLOAT32_COUNT_ERROR L
+# the relative step of the forward differences that measure those sensitivities
+SENSITIVITY_STEP = 1e-6
+# the points of those differences, as factors of the counts TP, FP, FN, TN (rows): the counts, then each one larger
+_STEPS = (1 + SENSITIVITY_STEP * numpy.eye(4, 5, 1))[:, :, None]
 # the float32 call's amplifier clips its argument here: exp stays finite (float32 overflows past 88.7), and
 # sigmoid(-80) = 1.8e-35 is still a normal float32 number
 FLOAT32_EXP_CLIP = 80.0
@@ -323,8 +332,9 @@ class BoostObjective:
         slopes, bends = self._row_buffers(z.shape, 1 if mode == "bound" else 2, dtype)
         counts, sums = self._count_sums(z, y, w, slopes, bends, dtype)
         coefficients = self._coefficients(counts)[1:]
-        if dtype == numpy.float32 and not self._float32_suffices(coefficients, sums, y, heaviest, slopes):
-            dtype = numpy.float64  # every margin that counts far out on the amplifier: again in float64
+        if dtype == numpy.float32 and not (self._float32_counts_suffice(counts, heaviest)
+                                           and self._float32_suffices(coefficients, sums, y, heaviest, slopes)):
+            dtype = numpy.float64  # coefficients that cancel, or every margin far out on the amplifier: in float64
             slopes, bends = self._row_buffers(z.shape, 1, dtype)
             counts, sums = self._count_sums(z, y, w, slopes, bends, dtype)
             coefficients = self._coefficients(counts)[1:]
@@ -375,6 +385,31 @@ class BoostObjective:
                 return True  # (fmax: a side without rows, 0 / 0, counts as 0)
         largest = [numpy.ascontiguousarray((side * slopes).T).max(axis=1) for side in (y, 1 - y)]  # per label
         return max(float(numpy.max(c * m)) for c, m in zip((a, b), largest)) >= needed
+
+    def _float32_counts_suffice(self, counts, heaviest):
+        """Whether the float32 counts' rounding (FLOAT32_COUNT_ERROR L of each count) keeps the call's tolerance
+        through the coefficients, label by label: it moves a and b by at most half the budget of their own
+        outputs, 4e-7 L of them, so that their sensitivities to the counts, sum_k |d c / d log k|, may reach
+        FLOAT32_CONDITION |c|; and q_a, q_b by at most half the Hessian's, which the bend term S M |c| w bounds
+        from below, while d^2 <= w^2 / 256 in the curvature term S L^2 |q| d^2: FLOAT32_CONDITION (|q| + 256 M
+        |c| / (L^2 w)) for the heaviest weight w (`heaviest`, None without weights). The sensitivities come from
+        forward differences of the curvatures, one count at a time (a few microseconds); a coefficient that is a
+        small difference of large counts (such as TP - FN at TP ~ FN) fails."""
+        pooled = self.task == "binary" or self.average == "micro"
+        counts = numpy.array([c.sum() if pooled else c for c in counts], dtype=numpy.float64).reshape(4, 1, -1)
+        points = (counts + self.eps) * _STEPS  # (4, 5, labels): the counts, then each in turn one step larger
+        values = numpy.empty((4, *points.shape[1:]))  # a, b, q_a, q_b
+        with numpy.errstate(all="ignore"):
+            if pooled:  # NumPy's scalars: the generated function takes them several times as fast as arrays
+                for k, point in enumerate(points.reshape(4, 5).T.tolist()):
+                    values[:, k, 0] = self.curvatures(*map(numpy.float64, point))[1:]
+            else:
+                for row, value in zip(values, self.curvatures(*points)[1:]):
+                    row[...] = value  # a number, where the coefficient does not depend on the counts
+            sensitivity = numpy.abs(values[:, 1:] - values[:, :1]).sum(axis=1)
+            c, bend = numpy.abs(values[:, 0]), 256 * self._bend_bound() / (self.L * self.L * (heaviest or 1.0))
+            c[2:] += bend * c[:2]
+            return bool((sensitivity <= FLOAT32_CONDITION * SENSITIVITY_STEP * c).all())  # NaN fails
 
     def _total_weight(self, w, n, out):
         """The sum of the sample weights (n without them), refused above FLOAT32_TOTAL_WEIGHT for float32 outputs

@@ -330,6 +330,26 @@ def test_a_booster_call_whose_counts_sum_tiny_predictions_keeps_its_tolerance(fo
             assert_float32_call(g, e, L)
 
 
+@pytest.mark.parametrize("formula", ["minimize: (TP - FN)^2/N^2", "FN*TP"])
+@pytest.mark.parametrize("L, columns", [(5.0, 1), (15.0, 1), (5.0, 3)])
+def test_a_booster_call_whose_coefficients_cancel_keeps_its_tolerance(formula, L, columns):
+    """A gradient coefficient that is a small difference of large counts (here a = 2 (TP - FN) / N^2 and
+    TP - FN, at TP close to FN) magnifies the float32 counts' rounding (~2e-8 L of each count) as many times as
+    the counts exceed it: the gradient came out up to 8e-5 of its largest value off, 40 times the tolerance
+    (found by a sweep of formulas drawn from the grammar). Such a call computes in float64."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    options = {} if columns == 1 else {"task": "multilabel", "num_classes": columns}
+    objective = compile_metric(formula, L=L, **options).to_xgboost()
+    shape = (n,) if columns == 1 else (n, columns)
+    z = rng.normal(0, 0.05, shape).astype(np.float32)
+    y = (rng.random(shape) < 0.5).astype(np.float32)
+    for w in (None, rng.uniform(0.5, 2, n).astype(np.float32)):
+        got = objective(y, z, w)
+        for g, e in zip(got, rescaled_float64(objective, y, z, w)):
+            assert_float32_call(g, e, L)
+
+
 @pytest.mark.parametrize("task, trials", [("binary", 120), ("multilabel", 200)])
 def test_booster_calls_keep_their_tolerance_on_random_states(task, trials):
     """Random catalog metrics, L (3 to 500), thresholds, margins (centres and spreads over orders of magnitude),
@@ -831,8 +851,10 @@ def test_early_stopping_through_the_scikit_learn_api(backend):
     else:
         params = {k: v for k, v in objective.params.items()}
         model = booster_module.LGBMClassifier(objective=objective, n_estimators=500, verbose=-1, n_jobs=1, **params)
-        model.fit(X, y, eval_set=[(X_val, y_val)], eval_metric=objective.eval_metric,
-                  callbacks=[booster_module.early_stopping(20, verbose=False)])
+        validation = ({"eval_X": (X_val,), "eval_y": (y_val,)}  # LightGBM >= 4.7 deprecates eval_set
+                      if "eval_X" in inspect.signature(model.fit).parameters else {"eval_set": [(X_val, y_val)]})
+        model.fit(X, y, eval_metric=objective.eval_metric, callbacks=[booster_module.early_stopping(20, verbose=False)],
+                  **validation)
         assert list(model.evals_result_["valid_0"]) == ["metricc-1-score"]
         recorded = model.evals_result_["valid_0"]["metricc-1-score"]
         best = model.best_iteration_ - 1
