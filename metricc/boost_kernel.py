@@ -209,7 +209,8 @@ class BoostObjective:
     float64: each output within 4e-7 L of the float64 value, or within 1e-7 L of the largest output (where p - t
     cancels for a threshold t other than 1/2, or soft labels' coefficients do). The other forms (whose bend
     1 - 2 yh cancels near the threshold), sample weights outside FLOAT32_WEIGHTS, calls whose margins all lie far
-    out on the amplifier (FLOAT32_STEEPEST) and `gradient_and_hessian()` compute in float64.
+    out on the amplifier (FLOAT32_STEEPEST) or whose coefficients are small differences of large counts
+    (FLOAT32_CONDITION) and `gradient_and_hessian()` compute in float64.
 
     Raw scores: the booster's score r stands for the margin z = r + `offset`, offset = logit(threshold), so that
     every booster starts at r = 0 (`params`), where the amplifier is steepest, and a prediction is positive for
