@@ -59,6 +59,15 @@ def _extend(children):
             lambda a: Formula(f"({a[0].text}){a[2]}{a[1]}", lambda c, a=a: a[0].evaluate(c) ** float(a[1]))),
         children.map(lambda a: Formula(f"sqrt({a.text})", lambda c: torch.sqrt(a.evaluate(c)))),
         children.map(lambda a: Formula(f"-{a.text}", lambda c: -a.evaluate(c))),
+        children.map(lambda a: Formula(f"abs({a.text})", lambda c: torch.abs(a.evaluate(c)))),
+        children.map(lambda a: Formula(f"log({a.text})", lambda c: torch.log(a.evaluate(c)))),
+        children.map(lambda a: Formula(f"exp({a.text})", lambda c: torch.exp(a.evaluate(c)))),
+        st.tuples(children, children).map(lambda ab: Formula(f"min({ab[0].text}, {ab[1].text})",
+                                                             lambda c: torch.minimum(ab[0].evaluate(c),
+                                                                                     ab[1].evaluate(c)))),
+        st.tuples(children, children).map(lambda ab: Formula(f"max({ab[0].text}, {ab[1].text})",
+                                                             lambda c: torch.maximum(ab[0].evaluate(c),
+                                                                                     ab[1].evaluate(c)))),
     )
 
 
