@@ -85,10 +85,24 @@ def derive(loss: sp.Expr) -> Derivation:
     partials = tuple(simplest(d) for d in derivatives)
     d_tp, d_fp, d_fn, d_tn = partials
     coefficients = (d_tp - d_fn, d_fp - d_tn)
-    shared, reduced = sp.cse([plain, *coefficients], symbols=sp.numbered_symbols("x"), order="none")
+    shared, reduced = _shared([plain, *coefficients])
     positive = tuple(p.xreplace(_POSITIVE) for p in partials)
     return Derivation(loss, positive, tuple(c.xreplace(_POSITIVE) for c in coefficients), tuple(shared),
                       tuple(reduced))
+
+
+def _shared(exprs: list[sp.Expr]) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list[sp.Expr]]:
+    """Common subexpressions of `exprs` pulled out (SymPy's cse), but for numbers, which stay inline: a printer
+    sees min(x, 2.01) as a clamp, where min(x0, x) with x0 = 2.01 became torch.minimum of a Python float."""
+    shared, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("x"), order="none")
+    numbers, kept = {}, []
+    for symbol, value in shared:
+        value = value.xreplace(numbers)
+        if value.is_number:
+            numbers[symbol] = value
+        else:
+            kept.append((symbol, value))
+    return kept, [expr.xreplace(numbers) for expr in reduced]
 
 
 def simplest(expr: sp.Expr) -> sp.Expr:
@@ -151,6 +165,5 @@ def curvatures(derivation: Derivation) -> Curvatures:
                            "simplify the formula")
     second = [simplest(d) for d in second]
     a, b = _printable(a), _printable(b)
-    shared, reduced = sp.cse([derivation.loss.xreplace(_PLAIN), a, b, *second], symbols=sp.numbered_symbols("x"),
-                             order="none")
+    shared, reduced = _shared([derivation.loss.xreplace(_PLAIN), a, b, *second])
     return Curvatures(tuple(q.xreplace(_POSITIVE) for q in second), tuple(shared), tuple(reduced))

@@ -99,6 +99,39 @@ def test_gradients_match_autograd_and_finite_differences(task, average, name):
         assert np.max(np.abs(grad - numeric)) <= 1e-5 * scale
 
 
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+@pytest.mark.parametrize("formula, score", [
+    ("min(TNR, exp(-alpha)) * TPR", lambda TP, FP, FN, TN: torch.clamp(TN / (TN + FP), max=np.exp(-0.05))
+     * TP / (TP + FN)),
+    ("minimize: -2*max(TN/N - alpha, sqrt(alpha))", lambda TP, FP, FN, TN:
+     1 + 2 * torch.clamp(TN / (TP + FP + FN + TN) - 0.05, min=np.sqrt(0.05)))])
+def test_min_and_max_of_a_constant_that_the_formula_shares(task, formula, score):
+    """A constant that appears twice (exp(-alpha) in the loss and in its gradient) becomes a shared subexpression:
+    torch.minimum(x0, x2) with x0 a Python float raised TypeError in every multi-class and multi-label torch loss
+    (found by drawing formulas with min and max from the grammar). Constants stay inline, where min and max print
+    as clamp; the torch losses equal autograd's."""
+    rng = np.random.default_rng(4)
+    n = 40
+    z = rng.normal(0, 1.0, (n, C))
+    labels = rng.integers(0, C, n)
+    y = np.eye(C)[labels] if task == "multiclass" else (rng.random((n, C)) < 0.4).astype(float)
+    metric = compile_metric(formula, task=task, num_classes=C, alpha=0.05)
+    target = labels if task == "multiclass" else y
+    x = torch.tensor(z, requires_grad=True)
+    expected = _plain_loss(score, x, torch.tensor(y), torch.ones(n, dtype=torch.float64), task, "macro")
+    expected.backward()
+    for pure in (True, False):
+        xt = torch.tensor(z, requires_grad=True)
+        loss = metric.to_torch(pure=pure, L=73.0)(xt, torch.tensor(target))
+        loss.backward()
+        if pure:
+            assert x.grad.abs().max() > 0  # the constant does not decide the loss alone
+            assert loss.item() == pytest.approx(expected.item(), rel=1e-9)
+            assert np.max(np.abs(xt.grad.numpy() - x.grad.numpy())) <= 1e-7 * np.max(np.abs(x.grad.numpy()))
+        else:
+            assert torch.isfinite(loss) and torch.isfinite(xt.grad).all()
+
+
 @pytest.mark.parametrize("classes", [3, 40])  # class-major (C, n) and sample-major (n, C) tensors inside
 @pytest.mark.parametrize("weighted", [False, True])
 def test_torch_multiclass_layouts_ties_and_confident_rows(classes, weighted):
