@@ -394,8 +394,8 @@ class BoostObjective:
         FLOAT32_CONDITION |c|; and q_a, q_b by at most half the Hessian's, which the bend term S M |c| w bounds
         from below, while d^2 <= w^2 / 256 in the curvature term S L^2 |q| d^2: FLOAT32_CONDITION (|q| + 256 M
         |c| / (L^2 w)) for the heaviest weight w (`heaviest`, None without weights). The sensitivities come from
-        forward differences of the curvatures, one count at a time (a few microseconds); a coefficient that is a
-        small difference of large counts (such as TP - FN at TP ~ FN) fails."""
+        forward differences of the curvatures, one count at a time (tens of microseconds: the generated function
+        on five points); a coefficient that is a small difference of large counts (TP - FN at TP ~ FN) fails."""
         pooled = self.task == "binary" or self.average == "micro"
         counts = numpy.array([c.sum() if pooled else c for c in counts], dtype=numpy.float64).reshape(4, 1, -1)
         points = (counts + self.eps) * _STEPS  # (4, 5, labels): the counts, then each in turn one step larger

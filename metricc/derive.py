@@ -155,8 +155,9 @@ class Curvatures(NamedTuple):
 def curvatures(derivation: Derivation) -> Curvatures:
     """Differentiate the coefficients a and b once more, along the directions one sample moves the counts."""
     tp, fp, fn, tn = _PLAIN.values()
-    a, b = (_differentiable(c.xreplace(_PLAIN)) for c in derivation.coefficients)
-    second = [_printable(sp.diff(a, tp) - sp.diff(a, fn)), _printable(sp.diff(b, fp) - sp.diff(b, tn))]
+    a, b = (c.xreplace(_PLAIN) for c in derivation.coefficients)
+    da, db = _differentiable(a), _differentiable(b)
+    second = [_printable(sp.diff(da, tp) - sp.diff(da, fn)), _printable(sp.diff(db, fp) - sp.diff(db, tn))]
     # abs, min and max bend only at their kinks: 0 elsewhere (as autograd has it), not a Dirac delta
     second = [d.replace(sp.DiracDelta, lambda *args: sp.S.Zero) for d in second]
     sizes: dict = {}
@@ -164,6 +165,5 @@ def curvatures(derivation: Derivation) -> Curvatures:
         raise MetriccError(f"the Hessian of this formula grows to more than {MAX_DERIVATIVE_SIZE} operations; "
                            "simplify the formula")
     second = [simplest(d) for d in second]
-    a, b = _printable(a), _printable(b)
     shared, reduced = _shared([derivation.loss.xreplace(_PLAIN), a, b, *second])
     return Curvatures(tuple(q.xreplace(_POSITIVE) for q in second), tuple(shared), tuple(reduced))
