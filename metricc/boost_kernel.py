@@ -11,13 +11,16 @@ set, so the metric is exact. With yh_i = sigmoid(L (sigmoid(z_i) - t)):
 
 Each call then rescales g and h by one factor so that h averages `mean_hessian` per unit weight: the Newton
 steps stay the same and the boosters' regularisation defaults (lambda, min_child_weight) weigh as they do with a
-logistic objective. This module imports only NumPy: metricc copies it into the modules it emits.
+logistic objective. This module imports only NumPy (and the import-free metricc.probability_hint): metricc copies
+both into the modules it emits.
 """
 
 import threading
 import warnings
 
 import numpy
+
+from metricc.probability_hint import nonfinite_message  # emitted modules inline this import
 
 HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
 # the default Hessian form: the bound for sigmoid amplifiers; for the softmax one (task="multiclass", where no
@@ -923,9 +926,8 @@ class BoostObjective:
         with numpy.errstate(all="ignore"):
             values = [numpy.asarray(v, dtype=numpy.float64) for v in self.curvatures(*points)]
         if not all(numpy.isfinite(v).all() for v in values):
-            raise self.error(f"the {self.name} objective is not finite at the counts TP, FP, FN, TN = "
-                             f"{', '.join(numpy.array2string(numpy.asarray(c), precision=6) for c in counts)} "
-                             f"(a denominator of the formula vanishes)")
+            raise self.error(nonfinite_message(self.name, [float(numpy.sum(c)) for c in counts] if pooled else None,
+                                               per_class=not pooled, derivatives="gradient or Hessian"))
         if pooled:
             return tuple(float(v) for v in values)
         weights = self._label_weights(counts)

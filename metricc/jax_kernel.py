@@ -3,8 +3,9 @@
 through the formula. They work under jax.jit and jax.grad, in float32 and, with x64 enabled, float64. The
 gradient flows to the logits only: targets and weights are constants (their cotangents are zero).
 
-Input values (NaN, targets outside [0, 1], negative weights, a loss that is not finite) are checked when the
-loss runs eagerly; under jax.jit only shapes and dtypes can be checked.
+Input values (NaN, targets outside [0, 1], negative weights, a loss or gradient that is not finite) are checked
+when the loss runs eagerly, also under jax.grad (the custom rule's forward pass sees the values); under jax.jit
+only shapes and dtypes can be checked.
 
 This module imports only JAX: metricc copies it into the modules it emits.
 """
@@ -16,7 +17,7 @@ import jax.numpy as jnp
 
 from metricc.multiclass_math import average, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import pullback, soft_predictions  # emitted modules inline this import
-from metricc.probability_hint import light_weights  # emitted modules inline this import
+from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
 
 def slope(u):
     """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where
@@ -47,8 +48,24 @@ def _numbers(values, name, error):
     return array
 
 
-def binary_loss_function(scalars, L, threshold, from_logits, eps):
-    """loss(x, y, w) for flat float arrays, with the derived gradient w.r.t. x."""
+def _checked_forward(forward, check):
+    """The custom rule's forward pass: `forward`, then, where the values are concrete (jax.grad called eagerly),
+    check(input, loss, a, b), which raises for bad values (the input, a traced value where the loss was called)."""
+    if check is None:
+        return forward
+
+    def checked(*inputs):
+        result = forward(*inputs)
+        if not _traced(*inputs):
+            loss, (*_, a, b) = result
+            check(inputs[0], loss, a, b)
+        return result
+
+    return checked
+
+
+def binary_loss_function(scalars, L, threshold, from_logits, eps, check=None):
+    """loss(x, y, w) for flat float arrays, with the derived gradient w.r.t. x; `check` as in _checked_forward."""
 
     def forward(x, y, w):
         largest = jnp.max(w)
@@ -76,7 +93,7 @@ def binary_loss_function(scalars, L, threshold, from_logits, eps):
         grad = g * unit * (y * a + (1 - y) * b) * factor
         return grad.astype(x.dtype), jnp.zeros_like(y), jnp.zeros_like(unit)
 
-    loss.defvjp(forward, backward)
+    loss.defvjp(_checked_forward(forward, check), backward)
     return loss
 
 
@@ -106,7 +123,8 @@ class SoftConfusionLoss(_Pickled):
         self._loss = self._build()
 
     def _build(self):
-        return binary_loss_function(self.scalars, self.L, self.threshold, self.from_logits, self.eps)
+        return binary_loss_function(self.scalars, self.L, self.threshold, self.from_logits, self.eps,
+                                    self._check_forward if self.check_inputs else None)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.name!r}, L={self.L}, threshold={self.threshold}, "
@@ -128,31 +146,42 @@ class SoftConfusionLoss(_Pickled):
             self._checked_dtypes.add(x.dtype)
             self.check_dtype(x.dtype.name)
         x, y, w = x.reshape(-1), y.reshape(-1).astype(x.dtype), w.reshape(-1).astype(x.dtype)
-        checked = self.check_inputs and not _traced(x, y, w)
-        if checked:
+        if self.check_inputs:  # the concrete ones; a traced input (jax.grad) is checked by the custom rule
             self._check(x, y, w)
         loss = self._loss(x, y, w)
-        if checked and not bool(jnp.isfinite(loss)):
-            raise self.error(f"the {self.name} loss is not finite (a denominator of the formula vanishes; raise eps "
-                             "or change the formula)")
+        if self.check_inputs and not _traced(loss) and not bool(jnp.isfinite(loss)):
+            raise self.error(nonfinite_message(self.name))
         return loss
 
     def _check(self, x, y, w):
+        if not _traced(x):
+            self._check_input(x)
+        if not _traced(y) and not bool(((y >= 0) & (y <= 1)).all()):
+            raise self.error("Expected `target` values in [0, 1].")
+        if not _traced(w):
+            if not bool((jnp.isfinite(w) & (w >= 0)).all()):
+                raise self.error("Expected `sample_weight` to be finite and non-negative.")
+            if not bool(w.max() > 0):
+                raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
+            _warn_if_light(float(w.sum()), self.eps, self.warning)
+
+    def _check_input(self, x):
         if not bool(jnp.isfinite(x).all()):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
         if not self.from_logits and not bool(((x >= 0) & (x <= 1)).all()):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
-        if not bool(((y >= 0) & (y <= 1)).all()):
-            raise self.error("Expected `target` values in [0, 1].")
-        if not bool((jnp.isfinite(w) & (w >= 0)).all()):
-            raise self.error("Expected `sample_weight` to be finite and non-negative.")
-        if not bool(w.max() > 0):
-            raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
-        _warn_if_light(float(w.sum()), self.eps, self.warning)
+
+    def _check_forward(self, x, loss, a, b):
+        """The custom rule's check under jax.grad, called eagerly: the input, then the loss and its gradient's
+        coefficients."""
+        self._check_input(x)
+        if not all(bool(jnp.isfinite(v).all()) for v in (loss, a, b)):
+            raise self.error(nonfinite_message(self.name))
 
 
-def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight):
-    """loss(z, y, w) for logits (n, C), one-hot or multi-hot labels (n, C) and row weights (n,)."""
+def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight, check=None):
+    """loss(z, y, w) for logits (n, C), one-hot or multi-hot labels (n, C) and row weights (n,); `check` as in
+    _checked_forward."""
 
     def forward(z, y, w):
         yh, not_yh, saved = soft_predictions(jnp, z, task, L, threshold)
@@ -169,7 +198,7 @@ def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight
         grad_yh = (y * (a * g) + (1 - y) * (b * g)) * w[:, None]
         return pullback(jnp, yh, not_yh, saved, grad_yh, task, L), jnp.zeros_like(y), jnp.zeros_like(w)
 
-    loss.defvjp(forward, backward)
+    loss.defvjp(_checked_forward(forward, check), backward)
     return loss
 
 
@@ -193,7 +222,7 @@ class MultiSoftConfusionLoss(_Pickled):
 
     def _build(self):
         return multi_loss_function(self.scalars, self.task, self.L, self.threshold, self.eps, self.average,
-                                   self.class_weight)
+                                   self.class_weight, self._check_forward if self.check_inputs else None)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.name!r}, task={self.task!r}, num_classes={self.num_classes}, "
@@ -213,12 +242,13 @@ class MultiSoftConfusionLoss(_Pickled):
         if self.check_dtype is not None and z.dtype not in self._checked_dtypes:
             self._checked_dtypes.add(z.dtype)
             self.check_dtype(z.dtype.name)
-        checked = self.check_inputs and not _traced(z, target, w)
+        # the concrete values are checked; a traced input (jax.grad) is checked by the custom rule
+        checked_target = self.check_inputs and not _traced(target)
         if self.task == "multilabel":
             if target.shape != z.shape:
                 raise self.error(f"Expected multi-label targets of shape {z.shape}, but got {target.shape}.")
             y = target.astype(z.dtype)
-            if checked and not bool(((y >= 0) & (y <= 1)).all()):
+            if checked_target and not bool(((y >= 0) & (y <= 1)).all()):
                 raise self.error("Expected multi-label `target` values in [0, 1].")
         else:
             if target.shape != (n,) or not jnp.issubdtype(target.dtype, jnp.integer):
@@ -226,22 +256,32 @@ class MultiSoftConfusionLoss(_Pickled):
                                  f"{target.dtype} {target.shape}.")
             ignored = (target == self.ignore_index if self.ignore_index is not None
                        else jnp.zeros(n, dtype=bool))
-            if checked:
+            if checked_target:
                 kept = target[~ignored]
                 if kept.size and not bool(((kept >= 0) & (kept < self.num_classes)).all()):
                     raise self.error(f"Expected class indices in [0, {self.num_classes}).")
             y = jax.nn.one_hot(jnp.where(ignored, 0, target), self.num_classes, dtype=z.dtype)
             w = jnp.where(ignored, 0, w)
-        if checked:
-            if not bool(jnp.isfinite(z).all()):
-                raise self.error("Expected finite `input`, but it contains NaN or infinity.")
+        if self.check_inputs and not _traced(z):
+            self._check_input(z)
+        if self.check_inputs and not _traced(w):
             if not bool((jnp.isfinite(w) & (w >= 0)).all()):
                 raise self.error("Expected `sample_weight` to be finite and non-negative.")
             if sample_weight is not None and not bool(jnp.asarray(sample_weight).max() > 0):
                 raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
             _warn_if_light(float(w.sum()), self.eps, self.warning)
         loss = self._loss(z, y, w)
-        if checked and not bool(jnp.isfinite(loss).all()):
-            raise self.error(f"the {self.name} loss is not finite (a denominator of the formula vanishes for some "
-                             "class; raise eps or change the formula)")
+        if self.check_inputs and not _traced(loss) and not bool(jnp.isfinite(loss).all()):
+            raise self.error(nonfinite_message(self.name, per_class=True))
         return loss
+
+    def _check_input(self, z):
+        if not bool(jnp.isfinite(z).all()):
+            raise self.error("Expected finite `input`, but it contains NaN or infinity.")
+
+    def _check_forward(self, z, loss, a, b):
+        """The custom rule's check under jax.grad, called eagerly: the input, then the loss and its gradient's
+        coefficients."""
+        self._check_input(z)
+        if not all(bool(jnp.isfinite(v).all()) for v in (loss, a, b)):
+            raise self.error(nonfinite_message(self.name, per_class=True))

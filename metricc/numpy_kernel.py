@@ -9,7 +9,7 @@ import warnings
 import numpy
 
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
-from metricc.probability_hint import light_weights  # emitted modules inline this import
+from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
@@ -125,9 +125,7 @@ class SoftConfusionLoss:
             raise self.error(f"the weighted counts reach {max(counts):.3g}, beyond {MAX_COUNT:g}, where the partials "
                              f"of the {self.name} loss may overflow float64: scale the sample weights down")
         if not all(numpy.isfinite(v) for v in (loss, a, b)):
-            raise self.error(f"the {self.name} loss is not finite at the counts TP, FP, FN, TN = "
-                             f"{', '.join(f'{float(c):.6g}' for c in counts)} (a denominator of the formula "
-                             "vanishes; raise eps or change the formula)")
+            raise self.error(nonfinite_message(self.name, counts))
         message = light_weights(sum(counts), self.eps)
         if message:
             warnings.warn(message, self.warning, stacklevel=4)

@@ -13,7 +13,7 @@ import numpy
 from metricc.multiclass_math import average, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import pullback, soft_predictions  # emitted modules inline this import
 from metricc.numpy_kernel import MAX_COUNT  # emitted modules inline this import
-from metricc.probability_hint import light_weights  # emitted modules inline this import
+from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
     """(n, num_classes) float64 rows with a 1 at each index: O(n C) memory, never a C x C identity."""
@@ -134,8 +134,7 @@ class MultiSoftConfusionLoss:
             loss, a, b = average(numpy, self.scalars, counts, self.eps, self.average, self.class_weight)
         loss = loss if self.average == "none" else float(loss)
         if not (numpy.isfinite(loss).all() and numpy.isfinite(a).all() and numpy.isfinite(b).all()):
-            raise self.error(f"the {self.name} loss is not finite (a denominator of the formula vanishes for some "
-                             "class; raise eps or change the formula)")
+            raise self.error(nonfinite_message(self.name, per_class=True))
         message = light_weights(float(sum(counts).max()), self.eps)  # each class's counts add up to the total
         if message:
             warnings.warn(message, self.warning, stacklevel=4)

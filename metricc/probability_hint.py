@@ -1,6 +1,7 @@
 """Hints about a batch that the losses take but likely should not: logits that look like probabilities (sigmoid
-outputs given to a loss that takes logits), and sample weights so light that eps shifts the loss. Shared by the
-NumPy, torch and JAX kernels (emitted modules inline this file); imports nothing."""
+outputs given to a loss that takes logits), and sample weights so light that eps shifts the loss; and the error
+for a loss or gradient that is not finite. Shared by the NumPy, torch, JAX and booster kernels (emitted modules
+inline this file); imports nothing."""
 
 # A batch of at least this many logits, all in [0, 1] and spread over at least half of it, looks like
 # probabilities (the logits of a fresh network often lie in a narrow band inside [0, 1]) ...
@@ -51,3 +52,16 @@ def light_weights(total, eps):
     return (f"the sample weights of this batch add up to {total:.3g}, not much more than eps = {eps:g}, which is "
             "added to each count and shifts the loss and its gradient: scale the weights up (a ratio such as F1 "
             "does not change) or lower eps")
+
+
+def nonfinite_message(name, counts=None, per_class=False, derivatives="gradient"):
+    """The error for a loss whose value or derivatives (the gradient's coefficients; a booster's Hessian's too)
+    are not finite, at the soft `counts` TP, FP, FN, TN (numbers, before eps is added) where they are known, or
+    for some class (`per_class`)."""
+    where = ""
+    if counts is not None:
+        where = f" at the counts TP, FP, FN, TN = {', '.join(f'{float(c):.6g}' for c in counts)}"
+    elif per_class:
+        where = " for some class"
+    return (f"the {name} loss or its {derivatives} is not finite{where}: the formula divides by 0 there, or takes "
+            "a log or a root (a fractional power) of 0 or of a negative number (raise eps, or change the formula)")

@@ -14,7 +14,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
-from metricc.probability_hint import light_weights  # emitted modules inline this import
+from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
@@ -331,12 +331,25 @@ def running_counts(counts, running, momentum, valid=None):
 
 
 def _host_scalars(host_scalars, counts, eps):
-    """Loss and the two gradient coefficients as Python floats (NaN where the formula is undefined)."""
+    """Loss and the two gradient coefficients as Python floats (NaN where the formula is undefined; the loss NaN
+    where its gradient is not finite, as with_gradient_checked has it)."""
     try:
-        loss, a, b = host_scalars(*(c + eps for c in counts))
+        loss, a, b = (float(v) for v in host_scalars(*(c + eps for c in counts)))
     except (ArithmeticError, ValueError):
         return math.nan, math.nan, math.nan
-    return float(loss), float(a), float(b)
+    return (loss if math.isfinite(a) and math.isfinite(b) else math.nan), a, b
+
+
+def with_gradient_checked(loss, a, b):
+    """The loss, made NaN where a gradient coefficient (a or b, per class where the loss is one number) is not
+    finite, and unchanged otherwise (0 * a is 0): the one check of the loss value then also catches a formula
+    whose slope is infinite where its value is not (sqrt(TP - FP) at TP = FP)."""
+    for coefficient in (a, b):
+        zero = 0 * coefficient
+        if torch.is_tensor(zero) and zero.dim() > (loss.dim() if torch.is_tensor(loss) else 0):
+            zero = zero.sum()
+        loss = loss + zero
+    return loss
 
 
 def running_counts_host(counts, running, momentum):
@@ -569,6 +582,7 @@ class SoftConfusionFunction(torch.autograd.Function):
             counts = running_counts(counts, running, momentum, valid)
         with torch.autocast(input.device.type, enabled=False):
             loss, a, b = scalars(*(c + eps for c in counts.unbind()))
+            loss = with_gradient_checked(loss, a, b)
             if bce is not None:
                 loss = loss + bce
             unit = torch.as_tensor(unit, dtype=scalar_dtype, device=input.device)
@@ -911,8 +925,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error(f"the weighted counts reach {largest_count:.3g}, beyond {MAX_COUNT:g}, where the "
                              f"partials of the {self.name} loss may overflow float64: scale the sample weights down")
         if not math.isfinite(loss):
-            raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes (raise "
-                             "eps or change the formula)")
+            raise self.error(nonfinite_message(self.name))
         message = light_weights(total, self.eps)
         if message:
             warnings.warn(message, self.warning, stacklevel=_caller_level())

@@ -18,7 +18,8 @@ from torch.autograd.function import once_differentiable
 from metricc.torch_kernel import InputChecks, TrainingState  # emitted modules inline this import
 from metricc.torch_kernel import ForwardRecord, apply_function  # emitted modules inline this import
 from metricc.torch_kernel import check_devices, compiled, running_counts  # emitted modules inline this import
-from metricc.probability_hint import light_weights  # emitted modules inline this import
+from metricc.torch_kernel import with_gradient_checked  # emitted modules inline this import
+from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
 
 def sigmoid_pair(x):
     """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2, so that none rounds to 0 or 1
@@ -212,6 +213,7 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
             if counts[0].dtype != scalar_dtype:
                 counts = torch.stack(counts).to(scalar_dtype).unbind()
             loss, a, b = average(spec.scalars, counts, spec.eps, spec.average, spec.class_weight)
+            loss = with_gradient_checked(loss, a, b)
         ctx.save_for_backward(target, weight, yh, not_yh, a.to(dtype), b.to(dtype), *saved)
         ctx.settings = (spec.task, L, world_size, input.dtype, dim, spec.fused)
         ctx.mark_non_differentiable(failed)
@@ -381,8 +383,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if failed > 0:
             raise self.error("the inputs of another process failed the input checks (its error says which)")
         if not all(map(math.isfinite, losses)):
-            raise self.error(f"the {self.name} loss is not finite: a denominator of the formula vanishes for some "
-                             "class (raise eps or change the formula)")
+            raise self.error(nonfinite_message(self.name, per_class=True))
         message = None if total is None else light_weights(total, self.eps)  # the weights' sum on this process
         if message:
             warnings.warn(message, self.warning, stacklevel=4)

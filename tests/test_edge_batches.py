@@ -141,3 +141,34 @@ def test_vanishing_denominator_is_an_error_not_nan():
         metric.loss_and_grad(np.zeros(2), np.zeros(2))  # yh rounds to 0, so TN is exactly 2
     with pytest.raises(MetriccError, match="not finite"):
         metric.to_torch(pure=True)(torch.zeros(2, dtype=torch.float64), torch.zeros(2))
+
+
+# A loss that is finite where its gradient is not: at TP = FP (two logits of 0, one of each label) the loss of
+# TN + sqrt(|TP - FP|) is 1/2 and its slope in TP and FP is 0/0
+FINITE_LOSS_INFINITE_SLOPE = "TN + sqrt(abs(TP - FP))"
+
+
+@pytest.mark.parametrize("options", [{}, {"compile": True}], ids=["eager", "fused"])
+def test_a_gradient_that_is_not_finite_is_an_error_not_nan(options):
+    """Every path checks the gradient's coefficients as well as the loss: the fused one (compile=True, the path
+    of CUDA tensors too) returned the finite loss and a NaN gradient."""
+    metric = compile_metric(FINITE_LOSS_INFINITE_SLOPE)
+    with pytest.raises(MetriccError, match="gradient is not finite"):
+        metric.loss_and_grad(np.zeros(2), np.array([1.0, 0.0]))
+    x = torch.zeros(2, requires_grad=True)
+    with pytest.raises(MetriccError, match="gradient is not finite"):
+        metric.to_torch(pure=True, **options)(x, torch.tensor([1.0, 0.0])).backward()
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_a_multi_class_gradient_that_is_not_finite_is_an_error_not_nan(task):
+    """The multi-class and multi-label losses check each class's gradient coefficients too (torch returned the
+    finite loss and a NaN gradient)."""
+    metric = compile_metric(FINITE_LOSS_INFINITE_SLOPE, task=task, num_classes=2)
+    z = np.zeros((2, 2))
+    y = np.array([0, 1]) if task == "multiclass" else np.array([[1.0, 1.0], [0.0, 0.0]])
+    with pytest.raises(MetriccError, match="gradient is not finite"):
+        metric.loss_and_grad(z, y)
+    x = torch.zeros(2, 2, requires_grad=True)
+    with pytest.raises(MetriccError, match="gradient is not finite"):
+        metric.to_torch(pure=True)(x, torch.tensor(y)).backward()

@@ -201,3 +201,36 @@ def test_emitted_jax_module_runs_without_metricc(tmp_path):
     z = np.linspace(-2, 2, 30, dtype=np.float32).reshape(10, 3)
     expected_multi = compile_metric("f1", task="multilabel", num_classes=3).loss_and_grad(z, (z > 0.5) * 1.0)[0]
     assert printed[2] == pytest.approx(expected_multi, rel=1e-5)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_eager_grad_checks_the_values(task):
+    """Called eagerly under jax.grad (the input is a tracer there, the values are not), the loss still refuses
+    NaN input and bad targets instead of returning a NaN gradient; under jax.jit only shapes are checked."""
+    if task == "binary":
+        loss, z, y, bad_y = (compile_metric("f1").to_jax(), jnp.array([0.5, jnp.nan, -1.0]),
+                             jnp.array([1.0, 0.0, 1.0]), jnp.array([1.0, 0.0, 2.0]))
+    else:
+        loss = compile_metric("f1", task=task, num_classes=3).to_jax()
+        z = jnp.array([[0.5, jnp.nan, -1.0], [0.1, 0.2, 0.3]])
+        y = jnp.array([0, 2]) if task == "multiclass" else jnp.array([[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+        bad_y = jnp.array([0, 3]) if task == "multiclass" else jnp.array([[1.0, 0.0, 2.0], [0.0, 1.0, 0.0]])
+
+    def total(v, target):
+        return jnp.sum(loss(v, target))
+
+    with pytest.raises(MetriccError, match="finite `input`"):
+        jax.grad(total)(z, y)
+    with pytest.raises(MetriccError, match=r"\[0, 1\]|\[0, 3\)"):
+        jax.value_and_grad(total)(jnp.nan_to_num(z), bad_y)
+    assert not np.isfinite(np.asarray(jax.jit(jax.grad(total))(z, y))).all()  # the documented limit under jit
+
+
+def test_eager_grad_refuses_a_gradient_that_is_not_finite():
+    """sqrt(TP - FP) at TP = FP has a finite loss (0) and an infinite slope: jax.grad, eagerly, raises where it
+    returned NaN; the loss alone, not differentiated, is finite and returned."""
+    loss = compile_metric("sqrt(TP - FP)").to_jax()
+    x, y = jnp.array([0.0, 0.0]), jnp.array([1.0, 0.0])
+    assert float(loss(x, y)) == pytest.approx(1.0)
+    with pytest.raises(MetriccError, match="gradient"):
+        jax.grad(loss)(x, y)
