@@ -134,11 +134,23 @@ class MultiSoftConfusionLoss:
             loss, a, b = average(numpy, self.scalars, counts, self.eps, self.average, self.class_weight)
         loss = loss if self.average == "none" else float(loss)
         if not (numpy.isfinite(loss).all() and numpy.isfinite(a).all() and numpy.isfinite(b).all()):
-            raise self.error(nonfinite_message(self.name, per_class=True))
+            raise self.error(self._nonfinite(counts, loss, a, b))
         message = light_weights(float(sum(counts).max()), self.eps)  # each class's counts add up to the total
         if message:
             warnings.warn(message, self.warning, stacklevel=4)
         return loss, a, b
+
+    def _nonfinite(self, counts, loss, a, b):
+        """The error message for a loss or gradient that is not finite: at the pooled counts (micro), else at
+        those of the first class whose coefficients (or loss, average="none") are not."""
+        if self.average == "micro":
+            return nonfinite_message(self.name, [c.sum() for c in counts])
+        bad = ~(numpy.isfinite(a) & numpy.isfinite(b) & numpy.isfinite(numpy.broadcast_to(loss, numpy.shape(a))))
+        if not bad.any():  # the average itself (inf - inf)
+            return nonfinite_message(self.name, per_class=True)
+        k = int(numpy.argmax(bad))
+        part = f"{'label' if self.task == 'multilabel' else 'class'} {k}"
+        return nonfinite_message(self.name, [c[k] for c in counts], part=part)
 
 
 def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warning):

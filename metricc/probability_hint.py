@@ -54,13 +54,13 @@ def light_weights(total, eps):
             "does not change) or lower eps")
 
 
-def nonfinite_message(name, counts=None, per_class=False, derivatives="gradient"):
+def nonfinite_message(name, counts=None, per_class=False, derivatives="gradient", part=None):
     """The error for a loss whose value or derivatives (the gradient's coefficients; a booster's Hessian's too)
-    are not finite, at the soft `counts` TP, FP, FN, TN (numbers, before eps is added) where they are known, or
-    for some class (`per_class`)."""
-    where = ""
+    are not finite, at the soft `counts` TP, FP, FN, TN (numbers, before eps is added; those of `part`, such as
+    "class 2", where given) where they are known, or for some class (`per_class`)."""
+    where = "" if part is None else f" for {part}"
     if counts is not None:
-        where = f" at the counts TP, FP, FN, TN = {', '.join(f'{float(c):.6g}' for c in counts)}"
+        where += f" at the counts TP, FP, FN, TN = {', '.join(f'{float(c):.6g}' for c in counts)}"
     elif per_class:
         where = " for some class"
     return (f"the {name} loss or its {derivatives} is not finite{where}: the formula divides by 0 there, or takes "

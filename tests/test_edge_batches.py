@@ -170,3 +170,12 @@ def test_a_gradient_that_is_not_finite_is_an_error_not_nan(task, path):
         y = np.array([0, 1]) if task == "multiclass" else np.array([[1.0, 1.0], [0.0, 0.0]])
     with pytest.raises(MetriccError, match="loss or its gradient is not finite"):
         _loss_and_gradient(metric, path, z, y)
+
+
+def test_the_error_names_the_class_whose_gradient_is_not_finite():
+    """Multi-label NumPy: the message gives the first label whose loss or gradient is not finite, and its
+    counts."""
+    metric = compile_metric(FINITE_LOSS_INFINITE_SLOPE, task="multilabel", num_classes=3)
+    z, y = np.array([[5.0, 0.0, 5.0], [-5.0, 0.0, -5.0]]), np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    with pytest.raises(MetriccError, match=r"for label 1 at the counts TP, FP, FN, TN = 0\.5, 0\.5, 0\.5, 0\.5"):
+        metric.loss_and_grad(z, y)
