@@ -180,7 +180,10 @@ class _Scope:
             return self.bindings[name]
         if name in COUNT_SYMBOLS:
             return COUNT_SYMBOLS[name]
-        if name in self.params or name in catalog.PARAMETER_NAMES:
+        if name in self.params:  # its value, so that each part is checked as it is built (sqrt(alpha - 1)^2)
+            self.used.setdefault(name, token)
+            return _exact(self.params[name])
+        if name in catalog.PARAMETER_NAMES:  # bound once the named metrics' defaults are known
             self.used.setdefault(name, token)
             return sp.Symbol(name, real=True)
         if catalog.lookup(name) is not None:
@@ -408,7 +411,39 @@ def _bind_parameters(expr: sp.Expr, scope: _Scope) -> sp.Expr:
         hint = _suggestion(unused[0], free) if free else ""
         raise MetriccError(f"parameter {names} is not used by the formula {scope.text.strip()!r}{hint}")
     values = scope.values_used()
-    return expr.subs({sp.Symbol(n, real=True): _exact(v) for n, v in values.items()})
+    if not values:
+        return expr
+    bound = ", ".join(f"{n} = {v:g}" for n, v in values.items())
+    return _substitute(expr, {sp.Symbol(n, real=True): _exact(v) for n, v in values.items()}, scope.text, bound)
+
+
+def _substitute(expr: sp.Expr, values: Mapping[sp.Symbol, sp.Expr], text: str, bound: str) -> sp.Expr:
+    """`expr` with the parameters' `values`, built again from the leaves up, so that each part that becomes a
+    number is checked as parsing checks a constant: not infinite and real (SymPy would otherwise take min() of a
+    complex number as an error of its own, and make sqrt(alpha - 1)^2 or abs(log(-alpha)) real numbers)."""
+    built: dict = {}
+
+    def build(node: sp.Expr) -> sp.Expr:
+        if node in values:
+            return values[node]
+        if not node.free_symbols & values.keys():
+            return node
+        if node not in built:
+            args = [build(arg) for arg in node.args]
+            try:
+                value = node.func(*args)
+            except (TypeError, ValueError):  # min/max of numbers that are not real
+                value = sp.nan
+            if value.is_number and value.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
+                raise MetriccError(f"the formula {text.strip()!r} divides by zero or is infinite with {bound}: "
+                                   f"{sp.sstr(node)} is infinite or undefined there")
+            if value.is_number and _not_real(value):
+                raise MetriccError(f"the formula {text.strip()!r} is not real-valued with {bound}: {sp.sstr(node)} "
+                                   "is not a real number there (a log or root of a negative number?)")
+            built[node] = value
+        return built[node]
+
+    return build(expr)
 
 
 def _exact(value: float) -> sp.Rational:
