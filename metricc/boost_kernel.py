@@ -663,9 +663,14 @@ class BoostObjective:
     def predict(self, margins):
         """Hard 0/1 predictions from raw scores (1 where r >= 0: the margin reaches logit(threshold)); for
         task="multiclass", the arg-max class of each row of margins (n, C)."""
+        z = self._numbers(margins, "margins")
+        if self.check_inputs and numpy.isnan(z).any():
+            raise self.error("Expected margins, but they contain NaN (has the model diverged?).")
         if self.task == "multiclass":
-            return numpy.argmax(numpy.asarray(margins).reshape(-1, self.num_classes), axis=1)
-        return (numpy.asarray(margins) >= 0).astype(numpy.int64)
+            if z.ndim > 2 or z.size % self.num_classes or z.ndim == 2 and z.shape[1] != self.num_classes:
+                raise self.error(f"Expected margins of shape (n, {self.num_classes}), but got {z.shape}.")
+            return numpy.argmax(z.reshape(-1, self.num_classes), axis=1)
+        return (z >= 0).astype(numpy.int64)
 
     def _arguments(self, y_true, y_pred, sample_weight):
         """(margins, labels, weights) from either calling convention."""

@@ -1155,3 +1155,23 @@ def test_latex_shows_the_hessian_only_when_asked(task):
         emitted = metric.emit("lightgbm")
         expected = "15" if task == "multiclass" else "73"
         assert f"L &= {expected}" in emitted and f"L={expected}.0" in emitted
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_predict_refuses_what_is_not_margins(task):
+    """predict() checks its margins as the objective does: strings, objects and NaN (a diverged model) get
+    metricc's error, as do multi-class margins that do not split into rows of C (NumPy's reshape error, or NaN
+    predicted as class 0, before)."""
+    options = {} if task == "binary" else {"task": "multiclass", "num_classes": 3}
+    objective = compile_metric("f1", **options).to_xgboost()
+    width = 1 if task == "binary" else 3
+    for bad, message in ((np.array(["a"] * 3 * width), "to hold numbers"), (np.array([None] * 3 * width), "numbers"),
+                         (np.full(3 * width, np.nan), "NaN")):
+        with pytest.raises(MetriccError, match=message):
+            objective.predict(bad)
+    if task == "multiclass":
+        with pytest.raises(MetriccError, match=r"shape \(n, 3\)"):
+            objective.predict(np.zeros(7))
+        np.testing.assert_array_equal(objective.predict(np.eye(3)[[2, 0]]), [2, 0])
+    else:
+        np.testing.assert_array_equal(objective.predict(np.array([-0.1, 0.0, np.inf])), [0, 1, 1])
