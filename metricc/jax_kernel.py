@@ -131,7 +131,7 @@ class SoftConfusionLoss(_Pickled):
                 f"from_logits={self.from_logits}, eps={self.eps})")
 
     def __call__(self, input, target, sample_weight=None):
-        x, y = jnp.asarray(input), _numbers(target, "target", self.error)
+        x, y = _numbers(input, "input", self.error), _numbers(target, "target", self.error)
         if not jnp.issubdtype(x.dtype, jnp.floating):
             raise self.error(f"Expected `input` to be a floating-point array, but got {x.dtype}.")
         if x.shape != y.shape:
@@ -229,7 +229,7 @@ class MultiSoftConfusionLoss(_Pickled):
                 f"average={self.average!r}, L={self.L})")
 
     def __call__(self, input, target, sample_weight=None):
-        z, target = jnp.asarray(input), _numbers(target, "target", self.error)
+        z, target = _numbers(input, "input", self.error), _numbers(target, "target", self.error)
         n = z.shape[0] if z.ndim else 0
         if z.ndim != 2 or z.shape[1] != self.num_classes or n == 0:
             raise self.error(f"Expected `input` of shape (n, {self.num_classes}) with n > 0, but got {z.shape}.")

@@ -163,20 +163,20 @@ def test_eager_checks_and_L_validation():
 
 @pytest.mark.parametrize("values", [["a", "b", "a"], [1j, 0, 1]])
 @pytest.mark.parametrize("task", ["binary", "multilabel"])
-@pytest.mark.parametrize("bad", ["target", "sample_weight"])
+@pytest.mark.parametrize("bad", ["input", "target", "sample_weight"])
 def test_non_numeric_targets_and_weights_are_refused(bad, task, values):
-    """Strings and complex numbers as targets or weights get a message that names the argument (not JAX's
-    "Error interpreting argument", nor complex targets silently made real)."""
+    """Strings and complex numbers as inputs, targets or weights get a message that names the argument (not
+    JAX's "Error interpreting argument", nor complex targets silently made real)."""
     if task == "binary":
         loss, z, y = compile_metric("f1").to_jax(), jnp.zeros(3), jnp.array([1.0, 0.0, 1.0])
     else:
         loss, z, y = compile_metric("f1", task="multilabel", num_classes=2).to_jax(), jnp.zeros((3, 2)), None
         values = np.array(values) if bad == "sample_weight" else np.array([values, values]).T
         y = jnp.zeros((3, 2))
-    arguments = {"target": y, "sample_weight": jnp.ones(3)}
+    arguments = {"input": z, "target": y, "sample_weight": jnp.ones(3)}
     arguments[bad] = np.array(values)
     with pytest.raises(MetriccError, match=f"Expected `{bad}` to hold numbers, but got "):
-        loss(z, arguments["target"], arguments["sample_weight"])
+        loss(arguments["input"], arguments["target"], arguments["sample_weight"])
 
 
 def test_emitted_jax_module_runs_without_metricc(tmp_path):
