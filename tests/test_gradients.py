@@ -3,6 +3,7 @@ against central finite differences, in float64."""
 
 import numpy as np
 import pytest
+import sympy as sp
 import torch
 
 from metricc import compile_metric
@@ -163,3 +164,21 @@ def test_torch_func_transforms_that_map_say_so(task):
     for word, attempt in attempts:
         with pytest.raises(MetriccError, match=f"torch.func.{word}"):
             attempt()
+
+
+@pytest.mark.parametrize("formula", ["minimize: N^6 + exp(NPV^2)", "N^6 + exp(abs(NPV^2))", "POS^4*TNR - NEG^3"])
+def test_terms_a_sample_cannot_move_do_not_cancel_in_the_coefficients(formula):
+    """a and b are derivatives along the move of one sample (TP up, FN down; FP up, TN down), which keeps N, POS
+    and NEG: a term such as N^6 adds nothing to them. As differences of the four partials, 6 N^5 - 6 N^5 was
+    left to cancel in rounding (b off by 6e-10 relative at N = 12; in float32, by its whole size)."""
+    metric = compile_metric(formula)
+    counts = {"TP": 3.1, "FP": 2.2, "FN": 4.3, "TN": 2.4}
+    symbols = {name: sp.Symbol(name, positive=True) for name in counts}
+    step = sp.Symbol("step")  # the coefficients at 50 digits, from the loss itself
+    loss = metric.loss.xreplace({s: symbols[s.name] for s in metric.loss.free_symbols})
+    at = {symbols[k]: sp.Rational(str(v)) for k, v in counts.items()}
+    _, a, b = metric._scalars("numpy")(*(np.float64(v) for v in counts.values()))
+    for value, (up, down) in ((a, ("TP", "FN")), (b, ("FP", "TN"))):
+        moved = loss.xreplace({symbols[up]: symbols[up] + step, symbols[down]: symbols[down] - step})
+        exact = sp.diff(moved, step).subs(step, 0).subs(at).evalf(50)
+        assert float(value) == pytest.approx(float(exact), rel=1e-14, abs=1e-300)
