@@ -555,6 +555,9 @@ def _compile(key: _Key) -> CompiledMetric:
         derivation = derive(loss_of(parsed.expr, minimize))
     except RecursionError:
         raise MetriccError("the formula nests too deeply for SymPy to differentiate; simplify it") from None
+    if any(e.has(sp.I) for e in (*derivation.reduced, *(value for _, value in derivation.shared))):
+        raise MetriccError(f"the formula {key.formula.strip()!r} is not real-valued for any counts (a log or root of "
+                           "a negative number? log(-exp(TP)) is TP + i pi)")
     if all(c == 0 for c in derivation.coefficients):  # a = d_TP - d_FN and b = d_FP - d_TN
         raise MetriccError(f"the formula {key.formula.strip()!r} depends on the predictions through none of its "
                            "counts: only through N, POS and NEG, which the labels fix, so its gradient is zero and "

@@ -287,3 +287,13 @@ def test_torch_refuses_complex_sample_weights(task):
         loss(z, y, torch.ones(10, dtype=torch.complex64))
     with pytest.raises(MetriccError, match="Expected `sample_weight` to be a tensor of shape"):  # was AttributeError
         loss(z, y, [1.0] * 10)
+
+
+def test_a_formula_real_for_no_counts_is_refused_when_compiled():
+    """log(-exp(TP)) is TP + i pi for every count; SymPy kept it as written until the derivation rewrote it, so
+    it compiled and the first call failed to print I*pi: compile_metric refuses it. (Where SymPy keeps the log,
+    log(-exp(FN))/N + TPR, each call refuses it: a log of a negative number is not finite.)"""
+    with pytest.raises(MetriccError, match="is not real-valued for any counts"):
+        compile_metric("v0 = log(-exp(TP)); (TP * v0)")
+    with pytest.raises(MetriccError, match="log or a root"):
+        compile_metric("log(-exp(FN))/N + TPR").loss_and_grad(np.array([0.1, 0.2]), np.array([1.0, 0.0]))
