@@ -337,7 +337,7 @@ def _host_scalars(host_scalars, counts, eps):
         loss, a, b = (float(v) for v in host_scalars(*(c + eps for c in counts)))
     except (ArithmeticError, ValueError):
         return math.nan, math.nan, math.nan
-    return (loss if math.isfinite(a) and math.isfinite(b) else math.nan), a, b
+    return with_gradient_checked(loss, a, b), a, b
 
 
 def with_gradient_checked(loss, a, b):
