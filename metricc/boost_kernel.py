@@ -56,6 +56,9 @@ FLOAT32_CONDITION = 10.0  # half an output's budget, 2e-7 L, over FLOAT32_COUNT_
 SENSITIVITY_STEP = 1e-6
 # the points of those differences, as factors of the counts TP, FP, FN, TN (rows): the counts, then each one larger
 _STEPS = (1 + SENSITIVITY_STEP * numpy.eye(4, 5, 1))[:, :, None]
+# the kernel's products of the coefficients (_products) stay below these in its arithmetic's type: the rescaling
+# caps its factor there; at the fixed scale (mean_hessian None) larger ones compute in float64
+LARGEST_PRODUCT = {numpy.float32: 1e30, numpy.float64: 1e300}
 # the float32 call's amplifier clips its argument here: exp stays finite (float32 overflows past 88.7), and
 # sigmoid(-80) = 1.8e-35 is still a normal float32 number
 FLOAT32_EXP_CLIP = 80.0
@@ -299,7 +302,13 @@ class BoostObjective:
                           f"{self.threshold:g} (L = {self.L:g}), where the objective may not learn; train with "
                           f"{{**objective.params, ...}} (base_score 0)", self.warning, stacklevel=2)
         grad, hess = numpy.empty(z.shape, numpy.float32), numpy.empty(z.shape, numpy.float32)
-        self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian)
+        with numpy.errstate(over="ignore", invalid="ignore"):  # outputs beyond float32 are refused below
+            counts = self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian)
+        if self.mean_hessian is None and not (numpy.isfinite(grad).all() and numpy.isfinite(hess).all()):
+            pooled = self.task == "binary" or self.average == "micro"  # (rescaled outputs stay far inside)
+            raise self.error(nonfinite_message(self.name, [float(numpy.sum(c)) for c in counts] if pooled else None,
+                                               per_class=not pooled, derivatives="gradient or Hessian",
+                                               dtype="float32", overflow=True))
         shape = numpy.shape(margins)
         return grad.reshape(shape), hess.reshape(shape)
 
@@ -325,7 +334,7 @@ class BoostObjective:
         (and, except for the bound, its bend), in the type _arithmetic() picks. With `mean_hessian`, both are
         multiplied by the one factor that makes the Hessian's magnitudes average that much per unit weight: it
         goes into the coefficients a, b, q_a, q_b (g and h are linear in them), so that no output is rounded
-        twice."""
+        twice. Returns the soft counts."""
         if self.task == "multiclass":
             return self._softmax_derivatives(z, y, w, mode, grad, hess, mean_hessian)
         weight = self._total_weight(w, len(z), grad.dtype)
@@ -336,9 +345,13 @@ class BoostObjective:
         slopes, bends = self._row_buffers(z.shape, 1 if mode == "bound" else 2, dtype)
         counts, sums = self._count_sums(z, y, w, slopes, bends, dtype)
         coefficients = self._coefficients(counts)[1:]
-        if dtype == numpy.float32 and not (self._float32_counts_suffice(counts, heaviest)
+        if dtype == numpy.float32 and not ((mean_hessian is not None or self._products(coefficients, total)
+                                            <= LARGEST_PRODUCT[numpy.float32])
+                                           and self._float32_counts_suffice(counts, heaviest)
                                            and self._float32_suffices(coefficients, sums, y, heaviest, slopes)):
-            dtype = numpy.float64  # coefficients that cancel, or every margin far out on the amplifier: in float64
+            # coefficients whose products pass float32's range (at the fixed scale), that cancel, or every margin
+            # far out on the amplifier: in float64
+            dtype = numpy.float64
             slopes, bends = self._row_buffers(z.shape, 1, dtype)
             counts, sums = self._count_sums(z, y, w, slopes, bends, dtype)
             coefficients = self._coefficients(counts)[1:]
@@ -368,6 +381,7 @@ class BoostObjective:
             if mean_hessian is not None and 0 < size < numpy.inf:
                 grad *= mean_hessian * weight / size
                 hess *= mean_hessian * weight / size
+        return counts
 
     def _float32_suffices(self, coefficients, sums, y, heaviest, slopes):
         """Whether float32's slopes (exact to ~3e-7 of their peak) keep the call's tolerance: for some side of some
@@ -425,13 +439,16 @@ class BoostObjective:
                              f"does not change)")
         return weight
 
+    def _products(self, coefficients, total):
+        """The largest of the kernel's products of the coefficients, at most L^2 S times them."""
+        return max(float(numpy.abs(v).max()) for v in coefficients) * max(self.L, 1.0) ** 2 * total
+
     def _rescaling(self, factor, coefficients, total, dtype=numpy.float64):
-        """The factor, capped where it would overflow the kernel's products of the coefficients (at most L^2 S
-        times them) in the arithmetic's type: with every margin saturated, the slopes and so the Hessian's sum
-        are ~1e-300, and an infinite coefficient would make 0 * inf = NaN. Capped, the outputs are merely small."""
-        largest = max(float(numpy.abs(v).max()) for v in coefficients) * max(self.L, 1.0) ** 2 * total
-        cap = 1e300 if dtype == numpy.float64 else 1e30
-        return min(factor, cap / largest) if largest > 0 else factor
+        """The factor, capped where it would overflow the kernel's products of the coefficients in the
+        arithmetic's type (LARGEST_PRODUCT): with every margin saturated, the slopes and so the Hessian's sum are
+        ~1e-300, and an infinite coefficient would make 0 * inf = NaN. Capped, the outputs are merely small."""
+        largest = self._products(coefficients, total)
+        return min(factor, LARGEST_PRODUCT[numpy.dtype(dtype).type] / largest) if largest > 0 else factor
 
     @staticmethod
     def _arithmetic(mode, out, heaviest):
@@ -491,7 +508,8 @@ class BoostObjective:
         rescaled after all rows (and after the clip's floor), in float64."""
         w = None if w is None else w.astype(numpy.float64, copy=False)
         *kept, g_all, h_all = self._row_buffers(z.shape[::-1], 4)  # class-major p, yh; unscaled g, h
-        coefficients = self._coefficients(self._class_counts(z, y, w, kept))[1:]
+        counts = self._class_counts(z, y, w, kept)
+        coefficients = self._coefficients(counts)[1:]
         weight = self._total_weight(w, len(z), grad.dtype) * z.shape[1]  # per class and unit weight
         total = 1.0 if self.extensive else weight / z.shape[1]
         size = largest = 0.0  # of |h|, block by block (each block's |h| is in the cache)
@@ -509,6 +527,7 @@ class BoostObjective:
         factor = mean_hessian * weight / size if mean_hessian is not None and 0 < size < numpy.inf else 1.0
         numpy.multiply(g_all.T, factor, out=grad, casting="same_kind")
         numpy.multiply(h_all.T, factor, out=hess, casting="same_kind")
+        return counts
 
     def _softmax_block(self, p, yh, y, w, mode, coefficients, total):
         """The unscaled gradient and Hessian diagonal (C, n) of rows with p = softmax(z) and yh = softmax(h p)

@@ -150,7 +150,7 @@ class SoftConfusionLoss(_Pickled):
             self._check(x, y, w)
         loss = self._loss(x, y, w)
         if self.check_inputs and not _traced(loss) and not bool(jnp.isfinite(loss)):
-            raise self.error(nonfinite_message(self.name))
+            raise self.error(nonfinite_message(self.name, dtype=loss.dtype.name))
         return loss
 
     def _check(self, x, y, w):
@@ -176,7 +176,7 @@ class SoftConfusionLoss(_Pickled):
         coefficients."""
         self._check_input(x)
         if not all(bool(jnp.isfinite(v).all()) for v in (loss, a, b)):
-            raise self.error(nonfinite_message(self.name))
+            raise self.error(nonfinite_message(self.name, dtype=jnp.result_type(loss, a, b).name))
 
 
 def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight, check=None):
@@ -272,7 +272,7 @@ class MultiSoftConfusionLoss(_Pickled):
             _warn_if_light(float(w.sum()), self.eps, self.warning)
         loss = self._loss(z, y, w)
         if self.check_inputs and not _traced(loss) and not bool(jnp.isfinite(loss).all()):
-            raise self.error(nonfinite_message(self.name, per_class=True))
+            raise self.error(nonfinite_message(self.name, per_class=True, dtype=loss.dtype.name))
         return loss
 
     def _check_input(self, z):
@@ -284,4 +284,4 @@ class MultiSoftConfusionLoss(_Pickled):
         coefficients."""
         self._check_input(z)
         if not all(bool(jnp.isfinite(v).all()) for v in (loss, a, b)):
-            raise self.error(nonfinite_message(self.name, per_class=True))
+            raise self.error(nonfinite_message(self.name, per_class=True, dtype=jnp.result_type(loss, a, b).name))

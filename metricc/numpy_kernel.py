@@ -9,7 +9,7 @@ import warnings
 import numpy
 
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
-from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
+from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
@@ -77,8 +77,22 @@ class SoftConfusionLoss:
         `check_inputs` overrides the instance's setting for this call."""
         x, y, w, largest = self._arrays(input, target, sample_weight, check_inputs)
         u = self._scaled(x)
-        loss, a, b = self._evaluate(self._counts(u, y, w, largest))
+        counts = self._counts(u, y, w, largest)
+        loss, a, b = self._evaluate(counts)
         a, b = a * largest, b * largest  # the per-sample factors use the unit weights
+        if x.dtype == numpy.float32 and max(abs(a), abs(b)) * self.L > FLOAT32_MAX:
+            # the coefficients pass float32's range: the gradient in float64, rounded once it is small again
+            grad = self._gradient(*(v if v is None else v.astype(numpy.float64) for v in (x, y, w, u)), a, b)
+            with numpy.errstate(over="ignore"):
+                grad = grad.astype(numpy.float32)
+            if not numpy.isfinite(grad).all():
+                raise self.error(nonfinite_message(self.name, counts, dtype="float32", overflow=True))
+            return loss, grad.reshape(numpy.shape(input))
+        return loss, self._gradient(x, y, w, u, a, b).reshape(numpy.shape(input))
+
+    def _gradient(self, x, y, w, u, a, b):
+        """The gradient, in x's type, into u (overwritten) from the coefficients a, b scaled to the unit weights
+        w."""
         buffer = numpy.empty_like(u)
         v = small_sigmoid(u, out=buffer)
         grad = numpy.subtract(1, v, out=u)
@@ -95,7 +109,7 @@ class SoftConfusionLoss:
         grad *= coefficient
         if w is not None:
             grad *= w
-        return loss, grad.reshape(numpy.shape(input))
+        return grad
 
     def _scaled(self, x):
         """A new buffer u = L * (p - threshold), with p = sigmoid(x) for logits."""

@@ -54,14 +54,30 @@ def light_weights(total, eps):
             "does not change) or lower eps")
 
 
-def nonfinite_message(name, counts=None, per_class=False, derivatives="gradient", part=None):
+# The largest finite number of each float type a loss or gradient may be computed in (torch accumulates float16
+# and bfloat16 input in float32, JAX computes in the input's type)
+FLOAT32_MAX = 3.4028234663852886e38
+LARGEST = {"float16": 65504.0, "bfloat16": 3.3895313892515355e38, "float32": FLOAT32_MAX,
+           "float64": 1.7976931348623157e308}
+
+
+def nonfinite_message(name, counts=None, per_class=False, derivatives="gradient", part=None, dtype="float64",
+                      overflow=False):
     """The error for a loss whose value or derivatives (the gradient's coefficients; a booster's Hessian's too)
-    are not finite, at the soft `counts` TP, FP, FN, TN (numbers, before eps is added; those of `part`, such as
-    "class 2", where given) where they are known, or for some class (`per_class`)."""
+    are not finite in the float type `dtype` (its name, a key of LARGEST) they are computed in, at the soft `counts`
+    TP, FP, FN, TN (numbers, before eps is added; those of `part`, such as "class 2", where given) where they are
+    known, or for some class (`per_class`). `overflow`: they are finite in float64 and only pass float32's
+    range."""
     where = "" if part is None else f" for {part}"
     if counts is not None:
         where += f" at the counts TP, FP, FN, TN = {', '.join(f'{float(c):.6g}' for c in counts)}"
     elif per_class:
         where = " for some class"
-    return (f"the {name} loss or its {derivatives} is not finite{where}: the formula divides by 0 there, or takes "
-            "a log or a root (a fractional power) of 0 or of a negative number (raise eps, or change the formula)")
+    if overflow:
+        return (f"the {name} loss or its {derivatives} passes {dtype}'s range{where} (its largest number is "
+                f"{LARGEST[dtype]:.3g}), the type it is computed in for {dtype} input: pass float64 input, or "
+                "change the formula")
+    return (f"the {name} loss or its {derivatives} is not finite{'' if dtype == 'float64' else ' in ' + dtype}"
+            f"{where}: the formula divides by 0 there, takes a log or a root (a fractional power) of 0 or of a "
+            f"negative number, or passes {dtype}'s largest number, {LARGEST[dtype]:.3g} (raise eps, or change the "
+            f"formula{'' if dtype == 'float64' else ', or pass float64 input'})")

@@ -14,7 +14,7 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
-from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
+from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
@@ -340,6 +340,21 @@ def _host_scalars(host_scalars, counts, eps):
     return with_gradient_checked(loss, a, b), a, b
 
 
+def computed_type(dtype):
+    """The float type (its name) the loss and gradient are computed in for input of `dtype` (None: float64), for
+    nonfinite_message: float32 for input narrower than float64."""
+    return "float64" if dtype is None or dtype == torch.float64 else "float32"
+
+
+def in_range(loss, coefficients, dtype):
+    """The loss (a Python float), made NaN where it or one of the gradient's `coefficients` (floats, as the
+    backward pass multiplies them into the input's type) passes float32's range for float32 accumulation
+    (`dtype`): the check of the loss value then raises, and torch does not fail to convert it."""
+    if dtype == torch.float64 or max(abs(loss), *map(abs, coefficients)) <= FLOAT32_MAX:
+        return loss
+    return math.nan
+
+
 def with_gradient_checked(loss, a, b):
     """The loss, made NaN where a gradient coefficient (a or b, per class where the loss is one number) is not
     finite, and unchanged otherwise (0 * a is 0): the one check of the loss value then also catches a formula
@@ -543,6 +558,7 @@ class SoftConfusionFunction(torch.autograd.Function):
             loss, a, b = _host_scalars(host_scalars, counts, eps)
             if bce is not None:
                 loss += bce
+            loss = in_range(loss, (a * unit * L, b * unit * L), dtype)
             if summary is not None and verify is not None:
                 verify([*summary_values, sum(counts), max(counts), loss])  # raises for bad inputs: the state stays
                 summary = None
@@ -582,12 +598,12 @@ class SoftConfusionFunction(torch.autograd.Function):
             counts = running_counts(counts, running, momentum, valid)
         with torch.autocast(input.device.type, enabled=False):
             loss, a, b = scalars(*(c + eps for c in counts.unbind()))
-            loss = with_gradient_checked(loss, a, b)
             if bce is not None:
                 loss = loss + bce
             unit = torch.as_tensor(unit, dtype=scalar_dtype, device=input.device)
             a = torch.as_tensor(a * unit, dtype=dtype, device=input.device)
             b = torch.as_tensor(b * unit, dtype=dtype, device=input.device)
+            loss = with_gradient_checked(loss, a * L, b * L)  # in the input's type, as the backward pass has them
         if stacked is not None:
             ctx.save_for_backward(factor, stacked, probabilities if ctx.blend is not None else None, a, b)
         elif fused:
@@ -660,9 +676,10 @@ class DeferredCheck(NamedTuple):
     ready: Any
     numel: int
     weighted: bool
+    dtype: Any
 
     @classmethod
-    def start(cls, values, numel, weighted):
+    def start(cls, values, numel, weighted, dtype):
         try:
             host = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
         except RuntimeError:  # no pinned memory here: the copy waits for the device
@@ -673,7 +690,7 @@ class DeferredCheck(NamedTuple):
             ready.record()
         except (RuntimeError, ValueError, TypeError):
             ready = None
-        return cls(host, ready, numel, weighted)
+        return cls(host, ready, numel, weighted, dtype)
 
     def done(self):
         return self.ready is None or self.ready.query()
@@ -687,8 +704,9 @@ class InputChecks:
     """Checks of the input values that never stall an accelerator: on the CPU they are read back and raise at
     once; on an accelerator they are copied to host memory without waiting and raise at the next call (or at
     check_pending()), the loss of a failing batch being NaN meanwhile. Inside a user's torch.compile'd step the
-    check is a graph break and runs the same way. A subclass gives `_verify(values, numel, weighted)` (raise
-    for bad values) and `_failing(summary, weighted)` (the same test as a tensor, on the device)."""
+    check is a graph break and runs the same way. A subclass gives `_verify(values, numel, weighted, dtype)`
+    (raise for bad values; `dtype`: the input's) and `_failing(summary, weighted)` (the same test as a tensor,
+    on the device)."""
 
     def _init_checks(self):
         self._pending = collections.deque()  # deferred checks, oldest first
@@ -709,16 +727,16 @@ class InputChecks:
     @torch.compiler.disable  # inside a user's compiled step: a graph break, and the checks run as in eager mode
     def _check_values(self, loss, summary, numel, weighted, dtype=None):
         """`loss`, after raising for bad input values where reading them back costs nothing; on an accelerator
-        the check is deferred and a failing batch's loss is NaN. `dtype`: the input's, for _check_dtype_once."""
+        the check is deferred and a failing batch's loss is NaN. `dtype`: the input's."""
         if dtype is not None:
             self._check_dtype_once(dtype)
         values = torch.cat([summary, loss.detach().reshape(-1).to(summary.dtype)])
         if reads_back_now(values.device):
-            self._verify(values.tolist(), numel, weighted)
+            self._verify(values.tolist(), numel, weighted, dtype)
             return loss
         if len(self._pending) >= MAX_PENDING_CHECKS:
             self._check_pending(wait=True)
-        self._pending.append(DeferredCheck.start(values, numel, weighted))
+        self._pending.append(DeferredCheck.start(values, numel, weighted, dtype))
         bad = self._failing(summary, weighted) | ~torch.isfinite(loss)
         return torch.where(bad, torch.full_like(loss, math.nan), loss)
 
@@ -730,7 +748,7 @@ class InputChecks:
         while self._pending and (wait or self._pending[0].done()):
             deferred = self._pending.popleft()
             deferred.wait()
-            self._verify(deferred.values.tolist(), deferred.numel, deferred.weighted)
+            self._verify(deferred.values.tolist(), deferred.numel, deferred.weighted, deferred.dtype)
 
 
 class TrainingState:
@@ -837,7 +855,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         group = (self.process_group or "default") if self.sync else None
         training, running = self._running_for_this_step()
         verify = (None if not check or torch.compiler.is_compiling()
-                  else lambda values: self._verify(values, input.numel(), weight is not None))
+                  else lambda values: self._verify(values, input.numel(), weight is not None, input.dtype))
         folded = bool(self.bce_weight) and folds_blend(input.numel(), self.fused, self.from_logits, group)
         spec = Spec(self.scalars, self.host_scalars, self.current_L(), self.threshold, self.from_logits, self.eps,
                     self.fused, check, group, running, self.momentum, verify, self.bce_weight if folded else 0.0,
@@ -903,7 +921,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     def _failing(self, summary, weighted):
         return _fails_checks(summary[:6 if weighted else 4], self.from_logits)
 
-    def _verify(self, values, numel, weighted):
+    def _verify(self, values, numel, weighted, dtype=None):
         """Raise for bad input values, from the input summary and the loss, read back in one transfer. Under
         sync=True every process raises when any process's inputs fail (so that none is left waiting in the
         next all-reduce); an empty share or all-zero weights on one process are fine if the global batch has
@@ -925,7 +943,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error(f"the weighted counts reach {largest_count:.3g}, beyond {MAX_COUNT:g}, where the "
                              f"partials of the {self.name} loss may overflow float64: scale the sample weights down")
         if not math.isfinite(loss):
-            raise self.error(nonfinite_message(self.name))
+            raise self.error(nonfinite_message(self.name, dtype=computed_type(dtype)))
         message = light_weights(total, self.eps)
         if message:
             warnings.warn(message, self.warning, stacklevel=_caller_level())

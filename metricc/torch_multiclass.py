@@ -18,7 +18,7 @@ from torch.autograd.function import once_differentiable
 from metricc.torch_kernel import InputChecks, TrainingState  # emitted modules inline this import
 from metricc.torch_kernel import ForwardRecord, apply_function  # emitted modules inline this import
 from metricc.torch_kernel import check_devices, compiled, running_counts  # emitted modules inline this import
-from metricc.torch_kernel import with_gradient_checked  # emitted modules inline this import
+from metricc.torch_kernel import computed_type, with_gradient_checked  # emitted modules inline this import
 from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
 
 def sigmoid_pair(x):
@@ -213,8 +213,9 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
             if counts[0].dtype != scalar_dtype:
                 counts = torch.stack(counts).to(scalar_dtype).unbind()
             loss, a, b = average(spec.scalars, counts, spec.eps, spec.average, spec.class_weight)
-            loss = with_gradient_checked(loss, a, b)
-        ctx.save_for_backward(target, weight, yh, not_yh, a.to(dtype), b.to(dtype), *saved)
+            a, b = a.to(dtype), b.to(dtype)
+            loss = with_gradient_checked(loss, a * L, b * L)  # in the input's type, as the backward pass has them
+        ctx.save_for_backward(target, weight, yh, not_yh, a, b, *saved)
         ctx.settings = (spec.task, L, world_size, input.dtype, dim, spec.fused)
         ctx.mark_non_differentiable(failed)
         return loss.to(dtype), failed
@@ -377,13 +378,13 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             bad = bad | ~(w_min >= 0) | ~torch.isfinite(w_max) | ~((w_max > 0) | self.sync)
         return bad | (failed > 0) if given else bad
 
-    def _verify(self, values, numel, weighted):
+    def _verify(self, values, numel, weighted, dtype=None):
         (x_min, x_max, y_min, y_max, w_min, w_max, total, failed), losses = self._fields(values, weighted)
         self._verify_inputs(x_min, x_max, y_min, y_max, w_min, w_max)
         if failed > 0:
             raise self.error("the inputs of another process failed the input checks (its error says which)")
         if not all(map(math.isfinite, losses)):
-            raise self.error(nonfinite_message(self.name, per_class=True))
+            raise self.error(nonfinite_message(self.name, per_class=True, dtype=computed_type(dtype)))
         message = None if total is None else light_weights(total, self.eps)  # the weights' sum on this process
         if message:
             warnings.warn(message, self.warning, stacklevel=4)

@@ -148,11 +148,12 @@ def test_vanishing_denominator_is_an_error_not_nan():
 FINITE_LOSS_INFINITE_SLOPE = "TN + sqrt(abs(TP - FP))"
 
 
-def _loss_and_gradient(metric, path, z, y):
-    """The loss and its gradient through NumPy or a torch path ("torch", or "fused": compile=True)."""
+def _loss_and_gradient(metric, path, z, y, dtype=torch.float32):
+    """The loss and its gradient through NumPy or a torch path ("torch", or "fused": compile=True; input of
+    `dtype`)."""
     if path == "numpy":
         return metric.loss_and_grad(z, y)
-    x = torch.tensor(z, dtype=torch.float32, requires_grad=True)
+    x = torch.tensor(z, dtype=dtype, requires_grad=True)
     loss = metric.to_torch(pure=True, compile=path == "fused")(x, torch.tensor(y))
     loss.backward()
     return float(loss), x.grad.numpy()
@@ -170,6 +171,58 @@ def test_a_gradient_that_is_not_finite_is_an_error_not_nan(task, path):
         y = np.array([0, 1]) if task == "multiclass" else np.array([[1.0, 1.0], [0.0, 0.0]])
     with pytest.raises(MetriccError, match="loss or its gradient is not finite"):
         _loss_and_gradient(metric, path, z, y)
+
+
+# Finite in float64 and beyond float32's range (3.4e38): 195 of 200 positives scored 3 below the threshold make
+# FN about 195, and the cost exp(FN / 2) about 1e42
+FINITE_IN_FLOAT64_ONLY = "minimize: exp(FN/2)"
+
+
+def _beyond_float32(task):
+    """The metric and a batch (float64 margins and labels) where FINITE_IN_FLOAT64_ONLY passes float32's range."""
+    z = np.where(np.arange(200) < 5, 3.0, -3.0)
+    if task == "binary":
+        return compile_metric(FINITE_IN_FLOAT64_ONLY), z, np.ones(200)
+    metric = compile_metric(FINITE_IN_FLOAT64_ONLY, task=task, num_classes=2)
+    z = np.stack([z, -z], axis=1)
+    return metric, z, np.zeros(200, dtype=int) if task == "multiclass" else np.ones((200, 2))
+
+
+@pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")
+@pytest.mark.parametrize("path", ["torch", "fused", "jax", "xgboost"])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_a_loss_beyond_float32_is_an_error_where_it_is_returned_in_float32(task, path):
+    """torch and JAX return a float32 loss for float32 input, and the boosters float32 outputs: where these pass
+    its range, an error that says so, never an infinite gradient (the boosters' fixed-scale objectives gave one,
+    torch's host path its own RuntimeError, the rest the message for a formula undefined there). torch answers
+    float64 input."""
+    metric, z, y = _beyond_float32(task)
+    with pytest.raises(MetriccError, match="float32"):
+        if path == "jax":
+            jax = pytest.importorskip("jax")
+            loss = metric.to_jax()
+            jax.grad(lambda x: loss(x, jax.numpy.asarray(y)))(jax.numpy.asarray(z, dtype=jax.numpy.float32))
+        elif path == "xgboost":
+            metric.to_xgboost(mean_hessian=None)(y, z.astype(np.float32))  # the fixed scale
+        else:
+            _loss_and_gradient(metric, path, z, y)
+    if path == "torch":
+        value, gradient = _loss_and_gradient(metric, path, z, y, dtype=torch.float64)
+        assert value > 1e40 and np.isfinite(gradient).all() and np.abs(gradient).max() > 1e20
+
+
+@pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_numpy_float32_gradient_where_the_loss_passes_float32(task):
+    """NumPy returns the loss as a Python float and the gradient in the input's type: for float32 input whose
+    loss passes float32's range and whose gradient does not, the gradient is the float64 one, rounded (the
+    binary loss multiplied float32 slopes by coefficients beyond float32's range: infinite and NaN entries)."""
+    metric, z, y = _beyond_float32(task)
+    value, gradient = metric.loss_and_grad(z.astype(np.float32), y)
+    value64, gradient64 = metric.loss_and_grad(z, y)
+    assert gradient.dtype == np.float32 and np.isfinite(gradient).all()
+    assert value == pytest.approx(value64, rel=1e-5)
+    np.testing.assert_allclose(gradient, gradient64, rtol=1e-5, atol=1e-6 * np.abs(gradient64).max())
 
 
 def test_the_error_names_the_class_whose_gradient_is_not_finite():
