@@ -208,7 +208,8 @@ class CompiledMetric:
         formula on the hard predictions `scores >= threshold`, and that value: the largest score, or the
         smallest cost for a `minimize:` formula. Exact over all cut-offs in O(n log n); equal scores always fall
         on the same side; cut-offs where the formula is undefined (0/0) are skipped. Predicting no positive at all
-        is the candidate `threshold = inf`. Multi-label: one cut-off per label, as two arrays of shape (C,)."""
+        is the candidate `threshold = inf` (unless some score is +inf, which `scores >= inf` predicts positive).
+        Multi-label: one cut-off per label, as two arrays of shape (C,)."""
         if self.task == "multiclass":
             raise MetriccError("tune_threshold() needs binary or multi-label scores; a multi-class prediction is "
                                "the arg-max, which has no threshold")
@@ -241,6 +242,7 @@ class CompiledMetric:
             loss = np.broadcast_to(self._scalars("numpy")(tp, fp, fn, tn)[0], tp.shape)
         value = loss if self.minimize else 1 - loss
         defined = np.isfinite(value)
+        defined[0] &= scores[0] < np.inf  # a score of +inf: scores >= inf predicts it, no cut-off predicts none
         if not defined.any():
             raise MetriccError(f"{self.formula!r} is undefined at every cut-off of these scores")
         candidates = np.where(defined, value, np.inf if self.minimize else -np.inf)

@@ -43,6 +43,32 @@ def test_equals_brute_force_with_ties_and_weights(formula, seed, weighted):
         assert metric.score((scores >= threshold).astype(int), y, w) == pytest.approx(value, abs=1e-12)
 
 
+@pytest.mark.parametrize("formula", FORMULAS + ["minimize: FP"])
+@pytest.mark.parametrize("seed", range(5))
+def test_the_returned_threshold_gives_the_returned_value_with_infinite_scores(formula, seed):
+    """Predicting `scores >= threshold` scores what tune_threshold says, also where some scores are +inf or
+    -inf (logits of probabilities 1 and 0): with a score of +inf, no cut-off predicts no positive, and the
+    threshold inf, which stood for that, predicted those samples positive (minimize: FP gave 0, and 1 when
+    applied)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(5, 60))
+    scores = np.round(rng.normal(size=n), 1)
+    scores[rng.random(n) < 0.2] = np.inf
+    scores[rng.random(n) < 0.2] = -np.inf
+    y = (rng.random(n) < 0.2 + 0.5 * (scores > 0)).astype(int)
+    metric = compile_metric(formula)
+    try:
+        threshold, value = metric.tune_threshold(scores, y)
+    except MetriccError:  # undefined at every cut-off
+        with pytest.raises(ValueError):
+            brute_force(metric, scores, y, None)
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert metric.score((scores >= threshold).astype(int), y) == pytest.approx(value, abs=1e-12)
+    assert value == pytest.approx(brute_force(metric, scores, y, None), abs=1e-12)
+
+
 def test_ties_fall_on_the_same_side():
     scores = np.array([0.2, 0.5, 0.5, 0.5, 0.9])
     y = np.array([0, 1, 0, 1, 1])
