@@ -308,7 +308,8 @@ class BoostObjective:
             pooled = self.task == "binary" or self.average == "micro"  # (rescaled outputs stay far inside)
             raise self.error(nonfinite_message(self.name, [float(numpy.sum(c)) for c in counts] if pooled else None,
                                                per_class=not pooled, derivatives="gradient or Hessian",
-                                               dtype="float32", overflow=True))
+                                               dtype="float32", overflow="the boosters keep them in float32; "
+                                               "keep the rescaling (mean_hessian), or change the formula"))
         shape = numpy.shape(margins)
         return grad.reshape(shape), hess.reshape(shape)
 

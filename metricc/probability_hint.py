@@ -66,17 +66,18 @@ def nonfinite_message(name, counts=None, per_class=False, derivatives="gradient"
     """The error for a loss whose value or derivatives (the gradient's coefficients; a booster's Hessian's too)
     are not finite in the float type `dtype` (its name, a key of LARGEST) they are computed in, at the soft `counts`
     TP, FP, FN, TN (numbers, before eps is added; those of `part`, such as "class 2", where given) where they are
-    known, or for some class (`per_class`). `overflow`: they are finite in float64 and only pass float32's
-    range."""
+    known, or for some class (`per_class`). `overflow`: they are finite in float64 and only pass the range of
+    `dtype` (a string: what to do about it, where passing float64 input does not help)."""
     where = "" if part is None else f" for {part}"
     if counts is not None:
         where += f" at the counts TP, FP, FN, TN = {', '.join(f'{float(c):.6g}' for c in counts)}"
     elif per_class:
         where = " for some class"
     if overflow:
+        remedy = overflow if isinstance(overflow, str) else (f"it is computed in {dtype} for {dtype} input: pass "
+                                                             "float64 input, or change the formula")
         return (f"the {name} loss or its {derivatives} passes {dtype}'s range{where} (its largest number is "
-                f"{LARGEST[dtype]:.3g}), the type it is computed in for {dtype} input: pass float64 input, or "
-                "change the formula")
+                f"{LARGEST[dtype]:.3g}): {remedy}")
     return (f"the {name} loss or its {derivatives} is not finite{'' if dtype == 'float64' else ' in ' + dtype}"
             f"{where}: the formula divides by 0 there, takes a log or a root (a fractional power) of 0 or of a "
             f"negative number, or passes {dtype}'s largest number, {LARGEST[dtype]:.3g} (raise eps, or change the "
