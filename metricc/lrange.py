@@ -76,7 +76,7 @@ def validate_L(L: float, dtype: str = "float64", *, accuracy: float = DEFAULT_AC
                "it does not amplify every p in that interval" if L < valid.L_min else
                "the gradient of samples near 0 or 1 rounds to zero")
         warnings.warn(f"L = {L:g} is outside the valid range for {dtype} with the {kernel} kernel at accuracy "
-                      f"{accuracy:g} (p in [{accuracy:g}, {1 - accuracy:g}]): {valid}; {why}", MetriccWarning,
+                      f"{accuracy:.10g} (p in [{accuracy:.10g}, {1 - accuracy:.10g}]): {valid}; {why}", MetriccWarning,
                       stacklevel=3)
     return valid
 
@@ -112,9 +112,9 @@ def _l_range(accuracy: float, dtype: str, threshold: float, kernel: str, backend
     module, _, name = backend_named(backend, probed=True).probe.partition(":")
     probe = getattr(importlib.import_module(module), name)
     keeps_gradient = probe(dtype, kernel, threshold, (accuracy, 1 - accuracy))
-    L_max = _largest_valid(keeps_gradient)
+    L_max = _largest_valid(keeps_gradient)  # inf where no L rounds the slope to 0 (p close to the threshold)
     return LRange(math.ceil(round(amplifier_bound(accuracy, threshold) * 100, 9)) / 100,
-                  math.floor(round(L_max * 100, 9)) / 100)
+                  math.floor(round(L_max * 100, 9)) / 100 if L_max < math.inf else L_max)
 
 
 def _largest_valid(keeps_gradient) -> float:
@@ -172,7 +172,7 @@ def numpy_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, fl
 
 def table(accuracy: float, dtypes=DTYPES, *, threshold: float = 0.5, backend: str = "torch") -> str:
     """A text table of the valid L for each dtype, for the naive kernel and metricc's."""
-    rows = [f"Valid L for p in [{accuracy:g}, {1 - accuracy:g}], threshold {threshold:g}, measured on {backend}:",
+    rows = [f"Valid L for p in [{accuracy:.10g}, {1 - accuracy:.10g}], threshold {threshold:g}, measured on {backend}:",
             "", f"{'dtype':<10} {'naive sigmoid':<34} metricc kernel"]
     for dtype in dtypes:
         ranges = [l_range(accuracy, dtype, threshold=threshold, kernel=k, backend=backend) for k in KERNELS]

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from metricc import MetriccError, MetriccWarning, compile_metric
-from metricc.lrange import amplifier_bound, l_range, validate_L
+from metricc.lrange import amplifier_bound, l_range, table, validate_L
 from oracles import soft_counts
 
 DECADES = [10.0**-k for k in range(1, 16)]
@@ -144,6 +144,18 @@ def test_losses_validate_L_for_the_dtype_in_use():
 def test_l_range_argument_errors(kwargs, message):
     with pytest.raises(MetriccError, match=message):
         l_range(**kwargs)
+
+
+@pytest.mark.parametrize("kernel", ["naive", "metricc"])
+def test_an_interval_close_to_the_threshold_keeps_the_gradient_for_every_L(kernel):
+    """p in [0.4999999, 0.5000001] rounds to 0.5 in float16: no L rounds the slope there to 0, so the range has
+    no upper end; rounding that infinite end raised OverflowError (a traceback from `metricc lrange --accuracy
+    0.4999999`). In float32 and float64 the end is finite and large."""
+    valid = l_range(0.4999999, "float16", kernel=kernel)
+    assert valid.L_max == math.inf and valid.L_min == pytest.approx(amplifier_bound(0.4999999), abs=0.01)
+    assert str(valid).endswith("<= L <= inf") and 1e30 in valid
+    assert 1e7 < l_range(0.4999999, "float32", kernel=kernel).L_max < math.inf
+    assert "p in [0.4999999, 0.5000001]" in table(0.4999999)  # the table `metricc lrange` prints
 
 
 def test_cli_lrange_table():
