@@ -547,8 +547,8 @@ class SoftConfusionFunction(torch.autograd.Function):
             values = (packed if packed is not None else torch.cat([counts, summary.to(counts.dtype)])).tolist()
             counts, summary_values = values[:4], values[4 if bce is None else 5:]
             if bce is not None:  # the blend's mean over the (unit) weights, and its gradient's coefficient
-                total = sum(counts)
-                bce, ctx.blend = bce_weight * values[4] / total, bce_weight / total
+                total = sum(counts)  # 0 for all-zero weights: NaN, and the check raises
+                bce, ctx.blend = (bce_weight * values[4] / total, bce_weight / total) if total else (math.nan, 0.0)
             if largest is not None:
                 unit = largest.item()
                 counts = [c * unit for c in counts]

@@ -127,6 +127,21 @@ def test_all_zero_weights_are_refused_by_score_and_tune_threshold(call):
         getattr(F1, call)(np.array([1, 0, 0, 1, 0]) if call == "score" else np.linspace(-1, 1, 5), y, np.zeros(5))
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("options", [{}, {"bce_weight": 0.1}, {"bce_weight": 0.1, "momentum": 0.9},
+                                     {"bce_weight": 0.1, "compile": True}])
+def test_all_zero_weights_are_refused_by_every_torch_training_option(task, options):
+    """With the BCE blend, the binary loss's CPU path divided the blend by the total weight before the checks:
+    Python's ZeroDivisionError for all-zero weights."""
+    classes = {} if task == "binary" else {"task": task, "num_classes": 3}
+    loss = compile_metric("f1", **classes).to_torch(**options)
+    shape = (4,) if task != "multilabel" else (4, 3)
+    target = torch.tensor([0, 1, 2, 1]) if task == "multiclass" else torch.ones(shape)
+    logits = torch.zeros((4, 3) if task != "binary" else (4,), requires_grad=True)
+    with pytest.raises(MetriccError, match="`sample_weight` to have a positive entry, but all are zero"):
+        loss(logits, target, torch.zeros(shape if task == "binary" else (4,)))
+
+
 # -- torch multi-class targets, raw exceptions ----------------------------------------------------------------
 
 def test_torch_multiclass_refuses_float_class_indices():
