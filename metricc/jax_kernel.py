@@ -173,9 +173,9 @@ class SoftConfusionLoss(_Pickled):
 
     def _check_forward(self, x, loss, a, b):
         """The custom rule's check under jax.grad, called eagerly: the input, then the loss and its gradient's
-        coefficients."""
+        coefficients (times L, in the input's type: a slope of the amplifier reaches L / 16)."""
         self._check_input(x)
-        if not all(bool(jnp.isfinite(v).all()) for v in (loss, a, b)):
+        if not all(bool(jnp.isfinite(v).all()) for v in (loss, a * self.L, b * self.L)):  # as backward scales them
             raise self.error(nonfinite_message(self.name, dtype=jnp.result_type(loss, a, b).name))
 
 
@@ -281,7 +281,7 @@ class MultiSoftConfusionLoss(_Pickled):
 
     def _check_forward(self, z, loss, a, b):
         """The custom rule's check under jax.grad, called eagerly: the input, then the loss and its gradient's
-        coefficients."""
+        coefficients (times L, in the input's type: a slope of the amplifier reaches L / 16)."""
         self._check_input(z)
-        if not all(bool(jnp.isfinite(v).all()) for v in (loss, a, b)):
+        if not all(bool(jnp.isfinite(v).all()) for v in (loss, a * self.L, b * self.L)):  # as backward scales them
             raise self.error(nonfinite_message(self.name, per_class=True, dtype=jnp.result_type(loss, a, b).name))

@@ -13,7 +13,7 @@ import numpy
 from metricc.multiclass_math import average, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import pullback, soft_predictions  # emitted modules inline this import
 from metricc.numpy_kernel import MAX_COUNT  # emitted modules inline this import
-from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
+from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
     """(n, num_classes) float64 rows with a 1 at each index: O(n C) memory, never a C x C identity."""
@@ -61,9 +61,14 @@ class MultiSoftConfusionLoss:
         """The loss and its gradient w.r.t. the logits (n, C) (with average="none": of the sum of the losses)."""
         z, y, w = self._arrays(input, target, sample_weight, check_inputs)
         yh, not_yh, saved = soft_predictions(numpy, z, self.task, self.L, self.threshold)
-        loss, a, b = self._evaluate(per_class_counts(numpy, yh, not_yh, y, w))
+        counts = per_class_counts(numpy, yh, not_yh, y, w)
+        loss, a, b = self._evaluate(counts)
         grad = pullback(numpy, yh, not_yh, saved, (y * a + (1 - y) * b) * w[:, None], self.task, self.L)
-        return loss, grad.astype(self._dtype(input))
+        dtype = self._dtype(input)
+        if dtype == numpy.float32 and not numpy.abs(grad).max() <= FLOAT32_MAX:  # computed in float64
+            raise self.error(nonfinite_message(self.name, [c.sum() for c in counts], dtype="float32",
+                                               overflow=True))
+        return loss, grad.astype(dtype)
 
     def labels(self, target, n, sample_weight=None):
         """One-hot (multiclass) or multi-hot (multilabel) labels (n, C) and the row weights (ignored rows 0)."""

@@ -212,6 +212,33 @@ def test_a_loss_beyond_float32_is_an_error_where_it_is_returned_in_float32(task,
 
 
 @pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")
+@pytest.mark.parametrize("path", ["numpy", "torch", "fused", "jax"])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_a_gradient_beyond_float32_is_an_error_where_the_loss_is_not(task, path):
+    """176 positives far below the threshold and one at it: FN = 176.5, a loss exp(FN / 2) = 2.1e38 within
+    float32's range, and the gradient of the sample at the threshold, a L / 16 = 4.8e38, beyond it. JAX checked
+    the coefficients without L and returned an infinite gradient, as NumPy's multi-class and multi-label losses
+    did rounding their float64 gradient to float32."""
+    z = np.append(np.full(176, -8.0), 0.0)
+    if task == "binary":
+        metric, y = compile_metric(FINITE_IN_FLOAT64_ONLY), np.ones(177)
+    else:
+        # the average weighs the first class (or label) alone: the loss and gradient are its own
+        metric = compile_metric(FINITE_IN_FLOAT64_ONLY, task=task, num_classes=2, class_weight=(1.0, 1e-12))
+        z = np.stack([z, -z], axis=1)
+        y = np.zeros(177, dtype=int) if task == "multiclass" else np.ones((177, 2))
+    with pytest.raises(MetriccError, match="float32"):
+        if path == "jax":
+            jax = pytest.importorskip("jax")
+            loss = metric.to_jax()
+            jax.grad(lambda x: loss(x, jax.numpy.asarray(y)))(jax.numpy.asarray(z, dtype=jax.numpy.float32))
+        elif path == "numpy":
+            metric.loss_and_grad(z.astype(np.float32), y)
+        else:
+            _loss_and_gradient(metric, path, z, y)
+
+
+@pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
 def test_numpy_float32_gradient_where_the_loss_passes_float32(task):
     """NumPy returns the loss as a Python float and the gradient in the input's type: for float32 input whose
