@@ -256,7 +256,7 @@ def _fused_counts_and_factor(input, target, weight, L, threshold, from_logits):
         v, p = _small_sigmoid(x)
         factor = v * (1 - v) * L
     else:
-        p, factor = x, torch.full_like(x, L)
+        p, factor = x, torch.ones_like(x) * L  # not full_like(x, L): torch.compile fixes that at its first L
     u = (p - threshold) * L
     v, yh = _small_sigmoid(u)
     not_yh = torch.where(u >= 0, v, 1 - v)

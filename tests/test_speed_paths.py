@@ -44,6 +44,19 @@ def test_eager_fused_and_numpy_agree_in_float32(formula, params):
     assert metric.loss_and_grad(z, y)[1].dtype == np.float32
 
 
+@pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")  # L chosen for the test, not for training
+def test_fused_path_follows_L_for_probabilities():
+    """With probabilities as input, the fused path's per-sample factor was torch.full_like(x, L), which
+    torch.compile kept at the L of its first call (also from its cache on disk): a later L, or the warm-up's
+    rising L, scaled the gradient by the wrong L silently (15/73 of it at L = 73)."""
+    p = np.array([0.45, 0.52, 0.49, 0.9, 0.1, 0.5])
+    y = np.array([1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
+    for L in (15.0, 73.0, 150.0, 15.0):
+        metric = compile_metric("f1", from_logits=False, L=L)
+        fused = _torch_loss_and_grad(metric.to_torch(pure=True, compile=True), p, y, torch.float64)[1]
+        np.testing.assert_allclose(fused, metric.loss_and_grad(p, y)[1], rtol=1e-9, atol=1e-12, err_msg=f"L = {L}")
+
+
 def test_fused_path_is_used_when_requested():
     torch_kernel._COMPILED.clear()
     loss_fn = compile_metric("f1").to_torch(pure=True, compile=True)
