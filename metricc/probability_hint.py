@@ -74,8 +74,8 @@ def nonfinite_message(name, counts=None, per_class=False, derivatives="gradient"
     elif per_class:
         where = " for some class"
     if overflow:
-        remedy = overflow if isinstance(overflow, str) else (f"it is computed in {dtype} for {dtype} input: pass "
-                                                             "float64 input, or change the formula")
+        remedy = overflow if isinstance(overflow, str) else (f"{dtype} input gets a {dtype} gradient: pass float64 "
+                                                             "input, or change the formula")
         return (f"the {name} loss or its {derivatives} passes {dtype}'s range{where} (its largest number is "
                 f"{LARGEST[dtype]:.3g}): {remedy}")
     return (f"the {name} loss or its {derivatives} is not finite{'' if dtype == 'float64' else ' in ' + dtype}"
