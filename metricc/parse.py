@@ -309,6 +309,9 @@ class _Lower(Transformer):
         if value.is_number and _not_real(value):
             raise self.scope.error("this part of the formula is not a real number (a root or log of a negative "
                                    "number?)", where)
+        if _never_real(value):
+            raise self.scope.error("this part of the formula is not a real number for any counts (a root or log of a "
+                                   "quantity negative for every count)", where)
         return value
 
     def name(self, token: Token) -> sp.Expr:
@@ -393,6 +396,13 @@ def _not_real(value: sp.Expr) -> bool:
     return abs(number.imag) > 1e-25 * abs(number)
 
 
+def _never_real(value: sp.Expr) -> bool:
+    """Whether an expression of the counts is not real for any counts, as SymPy can tell of sqrt(-FN) and
+    log(-FN) (the counts are positive): refused where it appears, before SymPy makes it real again (sqrt(-FN)^2
+    is -FN, exp(log(-FN)) is -FN, |sqrt(-FN)| is sqrt(FN))."""
+    return not value.is_number and value.is_extended_real is False
+
+
 def _vanishes(value: sp.Expr) -> bool:
     """Whether a constant that SymPy does not reduce (such as log(6) - log(2) - log(3)) is zero, to 50 digits
     relative to the size of its terms."""
@@ -437,7 +447,7 @@ def _substitute(expr: sp.Expr, values: Mapping[sp.Symbol, sp.Expr], text: str, b
             if value.is_number and value.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
                 raise MetriccError(f"the formula {text.strip()!r} divides by zero or is infinite with {bound}: "
                                    f"{sp.sstr(node)} is infinite or undefined there")
-            if value.is_number and _not_real(value):
+            if value.is_number and _not_real(value) or _never_real(value):
                 raise MetriccError(f"the formula {text.strip()!r} is not real-valued with {bound}: {sp.sstr(node)} "
                                    "is not a real number there (a log or root of a negative number?)")
             built[node] = value

@@ -38,6 +38,14 @@ BAD_FORMULAS = [
     ("TP/N + (0.5 - sqrt(3))^0.5", {}, "this part of the formula is not a real number", 8),
     # a parameter's value, given or a named metric's default, is checked where it is used as a constant is (SymPy
     # took min() of a complex number as an error of its own, and made sqrt(alpha - 1)^2 and abs(log(-alpha)) real)
+    # a log or root of a quantity negative for every count, which SymPy then makes real again: sqrt(-FN)^2 = -FN,
+    # exp(log(-FN)) = -FN, |sqrt(-FN)| = sqrt(FN) (its modulus) compiled silently as real formulas
+    ("sqrt(-FN)^2", {}, "is not a real number for any counts", 1),
+    ("exp(log(-FN))", {}, "is not a real number for any counts", 5),
+    ("TP/N + abs(sqrt(-FN))", {}, "is not a real number for any counts", 12),
+    ("((-FN)^(1/3))^3", {}, "is not a real number for any counts", 2),
+    ("v = log(-TP*TNR); exp(2*v)", {}, "is not a real number for any counts", 5),
+    ("sqrt(-alpha*FN)^2", {"alpha": 0.7}, "is not a real number for any counts", 1),
     ("a = -alpha - sqrt(3); TP*sqrt(a)/N", {"alpha": 0.7}, "this part of the formula is not a real number", 26),
     ("min(TP, log(-alpha))", {"alpha": 0.7}, "this part of the formula is not a real number", 9),
     ("max(TP, sqrt(-alpha))", {"alpha": 0.7}, "this part of the formula is not a real number", 9),

@@ -2,6 +2,7 @@
 counts with torch autograd, and central finite differences."""
 
 import math
+import time
 
 import numpy as np
 import torch
@@ -120,3 +121,28 @@ def load_emitted(source):
     namespace = {}
     exec(compile(source, "emitted", "exec"), namespace)
     return namespace
+
+
+def _cold_caches():
+    """SymPy's cache and metricc's compilation caches emptied, so that a compilation runs again in full."""
+    import sympy
+
+    from metricc import compiler, derive
+
+    sympy.core.cache.clear_cache()
+    for cached in (compiler._compile, compiler._scalars_function, derive.derive, derive.curvatures):
+        cached.cache_clear()
+
+
+def answers_within(seconds, call, attempts=3):
+    """Whether `call` (a compilation) returns within `seconds` of CPU time in one of `attempts` runs, each from
+    cold caches after the first. One run would do, but this VM's CPU time jumps several-fold at random: the same
+    compilation, with the same hash seed, took 0.3 s and 12.5 s of user time in two runs. A compilation that
+    blows up exceeds the bound every time."""
+    for _ in range(attempts):
+        start = time.process_time()
+        call()
+        if time.process_time() - start < seconds:
+            return True
+        _cold_caches()
+    return False

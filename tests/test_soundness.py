@@ -19,7 +19,7 @@ import torch
 
 from metricc import MetriccError, compile_metric
 from metricc.catalog import METRICS
-from oracles import load_emitted
+from oracles import answers_within, load_emitted
 
 CATALOG = sorted(METRICS)
 
@@ -109,12 +109,13 @@ SLOW_ONCE = ["mcc+cohen_kappa+gmean+f1+balanced_accuracy+markedness", "1/((TP+FP
 
 @pytest.mark.parametrize("formula", SLOW_ONCE, ids=lambda f: f[:30])
 def test_formulas_that_hung_are_answered_within_2_s(formula):
-    start = time.process_time()  # CPU time: a busy machine does not make the test fail
-    try:
-        compile_metric(formula, L=71.5).scalars_source("numpy")
-    except MetriccError:
-        pass
-    assert time.process_time() - start < 2.0
+    def compile_and_print():
+        try:
+            compile_metric(formula, L=71.5).scalars_source("numpy")
+        except MetriccError:
+            pass
+
+    assert answers_within(2.0, compile_and_print)  # CPU time: a busy machine does not make the test fail
 
 
 FAST_CLOCK = """
