@@ -188,6 +188,20 @@ def _beyond_float32(task):
     return metric, z, np.zeros(200, dtype=int) if task == "multiclass" else np.ones((200, 2))
 
 
+def _in_float32(metric, path, z, y):
+    """The loss and gradient (or a booster's outputs) of float32 margins z through one path: "numpy", "torch",
+    "fused" (compile=True), "jax" (eager jax.grad) or "xgboost" (the fixed scale, mean_hessian=None)."""
+    if path == "jax":
+        jax = pytest.importorskip("jax")
+        loss = metric.to_jax()
+        return jax.grad(lambda x: loss(x, jax.numpy.asarray(y)))(jax.numpy.asarray(z, dtype=jax.numpy.float32))
+    if path == "xgboost":
+        return metric.to_xgboost(mean_hessian=None)(y, z.astype(np.float32))
+    if path == "numpy":
+        return metric.loss_and_grad(z.astype(np.float32), y)
+    return _loss_and_gradient(metric, path, z, y)
+
+
 @pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")
 @pytest.mark.parametrize("path", ["torch", "fused", "jax", "xgboost"])
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
@@ -198,14 +212,7 @@ def test_a_loss_beyond_float32_is_an_error_where_it_is_returned_in_float32(task,
     float64 input."""
     metric, z, y = _beyond_float32(task)
     with pytest.raises(MetriccError, match="float32"):
-        if path == "jax":
-            jax = pytest.importorskip("jax")
-            loss = metric.to_jax()
-            jax.grad(lambda x: loss(x, jax.numpy.asarray(y)))(jax.numpy.asarray(z, dtype=jax.numpy.float32))
-        elif path == "xgboost":
-            metric.to_xgboost(mean_hessian=None)(y, z.astype(np.float32))  # the fixed scale
-        else:
-            _loss_and_gradient(metric, path, z, y)
+        _in_float32(metric, path, z, y)
     if path == "torch":
         value, gradient = _loss_and_gradient(metric, path, z, y, dtype=torch.float64)
         assert value > 1e40 and np.isfinite(gradient).all() and np.abs(gradient).max() > 1e20
@@ -228,14 +235,7 @@ def test_a_gradient_beyond_float32_is_an_error_where_the_loss_is_not(task, path)
         z = np.stack([z, -z], axis=1)
         y = np.zeros(177, dtype=int) if task == "multiclass" else np.ones((177, 2))
     with pytest.raises(MetriccError, match="float32"):
-        if path == "jax":
-            jax = pytest.importorskip("jax")
-            loss = metric.to_jax()
-            jax.grad(lambda x: loss(x, jax.numpy.asarray(y)))(jax.numpy.asarray(z, dtype=jax.numpy.float32))
-        elif path == "numpy":
-            metric.loss_and_grad(z.astype(np.float32), y)
-        else:
-            _loss_and_gradient(metric, path, z, y)
+        _in_float32(metric, path, z, y)
 
 
 @pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")
