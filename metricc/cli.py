@@ -89,6 +89,10 @@ def _formula_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-classes", type=int, help="number of classes (multiclass, multilabel)")
     parser.add_argument("--average", choices=("macro", "micro", "weighted", "none"), default="macro",
                         help="how per-class scores combine (default: macro)")
+    parser.add_argument("--ignore-index", type=int, metavar="LABEL",
+                        help="a class index whose samples count nowhere, e.g. 255 (multiclass)")
+    parser.add_argument("--class-weight", metavar="W,W,...",
+                        help="one weight per class for the average, e.g. 1,2,0.5 (multiclass, multilabel)")
     parser.add_argument("--L", type=float, help="amplifying scale L (default: 73; a binary or multi-label torch "
                         "module trains at 15 unless --L is given)")
     parser.add_argument("--threshold", type=float, default=0.5, help="decision threshold (default: 0.5)")
@@ -113,13 +117,26 @@ def _params(pairs: list[str]) -> dict[str, float]:
 
 
 def _task(args: argparse.Namespace) -> dict:
+    if args.ignore_index is not None and args.task != "multiclass":
+        raise MetriccError("--ignore-index needs --task multiclass")
     if args.task == "binary":
-        if args.num_classes is not None:
-            raise MetriccError("--num-classes needs --task multiclass or --task multilabel")
+        for given, flag in ((args.num_classes, "--num-classes"), (args.class_weight, "--class-weight")):
+            if given is not None:
+                raise MetriccError(f"{flag} needs --task multiclass or --task multilabel")
         return {}
     if args.num_classes is None:
         raise MetriccError(f"--task {args.task} needs --num-classes")
-    return {"task": args.task, "num_classes": args.num_classes, "average": args.average}
+    return {"task": args.task, "num_classes": args.num_classes, "average": args.average,
+            "ignore_index": args.ignore_index, "class_weight": _class_weight(args.class_weight)}
+
+
+def _class_weight(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise MetriccError(f"Expected --class-weight W,W,... with a number for each class, but got {text!r}.") from None
 
 
 def _metric(args: argparse.Namespace):
@@ -182,7 +199,8 @@ COMMANDS = {"compile": _compile, "latex": _latex, "list": _list, "lrange": _lran
 
 # Python argument names in messages, as the command line spells them.
 _OPTIONS = {"`num_classes`": "--num-classes", "`L`": "--L", "`threshold`": "--threshold", "`eps`": "--eps",
-            "`average`": "--average", "`task`": "--task", "`accuracy`": "--accuracy"}
+            "`average`": "--average", "`task`": "--task", "`accuracy`": "--accuracy",
+            "`ignore_index`": "--ignore-index", "`class_weight`": "--class-weight"}
 
 
 def _as_options(message: str) -> str:

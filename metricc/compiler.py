@@ -459,7 +459,7 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
             raise MetriccError(f"Expected argument `ignore_index` to be an int, and only with task='multiclass', "
                                f"but got {_describe(given)} with task={task!r}.")
     if class_weight is not None:
-        expected = f"Expected `class_weight` to be {num_classes} finite, non-negative numbers (not all zero)"
+        expected = f"Expected argument `class_weight` to be {num_classes} finite, non-negative numbers (not all zero)"
         if average != "macro":
             raise MetriccError(f"{expected}, with average='macro', not {average!r}.")
         try:

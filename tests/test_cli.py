@@ -109,6 +109,28 @@ def test_compile_multiclass_module(tmp_path):
     assert missing.returncode == 1 and "needs --num-classes" in missing.stderr
 
 
+def test_compile_bakes_in_ignore_index_and_class_weight(tmp_path):
+    """A segmentation user's module skips label 255 and weighs the classes as compiled, like the API's loss."""
+    out = metricc("compile", "f1", "--task", "multiclass", "--num-classes", "3", "--ignore-index", "255",
+                  "--class-weight", "1,2,0.5", "--backend", "numpy", "-o", "seg.py", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    code = ("import seg, numpy as np; z = np.linspace(-1, 1, 15).reshape(5, 3); y = np.array([0, 255, 2, 1, 255])\n"
+            "loss, grad = seg.loss_and_grad(z, y); print(loss, *grad.ravel())")
+    check = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert check.returncode == 0, check.stderr
+    import numpy as np
+
+    from metricc import compile_metric
+    metric = compile_metric("f1", task="multiclass", num_classes=3, ignore_index=255, class_weight=[1, 2, 0.5])
+    z, y = np.linspace(-1, 1, 15).reshape(5, 3), np.array([0, 255, 2, 1, 255])
+    loss, grad = metric.loss_and_grad(z, y)
+    printed = [float(v) for v in check.stdout.split()]
+    assert printed[0] == pytest.approx(loss, rel=1e-12) and loss != pytest.approx(
+        compile_metric("f1", task="multiclass", num_classes=3, ignore_index=255).loss_and_grad(z, y)[0])
+    np.testing.assert_allclose(printed[1:], grad.ravel(), rtol=1e-12, atol=1e-15)
+    assert not grad[[1, 4]].any()
+
+
 def test_latex_takes_the_settings_every_command_has():
     out = metricc("latex", "f1", "--L", "40", "--threshold", "0.3", "--eps", "0", "--probabilities")
     assert out.returncode == 0, out.stderr
@@ -121,6 +143,14 @@ def test_latex_takes_the_settings_every_command_has():
      "Expected option --num-classes to be an int of at least 2"),
     (("latex", "f1", "--L", "-3"), "Expected option --L to be a positive float"),
     (("compile", "f1", "--num-classes", "3"), "--num-classes needs --task multiclass"),
+    (("compile", "f1", "--ignore-index", "255"), "--ignore-index needs --task multiclass"),
+    (("compile", "f1", "--task", "multilabel", "--num-classes", "3", "--ignore-index", "255"),
+     "--ignore-index needs --task multiclass"),
+    (("compile", "f1", "--class-weight", "1,2"), "--class-weight needs --task multiclass or --task multilabel"),
+    (("compile", "f1", "--task", "multiclass", "--num-classes", "3", "--class-weight", "1,x,2"),
+     "Expected --class-weight W,W,... with a number for each class, but got '1,x,2'"),
+    (("compile", "f1", "--task", "multiclass", "--num-classes", "3", "--class-weight", "1,2"),
+     "Expected option --class-weight to be 3 finite, non-negative numbers"),
 ])
 def test_errors_name_the_flags_not_the_python_arguments(args, message):
     out = metricc(*args)
