@@ -63,6 +63,7 @@ METRICS = {m.name: m for m in (
     _named("matthews_corrcoef", "mcc", "= mcc", "matthews_corrcoef"),
     _named("jaccard", "TP / (TP + FP + FN)", "intersection over union of the positive class",
            "jaccard_score"),
+    _named("iou", "jaccard", "= jaccard (intersection over union)", "jaccard_score"),
     _named("cohen_kappa",
            "po = (TP + TN)/N; pe = ((TP + FP)*(TP + FN) + (TN + FN)*(TN + FP))/N^2; (po - pe)/(1 - pe)",
            "agreement beyond chance, in [-1, 1]", "cohen_kappa_score"),
@@ -82,6 +83,11 @@ PARAMETER_NAMES = frozenset(
 def lookup(name: str) -> Named | None:
     """The named quantity or metric called `name`, or None."""
     return QUANTITIES.get(name) or METRICS.get(name)
+
+
+def sklearn_name(name: str) -> Named | None:
+    """The metric that scikit-learn's function `name` (f1_score, recall_score, ...) computes, or None."""
+    return next((m for m in METRICS.values() if m.sklearn == name and m.formula not in METRICS), None)
 
 
 def known_names() -> list[str]:

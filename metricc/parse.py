@@ -195,7 +195,9 @@ class _Scope:
             return expr
         if name in FUNCTIONS:
             raise self.error(f"`{name}` is a function: write {name}(...)", token)
-        hint = _suggestion(name, [*self.bindings, *catalog.known_names()]) or (
+        metric = catalog.sklearn_name(name)
+        hint = (f"; did you mean `{metric.name}` (scikit-learn's {name})?" if metric else
+                _suggestion(name, [*self.bindings, *catalog.known_names()])) or (
             f"; if it is a parameter, pass {name}=... to compile_metric (or --param {name}=... on the command line)")
         raise self.error(f"unknown name `{name}`{hint}", token)
 

@@ -39,6 +39,7 @@ CATALOG_SCORES = {
     "mcc": ({}, _mcc),
     "matthews_corrcoef": ({}, _mcc),
     "jaccard": ({}, lambda TP, FP, FN, TN: TP / (TP + FP + FN)),
+    "iou": ({}, lambda TP, FP, FN, TN: TP / (TP + FP + FN)),
     "cohen_kappa": ({}, _kappa),
     "informedness": ({}, lambda *c: _rates(*c)[0] + _rates(*c)[1] - 1),
     "markedness": ({}, lambda *c: _rates(*c)[2] + _rates(*c)[3] - 1),

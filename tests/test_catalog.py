@@ -29,6 +29,7 @@ SKLEARN = {
     "mcc": lambda y, p, w: skm.matthews_corrcoef(y, p, sample_weight=w),
     "matthews_corrcoef": lambda y, p, w: skm.matthews_corrcoef(y, p, sample_weight=w),
     "jaccard": lambda y, p, w: skm.jaccard_score(y, p, sample_weight=w),
+    "iou": lambda y, p, w: skm.jaccard_score(y, p, sample_weight=w),
     "cohen_kappa": lambda y, p, w: skm.cohen_kappa_score(y, p, sample_weight=w),
     "informedness": lambda y, p, w: skm.balanced_accuracy_score(y, p, adjusted=True, sample_weight=w),
     "markedness": lambda y, p, w: _precision(y, p, 1, w) + _precision(y, p, 0, w) - 1,
