@@ -20,7 +20,7 @@ import sympy as sp
 from . import numpy_kernel, numpy_multiclass
 from .backends import TRAINING_DEFAULTS, booster_defaults, training_defaults
 from .backends import backend as backend_named
-from .derive import Derivation, curvatures, derive, loss_of
+from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
 from .lrange import DEFAULT_ACCURACY, validate_L
 from .printing import curvatures_source, scalars_source
@@ -560,6 +560,13 @@ def _compile(key: _Key) -> CompiledMetric:
     if any(e.has(sp.I) for e in (*derivation.reduced, *(value for _, value in derivation.shared))):
         raise MetriccError(f"the formula {key.formula.strip()!r} is not real-valued for any counts (a log or root of "
                            "a negative number? log(-exp(TP)) is TP + i pi)")
+    printed = (*derivation.reduced, *(value for _, value in derivation.shared))
+    beyond = [r for e in printed if not floats_hold(e) for r in e.atoms(sp.Rational) if not floats_hold(r)]
+    if beyond:
+        bound = "".join(f", {name} = {value:g}" for name, value in parsed.params.items())
+        raise MetriccError(f"the formula {key.formula.strip()!r}{' with' + bound[1:] if bound else ''}: its gradient "
+                           f"holds a constant beyond float64's range ({sp.Abs(beyond[0]).evalf(3)}); make "
+                           f"its constants smaller")
     if all(c == 0 for c in derivation.coefficients):  # a = d_TP - d_FN and b = d_FP - d_TN
         raise MetriccError(f"the formula {key.formula.strip()!r} depends on the predictions through none of its "
                            "counts: only through N, POS and NEG, which the labels fix, so its gradient is zero and "

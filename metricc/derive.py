@@ -25,6 +25,7 @@ SIMPLIFY_OPS_LIMIT = 400  # no rewriting of a partial larger than this ...
 TOGETHER_DENOMINATORS_LIMIT = 20  # ... or with more distinct denominators (their product would be the new one)
 FACTOR_OPS_LIMIT = 200  # factor only a common-denominator form this small ...
 FACTOR_DEGREE_LIMIT = 12  # ... and of at most this degree (factoring time grows steeply with the degree)
+FACTOR_BITS_LIMIT = 128  # ... and with exact constants of at most this many bits (1 + 1e-200 has 665: seconds)
 MAX_DERIVATIVE_SIZE = 20_000  # operations in the four partials together (as trees), before simplification
 
 
@@ -136,13 +137,26 @@ def simplest(expr: sp.Expr) -> sp.Expr:
         return expr
     candidates = [expr, sp.together(expr)]
     together = candidates[-1]
-    if sp.count_ops(together) <= FACTOR_OPS_LIMIT and degree_bound(together) <= FACTOR_DEGREE_LIMIT:
+    if (sp.count_ops(together) <= FACTOR_OPS_LIMIT and degree_bound(together) <= FACTOR_DEGREE_LIMIT
+            and constant_bits(together) <= FACTOR_BITS_LIMIT):
         candidates.append(sp.factor(together))
-    return min(candidates, key=sp.count_ops)  # the first of equal size: the input when nothing helps
+    printable = [c for c in candidates if floats_hold(c)] or candidates  # together() can multiply 1e-200 away
+    return min(printable, key=sp.count_ops)  # the first of equal size: the input when nothing helps
+
+
+def floats_hold(expr: sp.Expr) -> bool:
+    """Whether every exact constant of `expr` is 0 or lies within float64's normal range (2^-1020 .. 2^1020 in
+    size, with a margin: about 1e-307 .. 1e307)."""
+    return all(r == 0 or abs(abs(r.p).bit_length() - r.q.bit_length()) <= 1020 for r in expr.atoms(sp.Rational))
 
 
 def _denominators(expr: sp.Expr) -> set:
     return {power.base for power in expr.atoms(sp.Pow) if power.exp.is_number and power.exp.is_negative}
+
+
+def constant_bits(expr: sp.Expr) -> int:
+    """The most bits the numerator or denominator of an exact constant in `expr` takes."""
+    return max((max(abs(r.p).bit_length(), r.q.bit_length()) for r in expr.atoms(sp.Rational)), default=0)
 
 
 def degree_bound(expr: sp.Expr) -> float:

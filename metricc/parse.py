@@ -299,12 +299,9 @@ class _Lower(Transformer):
 
     def _bounded(self, value: sp.Expr, where) -> sp.Expr:
         """`value`, refused when it is a constant beyond 1e300 in size (or a non-zero one below 1e-300)."""
-        if value.is_Rational and value != 0 and abs(_decades(value)) > MAX_DECADES:
-            raise self.scope.error(f"the constant is out of range (beyond 1e{MAX_DECADES} or below "
-                                   f"1e-{MAX_DECADES} in size)", where)
-        if value.is_Rational and _bits(value) > MAX_CONSTANT_BITS:
-            raise self.scope.error(f"the exact value of this constant needs more than {MAX_CONSTANT_BITS} bits; "
-                                   "write it as a decimal number", where)
+        oversized = _oversized(value)
+        if oversized:
+            raise self.scope.error(f"the constant {oversized}", where)
         if value.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
             raise self.scope.error("this part of the formula is infinite or undefined (log(0)? a division by 0?)",
                                    where)
@@ -378,6 +375,15 @@ class _Lower(Transformer):
         return self._bounded(base**exponent, meta)
 
 
+def _oversized(value: sp.Expr) -> str:
+    """What is wrong with an exact constant too large or too small in size, or too long in bits, else ""."""
+    if value.is_Rational and value != 0 and abs(_decades(value)) > MAX_DECADES:
+        return f"is out of range (beyond 1e{MAX_DECADES} or below 1e-{MAX_DECADES} in size)"
+    if value.is_Rational and _bits(value) > MAX_CONSTANT_BITS:
+        return f"needs more than {MAX_CONSTANT_BITS} bits as an exact number; write it as a decimal number"
+    return ""
+
+
 def _decades(value: sp.Rational) -> float:
     """log10 of |value|, from the sizes of its numerator and denominator (no decimal conversion)."""
     return (abs(value.p).bit_length() - value.q.bit_length()) * math.log10(2)
@@ -436,16 +442,18 @@ def _substitute(expr: sp.Expr, values: Mapping[sp.Symbol, sp.Expr], text: str, b
     built: dict = {}
 
     def build(node: sp.Expr) -> sp.Expr:
-        if node in values:
-            return values[node]
         if not node.free_symbols & values.keys():
             return node
         if node not in built:
             args = [build(arg) for arg in node.args]
             try:
-                value = node.func(*args)
+                value = values[node] if node in values else node.func(*args)
             except (TypeError, ValueError):  # min/max of numbers that are not real
                 value = sp.nan
+            oversized = _oversized(value)
+            if oversized:
+                raise MetriccError(f"the formula {text.strip()!r} has a constant that {oversized} with {bound}: "
+                                   f"{sp.sstr(node)}")
             if value.is_number and value.has(sp.zoo, sp.oo, -sp.oo, sp.nan):
                 raise MetriccError(f"the formula {text.strip()!r} divides by zero or is infinite with {bound}: "
                                    f"{sp.sstr(node)} is infinite or undefined there")

@@ -76,6 +76,10 @@ BAD_FORMULAS = [
     ("TP: FP", {}, "':' may only follow `minimize` or `maximize`", 3),
     ("a = TP\na / N", {}, "is a ';' missing at the end of line 1?", 1),
     ("w*TPR + (1-w)*TNR", {}, "unknown name `w`; if it is a parameter, pass w=... to compile_metric", 1),
+    ("fbeta", {"beta": 1e200}, "has a constant that is out of range (beyond 1e300 or below 1e-300 in size) with "
+     "beta = 1e+200: beta**2", None),
+    ("tversky", {"alpha": 1e-320}, "out of range (beyond 1e300 or below 1e-300 in size) with alpha = 9.99989e-321",
+     None),
     ("fbeta", {"bta": 2}, "parameter `bta` is not used by the formula 'fbeta'; did you mean `beta`?", None),
     ("TP (FP + FN)", {}, "`TP` is not a function: write TP*(...) for a product", 1),
 ]

@@ -104,7 +104,8 @@ def test_fused_and_multilabel_counts_are_accumulated_directly():
 CHAIN = "; ".join(["a0 = TP"] + [f"a{i} = a{i - 1} + TP/(FP+{i})" for i in range(1, 100)]) + "; a99/N"
 SLOW_ONCE = ["mcc+cohen_kappa+gmean+f1+balanced_accuracy+markedness", "1/((TP+FP)^1000+1)",
              "TP*(((1000^1000)^1000)^1000)", "max(markedness, cohen_kappa)", "abs(cohen_kappa) - mcc", "1/(N^15+1)",
-             CHAIN]
+             CHAIN, "(TP + 1e-200*FN)/(TP + FP + 1e-200)", "v = 1 + 1e-299; (v*TP + FN)/(v*TP + FP + FN)",
+             "b = 1e100; (1+b^2)*TP/((1+b^2)*TP + b^2*FN + FP)"]
 
 
 @pytest.mark.parametrize("formula", SLOW_ONCE, ids=lambda f: f[:30])
@@ -116,6 +117,34 @@ def test_formulas_that_hung_are_answered_within_2_s(formula):
             pass
 
     assert answers_within(2.0, compile_and_print)  # CPU time: a busy machine does not make the test fail
+
+
+@pytest.mark.parametrize("formula, params, refused", [
+    ("fbeta", {"beta": 1e100}, None),
+    ("fbeta", {"beta": 3.3e-300}, "out of range (beyond 1e300 or below 1e-300 in size) with beta = 3.3e-300"),
+    ("tversky", {"alpha": 1e-299, "beta": 1.0}, None),
+    ("tversky", {"alpha": 1e-299, "beta": 1e299}, None),
+    ("TP*FN*b/(TP + b*FP)^2", {"b": 1e299}, "with b = 1e+299: its gradient holds a constant beyond float64's range "
+                                           "(2.00E+598)"),
+])
+def test_parameters_with_many_digits_are_answered_within_2_s(formula, params, refused):
+    """A parameter is an exact number as a constant written in the formula is (1e100 squared has 665 bits), and
+    as bounded: SymPy's factoring of such a formula took seconds, and with beta = 3.3e-300 did not end. A
+    constant the code would need beyond float64's range is refused when the formula compiles."""
+    def compile_and_print():
+        try:
+            metric = compile_metric(formula, L=71.5, **params)
+        except MetriccError as error:
+            assert refused and refused in str(error)
+        else:
+            assert refused is None
+            metric.scalars_source("numpy")
+            try:  # the Hessian's constants are larger still: beta^2 = 1e598 in tversky's
+                metric.to_xgboost()
+            except MetriccError as error:
+                assert "is too large for floating point" in str(error)
+
+    assert answers_within(2.0, compile_and_print)
 
 
 FAST_CLOCK = """
