@@ -8,6 +8,7 @@ import math
 import numbers
 import operator
 import re
+import unicodedata
 from importlib import resources
 from pathlib import Path
 from typing import Mapping, NamedTuple
@@ -126,11 +127,28 @@ def _check_params(params: Mapping[str, float]) -> dict[str, float]:
     return checked
 
 
+# characters that look like an operator of the language, as papers and word processors print them
+LOOKALIKES = {**dict.fromkeys("\u2212\u2010\u2011\u2012\u2013\u2014\ufe63\uff0d", "-"),
+              **dict.fromkeys("\u00d7\u00b7\u22c5\u2217\u2219", "*"), **dict.fromkeys("\u00f7\u2215\u2044", "/"),
+              "\u00b2": "^2", "\u00b3": "^3"}
+
+
+def _described(char: str) -> str:
+    """A character the grammar does not know, quoted; outside ASCII also its Unicode name and, for a look-alike of
+    an ASCII character the language uses, that character (a no-break space or an invisible one: delete it)."""
+    if char.isascii():
+        return repr(char)
+    name = f"{char!r} (U+{ord(char):04X} {unicodedata.name(char, 'unnamed')})"
+    ascii_form = LOOKALIKES.get(char) or unicodedata.normalize("NFKC", char)
+    if ascii_form != char and ascii_form.isascii() and ascii_form.strip():
+        return f"{name}: write {ascii_form!r}"
+    return f"{name}: delete it" if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else name
+
+
 def _syntax_error(error: lark.UnexpectedInput, text: str) -> MetriccError:
     line, column = error.line, error.column
     if isinstance(error, lark.UnexpectedCharacters):
-        char = text[error.pos_in_stream]
-        message = f"unexpected character {char!r}"
+        message = f"unexpected character {_described(text[error.pos_in_stream])}"
     else:
         label = error.match_examples(_parser().parse, SYNTAX_ERRORS, use_accepts=False,
                                      token_type_match_fallback=True)

@@ -35,6 +35,7 @@ N = TP + FP + FN + TN
      2 * (TP / (TP + FP)) * (TP / (TP + FN)) / (TP / (TP + FP) + TP / (TP + FN))),
     ("a = TP; b = a + FP; b;", TP + FP),
     ("TP # a comment\n / N", TP / N),
+    ("TP\u00a0+\u2009FP\u3000", TP + FP),  # no-break, thin and ideographic spaces, as pasted from a page
     ("0.5*f1 + 0.5*balanced_accuracy",
      TP / (2 * TP + FP + FN) + (TP / (TP + FN) + TN / (TN + FP)) / 4),
 ])
