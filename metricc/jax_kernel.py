@@ -18,6 +18,7 @@ import jax.numpy as jnp
 from metricc.multiclass_math import average, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import pullback, soft_predictions  # emitted modules inline this import
 from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
+from metricc.probability_hint import shape_message  # emitted modules inline this import
 
 def slope(u):
     """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where
@@ -135,7 +136,7 @@ class SoftConfusionLoss(_Pickled):
         if not jnp.issubdtype(x.dtype, jnp.floating):
             raise self.error(f"Expected `input` to be a floating-point array, but got {x.dtype}.")
         if x.shape != y.shape:
-            raise self.error(f"Expected `input` and `target` to have the same shape, but got {x.shape} and {y.shape}.")
+            raise self.error(shape_message(x.shape, y.shape))
         if x.size == 0:
             raise self.error("Expected a non-empty batch, but `input` has no elements.")
         w = (jnp.ones(x.shape, x.dtype) if sample_weight is None

@@ -10,6 +10,7 @@ import numpy
 
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
+from metricc.probability_hint import shape_message  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
@@ -154,8 +155,7 @@ class SoftConfusionLoss:
         if y.dtype.kind not in "biuf":
             raise self.error(f"Expected `target` to hold 0/1 labels, but got dtype {y.dtype}.")
         if x.shape != y.shape:
-            raise self.error(f"Expected `input` and `target` to have the same shape, but got {x.shape} and "
-                             f"{y.shape}.")
+            raise self.error(shape_message(x.shape, y.shape))
         if x.size == 0:
             raise self.error("Expected a non-empty batch, but `input` has no elements.")
         x = x.reshape(-1)

@@ -1,6 +1,6 @@
 """Hints about a batch that the losses take but likely should not: logits that look like probabilities (sigmoid
 outputs given to a loss that takes logits), and sample weights so light that eps shifts the loss; and the error
-for a loss or gradient that is not finite. Shared by the NumPy, torch, JAX and booster kernels (emitted modules
+for a loss or gradient that is not finite, and the shape mismatch of a binary loss. Shared by the NumPy, torch, JAX and booster kernels (emitted modules
 inline this file); imports nothing."""
 
 # A batch of at least this many logits, all in [0, 1] and spread over at least half of it, looks like
@@ -82,3 +82,19 @@ def nonfinite_message(name, counts=None, per_class=False, derivatives="gradient"
             f"{where}: the formula divides by 0 there, takes a log or a root (a fractional power) of 0 or of a "
             f"negative number, or passes {dtype}'s largest number, {LARGEST[dtype]:.3g} (raise eps, or change the "
             f"formula{'' if dtype == 'float64' else ', or pass float64 input'})")
+
+
+def shape_message(input_shape, target_shape):
+    """The error for a binary loss whose `input` and `target` shapes differ, with what to do in the two usual
+    cases: a model output of shape (n, 1) against (n,) labels (or the other way round), and one output per class
+    against class indices."""
+    input_shape, target_shape = tuple(input_shape), tuple(target_shape)
+    message = f"Expected `input` and `target` to have the same shape, but got {input_shape} and {target_shape}"
+    if input_shape == target_shape + (1,) or target_shape == input_shape + (1,):
+        squeezed = "input" if len(input_shape) > len(target_shape) else "target"
+        return f"{message}: squeeze the model's output: {squeezed}.squeeze(-1)."
+    if len(input_shape) == 2 and input_shape[:1] == target_shape and input_shape[1] >= 2:
+        return (f"{message}: two outputs per sample, one per class? compile with task='multiclass', "
+                f"num_classes={input_shape[1]}." if input_shape[1] == 2 else
+                f"{message}: one output per class? compile with task='multiclass', num_classes={input_shape[1]}.")
+    return message + "."

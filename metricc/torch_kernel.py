@@ -15,6 +15,7 @@ from torch.autograd.function import once_differentiable
 
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
+from metricc.probability_hint import shape_message  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
@@ -908,8 +909,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if target.is_complex():
             raise self.error(f"Expected `target` to hold 0/1 labels, but got {target.dtype}.")
         if input.shape != target.shape:
-            raise self.error(f"Expected `input` and `target` to have the same shape, but got {tuple(input.shape)} "
-                             f"and {tuple(target.shape)}.")
+            raise self.error(shape_message(input.shape, target.shape))
         if input.numel() == 0 and not self._synced():
             raise self.error("Expected a non-empty batch, but `input` has no elements.")
         if sample_weight is not None and (not isinstance(sample_weight, torch.Tensor)

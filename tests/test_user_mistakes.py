@@ -1,5 +1,6 @@
 """The mistakes a new user makes get a clear error or warning, never a silently wrong number or a raw exception."""
 
+import re
 import subprocess
 import sys
 import warnings
@@ -312,3 +313,26 @@ def test_a_formula_real_for_no_counts_is_refused_when_compiled(formula, column):
     both where the log is written."""
     with pytest.raises(MetriccError, match=rf"not a real number for any counts .*\(column {column}\)"):
         compile_metric(formula)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("input_shape, target_shape, hint", [
+    ((8, 1), (8,), "squeeze the model's output: input.squeeze(-1)"),
+    ((8,), (8, 1), "squeeze the model's output: target.squeeze(-1)"),
+    ((8, 2), (8,), "two outputs per sample, one per class? compile with task='multiclass', num_classes=2"),
+    ((8, 3), (8,), "compile with task='multiclass', num_classes=3"),
+])
+def test_shape_mismatch_says_what_to_do(backend, input_shape, target_shape, hint):
+    """The two shape mistakes of a binary loss: a (n, 1) output against (n,) labels, and one logit per class."""
+    rng = np.random.default_rng(0)
+    z, y = rng.normal(size=input_shape), rng.integers(0, 2, target_shape)
+    metric = compile_metric("f1")
+    if backend == "numpy":
+        call = lambda: metric.loss_and_grad(z, y)  # noqa: E731
+    elif backend == "torch":
+        call = lambda: metric.to_torch()(torch.tensor(z), torch.tensor(y))  # noqa: E731
+    else:
+        jnp = pytest.importorskip("jax.numpy")
+        call = lambda: metric.to_jax()(jnp.asarray(z), jnp.asarray(y))  # noqa: E731
+    with pytest.raises(MetriccError, match=re.escape(hint)):
+        call()
