@@ -18,7 +18,7 @@ import jax.numpy as jnp
 from metricc.multiclass_math import average, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import pullback, soft_predictions  # emitted modules inline this import
 from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
-from metricc.probability_hint import shape_message  # emitted modules inline this import
+from metricc.probability_hint import shape_message, target_hint  # emitted modules inline this import
 
 def slope(u):
     """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where
@@ -247,14 +247,16 @@ class MultiSoftConfusionLoss(_Pickled):
         checked_target = self.check_inputs and not _traced(target)
         if self.task == "multilabel":
             if target.shape != z.shape:
-                raise self.error(f"Expected multi-label targets of shape {z.shape}, but got {target.shape}.")
+                raise self.error(f"Expected multi-label targets of shape {z.shape}, but got {target.shape}"
+                                 f"{target_hint(self.task, n, self.num_classes, target.shape)}.")
             y = target.astype(z.dtype)
             if checked_target and not bool(((y >= 0) & (y <= 1)).all()):
                 raise self.error("Expected multi-label `target` values in [0, 1].")
         else:
             if target.shape != (n,) or not jnp.issubdtype(target.dtype, jnp.integer):
+                hint = target_hint(self.task, n, self.num_classes, target.shape)
                 raise self.error(f"Expected `target` to be integer class indices of shape ({n},), but got "
-                                 f"{target.dtype} {target.shape}.")
+                                 f"{target.dtype} {target.shape}{hint}.")
             ignored = (target == self.ignore_index if self.ignore_index is not None
                        else jnp.zeros(n, dtype=bool))
             if checked_target:

@@ -14,6 +14,7 @@ from metricc.multiclass_math import average, per_class_counts  # emitted modules
 from metricc.multiclass_math import pullback, soft_predictions  # emitted modules inline this import
 from metricc.numpy_kernel import MAX_COUNT  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
+from metricc.probability_hint import target_hint  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
     """(n, num_classes) float64 rows with a 1 at each index: O(n C) memory, never a C x C identity."""
@@ -77,13 +78,14 @@ class MultiSoftConfusionLoss:
         if self.task == "multilabel":
             if target.shape != (n, self.num_classes) or target.dtype.kind not in "biuf":
                 raise self.error(f"Expected multi-label targets of shape ({n}, {self.num_classes}), but got "
-                                 f"{target.dtype} {target.shape}.")
+                                 f"{target.dtype} {target.shape}"
+                                 f"{target_hint(self.task, n, self.num_classes, target.shape)}.")
             if not ((target >= 0) & (target <= 1)).all():
                 raise self.error("Expected multi-label `target` values in [0, 1].")
             return target.astype(numpy.float64), w
         if target.shape != (n,) or target.dtype.kind not in "iu":
             raise self.error(f"Expected `target` to be integer class indices of shape ({n},), but got {target.dtype} "
-                             f"{target.shape}.")
+                             f"{target.shape}{target_hint(self.task, n, self.num_classes, target.shape)}.")
         ignored = target == self.ignore_index if self.ignore_index is not None else numpy.zeros(n, dtype=bool)
         kept = target[~ignored]
         if kept.size and (kept.min() < 0 or kept.max() >= self.num_classes):

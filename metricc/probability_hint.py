@@ -98,3 +98,18 @@ def shape_message(input_shape, target_shape):
                 f"num_classes={input_shape[1]}." if input_shape[1] == 2 else
                 f"{message}: one output per class? compile with task='multiclass', num_classes={input_shape[1]}.")
     return message + "."
+
+
+def target_hint(task, n, num_classes, target_shape):
+    """What to do about a multi-class or multi-label `target` of the wrong shape (appended to the error): one-hot
+    targets or a trailing axis of 1 for class indices, class indices for multi-hot labels; "" otherwise."""
+    target_shape = tuple(target_shape)
+    if task == "multiclass" and target_shape == (n, num_classes):
+        return (": one-hot targets? pass class indices: target.argmax(1) (task='multilabel' if labels can "
+                "co-occur)")
+    if task == "multiclass" and target_shape == (n, 1):
+        return ": squeeze it: target.squeeze(-1)"
+    if task == "multilabel" and target_shape == (n,):
+        return (": class indices? a multi-label target holds a 0/1 label per class, (n, C); for one class per "
+                "sample, compile with task='multiclass'")
+    return ""

@@ -19,7 +19,7 @@ from metricc.torch_kernel import InputChecks, TrainingState  # emitted modules i
 from metricc.torch_kernel import ForwardRecord, apply_function  # emitted modules inline this import
 from metricc.torch_kernel import check_devices, compiled, running_counts  # emitted modules inline this import
 from metricc.torch_kernel import computed_type, with_gradient_checked  # emitted modules inline this import
-from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
+from metricc.probability_hint import light_weights, nonfinite_message, target_hint  # emitted modules inline this import
 
 def sigmoid_pair(x):
     """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2, so that none rounds to 0 or 1
@@ -342,7 +342,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error(f"Expected `target` to hold integer class indices, but got {target.dtype} (a float "
                              "index such as 1.5 has no class; pass target.long() if the values are whole).")
         if tuple(target.shape) != expected:
-            raise self.error(f"Expected `target` of shape {expected}, but got {tuple(target.shape)}.")
+            raise self.error(f"Expected `target` of shape {expected}, but got {tuple(target.shape)}"
+                             f"{target_hint(self.task, input.shape[0], self.num_classes, target.shape)}.")
         if input.shape[0] == 0:
             raise self.error("Expected a non-empty batch, but `input` has no rows.")
         if sample_weight is not None and (not isinstance(sample_weight, torch.Tensor)

@@ -336,3 +336,27 @@ def test_shape_mismatch_says_what_to_do(backend, input_shape, target_shape, hint
         call = lambda: metric.to_jax()(jnp.asarray(z), jnp.asarray(y))  # noqa: E731
     with pytest.raises(MetriccError, match=re.escape(hint)):
         call()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("task, target_shape, hint", [
+    ("multiclass", (6, 3), "one-hot targets? pass class indices: target.argmax(1) (task='multilabel' if labels can "
+                           "co-occur)"),
+    ("multiclass", (6, 1), "squeeze it: target.squeeze(-1)"),
+    ("multilabel", (6,), "class indices? a multi-label target holds a 0/1 label per class, (n, C); for one class "
+                         "per sample, compile with task='multiclass'"),
+])
+def test_multiclass_target_shape_says_what_to_do(backend, task, target_shape, hint):
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(6, 3))
+    y = rng.integers(0, 2 if len(target_shape) == 2 and target_shape[1] == 3 else 3, target_shape)
+    metric = compile_metric("f1", task=task, num_classes=3)
+    if backend == "numpy":
+        call = lambda: metric.loss_and_grad(z, y)  # noqa: E731
+    elif backend == "torch":
+        call = lambda: metric.to_torch()(torch.tensor(z), torch.tensor(y))  # noqa: E731
+    else:
+        jnp = pytest.importorskip("jax.numpy")
+        call = lambda: metric.to_jax()(jnp.asarray(z), jnp.asarray(y))  # noqa: E731
+    with pytest.raises(MetriccError, match=re.escape(hint)):
+        call()
