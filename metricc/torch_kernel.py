@@ -783,6 +783,19 @@ class TrainingState:
         if self.running is not None:
             self.running.zero_()
 
+    def _apply(self, fn, recurse=True):
+        """Module conversions move the float64 buffers (running estimates, class weights) but keep their type:
+        model.half() or model.to(torch.bfloat16), with this loss among its submodules, would round a moving
+        average of shares to 3 digits, where it stalls."""
+        kept = {name: buffer for name, buffer in self._buffers.items()
+                if buffer is not None and buffer.dtype == torch.float64}
+        super()._apply(fn, recurse)
+        for name, before in kept.items():
+            after = self._buffers[name]
+            if after is not None and after.dtype != torch.float64:
+                self._buffers[name] = before.to(device=after.device)
+        return self
+
     def get_extra_state(self):
         return {"steps": self.steps}
 

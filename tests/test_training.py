@@ -97,6 +97,28 @@ def test_state_dict_round_trip_reset_and_eval_leave_state_alone():
     assert module.steps == 0 and not module.running.any()
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+@pytest.mark.parametrize("convert", [lambda m: m.half(), lambda m: m.bfloat16(), lambda m: m.to(torch.float16),
+                                     lambda m: m.float()], ids=["half", "bfloat16", "to_float16", "float"])
+def test_converting_the_module_keeps_its_state_in_float64(task, convert):
+    """model.half() or model.to(torch.bfloat16) with the loss as a submodule: the running estimates (and class
+    weights) stay float64, as a bfloat16 moving average of shares, rounded to 3 digits, would stall."""
+    options = {} if task == "binary" else {"task": task, "num_classes": 3, "class_weight": [1.0, 2.0, 0.7]}
+    metric = compile_metric("f1", **options)
+    modules = [metric.to_torch(momentum=0.9), convert(metric.to_torch(momentum=0.9))]
+    z, y = _batch(60)
+    if task == "multiclass":
+        z, y = torch.stack([z, -z, 0.5 * z], 1), (y * 2).long()
+    losses = [[], []]
+    for step in range(4):
+        for k, module in enumerate(modules):
+            losses[k].append(module(z.float() + 0.05 * step, y).item())
+    for module in modules:
+        for name, buffer in module.named_buffers():
+            assert buffer.dtype == torch.float64, name
+    assert torch.equal(modules[0].running, modules[1].running) and losses[0] == losses[1]
+
+
 def test_pure_is_the_paper_loss_and_options_are_checked():
     pure = compile_metric("f1").to_torch(pure=True)
     assert (pure.warmup, pure.bce_weight, pure.momentum, pure.running, pure.L) == (0, 0.0, 0.0, None, 73.0)
