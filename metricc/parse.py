@@ -394,12 +394,24 @@ class _Lower(Transformer):
 
 
 def _oversized(value: sp.Expr) -> str:
-    """What is wrong with an exact constant too large or too small in size, or too long in bits, else ""."""
-    if value.is_Rational and value != 0 and abs(_decades(value)) > MAX_DECADES:
+    """What is wrong with an exact constant too large or too small in size (also an exponential, which SymPy
+    keeps exact: exp(800), exp(exp(1e50)), whose value mpmath would take forever to compute), or too long in
+    bits, else ""."""
+    if value.is_Rational and value != 0 and abs(_decades(value)) > MAX_DECADES or _exponential_beyond(value):
         return f"is out of range (beyond 1e{MAX_DECADES} or below 1e-{MAX_DECADES} in size)"
     if value.is_Rational and _bits(value) > MAX_CONSTANT_BITS:
         return f"needs more than {MAX_CONSTANT_BITS} bits as an exact number; write it as a decimal number"
     return ""
+
+
+def _exponential_beyond(value: sp.Expr) -> bool:
+    """Whether a constant exponential in `value` (exp(a) for a number a) lies beyond 1e±MAX_DECADES, innermost
+    first, so that each argument is evaluated only once the exponentials inside it are known to be in range."""
+    exponentials = [e for e in value.atoms(sp.exp) if e.args[0].is_number]
+    for e in sorted(exponentials, key=lambda e: sp.count_ops(e)):
+        if abs(float(e.args[0])) > MAX_DECADES * math.log(10):
+            return True
+    return False
 
 
 def _decades(value: sp.Rational) -> float:

@@ -81,6 +81,12 @@ BAD_FORMULAS = [
     ("TP: FP", {}, "':' may only follow `minimize` or `maximize`", 3),
     ("a = TP\na / N", {}, "is a ';' missing at the end of line 1?", 1),
     ("w*TPR + (1-w)*TNR", {}, "unknown name `w`; if it is a parameter, pass w=... to compile_metric", 1),
+    ("exp(800)*TP/N", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 1),
+    ("TP/N - exp(-700)", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 8),
+    ("exp(exp(1e50))*TP/N", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 5),
+    ("exp(300)*exp(400)*TP/N", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 1),
+    ("TP/N + exp(exp(beta))", {"beta": 1e50}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)",
+     12),
     ("fbeta", {"beta": 1e200}, "has a constant that is out of range (beyond 1e300 or below 1e-300 in size) with "
      "beta = 1e+200: beta**2", None),
     ("tversky", {"alpha": 1e-320}, "out of range (beyond 1e300 or below 1e-300 in size) with alpha = 9.99989e-321",
