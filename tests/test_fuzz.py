@@ -46,6 +46,19 @@ def test_formulas_from_the_grammar(drawn):
     _answer(formula.text)
 
 
+PARAMETER_VALUES = st.one_of(st.sampled_from([0.0, -1.0, 0.5, 700.0, 1e-300, 5e-324, 1e-150, 1e150, 1e300]),
+                             st.floats(-1e6, 1e6), st.floats(allow_nan=False, allow_infinity=False))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(formulas(), PARAMETER_VALUES, PARAMETER_VALUES)
+def test_formulas_with_any_parameter_values(drawn, alpha, beta):
+    """Parameters are constants of any size: exp(exp(beta)) at beta = 1e50 and fbeta at beta = 3.3e-300 hung."""
+    formula, _ = drawn
+    params = {name: value for name, value in (("alpha", alpha), ("beta", beta)) if name in formula.text}
+    _answer(formula.text, **params)
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(CATALOG_COMBINATIONS)
 def test_formulas_built_from_catalog_names(text):
