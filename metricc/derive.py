@@ -26,6 +26,8 @@ TOGETHER_DENOMINATORS_LIMIT = 20  # ... or with more distinct denominators (thei
 FACTOR_OPS_LIMIT = 200  # factor only a common-denominator form this small ...
 FACTOR_DEGREE_LIMIT = 12  # ... and of at most this degree (factoring time grows steeply with the degree)
 FACTOR_BITS_LIMIT = 128  # ... and with exact constants of at most this many bits (1 + 1e-200 has 665: seconds)
+# SymPy's polynomials write FP^(3333/10000) as a power of FP^(1/10000) and exp(1.234567 x) as a power of
+# exp(x/1000000): factoring such a form of degree 10,000 or 1,234,567 does not finish
 MAX_DERIVATIVE_SIZE = 20_000  # operations in the four partials together (as trees), before simplification
 
 
@@ -138,7 +140,7 @@ def simplest(expr: sp.Expr) -> sp.Expr:
     candidates = [expr, sp.together(expr)]
     together = candidates[-1]
     if (sp.count_ops(together) <= FACTOR_OPS_LIMIT and degree_bound(together) <= FACTOR_DEGREE_LIMIT
-            and constant_bits(together) <= FACTOR_BITS_LIMIT):
+            and constant_bits(together) <= FACTOR_BITS_LIMIT and fraction_degree(together) <= FACTOR_DEGREE_LIMIT):
         candidates.append(sp.factor(together))
     printable = [c for c in candidates if floats_hold(c)] or candidates  # together() can multiply 1e-200 away
     return min(printable, key=sp.count_ops)  # the first of equal size: the input when nothing helps
@@ -152,6 +154,15 @@ def floats_hold(expr: sp.Expr) -> bool:
 
 def _denominators(expr: sp.Expr) -> set:
     return {power.base for power in expr.atoms(sp.Pow) if power.exp.is_number and power.exp.is_negative}
+
+
+def fraction_degree(expr: sp.Expr) -> int:
+    """The largest numerator or denominator of a fractional exponent (FP^(3333/10000)) or of a fractional
+    coefficient in an exponential's argument (exp(1234567/1000000 x)) in `expr`: the degree to which SymPy's
+    polynomials raise the generator they make of it (1 where there is none)."""
+    fractions = [power.exp for power in expr.atoms(sp.Pow) if power.exp.is_Rational]
+    fractions += [term.as_coeff_Mul()[0] for e in expr.atoms(sp.exp) for term in sp.Add.make_args(e.args[0])]
+    return max((max(abs(f.p), f.q) for f in fractions if f.is_Rational and not f.is_Integer), default=1)
 
 
 def constant_bits(expr: sp.Expr) -> int:

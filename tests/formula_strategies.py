@@ -39,7 +39,7 @@ LEAVES = st.one_of(
     st.sampled_from(sorted(RATES)).map(lambda n: _leaf(n, RATES[n])),
     st.sampled_from(sorted(PARAMETERS)).map(lambda n: _leaf(n, lambda c, n=n: torch.tensor(PARAMETERS[n],
                                                                                           dtype=torch.float64))),
-    st.sampled_from(["2", "0.5", "3", "1e-1", "1.5"]).map(
+    st.sampled_from(["2", "0.5", "3", "1e-1", "1.5", "1.234567"]).map(
         lambda t: _leaf(t, lambda c, v=float(t): torch.tensor(v, dtype=torch.float64))),
 )
 
@@ -55,7 +55,8 @@ def _extend(children):
         st.tuples(children, children).map(lambda ab: _binary("-", torch.sub)(*ab)),
         st.tuples(children, children).map(lambda ab: _binary("*", torch.mul)(*ab)),
         st.tuples(children, children).map(lambda ab: _binary("/", torch.div)(*ab)),
-        st.tuples(children, st.sampled_from(["2", "3", "0.5", "-1"]), st.sampled_from(["^", "**"])).map(
+        st.tuples(children, st.sampled_from(["2", "3", "0.5", "-1", "0.3333", "1.000001"]),
+                  st.sampled_from(["^", "**"])).map(
             lambda a: Formula(f"({a[0].text}){a[2]}{a[1]}", lambda c, a=a: a[0].evaluate(c) ** float(a[1]))),
         children.map(lambda a: Formula(f"sqrt({a.text})", lambda c: torch.sqrt(a.evaluate(c)))),
         children.map(lambda a: Formula(f"-{a.text}", lambda c: -a.evaluate(c))),
