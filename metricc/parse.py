@@ -26,6 +26,9 @@ from .vocabulary import COUNT_SYMBOLS, COUNTS, FUNCTIONS
 MAX_LENGTH = 10_000
 MAX_EXPONENT = 1_000
 MAX_DECADES = 300  # every constant lies within 1e-300 .. 1e300 in size (or is 0), so that floats hold it,
+# a constant's fractional power p/q with |p| above this is refused: SymPy computes 10^(499997/1000000) through
+# 10^499997 (sqrt(1.234567^1.000001) did not finish)
+MAX_FRACTION_NUMERATOR = 10_000
 MAX_CONSTANT_BITS = 4096  # and its exact numerator and denominator have at most this many bits (0.999^1000 has
 # about 10,000), so that exact arithmetic on it stays cheap
 MAX_NUMBER_CHARS = 100
@@ -390,6 +393,8 @@ class _Lower(Transformer):
             if base.is_Rational and exponent.is_Integer and _bits(base) * abs(int(exponent)) > MAX_CONSTANT_BITS:
                 raise self.scope.error(f"the exact value of this constant needs more than {MAX_CONSTANT_BITS} "
                                        "bits; write it as a decimal number", meta)
+            if _long_fraction(exponent):
+                raise self.scope.error(f"the constant {_LONG_FRACTION}", meta)
         return self._bounded(base**exponent, meta)
 
 
@@ -401,7 +406,17 @@ def _oversized(value: sp.Expr) -> str:
         return f"is out of range (beyond 1e{MAX_DECADES} or below 1e-{MAX_DECADES} in size)"
     if value.is_Rational and _bits(value) > MAX_CONSTANT_BITS:
         return f"needs more than {MAX_CONSTANT_BITS} bits as an exact number; write it as a decimal number"
+    if value.is_number and any(power.base.is_number and _long_fraction(power.exp) for power in value.atoms(sp.Pow)):
+        return _LONG_FRACTION
     return ""
+
+
+_LONG_FRACTION = (f"is a fractional power whose exact exponent has a numerator over {MAX_FRACTION_NUMERATOR:,} "
+                  "(1.000001 is 1000001/1000000); write its value as a decimal number")
+
+
+def _long_fraction(exponent: sp.Expr) -> bool:
+    return exponent.is_Rational and not exponent.is_Integer and abs(exponent.p) > MAX_FRACTION_NUMERATOR
 
 
 def _exponential_beyond(value: sp.Expr) -> bool:

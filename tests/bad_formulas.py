@@ -81,6 +81,9 @@ BAD_FORMULAS = [
     ("TP: FP", {}, "':' may only follow `minimize` or `maximize`", 3),
     ("a = TP\na / N", {}, "is a ';' missing at the end of line 1?", 1),
     ("w*TPR + (1-w)*TNR", {}, "unknown name `w`; if it is a parameter, pass w=... to compile_metric", 1),
+    ("sqrt((1.234567)**1.000001)*TP/N", {}, "the constant is a fractional power whose exact exponent has a "
+     "numerator over 10,000 (1.000001 is 1000001/1000000); write its value as a decimal number", 6),
+    ("TP/N*sqrt(beta^1.000001)", {"beta": 1.234567}, "numerator over 10,000", 11),
     ("exp(800)*TP/N", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 1),
     ("TP/N - exp(-700)", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 8),
     ("exp(exp(1e50))*TP/N", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 5),
