@@ -315,6 +315,19 @@ def test_a_formula_real_for_no_counts_is_refused_when_compiled(formula, column):
         compile_metric(formula)
 
 
+def _refuses_with(hint, backend, metric, z, y):
+    """`metric`'s loss on the `backend` raises a MetriccError that holds `hint`."""
+    if backend == "numpy":
+        call = lambda: metric.loss_and_grad(z, y)  # noqa: E731
+    elif backend == "torch":
+        call = lambda: metric.to_torch()(torch.tensor(z), torch.tensor(y))  # noqa: E731
+    else:
+        jnp = pytest.importorskip("jax.numpy")
+        call = lambda: metric.to_jax()(jnp.asarray(z), jnp.asarray(y))  # noqa: E731
+    with pytest.raises(MetriccError, match=re.escape(hint)):
+        call()
+
+
 @pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
 @pytest.mark.parametrize("input_shape, target_shape, hint", [
     ((8, 1), (8,), "squeeze the model's output: input.squeeze(-1)"),
@@ -327,15 +340,7 @@ def test_shape_mismatch_says_what_to_do(backend, input_shape, target_shape, hint
     rng = np.random.default_rng(0)
     z, y = rng.normal(size=input_shape), rng.integers(0, 2, target_shape)
     metric = compile_metric("f1")
-    if backend == "numpy":
-        call = lambda: metric.loss_and_grad(z, y)  # noqa: E731
-    elif backend == "torch":
-        call = lambda: metric.to_torch()(torch.tensor(z), torch.tensor(y))  # noqa: E731
-    else:
-        jnp = pytest.importorskip("jax.numpy")
-        call = lambda: metric.to_jax()(jnp.asarray(z), jnp.asarray(y))  # noqa: E731
-    with pytest.raises(MetriccError, match=re.escape(hint)):
-        call()
+    _refuses_with(hint, backend, metric, z, y)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
@@ -351,12 +356,4 @@ def test_multiclass_target_shape_says_what_to_do(backend, task, target_shape, hi
     z = rng.normal(size=(6, 3))
     y = rng.integers(0, 2 if len(target_shape) == 2 and target_shape[1] == 3 else 3, target_shape)
     metric = compile_metric("f1", task=task, num_classes=3)
-    if backend == "numpy":
-        call = lambda: metric.loss_and_grad(z, y)  # noqa: E731
-    elif backend == "torch":
-        call = lambda: metric.to_torch()(torch.tensor(z), torch.tensor(y))  # noqa: E731
-    else:
-        jnp = pytest.importorskip("jax.numpy")
-        call = lambda: metric.to_jax()(jnp.asarray(z), jnp.asarray(y))  # noqa: E731
-    with pytest.raises(MetriccError, match=re.escape(hint)):
-        call()
+    _refuses_with(hint, backend, metric, z, y)
