@@ -557,14 +557,14 @@ def _compile(key: _Key) -> CompiledMetric:
         derivation = derive(loss_of(parsed.expr, minimize))
     except RecursionError:
         raise MetriccError("the formula nests too deeply for SymPy to differentiate; simplify it") from None
-    if any(e.has(sp.I) for e in (*derivation.reduced, *(value for _, value in derivation.shared))):
+    printed = (*derivation.reduced, *(value for _, value in derivation.shared))  # what the backends' code holds
+    if any(e.has(sp.I) for e in printed):
         raise MetriccError(f"the formula {key.formula.strip()!r} is not real-valued for any counts (a log or root of "
                            "a negative number? log(-exp(TP)) is TP + i pi)")
-    printed = (*derivation.reduced, *(value for _, value in derivation.shared))
-    beyond = [r for e in printed if not floats_hold(e) for r in e.atoms(sp.Rational) if not floats_hold(r)]
+    beyond = [r for e in printed for r in e.atoms(sp.Rational) if not floats_hold(r)]
     if beyond:
-        bound = "".join(f", {name} = {value:g}" for name, value in parsed.params.items())
-        raise MetriccError(f"the formula {key.formula.strip()!r}{' with' + bound[1:] if bound else ''}: its gradient "
+        bound = ", ".join(f"{name} = {value:g}" for name, value in parsed.params.items())
+        raise MetriccError(f"the formula {key.formula.strip()!r}{' with ' + bound if bound else ''}: its gradient "
                            f"holds a constant beyond float64's range ({sp.Abs(beyond[0]).evalf(3)}); make "
                            f"its constants smaller")
     if all(c == 0 for c in derivation.coefficients):  # a = d_TP - d_FN and b = d_FP - d_TN
