@@ -29,6 +29,8 @@ from .vocabulary import AVERAGES, COUNTS, TASKS
 DEFAULT_EPS = 1e-6
 DEFAULT_L = 73.0  # the paper's amplifying scale: full-batch losses, boosters and torch's pure=True
 MAX_L = 1e6  # far beyond any valid L (metricc lrange): larger ones only overflow the gradient's arithmetic
+# the range of the total sample weight that score() and tune_threshold() take (its top is the losses' MAX_COUNT)
+WEIGHT_TOTAL = (1e-100, 1e100)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -108,6 +110,8 @@ class CompiledMetric:
         target = _numbers(target, "target")
         n = len(target) if target.ndim else 0
         y, weight = self._numpy_loss.labels(target, n, sample_weight)
+        if sample_weight is not None:
+            _weight_total(weight)
         if self.task == "multilabel":
             predicted = _zero_one(predictions, "predictions").astype(np.float64)
             if predicted.shape != y.shape:
@@ -343,7 +347,8 @@ def _class_indices(values: Any, n: int, num_classes: int) -> np.ndarray:
 
 
 def _weights(sample_weight: Any, shape: tuple) -> np.ndarray:
-    """Sample weights as float64 of `shape`, finite and non-negative, not all zero."""
+    """Sample weights as float64 of `shape`, finite and non-negative, not all zero, adding up to a total that
+    _weight_total() takes."""
     if sample_weight is None:
         return np.ones(shape)
     weight = _numbers(sample_weight, "sample_weight").astype(np.float64)
@@ -353,6 +358,20 @@ def _weights(sample_weight: Any, shape: tuple) -> np.ndarray:
         raise MetriccError("Expected `sample_weight` to be finite and non-negative.")
     if weight.size and not weight.max() > 0:
         raise MetriccError("Expected `sample_weight` to have a positive entry, but all are zero.")
+    return _weight_total(weight)
+
+
+def _weight_total(weight: np.ndarray) -> np.ndarray:
+    """The weights, whose total must lie in WEIGHT_TOTAL: score() and tune_threshold() evaluate the formula at
+    the weighted counts themselves, where products of counts beyond it overflow or underflow float64 (weights of
+    1e308 made every cut-off past the first look undefined, and MCC at weights of 1e-200 scored 0)."""
+    with np.errstate(over="ignore"):
+        total = float(weight.sum())
+    low, high = WEIGHT_TOTAL
+    if weight.size and not low <= total <= high:
+        raise MetriccError(f"the sample weights add up to {total:.3g}, outside [{low:g}, {high:g}], where the "
+                           f"metric's products of counts may overflow or underflow float64: rescale them (a ratio "
+                           f"such as F1 does not change)")
     return weight
 
 

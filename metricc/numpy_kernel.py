@@ -190,7 +190,7 @@ class SoftConfusionLoss:
     def _check_values(self, x, y, w):
         """Reductions only (no n-sized temporaries): a sum is finite unless some element is not (or it
         overflows, which the elementwise check then tells apart)."""
-        if not numpy.isfinite(x.sum()) and not numpy.isfinite(x).all():
+        if not _finite(x):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
         x_min, x_max = x.min(), x.max()
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
@@ -200,7 +200,14 @@ class SoftConfusionLoss:
         if not (y.min() >= 0 and y.max() <= 1):
             raise self.error("Expected `target` values in [0, 1].")
         if w is not None:
-            if not (numpy.isfinite(w.sum()) and w.min() >= 0):
+            if not (_finite(w) and w.min() >= 0):
                 raise self.error("Expected `sample_weight` to be finite and non-negative.")
             if not w.max() > 0:
                 raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
+
+
+def _finite(x):
+    """Whether every element of x is finite: its sum is unless one is not, or the sum overflows (then each
+    element is looked at)."""
+    with numpy.errstate(over="ignore", invalid="ignore"):
+        return bool(numpy.isfinite(x.sum()) or numpy.isfinite(x).all())

@@ -49,19 +49,19 @@ class MultiSoftConfusionLoss:
     def __call__(self, input, target, sample_weight=None):
         """The loss (a float, or a (C,) array for average="none")."""
         z, y, w = self._arrays(input, target, sample_weight)
-        yh, not_yh, _ = soft_predictions(numpy, z, self.task, self.L, self.threshold)
+        yh, not_yh, _ = self._soft_predictions(z)
         return self._evaluate(per_class_counts(numpy, yh, not_yh, y, w))[0]
 
     def counts(self, input, target, sample_weight=None):
         """The soft counts TP, FP, FN, TN per class, each of shape (C,), before smoothing."""
         z, y, w = self._arrays(input, target, sample_weight)
-        yh, not_yh, _ = soft_predictions(numpy, z, self.task, self.L, self.threshold)
+        yh, not_yh, _ = self._soft_predictions(z)
         return per_class_counts(numpy, yh, not_yh, y, w)
 
     def loss_and_grad(self, input, target, sample_weight=None, check_inputs=None):
         """The loss and its gradient w.r.t. the logits (n, C) (with average="none": of the sum of the losses)."""
         z, y, w = self._arrays(input, target, sample_weight, check_inputs)
-        yh, not_yh, saved = soft_predictions(numpy, z, self.task, self.L, self.threshold)
+        yh, not_yh, saved = self._soft_predictions(z)
         counts = per_class_counts(numpy, yh, not_yh, y, w)
         loss, a, b = self._evaluate(counts)
         grad = pullback(numpy, yh, not_yh, saved, (y * a + (1 - y) * b) * w[:, None], self.task, self.L)
@@ -70,6 +70,12 @@ class MultiSoftConfusionLoss:
             raise self.error(nonfinite_message(self.name, [c.sum() for c in counts], dtype="float32",
                                                overflow=True))
         return loss, grad.astype(dtype)
+
+    def _soft_predictions(self, z):
+        """soft_predictions() of finite logits z: a softmax's z - max(z) may pass -1.8e308 (-inf, then exp 0, as
+        it should be) without a warning."""
+        with numpy.errstate(over="ignore"):
+            return soft_predictions(numpy, z, self.task, self.L, self.threshold)
 
     def labels(self, target, n, sample_weight=None):
         """One-hot (multiclass) or multi-hot (multilabel) labels (n, C) and the row weights (ignored rows 0)."""

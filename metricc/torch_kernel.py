@@ -213,7 +213,7 @@ def _fails_checks(summary, from_logits):
     """1 where the input summary fails a value check, else 0 (a tensor: no read-back)."""
     half = summary.numel() // 2
     low, high = summary[:half], summary[half:]
-    bad = ~torch.isfinite(low[0] + high[0]) | ~(low[1] >= 0) | ~(high[1] <= 1)
+    bad = ~(torch.isfinite(low[0]) & torch.isfinite(high[0])) | ~(low[1] >= 0) | ~(high[1] <= 1)
     if half == 3:
         bad = bad | ~(low[2] >= 0) | ~torch.isfinite(high[2])
     if not from_logits:
@@ -962,7 +962,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             warnings.warn(message, self.warning, stacklevel=_caller_level())
 
     def _verify_local(self, x_min, x_max, y_min, y_max, w_min, w_max, numel):
-        if not math.isfinite(x_min + x_max):
+        if not (math.isfinite(x_min) and math.isfinite(x_max)):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")

@@ -374,7 +374,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         given = len(summary) > (7 if weighted else 4)  # the failed processes, once the forward pass has counted them
         (x_min, x_max, y_min, y_max, w_min, w_max, _, failed), _ = self._fields(summary.unbind(), weighted, given)
         high = self.num_classes - 1 if self.task == "multiclass" else 1
-        bad = ~torch.isfinite(x_min + x_max) | ~(y_min >= 0) | ~(y_max <= high)
+        bad = ~(torch.isfinite(x_min) & torch.isfinite(x_max)) | ~(y_min >= 0) | ~(y_max <= high)
         if weighted:  # all-zero weights are fine under sync: another process's batch may have weight
             bad = bad | ~(w_min >= 0) | ~torch.isfinite(w_max) | ~((w_max > 0) | self.sync)
         return bad | (failed > 0) if given else bad
@@ -395,7 +395,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error("Expected `sample_weight` to be finite and non-negative.")
         if not (w_max > 0 or self.sync):
             raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
-        if not math.isfinite(x_min + x_max):
+        if not (math.isfinite(x_min) and math.isfinite(x_max)):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
         if self.task == "multiclass":
             if not (0 <= y_min and y_max < self.num_classes):

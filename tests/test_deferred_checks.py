@@ -284,3 +284,18 @@ def test_a_refused_batch_leaves_the_running_counts_alone(task, refused, deferred
     value, expected = module(*second), reference(*second)
     assert value.item() == expected.item()
     assert torch.equal(module.running, reference.running)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_deferred_checks_take_the_largest_finite_logits_as_finite(as_accelerator, task):
+    """The deferred checks added the smallest and the largest logit to see both finite: 1e308 and 9e307 overflow
+    that sum, and the loss came out NaN, its error pending, for finite logits."""
+    options = {} if task == "binary" else {"task": "multiclass", "num_classes": 3}
+    loss_fn = compile_metric("f1", **options).to_torch(pure=True)
+    x = torch.full((6,) if task == "binary" else (6, 3), 1e308, dtype=torch.float64)
+    x.view(-1)[1::2] = 9e307
+    y = torch.tensor([0, 1, 1, 0, 1, 0.0]) if task == "binary" else torch.tensor([0, 1, 2, 0, 1, 2])
+    loss = loss_fn(x, y)
+    _Event.finished = True
+    loss_fn.check_pending()
+    assert math.isfinite(loss.item())

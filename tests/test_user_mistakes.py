@@ -357,3 +357,80 @@ def test_multiclass_target_shape_says_what_to_do(backend, task, target_shape, hi
     y = rng.integers(0, 2 if len(target_shape) == 2 and target_shape[1] == 3 else 3, target_shape)
     metric = compile_metric("f1", task=task, num_classes=3)
     _refuses_with(hint, backend, metric, z, y)
+
+
+# -- finite extremes are numbers, not "NaN or infinity" -----------------------------------------------------
+
+TASKS = {"binary": ({}, (6,), np.array([0, 1, 1, 0, 1, 0.0])),
+         "multilabel": ({"task": "multilabel", "num_classes": 2}, (6, 2), np.array([[0, 1], [1, 0]] * 3, float)),
+         "multiclass": ({"task": "multiclass", "num_classes": 3}, (6, 3), np.array([0, 1, 2, 0, 1, 2]))}
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("task", list(TASKS))
+@pytest.mark.parametrize("dtype, largest", [(np.float64, 1e308), (np.float32, 3e38)])
+@pytest.mark.parametrize("other", [0.9, -1.0])
+def test_the_largest_finite_logits_are_finite(backend, task, dtype, largest, other):
+    """Logits at the top of their type are finite: torch refused them as "NaN or infinity" (the check added the
+    smallest and the largest, which overflows), and NumPy's checks and multi-class softmax printed overflow warnings
+    before they went on (the suite turns RuntimeWarnings into errors)."""
+    options, shape, target = TASKS[task]
+    metric = compile_metric("f1", **options)
+    x = np.full(shape, largest, dtype)
+    x.flat[1::2] = largest * other  # 0.9: the smallest and the largest add up beyond the type
+    if backend == "numpy":
+        loss = metric.loss_and_grad(x, target)[0]
+    elif backend == "jax":  # JAX casts float64 to float32 (1e308 to inf) unless 64-bit types are on
+        import jax
+
+        with jax.enable_x64(dtype == np.float64):
+            loss = float(metric.to_jax()(x, target))
+    else:
+        loss = float(metric.to_torch()(torch.from_numpy(x), torch.from_numpy(target)))
+    assert np.isfinite(loss)
+
+
+def test_the_largest_finite_weights_are_said_to_overflow_the_counts():
+    """Weights at float64's top add up to infinity; the binary NumPy loss refused them as "not finite". Their
+    counts pass MAX_COUNT, which the loss refuses in every backend with what to do."""
+    with pytest.raises(MetriccError, match=r"weighted counts reach inf, beyond 1e\+100.*scale the sample weights"):
+        F1.loss_and_grad(np.linspace(-2, 2, 6), TASKS["binary"][2], sample_weight=np.full(6, 1e308))
+
+
+SCORES = np.array([0.9, 0.8, 0.7, 0.2, 0.1, 0.05])
+PREDICTED = np.array([1, 1, 0, 1, 0, 0])
+
+
+@pytest.mark.parametrize("name", ["f1", "mcc"])
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e200, 1e308])
+@pytest.mark.parametrize("call", ["score", "tune_threshold"])
+def test_score_and_tune_threshold_refuse_weights_out_of_range(name, scale, call):
+    """tune_threshold with F1 and weights of 1e308 returned the cut-off inf (its prefix sums overflowed, every
+    later cut-off looked undefined), and with MCC and weights of 1e-200 the cut-off 0.9 at value 0 (its products
+    underflowed): wrong answers without a word. Weights whose total lies outside [1e-100, 1e100] are now refused;
+    inside, the answer is the unit weights' (MCC's generated code keeps that whole range)."""
+    metric = compile_metric(name)
+    args = (PREDICTED if call == "score" else SCORES, TASKS["binary"][2])
+    with pytest.raises(MetriccError, match=r"sample weights add up to .*, outside \[1e-100, 1e\+100\].*rescale"):
+        getattr(metric, call)(*args, sample_weight=np.full(6, scale))
+
+
+@pytest.mark.parametrize("name", ["f1", "mcc"])
+@pytest.mark.parametrize("scale", [1e-100, 1e-50, 1e50, 1e99])
+def test_weights_inside_the_range_give_the_unit_weights_answer(name, scale):
+    metric = compile_metric(name)
+    y = TASKS["binary"][2]
+    assert metric.score(PREDICTED, y, sample_weight=np.full(6, scale)) == pytest.approx(metric.score(PREDICTED, y))
+    cut, value = metric.tune_threshold(SCORES, y, sample_weight=np.full(6, scale))
+    assert (cut, value) == pytest.approx(metric.tune_threshold(SCORES, y))
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_multi_score_refuses_weights_out_of_range(task):
+    """The multi-class and multi-label scores warned that F1 was "undefined (0/0)" at weights of 1e308, whose
+    counts had overflowed."""
+    options, shape, target = TASKS[task]
+    metric = compile_metric("f1", **options)
+    predictions = target.astype(int)
+    with pytest.raises(MetriccError, match=r"sample weights add up to inf, outside .*rescale"):
+        metric.score(predictions, target, sample_weight=np.full(6, 1e308))
