@@ -86,8 +86,29 @@ def lookup(name: str) -> Named | None:
 
 
 def sklearn_name(name: str) -> Named | None:
-    """The metric that scikit-learn's function `name` (f1_score, recall_score, ...) computes, or None."""
-    return next((m for m in METRICS.values() if m.sklearn == name and m.formula not in METRICS), None)
+    """The metric that scikit-learn's function `name` (f1_score, recall_score, ...) computes, or None; also for
+    the name spelled otherwise (F1Score, matthewscorrcoef: folded())."""
+    return next((m for m in METRICS.values() if m.sklearn and folded(m.sklearn) == folded(name)
+                 and m.formula not in METRICS), None)
+
+
+# names from other libraries for metrics of the catalog, folded(): the catalog's name
+OTHER_NAMES = {"geometricmean": "gmean", "youden": "informedness", "youdenj": "informedness",
+               "sorensendice": "dice", "threatscore": "jaccard", "criticalsuccessindex": "jaccard"}
+# well-known scores that are not functions of one confusion matrix, folded(): what they measure instead
+NOT_COUNTS = {
+    **dict.fromkeys(["rocauc", "auc", "auroc"], "ROC AUC ranks the scores over every threshold"),
+    **dict.fromkeys(["averageprecision", "prauc", "auprc"], "average precision ranks the scores over every "
+                                                           "threshold"),
+    **dict.fromkeys(["logloss", "crossentropy", "bce"], "log loss scores the probabilities themselves"),
+    **dict.fromkeys(["brier", "brierscoreloss"], "the Brier score scores the probabilities themselves"),
+}
+
+
+def folded(name: str) -> str:
+    """A name without case, underscores and a "score" suffix, as users misremember them (f1score, F1_Score)."""
+    name = name.lower().replace("_", "")
+    return name[:-len("score")] if name.endswith("score") and name != "score" else name
 
 
 def known_names() -> list[str]:

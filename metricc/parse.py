@@ -216,8 +216,14 @@ class _Scope:
             return expr
         if name in FUNCTIONS:
             raise self.error(f"`{name}` is a function: write {name}(...)", token)
+        if catalog.folded(name) in catalog.NOT_COUNTS:
+            raise self.error(f"`{name}` is not a confusion-matrix metric ({catalog.NOT_COUNTS[catalog.folded(name)]}): "
+                             f"metricc compiles formulas of TP, FP, FN, TN at one threshold (`metricc list` shows "
+                             f"the named ones)", token)
         metric = catalog.sklearn_name(name)
-        hint = (f"; did you mean `{metric.name}` (scikit-learn's {name})?" if metric else
+        other = catalog.OTHER_NAMES.get(catalog.folded(name))
+        hint = (f"; did you mean `{metric.name}` (scikit-learn's {metric.sklearn})?" if metric else
+                f"; did you mean `{other}`?" if other else
                 _suggestion(name, [*self.bindings, *catalog.known_names()])) or (
             f"; if it is a parameter, pass {name}=... to compile_metric (or --param {name}=... on the command line)")
         raise self.error(f"unknown name `{name}`{hint}", token)
@@ -250,9 +256,10 @@ class _Scope:
 
 
 def _suggestion(name: str, known: list[str]) -> str:
+    same = {catalog.folded(k): k for k in reversed(known)}  # the first of names that fold alike
+    if catalog.folded(name) in same:
+        return f"; did you mean `{same[catalog.folded(name)]}`?"
     folded = {k.lower(): k for k in known}
-    if name.lower() in folded:
-        return f"; did you mean `{folded[name.lower()]}`?"
     close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     close = close or [folded[c] for c in difflib.get_close_matches(name.lower(), list(folded), n=1, cutoff=0.6)]
     return f"; did you mean `{close[0]}`?" if close else ""

@@ -26,6 +26,16 @@ BAD_FORMULAS = [
     ("1 - balanced_accuracy_score", {}, "did you mean `balanced_accuracy` (scikit-learn's balanced_accuracy_score)?", 5),
     ("fbeta_score", {"beta": 2}, "did you mean `fbeta` (scikit-learn's fbeta_score)?", 1),
     ("TPR*recall_score", {}, "did you mean `recall` (scikit-learn's recall_score)?", 5),
+    # written without underscores, with capitals or a "score" suffix: the same name once those are set aside
+    ("f1score", {}, "unknown name `f1score`; did you mean `f1` (scikit-learn's f1_score)?", 1),
+    ("F1_Score", {}, "unknown name `F1_Score`; did you mean `f1` (scikit-learn's f1_score)?", 1),
+    ("BalancedAccuracy", {}, "did you mean `balanced_accuracy` (scikit-learn's balanced_accuracy_score)?", 1),
+    ("1 - MatthewsCorrCoef", {}, "did you mean `mcc` (scikit-learn's matthews_corrcoef)?", 5),
+    ("geometric_mean", {}, "unknown name `geometric_mean`; did you mean `gmean`?", 1),
+    ("roc_auc_score", {}, "`roc_auc_score` is not a confusion-matrix metric (ROC AUC ranks the scores over every "
+                          "threshold)", 1),
+    ("f1 - 0.1*log_loss", {}, "`log_loss` is not a confusion-matrix metric (log loss scores the probabilities", 10),
+    ("AveragePrecision", {}, "`AveragePrecision` is not a confusion-matrix metric", 1),
     ("TP/N + xyzzy", {}, "unknown name `xyzzy`", 8),
     ("(1+beta^2)*TP/((1+beta^2)*TP + beta^2*FN + FP)", {}, "parameter `beta` is not bound: pass beta=...", 4),
     ("f1", {"beta": 2}, "parameter `beta` is not used by the formula", None),

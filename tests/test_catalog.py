@@ -64,3 +64,10 @@ def test_score_warns_where_undefined():
     with pytest.warns(MetriccWarning, match="undefined"):
         value = compile_metric("precision").score(np.zeros(5), np.ones(5))
     assert np.isnan(value)
+
+
+def test_other_libraries_names_lead_to_catalog_metrics():
+    """The names suggested for other libraries' spellings exist, and no score refused as "not a confusion-matrix
+    metric" is one of the catalog's."""
+    assert set(catalog.OTHER_NAMES.values()) <= set(catalog.METRICS)
+    assert not {catalog.folded(name) for name in catalog.known_names()} & set(catalog.NOT_COUNTS)
