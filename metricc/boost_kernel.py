@@ -28,6 +28,9 @@ HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
 DEFAULT_HESSIAN = {"binary": "bound", "multilabel": "bound", "multiclass": "gauss-newton"}
 # "clip": the exact diagonal, raised to at least this share of the largest |h_i| (so no leaf divides by ~0)
 CLIP_FLOOR = 1e-3
+# a booster's call whose raw scores are all one value where the amplifier's slope is below this share of its
+# peak warns (_flat_start): the booster started them there (XGBoost's base_score), and the objective cannot learn
+FLAT_START = 1e-2
 # sample weights above this are refused: the Hessian squares them (with the slopes and the counts' partials)
 MAX_WEIGHT = 1e100
 # float64 numbers per block of rows (twice as many float32): a block's twelve buffers (1.5 MiB) stay in a core's
@@ -296,11 +299,8 @@ class BoostObjective:
         float32. `gradient_and_hessian()` gives the unscaled float64 values."""
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
         z, y, w = self._arrays(margins, labels, weight, values=False)
-        if self.booster == "xgboost" and self.task != "multiclass" and z.flat[0] == 0.5 and (z == 0.5).all():
-            warnings.warn(f"every raw score is 0.5, XGBoost's base_score where the parameters do not set it: p = "
-                          f"{1 / (1 + numpy.exp(-0.5 - self.offset)):.2f}, off the amplifier's steep point at "
-                          f"{self.threshold:g} (L = {self.L:g}), where the objective may not learn; train with "
-                          f"{{**objective.params, ...}} (base_score 0)", self.warning, stacklevel=2)
+        if self.task != "multiclass" and self._flat(float(z.flat[0])) and (z == z.flat[0]).all():
+            warnings.warn(self._flat_start(float(z.flat[0])), self.warning, stacklevel=2)
         grad, hess = numpy.empty(z.shape, numpy.float32), numpy.empty(z.shape, numpy.float32)
         with numpy.errstate(over="ignore", invalid="ignore"):  # outputs beyond float32 are refused below
             counts = self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian)
@@ -312,6 +312,23 @@ class BoostObjective:
                                                "keep the rescaling (mean_hessian), or change the formula"))
         shape = numpy.shape(margins)
         return grad.reshape(shape), hess.reshape(shape)
+
+    def _flat(self, raw):
+        """Whether the amplifier's slope at the raw score `raw` is below FLAT_START of its peak."""
+        p = 0.5 * (1 + numpy.tanh(0.5 * (raw + self.offset)))
+        u = abs(self.L * (p - self.threshold))
+        return 4 * numpy.exp(-u) / (1 + numpy.exp(-u)) ** 2 < FLAT_START
+
+    def _flat_start(self, raw):
+        """What to do when every raw score is `raw`, where the amplifier is flat (a booster's first round)."""
+        p = 0.5 * (1 + numpy.tanh(0.5 * (raw + self.offset)))
+        message = (f"every raw score is {raw:.4g} (p = {p:.2g}), far from the amplifier's steep point at "
+                   f"{self.threshold:g} (L = {self.L:g}), where the objective cannot learn; start at 0: ")
+        if self.booster == "lightgbm":
+            return message + "pass objective.params (boost_from_average False) and no init_score, or init_score 0"
+        return message + ("with xgboost.train, pass {**objective.params, ...} (base_score 0, a raw score there; "
+                          "0.5 where the parameters do not set it); with XGBClassifier, whose base_score is a "
+                          "probability, pass base_score=0.5 (objective.params' 0 starts at p = 1e-6 there)")
 
     def loss(self, margins, labels, sample_weight=None):
         """The soft loss (not scaled by the total weight) at the margins."""
@@ -708,6 +725,11 @@ class BoostObjective:
         `values` the labels (in [0, 1]) and the margins (finite); without, for a caller whose count pass
         (_count_sums) checks them a block at a time, where they are in the cache (multi-class: always here)."""
         columns = 1 if self.task == "binary" else self.num_classes
+        if hasattr(labels, "get_label"):
+            raise self.error(f"Expected labels, but got the booster's data ({type(labels).__name__}): evaluate(), "
+                             f"loss() and gradient_and_hessian() take (margins, labels, sample_weight=None); for "
+                             f"XGBoost's custom_metric or LightGBM's feval, which pass (margins, data), use "
+                             f"objective.eval_metric")
         z, y = self._numbers(margins, "margins"), self._numbers(labels, "labels")
         if self.task == "multiclass":
             return self._class_arrays(z, y, sample_weight)

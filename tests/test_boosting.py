@@ -508,7 +508,35 @@ def test_xgboosts_default_start_is_named():
         warnings.simplefilter("error")
         objective(y, np.zeros(50, dtype=np.float32))  # the start params give
         objective(y, np.r_[0.5, np.zeros(49)])
-        compile_metric("f1").to_lightgbm()(y, np.full(50, 0.5))  # LightGBM starts where params say
+
+
+def test_xgbclassifier_given_the_train_params_is_named():
+    """XGBClassifier(objective=objective, **objective.params) reads base_score 0 as a probability: every raw score
+    started at logit(1e-6) = -13.8, where the amplifier is flat, and the model predicted every sample negative
+    (test F1 0.0 against 0.84 with base_score=0.5), without a word. The first call says what to pass."""
+    from sklearn.datasets import make_classification
+
+    xgb = pytest.importorskip("xgboost")
+    objective = compile_metric("f1").to_xgboost()
+    X, y = make_classification(300, weights=[0.8], random_state=0)
+    with pytest.warns(MetriccWarning, match=r"every raw score is -13\.8.*XGBClassifier.*base_score=0\.5"):
+        xgb.XGBClassifier(objective=objective, n_estimators=2, n_jobs=1, **objective.params).fit(X, y)
+    with pytest.warns(MetriccWarning, match=r"every raw score is 2 \(p = 0\.88\).*init_score"):
+        compile_metric("f1").to_lightgbm()(y, np.full(300, 2.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compile_metric("f1", threshold=0.2).to_xgboost()(y, np.zeros(300))  # the raw score 0 is the steep point
+        objective(y, np.full(300, 0.01))  # near it
+
+
+@pytest.mark.parametrize("method", ["evaluate", "loss", "gradient_and_hessian"])
+def test_a_boosters_data_given_to_a_plain_method_names_eval_metric(method):
+    """objective.evaluate passed as XGBoost's custom_metric or LightGBM's feval, which call it with (margins, data),
+    failed with "Expected labels to hold numbers, but got dtype object"."""
+    objective = compile_metric("f1").to_xgboost()
+    y = (np.arange(20) % 3 == 0).astype(np.float32)
+    with pytest.raises(MetriccError, match=rf"{method}\(\).* take \(margins, labels.*objective\.eval_metric"):
+        getattr(objective, method)(np.zeros(20, np.float32), BoosterData(y))
 
 
 class BoosterData:
