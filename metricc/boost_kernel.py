@@ -299,7 +299,7 @@ class BoostObjective:
         float32. `gradient_and_hessian()` gives the unscaled float64 values."""
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
         z, y, w = self._arrays(margins, labels, weight, values=False)
-        if self.task != "multiclass" and self._flat(float(z.flat[0])) and (z == z.flat[0]).all():
+        if self.task != "multiclass" and self._flat(float(z.flat[0])) and self._all_equal(z):
             warnings.warn(self._flat_start(float(z.flat[0])), self.warning, stacklevel=2)
         grad, hess = numpy.empty(z.shape, numpy.float32), numpy.empty(z.shape, numpy.float32)
         with numpy.errstate(over="ignore", invalid="ignore"):  # outputs beyond float32 are refused below
@@ -312,6 +312,13 @@ class BoostObjective:
                                                "keep the rescaling (mean_hessian), or change the formula"))
         shape = numpy.shape(margins)
         return grad.reshape(shape), hess.reshape(shape)
+
+    @staticmethod
+    def _all_equal(z):
+        """Whether every element of z is its first: 17 spread out ones first (a tree's raw scores share values;
+        late in training the first may well lie far out), then all."""
+        first, spread = z.flat[0], z.reshape(-1)[::max(1, z.size // 16)]
+        return bool((spread == first).all() and (z == first).all())
 
     def _flat(self, raw):
         """Whether the amplifier's slope at the raw score `raw` is below FLAT_START of its peak."""
