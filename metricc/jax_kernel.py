@@ -1,7 +1,7 @@
 """Soft-confusion-matrix losses for JAX, binary, multi-class and multi-label: callables
 `loss(logits, target, sample_weight=None)` whose gradient is the derived one (jax.custom_vjp), never autodiff
 through the formula. They work under jax.jit and jax.grad, in float32 and, with x64 enabled, float64. The
-gradient flows to the logits only: targets and weights are constants (their cotangents are zero).
+gradient flows to the logits only: differentiating with respect to the targets or the weights is refused.
 
 Input values (NaN, targets outside [0, 1], negative weights, a loss or gradient that is not finite) are checked
 when the loss runs eagerly, also under jax.grad (the custom rule's forward pass sees the values); under jax.jit
@@ -49,24 +49,35 @@ def _numbers(values, name, error):
     return array
 
 
-def _checked_forward(forward, check):
-    """The custom rule's forward pass: `forward`, then, where the values are concrete (jax.grad called eagerly),
-    check(input, loss, a, b), which raises for bad values (the input, a traced value where the loss was called)."""
-    if check is None:
-        return forward
+def _rule_forward(forward, check, error):
+    """The custom rule's forward pass (defvjp(..., symbolic_zeros=True): it is told which inputs are
+    differentiated): refuses a differentiated target or weight, whose cotangent the rule does not compute (it
+    would be 0), then `forward`, then, where the values are concrete (jax.grad called eagerly) and `check` is
+    given, check(input, loss, a, b), which raises for bad values (the input, a traced value where the loss was
+    called)."""
 
-    def checked(*inputs):
+    def rule(*primals):
+        for primal, name in zip(primals[1:], ("target", "sample_weight")):
+            if primal.perturbed:
+                raise error(f"Expected `{name}` without a gradient: the loss's derived gradient flows to the logits "
+                            f"only (a gradient for it would come out 0); wrap it in jax.lax.stop_gradient")
+        inputs = [primal.value for primal in primals]
         result = forward(*inputs)
-        if not _traced(*inputs):
+        if check is not None and not _traced(*inputs):
             loss, (*_, a, b) = result
             check(inputs[0], loss, a, b)
         return result
 
-    return checked
+    return rule
 
 
-def binary_loss_function(scalars, L, threshold, from_logits, eps, check=None):
-    """loss(x, y, w) for flat float arrays, with the derived gradient w.r.t. x; `check` as in _checked_forward."""
+def _symbolic_zero(g):
+    return isinstance(g, jax.custom_derivatives.SymbolicZero)
+
+
+def binary_loss_function(scalars, L, threshold, from_logits, eps, check=None, error=ValueError):
+    """loss(x, y, w) for flat float arrays, with the derived gradient w.r.t. x; `check` and `error` as in
+    _rule_forward."""
 
     def forward(x, y, w):
         largest = jnp.max(w)
@@ -86,15 +97,17 @@ def binary_loss_function(scalars, L, threshold, from_logits, eps, check=None):
 
     def backward(saved, g):
         x, y, unit, a, b = saved
+        if _symbolic_zero(g):  # the loss does not reach what is differentiated
+            return jnp.zeros_like(x), None, None
         p = jax.nn.sigmoid(x) if from_logits else x
         factor = slope((p - threshold) * L) * L
         if from_logits:
             factor = factor * slope(x)
         # y a + (1 - y) b, never b + y (a - b): b can be ~1/eps when a class is absent from the batch
         grad = g * unit * (y * a + (1 - y) * b) * factor
-        return grad.astype(x.dtype), jnp.zeros_like(y), jnp.zeros_like(unit)
+        return grad.astype(x.dtype), None, None  # (refused where they are differentiated)
 
-    loss.defvjp(_checked_forward(forward, check), backward)
+    loss.defvjp(_rule_forward(forward, check, error), backward, symbolic_zeros=True)
     return loss
 
 
@@ -125,7 +138,7 @@ class SoftConfusionLoss(_Pickled):
 
     def _build(self):
         return binary_loss_function(self.scalars, self.L, self.threshold, self.from_logits, self.eps,
-                                    self._check_forward if self.check_inputs else None)
+                                    self._check_forward if self.check_inputs else None, self.error)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.name!r}, L={self.L}, threshold={self.threshold}, "
@@ -180,9 +193,10 @@ class SoftConfusionLoss(_Pickled):
             raise self.error(nonfinite_message(self.name, dtype=jnp.result_type(loss, a, b).name))
 
 
-def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight, check=None):
-    """loss(z, y, w) for logits (n, C), one-hot or multi-hot labels (n, C) and row weights (n,); `check` as in
-    _checked_forward."""
+def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight, check=None,
+                        error=ValueError):
+    """loss(z, y, w) for logits (n, C), one-hot or multi-hot labels (n, C) and row weights (n,); `check` and
+    `error` as in _rule_forward."""
 
     def forward(z, y, w):
         yh, not_yh, saved = soft_predictions(jnp, z, task, L, threshold)
@@ -196,10 +210,12 @@ def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight
 
     def backward(residual, g):
         y, w, yh, not_yh, saved, a, b = residual
+        if _symbolic_zero(g):  # the loss does not reach what is differentiated
+            return jnp.zeros_like(yh), None, None
         grad_yh = (y * (a * g) + (1 - y) * (b * g)) * w[:, None]
-        return pullback(jnp, yh, not_yh, saved, grad_yh, task, L), jnp.zeros_like(y), jnp.zeros_like(w)
+        return pullback(jnp, yh, not_yh, saved, grad_yh, task, L), None, None  # (refused where differentiated)
 
-    loss.defvjp(_checked_forward(forward, check), backward)
+    loss.defvjp(_rule_forward(forward, check, error), backward, symbolic_zeros=True)
     return loss
 
 
@@ -223,7 +239,7 @@ class MultiSoftConfusionLoss(_Pickled):
 
     def _build(self):
         return multi_loss_function(self.scalars, self.task, self.L, self.threshold, self.eps, self.average,
-                                   self.class_weight, self._check_forward if self.check_inputs else None)
+                                   self.class_weight, self._check_forward if self.check_inputs else None, self.error)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.name!r}, task={self.task!r}, num_classes={self.num_classes}, "

@@ -713,6 +713,16 @@ class InputChecks:
         self._pending = collections.deque()  # deferred checks, oldest first
         self._checked_dtypes = set()
 
+    def _refuse_differentiated(self, target, weight):
+        """Refuses a target or weights that require grad while gradients are recorded: the derived gradient flows
+        to the logits only, and theirs would be missing (None: an optimizer skips them) or partial (the BCE
+        blend's)."""
+        if torch.is_grad_enabled():
+            for tensor, name in ((target, "target"), (weight, "sample_weight")):
+                if isinstance(tensor, torch.Tensor) and tensor.requires_grad:
+                    raise self.error(f"Expected no `{name}` that requires grad: the loss's derived gradient flows to "
+                                     f"the logits only (one for `{name}` would be missing); pass {name}.detach()")
+
     @staticmethod
     def _reads_back_now(device):
         """reads_back_now(device), for the subclasses (looked up here, where tests replace it)."""
@@ -859,6 +869,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     def forward(self, input, target, sample_weight=None):
         if ForwardRecord.mapped():
             raise ForwardRecord.vmap_error(self.error)
+        self._refuse_differentiated(target, sample_weight)
         if self.check_inputs:
             self._check(input, target, sample_weight)
             if self._pending:

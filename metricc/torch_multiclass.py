@@ -268,6 +268,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     def forward(self, input, target, sample_weight=None):
         if ForwardRecord.mapped():
             raise ForwardRecord.vmap_error(self.error)
+        self._refuse_differentiated(target, sample_weight)
         if self.check_inputs:
             self._check(input, target, sample_weight)
             if self._pending:

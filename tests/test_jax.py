@@ -234,3 +234,31 @@ def test_eager_grad_refuses_a_gradient_that_is_not_finite():
     assert float(loss(x, y)) == pytest.approx(1.0)
     with pytest.raises(MetriccError, match="gradient"):
         jax.grad(loss)(x, y)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("wrt", ["target", "sample_weight"])
+@pytest.mark.parametrize("jit", [False, True])
+def test_a_gradient_with_respect_to_the_target_or_the_weights_is_refused(task, wrt, jit):
+    """The derived gradient flows to the logits only: jax.grad with respect to the weights (a learned re-weighting)
+    or soft targets returned zeros, without a word. The custom rule sees which inputs are differentiated, and
+    refuses those two; the logits' gradient is unchanged beside constant targets and weights."""
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    loss = compile_metric("f1", **options).to_jax()
+    z = jnp.linspace(-2.0, 2.0, 12)
+    y = jnp.arange(12) % 2 * 1.0
+    if task != "binary":
+        z = z.reshape(4, 3)
+        y = jnp.array([0, 1, 2, 1]) if task == "multiclass" else (z > 0.3) * 1.0
+    w = jnp.linspace(0.5, 1.5, len(z)) if task != "binary" else jnp.linspace(0.5, 1.5, 12)
+
+    def total(logits, target, weight):
+        return loss(logits, target, weight)
+
+    grad = jax.grad(total, argnums={"target": 1, "sample_weight": 2}[wrt])
+    if wrt == "target" and task == "multiclass":  # class indices are integers: JAX itself refuses
+        pytest.skip("JAX differentiates no integer input")
+    with pytest.raises(MetriccError, match=rf"`{wrt}`.*logits only.*stop_gradient"):
+        (jax.jit(grad) if jit else grad)(z, y, w)
+    expected = compile_metric("f1", **options).loss_and_grad(np.asarray(z), np.asarray(y), np.asarray(w))[1]
+    np.testing.assert_allclose(np.asarray(jax.grad(total)(z, y, w)), expected, rtol=1e-4, atol=1e-9)
