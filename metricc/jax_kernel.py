@@ -16,9 +16,9 @@ import jax
 import jax.numpy as jnp
 
 from metricc.multiclass_math import average, per_class_counts  # emitted modules inline this import
-from metricc.multiclass_math import pullback, soft_predictions  # emitted modules inline this import
+from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
 from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
-from metricc.probability_hint import shape_message, target_hint  # emitted modules inline this import
+from metricc.probability_hint import per_element_message, shape_message, target_hint  # emitted modules inline this import
 
 def slope(u):
     """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where
@@ -223,7 +223,8 @@ class MultiSoftConfusionLoss(_Pickled):
     """`1 - metric` averaged over classes (or labels): `loss(input, target, sample_weight=None)`.
 
     multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out);
-    multilabel: logits (n, C), target (n, C) of 0/1 labels. `average` as in metricc.torch_multiclass.
+    multilabel: logits (n, C), target (n, C) of 0/1 labels. Per-element logits (N, C, d1, ..., dk) count each
+    element as a row, as in metricc.torch_multiclass; `average` as there.
     """
 
     def __init__(self, scalars, *, task, num_classes, average="macro", L=73.0, threshold=0.5, eps=1e-6,
@@ -247,9 +248,18 @@ class MultiSoftConfusionLoss(_Pickled):
 
     def __call__(self, input, target, sample_weight=None):
         z, target = _numbers(input, "input", self.error), _numbers(target, "target", self.error)
+        if z.ndim > 2:  # per-element logits (N, C, d1, ..., dk): each element a row (element_rows)
+            if sample_weight is not None:
+                sample_weight = _numbers(sample_weight, "sample_weight", self.error)
+            message = per_element_message(self.task, self.num_classes, z.shape, target.shape,
+                                          None if sample_weight is None else sample_weight.shape)
+            if message:
+                raise self.error(message)
+            z, target, sample_weight = element_rows(jnp, z, target, sample_weight, self.task)
         n = z.shape[0] if z.ndim else 0
         if z.ndim != 2 or z.shape[1] != self.num_classes or n == 0:
-            raise self.error(f"Expected `input` of shape (n, {self.num_classes}) with n > 0, but got {z.shape}.")
+            raise self.error(f"Expected `input` of shape (n, {self.num_classes}) with n > 0, or (N, "
+                             f"{self.num_classes}, d1, ..., dk), but got {z.shape}.")
         if not jnp.issubdtype(z.dtype, jnp.floating):
             raise self.error(f"Expected `input` to be a floating-point array, but got {z.dtype}.")
         w = (jnp.ones(n, z.dtype) if sample_weight is None

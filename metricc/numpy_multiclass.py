@@ -11,10 +11,10 @@ import warnings
 import numpy
 
 from metricc.multiclass_math import average, per_class_counts  # emitted modules inline this import
-from metricc.multiclass_math import pullback, soft_predictions  # emitted modules inline this import
+from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
 from metricc.numpy_kernel import MAX_COUNT  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
-from metricc.probability_hint import target_hint  # emitted modules inline this import
+from metricc.probability_hint import per_element_message, target_hint  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
     """(n, num_classes) float64 rows with a 1 at each index: O(n C) memory, never a C x C identity."""
@@ -27,8 +27,10 @@ class MultiSoftConfusionLoss:
     """`1 - metric` averaged over classes (or labels), with its gradient from the derived formulas.
 
     multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out);
-    multilabel: logits (n, C), target (n, C) of 0/1 labels. `average`: "macro" (mean of the per-class scores,
-    or weighted by `class_weight`), "weighted" (by support), "micro" (pooled counts) or "none" (a (C,) loss).
+    multilabel: logits (n, C), target (n, C) of 0/1 labels. Per-element logits (N, C, d1, ..., dk), with targets
+    and weights (N, d1, ..., dk) (multi-label targets like the logits), count each element as a row. `average`:
+    "macro" (mean of the per-class scores, or weighted by `class_weight`), "weighted" (by support), "micro"
+    (pooled counts) or "none" (a (C,) loss).
     `check_dtype`, if given, is called with each new input dtype (metricc checks there that L suits it).
     """
 
@@ -48,18 +50,19 @@ class MultiSoftConfusionLoss:
 
     def __call__(self, input, target, sample_weight=None):
         """The loss (a float, or a (C,) array for average="none")."""
-        z, y, w = self._arrays(input, target, sample_weight)
+        z, y, w = self._arrays(*self._rows(input, target, sample_weight)[:3])
         yh, not_yh, _ = self._soft_predictions(z)
         return self._evaluate(per_class_counts(numpy, yh, not_yh, y, w))[0]
 
     def counts(self, input, target, sample_weight=None):
         """The soft counts TP, FP, FN, TN per class, each of shape (C,), before smoothing."""
-        z, y, w = self._arrays(input, target, sample_weight)
+        z, y, w = self._arrays(*self._rows(input, target, sample_weight)[:3])
         yh, not_yh, _ = self._soft_predictions(z)
         return per_class_counts(numpy, yh, not_yh, y, w)
 
     def loss_and_grad(self, input, target, sample_weight=None, check_inputs=None):
         """The loss and its gradient w.r.t. the logits (n, C) (with average="none": of the sum of the losses)."""
+        input, target, sample_weight, dense = self._rows(input, target, sample_weight)
         z, y, w = self._arrays(input, target, sample_weight, check_inputs)
         yh, not_yh, saved = self._soft_predictions(z)
         counts = per_class_counts(numpy, yh, not_yh, y, w)
@@ -69,7 +72,23 @@ class MultiSoftConfusionLoss:
         if dtype == numpy.float32 and not numpy.abs(grad).max() <= FLOAT32_MAX:  # computed in float64
             raise self.error(nonfinite_message(self.name, [c.sum() for c in counts], dtype="float32",
                                                overflow=True))
-        return loss, grad.astype(dtype)
+        grad = grad.astype(dtype)
+        if dense is not None:  # back to (N, C, d1, ..., dk)
+            grad = numpy.moveaxis(grad.reshape(dense[0], *dense[2:], dense[1]), -1, 1)
+        return loss, grad
+
+    def _rows(self, input, target, sample_weight):
+        """(input, target, sample_weight, shape): per-element logits (N, C, d1, ..., dk) as rows (element_rows),
+        with their shape; other input as given, with None."""
+        z = self._array(input, "input")
+        if z.ndim <= 2 or z.dtype.kind not in "biuf":
+            return input, target, sample_weight, None
+        y = self._array(target, "target")
+        w = None if sample_weight is None else self._array(sample_weight, "sample_weight")
+        message = per_element_message(self.task, self.num_classes, z.shape, y.shape, None if w is None else w.shape)
+        if message:
+            raise self.error(message)
+        return (*element_rows(numpy, z, y, w, self.task), z.shape)
 
     def _soft_predictions(self, z):
         """soft_predictions() of finite logits z: a softmax's z - max(z) may pass -1.8e308 (-inf, then exp 0, as

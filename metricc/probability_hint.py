@@ -113,3 +113,21 @@ def target_hint(task, n, num_classes, target_shape):
         return (": class indices? a multi-label target holds a 0/1 label per class, (n, C); for one class per "
                 "sample, compile with task='multiclass'")
     return ""
+
+
+def per_element_message(task, num_classes, input_shape, target_shape, weight_shape=None):
+    """For multi-class or multi-label logits of more than two dimensions, (N, C, d1, ..., dk) with the classes
+    along dimension 1 (per-pixel logits, as torch.nn.CrossEntropyLoss takes them): None where the target (N, d1,
+    ..., dk), multi-label (N, C, d1, ..., dk), and the weights (N, d1, ..., dk), or None, fit them; else the
+    error."""
+    input_shape, target_shape = tuple(input_shape), tuple(target_shape)
+    if input_shape[1] != num_classes:
+        return (f"Expected `input` of shape (n, {num_classes}) or, per element, (N, {num_classes}, d1, ..., dk) "
+                f"with the classes along dimension 1, but got {input_shape}.")
+    elements = (input_shape[0], *input_shape[2:])
+    expected = input_shape if task == "multilabel" else elements
+    for name, shape, wanted in (("target", target_shape, expected), ("sample_weight", weight_shape, elements)):
+        if shape is not None and tuple(shape) != wanted:
+            return (f"Expected `{name}` of shape {wanted} for logits {input_shape} (classes along dimension 1), "
+                    f"but got {tuple(shape)}.")
+    return None

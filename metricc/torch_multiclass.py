@@ -20,6 +20,7 @@ from metricc.torch_kernel import ForwardRecord, apply_function  # emitted module
 from metricc.torch_kernel import check_devices, compiled, running_counts  # emitted modules inline this import
 from metricc.torch_kernel import computed_type, with_gradient_checked  # emitted modules inline this import
 from metricc.probability_hint import light_weights, nonfinite_message, target_hint  # emitted modules inline this import
+from metricc.probability_hint import per_element_message  # emitted modules inline this import
 
 def sigmoid_pair(x):
     """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2, so that none rounds to 0 or 1
@@ -237,8 +238,10 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     """`1 - metric` averaged over classes (or labels): `loss(logits, target, sample_weight=None)`.
 
     multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out);
-    multilabel: logits (n, C), target (n, C) of 0/1 labels. `average`: "macro" (mean of the per-class scores,
-    or weighted by `class_weight`), "weighted" (by support), "micro" (pooled counts) or "none" (a (C,) loss).
+    multilabel: logits (n, C), target (n, C) of 0/1 labels. Per-element logits (N, C, d1, ..., dk), with targets
+    and weights (N, d1, ..., dk) (multi-label targets like the logits), count each element as a row. `average`:
+    "macro" (mean of the per-class scores, or weighted by `class_weight`), "weighted" (by support), "micro"
+    (pooled counts) or "none" (a (C,) loss).
     Training options as metricc.torch_kernel.TrainingState says; the blend is with cross-entropy (multiclass) or
     binary cross-entropy per label (multilabel), and the running estimates are per class.
     """
@@ -269,6 +272,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if ForwardRecord.mapped():
             raise ForwardRecord.vmap_error(self.error)
         self._refuse_differentiated(target, sample_weight)
+        if isinstance(input, torch.Tensor) and input.dim() > 2 and isinstance(target, torch.Tensor):
+            input, target, sample_weight = self._rows(input, target, sample_weight)
         if self.check_inputs:
             self._check(input, target, sample_weight)
             if self._pending:
@@ -328,10 +333,22 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         weight = weight.reshape(-1).to(terms.dtype)
         return (terms * weight).sum() / torch.clamp(weight.sum(), min=torch.finfo(terms.dtype).tiny)
 
+    def _rows(self, input, target, sample_weight):
+        """Per-element logits (N, C, d1, ..., dk), as torch.nn.CrossEntropyLoss takes them (a segmentation's
+        pixels), as rows (N d1 ... dk, C), with the targets (N, d1, ..., dk) (multi-label: like the logits) and
+        weights (N, d1, ..., dk) alike; autograd takes the gradient back to the logits' layout."""
+        weight_shape = None if sample_weight is None else tuple(getattr(sample_weight, "shape", ()))
+        message = per_element_message(self.task, self.num_classes, input.shape, target.shape, weight_shape)
+        if message:
+            raise self.error(message)
+        rows = input.movedim(1, -1).reshape(-1, self.num_classes)
+        target = target.movedim(1, -1).reshape(rows.shape) if self.task == "multilabel" else target.reshape(-1)
+        return rows, target, None if sample_weight is None else sample_weight.reshape(-1)
+
     def _check(self, input, target, sample_weight):
         if not isinstance(input, torch.Tensor) or input.dim() != 2 or input.shape[1] != self.num_classes:
-            raise self.error(f"Expected `input` of shape (n, {self.num_classes}), but got "
-                             f"{tuple(getattr(input, 'shape', ()))}.")
+            raise self.error(f"Expected `input` of shape (n, {self.num_classes}) or (N, {self.num_classes}, d1, ..., "
+                             f"dk), but got {tuple(getattr(input, 'shape', ()))}.")
         if not input.is_floating_point():
             raise self.error(f"Expected `input` to be a floating-point tensor, but got {input.dtype}.")
         expected = (input.shape[0],) if self.task == "multiclass" else tuple(input.shape)

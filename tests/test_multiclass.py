@@ -325,3 +325,62 @@ def test_float32_torch_losses_compute_the_formula_in_float64(task, average):
         grads.append(x.grad.double().numpy())
     assert np.isfinite(grads[0]).all()
     np.testing.assert_allclose(grads[0], grads[1], rtol=1e-3, atol=1e-6 * np.abs(grads[1]).max())
+
+
+def _dense(task, seed=0):
+    """Per-pixel logits (N, C, H, W), as torch.nn.CrossEntropyLoss takes them, targets and pixel weights."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(size=(2, 3, 4, 5))
+    if task == "multiclass":
+        y = rng.integers(0, 3, size=(2, 4, 5))
+        y[0, 0, :2] = 255  # ignored pixels
+    else:
+        y = (rng.random(size=(2, 3, 4, 5)) < 0.4) * 1.0
+    return z, y, rng.uniform(0.5, 2.0, size=(2, 4, 5))
+
+
+def _rows(z, y, w, task):
+    """The same data as rows: (N H W, C) logits, targets and weights."""
+    rows = np.moveaxis(z, 1, -1).reshape(-1, z.shape[1])
+    return rows, (y.reshape(-1) if task == "multiclass" else np.moveaxis(y, 1, -1).reshape(rows.shape)), w.reshape(-1)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_per_pixel_logits_are_taken_as_cross_entropy_takes_them(backend, task):
+    """Segmentation logits (N, C, H, W) with targets (N, H, W) (multi-label: (N, C, H, W)) and pixel weights were
+    refused ("Expected `input` of shape (n, 3)"): the class dimension is now moved last and the pixels become
+    rows, as torch.nn.CrossEntropyLoss does; loss and gradient equal those of the rows, the gradient in the
+    logits' layout."""
+    options = {"ignore_index": 255} if task == "multiclass" else {}
+    metric = compile_metric("f1", task=task, num_classes=3, **options)
+    z, y, w = _dense(task)
+    rows, row_targets, row_weights = _rows(z, y, w, task)
+    expected, expected_grad = metric.loss_and_grad(rows, row_targets, row_weights)
+    expected_grad = np.moveaxis(expected_grad.reshape(2, 4, 5, 3), -1, 1)
+    if backend == "numpy":
+        loss, grad = metric.loss_and_grad(z, y, w)
+    elif backend == "torch":
+        x = torch.tensor(z, requires_grad=True)
+        value = metric.to_torch(pure=True, L=73.0)(x, torch.tensor(y), torch.tensor(w))
+        value.backward()
+        loss, grad = float(value.detach()), x.grad.numpy()
+    else:
+        jax = pytest.importorskip("jax")
+        with jax.enable_x64(True):
+            loss_fn = metric.to_jax()
+            loss, grad = jax.value_and_grad(loss_fn)(jax.numpy.asarray(z), jax.numpy.asarray(y), jax.numpy.asarray(w))
+            loss, grad = float(loss), np.asarray(grad)
+    assert loss == pytest.approx(expected, rel=1e-10)
+    assert grad.shape == z.shape
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-8, atol=1e-14)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_per_pixel_targets_of_another_shape_are_named(backend):
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    z, y, _ = _dense("multiclass")
+    loss_fn = metric.loss_and_grad if backend == "numpy" else metric.to_torch()
+    convert = np.asarray if backend == "numpy" else torch.tensor
+    with pytest.raises(MetriccError, match=r"`target` of shape \(2, 4, 5\) for logits \(2, 3, 4, 5\)"):
+        loss_fn(convert(z), convert(y[:, :3]))
