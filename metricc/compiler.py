@@ -18,6 +18,7 @@ import numpy as np
 import sympy as sp
 
 from . import numpy_kernel, numpy_multiclass
+from .multiclass_math import element_rows
 from .backends import TRAINING_DEFAULTS, booster_defaults, training_defaults
 from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
@@ -108,6 +109,8 @@ class CompiledMetric:
 
     def _multi_score(self, predictions, target, sample_weight):
         target = _numbers(target, "target")
+        if target.ndim > (2 if self.task == "multilabel" else 1):  # per element: each a row, as the losses take it
+            predictions, target, sample_weight = _element_rows(predictions, target, sample_weight, self.task)
         n = len(target) if target.ndim else 0
         y, weight = self._numpy_loss.labels(target, n, sample_weight)
         if sample_weight is not None:
@@ -344,6 +347,22 @@ def _class_indices(values: Any, n: int, num_classes: int) -> np.ndarray:
         raise MetriccError(f"Expected `predictions` to be class indices in [0, {num_classes}), but got "
                            f"{array.min() if array.min() < 0 else array.max()}.")
     return array
+
+
+def _element_rows(predictions: Any, target: np.ndarray, sample_weight: Any, task: str) -> tuple:
+    """Per-element predictions and targets, (N, d1, ..., dk) class indices or (N, C, d1, ..., dk) multi-label
+    0/1, and weights (N, d1, ..., dk), as rows."""
+    predictions = _numbers(predictions, "predictions")
+    if predictions.shape != target.shape:
+        raise MetriccError(f"Expected `predictions` of the target's shape {target.shape}, but got "
+                           f"{predictions.shape}.")
+    elements = target.shape if task == "multiclass" else (target.shape[0], *target.shape[2:])
+    weight = None if sample_weight is None else _numbers(sample_weight, "sample_weight")
+    if weight is not None and weight.shape != elements:
+        raise MetriccError(f"Expected `sample_weight` of shape {elements}, but got {weight.shape}.")
+    if task == "multiclass":
+        return predictions.reshape(-1), target.reshape(-1), None if weight is None else weight.reshape(-1)
+    return element_rows(np, predictions, target, weight, task)
 
 
 def _weights(sample_weight: Any, shape: tuple) -> np.ndarray:

@@ -384,3 +384,22 @@ def test_per_pixel_targets_of_another_shape_are_named(backend):
     convert = np.asarray if backend == "numpy" else torch.tensor
     with pytest.raises(MetriccError, match=r"`target` of shape \(2, 4, 5\) for logits \(2, 3, 4, 5\)"):
         loss_fn(convert(z), convert(y[:, :3]))
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_per_element_predictions_are_scored_as_rows(task):
+    """score() on per-pixel predictions, the masks (N, H, W) of a segmentation (multi-label: (N, C, H, W) 0/1),
+    equals scikit-learn's on the pixels as rows; it was refused ("integer class indices of shape (2,)")."""
+    rng = np.random.default_rng(1)
+    metric = compile_metric("jaccard", task=task, num_classes=3)
+    if task == "multiclass":
+        y, predicted = rng.integers(0, 3, size=(2, 4, 5)), rng.integers(0, 3, size=(2, 4, 5))
+        rows_y, rows_predicted = y.reshape(-1), predicted.reshape(-1)
+    else:
+        y, predicted = (rng.random((2, 3, 4, 5)) < 0.4) * 1, (rng.random((2, 3, 4, 5)) < 0.4) * 1
+        rows_y, rows_predicted = (np.moveaxis(v, 1, -1).reshape(-1, 3) for v in (y, predicted))
+    w = rng.uniform(0.5, 2.0, size=(2, 4, 5))
+    expected = skm.jaccard_score(rows_y, rows_predicted, average="macro", sample_weight=w.reshape(-1))
+    assert metric.score(predicted, y, sample_weight=w) == pytest.approx(expected, rel=1e-12)
+    with pytest.raises(MetriccError, match=r"`predictions` of the target's shape"):
+        metric.score(predicted[:1], y)
