@@ -93,6 +93,12 @@ def shape_message(input_shape, target_shape):
     if input_shape == target_shape + (1,) or target_shape == input_shape + (1,):
         squeezed = "input" if len(input_shape) > len(target_shape) else "target"
         return f"{message}: squeeze the model's output: {squeezed}.squeeze(-1)."
+    longer, shorter = sorted((input_shape, target_shape), key=len, reverse=True)
+    channel = next((k for k in range(len(shorter)) if longer[k] == 1 and longer[:k] + longer[k + 1:] == shorter),
+                   None) if len(longer) == len(shorter) + 1 else None
+    if channel is not None:  # one channel, (N, 1, H, W), against masks (N, H, W)
+        squeezed = "input" if len(input_shape) > len(target_shape) else "target"
+        return f"{message}: squeeze the channel: {squeezed}.squeeze({channel})."
     if len(input_shape) == 2 and input_shape[:1] == target_shape and input_shape[1] >= 2:
         return (f"{message}: two outputs per sample, one per class? compile with task='multiclass', "
                 f"num_classes={input_shape[1]}." if input_shape[1] == 2 else

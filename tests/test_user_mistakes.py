@@ -334,6 +334,9 @@ def _refuses_with(hint, backend, metric, z, y):
     ((8,), (8, 1), "squeeze the model's output: target.squeeze(-1)"),
     ((8, 2), (8,), "two outputs per sample, one per class? compile with task='multiclass', num_classes=2"),
     ((8, 3), (8,), "compile with task='multiclass', num_classes=3"),
+    # a binary segmentation's one channel against masks without it (the hint named squeeze(-1), a no-op)
+    ((2, 1, 4, 4), (2, 4, 4), "squeeze the channel: input.squeeze(1)"),
+    ((2, 4, 4), (2, 1, 4, 4), "squeeze the channel: target.squeeze(1)"),
 ])
 def test_shape_mismatch_says_what_to_do(backend, input_shape, target_shape, hint):
     """The two shape mistakes of a binary loss: a (n, 1) output against (n,) labels, and one logit per class."""
