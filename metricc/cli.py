@@ -13,7 +13,7 @@ from ._version import __version__
 from .compiler import compile_metric
 from .errors import MetriccError
 from .backends import BACKENDS, names
-from .lrange import DTYPES, plot, table
+from .lrange import DTYPES, default_accuracy, plot, table
 
 EXAMPLES = """\
 examples:
@@ -68,8 +68,9 @@ def _parser() -> argparse.ArgumentParser:
                                         "  metricc lrange --accuracy 0.01 --dtype float32 --threshold 0.3\n"
                                         "  metricc lrange --plot lrange.png --L 73",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    lrange.add_argument("--accuracy", type=float, default=0.01, metavar="T",
-                        help="accuracy level t: p ranges over [t, 1 - t] (default: 0.01)")
+    lrange.add_argument("--accuracy", type=float, default=None, metavar="T",
+                        help="accuracy level t: p ranges over [t, 1 - t] (default: 0.01, or half the distance from "
+                             "the threshold to 0 or 1 where that is less)")
     lrange.add_argument("--dtype", choices=DTYPES, help="only this type (default: all)")
     lrange.add_argument("--threshold", type=float, default=0.5, help="decision threshold (default: 0.5)")
     lrange.add_argument("--backend", choices=names(probed=True), default="torch",
@@ -184,7 +185,8 @@ def _list(args: argparse.Namespace) -> int:
 def _lrange(args: argparse.Namespace) -> int:
     dtypes = [args.dtype] if args.dtype else list(BACKENDS[args.backend].dtypes)
     try:
-        print(table(args.accuracy, dtypes, threshold=args.threshold, backend=args.backend))
+        accuracy = default_accuracy(args.threshold) if args.accuracy is None else args.accuracy
+        print(table(accuracy, dtypes, threshold=args.threshold, backend=args.backend))
         if args.plot:
             plot(args.plot, args.L, threshold=args.threshold, backend=args.backend)
             print(f"wrote {args.plot}")

@@ -23,7 +23,7 @@ from .backends import TRAINING_DEFAULTS, booster_defaults, training_defaults
 from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
-from .lrange import DEFAULT_ACCURACY, validate_L
+from .lrange import default_accuracy, validate_L
 from .printing import curvatures_source, scalars_source
 from .vocabulary import AVERAGES, COUNTS, TASKS
 
@@ -429,8 +429,7 @@ class _LChecker:
     backend: str
 
     def __call__(self, dtype) -> None:
-        accuracy = min(DEFAULT_ACCURACY, self.threshold / 2, (1 - self.threshold) / 2)  # [t, 1 - t] holds it
-        validate_L(self.L, dtype, accuracy=accuracy, threshold=self.threshold, kernel="metricc",
+        validate_L(self.L, dtype, accuracy=default_accuracy(self.threshold), threshold=self.threshold, kernel="metricc",
                    backend=self.backend)
 
 

@@ -57,6 +57,12 @@ def l_range(accuracy: float, dtype: str = "float64", *, threshold: float = 0.5, 
     return _l_range(float(accuracy), dtype, float(threshold), kernel, backend)
 
 
+def default_accuracy(threshold: float) -> float:
+    """DEFAULT_ACCURACY, or half the distance from the threshold to 0 or 1 where that is less: [t, 1 - t] then
+    holds the threshold."""
+    return min(DEFAULT_ACCURACY, threshold / 2, (1 - threshold) / 2)
+
+
 def amplifier_bound(accuracy: float, threshold: float = 0.5) -> float:
     """The smallest L for which A(t) <= t and A(1 - t) >= 1 - t (closed form, not rounded)."""
     log_odds = math.log((1 - accuracy) / accuracy)
@@ -97,7 +103,9 @@ def _dtype_name(dtype) -> str:
 def _check(accuracy, threshold, kernel, backend, dtype) -> None:
     if not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
         raise MetriccError(f"Expected argument `threshold` to be a float in (0, 1), but got {threshold!r}.")
-    if not isinstance(accuracy, (int, float)) or not 0 < accuracy < min(threshold, 1 - threshold):
+    # the interval [accuracy, 1 - accuracy] must hold the threshold strictly, as amplifier_bound computes it
+    if not isinstance(accuracy, (int, float)) or not (0 < accuracy and threshold - accuracy > 0
+                                                       and 1 - accuracy - threshold > 0):
         raise MetriccError(f"Expected argument `accuracy` to be a float in (0, {min(threshold, 1 - threshold):g}) "
                            f"(below the threshold and its complement), but got {accuracy!r}.")
     if kernel not in KERNELS:

@@ -190,3 +190,12 @@ def test_a_terminal_that_cannot_encode_the_formula():
         out = subprocess.run([sys.executable, "-m", "metricc", *args], capture_output=True, timeout=120, env=env)
         assert out.returncode == status and b"Traceback" not in out.stderr, out.stderr
     assert b"\\xe9" in out.stderr
+
+
+def test_lrange_near_an_end_takes_the_accuracy_compile_takes():
+    """`metricc lrange --threshold 0.99` failed on its own default accuracy 0.01 (p in [0.01, 0.99] does not hold
+    the threshold strictly); without --accuracy it takes the one a loss compiled with that threshold validates
+    against, half the distance to the nearer end."""
+    out = metricc("lrange", "--dtype", "float64", "--threshold", "0.99")
+    assert out.returncode == 0, out.stderr
+    assert "p in [0.005, 0.995], threshold 0.99" in out.stdout

@@ -140,6 +140,9 @@ def test_losses_validate_L_for_the_dtype_in_use():
     ({"accuracy": 0.1, "dtype": "int8"}, "Expected argument `dtype`"),
     ({"accuracy": 0.1, "kernel": "fast"}, "Expected argument `kernel`"),
     ({"accuracy": 0.1, "dtype": "bfloat16", "backend": "numpy"}, "numpy backend has no bfloat16"),
+    # 1 - 0.99 is 0.010000000000000009, so 0.01 passed the check, and 1 - 0.01 - 0.99 divided by zero
+    ({"accuracy": 0.01, "threshold": 0.99}, r"Expected argument `accuracy` to be a float in \(0, 0.01\)"),
+    ({"accuracy": 0.3, "threshold": 0.7}, r"Expected argument `accuracy` to be a float in \(0, 0.3\)"),
 ])
 def test_l_range_argument_errors(kwargs, message):
     with pytest.raises(MetriccError, match=message):
