@@ -320,15 +320,18 @@ class BoostObjective:
         first, spread = z.flat[0], z.reshape(-1)[::max(1, z.size // 16)]
         return bool((spread == first).all() and (z == first).all())
 
+    def _probability(self, raw):
+        """p = sigmoid(margin) at the raw score `raw` (margin = raw + offset)."""
+        return 0.5 * (1 + numpy.tanh(0.5 * (raw + self.offset)))
+
     def _flat(self, raw):
         """Whether the amplifier's slope at the raw score `raw` is below FLAT_START of its peak."""
-        p = 0.5 * (1 + numpy.tanh(0.5 * (raw + self.offset)))
-        u = abs(self.L * (p - self.threshold))
+        u = abs(self.L * (self._probability(raw) - self.threshold))
         return 4 * numpy.exp(-u) / (1 + numpy.exp(-u)) ** 2 < FLAT_START
 
     def _flat_start(self, raw):
         """What to do when every raw score is `raw`, where the amplifier is flat (a booster's first round)."""
-        p = 0.5 * (1 + numpy.tanh(0.5 * (raw + self.offset)))
+        p = self._probability(raw)
         message = (f"every raw score is {raw:.4g} (p = {p:.2g}), far from the amplifier's steep point at "
                    f"{self.threshold:g} (L = {self.L:g}), where the objective cannot learn; start at 0: ")
         if self.booster == "lightgbm":
