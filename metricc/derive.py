@@ -157,12 +157,13 @@ def _denominators(expr: sp.Expr) -> set:
 
 
 def fraction_degree(expr: sp.Expr) -> int:
-    """The largest numerator or denominator of a fractional exponent (FP^(3333/10000)) or of a fractional
-    coefficient in an exponential's argument (exp(1234567/1000000 x)) in `expr`: the degree to which SymPy's
-    polynomials raise the generator they make of it (1 where there is none)."""
-    fractions = [power.exp for power in expr.atoms(sp.Pow) if power.exp.is_Rational]
-    fractions += [term.as_coeff_Mul()[0] for e in expr.atoms(sp.exp) for term in sp.Add.make_args(e.args[0])]
-    return max((max(abs(f.p), f.q) for f in fractions if f.is_Rational and not f.is_Integer), default=1)
+    """The largest numerator or denominator of a fractional exponent (FP^(3333/10000)) or of any rational
+    coefficient or constant in an exponential's argument (exp(1234567/1000000 x), exp(100000 x), exp(c - TN) =
+    E^c exp(-TN)) in `expr`: the degree to which SymPy's polynomials raise the generator they make of it (1 where
+    there is none)."""
+    exponents = [power.exp for power in expr.atoms(sp.Pow) if power.exp.is_Rational and not power.exp.is_Integer]
+    exponents += [term.as_coeff_Mul()[0] for e in expr.atoms(sp.exp) for term in sp.Add.make_args(e.args[0])]
+    return max((max(abs(f.p), f.q) for f in exponents if f.is_Rational), default=1)
 
 
 def constant_bits(expr: sp.Expr) -> int:
