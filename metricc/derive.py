@@ -158,11 +158,13 @@ def _denominators(expr: sp.Expr) -> set:
 
 def fraction_degree(expr: sp.Expr) -> int:
     """The largest numerator or denominator of a fractional exponent (FP^(3333/10000)) or of any rational
-    coefficient or constant in an exponential's argument (exp(1234567/1000000 x), exp(100000 x), exp(c - TN) =
-    E^c exp(-TN)) in `expr`: the degree to which SymPy's polynomials raise the generator they make of it (1 where
-    there is none)."""
-    exponents = [power.exp for power in expr.atoms(sp.Pow) if power.exp.is_Rational and not power.exp.is_Integer]
-    exponents += [term.as_coeff_Mul()[0] for e in expr.atoms(sp.exp) for term in sp.Add.make_args(e.args[0])]
+    coefficient or constant in an exponential's argument or a symbolic exponent (exp(1234567/1000000 x),
+    exp(100000 x), exp(c - TN) = E^c exp(-TN), 2^(100000 TN)) in `expr`: the degree to which SymPy's polynomials
+    raise the generator they make of it (1 where there is none)."""
+    powers = expr.atoms(sp.Pow)
+    exponents = [power.exp for power in powers if power.exp.is_Rational and not power.exp.is_Integer]
+    arguments = [e.args[0] for e in expr.atoms(sp.exp)] + [power.exp for power in powers if not power.exp.is_number]
+    exponents += [term.as_coeff_Mul()[0] for argument in arguments for term in sp.Add.make_args(argument)]
     return max((max(abs(f.p), f.q) for f in exponents if f.is_Rational), default=1)
 
 
