@@ -53,6 +53,7 @@ SYNTAX_ERRORS = {
     "empty parentheses": ["()", "TP * ()"],
     "a binding needs a value after '='": ["a = ; a", "a = "],
     "the formula ends after a binding; write the score after the last ';'": ["a = TP;", "a = TP; b = FP;"],
+    "the formula ends with a binding: write ';' and then the score": ["a = TP", "a = TP; b = FP", "a = (TP)"],
     "a ';' must follow a binding (name = value)": ["TP; FP", "TP;; FP"],
     "'=' must follow a name at the start of a binding": ["2 = TP; TP", "a + b = TP; TP"],
     "misplaced ','": [",TP", "TP, FP", "(TP, FP)", "min(, TP)", "min(TP,)"],
@@ -153,17 +154,79 @@ def _syntax_error(error: lark.UnexpectedInput, text: str) -> MetriccError:
     if isinstance(error, lark.UnexpectedCharacters):
         message = f"unexpected character {_described(text[error.pos_in_stream])}"
     else:
-        label = error.match_examples(_parser().parse, SYNTAX_ERRORS, use_accepts=False,
-                                     token_type_match_fallback=True)
         token = getattr(error, "token", None)
-        if isinstance(error, lark.UnexpectedEOF) or (token is not None and token.type == "$END"):
+        kind = "$END" if token is None else token.type
+        label = _example_labels().get((_state(error), kind))
+        if kind == "$END":
             line, column = _end_position(text)
             message = label or "the formula ends too early"
         else:
-            message = label or f"unexpected {token!s}"
-            if label == _MISSING_OPERATOR and line > 1 and not text.split("\n")[line - 1][:column - 1].strip():
+            message = label or _token_label(error, text)
+            if message == _MISSING_OPERATOR and line > 1 and not text.split("\n")[line - 1][:column - 1].strip():
                 message += f"; is a ';' missing at the end of line {line - 1}?"
     return MetriccError(f"syntax error: {message}", text=text, line=line, column=column)
+
+
+def _state(error: lark.UnexpectedInput):
+    """The parser's state (its automaton's, not the depth of its stack) where `error` stopped it."""
+    state = getattr(error, "state", None)
+    return getattr(state, "position", state)
+
+
+@functools.lru_cache(maxsize=None)
+def _example_labels() -> dict:
+    """SYNTAX_ERRORS by the (parser state, unexpected token type) where each example stops: the first wins."""
+    labels = {}
+    for label, examples in SYNTAX_ERRORS.items():
+        for example in examples:
+            try:
+                _parser().parse(example)
+            except lark.UnexpectedInput as error:
+                token = getattr(error, "token", None)
+                labels.setdefault((_state(error), "$END" if token is None else token.type), label)
+    return labels
+
+
+# the message for an unexpected token where no example stopped in the same state at the same kind of token
+_TOKEN_LABELS = {"RPAR": "unmatched ')'", "COMMA": "misplaced ','",
+                 "EQUAL": "'=' must follow a name at the start of a binding",
+                 "COLON": "':' may only follow `minimize` or `maximize` (lower case) at the start",
+                 "SEMICOLON": "a ';' must follow a binding (name = value)"}
+_VALUES = ("NAME", "NUMBER", "LPAR")  # tokens that start a value
+
+
+def _token_label(error: lark.UnexpectedInput, text: str) -> str:
+    """What is wrong where a token came that the parser did not expect, from the token's kind and whether a value
+    was expected there (and then from the character before the token)."""
+    token = error.token
+    if token.type == "DIRECTION":
+        return f"`{token}:` may only start the formula"
+    if "NUMBER" not in error.accepts:  # after a value: an operator, ')', ';' (or after a name '(') was expected
+        return _MISSING_OPERATOR if token.type in _VALUES else _TOKEN_LABELS.get(token.type, f"unexpected {token!s}")
+    before = _COMMENT.sub("", text[:token.start_pos]).rstrip()[-1:]
+    if token.type in ("PLUS", "MINUS", "STAR", "SLASH", "POW") and before in ("", "(", ",", "=", ";", ":"):
+        return f"expected a value before '{token}'"
+    if before == "(":
+        return "empty parentheses" if token.type == "RPAR" else "expected a value after '('"
+    if before == ",":
+        return "misplaced ','"
+    if before == "=":
+        return "a binding needs a value after '='"
+    if before and before in "+-*/^":
+        return "expected a value after the operator"
+    return _TOKEN_LABELS.get(token.type, f"unexpected {token!s}")
+
+
+def _keywords_hint(named: catalog.Named, args: list) -> str:
+    """How to set the parameters of a named metric written as a call, fbeta(2): by keyword, with the call's
+    numbers (or the defaults)."""
+    values = {key: f"{float(arg):g}" if arg.is_number and arg.is_real else f"{default:g}"
+              for (key, default), arg in zip(named.defaults.items(), [*args, *[sp.nan] * len(named.defaults)])}
+    plural = "s" * (len(values) > 1)
+    keywords = ", ".join(f"{key}={value}" for key, value in values.items())
+    options = " ".join(f"--param {key}={value}" for key, value in values.items())
+    return (f"set its parameter{plural} by keyword, compile_metric(\"{named.name}\", {keywords}) ({options} on the "
+            f"command line)")
 
 
 def _end_position(text: str) -> tuple[int, int]:
@@ -347,7 +410,10 @@ class _Lower(Transformer):
     def call(self, token: Token, *args) -> sp.Expr:
         name = str(token)
         args = [a for a in args if a is not None]
-        if name not in _FUNCTIONS and (name in COUNT_SYMBOLS or catalog.lookup(name) is not None):
+        named = catalog.lookup(name)
+        if name not in _FUNCTIONS and named is not None and named.defaults:
+            raise self.scope.error(f"`{name}` is not a function: {_keywords_hint(named, args)}", token)
+        if name not in _FUNCTIONS and (name in COUNT_SYMBOLS or named is not None):
             raise self.scope.error(f"`{name}` is not a function: write {name}*(...) for a product", token)
         if name not in _FUNCTIONS:
             hint = _suggestion(name, list(_FUNCTIONS))

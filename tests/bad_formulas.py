@@ -82,6 +82,33 @@ BAD_FORMULAS = [
     ("TP +\u2028", {}, "syntax error: unexpected character '\\u2028'", 5),
     ("TP\t+ xx", {}, "unknown name `xx`", 6),
     ("TP TP", {}, "missing operator (or ';') between two values", 4),
+    # lark's example matching fell back to the first example of the same parser state whatever the token: a
+    # number after a name was an "unmatched ')'", a ',' after a number too; after a call or a power the answer
+    # was only "unexpected 2"
+    ("TP 2", {}, "missing operator (or ';') between two values", 4),
+    ("TP.5", {}, "missing operator (or ';') between two values", 3),
+    ("sqrt(TP) 2", {}, "missing operator (or ';') between two values", 10),
+    ("min(TP, FP) TP", {}, "missing operator (or ';') between two values", 13),
+    ("TP^2 (FP)", {}, "missing operator (or ';') between two values", 6),
+    ("2 , TP", {}, "misplaced ','", 3),
+    ("TP^2 , FP", {}, "misplaced ','", 6),
+    ("-TP = 3; TP", {}, "'=' must follow a name at the start of a binding", 5),
+    ("(TP) : FP", {}, "':' may only follow `minimize` or `maximize`", 6),
+    ("2 : TP", {}, "':' may only follow `minimize` or `maximize`", 3),
+    ("TP minimize: TP", {}, "`minimize:` may only start the formula", 4),
+    ("a = TP; a ;;", {}, "a ';' must follow a binding (name = value)", 12),
+    ("TP + ;", {}, "expected a value after the operator", 6),
+    ("* TP", {}, "expected a value before '*'", 1),
+    # a named metric's parameters written as a call's arguments
+    ("fbeta(2)", {}, "`fbeta` is not a function: set its parameter by keyword, compile_metric(\"fbeta\", beta=2) "
+                     "(--param beta=2 on the command line)", 1),
+    ("1 - tversky(0.3, 0.7)", {}, "set its parameters by keyword, compile_metric(\"tversky\", alpha=0.3, beta=0.7) "
+                                  "(--param alpha=0.3 --param beta=0.7 on the command line)", 5),
+    ("fbeta(beta)", {}, "set its parameter by keyword, compile_metric(\"fbeta\", beta=1)", 1),
+    ("f1(TP)", {}, "`f1` is not a function: write f1*(...) for a product", 1),
+    ("prec = TP/PP", {}, "syntax error: the formula ends with a binding: write ';' and then the score", 13),
+    ("( : TP)", {}, "expected a value after '('", 3),
+    ("(/ TP)", {}, "expected a value before '/'", 2),
     ("# only a comment", {}, "the formula is empty", None),
     ("# one\n  # two\n", {}, "the formula is empty", None),
     (";TP", {}, "a ';' must follow a binding (name = value), not start the formula", 1),

@@ -1,5 +1,7 @@
 """The formula language: what it accepts, what it builds, and how it rejects bad formulas."""
 
+import re
+
 import pytest
 import sympy as sp
 
@@ -118,3 +120,23 @@ def test_the_parser_runs_the_grammar_file():
     text = packaged.read_text() if packaged.is_file() else source.read_text()
     assert parse_module._grammar_text() == text
     assert "minimize" in text and parse("minimize: FP").minimize
+
+
+SYNTAX_CONTEXTS = ["TP", "2", ".5", "(TP)", "sqrt(TP)", "a = TP; a", "TP^2", "-TP", "min(TP, FP)", "TP +", "(", "min(TP,"]
+SYNTAX_TOKENS = ["2", ".5", "TP", "minimize: TP", "=", "= 3", ":", ",", "(FP)", ")", ";;", "* FP", "^ 2"]
+
+
+@pytest.mark.parametrize("context", SYNTAX_CONTEXTS)
+def test_a_syntax_error_names_only_characters_the_formula_has(context):
+    """Whatever follows whatever, a syntax error that quotes a character (')', ',', '=', ':', ';') quotes one the
+    formula holds (not one it asks to write), and says more than that the token was unexpected."""
+    for token in SYNTAX_TOKENS:
+        text = f"{context} {token}"
+        try:
+            parse(text)
+        except MetriccError as error:
+            message = error.message
+            claims = re.sub(r"\(or ';'\)|missing '\)'|write ';'", "", message)  # (characters to write)
+            quoted = re.findall(r"'(.)'", claims)
+            assert all(char in text for char in quoted), (text, message)
+            assert message != f"syntax error: unexpected {token.split()[0]}", (text, message)
