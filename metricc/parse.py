@@ -105,19 +105,26 @@ def parse(text: str, params: Mapping[str, float] | None = None) -> Parsed:
     return Parsed(expr, minimize, scope.values_used())
 
 
+_CHAINS = {"add": "'+' and '-'", "sub": "'+' and '-'", "mul": "'*' and '/'", "div": "'*' and '/'"}
+
+
 def _check_shape(tree: lark.Tree, text: str) -> None:
     """Reject formulas nested deeper than MAX_DEPTH or with more than MAX_BINDINGS bindings (no recursion)."""
     bindings = sum(1 for child in tree.children if isinstance(child, lark.Tree) and child.data == "binding")
     if bindings > MAX_BINDINGS:
         raise MetriccError(f"the formula has {bindings} bindings; at most {MAX_BINDINGS} are accepted")
-    stack = [(tree, 0)]
+    stack = [(tree, 0, None)]
     while stack:
-        node, depth = stack.pop()
+        node, depth, parent = stack.pop()
         if depth > MAX_DEPTH:
             line, column = _position(node)
-            raise MetriccError(f"the formula nests more than {MAX_DEPTH} levels deep", text=text, line=line,
+            chain = _CHAINS.get(parent)  # the operator whose left operand nests
+            hint = "" if chain is None else (f": a chain of {chain} nests one level per "
+                                             f"{'term' if parent in ('add', 'sub') else 'factor'}; split it with "
+                                             f"bindings (a = ...; b = ...; a + b)")
+            raise MetriccError(f"the formula nests more than {MAX_DEPTH} levels deep{hint}", text=text, line=line,
                                column=column)
-        stack.extend((child, depth + 1) for child in node.children if isinstance(child, lark.Tree))
+        stack.extend((child, depth + 1, node.data) for child in node.children if isinstance(child, lark.Tree))
 
 
 def _check_params(params: Mapping[str, float]) -> dict[str, float]:

@@ -140,3 +140,20 @@ def test_a_syntax_error_names_only_characters_the_formula_has(context):
             quoted = re.findall(r"'(.)'", claims)
             assert all(char in text for char in quoted), (text, message)
             assert message != f"syntax error: unexpected {token.split()[0]}", (text, message)
+
+
+@pytest.mark.parametrize("text, hint", [
+    ("TP" + "+TP" * 300, ": a chain of '+' and '-' nests one level per term; split it with bindings (a = ...; b = ...; "
+                         "a + b)"),
+    ("TP" + "*TP/FP" * 150, ": a chain of '*' and '/' nests one level per factor; split it with bindings"),
+    ("-" * 300 + "TP", ""),
+])
+def test_a_long_chain_of_one_operator_is_refused_with_how_to_split_it(text, hint):
+    """A sum of 301 terms nests as deep as a formula 301 parentheses deep: the error says so, and how to split it
+    (each binding nests apart)."""
+    with pytest.raises(MetriccError) as info:
+        parse(text)
+    assert info.value.message.startswith(f"the formula nests more than 200 levels deep{hint}")
+    assert hint or info.value.message.endswith("deep")
+    half = "+".join(["TP"] * 150)
+    assert parse(f"a = {half}; b = {half}; a + b").expr == 300 * TP
