@@ -13,7 +13,7 @@ from ._version import __version__
 from .compiler import compile_metric
 from .errors import MetriccError
 from .backends import BACKENDS, names
-from .lrange import DTYPES, default_accuracy, plot, table
+from .lrange import DTYPES, default_accuracy, plot, table, verdict
 
 EXAMPLES = """\
 examples:
@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
                                              "floating-point type, for a naive sigmoid and for metricc's kernel.",
                                  epilog="examples:\n  metricc lrange --accuracy 1e-3\n"
                                         "  metricc lrange --accuracy 0.01 --dtype float32 --threshold 0.3\n"
+                                        "  metricc lrange --L 50 --dtype float16                is L = 50 valid in float16?\n"
                                         "  metricc lrange --plot lrange.png --L 73",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     lrange.add_argument("--accuracy", type=float, default=None, metavar="T",
@@ -76,7 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     lrange.add_argument("--backend", choices=names(probed=True), default="torch",
                         help="whose sigmoid to measure (default: torch)")
     lrange.add_argument("--plot", metavar="FILE.png", help="also draw A(p) and the valid bands of L (matplotlib)")
-    lrange.add_argument("--L", type=float, default=73.0, help="the L to draw (default: 73)")
+    lrange.add_argument("--L", type=float, help="also say, per type, whether this L is valid; the L that --plot "
+                                                "draws (default: 73)")
     return parser
 
 
@@ -186,9 +188,11 @@ def _lrange(args: argparse.Namespace) -> int:
     dtypes = [args.dtype] if args.dtype else list(BACKENDS[args.backend].dtypes)
     try:
         accuracy = default_accuracy(args.threshold) if args.accuracy is None else args.accuracy
-        print(table(accuracy, dtypes, threshold=args.threshold, backend=args.backend))
+        verdicts = [] if args.L is None else [
+            "", *(verdict(args.L, accuracy, dtype, threshold=args.threshold, backend=args.backend) for dtype in dtypes)]
+        print("\n".join([table(accuracy, dtypes, threshold=args.threshold, backend=args.backend), *verdicts]))
         if args.plot:
-            plot(args.plot, args.L, threshold=args.threshold, backend=args.backend)
+            plot(args.plot, 73.0 if args.L is None else args.L, threshold=args.threshold, backend=args.backend)
             print(f"wrote {args.plot}")
     except ImportError:
         raise MetriccError(f"measuring {args.backend}'s sigmoid needs {args.backend}, which is not installed: pip "

@@ -188,10 +188,26 @@ def table(accuracy: float, dtypes=DTYPES, *, threshold: float = 0.5, backend: st
     return "\n".join(rows)
 
 
-def plot(path: str, L: float, *, threshold: float = 0.5, backend: str = "torch") -> None:
-    """Draw A(p) for `L` beside the identity, and the valid band of L per dtype against the accuracy level."""
+def verdict(L: float, accuracy: float, dtype: str, *, threshold: float = 0.5, backend: str = "torch") -> str:
+    """One line: whether `L` is valid in `dtype` for metricc's kernel and for a naive sigmoid, and if not, why."""
+    _check_L(L)
+    parts = []
+    for kernel, name in (("metricc", "metricc's kernel"), ("naive", "a naive sigmoid")):
+        valid = l_range(accuracy, dtype, threshold=threshold, kernel=kernel, backend=backend)
+        word = ("valid" if L in valid else "too small" if L < valid.L_min else
+                "too large" if valid.valid else "not valid")
+        parts.append(f"{word} for {name} ({valid})")
+    return f"L = {L:g} in {_dtype_name(dtype)}: " + "; ".join(parts)
+
+
+def _check_L(L: float) -> None:
     if not 0 < L < math.inf:
         raise MetriccError(f"Expected argument `L` to be a positive float, but got {L!r}.")
+
+
+def plot(path: str, L: float, *, threshold: float = 0.5, backend: str = "torch") -> None:
+    """Draw A(p) for `L` beside the identity, and the valid band of L per dtype against the accuracy level."""
+    _check_L(L)
     try:
         import matplotlib
 

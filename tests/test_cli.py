@@ -199,3 +199,21 @@ def test_lrange_near_an_end_takes_the_accuracy_compile_takes():
     out = metricc("lrange", "--dtype", "float64", "--threshold", "0.99")
     assert out.returncode == 0, out.stderr
     assert "p in [0.005, 0.995], threshold 0.99" in out.stdout
+
+
+def test_lrange_with_an_L_says_where_that_L_is_valid():
+    """`metricc lrange --L 50` printed the table and said nothing of L = 50 (--L only set the L that --plot draws),
+    and an --L of -3 was ignored as silently."""
+    from metricc.lrange import l_range
+
+    out = metricc("lrange", "--L", "50", "--dtype", "float16")
+    naive, ours = (l_range(0.01, "float16", kernel=kernel) for kernel in ("naive", "metricc"))
+    assert out.returncode == 0, out.stderr
+    assert (f"L = 50 in float16: valid for metricc's kernel ({ours}); too large for a naive sigmoid ({naive})"
+            in out.stdout)
+    out = metricc("lrange", "--L", "5", "--dtype", "float64", "--dtype", "float64")
+    assert "L = 5 in float64: too small for metricc's kernel" in out.stdout
+    for bad in ("-3", "0", "inf", "nan"):
+        out = metricc("lrange", "--L", bad)
+        assert out.returncode == 1 and "Traceback" not in out.stderr
+        assert f"Expected option --L to be a positive float, but got {float(bad)}" in out.stderr, out.stderr
