@@ -212,7 +212,7 @@ _OPTIONS = {"`num_classes`": "--num-classes", "`L`": "--L", "`threshold`": "--th
 def _as_options(message: str) -> str:
     for name, option in _OPTIONS.items():
         message = message.replace(f"argument {name}", f"option {option}")
-    return message
+    return message.replace("from_logits=False", "--probabilities")
 
 
 def _tolerate_encodings() -> None:
