@@ -344,6 +344,8 @@ def main():
     parser.add_argument("--tables", default=",".join(TABLES), metavar="NAMES",
                         help=f"comma-separated tables to run, of {', '.join(TABLES)} (default: all)")
     args = parser.parse_args()
+    if args.repeats is not None and args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     tables = set(args.tables.split(","))
     if not tables <= set(TABLES):
         parser.error(f"unknown table {sorted(tables - set(TABLES))[0]!r}; expected some of {', '.join(TABLES)}")

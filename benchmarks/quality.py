@@ -335,6 +335,9 @@ def main(argv=None):
                         help="logistic model, an MLP with one hidden layer of 16 ReLU units, or a booster with "
                              "metricc's objectives (--epochs is then the number of rounds) (default: linear)")
     args = parser.parse_args(argv)
+    for option, least in (("folds", 2), ("repeats", 1), ("epochs", 1), ("max-n", 1)):
+        if getattr(args, option.replace("-", "_")) < least:
+            parser.error(f"--{option} must be at least {least}")
     args.losses = tuple(args.losses.split(","))
     unknown = sorted(set(args.losses) - set(FORMULAS))
     if unknown:

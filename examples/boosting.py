@@ -223,6 +223,11 @@ def main(argv=None):
                              "(with --compare-hessians: each Hessian form; with --scan-L: L from 5 to 73)")
     parser.add_argument("--scan-L", action="store_true", help="with --multiclass: the macro-F1 objective at each L")
     args = parser.parse_args(argv)
+    for option, least in (("folds", 2), ("rounds", 1)):
+        if getattr(args, option.replace("-", "_")) < least:
+            parser.error(f"--{option} must be at least {least}")
+    if args.data_dir is not None and not (args.data_dir / "diabetes_prediction_dataset.csv").is_file():
+        parser.error(f"--data-dir: {args.data_dir / 'diabetes_prediction_dataset.csv'} does not exist")
     warnings.filterwarnings("ignore", category=UserWarning)
     datasets = [("synthetic", *synthetic(2_000 if args.quick else 10_000))]
     if args.data_dir is not None:

@@ -18,6 +18,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=50)
     args = parser.parse_args()
+    if args.steps < 1:
+        parser.error("--steps must be at least 1")
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
     X, y = make_classification(n_samples=4000, n_features=8, weights=[0.9], random_state=0)

@@ -158,6 +158,8 @@ def main(argv=None):
     parser.add_argument("--out", type=Path, help="folder for results.csv and modern.png")
     parser.add_argument("--quick", action="store_true", help="2 sets, 2 folds, 3 epochs (for CI)")
     args = parser.parse_args(argv)
+    if args.data_dir is not None and not (args.data_dir / "diabetes_prediction_dataset.csv").is_file():
+        parser.error(f"--data-dir: {args.data_dir / 'diabetes_prediction_dataset.csv'} does not exist")
     torch.set_num_threads(1)
     datasets = [(name, X, y) for name, _, X, y in suite_datasets()]
     if args.quick:

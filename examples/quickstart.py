@@ -46,6 +46,9 @@ def main():
     parser.add_argument("--epochs", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3, help="random splits and initialisations")
     args = parser.parse_args()
+    for option, least in (("epochs", 1), ("repeats", 1)):
+        if getattr(args, option.replace("-", "_")) < least:
+            parser.error(f"--{option} must be at least {least}")
 
     f1 = compile_metric("f1")
     losses = {"BCE": torch.nn.BCEWithLogitsLoss(), "metricc F1": f1.to_torch()}

@@ -460,6 +460,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.csv and not args.target:
         parser.error("--csv needs --target")
+    if args.suite_folds < 2:
+        parser.error("--suite-folds must be at least 2")
+    if args.data_dir is not None and not (args.data_dir / "diabetes_prediction_dataset.csv").is_file():
+        parser.error(f"--data-dir: {args.data_dir / 'diabetes_prediction_dataset.csv'} does not exist")
 
     settings = Settings(seed=args.seed, tune=args.tune, pure=args.pure, models=tuple(args.models.split(",")),
                         extra={formula: formula for formula in args.metric})
@@ -482,11 +486,7 @@ def main(argv=None):
     if args.suite_only:
         args.suite, datasets = True, []
     if args.data_dir is not None and not args.suite_only:
-        path = args.data_dir / "diabetes_prediction_dataset.csv"
-        if path.is_file():
-            datasets.append(("diabetes", *read_csv(path, "diabetes")))
-        else:
-            print(f"skipping diabetes: no {path}")
+        datasets.append(("diabetes", *read_csv(args.data_dir / "diabetes_prediction_dataset.csv", "diabetes")))
     if args.csv:
         datasets.append((args.csv.stem, *read_csv(args.csv, args.target, args.positive)))
     if args.datasets:

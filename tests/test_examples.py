@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -67,3 +69,29 @@ def test_modern_protocol_example_reports_every_loss():
                       r"(\d+) of 2 \| (\d+) \|$", out.stdout, re.MULTILINE)
     assert {(m, k) for m, k, *_ in rows} == {(m, k) for m in ("F1", "G-mean", "BA") for k in ("default", "pure")}
     assert all(0 <= float(v) <= 1 for *_, mean, bce, tuned, _, _ in rows for v in (mean, bce, tuned))
+
+
+BENCHMARKS = EXAMPLES.parent / "benchmarks"
+
+
+@pytest.mark.parametrize("script, args, message", [
+    (EXAMPLES / "quickstart.py", ["--repeats", "0"], "--repeats must be at least 1"),
+    (EXAMPLES / "quickstart.py", ["--epochs", "-1"], "--epochs must be at least 1"),
+    (EXAMPLES / "boosting.py", ["--folds", "1"], "--folds must be at least 2"),
+    (EXAMPLES / "boosting.py", ["--rounds", "0"], "--rounds must be at least 1"),
+    (EXAMPLES / "boosting.py", ["--data-dir", "/nonexistent"],
+     "--data-dir: /nonexistent/diabetes_prediction_dataset.csv does not exist"),
+    (EXAMPLES / "modern_protocol.py", ["--data-dir", "/nonexistent"], "does not exist"),
+    (EXAMPLES / "reproduce_paper.py", ["--suite-folds", "1"], "--suite-folds must be at least 2"),
+    (EXAMPLES / "reproduce_paper.py", ["--data-dir", "/nonexistent"], "does not exist"),
+    (EXAMPLES / "ddp_train.py", ["--steps", "0"], "--steps must be at least 1"),
+    (BENCHMARKS / "quality.py", ["--folds", "1"], "--folds must be at least 2"),
+    (BENCHMARKS / "quality.py", ["--repeats", "0"], "--repeats must be at least 1"),
+    (BENCHMARKS / "bench_loss.py", ["--repeats", "0"], "--repeats must be at least 1"),
+])
+def test_a_bad_argument_is_a_usage_error_not_a_traceback(script, args, message):
+    """`quickstart.py --repeats 0` ended in an UnboundLocalError, `boosting.py --folds 1` in scikit-learn's
+    ValueError, `--data-dir` without the file in a FileNotFoundError: each is now argparse's usage error."""
+    out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert message in out.stderr
