@@ -115,6 +115,8 @@ def read_csv(path, target, positive=None):
         raise SystemExit(f"{path}: column {target!r} has {len(values)} values; a binary target has 2")
     if positive is None:
         positive = "1" if "1" in values else min(values, key=labels.count)
+    elif positive not in values:
+        raise SystemExit(f"{path}: --positive {positive!r} is not a value of column {target!r} ({', '.join(values)})")
     columns = []
     for name in rows[0]:
         if name == target:
@@ -123,8 +125,21 @@ def read_csv(path, target, positive=None):
         try:
             columns.append(np.array([float(v) for v in column]))
         except ValueError:
+            empty = sum(not v.strip() for v in column)
+            if empty and _numbers([v for v in column if v.strip()]):
+                raise SystemExit(f"{path}: column {name!r} holds numbers and {empty} empty cell{'s' * (empty > 1)}: "
+                                 f"fill in or drop the missing values") from None
             columns.extend(np.array([v == level for v in column], dtype=float) for level in sorted(set(column)))
     return np.column_stack(columns), np.array([label == positive for label in labels], dtype=int)
+
+
+def _numbers(values):
+    """Whether every one of `values` (strings) reads as a number."""
+    try:
+        [float(v) for v in values]
+    except ValueError:
+        return False
+    return True
 
 
 def suite_datasets(seed=0):
@@ -462,6 +477,11 @@ def main(argv=None):
         parser.error("--csv needs --target")
     if args.suite_folds < 2:
         parser.error("--suite-folds must be at least 2")
+    if args.csv and not args.csv.is_file():
+        parser.error(f"--csv: {args.csv} does not exist")
+    unknown = sorted(set(args.models.split(",")) - {"SLP", "MLP"})
+    if unknown:
+        parser.error(f"--models: unknown model {unknown[0]!r} (expected SLP, MLP)")
     if args.data_dir is not None and not (args.data_dir / "diabetes_prediction_dataset.csv").is_file():
         parser.error(f"--data-dir: {args.data_dir / 'diabetes_prediction_dataset.csv'} does not exist")
 
@@ -490,7 +510,16 @@ def main(argv=None):
     if args.csv:
         datasets.append((args.csv.stem, *read_csv(args.csv, args.target, args.positive)))
     if args.datasets:
+        unknown = sorted(set(args.datasets.split(",")) - {name for name, *_ in datasets})
+        if unknown:
+            parser.error(f"--datasets: unknown data set {unknown[0]!r} (expected some of "
+                         f"{', '.join(name for name, *_ in datasets)})")
         datasets = [d for d in datasets if d[0] in args.datasets.split(",")]
+    for name, _, y in datasets:
+        rarer = int(min(np.bincount(y, minlength=2)))
+        if rarer < settings.folds:
+            parser.error(f"{name}: {rarer} sample{'s' * (rarer != 1)} of the rarer class, fewer than the "
+                         f"{settings.folds} folds")
     suite = list(suite_datasets(args.seed)) if args.suite else []
 
     args.out.mkdir(parents=True, exist_ok=True)

@@ -84,6 +84,11 @@ BENCHMARKS = EXAMPLES.parent / "benchmarks"
     (EXAMPLES / "modern_protocol.py", ["--data-dir", "/nonexistent"], "does not exist"),
     (EXAMPLES / "reproduce_paper.py", ["--suite-folds", "1"], "--suite-folds must be at least 2"),
     (EXAMPLES / "reproduce_paper.py", ["--data-dir", "/nonexistent"], "does not exist"),
+    (EXAMPLES / "reproduce_paper.py", ["--csv", "/nonexistent.csv", "--target", "y"],
+     "--csv: /nonexistent.csv does not exist"),
+    (EXAMPLES / "reproduce_paper.py", ["--models", "SLP,XYZ"], "--models: unknown model 'XYZ' (expected SLP, MLP)"),
+    (EXAMPLES / "reproduce_paper.py", ["--datasets", "diabetes"],
+     "--datasets: unknown data set 'diabetes' (expected some of synthetic, breast cancer)"),
     (EXAMPLES / "ddp_train.py", ["--steps", "0"], "--steps must be at least 1"),
     (BENCHMARKS / "quality.py", ["--folds", "1"], "--folds must be at least 2"),
     (BENCHMARKS / "quality.py", ["--repeats", "0"], "--repeats must be at least 1"),
@@ -94,4 +99,21 @@ def test_a_bad_argument_is_a_usage_error_not_a_traceback(script, args, message):
     ValueError, `--data-dir` without the file in a FileNotFoundError: each is now argparse's usage error."""
     out = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert message in out.stderr
+
+
+@pytest.mark.parametrize("table, args, message", [
+    ("a,label\n1,x\n2,y\n3,x\n4,y\n", ["--positive", "z"], "--positive 'z' is not a value of column 'label' (x, y)"),
+    ("a,b,label\n1,2,1\n3,,0\n5,6,1\n4,4,0\n", [],
+     "column 'b' holds numbers and 1 empty cell: fill in or drop the missing values"),
+    ("a,label\n1,1\n2,0\n3,1\n4,1\n", [], "error: data: 1 sample of the rarer class, fewer than the 3 folds"),
+])
+def test_reproduce_paper_refuses_a_csv_it_cannot_use(tmp_path, table, args, message):
+    """A --positive that is no label ran as if no sample were positive; a numeric column with an empty cell was
+    one-hot encoded as text without a word; a class rarer than the folds ended in scikit-learn's ValueError."""
+    (tmp_path / "data.csv").write_text(table)
+    out = subprocess.run([sys.executable, str(EXAMPLES / "reproduce_paper.py"), "--quick", "--csv", "data.csv",
+                          "--target", "label", "--datasets", "data", "--models", "SLP", "--losses", "BCE", *args],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr
     assert message in out.stderr
