@@ -176,11 +176,16 @@ def run(args):
     results = out / "results.csv"
     finished = done_rows(results)
     sets = list(data_sets(args.datasets, args.max_n, QUICK_LOADERS if args.quick else None))
-    part, parts = (int(v) for v in args.shard.split("/"))
-    sets = sets[part::parts]
+    missing = sorted(set(args.datasets or ()) - {name for name, *_ in sets})
+    if missing:  # a usage error, as argparse reports one
+        print(f"quality.py: error: --datasets: no binary data set named {missing[0]!r}"
+              f"{' among the --quick ones' if args.quick else ''} with at most {args.max_n} rows and 10 samples of "
+              f"each class", file=sys.stderr)
+        sys.exit(2)
+    sets = sets[args.shard[0]::args.shard[1]]
     with results.open("a", newline="") as file:
         writer = csv.DictWriter(file, FIELDS)
-        if not finished:
+        if file.tell() == 0:  # a new file (a resumed one has its header, with or without rows)
             writer.writeheader()
         for index, (name, X, y) in enumerate(sets, 1):
             started = time.perf_counter()
@@ -338,6 +343,13 @@ def main(argv=None):
     for option, least in (("folds", 2), ("repeats", 1), ("epochs", 1), ("max-n", 1)):
         if getattr(args, option.replace("-", "_")) < least:
             parser.error(f"--{option} must be at least {least}")
+    try:
+        shard = tuple(int(v) for v in args.shard.split("/"))
+        if len(shard) != 2 or not 0 <= shard[0] < shard[1]:
+            raise ValueError
+    except ValueError:
+        parser.error(f"--shard must be K/M with 0 <= K < M, e.g. 0/4 (got {args.shard!r})")
+    args.shard = shard
     args.losses = tuple(args.losses.split(","))
     unknown = sorted(set(args.losses) - set(FORMULAS))
     if unknown:

