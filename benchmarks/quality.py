@@ -358,6 +358,8 @@ def main(argv=None):
         args.folds, args.repeats, args.epochs = 2, 1, 60
     torch.set_num_threads(1)
     if args.report_only:
+        if not (Path(args.out) / "results.csv").is_file():
+            parser.error(f"--report-only: {Path(args.out) / 'results.csv'} does not exist")
         report(Path(args.out), args.losses)
     else:
         run(args)

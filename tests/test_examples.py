@@ -94,6 +94,8 @@ BENCHMARKS = EXAMPLES.parent / "benchmarks"
     (BENCHMARKS / "quality.py", ["--repeats", "0"], "--repeats must be at least 1"),
     (BENCHMARKS / "bench_loss.py", ["--repeats", "0"], "--repeats must be at least 1"),
     (BENCHMARKS / "quality.py", ["--shard", "x"], "--shard must be K/M with 0 <= K < M, e.g. 0/4"),
+    (BENCHMARKS / "quality.py", ["--report-only", "--out", "/nonexistent"],
+     "--report-only: /nonexistent/results.csv does not exist"),
     (BENCHMARKS / "quality.py", ["--shard", "2/2"], "--shard must be K/M with 0 <= K < M, e.g. 0/4"),
     (BENCHMARKS / "quality.py", ["--quick", "--datasets", "nonexistent"],
      "--datasets: no binary data set named 'nonexistent'"),
