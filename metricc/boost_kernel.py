@@ -20,7 +20,7 @@ import warnings
 
 import numpy
 
-from metricc.probability_hint import nonfinite_message  # emitted modules inline this import
+from metricc.probability_hint import masked_message, nonfinite_message  # emitted modules inline this import
 
 HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
 # the default Hessian form: the bound for sigmoid amplifiers; for the softmax one (task="multiclass", where no
@@ -755,6 +755,9 @@ class BoostObjective:
     def _numbers(self, values, name):
         """`values` as an array of float32 or float64 (as given) numbers, other real types as float64; anything
         else (strings, complex numbers, objects) is refused."""
+        message = masked_message(values, name)
+        if message:
+            raise self.error(message)
         values = numpy.asarray(values)
         if values.dtype.kind not in "biuf":
             raise self.error(f"Expected {name} to hold numbers, but got dtype {values.dtype}.")

@@ -317,11 +317,7 @@ class CompiledMetric:
 
 def _numbers(values: Any, name: str) -> np.ndarray:
     """`values` as a NumPy array of bool, int or float, or a MetriccError that says why not."""
-    try:
-        array = np.asarray(values)
-    except (TypeError, ValueError, RuntimeError) as error:
-        raise MetriccError(f"Expected `{name}` to be an array of numbers, but converting it failed: {error}") \
-            from None
+    array = numpy_kernel.as_array(values, name, MetriccError)
     if array.dtype.kind not in "biuf":
         raise MetriccError(f"Expected `{name}` to hold numbers, but got dtype {array.dtype}.")
     return array

@@ -18,7 +18,8 @@ import jax.numpy as jnp
 from metricc.multiclass_math import average, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
 from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
-from metricc.probability_hint import per_element_message, shape_message, target_hint  # emitted modules inline this import
+from metricc.probability_hint import masked_message, per_element_message  # emitted modules inline this import
+from metricc.probability_hint import shape_message, target_hint  # emitted modules inline this import
 
 def slope(u):
     """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where
@@ -39,7 +40,10 @@ def _warn_if_light(total, eps, warning):
 
 def _numbers(values, name, error):
     """`values` as a JAX array of booleans, integers or floats; strings, objects and complex numbers are
-    refused by name."""
+    refused by name, and so are masked arrays with masked entries."""
+    message = masked_message(values, name)
+    if message:
+        raise error(message)
     try:
         array = jnp.asarray(values)
     except TypeError:  # strings, objects

@@ -10,7 +10,7 @@ import numpy
 
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
-from metricc.probability_hint import shape_message  # emitted modules inline this import
+from metricc.probability_hint import masked_message, shape_message  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
@@ -34,6 +34,18 @@ def small_sigmoid(x, out):
     out += 1
     return numpy.divide(1.0, out, out=out)
 
+
+
+def as_array(value, name, error):
+    """`value` as a NumPy array, or `error` saying why not: it does not convert (a torch tensor that requires
+    grad), or it is a masked array with masked entries (masked_message)."""
+    message = masked_message(value, name)
+    if message:
+        raise error(message)
+    try:
+        return numpy.asarray(value)
+    except (TypeError, ValueError, RuntimeError) as failure:
+        raise error(f"Expected `{name}` to be an array of numbers, but converting it failed: {failure}") from None
 
 class SoftConfusionLoss:
     """`1 - metric` (or a cost) of the soft confusion matrix, with its gradient from the derived formulas.
@@ -181,11 +193,7 @@ class SoftConfusionLoss:
         return x, y, w, largest
 
     def _array(self, value, name):
-        try:
-            return numpy.asarray(value)
-        except (TypeError, ValueError, RuntimeError) as error:  # e.g. a torch tensor that requires grad
-            raise self.error(f"Expected `{name}` to be an array of numbers, but converting it failed: {error}") \
-                from None
+        return as_array(value, name, self.error)
 
     def _check_values(self, x, y, w):
         """Reductions only (no n-sized temporaries): a sum is finite unless some element is not (or it

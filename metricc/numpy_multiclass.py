@@ -12,7 +12,7 @@ import numpy
 
 from metricc.multiclass_math import average, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
-from metricc.numpy_kernel import MAX_COUNT  # emitted modules inline this import
+from metricc.numpy_kernel import MAX_COUNT, as_array  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.probability_hint import per_element_message, target_hint  # emitted modules inline this import
 
@@ -151,11 +151,7 @@ class MultiSoftConfusionLoss:
         return w
 
     def _array(self, value, name):
-        try:
-            return numpy.asarray(value)
-        except (TypeError, ValueError, RuntimeError) as error:
-            raise self.error(f"Expected `{name}` to be an array of numbers, but converting it failed: {error}") \
-                from None
+        return as_array(value, name, self.error)
 
     def _evaluate(self, counts):
         largest = max(float(c.max()) for c in counts)

@@ -1,6 +1,6 @@
 """Hints about a batch that the losses take but likely should not: logits that look like probabilities (sigmoid
 outputs given to a loss that takes logits), and sample weights so light that eps shifts the loss; and the error
-for a loss or gradient that is not finite, and the shape mismatch of a binary loss. Shared by the NumPy, torch, JAX and booster kernels (emitted modules
+for a loss or gradient that is not finite, the shape mismatch of a binary loss and masked arrays. Shared by the NumPy, torch, JAX and booster kernels (emitted modules
 inline this file); imports nothing."""
 
 # A batch of at least this many logits, all in [0, 1] and spread over at least half of it, looks like
@@ -82,6 +82,17 @@ def nonfinite_message(name, counts=None, per_class=False, derivatives="gradient"
             f"{where}: the formula divides by 0 there, takes a log or a root (a fractional power) of 0 or of a "
             f"negative number, or passes {dtype}'s largest number, {LARGEST[dtype]:.3g} (raise eps, or change the "
             f"formula{'' if dtype == 'float64' else ', or pass float64 input'})")
+
+
+def masked_message(value, name):
+    """The error for a NumPy masked array with masked entries (told apart without importing NumPy), else None:
+    converted to an array it would lose its mask, and the masked entries' values count as any other's."""
+    mask = getattr(value, "mask", None) if type(value).__name__ == "MaskedArray" else None
+    if mask is None or not (mask.any() if hasattr(mask, "any") else mask):
+        return None
+    return (f"Expected `{name}` without masked entries, but it is a masked array with masked entries (their "
+            f"values would count as any other's): drop those samples, or fill them (.filled()) and give them "
+            f"sample_weight 0")
 
 
 def shape_message(input_shape, target_shape):

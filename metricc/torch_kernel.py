@@ -197,7 +197,13 @@ def summary_fields(values):
 
 
 def check_devices(error, *tensors):
-    """Raise `error` unless the tensors (None skipped) share one device that holds data (not `meta`)."""
+    """Raise `error` unless the tensors (None skipped) are dense (strided, not sparse or nested) and share one
+    device that holds data (not `meta`)."""
+    for name, t in zip(("input", "target", "sample_weight"), tensors):
+        if isinstance(t, torch.Tensor) and (t.is_nested or t.layout != torch.strided):
+            kind = "nested" if t.is_nested else f"sparse ({t.layout})"
+            raise error(f"Expected dense tensors, but `{name}` is {kind}: pass a dense one (.to_dense(), or "
+                        f"torch.cat of a nested tensor's parts with their targets)")
     devices = {t.device for t in tensors if isinstance(t, torch.Tensor)}
     if len(devices) == 1 and next(iter(devices)).type != "meta":
         return

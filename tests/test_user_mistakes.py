@@ -464,3 +464,60 @@ def test_torch_refuses_a_target_or_weights_that_require_grad(task, options, wrt)
     arguments[wrt] = arguments[wrt].detach()
     loss_fn(z, arguments["target"], arguments["sample_weight"]).backward()
     assert z.grad is not None
+
+
+def _masked(values, mask):
+    return np.ma.masked_array(np.asarray(values, dtype=np.float64), mask=mask)
+
+
+MASKED = "is a masked array with masked entries"
+
+
+def test_masked_arrays_with_masked_entries_are_refused_not_read_through():
+    """NumPy's masked arrays lost their mask on the way in: the masked entries' values counted as any other
+    (a missing prediction scored as its placeholder), silently."""
+    logits, labels = [0.1, 0.2, 0.3, -1.0], [0, 1, 1, 0]
+    mask = [False, True, False, False]
+    metric = compile_metric("f1")
+    calls = [
+        lambda: metric.loss_and_grad(_masked(logits, mask), labels),
+        lambda: metric.loss_and_grad(logits, _masked(labels, mask)),
+        lambda: metric.loss_and_grad(logits, labels, _masked([1, 1, 1, 1], mask)),
+        lambda: metric.score(_masked([0, 1, 1, 0], mask), labels),
+        lambda: metric.tune_threshold(_masked(logits, mask), labels),
+        lambda: metric.to_xgboost()(labels, _masked(logits, mask)),
+        lambda: compile_metric("f1", task="multiclass", num_classes=2).loss_and_grad(
+            _masked([[0.1, 0.2], [0.3, -1.0]], [[False, True], [False, False]]), [0, 1]),
+    ]
+    for call in calls:
+        with pytest.raises(MetriccError, match=MASKED):
+            call()
+    value, _ = metric.loss_and_grad(_masked(logits, False), labels)  # nothing masked: its values, as an array's
+    assert value == metric.loss_and_grad(np.asarray(logits), labels)[0]
+
+
+def test_masked_arrays_are_refused_by_the_jax_loss_and_emitted_modules():
+    pytest.importorskip("jax")
+    metric = compile_metric("f1")
+    masked = _masked([0.1, 0.2, 0.3], [False, True, False])
+    with pytest.raises(MetriccError, match=MASKED):
+        metric.to_jax()(masked, np.array([0.0, 1.0, 1.0]))
+    emitted = load_emitted(metric.emit("numpy"))["MetricLoss"]()
+    with pytest.raises(ValueError, match=MASKED):
+        emitted.loss_and_grad(masked, [0, 1, 1])
+
+
+@pytest.mark.parametrize("layout", ["sparse", "nested"])
+def test_sparse_and_nested_tensors_are_refused_by_name(layout):
+    """A sparse tensor ended in torch's "reshape is not implemented for sparse tensors", a nested one in
+    "NestedTensorImpl doesn't support sizes. Please file an issue"."""
+    loss = compile_metric("f1").to_torch()
+    if layout == "sparse":
+        input, target = torch.randn(4, 3).to_sparse(), torch.zeros(4, 3)
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the prototype API's warning
+            input = torch.nested.nested_tensor([torch.randn(3), torch.randn(2)])
+            target = torch.nested.nested_tensor([torch.zeros(3), torch.ones(2)])
+    with pytest.raises(MetriccError, match=f"Expected dense tensors, but `input` is {layout}"):
+        loss(input, target)
