@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
                                              "floating-point type, for a naive sigmoid and for metricc's kernel.",
                                  epilog="examples:\n  metricc lrange --accuracy 1e-3\n"
                                         "  metricc lrange --accuracy 0.01 --dtype float32 --threshold 0.3\n"
-                                        "  metricc lrange --L 50 --dtype float16                is L = 50 valid in float16?\n"
+                                        "  metricc lrange --L 50 --dtype float16       is L = 50 valid in float16?\n"
                                         "  metricc lrange --plot lrange.png --L 73",
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     lrange.add_argument("--accuracy", type=float, default=None, metavar="T",

@@ -227,8 +227,10 @@ def _token_label(error: lark.UnexpectedInput, text: str) -> str:
 def _keywords_hint(named: catalog.Named, args: list) -> str:
     """How to set the parameters of a named metric written as a call, fbeta(2): by keyword, with the call's
     numbers (or the defaults)."""
-    values = {key: f"{float(arg):g}" if arg.is_number and arg.is_real else f"{default:g}"
-              for (key, default), arg in zip(named.defaults.items(), [*args, *[sp.nan] * len(named.defaults)])}
+    values = {}
+    for index, (key, default) in enumerate(named.defaults.items()):
+        given = args[index] if index < len(args) else None
+        values[key] = f"{float(given):g}" if given is not None and given.is_number and given.is_real else f"{default:g}"
     plural = "s" * (len(values) > 1)
     keywords = ", ".join(f"{key}={value}" for key, value in values.items())
     options = " ".join(f"--param {key}={value}" for key, value in values.items())

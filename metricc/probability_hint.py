@@ -1,7 +1,7 @@
 """Hints about a batch that the losses take but likely should not: logits that look like probabilities (sigmoid
 outputs given to a loss that takes logits), and sample weights so light that eps shifts the loss; and the error
-for a loss or gradient that is not finite, the shape mismatch of a binary loss and masked arrays. Shared by the NumPy, torch, JAX and booster kernels (emitted modules
-inline this file); imports nothing."""
+for a loss or gradient that is not finite, the shape mismatch of a binary loss and masked arrays. Shared by the
+NumPy, torch, JAX and booster kernels (emitted modules inline this file); imports nothing."""
 
 # A batch of at least this many logits, all in [0, 1] and spread over at least half of it, looks like
 # probabilities (the logits of a fresh network often lie in a narrow band inside [0, 1]) ...

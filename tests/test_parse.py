@@ -122,7 +122,8 @@ def test_the_parser_runs_the_grammar_file():
     assert "minimize" in text and parse("minimize: FP").minimize
 
 
-SYNTAX_CONTEXTS = ["TP", "2", ".5", "(TP)", "sqrt(TP)", "a = TP; a", "TP^2", "-TP", "min(TP, FP)", "TP +", "(", "min(TP,"]
+SYNTAX_CONTEXTS = ["TP", "2", ".5", "(TP)", "sqrt(TP)", "a = TP; a", "TP^2", "-TP", "min(TP, FP)", "TP +", "(",
+                   "min(TP,"]
 SYNTAX_TOKENS = ["2", ".5", "TP", "minimize: TP", "=", "= 3", ":", ",", "(FP)", ")", ";;", "* FP", "^ 2"]
 
 
