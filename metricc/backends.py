@@ -35,6 +35,9 @@ class Backend:
     extra: str = ""  # source appended to an emitted module, after the MetricLoss class
     dtypes: tuple[str, ...] = ()  # floating-point types the L probe measures
     probe: str = ""  # "module:function" of the L probe (dtype, kernel, threshold, ends) -> keeps_gradient(L)
+    # integers of the printed code are printed as ints below this, as floats from it (JAX without x64 takes a
+    # Python int as an int32: a larger one raises OverflowError)
+    int_limit: int = 2**53
 
 
 # What makes a torch loss train on minibatches without collapsing (README, "Training with a metric loss"; measured
@@ -126,7 +129,7 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
             multi_kernels=("probability_hint.py", "multiclass_math.py", "jax_kernel.py"),
             options=MappingProxyType({"check_inputs": True}), multi_options=MappingProxyType({"check_inputs": True}),
             usage="loss = MetricLoss()   # loss(logits, target) -> 0-dim array, under jax.jit and jax.grad",
-            dtypes=("float64", "float32", "float16", "bfloat16"), probe="metricc.jax_probe:jax_probe"),
+            dtypes=("float64", "float32", "float16", "bfloat16"), probe="metricc.jax_probe:jax_probe", int_limit=2**31),
     *(Backend(booster, _table("numpy.", "numpy.minimum({0}, {1})", "numpy.maximum({0}, {1})"),
               MappingProxyType({"numpy": "numpy"}), kernels=("probability_hint.py", "boost_kernel.py"),
               loss_class="BoostObjective", order=2,

@@ -22,6 +22,7 @@ class Printer:
     def __init__(self, backend: str):
         self.backend = backend
         self.functions = backend_named(backend).functions
+        self.int_limit = backend_named(backend).int_limit
 
     def __call__(self, expr: sp.Expr) -> str:
         return self._print(expr)[0]
@@ -46,7 +47,7 @@ class Printer:
         return text if precedence >= level else f"({text})"
 
     def _number(self, expr: sp.Basic) -> tuple[str, int]:
-        if expr.is_Integer and abs(int(expr)) < 2**53:
+        if expr.is_Integer and abs(int(expr)) < self.int_limit:
             value = int(expr)
             return str(value), (_NEG if value < 0 else _ATOM)
         try:
@@ -72,7 +73,7 @@ class Printer:
             return f"-{self._at(-expr, _MUL)}", _NEG
         coefficient, factors = expr.as_coeff_mul()
         numerator, denominator = [], []
-        if coefficient.is_Rational and max(abs(coefficient.p), coefficient.q) < 2**53:  # else printed as a float
+        if coefficient.is_Rational and max(abs(coefficient.p), coefficient.q) < self.int_limit:  # else a float
             if coefficient.p != 1:
                 numerator.append(sp.Integer(coefficient.p))
             if coefficient.q != 1:

@@ -261,3 +261,18 @@ def test_a_gradient_with_respect_to_the_target_or_the_weights_is_refused(task, w
         (jax.jit(grad) if jit else grad)(z, y, w)
     expected = compile_metric("f1", **options).loss_and_grad(np.asarray(z), np.asarray(y), np.asarray(w))[1]
     np.testing.assert_allclose(np.asarray(jax.grad(total)(z, y, w)), expected, rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("formula", ["v = abs(TP * 1.234567); 1.234567 * v / N",  # 1524155677489 / 10^12
+                                     "3000000000 * TP / (3000000000 * N + FP)", "TPR - 4294967297 * FPR / 2^32"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_integers_beyond_int32_in_the_formula(formula, dtype):
+    """Integers of the printed code beyond int32 (a rational's numerator, 1.234567^2 = 1524155677489/10^12) were
+    printed as Python ints, which JAX without x64 takes as int32: OverflowError ("An overflow was encountered
+    while parsing an argument to a jitted computation"). They print as floats for JAX."""
+    metric = compile_metric(formula)
+    x, y, w = _binary_data(dtype)
+    expected, expected_grad = metric.loss_and_grad(x, y, w)
+    with jax.enable_x64(dtype == "float64"):
+        value, grad = jax.value_and_grad(metric.to_jax())(jnp.asarray(x), jnp.asarray(y), jnp.asarray(w))
+    _close(value, expected, grad, expected_grad, dtype)
