@@ -87,11 +87,18 @@ class CompiledMetric:
         is that of their sum."""
         return self._numpy_loss.loss_and_grad(logits, target, sample_weight, check_inputs=check_inputs)
 
-    def score(self, predictions: Any, target: Any, sample_weight: Any = None) -> float:
+    def score(self, predictions: Any, target: Any, sample_weight: Any = None, *,
+              zero_division: float | None = None) -> float:
         """The formula's exact value on hard 0/1 predictions (no amplifier, no smoothing); multi-class: class
-        indices, multi-label: (n, C) 0/1, averaged as `average` says (an array for "none")."""
+        indices, multi-label: (n, C) 0/1, averaged as `average` says (an array for "none"). Where the formula is
+        undefined (0/0; for a class, before the average), the value is `zero_division` as in scikit-learn, or
+        by default NaN with a MetriccWarning."""
+        if zero_division is not None and (isinstance(zero_division, bool) or not isinstance(zero_division, numbers.Real)
+                                          or not math.isfinite(zero_division)):
+            raise MetriccError(f"Expected argument `zero_division` to be a finite number (such as 0 or 1) or None, "
+                               f"but got {_describe(zero_division)}.")
         if self.task != "binary":
-            return self._multi_score(predictions, target, sample_weight)
+            return self._multi_score(predictions, target, sample_weight, zero_division)
         predictions, target = _zero_one(predictions, "predictions"), _zero_one(target, "target")
         if predictions.shape != target.shape:
             raise MetriccError(f"Expected `predictions` and `target` to have the same shape, but got "
@@ -102,12 +109,14 @@ class CompiledMetric:
         with np.errstate(all="ignore"):
             loss = float(self._scalars("numpy")(*(np.float64(c) for c in counts))[0])
         value = loss if self.minimize else 1 - loss
+        if not math.isfinite(value) and zero_division is not None:
+            return float(zero_division)
         if not math.isfinite(value):
             warnings.warn(f"{self.formula!r} is undefined at TP, FP, FN, TN = {counts}; returning nan",
                           MetriccWarning, stacklevel=2)
         return value
 
-    def _multi_score(self, predictions, target, sample_weight):
+    def _multi_score(self, predictions, target, sample_weight, zero_division):
         target = _numbers(target, "target")
         if target.ndim > (2 if self.task == "multilabel" else 1):  # per element: each a row, as the losses take it
             predictions, target, sample_weight = _element_rows(predictions, target, sample_weight, self.task)
@@ -122,7 +131,7 @@ class CompiledMetric:
         else:
             predicted = numpy_multiclass.one_hot(_class_indices(predictions, n, self.num_classes), self.num_classes)
         return numpy_multiclass.score(self._scalars("numpy"), predicted, y, weight, self.average, self.class_weight,
-                                      self.minimize, self.formula, MetriccWarning)
+                                      self.minimize, self.formula, MetriccWarning, zero_division)
 
     def to_torch(self, *, pure: bool = False, **options: Any):
         """A `torch.nn.Module`: `loss(logits, target, sample_weight=None) -> 0-dim tensor`.

@@ -75,17 +75,21 @@ def per_class_counts(xp, yh, not_yh, y, w):
             xp.sum(wn * not_yh, axis=0))
 
 
-def average(xp, scalars, counts, eps, average_, class_weight):
+def average(xp, scalars, counts, eps, average_, class_weight, undefined=None):
     """The loss (0-dim, or (C,) for "none") and the gradient coefficients a, b per class, each (C,), with the
     average's class weights folded in. "weighted" weighs by support (TP + FN) as scikit-learn does: a class
-    without support counts 0, and with no support at all the loss is 0 with a zero gradient."""
+    without support counts 0, and with no support at all the loss is 0 with a zero gradient. `undefined`
+    (a number, or None) stands in for a class's loss that is not finite (0/0), before the average."""
     like = counts[0]
     if average_ == "micro":
         loss, a, b = scalars(*(xp.sum(c) + eps for c in counts))
-        return (xp.asarray(loss, dtype=like.dtype),
+        loss = xp.asarray(loss, dtype=like.dtype)
+        return (loss if undefined is None else xp.where(xp.isfinite(loss), loss, undefined),
                 *(xp.broadcast_to(xp.asarray(v, dtype=like.dtype), like.shape) for v in (a, b)))
     loss, a, b = (xp.broadcast_to(xp.asarray(v, dtype=like.dtype), like.shape)
                   for v in scalars(*(c + eps for c in counts)))
+    if undefined is not None:
+        loss = xp.where(xp.isfinite(loss), loss, undefined)
     if average_ == "none":
         return loss, a, b
     if average_ == "weighted":

@@ -181,12 +181,14 @@ class MultiSoftConfusionLoss:
         return nonfinite_message(self.name, [c[k] for c in counts], part=part)
 
 
-def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warning):
-    """The formula's exact value on hard one-hot (or multi-hot) predictions, averaged as `average_` says; warns
-    where it is undefined (0/0)."""
+def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warning, zero_division=None):
+    """The formula's exact value on hard one-hot (or multi-hot) predictions, averaged as `average_` says; where
+    it is undefined (0/0) for a class, `zero_division` is that class's value, or (None) the result is NaN with a
+    warning."""
     counts = per_class_counts(numpy, predicted, 1 - predicted, y, w)
+    undefined = None if zero_division is None else zero_division if minimize else 1 - zero_division
     with numpy.errstate(all="ignore"):
-        loss, _, _ = average(numpy, scalars, counts, 0.0, average_, class_weight)
+        loss, _, _ = average(numpy, scalars, counts, 0.0, average_, class_weight, undefined)
     loss = loss if average_ == "none" else float(loss)
     value = loss if minimize else 1 - loss
     if not numpy.isfinite(value).all():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from metricc import catalog, compile_metric
+from metricc import MetriccError, catalog, compile_metric
 from oracles import CATALOG_SCORES
 
 
@@ -71,3 +71,29 @@ def test_other_libraries_names_lead_to_catalog_metrics():
     metric" is one of the catalog's."""
     assert set(catalog.OTHER_NAMES.values()) <= set(catalog.METRICS)
     assert not {catalog.folded(name) for name in catalog.known_names()} & set(catalog.NOT_COUNTS)
+
+
+@pytest.mark.parametrize("zero_division", [0, 1])
+@pytest.mark.parametrize("name, predictions, target", [
+    ("precision", [0, 0, 0], [0, 1, 1]),  # nothing predicted positive
+    ("recall", [1, 0, 1], [0, 0, 0]),  # no positive sample
+    ("f1", [0, 0, 0], [0, 0, 0]),  # neither
+])
+def test_score_zero_division_is_scikit_learns(name, predictions, target, zero_division):
+    """`zero_division=` gives the value scikit-learn's does where the formula is 0/0, without a warning."""
+    import warnings
+
+    sklearn_score = {"precision": skm.precision_score, "recall": skm.recall_score, "f1": skm.f1_score}[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = compile_metric(name).score(np.array(predictions), np.array(target), zero_division=zero_division)
+    assert value == sklearn_score(target, predictions, zero_division=zero_division)
+
+
+def test_score_zero_division_is_the_cost_of_a_cost_and_is_checked():
+    cost = compile_metric("minimize: FP/(FP + TN)")
+    assert cost.score(np.array([1, 1]), np.array([1, 1]), zero_division=0.25) == 0.25
+    assert cost.score(np.array([1, 0]), np.array([0, 0]), zero_division=0.25) == 0.5  # defined: its value
+    for bad in ("0", True, [0], float("inf"), float("nan")):
+        with pytest.raises(MetriccError, match="zero_division"):
+            compile_metric("f1").score(np.array([0]), np.array([0]), zero_division=bad)

@@ -125,3 +125,26 @@ def test_emitted_numpy_multiclass_module_equals_the_library():
     loss, grad = _emitted(metric)["loss_and_grad"](z, target, w)
     expected_loss, expected_grad = metric.loss_and_grad(z, target, w)
     assert loss == expected_loss and np.array_equal(grad, expected_grad)
+
+
+@pytest.mark.parametrize("zero_division", [0, 1])
+@pytest.mark.parametrize("average", ["macro", "weighted", "micro"])
+@pytest.mark.parametrize("name", ["precision", "recall", "f1"])
+def test_multiclass_score_zero_division_is_scikit_learns(name, average, zero_division):
+    """Per class, as scikit-learn has it (labels 0 .. C-1): class 2 is never predicted, class 3 never true."""
+    target, predicted = np.array([0, 0, 1, 1, 2, 2, 0]), np.array([0, 1, 1, 3, 0, 1, 0])
+    metric = compile_metric(name, task="multiclass", num_classes=4, average=average)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = metric.score(predicted, target, zero_division=zero_division)
+    sklearn_score = {"precision": skm.precision_score, "recall": skm.recall_score, "f1": skm.f1_score}[name]
+    assert value == pytest.approx(sklearn_score(target, predicted, labels=[0, 1, 2, 3], average=average,
+                                                zero_division=zero_division), abs=1e-12)
+
+
+def test_multilabel_score_zero_division_is_scikit_learns():
+    target = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 0]])
+    predicted = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 0]])  # label 2: never true, never predicted
+    metric = compile_metric("f1", task="multilabel", num_classes=3, average="macro")
+    assert metric.score(predicted, target, zero_division=1) == pytest.approx(
+        skm.f1_score(target, predicted, average="macro", zero_division=1), abs=1e-12)
