@@ -90,7 +90,7 @@ def _formula_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--task", choices=("binary", "multiclass", "multilabel"), default="binary",
                         help="default: binary")
     parser.add_argument("--num-classes", type=int, help="number of classes (multiclass, multilabel)")
-    parser.add_argument("--average", choices=("macro", "micro", "weighted", "none"), default="macro",
+    parser.add_argument("--average", choices=("macro", "micro", "weighted", "none"), default=None,
                         help="how per-class scores combine (default: macro)")
     parser.add_argument("--ignore-index", type=int, metavar="LABEL",
                         help="a class index whose samples count nowhere, e.g. 255 (multiclass)")
@@ -123,7 +123,8 @@ def _task(args: argparse.Namespace) -> dict:
     if args.ignore_index is not None and args.task != "multiclass":
         raise MetriccError("--ignore-index needs --task multiclass")
     if args.task == "binary":
-        for given, flag in ((args.num_classes, "--num-classes"), (args.class_weight, "--class-weight")):
+        for given, flag in ((args.num_classes, "--num-classes"), (args.class_weight, "--class-weight"),
+                            (args.average, "--average")):
             if given is not None:
                 raise MetriccError(f"{flag} needs --task multiclass or --task multilabel")
         return {}

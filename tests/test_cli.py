@@ -144,6 +144,7 @@ def test_latex_takes_the_settings_every_command_has():
     (("latex", "f1", "--L", "-3"), "Expected option --L to be a positive float"),
     (("compile", "f1", "--num-classes", "3"), "--num-classes needs --task multiclass"),
     (("compile", "f1", "--ignore-index", "255"), "--ignore-index needs --task multiclass"),
+    (("compile", "f1", "--average", "weighted"), "--average needs --task multiclass or --task multilabel"),
     (("compile", "f1", "--backend", "xgboost", "--probabilities"),
      "works on the booster's margins (logits): --probabilities does not apply"),
     (("compile", "f1", "--task", "multiclass", "--num-classes", "3", "--probabilities"),

@@ -521,3 +521,13 @@ def test_sparse_and_nested_tensors_are_refused_by_name(layout):
             target = torch.nested.nested_tensor([torch.zeros(3), torch.ones(2)])
     with pytest.raises(MetriccError, match=f"Expected dense tensors, but `input` is {layout}"):
         loss(input, target)
+
+
+@pytest.mark.parametrize("average", ["macro", "weighted", "micro", "none"])
+def test_an_average_for_a_binary_metric_is_refused(average):
+    """`compile_metric("f1", average="macro")` compiled the positive class's F1 and dropped the average without a
+    word, where scikit-learn's f1_score(average="macro") averages the F1 of both classes."""
+    with pytest.raises(MetriccError, match="`average` needs task='multiclass' or 'multilabel'.*"
+                                           "task='multiclass', num_classes=2"):
+        compile_metric("f1", average=average)
+    assert compile_metric("f1", task="multiclass", num_classes=2).average == "macro"  # the default there
