@@ -93,7 +93,8 @@ class CompiledMetric:
         indices, multi-label: (n, C) 0/1, averaged as `average` says (an array for "none"). Where the formula is
         undefined (0/0; for a class, before the average), the value is `zero_division` as in scikit-learn, or
         by default NaN with a MetriccWarning."""
-        if zero_division is not None and (isinstance(zero_division, bool) or not isinstance(zero_division, numbers.Real)
+        if zero_division is not None and (isinstance(zero_division, bool)
+                                          or not isinstance(zero_division, numbers.Real)
                                           or not math.isfinite(zero_division)):
             raise MetriccError(f"Expected argument `zero_division` to be a finite number (such as 0 or 1) or None, "
                                f"but got {_describe(zero_division)}.")
@@ -109,9 +110,9 @@ class CompiledMetric:
         with np.errstate(all="ignore"):
             loss = float(self._scalars("numpy")(*(np.float64(c) for c in counts))[0])
         value = loss if self.minimize else 1 - loss
-        if not math.isfinite(value) and zero_division is not None:
-            return float(zero_division)
         if not math.isfinite(value):
+            if zero_division is not None:
+                return float(zero_division)
             warnings.warn(f"{self.formula!r} is undefined at TP, FP, FN, TN = {counts}; returning nan",
                           MetriccWarning, stacklevel=2)
         return value
@@ -460,8 +461,8 @@ def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0
     `params` bind named parameters of the formula (`beta=2` for "fbeta"). The loss is `1 - score`, or the
     formula itself when it starts with `minimize:` or `minimize=True`. `task="multiclass"` or `"multilabel"`
     (with `num_classes`) applies the formula to each class's one-vs-rest counts and averages as `average`
-    says ("macro", the default, "micro", "weighted" by support, or "none"). `L` is the amplifying scale: 73 (the paper's)
-    unless given, except that a torch loss with the training defaults then uses TRAINING_L (15: README,
+    says ("macro", the default, "micro", "weighted" by support, or "none"). `L` is the amplifying scale: 73
+    (the paper's) unless given, except that a torch loss with the training defaults then uses TRAINING_L (15: README,
     "Training with a metric loss"). Equal arguments return the same object.
     """
     settings = {"L": DEFAULT_L if L is None else L, "threshold": threshold, "from_logits": from_logits, "eps": eps}

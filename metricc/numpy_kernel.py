@@ -35,7 +35,6 @@ def small_sigmoid(x, out):
     return numpy.divide(1.0, out, out=out)
 
 
-
 def as_array(value, name, error):
     """`value` as a NumPy array, or `error` saying why not: it does not convert (a torch tensor that requires
     grad), or it is a masked array with masked entries (masked_message)."""
