@@ -11,7 +11,6 @@ import warnings
 from typing import Any, NamedTuple
 
 import torch
-from torch.autograd.function import once_differentiable
 
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
@@ -171,6 +170,55 @@ def gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
         if weight is not None:
             grad.mul_(weight.to(dtype))
         return grad
+
+
+def differentiable_gradient(input, target, weight, scalars, eps, scale, L, threshold, from_logits):
+    """d loss / d input as `gradient` has it, from operations that autograd records (none in place), so that the
+    gradient can be differentiated again: through each yh and slope, and through the counts into a and b."""
+    dtype = _accumulation_dtype(input)
+    with torch.autocast(input.device.type, enabled=False):
+        x = input.to(dtype)
+        p = torch.sigmoid(x) if from_logits else x
+        u = L * (p - threshold)
+        yh, not_yh = torch.sigmoid(u), torch.sigmoid(-u)
+        y = target.to(dtype)
+        positive, negative = (y, 1 - y) if weight is None else (weight.to(dtype) * y, weight.to(dtype) * (1 - y))
+        counts = [(positive * yh).sum(), (negative * yh).sum(), (positive * not_yh).sum(), (negative * not_yh).sum()]
+        scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
+        _, a, b = scalars(*(c.to(scalar_dtype) + eps for c in counts))
+        slope = L * yh * not_yh
+        if from_logits:
+            slope = slope * torch.sigmoid(x) * torch.sigmoid(-x)
+        coefficient = positive * torch.as_tensor(a).to(dtype) + negative * torch.as_tensor(b).to(dtype)
+        return scale.to(dtype) * coefficient * slope
+
+
+class SecondDerivativeRefused(torch.autograd.Function):
+    """refused(grad, input, message, error): the gradient (computed without autograd's graph) as a function of the
+    loss's input, so that autograd sees it depend on it, and an `error` with `message` where it is differentiated.
+    torch's once_differentiable marks a gradient only where the incoming gradient requires grad, which a gradient
+    penalty's does not: there the loss's curvature was silently taken as 0."""
+
+    @staticmethod
+    def forward(grad, input, message, error):
+        return grad.clone()
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        ctx.message, ctx.error = inputs[2:]
+
+    @staticmethod
+    def backward(ctx, _):
+        raise ctx.error(ctx.message)
+
+
+def refuse_second_derivative(grad, input, reason, error):
+    """`grad`, which differentiating again stops with the loss's `error` saying why it is differentiable once."""
+    message = (f"metricc's loss is differentiable once {reason}: its gradient has no derivative of its own, so a "
+               f"second derivative through it (create_graph=True: a gradient penalty, a Hessian-vector product) "
+               f"would leave out the loss's curvature; the binary loss differentiates twice as to_torch(pure=True) "
+               f"without momentum, bce_weight, compile or sync")
+    return SecondDerivativeRefused.apply(grad, input, message, error)
 
 
 def input_summary(input, target, weight):
@@ -464,13 +512,16 @@ class ForwardRecord:
                      "grad_and_value and vjp (reverse mode) work")
 
     @staticmethod
-    def setup_context(ctx, output):
-        """Gives autograd's context `ctx` what the record (`output`'s last element) holds."""
+    def setup_context(ctx, output, inputs=()):
+        """Gives autograd's context `ctx` what the record (`output`'s last element) holds; the forward pass's
+        first saved tensors are its `inputs`, saved as torch.func hands them here (the forward pass sees them
+        unwrapped), so that a gradient computed from them is differentiable by an enclosing transform."""
         record = output[-1]
         for name, value in vars(record).items():
             if name not in ("saved_for_backward", "non_differentiable"):
                 setattr(ctx, name, value)
-        ctx.save_for_backward(*getattr(record, "saved_for_backward", ()))
+        saved = getattr(record, "saved_for_backward", ())
+        ctx.save_for_backward(*inputs, *saved[len(inputs):])
         ctx.mark_non_differentiable(*getattr(record, "non_differentiable", ()))
 
 
@@ -486,7 +537,7 @@ def transformable(function):
 
         @staticmethod
         def setup_context(ctx, inputs, output):
-            ForwardRecord.setup_context(ctx, output)
+            ForwardRecord.setup_context(ctx, output, inputs[:3])  # both functions save input, target, weight first
 
         backward = staticmethod(function.backward)
 
@@ -527,6 +578,12 @@ class SoftConfusionFunction(torch.autograd.Function):
         ctx.path = "fused" if fused else "stacked" if 0 < input.numel() <= STACKED_MAX_SIZE else "streaming"
         ctx.input_dtype = input.dtype
         ctx.consumed = False
+        reason = ("compiled (compile=True)" if fused else "with running estimates (momentum)" if running is not None
+                  else "synchronised across processes (sync=True)" if synced(group)
+                  else "with the cross-entropy blend folded in (bce_weight)" if bce_weight else None)
+        # a second derivative recomputes the gradient from the inputs, saved first (the original weights)
+        ctx.twice, ctx.once_reason = (None, reason) if reason else ((scalars, eps), None)
+        kept = (input, target, weight)
         weight, largest = _unit_weights(weight, dtype)  # the checks hold for the weights iff for these
         factor = stacked = packed = probabilities = bce = None
         ctx.blend = None
@@ -574,8 +631,8 @@ class SoftConfusionFunction(torch.autograd.Function):
             ctx.coefficients = (a * unit, b * unit)
             if ctx.blend is None:
                 probabilities = None  # needed by the blend's gradient only
-            ctx.save_for_backward(*((factor, stacked, probabilities) if stacked is not None
-                                    else (input, target, weight)))
+            ctx.save_for_backward(*kept, *((factor, stacked, probabilities) if stacked is not None
+                                            else (input, target, weight)))
             if summary is None:  # checked already, or no checks: the loss alone (a second output costs time)
                 return torch.scalar_tensor(loss, dtype=dtype)
             summary = torch.tensor([*summary_values, sum(counts), max(counts)], dtype=scalar_dtype)
@@ -612,24 +669,39 @@ class SoftConfusionFunction(torch.autograd.Function):
             b = torch.as_tensor(b * unit, dtype=dtype, device=input.device)
             loss = with_gradient_checked(loss, a * L, b * L)  # in the input's type, as the backward pass has them
         if stacked is not None:
-            ctx.save_for_backward(factor, stacked, probabilities if ctx.blend is not None else None, a, b)
+            ctx.save_for_backward(*kept, factor, stacked, probabilities if ctx.blend is not None else None, a, b)
         elif fused:
-            ctx.save_for_backward(factor, target, a, b)
+            ctx.save_for_backward(*kept, factor, target, a, b)
         else:
-            ctx.save_for_backward(input, target, weight, a, b)
+            ctx.save_for_backward(*kept, input, target, weight, a, b)
         ctx.coefficients = None
         return torch.as_tensor(loss, dtype=dtype, device=input.device), summary
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_output, *_):
         if ForwardRecord.mapped():  # a batch of cotangents: torch.func.jacrev, or vmap over vjp
             raise ForwardRecord.vmap_error(ctx.error)
+        with torch.no_grad():
+            grad = SoftConfusionFunction.derived_gradient(ctx, grad_output)
+        if not torch.is_grad_enabled():  # the usual backward pass
+            return grad, None, None, None
+        # autograd records the backward pass (create_graph=True, or a torch.func transform): the same values,
+        # with the derivative of the gradient recomputed from the inputs, or a refusal when it is differentiated
+        input, target, weight = ctx.saved_tensors[:3]
+        if ctx.twice is None:
+            return refuse_second_derivative(grad, input, ctx.once_reason, ctx.error), None, None, None
+        exact = differentiable_gradient(input, target, weight, *ctx.twice, grad_output * ctx.world_size,
+                                        *ctx.amplifier)
+        return grad + (exact - exact.detach()).to(grad.dtype), None, None, None
+
+    @staticmethod
+    def derived_gradient(ctx, grad_output):
+        """The gradient from the derived partials (one elementwise pass), without autograd's graph."""
         if ctx.path == "fused":
             if ctx.consumed:
                 raise RuntimeError("the fused metricc loss supports one backward pass per forward pass")
             ctx.consumed = True
-        saved = ctx.saved_tensors
+        saved = ctx.saved_tensors[3:]  # after the inputs
         scale = grad_output * ctx.world_size
         if ctx.coefficients is not None:
             scale = float(scale)
@@ -641,17 +713,17 @@ class SoftConfusionFunction(torch.autograd.Function):
             target, factor = saved[1], saved[0]
             backward = _fused_backward if ForwardRecord.transforming() else _fused_backward_  # torch.func: no writes
             grad = compiled(backward)(target, factor, a, b, scale)
-            return grad.to(ctx.input_dtype), None, None, None
+            return grad.to(ctx.input_dtype)
         if ctx.path == "stacked":
             factor, Y, P = saved
             k = scale * ctx.amplifier[0]
             grad = stacked_gradient(factor, Y, a * k, b * k)
             if ctx.blend is not None:
                 grad = add_blend_gradient_(grad, P, Y, ctx.blend * scale)
-            return grad.to(ctx.input_dtype), None, None, None
+            return grad.to(ctx.input_dtype)
         input, target, weight = saved
         grad = gradient(input, target, weight, a, b, scale, *ctx.amplifier)
-        return grad.to(input.dtype), None, None, None
+        return grad.to(input.dtype)
 
 
 def _caller_level():

@@ -13,12 +13,12 @@ import warnings
 from typing import Any, NamedTuple
 
 import torch
-from torch.autograd.function import once_differentiable
 
 from metricc.torch_kernel import InputChecks, TrainingState  # emitted modules inline this import
 from metricc.torch_kernel import ForwardRecord, apply_function  # emitted modules inline this import
 from metricc.torch_kernel import check_devices, compiled, running_counts  # emitted modules inline this import
 from metricc.torch_kernel import computed_type, with_gradient_checked  # emitted modules inline this import
+from metricc.torch_kernel import refuse_second_derivative  # emitted modules inline this import
 from metricc.probability_hint import light_weights, nonfinite_message, target_hint  # emitted modules inline this import
 from metricc.probability_hint import per_element_message  # emitted modules inline this import
 
@@ -216,22 +216,24 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
             loss, a, b = average(spec.scalars, counts, spec.eps, spec.average, spec.class_weight)
             a, b = a.to(dtype), b.to(dtype)
             loss = with_gradient_checked(loss, a * L, b * L)  # in the input's type, as the backward pass has them
-        ctx.save_for_backward(target, weight, yh, not_yh, a, b, *saved)
+        ctx.save_for_backward(input, target, weight, yh, not_yh, a, b, *saved)
         ctx.settings = (spec.task, L, world_size, input.dtype, dim, spec.fused)
         ctx.mark_non_differentiable(failed)
         return loss.to(dtype), failed
 
     @staticmethod
-    @once_differentiable
     def backward(ctx, grad_output, *_):
         if ForwardRecord.mapped():  # a batch of cotangents: torch.func.jacrev, or vmap over vjp
             raise ForwardRecord.vmap_error(ctx.error)
-        target, weight, yh, not_yh, a, b, *saved = ctx.saved_tensors
+        input, target, weight, yh, not_yh, a, b, *saved = ctx.saved_tensors
         task, L, world_size, input_dtype, dim, fused = ctx.settings
-        scale = grad_output * world_size  # (C,) for average="none", else a scalar
-        passes = compiled(backward_pass) if fused else backward_pass
-        grad = passes(target, weight, yh, not_yh, saved, a * scale, b * scale, task, L, dim)
-        return grad.to(input_dtype), None, None, None
+        with torch.no_grad():
+            scale = grad_output * world_size  # (C,) for average="none", else a scalar
+            passes = compiled(backward_pass) if fused else backward_pass
+            grad = passes(target, weight, yh, not_yh, saved, a * scale, b * scale, task, L, dim).to(input_dtype)
+        if torch.is_grad_enabled():  # autograd records the backward pass: create_graph=True, or torch.func
+            grad = refuse_second_derivative(grad, input, f"as a {task} loss", ctx.error)
+        return grad, None, None, None
 
 
 class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):

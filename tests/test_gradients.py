@@ -6,8 +6,8 @@ import pytest
 import sympy as sp
 import torch
 
-from metricc import compile_metric
-from oracles import CATALOG_SCORES, FORMULAS, assert_close, autograd_loss_and_grad, central_differences
+from metricc import MetriccError, compile_metric
+from oracles import CATALOG_SCORES, FORMULAS, assert_close, autograd_loss_and_grad, central_differences, soft_counts
 
 CASES = ([(name, params, False, lambda *c, s=score: 1 - s(*c)) for name, (params, score) in CATALOG_SCORES.items()]
          + FORMULAS)
@@ -151,8 +151,6 @@ def test_torch_func_transforms_that_map_say_so(task):
     stops with metricc's error naming the transform and what works, not an error from inside PyTorch."""
     import torch.func as func
 
-    from metricc import MetriccError
-
     metric, x, y = _task_batch(task)
     loss = metric.to_torch(pure=True)
     stacked_x, stacked_y = x.reshape(4, 16, *x.shape[1:]), y.reshape(4, 16, *y.shape[1:])
@@ -185,3 +183,72 @@ def test_terms_a_sample_cannot_move_do_not_cancel_in_the_coefficients(formula):
         moved = loss.xreplace({symbols[up]: symbols[up] + step, symbols[down]: symbols[down] - step})
         exact = sp.diff(moved, step).subs(step, 0).subs(at).evalf(50)
         assert float(value) == pytest.approx(float(exact), rel=1e-14, abs=1e-300)
+
+
+def _penalty_gradient(loss, z, y, w, weights):
+    """d/dv of |d loss(z * v) / dz|^2 at v = `weights` (a gradient penalty: create_graph=True, then backward)."""
+    v = torch.tensor(weights, requires_grad=True)
+    x = torch.tensor(z, requires_grad=True)
+    (grad,) = torch.autograd.grad(loss(x * v, torch.tensor(y), None if w is None else torch.tensor(w)), x,
+                                  create_graph=True)
+    grad.pow(2).sum().backward()
+    return v.grad.numpy()
+
+
+@pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")  # L chosen for the test, not for training
+@pytest.mark.parametrize("formula, params, minimize, loss_of_counts", CASES[:4] + FORMULAS[:3],
+                         ids=IDS[:4] + [case[0] for case in FORMULAS[:3]])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("n", [64, 20000])  # the stacked and the streaming path
+def test_torch_second_derivatives_through_the_gradient(formula, params, minimize, loss_of_counts, weighted, n):
+    """A gradient taken with create_graph=True (a gradient penalty, a Hessian-vector product) is differentiable
+    again, and its derivative sees how the counts, and so the coefficients, move with every input: equal to
+    autograd twice through plain soft counts. (It came out as if the coefficients were constants.)"""
+    z, y, w = _batch(3, n, spread=0.3)
+    w = w if weighted else None
+    weights = np.random.default_rng(4).uniform(0.5, 1.5, n)
+    metric = compile_metric(formula, L=5.0, **params)
+
+    def plain(x, target, weight):
+        return loss_of_counts(*soft_counts(x, target, weight, L=5.0))
+
+    assert_close(_penalty_gradient(metric.to_torch(pure=True), z, y, w, weights),
+                 _penalty_gradient(plain, z, y, w, weights), RTOL)
+
+
+@pytest.mark.parametrize("options", [{}, {"pure": True, "momentum": 0.9}, {"pure": True, "bce_weight": 0.5}],
+                         ids=["defaults", "momentum", "blend"])
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_torch_second_derivative_where_there_is_none_says_so(options, task):
+    """Where the gradient is not differentiable again (running estimates, the folded cross-entropy blend,
+    multi-class), differentiating through it stops with metricc's message, where it had silently treated the
+    loss's curvature as 0; taking the gradient with create_graph=True alone still works."""
+    metric, x, y = _task_batch(task)
+    x = x.clone().requires_grad_()
+    (grad,) = torch.autograd.grad(metric.to_torch(**options)(x, y), x, create_graph=True)
+    with pytest.raises(MetriccError, match="differentiable once"):
+        grad.pow(2).sum().backward()
+
+
+@pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")  # L chosen for the test, not for training
+def test_torch_func_grad_of_grad_and_the_hessian():
+    """torch.func.grad nested in itself, and torch.autograd.functional.hessian, differentiate the pure loss
+    twice: equal to autograd twice through plain soft counts (nested grad had given 0 for every input)."""
+    import torch.func as func
+
+    metric, x, y = _task_batch("binary")
+    loss = metric.to_torch(pure=True, L=5.0)
+
+    def plain(v):
+        return 1 - (lambda TP, FP, FN, TN: 2 * TP / (2 * TP + FP + FN))(*soft_counts(v, y, None, L=5.0))
+
+    def penalty(f):
+        return func.grad(lambda v: func.grad(f)(v).pow(2).sum())(x)
+
+    assert_close(penalty(lambda v: loss(v, y)), penalty(plain), RTOL)
+    assert_close(torch.autograd.functional.hessian(lambda v: loss(v, y), x),
+                 torch.autograd.functional.hessian(plain, x), RTOL)
+    for task in ("binary", "multiclass"):
+        metric, x, y = _task_batch(task)
+        with pytest.raises(MetriccError, match="differentiable once"):
+            func.grad(lambda v: func.grad(lambda u: metric.to_torch()(u, y))(v).pow(2).sum())(x)
