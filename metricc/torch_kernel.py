@@ -19,8 +19,9 @@ from metricc.probability_hint import shape_message  # emitted modules inline thi
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
 # Batches of up to this many elements take the stacked path: fewer, larger tensor operations, and a saved
-# per-sample factor so that the backward pass is one product (5 n-sized tensors kept at most, 320 KiB in float32);
-# larger batches stream through one buffer and recompute in the backward pass (faster from about 32,768 on).
+# per-sample factor so that the backward pass is one product (5 n-sized tensors kept at most besides the input,
+# target and weights, 320 KiB in float32); larger batches stream through one buffer and recompute in the backward
+# pass (faster from about 32,768 on).
 STACKED_MAX_SIZE = 1 << 14
 
 
@@ -581,9 +582,9 @@ class SoftConfusionFunction(torch.autograd.Function):
         reason = ("compiled (compile=True)" if fused else "with running estimates (momentum)" if running is not None
                   else "synchronised across processes (sync=True)" if synced(group)
                   else "with the cross-entropy blend folded in (bce_weight)" if bce_weight else None)
-        # a second derivative recomputes the gradient from the inputs, saved first (the original weights)
+        # the inputs are saved first (the weights as given): a second derivative recomputes the gradient from them
         ctx.twice, ctx.once_reason = (None, reason) if reason else ((scalars, eps), None)
-        kept = (input, target, weight)
+        inputs = (input, target, weight)
         weight, largest = _unit_weights(weight, dtype)  # the checks hold for the weights iff for these
         factor = stacked = packed = probabilities = bce = None
         ctx.blend = None
@@ -631,8 +632,7 @@ class SoftConfusionFunction(torch.autograd.Function):
             ctx.coefficients = (a * unit, b * unit)
             if ctx.blend is None:
                 probabilities = None  # needed by the blend's gradient only
-            ctx.save_for_backward(*kept, *((factor, stacked, probabilities) if stacked is not None
-                                            else (input, target, weight)))
+            ctx.save_for_backward(*inputs, *((factor, stacked, probabilities) if stacked is not None else ()))
             if summary is None:  # checked already, or no checks: the loss alone (a second output costs time)
                 return torch.scalar_tensor(loss, dtype=dtype)
             summary = torch.tensor([*summary_values, sum(counts), max(counts)], dtype=scalar_dtype)
@@ -669,11 +669,11 @@ class SoftConfusionFunction(torch.autograd.Function):
             b = torch.as_tensor(b * unit, dtype=dtype, device=input.device)
             loss = with_gradient_checked(loss, a * L, b * L)  # in the input's type, as the backward pass has them
         if stacked is not None:
-            ctx.save_for_backward(*kept, factor, stacked, probabilities if ctx.blend is not None else None, a, b)
+            ctx.save_for_backward(*inputs, factor, stacked, probabilities if ctx.blend is not None else None, a, b)
         elif fused:
-            ctx.save_for_backward(*kept, factor, target, a, b)
+            ctx.save_for_backward(*inputs, factor, a, b)
         else:
-            ctx.save_for_backward(*kept, input, target, weight, a, b)
+            ctx.save_for_backward(*inputs, a, b)
         ctx.coefficients = None
         return torch.as_tensor(loss, dtype=dtype, device=input.device), summary
 
@@ -701,7 +701,7 @@ class SoftConfusionFunction(torch.autograd.Function):
             if ctx.consumed:
                 raise RuntimeError("the fused metricc loss supports one backward pass per forward pass")
             ctx.consumed = True
-        saved = ctx.saved_tensors[3:]  # after the inputs
+        input, target, weight, *saved = ctx.saved_tensors
         scale = grad_output * ctx.world_size
         if ctx.coefficients is not None:
             scale = float(scale)
@@ -710,7 +710,7 @@ class SoftConfusionFunction(torch.autograd.Function):
             a, b = saved[-2:]
             saved = saved[:-2]
         if ctx.path == "fused":
-            target, factor = saved[1], saved[0]
+            factor = saved[0]
             backward = _fused_backward if ForwardRecord.transforming() else _fused_backward_  # torch.func: no writes
             grad = compiled(backward)(target, factor, a, b, scale)
             return grad.to(ctx.input_dtype)
@@ -721,7 +721,7 @@ class SoftConfusionFunction(torch.autograd.Function):
             if ctx.blend is not None:
                 grad = add_blend_gradient_(grad, P, Y, ctx.blend * scale)
             return grad.to(ctx.input_dtype)
-        input, target, weight = saved
+        weight = _unit_weights(weight, _accumulation_dtype(input))[0]  # as the forward pass had them
         grad = gradient(input, target, weight, a, b, scale, *ctx.amplifier)
         return grad.to(input.dtype)
 

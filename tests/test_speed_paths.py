@@ -92,11 +92,12 @@ def _saved_sizes(loss_fn, n):
     return sizes
 
 
-@pytest.mark.parametrize("path, bound", [("stacked", 3), ("streaming", 2), ("fused", 2)])
+@pytest.mark.parametrize("path, bound", [("stacked", 5), ("streaming", 2), ("fused", 3)])
 def test_saved_tensors_stay_within_the_bound(path, bound, monkeypatch):
-    """Elements saved for the backward pass, in units of the batch: the stacked path (small batches) keeps a
-    per-sample factor and the weighted labels (3 n), the streaming path the input and the target (2 n), the
-    fused path the target and one factor (2 n); nothing else but scalars."""
+    """Elements saved for the backward pass, in units of the batch: every path keeps the input and the target
+    (2 n; they are alive anyway, and a second derivative recomputes the gradient from them), the stacked path
+    (small batches) also a per-sample factor and the weighted labels (5 n), the fused path one factor (3 n);
+    nothing else but scalars."""
     n = 1000
     monkeypatch.setattr(torch_kernel, "STACKED_MAX_SIZE", n if path == "stacked" else n - 1)
     sizes = _saved_sizes(compile_metric("mcc").to_torch(pure=True, compile=path == "fused"), n)
