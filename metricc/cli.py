@@ -130,7 +130,8 @@ def _task(args: argparse.Namespace) -> dict:
         return {}
     if args.num_classes is None:
         raise MetriccError(f"--task {args.task} needs --num-classes")
-    return {"task": args.task, "num_classes": args.num_classes, "average": args.average,
+    average = {} if args.average is None else {"average": args.average}  # None in Python means "none"
+    return {"task": args.task, "num_classes": args.num_classes, **average,
             "ignore_index": args.ignore_index, "class_weight": _class_weight(args.class_weight)}
 
 

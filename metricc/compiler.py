@@ -34,6 +34,20 @@ MAX_L = 1e6  # far beyond any valid L (metricc lrange): larger ones only overflo
 WEIGHT_TOTAL = (1e-100, 1e100)
 
 
+class _Default:
+    """The default of an argument whose None has a meaning of its own: average=None asks for one value per class,
+    as in scikit-learn and torchmetrics, so the default average (macro) cannot be None."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self):
+        return f"{self.value!r} (the default)"
+
+
+DEFAULT_AVERAGE = _Default("macro")
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class CompiledMetric:
     """A metric compiled into a loss: its score, its derived gradient and every backend for it."""
@@ -454,14 +468,15 @@ def _scalars_function(derivation: Derivation, backend: str, order: int = 1) -> C
 
 def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0.5, from_logits: bool = True,
                    eps: float = DEFAULT_EPS, minimize: bool = False, task: str = "binary",
-                   num_classes: int | None = None, average: str | None = None, ignore_index: int | None = None,
+                   num_classes: int | None = None, average: str | None = DEFAULT_AVERAGE, ignore_index: int | None = None,
                    class_weight: Any = None, **params: float) -> CompiledMetric:
     """Compile a confusion-matrix metric (a formula or a catalog name such as "f1") into a loss.
 
     `params` bind named parameters of the formula (`beta=2` for "fbeta"). The loss is `1 - score`, or the
     formula itself when it starts with `minimize:` or `minimize=True`. `task="multiclass"` or `"multilabel"`
     (with `num_classes`) applies the formula to each class's one-vs-rest counts and averages as `average`
-    says ("macro", the default, "micro", "weighted" by support, or "none"). `L` is the amplifying scale: 73
+    says ("macro", the default, "micro", "weighted" by support, or "none" or None: one value per class, as
+    scikit-learn has it). `L` is the amplifying scale: 73
     (the paper's) unless given, except that a torch loss with the training defaults then uses TRAINING_L (15: README,
     "Training with a metric loss"). Equal arguments return the same object.
     """
@@ -486,13 +501,14 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
         if num_classes is not None or ignore_index is not None or class_weight is not None:
             raise MetriccError("`num_classes`, `ignore_index` and `class_weight` need task='multiclass' or "
                                "'multilabel'.")
-        if average is not None:
+        if average is not DEFAULT_AVERAGE:
+            spelled = "none" if average is None else average
             raise MetriccError(f"`average` needs task='multiclass' or 'multilabel' (got {_describe(average)} with "
                                f"task='binary', whose formula scores the positive class); scikit-learn's "
                                f"average={_describe(average)} over both classes of a binary problem is "
-                               f"task='multiclass', num_classes=2")
+                               f"task='multiclass', num_classes=2, average={_describe(spelled)}")
         return _Task("binary", None, "macro", None, None)
-    average = "macro" if average is None else average
+    average = DEFAULT_AVERAGE.value if average is DEFAULT_AVERAGE else "none" if average is None else average
     given = num_classes
     num_classes = _integer(given)
     if num_classes is None or num_classes < 2:

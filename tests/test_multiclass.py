@@ -403,3 +403,26 @@ def test_per_element_predictions_are_scored_as_rows(task):
     assert metric.score(predicted, y, sample_weight=w) == pytest.approx(expected, rel=1e-12)
     with pytest.raises(MetriccError, match=r"`predictions` of the target's shape"):
         metric.score(predicted[:1], y)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_average_none_means_per_class_as_in_scikit_learn(task):
+    """average=None is how scikit-learn and torchmetrics ask for one score per class; it had silently meant the
+    default, macro. Left out, the average is still macro; with the binary task an explicit None is refused as
+    any average is (scikit-learn's per-class scores of a binary problem are task='multiclass', num_classes=2)."""
+    rng = np.random.default_rng(5)
+    if task == "multiclass":
+        target = np.concatenate([np.arange(C), rng.choice(C, 100)])
+        predictions = np.where(rng.random(len(target)) < 0.6, target, rng.integers(0, C, len(target)))
+        predictions[:C] = np.arange(C)
+    else:
+        target = (rng.random((100, C)) < 0.4).astype(int)
+        predictions = np.where(rng.random((100, C)) < 0.7, target, 1 - target)
+        target[:2], predictions[:2] = 1, 1
+    per_class = compile_metric("f1", task=task, num_classes=C, average=None)
+    assert per_class.average == "none" and per_class is compile_metric("f1", task=task, num_classes=C, average="none")
+    np.testing.assert_allclose(per_class.score(predictions, target), skm.f1_score(target, predictions, average=None),
+                               rtol=0, atol=1e-12)
+    assert compile_metric("f1", task=task, num_classes=C).average == "macro"
+    with pytest.raises(MetriccError, match="task='multiclass', num_classes=2, average='none'"):
+        compile_metric("f1", average=None)
