@@ -102,18 +102,22 @@ class CompiledMetric:
         return self._numpy_loss.loss_and_grad(logits, target, sample_weight, check_inputs=check_inputs)
 
     def score(self, predictions: Any, target: Any, sample_weight: Any = None, *,
-              zero_division: float | None = None) -> float:
+              zero_division: float | str | None = None) -> float:
         """The formula's exact value on hard 0/1 predictions (no amplifier, no smoothing); multi-class: class
         indices, multi-label: (n, C) 0/1, averaged as `average` says (an array for "none"). Where the formula is
-        undefined (0/0; for a class, before the average), the value is `zero_division` as in scikit-learn, or
-        by default NaN with a MetriccWarning."""
-        if zero_division is not None and (isinstance(zero_division, bool)
-                                          or not isinstance(zero_division, numbers.Real)
-                                          or not math.isfinite(zero_division)):
-            raise MetriccError(f"Expected argument `zero_division` to be a finite number (such as 0 or 1) or None, "
-                               f"but got {_describe(zero_division)}.")
+        undefined (0/0; for a class, before the average), the value is `zero_division` as in scikit-learn: a
+        number; "warn", 0 with a MetriccWarning; NaN, which the macro and weighted averages leave out. By default
+        (None) the result is NaN with a MetriccWarning."""
+        warn = zero_division is None or isinstance(zero_division, str) and zero_division == "warn"
+        if warn and zero_division is not None:
+            zero_division = 0.0
+        elif zero_division is not None and (isinstance(zero_division, bool)
+                                            or not isinstance(zero_division, numbers.Real)
+                                            or math.isinf(zero_division)):
+            raise MetriccError(f"Expected argument `zero_division` to be a finite number (such as 0 or 1), \"warn\", "
+                               f"NaN or None, but got {_describe(zero_division)}.")
         if self.task != "binary":
-            return self._multi_score(predictions, target, sample_weight, zero_division)
+            return self._multi_score(predictions, target, sample_weight, zero_division, warn)
         predictions, target = _zero_one(predictions, "predictions"), _zero_one(target, "target")
         if predictions.shape != target.shape:
             raise MetriccError(f"Expected `predictions` and `target` to have the same shape, but got "
@@ -125,13 +129,13 @@ class CompiledMetric:
             loss = float(self._scalars("numpy")(*(np.float64(c) for c in counts))[0])
         value = loss if self.minimize else 1 - loss
         if not math.isfinite(value):
-            if zero_division is not None:
-                return float(zero_division)
-            warnings.warn(f"{self.formula!r} is undefined at TP, FP, FN, TN = {counts}; returning nan",
-                          MetriccWarning, stacklevel=2)
+            value = math.nan if zero_division is None else float(zero_division)
+            if warn:
+                warnings.warn(f"{self.formula!r} is undefined at TP, FP, FN, TN = {counts}; returning {value}",
+                              MetriccWarning, stacklevel=2)
         return value
 
-    def _multi_score(self, predictions, target, sample_weight, zero_division):
+    def _multi_score(self, predictions, target, sample_weight, zero_division, warn):
         target = _numbers(target, "target")
         if target.ndim > (2 if self.task == "multilabel" else 1):  # per element: each a row, as the losses take it
             predictions, target, sample_weight = _element_rows(predictions, target, sample_weight, self.task)
@@ -146,7 +150,7 @@ class CompiledMetric:
         else:
             predicted = numpy_multiclass.one_hot(_class_indices(predictions, n, self.num_classes), self.num_classes)
         return numpy_multiclass.score(self._scalars("numpy"), predicted, y, weight, self.average, self.class_weight,
-                                      self.minimize, self.formula, MetriccWarning, zero_division)
+                                      self.minimize, self.formula, MetriccWarning, zero_division, warn)
 
     def to_torch(self, *, pure: bool = False, **options: Any):
         """A `torch.nn.Module`: `loss(logits, target, sample_weight=None) -> 0-dim tensor`.

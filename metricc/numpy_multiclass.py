@@ -181,17 +181,37 @@ class MultiSoftConfusionLoss:
         return nonfinite_message(self.name, [c[k] for c in counts], part=part)
 
 
-def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warning, zero_division=None):
+def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warning, zero_division=None,
+          warn=True):
     """The formula's exact value on hard one-hot (or multi-hot) predictions, averaged as `average_` says; where
-    it is undefined (0/0) for a class, `zero_division` is that class's value, or (None) the result is NaN with a
-    warning."""
+    it is undefined (0/0) for a class, `zero_division` is that class's value (NaN: left out of the macro and
+    weighted averages, as scikit-learn does), or (None) the result is NaN. `warn`: a warning where it is
+    undefined."""
     counts = per_class_counts(numpy, predicted, 1 - predicted, y, w)
     undefined = None if zero_division is None else zero_division if minimize else 1 - zero_division
     with numpy.errstate(all="ignore"):
-        loss, _, _ = average(numpy, scalars, counts, 0.0, average_, class_weight, undefined)
+        loss = raw = average(numpy, scalars, counts, 0.0, average_, class_weight)[0]  # NaN where 0/0 counts
+        if undefined is not None and numpy.isnan(undefined) and average_ in ("macro", "weighted"):
+            loss = _nan_average(average(numpy, scalars, counts, 0.0, "none", None)[0], counts, average_,
+                                class_weight)
+        elif undefined is not None:
+            loss = average(numpy, scalars, counts, 0.0, average_, class_weight, undefined)[0]
     loss = loss if average_ == "none" else float(loss)
-    value = loss if minimize else 1 - loss
-    if not numpy.isfinite(value).all():
-        warnings.warn(f"{name!r} is undefined (0/0) for some class at these predictions; returning nan", warning,
-                      stacklevel=3)
-    return value
+    if warn and not numpy.isfinite(raw).all():
+        warnings.warn(f"{name!r} is undefined (0/0) for some class at these predictions; it counts as "
+                      f"{'nan' if zero_division is None else zero_division} there", warning, stacklevel=3)
+    return loss if minimize else 1 - loss
+
+
+def _nan_average(losses, counts, average_, class_weight):
+    """The classes' losses averaged without those that are not finite (the weights of the others renormalised;
+    equal weights where those add up to 0), as scikit-learn averages with zero_division=NaN; NaN if none is."""
+    defined = numpy.isfinite(losses)
+    if not defined.any():
+        return numpy.nan
+    weight = (counts[0] + counts[2] if average_ == "weighted"
+              else numpy.ones_like(losses) if class_weight is None else numpy.asarray(class_weight, dtype=float))
+    weight = weight[defined]
+    if not weight.sum() > 0:
+        weight = numpy.ones_like(weight)
+    return float(numpy.sum(weight * losses[defined]) / weight.sum())

@@ -73,7 +73,7 @@ def test_other_libraries_names_lead_to_catalog_metrics():
     assert not {catalog.folded(name) for name in catalog.known_names()} & set(catalog.NOT_COUNTS)
 
 
-@pytest.mark.parametrize("zero_division", [0, 1])
+@pytest.mark.parametrize("zero_division", [0, 1, np.nan])
 @pytest.mark.parametrize("name, predictions, target", [
     ("precision", [0, 0, 0], [0, 1, 1]),  # nothing predicted positive
     ("recall", [1, 0, 1], [0, 0, 0]),  # no positive sample
@@ -87,13 +87,22 @@ def test_score_zero_division_is_scikit_learns(name, predictions, target, zero_di
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         value = compile_metric(name).score(np.array(predictions), np.array(target), zero_division=zero_division)
-    assert value == sklearn_score(target, predictions, zero_division=zero_division)
+    np.testing.assert_equal(value, sklearn_score(target, predictions, zero_division=zero_division))
+
+
+def test_score_zero_division_warn_is_scikit_learns():
+    """zero_division="warn", scikit-learn's default spelled out: 0 with a warning (it was refused)."""
+    from metricc import MetriccWarning
+
+    with pytest.warns(MetriccWarning, match="undefined"):
+        value = compile_metric("precision").score(np.zeros(3), np.array([0, 1, 1]), zero_division="warn")
+    assert value == 0.0
 
 
 def test_score_zero_division_is_the_cost_of_a_cost_and_is_checked():
     cost = compile_metric("minimize: FP/(FP + TN)")
     assert cost.score(np.array([1, 1]), np.array([1, 1]), zero_division=0.25) == 0.25
     assert cost.score(np.array([1, 0]), np.array([0, 0]), zero_division=0.25) == 0.5  # defined: its value
-    for bad in ("0", True, [0], float("inf"), float("nan")):
+    for bad in ("0", "nan", True, [0], float("inf")):
         with pytest.raises(MetriccError, match="zero_division"):
             compile_metric("f1").score(np.array([0]), np.array([0]), zero_division=bad)

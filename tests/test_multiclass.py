@@ -426,3 +426,27 @@ def test_average_none_means_per_class_as_in_scikit_learn(task):
     assert compile_metric("f1", task=task, num_classes=C).average == "macro"
     with pytest.raises(MetriccError, match="task='multiclass', num_classes=2, average='none'"):
         compile_metric("f1", average=None)
+
+
+@pytest.mark.parametrize("average", AVERAGES)
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_zero_division_nan_leaves_undefined_classes_out_as_scikit_learn_does(task, average):
+    """zero_division=np.nan (scikit-learn 1.3 on): a class where the formula is 0/0 is NaN and left out of the
+    macro and weighted averages (the weights of the others renormalised), without a warning."""
+    import warnings
+
+    rng = np.random.default_rng(7)
+    if task == "multiclass":
+        target = np.concatenate([np.arange(C), rng.choice(C, 60)])
+        predictions = np.where(rng.random(len(target)) < 0.5, target, 0)
+        predictions[predictions == 3] = 0  # class 3 never predicted: its precision is 0/0
+    else:
+        target = (rng.random((60, C)) < 0.4).astype(int)
+        predictions = np.where(rng.random((60, C)) < 0.7, target, 1 - target)
+        predictions[:, 3] = 0
+    metric = compile_metric("precision", task=task, num_classes=C, average=average)
+    expected = skm.precision_score(target, predictions, average=_sk_average(average), zero_division=np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        value = metric.score(predictions, target, zero_division=np.nan)
+    np.testing.assert_allclose(value, expected, rtol=0, atol=1e-12)
