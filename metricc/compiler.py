@@ -238,6 +238,15 @@ class CompiledMetric:
                                            name=self.formula, error=MetriccError, warning=MetriccWarning,
                                            **settings)
 
+    def scorer(self, **score_options: Any):
+        """A scikit-learn scorer of this metric (for cross_val_score, GridSearchCV): score() on the estimator's
+        predict(), called in scikit-learn's order (y_true, y_pred), where score() itself takes (predictions,
+        target) as torchmetrics does (make_scorer(metric.score) would swap FP and FN); greater is better unless
+        the formula is a `minimize:` cost. `score_options` (zero_division) go to score(). Needs scikit-learn."""
+        from sklearn.metrics import make_scorer
+
+        return make_scorer(_InScikitLearnOrder(self), greater_is_better=not self.minimize, **score_options)
+
     def tune_threshold(self, scores: Any, target: Any, sample_weight: Any = None) -> tuple[float, float]:
         """The cut-off on `scores` (logits, probabilities or any monotone score) that gives the best value of the
         formula on the hard predictions `scores >= threshold`, and that value: the largest score, or the
@@ -421,6 +430,17 @@ def _weight_total(weight: np.ndarray) -> np.ndarray:
 def _compiled(key: _Key) -> CompiledMetric:
     with _key_lock(key):
         return _compile(key)
+
+
+class _InScikitLearnOrder:
+    """metric.score as scikit-learn calls a metric: (y_true, y_pred, sample_weight=None, **options)."""
+
+    def __init__(self, metric: CompiledMetric):
+        self.metric = metric
+        self.__name__ = "metricc_score"  # scikit-learn's scorer prints it
+
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None, **options: Any):
+        return self.metric.score(y_pred, y_true, sample_weight, **options)
 
 
 @dataclass(frozen=True)

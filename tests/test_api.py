@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -64,3 +65,26 @@ def test_to_torch_rejects_unknown_options():
 
 def test_minimize_argument_matches_prefix():
     assert compile_metric("(FP + 5*FN)/N", minimize=True).loss == compile_metric("minimize: (FP + 5*FN)/N").loss
+
+
+def test_scorer_takes_scikit_learns_argument_order():
+    """scikit-learn calls a metric as (y_true, y_pred); score() takes (predictions, target), as torchmetrics does,
+    so make_scorer(metric.score) silently swaps FP and FN (precision for recall, FP + 5*FN for 5*FP + FN).
+    metric.scorer() is the scorer in scikit-learn's order, greater_is_better set by minimize."""
+    from sklearn.datasets import make_classification
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import confusion_matrix
+    from sklearn.model_selection import cross_val_score
+
+    X, y = make_classification(300, 5, weights=[0.8], random_state=0)
+    model = LogisticRegression()
+    for name in ("precision", "recall"):
+        np.testing.assert_allclose(cross_val_score(model, X, y, scoring=compile_metric(name).scorer(), cv=3),
+                                   cross_val_score(model, X, y, scoring=name, cv=3), rtol=0, atol=1e-12)
+    fitted = model.fit(X[:200], y[:200])
+    tn, fp, fn, tp = confusion_matrix(y[200:], fitted.predict(X[200:])).ravel()
+    assert fp != fn
+    assert compile_metric("minimize: FP + 5*FN").scorer()(fitted, X[200:], y[200:]) == -(fp + 5 * fn)
+    never_positive = DummyClassifier(strategy="constant", constant=0).fit(X, y)  # precision 0/0: zero_division
+    assert compile_metric("precision").scorer(zero_division=1)(never_positive, X, y) == 1
