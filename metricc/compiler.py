@@ -32,6 +32,8 @@ DEFAULT_L = 73.0  # the paper's amplifying scale: full-batch losses, boosters an
 MAX_L = 1e6  # far beyond any valid L (metricc lrange): larger ones only overflow the gradient's arithmetic
 # the range of the total sample weight that score() and tune_threshold() take (its top is the losses' MAX_COUNT)
 WEIGHT_TOTAL = (1e-100, 1e100)
+# tune_threshold for micro-averaged labels: at most this many rounds of moving each label's cut-off in turn
+MAX_TUNING_ROUNDS = 50
 
 
 class _Default:
@@ -253,7 +255,10 @@ class CompiledMetric:
         smallest cost for a `minimize:` formula. Exact over all cut-offs in O(n log n); equal scores always fall
         on the same side; cut-offs where the formula is undefined (0/0) are skipped. Predicting no positive at all
         is the candidate `threshold = inf` (unless some score is +inf, which `scores >= inf` predicts positive).
-        Multi-label: one cut-off per label, as two arrays of shape (C,)."""
+        Multi-label: one cut-off per label, as two arrays of shape (C,) (each label's value); with average="micro",
+        whose counts are pooled over the labels, the cut-offs (C,) and the pooled value: the best shared cut-off,
+        then each label's in turn with the others' counts fixed, until none improves (each step exact; a cut-off
+        no single label can improve on, not always the best combination)."""
         if self.task == "multiclass":
             raise MetriccError("tune_threshold() needs binary or multi-label scores; a multi-class prediction is "
                                "the arg-max, which has no threshold")
@@ -266,11 +271,40 @@ class CompiledMetric:
         weight = _weights(sample_weight, target.shape if self.task == "binary" else target.shape[:1])
         if self.task == "multilabel":
             weight = np.broadcast_to(weight[:, None], target.shape)
+            if self.average == "micro":
+                return self._tune_pooled(scores, target, weight)
             best = [self._tune(scores[:, k], target[:, k], weight[:, k]) for k in range(target.shape[1])]
             return np.array([b[0] for b in best]), np.array([b[1] for b in best])
         return self._tune(scores.reshape(-1), target.reshape(-1), weight.reshape(-1))
 
-    def _tune(self, scores: np.ndarray, target: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    def _tune_pooled(self, scores: np.ndarray, target: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, float]:
+        """tune_threshold for micro-averaged labels (n, C): coordinate ascent from the best shared cut-off."""
+        threshold, value = self._tune(scores.reshape(-1), target.reshape(-1), weight.reshape(-1))
+        thresholds = np.full(target.shape[1], threshold)
+        positive, negative = weight * (target == 1), weight * (target != 1)
+
+        def counts(k):  # TP, FP, FN, TN of label k at its cut-off
+            predicted = scores[:, k] >= thresholds[k]
+            return np.array([positive[predicted, k].sum(), negative[predicted, k].sum(),
+                             positive[~predicted, k].sum(), negative[~predicted, k].sum()])
+
+        def improves(new, old):  # by more than rounding: the ascent stops
+            return new < old - 1e-12 if self.minimize else new > old + 1e-12
+
+        for _ in range(MAX_TUNING_ROUNDS):
+            improved = False
+            for k in range(target.shape[1]):
+                others = sum(counts(j) for j in range(target.shape[1]) if j != k)
+                cut, candidate = self._tune(scores[:, k], target[:, k], weight[:, k], others)
+                if improves(candidate, value):
+                    thresholds[k], value, improved = cut, candidate, True
+            if not improved:
+                break
+        return thresholds, value
+
+    def _tune(self, scores: np.ndarray, target: np.ndarray, weight: np.ndarray,
+              others: Any = (0.0, 0.0, 0.0, 0.0)) -> tuple[float, float]:
+        """The best cut-off of one score column and its value, the counts `others` added to its own."""
         order = np.argsort(-scores, kind="stable")
         scores, positive = scores[order], weight[order] * (target[order] == 1)
         negative = weight[order] - positive
@@ -283,7 +317,8 @@ class CompiledMetric:
         left = np.concatenate([[0], last_of_tie + 1])
         fn, tn = (np.append(np.cumsum(v[::-1])[::-1], 0.0)[left] for v in (positive, negative))
         with np.errstate(all="ignore"):
-            loss = np.broadcast_to(self._scalars("numpy")(tp, fp, fn, tn)[0], tp.shape)
+            loss = np.broadcast_to(self._scalars("numpy")(*(c + o for c, o in zip((tp, fp, fn, tn), others)))[0],
+                                   tp.shape)
         value = loss if self.minimize else 1 - loss
         defined = np.isfinite(value)
         defined[0] &= scores[0] < np.inf  # a score of +inf: scores >= inf predicts it, no cut-off predicts none

@@ -92,6 +92,40 @@ def test_multilabel_tunes_each_label():
         assert (thresholds[k], values[k]) == binary.tune_threshold(scores[:, k], y[:, k])
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_multilabel_micro_tunes_the_pooled_value(weighted):
+    """With average="micro" the labels' counts are pooled, so the best cut-offs are not each label's own: they
+    were tuned label by label (each label's F1), and the values returned were those per-label F1s. Now: one
+    cut-off per label that the pooled value cannot improve on by moving any one of them (checked by brute
+    force over every cut-off of each label), at least as good as the best shared cut-off and as the per-label
+    ones, and that pooled value, which score() gives at those cut-offs."""
+    rng = np.random.default_rng(11)
+    n, C = 120, 3
+    y = (rng.random((n, C)) < [0.05, 0.3, 0.6]).astype(int)
+    scores = y * rng.normal(1.0, 1.0, (n, C)) + rng.normal(0.0, 1.0, (n, C)) + [0.0, 0.5, -0.5]
+    w = rng.uniform(0.5, 2.0, n) if weighted else None
+    micro = compile_metric("f1", task="multilabel", num_classes=C, average="micro")
+
+    def pooled(thresholds):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return micro.score((scores >= thresholds).astype(int), y, w)
+
+    thresholds, value = micro.tune_threshold(scores, y, w)
+    assert np.shape(thresholds) == (C,) and np.ndim(value) == 0
+    assert value == pytest.approx(pooled(thresholds), abs=1e-12)
+    shared = compile_metric("f1").tune_threshold(scores.reshape(-1), y.reshape(-1),
+                                                None if w is None else np.repeat(w, C))[1]
+    per_label = compile_metric("f1", task="multilabel", num_classes=C).tune_threshold(scores, y, w)[0]
+    assert value >= shared - 1e-12 and value >= pooled(per_label) - 1e-12
+    assert value > pooled(per_label) + 1e-3  # here the per-label cut-offs are clearly worse for micro-F1
+    for k in range(C):
+        for cut in np.append(np.unique(scores[:, k]), np.inf):
+            moved = thresholds.copy()
+            moved[k] = cut
+            assert pooled(moved) <= value + 1e-12
+
+
 @pytest.mark.parametrize("scores, target, message", [
     (np.array([0.1, np.nan]), np.array([0, 1]), "without NaN"),
     (np.array([0.1, 0.2]), np.array([0, 2]), "hard 0/1 labels"),
