@@ -291,13 +291,15 @@ class CompiledMetric:
         def improves(new, old):  # by more than rounding: the ascent stops
             return new < old - 1e-12 if self.minimize else new > old + 1e-12
 
+        labels = np.arange(target.shape[1])
+        by_label = np.array([counts(k) for k in labels])  # (C, 4)
         for _ in range(MAX_TUNING_ROUNDS):
             improved = False
-            for k in range(target.shape[1]):
-                others = sum(counts(j) for j in range(target.shape[1]) if j != k)
-                cut, candidate = self._tune(scores[:, k], target[:, k], weight[:, k], others)
+            for k in labels:
+                cut, candidate = self._tune(scores[:, k], target[:, k], weight[:, k], by_label[labels != k].sum(0))
                 if improves(candidate, value):
                     thresholds[k], value, improved = cut, candidate, True
+                    by_label[k] = counts(k)
             if not improved:
                 break
         return thresholds, value
