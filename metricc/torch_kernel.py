@@ -217,8 +217,8 @@ def refuse_second_derivative(grad, input, reason, error):
     """`grad`, which differentiating again stops with the loss's `error` saying why it is differentiable once."""
     message = (f"metricc's loss is differentiable once {reason}: its gradient has no derivative of its own, so a "
                f"second derivative through it (create_graph=True: a gradient penalty, a Hessian-vector product) "
-               f"would leave out the loss's curvature; the binary loss differentiates twice as to_torch(pure=True) "
-               f"without momentum, bce_weight, compile or sync")
+               f"would leave out the loss's curvature; it differentiates twice as to_torch(pure=True) (no running "
+               f"estimates), without compile or sync, and for a binary loss without bce_weight")
     return SecondDerivativeRefused.apply(grad, input, message, error)
 
 

@@ -157,6 +157,36 @@ def backward_pass(target, weight, yh, not_yh, saved, a, b, task, L, dim):
     return grad.t() if dim == 0 else grad
 
 
+def differentiable_gradient(input, target, weight, scale, spec, dim):
+    """d loss / d input (n, C) as backward_pass has it, from operations that autograd records (none in place), so
+    that the gradient can be differentiated again: through the soft predictions and through the counts into the
+    coefficients. `scale`: the incoming gradient ((C,) for average="none")."""
+    dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
+    with torch.autocast(input.device.type, enabled=False):
+        z = input.to(dtype)
+        y = target.t() if dim == 0 else target  # (n, C)
+        w = None if weight is None else weight.t() if dim == 0 else weight  # (n, 1)
+        if spec.task == "multilabel":
+            p = torch.sigmoid(z)
+            u = spec.L * (p - spec.threshold)
+            yh, not_yh = torch.sigmoid(u), torch.sigmoid(-u)
+        else:
+            p = torch.softmax(z, 1)
+            yh = torch.softmax(p * (spec.L / 2), 1)
+            not_yh = 1 - yh
+        positive, negative = (y, 1 - y) if w is None else (w * y, w * (1 - y))
+        counts = [(positive * yh).sum(0), (negative * yh).sum(0), (positive * not_yh).sum(0),
+                  (negative * not_yh).sum(0)]
+        scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
+        _, a, b = average(spec.scalars, [c.to(scalar_dtype) for c in counts], spec.eps, spec.average,
+                          None if spec.class_weight is None else spec.class_weight.to(scalar_dtype))
+        grad_yh = (positive * a.to(dtype) + negative * b.to(dtype)) * scale.to(dtype)
+        if spec.task == "multilabel":
+            return grad_yh * spec.L * yh * not_yh * p * (1 - p)
+        grad_v = yh * (grad_yh - (yh * grad_yh).sum(1, keepdim=True)) * (spec.L / 2)
+        return p * (grad_v - (p * grad_v).sum(1, keepdim=True))
+
+
 class Spec(NamedTuple):
     """What the autograd function needs besides the tensors (`group`: see torch_kernel.Spec)."""
 
@@ -218,6 +248,8 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
             loss = with_gradient_checked(loss, a * L, b * L)  # in the input's type, as the backward pass has them
         ctx.save_for_backward(input, target, weight, yh, not_yh, a, b, *saved)
         ctx.settings = (spec.task, L, world_size, input.dtype, dim, spec.fused)
+        # a second derivative recomputes the gradient from the inputs: for the loss without state, fusion or sync
+        ctx.twice = spec if spec.running is None and not spec.fused and world_size == 1 else None
         ctx.mark_non_differentiable(failed)
         return loss.to(dtype), failed
 
@@ -231,9 +263,16 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
             scale = grad_output * world_size  # (C,) for average="none", else a scalar
             passes = compiled(backward_pass) if fused else backward_pass
             grad = passes(target, weight, yh, not_yh, saved, a * scale, b * scale, task, L, dim).to(input_dtype)
-        if torch.is_grad_enabled():  # autograd records the backward pass: create_graph=True, or torch.func
-            grad = refuse_second_derivative(grad, input, f"as a {task} loss", ctx.error)
-        return grad, None, None, None
+        if not torch.is_grad_enabled():  # the usual backward pass
+            return grad, None, None, None
+        # autograd records the backward pass (create_graph=True, or a torch.func transform): the same values,
+        # with the derivative of the gradient recomputed from the inputs, or a refusal when it is differentiated
+        if ctx.twice is None:
+            reason = ("compiled (compile=True)" if fused else "with running estimates (momentum)" if world_size == 1
+                      else "synchronised across processes (sync=True)")
+            return refuse_second_derivative(grad, input, reason, ctx.error), None, None, None
+        exact = differentiable_gradient(input, target, weight, grad_output * world_size, ctx.twice, dim)
+        return grad + (exact - exact.detach()).to(grad.dtype), None, None, None
 
 
 class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):

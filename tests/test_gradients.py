@@ -216,13 +216,15 @@ def test_torch_second_derivatives_through_the_gradient(formula, params, minimize
                  _penalty_gradient(plain, z, y, w, weights), RTOL)
 
 
-@pytest.mark.parametrize("options", [{}, {"pure": True, "momentum": 0.9}, {"pure": True, "bce_weight": 0.5}],
-                         ids=["defaults", "momentum", "blend"])
-@pytest.mark.parametrize("task", ["binary", "multiclass"])
+@pytest.mark.parametrize("task, options", [("binary", {}), ("binary", {"pure": True, "momentum": 0.9}),
+                                           ("binary", {"pure": True, "bce_weight": 0.5}),
+                                           ("multiclass", {"momentum": 0.9}), ("multilabel", {})],
+                         ids=["defaults", "momentum", "blend", "multiclass-momentum", "multilabel-defaults"])
 def test_torch_second_derivative_where_there_is_none_says_so(options, task):
-    """Where the gradient is not differentiable again (running estimates, the folded cross-entropy blend,
-    multi-class), differentiating through it stops with metricc's message, where it had silently treated the
-    loss's curvature as 0; taking the gradient with create_graph=True alone still works."""
+    """Where the gradient is not differentiable again (running estimates, as the binary and multi-label training
+    defaults keep, the folded cross-entropy blend), differentiating through it stops with metricc's message,
+    where it had silently treated the loss's curvature as 0; taking the gradient with create_graph=True alone
+    still works."""
     metric, x, y = _task_batch(task)
     x = x.clone().requires_grad_()
     (grad,) = torch.autograd.grad(metric.to_torch(**options)(x, y), x, create_graph=True)
@@ -251,4 +253,4 @@ def test_torch_func_grad_of_grad_and_the_hessian():
     for task in ("binary", "multiclass"):
         metric, x, y = _task_batch(task)
         with pytest.raises(MetriccError, match="differentiable once"):
-            func.grad(lambda v: func.grad(lambda u: metric.to_torch()(u, y))(v).pow(2).sum())(x)
+            func.grad(lambda v: func.grad(lambda u: metric.to_torch(momentum=0.9)(u, y))(v).pow(2).sum())(x)

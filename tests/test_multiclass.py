@@ -450,3 +450,31 @@ def test_zero_division_nan_leaves_undefined_classes_out_as_scikit_learn_does(tas
         warnings.simplefilter("error")
         value = metric.score(predictions, target, zero_division=np.nan)
     np.testing.assert_allclose(value, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")  # L chosen for the test, not for training
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+@pytest.mark.parametrize("average", AVERAGES)
+def test_torch_second_derivatives(task, average, weighted):
+    """The stateless torch loss differentiates twice (create_graph=True: torch.autograd.functional.hessian, a
+    gradient penalty): its Hessian equals autograd's twice through the plain loss. It had refused to."""
+    rng = np.random.default_rng(3)
+    n = 12
+    z = torch.tensor(rng.normal(0, 0.3, (n, C)))
+    labels = rng.integers(0, C, n)
+    y = torch.tensor(np.eye(C)[labels] if task == "multiclass" else (rng.random((n, C)) < 0.4).astype(float))
+    w = torch.tensor(rng.uniform(0.5, 2.0, n)) if weighted else torch.ones(n, dtype=torch.float64)
+    target = torch.tensor(labels) if task == "multiclass" else y
+    loss = compile_metric("f1", task=task, num_classes=C, average=average, L=5.0).to_torch(pure=True)
+
+    def ours(v):
+        value = loss(v, target, w if weighted else None)
+        return value.sum() if average == "none" else value
+
+    def plain(v):
+        return _plain_loss(SCORES["f1"], v, y, w, task, average, L=5.0)
+
+    expected = torch.autograd.functional.hessian(plain, z)
+    actual = torch.autograd.functional.hessian(ours, z)
+    assert (actual - expected).abs().max() <= 1e-9 * expected.abs().max()
