@@ -183,14 +183,16 @@ def differentiable_gradient(input, target, weight, scalars, eps, scale, L, thres
         u = L * (p - threshold)
         yh, not_yh = torch.sigmoid(u), torch.sigmoid(-u)
         y = target.to(dtype)
-        positive, negative = (y, 1 - y) if weight is None else (weight.to(dtype) * y, weight.to(dtype) * (1 - y))
+        weight, largest = _unit_weights(weight, dtype)  # as the forward pass: no overflow however they are scaled
+        positive, negative = (y, 1 - y) if weight is None else (weight * y, weight * (1 - y))
         counts = [(positive * yh).sum(), (negative * yh).sum(), (positive * not_yh).sum(), (negative * not_yh).sum()]
         scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
-        _, a, b = scalars(*(c.to(scalar_dtype) + eps for c in counts))
+        unit = 1.0 if largest is None else largest.to(scalar_dtype)
+        _, a, b = scalars(*(c.to(scalar_dtype) * unit + eps for c in counts))
         slope = L * yh * not_yh
         if from_logits:
             slope = slope * torch.sigmoid(x) * torch.sigmoid(-x)
-        coefficient = positive * torch.as_tensor(a).to(dtype) + negative * torch.as_tensor(b).to(dtype)
+        coefficient = positive * torch.as_tensor(a * unit).to(dtype) + negative * torch.as_tensor(b * unit).to(dtype)
         return scale.to(dtype) * coefficient * slope
 
 

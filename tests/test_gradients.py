@@ -254,3 +254,16 @@ def test_torch_func_grad_of_grad_and_the_hessian():
         metric, x, y = _task_batch(task)
         with pytest.raises(MetriccError, match="differentiable once"):
             func.grad(lambda v: func.grad(lambda u: metric.to_torch(momentum=0.9)(u, y))(v).pow(2).sum())(x)
+
+
+def test_second_derivative_path_keeps_the_first_derivative_with_huge_weights():
+    """With create_graph=True the gradient is the derived one plus (exact - exact.detach()); the exact one summed
+    float32 weights of 3e38 as given and overflowed, which made the first derivative NaN. It divides them by
+    the largest, as the forward pass does."""
+    loss = compile_metric("f1").to_torch(pure=True)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(500, generator=generator, requires_grad=True)
+    y, w = (torch.rand(500, generator=generator) < 0.3).float(), torch.full((500,), 3e38)
+    (once,) = torch.autograd.grad(loss(x, y, w), x)
+    (graphed,) = torch.autograd.grad(loss(x, y, w), x, create_graph=True)
+    assert torch.isfinite(once).all() and torch.equal(graphed, once)
