@@ -529,17 +529,17 @@ def _scalars_function(derivation: Derivation, backend: str, order: int = 1) -> C
 
 def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0.5, from_logits: bool = True,
                    eps: float = DEFAULT_EPS, minimize: bool = False, task: str = "binary",
-                   num_classes: int | None = None, average: str | None = DEFAULT_AVERAGE, ignore_index: int | None = None,
-                   class_weight: Any = None, **params: float) -> CompiledMetric:
+                   num_classes: int | None = None, average: str | None = DEFAULT_AVERAGE,
+                   ignore_index: int | None = None, class_weight: Any = None, **params: float) -> CompiledMetric:
     """Compile a confusion-matrix metric (a formula or a catalog name such as "f1") into a loss.
 
     `params` bind named parameters of the formula (`beta=2` for "fbeta"). The loss is `1 - score`, or the
     formula itself when it starts with `minimize:` or `minimize=True`. `task="multiclass"` or `"multilabel"`
     (with `num_classes`) applies the formula to each class's one-vs-rest counts and averages as `average`
     says ("macro", the default, "micro", "weighted" by support, or "none" or None: one value per class, as
-    scikit-learn has it). `L` is the amplifying scale: 73
-    (the paper's) unless given, except that a torch loss with the training defaults then uses TRAINING_L (15: README,
-    "Training with a metric loss"). Equal arguments return the same object.
+    scikit-learn has it). `L` is the amplifying scale: 73 (the paper's) unless given, except that a torch loss
+    with the training defaults then uses TRAINING_L (15: README, "Training with a metric loss"). Equal arguments
+    return the same object.
     """
     settings = {"L": DEFAULT_L if L is None else L, "threshold": threshold, "from_logits": from_logits, "eps": eps}
     _check_settings(settings)
