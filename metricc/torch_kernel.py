@@ -215,6 +215,14 @@ class SecondDerivativeRefused(torch.autograd.Function):
         raise ctx.error(ctx.message)
 
 
+def once_only_because(fused, running, synced, blend=False):
+    """Why a loss's gradient cannot be differentiated again (None where it can: it is then recomputed from the
+    inputs with autograd's operations): the phrase its refusal gives."""
+    return ("compiled (compile=True)" if fused else "with running estimates (momentum)" if running is not None
+            else "synchronised across processes (sync=True)" if synced
+            else "with the cross-entropy blend folded in (bce_weight)" if blend else None)
+
+
 def refuse_second_derivative(grad, input, reason, error):
     """`grad`, which differentiating again stops with the loss's `error` saying why it is differentiable once."""
     message = (f"metricc's loss is differentiable once {reason}: its gradient has no derivative of its own, so a "
@@ -581,9 +589,7 @@ class SoftConfusionFunction(torch.autograd.Function):
         ctx.path = "fused" if fused else "stacked" if 0 < input.numel() <= STACKED_MAX_SIZE else "streaming"
         ctx.input_dtype = input.dtype
         ctx.consumed = False
-        reason = ("compiled (compile=True)" if fused else "with running estimates (momentum)" if running is not None
-                  else "synchronised across processes (sync=True)" if synced(group)
-                  else "with the cross-entropy blend folded in (bce_weight)" if bce_weight else None)
+        reason = once_only_because(fused, running, synced(group), bool(bce_weight))
         # the inputs are saved first (the weights as given): a second derivative recomputes the gradient from them
         ctx.twice, ctx.once_reason = (None, reason) if reason else ((scalars, eps), None)
         inputs = (input, target, weight)

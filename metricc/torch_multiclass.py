@@ -18,7 +18,7 @@ from metricc.torch_kernel import InputChecks, TrainingState  # emitted modules i
 from metricc.torch_kernel import ForwardRecord, apply_function  # emitted modules inline this import
 from metricc.torch_kernel import check_devices, compiled, running_counts  # emitted modules inline this import
 from metricc.torch_kernel import computed_type, with_gradient_checked  # emitted modules inline this import
-from metricc.torch_kernel import refuse_second_derivative  # emitted modules inline this import
+from metricc.torch_kernel import once_only_because, refuse_second_derivative  # emitted modules inline this import
 from metricc.probability_hint import light_weights, nonfinite_message, target_hint  # emitted modules inline this import
 from metricc.probability_hint import per_element_message  # emitted modules inline this import
 
@@ -248,8 +248,8 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
             loss = with_gradient_checked(loss, a * L, b * L)  # in the input's type, as the backward pass has them
         ctx.save_for_backward(input, target, weight, yh, not_yh, a, b, *saved)
         ctx.settings = (spec.task, L, world_size, input.dtype, dim, spec.fused)
-        # a second derivative recomputes the gradient from the inputs: for the loss without state, fusion or sync
-        ctx.twice = spec if spec.running is None and not spec.fused and world_size == 1 else None
+        ctx.once_reason = once_only_because(spec.fused, spec.running, world_size > 1)
+        ctx.twice = None if ctx.once_reason else spec  # a second derivative recomputes the gradient from the inputs
         ctx.mark_non_differentiable(failed)
         return loss.to(dtype), failed
 
@@ -268,9 +268,7 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
         # autograd records the backward pass (create_graph=True, or a torch.func transform): the same values,
         # with the derivative of the gradient recomputed from the inputs, or a refusal when it is differentiated
         if ctx.twice is None:
-            reason = ("compiled (compile=True)" if fused else "with running estimates (momentum)" if world_size == 1
-                      else "synchronised across processes (sync=True)")
-            return refuse_second_derivative(grad, input, reason, ctx.error), None, None, None
+            return refuse_second_derivative(grad, input, ctx.once_reason, ctx.error), None, None, None
         exact = differentiable_gradient(input, target, weight, grad_output * world_size, ctx.twice, dim)
         return grad + (exact - exact.detach()).to(grad.dtype), None, None, None
 
