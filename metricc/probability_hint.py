@@ -102,8 +102,9 @@ def shape_message(input_shape, target_shape):
     input_shape, target_shape = tuple(input_shape), tuple(target_shape)
     message = f"Expected `input` and `target` to have the same shape, but got {input_shape} and {target_shape}"
     if input_shape == target_shape + (1,) or target_shape == input_shape + (1,):
-        squeezed = "input" if len(input_shape) > len(target_shape) else "target"
-        return f"{message}: squeeze the model's output: {squeezed}.squeeze(-1)."
+        if len(input_shape) > len(target_shape):
+            return f"{message}: squeeze the model's output: input.squeeze(-1)."
+        return f"{message}: squeeze the labels: target.squeeze(-1)."
     longer, shorter = sorted((input_shape, target_shape), key=len, reverse=True)
     channel = next((k for k in range(len(shorter)) if longer[k] == 1 and longer[:k] + longer[k + 1:] == shorter),
                    None) if len(longer) == len(shorter) + 1 else None

@@ -331,7 +331,7 @@ def _refuses_with(hint, backend, metric, z, y):
 @pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
 @pytest.mark.parametrize("input_shape, target_shape, hint", [
     ((8, 1), (8,), "squeeze the model's output: input.squeeze(-1)"),
-    ((8,), (8, 1), "squeeze the model's output: target.squeeze(-1)"),
+    ((8,), (8, 1), "squeeze the labels: target.squeeze(-1)"),
     ((8, 2), (8,), "two outputs per sample, one per class? compile with task='multiclass', num_classes=2"),
     ((8, 3), (8,), "compile with task='multiclass', num_classes=3"),
     # a binary segmentation's one channel against masks without it (the hint named squeeze(-1), a no-op)
