@@ -7,6 +7,7 @@ predictions. Both may be used alone or inside any formula.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -94,7 +95,7 @@ def sklearn_name(name: str) -> Named | None:
 
 # names from other libraries for metrics of the catalog, folded(): the catalog's name
 OTHER_NAMES = {"geometricmean": "gmean", "youden": "informedness", "youdenj": "informedness",
-               "sorensendice": "dice", "threatscore": "jaccard", "criticalsuccessindex": "jaccard"}
+               "sorensendice": "dice", "threat": "jaccard", "criticalsuccessindex": "jaccard"}
 # well-known scores that are not functions of one confusion matrix, folded(): what they measure instead
 NOT_COUNTS = {
     **dict.fromkeys(["rocauc", "auc", "auroc"], "ROC AUC ranks the scores over every threshold"),
@@ -103,6 +104,16 @@ NOT_COUNTS = {
     **dict.fromkeys(["logloss", "crossentropy", "bce"], "log loss scores the probabilities themselves"),
     **dict.fromkeys(["brier", "brierscoreloss"], "the Brier score scores the probabilities themselves"),
 }
+
+
+def scorer_parts(name: str) -> tuple[str, str | None] | None:
+    """scikit-learn's scorer name `name` (f1_macro, neg_log_loss, roc_auc_ovr_weighted) as the score's name and
+    the average it asks for (None: none), or None where `name` has neither a sign, a multi-class scheme nor an
+    average to take off."""
+    match = re.fullmatch(r"(?i)(neg_)?(.+?)(_ov[or])?(_(macro|micro|weighted|samples))?", name)
+    if match is None or not (match[1] or match[3] or match[4]):
+        return None
+    return match[2], None if match[5] is None else match[5].lower()
 
 
 def folded(name: str) -> str:

@@ -288,10 +288,19 @@ class _Scope:
             return expr
         if name in FUNCTIONS:
             raise self.error(f"`{name}` is a function: write {name}(...)", token)
-        if catalog.folded(name) in catalog.NOT_COUNTS:
-            raise self.error(f"`{name}` is not a confusion-matrix metric ({catalog.NOT_COUNTS[catalog.folded(name)]}): "
-                             f"metricc compiles formulas of TP, FP, FN, TN at one threshold (`metricc list` shows "
-                             f"the named ones)", token)
+        score, average = catalog.scorer_parts(name) or (name, None)
+        not_counts = catalog.NOT_COUNTS.get(catalog.folded(name)) or catalog.NOT_COUNTS.get(catalog.folded(score))
+        if not_counts:
+            raise self.error(f"`{name}` is not a confusion-matrix metric ({not_counts}): metricc compiles formulas "
+                             f"of TP, FP, FN, TN at one threshold (`metricc list` shows the named ones)", token)
+        if average is not None and score in catalog.METRICS:
+            scorer = f"unknown name `{name}`: scikit-learn's scorer `{name}` is `{score}`"
+            if average == "samples":
+                raise self.error(f"{scorer} averaged over each sample's labels, which metricc does not compute: "
+                                 f"average='macro', 'micro', 'weighted' or 'none'", token)
+            raise self.error(f"{scorer} with average={average!r}: compile_metric({score!r}, task='multiclass', "
+                             f"num_classes=..., average={average!r}) (or task='multilabel'; on the command line "
+                             f"{score} --task multiclass --num-classes ... --average {average})", token)
         metric = catalog.sklearn_name(name)
         other = catalog.OTHER_NAMES.get(catalog.folded(name))
         hint = (f"; did you mean `{metric.name}` (scikit-learn's {metric.sklearn})?" if metric else

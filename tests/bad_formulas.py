@@ -36,6 +36,16 @@ BAD_FORMULAS = [
                           "threshold)", 1),
     ("f1 - 0.1*log_loss", {}, "`log_loss` is not a confusion-matrix metric (log loss scores the probabilities", 10),
     ("AveragePrecision", {}, "`AveragePrecision` is not a confusion-matrix metric", 1),
+    ("threat_score", {}, "unknown name `threat_score`; did you mean `jaccard`?", 1),
+    # scikit-learn's scorer names: an average is an argument of compile_metric, "neg_" a sign
+    ("f1_macro", {}, "unknown name `f1_macro`: scikit-learn's scorer `f1_macro` is `f1` with average='macro': "
+                     "compile_metric('f1', task='multiclass', num_classes=..., average='macro')", 1),
+    ("1 - precision_weighted", {}, "scikit-learn's scorer `precision_weighted` is `precision` with "
+                                   "average='weighted'", 5),
+    ("jaccard_samples", {}, "scikit-learn's scorer `jaccard_samples` is `jaccard` averaged over each sample's "
+                            "labels, which metricc does not compute: average='macro', 'micro', 'weighted' or 'none'", 1),
+    ("neg_log_loss", {}, "`neg_log_loss` is not a confusion-matrix metric (log loss scores the probabilities", 1),
+    ("roc_auc_ovr_weighted", {}, "`roc_auc_ovr_weighted` is not a confusion-matrix metric (ROC AUC ranks", 1),
     ("TP/N + xyzzy", {}, "unknown name `xyzzy`", 8),
     ("(1+beta^2)*TP/((1+beta^2)*TP + beta^2*FN + FP)", {}, "parameter `beta` is not bound: pass beta=...", 4),
     ("f1", {"beta": 2}, "parameter `beta` is not used by the formula", None),

@@ -70,6 +70,7 @@ def test_other_libraries_names_lead_to_catalog_metrics():
     """The names suggested for other libraries' spellings exist, and no score refused as "not a confusion-matrix
     metric" is one of the catalog's."""
     assert set(catalog.OTHER_NAMES.values()) <= set(catalog.METRICS)
+    assert all(catalog.folded(name) == name for name in [*catalog.OTHER_NAMES, *catalog.NOT_COUNTS])  # reachable
     assert not {catalog.folded(name) for name in catalog.known_names()} & set(catalog.NOT_COUNTS)
 
 
