@@ -189,7 +189,8 @@ class CompiledMetric:
         derived one (jax.custom_vjp); it works under jax.jit and jax.grad, in float32 and (x64) float64.
 
         Options override the compiled L, threshold, from_logits and eps, and set check_inputs (value checks run
-        when the loss is called eagerly; under jax.jit only shapes and dtypes are checked)."""
+        when the loss is called eagerly; under jax.jit, where values cannot be read, a value the eager loss refuses
+        makes the loss and its gradient NaN)."""
         try:
             from . import jax_kernel
         except ModuleNotFoundError as error:

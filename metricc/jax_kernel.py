@@ -4,8 +4,8 @@ through the formula. They work under jax.jit and jax.grad, in float32 and, with 
 gradient flows to the logits only: differentiating with respect to the targets or the weights is refused.
 
 Input values (NaN, targets outside [0, 1], negative weights, a loss or gradient that is not finite) are checked
-when the loss runs eagerly, also under jax.grad (the custom rule's forward pass sees the values); under jax.jit
-only shapes and dtypes can be checked.
+when the loss runs eagerly, also under jax.grad (the custom rule's forward pass sees the values); under jax.jit,
+where they cannot be read, a value the eager loss refuses makes the loss and its gradient NaN (_poisoned).
 
 This module imports only JAX: metricc copies it into the modules it emits.
 """
@@ -30,6 +30,16 @@ def slope(u):
 
 def _traced(*arrays):
     return any(isinstance(a, jax.core.Tracer) for a in arrays)
+
+
+def _poisoned(loss, conditions):
+    """The loss, times NaN where one of `conditions` (boolean arrays of traced values, which the eager loss checks
+    and jax.jit cannot read) does not hold everywhere: the loss and, through the custom rule, every entry of its
+    gradient are then NaN, never a plausible number. Under jax.vmap each batch of the stack on its own."""
+    if not conditions:
+        return loss
+    valid = jnp.all(jnp.stack([jnp.all(c) for c in conditions]))
+    return loss * jnp.where(valid, 1, jnp.nan).astype(loss.dtype)
 
 
 def _warn_if_light(total, eps, warning):
@@ -169,7 +179,14 @@ class SoftConfusionLoss(_Pickled):
         loss = self._loss(x, y, w)
         if self.check_inputs and not _traced(loss) and not bool(jnp.isfinite(loss)):
             raise self.error(nonfinite_message(self.name, dtype=loss.dtype.name))
+        if self.check_inputs:  # the traced values (jax.jit)
+            loss = _poisoned(loss, [*(self._input_conditions(x) if _traced(x) else []),
+                                    *([(y >= 0) & (y <= 1)] if _traced(y) else []),
+                                    *([jnp.isfinite(w) & (w >= 0), jnp.any(w > 0)] if _traced(w) else [])])
         return loss
+
+    def _input_conditions(self, x):
+        return [jnp.isfinite(x), *([] if self.from_logits else [(x >= 0) & (x <= 1)])]
 
     def _check(self, x, y, w):
         if not _traced(x):
@@ -306,6 +323,16 @@ class MultiSoftConfusionLoss(_Pickled):
         loss = self._loss(z, y, w)
         if self.check_inputs and not _traced(loss) and not bool(jnp.isfinite(loss).all()):
             raise self.error(nonfinite_message(self.name, per_class=True, dtype=loss.dtype.name))
+        if self.check_inputs:  # the traced values (jax.jit)
+            if self.task == "multilabel":
+                labels = (y >= 0) & (y <= 1)
+            else:
+                labels = ignored | ((target >= 0) & (target < self.num_classes))
+            weights = [jnp.isfinite(w) & (w >= 0), *([] if sample_weight is None
+                                                     else [jnp.any(jnp.asarray(sample_weight) > 0)])]
+            loss = _poisoned(loss, [*([jnp.isfinite(z)] if _traced(z) else []),
+                                    *([labels] if _traced(target) else []),
+                                    *(weights if _traced(w) else [])])
         return loss
 
     def _check_input(self, z):

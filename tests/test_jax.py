@@ -223,7 +223,57 @@ def test_eager_grad_checks_the_values(task):
         jax.grad(total)(z, y)
     with pytest.raises(MetriccError, match=r"\[0, 1\]|\[0, 3\)"):
         jax.value_and_grad(total)(jnp.nan_to_num(z), bad_y)
-    assert not np.isfinite(np.asarray(jax.jit(jax.grad(total))(z, y))).all()  # the documented limit under jit
+    assert np.isnan(np.asarray(jax.jit(jax.grad(total))(z, y))).all()  # under jit: NaN
+
+
+def _bad_values(task):
+    """(loss, good arguments, [(what, bad arguments), ...]): each bad set is refused eagerly."""
+    if task == "binary":
+        loss, z, y = compile_metric("f1").to_jax(), jnp.array([0.5, 0.25, -1.0, 2.0]), jnp.array([1.0, 0.0, 1.0, 0.0])
+        bad = [("NaN input", z.at[1].set(jnp.nan), y, None), ("infinite input", z.at[1].set(jnp.inf), y, None),
+               ("target 2", z, y.at[0].set(2.0), None), ("target -1", z, y.at[1].set(-1.0), None)]
+    elif task == "probabilities":
+        loss = compile_metric("f1").to_jax(from_logits=False)
+        z, y = jnp.array([0.5, 0.25, 0.75, 0.125]), jnp.array([1.0, 0.0, 1.0, 0.0])
+        bad = [("probability 1.5", z.at[0].set(1.5), y, None)]
+    else:
+        loss = compile_metric("f1", task=task, num_classes=3, ignore_index=-1 if task == "multiclass" else None).to_jax()
+        z = jnp.array([[0.5, 0.25, -1.0], [0.125, 0.75, 0.375], [1.0, -0.5, 0.25]])
+        y = jnp.array([0, 2, -1]) if task == "multiclass" else jnp.array([[1.0, 0, 1], [0, 1, 0], [0, 0, 1]])
+        bad = [("NaN input", z.at[1, 1].set(jnp.nan), y, None),
+               ("class 3", z, y.at[0].set(3), None) if task == "multiclass" else ("label 2", z, y.at[0, 0].set(2.0), None)]
+    w = jnp.ones(len(z))
+    bad += [("negative weight", z, y, w.at[1].set(-1.0)), ("NaN weight", z, y, w.at[0].set(jnp.nan)),
+            ("zero weights", z, y, jnp.zeros(len(z)))]
+    return loss, (z, y, w), bad
+
+
+@pytest.mark.parametrize("task", ["binary", "probabilities", "multiclass", "multilabel"])
+def test_under_jit_bad_values_make_loss_and_gradient_nan(task):
+    """Under jax.jit the values cannot be read, so a value the eager loss refuses makes the loss and every entry of
+    its gradient NaN there, never a plausible number (a target of 2 had given a loss of -0.0098, a target of -1 a
+    finite loss and gradient); valid values give the eager loss and gradient."""
+    loss, good, bad = _bad_values(task)
+
+    def total(v, target, weight):
+        return jnp.sum(loss(v, target, weight))
+
+    jitted = jax.jit(jax.value_and_grad(total))
+    value, grad = jitted(*good)
+    eager_value, eager_grad = jax.value_and_grad(total)(*good)
+    assert float(value) == pytest.approx(float(eager_value), rel=1e-6)
+    np.testing.assert_allclose(grad, eager_grad, rtol=1e-5, atol=1e-9)
+    assert float(jax.jit(total)(*good)) == pytest.approx(float(eager_value), rel=1e-6)
+    for what, z, y, w in bad:
+        w = good[2] if w is None else w
+        with pytest.raises(MetriccError):  # the eager loss refuses it
+            total(z, y, w)
+        value, grad = jitted(z, y, w)
+        assert np.isnan(float(value)) and np.isnan(np.asarray(grad)).all(), what
+        assert np.isnan(float(jax.jit(total)(z, y, w))), what
+        stacked = jax.jit(jax.vmap(lambda a, b, c: loss(a, b, c)))(jnp.stack([good[0], z]), jnp.stack([good[1], y]),
+                                                                    jnp.stack([good[2], w]))
+        assert np.isfinite(float(jnp.sum(stacked[0]))) and np.isnan(float(jnp.sum(stacked[1]))), what
 
 
 def test_eager_grad_refuses_a_gradient_that_is_not_finite():
