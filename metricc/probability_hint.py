@@ -123,8 +123,8 @@ def target_hint(task, n, num_classes, target_shape):
     targets or a trailing axis of 1 for class indices, class indices for multi-hot labels; "" otherwise."""
     target_shape = tuple(target_shape)
     if task == "multiclass" and target_shape == (n, num_classes):
-        return (": one-hot targets? pass class indices: target.argmax(1) (task='multilabel' if labels can "
-                "co-occur)")
+        return (": one-hot targets or class probabilities? pass class indices: target.argmax(1) (task='multilabel' "
+                "if labels can co-occur)")
     if task == "multiclass" and target_shape == (n, 1):
         return ": squeeze it: target.squeeze(-1)"
     if task == "multilabel" and target_shape == (n,):

@@ -394,13 +394,13 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if not isinstance(target, torch.Tensor):
             raise self.error(f"Expected `target` to be a tensor, but got {type(target).__name__}.")
         check_devices(self.error, input, target, sample_weight)
+        if tuple(target.shape) != expected:
+            raise self.error(f"Expected `target` of shape {expected}, but got {tuple(target.shape)}"
+                             f"{target_hint(self.task, input.shape[0], self.num_classes, target.shape)}.")
         if self.task == "multiclass" and (target.is_floating_point() or target.is_complex()
                                           or target.dtype == torch.bool):
             raise self.error(f"Expected `target` to hold integer class indices, but got {target.dtype} (a float "
                              "index such as 1.5 has no class; pass target.long() if the values are whole).")
-        if tuple(target.shape) != expected:
-            raise self.error(f"Expected `target` of shape {expected}, but got {tuple(target.shape)}"
-                             f"{target_hint(self.task, input.shape[0], self.num_classes, target.shape)}.")
         if input.shape[0] == 0:
             raise self.error("Expected a non-empty batch, but `input` has no rows.")
         if sample_weight is not None and (not isinstance(sample_weight, torch.Tensor)
