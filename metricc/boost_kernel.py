@@ -691,10 +691,20 @@ class BoostObjective:
         is_higher_better)."""
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
         value = self.evaluate(margins, labels, weight)
-        name = "metricc-cost" if self.minimize else "metricc-1-score"  # one token: XGBoost splits on spaces
+        name = self._eval_name()
         if self.booster == "lightgbm":
             return name, value, False
         return (name, value) if hasattr(y_pred, "get_label") else value
+
+    def _eval_name(self):
+        """The evaluation metric's name: the formula without spaces (XGBoost splits names on them), as "1-f1" for
+        a score, as itself ("FP+5*FN") for a cost; so that metrics recorded side by side keep their own names."""
+        text = "".join(self.name.split())
+        for direction in ("minimize:", "maximize:"):
+            text = text[len(direction):] if text.startswith(direction) else text
+        if not self.minimize:
+            text = f"1-{text}" if text.isidentifier() else f"1-({text})"
+        return text
 
     @property
     def params(self):

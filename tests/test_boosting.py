@@ -883,8 +883,8 @@ def test_early_stopping_through_the_scikit_learn_api(backend):
                       if "eval_X" in inspect.signature(model.fit).parameters else {"eval_set": [(X_val, y_val)]})
         model.fit(X, y, eval_metric=objective.eval_metric, callbacks=[booster_module.early_stopping(20, verbose=False)],
                   **validation)
-        assert list(model.evals_result_["valid_0"]) == ["metricc-1-score"]
-        recorded = model.evals_result_["valid_0"]["metricc-1-score"]
+        assert list(model.evals_result_["valid_0"]) == ["1-f1"]
+        recorded = model.evals_result_["valid_0"]["1-f1"]
         best = model.best_iteration_ - 1
         margins = model.booster_.predict(X_val, raw_score=True, num_iteration=model.best_iteration_)
     assert len(recorded) < 500 and recorded[best] == min(recorded)
@@ -915,10 +915,40 @@ def test_early_stopping_on_the_hard_metric(backend):
                                                   booster_module.record_evaluation(history)])
         best = booster.best_iteration - 1  # LightGBM counts iterations from 1
         margins = booster.predict(X_val, raw_score=True, num_iteration=booster.best_iteration)
-    recorded = history["val"]["metricc-1-score"]
-    assert list(history["val"]) == ["metricc-1-score"] and len(recorded) < 500
+    recorded = history["val"]["1-f1"]
+    assert list(history["val"]) == ["1-f1"] and len(recorded) < 500
     assert recorded[best] == min(recorded) == pytest.approx(objective.evaluate(margins, y_val), abs=1e-6)
     assert recorded[best] == pytest.approx(1 - f1_score(y_val, objective.predict(margins)), abs=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["xgboost", "lightgbm"])
+def test_each_metric_is_recorded_under_its_own_name(backend):
+    """Evaluation metrics are named after their formula, one token each (XGBoost splits names on spaces): two
+    of them given to LightGBM at once are recorded side by side (both had been called "metricc-1-score", and
+    the second overwrote the first), and a cost is recorded as itself."""
+    booster_module = pytest.importorskip(backend)
+    X, y = _separable(600)
+    metrics = {"1-f1": compile_metric("f1"), "1-mcc": compile_metric("mcc"),
+               "FP+5*FN": compile_metric("minimize: FP + 5*FN"),
+               "1-(2*TP/(2*TP+FP+FN))": compile_metric("2*TP / (2*TP + FP + FN)")}
+    objectives = {name: getattr(metric, f"to_{backend}")() for name, metric in metrics.items()}
+    objective = objectives["1-f1"]
+    history = {}
+    if backend == "xgboost":  # one custom metric per call
+        for name, evaluation in objectives.items():
+            booster_module.train({**objective.params, "nthread": 1}, booster_module.DMatrix(X[:400], y[:400]), 3,
+                                 obj=objective, custom_metric=evaluation.eval_metric, evals_result=history,
+                                 evals=[(booster_module.DMatrix(X[400:], y[400:]), "val")], verbose_eval=False)
+            assert list(history["val"]) == [name]
+        return
+    booster_module.train({"objective": objective, **objective.params, "verbose": -1, "num_threads": 1},
+                         booster_module.Dataset(X[:400], y[:400]), 3,
+                         feval=[evaluation.eval_metric for evaluation in objectives.values()],
+                         valid_sets=[booster_module.Dataset(X[400:], y[400:])], valid_names=["val"],
+                         callbacks=[booster_module.record_evaluation(history)])
+    assert list(history["val"]) == list(metrics)
+    recorded = history["val"]
+    assert recorded["1-f1"] == recorded["1-(2*TP/(2*TP+FP+FN))"] != recorded["1-mcc"]  # F1 written out is F1
 
 
 def test_lightgbm_both_apis():
