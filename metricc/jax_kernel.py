@@ -20,6 +20,7 @@ from metricc.multiclass_math import element_rows, pullback, soft_predictions  # 
 from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.probability_hint import masked_message, per_element_message  # emitted modules inline this import
 from metricc.probability_hint import shape_message, target_hint  # emitted modules inline this import
+from metricc.probability_hint import target_range_message  # emitted modules inline this import
 
 def slope(u):
     """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where
@@ -192,7 +193,7 @@ class SoftConfusionLoss(_Pickled):
         if not _traced(x):
             self._check_input(x)
         if not _traced(y) and not bool(((y >= 0) & (y <= 1)).all()):
-            raise self.error("Expected `target` values in [0, 1].")
+            raise self.error(target_range_message(y.min(), y.max()))
         if not _traced(w):
             if not bool((jnp.isfinite(w) & (w >= 0)).all()):
                 raise self.error("Expected `sample_weight` to be finite and non-negative.")
@@ -298,7 +299,7 @@ class MultiSoftConfusionLoss(_Pickled):
                                  f"{target_hint(self.task, n, self.num_classes, target.shape)}.")
             y = target.astype(z.dtype)
             if checked_target and not bool(((y >= 0) & (y <= 1)).all()):
-                raise self.error("Expected multi-label `target` values in [0, 1].")
+                raise self.error(target_range_message(y.min(), y.max(), multilabel=True))
         else:
             if target.shape != (n,) or not jnp.issubdtype(target.dtype, jnp.integer):
                 hint = target_hint(self.task, n, self.num_classes, target.shape)

@@ -11,6 +11,7 @@ import numpy
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.probability_hint import masked_message, shape_message  # emitted modules inline this import
+from metricc.probability_hint import target_range_message  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
@@ -205,7 +206,7 @@ class SoftConfusionLoss:
         if self.from_logits and self._hint.observe(x_min, x_max, x.size):
             warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=4)
         if not (y.min() >= 0 and y.max() <= 1):
-            raise self.error("Expected `target` values in [0, 1].")
+            raise self.error(target_range_message(y.min(), y.max()))
         if w is not None:
             if not (_finite(w) and w.min() >= 0):
                 raise self.error("Expected `sample_weight` to be finite and non-negative.")

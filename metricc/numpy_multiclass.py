@@ -15,6 +15,7 @@ from metricc.multiclass_math import element_rows, pullback, soft_predictions  # 
 from metricc.numpy_kernel import MAX_COUNT, as_array  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.probability_hint import per_element_message, target_hint  # emitted modules inline this import
+from metricc.probability_hint import target_range_message  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
     """(n, num_classes) float64 rows with a 1 at each index: O(n C) memory, never a C x C identity."""
@@ -106,7 +107,7 @@ class MultiSoftConfusionLoss:
                                  f"{target.dtype} {target.shape}"
                                  f"{target_hint(self.task, n, self.num_classes, target.shape)}.")
             if not ((target >= 0) & (target <= 1)).all():
-                raise self.error("Expected multi-label `target` values in [0, 1].")
+                raise self.error(target_range_message(target.min(), target.max(), multilabel=True))
             return target.astype(numpy.float64), w
         if target.shape != (n,) or target.dtype.kind not in "iu":
             raise self.error(f"Expected `target` to be integer class indices of shape ({n},), but got {target.dtype} "

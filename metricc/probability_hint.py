@@ -95,6 +95,23 @@ def masked_message(value, name):
             f"sample_weight 0")
 
 
+def target_range_message(low, high, multilabel=False):
+    """The error for binary or multi-label targets outside [0, 1], given their least and largest values: the
+    range, and the usual ways out (labels -1/+1; class indices; an ignore label, which a weight of 0 leaves out)."""
+    low, high = float(low), float(high)
+    message = (f"Expected {'multi-label ' if multilabel else ''}`target` values in [0, 1], but they range from "
+               f"{low:g} to {high:g}")
+    hints = []
+    if low == -1 and high == 1:
+        hints.append("labels -1/+1? pass (target + 1) / 2")
+    if not multilabel and low >= 0 and high > 1 and high.is_integer():
+        hints.append("class indices? compile with task='multiclass', num_classes=...")
+    if any(v.is_integer() and not 0 <= v <= 1 for v in (low, high)):
+        hints.append("to leave samples out (an ignore label), give " + ("their rows sample_weight 0 and labels"
+                     if multilabel else "them sample_weight 0 and any label") + " in [0, 1]")
+    return f"{message}: {'; '.join(hints)}." if hints else f"{message}."
+
+
 def shape_message(input_shape, target_shape):
     """The error for a binary loss whose `input` and `target` shapes differ, with what to do in the two usual
     cases: a model output of shape (n, 1) against (n,) labels (or the other way round), and one output per class

@@ -14,7 +14,7 @@ import torch
 
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
-from metricc.probability_hint import shape_message  # emitted modules inline this import
+from metricc.probability_hint import shape_message, target_range_message  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
@@ -1066,6 +1066,6 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if self.from_logits and self._hint.observe(x_min, x_max, numel):
             warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=_caller_level())
         if not (y_min >= 0 and y_max <= 1):
-            raise self.error("Expected `target` values in [0, 1].")
+            raise self.error(target_range_message(y_min, y_max))
         if not (w_min >= 0 and math.isfinite(w_max)):
             raise self.error("Expected `sample_weight` to be finite and non-negative.")

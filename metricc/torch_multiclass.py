@@ -20,7 +20,7 @@ from metricc.torch_kernel import check_devices, compiled, running_counts  # emit
 from metricc.torch_kernel import computed_type, with_gradient_checked  # emitted modules inline this import
 from metricc.torch_kernel import once_only_because, refuse_second_derivative  # emitted modules inline this import
 from metricc.probability_hint import light_weights, nonfinite_message, target_hint  # emitted modules inline this import
-from metricc.probability_hint import per_element_message  # emitted modules inline this import
+from metricc.probability_hint import per_element_message, target_range_message  # emitted modules inline this import
 
 def sigmoid_pair(x):
     """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2, so that none rounds to 0 or 1
@@ -459,4 +459,4 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                 raise self.error(f"Expected class indices in [0, {self.num_classes}), but got "
                                  f"{int(y_min)}..{int(y_max)}.")
         elif not (y_min >= 0 and y_max <= 1):
-            raise self.error("Expected `target` values in [0, 1].")
+            raise self.error(target_range_message(y_min, y_max, multilabel=True))
