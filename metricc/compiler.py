@@ -120,7 +120,9 @@ class CompiledMetric:
                                f"NaN or None, but got {_describe(zero_division)}.")
         if self.task != "binary":
             return self._multi_score(predictions, target, sample_weight, zero_division, warn)
-        predictions, target = _zero_one(predictions, "predictions"), _zero_one(target, "target")
+        predictions = _zero_one(predictions, "predictions")
+        target = _zero_one(target, "target", swapped=(predictions, "score() takes (predictions, target), as "
+                                                      "torchmetrics does (metric.scorer() for scikit-learn)"))
         if predictions.shape != target.shape:
             raise MetriccError(f"Expected `predictions` and `target` to have the same shape, but got "
                                f"{predictions.shape} and {target.shape}.")
@@ -263,7 +265,8 @@ class CompiledMetric:
         if self.task == "multiclass":
             raise MetriccError("tune_threshold() needs binary or multi-label scores; a multi-class prediction is "
                                "the arg-max, which has no threshold")
-        scores, target = _numbers(scores, "scores").astype(np.float64), _zero_one(target, "target")
+        scores = _numbers(scores, "scores").astype(np.float64)
+        target = _zero_one(target, "target", swapped=(scores, "tune_threshold() takes (scores, target)"))
         if scores.shape != target.shape or scores.size == 0:
             raise MetriccError(f"Expected non-empty `scores` and `target` of the same shape, but got {scores.shape} "
                                f"and {target.shape}.")
@@ -398,12 +401,16 @@ def _numbers(values: Any, name: str) -> np.ndarray:
     return array
 
 
-def _zero_one(values: Any, name: str) -> np.ndarray:
-    """Hard 0/1 labels (bool, int or float), refusing anything else instead of casting it."""
+def _zero_one(values: Any, name: str, swapped: tuple | None = None) -> np.ndarray:
+    """Hard 0/1 labels (bool, int or float), refusing anything else instead of casting it. `swapped`: the
+    other argument (an array) and the call's order, for the hint where that one holds 0/1 labels and these
+    values fractions (scores: the arguments in scikit-learn's order, labels first)."""
     array = _numbers(values, name)
     bad = array[(array != 0) & (array != 1)]
     if bad.size:
         hint = "; threshold probabilities first, e.g. p >= 0.5" if name == "predictions" else ""
+        if swapped is not None and (np.isfinite(bad) & (bad != np.floor(bad))).any() and np.isin(swapped[0], (0, 1)).all():
+            hint = f"; arguments swapped? {swapped[1]}"
         raise MetriccError(f"Expected `{name}` to hold hard 0/1 labels, but it holds {bad.flat[0].item()!r}{hint}.")
     return array
 
