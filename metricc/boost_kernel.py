@@ -15,6 +15,7 @@ logistic objective. This module imports only NumPy (and the import-free metricc.
 both into the modules it emits.
 """
 
+import sys
 import threading
 import warnings
 
@@ -65,6 +66,39 @@ LARGEST_PRODUCT = {numpy.float32: 1e30, numpy.float64: 1e300}
 # the float32 call's amplifier clips its argument here: exp stays finite (float32 overflows past 88.7), and
 # sigmoid(-80) = 1.8e-35 is still a normal float32 number
 FLOAT32_EXP_CLIP = 80.0
+
+
+def communicator(booster):
+    """XGBoost's collective module where this call runs on one of several workers of a distributed XGBoost
+    training (xgboost.dask, xgboost.spark, workers that a tracker started), else None. Each worker's call sees its
+    own rows only: the objective then sums its counts (and its evaluation's) over the workers, so that every
+    worker computes the metric of the whole training set, and the same scale and early-stopping value. Looked
+    up, never imported: a worker has imported XGBoost."""
+    collective = getattr(sys.modules.get("xgboost"), "collective", None) if booster == "xgboost" else None
+    if collective is None or not collective.is_distributed():
+        return None
+    return collective if collective.get_world_size() > 1 else None
+
+
+def all_reduced(collective, values, op="SUM"):
+    """`values` (a list of numbers, arrays or None) summed (or reduced by `op`, "MAX" or "MIN") over the workers in
+    one all-reduce, each in its own shape (numbers as floats, None as None); as they are without a `collective`
+    (communicator())."""
+    if collective is None:
+        return values
+    arrays = [None if v is None else numpy.asarray(v, dtype=numpy.float64) for v in values]
+    present = [a.reshape(-1) for a in arrays if a is not None]
+    reduced = collective.allreduce(numpy.concatenate(present) if present else numpy.zeros(0),
+                                   getattr(collective.Op, op))
+    out, start = [], 0
+    for a in arrays:
+        if a is None:
+            out.append(None)
+            continue
+        part = reduced[start:start + a.size].reshape(a.shape)
+        out.append(float(part) if a.ndim == 0 else part)
+        start += a.size
+    return out
 
 
 def extensive(curvatures):
@@ -235,6 +269,10 @@ class BoostObjective:
     "micro" over the pooled counts); each label's gradient and Hessian are the binary ones with its own
     coefficients, times its weight in the average.
 
+    Distributed XGBoost (communicator()): the counts, the total weight, the Hessian's size and the evaluation's
+    counts are summed over the workers, so that each worker's call gives the whole training set's gradient and
+    Hessian on its rows.
+
     `mean_hessian`: each call rescales the gradient and the Hessian together so that the Hessian's magnitude
     averages this much per unit of sample weight (the default 0.1; a logistic objective's p (1 - p) starts at
     0.25 and falls as the fit sharpens). The Newton step -G / H of a leaf does not change; the boosters'
@@ -343,7 +381,7 @@ class BoostObjective:
     def loss(self, margins, labels, sample_weight=None):
         """The soft loss (not scaled by the total weight) at the margins."""
         z, y, w = self._arrays(margins, labels, sample_weight, values=False)
-        return self._coefficients(self._count_sums(z, y, w)[0])[0]
+        return self._coefficients(all_reduced(communicator(self.booster), self._count_sums(z, y, w)[0]))[0]
 
     def gradient_and_hessian(self, margins, labels, sample_weight=None, hessian=None):
         """The objective's gradient and Hessian diagonal (the mode `hessian`, default this objective's) with
@@ -363,25 +401,30 @@ class BoostObjective:
         multiplied by the one factor that makes the Hessian's magnitudes average that much per unit weight: it
         goes into the coefficients a, b, q_a, q_b (g and h are linear in them), so that no output is rounded
         twice. Returns the soft counts."""
+        collective = communicator(self.booster)  # distributed XGBoost: sums over every worker's rows
         if self.task == "multiclass":
-            return self._softmax_derivatives(z, y, w, mode, grad, hess, mean_hessian)
-        weight = self._total_weight(w, len(z), grad.dtype)
-        total = 1.0 if self.extensive else weight
-        weight *= z.shape[1]  # per label and unit weight
+            return self._softmax_derivatives(z, y, w, mode, grad, hess, mean_hessian, collective)
         heaviest = None if w is None else float(w.max())
         dtype = self._arithmetic(mode, grad.dtype, heaviest)
         slopes, bends = self._row_buffers(z.shape, 1 if mode == "bound" else 2, dtype)
-        counts, sums = self._count_sums(z, y, w, slopes, bends, dtype)
+        local = self._count_sums(z, y, w, slopes, bends, dtype)
+        weight, counts, sums = self._summed(collective, self._total_weight(w, len(z)), *local)
+        self._check_total_weight(weight, grad.dtype)
+        total = 1.0 if self.extensive else weight
+        weight *= z.shape[1]  # per label and unit weight
         coefficients = self._coefficients(counts)[1:]
-        if dtype == numpy.float32 and not ((mean_hessian is not None or self._products(coefficients, total)
-                                            <= LARGEST_PRODUCT[numpy.float32])
-                                           and self._float32_counts_suffice(counts, heaviest)
-                                           and self._float32_suffices(coefficients, sums, y, heaviest, slopes)):
+        needs_float64 = dtype == numpy.float32 and not (
+            (mean_hessian is not None or self._products(coefficients, total) <= LARGEST_PRODUCT[numpy.float32])
+            and self._float32_counts_suffice(counts, heaviest)
+            and self._float32_suffices(coefficients, sums, y, heaviest, slopes))
+        if all_reduced(collective, [float(needs_float64)], "MAX")[0]:  # every worker, where one needs it
             # coefficients whose products pass float32's range (at the fixed scale), that cancel, or every margin
             # far out on the amplifier: in float64
-            dtype = numpy.float64
-            slopes, bends = self._row_buffers(z.shape, 1, dtype)
-            counts, sums = self._count_sums(z, y, w, slopes, bends, dtype)
+            if dtype == numpy.float32:
+                dtype = numpy.float64
+                slopes, bends = self._row_buffers(z.shape, 1, dtype)
+                local = self._count_sums(z, y, w, slopes, bends, dtype)
+            counts, sums = self._summed(collective, None, *local)[1:]
             coefficients = self._coefficients(counts)[1:]
 
         def blocks(coefficients, outputs=None):  # into outputs (grad, hess), else into work buffers
@@ -397,15 +440,17 @@ class BoostObjective:
                 size = float(numpy.sum(self.L * self.L * total * (q_a * sums[0] + q_b * sums[1])
                                        + self._bend_bound() * total * (a * sums[2] + b * sums[3])))
             else:  # a pass that only sums (no exponentials: slopes and bends are kept)
-                size = sum(float(numpy.abs(h).sum()) for _, h in blocks(coefficients))
+                size = all_reduced(collective, [sum(float(numpy.abs(h).sum()) for _, h in blocks(coefficients))])[0]
             if 0 < size < numpy.inf:
                 factor = self._rescaling(mean_hessian * weight / size, coefficients, total, dtype)
+                factor = all_reduced(collective, [factor], "MIN")[0]  # one scale (each worker's type caps it)
                 coefficients = tuple(v * factor for v in coefficients)
         for _ in blocks(coefficients, (grad, hess)):
             pass
         if mode == "clip":  # the floor is a share of the largest |h_i| over all rows; then the rescaling
-            numpy.maximum(hess, CLIP_FLOOR * float(numpy.abs(hess).max()), out=hess)
-            size = float(hess.sum(dtype=numpy.float64))
+            largest = all_reduced(collective, [float(numpy.abs(hess).max())], "MAX")[0]
+            numpy.maximum(hess, CLIP_FLOOR * largest, out=hess)
+            size = all_reduced(collective, [float(hess.sum(dtype=numpy.float64))])[0]
             if mean_hessian is not None and 0 < size < numpy.inf:
                 grad *= mean_hessian * weight / size
                 hess *= mean_hessian * weight / size
@@ -457,10 +502,20 @@ class BoostObjective:
             c[2:] += bend * c[:2]
             return bool((sensitivity <= FLOAT32_CONDITION * SENSITIVITY_STEP * c).all())  # NaN fails
 
-    def _total_weight(self, w, n, out):
-        """The sum of the sample weights (n without them), refused above FLOAT32_TOTAL_WEIGHT for float32 outputs
-        (`out`)."""
-        weight = float(w.sum(dtype=numpy.float64)) if w is not None else float(n)
+    def _summed(self, collective, weight, counts, sums):
+        """The total weight (a number or None), the counts and the sums of _count_sums (None or a list of arrays)
+        over all workers (all_reduced)."""
+        sizes = None if sums is None else len(sums)
+        weight, *reduced = all_reduced(collective, [weight, *counts, *(sums or [])])
+        return weight, reduced[:4], None if sizes is None else reduced[4:]
+
+    @staticmethod
+    def _total_weight(w, n):
+        """The sum of the sample weights (n without them)."""
+        return float(w.sum(dtype=numpy.float64)) if w is not None else float(n)
+
+    def _check_total_weight(self, weight, out):
+        """Refuses a total sample weight above FLOAT32_TOTAL_WEIGHT for float32 outputs (`out`)."""
         if out == numpy.float32 and weight > FLOAT32_TOTAL_WEIGHT:
             raise self.error(f"the sample weights add up to {weight:.3g}, beyond {FLOAT32_TOTAL_WEIGHT:g}, where the "
                              f"booster's float32 gradient and Hessian may overflow: rescale them (a ratio such as F1 "
@@ -531,15 +586,18 @@ class BoostObjective:
         numpy.multiply(c, d_yh, out=grad, casting="same_kind")
         return grad, hess
 
-    def _softmax_derivatives(self, z, y, w, mode, grad, hess, mean_hessian=None):
+    def _softmax_derivatives(self, z, y, w, mode, grad, hess, mean_hessian=None, collective=None):
         """_derivatives for task="multiclass": the gradient and Hessian diagonal of a block of rows at a time,
-        rescaled after all rows (and after the clip's floor), in float64."""
+        rescaled after all rows (and after the clip's floor), in float64; sums over the workers of a `collective`
+        (communicator())."""
         w = None if w is None else w.astype(numpy.float64, copy=False)
         *kept, g_all, h_all = self._row_buffers(z.shape[::-1], 4)  # class-major p, yh; unscaled g, h
-        counts = self._class_counts(z, y, w, kept)
+        weight, counts, _ = self._summed(collective, self._total_weight(w, len(z)),
+                                         self._class_counts(z, y, w, kept), None)
+        self._check_total_weight(weight, grad.dtype)
         coefficients = self._coefficients(counts)[1:]
-        weight = self._total_weight(w, len(z), grad.dtype) * z.shape[1]  # per class and unit weight
-        total = 1.0 if self.extensive else weight / z.shape[1]
+        total = 1.0 if self.extensive else weight
+        weight *= z.shape[1]  # per class and unit weight
         size = largest = 0.0  # of |h|, block by block (each block's |h| is in the cache)
         coefficients = [numpy.reshape(v, (-1, 1)) for v in coefficients]  # one row per class
         for rows in self._row_slices(len(z), z.shape[1]):
@@ -549,9 +607,11 @@ class BoostObjective:
             g_all[:, rows], h_all[:, rows] = g, h
             magnitude = numpy.abs(h)
             size, largest = size + float(magnitude.sum()), max(largest, float(magnitude.max()))
+        size, = all_reduced(collective, [size])
         if mode == "clip":
+            largest, = all_reduced(collective, [largest], "MAX")
             numpy.maximum(h_all, CLIP_FLOOR * largest, out=h_all)
-            size = float(h_all.sum())
+            size, = all_reduced(collective, [float(h_all.sum())])
         factor = mean_hessian * weight / size if mean_hessian is not None and 0 < size < numpy.inf else 1.0
         numpy.multiply(g_all.T, factor, out=grad, casting="same_kind")
         numpy.multiply(h_all.T, factor, out=hess, casting="same_kind")
@@ -662,6 +722,8 @@ class BoostObjective:
         else:
             counts = [numpy.sum(w * ((predicted == p) & (actual == t)), axis=0) for p, t in
                       ((True, True), (True, False), (False, True), (False, False))]
+        collective = communicator(self.booster)  # distributed XGBoost: the counts of every worker's rows
+        counts = [c if collective is None else numpy.asarray(c) for c in all_reduced(collective, counts)]
         if self.task == "binary" or self.average == "micro":
             counts = [numpy.float64(c.sum()) for c in counts]  # not Python floats: 0/0 is NaN, not an exception
         return float(numpy.sum(self._hard_losses(counts) * self._label_weights(counts)))

@@ -1,7 +1,9 @@
 """Two processes with the gloo backend, each with half of a batch: with sync=True the loss is the single-process
 loss of the whole batch, and each half's gradient is world_size times the matching rows of the single-process
-gradient (DistributedDataParallel then averages them into exactly that gradient)."""
+gradient (DistributedDataParallel then averages them into exactly that gradient). Two XGBoost workers, each with
+half of the rows: each one's objective and evaluation are those of the whole data set."""
 
+import json
 import os
 import socket
 import subprocess
@@ -120,3 +122,72 @@ def test_sync_is_a_no_op_without_torch_distributed():
     metric = compile_metric("f1")
     z, y = torch.linspace(-1, 1, 10, dtype=torch.float64), torch.tensor([0.0, 1.0] * 5, dtype=torch.float64)
     assert torch.equal(metric.to_torch(pure=True, sync=True)(z, y), metric.to_torch(pure=True)(z, y))
+
+
+def _xgboost_data():
+    from sklearn.datasets import make_classification
+
+    rng = np.random.default_rng(1)
+    n = 300
+    z = rng.normal(0, 0.5, n)
+    X, y_train = make_classification(600, 6, weights=[0.8], flip_y=0.1, random_state=0)
+    return {"z_binary": z, "y": (rng.random(n) < 0.3).astype(np.float64), "w": rng.uniform(0.5, 2, n),
+            # every row far out on the amplifier but one of the first worker's: float64 on the second only
+            "z_far": np.concatenate([[0.15], 40.0 + rng.random(n - 1)]),
+            "z_multiclass": rng.normal(0, 0.5, (n, 3)), "y_multiclass": rng.integers(0, 3, n),
+            "z_multilabel": rng.normal(0, 0.5, (n, 3)), "y_multilabel": (rng.random((n, 3)) < 0.3) * 1.0,
+            "X": X[:400], "y_train": y_train[:400], "X_val": X[400:], "y_val": y_train[400:]}
+
+
+def test_distributed_xgboost_objectives_see_the_whole_training_set(tmp_path):
+    """Two XGBoost workers (a tracker, as xgboost.dask and xgboost.spark start them), each with every other row:
+    each worker's objective gives the gradient and Hessian that one process gives for the whole data set, on its
+    rows, and its evaluation the metric of the whole set, for every Hessian form, the fixed scale, multi-class and
+    multi-label (before, each worker trained on the metric of its own rows, each with its own scale). Where one
+    worker's rows all lie far out on the amplifier (float64 there), both compute in float64, and nothing hangs.
+    Training with early stopping stops both workers at the same round, on the F1 of the whole validation set."""
+    xgb = pytest.importorskip("xgboost")
+    from xgboost.tracker import RabitTracker
+
+    from xgboost_worker import CASES, case_data
+
+    data = _xgboost_data()
+    np.savez(tmp_path / "data.npz", **data)
+    (tmp_path / "f1_objective.py").write_text(compile_metric("f1").emit("xgboost"))
+    tracker = RabitTracker(host_ip="127.0.0.1", n_workers=2)
+    tracker.start()
+    arguments = json.dumps(tracker.worker_args())
+    command = [sys.executable, str(WORKER.parent / "xgboost_worker.py"), str(tmp_path / "data.npz")]
+    processes = [subprocess.Popen([*command, str(tmp_path / f"worker{k}.npz"), arguments,
+                                   str(tmp_path / "f1_objective.py")], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                                  stderr=subprocess.PIPE, text=True) for k in range(2)]
+    for process in processes:
+        _, stderr = process.communicate(timeout=300)  # a hang fails here
+        assert process.returncode == 0, stderr
+    tracker.wait_for()
+    results = [dict(np.load(tmp_path / f"worker{k}.npz")) for k in range(2)]
+    assert sorted(np.concatenate([r["rows"] for r in results]).tolist()) == list(range(len(data["y"])))
+    for name, (formula, compile_options, options, kind) in CASES.items():
+        objective = compile_metric(formula, **compile_options).to_xgboost(**options)
+        z, y, w = case_data(data, kind)
+        whole = xgb.DMatrix(np.zeros((len(y), 1)), label=y, weight=w)  # (None: no weights)
+        grad, hess = objective(z, whole)
+        expected_eval = objective.eval_metric(z, whole)[1]
+        for result in results:
+            rows = result["rows"]
+            for got, expected in ((result[f"{name}_grad"], grad), (result[f"{name}_hess"], hess)):
+                # (within float32's tolerance relative to the largest output: "far" is float32 in one process)
+                np.testing.assert_allclose(got, expected[rows], rtol=0, atol=1e-5 * np.abs(expected).max(),
+                                           err_msg=name)
+            assert float(result[f"{name}_eval"]) == pytest.approx(expected_eval, abs=1e-12), name
+            if name == "f1":  # the emitted module's objective: the same numbers
+                np.testing.assert_array_equal(result["emitted_grad"], result["f1_grad"])
+                np.testing.assert_array_equal(result["emitted_hess"], result["f1_hess"])
+                assert float(result["emitted_eval"]) == float(result["f1_eval"])
+    assert results[0]["best_iteration"] == results[1]["best_iteration"]
+    np.testing.assert_array_equal(results[0]["history"], results[1]["history"])
+    np.testing.assert_array_equal(results[0]["margins"], results[1]["margins"])
+    best = int(results[0]["best_iteration"])
+    objective = compile_metric("f1").to_xgboost()
+    assert results[0]["history"][best] == pytest.approx(objective.evaluate(results[0]["margins"], data["y_val"]),
+                                                        abs=1e-6)  # (XGBoost records six digits)
