@@ -248,6 +248,9 @@ class CompiledMetric:
         predict(), called in scikit-learn's order (y_true, y_pred), where score() itself takes (predictions,
         target) as torchmetrics does (make_scorer(metric.score) would swap FP and FN); greater is better unless
         the formula is a `minimize:` cost. `score_options` (zero_division) go to score(). Needs scikit-learn."""
+        if self.average == "none":
+            raise MetriccError("a scikit-learn scorer returns one number, and average='none' gives one per class: "
+                               "compile with average='macro', 'micro' or 'weighted'")
         from sklearn.metrics import make_scorer
 
         return make_scorer(_InScikitLearnOrder(self), greater_is_better=not self.minimize, **score_options)

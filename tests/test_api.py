@@ -1,5 +1,6 @@
 """The public surface: a light import, immutable cached results, argument errors."""
 
+import re
 import subprocess
 import sys
 
@@ -88,3 +89,13 @@ def test_scorer_takes_scikit_learns_argument_order():
     assert compile_metric("minimize: FP + 5*FN").scorer()(fitted, X[200:], y[200:]) == -(fp + 5 * fn)
     never_positive = DummyClassifier(strategy="constant", constant=0).fit(X, y)  # precision 0/0: zero_division
     assert compile_metric("precision").scorer(zero_division=1)(never_positive, X, y) == 1
+
+
+def test_scorer_of_one_value_per_class_is_refused():
+    """A scikit-learn scorer returns one number: average='none' (one per class) is refused when the scorer is
+    made, saying which average to use, not at the first fold deep inside cross_val_score."""
+    metric = compile_metric("f1", task="multiclass", num_classes=3, average="none")
+    with pytest.raises(MetriccError, match=re.escape("a scikit-learn scorer returns one number, and average='none' "
+                                                     "gives one per class: compile with average='macro', 'micro' "
+                                                     "or 'weighted'")):
+        metric.scorer()
