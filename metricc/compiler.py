@@ -548,7 +548,7 @@ def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0
     formula itself when it starts with `minimize:` or `minimize=True`. `task="multiclass"` or `"multilabel"`
     (with `num_classes`) applies the formula to each class's one-vs-rest counts and averages as `average`
     says ("macro", the default, "micro", "weighted" by support, or "none" or None: one value per class, as
-    scikit-learn has it). `L` is the amplifying scale: 73 (the paper's) unless given, except that a torch loss
+    scikit-learn has it; its "binary", the positive class's score, is the binary task). `L` is the amplifying scale: 73 (the paper's) unless given, except that a torch loss
     with the training defaults then uses TRAINING_L (15: README, "Training with a metric loss"). Equal arguments
     return the same object.
     """
@@ -573,7 +573,7 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
         if num_classes is not None or ignore_index is not None or class_weight is not None:
             raise MetriccError("`num_classes`, `ignore_index` and `class_weight` need task='multiclass' or "
                                "'multilabel'.")
-        if average is not DEFAULT_AVERAGE:
+        if average is not DEFAULT_AVERAGE and not (isinstance(average, str) and average == "binary"):
             spelled = "none" if average is None else average
             raise MetriccError(f"`average` needs task='multiclass' or 'multilabel' (got {_describe(average)} with "
                                f"task='binary', whose formula scores the positive class); scikit-learn's "
@@ -586,6 +586,12 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
     if num_classes is None or num_classes < 2:
         raise MetriccError(f"Expected argument `num_classes` to be an int of at least 2, but got "
                            f"{_describe(given)}.")
+    if isinstance(average, str) and average == "binary":
+        raise MetriccError("average='binary' is scikit-learn's score of the positive class of a binary problem: "
+                           "task='binary' (the default)")
+    if isinstance(average, str) and average == "samples":
+        raise MetriccError("average='samples' (scikit-learn's mean over each sample's labels) is not one metricc "
+                           "computes: 'macro', 'micro', 'weighted' or 'none'")
     if not isinstance(average, str) or average not in AVERAGES:
         raise MetriccError(f"Expected argument `average` to be one of {list(AVERAGES)}, but got "
                            f"{_describe(average)}.")

@@ -574,3 +574,19 @@ def test_an_average_for_a_binary_metric_is_refused(average):
                                            "task='multiclass', num_classes=2"):
         compile_metric("f1", average=average)
     assert compile_metric("f1", task="multiclass", num_classes=2).average == "macro"  # the default there
+
+
+def test_scikit_learns_binary_and_samples_averages():
+    """average='binary', scikit-learn's default (the positive class's score), is what the binary task computes:
+    accepted there (the same metric), and with a multi-class or multi-label task told to use the binary task;
+    average='samples' is told that metricc does not compute it. (The binary task had suggested "average='binary'"
+    with task='multiclass', which it then refused.)"""
+    assert compile_metric("f1", average="binary") is compile_metric("f1")
+    for task in ("multiclass", "multilabel"):
+        with pytest.raises(MetriccError, match=re.escape("average='binary' is scikit-learn's score of the positive "
+                                                         "class of a binary problem: task='binary' (the default)")):
+            compile_metric("f1", task=task, num_classes=3, average="binary")
+    with pytest.raises(MetriccError, match=re.escape("average='samples' (scikit-learn's mean over each sample's "
+                                                     "labels) is not one metricc computes: 'macro', 'micro', "
+                                                     "'weighted' or 'none'")):
+        compile_metric("f1", task="multilabel", num_classes=3, average="samples")
