@@ -116,6 +116,24 @@ def scorer_parts(name: str) -> tuple[str, str | None] | None:
     return match[2], None if match[5] is None else match[5].lower()
 
 
+# arguments of scikit-learn's metric functions that users pass to compile_metric: where each one goes instead
+SKLEARN_ARGUMENTS = {
+    "pos_label": "metricc scores label 1; to score label 0, pass 1 - target (and -logits), or write the formula "
+                 "with TN for TP and FN for FP",
+    "zero_division": "pass it to score(); the loss never divides by 0 (eps)",
+    "sample_weight": "pass them to the loss, loss_and_grad() or score()",
+    "labels": "metricc's classes are 0, 1, ..., num_classes - 1: task='multiclass', num_classes=...",
+    "normalize": "a formula's counts are weighted sums; write /N for a share",
+    "adjusted": "write the chance-adjusted formula out (balanced accuracy adjusted: 2*balanced_accuracy - 1)",
+}
+
+
+def sklearn_argument_hint(name: str) -> str:
+    """What to do with `name` where it is one of scikit-learn's metric arguments given as a parameter, else ""."""
+    hint = SKLEARN_ARGUMENTS.get(name)
+    return f"; `{name}` is an argument of scikit-learn's metrics: {hint}" if hint else ""
+
+
 def folded(name: str) -> str:
     """A name without case, underscores and a "score" suffix, as users misremember them (f1score, F1_Score)."""
     name = name.lower().replace("_", "")

@@ -17,7 +17,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 import numpy as np
 import sympy as sp
 
-from . import numpy_kernel, numpy_multiclass
+from . import catalog, numpy_kernel, numpy_multiclass
 from .multiclass_math import element_rows
 from .backends import TRAINING_DEFAULTS, booster_defaults, training_defaults
 from .backends import backend as backend_named
@@ -560,6 +560,9 @@ def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0
     if not isinstance(formula, str):
         raise MetriccError(f"Expected the formula to be a str, but got {type(formula).__name__}.")
     formula = str.__add__("", formula)  # a plain str: a subclass's methods never run again
+    for name, value in params.items():
+        if name in catalog.SKLEARN_ARGUMENTS and not isinstance(value, numbers.Real):
+            raise MetriccError(f"unknown argument `{name}`{catalog.sklearn_argument_hint(name)}")
     params = {name: _real(f"parameter `{name}`", value, "a finite number") for name, value in params.items()}
     key = _Key(formula, settings["L"], settings["threshold"], settings["from_logits"], settings["eps"], minimize,
                tuple(sorted(params.items())), multi, L is not None)

@@ -142,5 +142,11 @@ BAD_FORMULAS = [
     ("tversky", {"alpha": 1e-320}, "out of range (beyond 1e300 or below 1e-300 in size) with alpha = 9.99989e-321",
      None),
     ("fbeta", {"bta": 2}, "parameter `bta` is not used by the formula 'fbeta'; did you mean `beta`?", None),
+    # scikit-learn's arguments, passed to compile_metric as its metrics take them
+    ("f1", {"pos_label": 0}, "parameter `pos_label` is not used by the formula 'f1'; `pos_label` is an argument of "
+                             "scikit-learn's metrics: metricc scores label 1; to score label 0, pass 1 - target (and "
+                             "-logits), or write the formula with TN for TP and FN for FP", None),
+    ("precision", {"zero_division": 0}, "`zero_division` is an argument of scikit-learn's metrics: pass it to "
+                                        "score(); the loss never divides by 0 (eps)", None),
     ("TP (FP + FN)", {}, "`TP` is not a function: write TP*(...) for a product", 1),
 ]

@@ -576,6 +576,18 @@ def test_an_average_for_a_binary_metric_is_refused(average):
     assert compile_metric("f1", task="multiclass", num_classes=2).average == "macro"  # the default there
 
 
+@pytest.mark.parametrize("argument, value, hint", [
+    ("sample_weight", [1.0, 2.0], "pass them to the loss, loss_and_grad() or score()"),
+    ("labels", [0, 1, 2], "metricc's classes are 0, 1, ..., num_classes - 1: task='multiclass', num_classes=..."),
+])
+def test_scikit_learns_arguments_passed_to_compile_metric(argument, value, hint):
+    """Arguments of scikit-learn's metric functions passed to compile_metric are told where they go, not only
+    that a parameter must be a number."""
+    with pytest.raises(MetriccError, match=re.escape(f"`{argument}` is an argument of scikit-learn's metrics: "
+                                                     f"{hint}")):
+        compile_metric("f1", **{argument: value})
+
+
 def test_scikit_learns_binary_and_samples_averages():
     """average='binary', scikit-learn's default (the positive class's score), is what the binary task computes:
     accepted there (the same metric), and with a multi-class or multi-label task told to use the binary task;
