@@ -192,7 +192,8 @@ class CompiledMetric:
 
         Options override the compiled L, threshold, from_logits and eps, and set check_inputs (value checks run
         when the loss is called eagerly; under jax.jit, where values cannot be read, a value the eager loss refuses
-        makes the loss and its gradient NaN)."""
+        makes the loss and its gradient NaN) and axis_name (jax.pmap or shard_map: the counts are summed over that
+        axis's devices, so that the loss is the whole batch's and lax.pmean of the gradients its gradient)."""
         try:
             from . import jax_kernel
         except ModuleNotFoundError as error:
@@ -201,7 +202,7 @@ class CompiledMetric:
             raise MetriccError("to_jax() needs JAX, which is not installed: pip install jax "
                                "(or pip install 'metricc[jax]')") from None
         kernel = jax_kernel.SoftConfusionLoss if self.task == "binary" else jax_kernel.MultiSoftConfusionLoss
-        return self._kernel(kernel, "jax", options, {"check_inputs"})
+        return self._kernel(kernel, "jax", options, {"check_inputs", "axis_name"})
 
     @property
     def hessians(self) -> Mapping[str, sp.Expr]:
@@ -739,6 +740,13 @@ def _check_settings(settings: dict[str, Any]) -> None:
     if not eps >= 0 or not math.isfinite(eps):
         raise MetriccError(f"Expected argument `eps` to be a non-negative float, but got {_describe(given['eps'])}.")
     _check_training_settings(settings)
+    name = settings.get("axis_name")
+    if name is not None:
+        names = name if isinstance(name, tuple) else (name,)
+        if not names or not all(isinstance(n, str) for n in names):
+            raise MetriccError(f"Expected argument `axis_name` to be the name of a mapped axis (a str, or a tuple of "
+                               f"them), but got {_describe(name)}.")
+        settings["axis_name"] = tuple(str.__add__("", n) for n in names) if isinstance(name, tuple) else names[0]
     for flag in ("from_logits", "check_inputs", "compile", "sync"):
         if flag in settings:
             settings[flag] = _flag(flag, settings[flag])

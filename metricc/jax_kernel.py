@@ -7,6 +7,11 @@ Input values (NaN, targets outside [0, 1], negative weights, a loss or gradient 
 when the loss runs eagerly, also under jax.grad (the custom rule's forward pass sees the values); under jax.jit,
 where they cannot be read, a value the eager loss refuses makes the loss and its gradient NaN (_poisoned).
 
+Data parallel (jax.pmap, shard_map): with `axis_name`, the counts are summed over the devices of that axis
+(lax.psum), so every device's loss is that of the whole batch, and each device's gradient is the axis size times
+its rows' share of the whole batch's gradient: lax.pmean of the devices' gradients, the usual data-parallel step,
+gives the whole batch's gradient (as torch's sync=True and DistributedDataParallel do).
+
 This module imports only JAX: metricc copies it into the modules it emits.
 """
 
@@ -33,14 +38,29 @@ def _traced(*arrays):
     return any(isinstance(a, jax.core.Tracer) for a in arrays)
 
 
-def _poisoned(loss, conditions):
+def _poisoned(loss, conditions, axis_name=None):
     """The loss, times NaN where one of `conditions` (boolean arrays of traced values, which the eager loss checks
     and jax.jit cannot read) does not hold everywhere: the loss and, through the custom rule, every entry of its
-    gradient are then NaN, never a plausible number. Under jax.vmap each batch of the stack on its own."""
+    gradient are then NaN, never a plausible number. Under jax.vmap each batch of the stack on its own; with an
+    `axis_name`, on every device where it fails on one."""
     if not conditions:
         return loss
     valid = jnp.all(jnp.stack([jnp.all(c) for c in conditions]))
+    if axis_name is not None:
+        valid = jax.lax.psum(jnp.where(valid, 0, 1), axis_name) == 0
     return loss * jnp.where(valid, 1, jnp.nan).astype(loss.dtype)
+
+
+def _summed(counts, axis_name):
+    """The counts (a list of arrays of one shape) summed over the devices of `axis_name` (None: as they are)."""
+    if axis_name is None:
+        return counts
+    return list(jax.lax.psum(jnp.stack(counts), axis_name))
+
+
+def _devices(axis_name):
+    """The number of devices along `axis_name` (1 without one): the factor of each device's gradient."""
+    return 1 if axis_name is None else jax.lax.psum(1, axis_name)
 
 
 def _warn_if_light(total, eps, warning):
@@ -90,9 +110,9 @@ def _symbolic_zero(g):
     return isinstance(g, jax.custom_derivatives.SymbolicZero)
 
 
-def binary_loss_function(scalars, L, threshold, from_logits, eps, check=None, error=ValueError):
+def binary_loss_function(scalars, L, threshold, from_logits, eps, check=None, error=ValueError, axis_name=None):
     """loss(x, y, w) for flat float arrays, with the derived gradient w.r.t. x; `check` and `error` as in
-    _rule_forward."""
+    _rule_forward, `axis_name` as in the module's docstring."""
 
     def forward(x, y, w):
         largest = jnp.max(w)
@@ -103,8 +123,10 @@ def binary_loss_function(scalars, L, threshold, from_logits, eps, check=None, er
         yh, not_yh = jax.nn.sigmoid(u), jax.nn.sigmoid(-u)  # 1 - yh as sigmoid(-u): small counts keep digits
         wy, wn = unit * y, unit * (1 - y)
         counts = [jnp.sum(wy * yh), jnp.sum(wn * yh), jnp.sum(wy * not_yh), jnp.sum(wn * not_yh)]
-        loss, a, b = scalars(*(c * largest + eps for c in counts))
-        return jnp.asarray(loss, x.dtype), (x, y, unit, a * largest, b * largest)
+        counts = _summed([c * largest for c in counts], axis_name)
+        loss, a, b = scalars(*(c + eps for c in counts))
+        scale = largest * _devices(axis_name)  # (each device's share, as pmean of the gradients takes it)
+        return jnp.asarray(loss, x.dtype), (x, y, unit, a * scale, b * scale)
 
     @jax.custom_vjp
     def loss(x, y, w):
@@ -143,9 +165,10 @@ class SoftConfusionLoss(_Pickled):
     labels of the same shape. `check_dtype`, if given, is called with each new input dtype."""
 
     def __init__(self, scalars, *, L=73.0, threshold=0.5, from_logits=True, eps=1e-6, check_inputs=True,
-                 name="metric", error=ValueError, warning=UserWarning, check_dtype=None):
+                 axis_name=None, name="metric", error=ValueError, warning=UserWarning, check_dtype=None):
         self.L, self.threshold, self.from_logits, self.eps = float(L), float(threshold), bool(from_logits), float(eps)
         self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
+        self.axis_name = axis_name
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
         self.scalars = scalars
@@ -153,7 +176,7 @@ class SoftConfusionLoss(_Pickled):
 
     def _build(self):
         return binary_loss_function(self.scalars, self.L, self.threshold, self.from_logits, self.eps,
-                                    self._check_forward if self.check_inputs else None, self.error)
+                                    self._check_forward if self.check_inputs else None, self.error, self.axis_name)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.name!r}, L={self.L}, threshold={self.threshold}, "
@@ -183,7 +206,8 @@ class SoftConfusionLoss(_Pickled):
         if self.check_inputs:  # the traced values (jax.jit)
             loss = _poisoned(loss, [*(self._input_conditions(x) if _traced(x) else []),
                                     *([(y >= 0) & (y <= 1)] if _traced(y) else []),
-                                    *([jnp.isfinite(w) & (w >= 0), jnp.any(w > 0)] if _traced(w) else [])])
+                                    *([jnp.isfinite(w) & (w >= 0), jnp.any(w > 0)] if _traced(w) else [])],
+                             self.axis_name)
         return loss
 
     def _input_conditions(self, x):
@@ -216,15 +240,16 @@ class SoftConfusionLoss(_Pickled):
 
 
 def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight, check=None,
-                        error=ValueError):
+                        error=ValueError, axis_name=None):
     """loss(z, y, w) for logits (n, C), one-hot or multi-hot labels (n, C) and row weights (n,); `check` and
-    `error` as in _rule_forward."""
+    `error` as in _rule_forward, `axis_name` as in the module's docstring."""
 
     def forward(z, y, w):
         yh, not_yh, saved = soft_predictions(jnp, z, task, L, threshold)
-        counts = per_class_counts(jnp, yh, not_yh, y, w)
+        counts = _summed(list(per_class_counts(jnp, yh, not_yh, y, w)), axis_name)
         loss, a, b = average(jnp, scalars, counts, eps, average_, class_weight)
-        return loss, (y, w, yh, not_yh, saved, a, b)
+        devices = _devices(axis_name)  # (each device's share, as pmean of the gradients takes it)
+        return loss, (y, w, yh, not_yh, saved, a * devices, b * devices)
 
     @jax.custom_vjp
     def loss(z, y, w):
@@ -250,9 +275,10 @@ class MultiSoftConfusionLoss(_Pickled):
     """
 
     def __init__(self, scalars, *, task, num_classes, average="macro", L=73.0, threshold=0.5, eps=1e-6,
-                 ignore_index=None, class_weight=None, check_inputs=True, name="metric", error=ValueError,
-                 warning=UserWarning, check_dtype=None):
+                 ignore_index=None, class_weight=None, check_inputs=True, axis_name=None, name="metric",
+                 error=ValueError, warning=UserWarning, check_dtype=None):
         self.task, self.num_classes, self.average, self.ignore_index = task, num_classes, average, ignore_index
+        self.axis_name = axis_name
         self.L, self.threshold, self.eps = float(L), float(threshold), float(eps)
         self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
         self.check_dtype = check_dtype
@@ -262,7 +288,8 @@ class MultiSoftConfusionLoss(_Pickled):
 
     def _build(self):
         return multi_loss_function(self.scalars, self.task, self.L, self.threshold, self.eps, self.average,
-                                   self.class_weight, self._check_forward if self.check_inputs else None, self.error)
+                                   self.class_weight, self._check_forward if self.check_inputs else None, self.error,
+                                   self.axis_name)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.name!r}, task={self.task!r}, num_classes={self.num_classes}, "
@@ -333,7 +360,7 @@ class MultiSoftConfusionLoss(_Pickled):
                                                      else [jnp.any(jnp.asarray(sample_weight) > 0)])]
             loss = _poisoned(loss, [*([jnp.isfinite(z)] if _traced(z) else []),
                                     *([labels] if _traced(target) else []),
-                                    *(weights if _traced(w) else [])])
+                                    *(weights if _traced(w) else [])], self.axis_name)
         return loss
 
     def _check_input(self, z):

@@ -1,6 +1,7 @@
 """The JAX backend: loss and derived gradient equal NumPy's for the catalog (binary, multi-class, multi-label),
 under jax.jit and jax.grad, in float32 and float64; and the emitted JAX module runs without metricc."""
 
+import os
 import subprocess
 import sys
 
@@ -326,3 +327,58 @@ def test_integers_beyond_int32_in_the_formula(formula, dtype):
     with jax.enable_x64(dtype == "float64"):
         value, grad = jax.value_and_grad(metric.to_jax())(jnp.asarray(x), jnp.asarray(y), jnp.asarray(w))
     _close(value, expected, grad, expected_grad, dtype)
+
+
+PMAP_SCRIPT = """
+import jax, jax.numpy as jnp, numpy as np
+jax.config.update("jax_enable_x64", True)
+from metricc import compile_metric
+assert jax.device_count() == 2, jax.devices()
+rng = np.random.default_rng(0)
+n = 32
+cases = {"binary": (compile_metric("f1"), rng.normal(0, 0.5, n), (rng.random(n) < 0.3) * 1.0),
+         "multiclass": (compile_metric("f1", task="multiclass", num_classes=3), rng.normal(0, 0.5, (n, 3)),
+                        rng.integers(0, 3, n)),
+         "multilabel": (compile_metric("mcc", task="multilabel", num_classes=3, average="weighted"),
+                        rng.normal(0, 0.5, (n, 3)), (rng.random((n, 3)) < 0.4) * 1.0)}
+w = rng.uniform(0.5, 2, n)
+split = lambda a: jnp.asarray(a).reshape(2, n // 2, *np.shape(a)[1:])
+for name, (metric, z, y) in cases.items():
+    whole, per_device = metric.to_jax(), metric.to_jax(axis_name="d")
+    value, grad = jax.value_and_grad(whole)(jnp.asarray(z), jnp.asarray(y), jnp.asarray(w))
+    values, grads = jax.pmap(jax.value_and_grad(per_device), axis_name="d")(split(z), split(y), split(w))
+    np.testing.assert_allclose(values, [value, value], rtol=1e-12, err_msg=name)
+    np.testing.assert_allclose(np.asarray(grads).reshape(np.shape(grad)), 2 * np.asarray(grad), rtol=1e-10,
+                               atol=1e-15, err_msg=name)
+    bad = np.array(y, dtype=float)
+    bad[-1] = 2.0 if name != "multiclass" else 0
+    bad_y = bad if name != "multiclass" else np.where(np.arange(n) == n - 1, 7, y)
+    values = jax.pmap(per_device, axis_name="d")(split(z), split(bad_y), split(w))
+    assert np.isnan(np.asarray(values)).all(), (name, values)  # on both devices, not only the one with the bad row
+# a linear model replicated on both devices: pmean of their parameter gradients is the whole batch's gradient
+X = rng.normal(size=(n, 4))
+y = (X[:, 0] + 0.3 * rng.normal(size=n) > 0.5) * 1.0
+theta = jnp.asarray(rng.normal(size=4))
+loss, per_device = compile_metric("f1").to_jax(), compile_metric("f1").to_jax(axis_name="d")
+expected = jax.grad(lambda t: loss(jnp.asarray(X) @ t, jnp.asarray(y)))(theta)
+step = jax.pmap(lambda t, x, target: jax.lax.pmean(jax.grad(lambda u: per_device(x @ u, target))(t), "d"),
+                axis_name="d")
+got = step(jnp.stack([theta, theta]), split(X), split(y))
+np.testing.assert_allclose(got, np.stack([expected, expected]), rtol=1e-10, atol=1e-15)
+print("ok")
+"""
+
+
+def test_pmap_with_axis_name_gives_the_whole_batch_loss_and_gradient():
+    """to_jax(axis_name=...) under jax.pmap over two (host) devices, each with half of the rows: every device's
+    loss is the whole batch's, its logits' gradient twice its rows' share of the whole batch's gradient, so that
+    lax.pmean of a replicated model's gradients is the whole batch's gradient (binary, multi-class, multi-label);
+    a bad target on one device makes both losses NaN. Without axis_name each device had its own half's metric."""
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run([sys.executable, "-c", PMAP_SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
+
+
+def test_axis_name_is_a_name():
+    with pytest.raises(MetriccError, match="Expected argument `axis_name` to be the name of a mapped axis"):
+        compile_metric("f1").to_jax(axis_name=3)
