@@ -269,9 +269,10 @@ class BoostObjective:
     "micro" over the pooled counts); each label's gradient and Hessian are the binary ones with its own
     coefficients, times its weight in the average.
 
-    Distributed XGBoost (communicator()): the counts, the total weight, the Hessian's size and the evaluation's
-    counts are summed over the workers, so that each worker's call gives the whole training set's gradient and
-    Hessian on its rows.
+    Distributed XGBoost (communicator()): in the booster's calls (the objective and eval_metric, which every
+    worker makes in step), the counts, the total weight, the Hessian's size and the evaluation's counts are summed
+    over the workers, so that each worker's call gives the whole training set's gradient and Hessian on its rows.
+    loss(), evaluate() and gradient_and_hessian() stay local (a worker may call them alone).
 
     `mean_hessian`: each call rescales the gradient and the Hessian together so that the Hessian's magnitude
     averages this much per unit of sample weight (the default 0.1; a logistic objective's p (1 - p) starts at
@@ -341,7 +342,8 @@ class BoostObjective:
             warnings.warn(self._flat_start(float(z.flat[0])), self.warning, stacklevel=2)
         grad, hess = numpy.empty(z.shape, numpy.float32), numpy.empty(z.shape, numpy.float32)
         with numpy.errstate(over="ignore", invalid="ignore"):  # outputs beyond float32 are refused below
-            counts = self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian)
+            counts = self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian,
+                                       communicator(self.booster))
         if self.mean_hessian is None and not (numpy.isfinite(grad).all() and numpy.isfinite(hess).all()):
             pooled = self.task == "binary" or self.average == "micro"  # (rescaled outputs stay far inside)
             raise self.error(nonfinite_message(self.name, [float(numpy.sum(c)) for c in counts] if pooled else None,
@@ -381,7 +383,7 @@ class BoostObjective:
     def loss(self, margins, labels, sample_weight=None):
         """The soft loss (not scaled by the total weight) at the margins."""
         z, y, w = self._arrays(margins, labels, sample_weight, values=False)
-        return self._coefficients(all_reduced(communicator(self.booster), self._count_sums(z, y, w)[0]))[0]
+        return self._coefficients(self._count_sums(z, y, w)[0])[0]
 
     def gradient_and_hessian(self, margins, labels, sample_weight=None, hessian=None):
         """The objective's gradient and Hessian diagonal (the mode `hessian`, default this objective's) with
@@ -394,14 +396,14 @@ class BoostObjective:
         shape = numpy.shape(margins)
         return grad.reshape(shape), hess.reshape(shape)
 
-    def _derivatives(self, z, y, w, mode, grad, hess, mean_hessian=None):
+    def _derivatives(self, z, y, w, mode, grad, hess, mean_hessian=None, collective=None):
         """The gradient and Hessian diagonal (the mode `mode`) into `grad` and `hess` (of z's shape, float32 or
         float64), a block of rows at a time after a first pass for the counts, which also keeps each row's slope
         (and, except for the bound, its bend), in the type _arithmetic() picks. With `mean_hessian`, both are
         multiplied by the one factor that makes the Hessian's magnitudes average that much per unit weight: it
         goes into the coefficients a, b, q_a, q_b (g and h are linear in them), so that no output is rounded
-        twice. Returns the soft counts."""
-        collective = communicator(self.booster)  # distributed XGBoost: sums over every worker's rows
+        twice. With a `collective` (communicator(): only the booster's own calls, which every worker makes in
+        step), the sums are those of every worker's rows. Returns the soft counts."""
         if self.task == "multiclass":
             return self._softmax_derivatives(z, y, w, mode, grad, hess, mean_hessian, collective)
         heaviest = None if w is None else float(w.max())
@@ -704,8 +706,9 @@ class BoostObjective:
             self._bound = float(numpy.abs(d_yh * (self.L * (not_yh - yh) * p * not_p + (not_p - p))).max())
         return self._bound
 
-    def evaluate(self, margins, labels, sample_weight=None):
-        """The formula on hard predictions (raw score >= 0), as the loss: 1 - score, or the cost
+    def evaluate(self, margins, labels, sample_weight=None, collective=None):
+        """The formula on hard predictions (raw score >= 0), as the loss: 1 - score, or the cost (with a
+        `collective`, as eval_metric passes it in a distributed XGBoost training, of every worker's rows)
         (averaged over the labels as the soft loss is)."""
         z, y, w = self._arrays(margins, labels, sample_weight)
         w = None if w is None else w.astype(numpy.float64, copy=False)
@@ -722,7 +725,6 @@ class BoostObjective:
         else:
             counts = [numpy.sum(w * ((predicted == p) & (actual == t)), axis=0) for p, t in
                       ((True, True), (True, False), (False, True), (False, False))]
-        collective = communicator(self.booster)  # distributed XGBoost: the counts of every worker's rows
         counts = [c if collective is None else numpy.asarray(c) for c in all_reduced(collective, counts)]
         if self.task == "binary" or self.average == "micro":
             counts = [numpy.float64(c.sum()) for c in counts]  # not Python floats: 0/0 is NaN, not an exception
@@ -752,7 +754,7 @@ class BoostObjective:
         eval_metric (labels, margins) -> value, as scikit-learn's metrics; LightGBM, both APIs -> (name, value,
         is_higher_better)."""
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
-        value = self.evaluate(margins, labels, weight)
+        value = self.evaluate(margins, labels, weight, communicator(self.booster))
         name = self._eval_name()
         if self.booster == "lightgbm":
             return name, value, False

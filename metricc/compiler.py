@@ -413,7 +413,8 @@ def _zero_one(values: Any, name: str, swapped: tuple | None = None) -> np.ndarra
     bad = array[(array != 0) & (array != 1)]
     if bad.size:
         hint = "; threshold probabilities first, e.g. p >= 0.5" if name == "predictions" else ""
-        if swapped is not None and (np.isfinite(bad) & (bad != np.floor(bad))).any() and np.isin(swapped[0], (0, 1)).all():
+        fractions = (np.isfinite(bad) & (bad != np.floor(bad))).any()
+        if swapped is not None and fractions and np.isin(swapped[0], (0, 1)).all():
             hint = f"; arguments swapped? {swapped[1]}"
         raise MetriccError(f"Expected `{name}` to hold hard 0/1 labels, but it holds {bad.flat[0].item()!r}{hint}.")
     return array
@@ -549,9 +550,9 @@ def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0
     formula itself when it starts with `minimize:` or `minimize=True`. `task="multiclass"` or `"multilabel"`
     (with `num_classes`) applies the formula to each class's one-vs-rest counts and averages as `average`
     says ("macro", the default, "micro", "weighted" by support, or "none" or None: one value per class, as
-    scikit-learn has it; its "binary", the positive class's score, is the binary task). `L` is the amplifying scale: 73 (the paper's) unless given, except that a torch loss
-    with the training defaults then uses TRAINING_L (15: README, "Training with a metric loss"). Equal arguments
-    return the same object.
+    scikit-learn has it; its "binary", the positive class's score, is the binary task). `L` is the amplifying
+    scale: 73 (the paper's) unless given, except that a torch loss with the training defaults then uses
+    TRAINING_L (15: README, "Training with a metric loss"). Equal arguments return the same object.
     """
     settings = {"L": DEFAULT_L if L is None else L, "threshold": threshold, "from_logits": from_logits, "eps": eps}
     _check_settings(settings)

@@ -43,7 +43,8 @@ BAD_FORMULAS = [
     ("1 - precision_weighted", {}, "scikit-learn's scorer `precision_weighted` is `precision` with "
                                    "average='weighted'", 5),
     ("jaccard_samples", {}, "scikit-learn's scorer `jaccard_samples` is `jaccard` averaged over each sample's "
-                            "labels, which metricc does not compute: average='macro', 'micro', 'weighted' or 'none'", 1),
+                            "labels, which metricc does not compute: average='macro', 'micro', 'weighted' or "
+                            "'none'", 1),
     ("neg_log_loss", {}, "`neg_log_loss` is not a confusion-matrix metric (log loss scores the probabilities", 1),
     ("roc_auc_ovr_weighted", {}, "`roc_auc_ovr_weighted` is not a confusion-matrix metric (ROC AUC ranks", 1),
     ("TP/N + xyzzy", {}, "unknown name `xyzzy`", 8),

@@ -184,6 +184,10 @@ def test_distributed_xgboost_objectives_see_the_whole_training_set(tmp_path):
                 np.testing.assert_array_equal(result["emitted_grad"], result["f1_grad"])
                 np.testing.assert_array_equal(result["emitted_hess"], result["f1_hess"])
                 assert float(result["emitted_eval"]) == float(result["f1_eval"])
+    first = next(r for r in results if "local" in r)
+    rows, objective = first["rows"], compile_metric("f1").to_xgboost()
+    z, y, w = data["z_binary"][rows], data["y"][rows], data["w"][rows]
+    np.testing.assert_allclose(first["local"], [objective.loss(z, y, w), objective.evaluate(z, y)], rtol=1e-12)
     assert results[0]["best_iteration"] == results[1]["best_iteration"]
     np.testing.assert_array_equal(results[0]["history"], results[1]["history"])
     np.testing.assert_array_equal(results[0]["margins"], results[1]["margins"])

@@ -238,11 +238,13 @@ def _bad_values(task):
         z, y = jnp.array([0.5, 0.25, 0.75, 0.125]), jnp.array([1.0, 0.0, 1.0, 0.0])
         bad = [("probability 1.5", z.at[0].set(1.5), y, None)]
     else:
-        loss = compile_metric("f1", task=task, num_classes=3, ignore_index=-1 if task == "multiclass" else None).to_jax()
+        ignore_index = -1 if task == "multiclass" else None
+        loss = compile_metric("f1", task=task, num_classes=3, ignore_index=ignore_index).to_jax()
         z = jnp.array([[0.5, 0.25, -1.0], [0.125, 0.75, 0.375], [1.0, -0.5, 0.25]])
         y = jnp.array([0, 2, -1]) if task == "multiclass" else jnp.array([[1.0, 0, 1], [0, 1, 0], [0, 0, 1]])
-        bad = [("NaN input", z.at[1, 1].set(jnp.nan), y, None),
-               ("class 3", z, y.at[0].set(3), None) if task == "multiclass" else ("label 2", z, y.at[0, 0].set(2.0), None)]
+        bad_label = (("class 3", z, y.at[0].set(3), None) if task == "multiclass"
+                     else ("label 2", z, y.at[0, 0].set(2.0), None))
+        bad = [("NaN input", z.at[1, 1].set(jnp.nan), y, None), bad_label]
     w = jnp.ones(len(z))
     bad += [("negative weight", z, y, w.at[1].set(-1.0)), ("NaN weight", z, y, w.at[0].set(jnp.nan)),
             ("zero weights", z, y, jnp.zeros(len(z)))]

@@ -55,6 +55,9 @@ def main(data_path, out_path, tracker_args, emitted_path):
                 results["emitted_grad"], results["emitted_hess"] = emitted_objective(z[rows], shard)
                 results["emitted_eval"] = emitted_objective.eval_metric(z[rows], shard)[1]
         objective = compile_metric("f1").to_xgboost()
+        if rank == 0:  # one worker alone: loss() and evaluate() are its rows' (an all-reduce would wait forever)
+            z, y, w = case_data(data, "binary")
+            results["local"] = [objective.loss(z[rows], y[rows], w[rows]), objective.evaluate(z[rows], y[rows])]
         X, y, X_val, y_val = data["X"], data["y_train"], data["X_val"], data["y_val"]
         history = {}
         booster = xgb.train({**objective.params, "nthread": 1, "max_depth": 3}, xgb.DMatrix(X[rank::world],
