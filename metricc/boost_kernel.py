@@ -235,6 +235,24 @@ def _by_label(y, not_y, plan, scratch, out=None):
     return out
 
 
+class EvalMetric:
+    """An objective's `eval_metric`, for early stopping: the loss on hard predictions (1 - score, or the cost;
+    lower is better), in the caller's convention: XGBoost's train(custom_metric=...) (margins, DMatrix) -> (name,
+    value); XGBClassifier's eval_metric (labels, margins) -> value, as scikit-learn's metrics; LightGBM, both APIs
+    -> (name, value, is_higher_better). Its __name__, under which XGBClassifier records it, and the name it
+    returns are the formula's ("1-f1")."""
+
+    def __init__(self, objective):
+        self.objective = objective
+        self.__name__ = objective._eval_name()
+
+    def __repr__(self):
+        return f"<eval_metric {self.__name__} of {self.objective!r}>"
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        return self.objective._evaluation(y_true, y_pred, sample_weight)
+
+
 class BoostObjective:
     """`objective(y_true, y_pred, sample_weight=None) -> (grad, hess)`, also callable as `objective(margins,
     data)` with an XGBoost DMatrix or a LightGBM Dataset (labels and weights are read from it), so one object
@@ -316,6 +334,7 @@ class BoostObjective:
         self.offset = 0.0 if task == "multiclass" else float(numpy.log(self.threshold / (1 - self.threshold)))
         self.extensive = extensive(curvatures)
         self.__name__ = f"metricc_{booster}_objective"  # boosters print the objective's name
+        self.eval_metric = EvalMetric(self)
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.name!r}, L={self.L}, threshold={self.threshold}, "
@@ -748,11 +767,8 @@ class BoostObjective:
                              f"even smoothed by eps = {self.eps}")
         return losses
 
-    def eval_metric(self, y_true, y_pred, sample_weight=None):
-        """For early stopping: the loss on hard predictions (1 - score, or the cost; lower is better), in the
-        caller's convention: XGBoost's train(custom_metric=...) (margins, DMatrix) -> (name, value); XGBClassifier's
-        eval_metric (labels, margins) -> value, as scikit-learn's metrics; LightGBM, both APIs -> (name, value,
-        is_higher_better)."""
+    def _evaluation(self, y_true, y_pred, sample_weight=None):
+        """eval_metric's value (see EvalMetric)."""
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
         value = self.evaluate(margins, labels, weight, communicator(self.booster))
         name = self._eval_name()

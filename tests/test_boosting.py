@@ -872,7 +872,8 @@ def test_early_stopping_through_the_scikit_learn_api(backend):
         model = booster_module.XGBClassifier(objective=objective, base_score=0.5, eval_metric=objective.eval_metric,
                                              early_stopping_rounds=20, n_estimators=500, n_jobs=1)
         model.fit(X, y, eval_set=[(X_val, y_val)], verbose=False)
-        recorded = model.evals_result()["validation_0"]["eval_metric"]
+        assert "1-f1" in model.evals_result()["validation_0"]  # named after the formula
+        recorded = model.evals_result()["validation_0"]["1-f1"]
         best = model.best_iteration
         margins = model.get_booster().predict(booster_module.DMatrix(X_val), output_margin=True,
                                               iteration_range=(0, best + 1))
