@@ -110,8 +110,9 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
             MappingProxyType({"torch": "torch"}),
             kernels=("probability_hint.py", "torch_kernel.py"),
             multi_kernels=("probability_hint.py", "torch_kernel.py", "torch_multiclass.py"),
-            options=MappingProxyType({"check_inputs": True, "compile": False}),
-            multi_options=MappingProxyType({"check_inputs": True, "compile": False}), minibatch=True,
+            options=MappingProxyType({"check_inputs": True, "compile": False, "sync": None, "process_group": None}),
+            multi_options=MappingProxyType({"check_inputs": True, "compile": False, "sync": None,
+                                            "process_group": None}), minibatch=True,
             usage="loss_fn = MetricLoss()                  # a torch.nn.Module\n"
                   "    loss = loss_fn(logits, target)          # 0-dim tensor; loss.backward() runs the derived "
                   "gradient",

@@ -161,7 +161,8 @@ class CompiledMetric:
 
         Options override the compiled L, threshold, from_logits and eps, and set check_inputs, compile (run the
         forward and backward passes as fused torch.compile kernels), and sync / process_group (sum the counts
-        over the processes of a torch.distributed group; see README, "Distributed training"). Losses
+        over the processes of a torch.distributed group; left unset, a loss under torch.distributed with several
+        processes warns once; see README, "Distributed training"). Losses
         train robustly on minibatches by default (README, "Training with a metric loss"): binary and multi-label
         losses at L = TRAINING_L (15) unless an L was given, with the partials taken at running estimates of
         the counts (`momentum` 0.9); multi-class losses as the paper's. Options: L rising from L_start over the

@@ -867,6 +867,29 @@ class TrainingState:
         return (f"warmup={self.warmup}, L_start={self.L_start}, bce_weight={self.bce_weight}, "
                 f"momentum={self.momentum}")
 
+    def _init_sync(self, sync, process_group):
+        """sync=True sums the counts over the processes of `process_group`; None (the default) is False, and
+        warns once where torch.distributed runs several processes (_warn_unsynced)."""
+        self.sync, self.process_group = bool(sync), process_group
+        self._sync_unchosen = sync is None
+
+    def _warn_unsynced(self):
+        """Once, where torch.distributed runs several processes and sync was left unchosen: each process's loss
+        is then the metric of its own share of the batch, which DistributedDataParallel does not make global."""
+        if not getattr(self, "_sync_unchosen", False) or torch.compiler.is_compiling():  # (saved before it)
+            return
+        distributed = torch.distributed
+        if not (distributed.is_available() and distributed.is_initialized()):
+            return
+        self._sync_unchosen = False
+        processes = distributed.get_world_size()
+        if processes > 1:
+            warnings.warn(f"torch.distributed runs {processes} processes, and each one's loss is the metric of its "
+                          f"own share of the batch: pass sync=True for the loss of the whole batch (under "
+                          f"DistributedDataParallel its averaged gradient is then the whole batch's), or "
+                          f"sync=False to keep each process's own and silence this warning", self.warning,
+                          stacklevel=_caller_level())
+
     def current_L(self):
         """The amplifier's scale now: L_start rising linearly to L over the first `warmup` training steps."""
         if self.steps >= self.warmup:
@@ -924,7 +947,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     """
 
     def __init__(self, scalars, *, L=73.0, threshold=0.5, from_logits=True, eps=1e-6, check_inputs=True,
-                 compile=False, sync=False, process_group=None, warmup=0, L_start=5.0, bce_weight=0.0,
+                 compile=False, sync=None, process_group=None, warmup=0, L_start=5.0, bce_weight=0.0,
                  momentum=0.0, host_scalars=None, name="metric", error=ValueError, warning=UserWarning,
                  check_dtype=None):
         super().__init__()
@@ -942,8 +965,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         self._hint = ProbabilityHint()
         self.check_dtype = check_dtype
         self._init_checks()
-        self.sync = bool(sync)
-        self.process_group = process_group
+        self._init_sync(sync, process_group)
         self.fused = bool(compile) and compiled(_fused_forward) is not None
         if compile and not self.fused:
             warnings.warn("torch.compile is unavailable here: the loss runs eagerly", warning, stacklevel=2)
@@ -956,6 +978,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if ForwardRecord.mapped():
             raise ForwardRecord.vmap_error(self.error)
         self._refuse_differentiated(target, sample_weight)
+        self._warn_unsynced()
         if self.check_inputs:
             self._check(input, target, sample_weight)
             if self._pending:

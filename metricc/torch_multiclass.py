@@ -286,7 +286,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     """
 
     def __init__(self, scalars, *, task, num_classes, average="macro", L=73.0, threshold=0.5, eps=1e-6,
-                 ignore_index=None, class_weight=None, sync=False, process_group=None, check_inputs=True,
+                 ignore_index=None, class_weight=None, sync=None, process_group=None, check_inputs=True,
                  compile=False, warmup=0, L_start=5.0, bce_weight=0.0, momentum=0.0, name="metric",
                  error=ValueError, warning=UserWarning, check_dtype=None):
         super().__init__()
@@ -297,7 +297,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         self._init_checks()
         self.scalars, self.task, self.num_classes, self.average = scalars, task, num_classes, average
         self.L, self.threshold, self.eps = float(L), float(threshold), float(eps)
-        self.ignore_index, self.sync, self.process_group = ignore_index, bool(sync), process_group
+        self.ignore_index = ignore_index
+        self._init_sync(sync, process_group)
         self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
         self.check_dtype = check_dtype
         self.register_buffer("class_weight", None if class_weight is None
@@ -311,6 +312,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if ForwardRecord.mapped():
             raise ForwardRecord.vmap_error(self.error)
         self._refuse_differentiated(target, sample_weight)
+        self._warn_unsynced()
         if isinstance(input, torch.Tensor) and input.dim() > 2 and isinstance(target, torch.Tensor):
             input, target, sample_weight = self._rows(input, target, sample_weight)
         if self.check_inputs:

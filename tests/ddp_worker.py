@@ -38,6 +38,25 @@ if __name__ == "__main__":
         loss_fn = compile_metric(formula, task="multiclass", num_classes=x.shape[1]).to_torch(pure=True, sync=True)
     else:
         loss_fn = compile_metric(formula).to_torch(pure=True, sync=True, compile=mode == "fused")
+    if mode == "unsynced":  # sync left unchosen warns once per loss; sync=False does not
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for loss_fn in (compile_metric(formula).to_torch(),
+                            compile_metric(formula, task="multiclass", num_classes=2).to_torch()):
+                for _ in range(2):
+                    inputs = (x, y, w) if loss_fn.__class__.__name__ == "SoftConfusionLoss" else \
+                        (torch.stack([-x, x], 1).detach().requires_grad_(), y.long(), w)
+                    loss_fn(*inputs).backward()
+            unchosen = [str(c.message) for c in caught]
+            caught.clear()
+            compile_metric(formula).to_torch(sync=False)(x, y, w).backward()
+            chosen = [str(c.message) for c in caught]
+        np.savez(out, unchosen=np.array(unchosen), chosen=np.array(chosen, dtype=str), world=world)
+        dist.barrier()
+        dist.destroy_process_group()
+        os._exit(0)
     if mode == "running":  # three steps with running counts: the estimates are those of the global batches
         loss_fn = compile_metric(formula).to_torch(pure=True, sync=True, momentum=0.7)
         base = x.detach()

@@ -124,6 +124,19 @@ def test_sync_is_a_no_op_without_torch_distributed():
     assert torch.equal(metric.to_torch(pure=True, sync=True)(z, y), metric.to_torch(pure=True)(z, y))
 
 
+def test_a_loss_left_unsynced_under_torch_distributed_warns_once(tmp_path):
+    """Under torch.distributed with two processes, a loss whose sync was not chosen warns once (binary and
+    multi-class) that each process computes its own share's metric and names sync=True; sync=False is silent.
+    Without the warning a DistributedDataParallel user had silently trained on per-process metrics."""
+    results = _run_two_processes(tmp_path, _binary_batch(), "f1", "unsynced")
+    for result in results:
+        assert len(result["unchosen"]) == 2, result["unchosen"]  # one per loss, not one per call
+        for message in result["unchosen"]:
+            assert message.startswith("torch.distributed runs 2 processes, and each one's loss is the metric of "
+                                      "its own share of the batch: pass sync=True"), message
+        assert len(result["chosen"]) == 0
+
+
 def _xgboost_data():
     from sklearn.datasets import make_classification
 
