@@ -38,6 +38,13 @@ if __name__ == "__main__":
         loss_fn = compile_metric(formula, task="multiclass", num_classes=x.shape[1]).to_torch(pure=True, sync=True)
     else:
         loss_fn = compile_metric(formula).to_torch(pure=True, sync=True, compile=mode == "fused")
+    if mode == "emitted module":  # the standalone module, as the paper's loss (L = 73, no state), synced
+        import importlib.util
+
+        spec = importlib.util.spec_from_file_location("emitted", os.environ["METRICC_EMITTED"])
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        loss_fn = module.MetricLoss(L=73.0, warmup=0, bce_weight=0.0, momentum=0.0, sync=True)
     if mode == "unsynced":  # sync left unchosen warns once per loss; sync=False does not
         import warnings
 

@@ -27,8 +27,9 @@ def _free_port():
 
 def _run_two_processes(tmp_path, batch, formula, mode):
     np.savez(tmp_path / "batch.npz", **batch)
+    (tmp_path / "emitted.py").write_text(compile_metric(formula).emit("torch"))  # for mode "emitted module"
     env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port()), "WORLD_SIZE": "2",
-           "OMP_NUM_THREADS": "1"}
+           "OMP_NUM_THREADS": "1", "METRICC_EMITTED": str(tmp_path / "emitted.py")}
     processes = [subprocess.Popen([sys.executable, str(WORKER), str(tmp_path / "batch.npz"),
                                    str(tmp_path / f"rank{rank}.npz"), formula, mode],
                                   env={**env, "RANK": str(rank)}, stderr=subprocess.PIPE, text=True)
@@ -44,8 +45,9 @@ def _binary_batch(n=64):
     return {"z": rng.normal(0, 0.5, n), "y": (rng.random(n) < 0.3).astype(np.float64), "w": rng.uniform(0.5, 2, n)}
 
 
-@pytest.mark.parametrize("mode", ["empty share", "zero weights", "mixed dtypes"])
+@pytest.mark.parametrize("mode", ["empty share", "zero weights", "mixed dtypes", "emitted module"])
 def test_uneven_shares_give_the_loss_of_the_global_batch(tmp_path, mode):
+    """Each process's loss is the whole batch's (also from the standalone module `metricc compile` writes)."""
     batch = _binary_batch()
     results = _run_two_processes(tmp_path, batch, "f1", mode)
     from ddp_worker import share
