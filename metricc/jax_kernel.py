@@ -58,6 +58,23 @@ def _summed(counts, axis_name):
     return list(jax.lax.psum(jnp.stack(counts), axis_name))
 
 
+def _mapped(loss, axis_name, error):
+    """`loss`, raising `error` with what to do where `axis_name` names no mapped axis (JAX's NameError)."""
+    if axis_name is None:
+        return loss
+
+    def call(*arguments):
+        try:
+            return loss(*arguments)
+        except NameError as unbound:
+            if "axis name" not in str(unbound):
+                raise
+            raise error(f"axis_name={axis_name!r} names no mapped axis here: call the loss inside "
+                        f"jax.pmap(..., axis_name={axis_name!r}) or shard_map, or make it without axis_name") from None
+
+    return call
+
+
 def _devices(axis_name):
     """The number of devices along `axis_name` (1 without one): the factor of each device's gradient."""
     return 1 if axis_name is None else jax.lax.psum(1, axis_name)
@@ -200,7 +217,7 @@ class SoftConfusionLoss(_Pickled):
         x, y, w = x.reshape(-1), y.reshape(-1).astype(x.dtype), w.reshape(-1).astype(x.dtype)
         if self.check_inputs:  # the concrete ones; a traced input (jax.grad) is checked by the custom rule
             self._check(x, y, w)
-        loss = self._loss(x, y, w)
+        loss = _mapped(self._loss, self.axis_name, self.error)(x, y, w)
         if self.check_inputs and not _traced(loss) and not bool(jnp.isfinite(loss)):
             raise self.error(nonfinite_message(self.name, dtype=loss.dtype.name))
         if self.check_inputs:  # the traced values (jax.jit)
@@ -348,7 +365,7 @@ class MultiSoftConfusionLoss(_Pickled):
             if sample_weight is not None and not bool(jnp.asarray(sample_weight).max() > 0):
                 raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
             _warn_if_light(float(w.sum()), self.eps, self.warning)
-        loss = self._loss(z, y, w)
+        loss = _mapped(self._loss, self.axis_name, self.error)(z, y, w)
         if self.check_inputs and not _traced(loss) and not bool(jnp.isfinite(loss).all()):
             raise self.error(nonfinite_message(self.name, per_class=True, dtype=loss.dtype.name))
         if self.check_inputs:  # the traced values (jax.jit)

@@ -2,6 +2,7 @@
 under jax.jit and jax.grad, in float32 and float64; and the emitted JAX module runs without metricc."""
 
 import os
+import re
 import subprocess
 import sys
 
@@ -381,6 +382,18 @@ def test_pmap_with_axis_name_gives_the_whole_batch_loss_and_gradient():
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
 
 
-def test_axis_name_is_a_name():
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_axis_name_is_a_name_of_a_mapped_axis(task):
+    """axis_name must be a name, and the loss must run where that axis is mapped: called outside jax.pmap or
+    shard_map (eagerly or under jax.jit) it says so, not JAX's "unbound axis name"."""
     with pytest.raises(MetriccError, match="Expected argument `axis_name` to be the name of a mapped axis"):
         compile_metric("f1").to_jax(axis_name=3)
+    metric = compile_metric("f1") if task == "binary" else compile_metric("f1", task="multiclass", num_classes=2)
+    loss = metric.to_jax(axis_name="devices")
+    y = jnp.array([0, 1, 0, 1])
+    z, y = (jnp.zeros(4), y * 1.0) if task == "binary" else (jnp.zeros((4, 2)), y)
+    for call in (loss, jax.jit(loss)):
+        with pytest.raises(MetriccError, match=re.escape("axis_name='devices' names no mapped axis here: call the "
+                                                         "loss inside jax.pmap(..., axis_name='devices') or "
+                                                         "shard_map, or make it without axis_name")):
+            call(z, y)
