@@ -72,8 +72,9 @@ def communicator(booster):
     """XGBoost's collective module where this call runs on one of several workers of a distributed XGBoost
     training (xgboost.dask, xgboost.spark, workers that a tracker started), else None. Each worker's call sees its
     own rows only: the objective then sums its counts (and its evaluation's) over the workers, so that every
-    worker computes the metric of the whole training set, and the same scale and early-stopping value. Looked
-    up, never imported: a worker has imported XGBoost."""
+    worker computes the metric of the whole training set, with the same scale, and the evaluation the whole
+    validation set's (XGBoost then averages identical values). Looked up, never imported: a worker has imported
+    XGBoost."""
     collective = getattr(sys.modules.get("xgboost"), "collective", None) if booster == "xgboost" else None
     if collective is None or not collective.is_distributed():
         return None

@@ -160,7 +160,8 @@ def test_distributed_xgboost_objectives_see_the_whole_training_set(tmp_path):
     rows, and its evaluation the metric of the whole set, for every Hessian form, the fixed scale, multi-class and
     multi-label (before, each worker trained on the metric of its own rows, each with its own scale). Where one
     worker's rows all lie far out on the amplifier (float64 there), both compute in float64, and nothing hangs.
-    Training with early stopping stops both workers at the same round, on the F1 of the whole validation set."""
+    Training with early stopping stops both workers at the same round, on the F1 of the whole validation set
+    (XGBoost averages a custom metric over the workers: it had been the mean of their own F1s)."""
     xgb = pytest.importorskip("xgboost")
     from xgboost.tracker import RabitTracker
 

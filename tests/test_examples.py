@@ -61,6 +61,20 @@ def test_boosting_example_multiclass_rows():
     assert all(0.4 < float(v) <= 1 for *_, v in rows)  # chance macro-F1 on 4 classes is about 0.25
 
 
+def test_xgboost_distributed_example_trains_one_model_on_every_worker():
+    """Two local workers under a tracker train one model (each worker's copy scores the same) that learned
+    something, and one process on all rows is printed beside it."""
+    out = subprocess.run([sys.executable, str(EXAMPLES / "xgboost_distributed.py"), "--rounds", "30"],
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    workers = re.search(r"^2 workers, each with 1/2 of the rows: test F1 = ([0-9.]+) \(every worker's model: "
+                        r"([0-9.]+), ([0-9.]+)\)$", out.stdout, re.MULTILINE)
+    single = re.search(r"^1 process with all rows: +test F1 = ([0-9.]+)$", out.stdout, re.MULTILINE)
+    assert workers and single, out.stdout
+    assert workers[1] == workers[2] == workers[3]
+    assert all(0.3 < float(v) <= 1 for v in (workers[1], single[1]))  # a model that learned nothing scores ~0
+
+
 def test_modern_protocol_example_reports_every_loss():
     out = subprocess.run([sys.executable, str(EXAMPLES / "modern_protocol.py"), "--quick"], capture_output=True,
                          text=True, timeout=600)
@@ -90,6 +104,7 @@ BENCHMARKS = EXAMPLES.parent / "benchmarks"
     (EXAMPLES / "reproduce_paper.py", ["--datasets", "diabetes"],
      "--datasets: unknown data set 'diabetes' (expected some of synthetic, breast cancer)"),
     (EXAMPLES / "ddp_train.py", ["--steps", "0"], "--steps must be at least 1"),
+    (EXAMPLES / "xgboost_distributed.py", ["--workers", "1"], "--workers must be at least 2"),
     (BENCHMARKS / "quality.py", ["--folds", "1"], "--folds must be at least 2"),
     (BENCHMARKS / "quality.py", ["--repeats", "0"], "--repeats must be at least 1"),
     (BENCHMARKS / "bench_loss.py", ["--repeats", "0"], "--repeats must be at least 1"),
