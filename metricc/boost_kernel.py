@@ -745,7 +745,7 @@ class BoostObjective:
         else:
             counts = [numpy.sum(w * ((predicted == p) & (actual == t)), axis=0) for p, t in
                       ((True, True), (True, False), (False, True), (False, False))]
-        counts = [c if collective is None else numpy.asarray(c) for c in all_reduced(collective, counts)]
+        counts = all_reduced(collective, counts)  # (arrays of shape (C,) stay arrays)
         if self.task == "binary" or self.average == "micro":
             counts = [numpy.float64(c.sum()) for c in counts]  # not Python floats: 0/0 is NaN, not an exception
         return float(numpy.sum(self._hard_losses(counts) * self._label_weights(counts)))
