@@ -120,6 +120,7 @@ class CompiledMetric:
                                f"NaN or None, but got {_describe(zero_division)}.")
         if self.task != "binary":
             return self._multi_score(predictions, target, sample_weight, zero_division, warn)
+        predictions, target, sample_weight = self._without_ignored(predictions, "predictions", target, sample_weight)
         predictions = _zero_one(predictions, "predictions")
         target = _zero_one(target, "target", swapped=(predictions, "score() takes (predictions, target), as "
                                                       "torchmetrics does (metric.scorer() for scikit-learn)"))
@@ -138,6 +139,18 @@ class CompiledMetric:
                 warnings.warn(f"{self.formula!r} is undefined at TP, FP, FN, TN = {counts}; returning {value}",
                               MetriccWarning, stacklevel=2)
         return value
+
+    def _without_ignored(self, values: Any, name: str, target: Any, sample_weight: Any) -> tuple:
+        """`values` (called `name`), `target` and `sample_weight` without the elements whose target is the binary
+        task's ignore_index (as they are without one, or where their shapes differ: the caller says so)."""
+        if self.task != "binary" or self.ignore_index is None:
+            return values, target, sample_weight
+        values, target = _numbers(values, name), _numbers(target, "target")
+        weight = None if sample_weight is None else _numbers(sample_weight, "sample_weight")
+        if values.shape != target.shape or weight is not None and weight.shape != target.shape:
+            return values, target, sample_weight
+        kept = target != self.ignore_index
+        return values[kept], target[kept], None if weight is None else weight[kept]
 
     def _multi_score(self, predictions, target, sample_weight, zero_division, warn):
         target = _numbers(target, "target")
@@ -270,6 +283,7 @@ class CompiledMetric:
         if self.task == "multiclass":
             raise MetriccError("tune_threshold() needs binary or multi-label scores; a multi-class prediction is "
                                "the arg-max, which has no threshold")
+        scores, target, sample_weight = self._without_ignored(scores, "scores", target, sample_weight)
         scores = _numbers(scores, "scores").astype(np.float64)
         target = _zero_one(target, "target", swapped=(scores, "tune_threshold() takes (scores, target)"))
         if scores.shape != target.shape or scores.size == 0:
@@ -366,11 +380,12 @@ class CompiledMetric:
         """`kernel` (a backend's binary or multi-class loss class) with this metric's scalars and settings,
         `options` overriding them."""
         settings = self._settings(options, extra)
+        settings["ignore_index"] = self.ignore_index
         if self.task != "binary":
             _check_multi_settings(self.formula, self.task, settings)
             del settings["from_logits"]
             settings.update(task=self.task, num_classes=self.num_classes, average=self.average,
-                            ignore_index=self.ignore_index, class_weight=self.class_weight)
+                            class_weight=self.class_weight)
         return kernel(self._scalars(backend), name=self.formula, error=MetriccError, warning=MetriccWarning,
                       check_dtype=_L_checker(settings, backend), **settings, **more)
 
@@ -551,7 +566,8 @@ def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0
     formula itself when it starts with `minimize:` or `minimize=True`. `task="multiclass"` or `"multilabel"`
     (with `num_classes`) applies the formula to each class's one-vs-rest counts and averages as `average`
     says ("macro", the default, "micro", "weighted" by support, or "none" or None: one value per class, as
-    scikit-learn has it; its "binary", the positive class's score, is the binary task). `L` is the amplifying
+    scikit-learn has it; its "binary", the positive class's score, is the binary task). `ignore_index` leaves
+    out the elements (binary) or rows (multiclass) whose target is that value. `L` is the amplifying
     scale: 73 (the paper's) unless given, except that a torch loss with the training defaults then uses
     TRAINING_L (15: README, "Training with a metric loss"). Equal arguments return the same object.
     """
@@ -575,17 +591,18 @@ def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0
 def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple:
     if not isinstance(task, str) or task not in TASKS:
         raise MetriccError(f"Expected argument `task` to be one of {list(TASKS)}, but got {_describe(task)}.")
+    if ignore_index is not None:
+        ignore_index = _ignore_label(ignore_index, task)
     if task == "binary":
-        if num_classes is not None or ignore_index is not None or class_weight is not None:
-            raise MetriccError("`num_classes`, `ignore_index` and `class_weight` need task='multiclass' or "
-                               "'multilabel'.")
+        if num_classes is not None or class_weight is not None:
+            raise MetriccError("`num_classes` and `class_weight` need task='multiclass' or 'multilabel'.")
         if average is not DEFAULT_AVERAGE and not (isinstance(average, str) and average == "binary"):
             spelled = "none" if average is None else average
             raise MetriccError(f"`average` needs task='multiclass' or 'multilabel' (got {_describe(average)} with "
                                f"task='binary', whose formula scores the positive class); scikit-learn's "
                                f"average={_describe(average)} over both classes of a binary problem is "
                                f"task='multiclass', num_classes=2, average={_describe(spelled)}")
-        return _Task("binary", None, "macro", None, None)
+        return _Task("binary", None, "macro", ignore_index, None)
     average = DEFAULT_AVERAGE.value if average is DEFAULT_AVERAGE else "none" if average is None else average
     given = num_classes
     num_classes = _integer(given)
@@ -601,12 +618,6 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
     if not isinstance(average, str) or average not in AVERAGES:
         raise MetriccError(f"Expected argument `average` to be one of {list(AVERAGES)}, but got "
                            f"{_describe(average)}.")
-    if ignore_index is not None:
-        given = ignore_index
-        ignore_index = _integer(given)
-        if task != "multiclass" or ignore_index is None:
-            raise MetriccError(f"Expected argument `ignore_index` to be an int, and only with task='multiclass', "
-                               f"but got {_describe(given)} with task={task!r}.")
     if class_weight is not None:
         expected = f"Expected argument `class_weight` to be {num_classes} finite, non-negative numbers (not all zero)"
         if average != "macro":
@@ -623,6 +634,18 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
             raise MetriccError(f"{expected}, but got {list(weights)}.")
         class_weight = weights
     return _Task(task, num_classes, average, ignore_index, class_weight)
+
+
+def _ignore_label(given: Any, task: str) -> int:
+    """The target value whose elements (binary) or rows (multiclass) the losses and scores leave out."""
+    ignore_index = _integer(given)
+    if task == "multilabel" or ignore_index is None:
+        raise MetriccError(f"Expected argument `ignore_index` to be an int, and only with task='binary' or "
+                           f"'multiclass', but got {_describe(given)} with task={task!r}.")
+    if task == "binary" and ignore_index in (0, 1):
+        raise MetriccError(f"ignore_index={ignore_index} is a label of the binary task: the ignore label marks "
+                           f"elements to leave out, such as 255 in a segmentation mask or -1")
+    return ignore_index
 
 
 # Multi-class statistics that are not the mean of their one-vs-rest values (scikit-learn computes them on the

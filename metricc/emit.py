@@ -112,7 +112,7 @@ def _loss_class(metric, spec) -> str:
     elif metric.task == "binary":
         base, scalars = spec.loss_class, "metric_scalars"
         settings = {"L": metric.L, "threshold": metric.threshold, "from_logits": metric.from_logits,
-                    "eps": metric.eps}
+                    "eps": metric.eps, "ignore_index": metric.ignore_index}
     else:
         base, scalars, options = "MultiSoftConfusionLoss", "metric_scalars", spec.multi_options
         settings = {"task": metric.task, "num_classes": metric.num_classes, "average": metric.average,

@@ -34,6 +34,18 @@ def slope(u):
     return v * (1 - v)
 
 
+def ignored_elements(target, ignore_index):
+    """Where `target` equals the int `ignore_index`, exactly: nowhere for an integer type that cannot hold it
+    (JAX compares in the target's type, where -1 wraps to 255 in uint8) or for booleans, and in float32 for
+    narrower floats (2049 rounds to 2048 in float16)."""
+    if target.dtype == jnp.bool_ or jnp.issubdtype(target.dtype, jnp.integer) and not (
+            jnp.iinfo(target.dtype).min <= ignore_index <= jnp.iinfo(target.dtype).max):
+        return jnp.zeros(target.shape, dtype=bool)
+    if jnp.issubdtype(target.dtype, jnp.floating) and target.dtype.itemsize < 4:
+        target = target.astype(jnp.float32)
+    return target == ignore_index
+
+
 def _traced(*arrays):
     return any(isinstance(a, jax.core.Tracer) for a in arrays)
 
@@ -179,13 +191,15 @@ class _Pickled:
 class SoftConfusionLoss(_Pickled):
     """`1 - metric` (or a cost) of the soft confusion matrix of a batch: `loss(input, target, sample_weight=None)`
     -> 0-dim array. `input` holds logits (probabilities when `from_logits=False`) of any shape, `target` 0/1
-    labels of the same shape. `check_dtype`, if given, is called with each new input dtype."""
+    labels of the same shape; elements whose target is `ignore_index` are left out. `check_dtype`, if given, is
+    called with each new input dtype."""
 
     def __init__(self, scalars, *, L=73.0, threshold=0.5, from_logits=True, eps=1e-6, check_inputs=True,
-                 axis_name=None, name="metric", error=ValueError, warning=UserWarning, check_dtype=None):
+                 axis_name=None, ignore_index=None, name="metric", error=ValueError, warning=UserWarning,
+                 check_dtype=None):
         self.L, self.threshold, self.from_logits, self.eps = float(L), float(threshold), bool(from_logits), float(eps)
         self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
-        self.axis_name = axis_name
+        self.axis_name, self.ignore_index = axis_name, ignore_index
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
         self.scalars = scalars
@@ -214,7 +228,11 @@ class SoftConfusionLoss(_Pickled):
         if self.check_dtype is not None and x.dtype not in self._checked_dtypes:
             self._checked_dtypes.add(x.dtype)
             self.check_dtype(x.dtype.name)
-        x, y, w = x.reshape(-1), y.reshape(-1).astype(x.dtype), w.reshape(-1).astype(x.dtype)
+        x, y, w = x.reshape(-1), y.reshape(-1), w.reshape(-1).astype(x.dtype)
+        if self.ignore_index is not None:  # weight 0 (every element ignored: a loss without gradient)
+            ignored = ignored_elements(y, self.ignore_index)  # (before y takes x's type)
+            y, w = jnp.where(ignored, 0, y), jnp.where(ignored, 0, w)
+        y = y.astype(x.dtype)
         if self.check_inputs:  # the concrete ones; a traced input (jax.grad) is checked by the custom rule
             self._check(x, y, w)
         loss = _mapped(self._loss, self.axis_name, self.error)(x, y, w)
@@ -223,7 +241,8 @@ class SoftConfusionLoss(_Pickled):
         if self.check_inputs:  # the traced values (jax.jit)
             loss = _poisoned(loss, [*(self._input_conditions(x) if _traced(x) else []),
                                     *([(y >= 0) & (y <= 1)] if _traced(y) else []),
-                                    *([jnp.isfinite(w) & (w >= 0), jnp.any(w > 0)] if _traced(w) else [])],
+                                    *([jnp.isfinite(w) & (w >= 0)] if _traced(w) else []),
+                                    *([jnp.any(w > 0)] if _traced(w) and self.ignore_index is None else [])],
                              self.axis_name)
         return loss
 
@@ -238,7 +257,7 @@ class SoftConfusionLoss(_Pickled):
         if not _traced(w):
             if not bool((jnp.isfinite(w) & (w >= 0)).all()):
                 raise self.error("Expected `sample_weight` to be finite and non-negative.")
-            if not bool(w.max() > 0):
+            if not bool(w.max() > 0) and self.ignore_index is None:
                 raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
             _warn_if_light(float(w.sum()), self.eps, self.warning)
 
@@ -349,12 +368,13 @@ class MultiSoftConfusionLoss(_Pickled):
                 hint = target_hint(self.task, n, self.num_classes, target.shape)
                 raise self.error(f"Expected `target` to be integer class indices of shape ({n},), but got "
                                  f"{target.dtype} {target.shape}{hint}.")
-            ignored = (target == self.ignore_index if self.ignore_index is not None
+            ignored = (ignored_elements(target, self.ignore_index) if self.ignore_index is not None
                        else jnp.zeros(n, dtype=bool))
             if checked_target:
                 kept = target[~ignored]
                 if kept.size and not bool(((kept >= 0) & (kept < self.num_classes)).all()):
-                    raise self.error(f"Expected class indices in [0, {self.num_classes}).")
+                    bad = kept.min() if kept.min() < 0 else kept.max()
+                    raise self.error(f"Expected class indices in [0, {self.num_classes}), but got {bad}.")
             y = jax.nn.one_hot(jnp.where(ignored, 0, target), self.num_classes, dtype=z.dtype)
             w = jnp.where(ignored, 0, w)
         if self.check_inputs and not _traced(z):

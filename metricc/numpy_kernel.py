@@ -52,18 +52,20 @@ class SoftConfusionLoss:
 
     `scalars(TP, FP, FN, TN)` returns the loss and the gradient coefficients a = d_TP - d_FN, b = d_FP - d_TN; each prediction is amplified as
     `yh = sigmoid(L * (p - threshold))`, where `p = sigmoid(logit)` unless `from_logits` is False, and every
-    count is smoothed by `eps` so that no batch divides by zero. `check_dtype`, if given, is called with each
-    new input dtype (metricc checks there that L suits it).
+    count is smoothed by `eps` so that no batch divides by zero. Elements whose target is `ignore_index` are
+    left out (their gradient is 0). `check_dtype`, if given, is called with each new input dtype (metricc checks
+    there that L suits it).
     """
 
     def __init__(self, scalars, *, L=73.0, threshold=0.5, from_logits=True, eps=1e-6, check_inputs=True,
-                 name="metric", error=ValueError, warning=UserWarning, check_dtype=None):
+                 ignore_index=None, name="metric", error=ValueError, warning=UserWarning, check_dtype=None):
         self.scalars = scalars
         self.L = float(L)
         self.threshold = float(threshold)
         self.from_logits = bool(from_logits)
         self.eps = float(eps)
         self.check_inputs = check_inputs
+        self.ignore_index = ignore_index
         self.name = name
         self.error = error
         self.warning = warning
@@ -171,7 +173,13 @@ class SoftConfusionLoss:
         if x.size == 0:
             raise self.error("Expected a non-empty batch, but `input` has no elements.")
         x = x.reshape(-1)
-        y = y.reshape(-1).astype(x.dtype, copy=False)
+        y, kept = y.reshape(-1), None
+        if self.ignore_index is not None:  # compared before y takes x's type (float16: in float32, exactly)
+            ignored = (y.astype(numpy.float32) if y.dtype == numpy.float16 else y) == self.ignore_index
+            if ignored.any():
+                kept = ~ignored
+                y = numpy.where(ignored, y.dtype.type(0), y)
+        y = y.astype(x.dtype, copy=False)
         w = None
         if sample_weight is not None:
             w = self._array(sample_weight, "sample_weight")
@@ -182,6 +190,8 @@ class SoftConfusionLoss:
             w = w.reshape(-1).astype(x.dtype, copy=False)
         if self.check_inputs if check_inputs is None else check_inputs:
             self._check_values(x, y, w)
+        if kept is not None:  # the ignored elements weigh 0 (all of them: a loss without gradient)
+            w = kept.astype(x.dtype) if w is None else w * kept
         largest = 1.0
         if w is not None:  # unit weights, so that no scale of the weights overflows or underflows a product
             largest = float(w.max())

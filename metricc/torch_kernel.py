@@ -286,6 +286,18 @@ def _fails_checks(summary, from_logits):
     return bad
 
 
+def ignored_elements(target, ignore_index):
+    """Where `target` equals the int `ignore_index`, exactly: nowhere for an integer type that cannot hold it
+    (torch compares in the target's type, where -1 wraps to 255 in uint8) or for booleans, and in float32 for
+    narrower floats (2049 rounds to 2048 in float16)."""
+    if target.dtype == torch.bool or not (target.is_floating_point() or target.is_complex()) and not (
+            torch.iinfo(target.dtype).min <= ignore_index <= torch.iinfo(target.dtype).max):
+        return torch.zeros_like(target, dtype=torch.bool)
+    if target.is_floating_point() and target.element_size() < 4:
+        target = target.float()
+    return target == ignore_index
+
+
 def _unit_weights(weight, dtype):
     """The weights divided by the largest one, and that largest one (1 for no or all-zero weights), so that
     the counts and the gradient do not overflow or underflow however the weights are scaled."""
@@ -378,19 +390,19 @@ def running_counts(counts, running, momentum, valid=None):
     """Fold this batch's rates (counts over their total) into `running` = (rates of TP, FP, FN, TN, number of
     batches seen), in place: an exponential moving average with `momentum` (the first batch sets it). Returns
     the running rates times this batch's total weight: the counts the partials are evaluated at. Counts of shape
-    (4,), or (4, C) with a running state of (5, C) for per-class counts. A batch whose rates are not finite, or
-    whose inputs failed the checks (`valid`, a 0-dim bool tensor, False), leaves the state as it was (on the
-    device: no read-back); valid=True: the inputs were checked already."""
+    (4,), or (4, C) with a running state of (5, C) for per-class counts. A batch that counts nothing (every
+    element ignored), whose rates are not finite, or whose inputs failed the checks (`valid`, a 0-dim bool
+    tensor, False) leaves the state as it was (on the device: no read-back); valid=True: the inputs were checked
+    already."""
     total = counts.sum(0)
-    rates = counts / torch.where(total > 0, total, torch.ones_like(total))
+    counted = total > 0
+    rates = counts / torch.where(counted, total, torch.ones_like(total))
     previous = running[:4].to(counts.dtype)
     updated = torch.where(running[4] > 0, momentum * previous + (1 - momentum) * rates, rates)
-    if valid is True:
-        running[:4].copy_(updated)
-        running[4].add_(1)
-        return updated * total
-    kept = torch.isfinite(updated).all()
-    kept = kept if valid is None else kept & valid
+    kept = counted.all()
+    if valid is not True:
+        kept = kept & torch.isfinite(updated).all()
+        kept = kept if valid is None else kept & valid
     running[:4].copy_(torch.where(kept, updated.to(running.dtype), running[:4]))
     running[4].add_(kept.to(running.dtype))
     return updated * total
@@ -435,13 +447,13 @@ def with_gradient_checked(loss, a, b):
 
 def running_counts_host(counts, running, momentum):
     """running_counts on Python floats (a CPU tensor's values, read once): the counts, and the state to write
-    back once the batch has passed the input checks (None where its rates are not finite)."""
+    back once the batch has passed the input checks (None where its rates are not finite or it counts nothing)."""
     total = sum(counts)
     rates = [c / total if total > 0 else c for c in counts]
     *previous, seen = running.tolist()
     if seen > 0:
         rates = [momentum * old + (1 - momentum) * new for old, new in zip(previous, rates)]
-    state = [*rates, seen + 1] if all(map(math.isfinite, rates)) else None
+    state = [*rates, seen + 1] if total > 0 and all(map(math.isfinite, rates)) else None
     return [rate * total for rate in rates], state
 
 
@@ -620,8 +632,8 @@ class SoftConfusionFunction(torch.autograd.Function):
             values = (packed if packed is not None else torch.cat([counts, summary.to(counts.dtype)])).tolist()
             counts, summary_values = values[:4], values[4 if bce is None else 5:]
             if bce is not None:  # the blend's mean over the (unit) weights, and its gradient's coefficient
-                total = sum(counts)  # 0 for all-zero weights: NaN, and the check raises
-                bce, ctx.blend = (bce_weight * values[4] / total, bce_weight / total) if total else (math.nan, 0.0)
+                total = sum(counts)  # 0 where every element is ignored: no blend (zero weights raise)
+                bce, ctx.blend = (bce_weight * values[4] / total, bce_weight / total) if total else (0.0, 0.0)
             if largest is not None:
                 unit = largest.item()
                 counts = [c * unit for c in counts]
@@ -649,6 +661,7 @@ class SoftConfusionFunction(torch.autograd.Function):
         counts = counts.to(scalar_dtype)
         if bce is not None:
             total = counts.sum()
+            total = torch.where(total > 0, total, torch.ones_like(total))  # 0 where every element is ignored
             bce, ctx.blend = bce_weight * bce.to(scalar_dtype) / total, bce_weight / total
         if largest is not None:
             counts = counts * largest.to(scalar_dtype)
@@ -936,8 +949,9 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
 
     `forward(input, target, sample_weight=None)`: `input` holds logits (or probabilities when
     `from_logits=False`) of any shape; `target` holds 0/1 labels (float, int or bool) of the same shape; all
-    elements form one confusion matrix. Each prediction is amplified as `yh = sigmoid(L * (p - threshold))`,
-    and every count is smoothed by `eps` so that no batch divides by zero. `compile=True` runs the two passes
+    elements form one confusion matrix, but those whose target is `ignore_index`. Each prediction is amplified
+    as `yh = sigmoid(L * (p - threshold))`, and every count is smoothed by `eps` so that no batch divides by
+    zero. `compile=True` runs the two passes
     through torch.compile (fused kernels: C++/OpenMP on CPU, Triton on CUDA), or warns and stays eager where
     torch.compile is unavailable. `sync=True` sums the counts over the processes of `process_group` (default:
     all) when torch.distributed is initialised, so that the loss is that of the global batch; each process's
@@ -948,8 +962,8 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
 
     def __init__(self, scalars, *, L=73.0, threshold=0.5, from_logits=True, eps=1e-6, check_inputs=True,
                  compile=False, sync=None, process_group=None, warmup=0, L_start=5.0, bce_weight=0.0,
-                 momentum=0.0, host_scalars=None, name="metric", error=ValueError, warning=UserWarning,
-                 check_dtype=None):
+                 momentum=0.0, ignore_index=None, host_scalars=None, name="metric", error=ValueError,
+                 warning=UserWarning, check_dtype=None):
         super().__init__()
         self._init_training(warmup, L_start, bce_weight, momentum, (5,))
         self.scalars = scalars
@@ -959,6 +973,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         self.from_logits = bool(from_logits)
         self.eps = float(eps)
         self.check_inputs = check_inputs
+        self.ignore_index = ignore_index
         self.name = name
         self.error = error
         self.warning = warning
@@ -984,6 +999,8 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             if self._pending:
                 self._check_pending(wait=self._synced())  # processes must agree on when to raise
         self._check_dtype_once(input.dtype)
+        if self.ignore_index is not None:
+            target, sample_weight = self._kept(input, target, sample_weight)
         weight = sample_weight if sample_weight is None or sample_weight.dim() == 1 else sample_weight.reshape(-1)
         check = self.check_inputs
         group = (self.process_group or "default") if self.sync else None
@@ -1006,6 +1023,14 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             loss = torch.add(loss, bce if bce.dtype == loss.dtype else bce.to(loss.dtype), alpha=self.bce_weight)
         return loss
 
+    def _kept(self, input, target, sample_weight):
+        """The target with the ignored elements' labels set to 0, and weights that are 0 there (no read-back: a
+        batch without ignored elements takes the same passes)."""
+        ignored = ignored_elements(target, self.ignore_index)
+        kept = torch.logical_not(ignored).to(input.dtype if sample_weight is None else sample_weight.dtype)
+        return torch.where(ignored, torch.zeros_like(target), target), kept if sample_weight is None else \
+            sample_weight * kept
+
     def _bce(self, input, target, sample_weight):
         """Binary cross-entropy, the mean over the elements (weighted by the sample weights)."""
         target = target if target.dtype == input.dtype else target.to(input.dtype)
@@ -1018,7 +1043,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if sample_weight is None:
             return terms.mean()
         weight = sample_weight.to(terms.dtype)
-        return (terms * weight).sum() / weight.sum()
+        return (terms * weight).sum() / torch.clamp(weight.sum(), min=torch.finfo(terms.dtype).tiny)  # 0: all ignored
 
     def _synced(self):
         return self.sync and synced(self.process_group or "default")
@@ -1028,6 +1053,8 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         """The soft counts (TP, FP, FN, TN) of a batch, before smoothing, in the accumulation dtype."""
         if self.check_inputs:
             self._check(input, target, sample_weight)
+        if self.ignore_index is not None:
+            target, sample_weight = self._kept(input, target, sample_weight)
         weight = None if sample_weight is None else sample_weight.reshape(-1)
         return tuple(soft_counts(input.reshape(-1), target.reshape(-1), weight, self.L, self.threshold,
                                  self.from_logits).unbind())
@@ -1067,10 +1094,10 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if synced_values:
             if synced_values[0] > 0:
                 raise self.error("the inputs of another process failed the input checks (its error says which)")
-            if not total > 0:
+            if not total > 0 and self.ignore_index is None:
                 raise self.error("Expected `sample_weight` to have a positive entry in some process, but all are "
                                  "zero (or every batch is empty).")
-        elif not w_max > 0:
+        elif not w_max > 0 and self.ignore_index is None:  # (every element ignored: no gradient)
             raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
         if not largest_count <= MAX_COUNT:
             raise self.error(f"the weighted counts reach {largest_count:.3g}, beyond {MAX_COUNT:g}, where the "

@@ -17,6 +17,7 @@ import torch
 from metricc.torch_kernel import InputChecks, TrainingState  # emitted modules inline this import
 from metricc.torch_kernel import ForwardRecord, apply_function  # emitted modules inline this import
 from metricc.torch_kernel import check_devices, compiled, running_counts  # emitted modules inline this import
+from metricc.torch_kernel import ignored_elements  # emitted modules inline this import
 from metricc.torch_kernel import computed_type, with_gradient_checked  # emitted modules inline this import
 from metricc.torch_kernel import once_only_because, refuse_second_derivative  # emitted modules inline this import
 from metricc.probability_hint import light_weights, nonfinite_message, target_hint  # emitted modules inline this import
@@ -326,9 +327,10 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         class_major = self.task == "multiclass" and self.num_classes <= CLASS_MAJOR_MAX_CLASSES
         if self.task == "multiclass":  # one-hot, (C, n) class-major or (n, C)
             if self.ignore_index is not None:
-                kept = (target != self.ignore_index).to(dtype)
+                ignored = ignored_elements(target, self.ignore_index)
+                kept = torch.logical_not(ignored).to(dtype)
                 weight = kept if weight is None else weight * kept
-                target = torch.where(target == self.ignore_index, torch.zeros_like(target), target)
+                target = torch.where(ignored, torch.zeros_like(target), target)
             index = target.long().clamp(0, self.num_classes - 1)  # the check reports indices out of range
             if class_major:
                 target = torch.zeros(input.shape[::-1], dtype=dtype, device=input.device).scatter_(0, index[None], 1.0)
@@ -416,7 +418,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         as class 0); under sync the forward pass appends the number of processes whose inputs failed: what
         _verify reads."""
         if self.task == "multiclass" and self.ignore_index is not None:
-            target = torch.where(target == self.ignore_index, torch.zeros_like(target), target)
+            target = torch.where(ignored_elements(target, self.ignore_index), torch.zeros_like(target), target)
         ranges = [torch.aminmax(v) for v in (input, target, sample_weight) if v is not None]
         totals = [] if sample_weight is None else [sample_weight.sum()]
         return torch.stack([v.to(torch.float64) for v in [*(v for r in ranges for v in r), *totals]])

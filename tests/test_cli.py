@@ -131,6 +131,27 @@ def test_compile_bakes_in_ignore_index_and_class_weight(tmp_path):
     assert not grad[[1, 4]].any()
 
 
+def test_compile_bakes_in_a_binary_ignore_label(tmp_path):
+    """A binary segmentation user's module leaves the mask's 255 out, as the API's loss does."""
+    out = metricc("compile", "dice", "--ignore-index", "255", "--backend", "numpy", "-o", "mask.py", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    code = ("import mask, numpy as np; z = np.linspace(-2, 2, 12).reshape(3, 4); y = np.array([[0, 255, 1, 1],"
+            " [255, 0, 0, 1], [1, 1, 255, 0]])\nloss, grad = mask.loss_and_grad(z, y); print(loss, *grad.ravel())")
+    check = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert check.returncode == 0, check.stderr
+    import numpy as np
+
+    from metricc import compile_metric
+    z = np.linspace(-2, 2, 12).reshape(3, 4)
+    y = np.array([[0, 255, 1, 1], [255, 0, 0, 1], [1, 1, 255, 0]])
+    kept = y != 255
+    loss, grad = compile_metric("dice").loss_and_grad(z[kept], y[kept])
+    printed = [float(v) for v in check.stdout.split()]
+    assert printed[0] == pytest.approx(loss, rel=1e-12)
+    np.testing.assert_allclose(np.array(printed[1:]).reshape(3, 4)[kept], grad, rtol=1e-12, atol=1e-15)
+    assert not np.array(printed[1:]).reshape(3, 4)[~kept].any()
+
+
 def test_latex_takes_the_settings_every_command_has():
     out = metricc("latex", "f1", "--L", "40", "--threshold", "0.3", "--eps", "0", "--probabilities")
     assert out.returncode == 0, out.stderr
@@ -143,14 +164,15 @@ def test_latex_takes_the_settings_every_command_has():
      "Expected option --num-classes to be an int of at least 2"),
     (("latex", "f1", "--L", "-3"), "Expected option --L to be a positive float"),
     (("compile", "f1", "--num-classes", "3"), "--num-classes needs --task multiclass"),
-    (("compile", "f1", "--ignore-index", "255"), "--ignore-index needs --task multiclass"),
+    (("compile", "f1", "--ignore-index", "1"), "ignore_index=1 is a label of the binary task"),
+    (("compile", "f1", "--ignore-index", "255", "--backend", "xgboost"), "takes no ignore_index"),
     (("compile", "f1", "--average", "weighted"), "--average needs --task multiclass or --task multilabel"),
     (("compile", "f1", "--backend", "xgboost", "--probabilities"),
      "works on the booster's margins (logits): --probabilities does not apply"),
     (("compile", "f1", "--task", "multiclass", "--num-classes", "3", "--probabilities"),
      "takes logits: --probabilities is not supported"),
     (("compile", "f1", "--task", "multilabel", "--num-classes", "3", "--ignore-index", "255"),
-     "--ignore-index needs --task multiclass"),
+     "--ignore-index needs --task binary or --task multiclass"),
     (("compile", "f1", "--class-weight", "1,2"), "--class-weight needs --task multiclass or --task multilabel"),
     (("compile", "f1", "--task", "multiclass", "--num-classes", "3", "--class-weight", "1,x,2"),
      "Expected --class-weight W,W,... with a number for each class, but got '1,x,2'"),

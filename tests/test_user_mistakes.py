@@ -347,23 +347,26 @@ def _refuses_with(hint, backend, metric, z, y):
 @pytest.mark.parametrize("task", ["binary", "multilabel"])
 @pytest.mark.parametrize("target, hint", [
     ([0, 1, 255, 1], "Expected `target` values in [0, 1], but they range from 0 to 255: "),
-    ([0, 1, 255, 1], "; to leave samples out (an ignore label), give them sample_weight 0 and any label in [0, 1]."),
+    ([0, 1, 255, 1], "; to leave elements out (an ignore label), compile with ignore_index=255."),
     ([0, 1, 2, 1], "but they range from 0 to 2: class indices? compile with task='multiclass', num_classes=...; "),
-    ([-1, 1, -1, 1], "but they range from -1 to 1: labels -1/+1? pass (target + 1) / 2; to leave samples out"),
+    ([-1, 1, -1, 1], "but they range from -1 to 1: labels -1/+1? pass (target + 1) / 2; to leave elements out (an "
+                     "ignore label), compile with ignore_index=-1."),
     ([0, 1, 1.5, 1], "but they range from 0 to 1.5."),
 ])
 def test_target_outside_0_1_says_what_it_got_and_what_to_do(backend, task, target, hint):
     """A binary or multi-label target outside [0, 1] is told its range and the usual ways out: an ignore label
-    (such as a segmentation mask's 255) becomes a weight of 0, -1/+1 labels are mapped, class indices need the
-    multi-class task."""
+    (such as a segmentation mask's 255) is ignore_index (for multi-label rows, a weight of 0), -1/+1 labels are
+    mapped, class indices need the multi-class task."""
     y = np.array(target, dtype=np.float64)
     z = np.zeros(4)
     metric = compile_metric("f1")
     if task == "multilabel":
         metric, z, y = compile_metric("f1", task="multilabel", num_classes=2), np.zeros((4, 2)), np.stack([y, y], 1)
+        rows = "to leave samples out (an ignore label), give their rows sample_weight 0 and labels in [0, 1]"
         hint = (hint.replace("`target`", "multi-label `target`")
-                .replace("class indices? compile with task='multiclass', num_classes=...; ", "to leave samples out")
-                .replace("give them sample_weight 0 and any label", "give their rows sample_weight 0 and labels"))
+                .replace("class indices? compile with task='multiclass', num_classes=...; ", rows[:20])
+                .replace("to leave elements out (an ignore label), compile with ignore_index=255", rows)
+                .replace("to leave elements out (an ignore label), compile with ignore_index=-1", rows))
         hint = ": " + hint[2:] if hint.startswith("; ") else hint  # (no class-index hint before it)
     _refuses_with(hint, backend, metric, z, y)
 

@@ -1,0 +1,221 @@
+"""`ignore_index` for binary losses (a segmentation mask's 255, an unlabeled -1): the elements whose target is the
+ignore label are left out, as torchmetrics' binary metrics and segmentation losses have it. The oracle is the
+same loss on the kept elements alone (the ignored ones removed, no weights involved), and scikit-learn on them."""
+
+import jax
+import numpy as np
+import pytest
+import torch
+from sklearn import metrics as skm
+
+from metricc import MetriccError, compile_metric
+
+IGNORE = 255
+FORMULAS = ["f1", "mcc", "minimize: FP + 5*FN"]
+
+
+def batch(seed, shape=(3, 7, 5), ignore=IGNORE):
+    """Logits, targets with some elements set to `ignore`, the 0/1 labels, the ignored mask and weights."""
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0, 1.5, shape)
+    y = (rng.random(shape) < 0.3).astype(np.int64)
+    ignored = rng.random(shape) < 0.3
+    return z, np.where(ignored, ignore, y), y, ignored, rng.uniform(0.5, 2, shape)
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+@pytest.mark.parametrize("weighted", [False, True])
+def test_numpy_loss_is_that_of_the_kept_elements(formula, weighted):
+    z, target, y, ignored, w = batch(0)
+    kept = ~ignored
+    loss, grad = compile_metric(formula, ignore_index=IGNORE).loss_and_grad(z, target, w if weighted else None)
+    expected, expected_grad = compile_metric(formula).loss_and_grad(z[kept], y[kept], w[kept] if weighted else None)
+    assert loss == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(grad[kept], expected_grad, rtol=1e-12, atol=0)
+    assert (grad[ignored] == 0).all() and grad.shape == z.shape
+
+
+@pytest.mark.parametrize("formula", FORMULAS)
+@pytest.mark.parametrize("shape", [(3, 7, 5), (2, 1, 96, 96)])  # the stacked path, and the streaming one
+@pytest.mark.parametrize("weighted", [False, True])
+def test_torch_loss_is_that_of_the_kept_elements(formula, shape, weighted):
+    z, target, y, ignored, w = batch(1, shape)
+    kept = ~ignored
+    x = torch.tensor(z, requires_grad=True)
+    weight = torch.tensor(w) if weighted else None
+    loss = compile_metric(formula, ignore_index=IGNORE).to_torch(pure=True)(x, torch.tensor(target), weight)
+    loss.backward()
+    part = torch.tensor(z[kept], requires_grad=True)
+    expected = compile_metric(formula).to_torch(pure=True)(part, torch.tensor(y[kept]),
+                                                           torch.tensor(w[kept]) if weighted else None)
+    expected.backward()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-12)
+    np.testing.assert_allclose(x.grad.numpy()[kept], part.grad.numpy(), rtol=1e-10, atol=1e-300)
+    assert (x.grad.numpy()[ignored] == 0).all()
+
+
+@pytest.mark.parametrize("shape", [(3, 7, 5), (2, 1, 96, 96)])
+def test_torch_training_loss_with_running_counts_and_blend(shape):
+    """The training defaults (running counts) and a BCE blend see the kept elements only, step after step."""
+    options = {"momentum": 0.9, "bce_weight": 0.5}
+    with_ignore = compile_metric("f1", ignore_index=-1).to_torch(**options)
+    on_kept = compile_metric("f1").to_torch(**options)
+    for step in range(3):
+        z, target, y, ignored, _ = batch(10 + step, shape, ignore=-1)
+        kept = ~ignored
+        x, part = torch.tensor(z, requires_grad=True), torch.tensor(z[kept], requires_grad=True)
+        loss, expected = with_ignore(x, torch.tensor(target)), on_kept(part, torch.tensor(y[kept]))
+        loss.backward()
+        expected.backward()
+        assert loss.item() == pytest.approx(expected.item(), rel=1e-10)
+        np.testing.assert_allclose(x.grad.numpy()[kept], part.grad.numpy(), rtol=1e-8, atol=1e-300)
+        assert (x.grad.numpy()[ignored] == 0).all()
+    torch.testing.assert_close(with_ignore.running, on_kept.running, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "torch-training", "jax"])
+def test_a_batch_of_ignored_elements_only_gives_no_gradient(backend):
+    """A crop of nothing but ignored pixels: a finite loss, a zero gradient, no error, no warning (the pytest
+    configuration turns warnings into errors), and the running counts as they were."""
+    metric = compile_metric("f1", ignore_index=IGNORE)
+    z = np.random.default_rng(3).normal(size=(2, 8, 8))
+    target = np.full(z.shape, IGNORE)
+    if backend == "numpy":
+        loss, grad = metric.loss_and_grad(z, target)
+    elif backend == "jax":
+        loss, grad = jax.value_and_grad(metric.to_jax())(jax.numpy.asarray(z, jax.numpy.float32), target)
+        loss, grad = float(loss), np.asarray(grad)
+    else:
+        loss_fn = metric.to_torch(pure=backend == "torch", bce_weight=0.5 if backend == "torch-training" else 0.0)
+        if backend == "torch-training":  # one batch with labels first, so that the running counts hold something
+            loss_fn(torch.tensor(z), torch.tensor((z > 0).astype(np.int64)))
+            before = loss_fn.running.clone()
+        x = torch.tensor(z, requires_grad=True)
+        value = loss_fn(x, torch.tensor(target))
+        value.backward()
+        loss, grad = value.item(), x.grad.numpy()
+        if backend == "torch-training":
+            torch.testing.assert_close(loss_fn.running, before, rtol=0, atol=0)
+    assert np.isfinite(loss)
+    assert (grad == 0).all()
+
+
+@pytest.mark.parametrize("jit", [False, True])
+def test_jax_loss_is_that_of_the_kept_elements(jit):
+    z, target, y, ignored, w = batch(4)
+    kept = ~ignored
+    loss_fn = compile_metric("mcc", ignore_index=IGNORE).to_jax()
+    value_and_grad = jax.value_and_grad(loss_fn)
+    value_and_grad = jax.jit(value_and_grad) if jit else value_and_grad
+    with jax.enable_x64(True):
+        loss, grad = value_and_grad(jax.numpy.asarray(z), jax.numpy.asarray(target), jax.numpy.asarray(w))
+        expected, expected_grad = compile_metric("mcc").loss_and_grad(z[kept], y[kept], w[kept])
+        assert float(loss) == pytest.approx(expected, rel=1e-10)
+        grad = np.asarray(grad)
+    np.testing.assert_allclose(grad[kept], expected_grad, rtol=1e-8, atol=1e-300)
+    assert (grad[ignored] == 0).all()
+
+
+def test_jax_under_jit_still_poisons_a_target_that_is_neither_label_nor_ignored():
+    loss_fn = jax.jit(compile_metric("f1", ignore_index=IGNORE).to_jax())
+    z = jax.numpy.zeros(4)
+    assert np.isfinite(float(loss_fn(z, jax.numpy.array([0, 1, IGNORE, 1]))))
+    assert np.isnan(float(loss_fn(z, jax.numpy.array([0, 1, 2, 1]))))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_other_targets_outside_0_1_are_still_refused(backend):
+    metric = compile_metric("f1", ignore_index=IGNORE)
+    z, target = np.zeros(4), np.array([0, 1, 2, IGNORE])
+    with pytest.raises(MetriccError, match="range from 0 to 2"):
+        if backend == "numpy":
+            metric.loss_and_grad(z, target)
+        elif backend == "torch":
+            metric.to_torch()(torch.tensor(z), torch.tensor(target))
+        else:
+            metric.to_jax()(jax.numpy.asarray(z), jax.numpy.asarray(target))
+
+
+def test_score_and_tune_threshold_leave_ignored_elements_out():
+    z, target, y, ignored, w = batch(5, (400,))
+    kept = ~ignored
+    metric = compile_metric("f1", ignore_index=IGNORE)
+    predictions = (z > 0).astype(int)
+    assert metric.score(predictions, target) == pytest.approx(skm.f1_score(y[kept], predictions[kept]), abs=1e-12)
+    assert metric.score(predictions, target, w) == pytest.approx(
+        skm.f1_score(y[kept], predictions[kept], sample_weight=w[kept]), abs=1e-12)
+    assert metric.tune_threshold(z, target) == compile_metric("f1").tune_threshold(z[kept], y[kept])
+
+
+def test_emitted_modules_take_the_ignore_label(tmp_path):
+    z, target, y, ignored, _ = batch(6)
+    metric = compile_metric("f1", ignore_index=IGNORE)
+    namespace = {}
+    exec(compile(metric.emit("numpy"), "emitted_numpy", "exec"), namespace)
+    loss, grad = namespace["loss_and_grad"](z, target)
+    expected, expected_grad = metric.loss_and_grad(z, target)
+    assert loss == expected
+    np.testing.assert_array_equal(grad, expected_grad)
+    namespace = {}
+    exec(compile(metric.emit("torch"), "emitted_torch", "exec"), namespace)
+    assert namespace["MetricLoss"]()(torch.tensor(z), torch.tensor(target)).item() == pytest.approx(
+        metric.to_torch()(torch.tensor(z), torch.tensor(target)).item(), rel=1e-12)
+
+
+@pytest.mark.parametrize("ignore_index, message", [
+    (0, "ignore_index=0 is a label of the binary task"),
+    (1, "ignore_index=1 is a label of the binary task"),
+    (2.5, "`ignore_index` to be an int"),
+])
+def test_an_ignore_label_that_is_no_label_of_its_own_is_refused(ignore_index, message):
+    with pytest.raises(MetriccError, match=message):
+        compile_metric("f1", ignore_index=ignore_index)
+
+
+def test_boosters_refuse_it():
+    with pytest.raises(MetriccError, match="takes no ignore_index"):
+        compile_metric("f1", ignore_index=IGNORE).to_xgboost()
+
+
+def test_the_range_error_names_the_option():
+    with pytest.raises(MetriccError, match="compile with ignore_index=255"):
+        compile_metric("f1").loss_and_grad(np.zeros(3), np.array([0, 1, 255]))
+
+
+def test_torch_counts_leave_ignored_elements_out():
+    z, target, y, ignored, _ = batch(7)
+    kept = ~ignored
+    counts = compile_metric("f1", ignore_index=IGNORE).to_torch().counts(torch.tensor(z), torch.tensor(target))
+    expected = compile_metric("f1").to_torch().counts(torch.tensor(z[kept]), torch.tensor(y[kept]))
+    torch.testing.assert_close(torch.stack(counts), torch.stack(expected), rtol=1e-12, atol=0)
+
+
+def test_a_multiclass_batch_of_ignored_rows_keeps_the_running_counts():
+    """With running counts (momentum), a batch whose every row is ignored counts nothing: it leaves the running
+    rates as they were (they had decayed toward 0, shrinking every later batch's counts)."""
+    loss_fn = compile_metric("f1", task="multiclass", num_classes=3, ignore_index=-1).to_torch(momentum=0.9)
+    z = torch.tensor(np.random.default_rng(8).normal(size=(12, 3)))
+    loss_fn(z, torch.arange(12) % 3)
+    before = loss_fn.running.clone()
+    x = z.clone().requires_grad_()
+    loss_fn(x, torch.full((12,), -1)).backward()
+    torch.testing.assert_close(loss_fn.running, before, rtol=0, atol=0)
+    assert (x.grad == 0).all()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_an_ignore_label_the_target_type_cannot_hold_matches_nothing(backend, task):
+    """ignore_index=-1 with uint8 masks: torch and JAX would wrap -1 to 255 in the comparison and silently leave
+    out the 255s, where they are labels out of range."""
+    options = {"task": "multiclass", "num_classes": 3} if task == "multiclass" else {}
+    metric = compile_metric("f1", ignore_index=-1, **options)
+    z = np.zeros((4, 3)) if task == "multiclass" else np.zeros(4)
+    target = np.array([0, 1, 255, 1], dtype=np.uint8)
+    with pytest.raises(MetriccError, match="255"):
+        if backend == "numpy":
+            metric.loss_and_grad(z, target)
+        elif backend == "torch":
+            metric.to_torch()(torch.tensor(z), torch.tensor(target))
+        else:
+            metric.to_jax()(jax.numpy.asarray(z, jax.numpy.float32), jax.numpy.asarray(target))
