@@ -243,7 +243,7 @@ class CompiledMetric:
     def _booster(self, booster: str, options: Mapping[str, Any]):
         from . import boost_kernel
 
-        settings = self._settings({**booster_defaults(self.task, self.L_given), **options},
+        settings = self._settings({**booster_defaults(self.task, self.L_given), **options}, f"to_{booster}()",
                                   {"hessian", "mean_hessian", "check_inputs"})
         if not settings.pop("from_logits"):
             raise MetriccError(f"to_{booster}() works on the booster's margins (logits): from_logits=False does not "
@@ -379,7 +379,7 @@ class CompiledMetric:
     def _kernel(self, kernel: Callable, backend: str, options: Mapping[str, Any], extra: set[str], **more: Any):
         """`kernel` (a backend's binary or multi-class loss class) with this metric's scalars and settings,
         `options` overriding them."""
-        settings = self._settings(options, extra)
+        settings = self._settings(options, f"to_{backend}()", extra)
         settings["ignore_index"] = self.ignore_index
         if self.task != "binary":
             _check_multi_settings(self.formula, self.task, settings)
@@ -399,9 +399,14 @@ class CompiledMetric:
         stored, and unpickling in the same process gives the same object."""
         return _compiled, (self.key,)
 
-    def _settings(self, options: Mapping[str, Any], extra: set[str]) -> dict[str, Any]:
+    def _settings(self, options: Mapping[str, Any], caller: str, extra: set[str]) -> dict[str, Any]:
         allowed = {"L", "threshold", "from_logits", "eps"} | extra
         unknown = sorted(set(options) - allowed)
+        compiled_in = [name for name in unknown if name in _COMPILED_IN or name in self.params]
+        if compiled_in:
+            name = compiled_in[0]
+            raise MetriccError(f"`{name}` is an argument of compile_metric(), not of {caller}: "
+                               f"compile_metric(..., {name}={options[name]!r}).{caller[:-2]}(...)")
         if unknown:
             close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -411,6 +416,10 @@ class CompiledMetric:
         settings.update(options)
         _check_settings(settings)
         return settings
+
+
+# compile_metric's arguments that a compiled metric keeps for every backend (and the formula's parameters)
+_COMPILED_IN = {"task", "num_classes", "average", "ignore_index", "class_weight", "minimize"}
 
 
 def _numbers(values: Any, name: str) -> np.ndarray:

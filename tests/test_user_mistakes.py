@@ -186,6 +186,20 @@ def test_unknown_option_suggests_the_close_one():
         F1.to_torch(pure=True, treshold=0.3)
 
 
+@pytest.mark.parametrize("backend", ["torch", "jax", "xgboost"])
+@pytest.mark.parametrize("option, value", [("ignore_index", 255), ("task", "multiclass"), ("num_classes", 3),
+                                           ("average", "micro"), ("class_weight", [1, 2]), ("minimize", True),
+                                           ("beta", 2)])
+def test_an_argument_of_compile_metric_given_to_a_backend_says_where_it_goes(backend, option, value):
+    """torchmetrics takes ignore_index and num_classes where the loss is made; metricc compiles them in (and a
+    formula's parameters): the error says so, instead of listing the options it does take."""
+    metric = compile_metric("fbeta", beta=1)
+    make = {"torch": metric.to_torch, "jax": metric.to_jax, "xgboost": metric.to_xgboost}
+    with pytest.raises(MetriccError, match=re.escape(f"`{option}` is an argument of compile_metric(), not of "
+                                                     f"to_{backend}(): compile_metric(..., {option}=")):
+        make[backend](**{option: value})
+
+
 # -- probabilities passed as logits ------------------------------------------------------------------------------
 
 def test_torch_warns_once_when_logits_look_like_probabilities():
