@@ -93,8 +93,8 @@ def _formula_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--average", choices=("macro", "micro", "weighted", "none"), default=None,
                         help="how per-class scores combine (default: macro)")
     parser.add_argument("--ignore-index", type=int, metavar="LABEL",
-                        help="a target value whose elements (binary) or samples (multiclass) count nowhere, "
-                        "e.g. 255 in a segmentation mask")
+                        help="a target value whose elements (binary, multilabel) or samples (multiclass) count "
+                        "nowhere, e.g. 255 in a segmentation mask")
     parser.add_argument("--class-weight", metavar="W,W,...",
                         help="one weight per class for the average, e.g. 1,2,0.5 (multiclass, multilabel)")
     parser.add_argument("--L", type=float, help="amplifying scale L (default: 73; a binary or multi-label torch "
@@ -121,8 +121,6 @@ def _params(pairs: list[str]) -> dict[str, float]:
 
 
 def _task(args: argparse.Namespace) -> dict:
-    if args.ignore_index is not None and args.task == "multilabel":
-        raise MetriccError("--ignore-index needs --task binary or --task multiclass")
     ignore = {} if args.ignore_index is None else {"ignore_index": args.ignore_index}
     if args.task == "binary":
         for given, flag in ((args.num_classes, "--num-classes"), (args.class_weight, "--class-weight"),

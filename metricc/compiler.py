@@ -285,6 +285,11 @@ class CompiledMetric:
                                "the arg-max, which has no threshold")
         scores, target, sample_weight = self._without_ignored(scores, "scores", target, sample_weight)
         scores = _numbers(scores, "scores").astype(np.float64)
+        ignored = None
+        if self.task == "multilabel" and self.ignore_index is not None:  # weight 0 and label 0
+            target = _numbers(target, "target")
+            ignored = target == self.ignore_index
+            target = np.where(ignored, 0, target)
         target = _zero_one(target, "target", swapped=(scores, "tune_threshold() takes (scores, target)"))
         if scores.shape != target.shape or scores.size == 0:
             raise MetriccError(f"Expected non-empty `scores` and `target` of the same shape, but got {scores.shape} "
@@ -294,6 +299,7 @@ class CompiledMetric:
         weight = _weights(sample_weight, target.shape if self.task == "binary" else target.shape[:1])
         if self.task == "multilabel":
             weight = np.broadcast_to(weight[:, None], target.shape)
+            weight = weight if ignored is None else np.where(ignored, 0.0, weight)
             if self.average == "micro":
                 return self._tune_pooled(scores, target, weight)
             best = [self._tune(scores[:, k], target[:, k], weight[:, k]) for k in range(target.shape[1])]
@@ -576,7 +582,7 @@ def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0
     (with `num_classes`) applies the formula to each class's one-vs-rest counts and averages as `average`
     says ("macro", the default, "micro", "weighted" by support, or "none" or None: one value per class, as
     scikit-learn has it; its "binary", the positive class's score, is the binary task). `ignore_index` leaves
-    out the elements (binary) or rows (multiclass) whose target is that value. `L` is the amplifying
+    out the elements (binary, multi-label) or rows (multiclass) whose target is that value. `L` is the amplifying
     scale: 73 (the paper's) unless given, except that a torch loss with the training defaults then uses
     TRAINING_L (15: README, "Training with a metric loss"). Equal arguments return the same object.
     """
@@ -646,13 +652,13 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
 
 
 def _ignore_label(given: Any, task: str) -> int:
-    """The target value whose elements (binary) or rows (multiclass) the losses and scores leave out."""
+    """The target value whose elements (binary, multi-label) or rows (multiclass) the losses and scores leave
+    out."""
     ignore_index = _integer(given)
-    if task == "multilabel" or ignore_index is None:
-        raise MetriccError(f"Expected argument `ignore_index` to be an int, and only with task='binary' or "
-                           f"'multiclass', but got {_describe(given)} with task={task!r}.")
-    if task == "binary" and ignore_index in (0, 1):
-        raise MetriccError(f"ignore_index={ignore_index} is a label of the binary task: the ignore label marks "
+    if ignore_index is None:
+        raise MetriccError(f"Expected argument `ignore_index` to be an int, but got {_describe(given)}.")
+    if task != "multiclass" and ignore_index in (0, 1):
+        raise MetriccError(f"ignore_index={ignore_index} is a label of the {task} task: the ignore label marks "
                            f"elements to leave out, such as 255 in a segmentation mask or -1")
     return ignore_index
 

@@ -20,7 +20,7 @@ import warnings
 import jax
 import jax.numpy as jnp
 
-from metricc.multiclass_math import average, per_class_counts  # emitted modules inline this import
+from metricc.multiclass_math import average, element_weights, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
 from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.probability_hint import masked_message, per_element_message  # emitted modules inline this import
@@ -295,7 +295,7 @@ def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight
         y, w, yh, not_yh, saved, a, b = residual
         if _symbolic_zero(g):  # the loss does not reach what is differentiated
             return jnp.zeros_like(yh), None, None
-        grad_yh = (y * (a * g) + (1 - y) * (b * g)) * w[:, None]
+        grad_yh = (y * (a * g) + (1 - y) * (b * g)) * element_weights(w)
         return pullback(jnp, yh, not_yh, saved, grad_yh, task, L), None, None  # (refused where differentiated)
 
     loss.defvjp(_rule_forward(forward, check, error), backward, symbolic_zeros=True)
@@ -306,8 +306,8 @@ class MultiSoftConfusionLoss(_Pickled):
     """`1 - metric` averaged over classes (or labels): `loss(input, target, sample_weight=None)`.
 
     multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out);
-    multilabel: logits (n, C), target (n, C) of 0/1 labels. Per-element logits (N, C, d1, ..., dk) count each
-    element as a row, as in metricc.torch_multiclass; `average` as there.
+    multilabel: logits (n, C), target (n, C) of 0/1 labels (`ignore_index` elements are left out). Per-element
+    logits (N, C, d1, ..., dk) count each element as a row, as in metricc.torch_multiclass; `average` as there.
     """
 
     def __init__(self, scalars, *, task, num_classes, average="macro", L=73.0, threshold=0.5, eps=1e-6,
@@ -360,6 +360,9 @@ class MultiSoftConfusionLoss(_Pickled):
             if target.shape != z.shape:
                 raise self.error(f"Expected multi-label targets of shape {z.shape}, but got {target.shape}"
                                  f"{target_hint(self.task, n, self.num_classes, target.shape)}.")
+            if self.ignore_index is not None:  # element weights (n, C): an ignored label weighs 0
+                ignored = ignored_elements(target, self.ignore_index)
+                target, w = jnp.where(ignored, 0, target), jnp.where(ignored, 0, w[:, None])
             y = target.astype(z.dtype)
             if checked_target and not bool(((y >= 0) & (y <= 1)).all()):
                 raise self.error(target_range_message(y.min(), y.max(), multilabel=True))

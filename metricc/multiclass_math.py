@@ -69,10 +69,17 @@ def pullback(xp, yh, not_yh, saved, grad_yh, task, L):
 
 
 def per_class_counts(xp, yh, not_yh, y, w):
-    """TP, FP, FN, TN per class (arrays of shape (C,)) from yh, 1 - yh, labels (n, C) and row weights (n,)."""
-    wy, wn = w[:, None] * y, w[:, None] * (1 - y)
+    """TP, FP, FN, TN per class (arrays of shape (C,)) from yh, 1 - yh, labels (n, C) and row weights (n,) or
+    element weights (n, C) (a multi-label sample whose label is ignored weighs 0 there)."""
+    w = element_weights(w)
+    wy, wn = w * y, w * (1 - y)
     return (xp.sum(wy * yh, axis=0), xp.sum(wn * yh, axis=0), xp.sum(wy * not_yh, axis=0),
             xp.sum(wn * not_yh, axis=0))
+
+
+def element_weights(w):
+    """Row weights (n,) as a column (n, 1); element weights (n, C) as they are."""
+    return w[:, None] if w.ndim == 1 else w
 
 
 def average(xp, scalars, counts, eps, average_, class_weight, undefined=None):

@@ -10,7 +10,7 @@ import warnings
 
 import numpy
 
-from metricc.multiclass_math import average, per_class_counts  # emitted modules inline this import
+from metricc.multiclass_math import average, element_weights, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
 from metricc.numpy_kernel import MAX_COUNT, as_array  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
@@ -28,8 +28,9 @@ class MultiSoftConfusionLoss:
     """`1 - metric` averaged over classes (or labels), with its gradient from the derived formulas.
 
     multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out);
-    multilabel: logits (n, C), target (n, C) of 0/1 labels. Per-element logits (N, C, d1, ..., dk), with targets
-    and weights (N, d1, ..., dk) (multi-label targets like the logits), count each element as a row. `average`:
+    multilabel: logits (n, C), target (n, C) of 0/1 labels (`ignore_index` elements are left out). Per-element
+    logits (N, C, d1, ..., dk), with targets and weights (N, d1, ..., dk) (multi-label targets like the logits),
+    count each element as a row. `average`:
     "macro" (mean of the per-class scores, or weighted by `class_weight`), "weighted" (by support), "micro"
     (pooled counts) or "none" (a (C,) loss).
     `check_dtype`, if given, is called with each new input dtype (metricc checks there that L suits it).
@@ -68,7 +69,7 @@ class MultiSoftConfusionLoss:
         yh, not_yh, saved = self._soft_predictions(z)
         counts = per_class_counts(numpy, yh, not_yh, y, w)
         loss, a, b = self._evaluate(counts)
-        grad = pullback(numpy, yh, not_yh, saved, (y * a + (1 - y) * b) * w[:, None], self.task, self.L)
+        grad = pullback(numpy, yh, not_yh, saved, (y * a + (1 - y) * b) * element_weights(w), self.task, self.L)
         dtype = self._dtype(input)
         if dtype == numpy.float32 and not numpy.abs(grad).max() <= FLOAT32_MAX:  # computed in float64
             raise self.error(nonfinite_message(self.name, [c.sum() for c in counts], dtype="float32",
@@ -98,7 +99,8 @@ class MultiSoftConfusionLoss:
             return soft_predictions(numpy, z, self.task, self.L, self.threshold)
 
     def labels(self, target, n, sample_weight=None):
-        """One-hot (multiclass) or multi-hot (multilabel) labels (n, C) and the row weights (ignored rows 0)."""
+        """One-hot (multiclass) or multi-hot (multilabel) labels (n, C) and the row weights (ignored rows 0), or
+        for multi-label targets with an ignore label, element weights (n, C) (ignored elements 0, label 0)."""
         w = self._weights(sample_weight, n)
         target = self._array(target, "target")
         if self.task == "multilabel":
@@ -106,9 +108,13 @@ class MultiSoftConfusionLoss:
                 raise self.error(f"Expected multi-label targets of shape ({n}, {self.num_classes}), but got "
                                  f"{target.dtype} {target.shape}"
                                  f"{target_hint(self.task, n, self.num_classes, target.shape)}.")
+            ignored = None
+            if self.ignore_index is not None:
+                ignored = target == self.ignore_index
+                target = numpy.where(ignored, 0, target)
             if not ((target >= 0) & (target <= 1)).all():
                 raise self.error(target_range_message(target.min(), target.max(), multilabel=True))
-            return target.astype(numpy.float64), w
+            return target.astype(numpy.float64), w if ignored is None else w[:, None] * ~ignored
         if target.shape != (n,) or target.dtype.kind not in "iu":
             raise self.error(f"Expected `target` to be integer class indices of shape ({n},), but got {target.dtype} "
                              f"{target.shape}{target_hint(self.task, n, self.num_classes, target.shape)}.")

@@ -97,8 +97,7 @@ def masked_message(value, name):
 
 def target_range_message(low, high, multilabel=False):
     """The error for binary or multi-label targets outside [0, 1], given their least and largest values: the
-    range, and the usual ways out (labels -1/+1; class indices; an ignore label: ignore_index, or for multi-label
-    rows a weight of 0)."""
+    range, and the usual ways out (labels -1/+1; class indices; an ignore label)."""
     low, high = float(low), float(high)
     message = (f"Expected {'multi-label ' if multilabel else ''}`target` values in [0, 1], but they range from "
                f"{low:g} to {high:g}")
@@ -108,9 +107,7 @@ def target_range_message(low, high, multilabel=False):
     if not multilabel and low >= 0 and high > 1 and high.is_integer():
         hints.append("class indices? compile with task='multiclass', num_classes=...")
     outside = [v for v in (high, low) if v.is_integer() and not 0 <= v <= 1]
-    if outside and multilabel:
-        hints.append("to leave samples out (an ignore label), give their rows sample_weight 0 and labels in [0, 1]")
-    elif outside:
+    if outside:
         hints.append(f"to leave elements out (an ignore label), compile with ignore_index={outside[0]:g}")
     return f"{message}: {'; '.join(hints)}." if hints else f"{message}."
 

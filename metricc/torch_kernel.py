@@ -390,16 +390,16 @@ def running_counts(counts, running, momentum, valid=None):
     """Fold this batch's rates (counts over their total) into `running` = (rates of TP, FP, FN, TN, number of
     batches seen), in place: an exponential moving average with `momentum` (the first batch sets it). Returns
     the running rates times this batch's total weight: the counts the partials are evaluated at. Counts of shape
-    (4,), or (4, C) with a running state of (5, C) for per-class counts. A batch that counts nothing (every
-    element ignored), whose rates are not finite, or whose inputs failed the checks (`valid`, a 0-dim bool
-    tensor, False) leaves the state as it was (on the device: no read-back); valid=True: the inputs were checked
-    already."""
+    (4,), or (4, C) with a running state of (5, C) for per-class counts. A class that counts nothing in this
+    batch (every element ignored) keeps its state, and a batch whose rates are not finite, or whose inputs
+    failed the checks (`valid`, a 0-dim bool tensor, False), leaves all as it was (on the device: no read-back);
+    valid=True: the inputs were checked already."""
     total = counts.sum(0)
     counted = total > 0
     rates = counts / torch.where(counted, total, torch.ones_like(total))
     previous = running[:4].to(counts.dtype)
     updated = torch.where(running[4] > 0, momentum * previous + (1 - momentum) * rates, rates)
-    kept = counted.all()
+    kept = counted
     if valid is not True:
         kept = kept & torch.isfinite(updated).all()
         kept = kept if valid is None else kept & valid

@@ -278,7 +278,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     """`1 - metric` averaged over classes (or labels): `loss(logits, target, sample_weight=None)`.
 
     multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out);
-    multilabel: logits (n, C), target (n, C) of 0/1 labels. Per-element logits (N, C, d1, ..., dk), with targets
+    multilabel: logits (n, C), target (n, C) of 0/1 labels (`ignore_index` elements are left out). Per-element
+    logits (N, C, d1, ..., dk), with targets
     and weights (N, d1, ..., dk) (multi-label targets like the logits), count each element as a row. `average`:
     "macro" (mean of the per-class scores, or weighted by `class_weight`), "weighted" (by support), "micro"
     (pooled counts) or "none" (a (C,) loss).
@@ -337,8 +338,13 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             else:
                 target = torch.zeros(input.shape, dtype=dtype, device=input.device).scatter_(1, index[:, None], 1.0)
         else:
+            if self.ignore_index is not None:  # element weights (n, C): an ignored label weighs 0
+                ignored = ignored_elements(target, self.ignore_index)
+                kept = torch.logical_not(ignored).to(dtype)
+                weight = kept if weight is None else weight[:, None] * kept
+                target = torch.where(ignored, torch.zeros_like(target), target)
             target = target.to(dtype)
-        if weight is not None:
+        if weight is not None and weight.dim() == 1:
             weight = weight[None] if class_major else weight[:, None]
         class_weight = None if self.class_weight is None else self.class_weight.to(dtype)
         group = (self.process_group or "default") if self.sync else None
@@ -365,16 +371,19 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
 
     def _cross_entropy(self, input, labels, weight):
         """Cross-entropy (multiclass: class indices) or binary cross-entropy summed over the labels (multilabel:
-        (n, C)), the mean over the rows weighted by the row weights (None: 1; ignored rows weigh 0)."""
+        (n, C)), the mean over the rows weighted by the row weights (None: 1; ignored rows weigh 0). Element
+        weights (n, C) (ignored labels 0) weigh each label's term, over their total per label."""
         if self.task == "multiclass":
             terms = torch.nn.functional.cross_entropy(input, labels, reduction="none")
         else:
-            terms = torch.nn.functional.binary_cross_entropy_with_logits(
-                input, labels.to(input.dtype), reduction="none").sum(1)
+            terms = torch.nn.functional.binary_cross_entropy_with_logits(input, labels.to(input.dtype),
+                                                                         reduction="none")
+            terms = terms if weight is not None and weight.shape == terms.shape else terms.sum(1)
         if weight is None:
             return terms.mean()
-        weight = weight.reshape(-1).to(terms.dtype)
-        return (terms * weight).sum() / torch.clamp(weight.sum(), min=torch.finfo(terms.dtype).tiny)
+        weight = weight.reshape(terms.shape).to(terms.dtype)
+        total = weight.sum() / (weight.numel() // len(weight))  # element weights: per label
+        return (terms * weight).sum() / torch.clamp(total, min=torch.finfo(terms.dtype).tiny)
 
     def _rows(self, input, target, sample_weight):
         """Per-element logits (N, C, d1, ..., dk), as torch.nn.CrossEntropyLoss takes them (a segmentation's
@@ -415,9 +424,9 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
 
     def _summary(self, input, target, sample_weight=None):
         """min x, max x, min y, max y (and min w, max w, the sum of w with weights) as float64 (ignored rows count
-        as class 0); under sync the forward pass appends the number of processes whose inputs failed: what
-        _verify reads."""
-        if self.task == "multiclass" and self.ignore_index is not None:
+        as class 0, ignored labels as 0); under sync the forward pass appends the number of processes whose
+        inputs failed: what _verify reads."""
+        if self.ignore_index is not None:
             target = torch.where(ignored_elements(target, self.ignore_index), torch.zeros_like(target), target)
         ranges = [torch.aminmax(v) for v in (input, target, sample_weight) if v is not None]
         totals = [] if sample_weight is None else [sample_weight.sum()]

@@ -219,3 +219,92 @@ def test_an_ignore_label_the_target_type_cannot_hold_matches_nothing(backend, ta
             metric.to_torch()(torch.tensor(z), torch.tensor(target))
         else:
             metric.to_jax()(jax.numpy.asarray(z, jax.numpy.float32), jax.numpy.asarray(target))
+
+
+# -- multi-label: an element (a sample's label) is left out, the sample's other labels stay ----------------------
+
+def multilabel_batch(seed, n=60, C=3):
+    rng = np.random.default_rng(seed)
+    z = rng.normal(0, 1.5, (n, C))
+    y = (rng.random((n, C)) < [0.5, 0.3, 0.15]).astype(np.int64)
+    ignored = rng.random((n, C)) < 0.25
+    return z, np.where(ignored, -1, y), y, ignored, rng.uniform(0.5, 2, n)
+
+
+def per_label_oracle(formula, z, y, ignored, w):
+    """The macro-averaged loss and its gradient from binary losses, one per label on its kept elements."""
+    C = z.shape[1]
+    grad, losses = np.zeros_like(z), []
+    for k in range(C):
+        kept = ~ignored[:, k]
+        loss, g = compile_metric(formula).loss_and_grad(z[kept, k], y[kept, k], None if w is None else w[kept])
+        losses.append(loss)
+        grad[kept, k] = g / C
+    return np.mean(losses), grad
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_multilabel_leaves_ignored_elements_out(backend, weighted):
+    z, target, y, ignored, w = multilabel_batch(20)
+    metric = compile_metric("f1", task="multilabel", num_classes=3, ignore_index=-1)
+    weight = w if weighted else None
+    expected, expected_grad = per_label_oracle("f1", z, y, ignored, weight)
+    if backend == "numpy":
+        loss, grad = metric.loss_and_grad(z, target, weight)
+    elif backend == "torch":
+        x = torch.tensor(z, requires_grad=True)
+        value = metric.to_torch(pure=True)(x, torch.tensor(target), None if weight is None else torch.tensor(weight))
+        value.backward()
+        loss, grad = value.item(), x.grad.numpy()
+    else:
+        with jax.enable_x64(True):
+            value, grad = jax.value_and_grad(metric.to_jax())(jax.numpy.asarray(z), jax.numpy.asarray(target),
+                                                              None if weight is None else jax.numpy.asarray(weight))
+            loss, grad = float(value), np.asarray(grad)
+    assert loss == pytest.approx(expected, rel=1e-10)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-8, atol=1e-300)
+
+
+def test_multilabel_training_loss_keeps_a_label_that_a_batch_ignores_whole():
+    """Running counts per label: a batch in which one label is ignored everywhere leaves that label's running
+    rates as they were and updates the others'."""
+    loss_fn = compile_metric("f1", task="multilabel", num_classes=3, ignore_index=-1).to_torch(bce_weight=0.5)
+    z, target, *_ = multilabel_batch(21)
+    loss_fn(torch.tensor(z), torch.tensor(target))
+    before = loss_fn.running.clone()
+    z, target, *_ = multilabel_batch(22)
+    target[:, 1] = -1
+    x = torch.tensor(z, requires_grad=True)
+    loss = loss_fn(x, torch.tensor(target))
+    loss.backward()
+    assert torch.isfinite(loss)
+    torch.testing.assert_close(loss_fn.running[:, 1], before[:, 1], rtol=0, atol=0)
+    assert (loss_fn.running[:, [0, 2]] != before[:, [0, 2]]).any(0).all()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_multilabel_score_and_tune_threshold_leave_ignored_elements_out():
+    z, target, y, ignored, _ = multilabel_batch(23, n=300)
+    metric = compile_metric("f1", task="multilabel", num_classes=3, ignore_index=-1, average="none")
+    predictions = (z > 0).astype(int)
+    expected = [skm.f1_score(y[~ignored[:, k], k], predictions[~ignored[:, k], k]) for k in range(3)]
+    np.testing.assert_allclose(metric.score(predictions, target), expected, rtol=0, atol=1e-12)
+    _, values = metric.tune_threshold(z, target)
+    binary = [compile_metric("f1").tune_threshold(z[~ignored[:, k], k], y[~ignored[:, k], k])[1] for k in range(3)]
+    np.testing.assert_allclose(values, binary, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax"])
+def test_emitted_multilabel_modules_take_the_ignore_label(backend):
+    z, target, *_ = multilabel_batch(24)
+    metric = compile_metric("jaccard", task="multilabel", num_classes=3, ignore_index=-1, average="micro")
+    namespace = {}
+    exec(compile(metric.emit(backend), f"emitted_{backend}", "exec"), namespace)
+    if backend == "numpy":
+        assert namespace["loss_and_grad"](z, target)[0] == metric.loss_and_grad(z, target)[0]
+    else:
+        emitted = jax.jit(namespace["MetricLoss"]())
+        loss = jax.jit(metric.to_jax())(jax.numpy.asarray(z, jax.numpy.float32), jax.numpy.asarray(target))
+        assert float(emitted(jax.numpy.asarray(z, jax.numpy.float32), jax.numpy.asarray(target))) == float(loss)
+        assert float(loss) == pytest.approx(metric.loss_and_grad(z, target)[0], rel=1e-5)

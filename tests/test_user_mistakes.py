@@ -105,7 +105,7 @@ def test_non_numbers_are_refused(kwargs, message):
 @pytest.mark.parametrize("kwargs, message", [
     ({"num_classes": 2.5}, "`num_classes` to be an int of at least 2, but got 2.5"),
     ({"num_classes": "3"}, "`num_classes` to be an int of at least 2, but got '3'"),
-    ({"num_classes": 3, "ignore_index": 0.5}, "`ignore_index` to be an int, .*, but got 0.5"),
+    ({"num_classes": 3, "ignore_index": 0.5}, "`ignore_index` to be an int, but got 0.5"),
     ({"num_classes": 2, "class_weight": [-1.0, 1.0]}, r"`class_weight` .*, but got \[-1.0, 1.0\]"),
     ({"num_classes": 2, "class_weight": [1.0, 1.0, 1.0]}, r"`class_weight` .*, but got \[1.0, 1.0, 1.0\]"),
     ({"num_classes": 2, "class_weight": [1.0, 2.0], "average": "micro"}, "with average='macro', not 'micro'"),
@@ -369,18 +369,15 @@ def _refuses_with(hint, backend, metric, z, y):
 ])
 def test_target_outside_0_1_says_what_it_got_and_what_to_do(backend, task, target, hint):
     """A binary or multi-label target outside [0, 1] is told its range and the usual ways out: an ignore label
-    (such as a segmentation mask's 255) is ignore_index (for multi-label rows, a weight of 0), -1/+1 labels are
-    mapped, class indices need the multi-class task."""
+    (such as a segmentation mask's 255) is ignore_index, -1/+1 labels are mapped, class indices need the
+    multi-class task."""
     y = np.array(target, dtype=np.float64)
     z = np.zeros(4)
     metric = compile_metric("f1")
     if task == "multilabel":
         metric, z, y = compile_metric("f1", task="multilabel", num_classes=2), np.zeros((4, 2)), np.stack([y, y], 1)
-        rows = "to leave samples out (an ignore label), give their rows sample_weight 0 and labels in [0, 1]"
         hint = (hint.replace("`target`", "multi-label `target`")
-                .replace("class indices? compile with task='multiclass', num_classes=...; ", rows[:20])
-                .replace("to leave elements out (an ignore label), compile with ignore_index=255", rows)
-                .replace("to leave elements out (an ignore label), compile with ignore_index=-1", rows))
+                .replace("class indices? compile with task='multiclass', num_classes=...; ", "to leave elements"))
         hint = ": " + hint[2:] if hint.startswith("; ") else hint  # (no class-index hint before it)
     _refuses_with(hint, backend, metric, z, y)
 
