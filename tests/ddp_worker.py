@@ -21,6 +21,8 @@ def share(batch, rank, world, mode):
     if mode == "nan on one rank" and rank == 1:
         z = z.copy()
         z[0] = np.nan
+    if mode == "ignored on one rank" and rank == 1:  # a share of void pixels only
+        y = np.full_like(y, 255)
     if mode == "multiclass, a bad class on one rank" and rank == 1:
         y = y.copy()
         y[0] = z.shape[1]  # one past the last class
@@ -36,6 +38,8 @@ if __name__ == "__main__":
     x, y, w = share(batch, rank, world, mode)
     if mode.startswith("multiclass"):
         loss_fn = compile_metric(formula, task="multiclass", num_classes=x.shape[1]).to_torch(pure=True, sync=True)
+    elif mode == "ignored on one rank":
+        loss_fn = compile_metric(formula, ignore_index=255).to_torch(pure=True, sync=True)
     else:
         loss_fn = compile_metric(formula).to_torch(pure=True, sync=True, compile=mode == "fused")
     if mode == "emitted module":  # the standalone module, as the paper's loss (L = 73, no state), synced

@@ -104,6 +104,23 @@ def test_two_processes_match_one(tmp_path, formula, mode):
         np.testing.assert_allclose(result["grad"], 2 * x.grad.numpy()[rows], rtol=1e-6, atol=1e-12)
 
 
+def test_a_share_of_ignored_elements_only_waits_for_nothing_and_adds_nothing(tmp_path):
+    """Under sync=True, a process whose every target is the ignore label neither raises (the other has weight)
+    nor shifts the loss: both get the loss of the other's share, the gradient there is world_size times one
+    process's, and 0 on the ignored share."""
+    batch = _binary_batch()
+    results = _run_two_processes(tmp_path, batch, "f1", "ignored on one rank")
+    rows = np.array_split(np.arange(len(batch["z"])), 2)[0]
+    x = torch.tensor(batch["z"][rows], requires_grad=True)
+    loss = compile_metric("f1").to_torch(pure=True)(x, torch.tensor(batch["y"][rows]), torch.tensor(batch["w"][rows]))
+    loss.backward()
+    for result in results:
+        assert "error" not in result, result.get("error")
+        assert float(result["loss"]) == pytest.approx(loss.item(), rel=1e-10)
+    np.testing.assert_allclose(results[0]["grad"], 2 * x.grad.numpy(), rtol=1e-10, atol=1e-300)
+    assert not results[1]["grad"].any()
+
+
 def test_running_counts_under_sync_equal_the_single_process_ones(tmp_path):
     batch = _binary_batch()
     results = _run_two_processes(tmp_path, batch, "f1", "running")
