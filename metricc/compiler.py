@@ -75,8 +75,9 @@ class CompiledMetric:
         params = "".join(f", {k}={v!r}" for k, v in self.params.items())
         task = "" if self.task == "binary" else (f", task={self.task!r}, num_classes={self.num_classes}, "
                                                  f"average={self.average!r}")
+        ignore = "" if self.ignore_index is None else f", ignore_index={self.ignore_index}"
         return (f"CompiledMetric({self.formula!r}{params}, L={self.L}, threshold={self.threshold}, "
-                f"from_logits={self.from_logits}, eps={self.eps}{task})")
+                f"from_logits={self.from_logits}, eps={self.eps}{task}{ignore})")
 
     @property
     def loss(self) -> sp.Expr:

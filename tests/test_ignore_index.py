@@ -308,3 +308,9 @@ def test_emitted_multilabel_modules_take_the_ignore_label(backend):
         loss = jax.jit(metric.to_jax())(jax.numpy.asarray(z, jax.numpy.float32), jax.numpy.asarray(target))
         assert float(emitted(jax.numpy.asarray(z, jax.numpy.float32), jax.numpy.asarray(target))) == float(loss)
         assert float(loss) == pytest.approx(metric.loss_and_grad(z, target)[0], rel=1e-5)
+
+
+def test_the_repr_shows_the_ignore_label():
+    assert repr(compile_metric("f1", ignore_index=255)).endswith(", ignore_index=255)")
+    assert "ignore_index=-1" in repr(compile_metric("f1", task="multiclass", num_classes=3, ignore_index=-1))
+    assert "ignore_index" not in repr(compile_metric("f1"))
