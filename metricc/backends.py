@@ -141,7 +141,9 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
       for booster, usage in (
           ("xgboost", "xgboost.train({**objective.params, ...}, dtrain, obj=objective,\n"
                       "                  custom_metric=objective.eval_metric)   # or XGBClassifier(objective=objective, "
-                      "base_score=0.5)"),
+                      "base_score=0.5,\n"
+                      "                  eval_metric=objective.eval_metric): early stopping watches the metric, not "
+                      "logloss"),
           ("lightgbm", "lightgbm.train({'objective': objective, **objective.params, ...}, data,\n"
                        "                   feval=objective.eval_metric)   # or "
                        "LGBMClassifier(objective=objective, **objective.params)"))),
