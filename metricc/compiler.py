@@ -284,6 +284,11 @@ class CompiledMetric:
         if self.task == "multiclass":
             raise MetriccError("tune_threshold() needs binary or multi-label scores; a multi-class prediction is "
                                "the arg-max, which has no threshold")
+        if self.ignore_index is not None:
+            given = _numbers(target, "target")
+            if given.size and (given == self.ignore_index).all():
+                raise MetriccError(f"every element of `target` is the ignore label {self.ignore_index}: no cut-off "
+                                   f"to tune")
         scores, target, sample_weight = self._without_ignored(scores, "scores", target, sample_weight)
         scores = _numbers(scores, "scores").astype(np.float64)
         ignored = None

@@ -314,3 +314,11 @@ def test_the_repr_shows_the_ignore_label():
     assert repr(compile_metric("f1", ignore_index=255)).endswith(", ignore_index=255)")
     assert "ignore_index=-1" in repr(compile_metric("f1", task="multiclass", num_classes=3, ignore_index=-1))
     assert "ignore_index" not in repr(compile_metric("f1"))
+
+
+def test_tune_threshold_says_when_every_element_is_ignored():
+    with pytest.raises(MetriccError, match="every element of `target` is the ignore label 255"):
+        compile_metric("f1", ignore_index=IGNORE).tune_threshold(np.zeros(3), np.full(3, IGNORE))
+    with pytest.raises(MetriccError, match="every element of `target` is the ignore label -1"):
+        compile_metric("f1", task="multilabel", num_classes=2, ignore_index=-1).tune_threshold(
+            np.zeros((3, 2)), np.full((3, 2), -1))
