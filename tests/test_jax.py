@@ -358,6 +358,17 @@ for name, (metric, z, y) in cases.items():
     bad_y = bad if name != "multiclass" else np.where(np.arange(n) == n - 1, 7, y)
     values = jax.pmap(per_device, axis_name="d")(split(z), split(bad_y), split(w))
     assert np.isnan(np.asarray(values)).all(), (name, values)  # on both devices, not only the one with the bad row
+# the second device's rows are all the ignore label: both get the first half's loss, the second no gradient
+metric, z, y = cases["binary"][0], cases["binary"][1], np.array(cases["binary"][2])
+y[n // 2:] = 255
+first = slice(0, n // 2)
+value, grad = jax.value_and_grad(compile_metric("f1").to_jax())(jnp.asarray(z[first]), jnp.asarray(y[first]),
+                                                                jnp.asarray(w[first]))
+per_device = compile_metric("f1", ignore_index=255).to_jax(axis_name="d")
+values, grads = jax.pmap(jax.value_and_grad(per_device), axis_name="d")(split(z), split(y), split(w))
+np.testing.assert_allclose(values, [value, value], rtol=1e-12)
+np.testing.assert_allclose(grads[0], 2 * np.asarray(grad), rtol=1e-10, atol=1e-15)
+assert not np.asarray(grads[1]).any()
 # a linear model replicated on both devices: pmean of their parameter gradients is the whole batch's gradient
 X = rng.normal(size=(n, 4))
 y = (X[:, 0] + 0.3 * rng.normal(size=n) > 0.5) * 1.0
@@ -376,7 +387,8 @@ def test_pmap_with_axis_name_gives_the_whole_batch_loss_and_gradient():
     """to_jax(axis_name=...) under jax.pmap over two (host) devices, each with half of the rows: every device's
     loss is the whole batch's, its logits' gradient twice its rows' share of the whole batch's gradient, so that
     lax.pmean of a replicated model's gradients is the whole batch's gradient (binary, multi-class, multi-label);
-    a bad target on one device makes both losses NaN. Without axis_name each device had its own half's metric."""
+    a bad target on one device makes both losses NaN; a device whose rows are all ignored adds nothing. Without
+    axis_name each device had its own half's metric."""
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, "-c", PMAP_SCRIPT], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
