@@ -2,10 +2,14 @@
 ignore label are left out, as torchmetrics' binary metrics and segmentation losses have it. The oracle is the
 same loss on the kept elements alone (the ignored ones removed, no weights involved), and scikit-learn on them."""
 
+import warnings
+
 import jax
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 from sklearn import metrics as skm
 
 from metricc import MetriccError, compile_metric
@@ -322,3 +326,41 @@ def test_tune_threshold_says_when_every_element_is_ignored():
     with pytest.raises(MetriccError, match="every element of `target` is the ignore label -1"):
         compile_metric("f1", task="multilabel", num_classes=2, ignore_index=-1).tune_threshold(
             np.zeros((3, 2)), np.full((3, 2), -1))
+
+
+# -- property: for any catalog metric and any placement of the ignored elements, the loss is the kept elements' --
+
+CATALOG = ["accuracy", "balanced_accuracy", "f1", "fbeta", "precision", "recall", "specificity", "gmean", "mcc",
+           "jaccard", "cohen_kappa", "informedness", "fowlkes_mallows", "tversky"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(CATALOG), seed=st.integers(0, 2**32 - 1), n=st.integers(2, 300),
+       share=st.floats(0.0, 0.95), weighted=st.booleans())
+def test_any_catalog_metric_on_any_ignored_elements_is_that_of_the_kept_ones(name, seed, n, share, weighted):
+    rng = np.random.default_rng(seed)
+    z, y = rng.normal(0, 2, n), (rng.random(n) < rng.uniform(0.05, 0.95)).astype(np.float64)
+    ignored = rng.random(n) < share
+    assume((~ignored).sum() >= 1)
+    w = rng.uniform(0.1, 3, n) if weighted else None
+    kept = ~ignored
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        try:
+            expected, expected_grad = compile_metric(name, L=15.0).loss_and_grad(
+                z[kept], y[kept], None if w is None else w[kept])
+        except MetriccError:  # undefined on the kept elements (0/0 with eps at these counts): refused alike
+            with pytest.raises(MetriccError):
+                compile_metric(name, L=15.0, ignore_index=-1).loss_and_grad(z, np.where(ignored, -1, y), w)
+            return
+        loss, grad = compile_metric(name, L=15.0, ignore_index=-1).loss_and_grad(z, np.where(ignored, -1, y), w)
+        x = torch.tensor(z, requires_grad=True)
+        value = compile_metric(name, L=15.0, ignore_index=-1).to_torch(pure=True)(
+            x, torch.tensor(np.where(ignored, -1, y)), None if w is None else torch.tensor(w))
+        value.backward()
+    scale = max(np.abs(expected_grad).max(), 1e-300)
+    assert loss == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert value.item() == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    np.testing.assert_allclose(grad[kept], expected_grad, rtol=1e-9, atol=1e-9 * scale)
+    np.testing.assert_allclose(x.grad.numpy()[kept], expected_grad, rtol=1e-7, atol=1e-9 * scale)
+    assert not grad[ignored].any() and not x.grad.numpy()[ignored].any()
