@@ -229,36 +229,39 @@ class SoftConfusionLoss(_Pickled):
             self._checked_dtypes.add(x.dtype)
             self.check_dtype(x.dtype.name)
         x, y, w = x.reshape(-1), y.reshape(-1), w.reshape(-1).astype(x.dtype)
+        given = w  # the checks read the weights as given; the kernel takes them with the ignored elements' 0
         if self.ignore_index is not None:  # weight 0 (every element ignored: a loss without gradient)
             ignored = ignored_elements(y, self.ignore_index)  # (before y takes x's type)
             y, w = jnp.where(ignored, 0, y), jnp.where(ignored, 0, w)
         y = y.astype(x.dtype)
         if self.check_inputs:  # the concrete ones; a traced input (jax.grad) is checked by the custom rule
-            self._check(x, y, w)
+            self._check(x, y, given, w)
         loss = _mapped(self._loss, self.axis_name, self.error)(x, y, w)
         if self.check_inputs and not _traced(loss) and not bool(jnp.isfinite(loss)):
             raise self.error(nonfinite_message(self.name, dtype=loss.dtype.name))
         if self.check_inputs:  # the traced values (jax.jit)
             loss = _poisoned(loss, [*(self._input_conditions(x) if _traced(x) else []),
                                     *([(y >= 0) & (y <= 1)] if _traced(y) else []),
-                                    *([jnp.isfinite(w) & (w >= 0)] if _traced(w) else []),
-                                    *([jnp.any(w > 0)] if _traced(w) and self.ignore_index is None else [])],
+                                    *([jnp.isfinite(given) & (given >= 0), jnp.any(given > 0)]
+                                      if _traced(given) else [])],
                              self.axis_name)
         return loss
 
     def _input_conditions(self, x):
         return [jnp.isfinite(x), *([] if self.from_logits else [(x >= 0) & (x <= 1)])]
 
-    def _check(self, x, y, w):
+    def _check(self, x, y, given, w):
+        """Input, targets and the weights as `given`; the light-weights warning reads those the kernel takes."""
         if not _traced(x):
             self._check_input(x)
         if not _traced(y) and not bool(((y >= 0) & (y <= 1)).all()):
             raise self.error(target_range_message(y.min(), y.max()))
-        if not _traced(w):
-            if not bool((jnp.isfinite(w) & (w >= 0)).all()):
+        if not _traced(given):
+            if not bool((jnp.isfinite(given) & (given >= 0)).all()):
                 raise self.error("Expected `sample_weight` to be finite and non-negative.")
-            if not bool(w.max() > 0) and self.ignore_index is None:
+            if not bool(given.max() > 0):
                 raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
+        if not _traced(w):
             _warn_if_light(float(w.sum()), self.eps, self.warning)
 
     def _check_input(self, x):

@@ -364,3 +364,32 @@ def test_any_catalog_metric_on_any_ignored_elements_is_that_of_the_kept_ones(nam
     np.testing.assert_allclose(grad[kept], expected_grad, rtol=1e-9, atol=1e-9 * scale)
     np.testing.assert_allclose(x.grad.numpy()[kept], expected_grad, rtol=1e-7, atol=1e-9 * scale)
     assert not grad[ignored].any() and not x.grad.numpy()[ignored].any()
+
+
+@pytest.mark.parametrize("backend", ["numpy", "jax", "multilabel-numpy", "multilabel-torch", "multilabel-jax"])
+def test_a_users_own_all_zero_weights_are_still_refused(backend):
+    """Ignored elements never raise, but weights that are all zero as given are an error, as without an ignore
+    label (the torch binary loss checks the weights with the ignored elements' 0 folded in, and takes them as a
+    batch of ignored elements)."""
+    multilabel = backend.startswith("multilabel")
+    options = {"task": "multilabel", "num_classes": 2} if multilabel else {}
+    metric = compile_metric("f1", ignore_index=IGNORE, **options)
+    z = np.zeros((4, 2)) if multilabel else np.zeros(4)
+    target = np.array([[0, 1], [IGNORE, 1], [1, 0], [0, 0]]) if multilabel else np.array([0, 1, IGNORE, 1])
+    w = np.zeros(4)
+    with pytest.raises(MetriccError, match="positive entry"):
+        if backend.endswith("numpy"):
+            metric.loss_and_grad(z, target, w)
+        elif backend.endswith("torch"):
+            metric.to_torch()(torch.tensor(z), torch.tensor(target), torch.tensor(w))
+        else:
+            metric.to_jax()(jax.numpy.asarray(z, jax.numpy.float32), jax.numpy.asarray(target),
+                            jax.numpy.asarray(w, jax.numpy.float32))
+
+
+def test_jax_under_jit_poisons_a_users_all_zero_weights():
+    loss_fn = jax.jit(compile_metric("f1", ignore_index=IGNORE).to_jax())
+    z, target = jax.numpy.zeros(4), jax.numpy.array([0, 1, IGNORE, 1])
+    assert np.isfinite(float(loss_fn(z, target, jax.numpy.ones(4))))
+    assert np.isfinite(float(loss_fn(z, jax.numpy.full(4, IGNORE), jax.numpy.ones(4))))
+    assert np.isnan(float(loss_fn(z, target, jax.numpy.zeros(4))))
