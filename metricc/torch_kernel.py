@@ -951,9 +951,8 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     `from_logits=False`) of any shape; `target` holds 0/1 labels (float, int or bool) of the same shape; all
     elements form one confusion matrix, but those whose target is `ignore_index`. Each prediction is amplified
     as `yh = sigmoid(L * (p - threshold))`, and every count is smoothed by `eps` so that no batch divides by
-    zero. `compile=True` runs the two passes
-    through torch.compile (fused kernels: C++/OpenMP on CPU, Triton on CUDA), or warns and stays eager where
-    torch.compile is unavailable. `sync=True` sums the counts over the processes of `process_group` (default:
+    zero. `compile=True` runs the two passes through torch.compile (fused kernels: C++/OpenMP on CPU, Triton on
+    CUDA), or warns and stays eager where torch.compile is unavailable. `sync=True` sums the counts over the processes of `process_group` (default:
     all) when torch.distributed is initialised, so that the loss is that of the global batch; each process's
     gradient is then world_size times the global loss's gradient w.r.t. its own samples, so that
     DistributedDataParallel's averaging gives exactly the single-process gradient. `check_dtype`, if given, is

@@ -279,10 +279,9 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
 
     multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out);
     multilabel: logits (n, C), target (n, C) of 0/1 labels (`ignore_index` elements are left out). Per-element
-    logits (N, C, d1, ..., dk), with targets
-    and weights (N, d1, ..., dk) (multi-label targets like the logits), count each element as a row. `average`:
-    "macro" (mean of the per-class scores, or weighted by `class_weight`), "weighted" (by support), "micro"
-    (pooled counts) or "none" (a (C,) loss).
+    logits (N, C, d1, ..., dk), with targets and weights (N, d1, ..., dk) (multi-label targets like the logits),
+    count each element as a row. `average`: "macro" (mean of the per-class scores, or weighted by
+    `class_weight`), "weighted" (by support), "micro" (pooled counts) or "none" (a (C,) loss).
     Training options as metricc.torch_kernel.TrainingState says; the blend is with cross-entropy (multiclass) or
     binary cross-entropy per label (multilabel), and the running estimates are per class.
     """
@@ -382,7 +381,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if weight is None:
             return terms.mean()
         weight = weight.reshape(terms.shape).to(terms.dtype)
-        total = weight.sum() / (weight.numel() // len(weight))  # element weights: per label
+        total = weight.sum() / (terms.shape[1] if terms.dim() == 2 else 1)  # element weights: per label
         return (terms * weight).sum() / torch.clamp(total, min=torch.finfo(terms.dtype).tiny)
 
     def _rows(self, input, target, sample_weight):
