@@ -150,7 +150,7 @@ class CompiledMetric:
         weight = None if sample_weight is None else _numbers(sample_weight, "sample_weight")
         if values.shape != target.shape or weight is not None and weight.shape != target.shape:
             return values, target, sample_weight
-        kept = target != self.ignore_index
+        kept = ~numpy_kernel.ignored_elements(target, self.ignore_index)
         return values[kept], target[kept], None if weight is None else weight[kept]
 
     def _multi_score(self, predictions, target, sample_weight, zero_division, warn):
@@ -286,7 +286,7 @@ class CompiledMetric:
                                "the arg-max, which has no threshold")
         if self.ignore_index is not None:
             given = _numbers(target, "target")
-            if given.size and (given == self.ignore_index).all():
+            if given.size and numpy_kernel.ignored_elements(given, self.ignore_index).all():
                 raise MetriccError(f"every element of `target` is the ignore label {self.ignore_index}: no cut-off "
                                    f"to tune")
         scores, target, sample_weight = self._without_ignored(scores, "scores", target, sample_weight)
@@ -294,7 +294,7 @@ class CompiledMetric:
         ignored = None
         if self.task == "multilabel" and self.ignore_index is not None:  # weight 0 and label 0
             target = _numbers(target, "target")
-            ignored = target == self.ignore_index
+            ignored = numpy_kernel.ignored_elements(target, self.ignore_index)
             target = np.where(ignored, 0, target)
         target = _zero_one(target, "target", swapped=(scores, "tune_threshold() takes (scores, target)"))
         if scores.shape != target.shape or scores.size == 0:

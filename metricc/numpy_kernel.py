@@ -36,6 +36,12 @@ def small_sigmoid(x, out):
     return numpy.divide(1.0, out, out=out)
 
 
+def ignored_elements(target, ignore_index):
+    """Where `target` equals the int `ignore_index`, exactly (NumPy compares a Python int with any integer type
+    without wrapping it; float16 targets are compared in float32, where 2049 does not round to 2048)."""
+    return (target.astype(numpy.float32) if target.dtype == numpy.float16 else target) == ignore_index
+
+
 def as_array(value, name, error):
     """`value` as a NumPy array, or `error` saying why not: it does not convert (a torch tensor that requires
     grad), or it is a masked array with masked entries (masked_message)."""
@@ -174,8 +180,8 @@ class SoftConfusionLoss:
             raise self.error("Expected a non-empty batch, but `input` has no elements.")
         x = x.reshape(-1)
         y, kept = y.reshape(-1), None
-        if self.ignore_index is not None:  # compared before y takes x's type (float16: in float32, exactly)
-            ignored = (y.astype(numpy.float32) if y.dtype == numpy.float16 else y) == self.ignore_index
+        if self.ignore_index is not None:  # compared before y takes x's type
+            ignored = ignored_elements(y, self.ignore_index)
             if ignored.any():
                 kept = ~ignored
                 y = numpy.where(ignored, y.dtype.type(0), y)

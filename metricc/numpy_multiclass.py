@@ -12,7 +12,7 @@ import numpy
 
 from metricc.multiclass_math import average, element_weights, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
-from metricc.numpy_kernel import MAX_COUNT, as_array  # emitted modules inline this import
+from metricc.numpy_kernel import MAX_COUNT, as_array, ignored_elements  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.probability_hint import per_element_message, target_hint  # emitted modules inline this import
 from metricc.probability_hint import target_range_message  # emitted modules inline this import
@@ -30,9 +30,8 @@ class MultiSoftConfusionLoss:
     multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out);
     multilabel: logits (n, C), target (n, C) of 0/1 labels (`ignore_index` elements are left out). Per-element
     logits (N, C, d1, ..., dk), with targets and weights (N, d1, ..., dk) (multi-label targets like the logits),
-    count each element as a row. `average`:
-    "macro" (mean of the per-class scores, or weighted by `class_weight`), "weighted" (by support), "micro"
-    (pooled counts) or "none" (a (C,) loss).
+    count each element as a row. `average`: "macro" (mean of the per-class scores, or weighted by
+    `class_weight`), "weighted" (by support), "micro" (pooled counts) or "none" (a (C,) loss).
     `check_dtype`, if given, is called with each new input dtype (metricc checks there that L suits it).
     """
 
@@ -110,7 +109,7 @@ class MultiSoftConfusionLoss:
                                  f"{target_hint(self.task, n, self.num_classes, target.shape)}.")
             ignored = None
             if self.ignore_index is not None:
-                ignored = target == self.ignore_index
+                ignored = ignored_elements(target, self.ignore_index)
                 target = numpy.where(ignored, 0, target)
             if not ((target >= 0) & (target <= 1)).all():
                 raise self.error(target_range_message(target.min(), target.max(), multilabel=True))
@@ -118,7 +117,8 @@ class MultiSoftConfusionLoss:
         if target.shape != (n,) or target.dtype.kind not in "iu":
             raise self.error(f"Expected `target` to be integer class indices of shape ({n},), but got {target.dtype} "
                              f"{target.shape}{target_hint(self.task, n, self.num_classes, target.shape)}.")
-        ignored = target == self.ignore_index if self.ignore_index is not None else numpy.zeros(n, dtype=bool)
+        ignored = (ignored_elements(target, self.ignore_index) if self.ignore_index is not None
+                   else numpy.zeros(n, dtype=bool))
         kept = target[~ignored]
         if kept.size and (kept.min() < 0 or kept.max() >= self.num_classes):
             raise self.error(f"Expected class indices in [0, {self.num_classes}), but got "
