@@ -18,6 +18,17 @@ IGNORE = 255
 FORMULAS = ["f1", "mcc", "minimize: FP + 5*FN"]
 
 
+def call(backend, metric, z, target, w=None):
+    """The loss of `metric` through `backend` ("numpy", "torch" or "jax", float32 for JAX) on NumPy arrays."""
+    if backend == "numpy":
+        return metric.loss_and_grad(z, target, w)
+    if backend == "torch":
+        return metric.to_torch()(torch.tensor(z), torch.tensor(target), None if w is None else torch.tensor(w))
+    as_jax = jax.numpy.asarray
+    return metric.to_jax()(as_jax(z, jax.numpy.float32), as_jax(target),
+                           None if w is None else as_jax(w, jax.numpy.float32))
+
+
 def batch(seed, shape=(3, 7, 5), ignore=IGNORE):
     """Logits, targets with some elements set to `ignore`, the 0/1 labels, the ignored mask and weights."""
     rng = np.random.default_rng(seed)
@@ -132,12 +143,7 @@ def test_other_targets_outside_0_1_are_still_refused(backend):
     metric = compile_metric("f1", ignore_index=IGNORE)
     z, target = np.zeros(4), np.array([0, 1, 2, IGNORE])
     with pytest.raises(MetriccError, match="range from 0 to 2"):
-        if backend == "numpy":
-            metric.loss_and_grad(z, target)
-        elif backend == "torch":
-            metric.to_torch()(torch.tensor(z), torch.tensor(target))
-        else:
-            metric.to_jax()(jax.numpy.asarray(z), jax.numpy.asarray(target))
+        call(backend, metric, z, target)
 
 
 def test_score_and_tune_threshold_leave_ignored_elements_out():
@@ -217,12 +223,7 @@ def test_an_ignore_label_the_target_type_cannot_hold_matches_nothing(backend, ta
     z = np.zeros((4, 3)) if task == "multiclass" else np.zeros(4)
     target = np.array([0, 1, 255, 1], dtype=np.uint8)
     with pytest.raises(MetriccError, match="255"):
-        if backend == "numpy":
-            metric.loss_and_grad(z, target)
-        elif backend == "torch":
-            metric.to_torch()(torch.tensor(z), torch.tensor(target))
-        else:
-            metric.to_jax()(jax.numpy.asarray(z, jax.numpy.float32), jax.numpy.asarray(target))
+        call(backend, metric, z, target)
 
 
 # -- multi-label: an element (a sample's label) is left out, the sample's other labels stay ----------------------
@@ -378,13 +379,7 @@ def test_a_users_own_all_zero_weights_are_still_refused(backend):
     target = np.array([[0, 1], [IGNORE, 1], [1, 0], [0, 0]]) if multilabel else np.array([0, 1, IGNORE, 1])
     w = np.zeros(4)
     with pytest.raises(MetriccError, match="positive entry"):
-        if backend.endswith("numpy"):
-            metric.loss_and_grad(z, target, w)
-        elif backend.endswith("torch"):
-            metric.to_torch()(torch.tensor(z), torch.tensor(target), torch.tensor(w))
-        else:
-            metric.to_jax()(jax.numpy.asarray(z, jax.numpy.float32), jax.numpy.asarray(target),
-                            jax.numpy.asarray(w, jax.numpy.float32))
+        call(backend.split("-")[-1], metric, z, target, w)
 
 
 def test_jax_under_jit_poisons_a_users_all_zero_weights():
