@@ -155,6 +155,9 @@ class CompiledMetric:
 
     def _multi_score(self, predictions, target, sample_weight, zero_division, warn):
         target = _numbers(target, "target")
+        if self.task == "multiclass" and target.dtype.kind == "f" and target.shape[-1:] == (self.num_classes,):
+            raise MetriccError(f"score() counts hard labels: pass class indices (target.argmax(1) of class "
+                               f"probabilities), not {target.dtype} {target.shape}.")
         if target.ndim > (2 if self.task == "multilabel" else 1):  # per element: each a row, as the losses take it
             predictions, target, sample_weight = _element_rows(predictions, target, sample_weight, self.task)
         n = len(target) if target.ndim else 0

@@ -26,6 +26,8 @@ from metricc.probability_hint import light_weights, nonfinite_message  # emitted
 from metricc.probability_hint import masked_message, per_element_message  # emitted modules inline this import
 from metricc.probability_hint import shape_message, target_hint  # emitted modules inline this import
 from metricc.probability_hint import target_range_message  # emitted modules inline this import
+from metricc.probability_hint import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
+from metricc.probability_hint import probabilities_ignore_message  # emitted modules inline this import
 
 def slope(u):
     """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where
@@ -308,7 +310,8 @@ def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight
 class MultiSoftConfusionLoss(_Pickled):
     """`1 - metric` averaged over classes (or labels): `loss(input, target, sample_weight=None)`.
 
-    multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out);
+    multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out) or (n, C) class
+    probabilities (float rows summing to 1: label smoothing, mixup);
     multilabel: logits (n, C), target (n, C) of 0/1 labels (`ignore_index` elements are left out). Per-element
     logits (N, C, d1, ..., dk) count each element as a row, as in metricc.torch_multiclass; `average` as there.
     """
@@ -359,7 +362,18 @@ class MultiSoftConfusionLoss(_Pickled):
             self.check_dtype(z.dtype.name)
         # the concrete values are checked; a traced input (jax.grad) is checked by the custom rule
         checked_target = self.check_inputs and not _traced(target)
-        if self.task == "multilabel":
+        probabilities = (self.task == "multiclass" and target.shape == z.shape
+                         and jnp.issubdtype(target.dtype, jnp.floating))
+        if probabilities:
+            if self.ignore_index is not None:
+                raise self.error(probabilities_ignore_message(self.ignore_index))
+            y = target.astype(z.dtype)
+            sums = target.astype(jnp.promote_types(target.dtype, jnp.float32)).sum(1)
+            if checked_target:
+                message = probability_rows_message(target.min(), target.max(), sums[jnp.argmax(jnp.abs(sums - 1))])
+                if message:
+                    raise self.error(message)
+        elif self.task == "multilabel":
             if target.shape != z.shape:
                 raise self.error(f"Expected multi-label targets of shape {z.shape}, but got {target.shape}"
                                  f"{target_hint(self.task, n, self.num_classes, target.shape)}.")
@@ -372,8 +386,9 @@ class MultiSoftConfusionLoss(_Pickled):
         else:
             if target.shape != (n,) or not jnp.issubdtype(target.dtype, jnp.integer):
                 hint = target_hint(self.task, n, self.num_classes, target.shape)
-                raise self.error(f"Expected `target` to be integer class indices of shape ({n},), but got "
-                                 f"{target.dtype} {target.shape}{hint}.")
+                raise self.error(f"Expected `target` to be integer class indices of shape ({n},) or class "
+                                 f"probabilities ({n}, {self.num_classes}), but got {target.dtype} {target.shape}"
+                                 f"{hint}.")
             ignored = (ignored_elements(target, self.ignore_index) if self.ignore_index is not None
                        else jnp.zeros(n, dtype=bool))
             if checked_target:
@@ -395,7 +410,9 @@ class MultiSoftConfusionLoss(_Pickled):
         if self.check_inputs and not _traced(loss) and not bool(jnp.isfinite(loss).all()):
             raise self.error(nonfinite_message(self.name, per_class=True, dtype=loss.dtype.name))
         if self.check_inputs:  # the traced values (jax.jit)
-            if self.task == "multilabel":
+            if probabilities:
+                labels = (y >= 0) & (y <= 1) & (jnp.abs(sums - 1) <= ROW_SUM_TOLERANCE)[:, None]
+            elif self.task == "multilabel":
                 labels = (y >= 0) & (y <= 1)
             else:
                 labels = ignored | ((target >= 0) & (target < self.num_classes))

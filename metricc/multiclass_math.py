@@ -42,9 +42,10 @@ def softmax_vjp(xp, p, not_p, top, g):
 
 def element_rows(xp, z, y, w, task):
     """Logits (N, C, d1, ..., dk) with the classes along dimension 1 (per-pixel logits) as rows (N d1 ... dk, C),
-    their targets (N, d1, ..., dk) (multi-label: like the logits) and weights (N, d1, ..., dk) (or None) alike."""
+    their targets (N, d1, ..., dk) (multi-label labels and multi-class probabilities: like the logits) and weights
+    (N, d1, ..., dk) (or None) alike."""
     rows = xp.moveaxis(z, 1, -1).reshape(-1, z.shape[1])
-    y = xp.moveaxis(y, 1, -1).reshape(rows.shape) if task == "multilabel" else y.reshape(-1)
+    y = xp.moveaxis(y, 1, -1).reshape(rows.shape) if y.ndim == z.ndim else y.reshape(-1)
     return rows, y, None if w is None else w.reshape(-1)
 
 

@@ -15,6 +15,8 @@ from metricc.multiclass_math import element_rows, pullback, soft_predictions  # 
 from metricc.numpy_kernel import MAX_COUNT, as_array, ignored_elements  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.probability_hint import per_element_message, target_hint  # emitted modules inline this import
+from metricc.probability_hint import probabilities_ignore_message  # emitted modules inline this import
+from metricc.probability_hint import probability_rows_message  # emitted modules inline this import
 from metricc.probability_hint import target_range_message  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
@@ -27,7 +29,8 @@ def one_hot(indices, num_classes):
 class MultiSoftConfusionLoss:
     """`1 - metric` averaged over classes (or labels), with its gradient from the derived formulas.
 
-    multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out);
+    multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out) or (n, C) class
+    probabilities (float rows summing to 1: label smoothing, mixup);
     multilabel: logits (n, C), target (n, C) of 0/1 labels (`ignore_index` elements are left out). Per-element
     logits (N, C, d1, ..., dk), with targets and weights (N, d1, ..., dk) (multi-label targets like the logits),
     count each element as a row. `average`: "macro" (mean of the per-class scores, or weighted by
@@ -98,8 +101,9 @@ class MultiSoftConfusionLoss:
             return soft_predictions(numpy, z, self.task, self.L, self.threshold)
 
     def labels(self, target, n, sample_weight=None):
-        """One-hot (multiclass) or multi-hot (multilabel) labels (n, C) and the row weights (ignored rows 0), or
-        for multi-label targets with an ignore label, element weights (n, C) (ignored elements 0, label 0)."""
+        """One-hot (multiclass; class probabilities as given) or multi-hot (multilabel) labels (n, C), float64, and
+        the row weights (ignored rows 0), or for multi-label targets with an ignore label, element weights (n, C)
+        (ignored elements 0, label 0)."""
         w = self._weights(sample_weight, n)
         target = self._array(target, "target")
         if self.task == "multilabel":
@@ -114,9 +118,19 @@ class MultiSoftConfusionLoss:
             if not ((target >= 0) & (target <= 1)).all():
                 raise self.error(target_range_message(target.min(), target.max(), multilabel=True))
             return target.astype(numpy.float64), w if ignored is None else w[:, None] * ~ignored
+        if target.shape == (n, self.num_classes) and target.dtype.kind == "f":  # class probabilities
+            if self.ignore_index is not None:
+                raise self.error(probabilities_ignore_message(self.ignore_index))
+            target = target.astype(numpy.float64)
+            sums = target.sum(axis=1)
+            message = probability_rows_message(target.min(), target.max(), sums[numpy.abs(sums - 1).argmax()])
+            if message:
+                raise self.error(message)
+            return target, w
         if target.shape != (n,) or target.dtype.kind not in "iu":
-            raise self.error(f"Expected `target` to be integer class indices of shape ({n},), but got {target.dtype} "
-                             f"{target.shape}{target_hint(self.task, n, self.num_classes, target.shape)}.")
+            raise self.error(f"Expected `target` to be integer class indices of shape ({n},) or class probabilities "
+                             f"({n}, {self.num_classes}), but got {target.dtype} {target.shape}"
+                             f"{target_hint(self.task, n, self.num_classes, target.shape)}.")
         ignored = (ignored_elements(target, self.ignore_index) if self.ignore_index is not None
                    else numpy.zeros(n, dtype=bool))
         kept = target[~ignored]

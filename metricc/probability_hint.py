@@ -112,6 +112,30 @@ def target_range_message(low, high, multilabel=False):
     return f"{message}: {'; '.join(hints)}." if hints else f"{message}."
 
 
+# multi-class targets given as class probabilities: each row must sum to 1 within this (the sums in float64;
+# bfloat16 rounds each entry by up to 2^-9 of it, so a smoothed row of thirds sums to 1.002)
+ROW_SUM_TOLERANCE = 1e-2
+
+
+def probability_rows_message(low, high, worst_sum):
+    """None where multi-class targets given as class probabilities, with least and largest entries `low`, `high`
+    and the row sum farthest from 1 `worst_sum`, are rows of probabilities; else the error."""
+    low, high, worst_sum = float(low), float(high), float(worst_sum)
+    if not (low >= 0 and high <= 1):  # NaN fails
+        return f"Expected class probabilities in [0, 1], but got an entry of {low if not low >= 0 else high:.6g}."
+    if not abs(worst_sum - 1) <= ROW_SUM_TOLERANCE:
+        return (f"Expected class probabilities whose rows sum to 1, but a row's sum is {worst_sum:.6g} (labels that "
+                f"co-occur? compile with task='multilabel'; a row to leave out takes sample_weight 0 and still sums "
+                f"to 1).")
+    return None
+
+
+def probabilities_ignore_message(ignore_index):
+    """The error for class probabilities given to a multi-class loss compiled with an ignore label."""
+    return (f"ignore_index={ignore_index} marks class indices; with class probabilities, leave a row out with "
+            f"sample_weight 0.")
+
+
 def shape_message(input_shape, target_shape):
     """The error for a binary loss whose `input` and `target` shapes differ, with what to do in the two usual
     cases: a model output of shape (n, 1) against (n,) labels (or the other way round), and one output per class
@@ -140,8 +164,8 @@ def target_hint(task, n, num_classes, target_shape):
     targets or a trailing axis of 1 for class indices, class indices for multi-hot labels; "" otherwise."""
     target_shape = tuple(target_shape)
     if task == "multiclass" and target_shape == (n, num_classes):
-        return (": one-hot targets or class probabilities? pass class indices: target.argmax(1) (task='multilabel' "
-                "if labels can co-occur)")
+        return (": one-hot targets? pass class indices: target.argmax(1), or class probabilities as floats: "
+                "target.float() (task='multilabel' if labels can co-occur)")
     if task == "multiclass" and target_shape == (n, 1):
         return ": squeeze it: target.squeeze(-1)"
     if task == "multilabel" and target_shape == (n,):
@@ -160,9 +184,13 @@ def per_element_message(task, num_classes, input_shape, target_shape, weight_sha
         return (f"Expected `input` of shape (n, {num_classes}) or, per element, (N, {num_classes}, d1, ..., dk) "
                 f"with the classes along dimension 1, but got {input_shape}.")
     elements = (input_shape[0], *input_shape[2:])
-    expected = input_shape if task == "multilabel" else elements
+    # multi-class targets: class indices, or class probabilities like the logits
+    probabilities = task == "multiclass" and target_shape == input_shape
+    expected = input_shape if task == "multilabel" or probabilities else elements
     for name, shape, wanted in (("target", target_shape, expected), ("sample_weight", weight_shape, elements)):
         if shape is not None and tuple(shape) != wanted:
-            return (f"Expected `{name}` of shape {wanted} for logits {input_shape} (classes along dimension 1), "
-                    f"but got {tuple(shape)}.")
+            alternative = (" or class probabilities of the logits' shape" if name == "target" and task == "multiclass"
+                           else "")
+            return (f"Expected `{name}` of shape {wanted} for logits {input_shape} (classes along dimension 1)"
+                    f"{alternative}, but got {tuple(shape)}.")
     return None

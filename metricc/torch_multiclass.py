@@ -22,6 +22,8 @@ from metricc.torch_kernel import computed_type, with_gradient_checked  # emitted
 from metricc.torch_kernel import once_only_because, refuse_second_derivative  # emitted modules inline this import
 from metricc.probability_hint import light_weights, nonfinite_message, target_hint  # emitted modules inline this import
 from metricc.probability_hint import per_element_message, target_range_message  # emitted modules inline this import
+from metricc.probability_hint import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
+from metricc.probability_hint import probabilities_ignore_message  # emitted modules inline this import
 
 def sigmoid_pair(x):
     """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2, so that none rounds to 0 or 1
@@ -277,12 +279,13 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
 class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     """`1 - metric` averaged over classes (or labels): `loss(logits, target, sample_weight=None)`.
 
-    multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out);
+    multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out) or (n, C) class
+    probabilities (float rows summing to 1, as CrossEntropyLoss takes them: label smoothing, mixup);
     multilabel: logits (n, C), target (n, C) of 0/1 labels (`ignore_index` elements are left out). Per-element
-    logits (N, C, d1, ..., dk), with targets and weights (N, d1, ..., dk) (multi-label targets like the logits),
-    count each element as a row. `average`: "macro" (mean of the per-class scores, or weighted by
-    `class_weight`), "weighted" (by support), "micro" (pooled counts) or "none" (a (C,) loss).
-    Training options as metricc.torch_kernel.TrainingState says; the blend is with cross-entropy (multiclass) or
+    logits (N, C, d1, ..., dk), with targets and weights (N, d1, ..., dk) (multi-label targets and class
+    probabilities like the logits), count each element as a row. `average`: "macro" (mean of the per-class
+    scores, or weighted by `class_weight`), "weighted" (by support), "micro" (pooled counts) or "none" (a (C,)
+    loss). Training options as metricc.torch_kernel.TrainingState says; the blend is with cross-entropy (multiclass) or
     binary cross-entropy per label (multilabel), and the running estimates are per class.
     """
 
@@ -325,13 +328,20 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
         weight = None if sample_weight is None else sample_weight.to(dtype)  # None: every row weighs 1
         class_major = self.task == "multiclass" and self.num_classes <= CLASS_MAJOR_MAX_CLASSES
-        if self.task == "multiclass":  # one-hot, (C, n) class-major or (n, C)
+        labels = target  # for the cross-entropy blend: class indices, class probabilities or 0/1 labels
+        if self._probabilities(target):  # as given, (C, n) class-major or (n, C)
+            if self.ignore_index is not None:
+                raise self.error(probabilities_ignore_message(self.ignore_index))
+            labels = target.to(input.dtype)
+            target = (torch.empty(input.shape[::-1], dtype=dtype, device=input.device).copy_(target.t())
+                      if class_major else target.to(dtype))
+        elif self.task == "multiclass":  # one-hot, (C, n) class-major or (n, C)
             if self.ignore_index is not None:
                 ignored = ignored_elements(target, self.ignore_index)
                 kept = torch.logical_not(ignored).to(dtype)
                 weight = kept if weight is None else weight * kept
                 target = torch.where(ignored, torch.zeros_like(target), target)
-            index = target.long().clamp(0, self.num_classes - 1)  # the check reports indices out of range
+            index = labels = target.long().clamp(0, self.num_classes - 1)  # the check reports indices out of range
             if class_major:
                 target = torch.zeros(input.shape[::-1], dtype=dtype, device=input.device).scatter_(0, index[None], 1.0)
             else:
@@ -342,7 +352,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                 kept = torch.logical_not(ignored).to(dtype)
                 weight = kept if weight is None else weight[:, None] * kept
                 target = torch.where(ignored, torch.zeros_like(target), target)
-            target = target.to(dtype)
+            target = labels = target.to(dtype)
         if weight is not None and weight.dim() == 1:
             weight = weight[None] if class_major else weight[:, None]
         class_weight = None if self.class_weight is None else self.class_weight.to(dtype)
@@ -352,7 +362,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         valid = None  # whether the inputs pass the checks, for the running state and the other processes
         if (self.check_inputs and running is not None and group is None and self._reads_back_now(input.device)
                 and not torch.compiler.is_compiling()):  # the CPU, eager: raise before the state moves
-            self._verify_inputs(*self._fields(summary.tolist(), weighted, False)[0][:6])
+            self._verify_inputs(*self._fields(summary.tolist(), weighted, False)[0][:8])
             valid = True
         elif self.check_inputs and (running is not None or group is not None):
             valid = ~self._failing(summary, weighted)
@@ -364,14 +374,14 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             loss = self._check_values(loss, summary, input.numel(), weighted, input.dtype)
         self._count_step(training)
         if self.bce_weight:
-            labels = index if self.task == "multiclass" else target
             loss = loss + self.bce_weight * self._cross_entropy(input, labels, weight).to(loss.dtype)
         return loss
 
     def _cross_entropy(self, input, labels, weight):
-        """Cross-entropy (multiclass: class indices) or binary cross-entropy summed over the labels (multilabel:
-        (n, C)), the mean over the rows weighted by the row weights (None: 1; ignored rows weigh 0). Element
-        weights (n, C) (ignored labels 0) weigh each label's term, over their total per label."""
+        """Cross-entropy (multiclass: class indices, or class probabilities in the input's type) or binary
+        cross-entropy summed over the labels (multilabel: (n, C)), the mean over the rows weighted by the row
+        weights (None: 1; ignored rows weigh 0). Element weights (n, C) (ignored labels 0) weigh each label's
+        term, over their total per label."""
         if self.task == "multiclass":
             terms = torch.nn.functional.cross_entropy(input, labels, reduction="none")
         else:
@@ -393,7 +403,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if message:
             raise self.error(message)
         rows = input.movedim(1, -1).reshape(-1, self.num_classes)
-        target = target.movedim(1, -1).reshape(rows.shape) if self.task == "multilabel" else target.reshape(-1)
+        target = target.movedim(1, -1).reshape(rows.shape) if target.dim() == input.dim() else target.reshape(-1)
         return rows, target, None if sample_weight is None else sample_weight.reshape(-1)
 
     def _check(self, input, target, sample_weight):
@@ -406,10 +416,14 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if not isinstance(target, torch.Tensor):
             raise self.error(f"Expected `target` to be a tensor, but got {type(target).__name__}.")
         check_devices(self.error, input, target, sample_weight)
+        if self._probabilities(target):
+            expected = tuple(input.shape)
         if tuple(target.shape) != expected:
-            raise self.error(f"Expected `target` of shape {expected}, but got {tuple(target.shape)}"
+            wanted = (f"{(input.shape[0],)} (class indices) or {tuple(input.shape)} of floats (class probabilities)"
+                      if self.task == "multiclass" else expected)
+            raise self.error(f"Expected `target` of shape {wanted}, but got {target.dtype} {tuple(target.shape)}"
                              f"{target_hint(self.task, input.shape[0], self.num_classes, target.shape)}.")
-        if self.task == "multiclass" and (target.is_floating_point() or target.is_complex()
+        if self.task == "multiclass" and target.dim() == 1 and (target.is_floating_point() or target.is_complex()
                                           or target.dtype == torch.bool):
             raise self.error(f"Expected `target` to hold integer class indices, but got {target.dtype} (a float "
                              "index such as 1.5 has no class; pass target.long() if the values are whole).")
@@ -421,36 +435,50 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if sample_weight is not None and sample_weight.is_complex():
             raise self.error(f"Expected `sample_weight` to hold real numbers, but got {sample_weight.dtype}.")
 
+    def _probabilities(self, target):
+        """Whether a multi-class `target` holds class probabilities (floats, (n, C) as rows): the rest of the
+        checks follow from that."""
+        return self.task == "multiclass" and target.is_floating_point() and target.dim() == 2
+
     def _summary(self, input, target, sample_weight=None):
-        """min x, max x, min y, max y (and min w, max w, the sum of w with weights) as float64 (ignored rows count
-        as class 0, ignored labels as 0); under sync the forward pass appends the number of processes whose
-        inputs failed: what _verify reads."""
-        if self.ignore_index is not None:
+        """min x, max x, min y, max y, whether y holds class probabilities (1 or 0) and then the row sum farthest
+        from 1 (else 1), and with weights min w, max w and the sum of w, as float64 (ignored rows count as class
+        0, ignored labels as 0); under sync the forward pass appends the number of processes whose inputs
+        failed: what _verify reads."""
+        rows = torch.ones((), dtype=torch.float64, device=input.device)
+        probabilities = self._probabilities(target)
+        if probabilities:
+            sums = target.sum(1, dtype=torch.float64)
+            rows = sums[torch.argmax(torch.abs(sums - 1))]
+        elif self.ignore_index is not None:
             target = torch.where(ignored_elements(target, self.ignore_index), torch.zeros_like(target), target)
-        ranges = [torch.aminmax(v) for v in (input, target, sample_weight) if v is not None]
-        totals = [] if sample_weight is None else [sample_weight.sum()]
-        return torch.stack([v.to(torch.float64) for v in [*(v for r in ranges for v in r), *totals]])
+        x_range, y_range = torch.aminmax(input), torch.aminmax(target)
+        kind = [rows.new_tensor(float(probabilities)), rows]
+        weights = [] if sample_weight is None else [*torch.aminmax(sample_weight), sample_weight.sum()]
+        return torch.stack([v.to(torch.float64) for v in [*x_range, *y_range, *kind, *weights]])
 
     def _fields(self, values, weighted, failed=True):
-        """(x_min, x_max, y_min, y_max, w_min, w_max, w_sum, failed) and the rest of a summary's values (with
-        `failed`, the count of failed processes follows the summary under sync)."""
-        size = 7 if weighted else 4
-        head = list(values[:size]) if weighted else [*values[:4], 1.0, 1.0, None]
+        """(x_min, x_max, y_min, y_max, probabilities, row_sum, w_min, w_max, w_sum, failed) and the rest of a
+        summary's values (with `failed`, the count of failed processes follows the summary under sync)."""
+        size = 9 if weighted else 6
+        head = list(values[:size]) if weighted else [*values[:6], 1.0, 1.0, None]
         given = failed and self.sync
         return (*head, values[size] if given else 0.0), values[size + given:]
 
     def _failing(self, summary, weighted):
-        given = len(summary) > (7 if weighted else 4)  # the failed processes, once the forward pass has counted them
-        (x_min, x_max, y_min, y_max, w_min, w_max, _, failed), _ = self._fields(summary.unbind(), weighted, given)
-        high = self.num_classes - 1 if self.task == "multiclass" else 1
+        given = len(summary) > (9 if weighted else 6)  # the failed processes, once the forward pass has counted them
+        (x_min, x_max, y_min, y_max, probabilities, rows, w_min, w_max, _, failed), _ = self._fields(
+            summary.unbind(), weighted, given)
+        high = torch.where(probabilities > 0, 1, self.num_classes - 1 if self.task == "multiclass" else 1)
         bad = ~(torch.isfinite(x_min) & torch.isfinite(x_max)) | ~(y_min >= 0) | ~(y_max <= high)
+        bad = bad | ~(torch.abs(rows - 1) <= ROW_SUM_TOLERANCE)
         if weighted:  # all-zero weights are fine under sync: another process's batch may have weight
             bad = bad | ~(w_min >= 0) | ~torch.isfinite(w_max) | ~((w_max > 0) | self.sync)
         return bad | (failed > 0) if given else bad
 
     def _verify(self, values, numel, weighted, dtype=None):
-        (x_min, x_max, y_min, y_max, w_min, w_max, total, failed), losses = self._fields(values, weighted)
-        self._verify_inputs(x_min, x_max, y_min, y_max, w_min, w_max)
+        (*inputs, total, failed), losses = self._fields(values, weighted)
+        self._verify_inputs(*inputs)
         if failed > 0:
             raise self.error("the inputs of another process failed the input checks (its error says which)")
         if not all(map(math.isfinite, losses)):
@@ -459,14 +487,18 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if message:
             warnings.warn(message, self.warning, stacklevel=4)
 
-    def _verify_inputs(self, x_min, x_max, y_min, y_max, w_min, w_max):
+    def _verify_inputs(self, x_min, x_max, y_min, y_max, probabilities, row_sum, w_min, w_max):
         if not (w_min >= 0 and math.isfinite(w_max)):
             raise self.error("Expected `sample_weight` to be finite and non-negative.")
         if not (w_max > 0 or self.sync):
             raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
         if not (math.isfinite(x_min) and math.isfinite(x_max)):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
-        if self.task == "multiclass":
+        if probabilities:
+            message = probability_rows_message(y_min, y_max, row_sum)
+            if message:
+                raise self.error(message)
+        elif self.task == "multiclass":
             if not (0 <= y_min and y_max < self.num_classes):
                 raise self.error(f"Expected class indices in [0, {self.num_classes}), but got "
                                  f"{int(y_min)}..{int(y_max)}.")

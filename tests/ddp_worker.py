@@ -26,6 +26,9 @@ def share(batch, rank, world, mode):
     if mode == "multiclass, a bad class on one rank" and rank == 1:
         y = y.copy()
         y[0] = z.shape[1]  # one past the last class
+    if mode == "multiclass probabilities, a bad row on one rank" and rank == 1:
+        y = y.copy()
+        y[0] = 1.0  # a row that sums to the number of classes
     dtype = torch.float32 if mode == "mixed dtypes" and rank == 0 else torch.float64
     return torch.tensor(z, dtype=dtype, requires_grad=True), torch.tensor(y), torch.tensor(w, dtype=dtype)
 

@@ -80,21 +80,26 @@ def test_every_multiclass_process_raises_when_one_fails(tmp_path):
     errors = [str(result.get("error", "")) for result in
               _run_two_processes(tmp_path, batch, "f1", "multiclass, a bad class on one rank")]
     assert "class indices in [0, 3)" in errors[1] and "another process failed the input checks" in errors[0], errors
+    batch["y"] = rng.dirichlet(np.ones(3), 64)  # class probabilities, a row summing to 3 on one process
+    errors = [str(result.get("error", "")) for result in
+              _run_two_processes(tmp_path, batch, "f1", "multiclass probabilities, a bad row on one rank")]
+    assert "a row's sum is 3" in errors[1] and "another process failed the input checks" in errors[0], errors
 
 
 @pytest.mark.parametrize("formula, mode", [("f1", "eager"), ("mcc", "eager"), ("f1", "fused"),
-                                           ("f1", "multiclass")])
+                                           ("f1", "multiclass"), ("f1", "multiclass probabilities")])
 def test_two_processes_match_one(tmp_path, formula, mode):
     rng = np.random.default_rng(0)
     n = 64
-    if mode == "multiclass":
-        batch = {"z": rng.normal(0, 0.3, (n, 3)), "y": rng.integers(0, 3, n), "w": rng.uniform(0.5, 2, n)}
+    if mode.startswith("multiclass"):
+        y = rng.dirichlet(np.ones(3), n) if mode == "multiclass probabilities" else rng.integers(0, 3, n)
+        batch = {"z": rng.normal(0, 0.3, (n, 3)), "y": y, "w": rng.uniform(0.5, 2, n)}
     else:
         batch = {"z": rng.normal(0, 0.1, n), "y": (rng.random(n) < 0.3).astype(np.float64),
                  "w": rng.uniform(0.5, 2, n)}
     _run_two_processes(tmp_path, batch, formula, mode)
     x = torch.tensor(batch["z"], requires_grad=True)
-    options = {"task": "multiclass", "num_classes": 3} if mode == "multiclass" else {}
+    options = {"task": "multiclass", "num_classes": 3} if mode.startswith("multiclass") else {}
     loss = compile_metric(formula, **options).to_torch(pure=True)(x, torch.tensor(batch["y"]), torch.tensor(batch["w"]))
     loss.backward()
     halves = np.array_split(np.arange(n), 2)
