@@ -1,7 +1,8 @@
 """Property: for formulas drawn from the grammar, on batches where a formula is often undefined or singular
 (tied counts, saturated predictions, absent classes), every backend either raises metricc's error or returns a
 finite loss and a finite gradient: never a silent NaN or infinity. Binary: NumPy, torch, JAX under an eager
-jax.grad, the booster objective; multi-class and multi-label: the same four."""
+jax.grad, the booster objective; multi-class (class indices, or class probabilities without the booster) and
+multi-label: the same four."""
 
 import warnings
 
@@ -51,7 +52,7 @@ def _jax(metric, z, y):
     return jax.value_and_grad(lambda v: jnp.sum(loss(v, jnp.asarray(y))))(jnp.asarray(z, jnp.float32))
 
 
-def _check(drawn, batch, task, average):
+def _check(drawn, batch, task, average, probabilities=False):
     formula = drawn[0]
     used = {k: v for k, v in PARAMETERS.items() if k in formula.text}
     options = {} if task == "binary" else {"task": task, "num_classes": 3, "average": average}
@@ -64,9 +65,12 @@ def _check(drawn, batch, task, average):
     else:
         z, indices, multi_hot = MULTI[batch % len(MULTI)]
         y = indices if task == "multiclass" else multi_hot
+        if probabilities:  # smoothed rows, one of them a mix of two classes
+            y = np.eye(3)[indices] * 0.85 + 0.05
+            y[0] = [0.5, 0.5, 0.0]
     runs = {"numpy": lambda: metric.loss_and_grad(z, y), "torch": lambda: _torch(metric, z, y),
             "jax": lambda: _jax(metric, z, y)}
-    if average != "none":
+    if average != "none" and not probabilities:  # (boosters take class indices)
         runs["booster"] = lambda: metric.to_xgboost()(y, z)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -75,9 +79,10 @@ def _check(drawn, batch, task, average):
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
-@given(formulas(), st.integers(0, 20), st.sampled_from(["binary", "multiclass", "multilabel"]),
+@given(formulas(), st.integers(0, 20),
+       st.sampled_from(["binary", "multiclass", "multiclass probabilities", "multilabel"]),
        st.sampled_from(["macro", "weighted", "none", "micro"]))
 def test_every_backend_raises_or_returns_finite_values(drawn, batch, task, average):
-    if task == "multiclass" and average == "micro":
+    if task.startswith("multiclass") and average == "micro":
         average = "macro"  # micro-averaged one-hot predictions score accuracy: refused for multi-class
-    _check(drawn, batch, task, average)
+    _check(drawn, batch, task.split()[0], average, probabilities=task.endswith("probabilities"))
