@@ -84,6 +84,14 @@ def nonfinite_message(name, counts=None, per_class=False, derivatives="gradient"
             f"formula{'' if dtype == 'float64' else ', or pass float64 input'})")
 
 
+def blend_overflow_message(bce_weight, dtype):
+    """The error for a multi-class loss whose cross-entropy blend is not finite in the float type `dtype` (its
+    name) where the metric's loss is."""
+    return (f"the cross-entropy blend (bce_weight={bce_weight:g}) is not finite: logits that differ by more than "
+            f"{dtype}'s largest number, {LARGEST[dtype]:.3g}, overflow its log-sum-exp(z) - z_y; pass bce_weight=0, "
+            f"or bring the logits back into range")
+
+
 def masked_message(value, name):
     """The error for a NumPy masked array with masked entries (told apart without importing NumPy), else None:
     converted to an array it would lose its mask, and the masked entries' values count as any other's."""

@@ -23,6 +23,7 @@ from metricc.torch_kernel import once_only_because, refuse_second_derivative  # 
 from metricc.probability_hint import light_weights, nonfinite_message, target_hint  # emitted modules inline this import
 from metricc.probability_hint import per_element_message, target_range_message  # emitted modules inline this import
 from metricc.probability_hint import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
+from metricc.probability_hint import blend_overflow_message  # emitted modules inline this import
 from metricc.probability_hint import probabilities_ignore_message  # emitted modules inline this import
 
 def sigmoid_pair(x):
@@ -332,7 +333,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if self._probabilities(target):  # as given, (C, n) class-major or (n, C)
             if self.ignore_index is not None:
                 raise self.error(probabilities_ignore_message(self.ignore_index))
-            labels = target.to(input.dtype)
+            labels = target.to(dtype)
             target = (torch.empty(input.shape[::-1], dtype=dtype, device=input.device).copy_(target.t())
                       if class_major else target.to(dtype))
         elif self.task == "multiclass":  # one-hot, (C, n) class-major or (n, C)
@@ -369,12 +370,17 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         spec = Spec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average, class_weight,
                     group, running, self.momentum, class_major, self.fused, valid, self.error)
         loss, failed = apply_function(MultiSoftConfusionFunction, input, target, weight, spec)
-        if self.check_inputs:
-            summary = torch.cat([summary, failed.reshape(1)]) if self.sync else summary
-            loss = self._check_values(loss, summary, input.numel(), weighted, input.dtype)
-        self._count_step(training)
+        blended = None  # the cross-entropy blend in the loss's type (float16 logits' would overflow in float16)
         if self.bce_weight:
-            loss = loss + self.bce_weight * self._cross_entropy(input, labels, weight).to(loss.dtype)
+            blended = loss + self.bce_weight * self._cross_entropy(input.to(dtype), labels, weight).to(loss.dtype)
+        if self.check_inputs:  # the metric's loss, then the blended one: _verify tells which is not finite
+            summary = torch.cat([summary, failed.reshape(1)]) if self.sync else summary
+            values = loss if blended is None else torch.cat([loss.reshape(-1), blended.reshape(-1)])
+            values = self._check_values(values, summary, input.numel(), weighted, input.dtype)
+            loss = values if blended is None else values[loss.numel():].reshape(blended.shape)
+        elif blended is not None:
+            loss = blended
+        self._count_step(training)
         return loss
 
     def _cross_entropy(self, input, labels, weight):
@@ -481,8 +487,11 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         self._verify_inputs(*inputs)
         if failed > 0:
             raise self.error("the inputs of another process failed the input checks (its error says which)")
-        if not all(map(math.isfinite, losses)):
+        metric_losses = losses[:len(losses) // 2] if self.bce_weight else losses  # (then the blended ones)
+        if not all(map(math.isfinite, metric_losses)):
             raise self.error(nonfinite_message(self.name, per_class=True, dtype=computed_type(dtype)))
+        if not all(map(math.isfinite, losses)):
+            raise self.error(blend_overflow_message(self.bce_weight, computed_type(dtype)))
         message = None if total is None else light_weights(total, self.eps)  # the weights' sum on this process
         if message:
             warnings.warn(message, self.warning, stacklevel=4)

@@ -442,9 +442,24 @@ def test_the_largest_finite_logits_are_finite(backend, task, dtype, largest, oth
 
         with jax.enable_x64(dtype == np.float64):
             loss = float(metric.to_jax()(x, target))
-    else:
-        loss = float(metric.to_torch()(torch.from_numpy(x), torch.from_numpy(target)))
+    else:  # (the multi-class default's cross-entropy blend overflows there: the next test)
+        loss = float(metric.to_torch(pure=True)(torch.from_numpy(x), torch.from_numpy(target)))
     assert np.isfinite(loss)
+
+
+def test_the_cross_entropy_blend_says_when_it_overflows():
+    """A multi-class loss blends in cross-entropy (bce_weight), log-sum-exp(z) - z_y: logits that differ by more than
+    their type's range overflow it. The loss was inf without a word; it raises, naming the blend. float16 logits
+    that differ by more than 65504 are no such case: the blend computes in float32, as the loss does."""
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    x = torch.tensor([[1e308, -1e308, 0.0], [0.0, 1.0, 2.0]], dtype=torch.float64)
+    with pytest.raises(MetriccError, match=r"the cross-entropy blend \(bce_weight=0.1\) is not finite: logits "
+                                           r"that differ by more than float64's largest number"):
+        metric.to_torch(bce_weight=0.1)(x, torch.tensor([1, 2]))
+    assert torch.isfinite(metric.to_torch(pure=True)(x, torch.tensor([1, 2])))
+    half = torch.tensor([[40000.0, -40000.0, 0.0], [0.0, 1.0, 2.0]], dtype=torch.float16)
+    loss = metric.to_torch(bce_weight=0.1)(half, torch.tensor([1, 2]))
+    assert torch.isfinite(loss) and loss.item() > 0.1 * 80000 / 2
 
 
 def test_the_largest_finite_weights_are_said_to_overflow_the_counts():
