@@ -180,10 +180,10 @@ class CompiledMetric:
         forward and backward passes as fused torch.compile kernels), and sync / process_group (sum the counts
         over the processes of a torch.distributed group; left unset, a loss under torch.distributed with several
         processes warns once; see README, "Distributed training"). Losses
-        train robustly on minibatches by default (README, "Training with a metric loss"): binary and multi-label
-        losses at L = TRAINING_L (15) unless an L was given, with the partials taken at running estimates of
-        the counts (`momentum` 0.9); multi-class losses as the paper's. Options: L rising from L_start over the
-        first `warmup` training steps, and `bce_weight` times BCE added (cross-entropy for multi-class).
+        train robustly on minibatches by default (README, "Training with a metric loss"): at L = TRAINING_L (15)
+        unless an L was given, with the partials taken at running estimates of the counts (`momentum` 0.9), and
+        for multi-class losses 0.1 times cross-entropy added (`bce_weight`). Options: L rising from L_start over
+        the first `warmup` training steps, and `bce_weight` times BCE added (cross-entropy for multi-class).
         `pure=True` is the paper's loss (the compiled L, no state, no blend); each option can be set on its own.
         """
         try:

@@ -48,7 +48,7 @@ def call(backend, loss_fn, z, target, w=None):
 
 
 def make(backend, metric, **options):
-    return {"numpy": lambda: metric, "torch": lambda: metric.to_torch(**options),
+    return {"numpy": lambda: metric, "torch": lambda: metric.to_torch(pure=True, **options),
             "jax": lambda: metric.to_jax(**options)}[backend]()
 
 
@@ -87,7 +87,7 @@ def test_one_hot_rows_equal_class_indices(backend):
 def test_torch_paths_agree_with_numpy(classes, compiled):
     z, target, w = soft_batch(2, n=64, classes=classes)
     metric = compile_metric("f1", task="multiclass", num_classes=classes)
-    loss_fn = metric.to_torch(compile=compiled)
+    loss_fn = metric.to_torch(pure=True, compile=compiled)
     for dtype in (torch.float64, torch.float32):
         x = torch.tensor(z, dtype=dtype, requires_grad=True)
         loss = loss_fn(x, torch.tensor(target, dtype=dtype), torch.tensor(w, dtype=dtype))
@@ -101,7 +101,7 @@ def test_torch_paths_agree_with_numpy(classes, compiled):
 
 def test_torch_gradient_matches_finite_differences():
     z, target, w = soft_batch(3, n=10)
-    loss_fn = compile_metric(MCC, task="multiclass", num_classes=C, L=12).to_torch()
+    loss_fn = compile_metric(MCC, task="multiclass", num_classes=C, L=12).to_torch(pure=True)
     x = torch.tensor(z, requires_grad=True)
     assert torch.autograd.gradcheck(lambda v: loss_fn(v, torch.tensor(target), torch.tensor(w)), (x,))
 
@@ -139,8 +139,8 @@ def test_cross_entropy_blend_takes_the_probabilities():
     z, target, w = soft_batch(6)
     metric = compile_metric("f1", task="multiclass", num_classes=C)
     x, t = torch.tensor(z), torch.tensor(target)
-    blended = metric.to_torch(bce_weight=0.5)(x, t, torch.tensor(w))
-    pure = metric.to_torch()(x, t, torch.tensor(w))
+    blended = metric.to_torch(pure=True, bce_weight=0.5)(x, t, torch.tensor(w))
+    pure = metric.to_torch(pure=True)(x, t, torch.tensor(w))
     cross_entropy = torch.nn.functional.cross_entropy(x, t, reduction="none")
     expected = pure + 0.5 * (cross_entropy * torch.tensor(w)).sum() / torch.tensor(w).sum()
     assert float(blended) == pytest.approx(float(expected), rel=1e-12)
@@ -188,7 +188,7 @@ def test_rows_may_round_off_one_in_half_precision(backend):
     target = np.full((6, 3), 1 / 3)
     if backend == "torch":
         target = torch.tensor(target, dtype=torch.bfloat16)
-        loss = compile_metric("f1", task="multiclass", num_classes=3).to_torch()(torch.tensor(z), target)
+        loss = compile_metric("f1", task="multiclass", num_classes=3).to_torch(pure=True)(torch.tensor(z), target)
         assert torch.isfinite(loss)
     else:
         loss_fn = make(backend, compile_metric("f1", task="multiclass", num_classes=3))

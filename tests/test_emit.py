@@ -112,8 +112,9 @@ def test_torch_module_defaults_and_overrides():
 
 
 def test_torch_module_trains_at_the_training_L_unless_an_L_was_given():
-    """Like to_torch(): an emitted torch module defaults to L = TRAINING_L with running counts when the metric
-    was compiled without an L (binary, multi-label), keeps a given L, and its NumPy module keeps the paper's L = 73."""
+    """Like to_torch(): an emitted torch module defaults to L = TRAINING_L with running counts (multi-class: and
+    a cross-entropy blend) when the metric was compiled without an L, keeps a given L, and its NumPy module keeps
+    the paper's L = 73."""
     from metricc.backends import TRAINING_L
 
     default = load_emitted(compile_metric("f1").emit("torch"))["MetricLoss"]()
@@ -122,6 +123,7 @@ def test_torch_module_trains_at_the_training_L_unless_an_L_was_given():
     assert load_emitted(compile_metric("f1").emit("numpy"))["MetricLoss"]().L == 73.0
     labels = compile_metric("f1", task="multilabel", num_classes=3)
     assert load_emitted(labels.emit("torch"))["MetricLoss"]().L == labels.to_torch().L == TRAINING_L
-    classes = compile_metric("f1", task="multiclass", num_classes=3)  # multi-class: the paper's loss
-    emitted = load_emitted(classes.emit("torch"))["MetricLoss"]()
-    assert (emitted.L, emitted.momentum) == (classes.to_torch().L, classes.to_torch().momentum) == (73.0, 0.0)
+    classes = compile_metric("f1", task="multiclass", num_classes=3)  # multi-class: a cross-entropy blend too
+    emitted, module = load_emitted(classes.emit("torch"))["MetricLoss"](), classes.to_torch()
+    assert (emitted.L, emitted.momentum, emitted.bce_weight) == (module.L, module.momentum, module.bce_weight) \
+        == (TRAINING_L, 0.9, 0.1)
