@@ -451,17 +451,18 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         from 1 (else 1), and with weights min w, max w and the sum of w, as float64 (ignored rows count as class
         0, ignored labels as 0); under sync the forward pass appends the number of processes whose inputs
         failed: what _verify reads."""
-        rows = torch.ones((), dtype=torch.float64, device=input.device)
         probabilities = self._probabilities(target)
+        # filled on the device (a tensor from a Python number would be a copy from the host at every step)
+        kind = torch.full((), float(probabilities), dtype=torch.float64, device=input.device)
+        rows = torch.ones((), dtype=torch.float64, device=input.device)
         if probabilities:
             sums = target.sum(1, dtype=torch.float64)
             rows = sums[torch.argmax(torch.abs(sums - 1))]
         elif self.ignore_index is not None:
             target = torch.where(ignored_elements(target, self.ignore_index), torch.zeros_like(target), target)
         x_range, y_range = torch.aminmax(input), torch.aminmax(target)
-        kind = [rows.new_tensor(float(probabilities)), rows]
         weights = [] if sample_weight is None else [*torch.aminmax(sample_weight), sample_weight.sum()]
-        return torch.stack([v.to(torch.float64) for v in [*x_range, *y_range, *kind, *weights]])
+        return torch.stack([v.to(torch.float64) for v in [*x_range, *y_range, kind, rows, *weights]])
 
     def _fields(self, values, weighted, failed=True):
         """(x_min, x_max, y_min, y_max, probabilities, row_sum, w_min, w_max, w_sum, failed) and the rest of a

@@ -8,7 +8,9 @@ multi-label").
 """
 
 import argparse
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,7 +19,10 @@ from sklearn.metrics import f1_score
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import StandardScaler
 
-from metricc import compile_metric
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import multiclass_protocols  # noqa: E402
+
+from metricc import compile_metric  # noqa: E402
 
 LABELS = 5
 
@@ -30,18 +35,9 @@ LOSSES = {"BCE": torch.nn.BCEWithLogitsLoss, "paper's loss": metricc_loss(pure=T
           "defaults + BCE 0.1": metricc_loss(bce_weight=0.1)}
 
 
-def train(make_loss, X, y, seed, lr, epochs=30, batch=256):
-    torch.manual_seed(seed)
-    model = torch.nn.Sequential(torch.nn.Linear(X.shape[1], 64), torch.nn.ReLU(), torch.nn.Linear(64, 64),
-                                torch.nn.ReLU(), torch.nn.Linear(64, LABELS))
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = make_loss()
-    for _ in range(epochs):
-        for rows in torch.randperm(len(X)).split(batch):
-            optimizer.zero_grad()
-            loss_fn(model(X[rows]), y[rows]).backward()
-            optimizer.step()
-    return model.eval()
+def train(make_loss, X, y, seed, lr):
+    """The 2x64 MLP of docs/training/multiclass_protocols.py, one output per label, 30 epochs of batches of 256."""
+    return multiclass_protocols.train(make_loss, X, y, seed, lr, 30, 256, (64, 64), LABELS)
 
 
 def main():
