@@ -15,6 +15,7 @@ logistic objective. This module imports only NumPy (and the import-free metricc.
 both into the modules it emits.
 """
 
+import json
 import sys
 import threading
 import warnings
@@ -66,6 +67,44 @@ LARGEST_PRODUCT = {numpy.float32: 1e30, numpy.float64: 1e300}
 # the float32 call's amplifier clips its argument here: exp stays finite (float32 overflows past 88.7), and
 # sigmoid(-80) = 1.8e-35 is still a normal float32 number
 FLOAT32_EXP_CLIP = 80.0
+
+
+# how a booster's own objectives' predictions (what its evaluation passes a custom metric) are read: as the
+# probability of the positive class (binary:hinge's 0/1 classes alike; a multi-class model's class probabilities,
+# whose arg-max is the margins') or as margins (logits); LightGBM's aliases included. "none": LightGBM's name for a
+# custom objective
+PROBABILITY_OBJECTIVES = {"binary:logistic", "reg:logistic", "binary:hinge", "multi:softprob", "binary",
+                          "cross_entropy", "xentropy", "multiclass", "softmax", "multiclassova", "multiclass_ova",
+                          "ova", "ovr"}
+MARGIN_OBJECTIVES = {"binary:logitraw"}
+
+
+def booster_scores(frame):
+    """What the booster whose evaluation made this call (found among the callers from `frame` on) passes an
+    evaluation function: ("raw", None) for a custom objective's raw scores, as metricc's own (and where no booster
+    is calling), ("probabilities", name) or ("margins", name) for the booster's own objective `name`, ("other",
+    name) for one that is no classifier. Neither booster says it in the call (XGBoost passes a DMatrix, LightGBM a
+    Dataset or, through its scikit-learn API, labels): XGBoost's Booster.eval_set knows whether it predicts margins
+    (with a custom objective) and its booster the objective's name, LightGBM's booster its parameters."""
+    name = None
+    for _ in range(6):  # the booster's evaluation calls eval_metric directly or through a wrapper or two
+        if frame is None:
+            break
+        module, function = frame.f_globals.get("__name__"), frame.f_code.co_name
+        if module == "xgboost.core" and function == "eval_set":
+            local = frame.f_locals
+            if not local.get("output_margin", True):
+                name = json.loads(local["self"].save_config())["learner"]["objective"]["name"]
+            break
+        if module == "lightgbm.basic" and function == "__inner_eval":
+            name = getattr(frame.f_locals["self"], "params", {}).get("objective") or "regression"  # the default
+            name = None if name == "none" or callable(name) else str(name)
+            break
+        frame = frame.f_back
+    if name is None:
+        return "raw", None
+    return "probabilities" if name in PROBABILITY_OBJECTIVES else "margins" if name in MARGIN_OBJECTIVES \
+        else "other", name
 
 
 def communicator(booster):
@@ -251,7 +290,7 @@ class EvalMetric:
         return f"<eval_metric {self.__name__} of {self.objective!r}>"
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        return self.objective._evaluation(y_true, y_pred, sample_weight)
+        return self.objective._evaluation(y_true, y_pred, sample_weight, booster_scores(sys._getframe(1)))
 
 
 class BoostObjective:
@@ -726,16 +765,18 @@ class BoostObjective:
             self._bound = float(numpy.abs(d_yh * (self.L * (not_yh - yh) * p * not_p + (not_p - p))).max())
         return self._bound
 
-    def evaluate(self, margins, labels, sample_weight=None, collective=None):
+    def evaluate(self, margins, labels, sample_weight=None, collective=None, scores="raw"):
         """The formula on hard predictions (raw score >= 0), as the loss: 1 - score, or the cost (with a
         `collective`, as eval_metric passes it in a distributed XGBoost training, of every worker's rows)
-        (averaged over the labels as the soft loss is)."""
+        (averaged over the labels as the soft loss is). `scores`: what `margins` hold, the objective's "raw"
+        scores, a booster's "margins" (logits: positive from logit(threshold)) or "probabilities" (positive from
+        the threshold); the arg-max class for task="multiclass"."""
         z, y, w = self._arrays(margins, labels, sample_weight)
         w = None if w is None else w.astype(numpy.float64, copy=False)
         if self.task == "multiclass":  # the arg-max class, one-hot
             predicted = numpy.arange(z.shape[1]) == numpy.argmax(z, axis=1)[:, None]
         else:
-            predicted = z >= 0
+            predicted = z >= {"raw": 0.0, "margins": self.offset, "probabilities": self.threshold}[scores]
         actual = numpy.arange(z.shape[1]) == y[:, None] if self.task == "multiclass" else y >= 0.5
         if w is None:  # counts of booleans, exact in integers: TP, then FP, FN, TN from the margins' totals
             hits = numpy.count_nonzero(predicted & actual, axis=0)
@@ -768,10 +809,19 @@ class BoostObjective:
                              f"even smoothed by eps = {self.eps}")
         return losses
 
-    def _evaluation(self, y_true, y_pred, sample_weight=None):
-        """eval_metric's value (see EvalMetric)."""
+    def _evaluation(self, y_true, y_pred, sample_weight=None, scores=("raw", None)):
+        """eval_metric's value (see EvalMetric), for the predictions booster_scores() says the booster passes."""
+        kind, objective = scores
+        if kind == "other":
+            own, ours = ("'binary:logistic'", "xgboost.train(params, data, obj=objective)") \
+                if self.booster == "xgboost" else ("'binary'", "params={'objective': objective, **objective.params}")
+            default = (" (the booster's default, where the parameters name no objective)"
+                       if objective in ("reg:squarederror", "regression") else "")
+            raise self.error(f"eval_metric scores a classifier's predictions, but this model trains with the "
+                             f"booster's objective {objective!r}, which is no binary or multi-class classifier"
+                             f"{default}: train with {own}, or with metricc's objective, {ours}")
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
-        value = self.evaluate(margins, labels, weight, communicator(self.booster))
+        value = self.evaluate(margins, labels, weight, communicator(self.booster), kind)
         name = self._eval_name()
         if self.booster == "lightgbm":
             return name, value, False

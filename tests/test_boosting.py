@@ -1234,3 +1234,130 @@ def test_predict_refuses_what_is_not_margins(task):
         np.testing.assert_array_equal(objective.predict(np.eye(3)[[2, 0]]), [2, 0])
     else:
         np.testing.assert_array_equal(objective.predict(np.array([-0.1, 0.0, np.inf])), [0, 1, 1])
+
+
+def _recorded_and_true(booster, builtin, objective, X, y, train, test, task="binary"):
+    """Trains `booster` ("xgboost", "xgbclassifier", "lightgbm", "lgbmclassifier") with the booster's own
+    objective `builtin` (None: metricc's `objective`), metricc's eval_metric watching the test rows; returns the
+    last recorded value and the metric's loss on the model's own predictions there, with the booster's predict()
+    (a probability >= 0.5 for its binary objectives) or, for metricc's objective, objective.predict."""
+    metric = objective.eval_metric
+    name = metric.__name__
+    custom = builtin is None
+    if booster == "xgboost":
+        import xgboost as xgb
+
+        params = {**objective.params, "nthread": 1} if custom else {"objective": builtin, "nthread": 1}
+        if task == "multiclass" and not custom:
+            params["num_class"] = objective.num_classes
+        history, data = {}, xgb.DMatrix(X[test], y[test])
+        model = xgb.train(params, xgb.DMatrix(X[train], y[train]), 8, obj=objective if custom else None,
+                          custom_metric=metric, evals=[(data, "test")], evals_result=history, verbose_eval=False)
+        recorded = history["test"][name][-1]
+        raw = model.predict(data, output_margin=True)
+        cut = 0.0 if builtin == "binary:logitraw" else 0.5  # the booster's own predict(): margins there
+        predicted = None if custom else _classes(model.predict(data), task, cut)
+    elif booster == "xgbclassifier":
+        import xgboost as xgb
+
+        options = {"objective": objective, "base_score": 0.5} if custom else {"objective": builtin}
+        model = xgb.XGBClassifier(n_estimators=8, n_jobs=1, eval_metric=metric, **options)
+        model.fit(X[train], y[train], eval_set=[(X[test], y[test])], verbose=False)
+        recorded = model.evals_result()["validation_0"][name][-1]
+        raw = model.predict(X[test], output_margin=True)
+        predicted = model.predict(X[test]) if not custom else None
+    elif booster == "lightgbm":
+        import lightgbm as lgb
+
+        params = {"objective": objective, **objective.params} if custom else {"objective": builtin}
+        if task == "multiclass" and not custom:
+            params["num_class"] = objective.num_classes
+        history = {}
+        model = lgb.train({**params, "verbose": -1, "num_threads": 1}, lgb.Dataset(X[train], y[train]), 8,
+                          valid_sets=[lgb.Dataset(X[test], y[test])], valid_names=["test"], feval=metric,
+                          callbacks=[lgb.record_evaluation(history)])
+        recorded = history["test"][name][-1]
+        raw = model.predict(X[test], raw_score=True)
+        predicted = None if custom else _classes(model.predict(X[test]), task)
+    else:
+        import lightgbm as lgb
+
+        options = {"objective": objective, **objective.params} if custom else {"objective": builtin}
+        model = lgb.LGBMClassifier(n_estimators=8, n_jobs=1, verbose=-1, **options)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # LightGBM 4.7: eval_set is to be eval_X, eval_y
+            warnings.filterwarnings("ignore", "The argument 'eval_set'")
+            model.fit(X[train], y[train], eval_set=[(X[test], y[test])], eval_metric=metric)
+        recorded = model.evals_result_["valid_0"][name][-1]
+        raw = model.predict(X[test], raw_score=True)
+        predicted = model.predict(X[test]) if not custom else None
+    if predicted is None:
+        predicted = objective.predict(raw)
+    if task == "multiclass":
+        metric_value = compile_metric("f1", task="multiclass", num_classes=objective.num_classes).score(
+            np.asarray(predicted), y[test])
+    else:
+        metric_value = compile_metric("f1").score(np.asarray(predicted, dtype=float), y[test])
+    return recorded, 1 - metric_value
+
+
+def _classes(predictions, task, threshold=0.5):
+    """A booster's own predict() of a native model (probabilities; margins for binary:logitraw) as classes."""
+    return predictions.argmax(axis=1) if task == "multiclass" else (predictions >= threshold).astype(int)
+
+
+@pytest.mark.parametrize("booster", ["xgboost", "xgbclassifier", "lightgbm", "lgbmclassifier"])
+@pytest.mark.parametrize("objective_kind", ["builtin", "metricc"])
+def test_eval_metric_reads_what_the_booster_passes(booster, objective_kind):
+    """eval_metric watching a model trained with the booster's own binary objective (early stopping a
+    binary:logistic model on F1) read its probabilities as raw scores, every one >= 0 a positive: 1 - F1 was
+    recorded as 0.79 where the model's predictions give 0.04 to 0.08, without a word. It reads the booster's
+    probabilities at the threshold, and metricc's own objective's raw scores as before."""
+    pytest.importorskip("lightgbm" if booster.startswith("l") else "xgboost")
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(1500, weights=[0.85], random_state=0)
+    objective = compile_metric("f1").to_lightgbm() if booster.startswith("l") else compile_metric("f1").to_xgboost()
+    builtin = None if objective_kind == "metricc" else "binary" if booster.startswith("l") else "binary:logistic"
+    recorded, true = _recorded_and_true(booster, builtin, objective, X, y, slice(0, 1000), slice(1000, None))
+    assert 0 < true < 0.5
+    assert recorded == pytest.approx(true, abs=1e-6)  # XGBoost records 6 digits
+
+
+@pytest.mark.parametrize("booster,builtin", [("xgboost", "binary:logitraw"), ("xgboost", "binary:hinge"),
+                                             ("xgboost", "reg:logistic"), ("lightgbm", "cross_entropy"),
+                                             ("xgboost", "multi:softprob"), ("lightgbm", "multiclass")])
+def test_eval_metric_reads_the_boosters_other_classifiers(booster, builtin):
+    """The booster's other classification objectives: raw margins (binary:logitraw) read as margins, 0/1 classes
+    (binary:hinge) and probabilities as probabilities; a multi-class model's class probabilities by their
+    arg-max."""
+    pytest.importorskip(booster)
+    from sklearn.datasets import make_classification
+
+    multiclass = builtin in ("multi:softprob", "multiclass")
+    X, y = make_classification(1500, n_informative=4, n_classes=3 if multiclass else 2,
+                               weights=[0.6, 0.3, 0.1] if multiclass else [0.85], random_state=0)
+    options = {"task": "multiclass", "num_classes": 3} if multiclass else {}
+    objective = getattr(compile_metric("f1", **options), f"to_{booster}")()
+    recorded, true = _recorded_and_true(booster, builtin, objective, X, y, slice(0, 1000), slice(1000, None),
+                                        "multiclass" if multiclass else "binary")
+    assert 0 < true < 0.5
+    assert recorded == pytest.approx(true, abs=1e-6)  # XGBoost records 6 digits
+
+
+@pytest.mark.parametrize("booster,builtin", [("xgboost", "reg:squarederror"), ("lightgbm", "regression"),
+                                             ("lightgbm", None)])
+def test_eval_metric_refuses_a_regression_model(booster, builtin):
+    """A model trained as a regression (LightGBM's default, where params lack the objective: lgb.cv with
+    objective.params alone) had its predictions read as raw scores without a word."""
+    library = pytest.importorskip(booster)
+    X, y = _separable()
+    objective = getattr(compile_metric("f1"), f"to_{booster}")()
+    with pytest.raises(MetriccError, match=rf"eval_metric.*{builtin or 'regression'}.*classif"):
+        if booster == "xgboost":
+            library.train({"objective": builtin, "nthread": 1}, library.DMatrix(X, y), 2,
+                          custom_metric=objective.eval_metric, evals=[(library.DMatrix(X, y), "train")],
+                          verbose_eval=False)
+        else:
+            library.cv({"verbose": -1, "num_threads": 1, **({"objective": builtin} if builtin else {})},
+                       library.Dataset(X, y), 2, nfold=2, feval=objective.eval_metric)
