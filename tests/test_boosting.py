@@ -1361,3 +1361,19 @@ def test_eval_metric_refuses_a_regression_model(booster, builtin):
         else:
             library.cv({"verbose": -1, "num_threads": 1, **({"objective": builtin} if builtin else {})},
                        library.Dataset(X, y), 2, nfold=2, feval=objective.eval_metric)
+
+
+@pytest.mark.parametrize("labels,expected", [
+    ([1, -1, 1, -1], r"labels in \[0, 1\], but row 1 holds -1.*-1/1 labels.*\(y \+ 1\) / 2"),
+    ([0, 1, 2, 1], r"labels in \[0, 1\], but row 2 holds 2.*class indices.*task='multiclass'"),
+    ([0, 1, np.nan, 1], r"labels in \[0, 1\], but row 2 holds nan"),
+])
+@pytest.mark.parametrize("call", ["objective", "eval_metric"])
+def test_labels_out_of_range_are_named(labels, expected, call):
+    """Labels -1/1 (or class indices) given to a binary objective were refused with "Expected labels in [0, 1]."
+    alone: not which value, where, or what to do."""
+    objective = compile_metric("f1").to_xgboost()
+    y = np.tile(np.asarray(labels, dtype=np.float32), 10)
+    margins = np.linspace(-1, 1, len(y)).astype(np.float32)
+    with pytest.raises(MetriccError, match=expected):
+        objective(y, margins) if call == "objective" else objective.eval_metric(y, margins)
