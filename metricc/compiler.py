@@ -262,17 +262,19 @@ class CompiledMetric:
                                            name=self.formula, error=MetriccError, warning=MetriccWarning,
                                            **settings)
 
-    def scorer(self, **score_options: Any):
+    def scorer(self, *, pos_label: Any = 1, **score_options: Any):
         """A scikit-learn scorer of this metric (for cross_val_score, GridSearchCV): score() on the estimator's
         predict(), called in scikit-learn's order (y_true, y_pred), where score() itself takes (predictions,
         target) as torchmetrics does (make_scorer(metric.score) would swap FP and FN); greater is better unless
-        the formula is a `minimize:` cost. `score_options` (zero_division) go to score(). Needs scikit-learn."""
+        the formula is a `minimize:` cost. A binary metric counts the class `pos_label` as positive (1 by
+        default, as in scikit-learn; "yes" for classes "no"/"yes"). `score_options` (zero_division) go to
+        score(). Needs scikit-learn."""
         if self.average == "none":
             raise MetriccError("a scikit-learn scorer returns one number, and average='none' gives one per class: "
                                "compile with average='macro', 'micro' or 'weighted'")
         from sklearn.metrics import make_scorer
 
-        return make_scorer(_InScikitLearnOrder(self), greater_is_better=not self.minimize, **score_options)
+        return make_scorer(_InScikitLearnOrder(self, pos_label), greater_is_better=not self.minimize, **score_options)
 
     def tune_threshold(self, scores: Any, target: Any, sample_weight: Any = None) -> tuple[float, float]:
         """The cut-off on `scores` (logits, probabilities or any monotone score) that gives the best value of the
@@ -525,12 +527,35 @@ def _compiled(key: _Key) -> CompiledMetric:
 class _InScikitLearnOrder:
     """metric.score as scikit-learn calls a metric: (y_true, y_pred, sample_weight=None, **options)."""
 
-    def __init__(self, metric: CompiledMetric):
-        self.metric = metric
+    def __init__(self, metric: CompiledMetric, pos_label: Any = 1):
+        self.metric, self.pos_label = metric, pos_label
         self.__name__ = "metricc_score"  # scikit-learn's scorer prints it
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None, **options: Any):
+        if self.metric.task == "binary":
+            y_true, y_pred = self._positive(y_true, y_pred)
         return self.metric.score(y_pred, y_true, sample_weight, **options)
+
+    def _positive(self, y_true: Any, y_pred: Any) -> tuple:
+        """The classes of a binary problem as 1 (pos_label) and 0, as scikit-learn's binary metrics take them:
+        pos_label must be one of two classes present; 0/1 labels and the metric's ignore_index pass as they are."""
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        ignored = self.metric.ignore_index
+        kept = y_true if ignored is None else y_true[y_true != ignored]
+        present = np.unique(np.concatenate([kept.ravel(), y_pred.ravel()]))
+        if len(present) > 2:
+            shown = ", ".join(_describe(c) for c in present[:5].tolist()) + (", ..." if len(present) > 5 else "")
+            raise MetriccError(f"a binary metric's scorer got {len(present)} classes ({shown}): compile with "
+                               f"task='multiclass', num_classes={len(present)}")
+        if len(present) == 2 and self.pos_label not in present.tolist():
+            raise MetriccError(f"pos_label={_describe(self.pos_label)} is not one of the classes "
+                               f"{present.tolist()}: pass scorer(pos_label=...), the class that counts as positive")
+        if set(present.tolist()) <= {0, 1} and self.pos_label == 1:
+            return y_true, y_pred
+        truth = (y_true == self.pos_label).astype(np.float64)
+        if ignored is not None:
+            truth[y_true == ignored] = ignored
+        return truth, (y_pred == self.pos_label).astype(np.float64)
 
 
 @dataclass(frozen=True)

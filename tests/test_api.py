@@ -99,3 +99,35 @@ def test_scorer_of_one_value_per_class_is_refused():
                                                      "gives one per class: compile with average='macro', 'micro' "
                                                      "or 'weighted'")):
         metric.scorer()
+
+
+def test_scorer_takes_pos_label_as_scikit_learn_does():
+    """Class names other than 0/1 ("yes"/"no", 1/2) failed inside cross_val_score with "Expected `predictions` to
+    hold numbers, but got dtype <U3" or "... holds 2; threshold probabilities first": scikit-learn's scorers
+    take pos_label (1 by default) and say when it is not one of the classes."""
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import f1_score, make_scorer
+    from sklearn.model_selection import cross_val_score
+
+    X, y = make_classification(300, 5, weights=[0.8], random_state=0)
+    model = LogisticRegression()
+    for classes, pos_label in ((np.array(["no", "yes"]), "yes"), (np.array([2, 1]), 1), (np.array([1, 0]), 0)):
+        labels = classes[y]
+        got = cross_val_score(model, X, labels, cv=3, error_score="raise",
+                              scoring=compile_metric("minimize: FP + 5*FN").scorer(pos_label=pos_label))
+
+        def cost(truth, predicted, positive=pos_label):  # FP + 5*FN, greater is better as a scorer
+            return -(np.sum((predicted == positive) & (truth != positive))
+                     + 5 * np.sum((predicted != positive) & (truth == positive)))
+
+        want = cross_val_score(model, X, labels, cv=3, scoring=make_scorer(cost))
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_allclose(
+            cross_val_score(model, X, labels, cv=3, scoring=compile_metric("f1").scorer(pos_label=pos_label)),
+            cross_val_score(model, X, labels, cv=3, scoring=make_scorer(f1_score, pos_label=pos_label)), atol=1e-12)
+    with pytest.raises(MetriccError, match=r"pos_label=1 is not one of the classes \['no', 'yes'\].*pos_label="):
+        compile_metric("f1").scorer()(model.fit(X, np.array(["no", "yes"])[y]), X, np.array(["no", "yes"])[y])
+    three = np.arange(300) % 3
+    with pytest.raises(MetriccError, match=r"3 classes.*task='multiclass'"):
+        compile_metric("f1").scorer()(model.fit(X, three), X, three)
