@@ -69,23 +69,26 @@ LARGEST_PRODUCT = {numpy.float32: 1e30, numpy.float64: 1e300}
 FLOAT32_EXP_CLIP = 80.0
 
 
-# how a booster's own objectives' predictions (what its evaluation passes a custom metric) are read: as the
-# probability of the positive class (binary:hinge's 0/1 classes alike; a multi-class model's class probabilities,
-# whose arg-max is the margins') or as margins (logits); LightGBM's aliases included. "none": LightGBM's name for a
-# custom objective
-PROBABILITY_OBJECTIVES = {"binary:logistic", "reg:logistic", "binary:hinge", "multi:softprob", "binary",
-                          "cross_entropy", "xentropy", "multiclass", "softmax", "multiclassova", "multiclass_ova",
-                          "ova", "ovr"}
-MARGIN_OBJECTIVES = {"binary:logitraw"}
+# the boosters' own classification objectives (LightGBM's aliases included): what their predictions, which they
+# pass an evaluation function, are (the probability of the positive class, binary:hinge's 0/1 classes alike; a
+# multi-class model's class probabilities, whose arg-max is the margins'; logits; class indices), and for which task
+BOOSTER_OBJECTIVES = {
+    **dict.fromkeys(("binary:logistic", "reg:logistic", "binary:hinge", "binary", "cross_entropy", "xentropy"),
+                    ("probabilities", "binary")),
+    "binary:logitraw": ("margins", "binary"),
+    **dict.fromkeys(("multi:softprob", "multiclass", "softmax", "multiclassova", "multiclass_ova", "ova", "ovr"),
+                    ("probabilities", "multiclass")),
+    "multi:softmax": ("classes", "multiclass"),
+}
 
 
 def booster_scores(frame):
-    """What the booster whose evaluation made this call (found among the callers from `frame` on) passes an
-    evaluation function: ("raw", None) for a custom objective's raw scores, as metricc's own (and where no booster
-    is calling), ("probabilities", name) or ("margins", name) for the booster's own objective `name`, ("other",
-    name) for one that is no classifier. Neither booster says it in the call (XGBoost passes a DMatrix, LightGBM a
-    Dataset or, through its scikit-learn API, labels): XGBoost's Booster.eval_set knows whether it predicts margins
-    (with a custom objective) and its booster the objective's name, LightGBM's booster its parameters."""
+    """The booster's own objective whose predictions the booster that made this call (found among the callers
+    from `frame` on) passes an evaluation function (BOOSTER_OBJECTIVES), or None: a custom objective's raw
+    scores, as metricc's own, and where no booster is calling. Neither booster says it in the call (XGBoost
+    passes a DMatrix, LightGBM a Dataset or, through its scikit-learn API, labels): XGBoost's Booster.eval_set
+    knows whether it predicts margins (with a custom objective) and its booster the objective's name, LightGBM's
+    booster its parameters ("none" for a custom objective)."""
     name = None
     for _ in range(6):  # the booster's evaluation calls eval_metric directly or through a wrapper or two
         if frame is None:
@@ -101,10 +104,7 @@ def booster_scores(frame):
             name = None if name == "none" or callable(name) else str(name)
             break
         frame = frame.f_back
-    if name is None:
-        return "raw", None
-    return "probabilities" if name in PROBABILITY_OBJECTIVES else "margins" if name in MARGIN_OBJECTIVES \
-        else "other", name
+    return name
 
 
 def communicator(booster):
@@ -809,18 +809,29 @@ class BoostObjective:
                              f"even smoothed by eps = {self.eps}")
         return losses
 
-    def _evaluation(self, y_true, y_pred, sample_weight=None, scores=("raw", None)):
-        """eval_metric's value (see EvalMetric), for the predictions booster_scores() says the booster passes."""
-        kind, objective = scores
+    def _evaluation(self, y_true, y_pred, sample_weight=None, objective=None):
+        """eval_metric's value (see EvalMetric), for the predictions of the booster's own `objective` (a name of
+        BOOSTER_OBJECTIVES, as booster_scores() finds it; None: raw scores)."""
+        kind, task = BOOSTER_OBJECTIVES.get(objective, ("raw", None) if objective is None else ("other", None))
+        if task is not None and (task == "multiclass") != (self.task == "multiclass"):
+            wanted = "task='multiclass', num_classes=C" if task == "multiclass" else "task='binary'"
+            raise self.error(f"eval_metric is a {self.task} metric, but this model trains with the booster's "
+                             f"{'multi-class' if task == 'multiclass' else 'binary'} objective {objective!r}: "
+                             f"compile the metric with {wanted}")
         if kind == "other":
-            own, ours = ("'binary:logistic'", "xgboost.train(params, data, obj=objective)") \
-                if self.booster == "xgboost" else ("'binary'", "params={'objective': objective, **objective.params}")
+            own = {"xgboost": "'multi:softprob'", "lightgbm": "'multiclass'"} if self.task == "multiclass" else \
+                {"xgboost": "'binary:logistic'", "lightgbm": "'binary'"}
+            own, ours = own[self.booster], ("xgboost.train(params, data, obj=objective)" if self.booster == "xgboost"
+                                            else "params={'objective': objective, **objective.params}")
             default = (" (the booster's default, where the parameters name no objective)"
                        if objective in ("reg:squarederror", "regression") else "")
             raise self.error(f"eval_metric scores a classifier's predictions, but this model trains with the "
                              f"booster's objective {objective!r}, which is no binary or multi-class classifier"
                              f"{default}: train with {own}, or with metricc's objective, {ours}")
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
+        if kind == "classes":  # one class index a row: one-hot rows, whose arg-max it is
+            margins = self._one_hot(numpy.asarray(margins).reshape(-1)).T
+            kind = "probabilities"
         value = self.evaluate(margins, labels, weight, communicator(self.booster), kind)
         name = self._eval_name()
         if self.booster == "lightgbm":

@@ -1377,3 +1377,25 @@ def test_labels_out_of_range_are_named(labels, expected, call):
     margins = np.linspace(-1, 1, len(y)).astype(np.float32)
     with pytest.raises(MetriccError, match=expected):
         objective(y, margins) if call == "objective" else objective.eval_metric(y, margins)
+
+
+def test_eval_metric_reads_xgboosts_predicted_classes():
+    """multi:softmax passes an evaluation the predicted class of each row: it was refused as "no binary or
+    multi-class classifier"."""
+    xgb = pytest.importorskip("xgboost")
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(900, n_informative=4, n_classes=3, random_state=0)
+    objective = compile_metric("f1", task="multiclass", num_classes=3).to_xgboost()
+    history, data = {}, xgb.DMatrix(X[600:], y[600:])
+    model = xgb.train({"objective": "multi:softmax", "num_class": 3, "nthread": 1}, xgb.DMatrix(X[:600], y[:600]), 5,
+                      custom_metric=objective.eval_metric, evals=[(data, "test")], evals_result=history,
+                      verbose_eval=False)
+    predicted = model.predict(data).astype(int)
+    want = 1 - compile_metric("f1", task="multiclass", num_classes=3).score(predicted, y[600:])
+    assert 0 < want < 0.5
+    assert history["test"]["1-f1"][-1] == pytest.approx(want, abs=1e-6)
+    binary = compile_metric("f1").to_xgboost()
+    with pytest.raises(MetriccError, match=r"'multi:softmax'.*task='multiclass'"):
+        xgb.train({"objective": "multi:softmax", "num_class": 3, "nthread": 1}, xgb.DMatrix(X[:600], y[:600]), 1,
+                  custom_metric=binary.eval_metric, evals=[(data, "test")], verbose_eval=False)
