@@ -1399,3 +1399,16 @@ def test_eval_metric_reads_xgboosts_predicted_classes():
     with pytest.raises(MetriccError, match=r"'multi:softmax'.*task='multiclass'"):
         xgb.train({"objective": "multi:softmax", "num_class": 3, "nthread": 1}, xgb.DMatrix(X[:600], y[:600]), 1,
                   custom_metric=binary.eval_metric, evals=[(data, "test")], verbose_eval=False)
+
+
+@pytest.mark.parametrize("booster", ["xgboost", "lightgbm"])
+def test_emitted_eval_metric_reads_what_the_booster_passes(booster):
+    """The emitted module's eval_metric asks the booster as the API's does."""
+    pytest.importorskip(booster)
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(1500, weights=[0.85], random_state=0)
+    objective = load_emitted(compile_metric("f1").emit(booster))["objective"]
+    builtin = "binary" if booster == "lightgbm" else "binary:logistic"
+    recorded, true = _recorded_and_true(booster, builtin, objective, X, y, slice(0, 1000), slice(1000, None))
+    assert 0 < true < 0.5 and recorded == pytest.approx(true, abs=1e-6)
