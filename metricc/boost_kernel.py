@@ -16,6 +16,7 @@ both into the modules it emits.
 """
 
 import json
+import math
 import sys
 import threading
 import warnings
@@ -237,6 +238,11 @@ def softmax(x):
     return e
 
 
+def _pooled(counts):
+    """The sum of an array of counts as a NumPy float64 (its one element as it is: no reduction's call)."""
+    return counts[0] if counts.size == 1 else numpy.float64(counts.sum())
+
+
 def _typed(x, buffer):
     """x itself if it is of the buffer's type, else x copied into `buffer` (of x's shape)."""
     if x.dtype == buffer.dtype:
@@ -251,10 +257,14 @@ def label_plan(if_positive, if_negative, dtype=numpy.float64):
     one plus the label's share of the difference (two passes; a hard label's value is then within 1.5 ulps of its
     number). Never the larger plus a share: that loses the smaller when the two lie far apart (b can be ~1/eps).
     Otherwise as both products (three passes)."""
-    smaller = numpy.abs(if_positive) <= numpy.abs(if_negative)
-    if smaller.all():
+    if isinstance(if_positive, float) and isinstance(if_negative, float):  # one label: no array's calls
+        every = some = abs(if_positive) <= abs(if_negative)
+    else:
+        smaller = numpy.abs(if_positive) <= numpy.abs(if_negative)
+        every, some = smaller.all(), smaller.any()
+    if every:
         share, first, second = "not_y", if_negative - if_positive, if_positive
-    elif not smaller.any():
+    elif not some:
         share, first, second = "y", if_positive - if_negative, if_negative
     else:
         share, first, second = None, if_positive, if_negative
@@ -382,8 +392,8 @@ class BoostObjective:
 
     def __getstate__(self):
         """Pickled (scikit-learn's clone, joblib, a pickled model that holds the objective) without the buffers
-        a call keeps for the next one."""
-        return {k: v for k, v in self.__dict__.items() if k != "_local"}
+        a call keeps for the next one (and the float32 numbers it makes once)."""
+        return {k: v for k, v in self.__dict__.items() if k not in ("_local", "_numbers32")}
 
     def _scratch(self):
         """This thread's buffers, kept between its calls (a booster calls from one thread; boosters trained in
@@ -421,12 +431,12 @@ class BoostObjective:
 
     def _probability(self, raw):
         """p = sigmoid(margin) at the raw score `raw` (margin = raw + offset)."""
-        return 0.5 * (1 + numpy.tanh(0.5 * (raw + self.offset)))
+        return 0.5 * (1 + math.tanh(0.5 * (raw + self.offset)))
 
     def _flat(self, raw):
         """Whether the amplifier's slope at the raw score `raw` is below FLAT_START of its peak."""
         u = abs(self.L * (self._probability(raw) - self.threshold))
-        return 4 * numpy.exp(-u) / (1 + numpy.exp(-u)) ** 2 < FLAT_START
+        return 4 * math.exp(-u) / (1 + math.exp(-u)) ** 2 < FLAT_START
 
     def _flat_start(self, raw):
         """What to do when every raw score is `raw`, where the amplifier is flat (a booster's first round)."""
@@ -524,19 +534,21 @@ class BoostObjective:
         weights; d peaks at w / 16). First from a lower bound of each side's largest d that the first pass's sums
         give (without weights the root mean square, sqrt(sum y d^2 / sum y); with them sum y d^2 / sum y d), else
         from the largest y d and (1 - y) d themselves (one more pass)."""
-        a, b = (numpy.abs(v) for v in coefficients[:2])
-        squares_positive, squares_negative, weight_positive, weight_negative, *slope_sums = sums
-        needed = max(float(numpy.max(a * (weight_positive > 0))), float(numpy.max(b * (weight_negative > 0))))
+        squares, weights, slope_sums = numpy.array(sums[:2]), numpy.array(sums[2:4]), sums[4:]  # (2, C): the sides
+        c = numpy.empty(weights.shape)  # |a|, |b|
+        c[0], c[1] = coefficients[:2]
+        numpy.abs(c, out=c)
+        needed = float((c * (weights > 0)).max())
         needed *= FLOAT32_STEEPEST / self.L * (1.0 if heaviest is None else heaviest) / 16
         with numpy.errstate(divide="ignore", invalid="ignore"):
             if heaviest is None:  # the root mean square of d over the side's rows
-                least = [numpy.sqrt(squares_positive / weight_positive), numpy.sqrt(squares_negative / weight_negative)]
+                least = numpy.sqrt(squares / weights)
             else:  # sum d^2 <= (largest d) sum d
-                least = [squares_positive / slope_sums[0], squares_negative / slope_sums[1]]
-            if max(float(numpy.max(numpy.fmax(c * bound, 0))) for c, bound in zip((a, b), least)) >= needed:
+                least = squares / numpy.array(slope_sums)
+            if float(numpy.fmax(c * least, 0).max()) >= needed:
                 return True  # (fmax: a side without rows, 0 / 0, counts as 0)
         largest = [numpy.ascontiguousarray((side * slopes).T).max(axis=1) for side in (y, 1 - y)]  # per label
-        return max(float(numpy.max(c * m)) for c, m in zip((a, b), largest)) >= needed
+        return max(float(numpy.max(side * m)) for side, m in zip(c, largest)) >= needed
 
     def _float32_counts_suffice(self, counts, heaviest):
         """Whether the float32 counts' rounding (FLOAT32_COUNT_ERROR L of each count) keeps the call's tolerance
@@ -548,13 +560,13 @@ class BoostObjective:
         forward differences of the curvatures, one count at a time (tens of microseconds: the generated function
         on five points); a coefficient that is a small difference of large counts (TP - FN at TP ~ FN) fails."""
         pooled = self.task == "binary" or self.average == "micro"
-        counts = numpy.array([c.sum() if pooled else c for c in counts], dtype=numpy.float64).reshape(4, 1, -1)
+        counts = numpy.array([_pooled(c) if pooled else c for c in counts], dtype=numpy.float64).reshape(4, 1, -1)
         points = (counts + self.eps) * _STEPS  # (4, 5, labels): the counts, then each in turn one step larger
         values = numpy.empty((4, *points.shape[1:]))  # a, b, q_a, q_b
         with numpy.errstate(all="ignore"):
             if pooled:  # NumPy's scalars: the generated function takes them several times as fast as arrays
-                for k, point in enumerate(points.reshape(4, 5).T.tolist()):
-                    values[:, k, 0] = self.curvatures(*map(numpy.float64, point))[1:]
+                for k, point in enumerate(points.reshape(4, 5).T):  # a row's elements are NumPy float64s
+                    values[:, k, 0] = self.curvatures(*point)[1:]
             else:
                 for row, value in zip(values, self.curvatures(*points)[1:]):
                     row[...] = value  # a number, where the coefficient does not depend on the counts
@@ -585,7 +597,8 @@ class BoostObjective:
 
     def _products(self, coefficients, total):
         """The largest of the kernel's products of the coefficients, at most L^2 S times them."""
-        return max(float(numpy.abs(v).max()) for v in coefficients) * max(self.L, 1.0) ** 2 * total
+        largest = max(abs(v) if isinstance(v, float) else float(numpy.abs(v).max()) for v in coefficients)
+        return largest * max(self.L, 1.0) ** 2 * total
 
     def _rescaling(self, factor, coefficients, total, dtype=numpy.float64):
         """The factor, capped where it would overflow the kernel's products of the coefficients in the
@@ -1120,9 +1133,12 @@ class BoostObjective:
     def _float32_numbers(self):
         """The float32 amplifier's numbers 1/2, 1, L / 2, offset / 2 and L (1/2 - threshold) as 0-d float32 arrays:
         NumPy takes those as fast as arrays, where a Python number costs a conversion at each call (on a block,
-        half a call's time)."""
-        return tuple(numpy.array(v, numpy.float32) for v in (0.5, 1.0, self.L / 2, 0.5 * self.offset,
-                                                              self.L * (0.5 - self.threshold)))
+        half a call's time); made once (no ufunc writes them)."""
+        numbers = self.__dict__.get("_numbers32")
+        if numbers is None:
+            numbers = self._numbers32 = tuple(numpy.array(v, numpy.float32) for v in (
+                0.5, 1.0, self.L / 2, 0.5 * self.offset, self.L * (0.5 - self.threshold)))
+        return numbers
 
     def _class_counts(self, z, y, w, kept=None):
         """_count_sums for task="multiclass", with yh = softmax(L/2 softmax(z)); into `kept` (two class-major
@@ -1148,14 +1164,20 @@ class BoostObjective:
         array of shape (C,), or one number for a binary or micro-averaged objective), weighted as the average
         weighs each label."""
         pooled = self.task == "binary" or self.average == "micro"
-        points = [numpy.float64(c.sum()) + self.eps for c in counts] if pooled else [c + self.eps for c in counts]
+        points = [_pooled(c) + self.eps for c in counts] if pooled else [c + self.eps for c in counts]
         with numpy.errstate(all="ignore"):
-            values = [numpy.asarray(v, dtype=numpy.float64) for v in self.curvatures(*points)]
-        if not all(numpy.isfinite(v).all() for v in values):
+            values = self.curvatures(*points)
+        if pooled:  # numbers: checked without NumPy's per-call costs
+            values = tuple(float(v) for v in values)
+            finite = all(math.isfinite(v) for v in values)
+        else:
+            values = [numpy.asarray(v, dtype=numpy.float64) for v in values]
+            finite = all(numpy.isfinite(v).all() for v in values)
+        if not finite:
             raise self.error(nonfinite_message(self.name, [float(numpy.sum(c)) for c in counts] if pooled else None,
                                                per_class=not pooled, derivatives="gradient or Hessian"))
         if pooled:
-            return tuple(float(v) for v in values)
+            return values
         weights = self._label_weights(counts)
         shape = numpy.shape(counts[0])
         loss, *rest = (numpy.broadcast_to(v, shape) * weights for v in values)
