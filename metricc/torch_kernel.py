@@ -245,6 +245,19 @@ def input_summary(input, target, weight):
     return torch.stack([r.min for r in ranges] + [r.max for r in ranges])
 
 
+def with_given_weights(values, given):
+    """The input summary `values` (a list of numbers, or a tensor) with the weights' range, its fields 2 and 5,
+    replaced by `given`, the (min, max) of the weights as given (0-d tensors; 1.0, 1.0 for no weights; None: as it
+    is), where the summary read weights that are 0 on ignored elements."""
+    if given is None:
+        return values
+    if isinstance(values, list):
+        return [*values[:2], float(given[0]), *values[3:5], float(given[1]), *values[6:]]
+    low, high = (v.reshape(1).to(values.dtype) if isinstance(v, torch.Tensor)
+                 else torch.full((1,), v, dtype=values.dtype, device=values.device) for v in given)
+    return torch.cat([values[:2], low, values[3:5], high, values[6:]])
+
+
 def summary_fields(values):
     """(x_min, x_max, y_min, y_max, w_min, w_max) from the values of input_summary (w = 1 without weights)."""
     half = len(values) // 2
@@ -998,14 +1011,19 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             if self._pending:
                 self._check_pending(wait=self._synced())  # processes must agree on when to raise
         self._check_dtype_once(input.dtype)
-        if self.ignore_index is not None:
-            target, sample_weight = self._kept(input, target, sample_weight)
+        given = None  # the weights' range as given (none: 1), which their checks read (as every backend's do)
+        if self.ignore_index is not None and self.check_inputs:
+            if sample_weight is None:
+                given = (1.0, 1.0)
+            elif sample_weight.numel():
+                given = torch.aminmax(sample_weight.detach().reshape(-1).to(_accumulation_dtype(input)))
+            target, sample_weight = self._kept(input, target, sample_weight)  # (0 where ignored)
         weight = sample_weight if sample_weight is None or sample_weight.dim() == 1 else sample_weight.reshape(-1)
         check = self.check_inputs
         group = (self.process_group or "default") if self.sync else None
         training, running = self._running_for_this_step()
-        verify = (None if not check or torch.compiler.is_compiling()
-                  else lambda values: self._verify(values, input.numel(), weight is not None, input.dtype))
+        verify = (None if not check or torch.compiler.is_compiling() else lambda values: self._verify(
+            with_given_weights(values, given), input.numel(), weight is not None, input.dtype))
         folded = bool(self.bce_weight) and folds_blend(input.numel(), self.fused, self.from_logits, group)
         spec = Spec(self.scalars, self.host_scalars, self.current_L(), self.threshold, self.from_logits, self.eps,
                     self.fused, check, group, running, self.momentum, verify, self.bce_weight if folded else 0.0,
@@ -1015,7 +1033,8 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         loss = apply_function(SoftConfusionFunction, flat_input, flat_target, weight, spec)
         loss, summary = loss if isinstance(loss, tuple) else (loss, None)
         if check and summary is not None and summary.numel():  # not checked inside the forward pass
-            loss = self._check_values(loss, summary, input.numel(), weight is not None, input.dtype)
+            loss = self._check_values(loss, with_given_weights(summary, given), input.numel(), weight is not None,
+                                      input.dtype)
         self._count_step(training)
         if self.bce_weight and not folded:
             bce = self._bce(input, target, sample_weight)
@@ -1096,7 +1115,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             if not total > 0 and self.ignore_index is None:
                 raise self.error("Expected `sample_weight` to have a positive entry in some process, but all are "
                                  "zero (or every batch is empty).")
-        elif not w_max > 0 and self.ignore_index is None:  # (every element ignored: no gradient)
+        elif not w_max > 0:  # (the weights as given: every element ignored gives no gradient, and no error)
             raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
         if not largest_count <= MAX_COUNT:
             raise self.error(f"the weighted counts reach {largest_count:.3g}, beyond {MAX_COUNT:g}, where the "

@@ -299,3 +299,29 @@ def test_deferred_checks_take_the_largest_finite_logits_as_finite(as_accelerator
     _Event.finished = True
     loss_fn.check_pending()
     assert math.isfinite(loss.item())
+
+
+def test_an_ignore_labels_weights_are_checked_as_given_without_a_read_back(as_accelerator):
+    """With ignore_index the torch binary loss checks the weights as given (all zero, or negative on an ignored
+    element, raise as in NumPy): on an accelerator without reading a value back during the step, and
+    check_pending() raises (a negative weight's batch has a NaN loss meanwhile)."""
+    loss_fn = _warm(compile_metric("f1", ignore_index=255).to_torch(pure=True))
+    x, y = _batch(seed=5)
+    target = torch.where(torch.arange(64) % 5 == 0, torch.tensor(255.0), y)
+    as_accelerator.start()
+    weighted = loss_fn(x, target, torch.ones(64))
+    ignored = loss_fn(x, torch.full((64,), 255.0))  # every element ignored: fine
+    loss_fn(x, target, torch.zeros(64))
+    assert as_accelerator == []
+    as_accelerator.recording = False
+    assert torch.isfinite(weighted) and torch.isfinite(ignored)
+    with pytest.raises(MetriccError, match="positive entry"):  # (as without an ignore label: a local all-zero
+        loss_fn.check_pending()                                #  share is no error under sync, so no NaN here)
+    negative_on_ignored = torch.where(target == 255, -1.0, 1.0)
+    as_accelerator.start()
+    failing = loss_fn(x, target, negative_on_ignored)
+    assert as_accelerator == []
+    as_accelerator.recording = False
+    assert torch.isnan(failing)
+    with pytest.raises(MetriccError, match="finite and non-negative"):
+        loss_fn.check_pending()

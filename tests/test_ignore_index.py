@@ -367,19 +367,27 @@ def test_any_catalog_metric_on_any_ignored_elements_is_that_of_the_kept_ones(nam
     assert not grad[ignored].any() and not x.grad.numpy()[ignored].any()
 
 
-@pytest.mark.parametrize("backend", ["numpy", "jax", "multilabel-numpy", "multilabel-torch", "multilabel-jax"])
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax", "multilabel-numpy", "multilabel-torch",
+                                     "multilabel-jax"])
 def test_a_users_own_all_zero_weights_are_still_refused(backend):
     """Ignored elements never raise, but weights that are all zero as given are an error, as without an ignore
-    label (the torch binary loss checks the weights with the ignored elements' 0 folded in, and takes them as a
-    batch of ignored elements)."""
+    label, and so is a negative weight, on an ignored element too. The torch binary loss had checked the weights
+    with the ignored elements' 0 folded in: all-zero weights gave a constant loss and no gradient, a negative
+    weight on an ignored element passed, where NumPy and JAX refuse both."""
     multilabel = backend.startswith("multilabel")
     options = {"task": "multilabel", "num_classes": 2} if multilabel else {}
     metric = compile_metric("f1", ignore_index=IGNORE, **options)
     z = np.zeros((4, 2)) if multilabel else np.zeros(4)
     target = np.array([[0, 1], [IGNORE, 1], [1, 0], [0, 0]]) if multilabel else np.array([0, 1, IGNORE, 1])
-    w = np.zeros(4)
     with pytest.raises(MetriccError, match="positive entry"):
-        call(backend.split("-")[-1], metric, z, target, w)
+        call(backend.split("-")[-1], metric, z, target, np.zeros(4))
+    negative_on_ignored = np.array([1.0, -1.0, 1.0, 1.0]) if multilabel else np.array([1.0, 1.0, -1.0, 1.0])
+    with pytest.raises(MetriccError, match="finite and non-negative"):
+        call(backend.split("-")[-1], metric, z, target, negative_on_ignored)
+    positive_on_ignored_only = np.array([0.0, 1.0, 0.0, 0.0]) if multilabel else np.array([0.0, 0.0, 1.0, 0.0])
+    with warnings.catch_warnings():  # (the weights leave every kept element out: no error, as NumPy has it)
+        warnings.simplefilter("ignore")
+        call(backend.split("-")[-1], metric, z, target, positive_on_ignored_only)
 
 
 def test_jax_under_jit_poisons_a_users_all_zero_weights():
