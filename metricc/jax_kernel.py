@@ -357,6 +357,7 @@ class MultiSoftConfusionLoss(_Pickled):
              else _numbers(sample_weight, "sample_weight", self.error).astype(z.dtype))
         if w.shape != (n,):
             raise self.error(f"Expected `sample_weight` of shape ({n},), but got {w.shape}.")
+        given = w  # the checks read the weights as given; the kernel takes them with the ignored elements' 0
         if self.check_dtype is not None and z.dtype not in self._checked_dtypes:
             self._checked_dtypes.add(z.dtype)
             self.check_dtype(z.dtype.name)
@@ -400,10 +401,10 @@ class MultiSoftConfusionLoss(_Pickled):
             w = jnp.where(ignored, 0, w)
         if self.check_inputs and not _traced(z):
             self._check_input(z)
-        if self.check_inputs and not _traced(w):
-            if not bool((jnp.isfinite(w) & (w >= 0)).all()):
+        if self.check_inputs and not _traced(given):
+            if not bool((jnp.isfinite(given) & (given >= 0)).all()):
                 raise self.error("Expected `sample_weight` to be finite and non-negative.")
-            if sample_weight is not None and not bool(jnp.asarray(sample_weight).max() > 0):
+            if sample_weight is not None and not bool(given.max() > 0):
                 raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
             _warn_if_light(float(w.sum()), self.eps, self.warning)
         loss = _mapped(self._loss, self.axis_name, self.error)(z, y, w)
@@ -416,11 +417,10 @@ class MultiSoftConfusionLoss(_Pickled):
                 labels = (y >= 0) & (y <= 1)
             else:
                 labels = ignored | ((target >= 0) & (target < self.num_classes))
-            weights = [jnp.isfinite(w) & (w >= 0), *([] if sample_weight is None
-                                                     else [jnp.any(jnp.asarray(sample_weight) > 0)])]
+            weights = [jnp.isfinite(given) & (given >= 0), *([] if sample_weight is None else [jnp.any(given > 0)])]
             loss = _poisoned(loss, [*([jnp.isfinite(z)] if _traced(z) else []),
                                     *([labels] if _traced(target) else []),
-                                    *(weights if _traced(w) else [])], self.axis_name)
+                                    *(weights if _traced(given) else [])], self.axis_name)
         return loss
 
     def _check_input(self, z):

@@ -396,3 +396,17 @@ def test_jax_under_jit_poisons_a_users_all_zero_weights():
     assert np.isfinite(float(loss_fn(z, target, jax.numpy.ones(4))))
     assert np.isfinite(float(loss_fn(z, jax.numpy.full(4, IGNORE), jax.numpy.ones(4))))
     assert np.isnan(float(loss_fn(z, target, jax.numpy.zeros(4))))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_multiclass_weights_are_checked_as_given(backend):
+    """A multi-class loss with ignore_index: all-zero weights and a negative weight on an ignored row raise in
+    every backend (JAX had taken the negative one), weights on ignored rows alone give no error."""
+    metric = compile_metric("f1", task="multiclass", num_classes=3, ignore_index=-100)
+    z = np.random.default_rng(0).normal(size=(6, 3))
+    target = np.array([0, 1, -100, 2, 1, 0])
+    with pytest.raises(MetriccError, match="positive entry"):
+        call(backend, metric, z, target, np.zeros(6))
+    with pytest.raises(MetriccError, match="finite and non-negative"):
+        call(backend, metric, z, target, np.array([1, 1, -1, 1, 1, 1.0]))
+    call(backend, metric, z, target, np.array([0, 0, 1, 0, 0, 0.0]))
