@@ -378,7 +378,7 @@ def test_a_users_own_all_zero_weights_are_still_refused(backend):
     options = {"task": "multilabel", "num_classes": 2} if multilabel else {}
     metric = compile_metric("f1", ignore_index=IGNORE, **options)
     z = np.zeros((4, 2)) if multilabel else np.zeros(4)
-    target = np.array([[0, 1], [IGNORE, 1], [1, 0], [0, 0]]) if multilabel else np.array([0, 1, IGNORE, 1])
+    target = np.array([[0, 1], [IGNORE, IGNORE], [1, 0], [0, 0]]) if multilabel else np.array([0, 1, IGNORE, 1])
     with pytest.raises(MetriccError, match="positive entry"):
         call(backend.split("-")[-1], metric, z, target, np.zeros(4))
     negative_on_ignored = np.array([1.0, -1.0, 1.0, 1.0]) if multilabel else np.array([1.0, 1.0, -1.0, 1.0])
