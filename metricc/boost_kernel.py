@@ -290,7 +290,9 @@ class EvalMetric:
     lower is better), in the caller's convention: XGBoost's train(custom_metric=...) (margins, DMatrix) -> (name,
     value); XGBClassifier's eval_metric (labels, margins) -> value, as scikit-learn's metrics; LightGBM, both APIs
     -> (name, value, is_higher_better). Its __name__, under which XGBClassifier records it, and the name it
-    returns are the formula's ("1-f1")."""
+    returns are the formula's ("1-f1"). It reads what the calling booster passes (booster_scores()): the raw
+    scores of metricc's objective (or another custom one), or the predictions of the booster's own objective
+    (binary:logistic's probabilities, positive from the threshold)."""
 
     def __init__(self, objective):
         self.objective = objective
