@@ -977,9 +977,22 @@ class BoostObjective:
             raise self.error(f"Expected margins of shape (n, {columns}) and n class indices (at least one sample), "
                              f"but got {z.shape} and {y.shape}.")
         z = z.reshape(-1, columns)
-        if not ((y >= 0) & (y < columns) & (y == numpy.floor(y))).all():
-            raise self.error(f"Expected class indices 0, 1, ..., {columns - 1} as labels.")
+        valid = (y >= 0) & (y < columns) & (y == numpy.floor(y))
+        if not valid.all():
+            raise self.error(self._class_label_message(y, valid))
         return z, y, self._weights(z, sample_weight)
+
+    def _class_label_message(self, y, valid):
+        """What is wrong with the class indices y (n,), of which those not `valid` are no class, and where."""
+        row = int(numpy.argmin(valid))
+        message = (f"Expected class indices 0, 1, ..., {self.num_classes - 1} as labels, but row {row} holds "
+                   f"{y[row].item():g}")
+        whole = numpy.isfinite(y).all() and (y == numpy.floor(y)).all() and y.min() >= 0
+        if whole and y.min() >= 1 and y.max() == self.num_classes:
+            return message + f": labels 1 to {self.num_classes}? subtract 1"
+        if whole:
+            return message + f": for {int(y.max()) + 1} classes, compile with num_classes={int(y.max()) + 1}"
+        return message + "."
 
     def _one_hot(self, labels):
         """Class indices (n,) as class-major one-hot columns (C, n), float64."""

@@ -1412,3 +1412,21 @@ def test_emitted_eval_metric_reads_what_the_booster_passes(booster):
     builtin = "binary" if booster == "lightgbm" else "binary:logistic"
     recorded, true = _recorded_and_true(booster, builtin, objective, X, y, slice(0, 1000), slice(1000, None))
     assert 0 < true < 0.5 and recorded == pytest.approx(true, abs=1e-6)
+
+
+@pytest.mark.parametrize("labels,expected", [
+    ([0, 1, 3, 2], r"class indices 0, 1, \.\.\., 2 as labels, but row 2 holds 3: .*num_classes=4"),
+    ([1, 2, 3, 3], r"but row 2 holds 3: .*1 to 3.*subtract 1"),
+    ([0, 1, 1.5, 2], r"but row 2 holds 1\.5"),
+    ([0, -1, 1, 2], r"but row 1 holds -1"),
+    ([0, 1, np.nan, 2], r"but row 2 holds nan"),
+])
+def test_multiclass_labels_out_of_range_are_named(labels, expected):
+    """A multi-class objective's bad label was refused with "Expected class indices 0, 1, ..., 2 as labels."
+    alone: not which row, which value, or the likely cause (1-based labels, too few classes)."""
+    objective = compile_metric("f1", task="multiclass", num_classes=3).to_xgboost()
+    y = np.asarray(labels, dtype=np.float64)
+    with pytest.raises(MetriccError, match=expected):
+        objective(y, np.zeros((4, 3)))
+    with pytest.raises(MetriccError, match=expected):
+        objective.eval_metric(y, np.zeros((4, 3)))
