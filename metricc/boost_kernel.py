@@ -23,6 +23,7 @@ import warnings
 
 import numpy
 
+from metricc.probability_hint import class_index_hint  # emitted modules inline this import
 from metricc.probability_hint import masked_message, nonfinite_message  # emitted modules inline this import
 
 HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
@@ -987,12 +988,8 @@ class BoostObjective:
         row = int(numpy.argmin(valid))
         message = (f"Expected class indices 0, 1, ..., {self.num_classes - 1} as labels, but row {row} holds "
                    f"{y[row].item():g}")
-        whole = numpy.isfinite(y).all() and (y == numpy.floor(y)).all() and y.min() >= 0
-        if whole and y.min() >= 1 and y.max() == self.num_classes:
-            return message + f": labels 1 to {self.num_classes}? subtract 1"
-        if whole:
-            return message + f": for {int(y.max()) + 1} classes, compile with num_classes={int(y.max()) + 1}"
-        return message + "."
+        whole = numpy.isfinite(y).all() and (y == numpy.floor(y)).all()
+        return message + (class_index_hint(y.min(), y.max(), self.num_classes) if whole else ".")
 
     def _one_hot(self, labels):
         """Class indices (n,) as class-major one-hot columns (C, n), float64."""

@@ -23,6 +23,7 @@ from .backends import TRAINING_DEFAULTS, booster_defaults, training_defaults
 from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
+from .probability_hint import class_index_hint
 from .lrange import default_accuracy, validate_L
 from .printing import curvatures_source, scalars_source
 from .vocabulary import AVERAGES, COUNTS, TASKS
@@ -470,7 +471,8 @@ def _class_indices(values: Any, n: int, num_classes: int) -> np.ndarray:
                            f"{array.dtype} {array.shape} (take the arg-max of the scores first).")
     if array.size and (array.min() < 0 or array.max() >= num_classes):
         raise MetriccError(f"Expected `predictions` to be class indices in [0, {num_classes}), but got "
-                           f"{array.min() if array.min() < 0 else array.max()}.")
+                           f"{array.min() if array.min() < 0 else array.max()}"
+                           f"{class_index_hint(array.min(), array.max(), num_classes)}")
     return array
 
 

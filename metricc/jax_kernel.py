@@ -25,7 +25,7 @@ from metricc.multiclass_math import element_rows, pullback, soft_predictions  # 
 from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.probability_hint import masked_message, per_element_message  # emitted modules inline this import
 from metricc.probability_hint import shape_message, target_hint  # emitted modules inline this import
-from metricc.probability_hint import target_range_message  # emitted modules inline this import
+from metricc.probability_hint import class_index_hint, target_range_message  # emitted modules inline this import
 from metricc.probability_hint import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
 from metricc.probability_hint import probabilities_ignore_message  # emitted modules inline this import
 
@@ -396,7 +396,8 @@ class MultiSoftConfusionLoss(_Pickled):
                 kept = target[~ignored]
                 if kept.size and not bool(((kept >= 0) & (kept < self.num_classes)).all()):
                     bad = kept.min() if kept.min() < 0 else kept.max()
-                    raise self.error(f"Expected class indices in [0, {self.num_classes}), but got {bad}.")
+                    raise self.error(f"Expected class indices in [0, {self.num_classes}), but got {bad}"
+                                     f"{class_index_hint(kept.min(), kept.max(), self.num_classes)}")
             y = jax.nn.one_hot(jnp.where(ignored, 0, target), self.num_classes, dtype=z.dtype)
             w = jnp.where(ignored, 0, w)
         if self.check_inputs and not _traced(z):

@@ -17,7 +17,7 @@ from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_messa
 from metricc.probability_hint import per_element_message, target_hint  # emitted modules inline this import
 from metricc.probability_hint import probabilities_ignore_message  # emitted modules inline this import
 from metricc.probability_hint import probability_rows_message  # emitted modules inline this import
-from metricc.probability_hint import target_range_message  # emitted modules inline this import
+from metricc.probability_hint import class_index_hint, target_range_message  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
     """(n, num_classes) float64 rows with a 1 at each index: O(n C) memory, never a C x C identity."""
@@ -136,7 +136,8 @@ class MultiSoftConfusionLoss:
         kept = target[~ignored]
         if kept.size and (kept.min() < 0 or kept.max() >= self.num_classes):
             raise self.error(f"Expected class indices in [0, {self.num_classes}), but got "
-                             f"{kept.min() if kept.min() < 0 else kept.max()}.")
+                             f"{kept.min() if kept.min() < 0 else kept.max()}"
+                             f"{class_index_hint(kept.min(), kept.max(), self.num_classes)}")
         return one_hot(numpy.where(ignored, 0, target), self.num_classes), w * ~ignored
 
     def _arrays(self, input, target, sample_weight, check_inputs=None):

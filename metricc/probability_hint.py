@@ -120,6 +120,17 @@ def target_range_message(low, high, multilabel=False):
     return f"{message}: {'; '.join(hints)}." if hints else f"{message}."
 
 
+def class_index_hint(low, high, num_classes):
+    """What to append to the error for class indices outside [0, num_classes), given their least and largest
+    values: the likely cause, where one shows (labels counted from 1; more classes than compiled), else "."."""
+    low, high = float(low), float(high)
+    if low >= 1 and high == num_classes:
+        return f": labels 1 to {num_classes}? subtract 1."
+    if low >= 0 and high >= num_classes and high.is_integer():
+        return f": {int(high) + 1} classes? compile with num_classes={int(high) + 1}."
+    return "."
+
+
 # multi-class targets given as class probabilities: each row must sum to 1 within this (the sums in float64;
 # bfloat16 rounds each entry by up to 2^-9 of it, so a smoothed row of thirds sums to 1.002)
 ROW_SUM_TOLERANCE = 1e-2

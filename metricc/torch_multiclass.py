@@ -24,6 +24,7 @@ from metricc.probability_hint import light_weights, nonfinite_message, target_hi
 from metricc.probability_hint import per_element_message, target_range_message  # emitted modules inline this import
 from metricc.probability_hint import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
 from metricc.probability_hint import blend_overflow_message  # emitted modules inline this import
+from metricc.probability_hint import class_index_hint  # emitted modules inline this import
 from metricc.probability_hint import probabilities_ignore_message  # emitted modules inline this import
 
 def sigmoid_pair(x):
@@ -511,6 +512,6 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         elif self.task == "multiclass":
             if not (0 <= y_min and y_max < self.num_classes):
                 raise self.error(f"Expected class indices in [0, {self.num_classes}), but got "
-                                 f"{int(y_min)}..{int(y_max)}.")
+                                 f"{int(y_min)}..{int(y_max)}{class_index_hint(y_min, y_max, self.num_classes)}")
         elif not (y_min >= 0 and y_max <= 1):
             raise self.error(target_range_message(y_min, y_max, multilabel=True))

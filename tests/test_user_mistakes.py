@@ -628,3 +628,25 @@ def test_scikit_learns_binary_and_samples_averages():
                                                      "labels) is not one metricc computes: 'macro', 'micro', "
                                                      "'weighted' or 'none'")):
         compile_metric("f1", task="multilabel", num_classes=3, average="samples")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax", "score"])
+@pytest.mark.parametrize("labels, hint", [
+    ([1, 2, 3, 3], "labels 1 to 3? subtract 1."),
+    ([0, 1, 4, 2], "5 classes? compile with num_classes=5."),
+])
+def test_class_indices_out_of_range_say_the_likely_cause(backend, labels, hint):
+    """Class labels counted from 1, or more classes than compiled, were refused with the range alone."""
+    import jax
+
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    z, y = np.zeros((4, 3)), np.array(labels)
+    with pytest.raises(MetriccError, match=re.escape(hint)):
+        if backend == "numpy":
+            metric.loss_and_grad(z, y)
+        elif backend == "torch":
+            metric.to_torch()(torch.tensor(z), torch.tensor(y))
+        elif backend == "jax":
+            metric.to_jax()(jax.numpy.asarray(z), jax.numpy.asarray(y))
+        else:
+            metric.score(y, np.array([0, 1, 2, 0]))
