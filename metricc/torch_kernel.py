@@ -1012,10 +1012,10 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                 self._check_pending(wait=self._synced())  # processes must agree on when to raise
         self._check_dtype_once(input.dtype)
         given = None  # the weights' range as given (none: 1), which their checks read (as every backend's do)
-        if self.ignore_index is not None and self.check_inputs:
-            if sample_weight is None:
+        if self.ignore_index is not None:
+            if self.check_inputs and sample_weight is None:
                 given = (1.0, 1.0)
-            elif sample_weight.numel():
+            elif self.check_inputs and sample_weight.numel():
                 given = torch.aminmax(sample_weight.detach().reshape(-1).to(_accumulation_dtype(input)))
             target, sample_weight = self._kept(input, target, sample_weight)  # (0 where ignored)
         weight = sample_weight if sample_weight is None or sample_weight.dim() == 1 else sample_weight.reshape(-1)

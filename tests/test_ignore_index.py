@@ -410,3 +410,19 @@ def test_multiclass_weights_are_checked_as_given(backend):
     with pytest.raises(MetriccError, match="finite and non-negative"):
         call(backend, metric, z, target, np.array([1, 1, -1, 1, 1, 1.0]))
     call(backend, metric, z, target, np.array([0, 0, 1, 0, 0, 0.0]))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_ignored_elements_stay_out_without_input_checks(backend):
+    """check_inputs=False skips the checks only: the ignored elements still count nowhere (a change to the torch
+    binary loss's weight checks had left them in, as targets of 255, when the checks were off)."""
+    z, target, y, ignored, _ = batch(seed=7)
+    metric = compile_metric("f1", ignore_index=IGNORE)
+    expected = compile_metric("f1").loss_and_grad(z[~ignored], y[~ignored])[0]
+    if backend == "numpy":
+        got = metric.loss_and_grad(z, target, check_inputs=False)[0]
+    elif backend == "torch":
+        got = float(metric.to_torch(pure=True, check_inputs=False)(torch.tensor(z), torch.tensor(target)))
+    else:
+        got = float(metric.to_jax(check_inputs=False)(jax.numpy.asarray(z), jax.numpy.asarray(target)))
+    assert got == pytest.approx(expected, rel=1e-5)
