@@ -263,19 +263,30 @@ class CompiledMetric:
                                            name=self.formula, error=MetriccError, warning=MetriccWarning,
                                            **settings)
 
-    def scorer(self, *, pos_label: Any = 1, **score_options: Any):
+    def scorer(self, *, pos_label: Any = 1, labels: Any = None, **score_options: Any):
         """A scikit-learn scorer of this metric (for cross_val_score, GridSearchCV): score() on the estimator's
         predict(), called in scikit-learn's order (y_true, y_pred), where score() itself takes (predictions,
         target) as torchmetrics does (make_scorer(metric.score) would swap FP and FN); greater is better unless
         the formula is a `minimize:` cost. A binary metric counts the class `pos_label` as positive (1 by
-        default, as in scikit-learn; "yes" for classes "no"/"yes"). `score_options` (zero_division) go to
-        score(). Needs scikit-learn."""
+        default, as in scikit-learn; "yes" for classes "no"/"yes"). A multi-class metric takes the classes 0..C-1
+        as they are, and other class names ("a"/"b"/"c", 1..C) in sorted order, as an estimator's classes_, or
+        in the order of `labels` (the C class names; class_weight needs it). `score_options` (zero_division) go
+        to score(). Needs scikit-learn."""
         if self.average == "none":
             raise MetriccError("a scikit-learn scorer returns one number, and average='none' gives one per class: "
                                "compile with average='macro', 'micro' or 'weighted'")
+        if labels is not None:
+            if self.task != "multiclass":
+                raise MetriccError("labels=[...] names a multi-class metric's classes; a binary metric takes "
+                                   "pos_label=..., a multi-label one 0/1 columns")
+            labels = np.asarray(labels).ravel().tolist()
+            if len(labels) != self.num_classes or len(set(labels)) != len(labels):
+                raise MetriccError(f"labels=[...] names {len(labels)} classes, but the metric has num_classes="
+                                   f"{self.num_classes}: give each class once, in the metric's order")
         from sklearn.metrics import make_scorer
 
-        return make_scorer(_InScikitLearnOrder(self, pos_label), greater_is_better=not self.minimize, **score_options)
+        return make_scorer(_InScikitLearnOrder(self, pos_label, labels), greater_is_better=not self.minimize,
+                           **score_options)
 
     def tune_threshold(self, scores: Any, target: Any, sample_weight: Any = None) -> tuple[float, float]:
         """The cut-off on `scores` (logits, probabilities or any monotone score) that gives the best value of the
@@ -529,14 +540,46 @@ def _compiled(key: _Key) -> CompiledMetric:
 class _InScikitLearnOrder:
     """metric.score as scikit-learn calls a metric: (y_true, y_pred, sample_weight=None, **options)."""
 
-    def __init__(self, metric: CompiledMetric, pos_label: Any = 1):
-        self.metric, self.pos_label = metric, pos_label
+    def __init__(self, metric: CompiledMetric, pos_label: Any = 1, labels: list | None = None):
+        self.metric, self.pos_label, self.labels = metric, pos_label, labels
         self.__name__ = "metricc_score"  # scikit-learn's scorer prints it
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None, **options: Any):
         if self.metric.task == "binary":
             y_true, y_pred = self._positive(y_true, y_pred)
+        elif self.metric.task == "multiclass":
+            y_true, y_pred = self._class_indices(y_true, y_pred)
         return self.metric.score(y_pred, y_true, sample_weight, **options)
+
+    def _class_indices(self, y_true: Any, y_pred: Any) -> tuple:
+        """The classes of a multi-class problem as the metric's indices 0..C-1: as they are if they are such
+        indices (the metric's ignore_index passes too), else their places in `labels`, or without it in the
+        sorted classes present (only the order of class_weight depends on which class is which)."""
+        y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+        metric, ignored = self.metric, self.metric.ignore_index
+        kept = y_true if ignored is None else y_true[y_true != ignored]
+        present = np.unique(np.concatenate([kept.ravel(), y_pred.ravel()]))
+        if self.labels is None:
+            indices = present.dtype.kind in "iub" and (not present.size or 0 <= present[0])
+            if indices and (not present.size or present[-1] < metric.num_classes):
+                return y_true, y_pred
+            if len(present) > metric.num_classes:
+                shown = ", ".join(_describe(c) for c in present[:5].tolist()) + (", ..." if len(present) > 5 else "")
+                raise MetriccError(f"the scorer got {len(present)} classes ({shown}), but the metric has num_classes="
+                                   f"{metric.num_classes}: compile it with num_classes={len(present)}")
+            if metric.class_weight is not None:
+                raise MetriccError("class_weight follows the order of the classes: pass scorer(labels=[...]), the "
+                                   "class names in that order")
+            labels = present.tolist()
+        else:
+            labels = self.labels
+            unknown = [c for c in present.tolist() if c not in labels]
+            if unknown:
+                raise MetriccError(f"the scorer got the class {_describe(unknown[0])}, which is not one of the "
+                                   f"classes labels={labels}")
+        index = {c: k for k, c in enumerate(labels)}
+        truth = np.array([index.get(c, ignored) for c in y_true.tolist()], dtype=np.int64).reshape(y_true.shape)
+        return truth, np.array([index[c] for c in y_pred.tolist()], dtype=np.int64).reshape(y_pred.shape)
 
     def _positive(self, y_true: Any, y_pred: Any) -> tuple:
         """The classes of a binary problem as 1 (pos_label) and 0, as scikit-learn's binary metrics take them:

@@ -91,6 +91,55 @@ def test_scorer_takes_scikit_learns_argument_order():
     assert compile_metric("precision").scorer(zero_division=1)(never_positive, X, y) == 1
 
 
+def test_multiclass_scorer_takes_class_names_as_scikit_learn_does():
+    """A multi-class scorer on classes named other than 0..C-1 ("a"/"b"/"c", 1..C) gave NaN in every fold of
+    cross_val_score ("Expected `target` to hold numbers, but got dtype <U1", or class indices out of range), where
+    scikit-learn's "f1_macro" scores them: they are matched to the metric's classes in sorted order, as an
+    estimator's classes_, or in the order of scorer(labels=...), which class_weight needs."""
+    from sklearn.datasets import make_classification
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import fbeta_score, make_scorer
+    from sklearn.model_selection import cross_val_score
+
+    X, y = make_classification(300, 6, n_informative=4, n_classes=3, random_state=0)
+    model = LogisticRegression(max_iter=500)
+    for classes in (np.array(["a", "b", "c"]), np.array([1, 2, 3]), np.array([-5, 7, 2])):
+        labels = classes[y]
+        for average in ("macro", "micro", "weighted"):
+            metric = compile_metric("f1", task="multiclass", num_classes=3, average=average)
+            got = cross_val_score(model, X, labels, cv=3, error_score="raise", scoring=metric.scorer())
+            np.testing.assert_allclose(got, cross_val_score(model, X, labels, cv=3, scoring=f"f1_{average}"),
+                                       rtol=0, atol=1e-12)
+    # class weights follow the order of labels=..., the metric's class order
+    labels = np.array(["c", "a", "b"])[y]
+    weighted = compile_metric("fbeta", beta=2, task="multiclass", num_classes=3, class_weight=[3, 1, 2])
+    got = cross_val_score(model, X, labels, cv=3, error_score="raise", scoring=weighted.scorer(labels=["c", "a", "b"]))
+
+    def weighted_f2(truth, predicted):
+        per_class = fbeta_score(truth, predicted, beta=2, labels=["c", "a", "b"], average=None)
+        return np.dot(per_class, [3, 1, 2]) / 6
+
+    np.testing.assert_allclose(got, cross_val_score(model, X, labels, cv=3, scoring=make_scorer(weighted_f2)),
+                               rtol=0, atol=1e-12)
+    fitted = model.fit(X, labels)
+    with pytest.raises(MetriccError, match=re.escape("class_weight follows the order of the classes: pass "
+                                                     "scorer(labels=[...]), the class names in that order")):
+        weighted.scorer()(fitted, X, labels)
+    with pytest.raises(MetriccError, match=re.escape("the class 'b', which is not one of the classes "
+                                                     "labels=['c', 'a', 'd']")):
+        weighted.scorer(labels=["c", "a", "d"])(fitted, X, labels)
+    with pytest.raises(MetriccError, match=re.escape("labels=[...] names 2 classes, but the metric has "
+                                                     "num_classes=3")):
+        weighted.scorer(labels=["c", "a"])
+    four = np.array(["a", "b", "c", "d"])[np.arange(300) % 4]
+    with pytest.raises(MetriccError, match=re.escape("got 4 classes ('a', 'b', 'c', 'd'), but the metric has "
+                                                     "num_classes=3")):
+        compile_metric("f1", task="multiclass", num_classes=3).scorer()(model.fit(X, four), X, four)
+    with pytest.raises(MetriccError, match=re.escape("labels=[...] names a multi-class metric's classes; a binary "
+                                                     "metric takes pos_label=")):
+        compile_metric("f1").scorer(labels=[0, 1])
+
+
 def test_scorer_of_one_value_per_class_is_refused():
     """A scikit-learn scorer returns one number: average='none' (one per class) is refused when the scorer is
     made, saying which average to use, not at the first fold deep inside cross_val_score."""
