@@ -89,8 +89,8 @@ def booster_scores(frame):
     from `frame` on) passes an evaluation function (BOOSTER_OBJECTIVES), or None: a custom objective's raw
     scores, as metricc's own, and where no booster is calling. Neither booster says it in the call (XGBoost
     passes a DMatrix, LightGBM a Dataset or, through its scikit-learn API, labels): XGBoost's Booster.eval_set
-    knows whether it predicts margins (with a custom objective) and its booster the objective's name, LightGBM's
-    booster its parameters ("none" for a custom objective)."""
+    knows whether it predicts margins (in training, with a custom objective; called directly, by default) and its
+    booster the objective's name, LightGBM's booster its parameters ("none" for a custom objective)."""
     name = None
     for _ in range(6):  # the booster's evaluation calls eval_metric directly or through a wrapper or two
         if frame is None:
@@ -98,8 +98,15 @@ def booster_scores(frame):
         module, function = frame.f_globals.get("__name__"), frame.f_code.co_name
         if module == "xgboost.core" and function == "eval_set":
             local = frame.f_locals
-            if not local.get("output_margin", True):
+            margins = local.get("output_margin", True)
+            # in training (train's callbacks, cv's folds) XGBoost predicts margins exactly for a custom objective;
+            # called directly, eval_set predicts them by default, the logits of a model of the booster's own one
+            caller = None if frame.f_back is None else frame.f_back.f_globals.get("__name__")
+            if not margins or caller not in ("xgboost.callback", "xgboost.training"):
                 name = json.loads(local["self"].save_config())["learner"]["objective"]["name"]
+                if margins:  # a classifier's logits; else the raw scores of a custom objective (none is named)
+                    task = BOOSTER_OBJECTIVES.get(name, (None, None))[1]
+                    name = {"binary": "binary:logitraw", "multiclass": "multi:softprob"}.get(task)
             break
         if module == "lightgbm.basic" and function == "__inner_eval":
             name = getattr(frame.f_locals["self"], "params", {}).get("objective") or "regression"  # the default

@@ -1345,6 +1345,36 @@ def test_eval_metric_reads_the_boosters_other_classifiers(booster, builtin):
     assert recorded == pytest.approx(true, abs=1e-6)  # XGBoost records 6 digits
 
 
+@pytest.mark.parametrize("builtin", ["binary:logistic", "binary:logitraw", "multi:softmax"])
+def test_eval_metric_reads_margins_of_a_direct_eval_set(builtin):
+    """Booster.eval_set(evals, feval=objective.eval_metric), called directly on a model of XGBoost's own
+    objective, predicts margins (its output_margin defaults to True): binary:logistic's logits were read as
+    metricc's raw scores, positive from 0 instead of logit(threshold), a wrong value without a word at any
+    threshold but 0.5, and multi:softmax's class margins as class indices."""
+    xgboost = pytest.importorskip("xgboost")
+    from sklearn.datasets import make_classification
+
+    multiclass = builtin == "multi:softmax"
+    X, y = make_classification(1500, n_informative=4, n_classes=3 if multiclass else 2,
+                               weights=[0.6, 0.3, 0.1] if multiclass else [0.85], random_state=0)
+    train, test = xgboost.DMatrix(X[:1000], y[:1000]), xgboost.DMatrix(X[1000:], y[1000:])
+    params = {"objective": builtin, "nthread": 1, **({"num_class": 3} if multiclass else {})}
+    model = xgboost.train(params, train, 20)
+    margins = model.predict(test, output_margin=True)
+    options = {"task": "multiclass", "num_classes": 3} if multiclass else {"threshold": 0.7}
+    metric = compile_metric("f1", **options)
+    predicted = margins.argmax(axis=1) if multiclass else (margins >= np.log(0.7 / 0.3)).astype(int)
+    true = 1 - metric.score(predicted, y[1000:])
+    assert 0 < true < 0.5
+    recorded = float(model.eval_set([(test, "test")], feval=metric.to_xgboost().eval_metric).split(":")[-1])
+    assert recorded == pytest.approx(true, abs=1e-6)
+    objective = metric.to_xgboost()  # and a model of metricc's objective: its raw scores
+    model = xgboost.train({**params, **objective.params, "objective": "reg:squarederror"}, train, 20, obj=objective)
+    true = 1 - metric.score(objective.predict(model.predict(test, output_margin=True)), y[1000:])
+    assert 0 < true < 0.5
+    assert float(model.eval_set([(test, "test")], feval=objective.eval_metric).split(":")[-1]) == pytest.approx(true)
+
+
 @pytest.mark.parametrize("booster,builtin", [("xgboost", "reg:squarederror"), ("lightgbm", "regression"),
                                              ("lightgbm", None)])
 def test_eval_metric_refuses_a_regression_model(booster, builtin):
