@@ -12,6 +12,11 @@ from typing import Any, NamedTuple
 
 import torch
 
+try:  # torch >= 2.3
+    from torch.compiler import is_compiling
+except ImportError:  # torch 2.1 and 2.2: the same question, asked of Dynamo, which answers it while it traces
+    from torch._dynamo import is_compiling
+
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.probability_hint import shape_message, target_range_message  # emitted modules inline this import
@@ -120,7 +125,7 @@ def _cached_when_eager(function):
 
     @functools.wraps(function)
     def call(*args):
-        return function(*args) if torch.compiler.is_compiling() else cached(*args)
+        return function(*args) if is_compiling() else cached(*args)
     return call
 
 
@@ -517,7 +522,7 @@ class ForwardRecord:
     def transforming():
         """Whether a torch.func transform is active (0.04 us where none is; never while torch.compile traces,
         which cannot trace the question and handles the transforms itself)."""
-        if torch.compiler.is_compiling():
+        if is_compiling():
             return False
         peek = getattr(getattr(torch._C, "_functorch", None), "peek_interpreter_stack", None)
         return peek is not None and peek() is not None
@@ -640,7 +645,7 @@ class SoftConfusionFunction(torch.autograd.Function):
         ctx.world_size = 1
         unit = 1.0 if largest is None else largest  # a and b carry the largest weight, the unit weights the rest
         host = (host_scalars is not None and not fused and reads_back_now(input.device) and not synced(group)
-                and not torch.compiler.is_compiling())
+                and not is_compiling())
         if host:  # CPU: one read-back of the counts and the summary, then Python floats
             values = (packed if packed is not None else torch.cat([counts, summary.to(counts.dtype)])).tolist()
             counts, summary_values = values[:4], values[4 if bce is None else 5:]
@@ -843,7 +848,7 @@ class InputChecks:
     def _check_dtype_once(self, dtype):
         """`check_dtype(dtype)` (if given) the first time `dtype` is seen; inside a compiled step, at the value
         checks, which leave the graph."""
-        if self.check_dtype is not None and dtype not in self._checked_dtypes and not torch.compiler.is_compiling():
+        if self.check_dtype is not None and dtype not in self._checked_dtypes and not is_compiling():
             self._checked_dtypes.add(dtype)
             self.check_dtype(dtype)
 
@@ -902,7 +907,7 @@ class TrainingState:
     def _warn_unsynced(self):
         """Once, where torch.distributed runs several processes and sync was left unchosen: each process's loss
         is then the metric of its own share of the batch, which DistributedDataParallel does not make global."""
-        if not getattr(self, "_sync_unchosen", False) or torch.compiler.is_compiling():  # (saved before it)
+        if not getattr(self, "_sync_unchosen", False) or is_compiling():  # (saved before it)
             return
         distributed = torch.distributed
         if not (distributed.is_available() and distributed.is_initialized()):
@@ -1022,7 +1027,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         check = self.check_inputs
         group = (self.process_group or "default") if self.sync else None
         training, running = self._running_for_this_step()
-        verify = (None if not check or torch.compiler.is_compiling() else lambda values: self._verify(
+        verify = (None if not check or is_compiling() else lambda values: self._verify(
             with_given_weights(values, given), input.numel(), weight is not None, input.dtype))
         folded = bool(self.bce_weight) and folds_blend(input.numel(), self.fused, self.from_logits, group)
         spec = Spec(self.scalars, self.host_scalars, self.current_L(), self.threshold, self.from_logits, self.eps,

@@ -1,6 +1,10 @@
 """The eager, fused (torch.compile) and NumPy paths compute the same loss and gradient, the fused path runs
 when asked for, and the torch Function saves no n-sized tensor beyond the bound."""
 
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 import torch
@@ -145,6 +149,41 @@ def test_module_works_inside_a_compiled_training_step():
     compiled = torch.compile(step)().item()
     assert compiled == pytest.approx(eager, rel=1e-6)
     torch.testing.assert_close(model.weight.grad, eager_grad, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.integration
+def test_runs_on_a_torch_without_compiler_is_compiling():
+    """torch.compiler.is_compiling came with torch 2.3; the README and pyproject promise torch >= 2.1, where every
+    loss raised AttributeError at its first call (seen with torch 2.1.2). Simulated here by deleting it before
+    metricc is imported: the binary and multi-class losses and an emitted module run as they do with it, and a
+    compiled step (with it back, as this torch's compiler needs it) takes Dynamo's answer as metricc's."""
+    script = textwrap.dedent("""
+        import torch
+        import torch._dynamo  # (imports it itself)
+        is_compiling = torch.compiler.is_compiling
+        del torch.compiler.is_compiling  # as torch 2.1 and 2.2, whose Dynamo answers by itself
+        torch._dynamo.is_compiling = lambda: is_compiling()  # (this torch's asks the deleted one)
+        from metricc import compile_metric
+        torch.manual_seed(0)
+        x, t = torch.randn(64, requires_grad=True), (torch.rand(64) < 0.4).float()
+        loss = compile_metric("f1").to_torch()(x, t)
+        loss.backward()
+        z, c = torch.randn(32, 3, requires_grad=True), torch.randint(0, 3, (32,))
+        compile_metric("f1", task="multiclass", num_classes=3).to_torch()(z, c).backward()
+        namespace = {}
+        exec(compile(compile_metric("mcc").emit("torch"), "emitted", "exec"), namespace)
+        namespace["MetricLoss"]()(x, t).backward()
+        torch.compiler.is_compiling = is_compiling  # this torch's own compiler needs it; metricc asks Dynamo
+        model, pure = torch.nn.Linear(3, 1), compile_metric("f1").to_torch(pure=True)
+        X = torch.randn(64, 3)
+        eager = pure(model(X).squeeze(1), t).item()
+        compiled = torch.compile(lambda: pure(model(X).squeeze(1), t))().item()
+        assert abs(compiled - eager) <= 1e-6 * abs(eager), (compiled, eager)
+        print("ok", round(loss.item(), 6), bool(torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0))
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[0] == "ok" and result.stdout.split()[-1] == "True"
 
 
 @pytest.mark.parametrize("soft", [False, True])
