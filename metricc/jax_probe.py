@@ -10,10 +10,15 @@ def jax_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, floa
 
     from .jax_kernel import slope
 
+    try:
+        enable_x64 = jax.enable_x64
+    except AttributeError:  # an older JAX has it in jax.experimental only
+        from jax.experimental import enable_x64
+
     def keeps_gradient(L: float) -> bool:
         # float64 exists only with x64 (the other types are the same either way); evaluated now, also where the
         # loss is first called inside jax.jit
-        with jax.enable_x64(True), jax.ensure_compile_time_eval():
+        with enable_x64(True), jax.ensure_compile_time_eval():
             p = jnp.asarray(ends, dtype=dtype)
             u = (p - jnp.asarray(threshold, dtype)) * jnp.asarray(L, dtype)
             if kernel == "naive":

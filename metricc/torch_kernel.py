@@ -802,12 +802,15 @@ class DeferredCheck(NamedTuple):
             host = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
         except RuntimeError:  # no pinned memory here: the copy waits for the device
             host = torch.empty(values.shape, dtype=values.dtype)
-        host.copy_(values, non_blocking=True)
         try:
             ready = torch.Event(device=values.device.type)
-            ready.record()
+        except AttributeError:  # torch before 2.4: CUDA's own event
+            ready = torch.cuda.Event() if values.device.type == "cuda" else None
         except (RuntimeError, ValueError, TypeError):
             ready = None
+        host.copy_(values, non_blocking=ready is not None)  # without an event to wait for, the copy waits
+        if ready is not None:
+            ready.record()
         return cls(host, ready, numel, weighted, dtype)
 
     def done(self):

@@ -461,7 +461,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             rows = sums[torch.argmax(torch.abs(sums - 1))]
         elif self.ignore_index is not None:
             target = torch.where(ignored_elements(target, self.ignore_index), torch.zeros_like(target), target)
-        x_range, y_range = torch.aminmax(input), torch.aminmax(target)
+        x_range, y_range = (torch.aminmax(t.float() if t.is_floating_point() and t.dtype.itemsize < 4 else t)
+                            for t in (input, target))  # (half: older torch has no aminmax for it on the CPU)
         weights = [] if sample_weight is None else [*torch.aminmax(sample_weight), sample_weight.sum()]
         return torch.stack([v.to(torch.float64) for v in [*x_range, *y_range, kind, rows, *weights]])
 

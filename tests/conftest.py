@@ -10,6 +10,26 @@ settings.register_profile("random", derandomize=False)
 settings.load_profile("random" if os.environ.get("METRICC_FUZZ_RANDOM") else "deterministic")
 
 
+def _older_jax_takes_the_tests_x64_switch():
+    """The tests switch x64 with jax.enable_x64, which an older JAX (that pyproject admits) has in
+    jax.experimental only; JAX is imported for it only there."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        major_minor = tuple(int(part) for part in version("jax").split(".")[:2])
+    except (PackageNotFoundError, ValueError):
+        return
+    if major_minor < (0, 9):
+        import jax
+        from jax.experimental import enable_x64
+
+        if not hasattr(jax, "enable_x64"):
+            jax.enable_x64 = enable_x64
+
+
+_older_jax_takes_the_tests_x64_switch()
+
+
 def pytest_addoption(parser):
     parser.addoption("--slow", action="store_true", help="also run the long checks marked slow")
 
