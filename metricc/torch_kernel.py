@@ -463,6 +463,19 @@ def with_gradient_checked(loss, a, b):
     return loss
 
 
+def read_back(values, error):
+    """values.tolist(), for the input checks; where a torch.func transform wraps the tensor and this torch cannot
+    read it (seen with torch 2.1 and 2.4), the error class `error` with what to do, instead of torch's own."""
+    try:
+        return values.tolist()
+    except RuntimeError as failure:
+        if "doesn't have storage" not in str(failure):
+            raise
+    raise error("this torch cannot read a tensor's values under a torch.func transform, which the loss's input "
+                "checks do: pass check_inputs=False to take the loss under torch.func (grad, vjp), update torch, "
+                "or use loss.backward()")
+
+
 def running_counts_host(counts, running, momentum):
     """running_counts on Python floats (a CPU tensor's values, read once): the counts, and the state to write
     back once the batch has passed the input checks (None where its rates are not finite or it counts nothing)."""
@@ -863,7 +876,7 @@ class InputChecks:
             self._check_dtype_once(dtype)
         values = torch.cat([summary, loss.detach().reshape(-1).to(summary.dtype)])
         if reads_back_now(values.device):
-            self._verify(values.tolist(), numel, weighted, dtype)
+            self._verify(read_back(values, self.error), numel, weighted, dtype)
             return loss
         if len(self._pending) >= MAX_PENDING_CHECKS:
             self._check_pending(wait=True)

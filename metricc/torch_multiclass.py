@@ -17,7 +17,7 @@ import torch
 from metricc.torch_kernel import InputChecks, TrainingState  # emitted modules inline this import
 from metricc.torch_kernel import ForwardRecord, apply_function  # emitted modules inline this import
 from metricc.torch_kernel import check_devices, compiled, running_counts  # emitted modules inline this import
-from metricc.torch_kernel import ignored_elements, is_compiling  # emitted modules inline this import
+from metricc.torch_kernel import ignored_elements, is_compiling, read_back  # emitted modules inline this import
 from metricc.torch_kernel import computed_type, with_gradient_checked  # emitted modules inline this import
 from metricc.torch_kernel import once_only_because, refuse_second_derivative  # emitted modules inline this import
 from metricc.probability_hint import light_weights, nonfinite_message, target_hint  # emitted modules inline this import
@@ -364,7 +364,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         valid = None  # whether the inputs pass the checks, for the running state and the other processes
         if (self.check_inputs and running is not None and group is None and self._reads_back_now(input.device)
                 and not is_compiling()):  # the CPU, eager: raise before the state moves
-            self._verify_inputs(*self._fields(summary.tolist(), weighted, False)[0][:8])
+            self._verify_inputs(*self._fields(read_back(summary, self.error), weighted, False)[0][:8])
             valid = True
         elif self.check_inputs and (running is not None or group is not None):
             valid = ~self._failing(summary, weighted)

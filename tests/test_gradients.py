@@ -130,6 +130,32 @@ def test_torch_func_grad_and_vjp_give_the_backward_pass(task, pure):
         assert torch.allclose(grads[name], parameter.grad, rtol=1e-12, atol=1e-15)
 
 
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_torch_func_on_a_torch_that_cannot_read_transformed_values_says_so(task, monkeypatch):
+    """torch 2.1 and 2.4 cannot read a tensor's values under torch.func.grad, which a multi-class or multi-label
+    loss's input checks do: torch's "Cannot access data pointer of Tensor that doesn't have storage" came from
+    deep inside the loss. Simulated here (as that torch fails) for tensors that a transform wraps: metricc's
+    error says what to do, and check_inputs=False, which reads nothing, gives backward()'s gradient."""
+    import torch.func as func
+
+    wrapped, tolist = torch._C._functorch.is_functorch_wrapped_tensor, torch.Tensor.tolist
+
+    def old_tolist(tensor):
+        if wrapped(tensor):
+            raise RuntimeError("Cannot access data pointer of Tensor that doesn't have storage")
+        return tolist(tensor)
+
+    metric, x, y = _task_batch(task)
+    monkeypatch.setattr(torch.Tensor, "tolist", old_tolist)
+    with pytest.raises(MetriccError, match=r"cannot read a tensor's values under a torch\.func transform.*"
+                                           r"check_inputs=False"):
+        func.grad(lambda v: metric.to_torch(pure=True)(v, y))(x)
+    grad = func.grad(lambda v: metric.to_torch(pure=True, check_inputs=False)(v, y))(x)
+    leaf = x.clone().requires_grad_()
+    metric.to_torch(pure=True, check_inputs=False)(leaf, y).backward()
+    assert torch.allclose(grad, leaf.grad, rtol=1e-12, atol=0)
+
+
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
 def test_torch_func_grad_of_the_fused_loss(task):
     """With compile=True (both passes through torch.compile) torch.func.grad gives what backward() gives: under a
