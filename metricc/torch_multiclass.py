@@ -221,7 +221,8 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
         ctx.error = spec.error
         dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
         dim = 0 if spec.class_major else 1  # the class axis
-        with torch.autocast(input.device.type, enabled=False):
+        # (no_grad: as eager runs a Function's forward; torch 2.4's Dynamo traced it with grad, and refused out=)
+        with torch.autocast(input.device.type, enabled=False), torch.no_grad():
             if spec.fused:  # L as a tensor: no recompilation as the warm-up moves it
                 L = torch.tensor(spec.L, dtype=dtype, device=input.device)
                 yh, not_yh, saved, counts = compiled(forward_pass)(input, target, weight, L, spec.threshold,
@@ -453,6 +454,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         0, ignored labels as 0); under sync the forward pass appends the number of processes whose inputs
         failed: what _verify reads."""
         probabilities = self._probabilities(target)
+        input = input.detach()  # (no graph for the checks: torch 2.4's compiler would differentiate aminmax)
         # filled on the device (a tensor from a Python number would be a copy from the host at every step)
         kind = torch.full((), float(probabilities), dtype=torch.float64, device=input.device)
         rows = torch.ones((), dtype=torch.float64, device=input.device)
