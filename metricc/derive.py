@@ -26,6 +26,9 @@ TOGETHER_DENOMINATORS_LIMIT = 20  # ... or with more distinct denominators (thei
 FACTOR_OPS_LIMIT = 200  # factor only a common-denominator form this small ...
 FACTOR_DEGREE_LIMIT = 12  # ... and of at most this degree (factoring time grows steeply with the degree)
 FACTOR_BITS_LIMIT = 128  # ... and with exact constants of at most this many bits (1 + 1e-200 has 665: seconds)
+# ... and in at most this many generators (TP, log(FN), Max(1/2, FN), ...): with unlucky random evaluation points,
+# factoring a partial in ten did not end (the partials we factored usefully had at most eight)
+FACTOR_GENERATORS_LIMIT = 8
 # SymPy's polynomials write FP^(3333/10000) as a power of FP^(1/10000) and exp(1.234567 x) as a power of
 # exp(x/1000000): factoring such a form of degree 10,000 or 1,234,567 does not finish
 MAX_DERIVATIVE_SIZE = 20_000  # operations in the four partials together (as trees), before simplification
@@ -140,10 +143,20 @@ def simplest(expr: sp.Expr) -> sp.Expr:
     candidates = [expr, sp.together(expr)]
     together = candidates[-1]
     if (sp.count_ops(together) <= FACTOR_OPS_LIMIT and degree_bound(together) <= FACTOR_DEGREE_LIMIT
-            and constant_bits(together) <= FACTOR_BITS_LIMIT and fraction_degree(together) <= FACTOR_DEGREE_LIMIT):
+            and constant_bits(together) <= FACTOR_BITS_LIMIT and fraction_degree(together) <= FACTOR_DEGREE_LIMIT
+            and generator_count(together) <= FACTOR_GENERATORS_LIMIT):
         candidates.append(sp.factor(together))
     printable = [c for c in candidates if floats_hold(c)] or candidates  # together() can multiply 1e-200 away
     return min(printable, key=sp.count_ops)  # the first of equal size: the input when nothing helps
+
+
+def generator_count(expr: sp.Expr) -> int:
+    """How many generators SymPy's polynomials take for the numerator and denominator of `expr` together: its
+    symbols and its other terms (log(FN), sqrt(...), Max(...)), each a variable to factoring."""
+    try:
+        return len(sp.parallel_poly_from_expr(list(sp.fraction(expr)))[1].gens)
+    except sp.PolificationFailed:  # both are numbers
+        return 0
 
 
 def floats_hold(expr: sp.Expr) -> bool:

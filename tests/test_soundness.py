@@ -124,6 +124,38 @@ def test_formulas_that_hung_are_answered_within_2_s(formula):
     assert answers_within(2.0, compile_and_print)  # CPU time: a busy machine does not make the test fail
 
 
+# SymPy's factoring picks random evaluation points (from an unseeded generator); with some, this formula's partial,
+# a polynomial in ten generators (TP ... TN, log(FN), Max(1/2, FN), Heaviside(...), ...), did not end
+MANY_GENERATORS = "v0 = -max((TP / beta), log(FN)); v1 = sqrt(max(FN, 0.5)); ((--(beta - prevalence) + v0) * v1)"
+
+
+def test_a_partial_in_many_generators_is_not_factored(monkeypatch):
+    """Factoring time grows steeply with the number of generators, and with unlucky random points a polynomial
+    in ten of them did not finish (a formula the property tests drew hung compile_metric in one process of
+    several): such a partial keeps its common-denominator form; the formula compiles and its gradient is right."""
+    import sympy
+
+    from metricc import derive
+
+    factor = sympy.factor
+
+    def counted_factor(expr, *args, **kwargs):
+        try:  # (counted here as factor() sees them: the numerator's and denominator's together)
+            generators = len(sympy.parallel_poly_from_expr(list(sympy.fraction(expr)))[1].gens)
+        except sympy.PolificationFailed:  # both numbers
+            generators = 0
+        assert generators <= derive.FACTOR_GENERATORS_LIMIT, f"factoring {generators} generators: {expr}"
+        return factor(expr, *args, **kwargs)
+
+    monkeypatch.setattr(sympy, "factor", counted_factor)
+    metric = compile_metric(MANY_GENERATORS, beta=2.0, L=70.5)  # (a key of its own: compiled here, not cached)
+    z, y = np.array([0.3, -1.2, 2.0, 0.1, -0.4]), np.array([1.0, 0.0, 1.0, 1.0, 0.0])
+    loss, grad = metric.loss_and_grad(z, y)
+    step = 1e-6 * np.eye(5)
+    numeric = [(metric.loss_and_grad(z + h, y)[0] - metric.loss_and_grad(z - h, y)[0]) / 2e-6 for h in step]
+    np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-9)
+
+
 @pytest.mark.parametrize("formula, params, refused", [
     ("fbeta", {"beta": 1e100}, None),
     ("fbeta", {"beta": 3.3e-300}, "out of range (beyond 1e300 or below 1e-300 in size) with beta = 3.3e-300"),
