@@ -411,7 +411,7 @@ class CompiledMetric:
         settings = self._settings(options, f"to_{backend}()", extra)
         settings["ignore_index"] = self.ignore_index
         if self.task != "binary":
-            _check_multi_settings(self.formula, self.task, settings)
+            _check_multi_settings(self.formula, self.task, self.num_classes, settings)
             del settings["from_logits"]
             settings.update(task=self.task, num_classes=self.num_classes, average=self.average,
                             class_weight=self.class_weight)
@@ -669,7 +669,7 @@ def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0
     _check_settings(settings)
     minimize = _flag("minimize", minimize)
     multi = _check_task(task, num_classes, average, ignore_index, class_weight)
-    _check_multi_settings(formula, multi.task, settings)
+    _check_multi_settings(formula, multi.task, multi.num_classes, settings)
     if not isinstance(formula, str):
         raise MetriccError(f"Expected the formula to be a str, but got {type(formula).__name__}.")
     formula = str.__add__("", formula)  # a plain str: a subclass's methods never run again
@@ -742,12 +742,30 @@ def _ignore_label(given: Any, task: str) -> int:
     return ignore_index
 
 
-# Multi-class statistics that are not the mean of their one-vs-rest values (scikit-learn computes them on the
-# K x K confusion matrix), refused rather than silently averaged.
-_NOT_ONE_VS_REST = {"mcc", "matthews_corrcoef", "cohen_kappa"}
+# Named multi-class scores that scikit-learn does not define as the mean of their one-vs-rest values, refused
+# rather than silently averaged: what to write instead, for C classes
+_K_BY_K = ("is a statistic of the K x K confusion matrix, not the mean of one-vs-rest values, and metricc does not "
+           "compute it; for the mean of one-vs-rest values write the formula out (for MCC: "
+           "(TP*TN - FP*FN)/sqrt(PP*POS*NEG*PN))")
+_NOT_ONE_VS_REST = {
+    "mcc": lambda C: _K_BY_K, "matthews_corrcoef": lambda C: _K_BY_K, "cohen_kappa": lambda C: _K_BY_K,
+    "accuracy": lambda C: (f"is scikit-learn's accuracy_score, the share of correct predictions, not the mean of "
+                           f"one-vs-rest accuracies (1 - 2 (1 - accuracy)/{C}): it is the micro-averaged recall, "
+                           f"compile_metric(\"recall\", task=\"multiclass\", num_classes={C}, average=\"micro\"); "
+                           f"for the one-vs-rest mean write (TP + TN)/N"),
+    "balanced_accuracy": lambda C: (f"is scikit-learn's balanced_accuracy_score, the mean of the classes' recalls, "
+                                    f"not the mean of one-vs-rest (TPR + TNR)/2: it is the macro-averaged recall, "
+                                    f"compile_metric(\"recall\", task=\"multiclass\", num_classes={C}); for the "
+                                    f"one-vs-rest mean write (TPR + TNR)/2"),
+    "informedness": lambda C: (f"is scikit-learn's balanced_accuracy_score(adjusted=True), not the mean of "
+                               f"one-vs-rest TPR + TNR - 1: it is the macro average of ({C}*TPR - 1)/{C - 1}, "
+                               f"compile_metric(\"({C}*TPR - 1)/{C - 1}\", task=\"multiclass\", "
+                               f"num_classes={C}); for the one-vs-rest mean write TPR + TNR - 1"),
+}
 
 
-def _check_multi_settings(formula: Any, task: str, settings: Mapping[str, Any]) -> None:
+def _check_multi_settings(formula: Any, task: str, num_classes: int | None,
+                          settings: Mapping[str, Any]) -> None:
     """Refuse settings that a multi-class or multi-label loss would silently ignore."""
     if task == "binary":
         return
@@ -758,9 +776,7 @@ def _check_multi_settings(formula: Any, task: str, settings: Mapping[str, Any]) 
         raise MetriccError("task='multiclass' has no threshold (the prediction is the arg-max): leave `threshold` "
                            "at 0.5, or use task='multilabel' for one threshold per label")
     if task == "multiclass" and isinstance(formula, str) and formula.strip() in _NOT_ONE_VS_REST:
-        raise MetriccError(f"multi-class {formula.strip()} is a statistic of the K x K confusion matrix, not the mean "
-                           "of one-vs-rest values, and metricc does not compute it; for the mean of one-vs-rest "
-                           f"values write the formula out (for MCC: (TP*TN - FP*FN)/sqrt(PP*POS*NEG*PN))")
+        raise MetriccError(f"multi-class {formula.strip()} {_NOT_ONE_VS_REST[formula.strip()](num_classes)}")
 
 
 def _integer(value: Any) -> int | None:

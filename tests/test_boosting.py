@@ -599,7 +599,7 @@ def test_evaluation_where_the_hard_metric_is_undefined():
     multilabel = compile_metric("f1", task="multilabel", num_classes=2).to_xgboost()
     z, labels = np.array([[1.0, -1], [-1, -1]]), np.array([[1.0, 0], [0, 0]])
     assert multilabel.evaluate(z, labels) == pytest.approx((0 + 0.5) / 2)
-    multiclass = compile_metric("balanced_accuracy", task="multiclass", num_classes=3).to_xgboost()
+    multiclass = compile_metric("(TPR + TNR)/2", task="multiclass", num_classes=3).to_xgboost()
     assert np.isfinite(multiclass.evaluate(np.eye(3)[[0, 1, 1]], np.array([0.0, 1, 1])))
     with pytest.raises(MetriccError, match="undefined at the hard counts"):
         compile_metric("TP/(FP - FN)").to_xgboost().evaluate(np.array([1.0, -1, 1, -1]), np.array([1.0, 1, 0, 0]))
@@ -1046,7 +1046,7 @@ def test_emitted_objective_runs_without_metricc(tmp_path):
 
 # Multi-class: a softmax amplifier, margins (n, C), class indices as labels.
 MULTICLASS = [("f1", "macro", None), ("(TP*TN - FP*FN)/sqrt(PP*POS*NEG*PN)", "weighted", None),
-              ("balanced_accuracy", "macro", (1.0, 3.0, 0.5, 2.0)), ("minimize: FP + 5*FN", "macro", None)]
+              ("(TPR + TNR)/2", "macro", (1.0, 3.0, 0.5, 2.0)), ("minimize: FP + 5*FN", "macro", None)]
 
 
 def _multiclass(formula, average, class_weight, n=30, **options):

@@ -1,6 +1,8 @@
 """Multi-class and multi-label losses: hard predictions against scikit-learn for every average, gradients
 against torch autograd through a plain implementation and against finite differences, and argument errors."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -230,6 +232,25 @@ def test_latex_of_multi_class_losses(task, average):
 def test_settings_a_multiclass_loss_would_ignore_are_refused(kwargs, message):
     with pytest.raises(MetriccError, match=message):
         compile_metric(task="multiclass", num_classes=3, **kwargs)
+
+
+@pytest.mark.parametrize("name, use, average, sklearn_score", [
+    ("accuracy", "recall", "micro", lambda y, p, w: skm.accuracy_score(y, p, sample_weight=w)),
+    ("balanced_accuracy", "recall", "macro", lambda y, p, w: skm.balanced_accuracy_score(y, p, sample_weight=w)),
+    ("informedness", "(4*TPR - 1)/3", "macro",
+     lambda y, p, w: skm.balanced_accuracy_score(y, p, adjusted=True, sample_weight=w))])
+def test_named_scores_that_scikit_learn_defines_otherwise_for_many_classes_are_refused(name, use, average,
+                                                                                         sklearn_score):
+    """scikit-learn's multi-class accuracy_score and balanced_accuracy_score are not the mean of one-vs-rest
+    accuracies or (TPR + TNR) / 2 (4 classes: 0.861 against accuracy_score's 0.722, 0.813 against 0.718): the
+    names are refused with what computes scikit-learn's score, which then equals it."""
+    with pytest.raises(MetriccError, match=re.escape(use)):
+        compile_metric(name, task="multiclass", num_classes=4)
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 4, 500)
+    p, w = np.where(rng.random(500) < 0.6, y, rng.integers(0, 4, 500)), rng.uniform(0.5, 2.0, 500)
+    score = compile_metric(use, task="multiclass", num_classes=4, average=average).score(p, y, w)
+    assert score == pytest.approx(sklearn_score(y, p, w), rel=1e-12)
 
 
 def test_multilabel_keeps_its_threshold_and_named_mcc():
