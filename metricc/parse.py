@@ -39,6 +39,10 @@ MAX_EXPRESSION_DEPTH = 32  # levels of the built expression (functions, powers, 
 
 _COMMENT = re.compile(r"#[^\n]*")
 _MISSING_OPERATOR = "missing operator (or ';') between two values"
+_F_BETA = re.compile(r"[fF]_?(\d+)")  # F2, f_3: the F-beta score's usual names
+_F_BETA_START = re.compile(r"(?<![\w.])[fF]_?(\d+)$")  # ... the start of one, f0 of f0.5, that ends a text
+_CALL_KEYWORDS = re.compile(r"([A-Za-z_]\w*)\s*\(([^()]*)$")  # a call open up to a keyword's '=': fbeta(beta
+_KEYWORD = re.compile(r"([A-Za-z_]\w*)\s*=\s*([^,()]*)")
 
 _FUNCTIONS = {"sqrt": sp.sqrt, "log": sp.log, "exp": sp.exp, "abs": sp.Abs, "min": sp.Min, "max": sp.Max}
 
@@ -171,7 +175,28 @@ def _syntax_error(error: lark.UnexpectedInput, text: str) -> MetriccError:
             message = label or _token_label(error, text)
             if message == _MISSING_OPERATOR and line > 1 and not text.split("\n")[line - 1][:column - 1].strip():
                 message += f"; is a ';' missing at the end of line {line - 1}?"
+            before = text[:token.start_pos]
+            f_beta = _F_BETA_START.search(before) if kind == "NUMBER" and token.startswith(".") else None
+            call = _CALL_KEYWORDS.search(before) if kind == "EQUAL" else None
+            if f_beta is not None:
+                message, column = _f_beta_hint(f_beta.group(1) + token), column - len(f_beta.group(0))
+            elif call is not None:
+                message = _call_keywords_hint(call.group(1), text[call.start(2):].split(")")[0])
     return MetriccError(f"syntax error: {message}", text=text, line=line, column=column)
+
+
+def _f_beta_hint(beta: str) -> str:
+    """What an F-beta score written as F2 or f0.5 is."""
+    return f"F{beta} is fbeta with beta={beta}, {_compile_call('fbeta', {'beta': f'{float(beta):g}'})}"
+
+
+def _call_keywords_hint(name: str, arguments: str) -> str:
+    """What to write for a call with keywords, fbeta(beta=2): a named metric's parameters go to compile_metric."""
+    keywords = dict(_KEYWORD.findall(arguments))
+    named = catalog.lookup(name)
+    if named is not None and named.defaults:
+        return f"`{name}` is not a function: {_keywords_hint(named, [], keywords)}"
+    return f"keyword arguments ({', '.join(f'{key}=...' for key in keywords)}) are not part of the formula language"
 
 
 def _state(error: lark.UnexpectedInput):
@@ -224,18 +249,25 @@ def _token_label(error: lark.UnexpectedInput, text: str) -> str:
     return _TOKEN_LABELS.get(token.type, f"unexpected {token!s}")
 
 
-def _keywords_hint(named: catalog.Named, args: list) -> str:
-    """How to set the parameters of a named metric written as a call, fbeta(2): by keyword, with the call's
-    numbers (or the defaults)."""
+def _keywords_hint(named: catalog.Named, args: list, keywords: Mapping[str, str] | None = None) -> str:
+    """How to set the parameters of a named metric written as a call, fbeta(2) or fbeta(beta=2): by keyword, with
+    the call's numbers (or the defaults)."""
     values = {}
     for index, (key, default) in enumerate(named.defaults.items()):
         given = args[index] if index < len(args) else None
         values[key] = f"{float(given):g}" if given is not None and given.is_number and given.is_real else f"{default:g}"
-    plural = "s" * (len(values) > 1)
+        try:
+            values[key] = f"{float((keywords or {})[key]):g}"
+        except (KeyError, ValueError):  # not given, or not a number: the default
+            pass
+    return f"set its parameter{'s' * (len(values) > 1)} by keyword, {_compile_call(named.name, values)}"
+
+
+def _compile_call(name: str, values: Mapping[str, str]) -> str:
+    """compile_metric(name, key=value, ...) and the command line's options alike."""
     keywords = ", ".join(f"{key}={value}" for key, value in values.items())
     options = " ".join(f"--param {key}={value}" for key, value in values.items())
-    return (f"set its parameter{plural} by keyword, compile_metric(\"{named.name}\", {keywords}) ({options} on the "
-            f"command line)")
+    return f"compile_metric(\"{name}\", {keywords}) ({options} on the command line)"
 
 
 def _end_position(text: str) -> tuple[int, int]:
@@ -301,6 +333,9 @@ class _Scope:
             raise self.error(f"{scorer} with average={average!r}: compile_metric({score!r}, task='multiclass', "
                              f"num_classes=..., average={average!r}) (or task='multilabel'; on the command line "
                              f"{score} --task multiclass --num-classes ... --average {average})", token)
+        f_beta = _F_BETA.fullmatch(name)
+        if f_beta is not None and f_beta.group(1) != "1":
+            raise self.error(f"unknown name `{name}`: {_f_beta_hint(f_beta.group(1))}", token)
         metric = catalog.sklearn_name(name)
         other = catalog.OTHER_NAMES.get(catalog.folded(name))
         hint = (f"; did you mean `{metric.name}` (scikit-learn's {metric.sklearn})?" if metric else

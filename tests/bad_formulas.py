@@ -47,6 +47,16 @@ BAD_FORMULAS = [
                             "'none'", 1),
     ("neg_log_loss", {}, "`neg_log_loss` is not a confusion-matrix metric (log loss scores the probabilities", 1),
     ("roc_auc_ovr_weighted", {}, "`roc_auc_ovr_weighted` is not a confusion-matrix metric (ROC AUC ranks", 1),
+    # F-beta scores by their usual names, and a named metric's parameters written as a call's keywords
+    ("f2", {}, 'unknown name `f2`: F2 is fbeta with beta=2, compile_metric("fbeta", beta=2)', 1),
+    ("0.5*F3 + 0.5*f1", {}, 'F3 is fbeta with beta=3, compile_metric("fbeta", beta=3)', 5),
+    ("F_2", {}, 'F2 is fbeta with beta=2', 1),
+    ("f0.5", {}, 'syntax error: F0.5 is fbeta with beta=0.5, compile_metric("fbeta", beta=0.5)', 1),
+    ("fbeta(beta=2)", {}, 'syntax error: `fbeta` is not a function: set its parameter by keyword, '
+                          'compile_metric("fbeta", beta=2)', 11),
+    ("1 - tversky(alpha=0.3, beta=0.7)", {}, '`tversky` is not a function: set its parameters by keyword, '
+                                             'compile_metric("tversky", alpha=0.3, beta=0.7)', 18),
+    ("sqrt(x=TP)", {}, "syntax error: keyword arguments (x=...) are not part of the formula language", 7),
     ("TP/N + xyzzy", {}, "unknown name `xyzzy`", 8),
     ("(1+beta^2)*TP/((1+beta^2)*TP + beta^2*FN + FP)", {}, "parameter `beta` is not bound: pass beta=...", 4),
     ("f1", {"beta": 2}, "parameter `beta` is not used by the formula", None),
