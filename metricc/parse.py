@@ -187,7 +187,8 @@ def _syntax_error(error: lark.UnexpectedInput, text: str) -> MetriccError:
 
 def _f_beta_hint(beta: str) -> str:
     """What an F-beta score written as F2 or f0.5 is."""
-    return f"F{beta} is fbeta with beta={beta}, {_compile_call('fbeta', {'beta': f'{float(beta):g}'})}"
+    beta = f"{float(beta):g}"
+    return f"F{beta} is fbeta with beta={beta}, {_compile_call('fbeta', {'beta': beta})}"
 
 
 def _call_keywords_hint(name: str, arguments: str) -> str:
