@@ -129,6 +129,30 @@ def communicator(booster):
     return collective if collective.get_world_size() > 1 else None
 
 
+# LightGBM's tree learners (and their aliases) whose machines each hold their own rows
+_ROWS_SPLIT = ("data", "data_parallel", "voting", "voting_parallel")
+
+
+def lightgbm_machines(frame):
+    """The number of machines of the data- or voting-parallel LightGBM training whose booster made this call (found
+    among the callers from `frame` on: Booster.update), where each machine's objective sees its own rows only and
+    LightGBM gives no all-reduce to sum the counts over; 1 for any other call. Looked up, never imported."""
+    for _ in range(6):  # LightGBM's update calls the objective directly or through its scikit-learn wrapper
+        if frame is None:
+            break
+        if frame.f_globals.get("__name__") == "lightgbm.basic" and frame.f_code.co_name == "update":
+            params = getattr(frame.f_locals.get("self"), "params", None) or {}
+            learner = next((params[k] for k in ("tree_learner", "tree", "tree_type", "tree_learner_type")
+                            if k in params), "serial")
+            machines = next((params[k] for k in ("num_machines", "num_machine") if k in params), 1)
+            try:
+                return int(machines) if str(learner).lower() in _ROWS_SPLIT else 1
+            except (TypeError, ValueError):
+                return 1
+        frame = frame.f_back
+    return 1
+
+
 def all_reduced(collective, values, op="SUM"):
     """`values` (a list of numbers, arrays or None) summed (or reduced by `op`, "MAX" or "MIN") over the workers in
     one all-reduce, each in its own shape (numbers as floats, None as None); as they are without a `collective`
@@ -417,6 +441,15 @@ class BoostObjective:
         float32. `gradient_and_hessian()` gives the unscaled float64 values."""
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
         z, y, w = self._arrays(margins, labels, weight, values=False)
+        if self.booster == "lightgbm" and not self.__dict__.get("_warned_machines"):
+            machines = lightgbm_machines(sys._getframe(1))
+            if machines > 1:
+                self._warned_machines = True
+                warnings.warn(f"LightGBM trains on {machines} machines, and gives each machine's objective its own "
+                              f"rows only, with nothing to sum the counts over: each machine trains on (and "
+                              f"evaluates) its own rows' {self.name}, not the whole training set's; for the exact "
+                              f"metric train on one machine, or with XGBoost, whose objectives sum them over its "
+                              f"workers", self.warning, stacklevel=2)
         if self.task != "multiclass" and self._flat(float(z.flat[0])) and self._all_equal(z):
             warnings.warn(self._flat_start(float(z.flat[0])), self.warning, stacklevel=2)
         grad, hess = numpy.empty(z.shape, numpy.float32), numpy.empty(z.shape, numpy.float32)

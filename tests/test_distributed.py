@@ -233,3 +233,26 @@ def test_distributed_xgboost_objectives_see_the_whole_training_set(tmp_path):
     objective = compile_metric("f1").to_xgboost()
     assert results[0]["history"][best] == pytest.approx(objective.evaluate(results[0]["margins"], data["y_val"]),
                                                         abs=1e-6)  # (XGBoost records six digits)
+
+
+@pytest.mark.parametrize("source", ["metricc", "emitted module"])
+def test_distributed_lightgbm_objectives_warn_that_each_machine_sees_its_own_rows(tmp_path, source):
+    """Two machines of a data-parallel LightGBM training (on this machine, as lightgbm.dask starts them): LightGBM
+    gives each machine's objective its own rows and no all-reduce to sum the counts over, so each trains on its
+    own rows' F1; the objective says so, once, on each machine (it had trained on in silence)."""
+    pytest.importorskip("lightgbm")
+    pytest.importorskip("sklearn")
+    ports = f"{_free_port()},{_free_port()}"
+    command = [sys.executable, str(WORKER.parent / "lightgbm_worker.py")]
+    if source == "emitted module":
+        (tmp_path / "f1_objective.py").write_text(compile_metric("f1").emit("lightgbm"))
+    emitted = [str(tmp_path / "f1_objective.py")] if source == "emitted module" else []
+    processes = [subprocess.Popen([*command, str(rank), ports, *emitted], env={**os.environ, "OMP_NUM_THREADS": "1"},
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for rank in range(2)]
+    for process in processes:
+        stdout, stderr = process.communicate(timeout=300)  # a hang fails here
+        assert process.returncode == 0, stderr
+        category = "MetriccWarning" if source == "metricc" else "UserWarning"  # (an emitted module's)
+        warned = [line for line in stdout.splitlines() if line.startswith(f"{category}: ")]
+        assert len(warned) == 1, stdout
+        assert warned[0].startswith(f"{category}: LightGBM trains on 2 machines") and "own rows" in warned[0]
