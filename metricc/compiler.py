@@ -743,7 +743,8 @@ def _ignore_label(given: Any, task: str) -> int:
 
 
 # Named multi-class scores that scikit-learn does not define as the mean of their one-vs-rest values, refused
-# rather than silently averaged: what to write instead, for C classes
+# rather than silently averaged: what to write instead, for C classes (accuracy, balanced accuracy and
+# informedness are those means for two classes: _ONE_VS_REST_FOR_TWO)
 _K_BY_K = ("is a statistic of the K x K confusion matrix, not the mean of one-vs-rest values, and metricc does not "
            "compute it; for the mean of one-vs-rest values write the formula out (for MCC: "
            "(TP*TN - FP*FN)/sqrt(PP*POS*NEG*PN))")
@@ -762,6 +763,7 @@ _NOT_ONE_VS_REST = {
                                f"compile_metric(\"({C}*TPR - 1)/{C - 1}\", task=\"multiclass\", "
                                f"num_classes={C}); for the one-vs-rest mean write TPR + TNR - 1"),
 }
+_ONE_VS_REST_FOR_TWO = {"accuracy", "balanced_accuracy", "informedness"}
 
 
 def _check_multi_settings(formula: Any, task: str, num_classes: int | None,
@@ -775,8 +777,9 @@ def _check_multi_settings(formula: Any, task: str, num_classes: int | None,
     if task == "multiclass" and settings["threshold"] != 0.5:
         raise MetriccError("task='multiclass' has no threshold (the prediction is the arg-max): leave `threshold` "
                            "at 0.5, or use task='multilabel' for one threshold per label")
-    if task == "multiclass" and isinstance(formula, str) and formula.strip() in _NOT_ONE_VS_REST:
-        raise MetriccError(f"multi-class {formula.strip()} {_NOT_ONE_VS_REST[formula.strip()](num_classes)}")
+    name = formula.strip() if isinstance(formula, str) else None
+    if task == "multiclass" and name in _NOT_ONE_VS_REST and not (num_classes == 2 and name in _ONE_VS_REST_FOR_TWO):
+        raise MetriccError(f"multi-class {name} {_NOT_ONE_VS_REST[name](num_classes)}")
 
 
 def _integer(value: Any) -> int | None:

@@ -251,6 +251,9 @@ def test_named_scores_that_scikit_learn_defines_otherwise_for_many_classes_are_r
     p, w = np.where(rng.random(500) < 0.6, y, rng.integers(0, 4, 500)), rng.uniform(0.5, 2.0, 500)
     score = compile_metric(use, task="multiclass", num_classes=4, average=average).score(p, y, w)
     assert score == pytest.approx(sklearn_score(y, p, w), rel=1e-12)
+    y, p = y % 2, p % 2  # two classes: the one-vs-rest mean is scikit-learn's score, and the name compiles
+    score = compile_metric(name, task="multiclass", num_classes=2).score(p, y, w)
+    assert score == pytest.approx(sklearn_score(y, p, w), rel=1e-12)
 
 
 def test_multilabel_keeps_its_threshold_and_named_mcc():
