@@ -411,7 +411,7 @@ class CompiledMetric:
         settings = self._settings(options, f"to_{backend}()", extra)
         settings["ignore_index"] = self.ignore_index
         if self.task != "binary":
-            _check_multi_settings(self.formula, self.task, self.num_classes, settings)
+            _check_multi_settings(self.formula, self.task, self.num_classes, self.average, settings)
             del settings["from_logits"]
             settings.update(task=self.task, num_classes=self.num_classes, average=self.average,
                             class_weight=self.class_weight)
@@ -669,7 +669,7 @@ def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0
     _check_settings(settings)
     minimize = _flag("minimize", minimize)
     multi = _check_task(task, num_classes, average, ignore_index, class_weight)
-    _check_multi_settings(formula, multi.task, multi.num_classes, settings)
+    _check_multi_settings(formula, multi.task, multi.num_classes, multi.average, settings)
     if not isinstance(formula, str):
         raise MetriccError(f"Expected the formula to be a str, but got {type(formula).__name__}.")
     formula = str.__add__("", formula)  # a plain str: a subclass's methods never run again
@@ -743,8 +743,9 @@ def _ignore_label(given: Any, task: str) -> int:
 
 
 # Named multi-class scores that scikit-learn does not define as the mean of their one-vs-rest values, refused
-# rather than silently averaged: what to write instead, for C classes (accuracy, balanced accuracy and
-# informedness are those means for two classes: _ONE_VS_REST_FOR_TWO)
+# rather than silently averaged: what to write instead, for C classes. For two classes each is the same for
+# either class (swapping them changes none), so its macro and weighted means are scikit-learn's score; pooled
+# ("micro") counts are not, but for accuracy
 _K_BY_K = ("is a statistic of the K x K confusion matrix, not the mean of one-vs-rest values, and metricc does not "
            "compute it; for the mean of one-vs-rest values write the formula out (for MCC: "
            "(TP*TN - FP*FN)/sqrt(PP*POS*NEG*PN))")
@@ -763,10 +764,9 @@ _NOT_ONE_VS_REST = {
                                f"compile_metric(\"({C}*TPR - 1)/{C - 1}\", task=\"multiclass\", "
                                f"num_classes={C}); for the one-vs-rest mean write TPR + TNR - 1"),
 }
-_ONE_VS_REST_FOR_TWO = {"accuracy", "balanced_accuracy", "informedness"}
 
 
-def _check_multi_settings(formula: Any, task: str, num_classes: int | None,
+def _check_multi_settings(formula: Any, task: str, num_classes: int | None, average: str,
                           settings: Mapping[str, Any]) -> None:
     """Refuse settings that a multi-class or multi-label loss would silently ignore."""
     if task == "binary":
@@ -778,7 +778,8 @@ def _check_multi_settings(formula: Any, task: str, num_classes: int | None,
         raise MetriccError("task='multiclass' has no threshold (the prediction is the arg-max): leave `threshold` "
                            "at 0.5, or use task='multilabel' for one threshold per label")
     name = formula.strip() if isinstance(formula, str) else None
-    if task == "multiclass" and name in _NOT_ONE_VS_REST and not (num_classes == 2 and name in _ONE_VS_REST_FOR_TWO):
+    two = num_classes == 2 and (average != "micro" or name == "accuracy")
+    if task == "multiclass" and name in _NOT_ONE_VS_REST and not two:
         raise MetriccError(f"multi-class {name} {_NOT_ONE_VS_REST[name](num_classes)}")
 
 

@@ -251,9 +251,26 @@ def test_named_scores_that_scikit_learn_defines_otherwise_for_many_classes_are_r
     p, w = np.where(rng.random(500) < 0.6, y, rng.integers(0, 4, 500)), rng.uniform(0.5, 2.0, 500)
     score = compile_metric(use, task="multiclass", num_classes=4, average=average).score(p, y, w)
     assert score == pytest.approx(sklearn_score(y, p, w), rel=1e-12)
-    y, p = y % 2, p % 2  # two classes: the one-vs-rest mean is scikit-learn's score, and the name compiles
-    score = compile_metric(name, task="multiclass", num_classes=2).score(p, y, w)
-    assert score == pytest.approx(sklearn_score(y, p, w), rel=1e-12)
+
+
+@pytest.mark.parametrize("name, sklearn_score", [
+    ("accuracy", skm.accuracy_score), ("balanced_accuracy", skm.balanced_accuracy_score),
+    ("informedness", lambda y, p, sample_weight: skm.balanced_accuracy_score(y, p, adjusted=True,
+                                                                             sample_weight=sample_weight)),
+    ("mcc", skm.matthews_corrcoef), ("cohen_kappa", skm.cohen_kappa_score)])
+def test_named_scores_of_two_classes_are_scikit_learns(name, sklearn_score):
+    """For two classes each of these scores is the same for either class, so their macro and weighted means (and
+    each class's value) are scikit-learn's score, and the names compile; pooled counts ("micro") are not (balanced
+    accuracy's would be accuracy, MCC's 2 accuracy - 1) and are refused."""
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 300)
+    p, w = np.where(rng.random(300) < 0.7, y, 1 - y), rng.uniform(0.5, 2.0, 300)
+    for average in ("macro", "weighted", "none"):
+        score = compile_metric(name, task="multiclass", num_classes=2, average=average).score(p, y, w)
+        assert np.all(np.isclose(score, sklearn_score(y, p, sample_weight=w), rtol=1e-12, atol=0)), average
+    if name != "accuracy":  # (pooled, the two classes' accuracy is accuracy)
+        with pytest.raises(MetriccError, match=f"multi-class {name} "):
+            compile_metric(name, task="multiclass", num_classes=2, average="micro")
 
 
 def test_multilabel_keeps_its_threshold_and_named_mcc():
