@@ -242,7 +242,10 @@ def test_distributed_lightgbm_objectives_warn_that_each_machine_sees_its_own_row
     own rows' F1; the objective says so, once, on each machine (it had trained on in silence)."""
     pytest.importorskip("lightgbm")
     pytest.importorskip("sklearn")
-    ports = f"{_free_port()},{_free_port()}"
+    with socket.socket() as first, socket.socket() as second:  # two distinct free ports (both held at once)
+        first.bind(("127.0.0.1", 0))
+        second.bind(("127.0.0.1", 0))
+        ports = f"{first.getsockname()[1]},{second.getsockname()[1]}"
     command = [sys.executable, str(WORKER.parent / "lightgbm_worker.py")]
     if source == "emitted module":
         (tmp_path / "f1_objective.py").write_text(compile_metric("f1").emit("lightgbm"))
