@@ -95,7 +95,22 @@ def sklearn_name(name: str) -> Named | None:
 
 # names from other libraries for metrics of the catalog, folded(): the catalog's name
 OTHER_NAMES = {"geometricmean": "gmean", "youden": "informedness", "youdenj": "informedness",
-               "sorensendice": "dice", "threat": "jaccard", "criticalsuccessindex": "jaccard"}
+               "youdensj": "informedness", "youdensindex": "informedness", "bookmakerinformedness": "informedness",
+               "sorensendice": "dice", "threat": "jaccard", "criticalsuccessindex": "jaccard", "csi": "jaccard",
+               "f": "f1", "fmeasure": "f1", "f1measure": "f1",  # (f: fscore, f_score)
+               "fallout": "FPR", "falsepositiverate": "FPR", "missrate": "FNR", "falsenegativerate": "FNR",
+               "hitrate": "TPR", "truepositiverate": "TPR", "truenegativerate": "TNR", "selectivity": "TNR",
+               "positivepredictivevalue": "PPV", "negativepredictivevalue": "NPV"}
+# scores of the counts that the catalog does not name, folded(): what to write
+_ERROR_RATE = 'the cost (FP + FN)/N, compile_metric("minimize: (FP + FN)/N"), or 1 - accuracy inside a score'
+WRITTEN_OUT = {
+    **dict.fromkeys(["errorrate", "error", "misclassificationrate"], "the error rate is " + _ERROR_RATE),
+    "zerooneloss": "the zero-one loss is " + _ERROR_RATE,
+    "hammingloss": "the Hamming loss (of one label) is " + _ERROR_RATE,
+    **dict.fromkeys(["dor", "diagnosticoddsratio"], "the diagnostic odds ratio is (TP*TN)/(FP*FN)"),
+    **dict.fromkeys(["positivelikelihoodratio", "lrplus"], "the positive likelihood ratio is TPR/FPR"),
+    **dict.fromkeys(["negativelikelihoodratio", "lrminus"], "the negative likelihood ratio is FNR/TNR"),
+}
 # well-known scores that are not functions of one confusion matrix, folded(): what they measure instead
 NOT_COUNTS = {
     **dict.fromkeys(["rocauc", "auc", "auroc"], "ROC AUC ranks the scores over every threshold"),

@@ -337,6 +337,9 @@ class _Scope:
         f_beta = _F_BETA.fullmatch(name)
         if f_beta is not None and f_beta.group(1) != "1":
             raise self.error(f"unknown name `{name}`: {_f_beta_hint(f_beta.group(1))}", token)
+        written = catalog.WRITTEN_OUT.get(catalog.folded(name))
+        if written:
+            raise self.error(f"unknown name `{name}`: {written}", token)
         metric = catalog.sklearn_name(name)
         other = catalog.OTHER_NAMES.get(catalog.folded(name))
         hint = (f"; did you mean `{metric.name}` (scikit-learn's {metric.sklearn})?" if metric else
@@ -368,8 +371,9 @@ class _Scope:
             listed = ", ".join(f"{source} uses {value:g}" for source, value in sorted(defaults.items()))
             raise self.error(f"parameter `{name}` has conflicting defaults ({listed}); pass {name}=... explicitly",
                              self.used[name])
+        kappa = "; Cohen's kappa is `cohen_kappa`" if name == "kappa" else ""
         raise self.error(f"parameter `{name}` is not bound: pass {name}=... to compile_metric "
-                         f"(or --param {name}=... on the command line)", self.used[name])
+                         f"(or --param {name}=... on the command line){kappa}", self.used[name])
 
 
 def _suggestion(name: str, known: list[str]) -> str:

@@ -57,6 +57,19 @@ BAD_FORMULAS = [
     ("1 - tversky(alpha=0.3, beta=0.7)", {}, '`tversky` is not a function: set its parameters by keyword, '
                                              'compile_metric("tversky", alpha=0.3, beta=0.7)', 18),
     ("sqrt(x=TP)", {}, "syntax error: keyword arguments (x=...) are not part of the formula language", 7),
+    # other names of catalog metrics and rates, and scores to write out
+    ("fscore", {}, "unknown name `fscore`; did you mean `f1`?", 1),
+    ("F_Measure", {}, "unknown name `F_Measure`; did you mean `f1`?", 1),
+    ("1 - fallout", {}, "unknown name `fallout`; did you mean `FPR`?", 5),
+    ("miss_rate", {}, "unknown name `miss_rate`; did you mean `FNR`?", 1),
+    ("youdens_j", {}, "unknown name `youdens_j`; did you mean `informedness`?", 1),
+    ("csi", {}, "unknown name `csi`; did you mean `jaccard`?", 1),
+    ("error_rate", {}, 'unknown name `error_rate`: the error rate is the cost (FP + FN)/N, compile_metric("minimize: '
+                       '(FP + FN)/N"), or 1 - accuracy inside a score', 1),
+    ("f1 - 0.1*zero_one_loss", {}, "the zero-one loss is the cost (FP + FN)/N", 10),
+    ("dor", {}, "unknown name `dor`: the diagnostic odds ratio is (TP*TN)/(FP*FN)", 1),
+    ("kappa", {}, "parameter `kappa` is not bound: pass kappa=... to compile_metric (or --param kappa=... on the "
+                  "command line); Cohen's kappa is `cohen_kappa`", 1),
     ("TP/N + xyzzy", {}, "unknown name `xyzzy`", 8),
     ("(1+beta^2)*TP/((1+beta^2)*TP + beta^2*FN + FP)", {}, "parameter `beta` is not bound: pass beta=...", 4),
     ("f1", {"beta": 2}, "parameter `beta` is not used by the formula", None),

@@ -68,10 +68,11 @@ def test_score_warns_where_undefined():
 
 def test_other_libraries_names_lead_to_catalog_metrics():
     """The names suggested for other libraries' spellings exist, and no score refused as "not a confusion-matrix
-    metric" is one of the catalog's."""
-    assert set(catalog.OTHER_NAMES.values()) <= set(catalog.METRICS)
-    assert all(catalog.folded(name) == name for name in [*catalog.OTHER_NAMES, *catalog.NOT_COUNTS])  # reachable
-    assert not {catalog.folded(name) for name in catalog.known_names()} & set(catalog.NOT_COUNTS)
+    metric" or told to be written out is one of the catalog's."""
+    assert set(catalog.OTHER_NAMES.values()) <= {*catalog.METRICS, *catalog.QUANTITIES}
+    assert all(catalog.folded(name) == name  # reachable
+               for name in [*catalog.OTHER_NAMES, *catalog.NOT_COUNTS, *catalog.WRITTEN_OUT])
+    assert not {catalog.folded(name) for name in catalog.known_names()} & {*catalog.NOT_COUNTS, *catalog.WRITTEN_OUT}
 
 
 @pytest.mark.parametrize("zero_division", [0, 1, np.nan])
