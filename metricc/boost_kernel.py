@@ -441,10 +441,12 @@ class BoostObjective:
         float32. `gradient_and_hessian()` gives the unscaled float64 values."""
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
         z, y, w = self._arrays(margins, labels, weight, values=False)
-        if self.booster == "lightgbm" and not self.__dict__.get("_warned_machines"):
+        # once per training set (LightGBM passes the same Dataset, or its labels, at every call: 15 us a walk)
+        if self.booster == "lightgbm" and self.__dict__.get("_machines_checked") not in ("warned", id(y_true)):
+            self._machines_checked = id(y_true)
             machines = lightgbm_machines(sys._getframe(1))
             if machines > 1:
-                self._warned_machines = True
+                self._machines_checked = "warned"
                 warnings.warn(f"LightGBM trains on {machines} machines, and gives each machine's objective its own "
                               f"rows only, with nothing to sum the counts over: each machine trains on (and "
                               f"evaluates) its own rows' {self.name}, not the whole training set's; for the exact "
