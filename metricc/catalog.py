@@ -100,7 +100,9 @@ OTHER_NAMES = {"geometricmean": "gmean", "youden": "informedness", "youdenj": "i
                "f": "f1", "fmeasure": "f1", "f1measure": "f1",  # (f: fscore, f_score)
                "fallout": "FPR", "falsepositiverate": "FPR", "missrate": "FNR", "falsenegativerate": "FNR",
                "hitrate": "TPR", "truepositiverate": "TPR", "truenegativerate": "TNR", "selectivity": "TNR",
-               "positivepredictivevalue": "PPV", "negativepredictivevalue": "NPV"}
+               "positivepredictivevalue": "PPV", "negativepredictivevalue": "NPV",
+               "acc": "accuracy", "bacc": "balanced_accuracy", "sens": "sensitivity", "spec": "specificity",
+               "bm": "informedness", "mk": "markedness", "fm": "fowlkes_mallows", "total": "N"}  # (acc: not mcc)
 # scores of the counts that the catalog does not name, folded(): what to write
 _ERROR_RATE = 'the cost (FP + FN)/N, compile_metric("minimize: (FP + FN)/N"), or 1 - accuracy inside a score'
 WRITTEN_OUT = {

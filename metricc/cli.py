@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 from typing import Sequence
 
 from . import catalog
 from ._version import __version__
 from .compiler import compile_metric
-from .errors import MetriccError
+from .errors import MetriccError, MetriccWarning
 from .backends import BACKENDS, names
 from .lrange import DTYPES, default_accuracy, plot, table, verdict
 
@@ -25,7 +26,7 @@ examples:
   metricc compile mcc --backend xgboost -o mcc_obj.py     an XGBoost objective (gradient and Hessian)
   metricc list                                            the named metrics and their formulas
 
-A formula that starts with '-' goes after '--':  metricc latex -- "-FP/N"
+A formula that starts with '-' goes after '--':  metricc latex -- "-FP/NEG"
 """
 
 
@@ -224,6 +225,15 @@ def _tolerate_encodings() -> None:
             stream.reconfigure(errors="backslashreplace")
 
 
+def _show(caught: list) -> None:
+    """metricc's warnings as one line each, `metricc: warning: ...`; others as Python shows them."""
+    for warning in caught:
+        if issubclass(warning.category, MetriccWarning):
+            print(f"metricc: warning: {_as_options(str(warning.message))}", file=sys.stderr)
+        else:
+            warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+
+
 def _silence_stdout() -> None:
     """Nothing more goes to stdout (its reader is gone or its device is full): no error at exit."""
     sys.stdout = open(os.devnull, "w")
@@ -237,7 +247,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("metricc: error: cannot write the output: stdout is closed", file=sys.stderr)
         return 1
     try:
-        status = COMMANDS[args.command](args)
+        caught = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", MetriccWarning)
+                status = COMMANDS[args.command](args)
+        finally:
+            _show(caught)
         sys.stdout.flush()
         return status
     except MetriccError as error:

@@ -837,7 +837,7 @@ def _compile(key: _Key) -> CompiledMetric:
     """Compile one key of compile_metric (one compilation per key and process: see _compiled)."""
     from .parse import parse  # the only stage that needs lark, loaded on the first compilation
 
-    parsed = parse(key.formula, dict(key.params))
+    parsed = parse(key.formula, dict(key.params), key.minimize)
     minimize = parsed.minimize or key.minimize
     try:
         derivation = derive(loss_of(parsed.expr, minimize))

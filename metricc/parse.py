@@ -7,8 +7,11 @@ import functools
 import math
 import numbers
 import operator
+import os
 import re
+import sys
 import unicodedata
+import warnings
 from importlib import resources
 from pathlib import Path
 from typing import Mapping, NamedTuple
@@ -18,7 +21,7 @@ import sympy as sp
 from lark import Token, Transformer, v_args
 
 from . import catalog
-from .errors import MetriccError
+from .errors import MetriccError, MetriccWarning
 from .trees import depth, size
 from .vocabulary import COUNT_SYMBOLS, COUNTS, FUNCTIONS
 
@@ -39,6 +42,7 @@ MAX_EXPRESSION_DEPTH = 32  # levels of the built expression (functions, powers, 
 
 _COMMENT = re.compile(r"#[^\n]*")
 _MISSING_OPERATOR = "missing operator (or ';') between two values"
+_NUMBER_END = re.compile(r"(?<![\w.])((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)[ \t]*$")  # a number just before
 _F_BETA = re.compile(r"[fF]_?(\d+)")  # F2, f_3: the F-beta score's usual names
 _F_BETA_START = re.compile(r"(?<![\w.])[fF]_?(\d+)$")  # ... the start of one, f0 of f0.5, that ends a text
 _CALL_KEYWORDS = re.compile(r"([A-Za-z_]\w*)\s*\(([^()]*)$")  # a call open up to a keyword's '=': fbeta(beta
@@ -88,8 +92,9 @@ def _grammar_text() -> str:
     return (Path(__file__).resolve().parent.parent / "grammar" / "metric.lark").read_text(encoding="utf-8")
 
 
-def parse(text: str, params: Mapping[str, float] | None = None) -> Parsed:
-    """Parse `text` into a SymPy score; `params` binds named parameters (beta, alpha, ...)."""
+def parse(text: str, params: Mapping[str, float] | None = None, minimize: bool = False) -> Parsed:
+    """Parse `text` into a SymPy score; `params` binds named parameters (beta, alpha, ...); `minimize`: the
+    caller minimizes it (a cost), as `minimize:` says."""
     if not isinstance(text, str):
         raise MetriccError(f"Expected the formula to be a str, but got {type(text).__name__}.")
     if not _COMMENT.sub("", text).strip():
@@ -103,13 +108,50 @@ def parse(text: str, params: Mapping[str, float] | None = None) -> Parsed:
         raise _syntax_error(error, text) from None
     _check_shape(tree, text)
     scope = _Scope(text, params)
-    expr, minimize = _lower_program(tree, scope)
+    expr, cost = _lower_program(tree, scope)
     expr = _bind_parameters(expr, scope)
     _check_score(expr, text)
-    return Parsed(expr, minimize, scope.values_used())
+    if not (minimize or cost):
+        _warn_rates_over_the_total(tree, text)
+    return Parsed(expr, cost, scope.values_used())
+
+
+_RATES_OF_NEGATIVES = {"FP": "FPR", "TN": "TNR"}
+
+
+def _warn_rates_over_the_total(tree: lark.Tree, text: str) -> None:
+    """Warn where a score divides FP or TN alone by N (unbound): tables that write P and N for the actual
+    positives and negatives define FPR = FP/N and TNR = TN/N, where metricc's N is the total. A cost per sample
+    (minimize: FP/N) is not checked."""
+    if any(isinstance(child, lark.Tree) and child.data == "binding" and child.children[0] == "N"
+           for child in tree.children):
+        return
+    for node in tree.iter_subtrees_topdown():
+        if node.data != "div" or not all(isinstance(c, lark.Tree) and c.data == "name" for c in node.children):
+            continue
+        count, total = (child.children[0] for child in node.children)
+        if total == "N" and count in _RATES_OF_NEGATIVES:
+            line, column = count.line, count.column
+            where = f"column {column}" if line == 1 else f"line {line}, column {column}"
+            warnings.warn(f"`{count}/N` ({where}): `N` is the total TP + FP + FN + TN here, not the actual negatives "
+                          f"FP + TN (`NEG`): for the rate write {_RATES_OF_NEGATIVES[count]} ({count}/NEG); to divide "
+                          f"by the total without this warning write it out, {count}/(TP + FP + FN + TN)",
+                          MetriccWarning, stacklevel=_outside_package())
 
 
 _CHAINS = {"add": "'+' and '-'", "sub": "'+' and '-'", "mul": "'*' and '/'", "div": "'*' and '/'"}
+
+
+def _outside_package() -> int:
+    """The stacklevel of the first frame outside metricc (the caller's call of warnings.warn is level 1): a
+    warning then points at the user's line."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+_PACKAGE = str(Path(__file__).resolve().parent) + os.sep
 
 
 def _check_shape(tree: lark.Tree, text: str) -> None:
@@ -173,9 +215,12 @@ def _syntax_error(error: lark.UnexpectedInput, text: str) -> MetriccError:
             message = label or "the formula ends too early"
         else:
             message = label or _token_label(error, text)
-            if message == _MISSING_OPERATOR and line > 1 and not text.split("\n")[line - 1][:column - 1].strip():
-                message += f"; is a ';' missing at the end of line {line - 1}?"
             before = text[:token.start_pos]
+            factor = _NUMBER_END.search(before) if message == _MISSING_OPERATOR and kind == "NAME" else None
+            if factor is not None:  # 2TP, 0.5 FP
+                message += f": write {factor.group(1)}*{token} for a product"
+            elif message == _MISSING_OPERATOR and line > 1 and not text.split("\n")[line - 1][:column - 1].strip():
+                message += f"; is a ';' missing at the end of line {line - 1}?"
             f_beta = _F_BETA_START.search(before) if kind == "NUMBER" and token.startswith(".") else None
             call = _CALL_KEYWORDS.search(before) if kind == "EQUAL" else None
             if f_beta is not None:
@@ -338,6 +383,9 @@ class _Scope:
         if f_beta is not None and f_beta.group(1) != "1":
             raise self.error(f"unknown name `{name}`: {_f_beta_hint(f_beta.group(1))}", token)
         written = catalog.WRITTEN_OUT.get(catalog.folded(name))
+        if name == "P":  # tables that write P and N for the actual positives and negatives
+            written = "the actual positives are `POS` (TP + FN), the actual negatives `NEG` (FP + TN); `N` is the " \
+                      "total, TP + FP + FN + TN"
         if written:
             raise self.error(f"unknown name `{name}`: {written}", token)
         metric = catalog.sklearn_name(name)

@@ -68,6 +68,20 @@ BAD_FORMULAS = [
                        '(FP + FN)/N"), or 1 - accuracy inside a score', 1),
     ("f1 - 0.1*zero_one_loss", {}, "the zero-one loss is the cost (FP + FN)/N", 10),
     ("dor", {}, "unknown name `dor`: the diagnostic odds ratio is (TP*TN)/(FP*FN)", 1),
+    # short and textbook names: acc suggested mcc; P (the actual positives in tables where N is the negatives)
+    ("acc", {}, "unknown name `acc`; did you mean `accuracy`?", 1),
+    ("bacc", {}, "unknown name `bacc`; did you mean `balanced_accuracy`?", 1),
+    ("0.5*sens + 0.5*spec", {}, "unknown name `sens`; did you mean `sensitivity`?", 5),
+    ("TPR*spec", {}, "unknown name `spec`; did you mean `specificity`?", 5),
+    ("BM", {}, "unknown name `BM`; did you mean `informedness`?", 1),
+    ("MK", {}, "unknown name `MK`; did you mean `markedness`?", 1),
+    ("FM", {}, "unknown name `FM`; did you mean `fowlkes_mallows`?", 1),
+    ("TP/total", {}, "unknown name `total`; did you mean `N`?", 4),
+    ("sqrt(TP/P * TN/N)", {}, "unknown name `P`: the actual positives are `POS` (TP + FN), the actual negatives "
+                              "`NEG` (FP + TN); `N` is the total, TP + FP + FN + TN", 9),
+    ("2TP/(2TP+FP+FN)", {}, "syntax error: missing operator (or ';') between two values: write 2*TP for a product",
+     2),
+    ("TP/(TP + 0.5 FP)", {}, "between two values: write 0.5*FP for a product", 14),
     ("kappa", {}, "parameter `kappa` is not bound: pass kappa=... to compile_metric (or --param kappa=... on the "
                   "command line); Cohen's kappa is `cohen_kappa`", 1),
     ("TP/N + xyzzy", {}, "unknown name `xyzzy`", 8),

@@ -244,3 +244,11 @@ def test_lrange_with_an_L_says_where_that_L_is_valid():
         out = metricc("lrange", "--L", bad)
         assert out.returncode == 1 and "Traceback" not in out.stderr
         assert f"Expected option --L to be a positive float, but got {float(bad)}" in out.stderr, out.stderr
+
+
+def test_a_warning_is_one_line_that_names_metricc(tmp_path):
+    out = metricc("compile", "TPR + TN/N", "-o", str(tmp_path / "loss.py"))
+    assert out.returncode == 0 and (tmp_path / "loss.py").exists()
+    assert out.stderr.startswith("metricc: warning: `TN/N` (column 7): `N` is the total")
+    assert len(out.stderr.splitlines()) == 1
+    assert metricc("compile", "FP/N", "--minimize", "-o", str(tmp_path / "cost.py")).stderr == ""

@@ -22,7 +22,7 @@ HOSTILE = [
     "TP/N # \"\"\"; import os; os.system('echo pwned')\n",
     "TP/N  # '''\n",
     "TP/N # \\",
-    "TP/N # \u2028 \u0000 \r\n + FP/N",
+    "TP/N # \u2028 \u0000 \r\n + TP/N",
     "TP/N # é ü 日本",
     "eval('1')",
     "exec",

@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 
 from bad_formulas import BAD_FORMULAS
-from metricc import MetriccError
+from metricc import MetriccError, MetriccWarning
 from metricc.parse import COUNT_SYMBOLS, parse
 
 TP, FP, FN, TN = COUNT_SYMBOLS.values()
@@ -49,7 +49,7 @@ def test_direction_prefix():
     assert parse("minimize: (FP + 5*FN)/N").minimize
     assert not parse("maximize: f1").minimize
     assert not parse("f1").minimize
-    assert parse("minimize_cost = FP/N; minimize_cost").expr == FP / N
+    assert parse("minimize_cost = (FP + FN)/N; minimize_cost").expr == (FP + FN) / N
 
 
 def test_parameters_from_keywords_and_defaults():
@@ -158,3 +158,24 @@ def test_a_long_chain_of_one_operator_is_refused_with_how_to_split_it(text, hint
     assert hint or info.value.message.endswith("deep")
     half = "+".join(["TP"] * 150)
     assert parse(f"a = {half}; b = {half}; a + b").expr == 300 * TP
+
+
+@pytest.mark.parametrize("text, column, rate", [("TN/N", 1, "TNR"), ("TPR + TN / N", 7, "TNR"),
+                                               ("a = 1 - FP/N; a*TPR", 9, "FPR")])
+def test_a_score_that_divides_FP_or_TN_by_N_warns_that_N_is_the_total(text, column, rate):
+    """Tables that write P and N for the actual positives and negatives define TNR = TN/N and FPR = FP/N; here N
+    is the total, so such a formula compiled another score in silence."""
+    with pytest.warns(MetriccWarning, match=rf"\(column {column}\): `N` is the total .* write {rate}"):
+        parse(text)
+
+
+@pytest.mark.parametrize("text", ["minimize: FP/N", "minimize: (FP + 5*FN)/N", "TN/(TP + FP + FN + TN)",
+                                  "(TP + TN)/N", "N = FP + TN; 1 - FP/N", "TN/NEG", "TP/N"])
+def test_a_cost_per_sample_or_a_total_written_out_does_not_warn(text):
+    parse(text)  # the suite turns warnings into errors
+
+
+def test_a_cost_by_compile_metric_s_minimize_does_not_warn():
+    from metricc import compile_metric
+
+    assert compile_metric("FP/N", minimize=True).minimize
