@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sympy as sp
 
-from .derive import SYMBOLS
+from .derive import SYMBOLS, renamed
 
 # Stand-ins whose names sort as the counts are conventionally written (TP, FP, FN, TN), so that SymPy's term
 # order gives TP·TN − FP·FN rather than −FN·FP + TN·TP.
@@ -15,7 +15,7 @@ _CLASS_NAMES = {_ORDERED[symbol]: rf"\mathrm{{{symbol.name}}}_k" for symbol in S
 
 def expression(expr: sp.Expr, names: dict = _NAMES) -> str:
     """`expr` in LaTeX: the counts upright and in their usual order, products with a visible dot."""
-    return sp.latex(expr.xreplace(_ORDERED), symbol_names=names, mul_symbol="dot")
+    return sp.latex(renamed(expr, _ORDERED), symbol_names=names, mul_symbol="dot")
 
 
 def _number(value: float) -> str:
