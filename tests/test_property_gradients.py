@@ -70,15 +70,16 @@ def _check(drawn, seed):
     numeric = central_differences(lambda v: metric.loss_and_grad(v, y)[0], z, h=1e-5)
     roundoff = 1e-8 * max(1.0, abs(loss))  # about 1000 times the rounding error of the differences
     assert np.max(np.abs(grad - numeric)) <= 1e-4 * max(scale, np.max(np.abs(numeric))) + roundoff
-    _check_booster_hessian(metric, z, y, len(z) * oracle_roundoff / 1e-5)
+    _check_booster_hessian(metric, z, y, len(z) * 1e-15 * max(reference[2], abs(loss)) / 1e-5)
 
 
 def _check_booster_hessian(metric, z, y, roundoff=0.0):
     """The booster objective's exact Hessian diagonal equals central differences of its own gradient, within
     `roundoff` besides: the differences' share of the gradient's rounding (the objective's gradient is n times
-    the loss's, whose partials' rounding a gradient that cancels keeps, as for the gradient above; the
-    differences divide it by their step; "(N^2 + 1618) sqrt(10 min(TP, PPV)/PPV)" at TP > PPV, a loss of N alone,
-    left noise of 8e-13 in a gradient that is 0, and 3e-8 in its differences)."""
+    the loss's, which keeps the rounding of terms the size of the partials or of the loss itself where they
+    cancel; the differences divide it by their step): "(c + 1618) sqrt(10 min(TP, PPV)/PPV)" at TP > PPV, a
+    constant for c = alpha^2 (autograd's partials: 0) and a loss of N alone for c = N^2, left noise of 4e-13 and
+    8e-13 in gradients that are 0, and 3e-8 in their differences."""
     try:
         objective = metric.to_xgboost(hessian="exact")
     except MetriccError as error:  # only a Hessian too large to derive may be refused
