@@ -106,9 +106,10 @@ OTHER_NAMES = {"geometricmean": "gmean", "youden": "informedness", "youdenj": "i
 # scores of the counts that the catalog does not name, folded(): what to write
 _ERROR_RATE = 'the cost (FP + FN)/N, compile_metric("minimize: (FP + FN)/N"), or 1 - accuracy inside a score'
 WRITTEN_OUT = {
-    **dict.fromkeys(["errorrate", "error", "misclassificationrate"], "the error rate is " + _ERROR_RATE),
+    **dict.fromkeys(["errorrate", "error", "misclassificationrate", "misclassification"],
+                    "the error rate is " + _ERROR_RATE),
     "zerooneloss": "the zero-one loss is " + _ERROR_RATE,
-    "hammingloss": "the Hamming loss (of one label) is " + _ERROR_RATE,
+    **dict.fromkeys(["hammingloss", "hamming"], "the Hamming loss (of one label) is " + _ERROR_RATE),
     **dict.fromkeys(["dor", "diagnosticoddsratio"], "the diagnostic odds ratio is (TP*TN)/(FP*FN)"),
     **dict.fromkeys(["positivelikelihoodratio", "lrplus"], "the positive likelihood ratio is TPR/FPR"),
     **dict.fromkeys(["negativelikelihoodratio", "lrminus"], "the negative likelihood ratio is FNR/TNR"),

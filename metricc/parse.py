@@ -49,6 +49,11 @@ _CALL_KEYWORDS = re.compile(r"([A-Za-z_]\w*)\s*\(([^()]*)$")  # a call open up t
 _KEYWORD = re.compile(r"([A-Za-z_]\w*)\s*=\s*([^,()]*)")
 
 _FUNCTIONS = {"sqrt": sp.sqrt, "log": sp.log, "exp": sp.exp, "abs": sp.Abs, "min": sp.Min, "max": sp.Max}
+# functions of other languages that the formula language writes otherwise: what to write
+_OTHER_FUNCTIONS = {"ln": "the natural logarithm is log(x)", "log10": "write log(x)/log(10)",
+                    "log2": "write log(x)/log(2)", "pow": "write x^y (or x**y)", "power": "write x^y (or x**y)",
+                    "sigmoid": "write 1/(1 + exp(-x))", "fabs": "write abs(x)", "minimum": "write min(x, y)",
+                    "maximum": "write max(x, y)"}
 
 # Examples of each syntax error; lark matches a failing parse against them (lark.UnexpectedInput.match_examples).
 SYNTAX_ERRORS = {
@@ -522,7 +527,8 @@ class _Lower(Transformer):
         if name not in _FUNCTIONS and (name in COUNT_SYMBOLS or named is not None):
             raise self.scope.error(f"`{name}` is not a function: write {name}*(...) for a product", token)
         if name not in _FUNCTIONS:
-            hint = _suggestion(name, list(_FUNCTIONS))
+            other = _OTHER_FUNCTIONS.get(name.lower())
+            hint = f": {other}" if other else _suggestion(name, list(_FUNCTIONS))
             raise self.scope.error(f"unknown function `{name}`{hint}", token)
         arity = FUNCTIONS[name]
         if arity is not None and len(args) != arity:

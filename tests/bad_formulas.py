@@ -22,6 +22,12 @@ BAD_FORMULAS = [
     ("precison", {}, "unknown name `precison`; did you mean `precision`?", 1),
     ("0.5*f1 + 0.5*balanced_acuracy", {}, "did you mean `balanced_accuracy`?", 14),
     ("sqr(TPR*TNR)", {}, "unknown function `sqr`; did you mean `sqrt`?", 1),
+    # functions of other languages: what to write instead (log10 is not log)
+    ("ln(TP)/N", {}, "unknown function `ln`: the natural logarithm is log(x)", 1),
+    ("TPR*log10(PPV)", {}, "unknown function `log10`: write log(x)/log(10)", 5),
+    ("log2(PPV)", {}, "unknown function `log2`: write log(x)/log(2)", 1),
+    ("pow(TPR, 2)", {}, "unknown function `pow`: write x^y (or x**y)", 1),
+    ("sigmoid(TP - FP)", {}, "unknown function `sigmoid`: write 1/(1 + exp(-x))", 1),
     ("f1_score", {}, "unknown name `f1_score`; did you mean `f1` (scikit-learn's f1_score)?", 1),
     ("1 - balanced_accuracy_score", {}, "did you mean `balanced_accuracy` (scikit-learn's balanced_accuracy_score)?", 5),
     ("fbeta_score", {"beta": 2}, "did you mean `fbeta` (scikit-learn's fbeta_score)?", 1),
@@ -67,6 +73,8 @@ BAD_FORMULAS = [
     ("error_rate", {}, 'unknown name `error_rate`: the error rate is the cost (FP + FN)/N, compile_metric("minimize: '
                        '(FP + FN)/N"), or 1 - accuracy inside a score', 1),
     ("f1 - 0.1*zero_one_loss", {}, "the zero-one loss is the cost (FP + FN)/N", 10),
+    ("hamming", {}, "unknown name `hamming`: the Hamming loss (of one label) is the cost (FP + FN)/N", 1),
+    ("1 - misclassification", {}, "unknown name `misclassification`: the error rate is the cost", 5),
     ("dor", {}, "unknown name `dor`: the diagnostic odds ratio is (TP*TN)/(FP*FN)", 1),
     # short and textbook names: acc suggested mcc; P (the actual positives in tables where N is the negatives)
     ("acc", {}, "unknown name `acc`; did you mean `accuracy`?", 1),
