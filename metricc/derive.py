@@ -13,7 +13,7 @@ from typing import NamedTuple
 import sympy as sp
 
 from .errors import MetriccError
-from .trees import fold, size
+from .trees import distinct, fold, size
 from .vocabulary import COUNT_SYMBOLS
 
 SYMBOLS = tuple(COUNT_SYMBOLS.values())
@@ -32,6 +32,12 @@ FACTOR_GENERATORS_LIMIT = 8
 # SymPy's polynomials write FP^(3333/10000) as a power of FP^(1/10000) and exp(1.234567 x) as a power of
 # exp(x/1000000): factoring such a form of degree 10,000 or 1,234,567 does not finish
 MAX_DERIVATIVE_SIZE = 20_000  # operations in the four partials together (as trees), before simplification
+# The second derivatives (booster Hessians) of a product of metrics repeat the first ones' terms many times over:
+# as trees they pass MAX_DERIVATIVE_SIZE where their distinct subexpressions, which the printed code computes
+# once each, number a few hundred. They are bounded in those, and as trees only far above, where walking them
+# would take seconds; no tree this large is simplified (SIMPLIFY_SIZE_LIMIT) or printed in LaTeX.
+MAX_CURVATURE_TREE = 1_000_000
+SIMPLIFY_SIZE_LIMIT = 8 * SIMPLIFY_OPS_LIMIT  # nodes of a tree: above this, count_ops is not asked (tree walk)
 
 
 class _RealAbs(sp.Function):
@@ -206,6 +212,9 @@ def _smaller(difference: sp.Expr, along: sp.Expr) -> sp.Expr:
     """The smaller of a coefficient's two forms: the difference of simplified partials (exact where a partial
     simplifies to a form the directional derivative does not reach: markedness's -FP/PP^2, not TP/PP^2 - 1/PP)
     or the derivative along the move (_along), which wins ties; the shorter form has fewer terms to cancel."""
+    sizes = size(difference), size(along)
+    if max(sizes) > SIMPLIFY_SIZE_LIMIT:  # count_ops walks the tree
+        return difference if sizes[0] < sizes[1] else along
     return difference if sp.count_ops(difference) < sp.count_ops(along) else along
 
 
@@ -226,7 +235,8 @@ def _shared(exprs: list[sp.Expr]) -> tuple[list[tuple[sp.Symbol, sp.Expr]], list
 def simplest(expr: sp.Expr) -> sp.Expr:
     """The smallest of `expr`, its common-denominator form and, where that is small and of low degree, its
     factored form."""
-    if sp.count_ops(expr) > SIMPLIFY_OPS_LIMIT or len(_denominators(expr)) > TOGETHER_DENOMINATORS_LIMIT:
+    if (size(expr) > SIMPLIFY_SIZE_LIMIT or sp.count_ops(expr) > SIMPLIFY_OPS_LIMIT
+            or len(_denominators(expr)) > TOGETHER_DENOMINATORS_LIMIT):
         return expr
     candidates = [expr, sp.together(expr)]
     together = candidates[-1]
@@ -313,9 +323,9 @@ def curvatures(derivation: Derivation) -> Curvatures:
     second = [_without_kinks(_printable(sp.diff(da, tp) - sp.diff(da, fn))),
               _without_kinks(_printable(sp.diff(db, fp) - sp.diff(db, tn)))]
     sizes: dict = {}
-    if sum(size(d, sizes) for d in second) > MAX_DERIVATIVE_SIZE:
-        raise MetriccError(f"the Hessian of this formula grows to more than {MAX_DERIVATIVE_SIZE} operations; "
-                           "simplify the formula")
+    if distinct(second) > MAX_DERIVATIVE_SIZE or sum(size(d, sizes) for d in second) > MAX_CURVATURE_TREE:
+        raise MetriccError(f"the Hessian of this formula grows to more than {MAX_DERIVATIVE_SIZE} distinct "
+                           "operations; simplify the formula")
     second = [_smaller(simplest(second[0]), _along(da, tp, fn)), _smaller(simplest(second[1]), _along(db, fp, tn))]
     shared, reduced = _shared([_printable(_differentiable(derivation.loss, _PLAIN)), a, b, *second])
     return Curvatures(tuple(_settled(q, _POSITIVE) for q in second),

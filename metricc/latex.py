@@ -5,6 +5,11 @@ from __future__ import annotations
 import sympy as sp
 
 from .derive import SYMBOLS, renamed
+from .trees import size
+
+# An expression of more nodes than this (as a tree) is left out: its LaTeX would be a line of 20,000 characters
+# or more (a product of metrics' second derivatives: 170,000), too long to read or typeset.
+LATEX_SIZE_LIMIT = 2_000
 
 # Stand-ins whose names sort as the counts are conventionally written (TP, FP, FN, TN), so that SymPy's term
 # order gives TP·TN − FP·FN rather than −FN·FP + TN·TP.
@@ -14,7 +19,11 @@ _CLASS_NAMES = {_ORDERED[symbol]: rf"\mathrm{{{symbol.name}}}_k" for symbol in S
 
 
 def expression(expr: sp.Expr, names: dict = _NAMES) -> str:
-    """`expr` in LaTeX: the counts upright and in their usual order, products with a visible dot."""
+    """`expr` in LaTeX: the counts upright and in their usual order, products with a visible dot; an expression
+    too large to read (LATEX_SIZE_LIMIT) as a note that says so."""
+    nodes = size(expr)
+    if nodes > LATEX_SIZE_LIMIT:
+        return rf"\dots \ \text{{({nodes:,} operations written out: omitted)}}"
     return sp.latex(renamed(expr, _ORDERED), symbol_names=names, mul_symbol="dot")
 
 

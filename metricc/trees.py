@@ -30,6 +30,15 @@ def size(expr: sp.Basic, known: dict | None = None) -> int:
     return fold(expr, lambda node, args: 1 + sum(args), known)
 
 
+def distinct(exprs: list[sp.Basic]) -> int:
+    """The number of distinct subexpressions of `exprs` together (their DAG's nodes: what code with shared
+    subexpressions pulled out costs)."""
+    known: dict = {}
+    for expr in exprs:
+        fold(expr, lambda node, args: None, known)
+    return len(known)
+
+
 def depth(expr: sp.Basic) -> int:
     """The depth of `expr` as a tree."""
     return fold(expr, lambda node, args: 1 + max(args, default=0))
