@@ -436,6 +436,13 @@ class CompiledMetric:
             name = compiled_in[0]
             raise MetriccError(f"`{name}` is an argument of compile_metric(), not of {caller}: "
                                f"compile_metric(..., {name}={options[name]!r}).{caller[:-2]}(...)")
+        elsewhere = [name for name in unknown if name in _OTHER_LOSSES_OPTIONS]
+        if elsewhere:
+            name = elsewhere[0]
+            booster = name == "weight" and caller in ("to_xgboost()", "to_lightgbm()")
+            raise MetriccError(f"unknown option `{name}`" + (": sample weights come from the booster's data, "
+                               "DMatrix(X, y, weight=w) or Dataset(X, y, weight=w)" if booster
+                               else _OTHER_LOSSES_OPTIONS[name]))
         if unknown:
             close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -449,6 +456,16 @@ class CompiledMetric:
 
 # compile_metric's arguments that a compiled metric keeps for every backend (and the formula's parameters)
 _COMPILED_IN = {"task", "num_classes", "average", "ignore_index", "class_weight", "minimize"}
+_CLASS_WEIGHT = (": a metric loss weighs the classes through its formula (fbeta's beta, a cost such as "
+                 "'minimize: FP + 5*FN') or through sample weights")
+# options of BCE and of the boosters' logistic objectives that users carry over: what metricc does instead
+_OTHER_LOSSES_OPTIONS = {
+    "pos_weight": " (`pos_weight` is BCEWithLogitsLoss's weight of the positive class" + _CLASS_WEIGHT + ")",
+    **{name: f" (`{name}` is the booster's weight of the positive class for its own objectives" + _CLASS_WEIGHT
+       + " in the booster's data)" for name in ("scale_pos_weight", "is_unbalance")},
+    "reduction": ": the loss is one number for the whole batch (its confusion matrix's metric), nothing to reduce",
+    "weight": ": per-element weights go to the call, loss(input, target, sample_weight=...)",
+}
 
 
 def _numbers(values: Any, name: str) -> np.ndarray:

@@ -186,6 +186,21 @@ def test_unknown_option_suggests_the_close_one():
         F1.to_torch(pure=True, treshold=0.3)
 
 
+@pytest.mark.parametrize("backend, option, message", [
+    ("torch", "pos_weight", "`pos_weight` is BCEWithLogitsLoss's weight of the positive class: a metric loss weighs"),
+    ("torch", "reduction", "`reduction`: the loss is one number for the whole batch"),
+    ("torch", "weight", "`weight`: per-element weights go to the call, loss(input, target, sample_weight=...)"),
+    ("xgboost", "weight", "`weight`: sample weights come from the booster's data, DMatrix(X, y, weight=w)"),
+    ("xgboost", "scale_pos_weight", "`scale_pos_weight` is the booster's weight of the positive class"),
+    ("lightgbm", "is_unbalance", "`is_unbalance` is the booster's weight of the positive class")])
+def test_options_of_other_losses_say_what_metricc_does_instead(backend, option, message):
+    """Options that BCE or a booster's logistic objective take were refused with a close name: pos_weight
+    suggested bce_weight (a blend with BCE, not a class weight). Now the error says what metricc does instead."""
+    with pytest.raises(MetriccError, match=re.escape(message)) as info:
+        getattr(F1, f"to_{backend}")(**{option: 2.0})
+    assert "did you mean" not in str(info.value)
+
+
 @pytest.mark.parametrize("backend", ["torch", "jax", "xgboost"])
 @pytest.mark.parametrize("option, value", [("ignore_index", 255), ("task", "multiclass"), ("num_classes", 3),
                                            ("average", "micro"), ("class_weight", [1, 2]), ("minimize", True),
