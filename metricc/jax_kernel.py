@@ -52,6 +52,18 @@ def _traced(*arrays):
     return any(isinstance(a, jax.core.Tracer) for a in arrays)
 
 
+def _fails(condition, traced=None):
+    """Whether the boolean array `condition` does not hold everywhere, where its value can be read. Where it is
+    traced (jax.jit, lax.cond, jax.checkpoint, jax.vmap: under them every operation is, also on an array the
+    caller closes over) it cannot: False, and the condition goes into the list `traced` (for _poisoned)."""
+    value = jnp.all(condition)
+    if _traced(value):
+        if traced is not None:
+            traced.append(condition)
+        return False
+    return not bool(value)
+
+
 def _poisoned(loss, conditions, axis_name=None):
     """The loss, times NaN where one of `conditions` (boolean arrays of traced values, which the eager loss checks
     and jax.jit cannot read) does not hold everywhere: the loss and, through the custom rule, every entry of its
@@ -236,47 +248,39 @@ class SoftConfusionLoss(_Pickled):
             ignored = ignored_elements(y, self.ignore_index)  # (before y takes x's type)
             y, w = jnp.where(ignored, 0, y), jnp.where(ignored, 0, w)
         y = y.astype(x.dtype)
-        if self.check_inputs:  # the concrete ones; a traced input (jax.grad) is checked by the custom rule
-            self._check(x, y, given, w)
+        traced = []  # the conditions the checks cannot read (jax.jit), for _poisoned
+        if self.check_inputs:  # a traced input under an eager jax.grad is also checked by the custom rule
+            self._check(x, y, given, w, traced)
         loss = _mapped(self._loss, self.axis_name, self.error)(x, y, w)
-        if self.check_inputs and not _traced(loss) and not bool(jnp.isfinite(loss)):
+        if self.check_inputs and _fails(jnp.isfinite(loss)):
             raise self.error(nonfinite_message(self.name, dtype=loss.dtype.name))
-        if self.check_inputs:  # the traced values (jax.jit)
-            loss = _poisoned(loss, [*(self._input_conditions(x) if _traced(x) else []),
-                                    *([(y >= 0) & (y <= 1)] if _traced(y) else []),
-                                    *([jnp.isfinite(given) & (given >= 0), jnp.any(given > 0)]
-                                      if _traced(given) else [])],
-                             self.axis_name)
-        return loss
+        return _poisoned(loss, traced, self.axis_name)
 
-    def _input_conditions(self, x):
-        return [jnp.isfinite(x), *([] if self.from_logits else [(x >= 0) & (x <= 1)])]
-
-    def _check(self, x, y, given, w):
-        """Input, targets and the weights as `given`; the light-weights warning reads those the kernel takes."""
-        if not _traced(x):
-            self._check_input(x)
-        if not _traced(y) and not bool(((y >= 0) & (y <= 1)).all()):
+    def _check(self, x, y, given, w, traced):
+        """Input, targets and the weights as `given`, where their values can be read (the others go into
+        `traced`); the light-weights warning reads those the kernel takes."""
+        self._check_input(x, traced)
+        if _fails((y >= 0) & (y <= 1), traced):
             raise self.error(target_range_message(y.min(), y.max()))
-        if not _traced(given):
-            if not bool((jnp.isfinite(given) & (given >= 0)).all()):
-                raise self.error("Expected `sample_weight` to be finite and non-negative.")
-            if not bool(given.max() > 0):
-                raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
-        if not _traced(w):
-            _warn_if_light(float(w.sum()), self.eps, self.warning)
+        if _fails(jnp.isfinite(given) & (given >= 0), traced):
+            raise self.error("Expected `sample_weight` to be finite and non-negative.")
+        if _fails(jnp.any(given > 0), traced):
+            raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
+        total = w.sum()
+        if not _traced(total):
+            _warn_if_light(float(total), self.eps, self.warning)
 
-    def _check_input(self, x):
-        if not bool(jnp.isfinite(x).all()):
+    def _check_input(self, x, traced=None):
+        if _fails(jnp.isfinite(x), traced):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
-        if not self.from_logits and not bool(((x >= 0) & (x <= 1)).all()):
+        if not self.from_logits and _fails((x >= 0) & (x <= 1), traced):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
 
     def _check_forward(self, x, loss, a, b):
         """The custom rule's check under jax.grad, called eagerly: the input, then the loss and its gradient's
         coefficients (times L, in the input's type: a slope of the amplifier reaches L / 16)."""
         self._check_input(x)
-        if not all(bool(jnp.isfinite(v).all()) for v in (loss, a * self.L, b * self.L)):  # as backward scales them
+        if any(_fails(jnp.isfinite(v)) for v in (loss, a * self.L, b * self.L)):  # as backward scales them
             raise self.error(nonfinite_message(self.name, dtype=jnp.result_type(loss, a, b).name))
 
 
@@ -361,8 +365,9 @@ class MultiSoftConfusionLoss(_Pickled):
         if self.check_dtype is not None and z.dtype not in self._checked_dtypes:
             self._checked_dtypes.add(z.dtype)
             self.check_dtype(z.dtype.name)
-        # the concrete values are checked; a traced input (jax.grad) is checked by the custom rule
-        checked_target = self.check_inputs and not _traced(target)
+        # the values that can be read are checked; a traced input under an eager jax.grad is also checked by the
+        # custom rule, and the conditions that cannot be read (jax.jit) go into `traced`, for _poisoned
+        traced, check = [], self.check_inputs
         probabilities = (self.task == "multiclass" and target.shape == z.shape
                          and jnp.issubdtype(target.dtype, jnp.floating))
         if probabilities:
@@ -370,10 +375,10 @@ class MultiSoftConfusionLoss(_Pickled):
                 raise self.error(probabilities_ignore_message(self.ignore_index))
             y = target.astype(z.dtype)
             sums = target.astype(jnp.promote_types(target.dtype, jnp.float32)).sum(1)
-            if checked_target:
-                message = probability_rows_message(target.min(), target.max(), sums[jnp.argmax(jnp.abs(sums - 1))])
-                if message:
-                    raise self.error(message)
+            labels = (y >= 0) & (y <= 1) & (jnp.abs(sums - 1) <= ROW_SUM_TOLERANCE)[:, None]
+            if check and _fails(labels, traced):
+                raise self.error(probability_rows_message(target.min(), target.max(),
+                                                          sums[jnp.argmax(jnp.abs(sums - 1))]))
         elif self.task == "multilabel":
             if target.shape != z.shape:
                 raise self.error(f"Expected multi-label targets of shape {z.shape}, but got {target.shape}"
@@ -382,7 +387,7 @@ class MultiSoftConfusionLoss(_Pickled):
                 ignored = ignored_elements(target, self.ignore_index)
                 target, w = jnp.where(ignored, 0, target), jnp.where(ignored, 0, w[:, None])
             y = target.astype(z.dtype)
-            if checked_target and not bool(((y >= 0) & (y <= 1)).all()):
+            if check and _fails((y >= 0) & (y <= 1), traced):
                 raise self.error(target_range_message(y.min(), y.max(), multilabel=True))
         else:
             if target.shape != (n,) or not jnp.issubdtype(target.dtype, jnp.integer):
@@ -392,45 +397,34 @@ class MultiSoftConfusionLoss(_Pickled):
                                  f"{hint}.")
             ignored = (ignored_elements(target, self.ignore_index) if self.ignore_index is not None
                        else jnp.zeros(n, dtype=bool))
-            if checked_target:
-                kept = target[~ignored]
-                if kept.size and not bool(((kept >= 0) & (kept < self.num_classes)).all()):
-                    bad = kept.min() if kept.min() < 0 else kept.max()
-                    raise self.error(f"Expected class indices in [0, {self.num_classes}), but got {bad}"
-                                     f"{class_index_hint(kept.min(), kept.max(), self.num_classes)}")
+            if check and _fails(ignored | ((target >= 0) & (target < self.num_classes)), traced):
+                kept = target[~ignored]  # (an index out of range is among them)
+                bad = kept.min() if kept.min() < 0 else kept.max()
+                raise self.error(f"Expected class indices in [0, {self.num_classes}), but got {bad}"
+                                 f"{class_index_hint(kept.min(), kept.max(), self.num_classes)}")
             y = jax.nn.one_hot(jnp.where(ignored, 0, target), self.num_classes, dtype=z.dtype)
             w = jnp.where(ignored, 0, w)
-        if self.check_inputs and not _traced(z):
-            self._check_input(z)
-        if self.check_inputs and not _traced(given):
-            if not bool((jnp.isfinite(given) & (given >= 0)).all()):
+        if check:
+            self._check_input(z, traced)
+            if _fails(jnp.isfinite(given) & (given >= 0), traced):
                 raise self.error("Expected `sample_weight` to be finite and non-negative.")
-            if sample_weight is not None and not bool(given.max() > 0):
+            if sample_weight is not None and _fails(jnp.any(given > 0), traced):
                 raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
-            _warn_if_light(float(w.sum()), self.eps, self.warning)
+            total = w.sum()
+            if not _traced(total):
+                _warn_if_light(float(total), self.eps, self.warning)
         loss = _mapped(self._loss, self.axis_name, self.error)(z, y, w)
-        if self.check_inputs and not _traced(loss) and not bool(jnp.isfinite(loss).all()):
+        if check and _fails(jnp.isfinite(loss)):
             raise self.error(nonfinite_message(self.name, per_class=True, dtype=loss.dtype.name))
-        if self.check_inputs:  # the traced values (jax.jit)
-            if probabilities:
-                labels = (y >= 0) & (y <= 1) & (jnp.abs(sums - 1) <= ROW_SUM_TOLERANCE)[:, None]
-            elif self.task == "multilabel":
-                labels = (y >= 0) & (y <= 1)
-            else:
-                labels = ignored | ((target >= 0) & (target < self.num_classes))
-            weights = [jnp.isfinite(given) & (given >= 0), *([] if sample_weight is None else [jnp.any(given > 0)])]
-            loss = _poisoned(loss, [*([jnp.isfinite(z)] if _traced(z) else []),
-                                    *([labels] if _traced(target) else []),
-                                    *(weights if _traced(given) else [])], self.axis_name)
-        return loss
+        return _poisoned(loss, traced, self.axis_name)
 
-    def _check_input(self, z):
-        if not bool(jnp.isfinite(z).all()):
+    def _check_input(self, z, traced=None):
+        if _fails(jnp.isfinite(z), traced):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
 
     def _check_forward(self, z, loss, a, b):
         """The custom rule's check under jax.grad, called eagerly: the input, then the loss and its gradient's
         coefficients (times L, in the input's type: a slope of the amplifier reaches L / 16)."""
         self._check_input(z)
-        if not all(bool(jnp.isfinite(v).all()) for v in (loss, a * self.L, b * self.L)):  # as backward scales them
+        if any(_fails(jnp.isfinite(v)) for v in (loss, a * self.L, b * self.L)):  # as backward scales them
             raise self.error(nonfinite_message(self.name, per_class=True, dtype=jnp.result_type(loss, a, b).name))

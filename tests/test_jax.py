@@ -281,6 +281,59 @@ def test_under_jit_bad_values_make_loss_and_gradient_nan(task):
         assert np.isfinite(float(jnp.sum(stacked[0]))) and np.isnan(float(jnp.sum(stacked[1]))), what
 
 
+def _in_cond(f):
+    return lambda v: jax.lax.cond(jnp.all(jnp.isfinite(v)) | True, f, lambda u: 0.0 * jnp.sum(u), v)
+
+
+@pytest.mark.parametrize("task", ["binary", "probabilities", "multiclass", "multilabel"])
+def test_arrays_closed_over_under_jit_cond_and_checkpoint(task):
+    """Under jax.jit, lax.cond and jax.checkpoint every operation is traced, also on the arrays a function closes
+    over (a training step's data): the checks read such a target's and weights' conditions with bool() and raised
+    JAX's TracerBoolConversionError. Now good values give the eager loss and gradient, and bad ones NaN, as traced
+    arguments do."""
+    loss, (z, y, w), bad = _bad_values(task)
+
+    def closure(target, weight):
+        return lambda v: jnp.sum(loss(v, target, weight))
+
+    eager_value, eager_grad = jax.value_and_grad(closure(y, w))(z)
+    for transform in (jax.jit, jax.checkpoint, _in_cond):
+        value, grad = jax.value_and_grad(transform(closure(y, w)))(z)
+        assert float(value) == pytest.approx(float(eager_value), rel=1e-6)
+        np.testing.assert_allclose(grad, eager_grad, rtol=1e-5, atol=1e-9)
+        for what, bad_z, bad_y, bad_w in bad:
+            value, grad = jax.value_and_grad(transform(closure(bad_y, w if bad_w is None else bad_w)))(bad_z)
+            assert np.isnan(float(value)) and np.isnan(np.asarray(grad)).all(), what
+    assert np.isnan(float(jax.jit(lambda: jnp.sum(loss(z, y.at[0].set(7), w)))()))  # nothing traced but the ops
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_hessian_equals_differences_of_the_gradient(task):
+    """jax.hessian (forward mode over the custom rule's reverse pass) differentiates the derived gradient, whose
+    backward pass is built from differentiable operations: its matrix equals central differences of jax.grad
+    (float64, with weights), so a Newton step or a curvature penalty gets the loss's own second derivatives."""
+    rng = np.random.default_rng(1)
+    with jax.enable_x64(True):
+        if task == "binary":
+            loss = compile_metric("mcc").to_jax()
+            z, y = jnp.asarray(rng.normal(0, 0.05, 10)), jnp.asarray(rng.random(10) < 0.4, dtype=jnp.float64)
+        else:
+            loss = compile_metric("f1", task=task, num_classes=3).to_jax()
+            z = jnp.asarray(rng.normal(0, 0.1 if task == "multilabel" else 0.3, (8, 3)))
+            y = (jnp.asarray(rng.integers(0, 3, 8)) if task == "multiclass"
+                 else jnp.asarray(rng.random((8, 3)) < 0.4, dtype=jnp.float64))
+        w = jnp.asarray(rng.uniform(0.5, 2.0, len(z)))
+
+        def total(v):
+            return jnp.sum(loss(v, y, w))
+
+        hessian = np.asarray(jax.hessian(total)(z)).reshape(z.size, z.size)
+        grad, step = jax.grad(total), 1e-6
+        differences = np.stack([np.asarray(grad(z + step * e.reshape(z.shape)) - grad(z - step * e.reshape(z.shape)))
+                                .reshape(-1) / (2 * step) for e in np.eye(z.size)])
+    assert np.abs(hessian - differences).max() <= 1e-7 * np.abs(hessian).max()
+
+
 def test_eager_grad_refuses_a_gradient_that_is_not_finite():
     """sqrt(TP - FP) at TP = FP has a finite loss (0) and an infinite slope: jax.grad, eagerly, raises where it
     returned NaN; the loss alone, not differentiated, is finite and returned."""
