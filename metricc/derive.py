@@ -11,6 +11,7 @@ import math
 from typing import NamedTuple
 
 import sympy as sp
+from sympy.polys.polyutils import parallel_dict_from_expr
 
 from .errors import MetriccError
 from .trees import distinct, fold, size
@@ -242,19 +243,27 @@ def simplest(expr: sp.Expr) -> sp.Expr:
     together = candidates[-1]
     if (sp.count_ops(together) <= FACTOR_OPS_LIMIT and degree_bound(together) <= FACTOR_DEGREE_LIMIT
             and constant_bits(together) <= FACTOR_BITS_LIMIT and fraction_degree(together) <= FACTOR_DEGREE_LIMIT
-            and generator_count(together) <= FACTOR_GENERATORS_LIMIT):
+            and _factorable(*polynomial_shape(together))):
         candidates.append(sp.factor(together))
     printable = [c for c in candidates if floats_hold(c)] or candidates  # together() can multiply 1e-200 away
     return min(printable, key=sp.count_ops)  # the first of equal size: the input when nothing helps
 
 
-def generator_count(expr: sp.Expr) -> int:
-    """How many generators SymPy's polynomials take for the numerator and denominator of `expr` together: its
-    symbols and its other terms (log(FN), sqrt(...), Max(...)), each a variable to factoring."""
+def _factorable(generators: int, degree: int) -> bool:
+    return generators <= FACTOR_GENERATORS_LIMIT and degree <= FACTOR_DEGREE_LIMIT
+
+
+def polynomial_shape(expr: sp.Expr) -> tuple[int, int]:
+    """How many generators SymPy's polynomials take for the numerator and denominator of `expr` together (its
+    symbols and its other terms: log(FN), sqrt(...), Max(...), each a variable to factoring), and the largest
+    total degree of their terms, read from the sparse terms alone. The polynomials expand an exponential's
+    argument, so exp((POS/N + 1.234567)/TNR) holds exp(1/(10^6 TNR))^1234567, which no structural bound sees and
+    whose dense form (what factoring builds, and what Poly built to count the generators) fills memory."""
     try:
-        return len(sp.parallel_poly_from_expr(list(sp.fraction(expr)))[1].gens)
-    except sp.PolificationFailed:  # both are numbers
-        return 0
+        terms, generators = parallel_dict_from_expr(list(sp.fraction(expr)))
+    except sp.PolificationFailed:  # (numbers give no generators and no error)
+        return 0, 0
+    return len(generators), max((sum(monomial) for part in terms for monomial in part), default=0)
 
 
 def floats_hold(expr: sp.Expr) -> bool:

@@ -110,7 +110,10 @@ SLOW_ONCE = ["mcc+cohen_kappa+gmean+f1+balanced_accuracy+markedness", "1/((TP+FP
              "minimize: -exp(121753.65710383467*TN)", "v0 = exp(exp(abs(alpha))); log(sqrt((1.234567)**1.000001))",
              # an integer in an exponential's argument raises SymPy's generator (E, or exp(TN)) to it: factoring
              # exp(-59152393978883910 - TN)'s square root filled 24 GB (a parameter alpha drew that value)
-             "exp(100000*TN)/N + TP/N", "sqrt(exp(-59152393978883910 - TN)) - exp(FN)", "2^(100000*TN)/N + TP/N"]
+             "exp(100000*TN)/N + TP/N", "sqrt(exp(-59152393978883910 - TN)) - exp(FN)", "2^(100000*TN)/N + TP/N",
+             # a constant inside a sum inside an exponential's argument: SymPy's polynomials expand the argument
+             # and raise exp(1/(10^6 TNR)) to 1234567; counting the generators as a dense polynomial filled 10 GB
+             "log(POS - FP)*exp((prevalence + 1.234567)/abs(TNR))", "exp((TP + 1.5)*(FP + 2.25)/N)*TP/N"]
 
 
 @pytest.mark.parametrize("formula", SLOW_ONCE, ids=lambda f: f[:30])
