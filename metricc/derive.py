@@ -37,7 +37,7 @@ MAX_DERIVATIVE_SIZE = 20_000  # operations in the four partials together (as tre
 # as trees they pass MAX_DERIVATIVE_SIZE where their distinct subexpressions, which the printed code computes
 # once each, number a few hundred. They are bounded in those, and as trees only far above, where walking them
 # would take seconds; no tree this large is simplified (SIMPLIFY_SIZE_LIMIT) or printed in LaTeX.
-MAX_CURVATURE_TREE = 1_000_000
+MAX_CURVATURE_TREE = 250_000
 SIMPLIFY_SIZE_LIMIT = 8 * SIMPLIFY_OPS_LIMIT  # nodes of a tree: above this, count_ops is not asked (tree walk)
 
 
