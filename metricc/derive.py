@@ -334,7 +334,7 @@ def curvatures(derivation: Derivation) -> Curvatures:
     sizes: dict = {}
     if distinct(second) > MAX_DERIVATIVE_SIZE or sum(size(d, sizes) for d in second) > MAX_CURVATURE_TREE:
         raise MetriccError(f"the Hessian of this formula grows to more than {MAX_DERIVATIVE_SIZE} distinct "
-                           "operations; simplify the formula")
+                           f"operations (or {MAX_CURVATURE_TREE} written out); simplify the formula")
     second = [_smaller(simplest(second[0]), _along(da, tp, fn)), _smaller(simplest(second[1]), _along(db, fp, tn))]
     shared, reduced = _shared([_printable(_differentiable(derivation.loss, _PLAIN)), a, b, *second])
     return Curvatures(tuple(_settled(q, _POSITIVE) for q in second),
