@@ -386,7 +386,9 @@ class _Scope:
                              f"{score} --task multiclass --num-classes ... --average {average})", token)
         f_beta = _F_BETA.fullmatch(name)
         if f_beta is not None and f_beta.group(1) != "1":
-            raise self.error(f"unknown name `{name}`: {_f_beta_hint(f_beta.group(1))}", token)
+            digits = f_beta.group(1)  # f05, F_025: a leading 0 is a decimal point left out (F0.5)
+            beta = f"0.{digits[1:]}" if digits.startswith("0") and len(digits) > 1 else digits
+            raise self.error(f"unknown name `{name}`: {_f_beta_hint(beta)}", token)
         written = catalog.WRITTEN_OUT.get(catalog.folded(name))
         if name == "P":  # tables that write P and N for the actual positives and negatives
             written = "the actual positives are `POS` (TP + FN), the actual negatives `NEG` (FP + TN); `N` is the " \

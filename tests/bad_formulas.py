@@ -58,6 +58,8 @@ BAD_FORMULAS = [
     ("0.5*F3 + 0.5*f1", {}, 'F3 is fbeta with beta=3, compile_metric("fbeta", beta=3)', 5),
     ("F_2", {}, 'F2 is fbeta with beta=2', 1),
     ("f0.5", {}, 'syntax error: F0.5 is fbeta with beta=0.5, compile_metric("fbeta", beta=0.5)', 1),
+    ("f05", {}, 'unknown name `f05`: F0.5 is fbeta with beta=0.5, compile_metric("fbeta", beta=0.5)', 1),
+    ("F_025", {}, 'F0.25 is fbeta with beta=0.25', 1),
     ("fbeta(beta=2)", {}, 'syntax error: `fbeta` is not a function: set its parameter by keyword, '
                           'compile_metric("fbeta", beta=2)', 11),
     ("1 - tversky(alpha=0.3, beta=0.7)", {}, '`tversky` is not a function: set its parameters by keyword, '
