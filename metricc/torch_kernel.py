@@ -16,6 +16,11 @@ try:  # torch >= 2.3
     from torch.compiler import is_compiling
 except ImportError:  # torch 2.1 and 2.2: the same question, asked of Dynamo, which answers it while it traces
     from torch._dynamo import is_compiling
+try:  # torch >= 2.4
+    from torch.compiler import is_exporting
+except ImportError:
+    def is_exporting():
+        return False
 
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
@@ -834,6 +839,18 @@ class DeferredCheck(NamedTuple):
             self.ready.synchronize()
 
 
+CHECKS_LEAVE_THE_GRAPH = ("metricc's input checks read the batch's values back to raise a clear error, a graph "
+                          "break in a compiled step; under fullgraph=True pass check_inputs=False to to_torch()")
+
+
+def _graph_break(reason):
+    """torch.compiler.disable, with the reason Dynamo gives when a graph may not break (torch >= 2.6)."""
+    try:
+        return torch.compiler.disable(reason=reason)
+    except TypeError:
+        return torch.compiler.disable
+
+
 class InputChecks:
     """Checks of the input values that never stall an accelerator: on the CPU they are read back and raise at
     once; on an accelerator they are copied to host memory without waiting and raise at the next call (or at
@@ -845,6 +862,23 @@ class InputChecks:
     def _init_checks(self):
         self._pending = collections.deque()  # deferred checks, oldest first
         self._checked_dtypes = set()
+
+    def _refuse_export(self):
+        """torch.export keeps a Function's forward pass only, and autograd through it is not the derived gradient
+        (half of it, measured); torch.jit.trace fixes the Python branches of one call. Both refused, as vmap is."""
+        if is_exporting():
+            raise self.error("torch.export cannot keep the metric loss's derived backward pass (a program it makes "
+                             "would train on a wrong gradient): export the model alone and apply the loss to its "
+                             "output, or use torch.compile for a training step")
+        if torch.jit.is_tracing():
+            raise self.error("torch.jit.trace cannot trace the metric loss (it branches in Python on the batch and "
+                             "the training state): trace the model alone and apply the loss to its output, or use "
+                             "torch.compile")
+
+    def __prepare_scriptable__(self):
+        """torch.jit.script asks this first: TorchScript cannot compile the loss (a Python autograd Function)."""
+        raise self.error("torch.jit.script cannot compile the metric loss (its backward pass is a Python autograd "
+                         "Function): script the model alone and apply the loss to its output, or use torch.compile")
 
     def _refuse_differentiated(self, target, weight):
         """Refuses a target or weights that require grad while gradients are recorded: the derived gradient flows
@@ -868,7 +902,7 @@ class InputChecks:
             self._checked_dtypes.add(dtype)
             self.check_dtype(dtype)
 
-    @torch.compiler.disable  # inside a user's compiled step: a graph break, and the checks run as in eager mode
+    @_graph_break(CHECKS_LEAVE_THE_GRAPH)  # in a user's compiled step the checks run as in eager mode
     def _check_values(self, loss, summary, numel, weighted, dtype=None):
         """`loss`, after raising for bad input values where reading them back costs nothing; on an accelerator
         the check is deferred and a failing batch's loss is NaN. `dtype`: the input's."""
@@ -1025,6 +1059,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     def forward(self, input, target, sample_weight=None):
         if ForwardRecord.mapped():
             raise ForwardRecord.vmap_error(self.error)
+        self._refuse_export()
         self._refuse_differentiated(target, sample_weight)
         self._warn_unsynced()
         if self.check_inputs:

@@ -1,6 +1,7 @@
 """Input checks without host synchronisation: deferred on accelerators (simulated here by treating the CPU as one),
 and running inside a user's torch.compile'd step."""
 
+import inspect
 import math
 
 import pytest
@@ -325,3 +326,58 @@ def test_an_ignore_labels_weights_are_checked_as_given_without_a_read_back(as_ac
     assert torch.isnan(failing)
     with pytest.raises(MetriccError, match="finite and non-negative"):
         loss_fn.check_pending()
+
+
+def test_a_fullgraph_step_says_to_turn_the_checks_off():
+    """Under fullgraph=True the checks' graph break is refused; Dynamo's error names metricc's reason and what to
+    pass (it said "remove the torch.compiler.disable call"), and with check_inputs=False the forward pass compiles
+    whole and gives the eager loss and gradient."""
+    if "reason" not in inspect.signature(torch.compiler.disable).parameters:
+        pytest.skip("this torch's Dynamo gives no reason for a graph break")
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 1)
+    X, y = torch.randn(32, 3), (torch.rand(32) < 0.4).float()
+    checked, unchecked = (compile_metric("f1").to_torch(pure=True, check_inputs=check) for check in (True, False))
+    torch._dynamo.reset()
+    with pytest.raises(Exception, match="under fullgraph=True pass check_inputs=False"):
+        torch.compile(lambda X, y: checked(model(X).squeeze(1), y), fullgraph=True)(X, y)
+
+    def step(forward):
+        model.zero_grad()
+        loss = forward(X, y)
+        loss.backward()  # (outside: Dynamo does not trace backward() under fullgraph=True)
+        return loss.detach(), model.weight.grad.clone()
+
+    def forward(X, y):
+        return unchecked(model(X).squeeze(1), y)
+
+    torch.testing.assert_close(step(torch.compile(forward, fullgraph=True)), step(forward))
+
+
+@pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("tracer", ["export", "jit.trace", "jit.script"])
+def test_tracers_that_would_lose_the_derived_backward_pass_are_refused(task, tracer):
+    """torch.export keeps the loss's forward pass only (autograd through an exported program gave half the
+    gradient), torch.jit.trace fixes one call's Python branches, TorchScript cannot compile a Python autograd
+    Function: each is refused with what to do instead (they had raised from deep inside torch, or exported)."""
+    classes = 1 if task == "binary" else 3
+    loss_fn = compile_metric("f1", task=task, num_classes=None if task == "binary" else 3).to_torch(pure=True)
+
+    class Step(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.model, self.loss_fn = torch.nn.Linear(4, classes), loss_fn
+
+        def forward(self, X, y):
+            logits = self.model(X)
+            return self.loss_fn(logits.squeeze(1) if task == "binary" else logits, y)
+
+    torch.manual_seed(0)
+    X = torch.randn(64, 4)
+    y = torch.randint(0, 3, (64,)) if task == "multiclass" else (torch.rand(64, classes) < 0.4).float().squeeze(1)
+    trace = {"export": lambda: torch.export.export(Step(), (X, y)),
+             "jit.trace": lambda: torch.jit.trace(Step(), (X, y)),
+             "jit.script": lambda: torch.jit.script(Step())}[tracer]
+    with pytest.raises(MetriccError, match=f"torch.{tracer} cannot .*the model alone and apply the loss"):
+        trace()
