@@ -863,13 +863,12 @@ class InputChecks:
         self._pending = collections.deque()  # deferred checks, oldest first
         self._checked_dtypes = set()
 
-    def _refuse_export(self):
-        """torch.export keeps a Function's forward pass only, and autograd through it is not the derived gradient
-        (half of it, measured); torch.jit.trace fixes the Python branches of one call. Both refused, as vmap is."""
-        if is_exporting():
-            raise self.error("torch.export cannot keep the metric loss's derived backward pass (a program it makes "
-                             "would train on a wrong gradient): export the model alone and apply the loss to its "
-                             "output, or use torch.compile for a training step")
+    def _refuse_tracers(self, unexportable):
+        """torch.jit.trace would fix one call's Python branches; torch.export runs the loss unless `unexportable`
+        says why not (its checks then poison the loss instead of reading values back); else refused, as vmap is."""
+        if is_exporting() and unexportable:
+            raise self.error(f"torch.export of {unexportable}: export the model alone and apply the loss to its "
+                             f"output, or use torch.compile for a training step")
         if torch.jit.is_tracing():
             raise self.error("torch.jit.trace cannot trace the metric loss (it branches in Python on the batch and "
                              "the training state): trace the model alone and apply the loss to its output, or use "
@@ -902,10 +901,21 @@ class InputChecks:
             self._checked_dtypes.add(dtype)
             self.check_dtype(dtype)
 
-    @_graph_break(CHECKS_LEAVE_THE_GRAPH)  # in a user's compiled step the checks run as in eager mode
     def _check_values(self, loss, summary, numel, weighted, dtype=None):
         """`loss`, after raising for bad input values where reading them back costs nothing; on an accelerator
-        the check is deferred and a failing batch's loss is NaN. `dtype`: the input's."""
+        the check is deferred and a failing batch's loss is NaN. `dtype`: the input's. A program that
+        torch.export makes, which cannot read values back, makes a failing batch's loss NaN."""
+        if is_exporting():
+            return self._poisoned(loss, summary, weighted)
+        return self._check_values_eagerly(loss, summary, numel, weighted, dtype)
+
+    def _poisoned(self, loss, summary, weighted):
+        """`loss`, NaN where the inputs fail the checks or it is not finite."""
+        bad = self._failing(summary, weighted) | ~torch.isfinite(loss)
+        return torch.where(bad, torch.full_like(loss, math.nan), loss)
+
+    @_graph_break(CHECKS_LEAVE_THE_GRAPH)  # in a user's compiled step the checks run as in eager mode
+    def _check_values_eagerly(self, loss, summary, numel, weighted, dtype):
         if dtype is not None:
             self._check_dtype_once(dtype)
         values = torch.cat([summary, loss.detach().reshape(-1).to(summary.dtype)])
@@ -915,8 +925,7 @@ class InputChecks:
         if len(self._pending) >= MAX_PENDING_CHECKS:
             self._check_pending(wait=True)
         self._pending.append(DeferredCheck.start(values, numel, weighted, dtype))
-        bad = self._failing(summary, weighted) | ~torch.isfinite(loss)
-        return torch.where(bad, torch.full_like(loss, math.nan), loss)
+        return self._poisoned(loss, summary, weighted)
 
     def check_pending(self):
         """Raise now for any input check deferred on an accelerator (waits for the device)."""
@@ -1059,7 +1068,9 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     def forward(self, input, target, sample_weight=None):
         if ForwardRecord.mapped():
             raise ForwardRecord.vmap_error(self.error)
-        self._refuse_export()
+        self._refuse_tracers(None if self.running is None and not self.warmup and not self.sync else
+                             "a loss with training state (running counts, a warm-up or sync, which an exported "
+                             "program would freeze) is not supported; to_torch(pure=True) exports")
         self._refuse_differentiated(target, sample_weight)
         self._warn_unsynced()
         if self.check_inputs:

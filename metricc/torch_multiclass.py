@@ -318,7 +318,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     def forward(self, input, target, sample_weight=None):
         if ForwardRecord.mapped():
             raise ForwardRecord.vmap_error(self.error)
-        self._refuse_export()
+        self._refuse_tracers("a multi-class or multi-label metric loss is not supported (the program it makes "
+                             "fails when differentiated)")
         self._refuse_differentiated(target, sample_weight)
         self._warn_unsynced()
         if isinstance(input, torch.Tensor) and input.dim() > 2 and isinstance(target, torch.Tensor):

@@ -354,30 +354,63 @@ def test_a_fullgraph_step_says_to_turn_the_checks_off():
     torch.testing.assert_close(step(torch.compile(forward, fullgraph=True)), step(forward))
 
 
-@pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:DeprecationWarning")
-@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
-@pytest.mark.parametrize("tracer", ["export", "jit.trace", "jit.script"])
-def test_tracers_that_would_lose_the_derived_backward_pass_are_refused(task, tracer):
-    """torch.export keeps the loss's forward pass only (autograd through an exported program gave half the
-    gradient), torch.jit.trace fixes one call's Python branches, TorchScript cannot compile a Python autograd
-    Function: each is refused with what to do instead (they had raised from deep inside torch, or exported)."""
-    classes = 1 if task == "binary" else 3
-    loss_fn = compile_metric("f1", task=task, num_classes=None if task == "binary" else 3).to_torch(pure=True)
+def _step_module(loss_fn, classes):
+    """A linear model and the loss, as one module (what torch.export and torch.jit take)."""
 
     class Step(torch.nn.Module):
         def __init__(self):
             super().__init__()
             self.model, self.loss_fn = torch.nn.Linear(4, classes), loss_fn
 
-        def forward(self, X, y):
+        def forward(self, X, y, weight=None):
             logits = self.model(X)
-            return self.loss_fn(logits.squeeze(1) if task == "binary" else logits, y)
+            return self.loss_fn(logits.squeeze(1) if classes == 1 else logits, y, weight)
 
+    return Step()
+
+
+def test_an_exported_pure_loss_equals_the_eager_one_and_is_nan_for_bad_inputs():
+    """torch.export of a step with a stateless binary loss: the program's loss and gradient equal the eager
+    module's over two steps, and its checks, which cannot read values back, make a bad batch's loss NaN (export
+    had raised from inside torch, on the read-back)."""
+    torch.manual_seed(0)
+    X, y, weight = torch.randn(500, 4), (torch.rand(500) < 0.3).float(), torch.rand(500)
+    eager = _step_module(compile_metric("mcc", ignore_index=255).to_torch(pure=True), 1)
+    exported = torch.export.export(eager, (X, y, weight)).module()
+    for _ in range(2):
+        results = []
+        for module in (exported, eager):  # (they share the parameters)
+            module.zero_grad()
+            loss = module(X, y, weight)
+            loss.backward()
+            results.append((loss.detach(), eager.model.weight.grad.clone()))
+        torch.testing.assert_close(*results)
+    bad_target, bad_input, ignored = y.clone(), X.clone(), y.clone()
+    bad_target[3], bad_input[7, 1], ignored[5] = 2.0, math.nan, 255.0
+    assert math.isnan(exported(X, bad_target, weight).item()) and math.isnan(exported(bad_input, y, weight).item())
+    torch.testing.assert_close(exported(X, ignored, weight), eager(X, ignored, weight))
+
+
+@pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:DeprecationWarning")
+@pytest.mark.parametrize("task, options, tracer, message", [
+    ("binary", {}, "export", r"a loss with training state .*to_torch\(pure=True\) exports"),
+    ("binary", {"warmup": 3, "momentum": 0}, "export", "a loss with training state"),
+    ("multiclass", {"pure": True}, "export", "a multi-class or multi-label metric loss is not supported"),
+    ("multilabel", {"pure": True}, "export", "a multi-class or multi-label metric loss is not supported"),
+    *((task, {"pure": True}, tracer, "")
+      for task in ("binary", "multiclass", "multilabel") for tracer in ("jit.trace", "jit.script")),
+])
+def test_tracers_that_cannot_keep_the_loss_are_refused(task, options, tracer, message):
+    """torch.export of a loss with state (which its program would freeze) or of a multi-class loss (whose program
+    fails when differentiated), torch.jit.trace (one call's Python branches) and TorchScript (a Python autograd
+    Function) are refused with what to do instead; they had raised from deep inside torch."""
+    classes = 1 if task == "binary" else 3
+    loss_fn = compile_metric("f1", task=task, num_classes=None if task == "binary" else 3).to_torch(**options)
     torch.manual_seed(0)
     X = torch.randn(64, 4)
     y = torch.randint(0, 3, (64,)) if task == "multiclass" else (torch.rand(64, classes) < 0.4).float().squeeze(1)
-    trace = {"export": lambda: torch.export.export(Step(), (X, y)),
-             "jit.trace": lambda: torch.jit.trace(Step(), (X, y)),
-             "jit.script": lambda: torch.jit.script(Step())}[tracer]
-    with pytest.raises(MetriccError, match=f"torch.{tracer} cannot .*the model alone and apply the loss"):
+    trace = {"export": lambda: torch.export.export(_step_module(loss_fn, classes), (X, y)),
+             "jit.trace": lambda: torch.jit.trace(_step_module(loss_fn, classes), (X, y)),
+             "jit.script": lambda: torch.jit.script(_step_module(loss_fn, classes))}[tracer]
+    with pytest.raises(MetriccError, match=f"torch.{tracer} .*{message}.*the model alone and apply the loss"):
         trace()
