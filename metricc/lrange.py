@@ -180,7 +180,9 @@ def numpy_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, fl
 
 def table(accuracy: float, dtypes=DTYPES, *, threshold: float = 0.5, backend: str = "torch") -> str:
     """A text table of the valid L for each dtype, for the naive kernel and metricc's."""
-    rows = [f"Valid L for p in [{accuracy:.10g}, {1 - accuracy:.10g}], threshold {threshold:g}, measured on {backend}:",
+    upper = f"{1 - accuracy:.10g}"
+    upper = f"1 - {accuracy:.10g}" if upper == "1" else upper
+    rows = [f"Valid L for p in [{accuracy:.10g}, {upper}], threshold {threshold:g}, measured on {backend}:",
             "", f"{'dtype':<10} {'naive sigmoid':<34} metricc kernel"]
     for dtype in dtypes:
         ranges = [l_range(accuracy, dtype, threshold=threshold, kernel=k, backend=backend) for k in KERNELS]

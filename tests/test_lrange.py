@@ -159,6 +159,7 @@ def test_an_interval_close_to_the_threshold_keeps_the_gradient_for_every_L(kerne
     assert str(valid).endswith("<= L <= inf") and 1e30 in valid
     assert 1e7 < l_range(0.4999999, "float32", kernel=kernel).L_max < math.inf
     assert "p in [0.4999999, 0.5000001]" in table(0.4999999)  # the table `metricc lrange` prints
+    assert "p in [1e-12, 1 - 1e-12]" in table(1e-12, ["float64"])  # (not [1e-12, 1])
 
 
 def test_cli_lrange_table():
