@@ -24,6 +24,8 @@ F1 = compile_metric("f1")
     (np.array([1, 0, 1]), np.array([2, 0, 1]), "`target` to hold hard 0/1 labels, but it holds 2"),
     (np.array(["1", "0"]), np.array([1, 0]), "`predictions` to hold numbers, but got dtype <U1"),
     (torch.ones(3, requires_grad=True), np.ones(3), "requires grad"),
+    (np.array([1.0, 0.0, np.nan]), np.array([1, 0, 0]), r"holds NaN, a missing value: drop or fill the missing"),
+    (np.array([1, 0, 1]), np.array([0.5, np.nan, 1.0]), r"`target` to hold hard 0/1 labels, but it holds NaN, a mis"),
 ])
 def test_binary_score_refuses_what_is_not_0_or_1(predictions, target, message):
     with pytest.raises(MetriccError, match=message):
