@@ -107,6 +107,9 @@ def target_range_message(low, high, multilabel=False):
     """The error for binary or multi-label targets outside [0, 1], given their least and largest values: the
     range, and the usual ways out (labels -1/+1; class indices; an ignore label)."""
     low, high = float(low), float(high)
+    if low != low or high != high:  # NaN (its ends: it is somewhere)
+        return (f"Expected {'multi-label ' if multilabel else ''}`target` values in [0, 1], but it holds NaN, a "
+                f"missing label: drop or fill it first.")
     message = (f"Expected {'multi-label ' if multilabel else ''}`target` values in [0, 1], but they range from "
                f"{low:g} to {high:g}")
     hints = []

@@ -383,6 +383,7 @@ def _refuses_with(hint, backend, metric, z, y):
     ([-1, 1, -1, 1], "but they range from -1 to 1: labels -1/+1? pass (target + 1) / 2; to leave elements out (an "
                      "ignore label), compile with ignore_index=-1."),
     ([0, 1, 1.5, 1], "but they range from 0 to 1.5."),
+    ([0, 1, np.nan, 1], "`target` values in [0, 1], but it holds NaN, a missing label: drop or fill it first."),
 ])
 def test_target_outside_0_1_says_what_it_got_and_what_to_do(backend, task, target, hint):
     """A binary or multi-label target outside [0, 1] is told its range and the usual ways out: an ignore label
