@@ -23,10 +23,11 @@ class Named:
     description: str
     sklearn: str = ""
     defaults: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    nonnegative: tuple = ()  # parameters that must be >= 0 (a weight; beta, whose sign the formula loses)
 
 
-def _named(name, formula, description, sklearn="", **defaults):
-    return Named(name, formula, description, sklearn, MappingProxyType(defaults))
+def _named(name, formula, description, sklearn="", nonnegative=(), **defaults):
+    return Named(name, formula, description, sklearn, MappingProxyType(defaults), nonnegative)
 
 
 QUANTITIES = {q.name: q for q in (
@@ -53,7 +54,7 @@ METRICS = {m.name: m for m in (
            "balanced_accuracy_score"),
     _named("f1", "2*TP / (2*TP + FP + FN)", "harmonic mean of precision and recall", "f1_score"),
     _named("fbeta", "(1 + beta^2)*TP / ((1 + beta^2)*TP + beta^2*FN + FP)",
-           "F-beta: recall weighs beta times as much as precision", "fbeta_score", beta=1.0),
+           "F-beta: recall weighs beta times as much as precision", "fbeta_score", ("beta",), beta=1.0),
     _named("precision", "PPV", "TP / (TP + FP)", "precision_score"),
     _named("recall", "TPR", "TP / (TP + FN)", "recall_score"),
     _named("specificity", "TNR", "TN / (TN + FP)", "recall_score(pos_label=0)"),
@@ -73,7 +74,7 @@ METRICS = {m.name: m for m in (
     _named("fowlkes_mallows", "sqrt(PPV * TPR)", "geometric mean of precision and recall"),
     _named("tversky", "TP / (TP + alpha*FP + beta*FN)",
            "alpha weighs false positives, beta false negatives; alpha = beta = 0.5 is dice",
-           alpha=0.5, beta=0.5),
+           nonnegative=("alpha", "beta"), alpha=0.5, beta=0.5),
     _named("dice", "2*TP / (2*TP + FP + FN)", "Sorensen-Dice coefficient (= f1)", "f1_score"),
 )}
 

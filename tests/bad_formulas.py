@@ -58,6 +58,9 @@ BAD_FORMULAS = [
     ("0.5*F3 + 0.5*f1", {}, 'F3 is fbeta with beta=3, compile_metric("fbeta", beta=3)', 5),
     ("F_2", {}, 'F2 is fbeta with beta=2', 1),
     ("f0.5", {}, 'syntax error: F0.5 is fbeta with beta=0.5, compile_metric("fbeta", beta=0.5)', 1),
+    ("fbeta", {"beta": -1}, "parameter `beta` of `fbeta` to be >= 0 (as scikit-learn's fbeta_score), but got -1", None),
+    ("0.5*fbeta + 0.5*mcc", {"beta": -2}, "parameter `beta` of `fbeta` to be >= 0", None),  # (beta^2: F2, silently)
+    ("tversky", {"alpha": -0.5}, "parameter `alpha` of `tversky` to be >= 0, but got -0.5", None),
     ("f05", {}, 'unknown name `f05`: F0.5 is fbeta with beta=0.5, compile_metric("fbeta", beta=0.5)', 1),
     ("F_025", {}, 'F0.25 is fbeta with beta=0.25', 1),
     ("fbeta(beta=2)", {}, 'syntax error: `fbeta` is not a function: set its parameter by keyword, '
