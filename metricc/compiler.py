@@ -271,7 +271,8 @@ class CompiledMetric:
         default, as in scikit-learn; "yes" for classes "no"/"yes"). A multi-class metric takes the classes 0..C-1
         as they are, and other class names ("a"/"b"/"c", 1..C) in sorted order, as an estimator's classes_, or
         in the order of `labels` (the C class names; class_weight needs it). `score_options` (zero_division) go
-        to score(). Needs scikit-learn."""
+        to score(); as scikit-learn's scorers, a score (not a cost) that is 0/0 counts as 0 with a warning unless
+        zero_division says otherwise (NaN broke TunedThresholdClassifierCV's choice). Needs scikit-learn."""
         if self.average == "none":
             raise MetriccError("a scikit-learn scorer returns one number, and average='none' gives one per class: "
                                "compile with average='macro', 'micro' or 'weighted'")
@@ -285,6 +286,8 @@ class CompiledMetric:
                                    f"{self.num_classes}: give each class once, in the metric's order")
         from sklearn.metrics import make_scorer
 
+        if not self.minimize:  # (a cost's 0/0 stays NaN: 0 would be its best value)
+            score_options.setdefault("zero_division", "warn")
         return make_scorer(_InScikitLearnOrder(self, pos_label, labels), greater_is_better=not self.minimize,
                            **score_options)
 

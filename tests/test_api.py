@@ -91,6 +91,32 @@ def test_scorer_takes_scikit_learns_argument_order():
     assert compile_metric("precision").scorer(zero_division=1)(never_positive, X, y) == 1
 
 
+@pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")
+def test_scorer_counts_an_undefined_score_as_0_as_scikit_learn_does():
+    """scikit-learn's scorers give 0 where a score is 0/0 (matthews_corrcoef, and f1 or precision with their
+    default zero_division="warn"); metricc's scorer gave NaN, and TunedThresholdClassifierCV, whose cut-offs
+    reach "predict no positive", then chose the cut-off 1.4e-6 with a best score of NaN. A cost stays NaN there
+    (0 would be its best value)."""
+    from sklearn.datasets import make_classification
+    from sklearn.dummy import DummyClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import make_scorer, matthews_corrcoef
+    import sklearn.model_selection
+
+    X, y = make_classification(2000, weights=[0.9], random_state=0)
+    never_positive = DummyClassifier(strategy="constant", constant=0).fit(X, y)
+    for name in ("mcc", "precision", "f1", "cohen_kappa"):
+        assert compile_metric(name).scorer()(never_positive, X, y) == 0.0
+    assert np.isnan(compile_metric("mcc").scorer(zero_division=np.nan)(never_positive, X, y))  # as asked
+    assert np.isnan(compile_metric("minimize: FP / PP").scorer()(never_positive, X, y))
+    tuner = getattr(sklearn.model_selection, "TunedThresholdClassifierCV", None)  # scikit-learn >= 1.5
+    if tuner is not None:
+        ours = tuner(LogisticRegression(), scoring=compile_metric("mcc").scorer(), cv=3).fit(X, y)
+        theirs = tuner(LogisticRegression(), scoring=make_scorer(matthews_corrcoef), cv=3).fit(X, y)
+        assert ours.best_threshold_ == theirs.best_threshold_
+        assert ours.best_score_ == pytest.approx(theirs.best_score_, rel=1e-12)
+
+
 def test_multiclass_scorer_takes_class_names_as_scikit_learn_does():
     """A multi-class scorer on classes named other than 0..C-1 ("a"/"b"/"c", 1..C) gave NaN in every fold of
     cross_val_score ("Expected `target` to hold numbers, but got dtype <U1", or class indices out of range), where
