@@ -844,7 +844,7 @@ CHECKS_LEAVE_THE_GRAPH = ("metricc's input checks read the batch's values back t
 
 
 def _graph_break(reason):
-    """torch.compiler.disable, with the reason Dynamo gives when a graph may not break (torch >= 2.6)."""
+    """torch.compiler.disable, with the reason Dynamo gives where a graph may not break (if this torch takes one)."""
     try:
         return torch.compiler.disable(reason=reason)
     except TypeError:
