@@ -63,7 +63,7 @@ def module_source(metric, backend: str) -> str:
         "",
         "The score, the loss and its gradient (LaTeX):",
         "",
-        _latex(metric, spec.order == 2),
+        _latex(metric, spec),
         '"""',
         *(_kernel_body(name) for name in (spec.multi_kernels if multi else spec.kernels)),
         "",
@@ -79,13 +79,15 @@ def module_source(metric, backend: str) -> str:
     return "\n".join(parts)
 
 
-def _latex(metric, hessians: bool) -> str:
-    """The LaTeX for the raw docstring: metricc's own text, which holds no quote and ends with no backslash. A
-    booster objective's (`hessians`) shows the L it uses."""
+def _latex(metric, spec) -> str:
+    """The LaTeX for the raw docstring: metricc's own text, which holds no quote and ends with no backslash, with
+    the L the module uses (a booster objective's, or a minibatch loss's training default)."""
     from .latex import document
 
-    latex = document(metric, hessians=hessians,
-                     L=booster_defaults(metric.task, metric.L_given).get("L") if hessians else None)
+    hessians = spec.order == 2
+    defaults = (booster_defaults(metric.task, metric.L_given) if hessians
+                else training_defaults(metric.task, metric.L_given) if spec.minibatch else {})
+    latex = document(metric, hessians=hessians, L=defaults.get("L"))
     if '"' in latex or latex.endswith("\\"):
         raise AssertionError(f"LaTeX unfit for a raw docstring: {latex!r}")
     return latex

@@ -75,7 +75,7 @@ def multi_document(metric, hessians: bool = False, L: float | None = None) -> st
 def document(metric, hessians: bool = False, L: float | None = None) -> str:
     """An `aligned` block: what is optimised, its partials, the gradient per sample and the soft counts; with
     `hessians`, also the second derivatives and the diagonal of the Hessian that booster objectives use. `L`
-    overrides the metric's amplifier in the settings line (a booster objective's default)."""
+    overrides the metric's amplifier in the settings line (a booster objective's or a torch training default)."""
     if metric.task != "binary":
         return multi_document(metric, hessians, L)
     d = {name: rf"\frac{{\partial \mathcal{{L}}}}{{\partial \mathrm{{{name}}}}}" for name in ("TP", "FP", "FN", "TN")}

@@ -2,6 +2,7 @@
 
 import ast
 import json
+import re
 import subprocess
 import sys
 
@@ -90,6 +91,20 @@ def test_emitted_module_announces_itself(backend):
                for alias in node.names}
     imports |= {node.module.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imports - sys.stdlib_module_names == {backend}
+
+
+@pytest.mark.parametrize("backend, options, L", [
+    ("torch", {}, "15"), ("torch", {"L": 40.0}, "40"), ("numpy", {}, "73"), ("jax", {}, "73"),
+    ("torch", {"task": "multiclass", "num_classes": 3}, "15"),
+    ("torch", {"task": "multilabel", "num_classes": 3}, "15"),
+])
+def test_emitted_docstring_shows_the_L_the_module_uses(backend, options, L):
+    """A torch module trains at L = 15 when compile_metric had no L (to_torch()'s training defaults); its docstring
+    said L = 73, the compiled metric's."""
+    source = compile_metric("f1", **options).emit(backend)
+    module_L = re.search(r"def __init__\(self, \*, .*?\bL=([\d.]+)", source)
+    assert module_L is not None and float(module_L.group(1)) == float(L)
+    assert re.search(rf"(^|\\quad )L &?= {L}(,|$)", ast.get_docstring(ast.parse(source)), re.M), L
 
 
 def test_formula_text_cannot_escape_its_string(tmp_path):
