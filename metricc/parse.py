@@ -53,7 +53,9 @@ _FUNCTIONS = {"sqrt": sp.sqrt, "log": sp.log, "exp": sp.exp, "abs": sp.Abs, "min
 _OTHER_FUNCTIONS = {"ln": "the natural logarithm is log(x)", "log10": "write log(x)/log(10)",
                     "log2": "write log(x)/log(2)", "pow": "write x^y (or x**y)", "power": "write x^y (or x**y)",
                     "sigmoid": "write 1/(1 + exp(-x))", "fabs": "write abs(x)", "minimum": "write min(x, y)",
-                    "maximum": "write max(x, y)"}
+                    "maximum": "write max(x, y)", **dict.fromkeys(
+                        ("sign", "floor", "ceil", "round", "heaviside", "step", "trunc"),
+                        "a step function, whose gradient is 0 wherever it is defined: a loss of it cannot train")}
 
 # Examples of each syntax error; lark matches a failing parse against them (lark.UnexpectedInput.match_examples).
 SYNTAX_ERRORS = {
