@@ -318,8 +318,12 @@ class CompiledMetric:
             target = np.where(ignored, 0, target)
         target = _zero_one(target, "target", swapped=(scores, "tune_threshold() takes (scores, target)"))
         if scores.shape != target.shape or scores.size == 0:
+            binary = self.task == "binary" and scores.ndim == 2 and scores.shape[:1] == target.shape
+            columns = scores.shape[1] if binary else None
+            hint = {1: ": one column? pass scores[:, 0]",
+                    2: ": the two columns of predict_proba? pass scores[:, 1], the positive class's"}.get(columns, "")
             raise MetriccError(f"Expected non-empty `scores` and `target` of the same shape, but got {scores.shape} "
-                               f"and {target.shape}.")
+                               f"and {target.shape}{hint}.")
         if np.isnan(scores).any():
             raise MetriccError("Expected `scores` without NaN.")
         weight = _weights(sample_weight, target.shape if self.task == "binary" else target.shape[:1])

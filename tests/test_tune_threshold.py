@@ -130,6 +130,9 @@ def test_multilabel_micro_tunes_the_pooled_value(weighted):
     (np.array([0.1, np.nan]), np.array([0, 1]), "without NaN"),
     (np.array([0.1, 0.2]), np.array([0, 2]), "hard 0/1 labels"),
     (np.array([0.1, 0.2]), np.array([0, 1, 1]), "same shape"),
+    # predict_proba's two columns, and a DataFrame column (the message had said only "the same shape")
+    (np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([0, 1]), r"the two columns of predict_proba\? pass scores\[:, 1\]"),
+    (np.array([[0.1], [0.8]]), np.array([0, 1]), r"one column\? pass scores\[:, 0\]"),
 ])
 def test_bad_input(scores, target, message):
     with pytest.raises(MetriccError, match=message):
