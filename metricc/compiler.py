@@ -490,13 +490,13 @@ def _zero_one(values: Any, name: str, swapped: tuple | None = None) -> np.ndarra
     array = _numbers(values, name)
     bad = array[(array != 0) & (array != 1)]
     if bad.size:
+        if np.isnan(bad).any():  # (pandas' missing values come as NaN)
+            raise MetriccError(f"Expected `{name}` to hold hard 0/1 labels, but it holds NaN, a missing value: drop or "
+                               f"fill the missing entries first.")
         hint = "; threshold probabilities first, e.g. p >= 0.5" if name == "predictions" else ""
         fractions = (np.isfinite(bad) & (bad != np.floor(bad))).any()
         if swapped is not None and fractions and np.isin(swapped[0], (0, 1)).all():
             hint = f"; arguments swapped? {swapped[1]}"
-        if np.isnan(bad).any():  # (pandas' missing values come as NaN)
-            raise MetriccError(f"Expected `{name}` to hold hard 0/1 labels, but it holds NaN, a missing value: drop or "
-                               f"fill the missing entries first.")
         raise MetriccError(f"Expected `{name}` to hold hard 0/1 labels, but it holds {bad.flat[0].item()!r}{hint}.")
     return array
 

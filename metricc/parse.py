@@ -663,9 +663,10 @@ def _bind_parameters(expr: sp.Expr, scope: _Scope) -> sp.Expr:
         hint = (_suggestion(unused[0], free) if free else "") or catalog.sklearn_argument_hint(unused[0])
         raise MetriccError(f"parameter {names} is not used by the formula {scope.text.strip()!r}{hint}")
     values = scope.values_used()
-    for name, value in values.items():
-        metric = next((m for m in map(catalog.lookup, scope.defaults.get(name, ())) if name in m.nonnegative), None)
-        if value < 0 and metric is not None:
+    for name, value in values.items():  # a negative weight (or beta) of the named metric that takes it
+        sources = map(catalog.lookup, scope.defaults.get(name, ())) if value < 0 else ()
+        metric = next((m for m in sources if name in m.nonnegative), None)
+        if metric is not None:
             sklearn = f" (as scikit-learn's {metric.sklearn})" if metric.sklearn else ""
             raise MetriccError(f"Expected parameter `{name}` of `{metric.name}` to be >= 0{sklearn}, but got "
                                f"{value:g}.")
