@@ -373,6 +373,8 @@ def test_an_exported_pure_loss_equals_the_eager_one_and_is_nan_for_bad_inputs():
     """torch.export of a step with a stateless binary loss: the program's loss and gradient equal the eager
     module's over two steps, and its checks, which cannot read values back, make a bad batch's loss NaN (export
     had raised from inside torch, on the read-back)."""
+    if not hasattr(torch.compiler, "is_exporting"):
+        pytest.skip("this torch cannot tell the loss that torch.export traces it")
     torch.manual_seed(0)
     X, y, weight = torch.randn(500, 4), (torch.rand(500) < 0.3).float(), torch.rand(500)
     eager = _step_module(compile_metric("mcc", ignore_index=255).to_torch(pure=True), 1)
@@ -383,7 +385,7 @@ def test_an_exported_pure_loss_equals_the_eager_one_and_is_nan_for_bad_inputs():
             module.zero_grad()
             loss = module(X, y, weight)
             loss.backward()
-            results.append((loss.detach(), eager.model.weight.grad.clone()))
+            results.append((loss.detach(), {name: p.grad.clone() for name, p in module.named_parameters()}))
         torch.testing.assert_close(*results)
     bad_target, bad_input, ignored = y.clone(), X.clone(), y.clone()
     bad_target[3], bad_input[7, 1], ignored[5] = 2.0, math.nan, 255.0
@@ -404,6 +406,8 @@ def test_tracers_that_cannot_keep_the_loss_are_refused(task, options, tracer, me
     """torch.export of a loss with state (which its program would freeze) or of a multi-class loss (whose program
     fails when differentiated), torch.jit.trace (one call's Python branches) and TorchScript (a Python autograd
     Function) are refused with what to do instead; they had raised from deep inside torch."""
+    if tracer == "export" and not hasattr(torch.compiler, "is_exporting"):
+        pytest.skip("this torch cannot tell the loss that torch.export traces it")
     classes = 1 if task == "binary" else 3
     loss_fn = compile_metric("f1", task=task, num_classes=None if task == "binary" else 3).to_torch(**options)
     torch.manual_seed(0)
