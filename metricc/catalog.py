@@ -145,6 +145,8 @@ SKLEARN_ARGUMENTS = {
     "labels": "metricc's classes are 0, 1, ..., num_classes - 1: task='multiclass', num_classes=...",
     "normalize": "a formula's counts are weighted sums; write /N for a share",
     "adjusted": "write the chance-adjusted formula out (balanced accuracy adjusted: 2*balanced_accuracy - 1)",
+    "multi_class": "a multi-class metric is task='multiclass', num_classes=..., with average='macro', 'micro', "
+                   "'weighted' or 'none' (one-vs-rest per class)",
 }
 
 

@@ -623,13 +623,16 @@ def test_an_average_for_a_binary_metric_is_refused(average):
 @pytest.mark.parametrize("argument, value, hint", [
     ("sample_weight", [1.0, 2.0], "pass them to the loss, loss_and_grad() or score()"),
     ("labels", [0, 1, 2], "metricc's classes are 0, 1, ..., num_classes - 1: task='multiclass', num_classes=..."),
+    ("multi_class", "ovr", "a multi-class metric is task='multiclass', num_classes=..., with average="),
+    ("beta", "2", None),  # a parameter given as text: the parameter message (it is one of fbeta's)
 ])
 def test_scikit_learns_arguments_passed_to_compile_metric(argument, value, hint):
     """Arguments of scikit-learn's metric functions passed to compile_metric are told where they go, not only
     that a parameter must be a number."""
-    with pytest.raises(MetriccError, match=re.escape(f"`{argument}` is an argument of scikit-learn's metrics: "
-                                                     f"{hint}")):
-        compile_metric("f1", **{argument: value})
+    message = "Expected parameter `beta` to be a finite number" if hint is None else \
+        f"`{argument}` is an argument of scikit-learn's metrics: {hint}"
+    with pytest.raises(MetriccError, match=re.escape(message)):
+        compile_metric("fbeta" if hint is None else "f1", **{argument: value})
 
 
 def test_scikit_learns_binary_and_samples_averages():
