@@ -284,6 +284,12 @@ class CompiledMetric:
             if len(labels) != self.num_classes or len(set(labels)) != len(labels):
                 raise MetriccError(f"labels=[...] names {len(labels)} classes, but the metric has num_classes="
                                    f"{self.num_classes}: give each class once, in the metric's order")
+        unknown = sorted(set(score_options) - {"zero_division"})  # score()'s one option
+        if unknown:
+            raise MetriccError(_SCORER_OPTIONS.get(unknown[0], f"`{unknown[0]}` is no option of scorer(): it takes "
+                                                               f"pos_label, labels and zero_division; a formula's "
+                                                               f"parameters and the task's settings go to "
+                                                               f"compile_metric()"))
         from sklearn.metrics import make_scorer
 
         if not self.minimize:  # (a cost's 0/0 stays NaN: 0 would be its best value)
@@ -562,6 +568,13 @@ def _weight_total(weight: np.ndarray) -> np.ndarray:
 def _compiled(key: _Key) -> CompiledMetric:
     with _key_lock(key):
         return _compile(key)
+
+
+_HARD_LABELS = ("the scorer scores predict()'s hard labels, as score() does; for the best cut-off on probabilities "
+                "use tune_threshold(), or scikit-learn's TunedThresholdClassifierCV with this scorer")
+_SCORER_OPTIONS = {"greater_is_better": "greater_is_better follows the formula: a `minimize:` cost is lower-is-better, "
+                                        "any other formula greater-is-better",
+                   **dict.fromkeys(("response_method", "needs_proba", "needs_threshold"), _HARD_LABELS)}
 
 
 class _InScikitLearnOrder:

@@ -117,6 +117,21 @@ def test_scorer_counts_an_undefined_score_as_0_as_scikit_learn_does():
         assert ours.best_score_ == pytest.approx(theirs.best_score_, rel=1e-12)
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"greater_is_better": False}, r"greater_is_better follows the formula: a `minimize:` cost"),
+    ({"response_method": "predict_proba"}, r"scores predict\(\)'s hard labels, as score\(\) does"),
+    ({"needs_proba": True}, r"scores predict\(\)'s hard labels"),
+    ({"average": "macro"}, r"`average` is no option of scorer\(\).*compile_metric\(\)"),
+    ({"beta": 2}, r"`beta` is no option of scorer\(\)"),
+])
+def test_scorer_refuses_options_that_score_does_not_take(options, message):
+    """scorer(**options) handed every option to make_scorer: greater_is_better raised a TypeError from inside
+    scikit-learn, and the others were accepted and failed at each call, which cross_val_score turns into a NaN
+    score per fold (a warning, no error)."""
+    with pytest.raises(MetriccError, match=message):
+        compile_metric("fbeta").scorer(**options)
+
+
 def test_multiclass_scorer_takes_class_names_as_scikit_learn_does():
     """A multi-class scorer on classes named other than 0..C-1 ("a"/"b"/"c", 1..C) gave NaN in every fold of
     cross_val_score ("Expected `target` to hold numbers, but got dtype <U1", or class indices out of range), where
