@@ -97,21 +97,23 @@ class CompiledMetric:
         return MappingProxyType(dict(zip("ab", self.derivation.coefficients)))
 
     def loss_and_grad(self, logits: Any, target: Any, sample_weight: Any = None, *,
-                      check_inputs: bool = True) -> tuple[float, np.ndarray]:
+                      check_inputs: bool = True, **others: Any) -> tuple[float, np.ndarray]:
         """NumPy: the loss and its gradient w.r.t. each logit (each probability when `from_logits=False`).
 
         `check_inputs=False` skips the checks for NaN or infinite input and for targets outside [0, 1].
         Multi-class and multi-label: logits (n, C); with average="none" the loss is per class and the gradient
         is that of their sum."""
+        _refuse_others("loss_and_grad", others)
         return self._numpy_loss.loss_and_grad(logits, target, sample_weight, check_inputs=check_inputs)
 
     def score(self, predictions: Any, target: Any, sample_weight: Any = None, *,
-              zero_division: float | str | None = None) -> float:
+              zero_division: float | str | None = None, **others: Any) -> float:
         """The formula's exact value on hard 0/1 predictions (no amplifier, no smoothing); multi-class: class
         indices, multi-label: (n, C) 0/1, averaged as `average` says (an array for "none"). Where the formula is
         undefined (0/0; for a class, before the average), the value is `zero_division` as in scikit-learn: a
         number; "warn", 0 with a MetriccWarning; NaN, which the macro and weighted averages leave out. By default
         (None) the result is NaN with a MetriccWarning."""
+        _refuse_others("score", others)
         warn = zero_division is None or isinstance(zero_division, str) and zero_division == "warn"
         if warn and zero_division is not None:
             zero_division = 0.0
@@ -297,7 +299,7 @@ class CompiledMetric:
         return make_scorer(_InScikitLearnOrder(self, pos_label, labels), greater_is_better=not self.minimize,
                            **score_options)
 
-    def tune_threshold(self, scores: Any, target: Any, sample_weight: Any = None) -> tuple[float, float]:
+    def tune_threshold(self, scores: Any, target: Any, sample_weight: Any = None, **others: Any) -> tuple:
         """The cut-off on `scores` (logits, probabilities or any monotone score) that gives the best value of the
         formula on the hard predictions `scores >= threshold`, and that value: the largest score, or the
         smallest cost for a `minimize:` formula. Exact over all cut-offs in O(n log n); equal scores always fall
@@ -307,6 +309,7 @@ class CompiledMetric:
         whose counts are pooled over the labels, the cut-offs (C,) and the pooled value: the best shared cut-off,
         then each label's in turn with the others' counts fixed, until none improves (each step exact; a cut-off
         no single label can improve on, not always the best combination)."""
+        _refuse_others("tune_threshold", others)
         if self.task == "multiclass":
             raise MetriccError("tune_threshold() needs binary or multi-label scores; a multi-class prediction is "
                                "the arg-max, which has no threshold")
@@ -487,6 +490,16 @@ def _numbers(values: Any, name: str) -> np.ndarray:
     if array.dtype.kind not in "biuf":
         raise MetriccError(f"Expected `{name}` to hold numbers, but got dtype {array.dtype}.")
     return array
+
+
+def _refuse_others(method: str, others: Mapping[str, Any]) -> None:
+    """A MetriccError for keyword arguments that `method` does not take (scikit-learn's, mostly): where they go."""
+    if others:
+        name = sorted(others)[0]
+        hint = catalog.sklearn_argument_hint(name) or (
+            "; the average is set when compiling: compile_metric(..., task=..., num_classes=..., average=...)"
+            if name == "average" else "")
+        raise MetriccError(f"{method}() takes no argument `{name}`{hint}")
 
 
 def _zero_one(values: Any, name: str, swapped: tuple | None = None) -> np.ndarray:

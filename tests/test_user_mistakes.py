@@ -635,6 +635,23 @@ def test_scikit_learns_arguments_passed_to_compile_metric(argument, value, hint)
         compile_metric("fbeta" if hint is None else "f1", **{argument: value})
 
 
+@pytest.mark.parametrize("method, argument, hint", [
+    ("score", "average", "the average is set when compiling: compile_metric(..., task=..., num_classes=..., average"),
+    ("score", "pos_label", "metricc scores label 1; to score label 0, pass 1 - target"),
+    ("score", "labels", "metricc's classes are 0, 1, ..., num_classes - 1"),
+    ("tune_threshold", "pos_label", "metricc scores label 1"),
+    ("tune_threshold", "zero_division", "pass it to score()"),
+    ("loss_and_grad", "reduction", ""),
+])
+def test_keywords_a_method_does_not_take_are_a_metricc_error(method, argument, hint):
+    """scikit-learn's keywords given to score(), tune_threshold() or loss_and_grad() are told where they go; they
+    raised Python's TypeError ("got an unexpected keyword argument")."""
+    predictions, target = np.array([1.0, 0.0, 1.0]), np.array([1, 1, 0])
+    with pytest.raises(MetriccError, match=re.escape(f"{method}() takes no argument `{argument}`{hint and '; '}")
+                       + ".*" + re.escape(hint)):
+        getattr(F1, method)(predictions, target, **{argument: 1})
+
+
 def test_scikit_learns_binary_and_samples_averages():
     """average='binary', scikit-learn's default (the positive class's score), is what the binary task computes:
     accepted there (the same metric), and with a multi-class or multi-label task told to use the binary task;
