@@ -333,6 +333,9 @@ class CompiledMetric:
                     2: ": the two columns of predict_proba? pass scores[:, 1], the positive class's"}.get(columns, "")
             raise MetriccError(f"Expected non-empty `scores` and `target` of the same shape, but got {scores.shape} "
                                f"and {target.shape}{hint}.")
+        if self.task == "multilabel" and scores.shape[1:] != (self.num_classes,):
+            raise MetriccError(f"Expected multi-label `scores` and `target` of shape (n, {self.num_classes}), but got "
+                               f"{scores.shape}.")
         if np.isnan(scores).any():
             raise MetriccError("Expected `scores` without NaN.")
         weight = _weights(sample_weight, target.shape if self.task == "binary" else target.shape[:1])

@@ -1,5 +1,6 @@
 """tune_threshold against a brute-force search over every cut-off, scored by score() on hard predictions."""
 
+import re
 import warnings
 
 import numpy as np
@@ -90,6 +91,20 @@ def test_multilabel_tunes_each_label():
     binary = compile_metric("f1")
     for k in range(3):
         assert (thresholds[k], values[k]) == binary.tune_threshold(scores[:, k], y[:, k])
+
+
+@pytest.mark.parametrize("average", ["macro", "micro"])
+@pytest.mark.parametrize("shape", [(50,), (50, 2), (50, 4)])
+def test_multilabel_scores_need_one_column_per_label(average, shape):
+    """A multi-label metric's scores and target are (n, C): 1-D arrays raised NumPy's "input operand has more
+    dimensions than allowed by the axis remapping", and another number of columns was tuned, one cut-off per
+    column, without a word."""
+    rng = np.random.default_rng(0)
+    scores, y = rng.normal(size=shape), (rng.random(shape) < 0.4).astype(int)
+    metric = compile_metric("f1", task="multilabel", num_classes=3, average=average)
+    with pytest.raises(MetriccError, match=re.escape(f"Expected multi-label `scores` and `target` of shape (n, 3), "
+                                                     f"but got {shape}")):
+        metric.tune_threshold(scores, y)
 
 
 @pytest.mark.parametrize("weighted", [False, True])
