@@ -593,6 +593,22 @@ _SCORER_OPTIONS = {"greater_is_better": "greater_is_better follows the formula: 
                    **dict.fromkeys(("response_method", "needs_proba", "needs_threshold"), _HARD_LABELS)}
 
 
+def _refuse_scores(y_true: Any, y_pred: Any) -> None:
+    """Refuses predictions that are scores rather than classes: non-integer numbers that are not among the true
+    classes (a regressor's, or the raw scores of LightGBM's LGBMClassifier with a custom objective), which the
+    scorer would take for hundreds of classes."""
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_pred.dtype.kind != "f" or y_true.dtype.kind not in "iubf":
+        return
+    extra = np.setdiff1d(y_pred, y_true)
+    extra = extra[np.isfinite(extra) & (extra != np.round(extra))]  # NaN: score() names missing values
+    if extra.size:
+        shown = ", ".join(f"{v:.4g}" for v in extra[:3].tolist()) + (", ..." if extra.size > 3 else "")
+        raise MetriccError(f"predict() gave values that are not classes ({shown}): the scorer scores an estimator's "
+                           f"classes. LightGBM's LGBMClassifier returns raw scores from predict() with a custom "
+                           f"objective; metricc.lightgbm_sklearn.LGBMClassifier predicts classes with metricc's objectives")
+
+
 class _InScikitLearnOrder:
     """metric.score as scikit-learn calls a metric: (y_true, y_pred, sample_weight=None, **options)."""
 
@@ -601,6 +617,7 @@ class _InScikitLearnOrder:
         self.__name__ = "metricc_score"  # scikit-learn's scorer prints it
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None, **options: Any):
+        _refuse_scores(y_true, y_pred)
         if self.metric.task == "binary":
             y_true, y_pred = self._positive(y_true, y_pred)
         elif self.metric.task == "multiclass":

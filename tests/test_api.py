@@ -221,3 +221,20 @@ def test_scorer_takes_pos_label_as_scikit_learn_does():
     three = np.arange(300) % 3
     with pytest.raises(MetriccError, match=r"3 classes.*task='multiclass'"):
         compile_metric("f1").scorer()(model.fit(X, three), X, three)
+
+
+@pytest.mark.parametrize("task", [{}, {"task": "multiclass", "num_classes": 3}])
+def test_scorer_names_scores_passed_as_predictions(task):
+    """LightGBM's LGBMClassifier with a custom objective (metricc's among them) returns raw scores from
+    predict(); a metricc scorer took each distinct score for a class and said "compile with task='multiclass',
+    num_classes=257". It now says the predictions are scores, not classes, and which classifier predicts
+    classes."""
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 3))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 1 if task else 0)
+    model = LinearRegression().fit(X, y)  # predict() gives continuous values, as LightGBM's raw scores
+    with pytest.raises(MetriccError, match=r"predict\(\) gave values that are not classes \(-?\d\.\d+, .*\): "
+                                           r".*metricc\.lightgbm_sklearn\.LGBMClassifier"):
+        compile_metric("f1", **task).scorer()(model, X, y)
