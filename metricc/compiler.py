@@ -604,9 +604,10 @@ def _refuse_scores(y_true: Any, y_pred: Any) -> None:
     extra = extra[np.isfinite(extra) & (extra != np.round(extra))]  # NaN: score() names missing values
     if extra.size:
         shown = ", ".join(f"{v:.4g}" for v in extra[:3].tolist()) + (", ..." if extra.size > 3 else "")
-        raise MetriccError(f"predict() gave values that are not classes ({shown}): the scorer scores an estimator's "
-                           f"classes. LightGBM's LGBMClassifier returns raw scores from predict() with a custom "
-                           f"objective; metricc.lightgbm_sklearn.LGBMClassifier predicts classes with metricc's objectives")
+        raise MetriccError(f"predict() gave values that are not classes ({shown}): the scorer scores an "
+                           f"estimator's classes. LightGBM's LGBMClassifier returns raw scores from predict() with a "
+                           f"custom objective; metricc.lightgbm_sklearn.LGBMClassifier predicts classes with "
+                           f"metricc's objectives")
 
 
 class _InScikitLearnOrder:
