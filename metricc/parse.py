@@ -568,10 +568,11 @@ class _Lower(Transformer):
 
     @v_args(meta=True)
     def pow(self, meta, children) -> sp.Expr:
-        base, _, exponent = children
+        base, operator_token, exponent = children
         if exponent.is_number and abs(exponent) > MAX_EXPONENT:
-            raise self.scope.error(f"exponent {exponent} is too large (at most {MAX_EXPONENT} in size)",
-                                   meta)
+            shown = f"{float(exponent):.6g}".replace("e+", "e")  # 1e300, not its 301 digits
+            raise self.scope.error(f"exponent {shown} is too large (at most {MAX_EXPONENT} in size)",
+                                   operator_token)
         if (base.is_zero or base.is_number and _vanishes(base)) and exponent.is_number and exponent.is_negative:
             raise self.scope.error("division by zero", meta)
         if base.is_number and exponent.is_number and not base.is_zero:
