@@ -150,10 +150,23 @@ SKLEARN_ARGUMENTS = {
 }
 
 
-def sklearn_argument_hint(name: str) -> str:
-    """What to do with `name` where it is one of scikit-learn's metric arguments given as a parameter, else ""."""
-    hint = SKLEARN_ARGUMENTS.get(name)
-    return f"; `{name}` is an argument of scikit-learn's metrics: {hint}" if hint else ""
+TORCHMETRICS_ARGUMENTS = {
+    "num_labels": "a multi-label metric is task='multilabel', num_classes=<n> (the number of labels)",
+    "top_k": "metricc's multi-class counts take each row's arg-max (top_k=1)",
+    "multidim_average": "metricc counts over every element of a batch (multidim_average='global')",
+    "validate_args": "to_torch(check_inputs=False) skips the loss's checks of its inputs",
+}
+# the metric arguments of other libraries, each with the library and where it goes in metricc
+LIBRARY_ARGUMENTS = {**{name: ("scikit-learn's", hint) for name, hint in SKLEARN_ARGUMENTS.items()},
+                     **{name: ("torchmetrics'", hint) for name, hint in TORCHMETRICS_ARGUMENTS.items()}}
+
+
+def argument_hint(name: str, value: object = None) -> str:
+    """What to do with `name` where it is one of another library's metric arguments (LIBRARY_ARGUMENTS) given as a
+    parameter, else ""; an integer `value` fills in the hint's <n>."""
+    library, hint = LIBRARY_ARGUMENTS.get(name, (None, ""))
+    shown = str(value) if isinstance(value, int) and not isinstance(value, bool) else "..."
+    return f"; `{name}` is an argument of {library} metrics: {hint.replace('<n>', shown)}" if hint else ""
 
 
 def folded(name: str) -> str:

@@ -499,7 +499,7 @@ def _refuse_others(method: str, others: Mapping[str, Any]) -> None:
     """A MetriccError for keyword arguments that `method` does not take (scikit-learn's, mostly): where they go."""
     if others:
         name = sorted(others)[0]
-        hint = catalog.sklearn_argument_hint(name) or (
+        hint = catalog.argument_hint(name) or (
             "; the average is set when compiling: compile_metric(..., task=..., num_classes=..., average=...)"
             if name == "average" else "")
         raise MetriccError(f"{method}() takes no argument `{name}`{hint}")
@@ -739,6 +739,10 @@ def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0
     scale: 73 (the paper's) unless given, except that a torch loss with the training defaults then uses
     TRAINING_L (15: README, "Training with a metric loss"). Equal arguments return the same object.
     """
+    for name, value in params.items():  # another library's argument (not a parameter the formula names)
+        if name in catalog.LIBRARY_ARGUMENTS and (not isinstance(value, numbers.Real) or isinstance(value, bool)
+                                                  or not isinstance(formula, str) or name not in formula):
+            raise MetriccError(f"unknown argument `{name}`{catalog.argument_hint(name, value)}")
     settings = {"L": DEFAULT_L if L is None else L, "threshold": threshold, "from_logits": from_logits, "eps": eps}
     _check_settings(settings)
     minimize = _flag("minimize", minimize)
@@ -747,9 +751,6 @@ def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0
     if not isinstance(formula, str):
         raise MetriccError(f"Expected the formula to be a str, but got {type(formula).__name__}.")
     formula = str.__add__("", formula)  # a plain str: a subclass's methods never run again
-    for name, value in params.items():
-        if name in catalog.SKLEARN_ARGUMENTS and not isinstance(value, numbers.Real):
-            raise MetriccError(f"unknown argument `{name}`{catalog.sklearn_argument_hint(name)}")
     params = {name: _real(f"parameter `{name}`", value, "a finite number") for name, value in params.items()}
     key = _Key(formula, settings["L"], settings["threshold"], settings["from_logits"], settings["eps"], minimize,
                tuple(sorted(params.items())), multi, L is not None)

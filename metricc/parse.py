@@ -661,7 +661,7 @@ def _bind_parameters(expr: sp.Expr, scope: _Scope) -> sp.Expr:
     if unused:
         names = ", ".join(f"`{n}`" for n in unused)
         free = sorted(set(scope.used) - set(scope.params))
-        hint = (_suggestion(unused[0], free) if free else "") or catalog.sklearn_argument_hint(unused[0])
+        hint = (_suggestion(unused[0], free) if free else "") or catalog.argument_hint(unused[0], scope.params[unused[0]])
         raise MetriccError(f"parameter {names} is not used by the formula {scope.text.strip()!r}{hint}")
     values = scope.values_used()
     for name, value in values.items():  # a negative weight (or beta) of the named metric that takes it

@@ -635,6 +635,23 @@ def test_scikit_learns_arguments_passed_to_compile_metric(argument, value, hint)
         compile_metric("fbeta" if hint is None else "f1", **{argument: value})
 
 
+@pytest.mark.parametrize("options, hint", [
+    ({"task": "multilabel", "num_labels": 3}, "a multi-label metric is task='multilabel', num_classes=3"),
+    ({"num_labels": 3}, "a multi-label metric is task='multilabel', num_classes=3"),
+    ({"task": "multiclass", "num_classes": 3, "top_k": 2}, "metricc's multi-class counts take each row's arg-max"),
+    ({"task": "multiclass", "num_classes": 3, "multidim_average": "samplewise"}, "metricc counts over every element"),
+    ({"validate_args": False}, "to_torch(check_inputs=False)"),
+])
+def test_torchmetrics_arguments_passed_to_compile_metric(options, hint):
+    """torchmetrics' arguments passed to compile_metric are told where they go: num_labels with
+    task='multilabel' said "Expected argument `num_classes` to be an int of at least 2, but got None", and
+    multidim_average='samplewise' that a parameter must be a finite number."""
+    argument = next(name for name in options if name not in ("task", "num_classes"))
+    message = f"unknown argument `{argument}`; `{argument}` is an argument of torchmetrics' metrics: {hint}"
+    with pytest.raises(MetriccError, match=re.escape(message)):
+        compile_metric("f1", **options)
+
+
 @pytest.mark.parametrize("method, argument, hint", [
     ("score", "average", "the average is set when compiling: compile_metric(..., task=..., num_classes=..., average"),
     ("score", "pos_label", "metricc scores label 1; to score label 0, pass 1 - target"),
