@@ -125,12 +125,16 @@ def target_range_message(low, high, multilabel=False):
 
 def class_index_hint(low, high, num_classes):
     """What to append to the error for class indices outside [0, num_classes), given their least and largest
-    values: the likely cause, where one shows (labels counted from 1; more classes than compiled), else "."."""
+    values: the likely cause, where one shows (labels counted from 1; more classes than compiled; an ignore
+    label), else "."."""
     low, high = float(low), float(high)
     if low >= 1 and high == num_classes:
         return f": labels 1 to {num_classes}? subtract 1."
     if low >= 0 and high >= num_classes and high.is_integer():
         return f": {int(high) + 1} classes? compile with num_classes={int(high) + 1}."
+    if low < 0 and low.is_integer() and high < num_classes:
+        pytorch = " (PyTorch's ignore_index=-100)" if low == -100 else ""
+        return f": rows to leave out{pytorch}? compile with ignore_index={int(low)}."
     return "."
 
 

@@ -689,9 +689,11 @@ def test_scikit_learns_binary_and_samples_averages():
 @pytest.mark.parametrize("labels, hint", [
     ([1, 2, 3, 3], "labels 1 to 3? subtract 1."),
     ([0, 1, 4, 2], "5 classes? compile with num_classes=5."),
+    ([0, -100, 2, 1], "rows to leave out (PyTorch's ignore_index=-100)? compile with ignore_index=-100."),
 ])
 def test_class_indices_out_of_range_say_the_likely_cause(backend, labels, hint):
-    """Class labels counted from 1, or more classes than compiled, were refused with the range alone."""
+    """Class labels counted from 1, more classes than compiled, or PyTorch's ignore label -100 without
+    ignore_index were refused with the range alone."""
     import jax
 
     metric = compile_metric("f1", task="multiclass", num_classes=3)
