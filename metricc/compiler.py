@@ -490,6 +490,13 @@ _OTHER_LOSSES_OPTIONS = {
 def _numbers(values: Any, name: str) -> np.ndarray:
     """`values` as a NumPy array of bool, int or float, or a MetriccError that says why not."""
     array = numpy_kernel.as_array(values, name, MetriccError)
+    if array.dtype.kind == "O":  # Python numbers (a pandas column of mixed ints and bools), as scikit-learn takes
+        flat = array.ravel().tolist()
+        other = next((k for k, v in enumerate(flat) if not isinstance(v, numbers.Real)), None)
+        if other is not None:
+            raise MetriccError(f"Expected `{name}` to hold numbers, but got an object array holding "
+                               f"{_describe(flat[other])} (at index {other}).")
+        array = array.astype(np.float64)
     if array.dtype.kind not in "biuf":
         raise MetriccError(f"Expected `{name}` to hold numbers, but got dtype {array.dtype}.")
     return array

@@ -55,6 +55,21 @@ def test_binary_score_accepts_bool_int_and_float_labels():
         assert F1.score(p.astype(kind), y.astype(kind)) == pytest.approx(expected, abs=1e-15)
 
 
+def test_score_takes_object_arrays_of_numbers():
+    """Labels in an object array (a pandas column of mixed Python ints and bools, as read from a file) were refused
+    with "got dtype object", where scikit-learn's f1_score scores them; one holding something else says what."""
+    from sklearn.metrics import f1_score
+
+    y = np.array([1, 0, True, 1, 0, 0], dtype=object)
+    p = np.array([1, 0, 0, 1.0, False, 1], dtype=object)
+    assert F1.score(p, y) == pytest.approx(f1_score(y.astype(int), p.astype(int)), abs=1e-15)
+    assert F1.tune_threshold(np.array([0.9, 0.1, 0.7, 0.8, 0.3, 0.4], dtype=object), y)[1] == pytest.approx(1.0)
+    for bad, shown in ((None, "None"), ("1", "'1'")):
+        with pytest.raises(MetriccError, match=re.escape(f"Expected `predictions` to hold numbers, but got an object "
+                                                         f"array holding {shown} (at index 2)")):
+            F1.score(np.array([1, 0, bad, 1], dtype=object), np.array([1, 0, 1, 1]))
+
+
 @pytest.mark.parametrize("predictions, message", [
     (np.array([0.0, 1.0, 2.0]), "integer class indices"),
     (np.array([-1, 1, 2]), r"class indices in \[0, 3\), but got -1"),
