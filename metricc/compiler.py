@@ -484,6 +484,10 @@ _OTHER_LOSSES_OPTIONS = {
        + " in the booster's data)" for name in ("scale_pos_weight", "is_unbalance")},
     "reduction": ": the loss is one number for the whole batch (its confusion matrix's metric), nothing to reduce",
     "weight": ": per-element weights go to the call, loss(input, target, sample_weight=...)",
+    "label_smoothing": ": smooth the targets themselves: soft labels in [0, 1] (class probabilities for a "
+                       "multi-class metric) count fractionally",
+    **dict.fromkeys(("device", "dtype"), ": the loss computes on its inputs' device and in their floating-point "
+                                         "type (a booster's objective with NumPy, on the CPU)"),
 }
 
 

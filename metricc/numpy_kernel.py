@@ -53,6 +53,7 @@ def as_array(value, name, error):
     except (TypeError, ValueError, RuntimeError) as failure:
         raise error(f"Expected `{name}` to be an array of numbers, but converting it failed: {failure}") from None
 
+
 class SoftConfusionLoss:
     """`1 - metric` (or a cost) of the soft confusion matrix, with its gradient from the derived formulas.
 

@@ -209,7 +209,10 @@ def test_unknown_option_suggests_the_close_one():
     ("torch", "weight", "`weight`: per-element weights go to the call, loss(input, target, sample_weight=...)"),
     ("xgboost", "weight", "`weight`: sample weights come from the booster's data, DMatrix(X, y, weight=w)"),
     ("xgboost", "scale_pos_weight", "`scale_pos_weight` is the booster's weight of the positive class"),
-    ("lightgbm", "is_unbalance", "`is_unbalance` is the booster's weight of the positive class")])
+    ("lightgbm", "is_unbalance", "`is_unbalance` is the booster's weight of the positive class"),
+    ("torch", "label_smoothing", "`label_smoothing`: smooth the targets themselves: soft labels in [0, 1]"),
+    ("jax", "dtype", "`dtype`: the loss computes on its inputs' device and in their floating-point type"),
+    ("torch", "device", "`device`: the loss computes on its inputs' device")])
 def test_options_of_other_losses_say_what_metricc_does_instead(backend, option, message):
     """Options that BCE or a booster's logistic objective take were refused with a close name: pos_weight
     suggested bce_weight (a blend with BCE, not a class weight). Now the error says what metricc does instead."""
