@@ -196,10 +196,14 @@ def verdict(L: float, accuracy: float, dtype: str, *, threshold: float = 0.5, ba
     parts = []
     for kernel, name in (("metricc", "metricc's kernel"), ("naive", "a naive sigmoid")):
         valid = l_range(accuracy, dtype, threshold=threshold, kernel=kernel, backend=backend)
-        word = ("valid" if L in valid else "too small" if L < valid.L_min else
-                "too large" if valid.valid else "not valid")
+        if not valid.valid:
+            parts.append(f"no L is valid for {name} (L_min {valid.L_min:.2f} > L_max {valid.L_max:.2f})")
+            continue
+        word = "valid" if L in valid else "too small" if L < valid.L_min else "too large"
         parts.append(f"{word} for {name} ({valid})")
-    return f"L = {L:g} in {_dtype_name(dtype)}: " + "; ".join(parts)
+    empty = any(part.startswith("no L") for part in parts)
+    hint = " (for some L: a larger accuracy, or a threshold nearer 0.5)" if empty else ""
+    return f"L = {L:g} in {_dtype_name(dtype)}: " + "; ".join(parts) + hint
 
 
 def _check_L(L: float) -> None:

@@ -240,6 +240,13 @@ def test_lrange_with_an_L_says_where_that_L_is_valid():
             in out.stdout)
     out = metricc("lrange", "--L", "5", "--dtype", "float64", "--dtype", "float64")
     assert "L = 5 in float64: too small for metricc's kernel" in out.stdout
+    # where no L is valid (L_min > L_max), the verdict says so, not "too small"
+    out = metricc("lrange", "--L", "100", "--threshold", "0.05", "--dtype", "float32")
+    empty = l_range(0.01, "float32", threshold=0.05)
+    assert not empty.valid
+    assert (f"L = 100 in float32: no L is valid for metricc's kernel (L_min {empty.L_min:.2f} > L_max "
+            f"{empty.L_max:.2f}); no L is valid for a naive sigmoid" in out.stdout), out.stdout
+    assert out.stdout.rstrip().endswith("(for some L: a larger accuracy, or a threshold nearer 0.5)")
     for bad in ("-3", "0", "inf", "nan"):
         out = metricc("lrange", "--L", bad)
         assert out.returncode == 1 and "Traceback" not in out.stderr
