@@ -959,16 +959,21 @@ class BoostObjective:
                              f"{numpy.shape(margins)} and {numpy.shape(labels)}.")
         z, y = z.reshape(-1, columns), y.reshape(-1, columns)
         if self.check_inputs and values and not (y.min() >= 0 and y.max() <= 1):
-            raise self.error(self._label_message(y))
+            raise self.error(self._label_message(y, z))
         return z, y, self._weights(z, sample_weight, values)
 
-    def _label_message(self, y):
-        """What is wrong with labels y (n, C) of which some lie outside [0, 1] (or are NaN), and where."""
+    def _label_message(self, y, margins):
+        """What is wrong with labels y (n, C) of which some lie outside [0, 1] (or are NaN), and where; with the
+        margins, whether the two look swapped."""
         bad = ~((y >= 0) & (y <= 1))
         row, column = divmod(int(numpy.argmax(bad)), y.shape[1])
         value = y[row, column].item()
         where = f"row {row}" if y.shape[1] == 1 else f"row {row}, label {column}"
         message = f"Expected labels in [0, 1], but {where} holds {value:g}"
+        if ((margins == 0) | (margins == 1)).all():
+            return message + (": arguments swapped? objective(labels, margins) takes the boosters' scikit-learn "
+                              "order, labels first; loss(), gradient_and_hessian() and evaluate() take (margins, "
+                              "labels)")
         finite = y[numpy.isfinite(y)]
         if finite.size and set(numpy.unique(finite).tolist()) <= {-1.0, 1.0}:
             return message + ": for -1/1 labels pass (y + 1) / 2"
@@ -1117,7 +1122,7 @@ class BoostObjective:
                 numpy.copyto(labels[0], y[rows])
                 numpy.subtract(one, labels[0], out=labels[1])
                 if self.check_inputs and not labels.min() >= 0:  # NaN fails too
-                    raise self.error(self._label_message(numpy.asarray(y, dtype=numpy.float64)))
+                    raise self.error(self._label_message(numpy.asarray(y, dtype=numpy.float64), z))
                 w_rows = None if w is None else _typed(w[rows], work[11][:, :1])
                 if w is not None:
                     numpy.multiply(labels, w_rows, out=pairs)

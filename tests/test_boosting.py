@@ -1450,6 +1450,24 @@ def test_labels_out_of_range_are_named(labels, expected, call):
         objective(y, margins) if call == "objective" else objective.eval_metric(y, margins)
 
 
+@pytest.mark.parametrize("call", ["objective", "gradient_and_hessian", "loss", "evaluate"])
+def test_margins_and_labels_swapped_are_told_so(call):
+    """objective(y_true, y_pred) takes the boosters' scikit-learn order, labels first, where loss(),
+    gradient_and_hessian() and evaluate() take (margins, labels): given the other order, the error named the
+    labels' range alone ("Expected labels in [0, 1], but row 0 holds -2"); now it names the swap. Margins that are
+    not all 0 or 1 get no such hint."""
+    objective = compile_metric("f1").to_xgboost()
+    labels, margins = (np.arange(20) % 2).astype(np.float64), np.linspace(-2, 2, 20)
+    first, second = (labels, margins) if call == "objective" else (margins, labels)
+    method = objective if call == "objective" else getattr(objective, call)
+    with pytest.raises(MetriccError, match=r"row 0 holds -2: arguments swapped\? objective\(labels, margins\) "
+                                           r"takes the boosters' scikit-learn order.*\(margins, labels"):
+        method(second, first)
+    bad_labels, other_margins = margins, 0.3 * margins
+    with pytest.raises(MetriccError, match=r"row 0 holds -2\.$"):
+        method(*((bad_labels, other_margins) if call == "objective" else (other_margins, bad_labels)))
+
+
 def test_eval_metric_reads_xgboosts_predicted_classes():
     """multi:softmax passes an evaluation the predicted class of each row: it was refused as "no binary or
     multi-class classifier"."""
