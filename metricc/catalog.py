@@ -95,8 +95,21 @@ def sklearn_name(name: str) -> Named | None:
                  and m.formula not in METRICS), None)
 
 
+def torchmetrics_name(name: str) -> tuple[str, str] | None:
+    """torchmetrics' metric `name` with a task (BinaryF1Score, multiclass_f1_score) as (its task, the catalog's
+    name), or None."""
+    key = folded(name)
+    task = next((t for t in ("binary", "multiclass", "multilabel") if key.startswith(t)), None)
+    if task is None:
+        return None
+    rest = key[len(task):]
+    metric = sklearn_name(rest)
+    found = metric.name if metric else OTHER_NAMES.get(rest) or {folded(k): k for k in METRICS}.get(rest)
+    return (task, found) if found in METRICS else None
+
+
 # names from other libraries for metrics of the catalog, folded(): the catalog's name
-OTHER_NAMES = {"geometricmean": "gmean", "youden": "informedness", "youdenj": "informedness",
+OTHER_NAMES = {"geometricmean": "gmean", "jaccardindex": "jaccard", "youden": "informedness", "youdenj": "informedness",
                "youdensj": "informedness", "youdensindex": "informedness", "bookmakerinformedness": "informedness",
                "sorensendice": "dice", "threat": "jaccard", "criticalsuccessindex": "jaccard", "csi": "jaccard",
                "f": "f1", "fmeasure": "f1", "f1measure": "f1",  # (f: fscore, f_score)

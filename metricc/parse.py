@@ -397,9 +397,15 @@ class _Scope:
                       "total, TP + FP + FN + TN"
         if written:
             raise self.error(f"unknown name `{name}`: {written}", token)
+        task, torchmetrics = catalog.torchmetrics_name(name) or (None, None)
+        if task in ("multiclass", "multilabel"):
+            raise self.error(f"unknown name `{name}`: torchmetrics' {name} is compile_metric({torchmetrics!r}, "
+                             f"task={task!r}, num_classes=...) (on the command line: {torchmetrics} --task {task} "
+                             f"--num-classes ...)", token)
         metric = catalog.sklearn_name(name)
         other = catalog.OTHER_NAMES.get(catalog.folded(name))
         hint = (f"; did you mean `{metric.name}` (scikit-learn's {metric.sklearn})?" if metric else
+                f"; did you mean `{torchmetrics}` (torchmetrics' {name})?" if torchmetrics else
                 f"; did you mean `{other}`?" if other else
                 _suggestion(name, [*self.bindings, *catalog.known_names()])) or (
             f"; if it is a parameter, pass {name}=... to compile_metric (or --param {name}=... on the command line)")
