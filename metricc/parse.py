@@ -399,9 +399,9 @@ class _Scope:
             raise self.error(f"unknown name `{name}`: {written}", token)
         task, torchmetrics = catalog.torchmetrics_name(name) or (None, None)
         if task in ("multiclass", "multilabel"):
-            raise self.error(f"unknown name `{name}`: torchmetrics' {name} is compile_metric({torchmetrics!r}, "
-                             f"task={task!r}, num_classes=...) (on the command line: {torchmetrics} --task {task} "
-                             f"--num-classes ...)", token)
+            raise self.error(f"unknown name `{name}` (torchmetrics'): name the metric and pass the task, "
+                             f"compile_metric({torchmetrics!r}, task={task!r}, num_classes=...) (on the command line: "
+                             f"{torchmetrics} --task {task} --num-classes ...)", token)
         metric = catalog.sklearn_name(name)
         other = catalog.OTHER_NAMES.get(catalog.folded(name))
         hint = (f"; did you mean `{metric.name}` (scikit-learn's {metric.sklearn})?" if metric else

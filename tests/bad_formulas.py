@@ -39,11 +39,11 @@ BAD_FORMULAS = [
     ("BinaryF1Score", {}, "unknown name `BinaryF1Score`; did you mean `f1` (torchmetrics' BinaryF1Score)?", 1),
     ("1 - binary_specificity", {}, "did you mean `specificity` (torchmetrics' binary_specificity)?", 5),
     ("BinaryJaccardIndex", {}, "did you mean `jaccard` (torchmetrics' BinaryJaccardIndex)?", 1),
-    ("MulticlassF1Score", {}, "unknown name `MulticlassF1Score`: torchmetrics' MulticlassF1Score is "
-     "compile_metric('f1', task='multiclass', num_classes=...) (on the command line: f1 --task multiclass "
+    ("MulticlassF1Score", {}, "unknown name `MulticlassF1Score` (torchmetrics'): name the metric and pass the "
+     "task, compile_metric('f1', task='multiclass', num_classes=...) (on the command line: f1 --task multiclass "
      "--num-classes ...)", 1),
-    ("multilabel_matthews_corrcoef", {}, "torchmetrics' multilabel_matthews_corrcoef is compile_metric('mcc', "
-     "task='multilabel', num_classes=...)", 1),
+    ("multilabel_matthews_corrcoef", {}, "pass the task, compile_metric('mcc', task='multilabel', num_classes=...)",
+     1),
     ("BalancedAccuracy", {}, "did you mean `balanced_accuracy` (scikit-learn's balanced_accuracy_score)?", 1),
     ("1 - MatthewsCorrCoef", {}, "did you mean `mcc` (scikit-learn's matthews_corrcoef)?", 5),
     ("geometric_mean", {}, "unknown name `geometric_mean`; did you mean `gmean`?", 1),
