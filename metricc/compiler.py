@@ -140,7 +140,8 @@ class CompiledMetric:
         if not math.isfinite(value):
             value = math.nan if zero_division is None else float(zero_division)
             if warn:
-                warnings.warn(f"{self.formula!r} is undefined at TP, FP, FN, TN = {counts}; returning {value}",
+                shown = ", ".join(f"{float(c):g}" for c in counts)
+                warnings.warn(f"{self.formula!r} is undefined at TP, FP, FN, TN = {shown}; returning {value}",
                               MetriccWarning, stacklevel=2)
         return value
 

@@ -220,7 +220,12 @@ def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warn
             loss = average(numpy, scalars, counts, 0.0, average_, class_weight, undefined)[0]
     loss = loss if average_ == "none" else float(loss)
     if warn and not numpy.isfinite(raw).all():
-        warnings.warn(f"{name!r} is undefined (0/0) for some class at these predictions; it counts as "
+        with numpy.errstate(all="ignore"):
+            per_class = average(numpy, scalars, counts, 0.0, "none", None)[0]
+        classes = numpy.flatnonzero(~numpy.isfinite(per_class)).tolist()
+        where = ("the pooled counts (average='micro')" if average_ == "micro" or not classes else
+                 f"class{'es' if len(classes) > 1 else ''} {', '.join(map(str, classes))}")
+        warnings.warn(f"{name!r} is undefined (0/0) for {where} at these predictions; it counts as "
                       f"{'nan' if zero_division is None else zero_division} there", warning, stacklevel=3)
     return loss if minimize else 1 - loss
 

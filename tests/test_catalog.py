@@ -96,7 +96,8 @@ def test_score_zero_division_warn_is_scikit_learns():
     """zero_division="warn", scikit-learn's default spelled out: 0 with a warning (it was refused)."""
     from metricc import MetriccWarning
 
-    with pytest.warns(MetriccWarning, match="undefined"):
+    with pytest.warns(MetriccWarning, match=r"'precision' is undefined at TP, FP, FN, TN = 0, 0, 2, 1; returning "
+                                            r"0\.0$"):  # plain numbers, not NumPy's np.float64(2.0)
         value = compile_metric("precision").score(np.zeros(3), np.array([0, 1, 1]), zero_division="warn")
     assert value == 0.0
 

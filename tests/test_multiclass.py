@@ -493,6 +493,22 @@ def test_zero_division_nan_leaves_undefined_classes_out_as_scikit_learn_does(tas
     np.testing.assert_allclose(value, expected, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_zero_division_warning_names_the_classes(task):
+    """The warning for a score undefined (0/0) for some class said "for some class"; it now names them, as
+    scikit-learn's names the labels with no predicted samples."""
+    from metricc import MetriccWarning
+
+    metric = compile_metric("precision", task=task, num_classes=3)
+    if task == "multiclass":
+        predictions, target = np.array([0, 0, 1, 1]), np.array([0, 1, 1, 2])  # class 2 never predicted
+    else:
+        predictions, target = np.array([[1, 0, 0], [1, 1, 0]]), np.array([[1, 1, 0], [0, 1, 1]])
+    with pytest.warns(MetriccWarning, match=r"'precision' is undefined \(0/0\) for class 2 at these predictions; "
+                                            r"it counts as 0\.0 there"):
+        metric.score(predictions, target, zero_division="warn")
+
+
 @pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")  # L chosen for the test, not for training
 @pytest.mark.parametrize("weighted", [False, True])
 @pytest.mark.parametrize("task", ["multiclass", "multilabel"])
