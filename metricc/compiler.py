@@ -159,9 +159,12 @@ class CompiledMetric:
 
     def _multi_score(self, predictions, target, sample_weight, zero_division, warn):
         target = _numbers(target, "target")
-        if self.task == "multiclass" and target.dtype.kind == "f" and target.shape[-1:] == (self.num_classes,):
+        if self.task == "multiclass" and target.dtype.kind == "f" and target.ndim == 2 and \
+                target.shape[1] == self.num_classes:
             raise MetriccError(f"score() counts hard labels: pass class indices (target.argmax(1) of class "
                                f"probabilities), not {target.dtype} {target.shape}.")
+        if self.task == "multiclass":
+            target = _whole(target, "target")
         if target.ndim > (2 if self.task == "multilabel" else 1):  # per element: each a row, as the losses take it
             predictions, target, sample_weight = _element_rows(predictions, target, sample_weight, self.task)
         n = len(target) if target.ndim else 0
@@ -535,9 +538,20 @@ def _zero_one(values: Any, name: str, swapped: tuple | None = None) -> np.ndarra
     return array
 
 
+def _whole(array: np.ndarray, name: str) -> np.ndarray:
+    """Floats that are all whole numbers (class indices stored as floats, as scikit-learn takes them) as int64;
+    NaN refused as a missing value; anything else as it is."""
+    if array.dtype.kind == "f" and np.isnan(array).any():  # (pandas' missing values come as NaN)
+        raise MetriccError(f"Expected `{name}` to hold class indices, but it holds NaN, a missing value: drop or fill "
+                           f"the missing entries first.")
+    if array.dtype.kind == "f" and (np.abs(array) < 2.0**53).all() and (array == np.round(array)).all():
+        return array.astype(np.int64)
+    return array
+
+
 def _class_indices(values: Any, n: int, num_classes: int) -> np.ndarray:
-    """Integer class indices in [0, num_classes) of shape (n,)."""
-    array = _numbers(values, "predictions")
+    """Integer class indices in [0, num_classes) of shape (n,) (whole floats too)."""
+    array = _whole(_numbers(values, "predictions"), "predictions")
     if array.dtype.kind not in "iu" or array.shape != (n,):
         raise MetriccError(f"Expected `predictions` to be integer class indices of shape ({n},), but got "
                            f"{array.dtype} {array.shape} (take the arg-max of the scores first).")

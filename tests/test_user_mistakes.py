@@ -70,8 +70,26 @@ def test_score_takes_object_arrays_of_numbers():
             F1.score(np.array([1, 0, bad, 1], dtype=object), np.array([1, 0, 1, 1]))
 
 
+def test_multiclass_score_takes_whole_floats_as_class_indices():
+    """Class indices stored as floats (a pandas column read with missing values, 0.0/1.0/2.0) were refused by
+    score() ("Expected `target` to be integer class indices ..., but got float64"), where scikit-learn's metrics
+    take them; whole floats now count as the integers, and a fraction is still refused."""
+    from sklearn.metrics import f1_score
+
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    predictions, target = np.array([0, 1, 2, 0, 2]), np.array([0, 1, 2, 1, 1])
+    expected = f1_score(target, predictions, average="macro")
+    for p, t in ((predictions, target.astype(float)), (predictions.astype(np.float32), target),
+                 (predictions.astype(float), target.astype(float))):
+        assert metric.score(p, t) == pytest.approx(expected, abs=1e-12)
+    with pytest.raises(MetriccError, match="integer class indices"):
+        metric.score(predictions + 0.5, target)
+    with pytest.raises(MetriccError, match="`target` to hold class indices, but it holds NaN, a missing value"):
+        metric.score(predictions, np.where(target == 2, np.nan, target))
+
+
 @pytest.mark.parametrize("predictions, message", [
-    (np.array([0.0, 1.0, 2.0]), "integer class indices"),
+    (np.array([0.5, 1.0, 2.0]), "integer class indices"),
     (np.array([-1, 1, 2]), r"class indices in \[0, 3\), but got -1"),
     (np.array([0, 1, 3]), r"class indices in \[0, 3\), but got 3"),
     (np.array([[0, 1, 2]]), "integer class indices of shape"),
