@@ -211,6 +211,8 @@ def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warn
     undefined."""
     counts = per_class_counts(numpy, predicted, 1 - predicted, y, w)
     undefined = None if zero_division is None else zero_division if minimize else 1 - zero_division
+    if average_ == "weighted" and not numpy.sum(counts[0] + counts[2]) > 0:
+        average_ = "macro"  # no support at all, so no weights: scikit-learn then gives the classes equal weights
     with numpy.errstate(all="ignore"):
         loss = raw = average(numpy, scalars, counts, 0.0, average_, class_weight)[0]  # NaN where 0/0 counts
         if undefined is not None and numpy.isnan(undefined) and average_ in ("macro", "weighted"):
