@@ -145,8 +145,8 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
               usage=usage, extra="\n\nobjective = MetricLoss()\n")
       for booster, usage in (
           ("xgboost", "xgboost.train({**objective.params, ...}, dtrain, obj=objective,\n"
-                      "                  custom_metric=objective.eval_metric)   # or XGBClassifier(objective=objective, "
-                      "base_score=0.5,\n"
+                      "                  custom_metric=objective.eval_metric)   # or XGBClassifier("
+                      "objective=objective, base_score=0.5,\n"
                       "                  eval_metric=objective.eval_metric): early stopping watches the metric, not "
                       "logloss"),
           ("lightgbm", "lightgbm.train({'objective': objective, **objective.params, ...}, data,\n"

@@ -57,11 +57,11 @@ def as_array(value, name, error):
 class SoftConfusionLoss:
     """`1 - metric` (or a cost) of the soft confusion matrix, with its gradient from the derived formulas.
 
-    `scalars(TP, FP, FN, TN)` returns the loss and the gradient coefficients a = d_TP - d_FN, b = d_FP - d_TN; each prediction is amplified as
-    `yh = sigmoid(L * (p - threshold))`, where `p = sigmoid(logit)` unless `from_logits` is False, and every
-    count is smoothed by `eps` so that no batch divides by zero. Elements whose target is `ignore_index` are
-    left out (their gradient is 0). `check_dtype`, if given, is called with each new input dtype (metricc checks
-    there that L suits it).
+    `scalars(TP, FP, FN, TN)` returns the loss and the gradient coefficients a = d_TP - d_FN, b = d_FP - d_TN;
+    each prediction is amplified as `yh = sigmoid(L * (p - threshold))`, where `p = sigmoid(logit)` unless
+    `from_logits` is False, and every count is smoothed by `eps` so that no batch divides by zero. Elements whose
+    target is `ignore_index` are left out (their gradient is 0). `check_dtype`, if given, is called with each new
+    input dtype (metricc checks there that L suits it).
     """
 
     def __init__(self, scalars, *, L=73.0, threshold=0.5, from_logits=True, eps=1e-6, check_inputs=True,

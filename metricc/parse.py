@@ -59,7 +59,8 @@ _OTHER_FUNCTIONS = {"ln": "the natural logarithm is log(x)", "log10": "write log
 
 # Examples of each syntax error; lark matches a failing parse against them (lark.UnexpectedInput.match_examples).
 SYNTAX_ERRORS = {
-    "expected a value after the operator": ["TP +", "TP * ", "TP / )", "TP ^", "(TP - )", "-", "TP + * FP", "(TP +", "sqrt(TP -"],
+    "expected a value after the operator": ["TP +", "TP * ", "TP / )", "TP ^", "(TP - )", "-", "TP + * FP", "(TP +",
+                                            "sqrt(TP -"],
     "missing ')'": ["(TP", "sqrt(TP", "((TP + FP)", "min(TP, FP", "TP*(FP", "a = (TP; a", "2*(TP+FP"],
     "unmatched ')'": ["TP)", "(TP))", ")"],
     _MISSING_OPERATOR: [
@@ -667,7 +668,8 @@ def _bind_parameters(expr: sp.Expr, scope: _Scope) -> sp.Expr:
     if unused:
         names = ", ".join(f"`{n}`" for n in unused)
         free = sorted(set(scope.used) - set(scope.params))
-        hint = (_suggestion(unused[0], free) if free else "") or catalog.argument_hint(unused[0], scope.params[unused[0]])
+        hint = ((_suggestion(unused[0], free) if free else "")
+                or catalog.argument_hint(unused[0], scope.params[unused[0]]))
         raise MetriccError(f"parameter {names} is not used by the formula {scope.text.strip()!r}{hint}")
     values = scope.values_used()
     for name, value in values.items():  # a negative weight (or beta) of the named metric that takes it

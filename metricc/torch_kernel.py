@@ -87,9 +87,9 @@ def stacked_counts(input, target, weight, L, threshold, from_logits, check, blen
     when `blend` (logits only), by the weighted sum of the samples' binary cross-entropies, and when `check` by
     the input summary's values (min x, min y[, min w], max x, max y[, max w]); the per-sample factor
     yh (1 - yh) [p (1 - p)] of d yh / d input (without L); Y = (w y, w (1 - y)), 2 x n, from which the backward
-    pass builds the coefficients; and P = (p, 1 - p) (None for probabilities). Every sigmoid and its complement is computed directly (sigmoid(x),
-    sigmoid(-x)), so that no slope rounds to 0. Element-wise operations and sums only: autocast leaves them in
-    the accumulation dtype."""
+    pass builds the coefficients; and P = (p, 1 - p) (None for probabilities). Every sigmoid and its complement
+    is computed directly (sigmoid(x), sigmoid(-x)), so that no slope rounds to 0. Element-wise operations and sums
+    only: autocast leaves them in the accumulation dtype."""
     dtype = _accumulation_dtype(input)
     x = input if input.dtype == dtype else input.to(dtype)
     sign, one_minus = _stacking_constants(dtype, x.device)
@@ -1029,11 +1029,11 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     elements form one confusion matrix, but those whose target is `ignore_index`. Each prediction is amplified
     as `yh = sigmoid(L * (p - threshold))`, and every count is smoothed by `eps` so that no batch divides by
     zero. `compile=True` runs the two passes through torch.compile (fused kernels: C++/OpenMP on CPU, Triton on
-    CUDA), or warns and stays eager where torch.compile is unavailable. `sync=True` sums the counts over the processes of `process_group` (default:
-    all) when torch.distributed is initialised, so that the loss is that of the global batch; each process's
-    gradient is then world_size times the global loss's gradient w.r.t. its own samples, so that
-    DistributedDataParallel's averaging gives exactly the single-process gradient. `check_dtype`, if given, is
-    called with each new input dtype (metricc checks there that L suits it).
+    CUDA), or warns and stays eager where torch.compile is unavailable. `sync=True` sums the counts over the
+    processes of `process_group` (default: all) when torch.distributed is initialised, so that the loss is that
+    of the global batch; each process's gradient is then world_size times the global loss's gradient w.r.t. its
+    own samples, so that DistributedDataParallel's averaging gives exactly the single-process gradient.
+    `check_dtype`, if given, is called with each new input dtype (metricc checks there that L suits it).
     """
 
     def __init__(self, scalars, *, L=73.0, threshold=0.5, from_logits=True, eps=1e-6, check_inputs=True,
