@@ -43,11 +43,13 @@ def ignored_elements(target, ignore_index):
 
 
 def as_array(value, name, error):
-    """`value` as a NumPy array, or `error` saying why not: it does not convert (a torch tensor that requires
-    grad), or it is a masked array with masked entries (masked_message)."""
+    """`value` as a NumPy array (a SciPy sparse matrix made dense), or `error` saying why not: it does not convert
+    (a torch tensor that requires grad), or it is a masked array with masked entries (masked_message)."""
     message = masked_message(value, name)
     if message:
         raise error(message)
+    if hasattr(value, "toarray") and hasattr(value, "nnz"):  # a SciPy sparse matrix (multi-label indicators)
+        value = value.toarray()
     try:
         return numpy.asarray(value)
     except (TypeError, ValueError, RuntimeError) as failure:

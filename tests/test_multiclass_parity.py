@@ -170,3 +170,17 @@ def test_multilabel_weighted_score_without_support_is_scikit_learns(name, zero_d
         value = metric.score(predicted, target, zero_division=zero_division)
         expected = sklearn_score(target, predicted, average="weighted", zero_division=zero_division)
     np.testing.assert_allclose(value, expected, rtol=0, atol=1e-12)
+
+
+def test_multilabel_score_takes_scipy_sparse_indicators_as_scikit_learn_does():
+    """Multi-label indicator matrices in SciPy's sparse formats (MultiLabelBinarizer(sparse_output=True)) were
+    refused ("an object array holding a value of type csr_matrix"); scikit-learn's metrics take them."""
+    sparse = pytest.importorskip("scipy.sparse")
+    target = np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 1]])
+    predicted = np.array([[1, 0, 0], [0, 1, 1], [1, 0, 0], [0, 0, 1]])
+    metric = compile_metric("f1", task="multilabel", num_classes=3)
+    expected = skm.f1_score(target, predicted, average="macro")
+    for make in (sparse.csr_matrix, sparse.csc_matrix, sparse.coo_array):
+        assert metric.score(make(predicted), make(target)) == pytest.approx(expected, abs=1e-12)
+    value, grad = metric.loss_and_grad(np.zeros((4, 3)), sparse.csr_matrix(target))
+    np.testing.assert_array_equal(grad, metric.loss_and_grad(np.zeros((4, 3)), target)[1])
