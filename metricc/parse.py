@@ -195,7 +195,7 @@ def _check_params(params: Mapping[str, float]) -> dict[str, float]:
 # characters that look like an operator of the language, as papers and word processors print them
 LOOKALIKES = {**dict.fromkeys("\u2212\u2010\u2011\u2012\u2013\u2014\ufe63\uff0d", "-"),
               **dict.fromkeys("\u00d7\u00b7\u22c5\u2217\u2219", "*"), **dict.fromkeys("\u00f7\u2215\u2044", "/"),
-              "\u00b2": "^2", "\u00b3": "^3"}
+              "\u00b2": "^2", "\u00b3": "^3", "\u221a": "sqrt(...)"}
 
 
 def _described(char: str) -> str:
@@ -204,7 +204,10 @@ def _described(char: str) -> str:
     if char.isascii():
         return repr(char)
     name = f"{char!r} (U+{ord(char):04X} {unicodedata.name(char, 'unnamed')})"
-    ascii_form = LOOKALIKES.get(char) or unicodedata.normalize("NFKC", char)
+    ascii_form = LOOKALIKES.get(char) or unicodedata.normalize("NFKC", char).replace("\u2044", "/")  # 1/2 for ½
+    greek = unicodedata.name(char, "").split()
+    if greek[:3] == ["GREEK", "SMALL", "LETTER"] and len(greek) == 4:  # β: the parameter's name, beta
+        ascii_form = greek[3].lower()
     if ascii_form != char and ascii_form.isascii() and ascii_form.strip():
         return f"{name}: write {ascii_form!r}"
     return f"{name}: delete it" if unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") else name
