@@ -873,8 +873,9 @@ def _check_multi_settings(formula: Any, task: str, num_classes: int | None, aver
     if task == "binary":
         return
     if not settings["from_logits"]:
-        raise MetriccError(f"task={task!r} takes logits: from_logits=False is not supported (pass the logits, or "
-                           "log-probabilities, which give the same softmax)")
+        hint = ("pass the logits, or log-probabilities, which give the same softmax" if task == "multiclass" else
+                "pass each label's logit, log(p) - log(1 - p) of its probability p")
+        raise MetriccError(f"task={task!r} takes logits: from_logits=False is not supported ({hint})")
     if task == "multiclass" and settings["threshold"] != 0.5:
         raise MetriccError("task='multiclass' has no threshold (the prediction is the arg-max): leave `threshold` "
                            "at 0.5, or use task='multilabel' for one threshold per label")

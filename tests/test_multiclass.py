@@ -234,6 +234,18 @@ def test_settings_a_multiclass_loss_would_ignore_are_refused(kwargs, message):
         compile_metric(task="multiclass", num_classes=3, **kwargs)
 
 
+@pytest.mark.parametrize("task, hint", [
+    ("multiclass", "pass the logits, or log-probabilities, which give the same softmax"),
+    ("multilabel", "pass each label's logit, log(p) - log(1 - p) of its probability p"),
+])
+def test_probabilities_refused_say_what_to_pass(task, hint):
+    """A multi-label loss refused from_logits=False with the multi-class hint (log-probabilities give the same
+    softmax), which is wrong for its per-label sigmoids."""
+    with pytest.raises(MetriccError, match=re.escape(f"task={task!r} takes logits: from_logits=False is not "
+                                                     f"supported ({hint})")):
+        compile_metric("f1", task=task, num_classes=3, from_logits=False)
+
+
 @pytest.mark.parametrize("name, use, average, sklearn_score", [
     ("accuracy", "recall", "micro", lambda y, p, w: skm.accuracy_score(y, p, sample_weight=w)),
     ("balanced_accuracy", "recall", "macro", lambda y, p, w: skm.balanced_accuracy_score(y, p, sample_weight=w)),
