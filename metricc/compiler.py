@@ -620,9 +620,9 @@ _SCORER_OPTIONS = {"greater_is_better": "greater_is_better follows the formula: 
 
 
 def _refuse_scores(y_true: Any, y_pred: Any) -> None:
-    """Refuses predictions that are scores rather than classes: non-integer numbers that are not among the true
-    classes (a regressor's, or the raw scores of LightGBM's LGBMClassifier with a custom objective), which the
-    scorer would take for hundreds of classes."""
+    """For predictions with more classes than the metric has: refuses them where they are scores rather than
+    classes, non-integer numbers that are not among the true classes (a regressor's, or the raw scores of
+    LightGBM's LGBMClassifier with a custom objective), which the scorer would take for hundreds of classes."""
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
     if y_pred.dtype.kind != "f" or y_true.dtype.kind not in "iubf":
         return
@@ -644,7 +644,6 @@ class _InScikitLearnOrder:
         self.__name__ = "metricc_score"  # scikit-learn's scorer prints it
 
     def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None, **options: Any):
-        _refuse_scores(y_true, y_pred)
         if self.metric.task == "binary":
             y_true, y_pred = self._positive(y_true, y_pred)
         elif self.metric.task == "multiclass":
@@ -664,6 +663,7 @@ class _InScikitLearnOrder:
             if indices and (not present.size or present[-1] < metric.num_classes):
                 return y_true, y_pred
             if len(present) > metric.num_classes:
+                _refuse_scores(y_true, y_pred)
                 shown = ", ".join(_describe(c) for c in present[:5].tolist()) + (", ..." if len(present) > 5 else "")
                 raise MetriccError(f"the scorer got {len(present)} classes ({shown}), but the metric has num_classes="
                                    f"{metric.num_classes}: compile it with num_classes={len(present)}")
@@ -689,6 +689,7 @@ class _InScikitLearnOrder:
         kept = y_true if ignored is None else y_true[y_true != ignored]
         present = np.unique(np.concatenate([kept.ravel(), y_pred.ravel()]))
         if len(present) > 2:
+            _refuse_scores(y_true, y_pred)
             shown = ", ".join(_describe(c) for c in present[:5].tolist()) + (", ..." if len(present) > 5 else "")
             raise MetriccError(f"a binary metric's scorer got {len(present)} classes ({shown}): compile with "
                                f"task='multiclass', num_classes={len(present)}")

@@ -238,3 +238,4 @@ def test_scorer_names_scores_passed_as_predictions(task):
     with pytest.raises(MetriccError, match=r"predict\(\) gave values that are not classes \(-?\d\.\d+, .*\): "
                                            r".*metricc\.lightgbm_sklearn\.LGBMClassifier"):
         compile_metric("f1", **task).scorer()(model, X, y)
+
