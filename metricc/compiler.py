@@ -502,8 +502,9 @@ def _numbers(values: Any, name: str) -> np.ndarray:
         flat = array.ravel().tolist()
         other = next((k for k, v in enumerate(flat) if not isinstance(v, numbers.Real)), None)
         if other is not None:
+            missing = ", a missing value: drop or fill the missing entries first" if flat[other] is None else ""
             raise MetriccError(f"Expected `{name}` to hold numbers, but got an object array holding "
-                               f"{_describe(flat[other])} (at index {other}).")
+                               f"{_describe(flat[other])} (at index {other}){missing}.")
         array = array.astype(np.float64)
     if array.dtype.kind not in "biuf":
         raise MetriccError(f"Expected `{name}` to hold numbers, but got dtype {array.dtype}.")

@@ -64,9 +64,9 @@ def test_score_takes_object_arrays_of_numbers():
     p = np.array([1, 0, 0, 1.0, False, 1], dtype=object)
     assert F1.score(p, y) == pytest.approx(f1_score(y.astype(int), p.astype(int)), abs=1e-15)
     assert F1.tune_threshold(np.array([0.9, 0.1, 0.7, 0.8, 0.3, 0.4], dtype=object), y)[1] == pytest.approx(1.0)
-    for bad, shown in ((None, "None"), ("1", "'1'")):
+    for bad, shown in ((None, "None (at index 2), a missing value: drop or fill"), ("1", "'1' (at index 2).")):
         with pytest.raises(MetriccError, match=re.escape(f"Expected `predictions` to hold numbers, but got an object "
-                                                         f"array holding {shown} (at index 2)")):
+                                                         f"array holding {shown}")):
             F1.score(np.array([1, 0, bad, 1], dtype=object), np.array([1, 0, 1, 1]))
 
 
