@@ -341,7 +341,8 @@ class CompiledMetric:
             raise MetriccError(f"Expected multi-label `scores` and `target` of shape (n, {self.num_classes}), but got "
                                f"{scores.shape}.")
         if np.isnan(scores).any():
-            raise MetriccError("Expected `scores` without NaN.")
+            raise MetriccError("Expected `scores` without NaN: NaN is a missing value; drop or fill the missing "
+                               "entries first.")
         weight = _weights(sample_weight, target.shape if self.task == "binary" else target.shape[:1])
         if self.task == "multilabel":
             weight = np.broadcast_to(weight[:, None], target.shape)
