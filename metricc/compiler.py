@@ -503,13 +503,19 @@ def _numbers(values: Any, name: str) -> np.ndarray:
         flat = array.ravel().tolist()
         other = next((k for k, v in enumerate(flat) if not isinstance(v, numbers.Real)), None)
         if other is not None:
-            missing = ", a missing value: drop or fill the missing entries first" if flat[other] is None else ""
+            hint = (", a missing value: drop or fill the missing entries first" if flat[other] is None else
+                    _CLASS_NAMES if isinstance(flat[other], str) and name in ("predictions", "target") else "")
             raise MetriccError(f"Expected `{name}` to hold numbers, but got an object array holding "
-                               f"{_describe(flat[other])} (at index {other}){missing}.")
+                               f"{_describe(flat[other])} (at index {other}){hint}.")
         array = array.astype(np.float64)
     if array.dtype.kind not in "biuf":
-        raise MetriccError(f"Expected `{name}` to hold numbers, but got dtype {array.dtype}.")
+        hint = _CLASS_NAMES if array.dtype.kind in "US" and name in ("predictions", "target") else ""
+        raise MetriccError(f"Expected `{name}` to hold numbers, but got dtype {array.dtype}{hint}.")
     return array
+
+
+_CLASS_NAMES = (": class names? pass labels 0/1 (such as target == 'yes') or class indices, or score through "
+                "metric.scorer(pos_label=...) in scikit-learn, which takes the names")
 
 
 def _refuse_others(method: str, others: Mapping[str, Any]) -> None:

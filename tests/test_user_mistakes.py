@@ -22,7 +22,8 @@ F1 = compile_metric("f1")
     (np.array([1, -1, 1, 1, -1, -1]), np.array([1, -1, -1, 1, -1, -1]), "hold hard 0/1 labels, but it holds -1"),
     (np.array([0.1, 0.2, 0.9]), np.array([0, 0, 1]), "threshold probabilities first"),
     (np.array([1, 0, 1]), np.array([2, 0, 1]), "`target` to hold hard 0/1 labels, but it holds 2"),
-    (np.array(["1", "0"]), np.array([1, 0]), "`predictions` to hold numbers, but got dtype <U1"),
+    (np.array(["1", "0"]), np.array([1, 0]), "`predictions` to hold numbers, but got dtype <U1: class names\\? "
+                                             "pass labels 0/1"),
     (torch.ones(3, requires_grad=True), np.ones(3), "requires grad"),
     (np.array([1.0, 0.0, np.nan]), np.array([1, 0, 0]), r"holds NaN, a missing value: drop or fill the missing"),
     (np.array([1, 0, 1]), np.array([0.5, np.nan, 1.0]), r"`target` to hold hard 0/1 labels, but it holds NaN, a mis"),
@@ -64,7 +65,8 @@ def test_score_takes_object_arrays_of_numbers():
     p = np.array([1, 0, 0, 1.0, False, 1], dtype=object)
     assert F1.score(p, y) == pytest.approx(f1_score(y.astype(int), p.astype(int)), abs=1e-15)
     assert F1.tune_threshold(np.array([0.9, 0.1, 0.7, 0.8, 0.3, 0.4], dtype=object), y)[1] == pytest.approx(1.0)
-    for bad, shown in ((None, "None (at index 2), a missing value: drop or fill"), ("1", "'1' (at index 2).")):
+    for bad, shown in ((None, "None (at index 2), a missing value: drop or fill"),
+                       ("yes", "'yes' (at index 2): class names? pass labels 0/1")):
         with pytest.raises(MetriccError, match=re.escape(f"Expected `predictions` to hold numbers, but got an object "
                                                          f"array holding {shown}")):
             F1.score(np.array([1, 0, bad, 1], dtype=object), np.array([1, 0, 1, 1]))
