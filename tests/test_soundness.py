@@ -116,15 +116,23 @@ SLOW_ONCE = ["mcc+cohen_kappa+gmean+f1+balanced_accuracy+markedness", "1/((TP+FP
              "log(POS - FP)*exp((prevalence + 1.234567)/abs(TNR))", "exp((TP + 1.5)*(FP + 2.25)/N)*TP/N"]
 
 
+# Two of them are large by nature, not by a blow-up: six metrics summed, and a hundred bindings each adding to the
+# sum before it (quadratic in the chain's length). They take 1.0-1.5 s of CPU time on the development VM, and a CI
+# machine took over 2 s for the chain; they get 6 s. The others take under 0.4 s and keep 2 s, a bound that the
+# constants once taking 6 s (test_parameters_with_many_digits_are_answered_within_2_s) would exceed.
+LARGE_BY_NATURE = {SLOW_ONCE[0]: 6.0, CHAIN: 6.0}
+
+
 @pytest.mark.parametrize("formula", SLOW_ONCE, ids=lambda f: f[:30])
-def test_formulas_that_hung_are_answered_within_2_s(formula):
+def test_formulas_that_hung_are_answered_in_bounded_time(formula):
     def compile_and_print():
         try:
             compile_metric(formula, L=71.5).scalars_source("numpy")
         except MetriccError:
             pass
 
-    assert answers_within(2.0, compile_and_print)  # CPU time: a busy machine does not make the test fail
+    # CPU time: a busy machine does not make the test fail
+    assert answers_within(LARGE_BY_NATURE.get(formula, 2.0), compile_and_print)
 
 
 # SymPy's factoring picks random evaluation points (from an unseeded generator); with some, this formula's partial,
