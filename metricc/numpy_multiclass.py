@@ -17,6 +17,8 @@ from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_messa
 from metricc.probability_hint import per_element_message, target_hint  # emitted modules inline this import
 from metricc.probability_hint import probabilities_ignore_message  # emitted modules inline this import
 from metricc.probability_hint import probability_rows_message  # emitted modules inline this import
+from metricc.probability_hint import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
+from metricc.probability_hint import softmax_rows  # emitted modules inline this import
 from metricc.probability_hint import class_index_hint, target_range_message  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
@@ -47,6 +49,7 @@ class MultiSoftConfusionLoss:
         self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
+        self._hint, self._rows_seen = ProbabilityHint(), False
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.name!r}, task={self.task!r}, num_classes={self.num_classes}, "
@@ -146,13 +149,27 @@ class MultiSoftConfusionLoss:
             raise self.error(f"Expected `input` to hold numbers, but got dtype {z.dtype}.")
         if z.ndim != 2 or z.shape[1] != self.num_classes or z.shape[0] == 0:
             raise self.error(f"Expected `input` of shape (n, {self.num_classes}) with n > 0, but got {z.shape}.")
-        if (self.check_inputs if check_inputs is None else check_inputs) and not numpy.isfinite(z).all():
-            raise self.error("Expected finite `input`, but it contains NaN or infinity.")
+        if self.check_inputs if check_inputs is None else check_inputs:
+            if not numpy.isfinite(z).all():
+                raise self.error("Expected finite `input`, but it contains NaN or infinity.")
+            self._hint_probabilities(z)
         if self.check_dtype is not None and z.dtype not in self._checked_dtypes:
             self._checked_dtypes.add(z.dtype)
             self.check_dtype(self._dtype(z))
         y, w = self.labels(target, len(z), sample_weight)
         return z.astype(numpy.float64), y, w
+
+    def _hint_probabilities(self, z):
+        """A warning where the logits look like probabilities: a multi-class batch's rows on the first call
+        (softmax_rows), a multi-label batch's elements as ProbabilityHint tells."""
+        if self.task == "multilabel":
+            if self._hint.observe(z.min(), z.max(), z.size):
+                warnings.warn(SIGMOID_HINT, self.warning, stacklevel=5)
+        elif not self._rows_seen:
+            self._rows_seen = True
+            sums = z.sum(axis=1, dtype=numpy.float64)
+            if softmax_rows(z.min(), z.max(), sums[numpy.argmax(numpy.abs(sums - 1))], z.size):
+                warnings.warn(SOFTMAX_HINT, self.warning, stacklevel=5)
 
     @staticmethod
     def _dtype(input):

@@ -17,6 +17,22 @@ PROBABILITY_HINT = ("every element of `input` lies in [0, 1]: are these probabil
                     "(from_logits=True); pass from_logits=False for probabilities")
 
 
+# the same mistake with a multi-class loss (a model ending in softmax), seen on a loss's first call: every row in
+# [0, 1] and summing to 1 (within ROW_SUM_TOLERANCE), which logits hardly do; and with a multi-label loss (sigmoids),
+# told as for a binary one (ProbabilityHint)
+SOFTMAX_HINT = ("every row of `input` lies in [0, 1] and sums to 1: are these probabilities (a softmax's output)? "
+                "The loss takes logits: pass the logits (or log-probabilities, which give the same softmax)")
+SIGMOID_HINT = ("every element of `input` lies in [0, 1]: are these probabilities (a sigmoid's output)? The loss "
+                "takes each label's logit: pass the logits (or log(p) - log(1 - p) of each probability p)")
+
+
+def softmax_rows(x_min, x_max, farthest_row_sum, numel):
+    """Whether a multi-class batch of `numel` logits, between x_min and x_max, whose row sum farthest from 1 is
+    `farthest_row_sum`, looks like a softmax's output (SOFTMAX_HINT)."""
+    return (numel >= PROBABILITY_HINT_MIN_SIZE and 0 <= x_min and x_max <= 1
+            and abs(farthest_row_sum - 1) <= ROW_SUM_TOLERANCE)
+
+
 class ProbabilityHint:
     """`observe(x_min, x_max, numel)` per call: True once, on the call where the hint should be given."""
 

@@ -20,10 +20,13 @@ from metricc.torch_kernel import check_devices, compiled, running_counts  # emit
 from metricc.torch_kernel import ignored_elements, is_compiling, read_back  # emitted modules inline this import
 from metricc.torch_kernel import computed_type, with_gradient_checked  # emitted modules inline this import
 from metricc.torch_kernel import once_only_because, refuse_second_derivative  # emitted modules inline this import
+from metricc.torch_kernel import caller_level, is_exporting  # emitted modules inline this import
 from metricc.probability_hint import light_weights, nonfinite_message, target_hint  # emitted modules inline this import
 from metricc.probability_hint import per_element_message, target_range_message  # emitted modules inline this import
 from metricc.probability_hint import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
 from metricc.probability_hint import blend_overflow_message  # emitted modules inline this import
+from metricc.probability_hint import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
+from metricc.probability_hint import softmax_rows  # emitted modules inline this import
 from metricc.probability_hint import class_index_hint  # emitted modules inline this import
 from metricc.probability_hint import probabilities_ignore_message  # emitted modules inline this import
 
@@ -302,6 +305,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             warnings.warn("torch.compile is unavailable here: the loss runs eagerly", warning, stacklevel=2)
         self._init_training(warmup, L_start, bce_weight, momentum, (5, num_classes))
         self._init_checks()
+        self._hint, self._rows_seen = ProbabilityHint(), False
         self.scalars, self.task, self.num_classes, self.average = scalars, task, num_classes, average
         self.L, self.threshold, self.eps = float(L), float(threshold), float(eps)
         self.ignore_index = ignore_index
@@ -326,6 +330,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             input, target, sample_weight = self._rows(input, target, sample_weight)
         if self.check_inputs:
             self._check(input, target, sample_weight)
+            if self.task == "multiclass" and not self._rows_seen:
+                self._hint_softmax_rows(input)
             if self._pending:
                 self._check_pending(wait=self.sync)  # processes must agree on when to raise
             summary = self._summary(input, target, sample_weight)
@@ -386,6 +392,19 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             loss = blended
         self._count_step(training)
         return loss
+
+    def _hint_softmax_rows(self, input):
+        """On the first call (eager), a warning where the logits look like a softmax's output (softmax_rows): one
+        read-back, once."""
+        if is_compiling() or is_exporting():
+            return
+        self._rows_seen = True
+        x = input.detach()
+        x = x.float() if x.dtype.itemsize < 4 else x  # (older torch has no aminmax for half on the CPU)
+        sums = x.sum(1, dtype=torch.float64)
+        summary = read_back(torch.stack([*torch.aminmax(x), sums[torch.argmax(torch.abs(sums - 1))]]), self.error)
+        if softmax_rows(*summary, x.numel()):
+            warnings.warn(SOFTMAX_HINT, self.warning, stacklevel=caller_level(__file__))
 
     def _cross_entropy(self, input, labels, weight):
         """Cross-entropy (multiclass: class indices, or class probabilities in the input's type) or binary
@@ -492,6 +511,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     def _verify(self, values, numel, weighted, dtype=None):
         (*inputs, total, failed), losses = self._fields(values, weighted)
         self._verify_inputs(*inputs)
+        if self.task == "multilabel" and self._hint.observe(inputs[0], inputs[1], numel):
+            warnings.warn(SIGMOID_HINT, self.warning, stacklevel=caller_level(__file__))
         if failed > 0:
             raise self.error("the inputs of another process failed the input checks (its error says which)")
         metric_losses = losses[:len(losses) // 2] if self.bce_weight else losses  # (then the blended ones)

@@ -316,6 +316,59 @@ def test_no_warning_for_logits_that_may_well_be_logits(logits):
         compile_metric("f1", from_logits=False).to_torch(pure=True)(torch.rand(16), torch.arange(16) % 2)
 
 
+def _softmax_rows(n=64, classes=4, seed=0):
+    return torch.randn(n, classes, generator=torch.Generator().manual_seed(seed)).softmax(1)
+
+
+@pytest.mark.parametrize("backend", ["torch", "numpy"])
+def test_multiclass_warns_once_when_logits_are_a_softmax_output(backend):
+    """A model ending in softmax, fed to a loss that takes logits, trains on softmax(softmax(z)) without an error;
+    rows in [0, 1] that each sum to 1 say so on the first call."""
+    metric = compile_metric("f1", task="multiclass", num_classes=4, L=71.0)  # a NumPy loss of its own
+    run = metric.to_torch(pure=True) if backend == "torch" else \
+        (lambda x, y: metric.loss_and_grad(x.numpy(), y.numpy()))
+    target = torch.arange(64) % 4
+    with pytest.warns(MetriccWarning, match=r"sums to 1: are these probabilities \(a softmax's output\)"):
+        run(_softmax_rows(), target)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run(_softmax_rows(seed=1), target)  # once per loss
+
+
+@pytest.mark.parametrize("backend", ["torch", "numpy"])
+def test_multilabel_warns_once_when_logits_look_like_probabilities(backend):
+    metric = compile_metric("f1", task="multilabel", num_classes=3, L=71.0)  # a NumPy loss of its own
+    run = metric.to_torch(pure=True) if backend == "torch" else \
+        (lambda x, y: metric.loss_and_grad(x.numpy(), y.numpy()))
+    generator = torch.Generator().manual_seed(0)
+    target = (torch.rand(32, 3, generator=generator) < 0.4).float()
+    probabilities = torch.randn(32, 3, generator=generator).mul(3).sigmoid()
+    with pytest.warns(MetriccWarning, match=r"are these probabilities \(a sigmoid's output\)"):
+        run(probabilities, target)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run(probabilities, target)
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+@pytest.mark.parametrize("backend", ["torch", "numpy"])
+def test_no_warning_for_multiclass_logits_that_may_well_be_logits(task, backend):
+    """Log-probabilities give the same softmax (no mistake); logits in [0, 1] whose rows do not sum to 1, and a
+    fresh network's narrow band inside [0, 1], are logits."""
+    generator = torch.Generator().manual_seed(0)
+    target = torch.arange(64) % 4 if task == "multiclass" else (torch.rand(64, 4, generator=generator) < 0.4).float()
+    cases = [_softmax_rows().log(), torch.randn(64, 4, generator=generator), 0.3 + 0.2 * torch.rand(64, 4),
+             *([torch.rand(64, 4, generator=generator)] if task == "multiclass" else [])]
+    for k, logits in enumerate(cases):
+        metric = compile_metric("f1", task=task, num_classes=4, L=72.0 + k / 4)  # a first call each
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            if backend == "torch":
+                metric.to_torch(pure=True)(logits, target)
+            else:
+                metric.loss_and_grad(logits.numpy(), target.numpy())
+
+
 # -- hints -------------------------------------------------------------------------------------------------------
 
 def test_a_small_threshold_warns_about_L_instead_of_failing_on_an_argument_never_passed():
