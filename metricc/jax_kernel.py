@@ -22,6 +22,7 @@ import jax.numpy as jnp
 
 from metricc.multiclass_math import average, element_weights, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
+from metricc.multiclass_math import farthest_from_one  # emitted modules inline this import
 from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.probability_hint import masked_message, per_element_message  # emitted modules inline this import
 from metricc.probability_hint import shape_message, target_hint  # emitted modules inline this import
@@ -377,8 +378,7 @@ class MultiSoftConfusionLoss(_Pickled):
             sums = target.astype(jnp.promote_types(target.dtype, jnp.float32)).sum(1)
             labels = (y >= 0) & (y <= 1) & (jnp.abs(sums - 1) <= ROW_SUM_TOLERANCE)[:, None]
             if check and _fails(labels, traced):
-                raise self.error(probability_rows_message(target.min(), target.max(),
-                                                          sums[jnp.argmax(jnp.abs(sums - 1))]))
+                raise self.error(probability_rows_message(target.min(), target.max(), farthest_from_one(jnp, sums)))
         elif self.task == "multilabel":
             if target.shape != z.shape:
                 raise self.error(f"Expected multi-label targets of shape {z.shape}, but got {target.shape}"

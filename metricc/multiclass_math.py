@@ -40,6 +40,11 @@ def softmax_vjp(xp, p, not_p, top, g):
     return xp.where(top, p * (g_top * not_p - rest), others)
 
 
+def farthest_from_one(xp, sums):
+    """The entry of `sums` (a batch's row sums) farthest from 1: what the class-probability checks read."""
+    return sums[xp.argmax(xp.abs(sums - 1))]
+
+
 def element_rows(xp, z, y, w, task):
     """Logits (N, C, d1, ..., dk) with the classes along dimension 1 (per-pixel logits) as rows (N d1 ... dk, C),
     their targets (N, d1, ..., dk) (multi-label labels and multi-class probabilities: like the logits) and weights

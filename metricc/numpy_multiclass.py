@@ -12,6 +12,7 @@ import numpy
 
 from metricc.multiclass_math import average, element_weights, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
+from metricc.multiclass_math import farthest_from_one  # emitted modules inline this import
 from metricc.numpy_kernel import MAX_COUNT, as_array, ignored_elements  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.probability_hint import per_element_message, target_hint  # emitted modules inline this import
@@ -126,7 +127,7 @@ class MultiSoftConfusionLoss:
                 raise self.error(probabilities_ignore_message(self.ignore_index))
             target = target.astype(numpy.float64)
             sums = target.sum(axis=1)
-            message = probability_rows_message(target.min(), target.max(), sums[numpy.abs(sums - 1).argmax()])
+            message = probability_rows_message(target.min(), target.max(), farthest_from_one(numpy, sums))
             if message:
                 raise self.error(message)
             return target, w
@@ -168,7 +169,7 @@ class MultiSoftConfusionLoss:
         elif not self._rows_seen:
             self._rows_seen = True
             sums = z.sum(axis=1, dtype=numpy.float64)
-            if softmax_rows(z.min(), z.max(), sums[numpy.argmax(numpy.abs(sums - 1))], z.size):
+            if softmax_rows(z.min(), z.max(), farthest_from_one(numpy, sums), z.size):
                 warnings.warn(SOFTMAX_HINT, self.warning, stacklevel=5)
 
     @staticmethod

@@ -44,6 +44,11 @@ def sigmoid_pair(x):
 CLASS_MAJOR_MAX_CLASSES = 32
 
 
+def farthest_from_one(sums):
+    """The entry of `sums` (a batch's row sums) farthest from 1: what the class-probability checks read."""
+    return sums[torch.argmax(torch.abs(sums - 1))]
+
+
 def softmax_pair(s, dim, top=None, own=False, scratch=None):
     """softmax(s) over the class axis `dim`, its complement 1 - softmax(s), and `top`: (a float mask of each
     sample's largest entry where it is the only largest one, its complement, the entry's index along `dim` and
@@ -402,7 +407,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         x = input.detach()
         x = x.float() if x.dtype.itemsize < 4 else x  # (older torch has no aminmax for half on the CPU)
         sums = x.sum(1, dtype=torch.float64)
-        summary = read_back(torch.stack([*torch.aminmax(x), sums[torch.argmax(torch.abs(sums - 1))]]), self.error)
+        summary = read_back(torch.stack([*torch.aminmax(x), farthest_from_one(sums)]), self.error)
         if softmax_rows(*summary, x.numel()):
             warnings.warn(SOFTMAX_HINT, self.warning, stacklevel=caller_level(__file__))
 
@@ -481,7 +486,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         rows = torch.ones((), dtype=torch.float64, device=input.device)
         if probabilities:
             sums = target.sum(1, dtype=torch.float64)
-            rows = sums[torch.argmax(torch.abs(sums - 1))]
+            rows = farthest_from_one(sums)
         elif self.ignore_index is not None:
             target = torch.where(ignored_elements(target, self.ignore_index), torch.zeros_like(target), target)
         x_range, y_range = (torch.aminmax(t.float() if t.is_floating_point() and t.dtype.itemsize < 4 else t)
