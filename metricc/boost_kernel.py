@@ -69,6 +69,12 @@ LARGEST_PRODUCT = {numpy.float32: 1e30, numpy.float64: 1e300}
 # the float32 call's amplifier clips its argument here: exp stays finite (float32 overflows past 88.7), and
 # sigmoid(-80) = 1.8e-35 is still a normal float32 number
 FLOAT32_EXP_CLIP = 80.0
+# the float32 call's slopes d (before the weights) are at least this: far out, the amplifier's slope and the
+# probability's are both tiny, and d^2 (or the Hessian's q d^2) fell below float32's smallest normal number, where
+# each operation costs ten to twenty normal ones (the call took 2-4 times as long on margins spread over +-10). It
+# is 1.5e-11 of d's peak (1/16): far below the call's tolerance, and d^2 times the curvature's coefficient (1e-5 at
+# n = 1e6: it falls like 1/n) stays normal up to n ~ 1e12
+FLOAT32_SLOPE_FLOOR = 2.0 ** -40
 
 
 # the boosters' own classification objectives (LightGBM's aliases included): what their predictions, which they
@@ -1128,6 +1134,8 @@ class BoostObjective:
                     numpy.multiply(labels, w_rows, out=pairs)
                 if slopes is not None:
                     d = numpy.multiply(slope_u, slope_p, out=slopes[rows])
+                    if dtype == numpy.float32:  # no subnormal numbers further on
+                        numpy.maximum(d, numbers[5], out=d)
                     if w is not None:
                         d *= w_rows
                     if bends is None:
@@ -1170,7 +1178,7 @@ class BoostObjective:
         FP can be sums of tens of thousands of yh near 1e-7, which (1 + tanh(u / 2)) / 2 rounded to multiples of 3e-8.
         Far out, 4 p (1 - p) is exact only in absolute terms (slopes below ~1e-7 of the peak round to 0), which the
         call's tolerance allows (see the class)."""
-        half, one, scale, shift, step = numbers
+        half, one, scale, shift, step, _ = numbers
         numpy.multiply(x, half, out=halved, dtype=numpy.float32)  # kept: the count pass checks the margins
         if self.offset:
             halved += shift
@@ -1190,13 +1198,13 @@ class BoostObjective:
         return t_p, e
 
     def _float32_numbers(self):
-        """The float32 amplifier's numbers 1/2, 1, L / 2, offset / 2 and L (1/2 - threshold) as 0-d float32 arrays:
-        NumPy takes those as fast as arrays, where a Python number costs a conversion at each call (on a block,
-        half a call's time); made once (no ufunc writes them)."""
+        """The float32 amplifier's numbers 1/2, 1, L / 2, offset / 2, L (1/2 - threshold) and the slopes' floor
+        (FLOAT32_SLOPE_FLOOR) as 0-d float32 arrays: NumPy takes those as fast as arrays, where a Python number
+        costs a conversion at each call (on a block, half a call's time); made once (no ufunc writes them)."""
         numbers = self.__dict__.get("_numbers32")
         if numbers is None:
             numbers = self._numbers32 = tuple(numpy.array(v, numpy.float32) for v in (
-                0.5, 1.0, self.L / 2, 0.5 * self.offset, self.L * (0.5 - self.threshold)))
+                0.5, 1.0, self.L / 2, 0.5 * self.offset, self.L * (0.5 - self.threshold), FLOAT32_SLOPE_FLOOR))
         return numbers
 
     def _class_counts(self, z, y, w, kept=None):
