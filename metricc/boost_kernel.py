@@ -69,11 +69,12 @@ LARGEST_PRODUCT = {numpy.float32: 1e30, numpy.float64: 1e300}
 # the float32 call's amplifier clips its argument here: exp stays finite (float32 overflows past 88.7), and
 # sigmoid(-80) = 1.8e-35 is still a normal float32 number
 FLOAT32_EXP_CLIP = 80.0
-# the float32 call's slopes d (before the weights) are at least this: far out, the amplifier's slope and the
-# probability's are both tiny, and d^2 (or the Hessian's q d^2) fell below float32's smallest normal number, where
-# each operation costs ten to twenty normal ones (the call took 2-4 times as long on margins spread over +-10). It
-# is 1.5e-11 of d's peak (1/16): far below the call's tolerance, and d^2 times the curvature's coefficient (1e-5 at
-# n = 1e6: it falls like 1/n) stays normal up to n ~ 1e12
+# the float32 call adds this to its slopes d (before the weights), so that each is at least this: far out, the
+# amplifier's slope and the probability's are both tiny, and d^2 (or the Hessian's q d^2) fell below float32's
+# smallest normal number, where each operation costs ten to twenty normal ones (the call took 2-4 times as long on
+# margins spread over +-10). It is 1.5e-11 of d's peak (1/16; a d above 2^-16 does not change): far below the
+# call's tolerance, and d^2 times the curvature's coefficient (1e-5 at n = 1e6: it falls like 1/n) stays normal
+# up to n ~ 1e12
 FLOAT32_SLOPE_FLOOR = 2.0 ** -40
 
 
@@ -1134,8 +1135,8 @@ class BoostObjective:
                     numpy.multiply(labels, w_rows, out=pairs)
                 if slopes is not None:
                     d = numpy.multiply(slope_u, slope_p, out=slopes[rows])
-                    if dtype == numpy.float32:  # no subnormal numbers further on
-                        numpy.maximum(d, numbers[5], out=d)
+                    if dtype == numpy.float32:  # no subnormal numbers further on (an add: half a maximum's cost)
+                        d += numbers[5]
                     if w is not None:
                         d *= w_rows
                     if bends is None:

@@ -332,9 +332,9 @@ def test_a_float32_booster_call_on_margins_far_out_makes_no_subnormal_numbers(fo
     row far out has an amplifier's slope and a probability's slope that are both tiny, and the square of their
     product fell below float32's smallest normal number (1.2e-38). Such subnormal numbers cost the processor ten
     to twenty times a normal operation: the call took 2-4 times as long as on margins near 0 (30 against 11 ms
-    at n = 1e6, margins of spread 4). Its slopes are floored at FLOAT32_SLOPE_FLOOR (far below what its tolerance
-    can see), so no step of the call underflows, and it keeps that tolerance (with and without weights; binary
-    and multi-label). At L = 15 the amplifier's slope does not get that small."""
+    at n = 1e6, margins of spread 4). Its slopes are raised by FLOAT32_SLOPE_FLOOR (far below what its
+    tolerance can see), so no step of the call underflows, and it keeps that tolerance (with and without
+    weights; binary and multi-label). At L = 15 the amplifier's slope does not get that small."""
     rng = np.random.default_rng(5)
     n = 20_000
     shape = (n,) if columns == 1 else (n, columns)
