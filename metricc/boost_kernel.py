@@ -23,7 +23,7 @@ import warnings
 
 import numpy
 
-from metricc.probability_hint import class_index_hint  # emitted modules inline this import
+from metricc.probability_hint import caller_level, class_index_hint  # emitted modules inline this import
 from metricc.probability_hint import masked_message, nonfinite_message  # emitted modules inline this import
 
 HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
@@ -458,9 +458,9 @@ class BoostObjective:
                               f"rows only, with nothing to sum the counts over: each machine trains on (and "
                               f"evaluates) its own rows' {self.name}, not the whole training set's; for the exact "
                               f"metric train on one machine, or with XGBoost, whose objectives sum them over its "
-                              f"workers", self.warning, stacklevel=2)
+                              f"workers", self.warning, stacklevel=caller_level(__file__))
         if self.task != "multiclass" and self._flat(float(z.flat[0])) and self._all_equal(z):
-            warnings.warn(self._flat_start(float(z.flat[0])), self.warning, stacklevel=2)
+            warnings.warn(self._flat_start(float(z.flat[0])), self.warning, stacklevel=caller_level(__file__))
         grad, hess = numpy.empty(z.shape, numpy.float32), numpy.empty(z.shape, numpy.float32)
         with numpy.errstate(over="ignore", invalid="ignore"):  # outputs beyond float32 are refused below
             counts = self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian,

@@ -23,7 +23,7 @@ from .backends import TRAINING_DEFAULTS, booster_defaults, training_defaults
 from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
-from .probability_hint import class_index_hint
+from .probability_hint import caller_level, class_index_hint
 from .lrange import default_accuracy, validate_L
 from .printing import curvatures_source, scalars_source
 from .vocabulary import AVERAGES, COUNTS, TASKS
@@ -142,7 +142,7 @@ class CompiledMetric:
             if warn:
                 shown = ", ".join(f"{float(c):g}" for c in counts)
                 warnings.warn(f"{self.formula!r} is undefined at TP, FP, FN, TN = {shown}; returning {value}",
-                              MetriccWarning, stacklevel=2)
+                              MetriccWarning, stacklevel=caller_level())
         return value
 
     def _without_ignored(self, values: Any, name: str, target: Any, sample_weight: Any) -> tuple:

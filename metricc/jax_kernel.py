@@ -28,7 +28,7 @@ from metricc.probability_hint import masked_message, per_element_message  # emit
 from metricc.probability_hint import shape_message, target_hint  # emitted modules inline this import
 from metricc.probability_hint import class_index_hint, target_range_message  # emitted modules inline this import
 from metricc.probability_hint import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
-from metricc.probability_hint import probabilities_ignore_message  # emitted modules inline this import
+from metricc.probability_hint import caller_level, probabilities_ignore_message  # emitted modules inline this import
 
 def slope(u):
     """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where
@@ -110,7 +110,7 @@ def _devices(axis_name):
 def _warn_if_light(total, eps, warning):
     message = light_weights(total, eps)
     if message:
-        warnings.warn(message, warning, stacklevel=4)
+        warnings.warn(message, warning, stacklevel=caller_level(__file__))
 
 
 def _numbers(values, name, error):

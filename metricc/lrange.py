@@ -22,6 +22,7 @@ import numpy as np
 
 from .backends import backend as backend_named
 from .errors import MetriccError, MetriccWarning
+from .probability_hint import caller_level
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 KERNELS = ("naive", "metricc")
@@ -83,7 +84,7 @@ def validate_L(L: float, dtype: str = "float64", *, accuracy: float = DEFAULT_AC
                "the gradient of samples near 0 or 1 rounds to zero")
         warnings.warn(f"L = {L:g} is outside the valid range for {dtype} with the {kernel} kernel at accuracy "
                       f"{accuracy:.10g} (p in [{accuracy:.10g}, {1 - accuracy:.10g}]): {valid}; {why}", MetriccWarning,
-                      stacklevel=3)
+                      stacklevel=caller_level())
     return valid
 
 

@@ -11,7 +11,7 @@ import numpy
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.probability_hint import masked_message, shape_message  # emitted modules inline this import
-from metricc.probability_hint import target_range_message  # emitted modules inline this import
+from metricc.probability_hint import caller_level, target_range_message  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
@@ -166,7 +166,7 @@ class SoftConfusionLoss:
             raise self.error(nonfinite_message(self.name, counts))
         message = light_weights(sum(counts), self.eps)
         if message:
-            warnings.warn(message, self.warning, stacklevel=4)
+            warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
         return float(loss), float(a), float(b)
 
     def _arrays(self, input, target, sample_weight, check_inputs=None):
@@ -223,7 +223,7 @@ class SoftConfusionLoss:
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
         if self.from_logits and self._hint.observe(x_min, x_max, x.size):
-            warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=4)
+            warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level(__file__))
         if not (y.min() >= 0 and y.max() <= 1):
             raise self.error(target_range_message(y.min(), y.max()))
         if w is not None:

@@ -19,7 +19,7 @@ from metricc.probability_hint import per_element_message, target_hint  # emitted
 from metricc.probability_hint import probabilities_ignore_message  # emitted modules inline this import
 from metricc.probability_hint import probability_rows_message  # emitted modules inline this import
 from metricc.probability_hint import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
-from metricc.probability_hint import softmax_rows  # emitted modules inline this import
+from metricc.probability_hint import caller_level, softmax_rows  # emitted modules inline this import
 from metricc.probability_hint import class_index_hint, target_range_message  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
@@ -165,12 +165,12 @@ class MultiSoftConfusionLoss:
         (softmax_rows), a multi-label batch's elements as ProbabilityHint tells."""
         if self.task == "multilabel":
             if self._hint.observe(z.min(), z.max(), z.size):
-                warnings.warn(SIGMOID_HINT, self.warning, stacklevel=5)
+                warnings.warn(SIGMOID_HINT, self.warning, stacklevel=caller_level(__file__))
         elif not self._rows_seen:
             self._rows_seen = True
             sums = z.sum(axis=1, dtype=numpy.float64)
             if softmax_rows(z.min(), z.max(), farthest_from_one(numpy, sums), z.size):
-                warnings.warn(SOFTMAX_HINT, self.warning, stacklevel=5)
+                warnings.warn(SOFTMAX_HINT, self.warning, stacklevel=caller_level(__file__))
 
     @staticmethod
     def _dtype(input):
@@ -205,7 +205,7 @@ class MultiSoftConfusionLoss:
             raise self.error(self._nonfinite(counts, loss, a, b))
         message = light_weights(float(sum(counts).max()), self.eps)  # each class's counts add up to the total
         if message:
-            warnings.warn(message, self.warning, stacklevel=4)
+            warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
         return loss, a, b
 
     def _nonfinite(self, counts, loss, a, b):
@@ -246,7 +246,8 @@ def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warn
         where = ("the pooled counts (average='micro')" if average_ == "micro" or not classes else
                  f"class{'es' if len(classes) > 1 else ''} {', '.join(map(str, classes))}")
         warnings.warn(f"{name!r} is undefined (0/0) for {where} at these predictions; it counts as "
-                      f"{'nan' if zero_division is None else zero_division} there", warning, stacklevel=3)
+                      f"{'nan' if zero_division is None else zero_division} there", warning,
+                      stacklevel=caller_level(__file__))
     return loss if minimize else 1 - loss
 
 

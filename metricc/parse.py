@@ -7,9 +7,7 @@ import functools
 import math
 import numbers
 import operator
-import os
 import re
-import sys
 import unicodedata
 import warnings
 from importlib import resources
@@ -22,6 +20,7 @@ from lark import Token, Transformer, v_args
 
 from . import catalog
 from .errors import MetriccError, MetriccWarning
+from .probability_hint import caller_level
 from .trees import depth, size
 from .vocabulary import COUNT_SYMBOLS, COUNTS, FUNCTIONS
 
@@ -144,22 +143,10 @@ def _warn_rates_over_the_total(tree: lark.Tree, text: str) -> None:
             warnings.warn(f"`{count}/N` ({where}): `N` is the total TP + FP + FN + TN here, not the actual negatives "
                           f"FP + TN (`NEG`): for the rate write {_RATES_OF_NEGATIVES[count]} ({count}/NEG); to divide "
                           f"by the total without this warning write it out, {count}/(TP + FP + FN + TN)",
-                          MetriccWarning, stacklevel=_outside_package())
+                          MetriccWarning, stacklevel=caller_level())
 
 
 _CHAINS = {"add": "'+' and '-'", "sub": "'+' and '-'", "mul": "'*' and '/'", "div": "'*' and '/'"}
-
-
-def _outside_package() -> int:
-    """The stacklevel of the first frame outside metricc (the caller's call of warnings.warn is level 1): a
-    warning then points at the user's line."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
-_PACKAGE = str(Path(__file__).resolve().parent) + os.sep
 
 
 def _check_shape(tree: lark.Tree, text: str) -> None:

@@ -1,7 +1,26 @@
 """Hints about a batch that the losses take but likely should not: logits that look like probabilities (sigmoid
 outputs given to a loss that takes logits), and sample weights so light that eps shifts the loss; and the error
-for a loss or gradient that is not finite, the shape mismatch of a binary loss and masked arrays. Shared by the
-NumPy, torch, JAX and booster kernels (emitted modules inline this file); imports nothing."""
+for a loss or gradient that is not finite, the shape mismatch of a binary loss and masked arrays; and where a
+warning points (caller_level). Shared by the NumPy, torch, JAX and booster kernels (emitted modules inline this
+file); imports only sys."""
+
+import sys
+
+# the libraries whose frames lie between a warning raised inside a loss or objective and the user's line: metricc's
+# own, and what calls a loss (a torch module's __call__ and autograd, JAX's tracing, a booster's training loop,
+# scikit-learn's scoring and the joblib loop of its cross-validation)
+CALLED_THROUGH = ("metricc", "torch", "jax", "jaxlib", "xgboost", "lightgbm", "sklearn", "joblib")
+
+
+def caller_level(*files):
+    """The stacklevel for warnings.warn (the function that calls it is level 1) of the first frame outside the
+    libraries CALLED_THROUGH and the `files` (an emitted module passes its own, whose frames are not metricc's):
+    the warning then names the user's line, however deep inside the loss it is raised."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and (frame.f_code.co_filename in files
+                                 or frame.f_globals.get("__name__", "").partition(".")[0] in CALLED_THROUGH):
+        frame, level = frame.f_back, level + 1
+    return level
 
 # A batch of at least this many logits, all in [0, 1] and spread over at least half of it, looks like
 # probabilities (the logits of a fresh network often lie in a narrow band inside [0, 1]) ...

@@ -6,7 +6,6 @@ This module imports only torch: metricc copies it verbatim into the modules it e
 import collections
 import functools
 import math
-import sys
 import warnings
 from typing import Any, NamedTuple
 
@@ -25,6 +24,7 @@ except ImportError:
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.probability_hint import shape_message, target_range_message  # emitted modules inline this import
+from metricc.probability_hint import caller_level  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
@@ -783,16 +783,6 @@ class SoftConfusionFunction(torch.autograd.Function):
         return grad.to(input.dtype)
 
 
-def caller_level(*modules):
-    """The stacklevel of the first frame outside this module, the files `modules` and torch: a warning then points
-    at the user's line, however deep inside the loss (or the autograd function) it is raised."""
-    frame, level = sys._getframe(1), 1
-    torch_dir, ours = torch.__path__[0], {__file__, *modules}
-    while frame is not None and (frame.f_code.co_filename in ours or frame.f_code.co_filename.startswith(torch_dir)):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
 def reads_back_now(device):
     """Whether the input checks read their values back at once (the CPU, where that costs nothing), rather
     than later without waiting for the device (accelerators, whose queue a read-back would stall)."""
@@ -977,7 +967,7 @@ class TrainingState:
                           f"own share of the batch: pass sync=True for the loss of the whole batch (under "
                           f"DistributedDataParallel its averaged gradient is then the whole batch's), or "
                           f"sync=False to keep each process's own and silence this warning", self.warning,
-                          stacklevel=caller_level())
+                          stacklevel=caller_level(__file__))
 
     def current_L(self):
         """The amplifier's scale now: L_start rising linearly to L over the first `warmup` training steps."""
@@ -1190,7 +1180,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error(nonfinite_message(self.name, dtype=computed_type(dtype)))
         message = light_weights(total, self.eps)
         if message:
-            warnings.warn(message, self.warning, stacklevel=caller_level())
+            warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
 
     def _verify_local(self, x_min, x_max, y_min, y_max, w_min, w_max, numel):
         if not (math.isfinite(x_min) and math.isfinite(x_max)):
@@ -1198,7 +1188,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
         if self.from_logits and self._hint.observe(x_min, x_max, numel):
-            warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level())
+            warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level(__file__))
         if not (y_min >= 0 and y_max <= 1):
             raise self.error(target_range_message(y_min, y_max))
         if not (w_min >= 0 and math.isfinite(w_max)):

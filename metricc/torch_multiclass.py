@@ -20,7 +20,7 @@ from metricc.torch_kernel import check_devices, compiled, running_counts  # emit
 from metricc.torch_kernel import ignored_elements, is_compiling, read_back  # emitted modules inline this import
 from metricc.torch_kernel import computed_type, with_gradient_checked  # emitted modules inline this import
 from metricc.torch_kernel import once_only_because, refuse_second_derivative  # emitted modules inline this import
-from metricc.torch_kernel import caller_level, is_exporting  # emitted modules inline this import
+from metricc.torch_kernel import is_exporting  # emitted modules inline this import
 from metricc.probability_hint import light_weights, nonfinite_message, target_hint  # emitted modules inline this import
 from metricc.probability_hint import per_element_message, target_range_message  # emitted modules inline this import
 from metricc.probability_hint import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
@@ -28,7 +28,7 @@ from metricc.probability_hint import blend_overflow_message  # emitted modules i
 from metricc.probability_hint import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.probability_hint import softmax_rows  # emitted modules inline this import
 from metricc.probability_hint import class_index_hint  # emitted modules inline this import
-from metricc.probability_hint import probabilities_ignore_message  # emitted modules inline this import
+from metricc.probability_hint import caller_level, probabilities_ignore_message  # emitted modules inline this import
 
 def sigmoid_pair(x):
     """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2, so that none rounds to 0 or 1
@@ -527,7 +527,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error(blend_overflow_message(self.bce_weight, computed_type(dtype)))
         message = None if total is None else light_weights(total, self.eps)  # the weights' sum on this process
         if message:
-            warnings.warn(message, self.warning, stacklevel=4)
+            warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
 
     def _verify_inputs(self, x_min, x_max, y_min, y_max, probabilities, row_sum, w_min, w_max):
         if not (w_min >= 0 and math.isfinite(w_max)):

@@ -1,5 +1,8 @@
 """The mistakes a new user makes get a clear error or warning, never a silently wrong number or a raw exception."""
 
+import functools
+import importlib.util
+import itertools
 import re
 import subprocess
 import sys
@@ -798,3 +801,116 @@ def test_class_indices_out_of_range_say_the_likely_cause(backend, labels, hint):
             metric.to_jax()(jax.numpy.asarray(z), jax.numpy.asarray(y))
         else:
             metric.score(y, np.array([0, 1, 2, 0]))
+
+
+# -- a warning names the user's line ------------------------------------------------------------------------
+
+_FRESH_EPS = (1e-6 * (1 + k / 1024) for k in itertools.count(1))
+
+
+def _warned_at(function, *args):
+    """(file, line) of each warning that function(*args) raised, and of the line that called it."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = sys._getframe().f_lineno + 1
+        function(*args)
+    return [(w.filename, w.lineno) for w in caught], (__file__, line)
+
+
+def _batch(task, rng, probabilities=False):
+    """Logits (or probabilities) and targets of 60 samples for the task (3 classes or labels)."""
+    if task == "binary":
+        x, y = rng.normal(size=60), (rng.random(60) < 0.3).astype(float)
+        return (rng.random(60) if probabilities else x), y
+    x = rng.normal(size=(60, 3))
+    if task == "multiclass":
+        e = np.exp(x)
+        return (e / e.sum(axis=1, keepdims=True) if probabilities else x), rng.integers(0, 3, 60)
+    return (rng.random((60, 3)) if probabilities else x), (rng.random((60, 3)) < 0.3).astype(float)
+
+
+def _loss_and_arguments(backend, metric, x, y, w, module=None):
+    """The backend's loss of `metric` and its arguments (x, y, w); with a `module` path, the loss of the emitted
+    module written there and imported, as a user runs it."""
+    if module is not None:
+        module.write_text(metric.emit(backend))
+        spec = importlib.util.spec_from_file_location(module.stem, module)
+        emitted = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(emitted)
+        loss = emitted.MetricLoss()
+    if backend == "numpy":
+        return (loss if module else metric.loss_and_grad), (x, y, w)
+    if backend == "torch":
+        return (loss if module else metric.to_torch(pure=True)), \
+            [torch.tensor(x), torch.tensor(y)] + ([] if w is None else [torch.tensor(w)])
+    pytest.importorskip("jax")
+    return metric.to_jax(), (x, y, w)
+
+
+@pytest.mark.parametrize("emitted", [False, True])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("kind", ["light weights", "probabilities"])
+def test_a_losss_warning_names_the_line_that_called_the_loss(kind, backend, task, emitted, tmp_path):
+    """A warning raised deep inside a loss (its autograd function, its checks) points at the user's line that
+    called it, in every backend and task, and from an emitted module: the torch multi-class and multi-label
+    losses had named a line of metricc's torch kernel for light weights, the JAX multi-class ones the caller's
+    caller, the NumPy binary loss a line of metricc's compiler for probabilities."""
+    if backend == "jax" and (emitted or kind == "probabilities"):
+        pytest.skip("JAX losses give no probabilities hint; emitted JAX modules are checked by the API's loss")
+    rng = np.random.default_rng(0)
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    metric = compile_metric("f1", eps=next(_FRESH_EPS), **options)  # a fresh loss: hints come on the first calls
+    x, y = _batch(task, rng, probabilities=kind == "probabilities")
+    w = np.full(60, 1e-9) if kind == "light weights" else None
+    loss, arguments = _loss_and_arguments(backend, metric, x, y, w, tmp_path / "emitted_loss.py" if emitted else None)
+    places, here = _warned_at(loss, *arguments)
+    assert [(Path(f).name, line) for f, line in places] == [(Path(here[0]).name, here[1])]
+
+
+def _other_warnings():
+    """(name, function, arguments) of the warnings raised outside a loss: a score that is 0/0 (binary,
+    multi-class, through a scikit-learn scorer in cross-validation), `TN/N`, an L outside its range, and a
+    booster's first round whose raw scores all lie where the amplifier is flat (XGBoost, LightGBM)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_score
+
+    from metricc.lrange import validate_L
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 3))
+    y = (X[:, 0] > 1.2).astype(int)
+    precision = compile_metric("precision")
+    yield "score", precision.score, (np.zeros(5), np.array([0, 1, 0, 1, 0]))
+    yield "multiclass score", compile_metric("precision", task="multiclass", num_classes=3).score, \
+        (np.zeros(6, int), np.array([0, 1, 2, 1, 0, 2]))
+    yield "scorer", functools.partial(cross_val_score, LogisticRegression(C=1e-6), scoring=precision.scorer(),
+                                      cv=2), (X, y)
+    yield "formula", compile_metric, ("TN/N + TP/POS",)
+    yield "L", validate_L, (1000.0, "float16")
+    try:
+        import xgboost as xgb
+    except ImportError:
+        pass
+    else:
+        yield "xgboost", functools.partial(xgb.train, {"base_score": 0.9}, obj=compile_metric("f1").to_xgboost()), \
+            (xgb.DMatrix(X, y), 1)
+    try:
+        import lightgbm as lgb
+    except ImportError:
+        pass
+    else:
+        params = {"objective": compile_metric("f1").to_lightgbm(), "verbose": -1, "boost_from_average": False}
+        yield "lightgbm", lgb.train, (params, lgb.Dataset(X, y, init_score=np.full(len(y), 3.0)), 1)
+
+
+@pytest.mark.parametrize("name", ["score", "multiclass score", "scorer", "formula", "L", "xgboost", "lightgbm"])
+def test_other_warnings_name_the_line_that_called_metricc(name):
+    """Warnings raised outside a loss point at the user's line too: a multi-class score's 0/0 had named a line of
+    metricc's compiler, a scorer's (in cross_val_score) a line of scikit-learn's, a booster's flat start a line
+    of XGBoost's or LightGBM's training loop."""
+    found = {case[0]: case[1:] for case in _other_warnings()}
+    if name not in found:
+        pytest.skip(f"{name} is not installed")
+    places, here = _warned_at(found[name][0], *found[name][1])
+    assert places and {(Path(f).name, line) for f, line in places} == {(Path(here[0]).name, here[1])}
