@@ -5,7 +5,8 @@ gradient flows to the logits only: differentiating with respect to the targets o
 
 Input values (NaN, targets outside [0, 1], negative weights, a loss or gradient that is not finite) are checked
 when the loss runs eagerly, also under jax.grad (the custom rule's forward pass sees the values); under jax.jit,
-where they cannot be read, a value the eager loss refuses makes the loss and its gradient NaN (_poisoned).
+where they cannot be read, a value the eager loss refuses makes the loss and its gradient NaN (_poisoned). Logits
+that look like probabilities warn where their values can be read, as in the NumPy and torch losses.
 
 Data parallel (jax.pmap, shard_map): with `axis_name`, the counts are summed over the devices of that axis
 (lax.psum), so every device's loss is that of the whole batch, and each device's gradient is the axis size times
@@ -29,6 +30,8 @@ from metricc.probability_hint import shape_message, target_hint  # emitted modul
 from metricc.probability_hint import class_index_hint, target_range_message  # emitted modules inline this import
 from metricc.probability_hint import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
 from metricc.probability_hint import caller_level, probabilities_ignore_message  # emitted modules inline this import
+from metricc.probability_hint import PROBABILITY_HINT, SIGMOID_HINT, SOFTMAX_HINT  # emitted modules inline this import
+from metricc.probability_hint import ProbabilityHint, softmax_rows  # emitted modules inline this import
 
 def slope(u):
     """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where
@@ -63,6 +66,12 @@ def _fails(condition, traced=None):
             traced.append(condition)
         return False
     return not bool(value)
+
+
+def _readable(*values):
+    """The 0-d arrays `values` as floats where they can be read (none traced: not under jax.jit, also for
+    arrays a jitted function closes over), else None."""
+    return None if _traced(*values) else [float(v) for v in values]
 
 
 def _poisoned(loss, conditions, axis_name=None):
@@ -217,6 +226,7 @@ class SoftConfusionLoss(_Pickled):
         self.axis_name, self.ignore_index = axis_name, ignore_index
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
+        self._hint = ProbabilityHint()
         self.scalars = scalars
         self._loss = self._build()
 
@@ -276,6 +286,10 @@ class SoftConfusionLoss(_Pickled):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
         if not self.from_logits and _fails((x >= 0) & (x <= 1), traced):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
+        if self.from_logits and not self._hint.given:
+            extremes = _readable(x.min(), x.max())
+            if extremes and self._hint.observe(*extremes, x.size):
+                warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level(__file__))
 
     def _check_forward(self, x, loss, a, b):
         """The custom rule's check under jax.grad, called eagerly: the input, then the loss and its gradient's
@@ -330,6 +344,7 @@ class MultiSoftConfusionLoss(_Pickled):
         self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
+        self._hint, self._rows_seen = ProbabilityHint(), False
         self.scalars, self.class_weight = scalars, class_weight
         self._loss = self._build()
 
@@ -421,6 +436,23 @@ class MultiSoftConfusionLoss(_Pickled):
     def _check_input(self, z, traced=None):
         if _fails(jnp.isfinite(z), traced):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
+        self._hint_probabilities(z)
+
+    def _hint_probabilities(self, z):
+        """Where the logits' values can be read (not under jax.jit), a warning where they look like probabilities:
+        a multi-class batch's rows on the first such call (softmax_rows), a multi-label batch's elements as
+        ProbabilityHint tells."""
+        if self.task == "multilabel" and not self._hint.given:
+            extremes = _readable(z.min(), z.max())
+            if extremes and self._hint.observe(*extremes, z.size):
+                warnings.warn(SIGMOID_HINT, self.warning, stacklevel=caller_level(__file__))
+        elif self.task == "multiclass" and not self._rows_seen:
+            sums = z.astype(jnp.promote_types(z.dtype, jnp.float32)).sum(1)
+            summary = _readable(z.min(), z.max(), farthest_from_one(jnp, sums))
+            if summary:
+                self._rows_seen = True
+                if softmax_rows(*summary, z.size):
+                    warnings.warn(SOFTMAX_HINT, self.warning, stacklevel=caller_level(__file__))
 
     def _check_forward(self, z, loss, a, b):
         """The custom rule's check under jax.grad, called eagerly: the input, then the loss and its gradient's
