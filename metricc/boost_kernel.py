@@ -20,6 +20,7 @@ import math
 import sys
 import threading
 import warnings
+import weakref
 
 import numpy
 
@@ -35,6 +36,10 @@ CLIP_FLOOR = 1e-3
 # a booster's call whose raw scores are all one value where the amplifier's slope is below this share of its
 # peak warns (_flat_start): the booster started them there (XGBoost's base_score), and the objective cannot learn
 FLAT_START = 1e-2
+# ... and so does a training's first round whose raw scores lie there in more than this share (a model continued
+# from another objective's margins: the objective cannot move them). Later rounds may well put most there: a
+# trained model's confident rows (98-100 % of them after 1,000 rounds on three data sets)
+FLAT_SHARE = 0.5
 # sample weights above this are refused: the Hessian squares them (with the slopes and the counts' partials)
 MAX_WEIGHT = 1e100
 # float64 numbers per block of rows (twice as many float32): a block's twelve buffers (1.5 MiB) stay in a core's
@@ -121,6 +126,18 @@ def booster_scores(frame):
             break
         frame = frame.f_back
     return name
+
+
+def training_booster(frame):
+    """The booster (XGBoost's or LightGBM's Booster) whose training round made this call (its update(), found
+    among the callers from `frame` on), or None: a call from anything else."""
+    for _ in range(6):  # update() calls the objective directly or through a scikit-learn wrapper or two
+        if frame is None:
+            break
+        if frame.f_code.co_name == "update" and frame.f_globals.get("__name__") in ("xgboost.core", "lightgbm.basic"):
+            return frame.f_locals.get("self")
+        frame = frame.f_back
+    return None
 
 
 def communicator(booster):
@@ -434,7 +451,7 @@ class BoostObjective:
     def __getstate__(self):
         """Pickled (scikit-learn's clone, joblib, a pickled model that holds the objective) without the buffers
         a call keeps for the next one (and the float32 numbers it makes once)."""
-        return {k: v for k, v in self.__dict__.items() if k not in ("_local", "_numbers32")}
+        return {k: v for k, v in self.__dict__.items() if k not in ("_local", "_numbers32", "_started")}
 
     def _scratch(self):
         """This thread's buffers, kept between its calls (a booster calls from one thread; boosters trained in
@@ -459,8 +476,17 @@ class BoostObjective:
                               f"evaluates) its own rows' {self.name}, not the whole training set's; for the exact "
                               f"metric train on one machine, or with XGBoost, whose objectives sum them over its "
                               f"workers", self.warning, stacklevel=caller_level(__file__))
-        if self.task != "multiclass" and self._flat(float(z.flat[0])) and self._all_equal(z):
+        flat_start = self.task != "multiclass" and self._flat(float(z.flat[0])) and self._all_equal(z)
+        if flat_start:
             warnings.warn(self._flat_start(float(z.flat[0])), self.warning, stacklevel=caller_level(__file__))
+        training = training_booster(sys._getframe(1))
+        if training is not None and self.task != "multiclass":  # once per training: its booster's first round
+            started = self.__dict__.setdefault("_started", weakref.WeakSet())
+            if training not in started:
+                started.add(training)
+                share = float(numpy.mean(self._flat_rows(z)))
+                if share > FLAT_SHARE and not flat_start:
+                    warnings.warn(self._flat_rows_message(share), self.warning, stacklevel=caller_level(__file__))
         grad, hess = numpy.empty(z.shape, numpy.float32), numpy.empty(z.shape, numpy.float32)
         with numpy.errstate(over="ignore", invalid="ignore"):  # outputs beyond float32 are refused below
             counts = self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian,
@@ -489,6 +515,26 @@ class BoostObjective:
         """Whether the amplifier's slope at the raw score `raw` is below FLAT_START of its peak."""
         u = abs(self.L * (self._probability(raw) - self.threshold))
         return 4 * math.exp(-u) / (1 + math.exp(-u)) ** 2 < FLAT_START
+
+    def _flat_rows(self, raw):
+        """Whether the amplifier's slope at each raw score of the array `raw` is below FLAT_START of its peak."""
+        p = 0.5 * (1 + numpy.tanh(0.5 * (numpy.asarray(raw, dtype=numpy.float64) + self.offset)))
+        e = numpy.exp(-numpy.abs(self.L * (p - self.threshold)))
+        return 4 * e / (1 + e) ** 2 < FLAT_START
+
+    def _flat_rows_message(self, share):
+        """What to do when a training's first round has this share of its raw scores where the amplifier is flat."""
+        message = (f"{100 * share:.0f} % of the raw scores lie where the amplifier is flat (its slope below "
+                   f"{FLAT_START:.0%} of its peak at L = {self.L:g}) in this training's first round: the objective "
+                   f"cannot move them, and learns from the other rows only. ")
+        if self.booster == "lightgbm":
+            return message + ("A model continued with init_model= (or an init_score)? Its margins come from another "
+                              "objective: train from the start, or compile with a smaller L")
+        return message + ("A model continued with xgb_model=? Its margins come from another objective: train from the "
+                          "start, or compile with a smaller L; and leave base_score out of the parameters when "
+                          "continuing: XGBoost makes objective.params' base_score 0 the continued model's base score, "
+                          "under binary:logistic a probability, which moves every margin to about -14 before the "
+                          "trees' sum")
 
     def _flat_start(self, raw):
         """What to do when every raw score is `raw`, where the amplifier is flat (a booster's first round)."""
