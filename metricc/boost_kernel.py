@@ -476,17 +476,8 @@ class BoostObjective:
                               f"evaluates) its own rows' {self.name}, not the whole training set's; for the exact "
                               f"metric train on one machine, or with XGBoost, whose objectives sum them over its "
                               f"workers", self.warning, stacklevel=caller_level(__file__))
-        flat_start = self.task != "multiclass" and self._flat(float(z.flat[0])) and self._all_equal(z)
-        if flat_start:
-            warnings.warn(self._flat_start(float(z.flat[0])), self.warning, stacklevel=caller_level(__file__))
-        training = training_booster(sys._getframe(1))
-        if training is not None and self.task != "multiclass":  # once per training: its booster's first round
-            started = self.__dict__.setdefault("_started", weakref.WeakSet())
-            if training not in started:
-                started.add(training)
-                share = float(numpy.mean(self._flat_rows(z)))
-                if share > FLAT_SHARE and not flat_start:
-                    warnings.warn(self._flat_rows_message(share), self.warning, stacklevel=caller_level(__file__))
+        if self.task != "multiclass":
+            self._warn_if_flat(z, training_booster(sys._getframe(1)))
         grad, hess = numpy.empty(z.shape, numpy.float32), numpy.empty(z.shape, numpy.float32)
         with numpy.errstate(over="ignore", invalid="ignore"):  # outputs beyond float32 are refused below
             counts = self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian,
@@ -508,18 +499,28 @@ class BoostObjective:
         return bool((spread == first).all() and (z == first).all())
 
     def _probability(self, raw):
-        """p = sigmoid(margin) at the raw score `raw` (margin = raw + offset)."""
-        return 0.5 * (1 + math.tanh(0.5 * (raw + self.offset)))
+        """p = sigmoid(margin) at the raw score `raw` (margin = raw + offset; a number or an array: each)."""
+        return 0.5 * (1 + numpy.tanh(0.5 * (numpy.asarray(raw, dtype=numpy.float64) + self.offset)))
+
+    def _warn_if_flat(self, z, training):
+        """A warning where the raw scores z lie where the amplifier is flat: every one of them at one such value
+        (a booster's start, _flat_start), or, in the first round of a `training` (its booster; None for a call
+        from elsewhere), more than FLAT_SHARE of them (a model continued from another objective's margins)."""
+        first = float(z.flat[0])
+        if self._flat(first) and self._all_equal(z):
+            warnings.warn(self._flat_start(first), self.warning, stacklevel=caller_level(__file__))
+            return
+        if training is None or training in self.__dict__.setdefault("_started", weakref.WeakSet()):
+            return
+        self._started.add(training)
+        share = float(numpy.mean(self._flat(z)))
+        if share > FLAT_SHARE:
+            warnings.warn(self._flat_rows_message(share), self.warning, stacklevel=caller_level(__file__))
 
     def _flat(self, raw):
-        """Whether the amplifier's slope at the raw score `raw` is below FLAT_START of its peak."""
-        u = abs(self.L * (self._probability(raw) - self.threshold))
-        return 4 * math.exp(-u) / (1 + math.exp(-u)) ** 2 < FLAT_START
-
-    def _flat_rows(self, raw):
-        """Whether the amplifier's slope at each raw score of the array `raw` is below FLAT_START of its peak."""
-        p = 0.5 * (1 + numpy.tanh(0.5 * (numpy.asarray(raw, dtype=numpy.float64) + self.offset)))
-        e = numpy.exp(-numpy.abs(self.L * (p - self.threshold)))
+        """Whether the amplifier's slope at the raw score `raw` (a number or an array: each) is below FLAT_START
+        of its peak."""
+        e = numpy.exp(-numpy.abs(self.L * (self._probability(raw) - self.threshold)))
         return 4 * e / (1 + e) ** 2 < FLAT_START
 
     def _flat_rows_message(self, share):
