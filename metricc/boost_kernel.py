@@ -128,6 +128,17 @@ def booster_scores(frame):
     return name
 
 
+def flat_bounds(L, threshold, offset):
+    """The raw scores below and above which the amplifier's slope 4 e^-u / (1 + e^-u)^2, u = L |p - threshold|
+    with p = sigmoid(raw score + offset), is less than FLAT_START of its peak (-inf, inf where p cannot lie that
+    far from the threshold on that side)."""
+    b = 4 - 2 * FLAT_START  # e^-u solves FLAT_START x^2 - b x + FLAT_START = 0 there (the smaller root)
+    reach = -math.log((b - math.sqrt(b * b - 4 * FLAT_START ** 2)) / (2 * FLAT_START)) / L  # in p
+    low, high = threshold - reach, threshold + reach
+    return (math.log(low / (1 - low)) - offset if low > 0 else -math.inf,
+            math.log(high / (1 - high)) - offset if high < 1 else math.inf)
+
+
 def training_booster(frame):
     """The booster (XGBoost's or LightGBM's Booster) whose training round made this call (its update(), found
     among the callers from `frame` on), or None: a call from anything else."""
@@ -440,6 +451,7 @@ class BoostObjective:
         self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
         # softmax ignores a shift of all margins: multi-class raw scores are the margins
         self.offset = 0.0 if task == "multiclass" else float(numpy.log(self.threshold / (1 - self.threshold)))
+        self._flat_bounds = flat_bounds(self.L, self.threshold, self.offset)
         self.extensive = extensive(curvatures)
         self.__name__ = f"metricc_{booster}_objective"  # boosters print the objective's name
         self.eval_metric = EvalMetric(self)
@@ -499,8 +511,8 @@ class BoostObjective:
         return bool((spread == first).all() and (z == first).all())
 
     def _probability(self, raw):
-        """p = sigmoid(margin) at the raw score `raw` (margin = raw + offset; a number or an array: each)."""
-        return 0.5 * (1 + numpy.tanh(0.5 * (numpy.asarray(raw, dtype=numpy.float64) + self.offset)))
+        """p = sigmoid(margin) at the raw score `raw` (margin = raw + offset)."""
+        return 0.5 * (1 + math.tanh(0.5 * (raw + self.offset)))
 
     def _warn_if_flat(self, z, training):
         """A warning where the raw scores z lie where the amplifier is flat: every one of them at one such value
@@ -519,9 +531,9 @@ class BoostObjective:
 
     def _flat(self, raw):
         """Whether the amplifier's slope at the raw score `raw` (a number or an array: each) is below FLAT_START
-        of its peak."""
-        e = numpy.exp(-numpy.abs(self.L * (self._probability(raw) - self.threshold)))
-        return 4 * e / (1 + e) ** 2 < FLAT_START
+        of its peak (a comparison or two: every call checks its first raw score)."""
+        below, above = self._flat_bounds
+        return (raw < below) | (raw > above)
 
     def _flat_rows_message(self, share):
         """What to do when a training's first round has this share of its raw scores where the amplifier is flat."""
