@@ -597,6 +597,22 @@ def test_xgbclassifier_given_the_train_params_is_named():
         objective(y, np.full(300, 0.01))  # near it
 
 
+@pytest.mark.parametrize("L, threshold", [(73.0, 0.5), (10.0, 0.7), (73.0, 0.2), (3.0, 0.5)])
+def test_the_flat_raw_scores_are_where_the_amplifiers_slope_is_below_its_share(L, threshold):
+    """The objective tells where the amplifier is flat from two raw-score bounds (every call checks its first
+    raw score): they agree with the slope 4 e^-u / (1 + e^-u)^2 < FLAT_START, u = L |sigmoid(r + offset) - t|,
+    on a fine grid of raw scores (at L = 3 no raw score is flat)."""
+    from metricc.boost_kernel import FLAT_START
+
+    objective = compile_metric("f1", L=L, threshold=threshold).to_xgboost()
+    raw = np.linspace(-20, 20, 400_001)
+    u = L * np.abs(1 / (1 + np.exp(-(raw + objective.offset))) - threshold)
+    flat = 4 * np.exp(-u) / (1 + np.exp(-u)) ** 2 < FLAT_START
+    np.testing.assert_array_equal(objective._flat(raw), flat)
+    assert [objective._flat(float(r)) for r in raw[::10_000]] == list(flat[::10_000])
+    assert flat.any() == (L > 3)
+
+
 def _logistic_then_metric(booster, objective, X, y, start_params):
     """A logistic model of 100 rounds, then 30 rounds of `objective` continuing it, both in `booster`: the
     MetriccWarnings of the second training."""
