@@ -197,6 +197,16 @@ def probabilities_ignore_message(ignore_index):
             f"sample_weight 0.")
 
 
+def weight_shape_message(expected_shape, sample_weight):
+    """The error for sample weights that are not a tensor of the expected shape, naming what they were."""
+    kind = type(sample_weight)
+    if kind.__name__ == "Tensor":
+        got = f"shape {tuple(sample_weight.shape)}"
+    else:
+        got = f"{kind.__module__}.{kind.__qualname__}".removeprefix("builtins.") + " (torch.as_tensor makes one)"
+    return f"Expected `sample_weight` to be a tensor of shape {tuple(expected_shape)}, but got {got}."
+
+
 def shape_message(input_shape, target_shape):
     """The error for a binary loss whose `input` and `target` shapes differ, with what to do in the two usual
     cases: a model output of shape (n, 1) against (n,) labels (or the other way round), and one output per class

@@ -24,6 +24,7 @@ except ImportError:
 from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.probability_hint import shape_message, target_range_message  # emitted modules inline this import
+from metricc.probability_hint import weight_shape_message  # emitted modules inline this import
 from metricc.probability_hint import caller_level  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
@@ -1148,7 +1149,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error("Expected a non-empty batch, but `input` has no elements.")
         if sample_weight is not None and (not isinstance(sample_weight, torch.Tensor)
                                           or sample_weight.shape != input.shape):
-            raise self.error(f"Expected `sample_weight` to be a tensor of shape {tuple(input.shape)}.")
+            raise self.error(weight_shape_message(input.shape, sample_weight))
         if sample_weight is not None and sample_weight.is_complex():
             raise self.error(f"Expected `sample_weight` to hold real numbers, but got {sample_weight.dtype}.")
 

@@ -24,7 +24,7 @@ from metricc.torch_kernel import is_exporting  # emitted modules inline this imp
 from metricc.probability_hint import light_weights, nonfinite_message, target_hint  # emitted modules inline this import
 from metricc.probability_hint import per_element_message, target_range_message  # emitted modules inline this import
 from metricc.probability_hint import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
-from metricc.probability_hint import blend_overflow_message  # emitted modules inline this import
+from metricc.probability_hint import blend_overflow_message, weight_shape_message  # emitted modules inline this import
 from metricc.probability_hint import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.probability_hint import softmax_rows  # emitted modules inline this import
 from metricc.probability_hint import class_index_hint  # emitted modules inline this import
@@ -465,7 +465,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error("Expected a non-empty batch, but `input` has no rows.")
         if sample_weight is not None and (not isinstance(sample_weight, torch.Tensor)
                                           or tuple(sample_weight.shape) != (input.shape[0],)):
-            raise self.error(f"Expected `sample_weight` to be a tensor of shape ({input.shape[0]},).")
+            raise self.error(weight_shape_message(input.shape[:1], sample_weight))
         if sample_weight is not None and sample_weight.is_complex():
             raise self.error(f"Expected `sample_weight` to hold real numbers, but got {sample_weight.dtype}.")
 

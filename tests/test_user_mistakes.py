@@ -464,8 +464,24 @@ def test_torch_refuses_complex_sample_weights(task):
          "multilabel": (torch.rand(10, 3) < 0.5).float()}[task]
     with pytest.raises(MetriccError, match="Expected `sample_weight` to hold real numbers, but got torch.complex64"):
         loss(z, y, torch.ones(10, dtype=torch.complex64))
-    with pytest.raises(MetriccError, match="Expected `sample_weight` to be a tensor of shape"):  # was AttributeError
-        loss(z, y, [1.0] * 10)
+    with pytest.raises(MetriccError, match=r"Expected `sample_weight` to be a tensor of shape \(10,\), but got list"):
+        loss(z, y, [1.0] * 10)  # was AttributeError
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("emitted", [False, True])
+def test_torch_weight_shape_error_names_the_shape_it_got(task, emitted, tmp_path):
+    """A weight of shape (n, 1) was refused without saying what shape it had (NumPy and JAX said)."""
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    metric = compile_metric("f1", **options)
+    loss = load_emitted(metric.emit("torch"))["MetricLoss"]() if emitted else metric.to_torch()
+    z = torch.randn(10) if task == "binary" else torch.randn(10, 3)
+    y = {"binary": (torch.rand(10) < 0.5).float(), "multiclass": torch.randint(0, 3, (10,)),
+         "multilabel": (torch.rand(10, 3) < 0.5).float()}[task]
+    with pytest.raises(ValueError, match=r"shape \(10,\), but got shape \(10, 1\)\.$"):
+        loss(z, y, torch.ones(10, 1))
+    with pytest.raises(ValueError, match=r"but got numpy.ndarray \(torch.as_tensor makes one\)"):
+        loss(z, y, np.ones(10))
 
 
 @pytest.mark.parametrize("formula, column", [("v0 = log(-exp(TP)); (TP * v0)", 6), ("log(-exp(FN))/N + TPR", 1)])
