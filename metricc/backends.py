@@ -11,14 +11,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
-import sympy as sp
-
 from .errors import MetriccError
 
 
 @dataclass(frozen=True)
 class Backend:
-    """One backend. `functions` maps a SymPy class (or "sqrt", "pow") to a template; Min and Max map to (a
+    """One backend. `functions` maps a SymPy class's name (or "sqrt", "pow") to a template; Min and Max map to (a
     two-value template, a value-and-number template), since SymPy folds all numbers of a Min/Max into one."""
 
     name: str
@@ -39,6 +37,8 @@ class Backend:
     # Python int as an int32: a larger one raises OverflowError)
     int_limit: int = 2**53
 
+
+DTYPES = ("float64", "float32", "float16", "bfloat16")  # the floating-point types an L probe may measure
 
 # What makes a torch loss train on minibatches without collapsing (README, "Training with a metric loss"; measured
 # in docs/training.md): a softer amplifier than the paper's L = 73, whose slope vanishes for every sample beyond
@@ -79,13 +79,13 @@ def _table(prefix: str, minimum: str, maximum: str) -> Mapping:
     return MappingProxyType({
         "sqrt": prefix + "sqrt({0})",
         "pow": "{0}**{1}",
-        sp.exp: prefix + "exp({0})",
-        sp.log: prefix + "log({0})",
-        sp.Abs: prefix + "abs({0})",
-        sp.sign: prefix + "sign({0})",
-        sp.Heaviside: "((" + prefix + "sign({0}) + 1)/2)",
-        sp.Min: (prefix + "minimum({0}, {1})", minimum),
-        sp.Max: (prefix + "maximum({0}, {1})", maximum),
+        "exp": prefix + "exp({0})",
+        "log": prefix + "log({0})",
+        "Abs": prefix + "abs({0})",
+        "sign": prefix + "sign({0})",
+        "Heaviside": "((" + prefix + "sign({0}) + 1)/2)",
+        "Min": (prefix + "minimum({0}, {1})", minimum),
+        "Max": (prefix + "maximum({0}, {1})", maximum),
     })
 
 
@@ -94,13 +94,13 @@ def _table(prefix: str, minimum: str, maximum: str) -> Mapping:
 _MATH = MappingProxyType({
     "sqrt": "math.sqrt({0})",
     "pow": "math.pow({0}, {1})",
-    sp.exp: "math.exp({0})",
-    sp.log: "math.log({0})",
-    sp.Abs: "abs({0})",
-    sp.sign: "((0 < {0}) - ({0} < 0))",
-    sp.Heaviside: "((0 < {0}) + 0.5*({0} == 0))",
-    sp.Min: ("min({0}, {1})", "min({0}, {1})"),
-    sp.Max: ("max({0}, {1})", "max({0}, {1})"),
+    "exp": "math.exp({0})",
+    "log": "math.log({0})",
+    "Abs": "abs({0})",
+    "sign": "((0 < {0}) - ({0} < 0))",
+    "Heaviside": "((0 < {0}) + 0.5*({0} == 0))",
+    "Min": ("min({0}, {1})", "min({0}, {1})"),
+    "Max": ("max({0}, {1})", "max({0}, {1})"),
 })
 
 _LOSS_AND_GRAD = '''

@@ -11,10 +11,8 @@ from typing import Sequence
 
 from . import catalog
 from ._version import __version__
-from .compiler import compile_metric
 from .errors import MetriccError, MetriccWarning
-from .backends import BACKENDS, names
-from .lrange import DTYPES, default_accuracy, plot, table, verdict
+from .backends import BACKENDS, DTYPES, names
 
 EXAMPLES = """\
 examples:
@@ -147,6 +145,8 @@ def _class_weight(text: str | None) -> list[float] | None:
 
 def _metric(args: argparse.Namespace):
     """The compiled metric the formula arguments describe."""
+    from .compiler import compile_metric  # SymPy and the compiler load here, so that --help and list start fast
+
     return compile_metric(args.formula, L=args.L, threshold=args.threshold, eps=args.eps,
                           from_logits=not args.probabilities, minimize=args.minimize, **_task(args),
                           **_params(args.param))
@@ -188,6 +188,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _lrange(args: argparse.Namespace) -> int:
+    from .lrange import default_accuracy, plot, table, verdict  # NumPy loads here, not for --help
+
     dtypes = [args.dtype] if args.dtype else list(BACKENDS[args.backend].dtypes)
     try:
         accuracy = default_accuracy(args.threshold) if args.accuracy is None else args.accuracy

@@ -15,8 +15,9 @@ from sympy.polys.polyutils import parallel_dict_from_expr
 
 from .errors import MetriccError
 from .trees import distinct, fold, size
-from .vocabulary import COUNT_SYMBOLS
+from .vocabulary import COUNTS
 
+COUNT_SYMBOLS = {name: sp.Symbol(name, positive=True) for name in COUNTS}  # the counts, in every formula
 SYMBOLS = tuple(COUNT_SYMBOLS.values())
 # Differentiation runs on symbols that are only real: SymPy's sign queries on positive symbols made the derivative
 # of a 100-term sum take minutes. The partials are handed out in the positive symbols again.

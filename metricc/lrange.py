@@ -20,11 +20,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .backends import DTYPES
 from .backends import backend as backend_named
 from .errors import MetriccError, MetriccWarning
 from .probability_hint import caller_level
 
-DTYPES = ("float64", "float32", "float16", "bfloat16")
 KERNELS = ("naive", "metricc")
 DEFAULT_ACCURACY = 0.01
 

@@ -21,8 +21,9 @@ from lark import Token, Transformer, v_args
 from . import catalog
 from .errors import MetriccError, MetriccWarning
 from .probability_hint import caller_level
+from .derive import COUNT_SYMBOLS
 from .trees import depth, size
-from .vocabulary import COUNT_SYMBOLS, COUNTS, FUNCTIONS
+from .vocabulary import COUNTS, FUNCTIONS
 
 
 MAX_LENGTH = 10_000

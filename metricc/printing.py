@@ -103,7 +103,8 @@ class Printer:
         return self.functions["pow"].format(self._at(base, _ATOM), self._at(exponent, _ATOM)), _POW
 
     def _function(self, expr: sp.Basic) -> str:
-        template = next((self.functions[k] for k in type(expr).__mro__ if k in self.functions), None)
+        template = next((self.functions[k.__name__] for k in type(expr).__mro__ if k.__name__ in self.functions),
+                        None)
         if template is None:
             raise MetriccError(f"cannot print {type(expr).__name__} for the {self.backend} backend")
         if isinstance(expr, sp.Heaviside) and len(expr.args) > 1 and expr.args[1] != sp.S.Half:

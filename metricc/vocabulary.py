@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import sympy as sp
-
 COUNTS = ("TP", "FP", "FN", "TN")
-COUNT_SYMBOLS = {name: sp.Symbol(name, positive=True) for name in COUNTS}
 TASKS = ("binary", "multiclass", "multilabel")
 AVERAGES = ("macro", "micro", "weighted", "none")
 FUNCTIONS = {"sqrt": 1, "log": 1, "exp": 1, "abs": 1, "min": None, "max": None}

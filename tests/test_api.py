@@ -19,6 +19,26 @@ def test_import_does_not_import_torch():
     assert out.stdout.strip() == "[]"
 
 
+def test_import_and_the_command_line_help_wait_for_neither_sympy_nor_numpy():
+    """`metricc --help` took 0.8-1.1 s, nearly all of it SymPy's import (`import metricc` loaded the compiler)."""
+    code = ("import sys, metricc, metricc.cli\n"
+            "try:\n    metricc.cli.main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('sympy', 'numpy', 'lark') if m in sys.modules))\n"
+            "metricc.compile_metric\n"
+            "print(sorted(m for m in ('sympy', 'numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-2:] == ["[]", "['numpy', 'sympy']"]
+
+
+def test_public_names_are_there_and_listed():
+    for name in metricc.__all__:
+        assert getattr(metricc, name) is not None and name in dir(metricc)
+    assert metricc.compile_metric is metricc.compiler.compile_metric and metricc.validate_L is metricc.lrange.validate_L
+    with pytest.raises(AttributeError, match="no attribute 'compile'"):
+        metricc.compile
+
+
 def test_public_names():
     assert set(metricc.__all__) >= {"compile_metric", "CompiledMetric", "MetriccError", "MetriccWarning"}
     assert issubclass(MetriccError, ValueError)

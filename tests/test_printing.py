@@ -12,7 +12,7 @@ import torch
 from metricc import MetriccError
 from metricc.backends import BACKENDS
 from metricc.printing import Printer
-from metricc.vocabulary import COUNT_SYMBOLS
+from metricc.derive import COUNT_SYMBOLS
 
 TP, FP, FN, TN = COUNT_SYMBOLS.values()
 VALUES = {"TP": 3.0, "FP": 1.5, "FN": 0.75, "TN": 5.0}
