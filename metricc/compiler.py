@@ -201,14 +201,12 @@ class CompiledMetric:
             raise MetriccError("to_torch() needs PyTorch, which is not installed: pip install torch "
                                "(or pip install 'metricc[torch]')") from None
         extra = {"check_inputs", "sync", "process_group", *TRAINING_DEFAULTS}
-        defaults = training_defaults(self.task, self.L_given, _flag("pure", pure))
-        L = options.get("L", defaults.get("L", self.L))
-        if isinstance(L, (int, float)) and not isinstance(L, bool) and 0 < L < defaults["L_start"]:
-            defaults["L_start"] = float(L)  # a small L needs no warm-up from 5
+        defaults = {"L": self.L, **training_defaults(self.task, self.L_given, _flag("pure", pure))}
+        training = {name: options[name] for name in ("L", *TRAINING_DEFAULTS) if name in options}
+        options = {**options, **torch_kernel.training_settings(training, defaults)}
         if self.task != "binary":
-            return self._kernel(torch_multiclass.MultiSoftConfusionLoss, "torch", {**defaults, **options},
-                                extra | {"compile"})
-        return self._kernel(torch_kernel.SoftConfusionLoss, "torch", {**defaults, **options}, extra | {"compile"},
+            return self._kernel(torch_multiclass.MultiSoftConfusionLoss, "torch", options, extra | {"compile"})
+        return self._kernel(torch_kernel.SoftConfusionLoss, "torch", options, extra | {"compile"},
                             host_scalars=self._scalars("math"))
 
     def to_jax(self, **options: Any):

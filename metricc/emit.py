@@ -121,13 +121,35 @@ def _loss_class(metric, spec) -> str:
                     "ignore_index": metric.ignore_index, "class_weight": metric.class_weight, "L": metric.L,
                     "threshold": metric.threshold, "eps": metric.eps}
     settings.update(options)
-    if spec.minibatch:  # the training defaults of to_torch()
-        settings.update(training_defaults(metric.task, metric.L_given))
-    signature = ", ".join(f"{name}={literal(value)}" for name, value in settings.items())
-    forward = ", ".join(f"{name}={name}" for name in settings)
-    return f'''class MetricLoss({base}):
+    if not spec.minibatch:
+        signature = ", ".join(f"{name}={literal(value)}" for name, value in settings.items())
+        forward = ", ".join(f"{name}={name}" for name in settings)
+        return f'''class MetricLoss({base}):
     """The loss for FORMULA, with the settings it was compiled with as defaults."""
 
     def __init__(self, *, {signature}):
         super().__init__({scalars}, {forward}, name=FORMULA)
+'''
+    # the training options default as to_torch()'s do: None takes TRAINING's value, or PURE's with pure=True
+    training = {"L": metric.L, **training_defaults(metric.task, metric.L_given)}
+    pure = {"L": metric.L, **training_defaults(metric.task, metric.L_given, pure=True)}
+    del settings["L"]
+    signature = ", ".join(["pure=False", *(f"{name}={literal(value)}" for name, value in settings.items()),
+                           *(f"{name}=None" for name in training)])
+    forward = ", ".join(f"{name}={name}" for name in settings)
+    given = ", ".join(f"({literal(name)}, {name})" for name in training)
+    return f'''TRAINING = {literal(training)}  # to_torch()'s training options
+PURE = {literal(pure)}  # to_torch(pure=True)'s: the paper's loss, no state, no blend
+
+
+class MetricLoss({base}):
+    """The loss for FORMULA, with the settings it was compiled with as defaults. A training option left at None
+    takes its value in TRAINING, or with pure=True in PURE (the paper's loss), as metricc's to_torch() does."""
+
+    def __init__(self, *, {signature}):
+        if not isinstance(pure, bool):
+            raise ValueError(f"Expected argument `pure` to be a bool, but got {{type(pure).__name__}}.")
+        given = {{name: value for name, value in ({given}) if value is not None}}
+        super().__init__({scalars}, {forward}, name=FORMULA,
+                         **training_settings(given, PURE if pure else TRAINING))
 '''

@@ -928,6 +928,18 @@ class InputChecks:
             self._verify(deferred.values.tolist(), deferred.numel, deferred.weighted, deferred.dtype)
 
 
+def training_settings(given, defaults):
+    """The training options L, warmup, L_start, bce_weight and momentum of a loss: those `given`, the `defaults`
+    (to_torch()'s, or the pure loss's) for the rest; a warm-up whose start was not given begins no higher than L
+    (a small L needs no warm-up from 5)."""
+    settings = {**defaults, **given}
+    L = settings["L"]
+    number = isinstance(L, (int, float)) and not isinstance(L, bool)
+    if "L_start" not in given and number and 0 < L < settings["L_start"]:
+        settings["L_start"] = float(L)
+    return settings
+
+
 class TrainingState:
     """What makes a metric loss train on minibatches, shared by the binary and multi-class modules: L rising
     from L_start to L over the first `warmup` training steps, a `bce_weight` blend with (binary) cross-entropy,

@@ -5,6 +5,7 @@ import json
 import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -102,7 +103,8 @@ def test_emitted_docstring_shows_the_L_the_module_uses(backend, options, L):
     """A torch module trains at L = 15 when compile_metric had no L (to_torch()'s training defaults); its docstring
     said L = 73, the compiled metric's."""
     source = compile_metric("f1", **options).emit(backend)
-    module_L = re.search(r"def __init__\(self, \*, .*?\bL=([\d.]+)", source)
+    module_L = (re.search(r"def __init__\(self, \*, .*?\bL=([\d.]+)", source)  # torch: its TRAINING options
+                or re.search(r"^TRAINING = \{'L': ([\d.]+)", source, re.M))
     assert module_L is not None and float(module_L.group(1)) == float(L)
     assert re.search(rf"(^|\\quad )L &?= {L}(,|$)", ast.get_docstring(ast.parse(source)), re.M), L
 
@@ -142,3 +144,41 @@ def test_torch_module_trains_at_the_training_L_unless_an_L_was_given():
     emitted, module = load_emitted(classes.emit("torch"))["MetricLoss"](), classes.to_torch()
     assert (emitted.L, emitted.momentum, emitted.bce_weight) == (module.L, module.momentum, module.bce_weight) \
         == (TRAINING_L, 0.9, 0.1)
+
+
+TRAINING_OPTIONS = ("L", "warmup", "L_start", "bce_weight", "momentum")
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("options", [{"pure": True}, {"pure": True, "L": 20.0}, {"pure": True, "momentum": 0.5},
+                                     {"L": 3.0, "warmup": 10}, {"L": 3.0, "warmup": 10, "L_start": 2.0},
+                                     {"pure": True, "L": 2.5, "warmup": 5}, {}, {"bce_weight": 0.2}])
+def test_torch_module_takes_the_training_options_as_to_torch_does(task, options):
+    """An emitted torch module refused pure=True (TypeError), and with L below 5 and a warm-up it warmed up from
+    5 down to L where to_torch() starts at L."""
+    metric = compile_metric("f1", **({} if task == "binary" else {"task": task, "num_classes": 3}))
+    emitted, module = load_emitted(metric.emit("torch"))["MetricLoss"](**options), metric.to_torch(**options)
+    assert [getattr(emitted, name) for name in TRAINING_OPTIONS] == [getattr(module, name) for name in TRAINING_OPTIONS]
+    torch.manual_seed(0)
+    z = torch.randn(12, dtype=torch.float64) if task == "binary" else torch.randn(12, 3, dtype=torch.float64)
+    y = {"binary": (torch.rand(12) < 0.5).double(), "multiclass": torch.randint(0, 3, (12,)),
+         "multilabel": (torch.rand(12, 3) < 0.5).double()}[task]
+    values = []
+    for loss in (emitted, module):
+        x = z.clone().requires_grad_(True)
+        with warnings.catch_warnings():  # the API's check of an L below 5 (the emitted module has none)
+            warnings.filterwarnings("ignore", "L = .* is outside the valid range")
+            loss(x, y).backward()
+            values.append((loss(x, y).item(), x.grad))
+    assert values[0][0] == pytest.approx(values[1][0], rel=1e-12)
+    torch.testing.assert_close(values[0][1], values[1][1], rtol=1e-12, atol=0)
+
+
+def test_emitted_pure_loss_differentiates_twice_and_refuses_a_non_bool():
+    namespace = load_emitted(compile_metric("f1").emit("torch"))
+    x = torch.randn(8, dtype=torch.float64, requires_grad=True)
+    y = (torch.arange(8) % 2).double()
+    (grad,) = torch.autograd.grad(namespace["MetricLoss"](pure=True)(x, y), x, create_graph=True)
+    assert torch.isfinite(torch.autograd.grad(grad.sum(), x)[0]).all()
+    with pytest.raises(ValueError, match="Expected argument `pure` to be a bool, but got str"):
+        namespace["MetricLoss"](pure="yes")
