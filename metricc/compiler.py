@@ -23,14 +23,14 @@ from .backends import TRAINING_DEFAULTS, booster_defaults, training_defaults
 from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
-from .probability_hint import caller_level, class_index_hint
+from .probability_hint import caller_level, check_settings, class_index_hint, describe, flag, integer
+from .probability_hint import real_number
 from .lrange import default_accuracy, validate_L
 from .printing import curvatures_source, scalars_source
 from .vocabulary import AVERAGES, COUNTS, TASKS
 
 DEFAULT_EPS = 1e-6
 DEFAULT_L = 73.0  # the paper's amplifying scale: full-batch losses, boosters and torch's pure=True
-MAX_L = 1e6  # far beyond any valid L (metricc lrange): larger ones only overflow the gradient's arithmetic
 # the range of the total sample weight that score() and tune_threshold() take (its top is the losses' MAX_COUNT)
 WEIGHT_TOTAL = (1e-100, 1e100)
 # tune_threshold for micro-averaged labels: at most this many rounds of moving each label's cut-off in turn
@@ -121,7 +121,7 @@ class CompiledMetric:
                                             or not isinstance(zero_division, numbers.Real)
                                             or math.isinf(zero_division)):
             raise MetriccError(f"Expected argument `zero_division` to be a finite number (such as 0 or 1), \"warn\", "
-                               f"NaN or None, but got {_describe(zero_division)}.")
+                               f"NaN or None, but got {describe(zero_division)}.")
         if self.task != "binary":
             return self._multi_score(predictions, target, sample_weight, zero_division, warn)
         predictions, target, sample_weight = self._without_ignored(predictions, "predictions", target, sample_weight)
@@ -201,7 +201,7 @@ class CompiledMetric:
             raise MetriccError("to_torch() needs PyTorch, which is not installed: pip install torch "
                                "(or pip install 'metricc[torch]')") from None
         extra = {"check_inputs", "sync", "process_group", *TRAINING_DEFAULTS}
-        defaults = {"L": self.L, **training_defaults(self.task, self.L_given, _flag("pure", pure))}
+        defaults = {"L": self.L, **training_defaults(self.task, self.L_given, flag("pure", pure, MetriccError))}
         training = {name: options[name] for name in ("L", *TRAINING_DEFAULTS) if name in options}
         options = {**options, **torch_kernel.training_settings(training, defaults)}
         if self.task != "binary":
@@ -409,7 +409,7 @@ class CompiledMetric:
         the second derivatives and the Hessian diagonal that the booster objectives use."""
         from .latex import document
 
-        return document(self, hessians=_flag("hessians", hessians))
+        return document(self, hessians=flag("hessians", hessians, MetriccError))
 
     def emit(self, backend: str = "torch") -> str:
         """The source of a standalone module for this loss that imports only `backend` ("torch", "numpy", "jax")."""
@@ -472,7 +472,7 @@ class CompiledMetric:
                                f"{sorted(allowed)})")
         settings = {"L": self.L, "threshold": self.threshold, "from_logits": self.from_logits, "eps": self.eps}
         settings.update(options)
-        _check_settings(settings)
+        check_settings(settings, MetriccError)
         return settings
 
 
@@ -504,7 +504,7 @@ def _numbers(values: Any, name: str) -> np.ndarray:
             hint = (", a missing value: drop or fill the missing entries first" if flat[other] is None else
                     _CLASS_NAMES if isinstance(flat[other], str) and name in ("predictions", "target") else "")
             raise MetriccError(f"Expected `{name}` to hold numbers, but got an object array holding "
-                               f"{_describe(flat[other])} (at index {other}){hint}.")
+                               f"{describe(flat[other])} (at index {other}){hint}.")
         array = array.astype(np.float64)
     if array.dtype.kind not in "biuf":
         hint = _CLASS_NAMES if array.dtype.kind in "US" and name in ("predictions", "target") else ""
@@ -670,7 +670,7 @@ class _InScikitLearnOrder:
                 return y_true, y_pred
             if len(present) > metric.num_classes:
                 _refuse_scores(y_true, y_pred)
-                shown = ", ".join(_describe(c) for c in present[:5].tolist()) + (", ..." if len(present) > 5 else "")
+                shown = ", ".join(describe(c) for c in present[:5].tolist()) + (", ..." if len(present) > 5 else "")
                 raise MetriccError(f"the scorer got {len(present)} classes ({shown}), but the metric has num_classes="
                                    f"{metric.num_classes}: compile it with num_classes={len(present)}")
             if metric.class_weight is not None:
@@ -681,7 +681,7 @@ class _InScikitLearnOrder:
             labels = self.labels
             unknown = [c for c in present.tolist() if c not in labels]
             if unknown:
-                raise MetriccError(f"the scorer got the class {_describe(unknown[0])}, which is not one of the "
+                raise MetriccError(f"the scorer got the class {describe(unknown[0])}, which is not one of the "
                                    f"classes labels={labels}")
         index = {c: k for k, c in enumerate(labels)}
         truth = np.array([index.get(c, ignored) for c in y_true.tolist()], dtype=np.int64).reshape(y_true.shape)
@@ -696,11 +696,11 @@ class _InScikitLearnOrder:
         present = np.unique(np.concatenate([kept.ravel(), y_pred.ravel()]))
         if len(present) > 2:
             _refuse_scores(y_true, y_pred)
-            shown = ", ".join(_describe(c) for c in present[:5].tolist()) + (", ..." if len(present) > 5 else "")
+            shown = ", ".join(describe(c) for c in present[:5].tolist()) + (", ..." if len(present) > 5 else "")
             raise MetriccError(f"a binary metric's scorer got {len(present)} classes ({shown}): compile with "
                                f"task='multiclass', num_classes={len(present)}")
         if len(present) == 2 and self.pos_label not in present.tolist():
-            raise MetriccError(f"pos_label={_describe(self.pos_label)} is not one of the classes "
+            raise MetriccError(f"pos_label={describe(self.pos_label)} is not one of the classes "
                                f"{present.tolist()}: pass scorer(pos_label=...), the class that counts as positive")
         if set(present.tolist()) <= {0, 1} and self.pos_label == 1:
             return y_true, y_pred
@@ -777,14 +777,15 @@ def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0
                                                   or not isinstance(formula, str) or name not in formula):
             raise MetriccError(f"unknown argument `{name}`{catalog.argument_hint(name, value)}")
     settings = {"L": DEFAULT_L if L is None else L, "threshold": threshold, "from_logits": from_logits, "eps": eps}
-    _check_settings(settings)
-    minimize = _flag("minimize", minimize)
+    check_settings(settings, MetriccError)
+    minimize = flag("minimize", minimize, MetriccError)
     multi = _check_task(task, num_classes, average, ignore_index, class_weight)
     _check_multi_settings(formula, multi.task, multi.num_classes, multi.average, settings)
     if not isinstance(formula, str):
         raise MetriccError(f"Expected the formula to be a str, but got {type(formula).__name__}.")
     formula = str.__add__("", formula)  # a plain str: a subclass's methods never run again
-    params = {name: _real(f"parameter `{name}`", value, "a finite number") for name, value in params.items()}
+    params = {name: real_number(f"parameter `{name}`", value, "a finite number", MetriccError)
+              for name, value in params.items()}
     key = _Key(formula, settings["L"], settings["threshold"], settings["from_logits"], settings["eps"], minimize,
                tuple(sorted(params.items())), multi, L is not None)
     return _compiled(key)
@@ -792,7 +793,7 @@ def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0
 
 def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple:
     if not isinstance(task, str) or task not in TASKS:
-        raise MetriccError(f"Expected argument `task` to be one of {list(TASKS)}, but got {_describe(task)}.")
+        raise MetriccError(f"Expected argument `task` to be one of {list(TASKS)}, but got {describe(task)}.")
     if ignore_index is not None:
         ignore_index = _ignore_label(ignore_index, task)
     if task == "binary":
@@ -800,17 +801,17 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
             raise MetriccError("`num_classes` and `class_weight` need task='multiclass' or 'multilabel'.")
         if average is not DEFAULT_AVERAGE and not (isinstance(average, str) and average == "binary"):
             spelled = "none" if average is None else average
-            raise MetriccError(f"`average` needs task='multiclass' or 'multilabel' (got {_describe(average)} with "
+            raise MetriccError(f"`average` needs task='multiclass' or 'multilabel' (got {describe(average)} with "
                                f"task='binary', whose formula scores the positive class); scikit-learn's "
-                               f"average={_describe(average)} over both classes of a binary problem is "
-                               f"task='multiclass', num_classes=2, average={_describe(spelled)}")
+                               f"average={describe(average)} over both classes of a binary problem is "
+                               f"task='multiclass', num_classes=2, average={describe(spelled)}")
         return _Task("binary", None, "macro", ignore_index, None)
     average = DEFAULT_AVERAGE.value if average is DEFAULT_AVERAGE else "none" if average is None else average
     given = num_classes
-    num_classes = _integer(given)
+    num_classes = integer(given)
     if num_classes is None or num_classes < 2:
         raise MetriccError(f"Expected argument `num_classes` to be an int of at least 2, but got "
-                           f"{_describe(given)}.")
+                           f"{describe(given)}.")
     if isinstance(average, str) and average == "binary":
         raise MetriccError("average='binary' is scikit-learn's score of the positive class of a binary problem: "
                            "task='binary' (the default)")
@@ -819,7 +820,7 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
                            "computes: 'macro', 'micro', 'weighted' or 'none'")
     if not isinstance(average, str) or average not in AVERAGES:
         raise MetriccError(f"Expected argument `average` to be one of {list(AVERAGES)}, but got "
-                           f"{_describe(average)}.")
+                           f"{describe(average)}.")
     if class_weight is not None:
         expected = f"Expected argument `class_weight` to be {num_classes} finite, non-negative numbers (not all zero)"
         if average != "macro":
@@ -827,7 +828,7 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
         try:
             array = np.asarray(class_weight, dtype=np.float64)
         except (TypeError, ValueError, OverflowError):
-            raise MetriccError(f"{expected}, but got {_describe(class_weight)}.") from None
+            raise MetriccError(f"{expected}, but got {describe(class_weight)}.") from None
         if array.ndim != 1:
             raise MetriccError(f"{expected}, but got an array of shape {array.shape}.")
         weights = tuple(float(w) for w in array)
@@ -841,9 +842,9 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
 def _ignore_label(given: Any, task: str) -> int:
     """The target value whose elements (binary, multi-label) or rows (multiclass) the losses and scores leave
     out."""
-    ignore_index = _integer(given)
+    ignore_index = integer(given)
     if ignore_index is None:
-        raise MetriccError(f"Expected argument `ignore_index` to be an int, but got {_describe(given)}.")
+        raise MetriccError(f"Expected argument `ignore_index` to be an int, but got {describe(given)}.")
     if task != "multiclass" and ignore_index in (0, 1):
         raise MetriccError(f"ignore_index={ignore_index} is a label of the {task} task: the ignore label marks "
                            f"elements to leave out, such as 255 in a segmentation mask or -1")
@@ -890,13 +891,6 @@ def _check_multi_settings(formula: Any, task: str, num_classes: int | None, aver
     two = num_classes == 2 and (average != "micro" or name == "accuracy")
     if task == "multiclass" and name in _NOT_ONE_VS_REST and not two:
         raise MetriccError(f"multi-class {name} {_NOT_ONE_VS_REST[name](num_classes)}")
-
-
-def _integer(value: Any) -> int | None:
-    """`value` as a plain int for any integer type (int, NumPy integers), else None."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        return None
-    return int(value)
 
 
 _LOCKS_LOCK = threading.Lock()
@@ -969,86 +963,3 @@ def _compile(key: _Key) -> CompiledMetric:
     return CompiledMetric(key.formula, parsed.expr, minimize, MappingProxyType(dict(parsed.params)), key.L,
                           key.threshold, key.from_logits, key.eps, derivation, *key.multi, L_given=key.L_given,
                           key=key)
-
-
-def _check_settings(settings: dict[str, Any]) -> None:
-    """Check the settings and turn NumPy, torch and other real scalars into plain Python floats and bools."""
-    given = dict(settings)
-    L = settings["L"] = _real("argument `L`", given["L"], "a positive float")
-    if not math.isfinite(L) or not L > 0:
-        raise MetriccError(f"Expected argument `L` to be a positive float, but got {_describe(given['L'])}.")
-    if L > MAX_L:
-        raise MetriccError(f"Expected argument `L` to be at most {MAX_L:g} (far beyond any valid L: see metricc "
-                           f"lrange), but got {_describe(given['L'])}.")
-    threshold = settings["threshold"] = _real("argument `threshold`", given["threshold"], "a float in (0, 1)")
-    if not 0 < threshold < 1:
-        raise MetriccError(f"Expected argument `threshold` to be a float in (0, 1), but got "
-                           f"{_describe(given['threshold'])}.")
-    eps = settings["eps"] = _real("argument `eps`", given["eps"], "a non-negative float")
-    if not eps >= 0 or not math.isfinite(eps):
-        raise MetriccError(f"Expected argument `eps` to be a non-negative float, but got {_describe(given['eps'])}.")
-    _check_training_settings(settings)
-    name = settings.get("axis_name")
-    if name is not None:
-        names = name if isinstance(name, tuple) else (name,)
-        if not names or not all(isinstance(n, str) for n in names):
-            raise MetriccError(f"Expected argument `axis_name` to be the name of a mapped axis (a str, or a tuple of "
-                               f"them), but got {_describe(name)}.")
-        settings["axis_name"] = tuple(str.__add__("", n) for n in names) if isinstance(name, tuple) else names[0]
-    for flag in ("from_logits", "check_inputs", "compile", "sync"):
-        if flag in settings:
-            settings[flag] = _flag(flag, settings[flag])
-
-
-def _check_training_settings(settings: dict[str, Any]) -> None:
-    """warmup: a non-negative int; L_start: in (0, L]; bce_weight: >= 0; momentum: in [0, 1)."""
-    if "warmup" in settings:
-        warmup = _integer(settings["warmup"])
-        if warmup is None or warmup < 0:
-            raise MetriccError(f"Expected argument `warmup` to be a non-negative int (training steps), but got "
-                               f"{_describe(settings['warmup'])}.")
-        settings["warmup"] = warmup
-    if "L_start" in settings:
-        start = settings["L_start"] = _real("argument `L_start`", settings["L_start"], "a positive float")
-        if not 0 < start <= settings["L"]:
-            raise MetriccError(f"Expected argument `L_start` to be a positive float of at most L = {settings['L']:g}, "
-                               f"but got {start:g}.")
-    if "bce_weight" in settings:
-        weight = settings["bce_weight"] = _real("argument `bce_weight`", settings["bce_weight"], "a float >= 0")
-        if not 0 <= weight < math.inf:
-            raise MetriccError(f"Expected argument `bce_weight` to be a finite float >= 0, but got {weight:g}.")
-    if "momentum" in settings:
-        momentum = settings["momentum"] = _real("argument `momentum`", settings["momentum"], "a float in [0, 1)")
-        if not 0 <= momentum < 1:
-            raise MetriccError(f"Expected argument `momentum` to be a float in [0, 1), but got {momentum:g}.")
-
-
-def _real(name: str, value: Any, expected: str) -> float:
-    """`value` as a plain float, for any real number type (int, float, NumPy and torch scalars, Fraction)."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real) and not _is_scalar_tensor(value):
-        raise MetriccError(f"Expected {name} to be {expected}, but got {_describe(value)}.")
-    try:
-        return float(value)
-    except (OverflowError, ValueError, TypeError):
-        raise MetriccError(f"Expected {name} to be {expected}, but got {_describe(value)} (it does not "
-                           "fit a float).") from None
-
-
-def _flag(name: str, value: Any) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise MetriccError(f"Expected argument `{name}` to be a bool, but got {_describe(value)}.")
-    return bool(value)
-
-
-def _is_scalar_tensor(value: Any) -> bool:
-    """A 0-dim real torch tensor (checked without importing torch)."""
-    return (type(value).__module__ == "torch" and type(value).__name__ == "Tensor" and value.dim() == 0
-            and value.dtype.is_floating_point)
-
-
-def _describe(value: Any) -> str:
-    """A short, safe description of a user's value for an error message (no user-defined repr runs)."""
-    if type(value) in (int, float, str, bool, type(None)):
-        text = repr(value)
-        return text if len(text) <= 60 else text[:57] + "..."
-    return f"a value of type {type(value).__name__}"

@@ -121,14 +121,14 @@ def _loss_class(metric, spec) -> str:
                     "ignore_index": metric.ignore_index, "class_weight": metric.class_weight, "L": metric.L,
                     "threshold": metric.threshold, "eps": metric.eps}
     settings.update(options)
-    if not spec.minibatch:
+    if not spec.minibatch:  # the settings checked as the API checks them (check_settings)
         signature = ", ".join(f"{name}={literal(value)}" for name, value in settings.items())
-        forward = ", ".join(f"{name}={name}" for name in settings)
+        checked = ", ".join(f"{literal(name)}: {name}" for name in settings)
         return f'''class MetricLoss({base}):
     """The loss for FORMULA, with the settings it was compiled with as defaults."""
 
     def __init__(self, *, {signature}):
-        super().__init__({scalars}, {forward}, name=FORMULA)
+        super().__init__({scalars}, name=FORMULA, **check_settings({{{checked}}}, ValueError))
 '''
     # the training options default as to_torch()'s do: None takes TRAINING's value, or PURE's with pure=True
     training = {"L": metric.L, **training_defaults(metric.task, metric.L_given)}
@@ -136,7 +136,7 @@ def _loss_class(metric, spec) -> str:
     del settings["L"]
     signature = ", ".join(["pure=False", *(f"{name}={literal(value)}" for name, value in settings.items()),
                            *(f"{name}=None" for name in training)])
-    forward = ", ".join(f"{name}={name}" for name in settings)
+    checked = ", ".join(f"{literal(name)}: {name}" for name in settings)
     given = ", ".join(f"({literal(name)}, {name})" for name in training)
     return f'''TRAINING = {literal(training)}  # to_torch()'s training options
 PURE = {literal(pure)}  # to_torch(pure=True)'s: the paper's loss, no state, no blend
@@ -147,9 +147,7 @@ class MetricLoss({base}):
     takes its value in TRAINING, or with pure=True in PURE (the paper's loss), as metricc's to_torch() does."""
 
     def __init__(self, *, {signature}):
-        if not isinstance(pure, bool):
-            raise ValueError(f"Expected argument `pure` to be a bool, but got {{type(pure).__name__}}.")
         given = {{name: value for name, value in ({given}) if value is not None}}
-        super().__init__({scalars}, {forward}, name=FORMULA,
-                         **training_settings(given, PURE if pure else TRAINING))
+        training = training_settings(given, PURE if flag("pure", pure, ValueError) else TRAINING)
+        super().__init__({scalars}, name=FORMULA, **check_settings({{{checked}, **training}}, ValueError))
 '''

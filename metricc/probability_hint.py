@@ -1,9 +1,10 @@
 """Hints about a batch that the losses take but likely should not: logits that look like probabilities (sigmoid
 outputs given to a loss that takes logits), and sample weights so light that eps shifts the loss; and the error
-for a loss or gradient that is not finite, the shape mismatch of a binary loss and masked arrays; and where a
-warning points (caller_level). Shared by the NumPy, torch, JAX and booster kernels (emitted modules inline this
-file); imports only sys."""
+for a loss or gradient that is not finite, the shape mismatch of a binary loss and masked arrays; where a
+warning points (caller_level); and the checks of a loss's settings (check_settings). Shared by the NumPy, torch,
+JAX and booster kernels and the compiler (emitted modules inline this file); imports only numbers and sys."""
 
+import numbers
 import sys
 
 # the libraries whose frames lie between a warning raised inside a loss or objective and the user's line: metricc's
@@ -265,3 +266,108 @@ def per_element_message(task, num_classes, input_shape, target_shape, weight_sha
             return (f"Expected `{name}` of shape {wanted} for logits {input_shape} (classes along dimension 1)"
                     f"{alternative}, but got {tuple(shape)}.")
     return None
+
+
+MAX_L = 1e6  # far beyond any valid L (metricc lrange): larger ones only overflow the gradient's arithmetic
+FLAGS = ("from_logits", "check_inputs", "compile", "sync")
+
+
+def describe(value):
+    """A short, safe description of a user's value for an error message (no user-defined repr runs)."""
+    if type(value) in (int, float, str, bool, type(None)):
+        text = repr(value)
+        return text if len(text) <= 60 else text[:57] + "..."
+    return f"a value of type {type(value).__name__}"
+
+
+def _is_bool(value):
+    """A Python or NumPy bool (checked without importing NumPy)."""
+    return type(value) is bool or (type(value).__module__ == "numpy" and type(value).__name__ in ("bool", "bool_"))
+
+
+def _is_scalar_tensor(value):
+    """A 0-dim real torch tensor (checked without importing torch)."""
+    return (type(value).__module__ == "torch" and type(value).__name__ == "Tensor" and value.dim() == 0
+            and value.dtype.is_floating_point)
+
+
+def integer(value):
+    """`value` as a plain int for any integer type (int, NumPy integers), else None."""
+    if _is_bool(value) or not isinstance(value, numbers.Integral):
+        return None
+    return int(value)
+
+
+def real_number(name, value, expected, error):
+    """`value` as a plain float, for any real number type (int, float, NumPy and torch scalars, Fraction); else
+    `error` saying that `name` should be `expected`."""
+    if _is_bool(value) or not isinstance(value, numbers.Real) and not _is_scalar_tensor(value):
+        raise error(f"Expected {name} to be {expected}, but got {describe(value)}.")
+    try:
+        return float(value)
+    except (OverflowError, ValueError, TypeError):
+        raise error(f"Expected {name} to be {expected}, but got {describe(value)} (it does not fit a float).") from None
+
+
+def flag(name, value, error):
+    """`value` as a plain bool (a Python or NumPy bool), else `error`."""
+    if not _is_bool(value):
+        raise error(f"Expected argument `{name}` to be a bool, but got {describe(value)}.")
+    return bool(value)
+
+
+def check_settings(settings, error):
+    """The settings (a dict holding L, threshold and eps, and any of warmup, L_start, bce_weight, momentum,
+    axis_name and the FLAGS), checked, with NumPy, torch and other real scalars made plain floats and bools;
+    `error` for the first that is wrong. Returns the dict."""
+    given = dict(settings)
+    L = settings["L"] = real_number("argument `L`", given["L"], "a positive float", error)
+    if not L > 0 or L == float("inf"):
+        raise error(f"Expected argument `L` to be a positive float, but got {describe(given['L'])}.")
+    if L > MAX_L:
+        raise error(f"Expected argument `L` to be at most {MAX_L:g} (far beyond any valid L: see metricc lrange), but "
+                    f"got {describe(given['L'])}.")
+    threshold = settings["threshold"] = real_number("argument `threshold`", given["threshold"], "a float in (0, 1)",
+                                                    error)
+    if not 0 < threshold < 1:
+        raise error(f"Expected argument `threshold` to be a float in (0, 1), but got {describe(given['threshold'])}.")
+    eps = settings["eps"] = real_number("argument `eps`", given["eps"], "a non-negative float", error)
+    if not 0 <= eps < float("inf"):
+        raise error(f"Expected argument `eps` to be a non-negative float, but got {describe(given['eps'])}.")
+    _check_training_settings(settings, error)
+    name = settings.get("axis_name")
+    if name is not None:
+        names = name if isinstance(name, tuple) else (name,)
+        if not names or not all(isinstance(n, str) for n in names):
+            raise error(f"Expected argument `axis_name` to be the name of a mapped axis (a str, or a tuple of them), "
+                        f"but got {describe(name)}.")
+        settings["axis_name"] = tuple(str.__add__("", n) for n in names) if isinstance(name, tuple) else names[0]
+    for name in FLAGS:
+        if name in settings and not (name == "sync" and settings[name] is None):  # sync None: left unset
+            settings[name] = flag(name, settings[name], error)
+    return settings
+
+
+def _check_training_settings(settings, error):
+    """warmup: a non-negative int; L_start: in (0, L]; bce_weight: >= 0; momentum: in [0, 1)."""
+    if "warmup" in settings:
+        warmup = integer(settings["warmup"])
+        if warmup is None or warmup < 0:
+            raise error(f"Expected argument `warmup` to be a non-negative int (training steps), but got "
+                        f"{describe(settings['warmup'])}.")
+        settings["warmup"] = warmup
+    if "L_start" in settings:
+        start = settings["L_start"] = real_number("argument `L_start`", settings["L_start"], "a positive float", error)
+        if not 0 < start <= settings["L"]:
+            raise error(f"Expected argument `L_start` to be a positive float of at most L = {settings['L']:g}, but "
+                        f"got {start:g}.")
+    if "bce_weight" in settings:
+        weight = settings["bce_weight"] = real_number("argument `bce_weight`", settings["bce_weight"], "a float >= 0",
+                                                      error)
+        if not 0 <= weight < float("inf"):
+            raise error(f"Expected argument `bce_weight` to be a finite float >= 0, but got {weight:g}.")
+    if "momentum" in settings:
+        momentum = settings["momentum"] = real_number("argument `momentum`", settings["momentum"], "a float in [0, 1)",
+                                                      error)
+        if not 0 <= momentum < 1:
+            raise error(f"Expected argument `momentum` to be a float in [0, 1), but got {momentum:g}.")

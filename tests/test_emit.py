@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from metricc import __version__, compile_metric
+from metricc import MetriccError, __version__, compile_metric
 from oracles import load_emitted
 
 # Runs in a fresh interpreter: metricc is made unimportable before the emitted module is loaded.
@@ -180,5 +180,30 @@ def test_emitted_pure_loss_differentiates_twice_and_refuses_a_non_bool():
     y = (torch.arange(8) % 2).double()
     (grad,) = torch.autograd.grad(namespace["MetricLoss"](pure=True)(x, y), x, create_graph=True)
     assert torch.isfinite(torch.autograd.grad(grad.sum(), x)[0]).all()
-    with pytest.raises(ValueError, match="Expected argument `pure` to be a bool, but got str"):
+    with pytest.raises(ValueError, match="Expected argument `pure` to be a bool, but got 'yes'"):
         namespace["MetricLoss"](pure="yes")
+
+
+@pytest.mark.parametrize("backend", ["torch", "numpy", "xgboost", "lightgbm"])
+@pytest.mark.parametrize("setting, value, message", [
+    ("L", -3.0, "Expected argument `L` to be a positive float, but got -3.0."),
+    ("L", float("nan"), "Expected argument `L` to be a positive float, but got nan."),
+    ("L", "15", "Expected argument `L` to be a positive float, but got '15'."),
+    ("threshold", 1.5, r"Expected argument `threshold` to be a float in \(0, 1\), but got 1.5."),
+    ("eps", -1.0, "Expected argument `eps` to be a non-negative float, but got -1.0."),
+    ("check_inputs", 0, "Expected argument `check_inputs` to be a bool, but got 0."),
+    ("momentum", 1.5, r"Expected argument `momentum` to be a float in \[0, 1\), but got 1.5."),
+    ("warmup", 2.5, "Expected argument `warmup` to be a non-negative int"),
+])
+def test_emitted_modules_check_their_settings_as_the_api_does(backend, setting, value, message):
+    """An emitted module took L = -3 (an amplifier that rewards wrong predictions), a threshold of 1.5, a negative
+    eps or a momentum of 1.5 without a word, where to_torch() and the others refuse them."""
+    metric = compile_metric("f1")
+    if setting in ("momentum", "warmup") and backend != "torch":
+        pytest.skip("a training option of torch losses only")
+    api = {"torch": metric.to_torch, "xgboost": metric.to_xgboost, "lightgbm": metric.to_lightgbm,
+           "numpy": lambda **options: metric.to_torch(**options)}[backend]  # NumPy's API takes no options
+    with pytest.raises(MetriccError, match=message):
+        api(**{setting: value})
+    with pytest.raises(ValueError, match=message):
+        load_emitted(metric.emit(backend))["MetricLoss"](**{setting: value})
