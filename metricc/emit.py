@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import sys
 from importlib import resources
 
 from ._version import __version__
@@ -65,7 +66,7 @@ def module_source(metric, backend: str) -> str:
         "",
         _latex(metric, spec),
         '"""',
-        *(_kernel_body(name) for name in (spec.multi_kernels if multi else spec.kernels)),
+        *_kernel_bodies(spec.multi_kernels if multi else spec.kernels),
         "",
         f"FORMULA = {literal(metric.formula)}",
         f"PARAMETERS = {literal(dict(metric.params))}",
@@ -93,13 +94,21 @@ def _latex(metric, spec) -> str:
     return latex
 
 
-def _kernel_body(filename: str) -> str:
-    """A kernel module's source without its own docstring and without its imports of other kernel modules
-    (the lines marked INLINED: the emitted module holds those kernels too)."""
-    source = resources.files("metricc").joinpath(filename).read_text(encoding="utf-8")
-    docstring = ast.parse(source).body[0]
-    lines = [line for line in source.splitlines()[docstring.end_lineno:] if not line.endswith(INLINED)]
-    return "\n".join(lines).strip("\n") + "\n"
+def _kernel_bodies(filenames) -> list[str]:
+    """The kernel modules' imports, each once, then each module's source without its docstring and imports (its
+    imports of other kernel modules, the lines marked INLINED, go: the emitted module holds those kernels too)."""
+    imports, bodies = {}, []
+    for filename in filenames:
+        source = resources.files("metricc").joinpath(filename).read_text(encoding="utf-8")
+        tree = ast.parse(source)
+        lines = source.splitlines()
+        top = {node.lineno - 1 for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))}
+        imports.update((lines[k], None) for k in sorted(top) if not lines[k].endswith(INLINED))
+        kept = [line for k, line in enumerate(lines) if k >= tree.body[0].end_lineno and k not in top]
+        bodies.append("\n".join(kept).strip("\n") + "\n")
+    standard = [line for line in imports if line.split()[1].partition(".")[0] in sys.stdlib_module_names]
+    libraries = [line for line in imports if line not in standard]
+    return ["\n".join(standard) + "\n\n" + "\n".join(libraries) + "\n", *bodies]
 
 
 def _loss_class(metric, spec) -> str:

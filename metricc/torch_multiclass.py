@@ -170,7 +170,7 @@ def backward_pass(target, weight, yh, not_yh, saved, a, b, task, L, dim):
     return grad.t() if dim == 0 else grad
 
 
-def differentiable_gradient(input, target, weight, scale, spec, dim):
+def differentiable_class_gradient(input, target, weight, scale, spec, dim):
     """d loss / d input (n, C) as backward_pass has it, from operations that autograd records (none in place), so
     that the gradient can be differentiated again: through the soft predictions and through the counts into the
     coefficients. `scale`: the incoming gradient ((C,) for average="none")."""
@@ -200,7 +200,7 @@ def differentiable_gradient(input, target, weight, scale, spec, dim):
         return p * (grad_v - (p * grad_v).sum(1, keepdim=True))
 
 
-class Spec(NamedTuple):
+class ClassSpec(NamedTuple):
     """What the autograd function needs besides the tensors (`group`: see torch_kernel.Spec)."""
 
     scalars: Any
@@ -225,7 +225,7 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
     the derived coefficients, pulled back."""
 
     @staticmethod
-    def forward(ctx, input, target, weight, spec: Spec):
+    def forward(ctx, input, target, weight, spec: ClassSpec):
         ctx.error = spec.error
         dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
         dim = 0 if spec.class_major else 1  # the class axis
@@ -283,7 +283,7 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
         # with the derivative of the gradient recomputed from the inputs, or a refusal when it is differentiated
         if ctx.twice is None:
             return refuse_second_derivative(grad, input, ctx.once_reason, ctx.error), None, None, None
-        exact = differentiable_gradient(input, target, weight, grad_output * world_size, ctx.twice, dim)
+        exact = differentiable_class_gradient(input, target, weight, grad_output * world_size, ctx.twice, dim)
         return grad + (exact - exact.detach()).to(grad.dtype), None, None, None
 
 
@@ -382,8 +382,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             valid = True
         elif self.check_inputs and (running is not None or group is not None):
             valid = ~self._failing(summary, weighted)
-        spec = Spec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average, class_weight,
-                    group, running, self.momentum, class_major, self.fused, valid, self.error)
+        spec = ClassSpec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average,
+                         class_weight, group, running, self.momentum, class_major, self.fused, valid, self.error)
         loss, failed = apply_function(MultiSoftConfusionFunction, input, target, weight, spec)
         blended = None  # the cross-entropy blend in the loss's type (float16 logits' would overflow in float16)
         if self.bce_weight:

@@ -207,3 +207,16 @@ def test_emitted_modules_check_their_settings_as_the_api_does(backend, setting, 
         api(**{setting: value})
     with pytest.raises(ValueError, match=message):
         load_emitted(metric.emit(backend))["MetricLoss"](**{setting: value})
+
+
+@pytest.mark.parametrize("backend", ["torch", "numpy", "jax", "xgboost", "lightgbm"])
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_emitted_modules_import_each_module_once(backend, task):
+    """Each inlined kernel file brought its own imports (`import sys` twice in a booster module, numpy, math and
+    warnings twice in multi-class ones)."""
+    metric = compile_metric("f1", **({} if task == "binary" else {"task": task, "num_classes": 3}))
+    tree = ast.parse(metric.emit(backend))
+    imported = [ast.unparse(node) for node in ast.walk(tree) if isinstance(node, ast.Import)]
+    imported += [f"{node.module}.{alias.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+                 for alias in node.names]
+    assert sorted({name for name in imported if imported.count(name) > 1}) == []

@@ -68,3 +68,24 @@ def test_numpy_values_of_the_registry_are_plain_data():
         assert all(isinstance(v, str) for v in spec.namespace.values())
         assert all(isinstance(f, str) for f in (*spec.kernels, *spec.multi_kernels))
         assert isinstance(spec.probe, str) and np.all([isinstance(d, str) for d in spec.dtypes])
+
+
+def test_kernel_files_an_emitted_module_joins_define_each_name_once():
+    """An emitted module runs its kernel files in one namespace: the multi-class torch kernel's Spec and
+    differentiable_gradient replaced the binary kernel's there (unused by that module, but a trap)."""
+    import ast
+    from importlib import resources
+
+    def top_level(name):
+        tree = ast.parse(resources.files("metricc").joinpath(name).read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                yield node.name
+            elif isinstance(node, ast.Assign):
+                yield from (t.id for t in node.targets if isinstance(t, ast.Name))
+
+    for spec in BACKENDS.values():
+        for files in (spec.kernels, spec.multi_kernels):
+            defined = [(name, f) for f in files for name in top_level(f)]
+            names = [name for name, _ in defined]
+            assert sorted({(n, f) for n, f in defined if names.count(n) > 1}) == [], (spec.name, files)
