@@ -6,6 +6,7 @@ This module imports only torch: metricc copies it verbatim into the modules it e
 import collections
 import functools
 import math
+import numbers
 import warnings
 from typing import Any, NamedTuple
 
@@ -934,7 +935,7 @@ def training_settings(given, defaults):
     (a small L needs no warm-up from 5)."""
     settings = {**defaults, **given}
     L = settings["L"]
-    number = isinstance(L, (int, float)) and not isinstance(L, bool)
+    number = isinstance(L, numbers.Real) and not isinstance(L, bool)  # NumPy's too (a bad L is refused later)
     if "L_start" not in given and number and 0 < L < settings["L_start"]:
         settings["L_start"] = float(L)
     return settings

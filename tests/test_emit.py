@@ -174,6 +174,16 @@ def test_torch_module_takes_the_training_options_as_to_torch_does(task, options)
     torch.testing.assert_close(values[0][1], values[1][1], rtol=1e-12, atol=0)
 
 
+@pytest.mark.parametrize("emitted", [False, True])
+def test_a_numpy_L_below_5_starts_the_warm_up_at_L(emitted):
+    """to_torch(L=numpy.float32(3), warmup=10) was refused: the warm-up kept its start of 5 above L = 3."""
+    metric = compile_metric("f1")
+    make = load_emitted(metric.emit("torch"))["MetricLoss"] if emitted else metric.to_torch
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "L = .* is outside the valid range")
+        assert make(L=np.float32(3.0), warmup=10).L_start == 3.0
+
+
 def test_emitted_pure_loss_differentiates_twice_and_refuses_a_non_bool():
     namespace = load_emitted(compile_metric("f1").emit("torch"))
     x = torch.randn(8, dtype=torch.float64, requires_grad=True)
