@@ -21,6 +21,7 @@ __all__ = ["CompiledMetric", "LRange", "MetriccError", "MetriccWarning", "__vers
 
 
 def __getattr__(name: str):
+    """A public name of the compiler or the L validator, imported on first use."""
     if name in _LAZY:
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
         globals()[name] = value  # later lookups do not come here
@@ -29,4 +30,5 @@ def __getattr__(name: str):
 
 
 def __dir__() -> list[str]:
+    """The module's names, the ones not loaded yet included."""
     return sorted(set(globals()) | set(__all__))
