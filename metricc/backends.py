@@ -118,7 +118,8 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
             options=MappingProxyType({"check_inputs": True, "compile": False, "sync": None, "process_group": None}),
             multi_options=MappingProxyType({"check_inputs": True, "compile": False, "sync": None,
                                             "process_group": None}), minibatch=True,
-            usage="loss_fn = MetricLoss()                  # a torch.nn.Module\n"
+            usage="loss_fn = MetricLoss()                  # a torch.nn.Module (MetricLoss(pure=True): the paper's "
+                  "loss)\n"
                   "    loss = loss_fn(logits, target)          # 0-dim tensor; loss.backward() runs the derived "
                   "gradient",
             dtypes=("float64", "float32", "float16", "bfloat16"), probe="metricc.lrange:torch_probe"),
