@@ -11,7 +11,7 @@ set, so the metric is exact. With yh_i = sigmoid(L (sigmoid(z_i) - t)):
 
 Each call then rescales g and h by one factor so that h averages `mean_hessian` per unit weight: the Newton
 steps stay the same and the boosters' regularisation defaults (lambda, min_child_weight) weigh as they do with a
-logistic objective. This module imports only NumPy (and the import-free metricc.probability_hint): metricc copies
+logistic objective. This module imports only NumPy (and the import-free metricc.checks): metricc copies
 both into the modules it emits.
 """
 
@@ -24,8 +24,8 @@ import weakref
 
 import numpy
 
-from metricc.probability_hint import caller_level, class_index_hint  # emitted modules inline this import
-from metricc.probability_hint import masked_message, nonfinite_message  # emitted modules inline this import
+from metricc.checks import caller_level, class_index_hint  # emitted modules inline this import
+from metricc.checks import masked_message, nonfinite_message  # emitted modules inline this import
 
 HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
 # the default Hessian form: the bound for sigmoid amplifiers; for the softmax one (task="multiclass", where no

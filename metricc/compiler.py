@@ -23,8 +23,8 @@ from .backends import TRAINING_DEFAULTS, booster_defaults, training_defaults
 from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
-from .probability_hint import caller_level, check_settings, class_index_hint, describe, flag, integer
-from .probability_hint import real_number
+from .checks import caller_level, check_settings, class_index_hint, describe, flag, integer
+from .checks import real_number
 from .lrange import default_accuracy, validate_L
 from .printing import curvatures_source, scalars_source
 from .vocabulary import AVERAGES, COUNTS, TASKS

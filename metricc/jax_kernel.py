@@ -24,14 +24,14 @@ import jax.numpy as jnp
 from metricc.multiclass_math import average, element_weights, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
 from metricc.multiclass_math import farthest_from_one  # emitted modules inline this import
-from metricc.probability_hint import light_weights, nonfinite_message  # emitted modules inline this import
-from metricc.probability_hint import masked_message, per_element_message  # emitted modules inline this import
-from metricc.probability_hint import shape_message, target_hint  # emitted modules inline this import
-from metricc.probability_hint import class_index_hint, target_range_message  # emitted modules inline this import
-from metricc.probability_hint import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
-from metricc.probability_hint import caller_level, probabilities_ignore_message  # emitted modules inline this import
-from metricc.probability_hint import PROBABILITY_HINT, SIGMOID_HINT, SOFTMAX_HINT  # emitted modules inline this import
-from metricc.probability_hint import ProbabilityHint, softmax_rows  # emitted modules inline this import
+from metricc.checks import light_weights, nonfinite_message  # emitted modules inline this import
+from metricc.checks import masked_message, per_element_message  # emitted modules inline this import
+from metricc.checks import shape_message, target_hint  # emitted modules inline this import
+from metricc.checks import class_index_hint, target_range_message  # emitted modules inline this import
+from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
+from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
+from metricc.checks import PROBABILITY_HINT, SIGMOID_HINT, SOFTMAX_HINT  # emitted modules inline this import
+from metricc.checks import ProbabilityHint, softmax_rows  # emitted modules inline this import
 
 def slope(u):
     """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where

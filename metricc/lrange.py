@@ -23,7 +23,7 @@ import numpy as np
 from .backends import DTYPES
 from .backends import backend as backend_named
 from .errors import MetriccError, MetriccWarning
-from .probability_hint import caller_level
+from .checks import caller_level
 
 KERNELS = ("naive", "metricc")
 DEFAULT_ACCURACY = 0.01

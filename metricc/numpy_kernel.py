@@ -1,6 +1,6 @@
 """Soft-confusion-matrix loss on NumPy arrays: one pass for the four counts, one for the gradient.
 
-This module imports only NumPy (and the import-free metricc.probability_hint): metricc copies both into the
+This module imports only NumPy (and the import-free metricc.checks): metricc copies both into the
 modules it emits.
 """
 
@@ -8,10 +8,10 @@ import warnings
 
 import numpy
 
-from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
-from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
-from metricc.probability_hint import masked_message, shape_message  # emitted modules inline this import
-from metricc.probability_hint import caller_level, target_range_message  # emitted modules inline this import
+from metricc.checks import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
+from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
+from metricc.checks import masked_message, shape_message  # emitted modules inline this import
+from metricc.checks import caller_level, target_range_message  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100

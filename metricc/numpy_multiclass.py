@@ -14,13 +14,13 @@ from metricc.multiclass_math import average, element_weights, per_class_counts  
 from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
 from metricc.multiclass_math import farthest_from_one  # emitted modules inline this import
 from metricc.numpy_kernel import MAX_COUNT, as_array, ignored_elements  # emitted modules inline this import
-from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
-from metricc.probability_hint import per_element_message, target_hint  # emitted modules inline this import
-from metricc.probability_hint import probabilities_ignore_message  # emitted modules inline this import
-from metricc.probability_hint import probability_rows_message  # emitted modules inline this import
-from metricc.probability_hint import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
-from metricc.probability_hint import caller_level, softmax_rows  # emitted modules inline this import
-from metricc.probability_hint import class_index_hint, target_range_message  # emitted modules inline this import
+from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
+from metricc.checks import per_element_message, target_hint  # emitted modules inline this import
+from metricc.checks import probabilities_ignore_message  # emitted modules inline this import
+from metricc.checks import probability_rows_message  # emitted modules inline this import
+from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
+from metricc.checks import caller_level, softmax_rows  # emitted modules inline this import
+from metricc.checks import class_index_hint, target_range_message  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
     """(n, num_classes) float64 rows with a 1 at each index: O(n C) memory, never a C x C identity."""

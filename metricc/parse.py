@@ -20,7 +20,7 @@ from lark import Token, Transformer, v_args
 
 from . import catalog
 from .errors import MetriccError, MetriccWarning
-from .probability_hint import caller_level
+from .checks import caller_level
 from .derive import COUNT_SYMBOLS
 from .trees import depth, size
 from .vocabulary import COUNTS, FUNCTIONS

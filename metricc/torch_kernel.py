@@ -22,11 +22,11 @@ except ImportError:
     def is_exporting():
         return False
 
-from metricc.probability_hint import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
-from metricc.probability_hint import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
-from metricc.probability_hint import shape_message, target_range_message  # emitted modules inline this import
-from metricc.probability_hint import weight_shape_message  # emitted modules inline this import
-from metricc.probability_hint import caller_level  # emitted modules inline this import
+from metricc.checks import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
+from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
+from metricc.checks import shape_message, target_range_message  # emitted modules inline this import
+from metricc.checks import weight_shape_message  # emitted modules inline this import
+from metricc.checks import caller_level  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100

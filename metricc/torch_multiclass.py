@@ -21,14 +21,14 @@ from metricc.torch_kernel import ignored_elements, is_compiling, read_back  # em
 from metricc.torch_kernel import computed_type, with_gradient_checked  # emitted modules inline this import
 from metricc.torch_kernel import once_only_because, refuse_second_derivative  # emitted modules inline this import
 from metricc.torch_kernel import is_exporting  # emitted modules inline this import
-from metricc.probability_hint import light_weights, nonfinite_message, target_hint  # emitted modules inline this import
-from metricc.probability_hint import per_element_message, target_range_message  # emitted modules inline this import
-from metricc.probability_hint import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
-from metricc.probability_hint import blend_overflow_message, weight_shape_message  # emitted modules inline this import
-from metricc.probability_hint import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
-from metricc.probability_hint import softmax_rows  # emitted modules inline this import
-from metricc.probability_hint import class_index_hint  # emitted modules inline this import
-from metricc.probability_hint import caller_level, probabilities_ignore_message  # emitted modules inline this import
+from metricc.checks import light_weights, nonfinite_message, target_hint  # emitted modules inline this import
+from metricc.checks import per_element_message, target_range_message  # emitted modules inline this import
+from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
+from metricc.checks import blend_overflow_message, weight_shape_message  # emitted modules inline this import
+from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
+from metricc.checks import softmax_rows  # emitted modules inline this import
+from metricc.checks import class_index_hint  # emitted modules inline this import
+from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
 
 def sigmoid_pair(x):
     """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2, so that none rounds to 0 or 1

@@ -1,8 +1,8 @@
-"""Hints about a batch that the losses take but likely should not: logits that look like probabilities (sigmoid
-outputs given to a loss that takes logits), and sample weights so light that eps shifts the loss; and the error
-for a loss or gradient that is not finite, the shape mismatch of a binary loss and masked arrays; where a
-warning points (caller_level); and the checks of a loss's settings (check_settings). Shared by the NumPy, torch,
-JAX and booster kernels and the compiler (emitted modules inline this file); imports only numbers and sys."""
+"""The checks and messages that every kernel shares: a loss's settings (check_settings), shapes, targets, weights
+and class indices, a loss or gradient that is not finite, masked arrays; hints about a batch that a loss takes but
+likely should not (logits that look like probabilities, sample weights so light that eps shifts the loss); and
+where a warning points (caller_level). Used by the NumPy, torch, JAX and booster kernels and the compiler; emitted
+modules inline this file, so it imports only numbers and sys."""
 
 import numbers
 import sys
