@@ -25,7 +25,7 @@ import weakref
 import numpy
 
 from metricc.checks import caller_level, class_index_hint  # emitted modules inline this import
-from metricc.checks import masked_message, nonfinite_message  # emitted modules inline this import
+from metricc.checks import masked_message, nonfinite_message, weight_range_message  # emitted modules inline this import
 
 HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
 # the default Hessian form: the bound for sigmoid amplifiers; for the softmax one (task="multiclass", where no
@@ -1070,8 +1070,10 @@ class BoostObjective:
                 with numpy.errstate(over="ignore", invalid="ignore"):
                     self._finite_margins(z.sum(), z)
             largest = None if w is None else float(w.max())
-            if w is not None and not (w.min() >= 0 and 0 < largest < numpy.inf):  # NaN fails both
-                raise self.error("Expected finite, non-negative sample weights with a positive entry.")
+            if w is not None and not (w.min() >= 0 and largest < numpy.inf):  # NaN fails both
+                raise self.error(weight_range_message(w.min(), largest, "sample weights"))
+            if w is not None and not largest > 0:
+                raise self.error("Expected sample weights with a positive entry, but all are zero.")
             if w is not None and largest > MAX_WEIGHT:  # squared in the Hessian: larger ones overflow
                 raise self.error(f"Expected sample weights of at most {MAX_WEIGHT:.0e}, but the largest is "
                                  f"{largest:.3g}: rescale them (a ratio such as F1 does not change).")

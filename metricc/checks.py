@@ -208,6 +208,19 @@ def weight_shape_message(expected_shape, sample_weight):
     return f"Expected `sample_weight` to be a tensor of shape {tuple(expected_shape)}, but got {got}."
 
 
+def weight_range_message(low, high, name="`sample_weight`"):
+    """The error for sample weights that are not all finite and non-negative, from their smallest and largest
+    entries `low` and `high` (NaN where one is NaN, as NumPy's and torch's extremes give it): the value at fault."""
+    low, high = float(low), float(high)
+    if low != low or high != high:
+        found = "nan"
+    elif low < 0:
+        found = f"{low:g} (the smallest entry)"
+    else:
+        found = f"{high:g}"
+    return f"Expected {name} to be finite and non-negative, but got {found}."
+
+
 def shape_message(input_shape, target_shape):
     """The error for a binary loss whose `input` and `target` shapes differ, with what to do in the two usual
     cases: a model output of shape (n, 1) against (n,) labels (or the other way round), and one output per class

@@ -24,7 +24,7 @@ from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
 from .checks import caller_level, check_settings, class_index_hint, describe, flag, integer
-from .checks import real_number
+from .checks import real_number, weight_range_message
 from .lrange import default_accuracy, validate_L
 from .printing import curvatures_source, scalars_source
 from .vocabulary import AVERAGES, COUNTS, TASKS
@@ -593,7 +593,7 @@ def _weights(sample_weight: Any, shape: tuple) -> np.ndarray:
     if weight.shape != shape:
         raise MetriccError(f"Expected `sample_weight` of shape {shape}, but got {weight.shape}.")
     if not (np.isfinite(weight).all() and (weight >= 0).all()):
-        raise MetriccError("Expected `sample_weight` to be finite and non-negative.")
+        raise MetriccError(weight_range_message(weight.min(), weight.max()))
     if weight.size and not weight.max() > 0:
         raise MetriccError("Expected `sample_weight` to have a positive entry, but all are zero.")
     return _weight_total(weight)

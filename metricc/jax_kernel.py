@@ -26,7 +26,7 @@ from metricc.multiclass_math import element_rows, pullback, soft_predictions  # 
 from metricc.multiclass_math import farthest_from_one  # emitted modules inline this import
 from metricc.checks import light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.checks import masked_message, per_element_message  # emitted modules inline this import
-from metricc.checks import shape_message, target_hint  # emitted modules inline this import
+from metricc.checks import shape_message, target_hint, weight_range_message  # emitted modules inline this import
 from metricc.checks import class_index_hint, target_range_message  # emitted modules inline this import
 from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
 from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
@@ -274,7 +274,7 @@ class SoftConfusionLoss(_Pickled):
         if _fails((y >= 0) & (y <= 1), traced):
             raise self.error(target_range_message(y.min(), y.max()))
         if _fails(jnp.isfinite(given) & (given >= 0), traced):
-            raise self.error("Expected `sample_weight` to be finite and non-negative.")
+            raise self.error(weight_range_message(given.min(), given.max()))
         if _fails(jnp.any(given > 0), traced):
             raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
         total = w.sum()
@@ -422,7 +422,7 @@ class MultiSoftConfusionLoss(_Pickled):
         if check:
             self._check_input(z, traced)
             if _fails(jnp.isfinite(given) & (given >= 0), traced):
-                raise self.error("Expected `sample_weight` to be finite and non-negative.")
+                raise self.error(weight_range_message(given.min(), given.max()))
             if sample_weight is not None and _fails(jnp.any(given > 0), traced):
                 raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
             total = w.sum()

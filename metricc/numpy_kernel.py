@@ -12,6 +12,7 @@ from metricc.checks import PROBABILITY_HINT, ProbabilityHint  # emitted modules 
 from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.checks import masked_message, shape_message  # emitted modules inline this import
 from metricc.checks import caller_level, target_range_message  # emitted modules inline this import
+from metricc.checks import weight_range_message  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
@@ -228,7 +229,7 @@ class SoftConfusionLoss:
             raise self.error(target_range_message(y.min(), y.max()))
         if w is not None:
             if not (_finite(w) and w.min() >= 0):
-                raise self.error("Expected `sample_weight` to be finite and non-negative.")
+                raise self.error(weight_range_message(w.min(), w.max()))
             if not w.max() > 0:
                 raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
 

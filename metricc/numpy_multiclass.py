@@ -21,6 +21,7 @@ from metricc.checks import probability_rows_message  # emitted modules inline th
 from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.checks import caller_level, softmax_rows  # emitted modules inline this import
 from metricc.checks import class_index_hint, target_range_message  # emitted modules inline this import
+from metricc.checks import weight_range_message  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
     """(n, num_classes) float64 rows with a 1 at each index: O(n C) memory, never a C x C identity."""
@@ -185,7 +186,7 @@ class MultiSoftConfusionLoss:
             raise self.error(f"Expected `sample_weight` of shape ({n},), but got {w.dtype} {w.shape}.")
         w = w.astype(numpy.float64)
         if not (numpy.isfinite(w).all() and (w >= 0).all()):
-            raise self.error("Expected `sample_weight` to be finite and non-negative.")
+            raise self.error(weight_range_message(w.min(), w.max()))
         if not w.max() > 0:
             raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
         return w

@@ -25,7 +25,7 @@ except ImportError:
 from metricc.checks import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.checks import shape_message, target_range_message  # emitted modules inline this import
-from metricc.checks import weight_shape_message  # emitted modules inline this import
+from metricc.checks import weight_range_message, weight_shape_message  # emitted modules inline this import
 from metricc.checks import caller_level  # emitted modules inline this import
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
@@ -324,15 +324,16 @@ def ignored_elements(target, ignore_index):
 
 
 def _unit_weights(weight, dtype):
-    """The weights divided by the largest one, and that largest one (1 for no or all-zero weights), so that
-    the counts and the gradient do not overflow or underflow however the weights are scaled."""
+    """The weights divided by the largest one, and that largest one (1 for no or all-zero weights, and for a NaN
+    or infinite one, which the checks then see as it is), so that the counts and the gradient do not overflow or
+    underflow however the weights are scaled."""
     if weight is None:
         return None, None
     weight = weight.to(dtype)
     if weight.numel() == 0:
         return weight, None
     largest = weight.amax()
-    largest = torch.where(largest > 0, largest, torch.ones_like(largest))
+    largest = torch.where((largest > 0) & torch.isfinite(largest), largest, torch.ones_like(largest))
     return weight / largest, largest
 
 
@@ -675,6 +676,8 @@ class SoftConfusionFunction(torch.autograd.Function):
             if largest is not None:
                 unit = largest.item()
                 counts = [c * unit for c in counts]
+                if summary is not None:  # the weights' extremes as given, for the checks' message
+                    summary_values[2::3] = [v * unit for v in summary_values[2::3]]
             state = None
             if running is not None:
                 counts, state = running_counts_host(counts, running, momentum)
@@ -715,7 +718,10 @@ class SoftConfusionFunction(torch.autograd.Function):
             summary = torch.empty(0, dtype=scalar_dtype, device=input.device)
         else:  # under sync: how many processes failed a check, and the global total weight; the largest count
             extra = [failed] if failed is not None else []
-            summary = torch.cat([summary.to(scalar_dtype), *extra, counts.sum().reshape(1), counts.amax().reshape(1)])
+            summary = summary.to(scalar_dtype, copy=True)
+            if largest is not None and len(summary) == 6:  # the weights' extremes as given, for the checks' message
+                summary[2::3] *= largest.to(scalar_dtype)
+            summary = torch.cat([summary, *extra, counts.sum().reshape(1), counts.amax().reshape(1)])
         ctx.mark_non_differentiable(summary)
         if running is not None:
             counts = running_counts(counts, running, momentum, valid)
@@ -1206,4 +1212,4 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if not (y_min >= 0 and y_max <= 1):
             raise self.error(target_range_message(y_min, y_max))
         if not (w_min >= 0 and math.isfinite(w_max)):
-            raise self.error("Expected `sample_weight` to be finite and non-negative.")
+            raise self.error(weight_range_message(w_min, w_max))

@@ -25,6 +25,7 @@ from metricc.checks import light_weights, nonfinite_message, target_hint  # emit
 from metricc.checks import per_element_message, target_range_message  # emitted modules inline this import
 from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
 from metricc.checks import blend_overflow_message, weight_shape_message  # emitted modules inline this import
+from metricc.checks import weight_range_message  # emitted modules inline this import
 from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.checks import softmax_rows  # emitted modules inline this import
 from metricc.checks import class_index_hint  # emitted modules inline this import
@@ -531,7 +532,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
 
     def _verify_inputs(self, x_min, x_max, y_min, y_max, probabilities, row_sum, w_min, w_max):
         if not (w_min >= 0 and math.isfinite(w_max)):
-            raise self.error("Expected `sample_weight` to be finite and non-negative.")
+            raise self.error(weight_range_message(w_min, w_max))
         if not (w_max > 0 or self.sync):
             raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
         if not (math.isfinite(x_min) and math.isfinite(x_max)):

@@ -454,6 +454,42 @@ def test_weights_too_light_for_eps_warn(backend):
         LIGHT[backend](np.ones(64))
 
 
+def _weight_checks():
+    """Every call that checks sample weights, as a function of 64 weights: the losses of LIGHT, the boosters'
+    objectives (float64 and the float32 a booster passes), score(), tune_threshold() and emitted modules."""
+    rng = np.random.default_rng(1)
+    z, y = rng.normal(0, 2, 64), (rng.random(64) < 0.3).astype(float)
+    Z, labels = rng.normal(0, 2, (64, 3)), rng.integers(0, 3, 64)
+    classes = compile_metric("f1", task="multiclass", num_classes=3)
+    calls = dict(LIGHT)
+    calls["xgboost"] = lambda w: F1.to_xgboost()(y, z, w)
+    calls["xgboost float32"] = lambda w: F1.to_xgboost()(y, z.astype(np.float32), w.astype(np.float32))
+    calls["lightgbm multiclass"] = lambda w: classes.to_lightgbm()(labels, Z, w)
+    calls["torch compiled"] = lambda w: F1.to_torch(compile=True)(torch.tensor(z), torch.tensor(y), torch.tensor(w))
+    calls["score"] = lambda w: F1.score((z > 0).astype(int), y, w)
+    calls["tune_threshold"] = lambda w: F1.tune_threshold(z, y, w)
+    calls["emitted numpy"] = lambda w: load_emitted(F1.emit("numpy"))["MetricLoss"]()(z, y, w)
+    calls["emitted torch"] = lambda w: load_emitted(F1.emit("torch"))["MetricLoss"]()(
+        torch.tensor(z), torch.tensor(y), torch.tensor(w))
+    return calls
+
+
+WEIGHT_CHECKS = _weight_checks()
+
+
+@pytest.mark.parametrize("bad, shown", [(np.nan, "nan"), (-2.5, r"-2\.5 \(the smallest entry\)"), (np.inf, "inf")])
+@pytest.mark.parametrize("call", WEIGHT_CHECKS)
+def test_bad_sample_weights_are_named_in_the_error(call, bad, shown):
+    """A NaN, negative or infinite weight among 64 was refused as "Expected `sample_weight` to be finite and
+    non-negative." (boosters: "finite, non-negative sample weights with a positive entry") without the value that
+    broke the rule; the error now names it (the smallest entry for a negative one)."""
+    w = np.full(64, 3.0)  # not 1: a loss that divides the weights by the largest must not show the quotient
+    w[5] = bad
+    with pytest.raises(ValueError, match=rf"Expected (`sample_weight`|sample weights) to be finite and "
+                                         rf"non-negative, but got {shown}\.$"):
+        WEIGHT_CHECKS[call](w)
+
+
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
 def test_torch_refuses_complex_sample_weights(task):
     """Complex weights were made real with a torch warning (binary) or failed inside torch.aminmax (multi-class)."""
