@@ -151,6 +151,36 @@ def training_booster(frame):
     return None
 
 
+# LightGBM's parameters (and aliases) that weigh the positive class in its own binary objective only
+_LIGHTGBM_CLASS_WEIGHTS = {"scale_pos_weight": "scale_pos_weight", "is_unbalance": "is_unbalance",
+                           "unbalance": "is_unbalance", "unbalanced_sets": "is_unbalance"}
+
+
+def ignored_class_weights(booster):
+    """The parameters of a booster (XGBoost's or LightGBM's Booster) that weigh the positive class, set away from
+    their defaults, {name: value}: each booster applies them in its own binary objective only, never to a custom
+    objective's gradient (it passes the sample weights, which metricc's objectives take)."""
+    if type(booster).__module__.startswith("xgboost"):
+        objective = json.loads(booster.save_config())["learner"]["objective"]
+        value = objective.get("reg_loss_param", {}).get("scale_pos_weight", "1")
+        return {} if _number(value) == 1 else {"scale_pos_weight": value}
+    ignored = {}
+    for key, value in (getattr(booster, "params", None) or {}).items():
+        name = _LIGHTGBM_CLASS_WEIGHTS.get(key)
+        if name == "scale_pos_weight" and _number(value) != 1 or name == "is_unbalance" and str(value).lower() in (
+                "true", "1", "+"):
+            ignored[key] = value
+    return ignored
+
+
+def _number(value):
+    """A parameter's value as a float (NaN where it is none: the booster itself says so)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 def communicator(booster):
     """XGBoost's collective module where this call runs on one of several workers of a distributed XGBoost
     training (xgboost.dask, xgboost.spark, workers that a tracker started), else None. Each worker's call sees its
@@ -488,8 +518,9 @@ class BoostObjective:
                               f"evaluates) its own rows' {self.name}, not the whole training set's; for the exact "
                               f"metric train on one machine, or with XGBoost, whose objectives sum them over its "
                               f"workers", self.warning, stacklevel=caller_level(__file__))
+        first_round = self._first_round(training_booster(sys._getframe(1)))
         if self.task != "multiclass":
-            self._warn_if_flat(z, training_booster(sys._getframe(1)))
+            self._warn_if_flat(z, first_round)
         grad, hess = numpy.empty(z.shape, numpy.float32), numpy.empty(z.shape, numpy.float32)
         with numpy.errstate(over="ignore", invalid="ignore"):  # outputs beyond float32 are refused below
             counts = self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian,
@@ -514,17 +545,35 @@ class BoostObjective:
         """p = sigmoid(margin) at the raw score `raw` (margin = raw + offset)."""
         return 0.5 * (1 + math.tanh(0.5 * (raw + self.offset)))
 
-    def _warn_if_flat(self, z, training):
+    def _first_round(self, training):
+        """Whether this call is the first round of a `training` (its booster; None for a call from elsewhere); the
+        first round also warns of the booster's class weights that it ignores with a custom objective."""
+        if training is None or training in self.__dict__.setdefault("_started", weakref.WeakSet()):
+            return False
+        self._started.add(training)
+        ignored = ignored_class_weights(training)
+        if ignored:
+            booster = "XGBoost" if self.booster == "xgboost" else "LightGBM"
+            weights = ("xgboost.DMatrix(weight=...), or fit(sample_weight=...)" if self.booster == "xgboost" else
+                       "lightgbm.Dataset(weight=...), or fit(sample_weight=...) or class_weight=")
+            it = "it" if len(ignored) == 1 else "them"
+            warnings.warn(f"{', '.join(f'{k}={v}' for k, v in ignored.items())}: {booster} applies {it} in its own "
+                          f"binary objective only, and ignores {it} with a custom one: metricc's {self.name} "
+                          f"objective trains without {it}. The objective weighs the classes as the metric does; to "
+                          f"weigh samples, pass sample weights ({weights}), which it takes", self.warning,
+                          stacklevel=caller_level(__file__))
+        return True
+
+    def _warn_if_flat(self, z, first_round):
         """A warning where the raw scores z lie where the amplifier is flat: every one of them at one such value
-        (a booster's start, _flat_start), or, in the first round of a `training` (its booster; None for a call
-        from elsewhere), more than FLAT_SHARE of them (a model continued from another objective's margins)."""
+        (a booster's start, _flat_start), or, in the `first_round` of a training, more than FLAT_SHARE of them (a
+        model continued from another objective's margins)."""
         first = float(z.flat[0])
         if self._flat(first) and self._all_equal(z):
             warnings.warn(self._flat_start(first), self.warning, stacklevel=caller_level(__file__))
             return
-        if training is None or training in self.__dict__.setdefault("_started", weakref.WeakSet()):
+        if not first_round:
             return
-        self._started.add(training)
         share = float(numpy.mean(self._flat(z)))
         if share > FLAT_SHARE:
             warnings.warn(self._flat_rows_message(share), self.warning, stacklevel=caller_level(__file__))

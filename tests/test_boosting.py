@@ -670,6 +670,58 @@ def test_continuing_a_model_whose_margins_lie_where_the_amplifier_is_flat_is_tol
                       lgb.Dataset(X, y), 30)
 
 
+def _train_briefly(booster, api, task, extra):
+    """Three rounds of `booster` through `api` ("train" or "sklearn") with metricc's F1 objective for `task` and
+    the `extra` parameters; the MetriccWarnings it raised."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(300, n_features=8, n_informative=4, n_classes=3 if task == "multiclass" else 2,
+                               weights=None if task == "multiclass" else [0.9], random_state=0)
+    options = {"task": "multiclass", "num_classes": 3} if task == "multiclass" else {}
+    metric = compile_metric("f1", **options)
+    objective = metric.to_xgboost() if booster == "xgboost" else metric.to_lightgbm()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if booster == "xgboost":
+            import xgboost as xgb
+
+            if api == "train":
+                xgb.train({**objective.params, **extra, "nthread": 1}, xgb.DMatrix(X, y), 3, obj=objective)
+            else:
+                xgb.XGBClassifier(objective=objective, n_estimators=3, n_jobs=1, **extra).fit(X, y)
+        else:
+            import lightgbm as lgb
+
+            if api == "train":
+                lgb.train({**objective.params, **extra, "objective": objective, "verbose": -1, "num_threads": 1},
+                          lgb.Dataset(X, y), 3)
+            else:
+                lgb.LGBMClassifier(objective=objective, n_estimators=3, n_jobs=1, verbose=-1, **extra).fit(X, y)
+    return [str(w.message) for w in caught if issubclass(w.category, MetriccWarning)]
+
+
+@pytest.mark.parametrize("api", ["train", "sklearn"])
+@pytest.mark.parametrize("booster, extra, shown", [
+    ("xgboost", {"scale_pos_weight": 9}, "scale_pos_weight=9"),
+    ("lightgbm", {"scale_pos_weight": 9}, "scale_pos_weight=9"),
+    ("lightgbm", {"is_unbalance": True}, "is_unbalance=True"),
+    ("lightgbm", {"unbalance": "true", "scale_pos_weight": 2.5}, "unbalance=true, scale_pos_weight=2.5"),
+])
+def test_class_weights_a_booster_ignores_with_a_custom_objective_are_told(booster, api, extra, shown):
+    """scale_pos_weight (and LightGBM's is_unbalance), which imbalanced-data users set, weigh the positive class in
+    the boosters' own binary objective only: with metricc's objective both boosters trained exactly as without
+    them (the same margins), without a word. The first round says so, once a training, and what to do instead;
+    the defaults do not warn."""
+    pytest.importorskip(booster)
+    caught = _train_briefly(booster, api, "binary", extra)
+    assert len(caught) == 1, caught
+    assert caught[0].startswith(f"{shown}: {'XGBoost' if booster == 'xgboost' else 'LightGBM'} applies "), caught
+    assert "ignores" in caught[0] and "sample weights" in caught[0], caught
+    default = {"scale_pos_weight": 1} if booster == "xgboost" else {"scale_pos_weight": 1.0, "is_unbalance": False}
+    assert _train_briefly(booster, api, "binary", default) == []
+    assert _train_briefly(booster, api, "multiclass", {}) == []
+
+
 @pytest.mark.parametrize("method", ["evaluate", "loss", "gradient_and_hessian"])
 def test_a_boosters_data_given_to_a_plain_method_names_eval_metric(method):
     """objective.evaluate passed as XGBoost's custom_metric or LightGBM's feval, which call it with (margins, data),
