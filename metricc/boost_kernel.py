@@ -173,6 +173,41 @@ def ignored_class_weights(booster):
     return ignored
 
 
+# the boosters' metrics that a custom objective's raw scores leave as they are (ranks, a row's arg-max)
+_RAW_SCORE_METRICS = {"xgboost": {"auc", "aucpr", "pre", "ndcg", "map", "merror"},
+                      "lightgbm": {"auc", "average_precision", "auc_mu", "multi_error", "map", "mean_average_precision",
+                                   "ndcg", "lambdarank", "rank_xendcg", "xendcg", "xe_ndcg", "xe_ndcg_mart",
+                                   "xendcg_mart", "none", "null", "custom", "na", ""}}
+
+
+def misread_metrics(booster, frame):
+    """The built-in evaluation metrics of a booster (XGBoost's or LightGBM's Booster, whose training called from
+    `frame`) that it computes on a custom objective's raw scores as if they were its own objective's
+    probabilities, and so gets wrong (logloss, error at 0.5, ...), where the training evaluates any (validation
+    sets: xgboost.train's evals, lightgbm.train's valid_sets, which may hold the training set; cv's folds):
+    XGBoost's configured ones (none unless the parameters name them: objective.params disables the default; a
+    continued model keeps its own objective's), LightGBM's (its scikit-learn API names binary_logloss by
+    default)."""
+    xgboost = type(booster).__module__.startswith("xgboost")
+    module, sets = ("xgboost.training", "evals") if xgboost else ("lightgbm.engine", "valid_sets")
+    while frame is not None and not (frame.f_globals.get("__name__") == module
+                                     and frame.f_code.co_name in ("train", "cv")):
+        frame = frame.f_back
+    if frame is None or frame.f_code.co_name == "train" and not frame.f_locals.get(sets):
+        return []
+    if xgboost:
+        names = [m["name"] for m in json.loads(booster.save_config())["learner"]["metrics"]]
+        return [n for n in names if n.split("@")[0] not in _RAW_SCORE_METRICS["xgboost"]]
+    params = getattr(booster, "params", None) or {}
+    names = []
+    for key in ("metric", "metrics", "metric_types"):
+        value = params.get(key, [])
+        for name in (value.split(",") if isinstance(value, str) else value if isinstance(value, list) else []):
+            if str(name).strip().lower() not in _RAW_SCORE_METRICS["lightgbm"]:
+                names.append(str(name).strip())
+    return names
+
+
 def _number(value):
     """A parameter's value as a float (NaN where it is none: the booster itself says so)."""
     try:
@@ -518,7 +553,7 @@ class BoostObjective:
                               f"evaluates) its own rows' {self.name}, not the whole training set's; for the exact "
                               f"metric train on one machine, or with XGBoost, whose objectives sum them over its "
                               f"workers", self.warning, stacklevel=caller_level(__file__))
-        first_round = self._first_round(training_booster(sys._getframe(1)))
+        first_round = self._first_round(training_booster(sys._getframe(1)), sys._getframe(1))
         if self.task != "multiclass":
             self._warn_if_flat(z, first_round)
         grad, hess = numpy.empty(z.shape, numpy.float32), numpy.empty(z.shape, numpy.float32)
@@ -545,9 +580,10 @@ class BoostObjective:
         """p = sigmoid(margin) at the raw score `raw` (margin = raw + offset)."""
         return 0.5 * (1 + math.tanh(0.5 * (raw + self.offset)))
 
-    def _first_round(self, training):
-        """Whether this call is the first round of a `training` (its booster; None for a call from elsewhere); the
-        first round also warns of the booster's class weights that it ignores with a custom objective."""
+    def _first_round(self, training, frame):
+        """Whether this call (from `frame`) is the first round of a `training` (its booster; None for a call from
+        elsewhere); the first round also warns of the booster's class weights that it ignores with a custom
+        objective, and of its metrics that it computes wrong on the raw scores."""
         if training is None or training in self.__dict__.setdefault("_started", weakref.WeakSet()):
             return False
         self._started.add(training)
@@ -562,6 +598,15 @@ class BoostObjective:
                           f"objective trains without {it}. The objective weighs the classes as the metric does; to "
                           f"weigh samples, pass sample weights ({weights}), which it takes", self.warning,
                           stacklevel=caller_level(__file__))
+        misread = misread_metrics(training, frame)
+        if misread:
+            booster = "XGBoost" if self.booster == "xgboost" else "LightGBM"
+            warnings.warn(f"{booster} computes the metric {', '.join(misread)} on a custom objective's raw scores as "
+                          f"if they were its own objective's probabilities: with metricc's {self.name} objective it "
+                          f"reads wrong (an error rate counts a raw score above 0.5 as positive), and early stopping "
+                          f"on it stops at the wrong round. Watch objective.eval_metric (the hard {self.name} at the "
+                          f"decision threshold), or a rank metric such as auc, which raw scores leave unchanged",
+                          self.warning, stacklevel=caller_level(__file__))
         return True
 
     def _warn_if_flat(self, z, first_round):

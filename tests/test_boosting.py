@@ -722,6 +722,78 @@ def test_class_weights_a_booster_ignores_with_a_custom_objective_are_told(booste
     assert _train_briefly(booster, api, "multiclass", {}) == []
 
 
+def _metric_warnings(train):
+    """The MetriccWarnings of `train` (X, y, objective) -> None, two rounds of a booster on a 9:1 set."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(400, n_features=8, weights=[0.9], random_state=0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train(X, y)
+    return [str(w.message) for w in caught if issubclass(w.category, MetriccWarning)]
+
+
+def _xgboost_runs():
+    xgb = pytest.importorskip("xgboost")
+    f1 = compile_metric("f1").to_xgboost()
+    def train(params, X, y, evaluated=True):
+        data = xgb.DMatrix(X, y)
+        return xgb.train({**f1.params, **params}, data, 2, obj=f1, evals=[(data, "train")] if evaluated else (),
+                         verbose_eval=False)
+
+    return {
+        "train error": (lambda X, y: train({"eval_metric": ["auc", "error"]}, X, y), "error"),
+        "train ranks": (lambda X, y: train({"eval_metric": ["auc", "aucpr"]}, X, y), None),
+        "train no evals": (lambda X, y: train({"eval_metric": "logloss"}, X, y, False), None),
+        "cv": (lambda X, y: xgb.cv({**f1.params, "eval_metric": "logloss"}, xgb.DMatrix(X, y), 2, nfold=2, obj=f1),
+               "logloss"),
+        "sklearn logloss": (lambda X, y: xgb.XGBClassifier(objective=f1, n_estimators=2, eval_metric="logloss").fit(
+            X, y, eval_set=[(X, y)], verbose=False), "logloss"),
+        "sklearn none": (lambda X, y: xgb.XGBClassifier(objective=f1, n_estimators=2).fit(X, y), None),
+    }
+
+
+def _lightgbm_runs():
+    lgb = pytest.importorskip("lightgbm")
+    f1 = compile_metric("f1").to_lightgbm()
+    base = {"objective": f1, "verbose": -1, "num_threads": 1}
+    fit = lgb.LGBMClassifier.fit
+    evaluate = (lambda X, y: {"eval_X": (X,), "eval_y": (y,)}) if "eval_X" in inspect.signature(fit).parameters else (
+        lambda X, y: {"eval_set": [(X, y)]})  # LightGBM >= 4.7 deprecates eval_set
+    return {
+        "train error": (lambda X, y: lgb.train({**base, "metric": "auc,binary_error"}, lgb.Dataset(X, y), 2,
+                                               valid_sets=[lgb.Dataset(X, y)]), "binary_error"),
+        "train no valid set": (lambda X, y: lgb.train({**base, "metric": "binary_logloss"}, lgb.Dataset(X, y), 2),
+                               None),
+        "sklearn default": (lambda X, y: lgb.LGBMClassifier(objective=f1, n_estimators=2, verbose=-1).fit(
+            X, y, **evaluate(X, y)), "binary_logloss"),
+        "sklearn params": (lambda X, y: lgb.LGBMClassifier(objective=f1, n_estimators=2, verbose=-1, **f1.params).fit(
+            X, y, **evaluate(X, y)), None),
+    }
+
+
+@pytest.mark.parametrize("booster, run", [("xgboost", k) for k in ("train error", "train ranks", "train no evals",
+                                                                   "cv", "sklearn logloss", "sklearn none")]
+                         + [("lightgbm", k) for k in ("train error", "train no valid set", "sklearn default",
+                                                      "sklearn params")])
+def test_a_built_in_metric_that_misreads_raw_scores_is_told(booster, run):
+    """A booster computes its own metrics on a custom objective's raw scores as if they were probabilities: with
+    the F1 objective XGBoost recorded error 0.104 for a model whose error at its decision rule is 0.006 (and
+    LightGBM the same), so early stopping on it stopped at the wrong round, without a word. The first round warns
+    where such a metric is computed (XGBoost: named in the parameters; LightGBM: with a validation set, its
+    scikit-learn API naming binary_logloss by default); rank metrics, which raw scores leave as they are, and
+    objective.params' settings do not warn."""
+    train, named = (_xgboost_runs() if booster == "xgboost" else _lightgbm_runs())[run]
+    caught = _metric_warnings(train)
+    if named is None:
+        assert caught == []
+    else:
+        assert len(set(caught)) == 1, caught  # (once a training: cv's folds each warn alike)
+        assert re.match(rf"(XGBoost|LightGBM) computes the metric {named} on a custom objective's raw scores",
+                        caught[0]), caught
+        assert "objective.eval_metric" in caught[0], caught
+
+
 @pytest.mark.parametrize("method", ["evaluate", "loss", "gradient_and_hessian"])
 def test_a_boosters_data_given_to_a_plain_method_names_eval_metric(method):
     """objective.evaluate passed as XGBoost's custom_metric or LightGBM's feval, which call it with (margins, data),
