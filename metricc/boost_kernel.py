@@ -587,9 +587,9 @@ class BoostObjective:
         if training is None or training in self.__dict__.setdefault("_started", weakref.WeakSet()):
             return False
         self._started.add(training)
+        booster = "XGBoost" if self.booster == "xgboost" else "LightGBM"
         ignored = ignored_class_weights(training)
         if ignored:
-            booster = "XGBoost" if self.booster == "xgboost" else "LightGBM"
             weights = ("xgboost.DMatrix(weight=...), or fit(sample_weight=...)" if self.booster == "xgboost" else
                        "lightgbm.Dataset(weight=...), or fit(sample_weight=...) or class_weight=")
             it = "it" if len(ignored) == 1 else "them"
@@ -600,7 +600,6 @@ class BoostObjective:
                           stacklevel=caller_level(__file__))
         misread = misread_metrics(training, frame)
         if misread:
-            booster = "XGBoost" if self.booster == "xgboost" else "LightGBM"
             warnings.warn(f"{booster} computes the metric {', '.join(misread)} on a custom objective's raw scores as "
                           f"if they were its own objective's probabilities: with metricc's {self.name} objective it "
                           f"reads wrong (an error rate counts a raw score above 0.5 as positive), and early stopping "
