@@ -195,9 +195,10 @@ def misread_metrics(booster, frame):
         frame = frame.f_back
     if frame is None or frame.f_code.co_name == "train" and not frame.f_locals.get(sets):
         return []
-    if xgboost:
+    if xgboost:  # (error@0 counts a raw score above 0 as positive: the objective's own rule)
         names = [m["name"] for m in json.loads(booster.save_config())["learner"]["metrics"]]
-        return [n for n in names if n.split("@")[0] not in _RAW_SCORE_METRICS["xgboost"]]
+        return [n for n in names if n.split("@")[0] not in _RAW_SCORE_METRICS["xgboost"]
+                and not (n.startswith("error@") and _number(n[6:]) == 0)]
     params = getattr(booster, "params", None) or {}
     names = []
     for key in ("metric", "metrics", "metric_types"):
@@ -604,7 +605,8 @@ class BoostObjective:
                           f"if they were its own objective's probabilities: with metricc's {self.name} objective it "
                           f"reads wrong (an error rate counts a raw score above 0.5 as positive), and early stopping "
                           f"on it stops at the wrong round. Watch objective.eval_metric (the hard {self.name} at the "
-                          f"decision threshold), or a rank metric such as auc, which raw scores leave unchanged",
+                          f"decision threshold), a rank metric such as auc, which raw scores leave unchanged, or "
+                          f"XGBoost's error@0",
                           self.warning, stacklevel=caller_level(__file__))
         return True
 

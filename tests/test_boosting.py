@@ -743,7 +743,7 @@ def _xgboost_runs():
 
     return {
         "train error": (lambda X, y: train({"eval_metric": ["auc", "error"]}, X, y), "error"),
-        "train ranks": (lambda X, y: train({"eval_metric": ["auc", "aucpr"]}, X, y), None),
+        "train ranks": (lambda X, y: train({"eval_metric": ["auc", "aucpr", "error@0"]}, X, y), None),
         "train no evals": (lambda X, y: train({"eval_metric": "logloss"}, X, y, False), None),
         "cv": (lambda X, y: xgb.cv({**f1.params, "eval_metric": "logloss"}, xgb.DMatrix(X, y), 2, nfold=2, obj=f1),
                "logloss"),
