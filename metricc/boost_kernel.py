@@ -254,6 +254,45 @@ def lightgbm_machines(frame):
     return 1
 
 
+class Agreement:
+    """A call's agreement, over the workers of a `collective` (communicator(); None: no workers), on whether any
+    worker's own checks failed before the first all-reduce of its sums. Used as `with agreement:` around the call,
+    whose all-reduces go through `agreement.collective`: at the first one each worker adds its flag in one more
+    all-reduce, and raises where another's checks failed; a worker whose checks raised sends its flag on leaving
+    the block and raises its own error. Else the others would wait for sums that never come (or fail with a lost
+    connection once that worker's process ended), and only one worker would say what was wrong."""
+
+    def __init__(self, collective, error):
+        self.error, self.agreed = error, collective is None
+        self.collective = None if collective is None else _AgreedCollective(collective, self)
+
+    def agree(self, failed):
+        """Whether any worker failed, given whether this one did (one all-reduce, once a call)."""
+        self.agreed = True
+        return self.collective.module.allreduce(numpy.array([float(failed)]), self.collective.Op.MAX)[0] > 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, traceback):
+        if kind is not None and not self.agreed:
+            self.agree(True)
+        return False
+
+
+class _AgreedCollective:
+    """XGBoost's collective module as all_reduced() uses it (allreduce, Op), whose first all-reduce agrees first."""
+
+    def __init__(self, module, agreement):
+        self.module, self.Op, self.agreement = module, module.Op, agreement
+
+    def allreduce(self, data, op):
+        if not self.agreement.agreed and self.agreement.agree(False):
+            raise self.agreement.error("the inputs of another worker failed the objective's checks (its error says "
+                                       "which)")
+        return self.module.allreduce(data, op)
+
+
 def all_reduced(collective, values, op="SUM"):
     """`values` (a list of numbers, arrays or None) summed (or reduced by `op`, "MAX" or "MIN") over the workers in
     one all-reduce, each in its own shape (numbers as floats, None as None); as they are without a `collective`
@@ -541,12 +580,18 @@ class BoostObjective:
         """The gradient and Hessian diagonal for the booster, rescaled (`mean_hessian`), as float32 arrays of the
         margins' shape (computed in float32 for the bound Hessian, see the class): both boosters keep them in
         float32. `gradient_and_hessian()` gives the unscaled float64 values."""
+        agreement = Agreement(communicator(self.booster), self.error)
+        with agreement:
+            return self._call(y_true, y_pred, sample_weight, agreement.collective)
+
+    def _call(self, y_true, y_pred, sample_weight, collective):
+        """__call__ with the workers' `collective` (an Agreement's, or None)."""
         margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
         z, y, w = self._arrays(margins, labels, weight, values=False)
         # once per training set (LightGBM passes the same Dataset, or its labels, at every call: 15 us a walk)
         if self.booster == "lightgbm" and self.__dict__.get("_machines_checked") not in ("warned", id(y_true)):
             self._machines_checked = id(y_true)
-            machines = lightgbm_machines(sys._getframe(1))
+            machines = lightgbm_machines(sys._getframe(2))
             if machines > 1:
                 self._machines_checked = "warned"
                 warnings.warn(f"LightGBM trains on {machines} machines, and gives each machine's objective its own "
@@ -554,13 +599,12 @@ class BoostObjective:
                               f"evaluates) its own rows' {self.name}, not the whole training set's; for the exact "
                               f"metric train on one machine, or with XGBoost, whose objectives sum them over its "
                               f"workers", self.warning, stacklevel=caller_level(__file__))
-        first_round = self._first_round(training_booster(sys._getframe(1)), sys._getframe(1))
+        first_round = self._first_round(training_booster(sys._getframe(2)), sys._getframe(2))
         if self.task != "multiclass":
             self._warn_if_flat(z, first_round)
         grad, hess = numpy.empty(z.shape, numpy.float32), numpy.empty(z.shape, numpy.float32)
         with numpy.errstate(over="ignore", invalid="ignore"):  # outputs beyond float32 are refused below
-            counts = self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian,
-                                       communicator(self.booster))
+            counts = self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian, collective)
         if self.mean_hessian is None and not (numpy.isfinite(grad).all() and numpy.isfinite(hess).all()):
             pooled = self.task == "binary" or self.average == "micro"  # (rescaled outputs stay far inside)
             raise self.error(nonfinite_message(self.name, [float(numpy.sum(c)) for c in counts] if pooled else None,
@@ -1047,11 +1091,13 @@ class BoostObjective:
             raise self.error(f"eval_metric scores a classifier's predictions, but this model trains with the "
                              f"booster's objective {objective!r}, which is no binary or multi-class classifier"
                              f"{default}: train with {own}, or with metricc's objective, {ours}")
-        margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
-        if kind == "classes":  # one class index a row: one-hot rows, whose arg-max it is
-            margins = self._one_hot(numpy.asarray(margins).reshape(-1)).T
-            kind = "probabilities"
-        value = self.evaluate(margins, labels, weight, communicator(self.booster), kind)
+        agreement = Agreement(communicator(self.booster), self.error)
+        with agreement:
+            margins, labels, weight = self._arguments(y_true, y_pred, sample_weight)
+            if kind == "classes":  # one class index a row: one-hot rows, whose arg-max it is
+                margins = self._one_hot(numpy.asarray(margins).reshape(-1)).T
+                kind = "probabilities"
+            value = self.evaluate(margins, labels, weight, agreement.collective, kind)
         name = self._eval_name()
         if self.booster == "lightgbm":
             return name, value, False

@@ -235,6 +235,33 @@ def test_distributed_xgboost_objectives_see_the_whole_training_set(tmp_path):
                                                         abs=1e-6)  # (XGBoost records six digits)
 
 
+def test_every_xgboost_worker_raises_when_one_workers_inputs_fail(tmp_path):
+    """Of two XGBoost workers, one has a label of 2. It raised metricc's error and left; the other, waiting in the
+    all-reduce of the counts, failed with XGBoost's lost-connection error (or, had the first kept its connection,
+    would have waited for ever). Now both agree, in one all-reduce of a flag, before their sums meet: the worker
+    at fault raises its own error, the other that another worker's inputs failed; then both go on in step."""
+    pytest.importorskip("xgboost")
+    from xgboost.tracker import RabitTracker
+
+    tracker = RabitTracker(host_ip="127.0.0.1", n_workers=2)
+    tracker.start()
+    arguments = json.dumps(tracker.worker_args())
+    command = [sys.executable, str(WORKER.parent / "xgboost_failing_worker.py")]
+    processes = [subprocess.Popen([*command, str(tmp_path / f"worker{k}.json"), arguments],
+                                  env={**os.environ, "OMP_NUM_THREADS": "1"}, stderr=subprocess.PIPE, text=True)
+                 for k in range(2)]
+    for process in processes:
+        _, stderr = process.communicate(timeout=120)  # a hang fails here
+        assert process.returncode == 0, stderr
+    tracker.wait_for()
+    outcomes = [json.loads((tmp_path / f"worker{k}.json").read_text()) for k in range(2)]
+    messages = {call: [o[call] for o in outcomes] for call in ("objective", "eval_metric", "after")}
+    for call in ("objective", "eval_metric"):
+        assert {m.startswith("Expected labels in [0, 1], but row 3 holds 2") for m in messages[call]} == {True, False}
+        assert any(m.startswith("the inputs of another worker failed") for m in messages[call]), messages[call]
+    assert messages["after"] == ["ok", "ok"]
+
+
 @pytest.mark.parametrize("source", ["metricc", "emitted module"])
 def test_distributed_lightgbm_objectives_warn_that_each_machine_sees_its_own_rows(tmp_path, source):
     """Two machines of a data-parallel LightGBM training (on this machine, as lightgbm.dask starts them): LightGBM
