@@ -718,9 +718,11 @@ class SoftConfusionFunction(torch.autograd.Function):
             summary = torch.empty(0, dtype=scalar_dtype, device=input.device)
         else:  # under sync: how many processes failed a check, and the global total weight; the largest count
             extra = [failed] if failed is not None else []
-            summary = summary.to(scalar_dtype, copy=True)
             if largest is not None and len(summary) == 6:  # the weights' extremes as given, for the checks' message
+                summary = summary.to(scalar_dtype, copy=True)
                 summary[2::3] *= largest.to(scalar_dtype)
+            else:
+                summary = summary.to(scalar_dtype)
             summary = torch.cat([summary, *extra, counts.sum().reshape(1), counts.amax().reshape(1)])
         ctx.mark_non_differentiable(summary)
         if running is not None:
