@@ -45,8 +45,8 @@ MAX_WEIGHT = 1e100
 # float64 numbers per block of rows (twice as many float32): a block's twelve buffers (1.5 MiB) stay in a core's
 # own (L2) cache; blocks four times this size, which spill out of it, make the booster's float32 call 17 % slower
 BLOCK = 1 << 14
-# rows per matrix product (outer_dots): OpenBLAS computes a dot of more than 10,000 numbers, or a matrix product of
-# more than 262,144 multiplications, with its worker threads; float32 products are shorter (DOT // 4), so that each
+# rows per dot product (outer_dots): OpenBLAS computes a dot of more than 10,000 numbers (or a matrix product of more
+# than 262,144 multiplications) with its worker threads; float32 dot products are shorter (DOT // 4), so that each
 # sums few enough numbers in float32 before float64 takes over
 DOT = 4096
 # the booster's call computes in float32 with the bound Hessian when every sample weight lies in this range
@@ -356,11 +356,12 @@ def sigmoids(x, out=None, scale=1.0, shift=0.0, probability=False):
 
 def outer_dots(a, b):
     """The sums over the rows of a_i * b_j for each pair of a's arrays a_i and b's b_j, column by column: for a of
-    shape (k, rows, C) and b (m, rows, C), an array (k, m, C), float64. Batched matrix products over DOT rows at a
-    time (DOT // 4 in float32; the products are then summed in float64): each a k x DOT by DOT x m product, small
-    enough for OpenBLAS to compute on the calling thread (a larger one wakes its worker threads, which then spin on
-    the cores the booster's own threads need); in float32 at a block of rows, twice the speed of one dot product
-    per pair (numpy.vecdot)."""
+    shape (k, rows, C) and b (m, rows, C), an array (k, m, C), float64. Dot products over DOT rows at a time (DOT //
+    4 in float32, whose sums run in float32; the runs' results are then summed in float64), all of a block's in one
+    broadcast numpy.vecdot call, each short enough for OpenBLAS to compute on the calling thread (a longer one wakes
+    its worker threads, which then spin on the cores the booster's own threads need). One call costs what one
+    batched matrix product (k x DOT by DOT x m per run) costs in Python, and its dot products cost less than the
+    small matrix products (the binary call 10-13 % faster on an AMD EPYC machine)."""
     count, write = products(a, b)
     partial = numpy.empty((count, a.shape[2], a.shape[0], b.shape[0]), numpy.result_type(a, b))
     write(partial)
@@ -389,15 +390,16 @@ def _chunked(a, b):
     def chunks(v):  # (chunks, C, count, size)
         return v[..., :full].reshape(v.shape[:2] + (full // size, size)).transpose(2, 0, 1, 3)
 
-    a_full, b_full = chunks(a), chunks(b).swapaxes(-1, -2)
-    a_tail, b_tail = a[..., full:], b[..., full:].swapaxes(-1, -2)
+    # (.., k, 1, size) against (.., 1, m, size): every pair's dot product of each run
+    a_full, b_full = chunks(a)[..., None, :], chunks(b)[..., None, :, :]
+    a_tail, b_tail = a[..., None, full:], b[..., None, :, full:]
     count = full // size
 
     def write(out):
         if full:
-            numpy.matmul(a_full, b_full, out=out[:count])
+            numpy.vecdot(a_full, b_full, out=out[:count])
         if full < rows:
-            numpy.matmul(a_tail, b_tail, out=out[count])
+            numpy.vecdot(a_tail, b_tail, out=out[count])
 
     return count + (full < rows), write
 
