@@ -241,14 +241,17 @@ def test_per_label_numbers_keep_the_smaller_of_the_two(dtype, positive, negative
     assert np.all(np.abs(out - want) <= 1.5 * np.spacing(np.abs(want).astype(dtype)))
 
 
+@pytest.mark.parametrize("numpy_version", [2, 1])
 @pytest.mark.parametrize("columns", [1, 3])
-def test_outer_dots_are_the_sums_of_the_products(monkeypatch, columns):
+def test_outer_dots_are_the_sums_of_the_products(monkeypatch, columns, numpy_version):
     """outer_dots sums the products of each pair of arrays over the rows, column by column, in products of DOT rows
     (full ones and a short one), for arrays as the kernel lays them out and for views whose rows are not adjacent
-    in memory (the multi-class one-hot columns)."""
+    in memory (the multi-class one-hot columns); also with NumPy 1, which has no numpy.vecdot."""
     from metricc import boost_kernel
 
     monkeypatch.setattr(boost_kernel, "DOT", 4)
+    if numpy_version == 1:
+        monkeypatch.delattr(np, "vecdot", raising=False)
     rng = np.random.default_rng(0)
     for rows in (3, 4, 11, 12):
         a, b = rng.normal(size=(2, rows, columns)), rng.normal(size=(3, rows, columns))
@@ -260,12 +263,15 @@ def test_outer_dots_are_the_sums_of_the_products(monkeypatch, columns):
             assert np.all(np.abs(got - want) <= 1e-14 * size)
 
 
-def test_float32_outer_dots_add_up_in_float64():
+@pytest.mark.parametrize("numpy_version", [2, 1])
+def test_float32_outer_dots_add_up_in_float64(monkeypatch, numpy_version):
     """float32 rows are summed in products of DOT // 4 rows, whose results add up in float64: a product of 2^30
     and 976 of 1 (each exact in float32) sum to exactly 2^30 + 976 plus the short tail, which float32 (steps of
     128 there) cannot hold."""
     from metricc import boost_kernel
 
+    if numpy_version == 1:
+        monkeypatch.delattr(np, "vecdot", raising=False)
     size = boost_kernel.DOT // 4
     a = np.full((1, size * 977 + 3, 1), 2.0 ** -10, np.float32)
     a[:, :size] = 2.0 ** 30 / size
