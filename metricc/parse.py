@@ -583,6 +583,9 @@ class _Lower(Transformer):
                                        "bits; write it as a decimal number", meta)
             if _long_fraction(exponent):
                 raise self.scope.error(f"the constant {_LONG_FRACTION}", meta)
+            if _costly_root(base, exponent):
+                raise self.scope.error(f"the exact value of this power of a constant needs a number of more than "
+                                       f"{MAX_CONSTANT_BITS} bits factored; write its value as a decimal number", meta)
         return self._bounded(base**exponent, meta)
 
 
@@ -624,6 +627,35 @@ def _decades(value: sp.Rational) -> float:
 
 def _bits(value: sp.Rational) -> int:
     return max(abs(value.p).bit_length(), value.q.bit_length())
+
+
+def _costly_root(base: sp.Expr, exponent: sp.Expr) -> bool:
+    """Whether SymPy's exact value of a constant `base` to a fractional power would factor a number of more than
+    MAX_CONSTANT_BITS bits. For each rational factor r**e of the base, with e * exponent = p/q, it takes perfect
+    powers out of r's numerator and denominator by trial division (primes below 2**15), and raises what division
+    leaves to up to min(q - 1, |p|) before it factors that power in turn (a primality test on it took hours for
+    (2*3*125*(10**96 + 7))**0.997)."""
+    if not (exponent.is_Rational and not exponent.is_Integer):
+        return False
+    for factor, power in base.as_powers_dict().items():
+        total = power * exponent
+        if factor.is_Rational and total.is_Rational and not total.is_Integer:
+            spread = min(total.q - 1, abs(total.p))
+            if any(_rough_part(abs(n)).bit_length() * spread > MAX_CONSTANT_BITS
+                   for n in (factor.p, factor.q) if n.bit_length() * spread > MAX_CONSTANT_BITS):
+                return True
+    return False
+
+
+def _rough_part(n: int) -> int:
+    """n without its prime factors below 2**15 (what SymPy's trial division leaves of it)."""
+    for prime in sp.sieve.primerange(2, 2**15):
+        if n % prime == 0:
+            while n % prime == 0:
+                n //= prime
+            if n == 1:
+                break
+    return n
 
 
 def _not_real(value: sp.Expr) -> bool:

@@ -199,6 +199,13 @@ BAD_FORMULAS = [
      "numerator over 10,000 (1.000001 is 1000001/1000000); write its value as a decimal number", 6),
     ("TP/N*sqrt(beta^1.000001)", {"beta": 1.234567}, "numerator over 10,000", 11),
     ("exp(800)*TP/N", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 1),
+    # SymPy factors what trial division leaves of a constant raised to up to 996 here: a primality test of a number
+    # of 300,000 bits (hours); a parameter of 53 bits raised so, in the fuzz tests, hung too
+    ("TP/(TP+FP) * (2*3*125*1" + "0" * 95 + "7)**0.997", {}, "the exact value of this power of a constant needs a "
+     "number of more than 4096 bits factored; write its value as a decimal number", 14),
+    ("TP/N*((1" + "0" * 95 + "7)**0.5)**0.997", {}, "needs a number of more than 4096 bits factored", 6),
+    ("TP/N*abs(alpha)**0.997", {"alpha": -9.536251800802425e142}, "needs a number of more than 4096 bits factored",
+     6),
     ("TP/N - exp(-700)", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 8),
     ("exp(exp(1e50))*TP/N", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 5),
     ("exp(300)*exp(400)*TP/N", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 1),
