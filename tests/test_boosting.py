@@ -1405,12 +1405,14 @@ def test_multiclass_calls_rescale_and_read_float32_margins():
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7 * np.abs(expected).max())
 
 
-def test_multiclass_blocks_give_the_one_block_result(monkeypatch):
+@pytest.mark.parametrize("hessian", ["gauss-newton", "exact", "abs", "clip"])
+def test_multiclass_blocks_give_the_one_block_result(monkeypatch, hessian):
     from metricc import boost_kernel
 
-    _, objective, z, y, w = _multiclass("jaccard", "macro", None, n=50)
+    _, objective, z, y, w = _multiclass("jaccard", "macro", None, n=50, hessian=hessian)
     whole = objective(y, z, w)
-    monkeypatch.setattr(boost_kernel, "BLOCK", 4 * 3)  # three rows a block
+    assert 50 * 4 <= boost_kernel.CLASS_BLOCK  # one block above
+    monkeypatch.setattr(boost_kernel, "CLASS_BLOCK", 4 * 3)  # three rows a block, a short last one
     for got, expected in zip(objective(y, z, w), whole):
         np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-7 * np.abs(expected).max())
 
