@@ -335,6 +335,23 @@ def test_a_booster_call_computes_in_float32_within_its_tolerance(monkeypatch, fo
             assert_float32_call(g, e, L)
 
 
+@pytest.mark.parametrize("constant", ["1e20", "1e37"])
+def test_a_fixed_scale_call_whose_products_pass_float32_computes_in_float64(constant):
+    """At the fixed scale (mean_hessian=None) the kernel multiplies the coefficients by L S (the curvatures by
+    L^2 S): for `1e37*FP + FN` on 200 rows (b L S ~ 1.5e41) that passes float32's range although every output
+    fits in it, so the call computes in float64 and returns its outputs rounded to float32 (in float32 it
+    raised that they pass float32's range); at 1e20 (b L^2 S ~ 1e26, below LARGEST_PRODUCT) it stays in
+    float32."""
+    rng = np.random.default_rng(0)
+    z, y = rng.normal(size=200).astype(np.float32), (rng.random(200) < 0.3).astype(np.float32)
+    objective = compile_metric(f"minimize: {constant}*FP + FN").to_xgboost(mean_hessian=None)
+    got = objective(y, z)
+    assert objective._scratch().work.dtype == (np.float64 if constant == "1e37" else np.float32)
+    for g, e in zip(got, objective.gradient_and_hessian(z.astype(float), y.astype(float))):
+        assert g.dtype == np.float32 and np.isfinite(g).all()
+        np.testing.assert_allclose(g, e, rtol=0, atol=1e-6 * np.abs(e).max())
+
+
 @pytest.mark.parametrize("formula, columns", [("f1", 1), ("mcc", 1), ("balanced_accuracy", 1), ("f1", 3)])
 @pytest.mark.parametrize("L, threshold", [(73.0, 0.5), (73.0, 0.2), (15.0, 0.5)])
 def test_a_float32_booster_call_on_margins_far_out_makes_no_subnormal_numbers(formula, columns, L, threshold):
