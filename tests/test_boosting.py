@@ -622,6 +622,9 @@ def test_xgbclassifier_given_the_train_params_is_named():
         warnings.simplefilter("error")
         compile_metric("f1", threshold=0.2).to_xgboost()(y, np.zeros(300))  # the raw score 0 is the steep point
         objective(y, np.full(300, 0.01))  # near it
+        flat = np.full(300, 2.0)
+        flat[1::18] = 0.0  # the raw scores it samples first (every 18th) are flat, not all: no start to tell
+        compile_metric("f1").to_lightgbm()(y, flat)
 
 
 @pytest.mark.parametrize("L, threshold", [(73.0, 0.5), (10.0, 0.7), (73.0, 0.2), (3.0, 0.5)])
@@ -1139,6 +1142,35 @@ def _separable(n=600, seed=0):
     X = rng.normal(size=(n, 3))
     y = (X[:, 0] + 0.5 * X[:, 1] + 0.3 * rng.normal(size=n) > 1.2).astype(int)
     return X, y
+
+
+@pytest.mark.parametrize("booster", ["xgboost", "lightgbm"])
+def test_the_sample_weights_of_the_boosters_data_are_taken(booster):
+    """Both boosters pass the objective and eval_metric their data (a DMatrix, a Dataset), which holds the sample
+    weights: those calls equal the direct ones with the weights, and differ from the unweighted ones."""
+    library = pytest.importorskip(booster)
+    rng = np.random.default_rng(3)
+    X, y, z = rng.normal(size=(300, 2)), (rng.random(300) < 0.3).astype(float), rng.normal(0, 0.05, 300)
+    w = rng.uniform(0.1, 5, 300).astype(np.float32).astype(float)  # as the data keeps them
+    objective = getattr(compile_metric("f1"), f"to_{booster}")()
+    data = library.DMatrix(X, y, weight=w) if booster == "xgboost" else \
+        library.Dataset(X, y, weight=w, free_raw_data=False).construct()
+    for got, weighted, unweighted in zip(objective(z, data), objective(y, z, w), objective(y, z)):
+        np.testing.assert_array_equal(got, weighted)
+        assert not np.allclose(got, unweighted)
+    value = objective.eval_metric(z, data)[1]
+    assert value == objective.evaluate(z, y, w) != objective.evaluate(z, y)
+
+
+def test_a_raw_score_of_0_predicts_positive():
+    """A raw score r predicts positive from r >= 0 (the margin reaches logit(threshold)) in predict() and in the
+    evaluation alike: every raw score starts at 0, where both count every sample positive."""
+    metric = compile_metric("f1", threshold=0.3)
+    objective = metric.to_xgboost()
+    y, z = np.array([1.0, 0, 0, 1, 0]), np.array([0.0, 0.0, -1e-300, 1e-300, -1.0])
+    assert objective.predict(z).tolist() == [1, 1, 0, 1, 0]
+    assert objective.evaluate(z, y) == pytest.approx(1 - metric.score(objective.predict(z), y))
+    assert objective.evaluate(np.zeros(5), y) == pytest.approx(1 - metric.score(np.ones(5), y))
 
 
 def test_xgboost_both_apis():
