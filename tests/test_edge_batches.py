@@ -69,6 +69,7 @@ INPUT_ERRORS = [
     ("negative weight", np.zeros(2), np.array([0.0, 1.0]), np.array([1.0, -1.0]), True, "non-negative"),
     ("all-zero weights", np.zeros(2), np.array([0.0, 1.0]), np.zeros(2), True, "positive entry"),
     ("weight of another shape", np.zeros(2), np.array([0.0, 1.0]), np.ones(3), True, "sample_weight"),
+    ("(n, 1) weights against (n,)", np.zeros(2), np.array([0.0, 1.0]), np.ones((2, 1)), True, "sample_weight"),
     ("probability above 1", np.array([0.5, 1.5]), np.array([0.0, 1.0]), None, False, "probabilities in [0, 1]"),
 ]
 

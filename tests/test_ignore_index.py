@@ -226,6 +226,15 @@ def test_an_ignore_label_the_target_type_cannot_hold_matches_nothing(backend, ta
         call(backend, metric, z, target)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_a_float16_target_is_compared_with_the_ignore_label_exactly(backend):
+    """ignore_index=2049 with float16 targets, which cannot hold 2049: compared in float16, 2049 would round to
+    2048 and silently leave out a 2048, which is a target out of range."""
+    metric = compile_metric("f1", ignore_index=2049)
+    with pytest.raises(MetriccError, match="2048"):
+        call(backend, metric, np.zeros(4), np.array([0, 1, 2048, 1], dtype=np.float16))
+
+
 # -- multi-label: an element (a sample's label) is left out, the sample's other labels stay ----------------------
 
 def multilabel_batch(seed, n=60, C=3):

@@ -58,6 +58,23 @@ def test_float32_gradients_equal_float64(batch, n):
     assert worst and max(worst.values()) <= 1e-4, worst
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_confident_float32_logits_keep_their_gradient(backend):
+    """Logits of +-30 in float32, where sigmoid(z) rounds to 1 (or its complement to 0): the slope p (1 - p) is
+    computed from sigmoid(-|z|), so their gradient (~2.5e-28) is float64's, not 0."""
+    z, y = np.array([30.0, -30.0, 0.1, -0.2]), np.array([1.0, 0.0, 1.0, 0.0])
+    metric = compile_metric("f1")
+    if backend == "numpy":
+        grad = metric.loss_and_grad(z.astype(np.float32), y.astype(np.float32))[1]
+    else:
+        x = torch.tensor(z, dtype=torch.float32, requires_grad=True)
+        metric.to_torch(pure=True)(x, torch.tensor(y, dtype=torch.float32)).backward()
+        grad = x.grad.numpy()
+    expected = metric.loss_and_grad(z, y)[1]
+    assert np.all(grad[:2] != 0)
+    np.testing.assert_allclose(grad, expected, rtol=1e-5)
+
+
 def test_balanced_accuracy_without_negatives_has_a_float32_gradient():
     z, y = torch.randn(64, generator=torch.Generator().manual_seed(0)), torch.ones(64)
     grad = _torch_grad(compile_metric("balanced_accuracy").to_torch(pure=True), z, y)
