@@ -81,7 +81,7 @@ def test_balanced_accuracy_without_negatives_has_a_float32_gradient():
     assert grad.abs().max() > 0
 
 
-@pytest.mark.parametrize("path", ["eager", "numpy"])
+@pytest.mark.parametrize("path", ["eager", "numpy", "jax"])
 def test_small_counts_keep_their_digits_in_float32_at_n_1e7(path):
     n = 10_000_000
     rng = np.random.default_rng(0)
@@ -91,6 +91,10 @@ def test_small_counts_keep_their_digits_in_float32_at_n_1e7(path):
     metric = compile_metric("minimize: FP + FN")
     if path == "numpy":
         value, reference = metric.loss_and_grad(z, y)[0], metric.loss_and_grad(z.astype(np.float64), y)[0]
+    elif path == "jax":  # float32 (without x64), against NumPy's float64
+        jax = pytest.importorskip("jax")
+        value = float(metric.to_jax()(jax.numpy.asarray(z), jax.numpy.asarray(y)))
+        reference = metric.loss_and_grad(z.astype(np.float64), y)[0]
     else:
         module = metric.to_torch(pure=True)
         value = module(torch.from_numpy(z), torch.from_numpy(y)).item()
