@@ -13,6 +13,7 @@ import time
 import tracemalloc
 from fractions import Fraction
 
+import jax
 import numpy as np
 import pytest
 import torch
@@ -54,7 +55,9 @@ def test_float32_gradients_equal_float64(batch, n):
         g32 = _torch_grad(module, zt.float(), yt.float()).numpy()
         n32 = metric.loss_and_grad(z.astype(np.float32), y.astype(np.float32))[1]
         n64 = metric.loss_and_grad(z, y)[1]
-        worst[name] = max(_relative(g32, g64), _relative(n32, n64))
+        j32 = np.asarray(jax.grad(metric.to_jax())(jax.numpy.asarray(z, jax.numpy.float32),
+                                                   jax.numpy.asarray(y, jax.numpy.float32)))
+        worst[name] = max(_relative(g32, g64), _relative(n32, n64), _relative(j32, n64))
     assert worst and max(worst.values()) <= 1e-4, worst
 
 
