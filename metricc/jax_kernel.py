@@ -13,13 +13,15 @@ Data parallel (jax.pmap, shard_map): with `axis_name`, the counts are summed ove
 its rows' share of the whole batch's gradient: lax.pmean of the devices' gradients, the usual data-parallel step,
 gives the whole batch's gradient (as torch's sync=True and DistributedDataParallel do).
 
-This module imports only JAX: metricc copies it into the modules it emits.
+This module imports only JAX (and NumPy, which JAX requires): metricc copies it into the modules it emits.
 """
 
+import types
 import warnings
 
 import jax
 import jax.numpy as jnp
+import numpy
 
 from metricc.multiclass_math import average, element_weights, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
@@ -120,6 +122,49 @@ def _warn_if_light(total, eps, warning):
     message = light_weights(total, eps)
     if message:
         warnings.warn(message, warning, stacklevel=caller_level(__file__))
+
+
+# the count proportions (TP, FP, FN, TN) at which float32_count_limit() evaluates a formula
+_PROPORTIONS = ((0.25, 0.25, 0.25, 0.25), (0.05, 0.05, 0.1, 0.8), (0.4, 0.1, 0.1, 0.4), (0.01, 0.3, 0.01, 0.68))
+
+
+def float32_count_limit(scalars, eps):
+    """The largest total weight (a power of ten, from 1e6 up; inf if none) below which `scalars` (the generated
+    JAX function), evaluated in float32 as the loss evaluates it without x64, keeps its loss and coefficients
+    within 1e-3 of their float64 values at counts in a few proportions (_PROPORTIONS). Beyond, a power of the
+    counts in its partials overflows float32, which can make a coefficient 0 without any NaN (Cohen's kappa
+    past about 1e10). The float64 values come from the same generated code run by NumPy."""
+    totals = 10.0 ** numpy.arange(6, 39)
+    counts = numpy.array(_PROPORTIONS).T[:, :, None] * totals  # (4, proportions, totals)
+    function = getattr(scalars, "function", scalars)  # (metricc's wrapper that pickles it, or the function)
+    reference = types.FunctionType(function.__code__, {**function.__globals__, "jnp": numpy})
+    with numpy.errstate(all="ignore"):
+        wide = [numpy.broadcast_to(numpy.asarray(v, numpy.float64), counts.shape[1:])
+                for v in reference(*(c + eps for c in counts))]
+    with jax.ensure_compile_time_eval():  # also where the loss is being traced (jax.jit): on constants
+        narrow = [numpy.broadcast_to(numpy.asarray(v, numpy.float64), counts.shape[1:])
+                  for v in scalars(*(jnp.asarray(c + eps, jnp.float32) for c in counts))]
+    with numpy.errstate(all="ignore"):
+        close = [numpy.abs(n - w) <= 1e-3 * numpy.abs(w) for n, w in zip(narrow, wide) if numpy.isfinite(w).all()]
+    bad = ~numpy.logical_and.reduce(close, axis=0).all(axis=0) if close else numpy.zeros(len(totals), bool)
+    return float(totals[numpy.argmax(bad)] / 10) if bad.any() else float("inf")
+
+
+def _check_heavy(loss, total, dtype, traced):
+    """Refuses (where `total`, the batch's total weight, can be read; else into `traced`) a float32 batch whose
+    weights pass the formula's float32_count_limit (worked out once per loss)."""
+    if dtype != jnp.float32:
+        return
+    if loss.__dict__.get("_count_limit") is None:
+        loss._count_limit = float32_count_limit(loss.scalars, loss.eps)
+    limit = loss._count_limit
+    if limit == float("inf"):
+        return
+    if _fails(total <= limit, traced):
+        raise loss.error(f"the sample weights add up to {float(total):.3g}, beyond {limit:.3g}, where the partials "
+                         f"of the {loss.name} loss overflow float32, in which JAX evaluates the formula for float32 "
+                         f"input: scale the weights down (a ratio such as F1 does not change), or enable x64 "
+                         f"(jax.config.update('jax_enable_x64', True)) and pass float64 input")
 
 
 def _numbers(values, name, error):
@@ -280,6 +325,7 @@ class SoftConfusionLoss(_Pickled):
         total = w.sum()
         if not _traced(total):
             _warn_if_light(float(total), self.eps, self.warning)
+        _check_heavy(self, total, x.dtype, traced)
 
     def _check_input(self, x, traced=None):
         if _fails(jnp.isfinite(x), traced):
@@ -428,6 +474,7 @@ class MultiSoftConfusionLoss(_Pickled):
             total = w.sum()
             if not _traced(total):
                 _warn_if_light(float(total), self.eps, self.warning)
+            _check_heavy(self, total, z.dtype, traced)
         loss = _mapped(self._loss, self.axis_name, self.error)(z, y, w)
         if check and _fails(jnp.isfinite(loss)):
             raise self.error(nonfinite_message(self.name, per_class=True, dtype=loss.dtype.name))

@@ -34,6 +34,34 @@ def _close(value, expected, grad, expected_grad, dtype):
     assert np.abs(grad - expected_grad).max() <= grad_tol * scale
 
 
+@pytest.mark.parametrize("name", sorted(CATALOG_SCORES))
+def test_float32_weights_up_to_the_count_limit_are_exact_and_beyond_it_refused(name):
+    """For float32 input (without x64) JAX evaluates the formula in float32: past a limit of the total weight, a
+    power of the counts in a partial overflows, and the gradient came out wrong without an error (Cohen's kappa:
+    100 % off for weights adding up to 1e10; F1 38 % off at 1e20). The loss works out each formula's limit once
+    (float32_count_limit); up to it the gradient equals NumPy's float64 one, beyond it the eager loss refuses the
+    batch (scale the weights down, or x64) and a jitted one is NaN."""
+    from metricc.jax_kernel import float32_count_limit
+
+    params = CATALOG_SCORES[name][0]
+    metric = compile_metric(name, **params)
+    loss = metric.to_jax()
+    limit = float32_count_limit(loss.scalars, loss.eps)
+    z, y = np.random.default_rng(4).normal(size=32).astype(np.float32), np.tile([0.0, 1.0], 16).astype(np.float32)
+    weight = min(limit, 1e30) / 32
+    grad = jax.grad(lambda t: loss(t, y, jnp.full(32, weight, jnp.float32)))(jnp.asarray(z))
+    expected = metric.loss_and_grad(z.astype(float), y.astype(float), np.full(32, weight))[1]
+    assert np.abs(np.asarray(grad) - expected).max() <= 1e-5 * np.abs(expected).max()
+    if limit < 1e37:
+        heavy = jnp.full(32, 20 * weight, jnp.float32)
+        with pytest.raises(MetriccError, match="scale the weights down.*enable x64"):
+            loss(z, y, heavy)
+        assert np.isnan(jax.jit(loss)(z, y, heavy))
+        assert np.isnan(jax.jit(jax.grad(loss))(jnp.asarray(z), y, heavy)).all()
+    if name == "cohen_kappa":
+        assert limit == 1e9
+
+
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", sorted(CATALOG_SCORES))
 def test_binary_catalog_equals_numpy(name, dtype):
