@@ -45,9 +45,9 @@ MAX_WEIGHT = 1e100
 # float64 numbers per block of rows (twice as many float32): a block's twelve buffers (1.5 MiB) stay in a core's
 # own (L2) cache; blocks four times this size, which spill out of it, make the booster's float32 call 17 % slower
 BLOCK = 1 << 14
-# float64 numbers per block of rows in a multi-class call, whose blocks pass over their rows some 80 times with a
-# new temporary array each time: four times BLOCK (the call 17-24 % faster at C = 3 and 10 than with BLOCK; with
-# 16 times BLOCK, out of the cache, 20 % slower)
+# float64 numbers per block of rows in a multi-class call, whose blocks pass over their rows some 90 times, most
+# with a new temporary array: four times BLOCK (the call 13 % and 26 % faster at C = 3 and 10 than with BLOCK,
+# timed alternating in one process on an AMD EPYC VM; with twice this, 10-12 % slower again)
 CLASS_BLOCK = 1 << 16
 # rows per dot product (outer_dots): OpenBLAS computes a dot of more than 10,000 numbers (or a matrix product of more
 # than 262,144 multiplications) with its worker threads; float32 dot products are shorter (DOT // 4), so that each

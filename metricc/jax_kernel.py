@@ -129,11 +129,11 @@ _PROPORTIONS = ((0.25, 0.25, 0.25, 0.25), (0.05, 0.05, 0.1, 0.8), (0.4, 0.1, 0.1
 
 
 def float32_count_limit(scalars, eps):
-    """The largest total weight (a power of ten, from 1e6 up; inf if none) below which `scalars` (the generated
-    JAX function), evaluated in float32 as the loss evaluates it without x64, keeps its loss and coefficients
-    within 1e-3 of their float64 values at counts in a few proportions (_PROPORTIONS). Beyond, a power of the
-    counts in its partials overflows float32, which can make a coefficient 0 without any NaN (Cohen's kappa
-    past about 1e10). The float64 values come from the same generated code run by NumPy."""
+    """The largest total weight (a power of ten, at least 1e5; inf where none up to 1e38 fails) up to which
+    `scalars` (the generated JAX function), evaluated in float32 as the loss evaluates it without x64, keeps its
+    loss and coefficients within 1e-3 of their float64 values at counts in a few proportions (_PROPORTIONS).
+    Beyond, a power of the counts in its partials overflows float32, which can make a coefficient 0 without any
+    NaN (Cohen's kappa past about 1e10). The float64 values come from the same generated code run by NumPy."""
     totals = 10.0 ** numpy.arange(6, 39)
     counts = numpy.array(_PROPORTIONS).T[:, :, None] * totals  # (4, proportions, totals)
     function = getattr(scalars, "function", scalars)  # (metricc's wrapper that pickles it, or the function)
