@@ -423,6 +423,17 @@ def softmax(x, out=None):
     return e
 
 
+def _first_largest(x):
+    """A float64 mask of x's shape (C, n), 1 at the first largest entry of each column and 0 elsewhere (one a
+    column, ties included), in a few passes a class (numpy.argmax along the classes took 20 times a pass)."""
+    largest = x == x.max(axis=0)
+    seen = largest[0].copy()
+    for row in largest[1:]:
+        row &= ~seen
+        seen |= row
+    return largest.astype(numpy.float64)
+
+
 def _pooled(counts):
     """The sum of an array of counts as a NumPy float64 (its one element as it is: no reduction's call)."""
     return counts[0] if counts.size == 1 else numpy.float64(counts.sum())
@@ -966,31 +977,58 @@ class BoostObjective:
             g_k = sum_j G_j D_kj,   h_k = sum_j v_j D_kj^2 + sum_j G_j d^2 yh_j / d z_k^2
 
         (the classes' losses are separate functions of their own counts, so no cross term enters). Each sum over
-        j reduces to a few sums over the row (docs/boosting.md, "Multi-class")."""
+        j reduces to a few sums over the row (docs/boosting.md, "Multi-class"), taken relative to the row's top
+        entry T (the same in p and yh): G_j - G_T in place of G_j (sum_j D_kj = 0), and 1 - p_T - t_T, t_T = yh_T -
+        s and p_T - s as sums of the other entries' terms, so that nothing cancels where p_T or yh_T rounds to 1."""
         a, b, q_a, q_b = coefficients
         h = self.L / 2
+        top = _first_largest(p)  # 1 at the top entry, else 0 (masks as numbers: 5-10x numpy.where's speed)
+        others = 1 - top
 
         def class_sums(x):  # the sums over each sample's classes, (1, n)
             return x.sum(axis=0, keepdims=True)
+
+        def at_top(x):
+            return class_sums(x * top)
+
+        def put_top(x, value):  # value (1, n) into x's top entries
+            x *= others
+            x += value * top
 
         not_y, scratch = 1 - y, numpy.empty_like(y)
         scale = total if w is None else w * total  # S w
         r = _by_label(y, not_y, label_plan(a, b), scratch)
         r *= scale
-        r *= yh  # G_j yh_j
-        v = _by_label(y, not_y, label_plan(q_a, q_b), scratch)
-        v *= scale if w is None else scale * w
-        v *= yh
-        v *= yh  # v_j yh_j^2
+        r -= at_top(r)  # G_j - G_T
+        r *= yh  # (G_j - G_T) yh_j, 0 at the top
+        u = _by_label(y, not_y, label_plan(q_a, q_b), scratch)
+        u *= scale if w is None else scale * w
+        u *= yh
+        u *= yh  # v_j yh_j^2
+        u_top = at_top(u)
+        u *= others
+        # the rows' moments about the top entry, each a sum of the other entries' terms
+        p_top, yh_top = p.max(axis=0, keepdims=True), yh.max(axis=0, keepdims=True)  # yh keeps p's order
+        p_rest, yh_rest = p * others, yh * others
+        share = class_sums(p_rest)  # 1 - p_T
+        gap = p_top - p_rest  # p_T - p_m
+        rest = class_sums(p_rest * yh_rest)
+        gap *= yh_rest
+        lead = class_sums(gap)  # p_T - s
+        gap *= p_top - p_rest
+        variance = class_sums(gap) - lead * lead  # sum_m yh_m (p_m - s)^2
+        spare = class_sums(yh_rest)  # 1 - yh_T
+        not_t = share * spare + rest  # 1 - p_T - t_T
         s = class_sums(yh * p)
         t = yh - s
+        put_top(t, yh_top * share - rest)  # t_T = sum_m p_m (yh_T - yh_m)
         p2 = p * p
         mix = p + t
         mix *= -2
         mix += 1  # 1 - 2 (p + t)
         tt = t * t
 
-        def squares(u):  # sum_j u_j e_kj^2 = p2 (sum u p2 + 2 t sum u p + t^2 sum u + u (1 - 2 (p + t)))
+        def squares(u):  # sum_j u_j e_kj^2 = p2 (sum u p2 + 2 t sum u p + t^2 sum u + u (1 - 2 (p + t))), u_T = 0
             summed = u * mix
             summed += t * (2 * class_sums(u * p))
             summed += tt * class_sums(u)
@@ -999,20 +1037,31 @@ class BoostObjective:
             return summed
 
         r0, r1 = class_sums(r), class_sums(r * p)
-        spread = r - r1
-        grad = t * r0
-        numpy.subtract(spread, grad, out=grad)
+        d_p = yh * r0
+        numpy.subtract(r, d_p, out=d_p)  # yh_j (G_j - sum_m yh_m G_m)
+        d_p -= at_top(d_p)
+        grad = numpy.subtract(d_p, class_sums(p * d_p), out=out[0])
         grad *= p
-        grad = numpy.multiply(grad, h, out=out[0])  # h p (r - r1 - t r0)
-        curvature = squares(v)
+        grad *= h  # h p_k (dp_k - sum_j p_j dp_j)
+        curvature = squares(u)
+        e_top = yh + lead  # e_kT / p_k: p_T + t_k for k != T, 1 - p_T - t_T for k = T
+        put_top(e_top, not_t)
+        e_top *= e_top
+        e_top *= u_top
+        e_top *= p2
+        curvature += e_top
         curvature *= h * h
         tilt = p * -2
         tilt += 1
         tilt *= p  # p_k (1 - 2 p_k): d^2 p_j / d z_k^2 = tilt_k ([j = k] - p_j)
         d_mean = mix + t
-        d_mean *= yh  # yh (1 - 2 p - t)
-        d_mean += t * s
-        d_mean += class_sums(yh * p2)
+        d_mean += s  # 1 - 2 p - t + s
+        d_mean *= yh
+        d_mean += variance  # yh (1 - 2 p - t + s) + var = yh (1 - 2 p - t) + sum yh p2 + t s
+        # ... which at the top is sum_m yh_m x_m^2 - (sum_m yh_m x_m)^2, x_m = 1 - p_T + p_m (its O(1) terms cancel):
+        # each sum of terms of one sign, their difference at least yh_T times the first
+        yh_rest *= p2
+        put_top(d_mean, share * (share * spare + 2 * rest) + class_sums(yh_rest) - (share * spare + rest) ** 2)
         d_mean *= p2
         d_mean *= h * h
         tilt_t = tilt * t
@@ -1020,6 +1069,7 @@ class BoostObjective:
         d_mean += tilt_t  # of sum_m yh_m du_m
         bend = squares(r)
         bend *= h * h
+        spread = r - r1
         spread *= tilt
         spread *= h
         bend += spread  # + h tilt (r - r1)

@@ -109,10 +109,11 @@ def central_differences(f, z, h=1e-6):
     return grad
 
 
-def multiclass_f1_gradient_60_digits(z, labels, L, eps=1e-6):
+def multiclass_f1_gradient_60_digits(z, labels, L, eps=1e-6, order=1):
     """The gradient of the macro-F1 loss of task="multiclass" (yh = softmax(L/2 softmax(z)), counts smoothed by
     eps) at logits z (n, C), in 60-digit arithmetic (mpmath): the loss written out, differentiated numerically at
-    that precision. Exact to double precision even where float64 cancels (1 - yh of a confident class)."""
+    that precision. Exact to double precision even where float64 cancels (1 - yh of a confident class). With
+    order=2, the Hessian's diagonal (the second derivatives along each logit) instead."""
     import mpmath
 
     with mpmath.workdps(60):
@@ -134,7 +135,7 @@ def multiclass_f1_gradient_60_digits(z, labels, L, eps=1e-6):
         def moved(i, k, t):
             return [[t if (r, c) == (i, k) else v for c, v in enumerate(row)] for r, row in enumerate(rows)]
 
-        return np.array([[float(mpmath.diff(lambda t: loss(moved(i, k, t)), rows[i][k])) for k in range(C)]
+        return np.array([[float(mpmath.diff(lambda t: loss(moved(i, k, t)), rows[i][k], order)) for k in range(C)]
                          for i in range(n)])
 
 
