@@ -988,8 +988,11 @@ class BoostObjective:
         def class_sums(x):  # the sums over each sample's classes, (1, n)
             return x.sum(axis=0, keepdims=True)
 
+        def dots(x, v):  # class_sums(x * v) in one pass, without the product's array
+            return numpy.einsum("ij,ij->j", x, v)[None]
+
         def at_top(x):
-            return class_sums(x * top)
+            return dots(x, top)
 
         def put_top(x, value):  # value (1, n) into x's top entries
             x *= others
@@ -1012,14 +1015,14 @@ class BoostObjective:
         p_rest, yh_rest = p * others, yh * others
         share = class_sums(p_rest)  # 1 - p_T
         gap = p_top - p_rest  # p_T - p_m
-        rest = class_sums(p_rest * yh_rest)
+        rest = dots(p_rest, yh_rest)
         gap *= yh_rest
         lead = class_sums(gap)  # p_T - s
         gap *= p_top - p_rest
         variance = class_sums(gap) - lead * lead  # sum_m yh_m (p_m - s)^2
         spare = class_sums(yh_rest)  # 1 - yh_T
         not_t = share * spare + rest  # 1 - p_T - t_T
-        s = class_sums(yh * p)
+        s = dots(yh, p)
         t = yh - s
         put_top(t, yh_top * share - rest)  # t_T = sum_m p_m (yh_T - yh_m)
         p2 = p * p
@@ -1030,17 +1033,17 @@ class BoostObjective:
 
         def squares(u):  # sum_j u_j e_kj^2 = p2 (sum u p2 + 2 t sum u p + t^2 sum u + u (1 - 2 (p + t))), u_T = 0
             summed = u * mix
-            summed += t * (2 * class_sums(u * p))
+            summed += t * (2 * dots(u, p))
             summed += tt * class_sums(u)
-            summed += class_sums(u * p2)
+            summed += dots(u, p2)
             summed *= p2
             return summed
 
-        r0, r1 = class_sums(r), class_sums(r * p)
+        r0, r1 = class_sums(r), dots(r, p)
         d_p = yh * r0
         numpy.subtract(r, d_p, out=d_p)  # yh_j (G_j - sum_m yh_m G_m)
         d_p -= at_top(d_p)
-        grad = numpy.subtract(d_p, class_sums(p * d_p), out=out[0])
+        grad = numpy.subtract(d_p, dots(p, d_p), out=out[0])
         grad *= p
         grad *= h  # h p_k (dp_k - sum_j p_j dp_j)
         curvature = squares(u)
