@@ -1016,10 +1016,9 @@ class BoostObjective:
         share = class_sums(p_rest)  # 1 - p_T
         gap = p_top - p_rest  # p_T - p_m
         rest = dots(p_rest, yh_rest)
-        gap *= yh_rest
-        lead = class_sums(gap)  # p_T - s
-        gap *= p_top - p_rest
-        variance = class_sums(gap) - lead * lead  # sum_m yh_m (p_m - s)^2
+        weighted_gap = yh_rest * gap
+        lead = class_sums(weighted_gap)  # p_T - s
+        variance = dots(weighted_gap, gap) - lead * lead  # sum_m yh_m (p_m - s)^2
         spare = class_sums(yh_rest)  # 1 - yh_T
         not_t = share * spare + rest  # 1 - p_T - t_T
         s = dots(yh, p)
@@ -1063,8 +1062,7 @@ class BoostObjective:
         d_mean += variance  # yh (1 - 2 p - t + s) + var = yh (1 - 2 p - t) + sum yh p2 + t s
         # ... which at the top is sum_m yh_m x_m^2 - (sum_m yh_m x_m)^2, x_m = 1 - p_T + p_m (its O(1) terms cancel):
         # each sum of terms of one sign, their difference at least yh_T times the first
-        yh_rest *= p2
-        put_top(d_mean, share * (share * spare + 2 * rest) + class_sums(yh_rest) - (share * spare + rest) ** 2)
+        put_top(d_mean, share * (share * spare + 2 * rest) + dots(yh_rest, p2) - (share * spare + rest) ** 2)
         d_mean *= p2
         d_mean *= h * h
         tilt_t = tilt * t
