@@ -1428,6 +1428,21 @@ def test_multiclass_hessian_equals_torch_autograd():
     assert np.abs(hess - torch.diagonal(full).reshape(12, 4).numpy()).max() <= 1e-12 * np.abs(hess).max()
 
 
+def test_multiclass_rows_with_tied_top_entries_equal_torch_autograd():
+    """Rows whose largest margins tie (every margin equal, as at a booster's start; two classes tied for the top;
+    the top tied with a confident lead): the block takes its sums about one of the tied entries (the first), and
+    gradient and exact Hessian still equal torch autograd's."""
+    metric, objective, z, y, w = _multiclass("f1", "macro", None, n=12, hessian="exact")
+    z[0] = 0.0
+    z[1, :2] = z[1].max() + 1.0
+    z[2, 1:3] = z[2].max() + 25.0
+    full = torch.autograd.functional.hessian(_softmax_loss(metric, y, w), torch.tensor(z)).reshape(48, 48)
+    grad, hess = objective.gradient_and_hessian(z, y, w)
+    autograd = torch.func.grad(_softmax_loss(metric, y, w))(torch.tensor(z)).numpy()
+    assert np.abs(grad - autograd).max() <= 1e-12 * np.abs(grad).max()
+    assert np.abs(hess - torch.diagonal(full).reshape(12, 4).numpy()).max() <= 1e-12 * np.abs(hess).max()
+
+
 def test_multiclass_macro_f1_agrees_with_sklearn_on_hard_predictions():
     metric, objective, z, y, w = _multiclass("f1", "macro", None, n=200)
     value = objective.eval_metric(y.astype(np.float32), z.astype(np.float32))
