@@ -974,7 +974,8 @@ def test_the_objective_calls_blas_only_on_its_calling_thread():
     longer dot product or a matrix product of more than 262,144 multiplications (k x DOT x m, k at most 2 and m at
     most 4 here) with its worker threads, which then spin for a while and take the cores from the booster's own
     threads. With one dot product per block of 65,536 numbers, XGBoost rounds at n = 1e6 on two cores took 2.7 times
-    as long as with binary:logistic; with these, as long (benchmarks/bench_loss.py --tables rounds)."""
+    as long as with binary:logistic; with these, as long (benchmarks/bench_loss.py --tables rounds). numpy.einsum
+    without `optimize` runs its own loops, never BLAS (only its optimized path contracts through tensordot)."""
     from metricc import boost_kernel
 
     assert 2 * boost_kernel.DOT * 4 <= 262_144 and boost_kernel.DOT <= 10_000  # OpenBLAS's thresholds for threads
@@ -983,9 +984,13 @@ def test_the_objective_calls_blas_only_on_its_calling_thread():
     blas = [f"line {node.lineno}" for node in ast.walk(tree)
             if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult)
                 or isinstance(node, ast.Attribute) and node.attr in {"dot", "matmul", "vdot", "inner", "tensordot",
-                                                                      "vecdot", "einsum"})
+                                                                      "vecdot"})
             and not function.lineno <= node.lineno <= function.end_lineno]
     assert not blas, blas
+    einsums = [node for node in ast.walk(tree) if isinstance(node, ast.Call)
+               and isinstance(node.func, ast.Attribute) and node.func.attr == "einsum"]
+    optimized = [f"line {node.lineno}" for node in einsums if any(k.arg == "optimize" for k in node.keywords)]
+    assert not optimized, optimized
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
