@@ -425,13 +425,15 @@ def softmax(x, out=None):
 
 def _first_largest(x):
     """A float64 mask of x's shape (C, n), 1 at the first largest entry of each column and 0 elsewhere (one a
-    column, ties included), in a few passes a class (numpy.argmax along the classes took 17 times a pass)."""
-    largest = x == x.max(axis=0)
+    column, ties included), in a few passes a class (numpy.argmax along the classes took 17 times a pass), and
+    the columns' largest entries (1, n)."""
+    values = x.max(axis=0, keepdims=True)
+    largest = x == values
     seen = largest[0].copy()
     for row in largest[1:]:
         row &= ~seen
         seen |= row
-    return largest.astype(numpy.float64)
+    return largest.astype(numpy.float64), values
 
 
 def _pooled(counts):
@@ -982,7 +984,7 @@ class BoostObjective:
         s and p_T - s as sums of the other entries' terms, so that nothing cancels where p_T or yh_T rounds to 1."""
         a, b, q_a, q_b = coefficients
         h = self.L / 2
-        top = _first_largest(p)  # 1 at the top entry, else 0 (masks as numbers: where, copyto(where=) took 4-10x)
+        top, p_top = _first_largest(p)  # 1 at the top, else 0 (masks as numbers: where, copyto(where=) took 4-10x)
         others = 1 - top
 
         def class_sums(x):  # the sums over each sample's classes, (1, n)
@@ -1011,7 +1013,7 @@ class BoostObjective:
         u_top = at_top(u)
         u *= others
         # the rows' moments about the top entry, each a sum of the other entries' terms
-        p_top, yh_top = p.max(axis=0, keepdims=True), yh.max(axis=0, keepdims=True)  # yh keeps p's order
+        yh_top = yh.max(axis=0, keepdims=True)  # at p's top: yh keeps p's order
         p_rest, yh_rest = p * others, yh * others
         share = class_sums(p_rest)  # 1 - p_T
         gap = p_top - p_rest  # p_T - p_m
