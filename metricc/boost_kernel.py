@@ -98,6 +98,11 @@ BOOSTER_OBJECTIVES = {
                     ("probabilities", "multiclass")),
     "multi:softmax": ("classes", "multiclass"),
 }
+# the attribute a metricc objective gives each XGBoost booster it trains (its formula), saved with the model: the
+# booster's margins are the objective's raw scores r (positive from 0), whatever objective its configuration names
+MODEL_MARK = "metricc_objective"
+# what booster_scores() names the predictions of such a booster configured as a binary classifier: sigmoid(r)
+RAW_PROBABILITIES = "sigmoid of metricc's raw scores"
 
 
 def booster_scores(frame):
@@ -119,9 +124,13 @@ def booster_scores(frame):
             # called directly, eval_set predicts them by default, the logits of a model of the booster's own one
             caller = None if frame.f_back is None else frame.f_back.f_globals.get("__name__")
             if not margins or caller not in ("xgboost.callback", "xgboost.training"):
-                name = json.loads(local["self"].save_config())["learner"]["objective"]["name"]
-                if margins:  # a classifier's logits; else the raw scores of a custom objective (none is named)
-                    task = BOOSTER_OBJECTIVES.get(name, (None, None))[1]
+                booster = local["self"]
+                name = json.loads(booster.save_config())["learner"]["objective"]["name"]
+                kind, task = BOOSTER_OBJECTIVES.get(name, (None, None))
+                if booster.attr(MODEL_MARK) is not None:  # metricc's raw scores, or the configuration's transform
+                    name = (None if margins or kind not in ("probabilities", "classes") else
+                            RAW_PROBABILITIES if task == "binary" else name)
+                elif margins:  # a classifier's logits; else the raw scores of a custom objective (none is named)
                     name = {"binary": "binary:logitraw", "multiclass": "multi:softprob"}.get(task)
             break
         if module == "lightgbm.basic" and function == "__inner_eval":
@@ -190,8 +199,9 @@ def misread_metrics(booster, frame):
     probabilities, and so gets wrong (logloss, error at 0.5, ...), where the training evaluates any (validation
     sets: xgboost.train's evals, lightgbm.train's valid_sets, which may hold the training set; cv's folds):
     XGBoost's configured ones (none unless the parameters name them: objective.params disables the default; a
-    continued model keeps its own objective's), LightGBM's (its scikit-learn API names binary_logloss by
-    default)."""
+    continued model keeps its own objective's), unless its configuration names a classifier (objective.params'
+    binary:logistic, XGBClassifier's), whose transform gives the metrics sigmoid(r) or the softmax, as the model's
+    predict() does; LightGBM's (its scikit-learn API names binary_logloss by default)."""
     xgboost = type(booster).__module__.startswith("xgboost")
     module, sets = ("xgboost.training", "evals") if xgboost else ("lightgbm.engine", "valid_sets")
     while frame is not None and not (frame.f_globals.get("__name__") == module
@@ -200,7 +210,10 @@ def misread_metrics(booster, frame):
     if frame is None or frame.f_code.co_name == "train" and not frame.f_locals.get(sets):
         return []
     if xgboost:  # (error@0 counts a raw score above 0 as positive: the objective's own rule)
-        names = [m["name"] for m in json.loads(booster.save_config())["learner"]["metrics"]]
+        learner = json.loads(booster.save_config())["learner"]
+        if BOOSTER_OBJECTIVES.get(learner["objective"]["name"], (None,))[0] in ("probabilities", "classes"):
+            return []  # (error at 0.5 of sigmoid(r) is the objective's rule too)
+        names = [m["name"] for m in learner["metrics"]]
         return [n for n in names if n.split("@")[0] not in _RAW_SCORE_METRICS["xgboost"]
                 and not (n.startswith("error@") and _number(n[6:]) == 0)]
     params = getattr(booster, "params", None) or {}
@@ -658,6 +671,8 @@ class BoostObjective:
         if training is None or training in self.__dict__.setdefault("_started", weakref.WeakSet()):
             return False
         self._started.add(training)
+        if self.booster == "xgboost":
+            training.set_attr(**{MODEL_MARK: self.name})
         booster = "XGBoost" if self.booster == "xgboost" else "LightGBM"
         ignored = ignored_class_weights(training)
         if ignored:
@@ -710,9 +725,8 @@ class BoostObjective:
                               "objective: train from the start, or compile with a smaller L")
         return message + ("A model continued with xgb_model=? Its margins come from another objective: train from the "
                           "start, or compile with a smaller L; and leave base_score out of the parameters when "
-                          "continuing: XGBoost makes objective.params' base_score 0 the continued model's base score, "
-                          "under binary:logistic a probability, which moves every margin to about -14 before the "
-                          "trees' sum")
+                          "continuing: XGBoost makes objective.params' base_score (0.5, the raw score 0) the "
+                          "continued model's own, which moves every margin by the difference")
 
     def _flat_start(self, raw):
         """What to do when every raw score is `raw`, where the amplifier is flat (a booster's first round)."""
@@ -721,9 +735,9 @@ class BoostObjective:
                    f"{self.threshold:g} (L = {self.L:g}), where the objective cannot learn; start at 0: ")
         if self.booster == "lightgbm":
             return message + "pass objective.params (boost_from_average False) and no init_score, or init_score 0"
-        return message + ("with xgboost.train, pass {**objective.params, ...} (base_score 0, a raw score there; "
-                          "0.5 where the parameters do not set it); with XGBClassifier, whose base_score is a "
-                          "probability, pass base_score=0.5 (objective.params' 0 starts at p = 1e-6 there)")
+        return message + ("base_score 0.5 under binary:logistic: pass {**objective.params, ...} to xgboost.train "
+                          "(without them it starts at the raw score 0.5), base_score=0.5 to XGBClassifier (a "
+                          "probability there: 0 starts at p = 1e-6)")
 
     def loss(self, margins, labels, sample_weight=None):
         """The soft loss (not scaled by the total weight) at the margins."""
@@ -1099,14 +1113,16 @@ class BoostObjective:
         """The formula on hard predictions (raw score >= 0), as the loss: 1 - score, or the cost (with a
         `collective`, as eval_metric passes it in a distributed XGBoost training, of every worker's rows)
         (averaged over the labels as the soft loss is). `scores`: what `margins` hold, the objective's "raw"
-        scores, a booster's "margins" (logits: positive from logit(threshold)) or "probabilities" (positive from
-        the threshold); the arg-max class for task="multiclass"."""
+        scores, their sigmoid ("raw probabilities": positive from 1/2), a booster's "margins" (logits: positive
+        from logit(threshold)) or "probabilities" (positive from the threshold); the arg-max class for
+        task="multiclass"."""
         z, y, w = self._arrays(margins, labels, sample_weight)
         w = None if w is None else w.astype(numpy.float64, copy=False)
         if self.task == "multiclass":  # the arg-max class, one-hot
             predicted = numpy.arange(z.shape[1]) == numpy.argmax(z, axis=1)[:, None]
         else:
-            predicted = z >= {"raw": 0.0, "margins": self.offset, "probabilities": self.threshold}[scores]
+            predicted = z >= {"raw": 0.0, "margins": self.offset, "probabilities": self.threshold,
+                              "raw probabilities": 0.5}[scores]
         actual = numpy.arange(z.shape[1]) == y[:, None] if self.task == "multiclass" else y >= 0.5
         if w is None:  # counts of booleans, exact in integers: TP, then FP, FN, TN from the margins' totals
             hits = numpy.count_nonzero(predicted & actual, axis=0)
@@ -1142,7 +1158,8 @@ class BoostObjective:
     def _evaluation(self, y_true, y_pred, sample_weight=None, objective=None):
         """eval_metric's value (see EvalMetric), for the predictions of the booster's own `objective` (a name of
         BOOSTER_OBJECTIVES, as booster_scores() finds it; None: raw scores)."""
-        kind, task = BOOSTER_OBJECTIVES.get(objective, ("raw", None) if objective is None else ("other", None))
+        kind, task = {None: ("raw", None), RAW_PROBABILITIES: ("raw probabilities", None)}.get(
+            objective, BOOSTER_OBJECTIVES.get(objective, ("other", None)))
         if task is not None and (task == "multiclass") != (self.task == "multiclass"):
             wanted = "task='multiclass', num_classes=C" if task == "multiclass" else "task='binary'"
             raise self.error(f"eval_metric is a {self.task} metric, but this model trains with the booster's "
@@ -1182,12 +1199,18 @@ class BoostObjective:
 
     @property
     def params(self):
-        """Parameters the booster needs with this objective: every raw score starts at 0 (p = threshold, where
-        the amplifier has its largest slope) and the booster's own metric, meaningless here, is off. For
-        XGBClassifier, whose base_score is a probability, pass base_score=0.5 instead."""
+        """Parameters the booster needs with this objective: every raw score starts at 0 (p = threshold, where the
+        amplifier has its largest slope) and the booster's own metric, meaningless here, is off. XGBoost's binary
+        and multi-label models are configured as binary:logistic (as XGBClassifier configures any custom
+        objective; base_score 0.5 is the raw score 0), so that predict() gives sigmoid(r), positive from 0.5 where
+        the objective calls r positive, in any runtime that loads the saved model; multi-class ones as
+        multi:softmax (predict() gives the arg-max class). XGBClassifier, whose objective= is the objective, takes
+        base_score=0.5 (binary) or these params less "objective"."""
         classes = {"num_class": self.num_classes} if self.task == "multiclass" else {}
         if self.booster == "xgboost":
-            return {"base_score": 0.0, "disable_default_eval_metric": 1, **classes,
+            start = {"base_score": 0.0} if self.task == "multiclass" else {"objective": "binary:logistic",
+                                                                          "base_score": 0.5}
+            return {**start, "disable_default_eval_metric": 1, **classes,
                     **({"multi_strategy": "one_output_per_tree"} if self.task == "multilabel" else {})}
         return {"boost_from_average": False, "metric": "None", **classes}
 

@@ -598,10 +598,11 @@ def test_xgboosts_default_start_is_named():
         objective(y, np.r_[0.5, np.zeros(49)])
 
 
-def test_xgbclassifier_given_the_train_params_is_named():
-    """XGBClassifier(objective=objective, **objective.params) reads base_score 0 as a probability: every raw score
-    started at logit(1e-6) = -13.8, where the amplifier is flat, and the model predicted every sample negative
-    (test F1 0.0 against 0.84 with base_score=0.5), without a word. The first call says what to pass."""
+def test_xgbclassifier_given_base_score_0_is_named():
+    """XGBClassifier reads base_score 0 (the raw score 0 of xgboost.train's regression default, which
+    objective.params once set) as a probability: every raw score started at logit(1e-6) = -13.8, where the
+    amplifier is flat, and the model predicted every sample negative (test F1 0.0 against 0.84 with
+    base_score=0.5), without a word. The first call says what to pass."""
     from sklearn.datasets import make_classification
 
     xgb = pytest.importorskip("xgboost")
@@ -610,11 +611,11 @@ def test_xgbclassifier_given_the_train_params_is_named():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            xgb.XGBClassifier(objective=objective, n_estimators=2, n_jobs=1, **objective.params).fit(X, y)
+            xgb.XGBClassifier(objective=objective, n_estimators=2, n_jobs=1, base_score=0.0).fit(X, y)
         except xgb.core.XGBoostError as error:  # XGBoost before 3.0 refuses base_score 0 itself, as loudly
             assert "base_score must be in (0,1)" in str(error) and int(xgb.__version__.split(".")[0]) < 3
         else:
-            assert any(re.search(r"every raw score is -13\.8.*XGBClassifier.*base_score=0\.5", str(w.message))
+            assert any(re.search(r"every raw score is -13\.8.*base_score=0\.5 to XGBClassifier", str(w.message))
                        for w in caught if issubclass(w.category, MetriccWarning))
     with pytest.warns(MetriccWarning, match=r"every raw score is 2 \(p = 0\.88\).*init_score"):
         compile_metric("f1").to_lightgbm()(y, np.full(300, 2.0))
@@ -771,14 +772,18 @@ def _xgboost_runs():
         return xgb.train({**f1.params, **params}, data, 2, obj=f1, evals=[(data, "train")] if evaluated else (),
                          verbose_eval=False)
 
+    regression = {"objective": "reg:squarederror", "base_score": 0.0}  # raw scores as they are, as probabilities
     return {
-        "train error": (lambda X, y: train({"eval_metric": ["auc", "error"]}, X, y), "error"),
-        "train ranks": (lambda X, y: train({"eval_metric": ["auc", "aucpr", "error@0"]}, X, y), None),
-        "train no evals": (lambda X, y: train({"eval_metric": "logloss"}, X, y, False), None),
-        "cv": (lambda X, y: xgb.cv({**f1.params, "eval_metric": "logloss"}, xgb.DMatrix(X, y), 2, nfold=2, obj=f1),
-               "logloss"),
+        "train error": (lambda X, y: train({**regression, "eval_metric": ["auc", "error"]}, X, y), "error"),
+        "train ranks": (lambda X, y: train({**regression, "eval_metric": ["auc", "aucpr", "error@0"]}, X, y), None),
+        "train no evals": (lambda X, y: train({**regression, "eval_metric": "logloss"}, X, y, False), None),
+        "train params": (lambda X, y: train({"eval_metric": ["logloss", "error"]}, X, y), None),  # of sigmoid(r)
+        "cv": (lambda X, y: xgb.cv({**f1.params, **regression, "eval_metric": "logloss"}, xgb.DMatrix(X, y), 2,
+                                   nfold=2, obj=f1), "logloss"),
+        "cv params": (lambda X, y: xgb.cv({**f1.params, "eval_metric": "logloss"}, xgb.DMatrix(X, y), 2, nfold=2,
+                                          obj=f1), None),
         "sklearn logloss": (lambda X, y: xgb.XGBClassifier(objective=f1, n_estimators=2, eval_metric="logloss").fit(
-            X, y, eval_set=[(X, y)], verbose=False), "logloss"),
+            X, y, eval_set=[(X, y)], verbose=False), None),  # XGBClassifier's binary:logistic: of sigmoid(r)
         "sklearn none": (lambda X, y: xgb.XGBClassifier(objective=f1, n_estimators=2).fit(X, y), None),
     }
 
@@ -803,7 +808,8 @@ def _lightgbm_runs():
 
 
 @pytest.mark.parametrize("booster, run", [("xgboost", k) for k in ("train error", "train ranks", "train no evals",
-                                                                   "cv", "sklearn logloss", "sklearn none")]
+                                                                   "train params", "cv", "cv params",
+                                                                   "sklearn logloss", "sklearn none")]
                          + [("lightgbm", k) for k in ("train error", "train no valid set", "sklearn default",
                                                       "sklearn params")])
 def test_a_built_in_metric_that_misreads_raw_scores_is_told(booster, run):
@@ -812,7 +818,9 @@ def test_a_built_in_metric_that_misreads_raw_scores_is_told(booster, run):
     LightGBM the same), so early stopping on it stopped at the wrong round, without a word. The first round warns
     where such a metric is computed (XGBoost: named in the parameters; LightGBM: with a validation set, its
     scikit-learn API naming binary_logloss by default); rank metrics, which raw scores leave as they are, and
-    objective.params' settings do not warn."""
+    objective.params' settings do not warn, nor do an XGBoost classifier's metrics (objective.params' and
+    XGBClassifier's binary:logistic), which its transform gives sigmoid(r), as the model's predict() does (its
+    logloss had been told as misread, where XGBoost recorded the log-loss of sigmoid(r) to 1e-7)."""
     train, named = (_xgboost_runs() if booster == "xgboost" else _lightgbm_runs())[run]
     caught = _metric_warnings(train)
     if named is None:
@@ -1187,6 +1195,70 @@ def test_xgboost_both_apis():
     trained = compile_metric("f1").score(objective.predict(booster.predict(xgb.DMatrix(X), output_margin=True)), y)
     classifier = xgb.XGBClassifier(objective=objective, n_estimators=30, base_score=0.5, n_jobs=1).fit(X, y)
     assert trained > 0.8 and compile_metric("f1").score(classifier.predict(X), y) > 0.8
+
+
+@pytest.mark.parametrize("task", ["binary", "multilabel"])
+@pytest.mark.parametrize("threshold", [0.5, 0.3])
+@pytest.mark.parametrize("api", ["train", "sklearn"])
+def test_an_xgboost_model_predicts_probabilities_whose_half_is_the_objectives_rule(api, threshold, task, tmp_path):
+    """A model trained with {**objective.params} predicted its raw scores from predict(), in Python and from a
+    saved file in any XGBoost runtime (the booster's own objective was XGBoost's regression default), so that the
+    habit of cutting XGBoost's classifier predictions at 0.5 gave wrong classes without a word (a raw score r is
+    positive from 0). objective.params names binary:logistic now, as XGBClassifier does with any custom objective:
+    predict() gives sigmoid(r), positive from 0.5 exactly where objective.predict calls r positive, at every
+    threshold, and the same from a saved model, in both APIs."""
+    xgb = pytest.importorskip("xgboost")
+    X, y = _separable(1200)
+    if task == "multilabel":
+        y = np.stack([y, (X[:, 1] > 0).astype(int)], axis=1)
+    options = {"task": "multilabel", "num_classes": 2} if task == "multilabel" else {}
+    objective = compile_metric("f1", threshold=threshold, **options).to_xgboost()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MetriccWarning)  # the params start every raw score at 0
+        if api == "train":
+            booster = xgb.train({**objective.params, "nthread": 1}, xgb.DMatrix(X[:800], y[:800]), 20, obj=objective)
+        else:
+            classifier = xgb.XGBClassifier(objective=objective, n_estimators=20, n_jobs=1, base_score=0.5)
+            booster = classifier.fit(X[:800], y[:800]).get_booster()
+    test = xgb.DMatrix(X[800:])
+    margins = booster.predict(test, output_margin=True)
+    predicted = objective.predict(margins)
+    assert compile_metric("f1", **options).score(predicted, y[800:]) > 0.7  # it learned
+    probabilities = booster.predict(test)
+    np.testing.assert_allclose(probabilities, 1 / (1 + np.exp(-margins.astype(np.float64))), rtol=1e-6)
+    np.testing.assert_array_equal((probabilities >= 0.5).astype(int), predicted)
+    booster.save_model(tmp_path / "model.json")
+    loaded = xgb.Booster(model_file=tmp_path / "model.json")
+    np.testing.assert_array_equal(loaded.predict(test), probabilities)
+    if api == "sklearn":
+        np.testing.assert_array_equal(classifier.predict(X[800:]), predicted)
+
+
+@pytest.mark.parametrize("api", ["train", "sklearn", "train without params"])
+@pytest.mark.parametrize("margins", [True, False])
+def test_eval_metric_reads_a_direct_eval_set_of_a_model_of_metriccs_objective(api, margins):
+    """Booster.eval_set(evals, feval=objective.eval_metric), called directly on a model that metricc's objective
+    trained under a classifier's configuration (XGBClassifier names binary:logistic with any custom objective),
+    read the model's raw scores as that classifier's logits, positive from logit(threshold), and its
+    probabilities sigmoid(r) as positive from the threshold: at threshold 0.3 it recorded 1 - F1 = 0.81 for a
+    model whose own is 0.03, without a word. The objective marks the boosters it trains, so the evaluation reads
+    their raw scores (and sigmoid(r)) by the objective's rule, r >= 0."""
+    xgb = pytest.importorskip("xgboost")
+    X, y = _separable(1200)
+    metric = compile_metric("f1", threshold=0.3)
+    objective = metric.to_xgboost()
+    train, test = xgb.DMatrix(X[:800], y[:800]), xgb.DMatrix(X[800:], y[800:])
+    if api == "sklearn":
+        booster = xgb.XGBClassifier(objective=objective, n_estimators=20, n_jobs=1, base_score=0.5).fit(
+            X[:800], y[:800]).get_booster()
+    else:
+        params = objective.params if api == "train" else {"base_score": 0.0, "disable_default_eval_metric": 1}
+        booster = xgb.train({**params, "nthread": 1}, train, 20, obj=objective)
+    true = 1 - metric.score(objective.predict(booster.predict(test, output_margin=True)), y[800:])
+    assert 0 <= true < 0.3
+    recorded = booster.eval_set([(test, "test")], feval=objective.eval_metric, output_margin=margins)
+    assert float(recorded.split(":")[-1]) == pytest.approx(true, abs=1e-6)
+    assert booster.attr("metricc_objective") == "f1"  # saved with the model
 
 
 @pytest.mark.parametrize("backend", ["xgboost", "lightgbm"])
@@ -1739,7 +1811,7 @@ def test_eval_metric_reads_margins_of_a_direct_eval_set(builtin):
     recorded = float(model.eval_set([(test, "test")], feval=metric.to_xgboost().eval_metric).split(":")[-1])
     assert recorded == pytest.approx(true, abs=1e-6)
     objective = metric.to_xgboost()  # and a model of metricc's objective: its raw scores
-    model = xgboost.train({**params, **objective.params, "objective": "reg:squarederror"}, train, 20, obj=objective)
+    model = xgboost.train({**params, **objective.params}, train, 20, obj=objective)  # (binary:logistic: marked)
     true = 1 - metric.score(objective.predict(model.predict(test, output_margin=True)), y[1000:])
     assert 0 < true < 0.5
     assert float(model.eval_set([(test, "test")], feval=objective.eval_metric).split(":")[-1]) == pytest.approx(true)
