@@ -1216,7 +1216,9 @@ class BoostObjective:
 
     def predict(self, margins):
         """Hard 0/1 predictions from raw scores (1 where r >= 0: the margin reaches logit(threshold)); for
-        task="multiclass", the arg-max class of each row of margins (n, C)."""
+        task="multiclass", the arg-max class of each row of margins (n, C). Scores that all lie in [0, 1], not all
+        one value (probabilities, as XGBoost's predict() gives them without output_margin=True), are all
+        positive, which it warns of."""
         z = self._numbers(margins, "margins")
         if self.check_inputs and numpy.isnan(z).any():
             raise self.error("Expected margins, but they contain NaN (has the model diverged?).")
@@ -1224,6 +1226,11 @@ class BoostObjective:
             if z.ndim > 2 or z.size % self.num_classes or z.ndim == 2 and z.shape[1] != self.num_classes:
                 raise self.error(f"Expected margins of shape (n, {self.num_classes}), but got {z.shape}.")
             return numpy.argmax(z.reshape(-1, self.num_classes), axis=1)
+        if z.size and 0 <= z.min() < z.max() <= 1:
+            warnings.warn("every score lies in [0, 1], and so is positive (a raw score r is positive from 0): if "
+                          "these are probabilities (XGBoost's booster.predict() without output_margin=True), pass the "
+                          "raw scores: booster.predict(data, output_margin=True), LightGBM's booster.predict(X, "
+                          "raw_score=True)", self.warning, stacklevel=caller_level(__file__))
         return (z >= 0).astype(numpy.int64)
 
     def _arguments(self, y_true, y_pred, sample_weight):

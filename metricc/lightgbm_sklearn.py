@@ -14,6 +14,8 @@ not calibrated probabilities. With any other objective it is LightGBM's LGBMClas
 imports LightGBM.
 """
 
+import warnings
+
 import lightgbm
 import numpy
 
@@ -44,4 +46,7 @@ class LGBMClassifier(lightgbm.LGBMClassifier):
     def predict(self, X, raw_score=False, pred_leaf=False, pred_contrib=False, **options):
         if not self._follows_objective(raw_score, pred_leaf, pred_contrib):
             return super().predict(X, raw_score=raw_score, pred_leaf=pred_leaf, pred_contrib=pred_contrib, **options)
-        return self.classes_[self.objective.predict(super().predict(X, raw_score=True, **options))]
+        raw = super().predict(X, raw_score=True, **options)
+        with warnings.catch_warnings():  # (that all in [0, 1] may be probabilities: these are raw scores)
+            warnings.filterwarnings("ignore", message="every score lies in")
+            return self.classes_[self.objective.predict(raw)]

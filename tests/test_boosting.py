@@ -1232,6 +1232,9 @@ def test_an_xgboost_model_predicts_probabilities_whose_half_is_the_objectives_ru
     np.testing.assert_array_equal(loaded.predict(test), probabilities)
     if api == "sklearn":
         np.testing.assert_array_equal(classifier.predict(X[800:]), predicted)
+    # the probabilities given to objective.predict, which takes raw scores, would all be positive: it says so
+    with pytest.warns(MetriccWarning, match=r"every score lies in \[0, 1\].*output_margin=True"):
+        assert objective.predict(probabilities).all()
 
 
 @pytest.mark.parametrize("api", ["train", "sklearn", "train without params"])
