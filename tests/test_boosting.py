@@ -767,6 +767,8 @@ def _metric_warnings(train):
 def _xgboost_runs():
     xgb = pytest.importorskip("xgboost")
     f1 = compile_metric("f1").to_xgboost()
+    macro = compile_metric("f1", task="multiclass", num_classes=2).to_xgboost()
+
     def train(params, X, y, evaluated=True):
         data = xgb.DMatrix(X, y)
         return xgb.train({**f1.params, **params}, data, 2, obj=f1, evals=[(data, "train")] if evaluated else (),
@@ -785,6 +787,9 @@ def _xgboost_runs():
         "sklearn logloss": (lambda X, y: xgb.XGBClassifier(objective=f1, n_estimators=2, eval_metric="logloss").fit(
             X, y, eval_set=[(X, y)], verbose=False), None),  # XGBClassifier's binary:logistic: of sigmoid(r)
         "sklearn none": (lambda X, y: xgb.XGBClassifier(objective=f1, n_estimators=2).fit(X, y), None),
+        "multiclass params": (lambda X, y: xgb.train(  # multi:softmax: its metrics read the softmax
+            {**macro.params, "eval_metric": "mlogloss"}, xgb.DMatrix(X, y), 2, obj=macro,
+            evals=[(xgb.DMatrix(X, y), "train")], verbose_eval=False), None),
     }
 
 
@@ -809,7 +814,8 @@ def _lightgbm_runs():
 
 @pytest.mark.parametrize("booster, run", [("xgboost", k) for k in ("train error", "train ranks", "train no evals",
                                                                    "train params", "cv", "cv params",
-                                                                   "sklearn logloss", "sklearn none")]
+                                                                   "sklearn logloss", "sklearn none",
+                                                                   "multiclass params")]
                          + [("lightgbm", k) for k in ("train error", "train no valid set", "sklearn default",
                                                       "sklearn params")])
 def test_a_built_in_metric_that_misreads_raw_scores_is_told(booster, run):
