@@ -1416,6 +1416,23 @@ def test_lightgbm_sklearn_classifier_predicts_as_the_objective(task):
         assert (predicted == y).mean() > 0.8
 
 
+def test_lightgbm_sklearn_classifier_reads_its_raw_scores_in_0_1_without_a_warning(monkeypatch):
+    """objective.predict warns where every score lies in [0, 1] (probabilities given for raw scores); the
+    classifier passes it raw scores, which a model may well have there (every one positive), and stays quiet."""
+    lgb = pytest.importorskip("lightgbm")
+    from metricc.lightgbm_sklearn import LGBMClassifier
+
+    X, y = _separable()
+    objective = compile_metric("f1").to_lightgbm()
+    model = LGBMClassifier(objective=objective, n_estimators=2, verbose=-1, n_jobs=1, **objective.params).fit(X, y)
+    monkeypatch.setattr(lgb.LGBMClassifier, "predict", lambda self, X, **options: np.linspace(0.1, 0.9, len(X)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        np.testing.assert_array_equal(model.predict(X), np.ones(len(X), dtype=int))
+    with pytest.warns(MetriccWarning, match="every score lies in"):
+        objective.predict(np.linspace(0.1, 0.9, len(X)))
+
+
 @pytest.mark.parametrize("backend", ["xgboost", "lightgbm"])
 def test_emitted_objective_equals_the_api(backend):
     metric = compile_metric("mcc", L=30.0)
