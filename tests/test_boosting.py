@@ -478,12 +478,16 @@ def test_booster_calls_keep_their_tolerance_on_random_states(task, trials):
 
 
 @pytest.mark.parametrize("hessian, weight", [("exact", 1.0), ("gauss-newton", 1.0), ("bound", 1e16),
-                                             ("bound", 1e-16)])
+                                             ("bound", 1e-16), ("bound", "one heavy")])
 def test_other_calls_compute_in_float64_and_round_once(hessian, weight):
     """Every other Hessian form (whose bend 1 - 2 yh cancels near the threshold), and the bound with a sample
-    weight outside FLOAT32_WEIGHTS, compute in float64: each output is the float64 value rounded once."""
+    weight outside FLOAT32_WEIGHTS (all of them, or only the heaviest), compute in float64: each output is the
+    float64 value rounded once."""
     z, y, w = _data(n=500, seed=4)
-    w = w * weight
+    if weight == "one heavy":  # the others in range: the heaviest decides
+        w[7] = 1e16
+    else:
+        w = w * weight
     objective = compile_metric("f1").to_xgboost(hessian=hessian)
     got = objective(y, z, w)
     assert objective._scratch().work.dtype == np.float64
@@ -1431,6 +1435,26 @@ def test_lightgbm_sklearn_classifier_reads_its_raw_scores_in_0_1_without_a_warni
         np.testing.assert_array_equal(model.predict(X), np.ones(len(X), dtype=int))
     with pytest.warns(MetriccWarning, match="every score lies in"):
         objective.predict(np.linspace(0.1, 0.9, len(X)))
+
+
+@pytest.mark.parametrize("scores, warned", [
+    ([0.0, 0.3, 1.0], True),  # a confident model's float32 probabilities reach 0 and 1 exactly
+    ([0.2, 0.7, 0.9], True),
+    ([-0.4, 0.3, 1.0], False),  # raw scores: some negative
+    ([0.0, 0.4, 1.5], False),
+    ([0.0, 0.0, 0.0], False),  # one value: an untrained model's raw scores
+])
+def test_predict_warns_where_every_score_lies_in_0_1(scores, warned):
+    """objective.predict takes raw scores (positive from 0): scores that all lie in [0, 1], ends included, and
+    differ are probabilities given for them, all positive, and it says so; raw scores do not warn."""
+    objective = compile_metric("f1").to_xgboost()
+    scores = np.array(scores, dtype=np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        predicted = objective.predict(scores)
+    np.testing.assert_array_equal(predicted, (scores >= 0).astype(int))
+    told = [str(w.message) for w in caught if issubclass(w.category, MetriccWarning)]
+    assert len(told) == warned and all(t.startswith("every score lies in [0, 1]") for t in told), told
 
 
 @pytest.mark.parametrize("backend", ["xgboost", "lightgbm"])
