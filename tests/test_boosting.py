@@ -1437,6 +1437,25 @@ def test_lightgbm_sklearn_classifier_reads_its_raw_scores_in_0_1_without_a_warni
         objective.predict(np.linspace(0.1, 0.9, len(X)))
 
 
+@pytest.mark.parametrize("task", ["binary", "multilabel", "multiclass"])
+def test_an_empty_training_set_is_refused_and_one_sample_trains(task):
+    """No samples: a clear error from the call, the loss, the evaluation and the gradient (not a 0/0 or an empty
+    reduction's error from NumPy); one sample is a training set like any other, with finite outputs."""
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    objective = compile_metric("f1", **options).to_xgboost()
+    shape = {"binary": (1,), "multilabel": (1, 3), "multiclass": (1, 3)}[task]
+    one_margin = np.full(shape, 0.2)
+    one_label = np.array([2.0]) if task == "multiclass" else np.ones(shape)
+    for margins, labels in ((one_margin[:0], one_label[:0]), (one_margin, one_label[:0])):
+        for call in (objective, objective.loss, objective.evaluate, objective.gradient_and_hessian):
+            with pytest.raises(MetriccError, match="at least one sample"):
+                call(labels, margins) if call is objective else call(margins, labels)
+    grad, hess = objective(one_label, one_margin)
+    assert grad.shape == hess.shape == shape
+    assert np.isfinite(grad).all() and np.isfinite(hess).all() and (hess > 0).all() and (grad != 0).any()
+    assert np.isfinite(objective.evaluate(one_margin, one_label))
+
+
 @pytest.mark.parametrize("scores, warned", [
     ([0.0, 0.3, 1.0], True),  # a confident model's float32 probabilities reach 0 and 1 exactly
     ([0.2, 0.7, 0.9], True),
