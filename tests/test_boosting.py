@@ -908,6 +908,11 @@ def test_evaluation_where_the_hard_metric_is_undefined():
     assert np.isfinite(multiclass.evaluate(np.eye(3)[[0, 1, 1]], np.array([0.0, 1, 1])))
     with pytest.raises(MetriccError, match="undefined at the hard counts"):
         compile_metric("TP/(FP - FN)").to_xgboost().evaluate(np.array([1.0, -1, 1, -1]), np.array([1.0, 1, 0, 0]))
+    # one label undefined even smoothed (FP = FN), the other defined: an error, not a NaN average
+    labels = compile_metric("TP/(FP - FN)", task="multilabel", num_classes=2).to_xgboost()
+    z, y = np.array([[1.0, 1], [-1, 1], [1, -1], [-1, -1]]), np.array([[1.0, 1], [1, 0], [0, 0], [0, 0]])
+    with pytest.raises(MetriccError, match="undefined at the hard counts"):
+        labels.evaluate(z, y)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
