@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from metricc import MetriccError, MetriccWarning, compile_metric
-from metricc.lrange import amplifier_bound, l_range, table, validate_L
+from metricc.lrange import LRange, amplifier_bound, default_accuracy, l_range, table, validate_L
 from oracles import soft_counts
 
 DECADES = [10.0**-k for k in range(1, 16)]
@@ -56,6 +56,39 @@ def test_upper_bound_agrees_with_a_brute_force_probe(dtype, kernel, t, threshold
     L_max = l_range(t, str(dtype), threshold=threshold, kernel=kernel).L_max
     assert _brute_force_valid(L_max, t, dtype, kernel, threshold)
     assert not _brute_force_valid(L_max + 0.01, t, dtype, kernel, threshold)
+
+
+def _numpy_brute_force_valid(L, t, dtype, kernel, threshold=0.5):
+    """_brute_force_valid for NumPy: the sigmoid as NumPy computes it in `dtype` (naive), or the slope
+    sigmoid(u) sigmoid(-u) with u in float32 for float32 and float64 otherwise (metricc's NumPy kernel)."""
+    p = np.concatenate([np.linspace(t, 1 - t, 20001), [t, 1 - t]]).astype(dtype)
+    with np.errstate(over="ignore", under="ignore"):
+        if kernel == "naive":
+            yh = 1 / (1 + np.exp(-(p - p.dtype.type(threshold)) * p.dtype.type(L)))
+            return bool(((yh > 0) & (yh < 1)).all())
+        u = (p.astype(np.float32 if dtype == "float32" else np.float64) - threshold) * L
+        return bool((1 / (1 + np.exp(-u)) * (1 / (1 + np.exp(u))) > 0).all())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16"])
+@pytest.mark.parametrize("kernel", ["naive", "metricc"])
+@pytest.mark.parametrize("t, threshold", [(0.1, 0.5), (1e-3, 0.5), (0.05, 0.3), (0.05, 0.8)])
+def test_numpy_upper_bound_agrees_with_a_brute_force_probe(dtype, kernel, t, threshold):
+    """The NumPy backend's L_max, measured at the interval's two ends, holds on a fine grid of it and 0.01 above
+    it does not: the end nearer the threshold cannot hide the other (asymmetric thresholds)."""
+    L_max = l_range(t, dtype, threshold=threshold, kernel=kernel, backend="numpy").L_max
+    assert _numpy_brute_force_valid(L_max, t, dtype, kernel, threshold)
+    assert not _numpy_brute_force_valid(L_max + 0.01, t, dtype, kernel, threshold)
+
+
+def test_a_range_holds_its_ends_and_the_default_accuracy_holds_the_threshold():
+    """L_min and L_max are themselves valid; a range with L_min = L_max is valid; the default accuracy is 0.01,
+    or half the distance from the threshold to 0 or 1 where that is less."""
+    valid = l_range(0.1)
+    assert valid.L_min in valid and valid.L_max in valid
+    assert valid.L_min - 0.01 not in valid and valid.L_max + 0.01 not in valid
+    assert LRange(2.0, 2.0).valid and 2.0 in LRange(2.0, 2.0)
+    assert [default_accuracy(t) for t in (0.5, 0.01, 0.99, 0.03)] == pytest.approx([0.01, 0.005, 0.005, 0.01])
 
 
 def test_lower_bound_is_the_amplifier_condition():
@@ -121,10 +154,19 @@ def test_validate_L_warns_for_73_in_float16_naive():
         validate_L(73.0, torch.float16, kernel="metricc")
 
 
-@pytest.mark.parametrize("L", [0.0, -3.0, float("nan"), float("inf")])
+@pytest.mark.parametrize("L", [0.0, -3.0, float("nan"), float("inf"), True, "73", None])
 def test_validate_L_rejects_non_positive_and_non_finite(L):
     with pytest.raises(MetriccError, match="Expected argument `L` to be a positive float"):
         validate_L(L, "float32")
+
+
+def test_validate_L_says_where_no_L_is_valid():
+    """Where L_min > L_max no L is valid, and the warning says so rather than call L too small or too large."""
+    empty = l_range(0.01, "float32", threshold=0.05)
+    assert not empty.valid
+    for L in (1.0, 100.0, 1e4):
+        with pytest.warns(MetriccWarning, match=r"none \(L_min .* > L_max .*\); no L is valid$"):
+            validate_L(L, "float32", threshold=0.05)
 
 
 def test_losses_validate_L_for_the_dtype_in_use():
