@@ -18,10 +18,10 @@ EDGE_BATCHES = {
 }
 
 
-def _both_backends(metric, z, y):
-    yield metric.loss_and_grad(z, y)
+def _both_backends(metric, z, y, w=None):
+    yield metric.loss_and_grad(z, y, w)
     x = torch.tensor(z, requires_grad=True)
-    loss = metric.to_torch(pure=True)(x, torch.tensor(y))
+    loss = metric.to_torch(pure=True)(x, torch.tensor(y), None if w is None else torch.tensor(w))
     loss.backward()
     yield loss.item(), x.grad.numpy()
 
@@ -35,6 +35,29 @@ def test_edge_batches_are_finite(name, batch):
         for loss, grad in _both_backends(metric, z.astype(dtype), y):
             assert np.isfinite(loss)
             assert np.all(np.isfinite(grad)) and grad.shape == z.shape
+
+
+@pytest.mark.parametrize("formula", ["f1", "mcc", "minimize: FP + 5*FN"])
+def test_a_sample_of_weight_0_is_a_sample_left_out(formula):
+    """Weights of 0 leave samples out (some, not all): the loss is the rest's, their gradient 0, the rest's
+    gradient the rest's, on NumPy, torch and the booster objective; only all-zero weights are refused."""
+    metric = compile_metric(formula, L=20.0)
+    rng = np.random.default_rng(3)
+    z, y = rng.normal(0, 1, 12), (rng.random(12) < 0.4).astype(float)
+    w = rng.uniform(0.5, 2, 12)
+    w[[0, 5, 11]] = 0.0
+    kept = w > 0
+    for loss, grad in _both_backends(metric, z, y, w):
+        rest = metric.loss_and_grad(z[kept], y[kept], w[kept])
+        assert loss == pytest.approx(rest[0], rel=1e-12)
+        np.testing.assert_array_equal(grad[~kept], 0.0)
+        np.testing.assert_allclose(grad[kept], rest[1], rtol=1e-10, atol=1e-15)
+    objective = metric.to_xgboost(mean_hessian=None)
+    grad, hess = objective.gradient_and_hessian(z, y, w)
+    rest = objective.gradient_and_hessian(z[kept], y[kept], w[kept])
+    np.testing.assert_array_equal(grad[~kept], 0.0)
+    np.testing.assert_allclose(grad[kept], rest[0], rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(hess[kept], rest[1], rtol=1e-10, atol=1e-15)
 
 
 def test_gradient_keeps_dtype_and_shape():
