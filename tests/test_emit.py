@@ -39,10 +39,13 @@ if sys.argv[3] == "torch":
     loss = module.MetricLoss(**pure)(x, torch.tensor(y))
     loss.backward()
     loss, grad = loss.item(), x.grad.numpy()
+    called = loss
 else:
     loss, grad = module.loss_and_grad(z, y)
+    called = float(module.MetricLoss()(z, y))  # the loss object itself, called
 np.save(sys.argv[4], grad)
-print(json.dumps({"loss": loss, "imported": sorted(m for m in ("torch", "numpy") if m in sys.modules)}))
+print(json.dumps({"loss": loss, "called": called,
+                  "imported": sorted(m for m in ("torch", "numpy") if m in sys.modules)}))
 """
 
 CASES = [("f1", {}), ("mcc", {}), ("fbeta", {"beta": 2.0}),
@@ -75,9 +78,28 @@ def test_emitted_module_matches_compile_metric(tmp_path, backend, formula, param
     result = json.loads(out.stdout)
     expected_loss, expected_grad = metric.loss_and_grad(z, y)
     assert result["loss"] == pytest.approx(expected_loss, rel=1e-12)
+    assert result["called"] == pytest.approx(expected_loss, rel=1e-12)
     np.testing.assert_allclose(np.load(tmp_path / "grad.npy"), expected_grad, rtol=1e-10, atol=1e-15)
     if backend == "numpy":
         assert result["imported"] == ["numpy"]
+
+
+@pytest.mark.parametrize("formula, params", CASES + MULTI_CASES)
+def test_emitted_numpy_loss_called_is_the_loss_of_loss_and_grad(formula, params):
+    """The emitted NumPy module's MetricLoss, called on (logits, target), returns the loss that loss_and_grad
+    returns with the gradient, and the API's."""
+    metric = compile_metric(formula, L=50.0, **params)
+    namespace = load_emitted(metric.emit("numpy"))
+    rng = np.random.default_rng(1)
+    z, y = rng.normal(0, 0.3, 40), (rng.random(40) < 0.3).astype(np.float64)
+    if metric.task == "multiclass":
+        z, y = rng.normal(0, 0.3, (40, 3)), rng.integers(-1, 3, 40)
+    elif metric.task == "multilabel":
+        z, y = rng.normal(0, 0.3, (40, 3)), (rng.random((40, 3)) < 0.3).astype(np.float64)
+    loss = namespace["MetricLoss"]()(z, y)
+    assert isinstance(loss, float)
+    assert loss == namespace["loss_and_grad"](z, y)[0]
+    assert loss == pytest.approx(metric.loss_and_grad(z, y)[0], rel=1e-12)
 
 
 @pytest.mark.parametrize("backend", ["torch", "numpy"])
