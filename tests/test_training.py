@@ -54,6 +54,26 @@ def test_blend_gradient_equals_autograd_of_loss_plus_bce():
     assert torch.allclose(x.grad, reference.grad, rtol=1e-9, atol=1e-15)
 
 
+def test_running_rates_do_not_depend_on_the_scale_of_the_weights():
+    """Sample weights normalised per batch (a total of 1 or less, as many pipelines pass them) give the running
+    rates that the same weights times 100 give, and the loss of a ratio metric and its gradient up to eps."""
+    modules = [compile_metric("f1").to_torch(momentum=0.8) for _ in range(2)]
+    for seed in range(3):
+        z, y = _batch(n=40, seed=seed)
+        w = torch.rand(40, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        w = w / w.sum() / 2  # a total weight of 1/2
+        results = []
+        for module, scale in zip(modules, (1.0, 100.0)):
+            x = z.clone().requires_grad_(True)
+            loss = module(x, y, w * scale)
+            loss.backward()
+            results.append((loss.item(), x.grad))
+        # (eps = 1e-6 smooths counts of total 1/2 more than counts of total 50)
+        assert results[0][0] == pytest.approx(results[1][0], rel=1e-5)
+        torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-4, atol=1e-12)
+        torch.testing.assert_close(modules[0].running, modules[1].running, rtol=1e-12, atol=0)
+
+
 def test_running_counts_follow_a_hand_computed_moving_average():
     momentum = 0.8
     module = compile_metric("f1").to_torch(pure=True, momentum=momentum)
