@@ -148,6 +148,8 @@ def test_non_numbers_are_refused(kwargs, message):
     ({"num_classes": 3, "ignore_index": 0.5}, "`ignore_index` to be an int, but got 0.5"),
     ({"num_classes": 2, "class_weight": [-1.0, 1.0]}, r"`class_weight` .*, but got \[-1.0, 1.0\]"),
     ({"num_classes": 2, "class_weight": [1.0, 1.0, 1.0]}, r"`class_weight` .*, but got \[1.0, 1.0, 1.0\]"),
+    ({"num_classes": 3, "class_weight": [0, 0, 0]}, r"\(not all zero\), but got \[0.0, 0.0, 0.0\]"),
+    ({"num_classes": 2, "class_weight": [1.0, float("nan")]}, r"`class_weight` .*, but got \[1.0, nan\]"),
     ({"num_classes": 2, "class_weight": [1.0, 2.0], "average": "micro"}, "with average='macro', not 'micro'"),
 ])
 def test_bad_task_arguments_are_named_with_the_value_given(kwargs, message):
