@@ -152,6 +152,33 @@ def test_scorer_refuses_options_that_score_does_not_take(options, message):
         compile_metric("fbeta").scorer(**options)
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_a_scorer_leaves_out_the_ignore_label_of_the_truth(task):
+    """A metric compiled with ignore_index scores, through its scikit-learn scorer, the rows whose truth is not
+    the ignore label, as scikit-learn's metric on those rows; the label is no class of its own."""
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.metrics import f1_score
+
+    class Fixed(ClassifierMixin, BaseEstimator):  # an estimator that predicts the given classes
+        def __init__(self, predicted=None):
+            self.predicted = predicted
+
+        def predict(self, X):
+            return self.predicted
+
+    truth = np.array([0, 1, 2, -1, 1, 0, -1, 2, 2, 1])
+    predicted = np.array([0, 1, 1, 2, 1, 0, 0, 2, 0, 1])
+    options = {"task": "multiclass", "num_classes": 3} if task == "multiclass" else {}
+    if task == "binary":
+        truth, predicted = np.minimum(truth, 1), np.minimum(predicted, 1)
+    metric = compile_metric("f1", ignore_index=-1, **options)
+    kept = truth != -1
+    expected = f1_score(truth[kept], predicted[kept], average="macro" if task == "multiclass" else "binary")
+    X, estimator = np.zeros((len(truth), 1)), Fixed(predicted)
+    estimator.classes_ = np.unique(truth[kept])  # as fitted on the labelled rows
+    assert metric.scorer()(estimator, X, truth) == pytest.approx(expected, abs=1e-12)
+
+
 def test_multiclass_scorer_takes_class_names_as_scikit_learn_does():
     """A multi-class scorer on classes named other than 0..C-1 ("a"/"b"/"c", 1..C) gave NaN in every fold of
     cross_val_score ("Expected `target` to hold numbers, but got dtype <U1", or class indices out of range), where
