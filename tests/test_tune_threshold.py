@@ -149,10 +149,18 @@ def test_multilabel_micro_tunes_the_pooled_value(weighted):
     # predict_proba's two columns, and a DataFrame column (the message had said only "the same shape")
     (np.array([[0.9, 0.1], [0.2, 0.8]]), np.array([0, 1]), r"the two columns of predict_proba\? pass scores\[:, 1\]"),
     (np.array([[0.1], [0.8]]), np.array([0, 1]), r"one column\? pass scores\[:, 0\]"),
+    (np.array([]), np.array([]), r"Expected non-empty `scores` and `target` of the same shape, but got \(0,\)"),
 ])
 def test_bad_input(scores, target, message):
     with pytest.raises(MetriccError, match=message):
         compile_metric("f1").tune_threshold(scores, target)
+
+
+def test_one_sample_is_tuned():
+    """One labelled sample is enough: the cut-off that calls it as it is."""
+    for target in (0, 1):
+        cut, value = compile_metric("accuracy").tune_threshold(np.array([0.3]), np.array([target]))
+        assert value == 1.0 and (0.3 >= cut) == bool(target)
 
 
 def test_multiclass_is_refused():
