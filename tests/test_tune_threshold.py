@@ -94,6 +94,28 @@ def test_multilabel_tunes_each_label():
 
 
 @pytest.mark.parametrize("average", ["macro", "micro"])
+def test_multilabel_ignore_label_leaves_the_element_out(average):
+    """With ignore_index, a multi-label element whose label is the ignore label counts nowhere: the tuned
+    cut-offs and values are those with that element's weight 0 (not a negative label)."""
+    rng = np.random.default_rng(8)
+    scores, y = rng.normal(size=(60, 3)), (rng.random((60, 3)) < 0.4).astype(int)
+    ignored = rng.random((60, 3)) < 0.3
+    with_label = np.where(ignored, -1, y)
+    got = compile_metric("f1", task="multilabel", num_classes=3, average=average,
+                         ignore_index=-1).tune_threshold(scores, with_label)
+    if average == "macro":  # each label on its own kept rows
+        for k in range(3):
+            kept = ~ignored[:, k]
+            assert (got[0][k], got[1][k]) == compile_metric("f1").tune_threshold(scores[kept, k], y[kept, k])
+    else:  # the pooled value of the kept elements at the returned cut-offs
+        predicted = scores >= got[0]
+        kept = ~ignored
+        tp = (predicted & (y == 1) & kept).sum()
+        fp, fn = (predicted & (y == 0) & kept).sum(), (~predicted & (y == 1) & kept).sum()
+        assert got[1] == pytest.approx(2 * tp / (2 * tp + fp + fn), abs=1e-12)
+
+
+@pytest.mark.parametrize("average", ["macro", "micro"])
 @pytest.mark.parametrize("shape", [(50,), (50, 2), (50, 4)])
 def test_multilabel_scores_need_one_column_per_label(average, shape):
     """A multi-label metric's scores and target are (n, C): 1-D arrays raised NumPy's "input operand has more
