@@ -77,6 +77,16 @@ def test_bad_formula_table(text, params, message, column):
         assert caret_line.index("^") - 2 == column - 1
 
 
+@pytest.mark.parametrize("text", ["2 (TP)", "TP/2 (FP)", "2 3", "TP ^ 2 2"])
+def test_a_product_is_suggested_only_before_a_name(text):
+    """"write 2*TP for a product" follows a number written against a name (2TP, 0.5 FP); before '(' or another
+    number the missing operator is only named (it had suggested "write 2*( for a product")."""
+    with pytest.raises(MetriccError) as info:
+        parse(text, {})
+    assert info.value.message.startswith("syntax error: missing operator (or ';') between two values")
+    assert "for a product" not in info.value.message
+
+
 def test_every_kind_of_syntax_error_has_a_row_in_the_table():
     from metricc.parse import SYNTAX_ERRORS
 
