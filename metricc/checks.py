@@ -90,6 +90,19 @@ def light_weights(total, eps):
             "does not change) or lower eps")
 
 
+# Counts beyond this are refused: products and powers of them in the partials would overflow float64.
+MAX_COUNT = 1e100
+
+
+def heavy_weights(total, name):
+    """The error message for a batch whose sample weights add up to `total`, beyond MAX_COUNT (its counts can
+    pass it), or None."""
+    if total <= MAX_COUNT:
+        return None
+    return (f"the sample weights add up to {total:.3g}, beyond {MAX_COUNT:g}, where the partials of the {name} loss "
+            f"may overflow float64: scale the sample weights down (a ratio such as F1 does not change)")
+
+
 # The largest finite number of each float type a loss or gradient may be computed in (torch accumulates float16
 # and bfloat16 input in float32, JAX computes in the input's type)
 FLOAT32_MAX = 3.4028234663852886e38

@@ -34,6 +34,7 @@ from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitte
 from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
 from metricc.checks import PROBABILITY_HINT, SIGMOID_HINT, SOFTMAX_HINT  # emitted modules inline this import
 from metricc.checks import ProbabilityHint, softmax_rows  # emitted modules inline this import
+from metricc.checks import MAX_COUNT, heavy_weights  # emitted modules inline this import
 
 def slope(u):
     """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where
@@ -152,8 +153,11 @@ def float32_count_limit(scalars, eps):
 
 
 def _check_heavy(loss, total, dtype, traced):
-    """Refuses (where `total`, the batch's total weight, can be read; else into `traced`) a float32 batch whose
-    weights pass the formula's float32_count_limit (worked out once per loss)."""
+    """Refuses (where `total`, the batch's total weight, can be read; else into `traced`) a batch whose weights
+    pass MAX_COUNT, and a float32 batch whose weights pass the formula's float32_count_limit (worked out once per
+    loss)."""
+    if total.dtype == jnp.float64 and _fails(total <= MAX_COUNT, traced):  # (narrower types cannot reach it)
+        raise loss.error(heavy_weights(float(total), loss.name))
     if dtype != jnp.float32:
         return
     if loss.__dict__.get("_count_limit") is None:

@@ -12,10 +12,7 @@ from metricc.checks import PROBABILITY_HINT, ProbabilityHint  # emitted modules 
 from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.checks import masked_message, shape_message  # emitted modules inline this import
 from metricc.checks import caller_level, target_range_message  # emitted modules inline this import
-from metricc.checks import weight_range_message  # emitted modules inline this import
-
-# Counts beyond this are refused: products and powers of them in the partials would overflow float64.
-MAX_COUNT = 1e100
+from metricc.checks import MAX_COUNT, weight_range_message  # emitted modules inline this import
 
 
 def sigmoid_(x):

@@ -26,10 +26,8 @@ from metricc.checks import PROBABILITY_HINT, ProbabilityHint  # emitted modules 
 from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.checks import shape_message, target_range_message  # emitted modules inline this import
 from metricc.checks import weight_range_message, weight_shape_message  # emitted modules inline this import
-from metricc.checks import caller_level  # emitted modules inline this import
+from metricc.checks import MAX_COUNT, caller_level  # emitted modules inline this import
 
-# Counts beyond this are refused: products and powers of them in the partials would overflow float64.
-MAX_COUNT = 1e100
 # Batches of up to this many elements take the stacked path: fewer, larger tensor operations, and a saved
 # per-sample factor so that the backward pass is one product (5 n-sized tensors kept at most besides the input,
 # target and weights, 320 KiB in float32); larger batches stream through one buffer and recompute in the backward

@@ -30,6 +30,7 @@ from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitte
 from metricc.checks import softmax_rows  # emitted modules inline this import
 from metricc.checks import class_index_hint  # emitted modules inline this import
 from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
+from metricc.checks import MAX_COUNT, heavy_weights  # emitted modules inline this import
 
 def sigmoid_pair(x):
     """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2, so that none rounds to 0 or 1
@@ -379,7 +380,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         valid = None  # whether the inputs pass the checks, for the running state and the other processes
         if (self.check_inputs and running is not None and group is None and self._reads_back_now(input.device)
                 and not is_compiling()):  # the CPU, eager: raise before the state moves
-            self._verify_inputs(*self._fields(read_back(summary, self.error), weighted, False)[0][:8])
+            self._verify_inputs(*self._fields(read_back(summary, self.error), weighted, False)[0][:9])
             valid = True
         elif self.check_inputs and (running is not None or group is not None):
             valid = ~self._failing(summary, weighted)
@@ -505,18 +506,18 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
 
     def _failing(self, summary, weighted):
         given = len(summary) > (9 if weighted else 6)  # the failed processes, once the forward pass has counted them
-        (x_min, x_max, y_min, y_max, probabilities, rows, w_min, w_max, _, failed), _ = self._fields(
+        (x_min, x_max, y_min, y_max, probabilities, rows, w_min, w_max, w_sum, failed), _ = self._fields(
             summary.unbind(), weighted, given)
         high = torch.where(probabilities > 0, 1, self.num_classes - 1 if self.task == "multiclass" else 1)
         bad = ~(torch.isfinite(x_min) & torch.isfinite(x_max)) | ~(y_min >= 0) | ~(y_max <= high)
         bad = bad | ~(torch.abs(rows - 1) <= ROW_SUM_TOLERANCE)
         if weighted:  # all-zero weights are fine under sync: another process's batch may have weight
-            bad = bad | ~(w_min >= 0) | ~torch.isfinite(w_max) | ~((w_max > 0) | self.sync)
+            bad = bad | ~(w_min >= 0) | ~torch.isfinite(w_max) | ~((w_max > 0) | self.sync) | ~(w_sum <= MAX_COUNT)
         return bad | (failed > 0) if given else bad
 
     def _verify(self, values, numel, weighted, dtype=None):
         (*inputs, total, failed), losses = self._fields(values, weighted)
-        self._verify_inputs(*inputs)
+        self._verify_inputs(*inputs, total)
         if self.task == "multilabel" and self._hint.observe(inputs[0], inputs[1], numel):
             warnings.warn(SIGMOID_HINT, self.warning, stacklevel=caller_level(__file__))
         if failed > 0:
@@ -530,11 +531,14 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if message:
             warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
 
-    def _verify_inputs(self, x_min, x_max, y_min, y_max, probabilities, row_sum, w_min, w_max):
+    def _verify_inputs(self, x_min, x_max, y_min, y_max, probabilities, row_sum, w_min, w_max, w_sum=None):
         if not (w_min >= 0 and math.isfinite(w_max)):
             raise self.error(weight_range_message(w_min, w_max))
         if not (w_max > 0 or self.sync):
             raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
+        message = None if w_sum is None else heavy_weights(w_sum, self.name)  # (each class's counts add up to it)
+        if message:
+            raise self.error(message)
         if not (math.isfinite(x_min) and math.isfinite(x_max)):
             raise self.error("Expected finite `input`, but it contains NaN or infinity.")
         if probabilities:
