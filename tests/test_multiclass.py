@@ -573,3 +573,17 @@ def test_torch_second_derivatives(task, average, weighted):
     expected = torch.autograd.functional.hessian(plain, z)
     actual = torch.autograd.functional.hessian(ours, z)
     assert (actual - expected).abs().max() <= 1e-9 * expected.abs().max()
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+@pytest.mark.parametrize("classes", [3, 40])  # class-major blocks up to 32 classes, rows beyond
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_the_loss_leaves_its_input_as_it_was(task, classes, dtype):
+    """The forward pass works in place on its own copies only: the caller's logits (the computation type's, so
+    that no cast copies them) are unchanged after forward and backward."""
+    logits = torch.randn(64, classes, dtype=dtype, generator=torch.Generator().manual_seed(0))
+    target = (torch.arange(64) % classes if task == "multiclass"
+              else (torch.rand(64, classes, generator=torch.Generator().manual_seed(1)) < 0.3).to(dtype))
+    x = logits.clone().requires_grad_(True)
+    compile_metric("f1", task=task, num_classes=classes).to_torch()(x, target).backward()
+    assert torch.equal(x.detach(), logits)
