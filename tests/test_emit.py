@@ -57,18 +57,25 @@ MULTI_CASES = [("f1", {"task": "multiclass", "num_classes": 3, "ignore_index": -
                ("mcc", {"task": "multilabel", "num_classes": 3, "average": "micro"})]
 
 
+def _batch(task, seed, spread):
+    """Logits and labels of 40 samples for `task` (binary logits of standard deviation `spread`; multi-class
+    labels include the ignore label -1)."""
+    rng = np.random.default_rng(seed)
+    z, y = rng.normal(0, spread, 40), (rng.random(40) < 0.3).astype(np.float64)
+    if task == "multiclass":
+        z, y = rng.normal(0, 0.3, (40, 3)), rng.integers(-1, 3, 40)
+    elif task == "multilabel":
+        z, y = rng.normal(0, 0.3, (40, 3)), (rng.random((40, 3)) < 0.3).astype(np.float64)
+    return z, y
+
+
 @pytest.mark.parametrize("backend", ["torch", "numpy"])
 @pytest.mark.parametrize("formula, params", CASES + MULTI_CASES)
 def test_emitted_module_matches_compile_metric(tmp_path, backend, formula, params):
     metric = compile_metric(formula, L=50.0, **params)
     path = tmp_path / "loss_module.py"
     path.write_text(metric.emit(backend))
-    rng = np.random.default_rng(0)
-    z, y = rng.normal(0, 0.1, 40), (rng.random(40) < 0.3).astype(np.float64)
-    if metric.task == "multiclass":
-        z, y = rng.normal(0, 0.3, (40, 3)), rng.integers(-1, 3, 40)
-    elif metric.task == "multilabel":
-        z, y = rng.normal(0, 0.3, (40, 3)), (rng.random((40, 3)) < 0.3).astype(np.float64)
+    z, y = _batch(metric.task, seed=0, spread=0.1)
     np.savez(tmp_path / "data.npz", z=z, y=y)
     driver = tmp_path / "driver.py"
     driver.write_text(DRIVER)
@@ -90,12 +97,7 @@ def test_emitted_numpy_loss_called_is_the_loss_of_loss_and_grad(formula, params)
     returns with the gradient, and the API's."""
     metric = compile_metric(formula, L=50.0, **params)
     namespace = load_emitted(metric.emit("numpy"))
-    rng = np.random.default_rng(1)
-    z, y = rng.normal(0, 0.3, 40), (rng.random(40) < 0.3).astype(np.float64)
-    if metric.task == "multiclass":
-        z, y = rng.normal(0, 0.3, (40, 3)), rng.integers(-1, 3, 40)
-    elif metric.task == "multilabel":
-        z, y = rng.normal(0, 0.3, (40, 3)), (rng.random((40, 3)) < 0.3).astype(np.float64)
+    z, y = _batch(metric.task, seed=1, spread=0.3)
     loss = namespace["MetricLoss"]()(z, y)
     assert isinstance(loss, float)
     assert loss == namespace["loss_and_grad"](z, y)[0]
