@@ -54,7 +54,8 @@ CASES = [("f1", {}), ("mcc", {}), ("fbeta", {"beta": 2.0}),
 
 
 MULTI_CASES = [("f1", {"task": "multiclass", "num_classes": 3, "ignore_index": -1}),
-               ("mcc", {"task": "multilabel", "num_classes": 3, "average": "micro"})]
+               ("mcc", {"task": "multilabel", "num_classes": 3, "average": "micro"}),
+               ("f1", {"task": "multiclass", "num_classes": 3, "ignore_index": -1, "class_weight": (1.0, 3.0, 0.5)})]
 
 
 def _batch(task, seed, spread):
@@ -241,6 +242,14 @@ def test_emitted_modules_check_their_settings_as_the_api_does(backend, setting, 
         api(**{setting: value})
     with pytest.raises(ValueError, match=message):
         load_emitted(metric.emit(backend))["MetricLoss"](**{setting: value})
+
+
+@pytest.mark.parametrize("backend", ["math", "bogus", None])
+def test_emit_names_the_backends_that_emit_modules(backend):
+    """The registry's "math" backend prints formulas but has no kernels to inline: emitting it is refused as an
+    unknown name is, with the backends that do emit."""
+    with pytest.raises(MetriccError, match=re.escape("be one of ['torch', 'numpy', 'jax', 'xgboost', 'lightgbm']")):
+        compile_metric("f1").emit(backend)
 
 
 @pytest.mark.parametrize("backend", ["torch", "numpy", "jax", "xgboost", "lightgbm"])
