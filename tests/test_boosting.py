@@ -1706,8 +1706,9 @@ def test_boosters_train_on_a_multiclass_metric_through_both_apis(booster):
     assert f1_score(y, predicted, average="macro") > 0.85
 
 
-def test_emitted_multiclass_objective_equals_the_api():
-    metric, objective, z, y, w = _multiclass("gmean", "weighted", None)
+@pytest.mark.parametrize("average, class_weight", [("weighted", None), ("macro", (1.0, 3.0, 0.5, 2.0))])
+def test_emitted_multiclass_objective_equals_the_api(average, class_weight):
+    metric, objective, z, y, w = _multiclass("gmean", average, class_weight)
     for booster in ("xgboost", "lightgbm"):
         namespace = load_emitted(metric.emit(booster))
         api = getattr(metric, f"to_{booster}")()

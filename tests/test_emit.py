@@ -244,6 +244,23 @@ def test_emitted_modules_check_their_settings_as_the_api_does(backend, setting, 
         load_emitted(metric.emit(backend))["MetricLoss"](**{setting: value})
 
 
+@pytest.mark.parametrize("value", [None, True, False, 0, -7, 2.5, 1e-300, "it's \\ \"quoted\"", (), (1.0, 3),
+                                   {"a": (1, None), "b": "x"}])
+def test_settings_are_written_as_python_literals(value):
+    from metricc.emit import literal
+    assert ast.literal_eval(literal(value)) == value and type(ast.literal_eval(literal(value))) is type(value)
+
+
+@pytest.mark.parametrize("value, message", [(float("nan"), "non-finite setting nan"),
+                                            ((1.0, float("inf")), "non-finite setting inf"),
+                                            (-float("inf"), "non-finite setting -inf"),
+                                            (object(), "a setting of type object"), ([1], "a setting of type list")])
+def test_settings_that_are_no_literal_are_refused(value, message):
+    from metricc.emit import literal
+    with pytest.raises(MetriccError, match=message):
+        literal(value)
+
+
 @pytest.mark.parametrize("backend", ["math", "bogus", None])
 def test_emit_names_the_backends_that_emit_modules(backend):
     """The registry's "math" backend prints formulas but has no kernels to inline: emitting it is refused as an
