@@ -219,6 +219,28 @@ def test_a_terminal_that_cannot_encode_the_formula():
     assert b"\\xe9" in out.stderr
 
 
+@pytest.mark.parametrize("command", ["list", "compile f1"])
+def test_a_reader_that_has_gone_is_no_error(command):
+    """`metricc list | true`: the reader has gone before metricc writes (metricc takes longer to start than
+    `true` to exit); metricc stops writing and exits 0, without a traceback."""
+    out = subprocess.run(["bash", "-c", f"{sys.executable} -m metricc {command} | true; exit ${{PIPESTATUS[0]}}"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stderr == "", out.stderr
+
+
+def test_main_writes_to_a_stream_without_reconfigure(monkeypatch):
+    """main() called where stdout and stderr are plain text buffers (io.StringIO has no reconfigure(), as in a
+    notebook or a caller that captures the output)."""
+    import io
+
+    from metricc.cli import main
+    out, err = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    assert main(["list"]) == 0 and "balanced_accuracy" in out.getvalue()
+    assert main(["compile", "TP/"]) == 1 and err.getvalue().startswith("metricc: error: ")
+
+
 def test_lrange_near_an_end_takes_the_accuracy_compile_takes():
     """`metricc lrange --threshold 0.99` failed on its own default accuracy 0.01 (p in [0.01, 0.99] does not hold
     the threshold strictly); without --accuracy it takes the one a loss compiled with that threshold validates
