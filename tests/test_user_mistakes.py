@@ -504,6 +504,9 @@ def test_torch_refuses_complex_sample_weights(task):
         loss(z, y, torch.ones(10, dtype=torch.complex64))
     with pytest.raises(MetriccError, match=r"Expected `sample_weight` to be a tensor of shape \(10,\), but got list"):
         loss(z, y, [1.0] * 10)  # was AttributeError
+    with pytest.raises(MetriccError, match=r"Expected `sample_weight` to be a tensor of shape \(10,\), but got shape "
+                                           r"\(10, 1\)"):
+        loss(z, y, torch.ones(10, 1))  # a column of weights (broadcasting it would weigh each row 10 times)
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
