@@ -227,6 +227,21 @@ def test_an_ignore_label_the_target_type_cannot_hold_matches_nothing(backend, ta
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("dtype, ignore", [(np.uint8, 255), (np.int8, -128), (np.int16, 32767)])
+def test_an_ignore_label_at_the_end_of_the_target_type_is_left_out(backend, dtype, ignore):
+    """A segmentation mask's 255 in uint8 (the type's largest value), or the smallest int8: the ignore label
+    at either end of the target's integer type still matches."""
+    z, target, y, ignored, _ = batch(9, (40,), ignore=ignore)
+    metric = compile_metric("f1", ignore_index=ignore)
+    if backend == "torch":  # the exact loss (to_torch() trains at a warm-up L)
+        loss = metric.to_torch(pure=True)(torch.tensor(z), torch.tensor(target.astype(dtype))).item()
+    else:
+        loss = call(backend, metric, z, target.astype(dtype))
+        loss = loss[0] if backend == "numpy" else float(loss)
+    assert loss == pytest.approx(compile_metric("f1").loss_and_grad(z[~ignored], y[~ignored])[0], rel=1e-6)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
 def test_a_float16_target_is_compared_with_the_ignore_label_exactly(backend):
     """ignore_index=2049 with float16 targets, which cannot hold 2049: compared in float16, 2049 would round to
     2048 and silently leave out a 2048, which is a target out of range."""
@@ -278,6 +293,36 @@ def test_multilabel_leaves_ignored_elements_out(backend, weighted):
             loss, grad = float(value), np.asarray(grad)
     assert loss == pytest.approx(expected, rel=1e-10)
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-8, atol=1e-300)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_multiclass_leaves_ignored_rows_out(backend, weighted):
+    """The loss and gradient of a multi-class batch with ignored rows are those of its kept rows, and the ignored
+    rows get no gradient (in JAX an ignored row weighing 1, as class 0, had passed the suite)."""
+    rng = np.random.default_rng(23)
+    z, y = rng.normal(0, 1.0, (30, 3)), rng.integers(0, 3, 30)
+    ignored = rng.random(30) < 0.3
+    target, w = np.where(ignored, -1, y), rng.uniform(0.5, 2, 30) if weighted else None
+    metric = compile_metric("f1", task="multiclass", num_classes=3, ignore_index=-1)
+    kept = ~ignored
+    expected, expected_grad = compile_metric("f1", task="multiclass", num_classes=3).loss_and_grad(
+        z[kept], y[kept], None if w is None else w[kept])
+    if backend == "numpy":
+        loss, grad = metric.loss_and_grad(z, target, w)
+    elif backend == "torch":
+        x = torch.tensor(z, requires_grad=True)
+        value = metric.to_torch(pure=True)(x, torch.tensor(target), None if w is None else torch.tensor(w))
+        value.backward()
+        loss, grad = value.item(), x.grad.numpy()
+    else:
+        with jax.enable_x64(True):
+            value, grad = jax.value_and_grad(metric.to_jax())(jax.numpy.asarray(z), jax.numpy.asarray(target),
+                                                              None if w is None else jax.numpy.asarray(w))
+            loss, grad = float(value), np.asarray(grad)
+    assert loss == pytest.approx(expected, rel=1e-10)
+    np.testing.assert_allclose(grad[kept], expected_grad, rtol=1e-8, atol=1e-300)
+    assert (grad[ignored] == 0).all()
 
 
 def test_multilabel_training_loss_keeps_a_label_that_a_batch_ignores_whole():
