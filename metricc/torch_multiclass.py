@@ -443,9 +443,11 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         return rows, target, None if sample_weight is None else sample_weight.reshape(-1)
 
     def _check(self, input, target, sample_weight):
-        if not isinstance(input, torch.Tensor) or input.dim() != 2 or input.shape[1] != self.num_classes:
+        if not isinstance(input, torch.Tensor):
+            raise self.error(f"Expected `input` to be a tensor, but got {type(input).__name__}.")
+        if input.dim() != 2 or input.shape[1] != self.num_classes:
             raise self.error(f"Expected `input` of shape (n, {self.num_classes}) or (N, {self.num_classes}, d1, ..., "
-                             f"dk), but got {tuple(getattr(input, 'shape', ()))}.")
+                             f"dk), but got {tuple(input.shape)}.")
         if not input.is_floating_point():
             raise self.error(f"Expected `input` to be a floating-point tensor, but got {input.dtype}.")
         expected = (input.shape[0],) if self.task == "multiclass" else tuple(input.shape)

@@ -493,6 +493,21 @@ def test_bad_sample_weights_are_named_in_the_error(call, bad, shown):
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("kind", ["ndarray", "list"])
+def test_torch_names_logits_that_are_no_tensor(task, kind):
+    """NumPy logits (or a list) given to a multi-class or multi-label torch loss were refused as "Expected `input`
+    of shape (n, 3) ..., but got (4, 3)": the very shape it asked for."""
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    loss = compile_metric("f1", **options).to_torch()
+    z = np.zeros(4) if task == "binary" else np.zeros((4, 3))
+    y = {"binary": torch.tensor([0.0, 1, 1, 0]), "multiclass": torch.tensor([0, 1, 2, 0]),
+         "multilabel": torch.zeros(4, 3)}[task]
+    message = rf"Expected `input`( and `target`)? to be (a tensor|tensors), but got {kind}"
+    with pytest.raises(MetriccError, match=message):
+        loss(z if kind == "ndarray" else z.tolist(), y)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
 def test_torch_refuses_complex_sample_weights(task):
     """Complex weights were made real with a torch warning (binary) or failed inside torch.aminmax (multi-class)."""
     options = {} if task == "binary" else {"task": task, "num_classes": 3}
