@@ -244,6 +244,30 @@ def test_emitted_modules_check_their_settings_as_the_api_does(backend, setting, 
         load_emitted(metric.emit(backend))["MetricLoss"](**{setting: value})
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_emitted_numpy_counts_are_the_soft_confusion_matrix(task):
+    """The emitted NumPy MetricLoss's counts(), the soft counts before smoothing, written out here: amplified
+    sigmoid probabilities (binary, multi-label), or for multi-class a softmax of the softmax probabilities times
+    L/2, against the labels, weighted."""
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    loss = load_emitted(compile_metric("f1", L=20.0, **options).emit("numpy"))["MetricLoss"]()
+    rng = np.random.default_rng(4)
+    w = rng.uniform(0.5, 2.0, 50)
+    if task == "binary":
+        z, y = rng.normal(0, 1, 50), (rng.random(50) < 0.3).astype(np.float64)
+        p, labels, weights = 1 / (1 + np.exp(-z)), y, w
+    else:
+        z = rng.normal(0, 1, (50, 3))
+        y = rng.integers(0, 3, 50) if task == "multiclass" else (rng.random((50, 3)) < 0.3).astype(np.float64)
+        p = np.exp(z) / np.exp(z).sum(1, keepdims=True) if task == "multiclass" else 1 / (1 + np.exp(-z))
+        labels, weights = (np.eye(3)[y] if task == "multiclass" else y), w[:, None]
+    yh = (np.exp(10.0 * p) / np.exp(10.0 * p).sum(1, keepdims=True) if task == "multiclass"
+          else 1 / (1 + np.exp(-20.0 * (p - 0.5))))
+    expected = [(weights * labels * yh).sum(0), (weights * (1 - labels) * yh).sum(0),
+                (weights * labels * (1 - yh)).sum(0), (weights * (1 - labels) * (1 - yh)).sum(0)]
+    np.testing.assert_allclose(np.array(loss.counts(z, y, w), dtype=np.float64), np.array(expected), rtol=1e-12)
+
+
 @pytest.mark.parametrize("value", [None, True, False, 0, -7, 2.5, 1e-300, "it's \\ \"quoted\"", (), (1.0, 3),
                                    {"a": (1, None), "b": "x"}])
 def test_settings_are_written_as_python_literals(value):

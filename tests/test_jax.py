@@ -192,6 +192,24 @@ def test_eager_checks_and_L_validation():
         compile_metric("f1").to_jax(compile=True)
 
 
+@pytest.mark.parametrize("task, z, y, w, message", [
+    ("binary", [1, 0, 1], [1.0, 0.0, 1.0], None, "`input` to be a floating-point array, but got int32"),
+    ("binary", np.zeros(0), np.zeros(0), None, "a non-empty batch, but `input` has no elements"),
+    ("binary", np.zeros(4), [1.0, 0, 1, 0], np.ones(3), r"`sample_weight` of shape \(4,\), but got \(3,\)"),
+    ("multiclass", np.zeros((4, 2)), [0, 1, 2, 0], None, r"`input` of shape \(n, 3\) with n > 0, .* got \(4, 2\)"),
+    ("multiclass", np.zeros(4), [0, 1, 2, 0], None, r"`input` of shape \(n, 3\) with n > 0, .* got \(4,\)"),
+    ("multiclass", np.zeros((0, 3)), np.zeros(0, int), None, r"with n > 0, .* but got \(0, 3\)"),
+    ("multiclass", np.zeros((4, 3), int), [0, 1, 2, 0], None, "`input` to be a floating-point array, but got int32"),
+    ("multiclass", np.zeros((4, 3)), [0, 1, 2, 0], np.ones(5), r"`sample_weight` of shape \(4,\), but got \(5,\)"),
+    ("multiclass", np.zeros((2, 3, 4)), np.zeros((2, 5), int), None, r"`target` of shape \(2, 4\) for logits"),
+])
+def test_bad_shapes_and_types_are_named(task, z, y, w, message):
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    loss = compile_metric("f1", **options).to_jax()
+    with pytest.raises(MetriccError, match=message):
+        loss(jnp.asarray(z), jnp.asarray(y), None if w is None else jnp.asarray(w))
+
+
 @pytest.mark.parametrize("values", [["a", "b", "a"], [1j, 0, 1]])
 @pytest.mark.parametrize("task", ["binary", "multilabel"])
 @pytest.mark.parametrize("bad", ["input", "target", "sample_weight"])
