@@ -179,6 +179,50 @@ def test_a_scorer_leaves_out_the_ignore_label_of_the_truth(task):
     assert metric.scorer()(estimator, X, truth) == pytest.approx(expected, abs=1e-12)
 
 
+def test_a_scorer_with_pos_label_leaves_out_the_ignore_label():
+    """Labels 1 and 2 with pos_label=2, and the ignore label -1: the rows labelled -1 are left out (not counted
+    as negatives once the labels are mapped to 0/1), as scikit-learn's f1_score on the labelled rows."""
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.metrics import f1_score
+
+    truth = np.array([2, 1, 2, -1, 1, 2, -1, 2, 1, 1])
+    predicted = np.array([2, 2, 1, 2, 1, 2, 2, 2, 1, 2])
+    kept = truth != -1
+
+    class Fixed(ClassifierMixin, BaseEstimator):
+        classes_ = np.array([1, 2])
+
+        def predict(self, X):
+            return predicted
+
+    scorer = compile_metric("f1", ignore_index=-1).scorer(pos_label=2)
+    expected = f1_score(truth[kept], predicted[kept], pos_label=2)
+    assert scorer(Fixed(), np.zeros((10, 1)), truth) == pytest.approx(expected, abs=1e-12)
+    assert expected != pytest.approx(f1_score(np.where(kept, truth, 1), predicted, pos_label=2))  # it matters
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: compile_metric(123), "Expected the formula to be a str, but got int."),
+    (lambda: compile_metric("f1", task="multiclass", num_classes=3, average="bogus"),
+     "Expected argument `average` to be one of ['macro', 'micro', 'weighted', 'none'], but got 'bogus'."),
+    (lambda: compile_metric("f1").score(np.array([0, 1, 1]), np.array([0, 1])),
+     "Expected `predictions` and `target` to have the same shape, but got (3,) and (2,)."),
+    (lambda: compile_metric("f1").score(np.array([0, 1, 1]), np.array([0, 1, 1]), np.ones(2)),
+     "Expected `sample_weight` of shape (3,), but got (2,)."),
+    (lambda: compile_metric("f1", task="multilabel", num_classes=3).score(np.zeros((4, 2)), np.zeros((4, 3))),
+     "Expected `predictions` of shape (4, 3), but got (4, 2)."),
+    (lambda: compile_metric("f1", task="multiclass", num_classes=3).score(np.zeros((2, 4), int), np.zeros((2, 4), int),
+                                                                          np.ones((2, 3))),
+     "Expected `sample_weight` of shape (2, 4), but got (2, 3)."),
+    (lambda: compile_metric("specificity").tune_threshold(np.array([0.1, 0.5, 0.9]), np.array([1, 1, 1])),
+     "'specificity' is undefined at every cut-off of these scores"),
+])
+def test_score_and_compile_name_what_is_wrong(call, message):
+    with pytest.raises(MetriccError) as info:
+        call()
+    assert str(info.value) == message
+
+
 def test_multiclass_scorer_takes_class_names_as_scikit_learn_does():
     """A multi-class scorer on classes named other than 0..C-1 ("a"/"b"/"c", 1..C) gave NaN in every fold of
     cross_val_score ("Expected `target` to hold numbers, but got dtype <U1", or class indices out of range), where
