@@ -1076,6 +1076,10 @@ def test_bad_inputs_are_refused():
         compile_metric("f1", task="multilabel", num_classes=2, average="none").emit("xgboost")
     with pytest.raises(MetriccError, match=r"same shape \(n, 3\)"):
         compile_metric("f1", task="multilabel", num_classes=3).to_xgboost()(np.zeros((4, 2)), np.zeros((4, 2)))
+    with pytest.raises(MetriccError, match=r"Expected 3 sample weights \(one per row\), but got 2\."):
+        objective(np.array([0.0, 1.0, 1.0]), np.zeros(3), np.ones(2))
+    with pytest.raises(MetriccError, match=r"Expected 3 sample weights \(one per row\), but got 4\."):
+        compile_metric("f1", task="multiclass", num_classes=3).to_xgboost()(np.arange(3), np.zeros((3, 3)), np.ones(4))
 
 
 
