@@ -223,4 +223,7 @@ BAD_FORMULAS = [
     ("precision", {"zero_division": 0}, "`zero_division` is an argument of scikit-learn's metrics: pass it to "
                                         "score(); the loss never divides by 0 (eps)", None),
     ("TP (FP + FN)", {}, "`TP` is not a function: write TP*(...) for a product", 1),
+    ("TP + " * 2500 + "TP", {}, "the formula is 12502 characters long; at most 10000 are accepted", None),
+    ("".join(f"a{k} = TP; " for k in range(101)) + "a0", {}, "the formula has 101 bindings; at most 100 are accepted",
+     None),
 ]
