@@ -42,16 +42,25 @@ def test_L_rises_linearly_over_the_warmup_and_only_training_steps_count():
     assert loss.steps == 12
 
 
-def test_blend_gradient_equals_autograd_of_loss_plus_bce():
-    z, y = _batch()
-    w = torch.rand(len(z), generator=torch.Generator().manual_seed(3), dtype=torch.float64) + 0.5
-    module = compile_metric("f1").to_torch(pure=True, bce_weight=0.3)
-    x = z.clone().requires_grad_(True)
-    module(x, y, w).backward()
-    reference = z.clone().requires_grad_(True)
-    bce = torch.nn.functional.binary_cross_entropy_with_logits(reference, y, reduction="none")
-    (F1(*soft_counts(reference, y, w)) + 0.3 * (bce * w).sum() / w.sum()).backward()
-    assert torch.allclose(x.grad, reference.grad, rtol=1e-9, atol=1e-15)
+@pytest.mark.parametrize("from_logits", [True, False])
+@pytest.mark.parametrize("weighted", [True, False])
+@pytest.mark.parametrize("n", [40, 20_000])  # the blend inside the autograd function, and the module's own
+def test_blend_gradient_equals_autograd_of_loss_plus_bce(from_logits, weighted, n):
+    z, y = _batch(n=n)
+    w = torch.rand(len(z), generator=torch.Generator().manual_seed(3), dtype=torch.float64) + 0.5 if weighted else None
+    x = z if from_logits else torch.sigmoid(z)  # probabilities in (0, 1)
+    module = compile_metric("f1", from_logits=from_logits).to_torch(pure=True, bce_weight=0.3)
+    given = x.clone().requires_grad_(True)
+    loss = module(given, y, w)
+    loss.backward()
+    reference = x.clone().requires_grad_(True)
+    bce = (torch.nn.functional.binary_cross_entropy_with_logits(reference, y, reduction="none") if from_logits
+           else torch.nn.functional.binary_cross_entropy(reference, y, reduction="none"))
+    expected = F1(*soft_counts(reference, y, w, from_logits=from_logits)) + 0.3 * (
+        bce.mean() if w is None else (bce * w).sum() / w.sum())
+    expected.backward()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-12)
+    assert torch.allclose(given.grad, reference.grad, rtol=1e-9, atol=1e-15)
 
 
 def test_running_rates_do_not_depend_on_the_scale_of_the_weights():
