@@ -147,15 +147,16 @@ class CompiledMetric:
 
     def _without_ignored(self, values: Any, name: str, target: Any, sample_weight: Any) -> tuple:
         """`values` (called `name`), `target` and `sample_weight` without the elements whose target is the binary
-        task's ignore_index (as they are without one, or where their shapes differ: the caller says so)."""
+        task's ignore_index (as they are without one; where their shapes differ, the caller refuses them, and the
+        ignore label, read as 0 here, is not refused as a label first)."""
         if self.task != "binary" or self.ignore_index is None:
             return values, target, sample_weight
         values, target = _numbers(values, name), _numbers(target, "target")
         weight = None if sample_weight is None else _numbers(sample_weight, "sample_weight")
+        ignored = numpy_kernel.ignored_elements(target, self.ignore_index)
         if values.shape != target.shape or weight is not None and weight.shape != target.shape:
-            return values, target, sample_weight
-        kept = ~numpy_kernel.ignored_elements(target, self.ignore_index)
-        return values[kept], target[kept], None if weight is None else weight[kept]
+            return values, np.where(ignored, 0, target), sample_weight
+        return values[~ignored], target[~ignored], None if weight is None else weight[~ignored]
 
     def _multi_score(self, predictions, target, sample_weight, zero_division, warn):
         target = _numbers(target, "target")

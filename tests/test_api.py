@@ -209,6 +209,15 @@ def test_a_scorer_with_pos_label_leaves_out_the_ignore_label():
      "Expected `predictions` and `target` to have the same shape, but got (3,) and (2,)."),
     (lambda: compile_metric("f1").score(np.array([0, 1, 1]), np.array([0, 1, 1]), np.ones(2)),
      "Expected `sample_weight` of shape (3,), but got (2,)."),
+    (lambda: compile_metric("f1", ignore_index=-1).score(np.array([0, 1, 1]), np.array([0, -1])),
+     "Expected `predictions` and `target` to have the same shape, but got (3,) and (2,)."),
+    (lambda: compile_metric("f1", ignore_index=-1).score(np.array([0, 1, 1]), np.array([0, -1, 1]), np.ones(2)),
+     "Expected `sample_weight` of shape (3,), but got (2,)."),
+    (lambda: compile_metric("f1", ignore_index=-1).tune_threshold(np.ones((3, 2)) / 2, np.array([0, -1, 1])),
+     "Expected non-empty `scores` and `target` of the same shape, but got (3, 2) and (3,): the two columns of "
+     "predict_proba? pass scores[:, 1], the positive class's."),
+    (lambda: compile_metric("f1", ignore_index=-1).tune_threshold(np.ones(3) / 2, np.array([0, -1, 1]), np.ones(2)),
+     "Expected `sample_weight` of shape (3,), but got (2,)."),
     (lambda: compile_metric("f1", task="multilabel", num_classes=3).score(np.zeros((4, 2)), np.zeros((4, 3))),
      "Expected `predictions` of shape (4, 3), but got (4, 2)."),
     (lambda: compile_metric("f1", task="multiclass", num_classes=3).score(np.zeros((2, 4), int), np.zeros((2, 4), int),
@@ -218,6 +227,8 @@ def test_a_scorer_with_pos_label_leaves_out_the_ignore_label():
      "'specificity' is undefined at every cut-off of these scores"),
 ])
 def test_score_and_compile_name_what_is_wrong(call, message):
+    """(With ignore_index, mismatched shapes were refused as "Expected `target` to hold hard 0/1 labels, but it
+    holds -1": the ignore label, read before the shapes were compared.)"""
     with pytest.raises(MetriccError) as info:
         call()
     assert str(info.value) == message
