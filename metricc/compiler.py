@@ -560,8 +560,9 @@ def _class_indices(values: Any, n: int, num_classes: int) -> np.ndarray:
     """Integer class indices in [0, num_classes) of shape (n,) (whole floats too)."""
     array = _whole(_numbers(values, "predictions"), "predictions")
     if array.dtype.kind not in "iu" or array.shape != (n,):
+        hint = " (take the arg-max of the scores first)" if array.ndim == 2 else ""
         raise MetriccError(f"Expected `predictions` to be integer class indices of shape ({n},), but got "
-                           f"{array.dtype} {array.shape} (take the arg-max of the scores first).")
+                           f"{array.dtype} {array.shape}{hint}.")
     if array.size and (array.min() < 0 or array.max() >= num_classes):
         raise MetriccError(f"Expected `predictions` to be class indices in [0, {num_classes}), but got "
                            f"{array.min() if array.min() < 0 else array.max()}"

@@ -213,6 +213,11 @@ def test_a_scorer_with_pos_label_leaves_out_the_ignore_label():
      "Expected `predictions` and `target` to have the same shape, but got (3,) and (2,)."),
     (lambda: compile_metric("f1", ignore_index=-1).score(np.array([0, 1, 1]), np.array([0, -1, 1]), np.ones(2)),
      "Expected `sample_weight` of shape (3,), but got (2,)."),
+    (lambda: compile_metric("f1", task="multiclass", num_classes=3).score(np.array([0, 1, 2]), np.array([0, 1])),
+     "Expected `predictions` to be integer class indices of shape (2,), but got int64 (3,)."),
+    (lambda: compile_metric("f1", task="multiclass", num_classes=3).score(np.eye(3)[[0, 1]], np.array([0, 1])),
+     "Expected `predictions` to be integer class indices of shape (2,), but got int64 (2, 3) (take the arg-max "
+     "of the scores first)."),
     (lambda: compile_metric("f1", ignore_index=-1).tune_threshold(np.ones((3, 2)) / 2, np.array([0, -1, 1])),
      "Expected non-empty `scores` and `target` of the same shape, but got (3, 2) and (3,): the two columns of "
      "predict_proba? pass scores[:, 1], the positive class's."),
