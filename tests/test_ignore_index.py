@@ -325,6 +325,28 @@ def test_multiclass_leaves_ignored_rows_out(backend, weighted):
     assert (grad[ignored] == 0).all()
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax", "jax-jit"])
+def test_a_batch_whose_every_element_is_ignored_has_no_gradient(backend):
+    """Every element ignored (a crop of the mask's border): no error, a finite loss (the smoothed counts' value,
+    the same in every backend) and a zero gradient, never NaN (in JAX all-zero weights once scaled by 0)."""
+    z, target = np.array([0.3, -0.2, 1.0]), np.full(3, IGNORE)
+    metric = compile_metric("f1", ignore_index=IGNORE)
+    if backend == "numpy":
+        loss, grad = metric.loss_and_grad(z, target)
+    elif backend == "torch":
+        x = torch.tensor(z, requires_grad=True)
+        value = metric.to_torch(pure=True)(x, torch.tensor(target))
+        value.backward()
+        loss, grad = value.item(), x.grad.numpy()
+    else:
+        value_and_grad = jax.value_and_grad(metric.to_jax())
+        value_and_grad = jax.jit(value_and_grad) if backend == "jax-jit" else value_and_grad
+        value, grad = value_and_grad(jax.numpy.asarray(z, jax.numpy.float32), jax.numpy.asarray(target))
+        loss, grad = float(value), np.asarray(grad)
+    assert loss == pytest.approx(metric.loss_and_grad(z, target)[0]) and np.isfinite(loss)
+    assert (grad == 0).all()
+
+
 def test_multilabel_training_loss_keeps_a_label_that_a_batch_ignores_whole():
     """Running counts per label: a batch in which one label is ignored everywhere leaves that label's running
     rates as they were and updates the others'."""
