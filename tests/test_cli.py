@@ -20,6 +20,12 @@ def test_help_shows_examples():
         assert sub.returncode == 0 and "--param NAME=VALUE" in sub.stdout
 
 
+def test_no_command_is_a_one_line_error():
+    out = metricc()
+    assert out.returncode == 1 and out.stdout == ""
+    assert out.stderr == "metricc: error: the following arguments are required: COMMAND (see --help)\n"
+
+
 def test_every_help_example_runs(tmp_path):
     """What --help shows a user to type works as shown (a module it writes imports)."""
     import shlex
