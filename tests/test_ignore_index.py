@@ -29,6 +29,24 @@ def call(backend, metric, z, target, w=None):
                            None if w is None else as_jax(w, jax.numpy.float32))
 
 
+def exact_loss_and_grad(backend, metric, z, target, w=None):
+    """The exact loss (a float) and its gradient (a NumPy array) through `backend` ("numpy", "torch", "jax" or
+    "jax-jit"), in float64."""
+    if backend == "numpy":
+        return metric.loss_and_grad(z, target, w)
+    if backend == "torch":
+        x = torch.tensor(z, requires_grad=True)
+        value = metric.to_torch(pure=True)(x, torch.tensor(target), None if w is None else torch.tensor(w))
+        value.backward()
+        return value.item(), x.grad.numpy()
+    with jax.enable_x64(True):
+        value_and_grad = jax.value_and_grad(metric.to_jax())
+        value_and_grad = jax.jit(value_and_grad) if backend == "jax-jit" else value_and_grad
+        value, grad = value_and_grad(jax.numpy.asarray(z), jax.numpy.asarray(target),
+                                     None if w is None else jax.numpy.asarray(w))
+        return float(value), np.asarray(grad)
+
+
 def batch(seed, shape=(3, 7, 5), ignore=IGNORE):
     """Logits, targets with some elements set to `ignore`, the 0/1 labels, the ignored mask and weights."""
     rng = np.random.default_rng(seed)
@@ -279,18 +297,7 @@ def test_multilabel_leaves_ignored_elements_out(backend, weighted):
     metric = compile_metric("f1", task="multilabel", num_classes=3, ignore_index=-1)
     weight = w if weighted else None
     expected, expected_grad = per_label_oracle("f1", z, y, ignored, weight)
-    if backend == "numpy":
-        loss, grad = metric.loss_and_grad(z, target, weight)
-    elif backend == "torch":
-        x = torch.tensor(z, requires_grad=True)
-        value = metric.to_torch(pure=True)(x, torch.tensor(target), None if weight is None else torch.tensor(weight))
-        value.backward()
-        loss, grad = value.item(), x.grad.numpy()
-    else:
-        with jax.enable_x64(True):
-            value, grad = jax.value_and_grad(metric.to_jax())(jax.numpy.asarray(z), jax.numpy.asarray(target),
-                                                              None if weight is None else jax.numpy.asarray(weight))
-            loss, grad = float(value), np.asarray(grad)
+    loss, grad = exact_loss_and_grad(backend, metric, z, target, weight)
     assert loss == pytest.approx(expected, rel=1e-10)
     np.testing.assert_allclose(grad, expected_grad, rtol=1e-8, atol=1e-300)
 
@@ -308,18 +315,7 @@ def test_multiclass_leaves_ignored_rows_out(backend, weighted):
     kept = ~ignored
     expected, expected_grad = compile_metric("f1", task="multiclass", num_classes=3).loss_and_grad(
         z[kept], y[kept], None if w is None else w[kept])
-    if backend == "numpy":
-        loss, grad = metric.loss_and_grad(z, target, w)
-    elif backend == "torch":
-        x = torch.tensor(z, requires_grad=True)
-        value = metric.to_torch(pure=True)(x, torch.tensor(target), None if w is None else torch.tensor(w))
-        value.backward()
-        loss, grad = value.item(), x.grad.numpy()
-    else:
-        with jax.enable_x64(True):
-            value, grad = jax.value_and_grad(metric.to_jax())(jax.numpy.asarray(z), jax.numpy.asarray(target),
-                                                              None if w is None else jax.numpy.asarray(w))
-            loss, grad = float(value), np.asarray(grad)
+    loss, grad = exact_loss_and_grad(backend, metric, z, target, w)
     assert loss == pytest.approx(expected, rel=1e-10)
     np.testing.assert_allclose(grad[kept], expected_grad, rtol=1e-8, atol=1e-300)
     assert (grad[ignored] == 0).all()
@@ -331,18 +327,7 @@ def test_a_batch_whose_every_element_is_ignored_has_no_gradient(backend):
     the same in every backend) and a zero gradient, never NaN (in JAX all-zero weights once scaled by 0)."""
     z, target = np.array([0.3, -0.2, 1.0]), np.full(3, IGNORE)
     metric = compile_metric("f1", ignore_index=IGNORE)
-    if backend == "numpy":
-        loss, grad = metric.loss_and_grad(z, target)
-    elif backend == "torch":
-        x = torch.tensor(z, requires_grad=True)
-        value = metric.to_torch(pure=True)(x, torch.tensor(target))
-        value.backward()
-        loss, grad = value.item(), x.grad.numpy()
-    else:
-        value_and_grad = jax.value_and_grad(metric.to_jax())
-        value_and_grad = jax.jit(value_and_grad) if backend == "jax-jit" else value_and_grad
-        value, grad = value_and_grad(jax.numpy.asarray(z, jax.numpy.float32), jax.numpy.asarray(target))
-        loss, grad = float(value), np.asarray(grad)
+    loss, grad = exact_loss_and_grad(backend, metric, z, target)
     assert loss == pytest.approx(metric.loss_and_grad(z, target)[0]) and np.isfinite(loss)
     assert (grad == 0).all()
 
