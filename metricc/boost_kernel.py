@@ -1260,11 +1260,19 @@ class BoostObjective:
         if z.size != y.size or z.size == 0 or z.size % columns or self.task != "binary" and numpy.ndim(z) != 2:
             shape = "n" if self.task == "binary" else f"(n, {columns})"
             raise self.error(f"Expected margins and labels of the same shape {shape} (at least one sample), but got "
-                             f"{numpy.shape(margins)} and {numpy.shape(labels)}.")
+                             f"{numpy.shape(margins)} and {numpy.shape(labels)}{self._class_margins_hint(z, y)}")
         z, y = z.reshape(-1, columns), y.reshape(-1, columns)
         if self.check_inputs and values and not (y.min() >= 0 and y.max() <= 1):
             raise self.error(self._label_message(y, z))
         return z, y, self._weights(z, sample_weight, values)
+
+    def _class_margins_hint(self, z, y):
+        """What to append to the binary objective's shape error: where the booster passed one margin column per
+        class for n class indices (its scikit-learn classifiers do so for labels 0, 1, 2), the fix; else "."."""
+        classes = z.size // y.size if self.task == "binary" and y.ndim == 1 and y.size else 0
+        if classes < 2 or z.size != classes * y.size or not ((y >= 0) & (y < classes) & (y == numpy.round(y))).all():
+            return "."
+        return f": {classes} classes? compile with task='multiclass', num_classes={classes}."
 
     def _label_message(self, y, margins):
         """What is wrong with labels y (n, C) of which some lie outside [0, 1] (or are NaN), and where; with the
@@ -1329,12 +1337,21 @@ class BoostObjective:
         columns = self.num_classes
         if y.ndim != 1 or z.size != y.size * columns or y.size == 0:
             raise self.error(f"Expected margins of shape (n, {columns}) and n class indices (at least one sample), "
-                             f"but got {z.shape} and {y.shape}.")
+                             f"but got {z.shape} and {y.shape}{self._one_margin_hint(z, y)}")
         z = z.reshape(-1, columns)
         valid = (y >= 0) & (y < columns) & (y == numpy.floor(y))
         if not valid.all():
             raise self.error(self._class_label_message(y, valid))
         return z, y, self._weights(z, sample_weight)
+
+    def _one_margin_hint(self, z, y):
+        """What to append to the multi-class objective's shape error: where the booster passed one margin per row
+        (not told num_class, or a scikit-learn classifier that saw two classes), the cause; else "."."""
+        if y.ndim != 1 or z.size != y.size or y.size == 0:
+            return "."
+        if ((y == 0) | (y == 1)).all():
+            return ": one margin per row and labels 0 and 1 only: a binary problem? compile without task='multiclass'."
+        return f": one margin per row; pass num_class={self.num_classes} to the booster (objective.params holds it)."
 
     def _class_label_message(self, y, valid):
         """What is wrong with the class indices y (n,), of which those not `valid` are no class, and where."""

@@ -1082,6 +1082,37 @@ def test_bad_inputs_are_refused():
         compile_metric("f1", task="multiclass", num_classes=3).to_xgboost()(np.arange(3), np.zeros((3, 3)), np.ones(4))
 
 
+@pytest.mark.parametrize("booster", ["xgboost", "lightgbm"])
+def test_binary_objective_on_class_margins_says_compile_multiclass(booster):
+    """A binary objective that a booster calls with one margin column per class (XGBClassifier and
+    LGBMClassifier do so for labels 0, 1, 2) names the fix: compile with task='multiclass', num_classes=C."""
+    objective = getattr(compile_metric("f1"), f"to_{booster}")()
+    labels, margins = np.array([0.0, 1.0, 2.0, 1.0]), np.zeros((4, 3))
+    fix = r"3 classes\? compile with task='multiclass', num_classes=3\."
+    with pytest.raises(MetriccError, match=r"same shape n .*\(4, 3\) and \(4,\): " + fix):
+        objective(labels, margins)
+    with pytest.raises(MetriccError, match=fix):  # as XGBoost < 2 passes them: flat, row by row
+        objective(labels, margins.ravel())
+    with pytest.raises(MetriccError, match=r"\(4, 3\) and \(4, 2\)\.$"):  # no class indices: no hint
+        objective(np.zeros((4, 2)), margins)
+
+
+@pytest.mark.parametrize("booster", ["xgboost", "lightgbm"])
+def test_multiclass_objective_on_one_margin_per_row_names_the_cause(booster):
+    """A multi-class objective called with one margin per row names why: the booster was not told num_class
+    (xgboost.train and lightgbm.train without the objective's params), or a scikit-learn classifier saw only two
+    classes, a binary problem."""
+    objective = getattr(compile_metric("f1", task="multiclass", num_classes=3), f"to_{booster}")()
+    with pytest.raises(MetriccError, match=r"\(4,\) and \(4,\): one margin per row; pass num_class=3 to the "
+                                           r"booster \(objective\.params holds it\)\.$"):
+        objective(np.array([0.0, 1.0, 2.0, 1.0]), np.zeros(4))
+    with pytest.raises(MetriccError, match=r"\(4,\): one margin per row and labels 0 and 1 only: a binary problem\? "
+                                           r"compile without task='multiclass'\.$"):
+        objective(np.array([0.0, 1.0, 1.0, 0.0]), np.zeros(4))
+    with pytest.raises(MetriccError, match=r"\(4, 2\) and \(4,\)\.$"):  # two columns: no hint
+        objective(np.array([0.0, 1.0, 2.0, 1.0]), np.zeros((4, 2)))
+
+
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("weighted", [False, True])
