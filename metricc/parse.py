@@ -42,6 +42,9 @@ MAX_EXPRESSION_DEPTH = 32  # levels of the built expression (functions, powers, 
 
 _COMMENT = re.compile(r"#[^\n]*")
 _MISSING_OPERATOR = "missing operator (or ';') between two values"
+# a whole number as Python writes it and the formula language does not: with '_' separators, or in base 16, 8, 2
+_PYTHON_NUMBER = re.compile(r"\d+(?:_\d+)+|0(?:[xX]_?[0-9a-fA-F]+(?:_?[0-9a-fA-F]+)*|[oO]_?[0-7]+(?:_?[0-7]+)*"
+                            r"|[bB]_?[01]+(?:_?[01]+)*)")
 _NUMBER_END = re.compile(r"(?<![\w.])((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)[ \t]*$")  # a number just before
 _F_BETA = re.compile(r"[fF]_?(\d+)")  # F2, f_3: the F-beta score's usual names
 _F_BETA_START = re.compile(r"(?<![\w.])[fF]_?(\d+)$")  # ... the start of one, f0 of f0.5, that ends a text
@@ -216,7 +219,10 @@ def _syntax_error(error: lark.UnexpectedInput, text: str) -> MetriccError:
             message = label or _token_label(error, text)
             before = text[:token.start_pos]
             factor = _NUMBER_END.search(before) if message == _MISSING_OPERATOR and kind == "NAME" else None
-            if factor is not None:  # 2TP, 0.5 FP
+            literal = None if factor is None or factor.group(0) != factor.group(1) else factor.group(1) + token
+            if literal is not None and _PYTHON_NUMBER.fullmatch(literal):  # 1_000, 0x10
+                message, column = _python_number_hint(literal), column - len(factor.group(1))
+            elif factor is not None:  # 2TP, 0.5 FP
                 message += f": write {factor.group(1)}*{token} for a product"
             elif message == _MISSING_OPERATOR and line > 1 and not text.split("\n")[line - 1][:column - 1].strip():
                 message += f"; is a ';' missing at the end of line {line - 1}?"
@@ -227,6 +233,13 @@ def _syntax_error(error: lark.UnexpectedInput, text: str) -> MetriccError:
             elif call is not None:
                 message = _call_keywords_hint(call.group(1), text[call.start(2):].split(")")[0])
     return MetriccError(f"syntax error: {message}", text=text, line=line, column=column)
+
+
+def _python_number_hint(literal: str) -> str:
+    """What to write for a number in a form Python reads and the formula language does not (1_000, 0x10)."""
+    value = int(literal, 0)
+    kind = {"x": "a hexadecimal", "o": "an octal", "b": "a binary"}.get(literal[1].lower())
+    return f"{kind} number: write {value}" if kind else f"a number with '_' in it: write {value}"
 
 
 def _f_beta_hint(beta: str) -> str:

@@ -109,6 +109,10 @@ BAD_FORMULAS = [
     ("2TP/(2TP+FP+FN)", {}, "syntax error: missing operator (or ';') between two values: write 2*TP for a product",
      2),
     ("TP/(TP + 0.5 FP)", {}, "between two values: write 0.5*FP for a product", 14),
+    ("1_000*FN + FP", {}, "syntax error: a number with '_' in it: write 1000", 1),
+    ("FP + 1_000_000*FN", {}, "syntax error: a number with '_' in it: write 1000000", 6),
+    ("0x10*TP", {}, "syntax error: a hexadecimal number: write 16", 1),
+    ("0b11*FN + 0o7*FP", {}, "syntax error: a binary number: write 3", 1),
     ("kappa", {}, "parameter `kappa` is not bound: pass kappa=... to compile_metric (or --param kappa=... on the "
                   "command line); Cohen's kappa is `cohen_kappa`", 1),
     ("TP/N + xyzzy", {}, "unknown name `xyzzy`", 8),
