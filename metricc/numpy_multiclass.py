@@ -225,9 +225,9 @@ class MultiSoftConfusionLoss:
 def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warning, zero_division=None,
           warn=True):
     """The formula's exact value on hard one-hot (or multi-hot) predictions, averaged as `average_` says; where
-    it is undefined (0/0) for a class, `zero_division` is that class's value (NaN: left out of the macro and
-    weighted averages, as scikit-learn does), or (None) the result is NaN. `warn`: a warning where it is
-    undefined."""
+    it is undefined (0/0, or a count divided by 0) for a class, `zero_division` is that class's value (NaN: left
+    out of the macro and weighted averages, as scikit-learn does), or (None) the result is NaN. `warn`: a warning
+    where it is undefined."""
     counts = per_class_counts(numpy, predicted, 1 - predicted, y, w)
     undefined = None if zero_division is None else zero_division if minimize else 1 - zero_division
     if average_ == "weighted" and not numpy.sum(counts[0] + counts[2]) > 0:
@@ -239,6 +239,8 @@ def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warn
                                 class_weight)
         elif undefined is not None:
             loss = average(numpy, scalars, counts, 0.0, average_, class_weight, undefined)[0]
+        else:  # NaN, as the warning says, also where a count other than 0 is divided by 0 (inf)
+            loss = numpy.where(numpy.isfinite(loss), loss, numpy.nan)
     loss = loss if average_ == "none" else float(loss)
     if warn and not numpy.isfinite(raw).all():
         with numpy.errstate(all="ignore"):
@@ -246,7 +248,7 @@ def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warn
         classes = numpy.flatnonzero(~numpy.isfinite(per_class)).tolist()
         where = ("the pooled counts (average='micro')" if average_ == "micro" or not classes else
                  f"class{'es' if len(classes) > 1 else ''} {', '.join(map(str, classes))}")
-        warnings.warn(f"{name!r} is undefined (0/0) for {where} at these predictions; it counts as "
+        warnings.warn(f"{name!r} is undefined for {where} at these predictions; it counts as "
                       f"{'nan' if zero_division is None else zero_division} there", warning,
                       stacklevel=caller_level(__file__))
     return loss if minimize else 1 - loss

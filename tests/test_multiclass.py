@@ -542,9 +542,32 @@ def test_zero_division_warning_names_the_classes(task):
         predictions, target = np.array([0, 0, 1, 1]), np.array([0, 1, 1, 2])  # class 2 never predicted
     else:
         predictions, target = np.array([[1, 0, 0], [1, 1, 0]]), np.array([[1, 1, 0], [0, 1, 1]])
-    with pytest.warns(MetriccWarning, match=r"'precision' is undefined \(0/0\) for class 2 at these predictions; "
+    with pytest.warns(MetriccWarning, match=r"'precision' is undefined for class 2 at these predictions; "
                                             r"it counts as 0\.0 there"):
         metric.score(predictions, target, zero_division="warn")
+
+
+@pytest.mark.parametrize("average", AVERAGES)
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_a_score_divided_by_zero_is_nan_as_its_warning_says(task, average):
+    """Where the formula divides a count that is not 0 by 0 (TP/FP with no false positive), score() is NaN with
+    the warning, or zero_division, for every average, as the binary score is. Micro and macro averages had
+    returned inf while their warning said the value counted as NaN."""
+    import warnings
+
+    from metricc import MetriccWarning
+
+    metric = compile_metric("TP/FP", task=task, num_classes=3, average=average)
+    predictions = np.array([0, 1, 2]) if task == "multiclass" else np.eye(3, dtype=int)
+    with pytest.warns(MetriccWarning, match=r"'TP/FP' is undefined for (the pooled counts|classes 0, 1, 2)"):
+        value = metric.score(predictions, predictions)
+    assert np.isnan(value).all() and np.shape(value) == ((3,) if average == "none" else ())
+    with pytest.warns(MetriccWarning, match="it counts as 0.0 there"):
+        value = metric.score(predictions, predictions, zero_division="warn")
+    np.testing.assert_array_equal(value, np.zeros(3) if average == "none" else 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(metric.score(predictions, predictions, zero_division=np.nan)).all()
 
 
 @pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")  # L chosen for the test, not for training
