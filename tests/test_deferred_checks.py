@@ -302,6 +302,32 @@ def test_deferred_checks_take_the_largest_finite_logits_as_finite(as_accelerator
     assert math.isfinite(loss.item())
 
 
+def test_deferred_checks_take_probabilities_of_exactly_0_and_1(as_accelerator):
+    """from_logits=False: probabilities of exactly 0 and 1, and a sample weight of 0, pass the deferred checks as
+    they pass the CPU's, with the same loss; a probability above 1 or below 0 fails both, with the same error."""
+    p = torch.tensor([0.0, 1.0, 0.3, 1.0, 0.0, 0.8], dtype=torch.float64)
+    y = torch.tensor([0.0, 1.0, 1.0, 0.0, 1.0, 0.0], dtype=torch.float64)
+    w = torch.tensor([1.0, 0.0, 2.0, 1.0, 1.0, 0.5], dtype=torch.float64)
+    for probabilities, message in [(p, None), (torch.where(p == 1, 1.5, p), r"\[0, 1\]"),
+                                   (torch.where(p == 0, -0.5, p), r"\[0, 1\]")]:
+        deferred = compile_metric("f1").to_torch(pure=True, from_logits=False)
+        immediate = compile_metric("f1").to_torch(pure=True, from_logits=False)
+        loss = deferred(probabilities, y, w)
+        _Event.finished = True
+        with pytest.MonkeyPatch.context() as cpu:
+            cpu.setattr(torch_kernel, "reads_back_now", lambda device: True)
+            if message is None:
+                deferred.check_pending()
+                assert loss.item() == immediate(probabilities, y, w).item()
+                continue
+            assert math.isnan(loss.item())
+            with pytest.raises(MetriccError, match=message):
+                deferred.check_pending()
+            with pytest.raises(MetriccError, match=message):
+                immediate(probabilities, y, w)
+        _Event.finished = False
+
+
 def test_an_ignore_labels_weights_are_checked_as_given_without_a_read_back(as_accelerator):
     """With ignore_index the torch binary loss checks the weights as given (all zero, or negative on an ignored
     element, raise as in NumPy): on an accelerator without reading a value back during the step, and
