@@ -584,8 +584,10 @@ class BoostObjective:
                         f"task={task!r}, average={average!r} for {booster} (for LightGBM, train one booster per label "
                         f"with a binary metric)")
         if task == "multiclass" and average not in ("macro", "weighted"):
+            why = ("'none' keeps one loss per class" if average == "none" else
+                   "micro-averaging one-hot predictions scores accuracy")
             raise error(f"a multi-class booster objective averages the classes' losses into one: average 'macro' or "
-                        f"'weighted', not {average!r} (micro-averaging one-hot predictions scores accuracy)")
+                        f"'weighted', not {average!r} ({why})")
         self.curvatures = curvatures
         self.L, self.threshold, self.eps = float(L), float(threshold), float(eps)
         self.hessian, self.booster, self.minimize = hessian, booster, bool(minimize)

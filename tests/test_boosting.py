@@ -1692,9 +1692,9 @@ def test_multiclass_blocks_give_the_one_block_result(monkeypatch, hessian):
 
 @pytest.mark.parametrize("call, message", [
     (lambda: compile_metric("f1", task="multiclass", num_classes=3, average="micro").to_xgboost(),
-     "average 'macro' or 'weighted'"),
+     r"average 'macro' or 'weighted', not 'micro' \(micro-averaging one-hot predictions scores accuracy\)$"),
     (lambda: compile_metric("f1", task="multiclass", num_classes=3, average="none").to_lightgbm(),
-     "average 'macro' or 'weighted'"),
+     r"average 'macro' or 'weighted', not 'none' \('none' keeps one loss per class\)$"),
     (lambda: compile_metric("f1", task="multiclass", num_classes=3).to_xgboost(hessian="bound"),
      "'bound' Hessian is derived for sigmoid amplifiers only"),
     (lambda: compile_metric("f1", task="multiclass", num_classes=3, ignore_index=-1).to_lightgbm(),
