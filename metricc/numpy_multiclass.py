@@ -182,7 +182,9 @@ class MultiSoftConfusionLoss:
         if sample_weight is None:
             return numpy.ones(n)
         w = self._array(sample_weight, "sample_weight")
-        if w.shape != (n,) or w.dtype.kind not in "biuf":
+        if w.dtype.kind not in "biuf":
+            raise self.error(f"Expected `sample_weight` to hold numbers, but got dtype {w.dtype}.")
+        if w.shape != (n,):
             raise self.error(f"Expected `sample_weight` of shape ({n},), but got {w.dtype} {w.shape}.")
         w = w.astype(numpy.float64)
         if not (numpy.isfinite(w).all() and (w >= 0).all()):

@@ -230,6 +230,12 @@ def test_a_scorer_with_pos_label_leaves_out_the_ignore_label():
      "Expected `sample_weight` of shape (2, 4), but got (2, 3)."),
     (lambda: compile_metric("specificity").tune_threshold(np.array([0.1, 0.5, 0.9]), np.array([1, 1, 1])),
      "'specificity' is undefined at every cut-off of these scores"),
+    (lambda: compile_metric("f1", task="multiclass", num_classes=3).loss_and_grad(np.zeros((3, 3)), np.arange(3),
+                                                                                  np.array(list("abc"))),
+     "Expected `sample_weight` to hold numbers, but got dtype <U1."),
+    (lambda: compile_metric("f1", task="multilabel", num_classes=3).score(np.eye(3), np.eye(3),
+                                                                          np.array([1, None, 2])),
+     "Expected `sample_weight` to hold numbers, but got dtype object."),
 ])
 def test_score_and_compile_name_what_is_wrong(call, message):
     """(With ignore_index, mismatched shapes were refused as "Expected `target` to hold hard 0/1 labels, but it
