@@ -563,10 +563,10 @@ def _class_indices(values: Any, n: int, num_classes: int) -> np.ndarray:
         hint = " (take the arg-max of the scores first)" if array.ndim == 2 else ""
         raise MetriccError(f"Expected `predictions` to be integer class indices of shape ({n},), but got "
                            f"{array.dtype} {array.shape}{hint}.")
-    if array.size and (array.min() < 0 or array.max() >= num_classes):
+    if array.size and (array.min() < 0 or array.max() >= num_classes):  # (no ignore label: that is the target's)
         raise MetriccError(f"Expected `predictions` to be class indices in [0, {num_classes}), but got "
                            f"{array.min() if array.min() < 0 else array.max()}"
-                           f"{class_index_hint(array.min(), array.max(), num_classes)}")
+                           f"{class_index_hint(max(array.min(), 0), array.max(), num_classes)}")
     return array
 
 
