@@ -824,6 +824,19 @@ def test_scikit_learns_arguments_passed_to_compile_metric(argument, value, hint)
         compile_metric("fbeta" if hint is None else "f1", **{argument: value})
 
 
+def test_a_parameter_named_as_another_librarys_argument_is_a_parameter_where_the_formula_uses_it():
+    """A number under the name of a scikit-learn or torchmetrics argument (adjusted, normalize) binds the formula's
+    parameter of that name; where the formula has none, or the value is not a number, the argument is refused with
+    where it goes."""
+    value = compile_metric("adjusted*TPR + (1 - adjusted)*TNR", adjusted=0.25).score(np.array([1, 0, 0, 1]),
+                                                                                     np.array([1, 1, 0, 0]))
+    assert value == pytest.approx(0.25 * 0.5 + 0.75 * 0.5)
+    for formula, given in [("f1", 1), ("adjusted*TPR", True), ("adjusted*TPR", "1")]:
+        with pytest.raises(MetriccError, match=r"unknown argument `adjusted`; `adjusted` is an argument of "
+                                               r"scikit-learn's metrics"):
+            compile_metric(formula, adjusted=given)
+
+
 @pytest.mark.parametrize("options, hint", [
     ({"task": "multilabel", "num_labels": 3}, "a multi-label metric is task='multilabel', num_classes=3"),
     ({"num_labels": 3}, "a multi-label metric is task='multilabel', num_classes=3"),
