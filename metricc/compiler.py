@@ -172,12 +172,18 @@ class CompiledMetric:
         y, weight = self._numpy_loss.labels(target, n, sample_weight)
         if sample_weight is not None:
             _weight_total(weight)
+        if self.ignore_index is not None:  # what is predicted where the target is ignored counts nowhere
+            predictions = _numbers(predictions, "predictions")
+            ignored = numpy_kernel.ignored_elements(target, self.ignore_index)
+            if predictions.shape == ignored.shape:
+                predictions = np.where(ignored, predictions.dtype.type(0), predictions)
         if self.task == "multilabel":
             predicted = _zero_one(predictions, "predictions").astype(np.float64)
             if predicted.shape != y.shape:
                 raise MetriccError(f"Expected `predictions` of shape {y.shape}, but got {predicted.shape}.")
         else:
-            predicted = numpy_multiclass.one_hot(_class_indices(predictions, n, self.num_classes), self.num_classes)
+            indices = _class_indices(predictions, n, self.num_classes, self.ignore_index)
+            predicted = numpy_multiclass.one_hot(indices, self.num_classes)
         return numpy_multiclass.score(self._scalars("numpy"), predicted, y, weight, self.average, self.class_weight,
                                       self.minimize, self.formula, MetriccWarning, zero_division, warn)
 
@@ -556,17 +562,18 @@ def _whole(array: np.ndarray, name: str) -> np.ndarray:
     return array
 
 
-def _class_indices(values: Any, n: int, num_classes: int) -> np.ndarray:
-    """Integer class indices in [0, num_classes) of shape (n,) (whole floats too)."""
+def _class_indices(values: Any, n: int, num_classes: int, ignore_index: int | None = None) -> np.ndarray:
+    """Integer class indices in [0, num_classes) of shape (n,) (whole floats too); `ignore_index`, the compiled
+    ignore label, is not suggested for one (those where the target holds it were replaced already)."""
     array = _whole(_numbers(values, "predictions"), "predictions")
     if array.dtype.kind not in "iu" or array.shape != (n,):
         hint = " (take the arg-max of the scores first)" if array.ndim == 2 else ""
         raise MetriccError(f"Expected `predictions` to be integer class indices of shape ({n},), but got "
                            f"{array.dtype} {array.shape}{hint}.")
-    if array.size and (array.min() < 0 or array.max() >= num_classes):  # (no ignore label: that is the target's)
+    if array.size and (array.min() < 0 or array.max() >= num_classes):
+        hint = "." if array.min() == ignore_index else class_index_hint(array.min(), array.max(), num_classes)
         raise MetriccError(f"Expected `predictions` to be class indices in [0, {num_classes}), but got "
-                           f"{array.min() if array.min() < 0 else array.max()}"
-                           f"{class_index_hint(max(array.min(), 0), array.max(), num_classes)}")
+                           f"{array.min() if array.min() < 0 else array.max()}{hint}")
     return array
 
 

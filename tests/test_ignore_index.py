@@ -361,6 +361,31 @@ def test_multilabel_score_and_tune_threshold_leave_ignored_elements_out():
     np.testing.assert_allclose(values, binary, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_predictions_where_the_target_is_ignored_count_nowhere(task):
+    """What is predicted where the target holds the ignore label does not count, whatever it is (the ignore label
+    copied into a segmentation's predictions, a class out of range): the binary score dropped those elements,
+    the multi-class and multi-label scores refused such predictions ("compile with ignore_index=-100", which was
+    compiled). Elsewhere the ignore label is no prediction."""
+    rng = np.random.default_rng(31)
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    shape = (40, 3) if task == "multilabel" else (40,)
+    target = rng.integers(0, 3 if task == "multiclass" else 2, shape)
+    predictions = rng.integers(0, 3 if task == "multiclass" else 2, shape)
+    ignored = rng.random(shape) < 0.3
+    metric = compile_metric("f1", ignore_index=-100, **options, **({} if task == "binary" else {"average": "none"}))
+    expected = metric.score(predictions, np.where(ignored, -100, target))
+    for junk in (-100, 7):
+        got = metric.score(np.where(ignored, junk, predictions), np.where(ignored, -100, target))
+        np.testing.assert_array_equal(got, expected)
+    if task == "multiclass":
+        kept = ~ignored
+        np.testing.assert_allclose(expected, skm.f1_score(target[kept], predictions[kept], labels=range(3),
+                                                          average=None), rtol=0, atol=1e-12)
+    with pytest.raises(MetriccError, match=r"`predictions` .*-100"):
+        metric.score(np.where(~ignored, -100, predictions), np.where(ignored, -100, target))
+
+
 @pytest.mark.parametrize("backend", ["numpy", "jax"])
 def test_emitted_multilabel_modules_take_the_ignore_label(backend):
     z, target, *_ = multilabel_batch(24)
