@@ -354,7 +354,7 @@ class CompiledMetric:
             weight = weight if ignored is None else np.where(ignored, 0.0, weight)
             if self.average == "micro":
                 return self._tune_pooled(scores, target, weight)
-            best = [self._tune(scores[:, k], target[:, k], weight[:, k]) for k in range(target.shape[1])]
+            best = [self._tune(scores[:, k], target[:, k], weight[:, k], label=k) for k in range(target.shape[1])]
             return np.array([b[0] for b in best]), np.array([b[1] for b in best])
         return self._tune(scores.reshape(-1), target.reshape(-1), weight.reshape(-1))
 
@@ -386,8 +386,9 @@ class CompiledMetric:
         return thresholds, value
 
     def _tune(self, scores: np.ndarray, target: np.ndarray, weight: np.ndarray,
-              others: Any = (0.0, 0.0, 0.0, 0.0)) -> tuple[float, float]:
-        """The best cut-off of one score column and its value, the counts `others` added to its own."""
+              others: Any = (0.0, 0.0, 0.0, 0.0), label: int | None = None) -> tuple[float, float]:
+        """The best cut-off of one score column (a multi-label target's `label`) and its value, the counts
+        `others` added to its own."""
         order = np.argsort(-scores, kind="stable")
         scores, positive = scores[order], weight[order] * (target[order] == 1)
         negative = weight[order] - positive
@@ -406,7 +407,10 @@ class CompiledMetric:
         defined = np.isfinite(value)
         defined[0] &= scores[0] < np.inf  # a score of +inf: scores >= inf predicts it, no cut-off predicts none
         if not defined.any():
-            raise MetriccError(f"{self.formula!r} is undefined at every cut-off of these scores")
+            whose = "these scores" if label is None else f"label {label}'s scores"
+            raise MetriccError(f"{self.formula!r} is undefined at every cut-off of {whose} (their targets weigh "
+                               f"{tp[-1] + others[0] + others[2]:g} positive, {fp[-1] + others[1] + others[3]:g} "
+                               f"negative)")
         candidates = np.where(defined, value, np.inf if self.minimize else -np.inf)
         best = int(np.argmin(candidates) if self.minimize else np.argmax(candidates))
         return float(cutoffs[best]), float(value[best])
