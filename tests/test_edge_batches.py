@@ -197,6 +197,20 @@ def test_a_gradient_that_is_not_finite_is_an_error_not_nan(task, path):
         _loss_and_gradient(metric, path, z, y)
 
 
+@pytest.mark.parametrize("path", ["numpy", "torch", "fused"])
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+@pytest.mark.parametrize("formula", ["sqrt(TP - FN)", "sqrt(FP - TN)"], ids=["a", "b"])
+def test_one_coefficient_that_is_not_finite_is_an_error(formula, task, path):
+    """Where only one of the gradient's coefficients is infinite (a = l_TP - l_FN for sqrt(TP - FN) at TP = FN,
+    b = l_FP - l_TN for sqrt(FP - TN) at FP = TN; the loss is finite, 1), the multi-class and multi-label losses
+    still refuse: each coefficient is checked, not only whether both fail."""
+    metric = compile_metric(formula, task=task, num_classes=2)
+    positive = formula == "sqrt(TP - FN)"
+    y = np.zeros(2, dtype=int) if task == "multiclass" else np.full((2, 2), float(positive))
+    with pytest.raises(MetriccError, match="loss or its gradient is not finite"):
+        _loss_and_gradient(metric, path, np.zeros((2, 2)), y)
+
+
 # Finite in float64 and beyond float32's range (3.4e38): 195 of 200 positives scored 3 below the threshold make
 # FN about 195, and the cost exp(FN / 2) about 1e42
 FINITE_IN_FLOAT64_ONLY = "minimize: exp(FN/2)"
