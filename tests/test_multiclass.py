@@ -531,6 +531,17 @@ def test_zero_division_nan_leaves_undefined_classes_out_as_scikit_learn_does(tas
     np.testing.assert_allclose(value, expected, rtol=0, atol=1e-12)
 
 
+def test_zero_division_nan_where_no_defined_class_has_support_is_scikit_learns():
+    """Weighted by support with zero_division=np.nan, where every class whose precision is defined has no support
+    (all predicted 1, none is): scikit-learn weighs those classes equally, 0.0, not 0/0."""
+    metric = compile_metric("precision", task="multiclass", num_classes=3, average="weighted")
+    for target in (np.zeros(4, dtype=int), np.array([0, 0, 2, 2])):
+        predictions = np.ones(4, dtype=int)
+        expected = skm.precision_score(target, predictions, labels=range(3), average="weighted",
+                                       zero_division=np.nan)
+        assert metric.score(predictions, target, zero_division=np.nan) == expected == 0.0
+
+
 @pytest.mark.parametrize("task", ["multiclass", "multilabel"])
 def test_zero_division_warning_names_the_classes(task):
     """The warning for a score undefined (0/0) for some class said "for some class"; it now names them, as
