@@ -531,6 +531,22 @@ def test_zero_division_nan_leaves_undefined_classes_out_as_scikit_learn_does(tas
     np.testing.assert_allclose(value, expected, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_a_batch_of_one_row_is_a_batch_and_of_none_is_refused(task):
+    """NumPy's multi-class and multi-label losses take a single row (its loss and gradient equal torch's) and
+    refuse an empty batch, with the shape they take."""
+    metric = compile_metric("f1", task=task, num_classes=3)
+    z, y = np.array([[0.1, -0.2, 0.3]]), np.array([2]) if task == "multiclass" else np.array([[0, 0, 1]])
+    loss, grad = metric.loss_and_grad(z, y)
+    x = torch.tensor(z, requires_grad=True)
+    expected = metric.to_torch(pure=True)(x, torch.tensor(y))
+    expected.backward()
+    assert loss == pytest.approx(expected.item(), rel=1e-12)
+    np.testing.assert_allclose(grad, x.grad.numpy(), rtol=1e-10, atol=1e-15)
+    with pytest.raises(MetriccError, match=re.escape("Expected `input` of shape (n, 3) with n > 0, but got (0, 3).")):
+        metric.loss_and_grad(np.zeros((0, 3)), y[:0])
+
+
 def test_zero_division_nan_where_no_defined_class_has_support_is_scikit_learns():
     """Weighted by support with zero_division=np.nan, where every class whose precision is defined has no support
     (all predicted 1, none is): scikit-learn weighs those classes equally, 0.0, not 0/0."""
