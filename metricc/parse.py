@@ -236,10 +236,17 @@ def _syntax_error(error: lark.UnexpectedInput, text: str) -> MetriccError:
 
 
 def _python_number_hint(literal: str) -> str:
-    """What to write for a number in a form Python reads and the formula language does not (1_000, 0x10)."""
-    value = int(literal, 0)
-    kind = {"x": "a hexadecimal", "o": "an octal", "b": "a binary"}.get(literal[1].lower())
-    return f"{kind} number: write {value}" if kind else f"a number with '_' in it: write {value}"
+    """What to write for a number in a form Python reads and the formula language does not (1_000, 0x10), or that
+    it is out of range (never a conversion of thousands of digits, which Python refuses)."""
+    base = {"x": "a hexadecimal", "o": "an octal", "b": "a binary"}.get(literal[1].lower())
+    if base is None:  # separators: the digits as they are (a leading 0 too)
+        kind, decimal = "a number with '_' in it", literal.replace("_", "")
+        in_range = len(decimal.lstrip("0")) <= MAX_DECADES
+    else:
+        kind, value = f"{base} number", int(literal, 0) if len(literal) < 4 * MAX_DECADES else None
+        in_range = value is not None and value < 10 ** MAX_DECADES
+        decimal = str(value) if in_range else None
+    return f"{kind}: write {decimal}" if in_range else f"{kind}, out of range (exponents up to {MAX_DECADES})"
 
 
 def _f_beta_hint(beta: str) -> str:

@@ -113,6 +113,7 @@ BAD_FORMULAS = [
     ("FP + 1_000_000*FN", {}, "syntax error: a number with '_' in it: write 1000000", 6),
     ("0x10*TP", {}, "syntax error: a hexadecimal number: write 16", 1),
     ("0b11*FN + 0o7*FP", {}, "syntax error: a binary number: write 3", 1),
+    ("0_7*TP", {}, "syntax error: a number with '_' in it: write 07", 1),
     ("kappa", {}, "parameter `kappa` is not bound: pass kappa=... to compile_metric (or --param kappa=... on the "
                   "command line); Cohen's kappa is `cohen_kappa`", 1),
     ("TP/N + xyzzy", {}, "unknown name `xyzzy`", 8),

@@ -87,6 +87,21 @@ def test_a_product_is_suggested_only_before_a_name(text):
     assert "for a product" not in info.value.message
 
 
+@pytest.mark.parametrize("number, message", [
+    ("1" + "_000" * 1500, "a number with '_' in it, out of range (exponents up to 300)"),
+    ("0x" + "f" * 4000, "a hexadecimal number, out of range (exponents up to 300)"),
+    ("0x" + "f" * 249, "a hexadecimal number: write 66969287949"),  # 6.7e299
+    ("0x" + "f" * 250, "a hexadecimal number, out of range"),
+])
+def test_a_long_number_as_python_writes_it_is_out_of_range(number, message):
+    """A number with '_' separators or in another base, too large for a formula, is out of range; it had escaped
+    as Python's ValueError (a decimal string of more than 4,300 digits)."""
+    with pytest.raises(MetriccError) as info:
+        parse(number + "*TP", {})
+    assert info.value.message.startswith("syntax error: " + message)
+    assert info.value.column == 1
+
+
 def test_every_kind_of_syntax_error_has_a_row_in_the_table():
     from metricc.parse import SYNTAX_ERRORS
 
