@@ -345,6 +345,9 @@ class CompiledMetric:
         if self.task == "multilabel" and scores.shape[1:] != (self.num_classes,):
             raise MetriccError(f"Expected multi-label `scores` and `target` of shape (n, {self.num_classes}), but got "
                                f"{scores.shape}.")
+        if ignored is not None:  # a score where the target is ignored counts nowhere: it joins its label's lowest
+            lowest = np.where(ignored, np.inf, scores).min(axis=0)  # (weight 0 in a tie: no cut-off of its own)
+            scores = np.where(ignored, np.where(lowest < np.inf, lowest, 0.0), scores)
         if np.isnan(scores).any():
             raise MetriccError("Expected `scores` without NaN: NaN is a missing value; drop or fill the missing "
                                "entries first.")

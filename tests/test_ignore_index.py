@@ -361,6 +361,25 @@ def test_multilabel_score_and_tune_threshold_leave_ignored_elements_out():
     np.testing.assert_allclose(values, binary, rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("average", ["macro", "micro"])
+def test_multilabel_tune_threshold_takes_any_score_where_the_target_is_ignored(average):
+    """A score where the target is ignored (NaN, inf: a masked output) counts nowhere: multi-label
+    tune_threshold() refused NaN there ("Expected `scores` without NaN"), where the binary one drops those
+    elements. The cut-offs and values are those of the same scores with any finite number there."""
+    z, target, y, ignored, _ = multilabel_batch(29, n=200)
+    metric = compile_metric("f1", task="multilabel", num_classes=3, ignore_index=-1, average=average)
+    expected = metric.tune_threshold(np.where(ignored, 0.0, z), target)
+    for junk in (np.nan, np.inf, -np.inf, 1e9):
+        got = metric.tune_threshold(np.where(ignored, junk, z), target)
+        for g, e in zip(got, expected):
+            np.testing.assert_array_equal(g, e)
+    if average == "macro":
+        binary = [compile_metric("f1").tune_threshold(z[~ignored[:, k], k], y[~ignored[:, k], k]) for k in range(3)]
+        np.testing.assert_array_equal(expected[0], [b[0] for b in binary])
+    with pytest.raises(MetriccError, match="without NaN"):  # elsewhere NaN is a missing value
+        metric.tune_threshold(np.where(~ignored, np.nan, z), target)
+
+
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
 def test_predictions_where_the_target_is_ignored_count_nowhere(task):
     """What is predicted where the target holds the ignore label does not count, whatever it is (the ignore label
