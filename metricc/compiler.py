@@ -185,7 +185,8 @@ class CompiledMetric:
             indices = _class_indices(predictions, n, self.num_classes, self.ignore_index)
             predicted = numpy_multiclass.one_hot(indices, self.num_classes)
         return numpy_multiclass.score(self._scalars("numpy"), predicted, y, weight, self.average, self.class_weight,
-                                      self.minimize, self.formula, MetriccWarning, zero_division, warn)
+                                      self.minimize, self.formula, MetriccWarning, zero_division, warn,
+                                      "label" if self.task == "multilabel" else "class")
 
     def to_torch(self, *, pure: bool = False, **options: Any):
         """A `torch.nn.Module`: `loss(logits, target, sample_weight=None) -> 0-dim tensor`.

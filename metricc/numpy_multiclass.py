@@ -225,11 +225,11 @@ class MultiSoftConfusionLoss:
 
 
 def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warning, zero_division=None,
-          warn=True):
+          warn=True, part="class"):
     """The formula's exact value on hard one-hot (or multi-hot) predictions, averaged as `average_` says; where
     it is undefined (0/0, or a count divided by 0) for a class, `zero_division` is that class's value (NaN: left
     out of the macro and weighted averages, as scikit-learn does), or (None) the result is NaN. `warn`: a warning
-    where it is undefined."""
+    where it is undefined, which names each `part` ("class", or "label" for multi-label targets) by its index."""
     counts = per_class_counts(numpy, predicted, 1 - predicted, y, w)
     undefined = None if zero_division is None else zero_division if minimize else 1 - zero_division
     if average_ == "weighted" and not numpy.sum(counts[0] + counts[2]) > 0:
@@ -249,7 +249,8 @@ def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warn
             per_class = average(numpy, scalars, counts, 0.0, "none", None)[0]
         classes = numpy.flatnonzero(~numpy.isfinite(per_class)).tolist()
         where = ("the pooled counts (average='micro')" if average_ == "micro" or not classes else
-                 f"class{'es' if len(classes) > 1 else ''} {', '.join(map(str, classes))}")
+                 f"{part}{('es' if part == 'class' else 's') if len(classes) > 1 else ''} "
+                 f"{', '.join(map(str, classes))}")
         warnings.warn(f"{name!r} is undefined for {where} at these predictions; it counts as "
                       f"{'nan' if zero_division is None else zero_division} there", warning,
                       stacklevel=caller_level(__file__))

@@ -569,7 +569,8 @@ def test_zero_division_warning_names_the_classes(task):
         predictions, target = np.array([0, 0, 1, 1]), np.array([0, 1, 1, 2])  # class 2 never predicted
     else:
         predictions, target = np.array([[1, 0, 0], [1, 1, 0]]), np.array([[1, 1, 0], [0, 1, 1]])
-    with pytest.warns(MetriccWarning, match=r"'precision' is undefined for class 2 at these predictions; "
+    part = "class" if task == "multiclass" else "label"
+    with pytest.warns(MetriccWarning, match=rf"'precision' is undefined for {part} 2 at these predictions; "
                                             r"it counts as 0\.0 there"):
         metric.score(predictions, target, zero_division="warn")
 
@@ -586,7 +587,8 @@ def test_a_score_divided_by_zero_is_nan_as_its_warning_says(task, average):
 
     metric = compile_metric("TP/FP", task=task, num_classes=3, average=average)
     predictions = np.array([0, 1, 2]) if task == "multiclass" else np.eye(3, dtype=int)
-    with pytest.warns(MetriccWarning, match=r"'TP/FP' is undefined for (the pooled counts|classes 0, 1, 2)"):
+    parts = "classes" if task == "multiclass" else "labels"
+    with pytest.warns(MetriccWarning, match=rf"'TP/FP' is undefined for (the pooled counts|{parts} 0, 1, 2)"):
         value = metric.score(predictions, predictions)
     assert np.isnan(value).all() and np.shape(value) == ((3,) if average == "none" else ())
     with pytest.warns(MetriccWarning, match="it counts as 0.0 there"):
