@@ -575,7 +575,9 @@ def _class_indices(values: Any, n: int, num_classes: int, ignore_index: int | No
     ignore label, is not suggested for one (those where the target holds it were replaced already)."""
     array = _whole(_numbers(values, "predictions"), "predictions")
     if array.dtype.kind not in "iu" or array.shape != (n,):
-        hint = " (take the arg-max of the scores first)" if array.ndim == 2 else ""
+        fractions = array[array != np.round(array)] if array.dtype.kind == "f" and array.shape == (n,) else ()
+        hint = (" (take the arg-max of the scores first)" if array.ndim == 2 else
+                f": {fractions[0]:g} is no class" if len(fractions) else "")
         raise MetriccError(f"Expected `predictions` to be integer class indices of shape ({n},), but got "
                            f"{array.dtype} {array.shape}{hint}.")
     if array.size and (array.min() < 0 or array.max() >= num_classes):

@@ -133,9 +133,11 @@ class MultiSoftConfusionLoss:
                 raise self.error(message)
             return target, w
         if target.shape != (n,) or target.dtype.kind not in "iu":
+            hint = (": pass target.astype(int) where the values are whole (a float such as 1.5 is no class)"
+                    if target.shape == (n,) and target.dtype.kind == "f" else
+                    target_hint(self.task, n, self.num_classes, target.shape))
             raise self.error(f"Expected `target` to be integer class indices of shape ({n},) or class probabilities "
-                             f"({n}, {self.num_classes}), but got {target.dtype} {target.shape}"
-                             f"{target_hint(self.task, n, self.num_classes, target.shape)}.")
+                             f"({n}, {self.num_classes}), but got {target.dtype} {target.shape}{hint}.")
         ignored = (ignored_elements(target, self.ignore_index) if self.ignore_index is not None
                    else numpy.zeros(n, dtype=bool))
         kept = target[~ignored]
