@@ -1278,13 +1278,14 @@ class BoostObjective:
 
     def _label_message(self, y, margins):
         """What is wrong with labels y (n, C) of which some lie outside [0, 1] (or are NaN), and where; with the
-        margins, whether the two look swapped."""
+        margins, whether the two look swapped: margins of 0s and 1s, not all one number (a booster's first round
+        passes every row the same raw score)."""
         bad = ~((y >= 0) & (y <= 1))
         row, column = divmod(int(numpy.argmax(bad)), y.shape[1])
         value = y[row, column].item()
         where = f"row {row}" if y.shape[1] == 1 else f"row {row}, label {column}"
         message = f"Expected labels in [0, 1], but {where} holds {value:g}"
-        if ((margins == 0) | (margins == 1)).all():
+        if ((margins == 0) | (margins == 1)).all() and not self._all_equal(margins):
             return message + (": arguments swapped? objective(labels, margins) takes the boosters' scikit-learn "
                               "order, labels first; loss(), gradient_and_hessian() and evaluate() take (margins, "
                               "labels)")
@@ -1292,7 +1293,7 @@ class BoostObjective:
         if finite.size and set(numpy.unique(finite).tolist()) <= {-1.0, 1.0}:
             return message + ": for -1/1 labels pass (y + 1) / 2"
         if self.task == "binary" and finite.size and (finite == numpy.round(finite)).all() and finite.min() >= 0:
-            return message + ": for class indices, compile with task='multiclass', num_classes=C"
+            return message + f": for class indices, compile with task='multiclass', num_classes={finite.max() + 1:g}"
         return message + "."
 
     def _numbers(self, values, name):

@@ -1979,6 +1979,28 @@ def test_margins_and_labels_swapped_are_told_so(call):
         method(*((bad_labels, other_margins) if call == "objective" else (other_margins, bad_labels)))
 
 
+@pytest.mark.parametrize("booster", ["xgboost", "lightgbm"])
+@pytest.mark.parametrize("labels,expected", [
+    ("-1/1", r"row 0 holds -1: for -1/1 labels pass \(y \+ 1\) / 2$"),
+    ("0/1/2", r"row 2 holds 2: for class indices, compile with task='multiclass', num_classes=3$"),
+])
+def test_bad_labels_in_a_boosters_first_round_get_their_own_hint(booster, labels, expected):
+    """A booster's first round passes every row the same raw score, 0 (base_score 0.5), which the swap check
+    took for labels: labels -1/1 or class indices given to xgboost.train or lightgbm.train were told "arguments
+    swapped? objective(labels, margins) takes ...", an order the booster itself had kept, instead of what to
+    do. Margins that are all one number are no sign of a swap."""
+    library = pytest.importorskip(booster)
+    X, y = _separable()
+    y = 2 * y - 1 if labels == "-1/1" else np.arange(len(y)) % 3
+    y[0] = -1 if labels == "-1/1" else 0
+    objective = getattr(compile_metric("f1"), f"to_{booster}")()
+    with pytest.raises(MetriccError, match=expected):
+        if booster == "xgboost":
+            library.train({**objective.params, "nthread": 1}, library.DMatrix(X, y), 2, obj=objective)
+        else:
+            library.train({"objective": objective, "verbose": -1, "num_threads": 1}, library.Dataset(X, y), 2)
+
+
 def test_eval_metric_reads_xgboosts_predicted_classes():
     """multi:softmax passes an evaluation the predicted class of each row: it was refused as "no binary or
     multi-class classifier"."""
