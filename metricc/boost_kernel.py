@@ -1259,7 +1259,8 @@ class BoostObjective:
         z, y = self._numbers(margins, "margins"), self._numbers(labels, "labels")
         if self.task == "multiclass":
             return self._class_arrays(z, y, sample_weight)
-        if z.size != y.size or z.size == 0 or z.size % columns or self.task != "binary" and numpy.ndim(z) != 2:
+        if z.size != y.size or z.size == 0 or z.size % columns or self.task != "binary" and (
+                numpy.ndim(z) != 2 or z.shape[1] != columns):
             shape = "n" if self.task == "binary" else f"(n, {columns})"
             raise self.error(f"Expected margins and labels of the same shape {shape} (at least one sample), but got "
                              f"{numpy.shape(margins)} and {numpy.shape(labels)}{self._class_margins_hint(z, y)}")
@@ -1269,8 +1270,11 @@ class BoostObjective:
         return z, y, self._weights(z, sample_weight, values)
 
     def _class_margins_hint(self, z, y):
-        """What to append to the binary objective's shape error: where the booster passed one margin column per
-        class for n class indices (its scikit-learn classifiers do so for labels 0, 1, 2), the fix; else "."."""
+        """What to append to the shape error: where the booster passed a binary objective one margin column per
+        class for n class indices (its scikit-learn classifiers do so for labels 0, 1, 2), or a multi-label one
+        another number of labels than compiled, the fix; else "."."""
+        if self.task == "multilabel" and z.shape == y.shape and z.ndim == 2 and z.shape[1] > 1:
+            return f": {z.shape[1]} labels? compile with num_classes={z.shape[1]}."
         classes = z.size // y.size if self.task == "binary" and y.ndim == 1 and y.size else 0
         if classes < 2 or z.size != classes * y.size or not ((y >= 0) & (y < classes) & (y == numpy.round(y))).all():
             return "."

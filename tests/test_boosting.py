@@ -1082,6 +1082,25 @@ def test_bad_inputs_are_refused():
         compile_metric("f1", task="multiclass", num_classes=3).to_xgboost()(np.arange(3), np.zeros((3, 3)), np.ones(4))
 
 
+@pytest.mark.parametrize("call", ["xgboost.train", "objective", "gradient_and_hessian", "evaluate", "eval_metric"])
+def test_multilabel_columns_other_than_compiled_are_refused(call):
+    """A multi-label objective compiled for 2 labels, given 4 per row, read each row as two rows of 2 (the shape
+    check asked only that the element count divide by 2): xgboost.train trained on that without a word."""
+    xgb = pytest.importorskip("xgboost")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(50, 4))
+    labels = (X > 0).astype(np.float64)
+    objective = compile_metric("f1", task="multilabel", num_classes=2).to_xgboost()
+    expected = r"same shape \(n, 2\).*but got \(50, 4\) and \(50, 4\): 4 labels\? compile with num_classes=4"
+    with pytest.raises(MetriccError, match=expected):
+        if call == "xgboost.train":
+            xgb.train({**objective.params, "nthread": 1}, xgb.DMatrix(X, labels), 1, obj=objective)
+        elif call in ("objective", "eval_metric"):
+            (objective.eval_metric if call == "eval_metric" else objective)(labels, 0.1 * X)
+        else:
+            getattr(objective, call)(0.1 * X, labels)
+
+
 @pytest.mark.parametrize("booster", ["xgboost", "lightgbm"])
 def test_binary_objective_on_class_margins_says_compile_multiclass(booster):
     """A binary objective that a booster calls with one margin column per class (XGBClassifier and
