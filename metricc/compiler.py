@@ -103,7 +103,7 @@ class CompiledMetric:
         `check_inputs=False` skips the checks for NaN or infinite input and for targets outside [0, 1].
         Multi-class and multi-label: logits (n, C); with average="none" the loss is per class and the gradient
         is that of their sum."""
-        _refuse_others("loss_and_grad", others)
+        _refuse_others("loss_and_grad", others, ("sample_weight", "check_inputs"))
         return self._numpy_loss.loss_and_grad(logits, target, sample_weight, check_inputs=check_inputs)
 
     def score(self, predictions: Any, target: Any, sample_weight: Any = None, *,
@@ -113,7 +113,7 @@ class CompiledMetric:
         undefined (0/0; for a class, before the average), the value is `zero_division` as in scikit-learn: a
         number; "warn", 0 with a MetriccWarning; NaN, which the macro and weighted averages leave out. By default
         (None) the result is NaN with a MetriccWarning."""
-        _refuse_others("score", others)
+        _refuse_others("score", others, ("sample_weight", "zero_division"))
         warn = zero_division is None or isinstance(zero_division, str) and zero_division == "warn"
         if warn and zero_division is not None:
             zero_division = 0.0
@@ -319,7 +319,7 @@ class CompiledMetric:
         whose counts are pooled over the labels, the cut-offs (C,) and the pooled value: the best shared cut-off,
         then each label's in turn with the others' counts fixed, until none improves (each step exact; a cut-off
         no single label can improve on, not always the best combination)."""
-        _refuse_others("tune_threshold", others)
+        _refuse_others("tune_threshold", others, ("sample_weight",))
         if self.task == "multiclass":
             raise MetriccError("tune_threshold() needs binary or multi-label scores; a multi-class prediction is "
                                "the arg-max, which has no threshold")
@@ -531,13 +531,15 @@ _CLASS_NAMES = (": class names? pass labels 0/1 (such as target == 'yes') or cla
                 "metric.scorer(pos_label=...) in scikit-learn, which takes the names")
 
 
-def _refuse_others(method: str, others: Mapping[str, Any]) -> None:
-    """A MetriccError for keyword arguments that `method` does not take (scikit-learn's, mostly): where they go."""
+def _refuse_others(method: str, others: Mapping[str, Any], takes: tuple[str, ...]) -> None:
+    """A MetriccError for keyword arguments that `method` does not take (scikit-learn's, mostly): where they go,
+    or which of its own keywords, `takes`, a misspelt one means."""
     if others:
         name = sorted(others)[0]
+        close = difflib.get_close_matches(name, takes, n=1)
         hint = catalog.argument_hint(name) or (
             "; the average is set when compiling: compile_metric(..., task=..., num_classes=..., average=...)"
-            if name == "average" else "")
+            if name == "average" else f"; did you mean `{close[0]}`?" if close else "")
         raise MetriccError(f"{method}() takes no argument `{name}`{hint}")
 
 

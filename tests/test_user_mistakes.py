@@ -871,6 +871,18 @@ def test_keywords_a_method_does_not_take_are_a_metricc_error(method, argument, h
         getattr(F1, method)(predictions, target, **{argument: 1})
 
 
+@pytest.mark.parametrize("method, argument, meant", [
+    ("score", "sample_weights", "sample_weight"), ("score", "zero_divison", "zero_division"),
+    ("tune_threshold", "weight", "sample_weight"), ("loss_and_grad", "sampleweight", "sample_weight"),
+])
+def test_a_misspelt_keyword_of_a_method_suggests_the_one_it_takes(method, argument, meant):
+    """A keyword one letter off a method's own (sample_weights) was refused without naming the one meant."""
+    predictions, target = np.array([1.0, 0.0, 1.0]), np.array([1, 1, 0])
+    with pytest.raises(MetriccError, match=re.escape(f"{method}() takes no argument `{argument}`; did you mean "
+                                                     f"`{meant}`?")):
+        getattr(F1, method)(predictions, target, **{argument: np.ones(3)})
+
+
 def test_scikit_learns_binary_and_samples_averages():
     """average='binary', scikit-learn's default (the positive class's score), is what the binary task computes:
     accepted there (the same metric), and with a multi-class or multi-label task told to use the binary task;
