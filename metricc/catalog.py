@@ -111,7 +111,7 @@ def torchmetrics_name(name: str) -> tuple[str, str] | None:
 # names from other libraries for metrics of the catalog, folded(): the catalog's name
 OTHER_NAMES = {"geometricmean": "gmean", "jaccardindex": "jaccard", "youden": "informedness", "youdenj": "informedness",
                "youdensj": "informedness", "youdensindex": "informedness", "bookmakerinformedness": "informedness",
-               "sorensendice": "dice", "threat": "jaccard", "criticalsuccessindex": "jaccard", "csi": "jaccard",
+               "bookmaker": "informedness", "sorensendice": "dice", "threat": "jaccard", "criticalsuccessindex": "jaccard", "csi": "jaccard",
                "f": "f1", "fmeasure": "f1", "f1measure": "f1",  # (f: fscore, f_score)
                "fallout": "FPR", "falsepositiverate": "FPR", "missrate": "FNR", "falsenegativerate": "FNR",
                "hitrate": "TPR", "truepositiverate": "TPR", "truenegativerate": "TNR", "selectivity": "TNR",
@@ -123,7 +123,7 @@ _ERROR_RATE = 'the cost (FP + FN)/N, compile_metric("minimize: (FP + FN)/N"), or
 WRITTEN_OUT = {
     **dict.fromkeys(["errorrate", "error", "misclassificationrate", "misclassification"],
                     "the error rate is " + _ERROR_RATE),
-    "zerooneloss": "the zero-one loss is " + _ERROR_RATE,
+    **dict.fromkeys(["zerooneloss", "zeroone"], "the zero-one loss is " + _ERROR_RATE),
     **dict.fromkeys(["hammingloss", "hamming"], "the Hamming loss (of one label) is " + _ERROR_RATE),
     **dict.fromkeys(["dor", "diagnosticoddsratio"], "the diagnostic odds ratio is (TP*TN)/(FP*FN)"),
     **dict.fromkeys(["positivelikelihoodratio", "lrplus"], "the positive likelihood ratio is TPR/FPR"),

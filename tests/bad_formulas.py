@@ -93,6 +93,8 @@ BAD_FORMULAS = [
                        '(FP + FN)/N"), or 1 - accuracy inside a score', 1),
     ("f1 - 0.1*zero_one_loss", {}, "the zero-one loss is the cost (FP + FN)/N", 10),
     ("hamming", {}, "unknown name `hamming`: the Hamming loss (of one label) is the cost (FP + FN)/N", 1),
+    ("bookmaker", {}, "unknown name `bookmaker`; did you mean `informedness`?", 1),
+    ("zero_one", {}, "unknown name `zero_one`: the zero-one loss is the cost (FP + FN)/N", 1),
     ("1 - misclassification", {}, "unknown name `misclassification`: the error rate is the cost", 5),
     ("dor", {}, "unknown name `dor`: the diagnostic odds ratio is (TP*TN)/(FP*FN)", 1),
     # short and textbook names: acc suggested mcc; P (the actual positives in tables where N is the negatives)
