@@ -109,9 +109,10 @@ def torchmetrics_name(name: str) -> tuple[str, str] | None:
 
 
 # names from other libraries for metrics of the catalog, folded(): the catalog's name
-OTHER_NAMES = {"geometricmean": "gmean", "jaccardindex": "jaccard", "youden": "informedness", "youdenj": "informedness",
-               "youdensj": "informedness", "youdensindex": "informedness", "bookmakerinformedness": "informedness",
-               "bookmaker": "informedness", "sorensendice": "dice", "threat": "jaccard", "criticalsuccessindex": "jaccard", "csi": "jaccard",
+OTHER_NAMES = {"geometricmean": "gmean", "jaccardindex": "jaccard",
+               **dict.fromkeys(["youden", "youdenj", "youdensj", "youdensindex", "bookmakerinformedness", "bookmaker"],
+                               "informedness"),
+               "sorensendice": "dice", "threat": "jaccard", "criticalsuccessindex": "jaccard", "csi": "jaccard",
                "f": "f1", "fmeasure": "f1", "f1measure": "f1",  # (f: fscore, f_score)
                "fallout": "FPR", "falsepositiverate": "FPR", "missrate": "FNR", "falsenegativerate": "FNR",
                "hitrate": "TPR", "truepositiverate": "TPR", "truenegativerate": "TNR", "selectivity": "TNR",
