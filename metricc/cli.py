@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import sys
 import warnings
@@ -152,12 +153,31 @@ def _metric(args: argparse.Namespace):
                           **_params(args.param))
 
 
+def _refuse_shadowing(path: Path, source: str, backend: str, formula: str) -> None:
+    """Refuses a module file named as a module it would shadow in its folder: one the emitted `source` imports
+    (it could not import itself), the `backend`'s library (which the scripts beside it import) or metricc. The
+    error suggests a name after the `formula` where it is a name (f1_loss.py)."""
+    if path.suffix != ".py":
+        return
+    imported = {backend, "metricc"}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            imported.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            imported.add(node.module.split(".")[0])
+    if path.stem in imported:
+        raise MetriccError(f"{path.name} would shadow the module `{path.stem}` in its folder (`import {path.stem}` "
+                           f"there would load it instead): name the module after its metric, such as "
+                           f"{formula.strip() if formula.strip().isidentifier() else 'metric'}_loss.py")
+
+
 def _compile(args: argparse.Namespace) -> int:
     metric = _metric(args)
     source = metric.emit(args.backend)
     if args.output is None:
         sys.stdout.write(source)
         return 0
+    _refuse_shadowing(Path(args.output), source, args.backend, args.formula)
     try:
         Path(args.output).write_text(source, encoding="utf-8")
     except OSError as error:

@@ -96,6 +96,20 @@ def test_user_errors_exit_1_without_traceback(args, message):
     assert out.stderr.startswith("metricc: error:")
 
 
+@pytest.mark.parametrize("backend, name", [("torch", "torch.py"), ("numpy", "numpy.py"), ("jax", "jax.py"),
+                                           ("xgboost", "xgboost.py"), ("lightgbm", "lightgbm.py"), ("torch", "math.py"),
+                                           ("numpy", "metricc.py")])
+def test_compile_refuses_a_module_name_that_shadows_a_library(tmp_path, backend, name):
+    """`-o torch.py` wrote a module that shadows torch in its folder: it could not import itself (it imports torch)
+    and broke every script there that does ("'torch' is not a package"). The command refuses such a name (the
+    backend's library, any module the emitted code imports, metricc) and writes nothing."""
+    out = metricc("compile", "f1", "--backend", backend, "-o", str(tmp_path / name))
+    assert out.returncode == 1 and out.stderr.startswith("metricc: error:")
+    stem = name[:-3]
+    assert f"{name} would shadow the module `{stem}`" in out.stderr and "f1_loss.py" in out.stderr
+    assert not (tmp_path / name).exists()
+
+
 def test_bad_formula_shows_a_caret():
     out = metricc("compile", "2*TP/(2*TP+FP")
     lines = out.stderr.splitlines()
