@@ -878,6 +878,15 @@ def test_hessians_are_exposed_and_evaluation_is_the_hard_metric():
     assert compile_metric("f1").to_lightgbm().eval_metric(y, z) == (name, value, False)
 
 
+def test_evaluation_counts_a_soft_label_as_its_nearer_class():
+    """The hard metric of soft labels (a booster's data may hold them; the objective trains on them as they are)
+    counts each label as positive from 0.5, the nearer class: 0.3 is a negative, 0.5 and 0.7 positives."""
+    objective = compile_metric("f1").to_xgboost()
+    z = np.array([2.0, -1.0, 0.5, -3.0, 1.0, 0.2])
+    soft, hard = np.array([0.3, 0.7, 0.5, 0.2, 0.9, 0.45]), np.array([0, 1, 1, 0, 1, 0])
+    assert objective.evaluate(z, soft) == objective.evaluate(z, hard) == pytest.approx(1 - f1_score(hard, z >= 0))
+
+
 @pytest.mark.parametrize("options, message", [
     ({"hessian": "newton"}, "Expected argument `hessian`"),
     ({"from_logits": False}, "margins"),
