@@ -76,6 +76,7 @@ BAD_FORMULAS = [
     ("abs(mcc - f1)^3 + sign(TP - FP)", {}, "unknown function `sign`: a step function, whose gradient is 0", 19),
     ("floor(TP/N)", {}, "unknown function `floor`: a step function", 1),
     ("f05", {}, 'unknown name `f05`: F0.5 is fbeta with beta=0.5, compile_metric("fbeta", beta=0.5)', 1),
+    ("F_1", {}, "unknown name `F_1`; did you mean `f1` (scikit-learn's f1_score)?", 1),  # F1 is a name: no F-beta hint
     ("F_025", {}, 'F0.25 is fbeta with beta=0.25', 1),
     ("fbeta(beta=2)", {}, 'syntax error: `fbeta` is not a function: set its parameter by keyword, '
                           'compile_metric("fbeta", beta=2)', 11),
