@@ -32,7 +32,8 @@ BAD_FORMULAS = [
     ("pow(TPR, 2)", {}, "unknown function `pow`: write x^y (or x**y)", 1),
     ("sigmoid(TP - FP)", {}, "unknown function `sigmoid`: write 1/(1 + exp(-x))", 1),
     ("f1_score", {}, "unknown name `f1_score`; did you mean `f1` (scikit-learn's f1_score)?", 1),
-    ("1 - balanced_accuracy_score", {}, "did you mean `balanced_accuracy` (scikit-learn's balanced_accuracy_score)?", 5),
+    ("1 - balanced_accuracy_score", {}, "did you mean `balanced_accuracy` (scikit-learn's balanced_accuracy_score)?",
+     5),
     ("fbeta_score", {"beta": 2}, "did you mean `fbeta` (scikit-learn's fbeta_score)?", 1),
     ("TPR*recall_score", {}, "did you mean `recall` (scikit-learn's recall_score)?", 5),
     # written without underscores, with capitals or a "score" suffix: the same name once those are set aside
