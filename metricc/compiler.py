@@ -129,8 +129,11 @@ class CompiledMetric:
         target = _zero_one(target, "target", swapped=(predictions, "score() takes (predictions, target), as "
                                                       "torchmetrics does (metric.scorer() for scikit-learn)"))
         if predictions.shape != target.shape:
+            column = ("predictions" if predictions.shape == target.shape + (1,) else
+                      "target" if target.shape == predictions.shape + (1,) else None)
+            hint = f": one column? pass {column}[:, 0]" if column and min(predictions.ndim, target.ndim) == 1 else ""
             raise MetriccError(f"Expected `predictions` and `target` to have the same shape, but got "
-                               f"{predictions.shape} and {target.shape}.")
+                               f"{predictions.shape} and {target.shape}{hint}.")
         weight = _weights(sample_weight, target.shape)
         predicted, actual = predictions == 1, target == 1
         counts = [np.sum(weight * (predicted == p) * (actual == a)) for p, a in ((1, 1), (1, 0), (0, 1), (0, 0))]

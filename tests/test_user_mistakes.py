@@ -51,6 +51,17 @@ def test_arguments_in_scikit_learns_order_are_told_so():
         F1.score(np.array([0.0, 1.0, 1.0]), np.array([0, 2, 1]))
 
 
+@pytest.mark.parametrize("predictions, target, hint", [
+    (np.array([[1], [0], [1]]), np.array([1, 1, 0]), "one column? pass predictions[:, 0]"),
+    (np.array([1, 0, 1]), np.array([[1], [1], [0]]), "one column? pass target[:, 0]"),
+])
+def test_binary_score_says_what_to_do_with_one_column(predictions, target, hint):
+    """A (n, 1) column of predictions (a DataFrame's, a model's output) against (n,) labels was refused with the
+    shapes alone; tune_threshold() already said which column to pass."""
+    with pytest.raises(MetriccError, match=re.escape(f"but got {predictions.shape} and {target.shape}: {hint}.")):
+        F1.score(predictions, target)
+
+
 def test_binary_score_accepts_bool_int_and_float_labels():
     y = np.array([1, 0, 1, 1, 0, 0])
     p = np.array([1, 0, 0, 1, 0, 1])
