@@ -78,6 +78,7 @@ BAD_FORMULAS = [
     ("floor(TP/N)", {}, "unknown function `floor`: a step function", 1),
     ("f05", {}, 'unknown name `f05`: F0.5 is fbeta with beta=0.5, compile_metric("fbeta", beta=0.5)', 1),
     ("F_1", {}, "unknown name `F_1`; did you mean `f1` (scikit-learn's f1_score)?", 1),  # F1 is a name: no F-beta hint
+    ("f0", {}, 'unknown name `f0`: F0 is fbeta with beta=0, compile_metric("fbeta", beta=0)', 1),
     ("F_025", {}, 'F0.25 is fbeta with beta=0.25', 1),
     ("fbeta(beta=2)", {}, 'syntax error: `fbeta` is not a function: set its parameter by keyword, '
                           'compile_metric("fbeta", beta=2)', 11),
