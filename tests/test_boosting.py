@@ -1809,8 +1809,9 @@ def test_predict_refuses_what_is_not_margins(task):
         with pytest.raises(MetriccError, match=message):
             objective.predict(bad)
     if task == "multiclass":
-        with pytest.raises(MetriccError, match=r"shape \(n, 3\)"):
-            objective.predict(np.zeros(7))
+        for margins in (np.zeros(7), np.zeros((4, 3, 1)), np.zeros((4, 2))):  # (a third axis: no rows of 3)
+            with pytest.raises(MetriccError, match=rf"shape \(n, 3\), but got {re.escape(str(margins.shape))}"):
+                objective.predict(margins)
         np.testing.assert_array_equal(objective.predict(np.eye(3)[[2, 0]]), [2, 0])
     else:
         np.testing.assert_array_equal(objective.predict(np.array([-0.1, 0.0, np.inf])), [0, 1, 1])

@@ -934,6 +934,22 @@ def test_class_indices_out_of_range_say_the_likely_cause(backend, labels, hint):
             metric.score(y, np.array([0, 1, 2, 0]))
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_class_indices_out_of_range_at_both_ends_get_no_guess(backend):
+    """Indices below 0 and beyond the classes at once fit none of the likely causes: no hint (not "6 classes?")."""
+    import jax
+
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    z, y = np.zeros((4, 3)), np.array([-1, 0, 5, 1])
+    with pytest.raises(MetriccError, match=r"^Expected class indices in \[0, 3\), but got -1(\.\.5)?\.$"):
+        if backend == "numpy":
+            metric.loss_and_grad(z, y)
+        elif backend == "torch":
+            metric.to_torch()(torch.tensor(z), torch.tensor(y))
+        else:
+            metric.to_jax()(jax.numpy.asarray(z), jax.numpy.asarray(y))
+
+
 # -- a warning names the user's line ------------------------------------------------------------------------
 
 _FRESH_EPS = (1e-6 * (1 + k / 1024) for k in itertools.count(1))
