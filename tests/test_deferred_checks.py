@@ -227,6 +227,26 @@ def test_multiclass_steps_read_nothing_back_and_raise_later(as_accelerator, task
         loss_fn(*batch())
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_a_deferred_check_passes_weights_with_zeros(as_accelerator, task):
+    """A sample weight of 0 (a padded row) is a valid weight: the deferred check keeps the batch's loss, and
+    the next call does not raise."""
+    options = {} if task == "binary" else {"task": task, "num_classes": 4}
+    loss_fn = compile_metric("f1", **options).to_torch()
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(32, generator=g) if task == "binary" else torch.randn(32, 4, generator=g)
+    y = {"binary": (torch.rand(32, generator=g) < 0.3).float(), "multiclass": torch.randint(0, 4, (32,), generator=g),
+         "multilabel": (torch.rand(32, 4, generator=g) < 0.3).float()}[task]
+    weight = torch.ones(32)
+    weight[:5] = 0
+    _Event.finished = False
+    loss = loss_fn(x, y, weight)
+    _Event.finished = True
+    assert math.isfinite(loss.item())
+    loss_fn(x, y, weight)
+    loss_fn.check_pending()
+
+
 def test_the_probability_hint_points_at_the_callers_line():
     """The warning is raised deep inside the autograd function; it names the line that called the loss."""
     import warnings
