@@ -247,6 +247,21 @@ def test_a_deferred_check_passes_weights_with_zeros(as_accelerator, task):
     loss_fn.check_pending()
 
 
+def test_a_deferred_check_passes_class_probability_targets(as_accelerator):
+    """Multi-class targets given as class probabilities (label smoothing) pass the deferred check: the batch's
+    loss is kept, and the next call does not raise."""
+    loss_fn = compile_metric("f1", task="multiclass", num_classes=4).to_torch()
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(32, 4, generator=g)
+    y = torch.nn.functional.one_hot(torch.randint(0, 4, (32,), generator=g), 4) * 0.9 + 0.025
+    _Event.finished = False
+    loss = loss_fn(x, y)
+    _Event.finished = True
+    assert math.isfinite(loss.item())
+    loss_fn(x, y)
+    loss_fn.check_pending()
+
+
 def test_the_probability_hint_points_at_the_callers_line():
     """The warning is raised deep inside the autograd function; it names the line that called the loss."""
     import warnings

@@ -1,5 +1,6 @@
 """Degenerate batches give a finite loss and gradient on both backends; bad inputs give clear errors."""
 
+import math
 import re
 
 import numpy as np
@@ -117,6 +118,24 @@ def test_bad_inputs_are_clear_errors(backend, case, input, target, weight, from_
 def test_torch_input_must_be_floating_point():
     with pytest.raises(MetriccError, match="floating-point"):
         compile_metric("f1").to_torch(pure=True)(torch.zeros(3, dtype=torch.int64), torch.zeros(3))
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+@pytest.mark.parametrize("pure", [False, True])
+def test_multi_checks_can_be_skipped_with_or_without_running_counts(task, pure):
+    """check_inputs=False skips the multi-class and multi-label torch checks in both modes: with the training
+    defaults' running counts too, whose eager path checks before the state moves (a negative weight, which the
+    checks refuse, computes a number)."""
+    metric = compile_metric("f1", task=task, num_classes=3)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(16, 3, generator=g)
+    y = (torch.randint(0, 3, (16,), generator=g) if task == "multiclass"
+         else (torch.rand(16, 3, generator=g) < 0.4).float())
+    weight = torch.ones(16)
+    weight[0] = -1.0
+    with pytest.raises(MetriccError, match="non-negative"):
+        metric.to_torch(pure=pure)(x, y, weight)
+    assert math.isfinite(float(metric.to_torch(pure=pure, check_inputs=False)(x, y, weight)))
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
