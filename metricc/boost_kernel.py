@@ -1114,10 +1114,10 @@ class BoostObjective:
     def evaluate(self, margins, labels, sample_weight=None, collective=None, scores="raw"):
         """The formula on hard predictions (raw score >= 0) and hard labels (a soft one positive from 0.5), as
         the loss: 1 - score, or the cost (with a `collective`, as eval_metric passes it in a distributed XGBoost
-        training, of every worker's rows) (averaged over the labels as the soft loss is). `scores`: what `margins` hold, the objective's "raw"
-        scores, their sigmoid ("raw probabilities": positive from 1/2), a booster's "margins" (logits: positive
-        from logit(threshold)) or "probabilities" (positive from the threshold); the arg-max class for
-        task="multiclass"."""
+        training, of every worker's rows) (averaged over the labels as the soft loss is). `scores`: what
+        `margins` hold, the objective's "raw" scores, their sigmoid ("raw probabilities": positive from 1/2), a
+        booster's "margins" (logits: positive from logit(threshold)) or "probabilities" (positive from the
+        threshold); the arg-max class for task="multiclass"."""
         z, y, w = self._arrays(margins, labels, sample_weight)
         w = None if w is None else w.astype(numpy.float64, copy=False)
         if self.task == "multiclass":  # the arg-max class, one-hot
