@@ -344,7 +344,8 @@ TABLES = ("torch", "numpy", "small", "multiclass", "booster", "rounds", "startup
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small sizes and few repeats (for CI)")
-    parser.add_argument("--repeats", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=None,
+                        help="timed runs per row, of which the median counts (default: 9, 3 with --quick)")
     parser.add_argument("--tables", default=",".join(TABLES), metavar="NAMES",
                         help=f"comma-separated tables to run, of {', '.join(TABLES)} (default: all)")
     args = parser.parse_args()

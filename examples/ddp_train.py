@@ -16,7 +16,7 @@ from metricc import compile_metric
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=50, help="training steps (default: 50)")
     args = parser.parse_args()
     if args.steps < 1:
         parser.error("--steps must be at least 1")

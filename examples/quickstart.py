@@ -43,7 +43,7 @@ def train(loss_fn, X, y, epochs, seed):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--epochs", type=int, default=300)
+    parser.add_argument("--epochs", type=int, default=300, help="training epochs (default: 300)")
     parser.add_argument("--repeats", type=int, default=3, help="random splits and initialisations")
     args = parser.parse_args()
     for option, least in (("epochs", 1), ("repeats", 1)):

@@ -467,7 +467,7 @@ def main(argv=None):
     parser.add_argument("--tune", action="store_true", help="pick learning rates on a validation split")
     parser.add_argument("--models", default="SLP,MLP", help="SLP, MLP or both (default)")
     parser.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="random seed of the folds and models")
     parser.add_argument("--losses", help="only these losses, comma-separated (e.g. BCE,F1)")
     parser.add_argument("--datasets", help="only these data sets, comma-separated (e.g. diabetes)")
     parser.add_argument("--pure", action="store_true",

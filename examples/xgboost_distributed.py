@@ -46,8 +46,8 @@ def worker(tracker_args, workers, rounds, results):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--rounds", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=2, help="local workers (default: 2)")
+    parser.add_argument("--rounds", type=int, default=100, help="boosting rounds (default: 100)")
     args = parser.parse_args()
     if args.workers < 2:
         parser.error("--workers must be at least 2")
