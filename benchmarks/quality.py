@@ -6,8 +6,8 @@ repeated twice, standardisation fitted on the training fold. Losses: BCE at 0.5,
 class-weighted BCE, focal loss, and metricc's F1, MCC and balanced-accuracy losses, each also with a tuned
 threshold. A tuned threshold is chosen on out-of-fold predictions of the training fold (3 inner folds, fresh
 models), by `CompiledMetric.tune_threshold` for the loss's own metric (F1 for BCE's F1 row, and so on), then
-applied to the model trained on the whole training fold. Results are appended to a CSV as they come (a rerun resumes), and
-a Markdown report and a plot are written at the end.
+applied to the model trained on the whole training fold. Results are appended to a CSV as they come (a rerun
+resumes), and a Markdown report and a plot are written at the end.
 
     pip install ".[bench]"
     python benchmarks/quality.py --quick                     # 3 small data sets, 2 folds (CI, about a minute)
