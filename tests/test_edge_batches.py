@@ -72,6 +72,18 @@ def test_gradient_keeps_dtype_and_shape():
     assert x.grad.dtype == torch.float32 and x.grad.shape == (3, 4)
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int8, np.int16, np.float16])
+def test_numpy_takes_integer_and_float16_logits_in_float64(dtype):
+    """loss_and_grad() computes integer and float16 logits in float64, as the README says: the float64 input's
+    loss and a float64 gradient."""
+    metric = compile_metric("f1")
+    z, y = np.array([3, -2, 0, 5, -1, 1]), np.array([1, 0, 1, 1, 0, 0])
+    loss, grad = metric.loss_and_grad(z.astype(dtype), y)
+    expected_loss, expected_grad = metric.loss_and_grad(z.astype(np.float64), y)
+    assert grad.dtype == np.float64 and loss == expected_loss
+    np.testing.assert_array_equal(grad, expected_grad)
+
+
 @pytest.mark.parametrize("target_dtype", [torch.bool, torch.int64, torch.float32])
 def test_torch_targets_float_int_bool(target_dtype):
     loss_fn = compile_metric("mcc").to_torch(pure=True)
