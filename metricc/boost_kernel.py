@@ -78,6 +78,9 @@ LARGEST_PRODUCT = {numpy.float32: 1e30, numpy.float64: 1e300}
 # the float32 call's amplifier clips its argument here: exp stays finite (float32 overflows past 88.7), and
 # sigmoid(-80) = 1.8e-35 is still a normal float32 number
 FLOAT32_EXP_CLIP = 80.0
+# ... and its probability the margin: 4 p (1 - p) is then at least 4 exp(-18) = 6e-8, or within that of its value,
+# as exact as float32's 1 - tanh(z / 2)^2 (1 ulp of 1), whose products with the amplifier's slope stay normal
+FLOAT32_PROBABILITY_CLIP = 18.0
 # the float32 call adds this to its slopes d (before the weights), so that each is at least this: far out, the
 # amplifier's slope and the probability's are both tiny, and d^2 (or the Hessian's q d^2) fell below float32's
 # smallest normal number, where each operation costs ten to twenty normal ones (the call took 2-4 times as long on
@@ -529,7 +532,7 @@ class BoostObjective:
     magnitude) or "gauss-newton" (both terms made non-negative).
 
     Arithmetic: a call (float32 outputs, the type both boosters keep) with the bound Hessian computes in float32
-    (the probability from tanh, the amplifier from exp: _amplified_float32), its sums and coefficients in
+    (the probability and the amplifier from exp: _amplified_float32), its sums and coefficients in
     float64: each output within 4e-7 L of the float64 value, or within 1e-7 L of the largest output (where p - t
     cancels for a threshold t other than 1/2, or soft labels' coefficients do). The other forms (whose bend
     1 - 2 yh cancels near the threshold), sample weights outside FLOAT32_WEIGHTS, calls whose margins all lie far
@@ -1439,7 +1442,7 @@ class BoostObjective:
         one = numpy.array(1, dtype)
         with numpy.errstate(over="ignore", invalid="ignore"):  # bad margins' sums, refused below
             for rows, work in self._blocks(z, dtype):
-                # yh, 1 - yh, d^2 (or the float64 amplifier's slope) and the margins (halved in float32) side by
+                # yh, 1 - yh, d^2 (or the float64 amplifier's slope) and the margins (negated in float32) side by
                 # side, as y and 1 - y (times the weights): one call for all their products
                 soft, margins, pairs = work[3:5], work[6], work[7:9]
                 if dtype == numpy.float32:  # 4 p (1 - p), yh (1 - yh) / 4
@@ -1491,44 +1494,52 @@ class BoostObjective:
             sums += [*slope_sums]
         return [tp, fp, fn, tn], sums
 
-    def _amplified_float32(self, x, work, soft, halved, numbers):
-        """For a block of margins x, in float32: x / 2 into `halved`, yh / 2 and (1 - yh) / 2 into soft[0] and soft[1]
-        (halved: their product is the amplifier's slope over 4, as the kernel's d needs it, without a pass that scales
-        it; the counts are their sums times 2), and 4 p (1 - p) and yh (1 - yh) / 4 (returned, in work[0] and
-        work[1]). The probability from t_p = tanh(v / 2) = 2 p - 1 (half the cost of float32's exp; p is exact in
-        absolute terms, which is all the amplifier's argument u = L (p - threshold) = L t_p / 2 + L (1/2 - threshold)
-        needs: it does not cancel at the usual threshold 1/2, as L (p - 1/2) from a rounded p did). The amplifier from
-        E = exp(u): 1 - yh = 1 / (1 + E) and yh = E (1 - yh), each exact in relative terms, as the counts need: TP and
-        FP can be sums of tens of thousands of yh near 1e-7, which (1 + tanh(u / 2)) / 2 rounded to multiples of 3e-8.
-        Far out, 4 p (1 - p) is exact only in absolute terms (slopes below ~1e-7 of the peak round to 0), which the
-        call's tolerance allows (see the class)."""
-        half, one, scale, shift, step, _ = numbers
-        numpy.multiply(x, half, out=halved, dtype=numpy.float32)  # kept: the count pass checks the margins
-        if self.offset:
-            halved += shift
-        t_p = numpy.tanh(halved, out=work[0])  # 2 p - 1
-        e = numpy.multiply(t_p, scale, out=work[1])  # L (p - 1/2)
+    def _amplified_float32(self, x, work, soft, negated, numbers):
+        """For a block of margins x, in float32: -(x + offset) into `negated`, yh / 2 and (1 - yh) / 2 into soft[0]
+        and soft[1] (halved: their product is the amplifier's slope over 4, as the kernel's d needs it, without a pass
+        that scales it; the counts are their sums times 2), and 4 p (1 - p) and yh (1 - yh) / 4 (returned, in work[2]
+        and work[1]). The probability from E = exp(-(x + offset)), its argument clipped to +-FLOAT32_PROBABILITY_CLIP:
+        2 p = 2 / (1 + E) and 2 (1 - p) = E 2 p, each exact in relative terms, and so their product 4 p (1 - p)
+        (beyond the clip, within 6e-8 of it: exact in absolute terms); 2 (2 p - 1) = (1 - E) 2 p is exact in
+        absolute terms (1 - E does not round near the centre, where 2 p - 1 from 2 p would), which is all the
+        amplifier's argument u = L (p - threshold) = L/4 2 (2 p - 1) + L (1/2 - threshold) needs: it does not cancel
+        at the usual threshold 1/2, as L (p - 1/2) from a rounded 1 - p would. (float32's tanh gives 2 p - 1 too,
+        but costs twice its exp.) The amplifier from E' = exp(u): 1 - yh = 1 / (1 + E') and yh = E' (1 - yh),
+        each exact in relative terms, as the counts need: TP and FP can be sums of tens of thousands of yh near 1e-7,
+        which (1 + tanh(u / 2)) / 2 rounded to multiples of 3e-8."""
+        half, one, scale, negated_offset, step, _, two, lowest, highest = numbers
+        if self.offset:  # kept: the count pass checks the margins
+            numpy.subtract(negated_offset, x, out=negated, dtype=numpy.float32)
+        else:
+            numpy.negative(x, out=negated, dtype=numpy.float32)
+        e = numpy.exp(numpy.clip(negated, lowest, highest, out=work[0]), out=work[0])
+        twice_p = numpy.add(e, one, out=work[1])
+        numpy.divide(two, twice_p, out=twice_p)
+        u = numpy.subtract(one, e, out=soft[0])
+        slope_p = numpy.multiply(twice_p, numpy.multiply(e, twice_p, out=e), out=work[2])  # 4 p (1 - p)
+        u = numpy.multiply(u, twice_p, out=twice_p)  # (1 - E) 2 p = 2 (2 p - 1)
+        u *= scale  # L (p - 1/2)
         if self.threshold != 0.5:
-            e += step
+            u += step
         if self.L * max(self.threshold, 1 - self.threshold) > FLOAT32_EXP_CLIP:  # |u| can pass it: exp overflows
-            numpy.clip(e, -FLOAT32_EXP_CLIP, FLOAT32_EXP_CLIP, out=e)
-        numpy.exp(e, out=e)
-        not_yh = numpy.add(e, one, out=soft[1])
+            numpy.clip(u, -FLOAT32_EXP_CLIP, FLOAT32_EXP_CLIP, out=u)
+        numpy.exp(u, out=u)
+        not_yh = numpy.add(u, one, out=soft[1])
         numpy.divide(half, not_yh, out=not_yh)  # (1 - yh) / 2
-        yh = numpy.multiply(e, not_yh, out=soft[0])
-        numpy.multiply(yh, not_yh, out=e)  # yh (1 - yh) / 4
-        numpy.multiply(t_p, t_p, out=t_p)
-        numpy.subtract(one, t_p, out=t_p)
-        return t_p, e
+        yh = numpy.multiply(u, not_yh, out=soft[0])
+        numpy.multiply(yh, not_yh, out=u)  # yh (1 - yh) / 4
+        return slope_p, u
 
     def _float32_numbers(self):
-        """The float32 amplifier's numbers 1/2, 1, L / 2, offset / 2, L (1/2 - threshold) and the slopes' floor
-        (FLOAT32_SLOPE_FLOOR) as 0-d float32 arrays: NumPy takes those as fast as arrays, where a Python number
-        costs a conversion at each call (on a block, half a call's time); made once (no ufunc writes them)."""
+        """The float32 amplifier's numbers 1/2, 1, L / 4, -offset, L (1/2 - threshold), the slopes' floor
+        (FLOAT32_SLOPE_FLOOR), 2 and -+FLOAT32_PROBABILITY_CLIP as 0-d float32 arrays: NumPy takes those as fast as
+        arrays, where a Python number costs a conversion at each call (on a block, half a call's time); made once (no
+        ufunc writes them)."""
         numbers = self.__dict__.get("_numbers32")
         if numbers is None:
             numbers = self._numbers32 = tuple(numpy.array(v, numpy.float32) for v in (
-                0.5, 1.0, self.L / 2, 0.5 * self.offset, self.L * (0.5 - self.threshold), FLOAT32_SLOPE_FLOOR))
+                0.5, 1.0, self.L / 4, -self.offset, self.L * (0.5 - self.threshold), FLOAT32_SLOPE_FLOOR, 2.0,
+                -FLOAT32_PROBABILITY_CLIP, FLOAT32_PROBABILITY_CLIP))
         return numbers
 
     def _class_counts(self, z, y, w, kept=None):
