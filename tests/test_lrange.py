@@ -185,6 +185,9 @@ def test_losses_validate_L_for_the_dtype_in_use():
     # 1 - 0.99 is 0.010000000000000009, so 0.01 passed the check, and 1 - 0.01 - 0.99 divided by zero
     ({"accuracy": 0.01, "threshold": 0.99}, r"Expected argument `accuracy` to be a float in \(0, 0.01\)"),
     ({"accuracy": 0.3, "threshold": 0.7}, r"Expected argument `accuracy` to be a float in \(0, 0.3\)"),
+    # a threshold at either end is the threshold's mistake, not the accuracy's
+    ({"accuracy": 0.1, "threshold": 0}, r"Expected argument `threshold` to be a float in \(0, 1\), but got 0"),
+    ({"accuracy": 0.1, "threshold": 1.0}, r"Expected argument `threshold` to be a float in \(0, 1\), but got 1.0"),
 ])
 def test_l_range_argument_errors(kwargs, message):
     with pytest.raises(MetriccError, match=message):
