@@ -47,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
                                                "backend's library).", epilog=EXAMPLES,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     _formula_arguments(compile_)
-    compile_.add_argument("-o", "--output", metavar="FILE", help="where to write the module (default: stdout)")
+    compile_.add_argument("-o", "--output", metavar="FILE", help="where to write the module (default, or -: stdout)")
     compile_.add_argument("--backend", choices=names(emitted=True), default="torch", help="default: torch")
 
     latex = commands.add_parser("latex", help="print the score, loss and gradient in LaTeX",
@@ -174,7 +174,7 @@ def _refuse_shadowing(path: Path, source: str, backend: str, formula: str) -> No
 def _compile(args: argparse.Namespace) -> int:
     metric = _metric(args)
     source = metric.emit(args.backend)
-    if args.output is None:
+    if args.output in (None, "-"):
         sys.stdout.write(source)
         return 0
     _refuse_shadowing(Path(args.output), source, args.backend, args.formula)

@@ -62,6 +62,16 @@ def test_compile_numpy_with_parameters_to_stdout():
     assert "L=40.0" in out.stdout
 
 
+def test_compile_to_dash_writes_stdout(tmp_path):
+    """`-o -` is stdout, as in most commands that take an output file: it wrote a file named "-" (a name that
+    other commands then read as stdin), and said "wrote -"."""
+    out = metricc("compile", "f1", "--backend", "numpy", "-o", "-", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == metricc("compile", "f1", "--backend", "numpy").stdout
+    assert "def loss_and_grad(" in out.stdout and "wrote" not in out.stdout
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_latex():
     out = metricc("latex", "mcc")
     assert out.returncode == 0
