@@ -211,6 +211,9 @@ def _lrange(args: argparse.Namespace) -> int:
     from .lrange import default_accuracy, plot, table, verdict  # NumPy loads here, not for --help
 
     dtypes = [args.dtype] if args.dtype else list(BACKENDS[args.backend].dtypes)
+    if args.plot == "-":
+        raise MetriccError("--plot needs a file name, such as lrange.png: - (stdout) would put the image in the "
+                           "table's stream")
     try:
         accuracy = default_accuracy(args.threshold) if args.accuracy is None else args.accuracy
         verdicts = [] if args.L is None else [

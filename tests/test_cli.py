@@ -219,12 +219,14 @@ def test_errors_name_the_flags_not_the_python_arguments(args, message):
     ("/nonexistent/x.png", "cannot write /nonexistent/x.png: No such file or directory"),
     ("x.unknownext", "the file name must end in one of"),
     ("/dev/full", "cannot write /dev/full: No space left on device"),
+    ("-", "--plot needs a file name, such as lrange.png: - (stdout)"),  # it wrote a PNG file named "-"
 ])
 def test_lrange_plot_errors(tmp_path, target, message):
     pytest.importorskip("matplotlib")
     out = metricc("lrange", "--dtype", "float64", "--plot", target, cwd=tmp_path)
     assert out.returncode == 1 and "Traceback" not in out.stderr, out.stderr
     assert message in out.stderr and "wrote" not in out.stdout
+    assert not (tmp_path / target).exists() or target.startswith("/")
 
 
 @pytest.mark.parametrize("redirect, message", [
