@@ -24,7 +24,7 @@ import weakref
 
 import numpy
 
-from metricc.checks import caller_level, class_index_hint  # emitted modules inline this import
+from metricc.checks import caller_level, class_index_hint, class_names_hint  # emitted modules inline this import
 from metricc.checks import masked_message, nonfinite_message, weight_range_message  # emitted modules inline this import
 
 HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
@@ -1311,7 +1311,8 @@ class BoostObjective:
             raise self.error(message)
         values = numpy.asarray(values)
         if values.dtype.kind not in "biuf":
-            raise self.error(f"Expected {name} to hold numbers, but got dtype {values.dtype}.")
+            hint = class_names_hint(values, self.task) if name == "labels" else ""
+            raise self.error(f"Expected {name} to hold numbers, but got dtype {values.dtype}{hint}.")
         return values if values.dtype in (numpy.float32, numpy.float64) else values.astype(numpy.float64)
 
     def _weights(self, z, sample_weight, margins=True):

@@ -257,6 +257,20 @@ def shape_message(input_shape, target_shape):
     return message + "."
 
 
+def class_names_hint(values, task="binary"):
+    """What to pass instead of a target of strings, class names such as "no"/"yes" (appended to the error;
+    `values`: an array of a string type or of objects, or a list, whose first is a string); "" for any other."""
+    kind = getattr(getattr(values, "dtype", None), "kind", "")
+    first = next(iter(getattr(values, "flat", ())), None) if kind == "O" else None
+    if isinstance(values, (list, tuple)) and values:  # (before an array is made of them: JAX takes no strings)
+        first = values[0]
+    if not (kind in ("U", "S") or isinstance(first, str)):
+        return ""
+    if task == "multiclass":
+        return ": class names? pass class indices (such as numpy.unique(target, return_inverse=True)[1])"
+    return ": class names? pass labels 0/1 (such as target == 'yes')"
+
+
 def target_hint(task, n, num_classes, target_shape):
     """What to do about a multi-class or multi-label `target` of the wrong shape (appended to the error): one-hot
     targets or a trailing axis of 1 for class indices, class indices for multi-hot labels; "" otherwise."""

@@ -27,7 +27,7 @@ from metricc.multiclass_math import average, element_weights, per_class_counts  
 from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
 from metricc.multiclass_math import farthest_from_one  # emitted modules inline this import
 from metricc.checks import light_weights, nonfinite_message  # emitted modules inline this import
-from metricc.checks import masked_message, per_element_message  # emitted modules inline this import
+from metricc.checks import class_names_hint, masked_message, per_element_message  # emitted modules inline this import
 from metricc.checks import shape_message, target_hint, weight_range_message  # emitted modules inline this import
 from metricc.checks import class_index_hint, target_range_message  # emitted modules inline this import
 from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
@@ -172,9 +172,10 @@ def _check_heavy(loss, total, dtype, traced):
                          f"(jax.config.update('jax_enable_x64', True)) and pass float64 input")
 
 
-def _numbers(values, name, error):
+def _numbers(values, name, error, task=None):
     """`values` as a JAX array of booleans, integers or floats; strings, objects and complex numbers are
-    refused by name, and so are masked arrays with masked entries."""
+    refused by name (a target of class names with a hint for the `task`), and so are masked arrays with masked
+    entries."""
     message = masked_message(values, name)
     if message:
         raise error(message)
@@ -183,7 +184,9 @@ def _numbers(values, name, error):
     except TypeError:  # strings, objects
         array = None
     if array is None or not any(jnp.issubdtype(array.dtype, kind) for kind in (jnp.bool_, jnp.integer, jnp.floating)):
-        raise error(f"Expected `{name}` to hold numbers, but got {getattr(values, 'dtype', type(values).__name__)}.")
+        hint = "" if task is None else class_names_hint(values, task)
+        raise error(f"Expected `{name}` to hold numbers, but got {getattr(values, 'dtype', type(values).__name__)}"
+                    f"{hint}.")
     return array
 
 
@@ -289,7 +292,7 @@ class SoftConfusionLoss(_Pickled):
                 f"from_logits={self.from_logits}, eps={self.eps})")
 
     def __call__(self, input, target, sample_weight=None):
-        x, y = _numbers(input, "input", self.error), _numbers(target, "target", self.error)
+        x, y = _numbers(input, "input", self.error), _numbers(target, "target", self.error, "binary")
         if not jnp.issubdtype(x.dtype, jnp.floating):
             raise self.error(f"Expected `input` to be a floating-point array, but got {x.dtype}.")
         if x.shape != y.shape:
@@ -409,7 +412,7 @@ class MultiSoftConfusionLoss(_Pickled):
                 f"average={self.average!r}, L={self.L})")
 
     def __call__(self, input, target, sample_weight=None):
-        z, target = _numbers(input, "input", self.error), _numbers(target, "target", self.error)
+        z, target = _numbers(input, "input", self.error), _numbers(target, "target", self.error, self.task)
         if z.ndim > 2:  # per-element logits (N, C, d1, ..., dk): each element a row (element_rows)
             if sample_weight is not None:
                 sample_weight = _numbers(sample_weight, "sample_weight", self.error)

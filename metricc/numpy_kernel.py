@@ -10,7 +10,7 @@ import numpy
 
 from metricc.checks import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
-from metricc.checks import masked_message, shape_message  # emitted modules inline this import
+from metricc.checks import class_names_hint, masked_message, shape_message  # emitted modules inline this import
 from metricc.checks import caller_level, target_range_message  # emitted modules inline this import
 from metricc.checks import MAX_COUNT, weight_range_message  # emitted modules inline this import
 
@@ -174,7 +174,7 @@ class SoftConfusionLoss:
                 raise self.error(f"Expected `input` to hold numbers, but got dtype {x.dtype}.")
             x = x.astype(numpy.float64)
         if y.dtype.kind not in "biuf":
-            raise self.error(f"Expected `target` to hold 0/1 labels, but got dtype {y.dtype}.")
+            raise self.error(f"Expected `target` to hold 0/1 labels, but got dtype {y.dtype}{class_names_hint(y)}.")
         if x.shape != y.shape:
             raise self.error(shape_message(x.shape, y.shape))
         if x.size == 0:

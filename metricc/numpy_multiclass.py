@@ -15,7 +15,7 @@ from metricc.multiclass_math import element_rows, pullback, soft_predictions  # 
 from metricc.multiclass_math import farthest_from_one  # emitted modules inline this import
 from metricc.numpy_kernel import MAX_COUNT, as_array, ignored_elements  # emitted modules inline this import
 from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
-from metricc.checks import per_element_message, target_hint  # emitted modules inline this import
+from metricc.checks import class_names_hint, per_element_message, target_hint  # emitted modules inline this import
 from metricc.checks import probabilities_ignore_message  # emitted modules inline this import
 from metricc.checks import probability_rows_message  # emitted modules inline this import
 from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
@@ -114,7 +114,7 @@ class MultiSoftConfusionLoss:
         if self.task == "multilabel":
             if target.shape != (n, self.num_classes) or target.dtype.kind not in "biuf":
                 raise self.error(f"Expected multi-label targets of shape ({n}, {self.num_classes}), but got "
-                                 f"{target.dtype} {target.shape}"
+                                 f"{target.dtype} {target.shape}{class_names_hint(target, self.task)}"
                                  f"{target_hint(self.task, n, self.num_classes, target.shape)}.")
             ignored = None
             if self.ignore_index is not None:
@@ -135,7 +135,7 @@ class MultiSoftConfusionLoss:
         if target.shape != (n,) or target.dtype.kind not in "iu":
             hint = (": pass target.astype(int) where the values are whole (a float such as 1.5 is no class)"
                     if target.shape == (n,) and target.dtype.kind == "f" else
-                    target_hint(self.task, n, self.num_classes, target.shape))
+                    class_names_hint(target, self.task) or target_hint(self.task, n, self.num_classes, target.shape))
             raise self.error(f"Expected `target` to be integer class indices of shape ({n},) or class probabilities "
                              f"({n}, {self.num_classes}), but got {target.dtype} {target.shape}{hint}.")
         ignored = (ignored_elements(target, self.ignore_index) if self.ignore_index is not None

@@ -86,6 +86,26 @@ def test_score_takes_object_arrays_of_numbers():
             F1.score(np.array([1, 0, bad, 1], dtype=object), np.array([1, 0, 1, 1]))
 
 
+@pytest.mark.parametrize("strings", [np.str_, object])
+@pytest.mark.parametrize("loss, call, hint", [
+    ("binary", lambda m, y: m.loss_and_grad(np.zeros(3), y), "class names? pass labels 0/1 (such as target == 'yes')"),
+    ("binary", lambda m, y: m.to_jax()(np.zeros(3), y), "class names? pass labels 0/1 (such as target == 'yes')"),
+    ("binary", lambda m, y: m.to_xgboost()(y, np.zeros(3, np.float32)),
+     "class names? pass labels 0/1 (such as target == 'yes')"),
+    ("multiclass", lambda m, y: m.loss_and_grad(np.zeros((3, 3)), y),
+     "class names? pass class indices (such as numpy.unique(target, return_inverse=True)[1])"),
+    ("multilabel", lambda m, y: m.loss_and_grad(np.zeros((3, 3)), np.stack([y] * 3, 1)),
+     "class names? pass labels 0/1 (such as target == 'yes')"),
+])
+def test_a_loss_given_class_names_says_how_to_pass_labels(strings, loss, call, hint):
+    """Labels read as strings (a pandas column of "no"/"yes") got "Expected `target` to hold 0/1 labels, but got
+    dtype <U3" from the losses, where score() and tune_threshold() already said what to pass instead."""
+    options = {} if loss == "binary" else {"task": loss, "num_classes": 3}
+    metric = compile_metric("f1", **options)
+    with pytest.raises(MetriccError, match=re.escape(hint)):
+        call(metric, np.array(["no", "yes", "yes"], dtype=strings))
+
+
 def test_multiclass_score_takes_whole_floats_as_class_indices():
     """Class indices stored as floats (a pandas column read with missing values, 0.0/1.0/2.0) were refused by
     score() ("Expected `target` to be integer class indices ..., but got float64"), where scikit-learn's metrics
