@@ -1020,10 +1020,20 @@ class TrainingState:
     def set_extra_state(self, state):
         self.steps = int(state["steps"])
 
-    def _running_for_this_step(self):
-        """(whether this forward call trains, the running buffer to update or None)."""
+    def _running_for_this_step(self, device):
+        """(whether this forward call trains, the running buffer to update or None), the buffers on the input's
+        `device` (_follow)."""
         training = self.training and torch.is_grad_enabled()
+        self._follow(device)
         return training, (self.running if training and self.running is not None else None)
+
+    def _follow(self, device):
+        """Moves the buffers to `device`, the input's, where they are elsewhere: a loss is seldom moved with the
+        model (`loss_fn.to("cuda")`), as stateless torch losses need not be, and its running counts would meet
+        CUDA tensors on the CPU. One copy, the first time."""
+        for name, buffer in self._buffers.items():
+            if buffer is not None and buffer.device != device:
+                self._buffers[name] = buffer.to(device)
 
     def _count_step(self, training):
         if training and self.warmup:
@@ -1097,7 +1107,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         weight = sample_weight if sample_weight is None or sample_weight.dim() == 1 else sample_weight.reshape(-1)
         check = self.check_inputs
         group = (self.process_group or "default") if self.sync else None
-        training, running = self._running_for_this_step()
+        training, running = self._running_for_this_step(input.device)
         verify = (None if not check or is_compiling() else lambda values: self._verify(
             with_given_weights(values, given), input.numel(), weight is not None, input.dtype))
         folded = bool(self.bce_weight) and folds_blend(input.numel(), self.fused, self.from_logits, group)

@@ -373,9 +373,9 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             target = labels = target.to(dtype)
         if weight is not None and weight.dim() == 1:
             weight = weight[None] if class_major else weight[:, None]
+        training, running = self._running_for_this_step(input.device)  # (which moves the class weights too)
         class_weight = None if self.class_weight is None else self.class_weight.to(dtype)
         group = (self.process_group or "default") if self.sync else None
-        training, running = self._running_for_this_step()
         weighted = sample_weight is not None
         valid = None  # whether the inputs pass the checks, for the running state and the other processes
         if (self.check_inputs and running is not None and group is None and self._reads_back_now(input.device)
