@@ -348,6 +348,9 @@ def main():
                         help="timed runs per row, of which the median counts (default: 9, 3 with --quick)")
     parser.add_argument("--tables", default=",".join(TABLES), metavar="NAMES",
                         help=f"comma-separated tables to run, of {', '.join(TABLES)} (default: all)")
+    parser.add_argument("--devices", default=None, metavar="NAMES",
+                        help="comma-separated devices of the torch table, of cpu, cuda (default: cpu, and cuda when "
+                             "present)")
     args = parser.parse_args()
     if args.repeats is not None and args.repeats < 1:
         parser.error("--repeats must be at least 1")
@@ -357,6 +360,12 @@ def main():
     sizes = [10_000, 100_000] if args.quick else [10_000, 1_000_000, 10_000_000]
     repeats = args.repeats or (3 if args.quick else 9)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if args.devices is not None:
+        devices = args.devices.split(",")
+        if not set(devices) <= {"cpu", "cuda"}:
+            parser.error(f"unknown device {sorted(set(devices) - {'cpu', 'cuda'})[0]!r}; expected cpu or cuda")
+        if "cuda" in devices and not torch.cuda.is_available():
+            parser.error("--devices cuda: this machine has no CUDA device")
 
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
     if torch.cuda.is_available():
