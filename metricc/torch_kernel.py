@@ -41,6 +41,14 @@ def _accumulation_dtype(x):
     return torch.float64 if x.dtype == torch.float64 else torch.float32
 
 
+def device_scalar(value, dtype, device):
+    """`value`, a number or a tensor on `device`, as a tensor of `dtype` there: a number through a fill kernel,
+    never a copy from host memory, which on CUDA waits for the device (a host synchronisation every step)."""
+    if isinstance(value, torch.Tensor):
+        return value.to(dtype=dtype, device=device)
+    return torch.full((), value, dtype=dtype, device=device)
+
+
 def slope_(u):
     """u <- sigmoid(u) * sigmoid(-u), in place: v - v*v with v = sigmoid(-|u|) <= 1/2, so that it does not
     round to 0 where sigmoid(u) rounds to 1."""
@@ -138,8 +146,8 @@ def _cached_when_eager(function):
 def _amplifier_columns(L, threshold, dtype, device):
     """The columns (L, -L) and (-L t, L t): with them one addcmul gives L p - L t and its exact negation (a new
     pair at each step of the L warm-up, then the same one)."""
-    return (torch.tensor([[L], [-L]], dtype=dtype, device=device),
-            torch.tensor([[-L * threshold], [L * threshold]], dtype=dtype, device=device))
+    signs = _stacking_constants(dtype, device)[0]  # (1, -1): scaled on the device, no copy from the host
+    return signs * L, signs * (-L * threshold)
 
 
 @_cached_when_eager
@@ -176,7 +184,7 @@ def gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
         y = target.to(dtype)
         k = scale * L
         coefficient = torch.sub(1, y, out=buffer).mul_(b * k)
-        coefficient.addcmul_(y, torch.as_tensor(a * k, dtype=dtype, device=y.device))
+        coefficient.addcmul_(y, device_scalar(a * k, dtype, y.device))
         grad.mul_(coefficient)
         if weight is not None:
             grad.mul_(weight.to(dtype))
@@ -646,7 +654,7 @@ class SoftConfusionFunction(torch.autograd.Function):
         factor = stacked = packed = probabilities = bce = None
         ctx.blend = None
         if fused:  # saves one n-sized factor, so that backward is a single product
-            L_tensor = torch.tensor(L, dtype=dtype, device=input.device)  # a tensor: no recompilation as L moves
+            L_tensor = device_scalar(L, dtype, input.device)  # a tensor: no recompilation as L moves
             counts, factor, summary = compiled(_fused_forward)(input, target, weight, L_tensor, threshold,
                                                                from_logits, check)
         else:
@@ -729,9 +737,9 @@ class SoftConfusionFunction(torch.autograd.Function):
             loss, a, b = scalars(*(c + eps for c in counts.unbind()))
             if bce is not None:
                 loss = loss + bce
-            unit = torch.as_tensor(unit, dtype=scalar_dtype, device=input.device)
-            a = torch.as_tensor(a * unit, dtype=dtype, device=input.device)
-            b = torch.as_tensor(b * unit, dtype=dtype, device=input.device)
+            if not isinstance(unit, float):  # the largest weight (1.0 without weights)
+                a, b = a * unit.to(scalar_dtype), b * unit.to(scalar_dtype)
+            a, b = device_scalar(a, dtype, input.device), device_scalar(b, dtype, input.device)
             loss = with_gradient_checked(loss, a * L, b * L)  # in the input's type, as the backward pass has them
         if stacked is not None:
             ctx.save_for_backward(*inputs, factor, stacked, probabilities if ctx.blend is not None else None, a, b)
@@ -740,7 +748,7 @@ class SoftConfusionFunction(torch.autograd.Function):
         else:
             ctx.save_for_backward(*inputs, a, b)
         ctx.coefficients = None
-        return torch.as_tensor(loss, dtype=dtype, device=input.device), summary
+        return device_scalar(loss, dtype, input.device), summary
 
     @staticmethod
     def backward(ctx, grad_output, *_):

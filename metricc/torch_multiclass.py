@@ -17,6 +17,7 @@ import torch
 from metricc.torch_kernel import InputChecks, TrainingState  # emitted modules inline this import
 from metricc.torch_kernel import ForwardRecord, apply_function  # emitted modules inline this import
 from metricc.torch_kernel import check_devices, compiled, running_counts  # emitted modules inline this import
+from metricc.torch_kernel import device_scalar  # emitted modules inline this import
 from metricc.torch_kernel import ignored_elements, is_compiling, read_back  # emitted modules inline this import
 from metricc.torch_kernel import computed_type, with_gradient_checked  # emitted modules inline this import
 from metricc.torch_kernel import once_only_because, refuse_second_derivative  # emitted modules inline this import
@@ -130,8 +131,8 @@ def average(scalars, counts, eps, average_, class_weight):
     like = counts[0]
     if average_ == "micro":
         loss, a, b = scalars(*(c.sum() + eps for c in counts))
-        return loss, *(torch.as_tensor(v, dtype=like.dtype, device=like.device).expand_as(like) for v in (a, b))
-    loss, a, b = (torch.as_tensor(v, dtype=like.dtype, device=like.device).expand_as(like)
+        return loss, *(device_scalar(v, like.dtype, like.device).expand_as(like) for v in (a, b))
+    loss, a, b = (device_scalar(v, like.dtype, like.device).expand_as(like)
                   for v in scalars(*(c + eps for c in counts)))
     if average_ == "none":
         return loss, a, b
@@ -234,7 +235,7 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
         # (no_grad: as eager runs a Function's forward; torch 2.4's Dynamo traced it with grad, and refused out=)
         with torch.autocast(input.device.type, enabled=False), torch.no_grad():
             if spec.fused:  # L as a tensor: no recompilation as the warm-up moves it
-                L = torch.tensor(spec.L, dtype=dtype, device=input.device)
+                L = device_scalar(spec.L, dtype, input.device)
                 yh, not_yh, saved, counts = compiled(forward_pass)(input, target, weight, L, spec.threshold,
                                                                   spec.task, dim)
             else:
