@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                                                "backend's library).", epilog=EXAMPLES,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
     _formula_arguments(compile_)
-    compile_.add_argument("-o", "--output", metavar="FILE", help="where to write the module (default: stdout, as with -)")
+    compile_.add_argument("-o", "--output", metavar="FILE",
+                          help="where to write the module (default: stdout, as with -)")
     compile_.add_argument("--backend", choices=names(emitted=True), default="torch", help="default: torch")
 
     latex = commands.add_parser("latex", help="print the score, loss and gradient in LaTeX",
