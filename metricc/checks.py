@@ -257,6 +257,9 @@ def shape_message(input_shape, target_shape):
     return message + "."
 
 
+CLASS_NAMES_HINT = ": class names? pass labels 0/1 (such as target == 'yes')"
+
+
 def class_names_hint(values, task="binary"):
     """What to pass instead of a target of strings, class names such as "no"/"yes" (appended to the error;
     `values`: an array of a string type or of objects, or a list, whose first is a string); "" for any other."""
@@ -268,7 +271,7 @@ def class_names_hint(values, task="binary"):
         return ""
     if task == "multiclass":
         return ": class names? pass class indices (such as numpy.unique(target, return_inverse=True)[1])"
-    return ": class names? pass labels 0/1 (such as target == 'yes')"
+    return CLASS_NAMES_HINT
 
 
 def target_hint(task, n, num_classes, target_shape):

@@ -24,7 +24,7 @@ from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
 from .checks import caller_level, check_settings, class_index_hint, describe, flag, integer
-from .checks import real_number, weight_range_message
+from .checks import CLASS_NAMES_HINT, real_number, weight_range_message
 from .lrange import default_accuracy, validate_L
 from .printing import curvatures_source, scalars_source
 from .vocabulary import AVERAGES, COUNTS, TASKS
@@ -530,7 +530,7 @@ def _numbers(values: Any, name: str) -> np.ndarray:
     return array
 
 
-_CLASS_NAMES = (": class names? pass labels 0/1 (such as target == 'yes') or class indices, or score through "
+_CLASS_NAMES = (CLASS_NAMES_HINT + " or class indices, or score through "
                 "metric.scorer(pos_label=...) in scikit-learn, which takes the names")
 
 
