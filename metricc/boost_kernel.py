@@ -1297,8 +1297,11 @@ class BoostObjective:
                               "order, labels first; loss(), gradient_and_hessian() and evaluate() take (margins, "
                               "labels)")
         finite = y[numpy.isfinite(y)]
-        if finite.size and set(numpy.unique(finite).tolist()) <= {-1.0, 1.0}:
+        values = set(numpy.unique(finite).tolist())
+        if finite.size and values <= {-1.0, 1.0}:
             return message + ": for -1/1 labels pass (y + 1) / 2"
+        if finite.size and values <= {1.0, 2.0}:
+            return message + ": for 1/2 labels pass y - 1"
         if self.task == "binary" and finite.size and (finite == numpy.round(finite)).all() and finite.min() >= 0:
             return message + f": for class indices, compile with task='multiclass', num_classes={finite.max() + 1:g}"
         return message + "."

@@ -154,7 +154,7 @@ def masked_message(value, name):
 
 def target_range_message(low, high, multilabel=False):
     """The error for binary or multi-label targets outside [0, 1], given their least and largest values: the
-    range, and the usual ways out (labels -1/+1; class indices; an ignore label)."""
+    range, and the usual ways out (labels -1/+1 or 1/2; class indices; an ignore label)."""
     low, high = float(low), float(high)
     if low != low or high != high:  # NaN (its ends: it is somewhere)
         return (f"Expected {'multi-label ' if multilabel else ''}`target` values in [0, 1], but it holds NaN, a "
@@ -164,6 +164,8 @@ def target_range_message(low, high, multilabel=False):
     hints = []
     if low == -1 and high == 1:
         hints.append("labels -1/+1? pass (target + 1) / 2")
+    if low == 1 and high == 2:
+        hints.append("labels 1/2? pass target - 1")
     if not multilabel and low >= 0 and high > 1 and high.is_integer():
         hints.append("class indices? compile with task='multiclass', num_classes=...")
     outside = [v for v in (high, low) if v.is_integer() and not 0 <= v <= 1]

@@ -560,6 +560,10 @@ def _zero_one(values: Any, name: str, swapped: tuple | None = None) -> np.ndarra
         fractions = (np.isfinite(bad) & (bad != np.floor(bad))).any()
         if swapped is not None and fractions and np.isin(swapped[0], (0, 1)).all():
             hint = f"; arguments swapped? {swapped[1]}"
+        elif np.isin(array, (-1, 1)).all():
+            hint = f"; labels -1/+1? pass ({name} + 1) / 2"
+        elif np.isin(array, (1, 2)).all():
+            hint = f"; labels 1/2? pass {name} - 1"
         raise MetriccError(f"Expected `{name}` to hold hard 0/1 labels, but it holds {bad.flat[0].item()!r}{hint}.")
     return array
 

@@ -1977,6 +1977,7 @@ def test_eval_metric_refuses_a_regression_model(booster, builtin):
 @pytest.mark.parametrize("labels,expected", [
     ([1, -1, 1, -1], r"labels in \[0, 1\], but row 1 holds -1.*-1/1 labels.*\(y \+ 1\) / 2"),
     ([0, 1, 2, 1], r"labels in \[0, 1\], but row 2 holds 2.*class indices.*task='multiclass'"),
+    ([1, 2, 2, 1], r"labels in \[0, 1\], but row 1 holds 2: for 1/2 labels pass y - 1$"),
     ([0, 1, np.nan, 1], r"labels in \[0, 1\], but row 2 holds nan"),
 ])
 @pytest.mark.parametrize("call", ["objective", "eval_metric"])

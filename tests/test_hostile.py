@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import metricc
-from metricc import MetriccError, compile_metric
+from metricc import MetriccError, compile_metric, compiler
 from metricc.backends import BACKENDS
 from oracles import load_emitted
 
@@ -146,3 +146,4 @@ def test_compile_cache_is_thread_safe():
     assert not errors
     for i, formula in enumerate(formulas):
         assert results[i] is compile_metric(formula, L=31.0 + len(formula) % 3)
+    assert not compiler._KEY_LOCKS  # each key's lock is dropped once no thread holds or waits for it

@@ -22,7 +22,10 @@ F1 = compile_metric("f1")
 # -- score() takes hard 0/1 labels only ---------------------------------------------------------------------
 
 @pytest.mark.parametrize("predictions, target, message", [
-    (np.array([1, -1, 1, 1, -1, -1]), np.array([1, -1, -1, 1, -1, -1]), "hold hard 0/1 labels, but it holds -1"),
+    (np.array([1, -1, 1, 1, -1, -1]), np.array([1, -1, -1, 1, -1, -1]),
+     r"`predictions` to hold hard 0/1 labels, but it holds -1; labels -1/\+1\? pass \(predictions \+ 1\) / 2\.$"),
+    (np.array([1, 0, 1]), np.array([2, 1, 1]), r"`target` to hold hard 0/1 labels, but it holds 2; labels 1/2\? pass "
+                                               r"target - 1\.$"),
     (np.array([0.1, 0.2, 0.9]), np.array([0, 0, 1]), "threshold probabilities first"),
     (np.array([1, 0, 1]), np.array([2, 0, 1]), "`target` to hold hard 0/1 labels, but it holds 2"),
     (np.array(["1", "0"]), np.array([1, 0]), "`predictions` to hold numbers, but got dtype <U1: class names\\? "
@@ -608,6 +611,9 @@ def _refuses_with(hint, backend, metric, z, y):
     ([0, 1, 2, 1], "but they range from 0 to 2: class indices? compile with task='multiclass', num_classes=...; "),
     ([-1, 1, -1, 1], "but they range from -1 to 1: labels -1/+1? pass (target + 1) / 2; to leave elements out (an "
                      "ignore label), compile with ignore_index=-1."),
+    # labels coded 1 and 2 (as many data sets code no/yes) were only told of class indices and ignore_index=2
+    ([1, 2, 2, 1], "but they range from 1 to 2: labels 1/2? pass target - 1; class indices? compile with "
+                   "task='multiclass', num_classes=...; "),
     ([0, 1, 1.5, 1], "but they range from 0 to 1.5."),
     ([0, 1, np.nan, 1], "`target` values in [0, 1], but it holds NaN, a missing label: drop or fill it first."),
 ])
