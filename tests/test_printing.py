@@ -29,6 +29,10 @@ EXPRESSIONS = [
     sp.sqrt(TP + FP), sp.exp(-TP / FN), sp.log(TP) / sp.log(2), sp.Abs(TP - TN), sp.sign(FP - FN),
     sp.Min(TP, FP, FN), sp.Max(TP, 4), sp.Min(TP, sp.Rational(1, 3)), sp.Heaviside(TP - FP),
     FN / sp.Heaviside(FP - FN) / 2, sp.Max(TP, FP)**2,
+    # coefficients of products: integers, fractions, floats, a fraction beyond the backend's exact integers;
+    # negative bases, which need their parentheses ((-2)**2 is 4, -2**2 is -4)
+    2 * TP, 3 * TP / (2 * FP), -3 * TP / FN, sp.Float(2.5) * TP, sp.Rational(10**20, 3) * TP,
+    sp.Integer(-2)**(TP - 1), sp.Float(-0.5)**(TP - 1),
 ]
 
 
