@@ -1782,7 +1782,7 @@ def test_emitted_multiclass_objective_equals_the_api(average, class_weight):
 @pytest.mark.parametrize("task", ["binary", "multilabel", "multiclass"])
 def test_latex_shows_the_hessian_only_when_asked(task):
     """latex(hessians=True) adds a, b, q_a, q_b and the Hessian diagonal (per label, or summed over the classes
-    the softmax couples); the emitted objective's docstring shows the L the objective uses."""
+    the softmax couples); the emitted objective's docstring shows them, and the L the objective uses."""
     multi = {} if task == "binary" else {"task": task, "num_classes": 3}
     metric = compile_metric("f1", **multi)
     plain, full = metric.latex(), metric.latex(hessians=True)
@@ -1794,6 +1794,7 @@ def test_latex_shows_the_hessian_only_when_asked(task):
         emitted = metric.emit("lightgbm")
         expected = "15" if task == "multiclass" else "73"
         assert f"L &= {expected}" in emitted and f"L={expected}.0" in emitted
+        assert "q_" in emitted and "partial^2" in emitted  # the docstring's LaTeX has the Hessian
 
 
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
