@@ -652,7 +652,7 @@ class BoostObjective:
         if self.mean_hessian is None and not (numpy.isfinite(grad).all() and numpy.isfinite(hess).all()):
             pooled = self.task == "binary" or self.average == "micro"  # (rescaled outputs stay far inside)
             raise self.error(nonfinite_message(self.name, [float(numpy.sum(c)) for c in counts] if pooled else None,
-                                               per_class=not pooled, derivatives="gradient or Hessian",
+                                               per_class=not pooled and self._part, derivatives="gradient or Hessian",
                                                dtype="float32", overflow="the boosters keep them in float32; "
                                                "keep the rescaling (mean_hessian), or change the formula"))
         shape = numpy.shape(margins)
@@ -1534,6 +1534,11 @@ class BoostObjective:
         numpy.multiply(yh, not_yh, out=u)  # yh (1 - yh) / 4
         return slope_p, u
 
+    @property
+    def _part(self):
+        """What the task's per-class counts belong to, for messages: "class", or "label" for multi-label."""
+        return "label" if self.task == "multilabel" else "class"
+
     def _float32_numbers(self):
         """The float32 amplifier's numbers 1/2, 1, L / 4, -offset, L (1/2 - threshold), the slopes' floor
         (FLOAT32_SLOPE_FLOOR), 2 and -+FLOAT32_PROBABILITY_CLIP as 0-d float32 arrays: NumPy takes those as fast as
@@ -1584,7 +1589,7 @@ class BoostObjective:
             finite = all(numpy.isfinite(v).all() for v in values)
         if not finite:
             raise self.error(nonfinite_message(self.name, [float(numpy.sum(c)) for c in counts] if pooled else None,
-                                               per_class=not pooled, derivatives="gradient or Hessian"))
+                                               per_class=not pooled and self._part, derivatives="gradient or Hessian"))
         if pooled:
             return values
         weights = self._label_weights(counts)

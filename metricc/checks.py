@@ -115,13 +115,14 @@ def nonfinite_message(name, counts=None, per_class=False, derivatives="gradient"
     """The error for a loss whose value or derivatives (the gradient's coefficients; a booster's Hessian's too)
     are not finite in the float type `dtype` (its name, a key of LARGEST) they are computed in, at the soft `counts`
     TP, FP, FN, TN (numbers, before eps is added; those of `part`, such as "class 2", where given) where they are
-    known, or for some class (`per_class`). `overflow`: they are finite in float64 and only pass the range of
-    `dtype` (a string: what to do about it, where passing float64 input does not help)."""
+    known, or for some class (`per_class`: True, or "label" for some label). `overflow`: they are finite in float64
+    and only pass the range of `dtype` (a string: what to do about it, where passing float64 input does not
+    help)."""
     where = "" if part is None else f" for {part}"
     if counts is not None:
         where += f" at the counts TP, FP, FN, TN = {', '.join(f'{float(c):.6g}' for c in counts)}"
     elif per_class:
-        where = " for some class"
+        where = f" for some {per_class if isinstance(per_class, str) else 'class'}"
     if overflow:
         remedy = overflow if isinstance(overflow, str) else (f"{dtype} input gets a {dtype} gradient: pass float64 "
                                                              "input, or change the formula")
@@ -131,6 +132,16 @@ def nonfinite_message(name, counts=None, per_class=False, derivatives="gradient"
             f"{where}: the formula divides by 0 there, takes a log or a root (a fractional power) of 0 or of a "
             f"negative number, or passes {dtype}'s largest number, {LARGEST[dtype]:.3g} (raise eps, or change the "
             f"formula{'' if dtype == 'float64' else ', or pass float64 input'})")
+
+
+def class_nonfinite_message(name, task, counts, k, dtype="float64"):
+    """nonfinite_message for a multi-class or multi-label loss: at the `counts` (TP, FP, FN, TN, each per class) of
+    class (label) k, the first whose loss or gradient is not finite (first_nonfinite_class), or for some class
+    where k is None."""
+    part = "label" if task == "multilabel" else "class"
+    if k is None:
+        return nonfinite_message(name, per_class=part, dtype=dtype)
+    return nonfinite_message(name, [c[k] for c in counts], part=f"{part} {k}", dtype=dtype)
 
 
 def blend_overflow_message(bce_weight, dtype):

@@ -25,8 +25,9 @@ import numpy
 
 from metricc.multiclass_math import average, element_weights, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
-from metricc.multiclass_math import farthest_from_one  # emitted modules inline this import
+from metricc.multiclass_math import farthest_from_one, first_nonfinite_class  # emitted modules inline this import
 from metricc.checks import light_weights, nonfinite_message  # emitted modules inline this import
+from metricc.checks import class_nonfinite_message  # emitted modules inline this import
 from metricc.checks import class_names_hint, masked_message, per_element_message  # emitted modules inline this import
 from metricc.checks import shape_message, target_hint, weight_range_message  # emitted modules inline this import
 from metricc.checks import class_index_hint, target_range_message  # emitted modules inline this import
@@ -194,8 +195,8 @@ def _rule_forward(forward, check, error):
     """The custom rule's forward pass (defvjp(..., symbolic_zeros=True): it is told which inputs are
     differentiated): refuses a differentiated target or weight, whose cotangent the rule does not compute (it
     would be 0), then `forward`, then, where the values are concrete (jax.grad called eagerly) and `check` is
-    given, check(input, loss, a, b), which raises for bad values (the input, a traced value where the loss was
-    called)."""
+    given, check(input, target, weight, loss, a, b), which raises for bad values (the input, a traced value where
+    the loss was called)."""
 
     def rule(*primals):
         for primal, name in zip(primals[1:], ("target", "sample_weight")):
@@ -206,7 +207,7 @@ def _rule_forward(forward, check, error):
         result = forward(*inputs)
         if check is not None and not _traced(*inputs):
             loss, (*_, a, b) = result
-            check(inputs[0], loss, a, b)
+            check(*inputs, loss, a, b)
         return result
 
     return rule
@@ -345,7 +346,7 @@ class SoftConfusionLoss(_Pickled):
             if extremes and self._hint.observe(*extremes, x.size):
                 warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level(__file__))
 
-    def _check_forward(self, x, loss, a, b):
+    def _check_forward(self, x, y, w, loss, a, b):
         """The custom rule's check under jax.grad, called eagerly: the input, then the loss and its gradient's
         coefficients (times L, in the input's type: a slope of the amplifier reaches L / 16)."""
         self._check_input(x)
@@ -485,7 +486,7 @@ class MultiSoftConfusionLoss(_Pickled):
             _check_heavy(self, total, z.dtype, traced)
         loss = _mapped(self._loss, self.axis_name, self.error)(z, y, w)
         if check and _fails(jnp.isfinite(loss)):
-            raise self.error(nonfinite_message(self.name, per_class=True, dtype=loss.dtype.name))
+            raise self.error(self._nonfinite(z, y, w, loss.dtype.name))
         return _poisoned(loss, traced, self.axis_name)
 
     def _check_input(self, z, traced=None):
@@ -509,9 +510,20 @@ class MultiSoftConfusionLoss(_Pickled):
                 if softmax_rows(*summary, z.size):
                     warnings.warn(SOFTMAX_HINT, self.warning, stacklevel=caller_level(__file__))
 
-    def _check_forward(self, z, loss, a, b):
+    def _check_forward(self, z, y, w, loss, a, b):
         """The custom rule's check under jax.grad, called eagerly: the input, then the loss and its gradient's
         coefficients (times L, in the input's type: a slope of the amplifier reaches L / 16)."""
         self._check_input(z)
         if any(_fails(jnp.isfinite(v)) for v in (loss, a * self.L, b * self.L)):  # as backward scales them
-            raise self.error(nonfinite_message(self.name, per_class=True, dtype=jnp.result_type(loss, a, b).name))
+            raise self.error(self._nonfinite(z, y, w, jnp.result_type(loss, a, b).name))
+
+    def _nonfinite(self, z, y, w, dtype):
+        """The error message for a loss or gradient that is not finite in `dtype` (its name) on the rows z, y, w
+        (called eagerly, on one device's rows): at the pooled counts (micro), else at those of the first class
+        whose own loss or coefficients are not."""
+        yh, not_yh, _ = soft_predictions(jnp, z, self.task, self.L, self.threshold)
+        counts = per_class_counts(jnp, yh, not_yh, y, w)
+        if self.average == "micro":
+            return nonfinite_message(self.name, [jnp.sum(c) for c in counts], dtype=dtype)
+        k = first_nonfinite_class(jnp, self.scalars, counts, self.eps, self.average, self.class_weight)
+        return class_nonfinite_message(self.name, self.task, counts, k, dtype)

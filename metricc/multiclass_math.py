@@ -105,14 +105,29 @@ def average(xp, scalars, counts, eps, average_, class_weight, undefined=None):
         loss = xp.where(xp.isfinite(loss), loss, undefined)
     if average_ == "none":
         return loss, a, b
-    if average_ == "weighted":
-        weight = counts[0] + counts[2]
-    elif class_weight is not None:
-        weight = xp.asarray(class_weight, dtype=like.dtype)
-    else:
-        weight = xp.ones_like(like)
+    weight = _class_weights(xp, counts, average_, class_weight)
     total = xp.sum(weight)
     weight = xp.where(total > 0, weight / xp.where(total > 0, total, 1), 0)
     used = weight > 0
     return (xp.sum(xp.where(used, weight * loss, 0)), xp.where(used, weight * a, 0),
             xp.where(used, weight * b, 0))
+
+
+def _class_weights(xp, counts, average_, class_weight):
+    """Each class's weight in the average, before normalising: its support TP + FN ("weighted", as scikit-learn
+    has it), `class_weight`, or 1."""
+    if average_ == "weighted":
+        return counts[0] + counts[2]
+    if class_weight is not None:
+        return xp.asarray(class_weight, dtype=counts[0].dtype)
+    return xp.ones_like(counts[0])
+
+
+def first_nonfinite_class(xp, scalars, counts, eps, average_, class_weight):
+    """The first class (an int) that the average counts (a positive weight) whose own loss or gradient
+    coefficients are not finite at its `counts`, in their type; None where there is none (an average of finite
+    values that is not, as inf - inf). Not for "micro", whose counts are pooled."""
+    loss, a, b = average(xp, scalars, counts, eps, "none", None)
+    bad = (_class_weights(xp, counts, average_, class_weight) > 0) & ~(
+        xp.isfinite(loss) & xp.isfinite(a) & xp.isfinite(b))
+    return int(xp.argmax(bad)) if bool(xp.any(bad)) else None

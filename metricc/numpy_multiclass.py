@@ -12,9 +12,10 @@ import numpy
 
 from metricc.multiclass_math import average, element_weights, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
-from metricc.multiclass_math import farthest_from_one  # emitted modules inline this import
+from metricc.multiclass_math import farthest_from_one, first_nonfinite_class  # emitted modules inline this import
 from metricc.numpy_kernel import MAX_COUNT, as_array, ignored_elements  # emitted modules inline this import
 from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
+from metricc.checks import class_nonfinite_message  # emitted modules inline this import
 from metricc.checks import class_names_hint, per_element_message, target_hint  # emitted modules inline this import
 from metricc.checks import probabilities_ignore_message  # emitted modules inline this import
 from metricc.checks import probability_rows_message  # emitted modules inline this import
@@ -207,23 +208,20 @@ class MultiSoftConfusionLoss:
             loss, a, b = average(numpy, self.scalars, counts, self.eps, self.average, self.class_weight)
         loss = loss if self.average == "none" else float(loss)
         if not (numpy.isfinite(loss).all() and numpy.isfinite(a).all() and numpy.isfinite(b).all()):
-            raise self.error(self._nonfinite(counts, loss, a, b))
+            raise self.error(self._nonfinite(counts))
         message = light_weights(float(sum(counts).max()), self.eps)  # each class's counts add up to the total
         if message:
             warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
         return loss, a, b
 
-    def _nonfinite(self, counts, loss, a, b):
+    def _nonfinite(self, counts):
         """The error message for a loss or gradient that is not finite: at the pooled counts (micro), else at
-        those of the first class whose coefficients (or loss, average="none") are not."""
+        those of the first class whose own loss or coefficients are not."""
         if self.average == "micro":
             return nonfinite_message(self.name, [c.sum() for c in counts])
-        bad = ~(numpy.isfinite(a) & numpy.isfinite(b) & numpy.isfinite(numpy.broadcast_to(loss, numpy.shape(a))))
-        if not bad.any():  # the average itself (inf - inf)
-            return nonfinite_message(self.name, per_class=True)
-        k = int(numpy.argmax(bad))
-        part = f"{'label' if self.task == 'multilabel' else 'class'} {k}"
-        return nonfinite_message(self.name, [c[k] for c in counts], part=part)
+        with numpy.errstate(all="ignore"):
+            k = first_nonfinite_class(numpy, self.scalars, counts, self.eps, self.average, self.class_weight)
+        return class_nonfinite_message(self.name, self.task, counts, k)
 
 
 def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warning, zero_division=None,

@@ -527,7 +527,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error("the inputs of another process failed the input checks (its error says which)")
         metric_losses = losses[:len(losses) // 2] if self.bce_weight else losses  # (then the blended ones)
         if not all(map(math.isfinite, metric_losses)):
-            raise self.error(nonfinite_message(self.name, per_class=True, dtype=computed_type(dtype)))
+            raise self.error(nonfinite_message(self.name, per_class="label" if self.task == "multilabel" else True,
+                                               dtype=computed_type(dtype)))
         if not all(map(math.isfinite, losses)):
             raise self.error(blend_overflow_message(self.bce_weight, computed_type(dtype)))
         message = None if total is None else light_weights(total, self.eps)  # the weights' sum on this process

@@ -366,3 +366,12 @@ def test_scorer_names_scores_passed_as_predictions(task):
                                            r".*metricc\.lightgbm_sklearn\.LGBMClassifier"):
         compile_metric("f1", **task).scorer()(model, X, y)
 
+
+
+def test_repr_shows_the_settings_that_make_the_metric():
+    """repr() names the formula, its parameters and settings, and the task's where it is not binary."""
+    assert repr(compile_metric("fbeta", beta=2.0)) == ("CompiledMetric('fbeta', beta=2.0, L=73.0, threshold=0.5, "
+                                                       "from_logits=True, eps=1e-06)")
+    assert repr(compile_metric("f1", task="multiclass", num_classes=3, average="weighted", ignore_index=-100)) == (
+        "CompiledMetric('f1', L=73.0, threshold=0.5, from_logits=True, eps=1e-06, task='multiclass', num_classes=3, "
+        "average='weighted', ignore_index=-100)")

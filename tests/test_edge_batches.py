@@ -328,3 +328,50 @@ def test_the_error_names_the_class_whose_gradient_is_not_finite():
     z, y = np.array([[5.0, 0.0, 5.0], [-5.0, 0.0, -5.0]]), np.array([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
     with pytest.raises(MetriccError, match=r"for label 1 at the counts TP, FP, FN, TN = 0\.5, 0\.5, 0\.5, 0\.5"):
         metric.loss_and_grad(z, y)
+
+
+# Two classes, where class 1 alone has TP = FN (its two rows give both classes the logit 0) and 1/(TP - FN)
+# divides by 0; class 0's rows score it 3 above class 1, so its TP = 2 and FN ~ 0 are fine (so are label 0's, as
+# multi-label targets)
+ONE_BAD_CLASS = ("minimize: 1/(TP - FN)", np.array([[3.0, 0], [3.0, 0], [0, 0.0], [0, 0.0]]), np.array([0, 0, 1, 1]))
+ONE_BAD_CLASS_HINT = r"for class 1 at the counts TP, FP, FN, TN = 1, [0-9.e-]+, 1, 2:"  # (FP ~ 1e-14)
+
+
+@pytest.mark.parametrize("path", ["numpy", "jax", "jax-grad"])
+def test_the_error_names_the_class_that_is_not_finite_not_the_first(path):
+    """The message named the first class wherever the average's loss was not finite: every class's entry of
+    the (scalar) loss broadcast to the classes counted as bad, so NumPy blamed class 0 (TP = 2, FN ~ 0) for
+    class 1's division by 0. JAX said "for some class", without counts."""
+    formula, z, y = ONE_BAD_CLASS
+    metric = compile_metric(formula, task="multiclass", num_classes=2)
+    with pytest.raises(MetriccError, match=ONE_BAD_CLASS_HINT):
+        if path == "numpy":
+            metric.loss_and_grad(z, y)
+        else:
+            import jax
+            import jax.numpy as jnp
+
+            loss = metric.to_jax()
+            (jax.grad(loss) if path == "jax-grad" else loss)(jnp.asarray(z, jnp.float32), jnp.asarray(y))
+
+
+@pytest.mark.parametrize("path", ["numpy", "jax", "torch", "xgboost"])
+def test_a_multilabel_error_speaks_of_labels(path):
+    """Multi-label: the label whose loss is not finite (JAX said "for some class"; torch, which does not
+    read the counts back, and the booster objective say "for some label", where they said "for some class")."""
+    formula, z, y = ONE_BAD_CLASS
+    metric = compile_metric(formula, task="multilabel", num_classes=2)
+    y = np.eye(2)[y]
+    expected = ("for some label:" if path in ("torch", "xgboost") else
+                "for label 1 at the counts TP, FP, FN, TN = 1, 1, 1, 1:")
+    with pytest.raises(MetriccError, match=expected):
+        if path == "numpy":
+            metric.loss_and_grad(z, y)
+        elif path == "xgboost":
+            metric.to_xgboost(mean_hessian=None).gradient_and_hessian(z, y)
+        elif path == "torch":
+            metric.to_torch(pure=True)(torch.tensor(z), torch.tensor(y))
+        else:
+            import jax.numpy as jnp
+
+            metric.to_jax()(jnp.asarray(z, jnp.float32), jnp.asarray(y, jnp.float32))
