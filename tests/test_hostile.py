@@ -147,3 +147,12 @@ def test_compile_cache_is_thread_safe():
     for i, formula in enumerate(formulas):
         assert results[i] is compile_metric(formula, L=31.0 + len(formula) % 3)
     assert not compiler._KEY_LOCKS  # each key's lock is dropped once no thread holds or waits for it
+
+
+def test_a_gradient_too_large_is_refused():
+    """A product of 40 sums is 160 operations within the formula's limits, and its gradient 40 products of 39
+    sums per count, beyond the gradient's: refused, with what to do."""
+    formula = "*".join(f"(TP + {k + 2}*FP + {k + 1}*FN)" for k in range(40))
+    with pytest.raises(MetriccError, match="^the gradient of this formula grows to more than 20000 operations; "
+                                           "simplify the formula$"):
+        compile_metric(formula)
