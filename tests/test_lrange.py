@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from metricc import MetriccError, MetriccWarning, compile_metric
-from metricc.lrange import LRange, amplifier_bound, default_accuracy, l_range, table, validate_L
+from metricc.lrange import LRange, amplifier_bound, default_accuracy, l_range, table, validate_L, verdict
 from oracles import soft_counts
 
 DECADES = [10.0**-k for k in range(1, 16)]
@@ -240,3 +240,28 @@ def test_plot_refuses_an_L_that_is_not_a_positive_number(tmp_path, L):
     with pytest.raises(MetriccError, match="Expected argument `L` to be a positive float"):
         plot(str(tmp_path / "bands.png"), L)
     assert not (tmp_path / "bands.png").exists()
+
+
+@pytest.mark.parametrize("L, dtype, threshold, words", [
+    (73, "float32", 0.5, ("valid", "too large")), (5, torch.float32, 0.5, ("too small", "too small")),
+    (5000, np.float64, 0.5, ("too large", "too large")), (30, "float32", 0.05, (None, None)),
+])
+def test_verdict_says_whether_L_is_valid_and_why_not(L, dtype, threshold, words):
+    """What `metricc lrange --L` prints, per type: valid, too small or too large against each kernel's range, or
+    no range at all (None), with what would give one."""
+    parts = []
+    for kernel, name, word in zip(("metricc", "naive"), ("metricc's kernel", "a naive sigmoid"), words):
+        valid = l_range(0.01, dtype, threshold=threshold, kernel=kernel)
+        assert valid.valid == (word is not None)
+        parts.append(f"{word} for {name} ({valid})" if word else
+                     f"no L is valid for {name} (L_min {valid.L_min:.2f} > L_max {valid.L_max:.2f})")
+    hint = "" if all(words) else " (for some L: a larger accuracy, or a threshold nearer 0.5)"
+    name = str(dtype).removeprefix("torch.") if isinstance(dtype, (str, torch.dtype)) else np.dtype(dtype).name
+    assert verdict(L, 0.01, dtype, threshold=threshold) == f"L = {L:g} in {name}: " + "; ".join(parts) + hint
+
+
+@pytest.mark.parametrize("call", [lambda: l_range(0.01, "float8"), lambda: l_range(0.01, object()),
+                                  lambda: verdict(0, 0.01, "float32"), lambda: verdict(math.inf, 0.01, "float32")])
+def test_a_bad_dtype_or_L_is_refused(call):
+    with pytest.raises(MetriccError, match=r"Expected argument `(dtype` to be one of \['float64'|L` to be a positive)"):
+        call()
