@@ -638,6 +638,7 @@ def test_target_outside_0_1_says_what_it_got_and_what_to_do(backend, task, targe
     ((8,), (8, 1), "squeeze the labels: target.squeeze(-1)"),
     ((8, 2), (8,), "two outputs per sample, one per class? compile with task='multiclass', num_classes=2"),
     ((8, 3), (8,), "compile with task='multiclass', num_classes=3"),
+    ((8, 3), (5,), "but got (8, 3) and (5,)."),  # other sample counts: no hint of classes
     # a binary segmentation's one channel against masks without it (the hint named squeeze(-1), a no-op)
     ((2, 1, 4, 4), (2, 4, 4), "squeeze the channel: input.squeeze(1)"),
     ((2, 4, 4), (2, 1, 4, 4), "squeeze the channel: target.squeeze(1)"),
