@@ -1642,6 +1642,22 @@ def test_multiclass_hessian_equals_torch_autograd():
     assert np.abs(hess - torch.diagonal(full).reshape(12, 4).numpy()).max() <= 1e-12 * np.abs(hess).max()
 
 
+@pytest.mark.filterwarnings("ignore:L = 1500 is outside the valid range")
+def test_multiclass_objective_past_L_1400_equals_torch_autograd():
+    """Past L = 1400 the amplifier's exp(L/2 p) could overflow, and its softmax shifts by each sample's largest
+    entry first (a branch no test reached): gradient and exact Hessian still equal torch autograd's."""
+    metric = compile_metric("f1", task="multiclass", num_classes=4, L=1500.0)
+    objective = metric.to_xgboost(hessian="exact")
+    rng = np.random.default_rng(6)
+    z, y, w = rng.normal(0, 0.002, (12, 4)), rng.choice(4, 12), rng.uniform(0.5, 2.0, 12)
+    full = torch.autograd.functional.hessian(_softmax_loss(metric, y, w), torch.tensor(z)).reshape(48, 48)
+    grad, hess = objective.gradient_and_hessian(z, y, w)
+    autograd = torch.func.grad(_softmax_loss(metric, y, w))(torch.tensor(z)).numpy()
+    assert np.abs(grad).max() > 1e-3 and np.abs(hess).max() > 1e-3
+    assert np.abs(grad - autograd).max() <= 1e-12 * np.abs(grad).max()
+    assert np.abs(hess - torch.diagonal(full).reshape(12, 4).numpy()).max() <= 1e-10 * np.abs(hess).max()
+
+
 def test_multiclass_rows_with_tied_top_entries_equal_torch_autograd():
     """Rows whose largest margins tie (every margin equal, as at a booster's start; two classes tied for the top;
     the top tied with a confident lead): the block takes its sums about one of the tied entries (the first), and
