@@ -658,6 +658,7 @@ def test_shape_mismatch_says_what_to_do(backend, input_shape, target_shape, hint
     ("multiclass", (6, 1), "squeeze it: target.squeeze(-1)"),
     ("multilabel", (6,), "class indices? a multi-label target holds a 0/1 label per class, (n, C); for one class "
                          "per sample, compile with task='multiclass'"),
+    ("multilabel", (6, 1), " (6, 1)."),  # no hint: squeezed, it would be no better
 ])
 def test_multiclass_target_shape_says_what_to_do(backend, task, target_shape, hint):
     rng = np.random.default_rng(0)
