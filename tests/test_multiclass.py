@@ -463,13 +463,19 @@ def test_per_pixel_logits_are_taken_as_cross_entropy_takes_them(backend, task):
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
-def test_per_pixel_targets_of_another_shape_are_named(backend):
-    metric = compile_metric("f1", task="multiclass", num_classes=3)
-    z, y, _ = _dense("multiclass")
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_per_pixel_targets_of_another_shape_are_named(backend, task):
+    """The shape the target must have; a multi-class target may also hold class probabilities."""
+    metric = compile_metric("f1", task=task, num_classes=3)
+    z, y, _ = _dense(task)
     loss_fn = metric.loss_and_grad if backend == "numpy" else metric.to_torch()
     convert = np.asarray if backend == "numpy" else torch.tensor
-    with pytest.raises(MetriccError, match=r"`target` of shape \(2, 4, 5\) for logits \(2, 3, 4, 5\)"):
-        loss_fn(convert(z), convert(y[:, :3]))
+    expected = ("Expected `target` of shape (2, 4, 5) for logits (2, 3, 4, 5) (classes along dimension 1) or class "
+                "probabilities of the logits' shape, but got (2, 3, 5)." if task == "multiclass" else
+                "Expected `target` of shape (2, 3, 4, 5) for logits (2, 3, 4, 5) (classes along dimension 1), but got "
+                "(2, 3, 3, 5).")
+    with pytest.raises(MetriccError, match="^" + re.escape(expected) + "$"):
+        loss_fn(convert(z), convert(y[:, :3] if task == "multiclass" else y[:, :, :3]))
 
 
 @pytest.mark.parametrize("task", ["multiclass", "multilabel"])
