@@ -217,20 +217,27 @@ def _symbolic_zero(g):
     return isinstance(g, jax.custom_derivatives.SymbolicZero)
 
 
+def binary_counts(x, y, w, L, threshold, from_logits):
+    """The soft counts TP, FP, FN, TN of flat arrays (a list of 0-d arrays), the weights over their largest and
+    that largest (1 where every weight is 0)."""
+    largest = jnp.max(w)
+    largest = jnp.where(largest > 0, largest, 1)
+    unit = w / largest  # unit weights: no scale of the weights overflows or underflows a product
+    p = jax.nn.sigmoid(x) if from_logits else x
+    u = (p - threshold) * L
+    yh, not_yh = jax.nn.sigmoid(u), jax.nn.sigmoid(-u)  # 1 - yh as sigmoid(-u): small counts keep digits
+    wy, wn = unit * y, unit * (1 - y)
+    counts = [jnp.sum(wy * yh), jnp.sum(wn * yh), jnp.sum(wy * not_yh), jnp.sum(wn * not_yh)]
+    return [c * largest for c in counts], unit, largest
+
+
 def binary_loss_function(scalars, L, threshold, from_logits, eps, check=None, error=ValueError, axis_name=None):
     """loss(x, y, w) for flat float arrays, with the derived gradient w.r.t. x; `check` and `error` as in
     _rule_forward, `axis_name` as in the module's docstring."""
 
     def forward(x, y, w):
-        largest = jnp.max(w)
-        largest = jnp.where(largest > 0, largest, 1)
-        unit = w / largest  # unit weights: no scale of the weights overflows or underflows a product
-        p = jax.nn.sigmoid(x) if from_logits else x
-        u = (p - threshold) * L
-        yh, not_yh = jax.nn.sigmoid(u), jax.nn.sigmoid(-u)  # 1 - yh as sigmoid(-u): small counts keep digits
-        wy, wn = unit * y, unit * (1 - y)
-        counts = [jnp.sum(wy * yh), jnp.sum(wn * yh), jnp.sum(wy * not_yh), jnp.sum(wn * not_yh)]
-        counts = _summed([c * largest for c in counts], axis_name)
+        counts, unit, largest = binary_counts(x, y, w, L, threshold, from_logits)
+        counts = _summed(counts, axis_name)
         loss, a, b = scalars(*(c + eps for c in counts))
         scale = largest * _devices(axis_name)  # (each device's share, as pmean of the gradients takes it)
         return jnp.asarray(loss, x.dtype), (x, y, unit, a * scale, b * scale)
@@ -318,7 +325,7 @@ class SoftConfusionLoss(_Pickled):
             self._check(x, y, given, w, traced)
         loss = _mapped(self._loss, self.axis_name, self.error)(x, y, w)
         if self.check_inputs and _fails(jnp.isfinite(loss)):
-            raise self.error(nonfinite_message(self.name, dtype=loss.dtype.name))
+            raise self.error(self._nonfinite(x, y, w, loss.dtype.name))
         return _poisoned(loss, traced, self.axis_name)
 
     def _check(self, x, y, given, w, traced):
@@ -351,7 +358,13 @@ class SoftConfusionLoss(_Pickled):
         coefficients (times L, in the input's type: a slope of the amplifier reaches L / 16)."""
         self._check_input(x)
         if any(_fails(jnp.isfinite(v)) for v in (loss, a * self.L, b * self.L)):  # as backward scales them
-            raise self.error(nonfinite_message(self.name, dtype=jnp.result_type(loss, a, b).name))
+            raise self.error(self._nonfinite(x, y, w, jnp.result_type(loss, a, b).name))
+
+    def _nonfinite(self, x, y, w, dtype):
+        """The error message for a loss or gradient that is not finite in `dtype` (its name), at the counts of
+        the flat arrays x, y, w (called eagerly, on one device's elements)."""
+        counts = binary_counts(x, y, w, self.L, self.threshold, self.from_logits)[0]
+        return nonfinite_message(self.name, counts, dtype=dtype)
 
 
 def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight, check=None,

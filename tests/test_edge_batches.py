@@ -375,3 +375,19 @@ def test_a_multilabel_error_speaks_of_labels(path):
             import jax.numpy as jnp
 
             metric.to_jax()(jnp.asarray(z, jnp.float32), jnp.asarray(y, jnp.float32))
+
+
+@pytest.mark.parametrize("path", ["numpy", "jax", "jax-grad"])
+def test_a_binary_error_gives_the_counts(path):
+    """Where a binary loss is not finite, the message gives the counts there (JAX gave none)."""
+    metric = compile_metric(ONE_BAD_CLASS[0])
+    z, y = np.zeros(4), np.ones(4)  # TP = FN = 2
+    with pytest.raises(MetriccError, match=r"not finite( in float32)? at the counts TP, FP, FN, TN = 2, 0, 2, 0:"):
+        if path == "numpy":
+            metric.loss_and_grad(z, y)
+        else:
+            import jax
+            import jax.numpy as jnp
+
+            loss = metric.to_jax()
+            (jax.grad(loss) if path == "jax-grad" else loss)(jnp.asarray(z, jnp.float32), jnp.asarray(y, jnp.float32))
