@@ -1093,3 +1093,25 @@ def test_other_warnings_name_the_line_that_called_metricc(name):
         pytest.skip(f"{name} is not installed")
     places, here = _warned_at(found[name][0], *found[name][1])
     assert places and {(Path(f).name, line) for f, line in places} == {(Path(here[0]).name, here[1])}
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+@pytest.mark.parametrize("make, message", [
+    (lambda n: (torch.randn(n, 2), None), "Expected `input` of shape (n, 3) or (N, 3, d1, ..., dk), but got (4, 2)."),
+    (lambda n: (torch.randint(0, 3, (n, 3)), None), "Expected `input` to be a floating-point tensor, but got "
+                                                    "torch.int64."),
+    (lambda n: (np.zeros((n, 3)), None), "Expected `input` to be a tensor, but got ndarray."),
+    (lambda n: (torch.randn(n, 3), [0] * n), "Expected `target` to be a tensor, but got list."),
+    (lambda n: (torch.randn(0, 3), "empty"), "Expected a non-empty batch, but `input` has no rows."),
+])
+def test_torch_multiclass_input_mistakes(task, make, message):
+    """What the torch multi-class and multi-label losses refuse before they compute: logits of another number of
+    classes, integer logits, arrays and lists for tensors, an empty batch (no test reached these)."""
+    loss = compile_metric("f1", task=task, num_classes=3).to_torch()
+    z, target = make(4)
+    if target is None or isinstance(target, str):
+        n = len(z)
+        target = (torch.zeros(n, dtype=torch.long) if task == "multiclass" else torch.zeros(n, 3))
+    with pytest.raises(MetriccError, match="^" + re.escape(message) + "$"):
+        loss(z, target)
+    assert repr(loss).startswith(f"MultiSoftConfusionLoss('f1', task={task!r}, num_classes=3, average='macro', L=15.0")
