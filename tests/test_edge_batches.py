@@ -303,7 +303,8 @@ def test_a_gradient_beyond_float32_is_an_error_where_the_loss_is_not(task, path)
         metric = compile_metric(FINITE_IN_FLOAT64_ONLY, task=task, num_classes=2, class_weight=(1.0, 1e-12))
         z = np.stack([z, -z], axis=1)
         y = np.zeros(177, dtype=int) if task == "multiclass" else np.ones((177, 2))
-    with pytest.raises(MetriccError, match="float32"):
+    # NumPy, which has the float64 gradient at hand, says that it passes float32's range (float64 input helps)
+    with pytest.raises(MetriccError, match="passes float32's range" if path == "numpy" else "not finite in float32"):
         _in_float32(metric, path, z, y)
 
 
