@@ -23,7 +23,7 @@ import numpy as np
 from .backends import DTYPES
 from .backends import backend as backend_named
 from .errors import MetriccError, MetriccWarning
-from .checks import caller_level
+from .checks import caller_level, real_number
 
 KERNELS = ("naive", "metricc")
 DEFAULT_ACCURACY = 0.01
@@ -54,8 +54,8 @@ def l_range(accuracy: float, dtype: str = "float64", *, threshold: float = 0.5, 
     """The valid range of L for probabilities in [accuracy, 1 - accuracy], rounded to two decimals (L_min up,
     L_max down), with the upper bound measured on `backend`'s sigmoid in `dtype` for `kernel`."""
     dtype = _dtype_name(dtype)
-    _check(accuracy, threshold, kernel, backend, dtype)
-    return _l_range(float(accuracy), dtype, float(threshold), kernel, backend)
+    accuracy, threshold = _check(accuracy, threshold, kernel, backend, dtype)
+    return _l_range(accuracy, dtype, threshold, kernel, backend)
 
 
 def default_accuracy(threshold: float) -> float:
@@ -74,8 +74,7 @@ def validate_L(L: float, dtype: str = "float64", *, accuracy: float = DEFAULT_AC
                kernel: str = "metricc", backend: str = "torch") -> LRange:
     """Raise for an L that is not a positive finite number; warn (MetriccWarning) when L is outside its valid
     range for `dtype`; return that range."""
-    if isinstance(L, bool) or not isinstance(L, (int, float)) or not math.isfinite(L) or L <= 0:
-        raise MetriccError(f"Expected argument `L` to be a positive float, but got {L!r}.")
+    L = _check_L(L)
     dtype = _dtype_name(dtype)
     valid = l_range(accuracy, dtype, threshold=threshold, kernel=kernel, backend=backend)
     if L not in valid:
@@ -101,19 +100,24 @@ def _dtype_name(dtype) -> str:
     return name
 
 
-def _check(accuracy, threshold, kernel, backend, dtype) -> None:
-    if not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
-        raise MetriccError(f"Expected argument `threshold` to be a float in (0, 1), but got {threshold!r}.")
+def _check(accuracy, threshold, kernel, backend, dtype) -> tuple[float, float]:
+    """The accuracy and threshold as plain floats (any real number type is one), checked with the rest."""
+    expected = "a float in (0, 1)"
+    number = real_number("argument `threshold`", threshold, expected, MetriccError)
+    if not 0 < number < 1:
+        raise MetriccError(f"Expected argument `threshold` to be {expected}, but got {threshold!r}.")
+    threshold = number
     # the interval [accuracy, 1 - accuracy] must hold the threshold strictly, as amplifier_bound computes it
-    if not isinstance(accuracy, (int, float)) or not (0 < accuracy and threshold - accuracy > 0
-                                                       and 1 - accuracy - threshold > 0):
-        raise MetriccError(f"Expected argument `accuracy` to be a float in (0, {min(threshold, 1 - threshold):g}) "
-                           f"(below the threshold and its complement), but got {accuracy!r}.")
+    expected = f"a float in (0, {min(threshold, 1 - threshold):g}) (below the threshold and its complement)"
+    number = real_number("argument `accuracy`", accuracy, expected, MetriccError)
+    if not (0 < number and threshold - number > 0 and 1 - number - threshold > 0):
+        raise MetriccError(f"Expected argument `accuracy` to be {expected}, but got {accuracy!r}.")
     if kernel not in KERNELS:
         raise MetriccError(f"Expected argument `kernel` to be one of {list(KERNELS)}, but got {kernel!r}.")
     dtypes = backend_named(backend, probed=True).dtypes
     if dtype not in dtypes:
         raise MetriccError(f"the {backend} backend has no {dtype} (it has {', '.join(dtypes)}): use another backend.")
+    return number, threshold
 
 
 @functools.lru_cache(maxsize=1024)
@@ -193,7 +197,7 @@ def table(accuracy: float, dtypes=DTYPES, *, threshold: float = 0.5, backend: st
 
 def verdict(L: float, accuracy: float, dtype: str, *, threshold: float = 0.5, backend: str = "torch") -> str:
     """One line: whether `L` is valid in `dtype` for metricc's kernel and for a naive sigmoid, and if not, why."""
-    _check_L(L)
+    L = _check_L(L)
     parts = []
     for kernel, name in (("metricc", "metricc's kernel"), ("naive", "a naive sigmoid")):
         valid = l_range(accuracy, dtype, threshold=threshold, kernel=kernel, backend=backend)
@@ -207,14 +211,17 @@ def verdict(L: float, accuracy: float, dtype: str, *, threshold: float = 0.5, ba
     return f"L = {L:g} in {_dtype_name(dtype)}: " + "; ".join(parts) + hint
 
 
-def _check_L(L: float) -> None:
-    if not 0 < L < math.inf:
+def _check_L(L: float) -> float:
+    """L as a plain float (any real number type is one), refused unless positive and finite."""
+    number = real_number("argument `L`", L, "a positive float", MetriccError)
+    if not 0 < number < math.inf:
         raise MetriccError(f"Expected argument `L` to be a positive float, but got {L!r}.")
+    return number
 
 
 def plot(path: str, L: float, *, threshold: float = 0.5, backend: str = "torch") -> None:
     """Draw A(p) for `L` beside the identity, and the valid band of L per dtype against the accuracy level."""
-    _check_L(L)
+    L = _check_L(L)
     try:
         import matplotlib
 

@@ -265,3 +265,24 @@ def test_verdict_says_whether_L_is_valid_and_why_not(L, dtype, threshold, words)
 def test_a_bad_dtype_or_L_is_refused(call):
     with pytest.raises(MetriccError, match=r"Expected argument `(dtype` to be one of \['float64'|L` to be a positive)"):
         call()
+
+
+@pytest.mark.parametrize("number", [np.float64, np.float32, lambda v: torch.tensor(v, dtype=torch.float64)])
+def test_numpy_and_torch_scalars_are_numbers_here_as_in_compile_metric(number):
+    """compile_metric took L = np.int64(20) (from np.arange over a grid of L), np.float32 and 0-d tensors, but
+    validate_L, l_range and verdict refused them as not a float: one check of a number for all."""
+    L, accuracy, threshold = number(20), number(0.0625), number(0.375)  # exact in float32 too
+    expected = l_range(0.0625, "float32", threshold=0.375)
+    assert l_range(accuracy, "float32", threshold=threshold) == expected
+    assert validate_L(L, "float32", accuracy=accuracy, threshold=threshold) == expected
+    assert verdict(L, accuracy, "float32", threshold=threshold) == verdict(20.0, 0.0625, "float32", threshold=0.375)
+    assert validate_L(np.int64(20), "float64") == validate_L(20, "float64")
+
+
+@pytest.mark.parametrize("call, name", [(lambda: validate_L(np.bool_(True)), "L"),
+                                        (lambda: l_range(np.array([0.1, 0.2])), "accuracy"),
+                                        (lambda: l_range(0.1, threshold="0.5"), "threshold"),
+                                        (lambda: verdict("73", 0.01, "float32"), "L")])
+def test_what_is_not_one_number_is_still_refused(call, name):
+    with pytest.raises(MetriccError, match=f"Expected argument `{name}` to be a"):
+        call()
