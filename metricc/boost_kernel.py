@@ -26,6 +26,7 @@ import numpy
 
 from metricc.checks import caller_level, class_index_hint, class_names_hint  # emitted modules inline this import
 from metricc.checks import masked_message, nonfinite_message, weight_range_message  # emitted modules inline this import
+from metricc.checks import nonfinite_input_message  # emitted modules inline this import
 
 HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
 # the default Hessian form: the bound for sigmoid amplifiers; for the softmax one (task="multiclass", where no
@@ -1343,7 +1344,7 @@ class BoostObjective:
         """Refuses margins z with NaN or infinity, given sums of them (times other numbers) that are finite unless
         a margin is not or they overflow: z itself is looked at only where the sums are not finite."""
         if not numpy.isfinite(sums).all() and not numpy.isfinite(z).all():
-            raise self.error("Expected finite margins, but they contain NaN or infinity.")
+            raise self.error(nonfinite_input_message("margins", z[:, 0] if z.shape[1] == 1 else z))  # a row's index
 
     def _class_arrays(self, z, y, sample_weight):
         """_arrays for task="multiclass": margins (n, C) (or n C of them, row by row), the class indices (n,)

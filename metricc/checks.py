@@ -163,6 +163,47 @@ def masked_message(value, name):
             f"sample_weight 0")
 
 
+def first_nonfinite(values):
+    """(index, value, count, size) for the first NaN or infinite entry of an array (NumPy's, JAX's or torch's;
+    read row-major): its index (a tuple) and value, the number of such entries and of all; None where every entry
+    is finite. Only comparisons of the array are read (so a JAX array under an eager jax.grad, whose values
+    cannot be read, is placed too). For an error's message: it passes over the array a few times."""
+    bad = (~(abs(values) < float("inf"))).reshape(-1)  # NaN compares false
+    count = int(bad.sum())
+    if not count:
+        return None
+    flat = int((bad * 1).argmax())  # (torch's argmax takes no bools)
+    index, rest = [], flat
+    for size in reversed(tuple(values.shape)):
+        rest, position = divmod(rest, size)
+        index.append(position)
+    value = (float("nan") if bool((values != values).reshape(-1)[flat]) else
+             float("inf") if bool((values > 0).reshape(-1)[flat]) else -float("inf"))
+    return tuple(reversed(index)), value, count, len(bad)
+
+
+def nonfinite_input_message(name="`input`", values=None, extremes=None, placed=True):
+    """The error for an input (logits, probabilities, margins) with NaN or infinite entries: the first such entry
+    of the array `values` (first_nonfinite), where it is (unless not `placed`: `values` is not laid out as the
+    input was given) and how many there are; or, where the kernel has only the input's least and largest entries
+    (`extremes`; NaN where any is NaN, as NumPy's and torch's extremes give it), the value. Then what usually
+    makes it."""
+    found = None if values is None else first_nonfinite(values)
+    where = ""
+    if found:
+        index, value, count, size = found
+        where = f" at index {index[0] if len(index) == 1 else index}" if placed else ""
+        if count > 1:
+            where += f" ({count} of its {size} entries are not finite)"
+    else:
+        low, high = (float(v) for v in extremes)
+        value = low if low != low or low == -float("inf") else high
+    cause = ("missing values in the data, or a model that diverged?" if value != value else
+             "an overflow upstream, in a model that diverged?")
+    return (f"Expected finite {name}, but {'they hold' if name == 'margins' else 'it holds'} "
+            f"{'NaN' if value != value else f'{value:g}'}{where}: {cause}")
+
+
 def target_range_message(low, high, multilabel=False):
     """The error for binary or multi-label targets outside [0, 1], given their least and largest values: the
     range, and the usual ways out (labels -1/+1 or 1/2; class indices; an ignore label)."""

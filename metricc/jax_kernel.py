@@ -26,6 +26,7 @@ import numpy
 from metricc.multiclass_math import average, element_weights, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
 from metricc.multiclass_math import farthest_from_one, first_nonfinite_class  # emitted modules inline this import
+from metricc.multiclass_math import element_layout  # emitted modules inline this import
 from metricc.checks import light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.checks import class_nonfinite_message  # emitted modules inline this import
 from metricc.checks import class_names_hint, masked_message, per_element_message  # emitted modules inline this import
@@ -35,7 +36,7 @@ from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitte
 from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
 from metricc.checks import PROBABILITY_HINT, SIGMOID_HINT, SOFTMAX_HINT  # emitted modules inline this import
 from metricc.checks import ProbabilityHint, softmax_rows  # emitted modules inline this import
-from metricc.checks import MAX_COUNT, heavy_weights  # emitted modules inline this import
+from metricc.checks import MAX_COUNT, heavy_weights, nonfinite_input_message  # emitted modules inline this import
 
 def slope(u):
     """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where
@@ -314,6 +315,7 @@ class SoftConfusionLoss(_Pickled):
         if self.check_dtype is not None and x.dtype not in self._checked_dtypes:
             self._checked_dtypes.add(x.dtype)
             self.check_dtype(x.dtype.name)
+        shape = x.shape  # (an error places a value that is not finite in the input as given)
         x, y, w = x.reshape(-1), y.reshape(-1), w.reshape(-1).astype(x.dtype)
         given = w  # the checks read the weights as given; the kernel takes them with the ignored elements' 0
         if self.ignore_index is not None:  # weight 0 (every element ignored: a loss without gradient)
@@ -322,16 +324,16 @@ class SoftConfusionLoss(_Pickled):
         y = y.astype(x.dtype)
         traced = []  # the conditions the checks cannot read (jax.jit), for _poisoned
         if self.check_inputs:  # a traced input under an eager jax.grad is also checked by the custom rule
-            self._check(x, y, given, w, traced)
+            self._check(x, y, given, w, traced, lambda v: v.reshape(shape))
         loss = _mapped(self._loss, self.axis_name, self.error)(x, y, w)
         if self.check_inputs and _fails(jnp.isfinite(loss)):
             raise self.error(self._nonfinite(x, y, w, loss.dtype.name))
         return _poisoned(loss, traced, self.axis_name)
 
-    def _check(self, x, y, given, w, traced):
+    def _check(self, x, y, given, w, traced, layout=None):
         """Input, targets and the weights as `given`, where their values can be read (the others go into
-        `traced`); the light-weights warning reads those the kernel takes."""
-        self._check_input(x, traced)
+        `traced`); the light-weights warning reads those the kernel takes. `layout`: _check_input's."""
+        self._check_input(x, traced, layout)
         if _fails((y >= 0) & (y <= 1), traced):
             raise self.error(target_range_message(y.min(), y.max()))
         if _fails(jnp.isfinite(given) & (given >= 0), traced):
@@ -343,9 +345,12 @@ class SoftConfusionLoss(_Pickled):
             _warn_if_light(float(total), self.eps, self.warning)
         _check_heavy(self, total, x.dtype, traced)
 
-    def _check_input(self, x, traced=None):
+    def _check_input(self, x, traced=None, layout=None):
+        """Refuses an input x that is not finite (or probabilities outside [0, 1]); `layout` gives x laid out as the
+        input was given (None: unknown, and an error does not place the value); warns of probabilities."""
         if _fails(jnp.isfinite(x), traced):
-            raise self.error("Expected finite `input`, but it contains NaN or infinity.")
+            raise self.error(nonfinite_input_message(values=x if layout is None else layout(x),
+                                                     placed=layout is not None))
         if not self.from_logits and _fails((x >= 0) & (x <= 1), traced):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
         if self.from_logits and not self._hint.given:
@@ -427,6 +432,7 @@ class MultiSoftConfusionLoss(_Pickled):
 
     def __call__(self, input, target, sample_weight=None):
         z, target = _numbers(input, "input", self.error), _numbers(target, "target", self.error, self.task)
+        dense = z.shape if z.ndim > 2 else None  # (an error places a value that is not finite in the input as given)
         if z.ndim > 2:  # per-element logits (N, C, d1, ..., dk): each element a row (element_rows)
             if sample_weight is not None:
                 sample_weight = _numbers(sample_weight, "sample_weight", self.error)
@@ -488,7 +494,7 @@ class MultiSoftConfusionLoss(_Pickled):
             y = jax.nn.one_hot(jnp.where(ignored, 0, target), self.num_classes, dtype=z.dtype)
             w = jnp.where(ignored, 0, w)
         if check:
-            self._check_input(z, traced)
+            self._check_input(z, traced, lambda v: v if dense is None else element_layout(jnp, v, dense))
             if _fails(jnp.isfinite(given) & (given >= 0), traced):
                 raise self.error(weight_range_message(given.min(), given.max()))
             if sample_weight is not None and _fails(jnp.any(given > 0), traced):
@@ -502,9 +508,12 @@ class MultiSoftConfusionLoss(_Pickled):
             raise self.error(self._nonfinite(z, y, w, loss.dtype.name))
         return _poisoned(loss, traced, self.axis_name)
 
-    def _check_input(self, z, traced=None):
+    def _check_input(self, z, traced=None, layout=None):
+        """Refuses logits z that are not finite; `layout` gives z laid out as the input was given (None: unknown,
+        and an error does not place the value); warns of probabilities."""
         if _fails(jnp.isfinite(z), traced):
-            raise self.error("Expected finite `input`, but it contains NaN or infinity.")
+            raise self.error(nonfinite_input_message(values=z if layout is None else layout(z),
+                                                     placed=layout is not None))
         self._hint_probabilities(z)
 
     def _hint_probabilities(self, z):

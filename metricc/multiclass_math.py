@@ -54,6 +54,11 @@ def element_rows(xp, z, y, w, task):
     return rows, y, None if w is None else w.reshape(-1)
 
 
+def element_layout(xp, rows, shape):
+    """Rows (N d1 ... dk, C) of element_rows back in the per-element layout `shape` (N, C, d1, ..., dk)."""
+    return xp.moveaxis(rows.reshape(shape[0], *shape[2:], shape[1]), -1, 1)
+
+
 def soft_predictions(xp, z, task, L, threshold):
     """yh, 1 - yh (each without cancellation) and what the pullback needs."""
     if task == "multilabel":

@@ -13,6 +13,7 @@ from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emit
 from metricc.checks import class_names_hint, masked_message, shape_message  # emitted modules inline this import
 from metricc.checks import caller_level, target_range_message  # emitted modules inline this import
 from metricc.checks import MAX_COUNT, weight_range_message  # emitted modules inline this import
+from metricc.checks import nonfinite_input_message  # emitted modules inline this import
 
 
 def sigmoid_(x):
@@ -196,7 +197,7 @@ class SoftConfusionLoss:
                 raise self.error(f"Expected `sample_weight` of shape {numpy.shape(input)}, but got {w.shape}.")
             w = w.reshape(-1).astype(x.dtype, copy=False)
         if self.check_inputs if check_inputs is None else check_inputs:
-            self._check_values(x, y, w)
+            self._check_values(x, y, w, numpy.shape(input))
         if kept is not None:  # the ignored elements weigh 0 (all of them: a loss without gradient)
             w = kept.astype(x.dtype) if w is None else w * kept
         largest = 1.0
@@ -212,11 +213,11 @@ class SoftConfusionLoss:
     def _array(self, value, name):
         return as_array(value, name, self.error)
 
-    def _check_values(self, x, y, w):
+    def _check_values(self, x, y, w, shape):
         """Reductions only (no n-sized temporaries): a sum is finite unless some element is not (or it
-        overflows, which the elementwise check then tells apart)."""
+        overflows, which the elementwise check then tells apart). `shape`: the input's as given (x is flat)."""
         if not _finite(x):
-            raise self.error("Expected finite `input`, but it contains NaN or infinity.")
+            raise self.error(nonfinite_input_message(values=x.reshape(shape)))
         x_min, x_max = x.min(), x.max()
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")

@@ -12,6 +12,7 @@ import numpy
 
 from metricc.multiclass_math import average, element_weights, per_class_counts  # emitted modules inline this import
 from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
+from metricc.multiclass_math import element_layout  # emitted modules inline this import
 from metricc.multiclass_math import farthest_from_one, first_nonfinite_class  # emitted modules inline this import
 from metricc.numpy_kernel import MAX_COUNT, as_array, ignored_elements  # emitted modules inline this import
 from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
@@ -22,7 +23,7 @@ from metricc.checks import probability_rows_message  # emitted modules inline th
 from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.checks import caller_level, softmax_rows  # emitted modules inline this import
 from metricc.checks import class_index_hint, target_range_message  # emitted modules inline this import
-from metricc.checks import weight_range_message  # emitted modules inline this import
+from metricc.checks import nonfinite_input_message, weight_range_message  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
     """(n, num_classes) float64 rows with a 1 at each index: O(n C) memory, never a C x C identity."""
@@ -60,20 +61,20 @@ class MultiSoftConfusionLoss:
 
     def __call__(self, input, target, sample_weight=None):
         """The loss (a float, or a (C,) array for average="none")."""
-        z, y, w = self._arrays(*self._rows(input, target, sample_weight)[:3])
+        z, y, w = self._arrays(*self._rows(input, target, sample_weight))
         yh, not_yh, _ = self._soft_predictions(z)
         return self._evaluate(per_class_counts(numpy, yh, not_yh, y, w))[0]
 
     def counts(self, input, target, sample_weight=None):
         """The soft counts TP, FP, FN, TN per class, each of shape (C,), before smoothing."""
-        z, y, w = self._arrays(*self._rows(input, target, sample_weight)[:3])
+        z, y, w = self._arrays(*self._rows(input, target, sample_weight))
         yh, not_yh, _ = self._soft_predictions(z)
         return per_class_counts(numpy, yh, not_yh, y, w)
 
     def loss_and_grad(self, input, target, sample_weight=None, check_inputs=None):
         """The loss and its gradient w.r.t. the logits (n, C) (with average="none": of the sum of the losses)."""
         input, target, sample_weight, dense = self._rows(input, target, sample_weight)
-        z, y, w = self._arrays(input, target, sample_weight, check_inputs)
+        z, y, w = self._arrays(input, target, sample_weight, dense, check_inputs)
         yh, not_yh, saved = self._soft_predictions(z)
         counts = per_class_counts(numpy, yh, not_yh, y, w)
         loss, a, b = self._evaluate(counts)
@@ -84,7 +85,7 @@ class MultiSoftConfusionLoss:
                                                overflow=True))
         grad = grad.astype(dtype)
         if dense is not None:  # back to (N, C, d1, ..., dk)
-            grad = numpy.moveaxis(grad.reshape(dense[0], *dense[2:], dense[1]), -1, 1)
+            grad = element_layout(numpy, grad, dense)
         return loss, grad
 
     def _rows(self, input, target, sample_weight):
@@ -148,7 +149,8 @@ class MultiSoftConfusionLoss:
                              f"{class_index_hint(kept.min(), kept.max(), self.num_classes)}")
         return one_hot(numpy.where(ignored, 0, target), self.num_classes), w * ~ignored
 
-    def _arrays(self, input, target, sample_weight, check_inputs=None):
+    def _arrays(self, input, target, sample_weight, dense=None, check_inputs=None):
+        """The logits, labels and weights as arrays, checked; `dense`: the per-element input's shape (_rows)."""
         z = self._array(input, "input")
         if z.dtype.kind not in "biuf":
             raise self.error(f"Expected `input` to hold numbers, but got dtype {z.dtype}.")
@@ -156,7 +158,8 @@ class MultiSoftConfusionLoss:
             raise self.error(f"Expected `input` of shape (n, {self.num_classes}) with n > 0, but got {z.shape}.")
         if self.check_inputs if check_inputs is None else check_inputs:
             if not numpy.isfinite(z).all():
-                raise self.error("Expected finite `input`, but it contains NaN or infinity.")
+                given = z if dense is None else element_layout(numpy, z, dense)  # placed in the input as given
+                raise self.error(nonfinite_input_message(values=given))
             self._hint_probabilities(z)
         if self.check_dtype is not None and z.dtype not in self._checked_dtypes:
             self._checked_dtypes.add(z.dtype)

@@ -26,7 +26,7 @@ from metricc.checks import light_weights, nonfinite_message, target_hint  # emit
 from metricc.checks import per_element_message, target_range_message  # emitted modules inline this import
 from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
 from metricc.checks import blend_overflow_message, weight_shape_message  # emitted modules inline this import
-from metricc.checks import weight_range_message  # emitted modules inline this import
+from metricc.checks import nonfinite_input_message, weight_range_message  # emitted modules inline this import
 from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.checks import softmax_rows  # emitted modules inline this import
 from metricc.checks import class_index_hint  # emitted modules inline this import
@@ -334,6 +334,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                              "fails when differentiated)")
         self._refuse_differentiated(target, sample_weight)
         self._warn_unsynced()
+        given_input = input  # (an error places a value that is not finite by its index in the input as given)
         if isinstance(input, torch.Tensor) and input.dim() > 2 and isinstance(target, torch.Tensor):
             input, target, sample_weight = self._rows(input, target, sample_weight)
         if self.check_inputs:
@@ -381,7 +382,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         valid = None  # whether the inputs pass the checks, for the running state and the other processes
         if (self.check_inputs and running is not None and group is None and self._reads_back_now(input.device)
                 and not is_compiling()):  # the CPU, eager: raise before the state moves
-            self._verify_inputs(*self._fields(read_back(summary, self.error), weighted, False)[0][:9])
+            fields = self._fields(read_back(summary, self.error), weighted, False)[0][:9]
+            self._verify_inputs(*fields, input=given_input)
             valid = True
         elif self.check_inputs and (running is not None or group is not None):
             valid = ~self._failing(summary, weighted)
@@ -394,7 +396,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if self.check_inputs:  # the metric's loss, then the blended one: _verify tells which is not finite
             summary = torch.cat([summary, failed.reshape(1)]) if self.sync else summary
             values = loss if blended is None else torch.cat([loss.reshape(-1), blended.reshape(-1)])
-            values = self._check_values(values, summary, input.numel(), weighted, input.dtype)
+            values = self._check_values(values, summary, input.numel(), weighted, input.dtype, given_input)
             loss = values if blended is None else values[loss.numel():].reshape(blended.shape)
         elif blended is not None:
             loss = blended
@@ -518,9 +520,9 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             bad = bad | ~(w_min >= 0) | ~torch.isfinite(w_max) | ~((w_max > 0) | self.sync) | ~(w_sum <= MAX_COUNT)
         return bad | (failed > 0) if given else bad
 
-    def _verify(self, values, numel, weighted, dtype=None):
+    def _verify(self, values, numel, weighted, dtype=None, input=None):
         (*inputs, total, failed), losses = self._fields(values, weighted)
-        self._verify_inputs(*inputs, total)
+        self._verify_inputs(*inputs, total, input=input)
         if self.task == "multilabel" and self._hint.observe(inputs[0], inputs[1], numel):
             warnings.warn(SIGMOID_HINT, self.warning, stacklevel=caller_level(__file__))
         if failed > 0:
@@ -535,7 +537,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if message:
             warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
 
-    def _verify_inputs(self, x_min, x_max, y_min, y_max, probabilities, row_sum, w_min, w_max, w_sum=None):
+    def _verify_inputs(self, x_min, x_max, y_min, y_max, probabilities, row_sum, w_min, w_max, w_sum=None,
+                       input=None):
         if not (w_min >= 0 and math.isfinite(w_max)):
             raise self.error(weight_range_message(w_min, w_max))
         if not (w_max > 0 or self.sync):
@@ -543,8 +546,9 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         message = None if w_sum is None else heavy_weights(w_sum, self.name)  # (each class's counts add up to it)
         if message:
             raise self.error(message)
-        if not (math.isfinite(x_min) and math.isfinite(x_max)):
-            raise self.error("Expected finite `input`, but it contains NaN or infinity.")
+        if not (math.isfinite(x_min) and math.isfinite(x_max)):  # (`input`, where given, places the value)
+            raise self.error(nonfinite_input_message(values=None if input is None else input.detach(),
+                                                     extremes=(x_min, x_max)))
         if probabilities:
             message = probability_rows_message(y_min, y_max, row_sum)
             if message:

@@ -96,8 +96,8 @@ def test_torch_targets_float_int_bool(target_dtype):
 # (case, input, target, sample_weight, from_logits, message): each must be a MetriccError on both backends
 INPUT_ERRORS = [
     ("empty batch", np.zeros(0), np.zeros(0), None, True, "non-empty"),
-    ("NaN logit", np.array([0.0, np.nan]), np.array([0.0, 1.0]), None, True, "NaN or infinity"),
-    ("infinite logit", np.array([0.0, np.inf]), np.array([0.0, 1.0]), None, True, "NaN or infinity"),
+    ("NaN logit", np.array([0.0, np.nan]), np.array([0.0, 1.0]), None, True, "holds NaN at index 1: missing"),
+    ("infinite logit", np.array([0.0, np.inf]), np.array([0.0, 1.0]), None, True, "holds inf at index 1: an overflow"),
     ("target above 1", np.zeros(2), np.array([0.0, 2.0]), None, True, "`target` values in [0, 1]"),
     ("negative target", np.zeros(2), np.array([-1.0, 1.0]), None, True, "`target` values in [0, 1]"),
     ("(n,) against (n, 1)", np.zeros(3), np.zeros((3, 1)), None, True, "same shape"),

@@ -1115,3 +1115,73 @@ def test_torch_multiclass_input_mistakes(task, make, message):
     with pytest.raises(MetriccError, match="^" + re.escape(message) + "$"):
         loss(z, target)
     assert repr(loss).startswith(f"MultiSoftConfusionLoss('f1', task={task!r}, num_classes=3, average='macro', L=15.0")
+
+
+# -- an input that is not finite: which value, where, and how many ------------------------------------------
+
+def _with_nonfinite(shape, entries):
+    x = np.zeros(shape)
+    for index, value in entries:
+        x[index] = value
+    return x
+
+
+NAN_THEN_INF = [(3, np.nan), (5, np.inf)]
+NAN_WORDS = r"NaN at index 3 \(2 of its 6 entries are not finite\): missing values in the data, or a model that"
+MINUS_INF = [(2, -np.inf)]
+MINUS_INF_WORDS = r"-inf at index 2: an overflow upstream"
+
+
+@pytest.mark.parametrize("entries, words", [(NAN_THEN_INF, NAN_WORDS), (MINUS_INF, MINUS_INF_WORDS)])
+@pytest.mark.parametrize("call", ["numpy", "torch", "jax", "xgboost"])
+def test_a_nonfinite_input_is_named_and_placed(call, entries, words):
+    """Every backend said "contains NaN or infinity" for a NaN from missing features and an overflow alike, and
+    never where: in a batch of thousands, which sample. Now the first such entry, its index, and how many."""
+    x, y = _with_nonfinite(6, entries), np.array([0, 1, 1, 0, 1, 0])
+    if call == "xgboost":
+        subject = "margins, but they hold"
+    else:
+        subject = "`input`, but it holds"
+    with pytest.raises(MetriccError, match=f"^Expected finite {subject} {words}"):
+        if call == "numpy":
+            F1.loss_and_grad(x, y)
+        elif call == "torch":
+            F1.to_torch()(torch.tensor(x), torch.tensor(y))
+        elif call == "jax":
+            pytest.importorskip("jax")
+            F1.to_jax()(x, y)
+        else:
+            F1.to_xgboost()(y.astype(float), x)
+
+
+@pytest.mark.parametrize("call", ["numpy", "torch", "jax"])
+def test_a_nonfinite_multiclass_input_is_placed_by_row_and_class(call):
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    x, y = _with_nonfinite((4, 3), [((1, 2), np.nan)]), np.array([0, 2, 1, 0])
+    with pytest.raises(MetriccError, match=r"^Expected finite `input`, but it holds NaN at index \(1, 2\): missing"):
+        if call == "numpy":
+            metric.loss_and_grad(x, y)
+        elif call == "torch":
+            metric.to_torch()(torch.tensor(x), torch.tensor(y))
+        else:
+            pytest.importorskip("jax")
+            metric.to_jax()(x, y)
+
+
+@pytest.mark.parametrize("call", ["numpy", "torch", "jax", "jax.grad"])
+def test_a_nonfinite_value_is_placed_in_the_input_as_given(call):
+    """The kernels flatten a binary batch and lay per-pixel logits (N, C, H, W) out as rows: the index is the
+    input's own, not the rows'."""
+    binary_x, binary_y = _with_nonfinite((2, 3), [((1, 2), -np.inf)]), np.ones((2, 3))
+    pixel_x, pixel_y = _with_nonfinite((2, 3, 2, 2), [((1, 2, 0, 1), np.nan)]), np.zeros((2, 2, 2), dtype=int)
+    pixels = compile_metric("f1", task="multiclass", num_classes=3)
+    for metric, x, y, index in ((F1, binary_x, binary_y, r"\(1, 2\)"), (pixels, pixel_x, pixel_y, r"\(1, 2, 0, 1\)")):
+        with pytest.raises(MetriccError, match=f"^Expected finite `input`, but it holds (NaN|-inf) at index {index}:"):
+            if call == "numpy":
+                metric.loss_and_grad(x, y)
+            elif call == "torch":
+                metric.to_torch()(torch.tensor(x), torch.tensor(y))
+            else:
+                jax = pytest.importorskip("jax")
+                loss = metric.to_jax()
+                loss(x, y) if call == "jax" else jax.grad(loss)(x, y)
