@@ -185,6 +185,8 @@ def test_losses_validate_L_for_the_dtype_in_use():
     # 1 - 0.99 is 0.010000000000000009, so 0.01 passed the check, and 1 - 0.01 - 0.99 divided by zero
     ({"accuracy": 0.01, "threshold": 0.99}, r"Expected argument `accuracy` to be a float in \(0, 0.01\)"),
     ({"accuracy": 0.3, "threshold": 0.7}, r"Expected argument `accuracy` to be a float in \(0, 0.3\)"),
+    # above a threshold below 0.5 (its complement holds the threshold: only the first condition refuses it)
+    ({"accuracy": 0.4, "threshold": 0.3}, r"Expected argument `accuracy` to be a float in \(0, 0.3\)"),
     # a threshold at either end is the threshold's mistake, not the accuracy's
     ({"accuracy": 0.1, "threshold": 0}, r"Expected argument `threshold` to be a float in \(0, 1\), but got 0"),
     ({"accuracy": 0.1, "threshold": 1.0}, r"Expected argument `threshold` to be a float in \(0, 1\), but got 1.0"),
@@ -286,3 +288,32 @@ def test_numpy_and_torch_scalars_are_numbers_here_as_in_compile_metric(number):
 def test_what_is_not_one_number_is_still_refused(call, name):
     with pytest.raises(MetriccError, match=f"Expected argument `{name}` to be a"):
         call()
+
+
+def test_plot_draws_the_amplifier_and_each_dtype_band(tmp_path, monkeypatch):
+    """What the plot draws: A(p) = sigmoid(L (p - threshold)) over [0, 1] on the left; on the right each dtype's
+    L_max (per kernel) against accuracy levels that end below the threshold's distance to 0 or 1, and L."""
+    pytest.importorskip("matplotlib")
+    from metricc import lrange
+
+    drawn = []
+    monkeypatch.setattr(lrange, "_save", lambda figure, path: drawn.append(figure))
+    lrange.plot("unused.png", 40.0, threshold=0.3, backend="numpy")
+    left, right = drawn[0].axes
+    p, amplified = left.lines[0].get_data()
+    assert p[0] == 0 and p[-1] == 1 and len(p) == 1001
+    assert np.allclose(amplified, 1 / (1 + np.exp(-40.0 * (p - 0.3))), rtol=1e-12)
+    bands = {line.get_label(): line.get_data() for line in right.lines}
+    accuracies, upper = bands["L_max float32 (metricc)"]
+    assert accuracies[0] == pytest.approx(1e-16) and accuracies[-1] == pytest.approx(0.3 * 10 ** -0.05)
+    middle = len(accuracies) // 2
+    assert upper[middle] == l_range(float(accuracies[middle]), "float32", threshold=0.3, backend="numpy").L_max
+    assert right.lines[-1].get_ydata()[0] == 40.0
+
+
+def test_plot_to_a_file_name_without_a_suffix_writes_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    from metricc.lrange import plot
+
+    plot(str(tmp_path / "bands"), 73.0)
+    assert (tmp_path / "bands").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
