@@ -692,8 +692,8 @@ class SoftConfusionFunction(torch.autograd.Function):
             if bce is not None:
                 loss += bce
             loss = in_range(loss, (a * unit * L, b * unit * L), dtype)
-            if summary is not None and verify is not None:
-                verify([*summary_values, sum(counts), max(counts), loss])  # raises for bad inputs: the state stays
+            if summary is not None and verify is not None:  # raises for bad inputs: the state stays
+                verify([*summary_values, sum(counts), max(counts), loss], counts)
                 summary = None
             if state is not None:
                 running.copy_(torch.tensor(state, dtype=running.dtype))
@@ -1119,8 +1119,8 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         check = self.check_inputs
         group = (self.process_group or "default") if self.sync else None
         training, running = self._running_for_this_step(input.device)
-        verify = (None if not check or is_compiling() else lambda values: self._verify(
-            with_given_weights(values, given), input.numel(), weight is not None, input.dtype, input))
+        verify = (None if not check or is_compiling() else lambda values, counts: self._verify(
+            with_given_weights(values, given), input.numel(), weight is not None, input.dtype, input, counts))
         folded = bool(self.bce_weight) and folds_blend(input.numel(), self.fused, self.from_logits, group)
         spec = Spec(self.scalars, self.host_scalars, self.current_L(), self.threshold, self.from_logits, self.eps,
                     self.fused, check, group, running, self.momentum, verify, self.bce_weight if folded else 0.0,
@@ -1196,9 +1196,10 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     def _failing(self, summary, weighted):
         return _fails_checks(summary[:6 if weighted else 4], self.from_logits)
 
-    def _verify(self, values, numel, weighted, dtype=None, input=None):
+    def _verify(self, values, numel, weighted, dtype=None, input=None, counts=None):
         """Raise for bad input values, from the input summary and the loss, read back in one transfer (and from
-        `input`, where given, the place of a value that is not finite). Under
+        `input`, where given, the place of a value that is not finite; a loss that is not finite is told the
+        `counts` where given: on the host, where the forward pass has them). Under
         sync=True every process raises when any process's inputs fail (so that none is left waiting in the
         next all-reduce); an empty share or all-zero weights on one process are fine if the global batch has
         weight."""
@@ -1219,7 +1220,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error(f"the weighted counts reach {largest_count:.3g}, beyond {MAX_COUNT:g}, where the "
                              f"partials of the {self.name} loss may overflow float64: scale the sample weights down")
         if not math.isfinite(loss):
-            raise self.error(nonfinite_message(self.name, dtype=computed_type(dtype)))
+            raise self.error(nonfinite_message(self.name, counts, dtype=computed_type(dtype)))
         message = light_weights(total, self.eps)
         if message:
             warnings.warn(message, self.warning, stacklevel=caller_level(__file__))

@@ -348,6 +348,9 @@ def test_the_error_names_the_class_that_is_not_finite_not_the_first(path):
     with pytest.raises(MetriccError, match=ONE_BAD_CLASS_HINT):
         if path == "numpy":
             metric.loss_and_grad(z, y)
+        elif path.startswith("torch"):
+            loss = metric.to_torch(pure=path == "torch-pure")
+            loss(torch.tensor(z, dtype=torch.float32 if path == "torch-float32" else torch.float64), torch.tensor(y))
         else:
             import jax
             import jax.numpy as jnp
@@ -378,14 +381,18 @@ def test_a_multilabel_error_speaks_of_labels(path):
             metric.to_jax()(jnp.asarray(z, jnp.float32), jnp.asarray(y, jnp.float32))
 
 
-@pytest.mark.parametrize("path", ["numpy", "jax", "jax-grad"])
+@pytest.mark.parametrize("path", ["numpy", "jax", "jax-grad", "torch", "torch-pure", "torch-float32"])
 def test_a_binary_error_gives_the_counts(path):
-    """Where a binary loss is not finite, the message gives the counts there (JAX gave none)."""
+    """Where a binary loss is not finite, the message gives the counts there (JAX gave none; torch on the CPU
+    none either, where it has them on the host: "the formula divides by 0 there", with no "there")."""
     metric = compile_metric(ONE_BAD_CLASS[0])
     z, y = np.zeros(4), np.ones(4)  # TP = FN = 2
     with pytest.raises(MetriccError, match=r"not finite( in float32)? at the counts TP, FP, FN, TN = 2, 0, 2, 0:"):
         if path == "numpy":
             metric.loss_and_grad(z, y)
+        elif path.startswith("torch"):
+            loss = metric.to_torch(pure=path == "torch-pure")
+            loss(torch.tensor(z, dtype=torch.float32 if path == "torch-float32" else torch.float64), torch.tensor(y))
         else:
             import jax
             import jax.numpy as jnp
