@@ -192,12 +192,14 @@ def nonfinite_input_message(name="`input`", values=None, extremes=None, placed=T
     where = ""
     if found:
         index, value, count, size = found
-        where = f" at index {index[0] if len(index) == 1 else index}" if placed else ""
+        where = f" at index {index[0] if len(index) == 1 else index}" if placed and index else ""
         if count > 1:
             where += f" ({count} of its {size} entries are not finite)"
-    else:
+    elif extremes is not None:
         low, high = (float(v) for v in extremes)
         value = low if low != low or low == -float("inf") else high
+    else:  # (not expected: a caller looks only where its check failed)
+        return f"Expected finite {name}, but {'they hold' if name == 'margins' else 'it holds'} NaN or infinity."
     cause = ("missing values in the data, or a model that diverged?" if value != value else
              "an overflow upstream, in a model that diverged?")
     return (f"Expected finite {name}, but {'they hold' if name == 'margins' else 'it holds'} "

@@ -1185,3 +1185,22 @@ def test_a_nonfinite_value_is_placed_in_the_input_as_given(call):
                 jax = pytest.importorskip("jax")
                 loss = metric.to_jax()
                 loss(x, y) if call == "jax" else jax.grad(loss)(x, y)
+
+
+def test_first_nonfinite_reads_every_array_kind_and_shape():
+    from metricc.checks import first_nonfinite, nonfinite_input_message
+
+    x = np.zeros((3, 4))
+    x[2, 1], x[0, 3], x[1, 0] = np.inf, -np.inf, np.nan  # row-major: (0, 3) comes first
+    assert first_nonfinite(x) == ((0, 3), -np.inf, 3, 12)
+    assert first_nonfinite(torch.tensor(x, dtype=torch.bfloat16)) == ((0, 3), -np.inf, 3, 12)  # no bool argmax
+    assert first_nonfinite(np.zeros(5)) is None
+    found = first_nonfinite(np.array(np.nan))
+    assert found[:2] == ((), found[1]) and found[1] != found[1] and found[2:] == (1, 1)
+    # a 0-d input has no index to give; an input whose layout is unknown gives none either
+    assert nonfinite_input_message(values=np.array(np.inf)) == ("Expected finite `input`, but it holds inf: an "
+                                                                 "overflow upstream, in a model that diverged?")
+    assert nonfinite_input_message(values=x, placed=False).startswith(
+        "Expected finite `input`, but it holds -inf (3 of its 12 entries are not finite): an overflow")
+    assert nonfinite_input_message("margins", extremes=(np.nan, 1.0)).startswith("Expected finite margins, but they "
+                                                                                 "hold NaN: missing values")
