@@ -156,3 +156,24 @@ def test_a_gradient_too_large_is_refused():
     with pytest.raises(MetriccError, match="^the gradient of this formula grows to more than 20000 operations; "
                                            "simplify the formula$"):
         compile_metric(formula)
+
+
+@pytest.mark.parametrize("limit", ["MAX_CURVATURE_TREE", "MAX_DERIVATIVE_SIZE"])
+def test_a_hessian_too_large_is_refused(limit, monkeypatch):
+    """The Hessian's own limits (distinct operations, or the tree written out) refuse a formula whose gradient
+    passed, with what to do, as a MetriccError from to_xgboost(). No formula within the parser's limits reaches
+    them (products of sums and nested functions reach the gradient's or the nesting limit first): lowered here,
+    after the gradient is derived."""
+    from metricc import derive
+
+    weight = {"MAX_CURVATURE_TREE": 5, "MAX_DERIVATIVE_SIZE": 7}[limit]  # a formula of its own (compiled once)
+    metric = compile_metric(f"3*TP/(3*TP + FP + 2*FN) + TN/(TN + {weight}*FP)")
+    metric.derivation  # the gradient, within the unchanged limit
+    monkeypatch.setattr(derive, limit, 10)
+    derive.curvatures.cache_clear()
+    try:
+        with pytest.raises(MetriccError, match=r"^the Hessian of this formula grows to more than \d+ distinct "
+                                               r"operations \(or \d+ written out\); simplify the formula$"):
+            metric.to_xgboost()
+    finally:
+        derive.curvatures.cache_clear()
