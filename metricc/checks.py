@@ -228,6 +228,15 @@ def target_range_message(low, high, multilabel=False):
     return f"{message}: {'; '.join(hints)}." if hints else f"{message}."
 
 
+def class_index_message(low, high, num_classes, subject="class indices", hint=None):
+    """The error for class indices outside [0, num_classes), from their least and largest values: the one out of
+    range (the least where it is negative), then `hint` (class_index_hint's by default)."""
+    low, high = float(low), float(high)
+    bad = low if low < 0 else high
+    hint = class_index_hint(low, high, num_classes) if hint is None else hint
+    return f"Expected {subject} in [0, {num_classes}), but got {int(bad) if bad.is_integer() else bad}{hint}"
+
+
 def class_index_hint(low, high, num_classes):
     """What to append to the error for class indices outside [0, num_classes), given their least and largest
     values: the likely cause, where one shows (labels counted from 1; more classes than compiled; an ignore

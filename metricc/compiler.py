@@ -23,7 +23,7 @@ from .backends import TRAINING_DEFAULTS, booster_defaults, training_defaults
 from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
-from .checks import caller_level, check_settings, class_index_hint, describe, flag, integer
+from .checks import caller_level, check_settings, class_index_message, describe, flag, integer
 from .checks import CLASS_NAMES_HINT, real_number, weight_range_message
 from .lrange import default_accuracy, validate_L
 from .printing import curvatures_source, scalars_source
@@ -590,9 +590,9 @@ def _class_indices(values: Any, n: int, num_classes: int, ignore_index: int | No
         raise MetriccError(f"Expected `predictions` to be integer class indices of shape ({n},), but got "
                            f"{array.dtype} {array.shape}{hint}.")
     if array.size and (array.min() < 0 or array.max() >= num_classes):
-        hint = "." if array.min() == ignore_index else class_index_hint(array.min(), array.max(), num_classes)
-        raise MetriccError(f"Expected `predictions` to be class indices in [0, {num_classes}), but got "
-                           f"{array.min() if array.min() < 0 else array.max()}{hint}")
+        hint = "." if array.min() == ignore_index else None
+        raise MetriccError(class_index_message(array.min(), array.max(), num_classes,
+                                               "`predictions` to be class indices", hint))
     return array
 
 

@@ -31,7 +31,7 @@ from metricc.checks import light_weights, nonfinite_message  # emitted modules i
 from metricc.checks import class_nonfinite_message  # emitted modules inline this import
 from metricc.checks import class_names_hint, masked_message, per_element_message  # emitted modules inline this import
 from metricc.checks import shape_message, target_hint, weight_range_message  # emitted modules inline this import
-from metricc.checks import class_index_hint, target_range_message  # emitted modules inline this import
+from metricc.checks import class_index_message, target_range_message  # emitted modules inline this import
 from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
 from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
 from metricc.checks import PROBABILITY_HINT, SIGMOID_HINT, SOFTMAX_HINT  # emitted modules inline this import
@@ -488,9 +488,7 @@ class MultiSoftConfusionLoss(_Pickled):
                        else jnp.zeros(n, dtype=bool))
             if check and _fails(ignored | ((target >= 0) & (target < self.num_classes)), traced):
                 kept = target[~ignored]  # (an index out of range is among them)
-                bad = kept.min() if kept.min() < 0 else kept.max()
-                raise self.error(f"Expected class indices in [0, {self.num_classes}), but got {bad}"
-                                 f"{class_index_hint(kept.min(), kept.max(), self.num_classes)}")
+                raise self.error(class_index_message(kept.min(), kept.max(), self.num_classes))
             y = jax.nn.one_hot(jnp.where(ignored, 0, target), self.num_classes, dtype=z.dtype)
             w = jnp.where(ignored, 0, w)
         if check:

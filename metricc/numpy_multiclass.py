@@ -22,7 +22,7 @@ from metricc.checks import probabilities_ignore_message  # emitted modules inlin
 from metricc.checks import probability_rows_message  # emitted modules inline this import
 from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.checks import caller_level, softmax_rows  # emitted modules inline this import
-from metricc.checks import class_index_hint, target_range_message  # emitted modules inline this import
+from metricc.checks import class_index_message, target_range_message  # emitted modules inline this import
 from metricc.checks import nonfinite_input_message, weight_range_message  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
@@ -144,9 +144,7 @@ class MultiSoftConfusionLoss:
                    else numpy.zeros(n, dtype=bool))
         kept = target[~ignored]
         if kept.size and (kept.min() < 0 or kept.max() >= self.num_classes):
-            raise self.error(f"Expected class indices in [0, {self.num_classes}), but got "
-                             f"{kept.min() if kept.min() < 0 else kept.max()}"
-                             f"{class_index_hint(kept.min(), kept.max(), self.num_classes)}")
+            raise self.error(class_index_message(kept.min(), kept.max(), self.num_classes))
         return one_hot(numpy.where(ignored, 0, target), self.num_classes), w * ~ignored
 
     def _arrays(self, input, target, sample_weight, dense=None, check_inputs=None):

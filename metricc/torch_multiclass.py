@@ -29,7 +29,7 @@ from metricc.checks import blend_overflow_message, weight_shape_message  # emitt
 from metricc.checks import nonfinite_input_message, weight_range_message  # emitted modules inline this import
 from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.checks import softmax_rows  # emitted modules inline this import
-from metricc.checks import class_index_hint  # emitted modules inline this import
+from metricc.checks import class_index_message  # emitted modules inline this import
 from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
 from metricc.checks import MAX_COUNT, heavy_weights  # emitted modules inline this import
 
@@ -555,7 +555,6 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                 raise self.error(message)
         elif self.task == "multiclass":
             if not (0 <= y_min and y_max < self.num_classes):
-                raise self.error(f"Expected class indices in [0, {self.num_classes}), but got "
-                                 f"{int(y_min)}..{int(y_max)}{class_index_hint(y_min, y_max, self.num_classes)}")
+                raise self.error(class_index_message(y_min, y_max, self.num_classes))
         elif not (y_min >= 0 and y_max <= 1):
             raise self.error(target_range_message(y_min, y_max, multilabel=True))

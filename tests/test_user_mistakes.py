@@ -946,13 +946,14 @@ def test_scikit_learns_binary_and_samples_averages():
 
 @pytest.mark.parametrize("backend", ["numpy", "torch", "jax", "score"])
 @pytest.mark.parametrize("labels, hint", [
-    ([1, 2, 3, 3], "labels 1 to 3? subtract 1."),
-    ([0, 1, 4, 2], "5 classes? compile with num_classes=5."),
-    ([0, -100, 2, 1], "rows to leave out (PyTorch's ignore_index=-100)? compile with ignore_index=-100."),
+    ([1, 2, 3, 3], "but got 3: labels 1 to 3? subtract 1."),
+    ([0, 1, 4, 2], "but got 4: 5 classes? compile with num_classes=5."),
+    ([0, -100, 2, 1], "but got -100: rows to leave out (PyTorch's ignore_index=-100)? compile with ignore_index=-100."),
 ])
 def test_class_indices_out_of_range_say_the_likely_cause(backend, labels, hint):
     """Class labels counted from 1, more classes than compiled, or PyTorch's ignore label -100 without
-    ignore_index were refused with the range alone."""
+    ignore_index were refused with the range alone. The index named is the one out of range (where the least is
+    0 and the largest beyond, the largest)."""
     import jax
 
     metric = compile_metric("f1", task="multiclass", num_classes=3)
@@ -975,7 +976,7 @@ def test_class_indices_out_of_range_at_both_ends_get_no_guess(backend):
 
     metric = compile_metric("f1", task="multiclass", num_classes=3)
     z, y = np.zeros((4, 3)), np.array([-1, 0, 5, 1])
-    with pytest.raises(MetriccError, match=r"^Expected class indices in \[0, 3\), but got -1(\.\.5)?\.$"):
+    with pytest.raises(MetriccError, match=r"^Expected class indices in \[0, 3\), but got -1\.$"):
         if backend == "numpy":
             metric.loss_and_grad(z, y)
         elif backend == "torch":
