@@ -509,3 +509,22 @@ def test_axis_name_is_a_name_of_a_mapped_axis(task):
                                                          "loss inside jax.pmap(..., axis_name='devices') or "
                                                          "shard_map, or make it without axis_name")):
             call(z, y)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_samples_of_weight_zero_count_as_left_out(task):
+    """Weights with some zeros (a mask) are valid: the loss equals the one without those samples, and their
+    gradient entries are 0."""
+    rng = np.random.default_rng(3)
+    n, C = 40, 3
+    metric = compile_metric("f1") if task == "binary" else compile_metric("f1", task=task, num_classes=C)
+    z = rng.normal(0, 1.5, n if task == "binary" else (n, C))
+    y = ((rng.random(n) < 0.3) * 1.0 if task == "binary" else rng.integers(0, C, n) if task == "multiclass"
+         else (rng.random((n, C)) < 0.4) * 1.0)
+    w = rng.uniform(0.5, 2.0, n) * (np.arange(n) % 4 != 0)
+    kept = w > 0
+    loss = metric.to_jax()
+    value, grad = jax.value_and_grad(loss)(jnp.asarray(z), jnp.asarray(y), jnp.asarray(w))
+    without = loss(jnp.asarray(z[kept]), jnp.asarray(y[kept]), jnp.asarray(w[kept]))
+    assert float(value) == pytest.approx(float(without), rel=1e-6)  # (JAX's float32: summed in another order)
+    assert np.all(np.asarray(grad)[~kept] == 0)
