@@ -52,7 +52,9 @@ def as_array(value, name, error):
     try:
         return numpy.asarray(value)
     except (TypeError, ValueError, RuntimeError) as failure:
-        raise error(f"Expected `{name}` to be an array of numbers, but converting it failed: {failure}") from None
+        hint = ("; for torch tensors use the torch loss (to_torch()), which runs with autograd, or pass "
+                "tensor.detach().cpu().float().numpy()" if type(value).__module__ == "torch" else "")
+        raise error(f"Expected `{name}` to be an array of numbers, but converting it failed: {failure}{hint}") from None
 
 
 class SoftConfusionLoss:

@@ -1205,3 +1205,13 @@ def test_first_nonfinite_reads_every_array_kind_and_shape():
         "Expected finite `input`, but it holds -inf (3 of its 12 entries are not finite): an overflow")
     assert nonfinite_input_message("margins", extremes=(np.nan, 1.0)).startswith("Expected finite margins, but they "
                                                                                  "hold NaN: missing values")
+
+
+@pytest.mark.parametrize("tensor", [torch.zeros(4, requires_grad=True), torch.zeros(4, dtype=torch.bfloat16)])
+def test_a_tensor_numpy_cannot_take_is_pointed_to_the_torch_loss(tensor):
+    """loss_and_grad() is the NumPy API: a tensor that requires grad, or of a type NumPy lacks, failed with
+    torch's own words alone ("Got unsupported ScalarType BFloat16")."""
+    with pytest.raises(MetriccError, match=r"^Expected `input` to be an array of numbers, but converting it failed: "
+                                           r".*; for torch tensors use the torch loss \(to_torch\(\)\), which runs "
+                                           r"with autograd, or pass tensor\.detach\(\)\.cpu\(\)\.float\(\)\.numpy\(\)"):
+        F1.loss_and_grad(tensor, np.array([0, 1, 1, 0]))
