@@ -1175,9 +1175,11 @@ def test_a_nonfinite_value_is_placed_in_the_input_as_given(call):
     input's own, not the rows'."""
     binary_x, binary_y = _with_nonfinite((2, 3), [((1, 2), -np.inf)]), np.ones((2, 3))
     pixel_x, pixel_y = _with_nonfinite((2, 3, 2, 2), [((1, 2, 0, 1), np.nan)]), np.zeros((2, 2, 2), dtype=int)
+    sequence_x, sequence_y = _with_nonfinite((2, 3, 5), [((0, 1, 4), np.inf)]), np.zeros((2, 5), dtype=int)
     pixels = compile_metric("f1", task="multiclass", num_classes=3)
-    for metric, x, y, index in ((F1, binary_x, binary_y, r"\(1, 2\)"), (pixels, pixel_x, pixel_y, r"\(1, 2, 0, 1\)")):
-        with pytest.raises(MetriccError, match=f"^Expected finite `input`, but it holds (NaN|-inf) at index {index}:"):
+    for metric, x, y, index in ((F1, binary_x, binary_y, r"\(1, 2\)"), (pixels, pixel_x, pixel_y, r"\(1, 2, 0, 1\)"),
+                                (pixels, sequence_x, sequence_y, r"\(0, 1, 4\)")):
+        with pytest.raises(MetriccError, match=f"^Expected finite `input`, but it holds (NaN|-?inf) at index {index}:"):
             if call == "numpy":
                 metric.loss_and_grad(x, y)
             elif call == "torch":
