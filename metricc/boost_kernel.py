@@ -26,7 +26,7 @@ import numpy
 
 from metricc.checks import caller_level, class_index_hint, class_names_hint  # emitted modules inline this import
 from metricc.checks import masked_message, nonfinite_message, weight_range_message  # emitted modules inline this import
-from metricc.checks import nonfinite_input_message  # emitted modules inline this import
+from metricc.checks import MISSING_LABEL, nonfinite_input_message  # emitted modules inline this import
 
 HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
 # the default Hessian form: the bound for sigmoid amplifiers; for the softmax one (task="multiclass", where no
@@ -1292,6 +1292,8 @@ class BoostObjective:
         row, column = divmod(int(numpy.argmax(bad)), y.shape[1])
         value = y[row, column].item()
         where = f"row {row}" if y.shape[1] == 1 else f"row {row}, label {column}"
+        if value != value:  # (no hint: a NaN is no class, nor a swapped margin)
+            return f"Expected labels in [0, 1], but {where} holds NaN, {MISSING_LABEL}."
         message = f"Expected labels in [0, 1], but {where} holds {value:g}"
         if ((margins == 0) | (margins == 1)).all() and not self._all_equal(margins):
             return message + (": arguments swapped? objective(labels, margins) takes the boosters' scikit-learn "
@@ -1371,6 +1373,9 @@ class BoostObjective:
     def _class_label_message(self, y, valid):
         """What is wrong with the class indices y (n,), of which those not `valid` are no class, and where."""
         row = int(numpy.argmin(valid))
+        if y[row] != y[row]:
+            return (f"Expected class indices 0, 1, ..., {self.num_classes - 1} as labels, but row {row} holds NaN, "
+                    f"{MISSING_LABEL}.")
         message = (f"Expected class indices 0, 1, ..., {self.num_classes - 1} as labels, but row {row} holds "
                    f"{y[row].item():g}")
         whole = numpy.isfinite(y).all() and (y == numpy.floor(y)).all()

@@ -168,18 +168,33 @@ def first_nonfinite(values):
     read row-major): its index (a tuple) and value, the number of such entries and of all; None where every entry
     is finite. Only comparisons of the array are read (so a JAX array under an eager jax.grad, whose values
     cannot be read, is placed too). For an error's message: it passes over the array a few times."""
-    bad = (~(abs(values) < float("inf"))).reshape(-1)  # NaN compares false
-    count = int(bad.sum())
-    if not count:
+    found = _first_true(~(abs(values) < float("inf")))  # NaN compares false
+    if found is None:
         return None
-    flat = int((bad * 1).argmax())  # (torch's argmax takes no bools)
-    index, rest = [], flat
-    for size in reversed(tuple(values.shape)):
-        rest, position = divmod(rest, size)
-        index.append(position)
+    index, flat, count, size = found
     value = (float("nan") if bool((values != values).reshape(-1)[flat]) else
              float("inf") if bool((values > 0).reshape(-1)[flat]) else -float("inf"))
-    return tuple(reversed(index)), value, count, len(bad)
+    return index, value, count, size
+
+
+def _first_true(mask):
+    """(index, flat index, count, size) of the first true entry of a boolean array (row-major), with the number
+    of true entries and of all; None where none is true."""
+    flat_mask = mask.reshape(-1)
+    count = int(flat_mask.sum())
+    if not count:
+        return None
+    flat = int((flat_mask * 1).argmax())  # (torch's argmax takes no bools)
+    index, rest = [], flat
+    for size in reversed(tuple(mask.shape)):
+        rest, position = divmod(rest, size)
+        index.append(position)
+    return tuple(reversed(index)), flat, count, len(flat_mask)
+
+
+def _placed(index):
+    """ " at index i" (a tuple for several dimensions), or "" for a 0-d array's entry."""
+    return f" at index {index[0] if len(index) == 1 else index}" if index else ""
 
 
 def nonfinite_input_message(name="`input`", values=None, extremes=None, placed=True):
@@ -192,7 +207,7 @@ def nonfinite_input_message(name="`input`", values=None, extremes=None, placed=T
     where = ""
     if found:
         index, value, count, size = found
-        where = f" at index {index[0] if len(index) == 1 else index}" if placed and index else ""
+        where = _placed(index) if placed else ""
         if count > 1:
             where += f" ({count} of its {size} entries are not finite)"
     elif extremes is not None:
@@ -206,13 +221,16 @@ def nonfinite_input_message(name="`input`", values=None, extremes=None, placed=T
             f"{'NaN' if value != value else f'{value:g}'}{where}: {cause}")
 
 
+# what a NaN label is, and what to do about it
+MISSING_LABEL = "a missing label: drop or fill it first"
+
+
 def target_range_message(low, high, multilabel=False):
     """The error for binary or multi-label targets outside [0, 1], given their least and largest values: the
     range, and the usual ways out (labels -1/+1 or 1/2; class indices; an ignore label)."""
     low, high = float(low), float(high)
     if low != low or high != high:  # NaN (its ends: it is somewhere)
-        return (f"Expected {'multi-label ' if multilabel else ''}`target` values in [0, 1], but it holds NaN, a "
-                f"missing label: drop or fill it first.")
+        return f"Expected {'multi-label ' if multilabel else ''}`target` values in [0, 1], but it holds NaN, {MISSING_LABEL}."
     message = (f"Expected {'multi-label ' if multilabel else ''}`target` values in [0, 1], but they range from "
                f"{low:g} to {high:g}")
     hints = []
@@ -226,6 +244,19 @@ def target_range_message(low, high, multilabel=False):
     if outside:
         hints.append(f"to leave elements out (an ignore label), compile with ignore_index={outside[0]:g}")
     return f"{message}: {'; '.join(hints)}." if hints else f"{message}."
+
+
+def float_index_hint(values, convert):
+    """What to append to the error for class indices given as floats (a NumPy, torch or JAX array whose values can
+    be read): a NaN is a missing label, a fraction such as 1.5 is no class (where the first is), and whole ones
+    convert (`convert`, such as "target.astype(int)")."""
+    found = _first_true(values != values)
+    if found is not None:
+        return f": it holds NaN{_placed(found[0])}, {MISSING_LABEL}"
+    found = _first_true(~(abs(values) < float("inf")) | (values != values.round()))
+    if found is not None:
+        return f": it holds {float(values.reshape(-1)[found[1]]):g}{_placed(found[0])}, which is no class"
+    return f": the values are whole, pass {convert}"
 
 
 def class_index_message(low, high, num_classes, subject="class indices", hint=None):

@@ -32,6 +32,7 @@ from metricc.checks import class_nonfinite_message  # emitted modules inline thi
 from metricc.checks import class_names_hint, masked_message, per_element_message  # emitted modules inline this import
 from metricc.checks import shape_message, target_hint, weight_range_message  # emitted modules inline this import
 from metricc.checks import class_index_message, target_range_message  # emitted modules inline this import
+from metricc.checks import float_index_hint  # emitted modules inline this import
 from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
 from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
 from metricc.checks import PROBABILITY_HINT, SIGMOID_HINT, SOFTMAX_HINT  # emitted modules inline this import
@@ -481,6 +482,8 @@ class MultiSoftConfusionLoss(_Pickled):
         else:
             if target.shape != (n,) or not jnp.issubdtype(target.dtype, jnp.integer):
                 hint = target_hint(self.task, n, self.num_classes, target.shape)
+                if target.shape == (n,) and jnp.issubdtype(target.dtype, jnp.floating) and not _traced(target):
+                    hint = float_index_hint(target, "target.astype(int)")
                 raise self.error(f"Expected `target` to be integer class indices of shape ({n},) or class "
                                  f"probabilities ({n}, {self.num_classes}), but got {target.dtype} {target.shape}"
                                  f"{hint}.")

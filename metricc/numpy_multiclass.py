@@ -23,6 +23,7 @@ from metricc.checks import probability_rows_message  # emitted modules inline th
 from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.checks import caller_level, softmax_rows  # emitted modules inline this import
 from metricc.checks import class_index_message, target_range_message  # emitted modules inline this import
+from metricc.checks import float_index_hint  # emitted modules inline this import
 from metricc.checks import nonfinite_input_message, weight_range_message  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
@@ -135,8 +136,7 @@ class MultiSoftConfusionLoss:
                 raise self.error(message)
             return target, w
         if target.shape != (n,) or target.dtype.kind not in "iu":
-            hint = (": pass target.astype(int) where the values are whole (a float such as 1.5 is no class)"
-                    if target.shape == (n,) and target.dtype.kind == "f" else
+            hint = (float_index_hint(target, "target.astype(int)") if target.shape == (n,) and target.dtype.kind == "f" else
                     class_names_hint(target, self.task) or target_hint(self.task, n, self.num_classes, target.shape))
             raise self.error(f"Expected `target` to be integer class indices of shape ({n},) or class probabilities "
                              f"({n}, {self.num_classes}), but got {target.dtype} {target.shape}{hint}.")

@@ -29,7 +29,7 @@ from metricc.checks import blend_overflow_message, weight_shape_message  # emitt
 from metricc.checks import nonfinite_input_message, weight_range_message  # emitted modules inline this import
 from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.checks import softmax_rows  # emitted modules inline this import
-from metricc.checks import class_index_message  # emitted modules inline this import
+from metricc.checks import class_index_message, float_index_hint  # emitted modules inline this import
 from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
 from metricc.checks import MAX_COUNT, heavy_weights  # emitted modules inline this import
 
@@ -466,8 +466,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                              f"{target_hint(self.task, input.shape[0], self.num_classes, target.shape)}.")
         if self.task == "multiclass" and target.dim() == 1 and (target.is_floating_point() or target.is_complex()
                                           or target.dtype == torch.bool):
-            raise self.error(f"Expected `target` to hold integer class indices, but got {target.dtype} (a float "
-                             "index such as 1.5 has no class; pass target.long() if the values are whole).")
+            hint = float_index_hint(target, "target.long()") if target.is_floating_point() else ""
+            raise self.error(f"Expected `target` to hold integer class indices, but got {target.dtype}{hint}.")
         if input.shape[0] == 0:
             raise self.error("Expected a non-empty batch, but `input` has no rows.")
         if sample_weight is not None and (not isinstance(sample_weight, torch.Tensor)

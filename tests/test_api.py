@@ -238,7 +238,7 @@ def test_a_scorer_with_pos_label_leaves_out_the_ignore_label():
     (lambda: compile_metric("f1", task="multiclass", num_classes=3).loss_and_grad(np.zeros((3, 3)),
                                                                                   np.array([0.0, 1, 2])),
      "Expected `target` to be integer class indices of shape (3,) or class probabilities (3, 3), but got float64 "
-     "(3,): pass target.astype(int) where the values are whole (a float such as 1.5 is no class)."),
+     "(3,): the values are whole, pass target.astype(int)."),
     (lambda: compile_metric("f1", task="multiclass", num_classes=3).score(np.array([0, 1, 3]), np.arange(3)),
      "Expected `predictions` to be class indices in [0, 3), but got 3: 4 classes? compile with num_classes=4."),
     (lambda: compile_metric("f1", task="multiclass", num_classes=3, ignore_index=-1).score(np.array([0, 1, -1]),

@@ -1995,7 +1995,8 @@ def test_eval_metric_refuses_a_regression_model(booster, builtin):
     ([1, -1, 1, -1], r"labels in \[0, 1\], but row 1 holds -1.*-1/1 labels.*\(y \+ 1\) / 2"),
     ([0, 1, 2, 1], r"labels in \[0, 1\], but row 2 holds 2.*class indices.*task='multiclass'"),
     ([1, 2, 2, 1], r"labels in \[0, 1\], but row 1 holds 2: for 1/2 labels pass y - 1$"),
-    ([0, 1, np.nan, 1], r"labels in \[0, 1\], but row 2 holds nan"),
+    # (not "for class indices, compile with task='multiclass', num_classes=2": a NaN is no class)
+    ([0, 1, np.nan, 1], r"labels in \[0, 1\], but row 2 holds NaN, a missing label: drop or fill it first\.$"),
 ])
 @pytest.mark.parametrize("call", ["objective", "eval_metric"])
 def test_labels_out_of_range_are_named(labels, expected, call):
@@ -2088,7 +2089,7 @@ def test_emitted_eval_metric_reads_what_the_booster_passes(booster):
     ([1, 2, 3, 3], r"but row 2 holds 3: .*1 to 3.*subtract 1"),
     ([0, 1, 1.5, 2], r"but row 2 holds 1\.5"),
     ([0, -1, 1, 2], r"but row 1 holds -1"),
-    ([0, 1, np.nan, 2], r"but row 2 holds nan"),
+    ([0, 1, np.nan, 2], r"but row 2 holds NaN, a missing label: drop or fill it first\.$"),
 ])
 def test_multiclass_labels_out_of_range_are_named(labels, expected):
     """A multi-class objective's bad label was refused with "Expected class indices 0, 1, ..., 2 as labels."

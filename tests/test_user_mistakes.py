@@ -1217,3 +1217,26 @@ def test_a_tensor_numpy_cannot_take_is_pointed_to_the_torch_loss(tensor):
                                            r".*; for torch tensors use the torch loss \(to_torch\(\)\), which runs "
                                            r"with autograd, or pass tensor\.detach\(\)\.cpu\(\)\.float\(\)\.numpy\(\)"):
         F1.loss_and_grad(tensor, np.array([0, 1, 1, 0]))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("labels, hint", [
+    ([0, 1, np.nan, 2], r"it holds NaN at index 2, a missing label: drop or fill it first\."),
+    ([0, 1, 1.5, 2], r"it holds 1\.5 at index 2, which is no class\."),
+    ([0, np.inf, 1, 2], r"it holds inf at index 1, which is no class\."),
+    ([0, 1, 1, 2], r"the values are whole, pass target\.(astype\(int\)|long\(\))\."),
+])
+def test_float_class_indices_are_told_what_is_wrong_with_them(backend, labels, hint):
+    """Class indices as floats were told "pass target.astype(int) where the values are whole" whatever they held:
+    a NaN (a missing label) or infinity would then turn into a huge negative index. Now what is there, and
+    where."""
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    z, y = np.zeros((4, 3)), np.array(labels, dtype=float)
+    with pytest.raises(MetriccError, match=f"integer class indices.*but got .*float(32|64).*: {hint}$"):
+        if backend == "numpy":
+            metric.loss_and_grad(z, y)
+        elif backend == "torch":
+            metric.to_torch()(torch.tensor(z), torch.tensor(y))
+        else:
+            pytest.importorskip("jax")
+            metric.to_jax()(z, y)
