@@ -230,7 +230,8 @@ def target_range_message(low, high, multilabel=False):
     range, and the usual ways out (labels -1/+1 or 1/2; class indices; an ignore label)."""
     low, high = float(low), float(high)
     if low != low or high != high:  # NaN (its ends: it is somewhere)
-        return f"Expected {'multi-label ' if multilabel else ''}`target` values in [0, 1], but it holds NaN, {MISSING_LABEL}."
+        kind = "multi-label " if multilabel else ""
+        return f"Expected {kind}`target` values in [0, 1], but it holds NaN, {MISSING_LABEL}."
     message = (f"Expected {'multi-label ' if multilabel else ''}`target` values in [0, 1], but they range from "
                f"{low:g} to {high:g}")
     hints = []

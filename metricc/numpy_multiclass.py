@@ -136,7 +136,8 @@ class MultiSoftConfusionLoss:
                 raise self.error(message)
             return target, w
         if target.shape != (n,) or target.dtype.kind not in "iu":
-            hint = (float_index_hint(target, "target.astype(int)") if target.shape == (n,) and target.dtype.kind == "f" else
+            floats = target.shape == (n,) and target.dtype.kind == "f"
+            hint = (float_index_hint(target, "target.astype(int)") if floats else
                     class_names_hint(target, self.task) or target_hint(self.task, n, self.num_classes, target.shape))
             raise self.error(f"Expected `target` to be integer class indices of shape ({n},) or class probabilities "
                              f"({n}, {self.num_classes}), but got {target.dtype} {target.shape}{hint}.")
