@@ -192,6 +192,13 @@ def _first_true(mask):
     return tuple(reversed(index)), flat, count, len(flat_mask)
 
 
+def nan_place(values):
+    """" at index i" for the first NaN of an array (NumPy's, torch's or JAX's; i a tuple for several dimensions),
+    "" where it has none or is 0-d: where a message's missing value is."""
+    found = _first_true(values != values)
+    return "" if found is None else _placed(found[0])
+
+
 def _placed(index):
     """ " at index i" (a tuple for several dimensions), or "" for a 0-d array's entry."""
     return f" at index {index[0] if len(index) == 1 else index}" if index else ""
@@ -225,13 +232,15 @@ def nonfinite_input_message(name="`input`", values=None, extremes=None, placed=T
 MISSING_LABEL = "a missing label: drop or fill it first"
 
 
-def target_range_message(low, high, multilabel=False):
+def target_range_message(low, high, multilabel=False, values=None):
     """The error for binary or multi-label targets outside [0, 1], given their least and largest values: the
-    range, and the usual ways out (labels -1/+1 or 1/2; class indices; an ignore label)."""
+    range, and the usual ways out (labels -1/+1 or 1/2; class indices; an ignore label). A NaN is a missing label,
+    placed where the targets themselves (`values`, as given) are at hand."""
     low, high = float(low), float(high)
     if low != low or high != high:  # NaN (its ends: it is somewhere)
         kind = "multi-label " if multilabel else ""
-        return f"Expected {kind}`target` values in [0, 1], but it holds NaN, {MISSING_LABEL}."
+        where = "" if values is None else nan_place(values)
+        return f"Expected {kind}`target` values in [0, 1], but it holds NaN{where}, {MISSING_LABEL}."
     message = (f"Expected {'multi-label ' if multilabel else ''}`target` values in [0, 1], but they range from "
                f"{low:g} to {high:g}")
     hints = []
@@ -251,9 +260,9 @@ def float_index_hint(values, convert):
     """What to append to the error for class indices given as floats (a NumPy, torch or JAX array whose values can
     be read): a NaN is a missing label, a fraction such as 1.5 is no class (where the first is), and whole ones
     convert (`convert`, such as "target.astype(int)")."""
-    found = _first_true(values != values)
-    if found is not None:
-        return f": it holds NaN{_placed(found[0])}, {MISSING_LABEL}"
+    where = nan_place(values)
+    if where:
+        return f": it holds NaN{where}, {MISSING_LABEL}"
     found = _first_true(~(abs(values) < float("inf")) | (values != values.round()))
     if found is not None:
         return f": it holds {float(values.reshape(-1)[found[1]]):g}{_placed(found[0])}, which is no class"

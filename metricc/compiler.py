@@ -23,7 +23,7 @@ from .backends import TRAINING_DEFAULTS, booster_defaults, training_defaults
 from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
-from .checks import caller_level, check_settings, class_index_message, describe, flag, integer
+from .checks import caller_level, check_settings, class_index_message, describe, flag, integer, nan_place
 from .checks import CLASS_NAMES_HINT, real_number, weight_range_message
 from .lrange import default_accuracy, validate_L
 from .printing import curvatures_source, scalars_source
@@ -554,8 +554,8 @@ def _zero_one(values: Any, name: str, swapped: tuple | None = None) -> np.ndarra
     bad = array[(array != 0) & (array != 1)]
     if bad.size:
         if np.isnan(bad).any():  # (pandas' missing values come as NaN)
-            raise MetriccError(f"Expected `{name}` to hold hard 0/1 labels, but it holds NaN, a missing value: drop or "
-                               f"fill the missing entries first.")
+            raise MetriccError(f"Expected `{name}` to hold hard 0/1 labels, but it holds NaN{nan_place(array)}, a "
+                               f"missing value: drop or fill the missing entries first.")
         hint = "; threshold probabilities first, e.g. p >= 0.5" if name == "predictions" else ""
         fractions = (np.isfinite(bad) & (bad != np.floor(bad))).any()
         if swapped is not None and fractions and np.isin(swapped[0], (0, 1)).all():
@@ -572,8 +572,8 @@ def _whole(array: np.ndarray, name: str) -> np.ndarray:
     """Floats that are all whole numbers (class indices stored as floats, as scikit-learn takes them) as int64;
     NaN refused as a missing value; anything else as it is."""
     if array.dtype.kind == "f" and np.isnan(array).any():  # (pandas' missing values come as NaN)
-        raise MetriccError(f"Expected `{name}` to hold class indices, but it holds NaN, a missing value: drop or fill "
-                           f"the missing entries first.")
+        raise MetriccError(f"Expected `{name}` to hold class indices, but it holds NaN{nan_place(array)}, a missing "
+                           f"value: drop or fill the missing entries first.")
     if array.dtype.kind == "f" and (np.abs(array) < 2.0**53).all() and (array == np.round(array)).all():
         return array.astype(np.int64)
     return array

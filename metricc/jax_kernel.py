@@ -336,7 +336,7 @@ class SoftConfusionLoss(_Pickled):
         `traced`); the light-weights warning reads those the kernel takes. `layout`: _check_input's."""
         self._check_input(x, traced, layout)
         if _fails((y >= 0) & (y <= 1), traced):
-            raise self.error(target_range_message(y.min(), y.max()))
+            raise self.error(target_range_message(y.min(), y.max(), values=y if layout is None else layout(y)))
         if _fails(jnp.isfinite(given) & (given >= 0), traced):
             raise self.error(weight_range_message(given.min(), given.max()))
         if _fails(jnp.any(given > 0), traced):
@@ -433,7 +433,11 @@ class MultiSoftConfusionLoss(_Pickled):
 
     def __call__(self, input, target, sample_weight=None):
         z, target = _numbers(input, "input", self.error), _numbers(target, "target", self.error, self.task)
-        dense = z.shape if z.ndim > 2 else None  # (an error places a value that is not finite in the input as given)
+        dense = z.shape if z.ndim > 2 else None
+
+        def layout(rows):  # the rows as the input was given, where an error places a value
+            return rows if dense is None else element_layout(jnp, rows, dense)
+
         if z.ndim > 2:  # per-element logits (N, C, d1, ..., dk): each element a row (element_rows)
             if sample_weight is not None:
                 sample_weight = _numbers(sample_weight, "sample_weight", self.error)
@@ -478,7 +482,7 @@ class MultiSoftConfusionLoss(_Pickled):
                 target, w = jnp.where(ignored, 0, target), jnp.where(ignored, 0, w[:, None])
             y = target.astype(z.dtype)
             if check and _fails((y >= 0) & (y <= 1), traced):
-                raise self.error(target_range_message(y.min(), y.max(), multilabel=True))
+                raise self.error(target_range_message(y.min(), y.max(), multilabel=True, values=layout(y)))
         else:
             if target.shape != (n,) or not jnp.issubdtype(target.dtype, jnp.integer):
                 hint = target_hint(self.task, n, self.num_classes, target.shape)
@@ -495,7 +499,7 @@ class MultiSoftConfusionLoss(_Pickled):
             y = jax.nn.one_hot(jnp.where(ignored, 0, target), self.num_classes, dtype=z.dtype)
             w = jnp.where(ignored, 0, w)
         if check:
-            self._check_input(z, traced, lambda v: v if dense is None else element_layout(jnp, v, dense))
+            self._check_input(z, traced, layout)
             if _fails(jnp.isfinite(given) & (given >= 0), traced):
                 raise self.error(weight_range_message(given.min(), given.max()))
             if sample_weight is not None and _fails(jnp.any(given > 0), traced):

@@ -108,10 +108,11 @@ class MultiSoftConfusionLoss:
         with numpy.errstate(over="ignore"):
             return soft_predictions(numpy, z, self.task, self.L, self.threshold)
 
-    def labels(self, target, n, sample_weight=None):
+    def labels(self, target, n, sample_weight=None, dense=None):
         """One-hot (multiclass; class probabilities as given) or multi-hot (multilabel) labels (n, C), float64, and
         the row weights (ignored rows 0), or for multi-label targets with an ignore label, element weights (n, C)
-        (ignored elements 0, label 0)."""
+        (ignored elements 0, label 0). `dense`: the per-element input's shape (_rows), where an error places a
+        missing label."""
         w = self._weights(sample_weight, n)
         target = self._array(target, "target")
         if self.task == "multilabel":
@@ -124,7 +125,8 @@ class MultiSoftConfusionLoss:
                 ignored = ignored_elements(target, self.ignore_index)
                 target = numpy.where(ignored, 0, target)
             if not ((target >= 0) & (target <= 1)).all():
-                raise self.error(target_range_message(target.min(), target.max(), multilabel=True))
+                given = target if dense is None else element_layout(numpy, target, dense)
+                raise self.error(target_range_message(target.min(), target.max(), multilabel=True, values=given))
             return target.astype(numpy.float64), w if ignored is None else w[:, None] * ~ignored
         if target.shape == (n, self.num_classes) and target.dtype.kind == "f":  # class probabilities
             if self.ignore_index is not None:
@@ -163,7 +165,7 @@ class MultiSoftConfusionLoss:
         if self.check_dtype is not None and z.dtype not in self._checked_dtypes:
             self._checked_dtypes.add(z.dtype)
             self.check_dtype(self._dtype(z))
-        y, w = self.labels(target, len(z), sample_weight)
+        y, w = self.labels(target, len(z), sample_weight, dense)
         return z.astype(numpy.float64), y, w
 
     def _hint_probabilities(self, z):

@@ -862,9 +862,9 @@ class InputChecks:
     once; on an accelerator they are copied to host memory without waiting and raise at the next call (or at
     check_pending()), the loss of a failing batch being NaN meanwhile. Inside a user's torch.compile'd step the
     check is a graph break and runs the same way. A subclass gives `_verify(values, numel, weighted, dtype,
-    input=None)` (raise for bad values; `dtype`: the input's; `input` itself where the check runs at once, so that
-    an error can say where a bad value is) and `_failing(summary, weighted)` (the same test as a tensor,
-    on the device)."""
+    batch=None)` (raise for bad values; `dtype`: the input's; `batch`, the input and target tensors as given, where
+    the check runs at once, so that an error can say where a bad value is) and `_failing(summary, weighted)` (the
+    same test as a tensor, on the device)."""
 
     def _init_checks(self):
         self._pending = collections.deque()  # deferred checks, oldest first
@@ -908,14 +908,14 @@ class InputChecks:
             self._checked_dtypes.add(dtype)
             self.check_dtype(dtype)
 
-    def _check_values(self, loss, summary, numel, weighted, dtype=None, input=None):
+    def _check_values(self, loss, summary, numel, weighted, dtype=None, batch=None):
         """`loss`, after raising for bad input values where reading them back costs nothing; on an accelerator
-        the check is deferred and a failing batch's loss is NaN. `dtype`: the input's; `input`: the input itself
-        (for the message, where the check runs at once). A program that
+        the check is deferred and a failing batch's loss is NaN. `dtype`: the input's; `batch`: the input and target
+        themselves (for the message, where the check runs at once). A program that
         torch.export makes, which cannot read values back, makes a failing batch's loss NaN."""
         if is_exporting():
             return self._poisoned(loss, summary, weighted)
-        return self._check_values_eagerly(loss, summary, numel, weighted, dtype, input)
+        return self._check_values_eagerly(loss, summary, numel, weighted, dtype, batch)
 
     def _poisoned(self, loss, summary, weighted):
         """`loss`, NaN where the inputs fail the checks or it is not finite."""
@@ -923,12 +923,12 @@ class InputChecks:
         return torch.where(bad, torch.full_like(loss, math.nan), loss)
 
     @_graph_break(CHECKS_LEAVE_THE_GRAPH)  # in a user's compiled step the checks run as in eager mode
-    def _check_values_eagerly(self, loss, summary, numel, weighted, dtype, input=None):
+    def _check_values_eagerly(self, loss, summary, numel, weighted, dtype, batch=None):
         if dtype is not None:
             self._check_dtype_once(dtype)
         values = torch.cat([summary, loss.detach().reshape(-1).to(summary.dtype)])
         if reads_back_now(values.device):
-            self._verify(read_back(values, self.error), numel, weighted, dtype, input)
+            self._verify(read_back(values, self.error), numel, weighted, dtype, batch)
             return loss
         if len(self._pending) >= MAX_PENDING_CHECKS:
             self._check_pending(wait=True)
@@ -1120,7 +1120,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         group = (self.process_group or "default") if self.sync else None
         training, running = self._running_for_this_step(input.device)
         verify = (None if not check or is_compiling() else lambda values, counts: self._verify(
-            with_given_weights(values, given), input.numel(), weight is not None, input.dtype, input, counts))
+            with_given_weights(values, given), input.numel(), weight is not None, input.dtype, (input, target), counts))
         folded = bool(self.bce_weight) and folds_blend(input.numel(), self.fused, self.from_logits, group)
         spec = Spec(self.scalars, self.host_scalars, self.current_L(), self.threshold, self.from_logits, self.eps,
                     self.fused, check, group, running, self.momentum, verify, self.bce_weight if folded else 0.0,
@@ -1131,7 +1131,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         loss, summary = loss if isinstance(loss, tuple) else (loss, None)
         if check and summary is not None and summary.numel():  # not checked inside the forward pass
             loss = self._check_values(loss, with_given_weights(summary, given), input.numel(), weight is not None,
-                                      input.dtype, input)
+                                      input.dtype, (input, target))
         self._count_step(training)
         if self.bce_weight and not folded:
             bce = self._bce(input, target, sample_weight)
@@ -1196,17 +1196,16 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     def _failing(self, summary, weighted):
         return _fails_checks(summary[:6 if weighted else 4], self.from_logits)
 
-    def _verify(self, values, numel, weighted, dtype=None, input=None, counts=None):
+    def _verify(self, values, numel, weighted, dtype=None, batch=None, counts=None):
         """Raise for bad input values, from the input summary and the loss, read back in one transfer (and from
-        `input`, where given, the place of a value that is not finite; a loss that is not finite is told the
-        `counts` where given: on the host, where the forward pass has them). Under
-        sync=True every process raises when any process's inputs fail (so that none is left waiting in the
-        next all-reduce); an empty share or all-zero weights on one process are fine if the global batch has
-        weight."""
+        `batch`, the input and target where given, the place of a value that is not finite; a loss that is not
+        finite is told the `counts` where given: on the host, where the forward pass has them). Under sync=True
+        every process raises when any process's inputs fail (so that none is left waiting in the next all-reduce);
+        an empty share or all-zero weights on one process are fine if the global batch has weight."""
         size = 6 if weighted else 4
         *synced_values, total, largest_count, loss = values[size:]  # the counts' sum: the total weight
         fields = summary_fields(values[:size])
-        self._verify_local(*fields, numel, input)
+        self._verify_local(*fields, numel, batch)
         w_max = fields[-1]
         if synced_values:
             if synced_values[0] > 0:
@@ -1225,15 +1224,15 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if message:
             warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
 
-    def _verify_local(self, x_min, x_max, y_min, y_max, w_min, w_max, numel, input=None):
+    def _verify_local(self, x_min, x_max, y_min, y_max, w_min, w_max, numel, batch=None):
+        input, target = (None, None) if batch is None else (t.detach() for t in batch)
         if not (math.isfinite(x_min) and math.isfinite(x_max)):
-            raise self.error(nonfinite_input_message(values=None if input is None else input.detach(),
-                                                     extremes=(x_min, x_max)))
+            raise self.error(nonfinite_input_message(values=input, extremes=(x_min, x_max)))
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
         if self.from_logits and self._hint.observe(x_min, x_max, numel):
             warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level(__file__))
         if not (y_min >= 0 and y_max <= 1):
-            raise self.error(target_range_message(y_min, y_max))
+            raise self.error(target_range_message(y_min, y_max, values=target))
         if not (w_min >= 0 and math.isfinite(w_max)):
             raise self.error(weight_range_message(w_min, w_max))

@@ -334,7 +334,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                              "fails when differentiated)")
         self._refuse_differentiated(target, sample_weight)
         self._warn_unsynced()
-        given_input = input  # (an error places a value that is not finite by its index in the input as given)
+        given = (input, target)  # (an error places a value that is not finite by its index in the tensors as given)
         if isinstance(input, torch.Tensor) and input.dim() > 2 and isinstance(target, torch.Tensor):
             input, target, sample_weight = self._rows(input, target, sample_weight)
         if self.check_inputs:
@@ -383,7 +383,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if (self.check_inputs and running is not None and group is None and self._reads_back_now(input.device)
                 and not is_compiling()):  # the CPU, eager: raise before the state moves
             fields = self._fields(read_back(summary, self.error), weighted, False)[0][:9]
-            self._verify_inputs(*fields, input=given_input)
+            self._verify_inputs(*fields, batch=given)
             valid = True
         elif self.check_inputs and (running is not None or group is not None):
             valid = ~self._failing(summary, weighted)
@@ -396,7 +396,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if self.check_inputs:  # the metric's loss, then the blended one: _verify tells which is not finite
             summary = torch.cat([summary, failed.reshape(1)]) if self.sync else summary
             values = loss if blended is None else torch.cat([loss.reshape(-1), blended.reshape(-1)])
-            values = self._check_values(values, summary, input.numel(), weighted, input.dtype, given_input)
+            values = self._check_values(values, summary, input.numel(), weighted, input.dtype, given)
             loss = values if blended is None else values[loss.numel():].reshape(blended.shape)
         elif blended is not None:
             loss = blended
@@ -520,9 +520,9 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             bad = bad | ~(w_min >= 0) | ~torch.isfinite(w_max) | ~((w_max > 0) | self.sync) | ~(w_sum <= MAX_COUNT)
         return bad | (failed > 0) if given else bad
 
-    def _verify(self, values, numel, weighted, dtype=None, input=None):
+    def _verify(self, values, numel, weighted, dtype=None, batch=None):
         (*inputs, total, failed), losses = self._fields(values, weighted)
-        self._verify_inputs(*inputs, total, input=input)
+        self._verify_inputs(*inputs, total, batch=batch)
         if self.task == "multilabel" and self._hint.observe(inputs[0], inputs[1], numel):
             warnings.warn(SIGMOID_HINT, self.warning, stacklevel=caller_level(__file__))
         if failed > 0:
@@ -538,7 +538,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
 
     def _verify_inputs(self, x_min, x_max, y_min, y_max, probabilities, row_sum, w_min, w_max, w_sum=None,
-                       input=None):
+                       batch=None):
+        input, target = (None, None) if batch is None else (t.detach() for t in batch)
         if not (w_min >= 0 and math.isfinite(w_max)):
             raise self.error(weight_range_message(w_min, w_max))
         if not (w_max > 0 or self.sync):
@@ -547,8 +548,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if message:
             raise self.error(message)
         if not (math.isfinite(x_min) and math.isfinite(x_max)):  # (`input`, where given, places the value)
-            raise self.error(nonfinite_input_message(values=None if input is None else input.detach(),
-                                                     extremes=(x_min, x_max)))
+            raise self.error(nonfinite_input_message(values=input, extremes=(x_min, x_max)))
         if probabilities:
             message = probability_rows_message(y_min, y_max, row_sum)
             if message:
@@ -557,4 +557,4 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             if not (0 <= y_min and y_max < self.num_classes):
                 raise self.error(class_index_message(y_min, y_max, self.num_classes))
         elif not (y_min >= 0 and y_max <= 1):
-            raise self.error(target_range_message(y_min, y_max, multilabel=True))
+            raise self.error(target_range_message(y_min, y_max, multilabel=True, values=target))

@@ -31,8 +31,8 @@ F1 = compile_metric("f1")
     (np.array(["1", "0"]), np.array([1, 0]), "`predictions` to hold numbers, but got dtype <U1: class names\\? "
                                              "pass labels 0/1"),
     (torch.ones(3, requires_grad=True), np.ones(3), "requires grad"),
-    (np.array([1.0, 0.0, np.nan]), np.array([1, 0, 0]), r"holds NaN, a missing value: drop or fill the missing"),
-    (np.array([1, 0, 1]), np.array([0.5, np.nan, 1.0]), r"`target` to hold hard 0/1 labels, but it holds NaN, a mis"),
+    (np.array([1.0, 0.0, np.nan]), np.array([1, 0, 0]), r"holds NaN at index 2, a missing value: drop or fill the"),
+    (np.array([1, 0, 1]), np.array([0.5, np.nan, 1.0]), r"`target` to hold hard 0/1 labels, but it holds NaN at inde"),
 ])
 def test_binary_score_refuses_what_is_not_0_or_1(predictions, target, message):
     with pytest.raises(MetriccError, match=message):
@@ -123,7 +123,7 @@ def test_multiclass_score_takes_whole_floats_as_class_indices():
         assert metric.score(p, t) == pytest.approx(expected, abs=1e-12)
     with pytest.raises(MetriccError, match="integer class indices"):
         metric.score(predictions + 0.5, target)
-    with pytest.raises(MetriccError, match="`target` to hold class indices, but it holds NaN, a missing value"):
+    with pytest.raises(MetriccError, match="`target` to hold class indices, but it holds NaN at index 2, a missing"):
         metric.score(predictions, np.where(target == 2, np.nan, target))
 
 
@@ -615,7 +615,8 @@ def _refuses_with(hint, backend, metric, z, y):
     ([1, 2, 2, 1], "but they range from 1 to 2: labels 1/2? pass target - 1; class indices? compile with "
                    "task='multiclass', num_classes=...; "),
     ([0, 1, 1.5, 1], "but they range from 0 to 1.5."),
-    ([0, 1, np.nan, 1], "`target` values in [0, 1], but it holds NaN, a missing label: drop or fill it first."),
+    ([0, 1, np.nan, 1], "`target` values in [0, 1], but it holds NaN at index 2, a missing label: drop or fill it "
+                        "first."),
 ])
 def test_target_outside_0_1_says_what_it_got_and_what_to_do(backend, task, target, hint):
     """A binary or multi-label target outside [0, 1] is told its range and the usual ways out: an ignore label
@@ -629,6 +630,7 @@ def test_target_outside_0_1_says_what_it_got_and_what_to_do(backend, task, targe
         hint = (hint.replace("`target`", "multi-label `target`")
                 .replace("class indices? compile with task='multiclass', num_classes=...; ", "to leave elements"))
         hint = ": " + hint[2:] if hint.startswith("; ") else hint  # (no class-index hint before it)
+        hint = hint.replace("at index 2", "at index (2, 0)")
     _refuses_with(hint, backend, metric, z, y)
 
 
@@ -1240,3 +1242,27 @@ def test_float_class_indices_are_told_what_is_wrong_with_them(backend, labels, h
         else:
             pytest.importorskip("jax")
             metric.to_jax()(z, y)
+
+
+@pytest.mark.parametrize("call", ["numpy", "torch", "jax", "score"])
+def test_a_missing_label_is_placed_in_the_target_as_given(call):
+    """A NaN target (a missing label, as pandas gives it) was named without where: in a batch of thousands, which
+    sample. Now its index in the target as given (flattened binary batches and per-pixel rows mapped back)."""
+    binary_y = _with_nonfinite((2, 3), [((1, 0), np.nan)])
+    labels = compile_metric("f1", task="multilabel", num_classes=3)
+    pixel_y = _with_nonfinite((2, 3, 2, 2), [((1, 2, 0, 1), np.nan)])
+    cases = [(F1, np.zeros((2, 3)), binary_y, r"\(1, 0\)"),
+             (labels, np.zeros((2, 3, 2, 2)), pixel_y, r"\(1, 2, 0, 1\)")]
+    for metric, x, y, index in cases[:1] if call == "score" else cases:
+        match = (f"but it holds NaN at index {index}, a missing (label: drop or fill it first|value: drop or fill the "
+                 f"missing entries first)\\.$")
+        with pytest.raises(MetriccError, match=match):
+            if call == "numpy":
+                metric.loss_and_grad(x, y)
+            elif call == "torch":
+                metric.to_torch()(torch.tensor(x), torch.tensor(y))
+            elif call == "jax":
+                pytest.importorskip("jax")
+                metric.to_jax()(x, y)
+            else:
+                metric.score(np.zeros((2, 3)), y)
