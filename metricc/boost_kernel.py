@@ -1334,7 +1334,7 @@ class BoostObjective:
                     self._finite_margins(z.sum(), z)
             largest = None if w is None else float(w.max())
             if w is not None and not (w.min() >= 0 and largest < numpy.inf):  # NaN fails both
-                raise self.error(weight_range_message(w.min(), largest, "sample weights"))
+                raise self.error(weight_range_message(w.min(), largest, "sample weights", w[:, 0]))
             if w is not None and not largest > 0:
                 raise self.error("Expected sample weights with a positive entry, but all are zero.")
             if w is not None and largest > MAX_WEIGHT:  # squared in the Hessian: larger ones overflow

@@ -327,17 +327,18 @@ def weight_shape_message(expected_shape, sample_weight):
     return f"Expected `sample_weight` to be a tensor of shape {tuple(expected_shape)}, but got {got}."
 
 
-def weight_range_message(low, high, name="`sample_weight`"):
+def weight_range_message(low, high, name="`sample_weight`", values=None):
     """The error for sample weights that are not all finite and non-negative, from their smallest and largest
-    entries `low` and `high` (NaN where one is NaN, as NumPy's and torch's extremes give it): the value at fault."""
+    entries `low` and `high` (NaN where one is NaN, as NumPy's and torch's extremes give it): the value at fault,
+    placed where the weights themselves (`values`, as given) are at hand."""
     low, high = float(low), float(high)
     if low != low or high != high:
-        found = "nan"
-    elif low < 0:
-        found = f"{low:g} (the smallest entry)"
-    else:
-        found = f"{high:g}"
-    return f"Expected {name} to be finite and non-negative, but got {found}."
+        return f"Expected {name} to be finite and non-negative, but got nan{'' if values is None else nan_place(values)}."
+    value = low if low < 0 else high
+    found = None if values is None else _first_true(values == value)
+    where = "" if found is None else _placed(found[0])
+    smallest = f" (the smallest entry{where})" if low < 0 else where
+    return f"Expected {name} to be finite and non-negative, but got {value:g}{smallest}."
 
 
 def shape_message(input_shape, target_shape):

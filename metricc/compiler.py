@@ -621,7 +621,7 @@ def _weights(sample_weight: Any, shape: tuple) -> np.ndarray:
     if weight.shape != shape:
         raise MetriccError(f"Expected `sample_weight` of shape {shape}, but got {weight.shape}.")
     if not (np.isfinite(weight).all() and (weight >= 0).all()):
-        raise MetriccError(weight_range_message(weight.min(), weight.max()))
+        raise MetriccError(weight_range_message(weight.min(), weight.max(), values=weight))
     if weight.size and not weight.max() > 0:
         raise MetriccError("Expected `sample_weight` to have a positive entry, but all are zero.")
     return _weight_total(weight)

@@ -338,7 +338,8 @@ class SoftConfusionLoss(_Pickled):
         if _fails((y >= 0) & (y <= 1), traced):
             raise self.error(target_range_message(y.min(), y.max(), values=y if layout is None else layout(y)))
         if _fails(jnp.isfinite(given) & (given >= 0), traced):
-            raise self.error(weight_range_message(given.min(), given.max()))
+            raise self.error(weight_range_message(given.min(), given.max(),
+                                                  values=given if layout is None else layout(given)))
         if _fails(jnp.any(given > 0), traced):
             raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
         total = w.sum()
@@ -501,7 +502,8 @@ class MultiSoftConfusionLoss(_Pickled):
         if check:
             self._check_input(z, traced, layout)
             if _fails(jnp.isfinite(given) & (given >= 0), traced):
-                raise self.error(weight_range_message(given.min(), given.max()))
+                rows = given if dense is None else given.reshape(dense[0], *dense[2:])
+                raise self.error(weight_range_message(given.min(), given.max(), values=rows))
             if sample_weight is not None and _fails(jnp.any(given > 0), traced):
                 raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
             total = w.sum()

@@ -229,7 +229,7 @@ class SoftConfusionLoss:
             raise self.error(target_range_message(y.min(), y.max(), values=y.reshape(shape)))
         if w is not None:
             if not (_finite(w) and w.min() >= 0):
-                raise self.error(weight_range_message(w.min(), w.max()))
+                raise self.error(weight_range_message(w.min(), w.max(), values=w.reshape(shape)))
             if not w.max() > 0:
                 raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
 

@@ -113,7 +113,7 @@ class MultiSoftConfusionLoss:
         the row weights (ignored rows 0), or for multi-label targets with an ignore label, element weights (n, C)
         (ignored elements 0, label 0). `dense`: the per-element input's shape (_rows), where an error places a
         missing label."""
-        w = self._weights(sample_weight, n)
+        w = self._weights(sample_weight, n, dense)
         target = self._array(target, "target")
         if self.task == "multilabel":
             if target.shape != (n, self.num_classes) or target.dtype.kind not in "biuf":
@@ -185,7 +185,8 @@ class MultiSoftConfusionLoss:
         """float32 for float32 input, else float64 (the gradient's dtype)."""
         return numpy.float32 if numpy.asarray(input).dtype == numpy.float32 else numpy.float64
 
-    def _weights(self, sample_weight, n):
+    def _weights(self, sample_weight, n, dense=None):
+        """Row weights (n,), float64, checked; `dense`: the per-element input's shape, where an error places one."""
         if sample_weight is None:
             return numpy.ones(n)
         w = self._array(sample_weight, "sample_weight")
@@ -195,7 +196,8 @@ class MultiSoftConfusionLoss:
             raise self.error(f"Expected `sample_weight` of shape ({n},), but got {w.dtype} {w.shape}.")
         w = w.astype(numpy.float64)
         if not (numpy.isfinite(w).all() and (w >= 0).all()):
-            raise self.error(weight_range_message(w.min(), w.max()))
+            given = w if dense is None else w.reshape(dense[0], *dense[2:])
+            raise self.error(weight_range_message(w.min(), w.max(), values=given))
         if not w.max() > 0:
             raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
         return w

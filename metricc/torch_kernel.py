@@ -862,7 +862,7 @@ class InputChecks:
     once; on an accelerator they are copied to host memory without waiting and raise at the next call (or at
     check_pending()), the loss of a failing batch being NaN meanwhile. Inside a user's torch.compile'd step the
     check is a graph break and runs the same way. A subclass gives `_verify(values, numel, weighted, dtype,
-    batch=None)` (raise for bad values; `dtype`: the input's; `batch`, the input and target tensors as given, where
+    batch=None)` (raise for bad values; `dtype`: the input's; `batch`, the input, target and weights as given, where
     the check runs at once, so that an error can say where a bad value is) and `_failing(summary, weighted)` (the
     same test as a tensor, on the device)."""
 
@@ -910,8 +910,8 @@ class InputChecks:
 
     def _check_values(self, loss, summary, numel, weighted, dtype=None, batch=None):
         """`loss`, after raising for bad input values where reading them back costs nothing; on an accelerator
-        the check is deferred and a failing batch's loss is NaN. `dtype`: the input's; `batch`: the input and target
-        themselves (for the message, where the check runs at once). A program that
+        the check is deferred and a failing batch's loss is NaN. `dtype`: the input's; `batch`: the input, target and
+        weights themselves (for the message, where the check runs at once). A program that
         torch.export makes, which cannot read values back, makes a failing batch's loss NaN."""
         if is_exporting():
             return self._poisoned(loss, summary, weighted)
@@ -1108,6 +1108,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             if self._pending:
                 self._check_pending(wait=self._synced())  # processes must agree on when to raise
         self._check_dtype_once(input.dtype)
+        batch = (input, target, sample_weight)  # as given: an error places a bad value there
         given = None  # the weights' range as given (none: 1), which their checks read (as every backend's do)
         if self.ignore_index is not None:
             if self.check_inputs and sample_weight is None:
@@ -1120,7 +1121,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         group = (self.process_group or "default") if self.sync else None
         training, running = self._running_for_this_step(input.device)
         verify = (None if not check or is_compiling() else lambda values, counts: self._verify(
-            with_given_weights(values, given), input.numel(), weight is not None, input.dtype, (input, target), counts))
+            with_given_weights(values, given), input.numel(), weight is not None, input.dtype, batch, counts))
         folded = bool(self.bce_weight) and folds_blend(input.numel(), self.fused, self.from_logits, group)
         spec = Spec(self.scalars, self.host_scalars, self.current_L(), self.threshold, self.from_logits, self.eps,
                     self.fused, check, group, running, self.momentum, verify, self.bce_weight if folded else 0.0,
@@ -1131,7 +1132,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         loss, summary = loss if isinstance(loss, tuple) else (loss, None)
         if check and summary is not None and summary.numel():  # not checked inside the forward pass
             loss = self._check_values(loss, with_given_weights(summary, given), input.numel(), weight is not None,
-                                      input.dtype, (input, target))
+                                      input.dtype, batch)
         self._count_step(training)
         if self.bce_weight and not folded:
             bce = self._bce(input, target, sample_weight)
@@ -1198,7 +1199,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
 
     def _verify(self, values, numel, weighted, dtype=None, batch=None, counts=None):
         """Raise for bad input values, from the input summary and the loss, read back in one transfer (and from
-        `batch`, the input and target where given, the place of a value that is not finite; a loss that is not
+        `batch`, the input, target and weights where given, the place of a bad value; a loss that is not
         finite is told the `counts` where given: on the host, where the forward pass has them). Under sync=True
         every process raises when any process's inputs fail (so that none is left waiting in the next all-reduce);
         an empty share or all-zero weights on one process are fine if the global batch has weight."""
@@ -1225,7 +1226,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
 
     def _verify_local(self, x_min, x_max, y_min, y_max, w_min, w_max, numel, batch=None):
-        input, target = (None, None) if batch is None else (t.detach() for t in batch)
+        input, target, weight = (None,) * 3 if batch is None else (None if t is None else t.detach() for t in batch)
         if not (math.isfinite(x_min) and math.isfinite(x_max)):
             raise self.error(nonfinite_input_message(values=input, extremes=(x_min, x_max)))
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
@@ -1235,4 +1236,4 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if not (y_min >= 0 and y_max <= 1):
             raise self.error(target_range_message(y_min, y_max, values=target))
         if not (w_min >= 0 and math.isfinite(w_max)):
-            raise self.error(weight_range_message(w_min, w_max))
+            raise self.error(weight_range_message(w_min, w_max, values=weight))

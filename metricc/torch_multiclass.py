@@ -334,7 +334,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                              "fails when differentiated)")
         self._refuse_differentiated(target, sample_weight)
         self._warn_unsynced()
-        given = (input, target)  # (an error places a value that is not finite by its index in the tensors as given)
+        given = (input, target, sample_weight)  # (an error places a bad value by its index in the tensors as given)
         if isinstance(input, torch.Tensor) and input.dim() > 2 and isinstance(target, torch.Tensor):
             input, target, sample_weight = self._rows(input, target, sample_weight)
         if self.check_inputs:
@@ -539,9 +539,9 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
 
     def _verify_inputs(self, x_min, x_max, y_min, y_max, probabilities, row_sum, w_min, w_max, w_sum=None,
                        batch=None):
-        input, target = (None, None) if batch is None else (t.detach() for t in batch)
+        input, target, weight = (None,) * 3 if batch is None else (None if t is None else t.detach() for t in batch)
         if not (w_min >= 0 and math.isfinite(w_max)):
-            raise self.error(weight_range_message(w_min, w_max))
+            raise self.error(weight_range_message(w_min, w_max, values=weight))
         if not (w_max > 0 or self.sync):
             raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
         message = None if w_sum is None else heavy_weights(w_sum, self.name)  # (each class's counts add up to it)

@@ -519,12 +519,13 @@ def _weight_checks():
 WEIGHT_CHECKS = _weight_checks()
 
 
-@pytest.mark.parametrize("bad, shown", [(np.nan, "nan"), (-2.5, r"-2\.5 \(the smallest entry\)"), (np.inf, "inf")])
+@pytest.mark.parametrize("bad, shown", [(np.nan, "nan at index 5"), (-2.5, r"-2\.5 \(the smallest entry at index 5\)"),
+                                        (np.inf, "inf at index 5")])
 @pytest.mark.parametrize("call", WEIGHT_CHECKS)
 def test_bad_sample_weights_are_named_in_the_error(call, bad, shown):
     """A NaN, negative or infinite weight among 64 was refused as "Expected `sample_weight` to be finite and
     non-negative." (boosters: "finite, non-negative sample weights with a positive entry") without the value that
-    broke the rule; the error now names it (the smallest entry for a negative one)."""
+    broke the rule; the error now names it (the smallest entry for a negative one), and where it is."""
     w = np.full(64, 3.0)  # not 1: a loss that divides the weights by the largest must not show the quotient
     w[5] = bad
     with pytest.raises(ValueError, match=rf"Expected (`sample_weight`|sample weights) to be finite and "
@@ -1266,3 +1267,43 @@ def test_a_missing_label_is_placed_in_the_target_as_given(call):
                 metric.to_jax()(x, y)
             else:
                 metric.score(np.zeros((2, 3)), y)
+
+
+@pytest.mark.parametrize("call", ["numpy", "torch", "jax", "score", "xgboost"])
+@pytest.mark.parametrize("bad, words", [(np.nan, r"nan at index \(1, 2\)"),
+                                        (-2.5, r"-2\.5 \(the smallest entry at index \(1, 2\)\)")])
+def test_a_bad_weight_is_placed_in_the_weights_as_given(call, bad, words):
+    """A NaN or negative sample weight was named without where (weights mapped from a table with a missing key
+    come as NaN)."""
+    x, y, w = np.zeros((2, 3)), np.ones((2, 3)), np.ones((2, 3))
+    w[1, 2], w[0, 1] = bad, (0.5 if bad != bad else -1.0)
+    name = "sample weights" if call == "xgboost" else "`sample_weight`"
+    if call == "xgboost":  # one row each: the index is the row's
+        x, y, w, words = x.reshape(-1), y.reshape(-1), w.reshape(-1), words.replace(r"\(1, 2\)", "5")
+    with pytest.raises(MetriccError, match=f"^Expected {name} to be finite and non-negative, but got {words}\\.$"):
+        if call == "numpy":
+            F1.loss_and_grad(x, y, w)
+        elif call == "torch":
+            F1.to_torch()(torch.tensor(x), torch.tensor(y), torch.tensor(w))
+        elif call == "jax":
+            pytest.importorskip("jax")
+            F1.to_jax()(x, y, w)
+        elif call == "score":
+            F1.score(x, y, w)
+        else:
+            F1.to_xgboost()(y, x, w)
+
+
+@pytest.mark.parametrize("call", ["numpy", "torch", "jax"])
+def test_a_bad_per_pixel_weight_is_placed_in_the_weights_as_given(call):
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    x, y, w = np.zeros((2, 3, 2, 2)), np.zeros((2, 2, 2), dtype=int), np.ones((2, 2, 2))
+    w[1, 0, 1] = np.nan
+    with pytest.raises(MetriccError, match=r"but got nan at index \(1, 0, 1\)\.$"):
+        if call == "numpy":
+            metric.loss_and_grad(x, y, w)
+        elif call == "torch":
+            metric.to_torch()(torch.tensor(x), torch.tensor(y), torch.tensor(w))
+        else:
+            pytest.importorskip("jax")
+            metric.to_jax()(x, y, w)
