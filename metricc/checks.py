@@ -333,7 +333,8 @@ def weight_range_message(low, high, name="`sample_weight`", values=None):
     placed where the weights themselves (`values`, as given) are at hand."""
     low, high = float(low), float(high)
     if low != low or high != high:
-        return f"Expected {name} to be finite and non-negative, but got nan{'' if values is None else nan_place(values)}."
+        where = "" if values is None else nan_place(values)
+        return f"Expected {name} to be finite and non-negative, but got nan{where}."
     value = low if low < 0 else high
     found = None if values is None else _first_true(values == value)
     where = "" if found is None else _placed(found[0])
