@@ -591,17 +591,20 @@ def test_a_formula_real_for_no_counts_is_refused_when_compiled(formula, column):
         compile_metric(formula)
 
 
+def _loss_of(backend, metric, *arrays):
+    """`metric`'s loss on the `backend` ("numpy", "torch", "jax") of NumPy arrays (input, target[, weights])."""
+    if backend == "numpy":
+        return metric.loss_and_grad(*arrays)
+    if backend == "torch":
+        return metric.to_torch()(*map(torch.tensor, arrays))
+    pytest.importorskip("jax")
+    return metric.to_jax()(*arrays)
+
+
 def _refuses_with(hint, backend, metric, z, y):
     """`metric`'s loss on the `backend` raises a MetriccError that holds `hint`."""
-    if backend == "numpy":
-        call = lambda: metric.loss_and_grad(z, y)  # noqa: E731
-    elif backend == "torch":
-        call = lambda: metric.to_torch()(torch.tensor(z), torch.tensor(y))  # noqa: E731
-    else:
-        jnp = pytest.importorskip("jax.numpy")
-        call = lambda: metric.to_jax()(jnp.asarray(z), jnp.asarray(y))  # noqa: E731
     with pytest.raises(MetriccError, match=re.escape(hint)):
-        call()
+        _loss_of(backend, metric, z, y)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
@@ -1147,15 +1150,7 @@ def test_a_nonfinite_input_is_named_and_placed(call, entries, words):
     else:
         subject = "`input`, but it holds"
     with pytest.raises(MetriccError, match=f"^Expected finite {subject} {words}"):
-        if call == "numpy":
-            F1.loss_and_grad(x, y)
-        elif call == "torch":
-            F1.to_torch()(torch.tensor(x), torch.tensor(y))
-        elif call == "jax":
-            pytest.importorskip("jax")
-            F1.to_jax()(x, y)
-        else:
-            F1.to_xgboost()(y.astype(float), x)
+        F1.to_xgboost()(y.astype(float), x) if call == "xgboost" else _loss_of(call, F1, x, y)
 
 
 @pytest.mark.parametrize("call", ["numpy", "torch", "jax"])
@@ -1163,13 +1158,7 @@ def test_a_nonfinite_multiclass_input_is_placed_by_row_and_class(call):
     metric = compile_metric("f1", task="multiclass", num_classes=3)
     x, y = _with_nonfinite((4, 3), [((1, 2), np.nan)]), np.array([0, 2, 1, 0])
     with pytest.raises(MetriccError, match=r"^Expected finite `input`, but it holds NaN at index \(1, 2\): missing"):
-        if call == "numpy":
-            metric.loss_and_grad(x, y)
-        elif call == "torch":
-            metric.to_torch()(torch.tensor(x), torch.tensor(y))
-        else:
-            pytest.importorskip("jax")
-            metric.to_jax()(x, y)
+        _loss_of(call, metric, x, y)
 
 
 @pytest.mark.parametrize("call", ["numpy", "torch", "jax", "jax.grad"])
@@ -1183,14 +1172,11 @@ def test_a_nonfinite_value_is_placed_in_the_input_as_given(call):
     for metric, x, y, index in ((F1, binary_x, binary_y, r"\(1, 2\)"), (pixels, pixel_x, pixel_y, r"\(1, 2, 0, 1\)"),
                                 (pixels, sequence_x, sequence_y, r"\(0, 1, 4\)")):
         with pytest.raises(MetriccError, match=f"^Expected finite `input`, but it holds (NaN|-?inf) at index {index}:"):
-            if call == "numpy":
-                metric.loss_and_grad(x, y)
-            elif call == "torch":
-                metric.to_torch()(torch.tensor(x), torch.tensor(y))
-            else:
+            if call == "jax.grad":
                 jax = pytest.importorskip("jax")
-                loss = metric.to_jax()
-                loss(x, y) if call == "jax" else jax.grad(loss)(x, y)
+                jax.grad(metric.to_jax())(x, y)
+            else:
+                _loss_of(call, metric, x, y)
 
 
 def test_first_nonfinite_reads_every_array_kind_and_shape():
@@ -1236,13 +1222,7 @@ def test_float_class_indices_are_told_what_is_wrong_with_them(backend, labels, h
     metric = compile_metric("f1", task="multiclass", num_classes=3)
     z, y = np.zeros((4, 3)), np.array(labels, dtype=float)
     with pytest.raises(MetriccError, match=f"integer class indices.*but got .*float(32|64).*: {hint}$"):
-        if backend == "numpy":
-            metric.loss_and_grad(z, y)
-        elif backend == "torch":
-            metric.to_torch()(torch.tensor(z), torch.tensor(y))
-        else:
-            pytest.importorskip("jax")
-            metric.to_jax()(z, y)
+        _loss_of(backend, metric, z, y)
 
 
 @pytest.mark.parametrize("call", ["numpy", "torch", "jax", "score"])
@@ -1258,15 +1238,7 @@ def test_a_missing_label_is_placed_in_the_target_as_given(call):
         match = (f"but it holds NaN at index {index}, a missing (label: drop or fill it first|value: drop or fill the "
                  f"missing entries first)\\.$")
         with pytest.raises(MetriccError, match=match):
-            if call == "numpy":
-                metric.loss_and_grad(x, y)
-            elif call == "torch":
-                metric.to_torch()(torch.tensor(x), torch.tensor(y))
-            elif call == "jax":
-                pytest.importorskip("jax")
-                metric.to_jax()(x, y)
-            else:
-                metric.score(np.zeros((2, 3)), y)
+            metric.score(np.zeros((2, 3)), y) if call == "score" else _loss_of(call, metric, x, y)
 
 
 @pytest.mark.parametrize("call", ["numpy", "torch", "jax", "score", "xgboost"])
@@ -1281,17 +1253,12 @@ def test_a_bad_weight_is_placed_in_the_weights_as_given(call, bad, words):
     if call == "xgboost":  # one row each: the index is the row's
         x, y, w, words = x.reshape(-1), y.reshape(-1), w.reshape(-1), words.replace(r"\(1, 2\)", "5")
     with pytest.raises(MetriccError, match=f"^Expected {name} to be finite and non-negative, but got {words}\\.$"):
-        if call == "numpy":
-            F1.loss_and_grad(x, y, w)
-        elif call == "torch":
-            F1.to_torch()(torch.tensor(x), torch.tensor(y), torch.tensor(w))
-        elif call == "jax":
-            pytest.importorskip("jax")
-            F1.to_jax()(x, y, w)
-        elif call == "score":
+        if call == "score":
             F1.score(x, y, w)
-        else:
+        elif call == "xgboost":
             F1.to_xgboost()(y, x, w)
+        else:
+            _loss_of(call, F1, x, y, w)
 
 
 @pytest.mark.parametrize("call", ["numpy", "torch", "jax"])
@@ -1300,10 +1267,4 @@ def test_a_bad_per_pixel_weight_is_placed_in_the_weights_as_given(call):
     x, y, w = np.zeros((2, 3, 2, 2)), np.zeros((2, 2, 2), dtype=int), np.ones((2, 2, 2))
     w[1, 0, 1] = np.nan
     with pytest.raises(MetriccError, match=r"but got nan at index \(1, 0, 1\)\.$"):
-        if call == "numpy":
-            metric.loss_and_grad(x, y, w)
-        elif call == "torch":
-            metric.to_torch()(torch.tensor(x), torch.tensor(y), torch.tensor(w))
-        else:
-            pytest.importorskip("jax")
-            metric.to_jax()(x, y, w)
+        _loss_of(call, metric, x, y, w)
