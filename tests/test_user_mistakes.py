@@ -527,7 +527,7 @@ def test_bad_sample_weights_are_named_in_the_error(call, bad, shown):
     non-negative." (boosters: "finite, non-negative sample weights with a positive entry") without the value that
     broke the rule; the error now names it (the smallest entry for a negative one), and where it is."""
     w = np.full(64, 3.0)  # not 1: a loss that divides the weights by the largest must not show the quotient
-    w[5] = bad
+    w[5], w[9] = bad, 0.0  # (a weight of 0 is fine: the one at fault is named, not the smallest)
     with pytest.raises(ValueError, match=rf"Expected (`sample_weight`|sample weights) to be finite and "
                                          rf"non-negative, but got {shown}\.$"):
         WEIGHT_CHECKS[call](w)
@@ -1196,6 +1196,9 @@ def test_first_nonfinite_reads_every_array_kind_and_shape():
         "Expected finite `input`, but it holds -inf (3 of its 12 entries are not finite): an overflow")
     assert nonfinite_input_message("margins", extremes=(np.nan, 1.0)).startswith("Expected finite margins, but they "
                                                                                  "hold NaN: missing values")
+    # from the extremes alone (torch's deferred check): the end that is not finite
+    for extremes, value in (((0.0, np.inf), "inf"), ((-np.inf, 0.0), "-inf"), ((-np.inf, np.inf), "-inf")):
+        assert nonfinite_input_message(extremes=extremes).startswith(f"Expected finite `input`, but it holds {value}: ")
 
 
 @pytest.mark.parametrize("tensor", [torch.zeros(4, requires_grad=True), torch.zeros(4, dtype=torch.bfloat16)])
