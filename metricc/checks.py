@@ -222,8 +222,11 @@ def nonfinite_input_message(name="`input`", values=None, extremes=None, placed=T
         value = low if low != low or low == -float("inf") else high
     else:  # (not expected: a caller looks only where its check failed)
         return f"Expected finite {name}, but {'they hold' if name == 'margins' else 'it holds'} NaN or infinity."
-    cause = ("missing values in the data, or a model that diverged?" if value != value else
-             "an overflow upstream, in a model that diverged?")
+    if name == "margins":  # (a booster takes missing features itself: its margins are NaN only where it diverged)
+        cause = "a booster that diverged, or starting margins (base_margin, init_score) that are not finite?"
+    else:
+        cause = ("missing values in the data, or a model that diverged?" if value != value else
+                 "an overflow upstream, in a model that diverged?")
     return (f"Expected finite {name}, but {'they hold' if name == 'margins' else 'it holds'} "
             f"{'NaN' if value != value else f'{value:g}'}{where}: {cause}")
 

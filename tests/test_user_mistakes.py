@@ -1147,6 +1147,7 @@ def test_a_nonfinite_input_is_named_and_placed(call, entries, words):
     x, y = _with_nonfinite(6, entries), np.array([0, 1, 1, 0, 1, 0])
     if call == "xgboost":
         subject = "margins, but they hold"
+        words = words.split(":")[0] + r": a booster that diverged, or starting margins \(base_margin, init_score\)"
     else:
         subject = "`input`, but it holds"
     with pytest.raises(MetriccError, match=f"^Expected finite {subject} {words}"):
@@ -1195,7 +1196,7 @@ def test_first_nonfinite_reads_every_array_kind_and_shape():
     assert nonfinite_input_message(values=x, placed=False).startswith(
         "Expected finite `input`, but it holds -inf (3 of its 12 entries are not finite): an overflow")
     assert nonfinite_input_message("margins", extremes=(np.nan, 1.0)).startswith("Expected finite margins, but they "
-                                                                                 "hold NaN: missing values")
+                                                                                 "hold NaN: a booster that diverged")
     # from the extremes alone (torch's deferred check): the end that is not finite
     for extremes, value in (((0.0, np.inf), "inf"), ((-np.inf, 0.0), "-inf"), ((-np.inf, np.inf), "-inf")):
         assert nonfinite_input_message(extremes=extremes).startswith(f"Expected finite `input`, but it holds {value}: ")
