@@ -353,8 +353,8 @@ class CompiledMetric:
             lowest = np.where(ignored, np.inf, scores).min(axis=0)  # (weight 0 in a tie: no cut-off of its own)
             scores = np.where(ignored, np.where(lowest < np.inf, lowest, 0.0), scores)
         if np.isnan(scores).any():
-            raise MetriccError("Expected `scores` without NaN: NaN is a missing value; drop or fill the missing "
-                               "entries first.")
+            raise MetriccError(f"Expected `scores` without NaN, but it holds NaN{nan_place(scores)}, a missing value: "
+                               f"drop or fill the missing entries first.")
         weight = _weights(sample_weight, target.shape if self.task == "binary" else target.shape[:1])
         if self.task == "multilabel":
             weight = np.broadcast_to(weight[:, None], target.shape)

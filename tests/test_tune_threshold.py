@@ -165,7 +165,7 @@ def test_multilabel_micro_tunes_the_pooled_value(weighted):
 
 @pytest.mark.parametrize("scores, target, message", [
     (np.array([0.1, np.nan]), np.array([0, 1]),
-     "without NaN: NaN is a missing value; drop or fill the missing entries first"),
+     "without NaN, but it holds NaN at index 1, a missing value: drop or fill the missing entries first"),
     (np.array([0.1, 0.2]), np.array([0, 2]), "hard 0/1 labels"),
     (np.array([0.1, 0.2]), np.array([0, 1, 1]), "same shape"),
     # predict_proba's two columns, and a DataFrame column (the message had said only "the same shape")
