@@ -338,6 +338,22 @@ ONE_BAD_CLASS = ("minimize: 1/(TP - FN)", np.array([[3.0, 0], [3.0, 0], [0, 0.0]
 ONE_BAD_CLASS_HINT = r"for class 1 at the counts TP, FP, FN, TN = 1, [0-9.e-]+, 1, 2:"  # (FP ~ 1e-14)
 
 
+def _loss_on(path, metric, z, y):
+    """`metric`'s loss of NumPy logits z and targets y by `path`: "numpy"; "torch", "torch-pure" or "torch-float32"
+    (float32 logits); "jax" or "jax-grad" (an eager jax.grad), on float32 logits."""
+    if path == "numpy":
+        return metric.loss_and_grad(z, y)
+    if path.startswith("torch"):
+        loss = metric.to_torch(pure=path == "torch-pure")
+        return loss(torch.tensor(z, dtype=torch.float32 if path == "torch-float32" else torch.float64),
+                    torch.tensor(y))
+    import jax
+    import jax.numpy as jnp
+
+    loss = metric.to_jax()
+    return (jax.grad(loss) if path == "jax-grad" else loss)(jnp.asarray(z, jnp.float32), jnp.asarray(y))
+
+
 @pytest.mark.parametrize("path", ["numpy", "jax", "jax-grad"])
 def test_the_error_names_the_class_that_is_not_finite_not_the_first(path):
     """The message named the first class wherever the average's loss was not finite: every class's entry of
@@ -346,17 +362,7 @@ def test_the_error_names_the_class_that_is_not_finite_not_the_first(path):
     formula, z, y = ONE_BAD_CLASS
     metric = compile_metric(formula, task="multiclass", num_classes=2)
     with pytest.raises(MetriccError, match=ONE_BAD_CLASS_HINT):
-        if path == "numpy":
-            metric.loss_and_grad(z, y)
-        elif path.startswith("torch"):
-            loss = metric.to_torch(pure=path == "torch-pure")
-            loss(torch.tensor(z, dtype=torch.float32 if path == "torch-float32" else torch.float64), torch.tensor(y))
-        else:
-            import jax
-            import jax.numpy as jnp
-
-            loss = metric.to_jax()
-            (jax.grad(loss) if path == "jax-grad" else loss)(jnp.asarray(z, jnp.float32), jnp.asarray(y))
+        _loss_on(path, metric, z, y)
 
 
 @pytest.mark.parametrize("path", ["numpy", "jax", "torch", "xgboost"])
@@ -388,14 +394,4 @@ def test_a_binary_error_gives_the_counts(path):
     metric = compile_metric(ONE_BAD_CLASS[0])
     z, y = np.zeros(4), np.ones(4)  # TP = FN = 2
     with pytest.raises(MetriccError, match=r"not finite( in float32)? at the counts TP, FP, FN, TN = 2, 0, 2, 0:"):
-        if path == "numpy":
-            metric.loss_and_grad(z, y)
-        elif path.startswith("torch"):
-            loss = metric.to_torch(pure=path == "torch-pure")
-            loss(torch.tensor(z, dtype=torch.float32 if path == "torch-float32" else torch.float64), torch.tensor(y))
-        else:
-            import jax
-            import jax.numpy as jnp
-
-            loss = metric.to_jax()
-            (jax.grad(loss) if path == "jax-grad" else loss)(jnp.asarray(z, jnp.float32), jnp.asarray(y, jnp.float32))
+        _loss_on(path, metric, z, y)
