@@ -26,7 +26,7 @@ import numpy
 
 from metricc.checks import caller_level, class_index_hint, class_names_hint  # emitted modules inline this import
 from metricc.checks import masked_message, nonfinite_message, weight_range_message  # emitted modules inline this import
-from metricc.checks import MISSING_LABEL, nonfinite_input_message  # emitted modules inline this import
+from metricc.checks import MISSING_LABEL, nonfinite_input_message, part_of  # emitted modules inline this import
 
 HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
 # the default Hessian form: the bound for sigmoid amplifiers; for the softmax one (task="multiclass", where no
@@ -653,9 +653,10 @@ class BoostObjective:
         if self.mean_hessian is None and not (numpy.isfinite(grad).all() and numpy.isfinite(hess).all()):
             pooled = self.task == "binary" or self.average == "micro"  # (rescaled outputs stay far inside)
             raise self.error(nonfinite_message(self.name, [float(numpy.sum(c)) for c in counts] if pooled else None,
-                                               per_class=not pooled and self._part, derivatives="gradient or Hessian",
-                                               dtype="float32", overflow="the boosters keep them in float32; "
-                                               "keep the rescaling (mean_hessian), or change the formula"))
+                                               per_class=not pooled and part_of(self.task),
+                                               derivatives="gradient or Hessian", dtype="float32",
+                                               overflow="the boosters keep them in float32; keep the rescaling "
+                                               "(mean_hessian), or change the formula"))
         shape = numpy.shape(margins)
         return grad.reshape(shape), hess.reshape(shape)
 
@@ -1540,11 +1541,6 @@ class BoostObjective:
         numpy.multiply(yh, not_yh, out=u)  # yh (1 - yh) / 4
         return slope_p, u
 
-    @property
-    def _part(self):
-        """What the task's per-class counts belong to, for messages: "class", or "label" for multi-label."""
-        return "label" if self.task == "multilabel" else "class"
-
     def _float32_numbers(self):
         """The float32 amplifier's numbers 1/2, 1, L / 4, -offset, L (1/2 - threshold), the slopes' floor
         (FLOAT32_SLOPE_FLOOR), 2 and -+FLOAT32_PROBABILITY_CLIP as 0-d float32 arrays: NumPy takes those as fast as
@@ -1595,7 +1591,8 @@ class BoostObjective:
             finite = all(numpy.isfinite(v).all() for v in values)
         if not finite:
             raise self.error(nonfinite_message(self.name, [float(numpy.sum(c)) for c in counts] if pooled else None,
-                                               per_class=not pooled and self._part, derivatives="gradient or Hessian"))
+                                               per_class=not pooled and part_of(self.task),
+                                               derivatives="gradient or Hessian"))
         if pooled:
             return values
         weights = self._label_weights(counts)

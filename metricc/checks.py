@@ -134,11 +134,16 @@ def nonfinite_message(name, counts=None, per_class=False, derivatives="gradient"
             f"formula{'' if dtype == 'float64' else ', or pass float64 input'})")
 
 
+def part_of(task):
+    """What a task's per-class counts belong to, in messages: "label" for multi-label, else "class"."""
+    return "label" if task == "multilabel" else "class"
+
+
 def class_nonfinite_message(name, task, counts, k, dtype="float64"):
     """nonfinite_message for a multi-class or multi-label loss: at the `counts` (TP, FP, FN, TN, each per class) of
     class (label) k, the first whose loss or gradient is not finite (first_nonfinite_class), or for some class
     where k is None."""
-    part = "label" if task == "multilabel" else "class"
+    part = part_of(task)
     if k is None:
         return nonfinite_message(name, per_class=part, dtype=dtype)
     return nonfinite_message(name, [c[k] for c in counts], part=f"{part} {k}", dtype=dtype)

@@ -23,7 +23,7 @@ from .backends import TRAINING_DEFAULTS, booster_defaults, training_defaults
 from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
-from .checks import caller_level, check_settings, class_index_message, describe, flag, integer, nan_place
+from .checks import caller_level, check_settings, class_index_message, describe, flag, integer, nan_place, part_of
 from .checks import CLASS_NAMES_HINT, real_number, weight_range_message
 from .lrange import default_accuracy, validate_L
 from .printing import curvatures_source, scalars_source
@@ -189,7 +189,7 @@ class CompiledMetric:
             predicted = numpy_multiclass.one_hot(indices, self.num_classes)
         return numpy_multiclass.score(self._scalars("numpy"), predicted, y, weight, self.average, self.class_weight,
                                       self.minimize, self.formula, MetriccWarning, zero_division, warn,
-                                      "label" if self.task == "multilabel" else "class")
+                                      part_of(self.task))
 
     def to_torch(self, *, pure: bool = False, **options: Any):
         """A `torch.nn.Module`: `loss(logits, target, sample_weight=None) -> 0-dim tensor`.

@@ -26,7 +26,7 @@ from metricc.checks import light_weights, nonfinite_message, target_hint  # emit
 from metricc.checks import per_element_message, target_range_message  # emitted modules inline this import
 from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
 from metricc.checks import blend_overflow_message, weight_shape_message  # emitted modules inline this import
-from metricc.checks import nonfinite_input_message, weight_range_message  # emitted modules inline this import
+from metricc.checks import nonfinite_input_message, part_of, weight_range_message  # emitted modules inline this import
 from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.checks import softmax_rows  # emitted modules inline this import
 from metricc.checks import class_index_message, float_index_hint  # emitted modules inline this import
@@ -529,7 +529,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error("the inputs of another process failed the input checks (its error says which)")
         metric_losses = losses[:len(losses) // 2] if self.bce_weight else losses  # (then the blended ones)
         if not all(map(math.isfinite, metric_losses)):
-            raise self.error(nonfinite_message(self.name, per_class="label" if self.task == "multilabel" else True,
+            raise self.error(nonfinite_message(self.name, per_class=part_of(self.task),
                                                dtype=computed_type(dtype)))
         if not all(map(math.isfinite, losses)):
             raise self.error(blend_overflow_message(self.bce_weight, computed_type(dtype)))
