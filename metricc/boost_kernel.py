@@ -26,7 +26,8 @@ import numpy
 
 from metricc.checks import caller_level, class_index_hint, class_names_hint  # emitted modules inline this import
 from metricc.checks import masked_message, nonfinite_message, weight_range_message  # emitted modules inline this import
-from metricc.checks import MISSING_LABEL, nonfinite_input_message, part_of  # emitted modules inline this import
+from metricc.checks import MISSING_LABEL, nonfinite_input_message  # emitted modules inline this import
+from metricc.checks import class_nonfinite_message  # emitted modules inline this import
 
 HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
 # the default Hessian form: the bound for sigmoid amplifiers; for the softmax one (task="multiclass", where no
@@ -651,12 +652,10 @@ class BoostObjective:
         with numpy.errstate(over="ignore", invalid="ignore"):  # outputs beyond float32 are refused below
             counts = self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian, collective)
         if self.mean_hessian is None and not (numpy.isfinite(grad).all() and numpy.isfinite(hess).all()):
-            pooled = self.task == "binary" or self.average == "micro"  # (rescaled outputs stay far inside)
-            raise self.error(nonfinite_message(self.name, [float(numpy.sum(c)) for c in counts] if pooled else None,
-                                               per_class=not pooled and part_of(self.task),
-                                               derivatives="gradient or Hessian", dtype="float32",
-                                               overflow="the boosters keep them in float32; keep the rescaling "
-                                               "(mean_hessian), or change the formula"))
+            bad = ~(numpy.isfinite(grad) & numpy.isfinite(hess))  # (rescaled outputs stay far inside)
+            raise self.error(self._nonfinite(counts, bad.reshape(len(bad), -1).any(axis=0), dtype="float32",
+                                             overflow="the boosters keep them in float32; keep the rescaling "
+                                             "(mean_hessian), or change the formula"))
         shape = numpy.shape(margins)
         return grad.reshape(shape), hess.reshape(shape)
 
@@ -1575,6 +1574,16 @@ class BoostObjective:
         (tp, fn), (fp, tn) = counts
         return [tp, fp, fn, tn]
 
+    def _nonfinite(self, counts, bad, **options):
+        """The error message (nonfinite_message's `options`) for a gradient or Hessian that is not finite: at the
+        pooled counts of a binary or micro-averaged objective, else at those of the first class (or label) whose
+        entry of `bad` (C,) is set."""
+        if self.task == "binary" or self.average == "micro":
+            return nonfinite_message(self.name, [float(numpy.sum(c)) for c in counts],
+                                     derivatives="gradient or Hessian", **options)
+        k = int(numpy.argmax(bad)) if numpy.any(bad) else None
+        return class_nonfinite_message(self.name, self.task, counts, k, derivatives="gradient or Hessian", **options)
+
     def _coefficients(self, counts):
         """The averaged loss and the gradient coefficients a, b and curvatures q_a, q_b at the counts (each an
         array of shape (C,), or one number for a binary or micro-averaged objective), weighted as the average
@@ -1590,9 +1599,8 @@ class BoostObjective:
             values = [numpy.asarray(v, dtype=numpy.float64) for v in values]
             finite = all(numpy.isfinite(v).all() for v in values)
         if not finite:
-            raise self.error(nonfinite_message(self.name, [float(numpy.sum(c)) for c in counts] if pooled else None,
-                                               per_class=not pooled and part_of(self.task),
-                                               derivatives="gradient or Hessian"))
+            raise self.error(self._nonfinite(counts, pooled or ~numpy.logical_and.reduce(
+                [numpy.isfinite(numpy.broadcast_to(v, counts[0].shape)) for v in values])))
         if pooled:
             return values
         weights = self._label_weights(counts)

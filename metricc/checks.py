@@ -139,14 +139,14 @@ def part_of(task):
     return "label" if task == "multilabel" else "class"
 
 
-def class_nonfinite_message(name, task, counts, k, dtype="float64"):
-    """nonfinite_message for a multi-class or multi-label loss: at the `counts` (TP, FP, FN, TN, each per class) of
-    class (label) k, the first whose loss or gradient is not finite (first_nonfinite_class), or for some class
-    where k is None."""
+def class_nonfinite_message(name, task, counts, k, dtype="float64", **options):
+    """nonfinite_message (with its `options`) for a multi-class or multi-label loss: at the `counts` (TP, FP, FN,
+    TN, each per class) of class (label) k, the first whose loss or gradient is not finite
+    (first_nonfinite_class), or for some class where k is None."""
     part = part_of(task)
     if k is None:
-        return nonfinite_message(name, per_class=part, dtype=dtype)
-    return nonfinite_message(name, [c[k] for c in counts], part=f"{part} {k}", dtype=dtype)
+        return nonfinite_message(name, per_class=part, dtype=dtype, **options)
+    return nonfinite_message(name, [c[k] for c in counts], part=f"{part} {k}", dtype=dtype, **options)
 
 
 def blend_overflow_message(bce_weight, dtype):

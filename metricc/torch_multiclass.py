@@ -26,7 +26,8 @@ from metricc.checks import light_weights, nonfinite_message, target_hint  # emit
 from metricc.checks import per_element_message, target_range_message  # emitted modules inline this import
 from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
 from metricc.checks import blend_overflow_message, weight_shape_message  # emitted modules inline this import
-from metricc.checks import nonfinite_input_message, part_of, weight_range_message  # emitted modules inline this import
+from metricc.checks import class_nonfinite_message  # emitted modules inline this import
+from metricc.checks import nonfinite_input_message, weight_range_message  # emitted modules inline this import
 from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.checks import softmax_rows  # emitted modules inline this import
 from metricc.checks import class_index_message, float_index_hint  # emitted modules inline this import
@@ -136,17 +137,30 @@ def average(scalars, counts, eps, average_, class_weight):
                   for v in scalars(*(c + eps for c in counts)))
     if average_ == "none":
         return loss, a, b
-    if average_ == "weighted":
-        weight = counts[0] + counts[2]
-    elif class_weight is not None:
-        weight = class_weight
-    else:
-        weight = torch.ones_like(like)
+    weight = class_weights(counts, average_, class_weight)
     total = weight.sum()
     weight = torch.where(total > 0, weight / torch.where(total > 0, total, 1), 0)
     used = weight > 0
     return (torch.where(used, weight * loss, 0).sum(), torch.where(used, weight * a, 0),
             torch.where(used, weight * b, 0))
+
+
+def class_weights(counts, average_, class_weight):
+    """Each class's weight in the average, before normalising: its support TP + FN ("weighted"), `class_weight`,
+    or 1."""
+    if average_ == "weighted":
+        return counts[0] + counts[2]
+    return torch.ones_like(counts[0]) if class_weight is None else class_weight
+
+
+def first_nonfinite_class(scalars, counts, eps, average_, class_weight):
+    """The first class (an int) that the average counts (a positive weight) whose own loss or gradient
+    coefficients are not finite at its `counts`; None where there is none. Not for "micro", whose counts are
+    pooled."""
+    loss, a, b = average(scalars, counts, eps, "none", None)
+    bad = (class_weights(counts, average_, class_weight) > 0) & ~(
+        torch.isfinite(loss) & torch.isfinite(a) & torch.isfinite(b))
+    return int(bad.to(torch.int8).argmax()) if bool(bad.any()) else None
 
 
 def forward_pass(input, target, weight, L, threshold, task, dim):
@@ -224,8 +238,9 @@ class ClassSpec(NamedTuple):
 
 class MultiSoftConfusionFunction(torch.autograd.Function):
     """Forward: per-class soft counts and the averaged loss, and how many processes' inputs failed the checks
-    (summed with the counts under sync, so that every process raises when one does; 0 without sync). Backward:
-    the derived coefficients, pulled back."""
+    (summed with the counts under sync, so that every process raises when one does; 0 without sync), and the
+    counts the loss was evaluated at, (4, C) (for an error's message). Backward: the derived coefficients, pulled
+    back."""
 
     @staticmethod
     def forward(ctx, input, target, weight, spec: ClassSpec):
@@ -267,8 +282,9 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
         ctx.settings = (spec.task, L, world_size, input.dtype, dim, spec.fused)
         ctx.once_reason = once_only_because(spec.fused, spec.running, world_size > 1)
         ctx.twice = None if ctx.once_reason else spec  # a second derivative recomputes the gradient from the inputs
-        ctx.mark_non_differentiable(failed)
-        return loss.to(dtype), failed
+        used = torch.stack(counts)
+        ctx.mark_non_differentiable(failed, used)
+        return loss.to(dtype), failed, used
 
     @staticmethod
     def backward(ctx, grad_output, *_):
@@ -389,15 +405,17 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             valid = ~self._failing(summary, weighted)
         spec = ClassSpec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average,
                          class_weight, group, running, self.momentum, class_major, self.fused, valid, self.error)
-        loss, failed = apply_function(MultiSoftConfusionFunction, input, target, weight, spec)
+        loss, failed, counts = apply_function(MultiSoftConfusionFunction, input, target, weight, spec)
         blended = None  # the cross-entropy blend in the loss's type (float16 logits' would overflow in float16)
         if self.bce_weight:
             blended = loss + self.bce_weight * self._cross_entropy(input.to(dtype), labels, weight).to(loss.dtype)
-        if self.check_inputs:  # the metric's loss, then the blended one: _verify tells which is not finite
+        if self.check_inputs:  # the metric's loss, the blended one and the counts: _verify tells which is not finite
             summary = torch.cat([summary, failed.reshape(1)]) if self.sync else summary
-            values = loss if blended is None else torch.cat([loss.reshape(-1), blended.reshape(-1)])
-            values = self._check_values(values, summary, input.numel(), weighted, input.dtype, given)
-            loss = values if blended is None else values[loss.numel():].reshape(blended.shape)
+            values = [loss, counts] if blended is None else [loss, blended, counts]
+            values = self._check_values(torch.cat([v.reshape(-1).to(loss.dtype) for v in values]), summary,
+                                        input.numel(), weighted, input.dtype, given)
+            size = loss.numel()
+            loss = (values[:size] if blended is None else values[size:2 * size]).reshape(loss.shape)
         elif blended is not None:
             loss = blended
         self._count_step(training)
@@ -527,15 +545,26 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             warnings.warn(SIGMOID_HINT, self.warning, stacklevel=caller_level(__file__))
         if failed > 0:
             raise self.error("the inputs of another process failed the input checks (its error says which)")
+        losses, counts = losses[:-4 * self.num_classes], losses[-4 * self.num_classes:]
         metric_losses = losses[:len(losses) // 2] if self.bce_weight else losses  # (then the blended ones)
         if not all(map(math.isfinite, metric_losses)):
-            raise self.error(nonfinite_message(self.name, per_class=part_of(self.task),
-                                               dtype=computed_type(dtype)))
+            raise self.error(self._nonfinite(torch.tensor(counts, dtype=torch.float64).reshape(4, -1).unbind(),
+                                             computed_type(dtype)))
         if not all(map(math.isfinite, losses)):
             raise self.error(blend_overflow_message(self.bce_weight, computed_type(dtype)))
         message = None if total is None else light_weights(total, self.eps)  # the weights' sum on this process
         if message:
             warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
+
+    def _nonfinite(self, counts, dtype):
+        """The error message for a loss or gradient that is not finite in `dtype` (its name): at the pooled counts
+        (micro), else at those of the first class whose own loss or coefficients are not."""
+        if self.average == "micro":
+            return nonfinite_message(self.name, [c.sum() for c in counts], dtype=dtype)
+        class_weight = None if self.class_weight is None else self.class_weight.to("cpu", torch.float64)
+        with torch.no_grad():
+            k = first_nonfinite_class(self.scalars, counts, self.eps, self.average, class_weight)
+        return class_nonfinite_message(self.name, self.task, counts, k, dtype)
 
     def _verify_inputs(self, x_min, x_max, y_min, y_max, probabilities, row_sum, w_min, w_max, w_sum=None,
                        batch=None):

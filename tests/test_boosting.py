@@ -352,6 +352,17 @@ def test_a_fixed_scale_call_whose_products_pass_float32_computes_in_float64(cons
         np.testing.assert_allclose(g, e, rtol=0, atol=1e-6 * np.abs(e).max())
 
 
+def test_outputs_beyond_float32_name_the_label_and_its_counts():
+    """A multi-label call at the fixed scale whose outputs pass float32's range names the label they belong to
+    and its counts (it said "for some label"): label 0 weighs 0 in the average, so its outputs are 0 and label 1's
+    overflow."""
+    objective = compile_metric("minimize: 1e38*FP + FN", task="multilabel", num_classes=2,
+                               class_weight=(0, 1)).to_xgboost(mean_hessian=None)
+    with pytest.raises(MetriccError, match=r"passes float32's range for label 1 at the counts TP, FP, FN, TN = "
+                                           r"0, 100, 0, 100 \(its largest number is 3\.4e\+38\): the boosters"):
+        objective(np.zeros((200, 2)), np.zeros((200, 2)))
+
+
 @pytest.mark.parametrize("formula, columns", [("f1", 1), ("mcc", 1), ("balanced_accuracy", 1), ("f1", 3)])
 @pytest.mark.parametrize("L, threshold", [(73.0, 0.5), (73.0, 0.2), (15.0, 0.5)])
 def test_a_float32_booster_call_on_margins_far_out_makes_no_subnormal_numbers(formula, columns, L, threshold):
