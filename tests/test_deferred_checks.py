@@ -228,6 +228,20 @@ def test_multiclass_steps_read_nothing_back_and_raise_later(as_accelerator, task
         loss_fn(*batch())
 
 
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_a_deferred_check_names_the_class_that_is_not_finite(as_accelerator, task):
+    """A multi-class or multi-label loss that is not finite for one class, checked later: the error names that
+    class (label) and its counts, which come back with the loss."""
+    loss_fn = compile_metric("minimize: 1/(TP - FN)", task=task, num_classes=2).to_torch(pure=True)
+    x = torch.tensor([[3.0, 0], [3.0, 0], [0, 0], [0, 0]], requires_grad=True)
+    y = torch.tensor([0, 0, 1, 1]) if task == "multiclass" else torch.tensor([[1.0, 0], [1, 0], [0, 1], [0, 1]])
+    _Event.finished = False
+    assert math.isnan(loss_fn(x, y).item())
+    part = "class" if task == "multiclass" else "label"
+    with pytest.raises(MetriccError, match=rf"not finite in float32 for {part} 1 at the counts TP, FP, FN, TN = 1, "):
+        loss_fn.check_pending()
+
+
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
 def test_a_deferred_check_passes_weights_with_zeros(as_accelerator, task):
     """A sample weight of 0 (a padded row) is a valid weight: the deferred check keeps the batch's loss, and
