@@ -85,8 +85,18 @@ def test_list_names_every_metric():
 
     out = metricc("list")
     assert out.returncode == 0
-    for name in catalog.METRICS:
+    for name, metric in catalog.METRICS.items():
         assert f"  {name} " in out.stdout
+        # scikit-learn's name beside the description, where it has one
+        assert (f"[sklearn: {metric.sklearn}]" in out.stdout) == bool(metric.sklearn)
+    assert "[sklearn: f1_score]" in out.stdout
+
+
+def test_lrange_offers_only_the_backends_with_an_L_probe():
+    """The boosters have no sigmoid of their own to measure: lrange's --backend offers torch, numpy and jax."""
+    assert "--backend {torch,numpy,jax}" in metricc("lrange", "--help").stdout
+    out = metricc("lrange", "--backend", "xgboost")
+    assert out.returncode == 1 and "invalid choice: 'xgboost'" in out.stderr
 
 
 @pytest.mark.parametrize("args, message", [
