@@ -118,7 +118,7 @@ def test_user_errors_exit_1_without_traceback(args, message):
 
 @pytest.mark.parametrize("backend, name", [("torch", "torch.py"), ("numpy", "numpy.py"), ("jax", "jax.py"),
                                            ("xgboost", "xgboost.py"), ("lightgbm", "lightgbm.py"), ("torch", "math.py"),
-                                           ("numpy", "metricc.py")])
+                                           ("torch", "typing.py"), ("numpy", "metricc.py")])
 def test_compile_refuses_a_module_name_that_shadows_a_library(tmp_path, backend, name):
     """`-o torch.py` wrote a module that shadows torch in its folder: it could not import itself (it imports torch)
     and broke every script there that does ("'torch' is not a package"). The command refuses such a name (the
