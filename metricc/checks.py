@@ -200,7 +200,13 @@ def _first_true(mask):
 def nan_place(values):
     """" at index i" for the first NaN of an array (NumPy's, torch's or JAX's; i a tuple for several dimensions),
     "" where it has none or is 0-d: where a message's missing value is."""
-    found = _first_true(values != values)
+    return first_place(values != values)
+
+
+def first_place(mask):
+    """" at index i" for the first true entry of a boolean array (i a tuple for several dimensions), "" where none
+    is true or it is 0-d."""
+    found = _first_true(mask)
     return "" if found is None else _placed(found[0])
 
 
@@ -242,15 +248,18 @@ MISSING_LABEL = "a missing label: drop or fill it first"
 
 def target_range_message(low, high, multilabel=False, values=None):
     """The error for binary or multi-label targets outside [0, 1], given their least and largest values: the
-    range, and the usual ways out (labels -1/+1 or 1/2; class indices; an ignore label). A NaN is a missing label,
-    placed where the targets themselves (`values`, as given) are at hand."""
+    range, and the usual ways out (labels -1/+1 or 1/2; class indices; an ignore label). Where the targets
+    themselves (`values`, as given) are at hand, a NaN (a missing label) is placed, else the first entry at the end
+    of the range that lies outside (the largest where both do)."""
     low, high = float(low), float(high)
     if low != low or high != high:  # NaN (its ends: it is somewhere)
         kind = "multi-label " if multilabel else ""
         where = "" if values is None else nan_place(values)
         return f"Expected {kind}`target` values in [0, 1], but it holds NaN{where}, {MISSING_LABEL}."
+    found = None if values is None else _first_true(values == (high if high > 1 else low))
+    where = "" if found is None else f" ({'the largest' if high > 1 else 'the smallest'}{_placed(found[0])})"
     message = (f"Expected {'multi-label ' if multilabel else ''}`target` values in [0, 1], but they range from "
-               f"{low:g} to {high:g}")
+               f"{low:g} to {high:g}{where}")
     hints = []
     if low == -1 and high == 1:
         hints.append("labels -1/+1? pass (target + 1) / 2")

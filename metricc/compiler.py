@@ -23,7 +23,8 @@ from .backends import TRAINING_DEFAULTS, booster_defaults, training_defaults
 from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
-from .checks import caller_level, check_settings, class_index_message, describe, flag, integer, nan_place, part_of
+from .checks import caller_level, check_settings, class_index_message, describe, first_place, flag, integer
+from .checks import nan_place, part_of
 from .checks import CLASS_NAMES_HINT, real_number, weight_range_message
 from .lrange import default_accuracy, validate_L
 from .printing import curvatures_source, scalars_source
@@ -551,7 +552,8 @@ def _zero_one(values: Any, name: str, swapped: tuple | None = None) -> np.ndarra
     other argument (an array) and the call's order, for the hint where that one holds 0/1 labels and these
     values fractions (scores: the arguments in scikit-learn's order, labels first)."""
     array = _numbers(values, name)
-    bad = array[(array != 0) & (array != 1)]
+    outside = (array != 0) & (array != 1)
+    bad = array[outside]
     if bad.size:
         if np.isnan(bad).any():  # (pandas' missing values come as NaN)
             raise MetriccError(f"Expected `{name}` to hold hard 0/1 labels, but it holds NaN{nan_place(array)}, a "
@@ -564,7 +566,8 @@ def _zero_one(values: Any, name: str, swapped: tuple | None = None) -> np.ndarra
             hint = f"; labels -1/+1? pass ({name} + 1) / 2"
         elif np.isin(array, (1, 2)).all():
             hint = f"; labels 1/2? pass {name} - 1"
-        raise MetriccError(f"Expected `{name}` to hold hard 0/1 labels, but it holds {bad.flat[0].item()!r}{hint}.")
+        raise MetriccError(f"Expected `{name}` to hold hard 0/1 labels, but it holds {bad.flat[0].item()!r}"
+                           f"{first_place(outside)}{hint}.")
     return array
 
 

@@ -23,11 +23,14 @@ F1 = compile_metric("f1")
 
 @pytest.mark.parametrize("predictions, target, message", [
     (np.array([1, -1, 1, 1, -1, -1]), np.array([1, -1, -1, 1, -1, -1]),
-     r"`predictions` to hold hard 0/1 labels, but it holds -1; labels -1/\+1\? pass \(predictions \+ 1\) / 2\.$"),
-    (np.array([1, 0, 1]), np.array([2, 1, 1]), r"`target` to hold hard 0/1 labels, but it holds 2; labels 1/2\? pass "
-                                               r"target - 1\.$"),
+     r"`predictions` to hold hard 0/1 labels, but it holds -1 at index 1; labels -1/\+1\? pass \(predictions \+ 1\) "
+     r"/ 2\.$"),
+    (np.array([1, 0, 1]), np.array([2, 1, 1]), r"`target` to hold hard 0/1 labels, but it holds 2 at index 0; labels "
+                                               r"1/2\? pass target - 1\.$"),
     (np.array([0.1, 0.2, 0.9]), np.array([0, 0, 1]), "threshold probabilities first"),
-    (np.array([1, 0, 1]), np.array([2, 0, 1]), "`target` to hold hard 0/1 labels, but it holds 2"),
+    (np.array([1, 0, 1]), np.array([0, 0, 2]), "`target` to hold hard 0/1 labels, but it holds 2 at index 2"),
+    # a column of hard labels, the first bad one placed as given
+    (np.array([[1], [0], [1]]), np.array([[0], [1], [2]]), r"holds 2 at index \(2, 0\)\.$"),
     (np.array(["1", "0"]), np.array([1, 0]), "`predictions` to hold numbers, but got dtype <U1: class names\\? "
                                              "pass labels 0/1"),
     (torch.ones(3, requires_grad=True), np.ones(3), "requires grad"),
@@ -43,14 +46,14 @@ def test_arguments_in_scikit_learns_order_are_told_so():
     """score(y_true, y_prob) and tune_threshold(y_true, y_score), scikit-learn's (and roc_curve's) order: the
     labels come first where metricc takes them second, and the target then holds scores; the error says so."""
     labels, probabilities = np.array([0, 1, 1, 0]), np.array([0.2, 0.7, 0.9, 0.4])
-    with pytest.raises(MetriccError, match=re.escape("Expected `target` to hold hard 0/1 labels, but it holds 0.2; "
+    with pytest.raises(MetriccError, match=re.escape("Expected `target` to hold hard 0/1 labels, but it holds 0.2 at index 0; "
                                                      "arguments swapped? score() takes (predictions, target), as "
                                                      "torchmetrics does (metric.scorer() for scikit-learn)")):
         F1.score(labels, probabilities)
-    with pytest.raises(MetriccError, match=re.escape("but it holds 0.2; arguments swapped? tune_threshold() takes "
+    with pytest.raises(MetriccError, match=re.escape("but it holds 0.2 at index 0; arguments swapped? tune_threshold() takes "
                                                      "(scores, target)")):
         F1.tune_threshold(labels, probabilities)
-    with pytest.raises(MetriccError, match=r"but it holds 2\.$"):  # not labels against scores: no hint
+    with pytest.raises(MetriccError, match=r"but it holds 2 at index 1\.$"):  # not labels against scores: no hint
         F1.score(np.array([0.0, 1.0, 1.0]), np.array([0, 2, 1]))
 
 
@@ -610,15 +613,16 @@ def _refuses_with(hint, backend, metric, z, y):
 @pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
 @pytest.mark.parametrize("task", ["binary", "multilabel"])
 @pytest.mark.parametrize("target, hint", [
-    ([0, 1, 255, 1], "Expected `target` values in [0, 1], but they range from 0 to 255: "),
+    ([0, 1, 255, 1], "Expected `target` values in [0, 1], but they range from 0 to 255 (the largest at index 2): "),
     ([0, 1, 255, 1], "; to leave elements out (an ignore label), compile with ignore_index=255."),
-    ([0, 1, 2, 1], "but they range from 0 to 2: class indices? compile with task='multiclass', num_classes=...; "),
-    ([-1, 1, -1, 1], "but they range from -1 to 1: labels -1/+1? pass (target + 1) / 2; to leave elements out (an "
-                     "ignore label), compile with ignore_index=-1."),
-    # labels coded 1 and 2 (as many data sets code no/yes) were only told of class indices and ignore_index=2
-    ([1, 2, 2, 1], "but they range from 1 to 2: labels 1/2? pass target - 1; class indices? compile with "
+    ([0, 1, 2, 1], "but they range from 0 to 2 (the largest at index 2): class indices? compile with "
                    "task='multiclass', num_classes=...; "),
-    ([0, 1, 1.5, 1], "but they range from 0 to 1.5."),
+    ([1, -1, -1, 1], "but they range from -1 to 1 (the smallest at index 1): labels -1/+1? pass (target + 1) / 2; to "
+                     "leave elements out (an ignore label), compile with ignore_index=-1."),
+    # labels coded 1 and 2 (as many data sets code no/yes) were only told of class indices and ignore_index=2
+    ([1, 2, 2, 1], "but they range from 1 to 2 (the largest at index 1): labels 1/2? pass target - 1; class indices? "
+                   "compile with task='multiclass', num_classes=...; "),
+    ([0, 1, 1.5, 1], "but they range from 0 to 1.5 (the largest at index 2)."),
     ([0, 1, np.nan, 1], "`target` values in [0, 1], but it holds NaN at index 2, a missing label: drop or fill it "
                         "first."),
 ])
@@ -634,8 +638,24 @@ def test_target_outside_0_1_says_what_it_got_and_what_to_do(backend, task, targe
         hint = (hint.replace("`target`", "multi-label `target`")
                 .replace("class indices? compile with task='multiclass', num_classes=...; ", "to leave elements"))
         hint = ": " + hint[2:] if hint.startswith("; ") else hint  # (no class-index hint before it)
-        hint = hint.replace("at index 2", "at index (2, 0)")
+        hint = re.sub(r"at index (\d)", r"at index (\1, 0)", hint)
     _refuses_with(hint, backend, metric, z, y)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_a_target_outside_0_1_is_placed_in_the_target_as_given(backend):
+    """A label outside [0, 1] was told only the targets' range: in a batch of thousands, not which sample. Now the
+    first entry at the end that lies outside, by its index in the target as given (a 2-d binary batch, per-pixel
+    multi-label rows), past elements that ignore_index leaves out."""
+    binary_y = np.zeros((3, 4))
+    binary_y[0, 1], binary_y[1, 3], binary_y[2, 0] = 255, 7, 7  # 255: ignored
+    with pytest.raises(MetriccError, match=re.escape("but they range from 0 to 7 (the largest at index (1, 3)): ")):
+        _loss_of(backend, compile_metric("f1", ignore_index=255), np.zeros((3, 4)), binary_y)
+    pixel_y = np.zeros((2, 3, 2, 2))
+    pixel_y[0, 0, 0, 0], pixel_y[1, 2, 1, 0] = 255, -3
+    labels = compile_metric("f1", task="multilabel", num_classes=3, ignore_index=255)
+    with pytest.raises(MetriccError, match=re.escape("range from -3 to 0 (the smallest at index (1, 2, 1, 0))")):
+        _loss_of(backend, labels, np.zeros((2, 3, 2, 2)), pixel_y)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
