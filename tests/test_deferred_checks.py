@@ -228,6 +228,17 @@ def test_multiclass_steps_read_nothing_back_and_raise_later(as_accelerator, task
         loss_fn(*batch())
 
 
+def test_a_deferred_binary_loss_that_is_not_finite_raises_without_counts(as_accelerator):
+    """A binary loss that is not finite, checked later: its counts stayed on the device, so the message says what
+    is wrong without them (the CPU's gives them)."""
+    loss_fn = compile_metric("minimize: 1/(TP - FN)").to_torch(pure=True)
+    _Event.finished = False
+    assert math.isnan(loss_fn(torch.zeros(4, requires_grad=True), torch.ones(4)).item())
+    with pytest.raises(MetriccError, match=r"^the minimize: 1/\(TP - FN\) loss or its gradient is not finite in "
+                                           r"float32: the formula divides by 0 there"):
+        loss_fn.check_pending()
+
+
 @pytest.mark.parametrize("task", ["multiclass", "multilabel"])
 def test_a_deferred_check_names_the_class_that_is_not_finite(as_accelerator, task):
     """A multi-class or multi-label loss that is not finite for one class, checked later: the error names that
