@@ -269,3 +269,19 @@ def test_blend_computed_inside_the_function_equals_torchs_bce(weighted, monkeypa
         results.append((loss.item(), x.grad))
     assert results[0][0] == pytest.approx(results[1][0], rel=1e-6)
     torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_gradcheck_passes_where_the_readme_says_to_check_gradients(task):
+    """The README sends a user whose gradcheck fails on a training-mode loss (running counts) to pure=True or
+    eval(): there the gradient is the derivative of the value returned."""
+    g = torch.Generator().manual_seed(0)
+    options = {} if task == "binary" else {"task": "multiclass", "num_classes": 3}
+    x = torch.randn((16,) if task == "binary" else (16, 3), dtype=torch.float64, generator=g, requires_grad=True)
+    y = torch.rand(16, generator=g) < 0.3 if task == "binary" else torch.randint(0, 3, (16,), generator=g)
+    metric = compile_metric("f1", **options)
+    for loss_fn in (metric.to_torch(pure=True), metric.to_torch().eval()):
+        assert torch.autograd.gradcheck(lambda v: loss_fn(v, y), (x,))
+    trained = metric.to_torch()
+    with pytest.raises(RuntimeError, match="Jacobian mismatch"):  # (torch's GradcheckError)
+        torch.autograd.gradcheck(lambda v: trained(v, y), (x,))
