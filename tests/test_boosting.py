@@ -335,18 +335,19 @@ def test_a_booster_call_computes_in_float32_within_its_tolerance(monkeypatch, fo
             assert_float32_call(g, e, L)
 
 
-@pytest.mark.parametrize("constant", ["1e20", "1e37"])
+@pytest.mark.parametrize("constant", ["1e20", "1e28", "1e37"])
 def test_a_fixed_scale_call_whose_products_pass_float32_computes_in_float64(constant):
-    """At the fixed scale (mean_hessian=None) the kernel multiplies the coefficients by L S (the curvatures by
-    L^2 S): for `1e37*FP + FN` on 200 rows (b L S ~ 1.5e41) that passes float32's range although every output
-    fits in it, so the call computes in float64 and returns its outputs rounded to float32 (in float32 it
-    raised that they pass float32's range); at 1e20 (b L^2 S ~ 1e26, below LARGEST_PRODUCT) it stays in
-    float32."""
+    """At the fixed scale (mean_hessian=None) the kernel's products of the coefficients reach L^2 S times them
+    (S = 1 for a cost, whose partials do not shrink with the rows): for `1e37*FP + FN` (b L^2 ~ 5e40) that passes
+    float32's range although every output fits in it, so the call computes in float64 and returns its outputs
+    rounded to float32 (in float32 it raised that they pass float32's range); at 1e20 (b L^2 ~ 5e23, below
+    LARGEST_PRODUCT) it stays in float32; at 1e28 (b L^2 ~ 5e31, above it, where b alone is not) it computes in
+    float64."""
     rng = np.random.default_rng(0)
     z, y = rng.normal(size=200).astype(np.float32), (rng.random(200) < 0.3).astype(np.float32)
     objective = compile_metric(f"minimize: {constant}*FP + FN").to_xgboost(mean_hessian=None)
     got = objective(y, z)
-    assert objective._scratch().work.dtype == (np.float64 if constant == "1e37" else np.float32)
+    assert objective._scratch().work.dtype == (np.float32 if constant == "1e20" else np.float64)
     for g, e in zip(got, objective.gradient_and_hessian(z.astype(float), y.astype(float))):
         assert g.dtype == np.float32 and np.isfinite(g).all()
         np.testing.assert_allclose(g, e, rtol=0, atol=1e-6 * np.abs(e).max())
@@ -1196,18 +1197,21 @@ def test_bad_values_anywhere_are_refused(dtype, weighted, hessian, labels):
 MULTILABEL = [("macro", None), ("micro", None), ("weighted", None), ("macro", (1.0, 3.0, 0.5))]
 
 
-def _multilabel(average, class_weight, **options):
-    metric = compile_metric("mcc", task="multilabel", num_classes=3, average=average, class_weight=class_weight,
+def _multilabel(average, class_weight, labels=3, **options):
+    metric = compile_metric("mcc", task="multilabel", num_classes=labels, average=average, class_weight=class_weight,
                             L=20.0)
     rng = np.random.default_rng(4)
-    z = rng.normal(0, 0.1, (40, 3))
-    y = (rng.random((40, 3)) < [0.2, 0.5, 0.4]).astype(float)
+    z = rng.normal(0, 0.1, (40, labels))
+    y = (rng.random((40, labels)) < [0.2, 0.5, 0.4][:labels]).astype(float)
     return metric, metric.to_xgboost(**options), z, y, rng.uniform(0.5, 2.0, 40)
 
 
+@pytest.mark.parametrize("labels", [2, 3])
 @pytest.mark.parametrize("average, class_weight", MULTILABEL)
-def test_multilabel_objective_is_the_averaged_loss(average, class_weight):
-    metric, objective, z, y, w = _multilabel(average, class_weight, hessian="exact")
+def test_multilabel_objective_is_the_averaged_loss(average, class_weight, labels):
+    if class_weight is not None:
+        class_weight = class_weight[:labels]
+    metric, objective, z, y, w = _multilabel(average, class_weight, labels, hessian="exact")
     value, expected = metric.loss_and_grad(z, y, w)
     grad, hess = objective.gradient_and_hessian(z, y, w)
     assert objective.loss(z, y, w) == pytest.approx(value, rel=1e-12)
