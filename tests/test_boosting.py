@@ -1135,6 +1135,14 @@ def test_binary_objective_on_class_margins_says_compile_multiclass(booster):
         objective(labels, margins.ravel())
     with pytest.raises(MetriccError, match=r"\(4, 3\) and \(4, 2\)\.$"):  # no class indices: no hint
         objective(np.zeros((4, 2)), margins)
+    # two margins a row for labels 0/1 (a softmax booster's): two classes
+    with pytest.raises(MetriccError, match=r"2 classes\? compile with task='multiclass', num_classes=2\.$"):
+        objective(labels.clip(0, 1), np.zeros((4, 2)))
+    # labels that are no class indices, or margins that are no whole number of columns: no hint
+    for labels, margins in (([0.0, 0.5, 2.0, 1.0], np.zeros((4, 3))), ([0.0, 1.0, 1.0], np.zeros(7))):
+        with pytest.raises(MetriccError, match=r"\.$") as caught:
+            objective(np.array(labels), margins)
+        assert "classes?" not in str(caught.value)
 
 
 @pytest.mark.parametrize("booster", ["xgboost", "lightgbm"])
