@@ -554,5 +554,5 @@ class MultiSoftConfusionLoss(_Pickled):
         counts = per_class_counts(jnp, yh, not_yh, y, w)
         if self.average == "micro":
             return nonfinite_message(self.name, [jnp.sum(c) for c in counts], dtype=dtype)
-        k = first_nonfinite_class(jnp, self.scalars, counts, self.eps, self.average, self.class_weight)
+        k = first_nonfinite_class(jnp, self.scalars, counts, self.eps, self.average, self.class_weight, self.L)
         return class_nonfinite_message(self.name, self.task, counts, k, dtype)

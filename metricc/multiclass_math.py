@@ -128,11 +128,13 @@ def _class_weights(xp, counts, average_, class_weight):
     return xp.ones_like(counts[0])
 
 
-def first_nonfinite_class(xp, scalars, counts, eps, average_, class_weight):
-    """The first class (an int) that the average counts (a positive weight) whose own loss or gradient
-    coefficients are not finite at its `counts`, in their type; None where there is none (an average of finite
-    values that is not, as inf - inf). Not for "micro", whose counts are pooled."""
-    loss, a, b = average(xp, scalars, counts, eps, "none", None)
+def first_nonfinite_class(xp, scalars, counts, eps, average_, class_weight, L=1.0):
+    """The first class (an int) that the average counts (a positive weight) whose own loss, or whose gradient
+    coefficients in the average times L (as a backward pass scales them), are not finite at its `counts`, in
+    their type; None where there is none (an average of finite values that is not, as inf - inf). Not for
+    "micro", whose counts are pooled."""
+    loss = average(xp, scalars, counts, eps, "none", None)[0]
+    _, a, b = average(xp, scalars, counts, eps, average_, class_weight)
     bad = (_class_weights(xp, counts, average_, class_weight) > 0) & ~(
-        xp.isfinite(loss) & xp.isfinite(a) & xp.isfinite(b))
+        xp.isfinite(loss) & xp.isfinite(a * L) & xp.isfinite(b * L))
     return int(xp.argmax(bad)) if bool(xp.any(bad)) else None

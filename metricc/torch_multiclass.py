@@ -153,11 +153,12 @@ def class_weights(counts, average_, class_weight):
     return torch.ones_like(counts[0]) if class_weight is None else class_weight
 
 
-def first_nonfinite_class(scalars, counts, eps, average_, class_weight):
-    """The first class (an int) that the average counts (a positive weight) whose own loss or gradient
-    coefficients are not finite at its `counts`; None where there is none. Not for "micro", whose counts are
-    pooled."""
-    loss, a, b = average(scalars, counts, eps, "none", None)
+def first_nonfinite_class(scalars, counts, eps, average_, class_weight, L, dtype):
+    """The first class (an int) that the average counts (a positive weight) whose own loss, or whose gradient
+    coefficients in the average times L, are not finite at its `counts` in `dtype`, as the forward pass checks
+    them; None where there is none. Not for "micro", whose counts are pooled."""
+    loss = average(scalars, counts, eps, "none", None)[0].to(dtype)
+    a, b = (v.to(dtype) * L for v in average(scalars, counts, eps, average_, class_weight)[1:])
     bad = (class_weights(counts, average_, class_weight) > 0) & ~(
         torch.isfinite(loss) & torch.isfinite(a) & torch.isfinite(b))
     return int(bad.to(torch.int8).argmax()) if bool(bad.any()) else None
@@ -558,12 +559,13 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
 
     def _nonfinite(self, counts, dtype):
         """The error message for a loss or gradient that is not finite in `dtype` (its name): at the pooled counts
-        (micro), else at those of the first class whose own loss or coefficients are not."""
+        (micro), else at those of the first class whose own loss or coefficients (times L) are not."""
         if self.average == "micro":
             return nonfinite_message(self.name, [c.sum() for c in counts], dtype=dtype)
         class_weight = None if self.class_weight is None else self.class_weight.to("cpu", torch.float64)
         with torch.no_grad():
-            k = first_nonfinite_class(self.scalars, counts, self.eps, self.average, class_weight)
+            k = first_nonfinite_class(self.scalars, counts, self.eps, self.average, class_weight, self.current_L(),
+                                      getattr(torch, dtype))
         return class_nonfinite_message(self.name, self.task, counts, k, dtype)
 
     def _verify_inputs(self, x_min, x_max, y_min, y_max, probabilities, row_sum, w_min, w_max, w_sum=None,

@@ -383,6 +383,20 @@ def test_a_multilabel_error_speaks_of_labels(path):
         _loss_on(path, metric, z, np.eye(2)[y])
 
 
+@pytest.mark.parametrize("path", ["torch-float32", "jax-grad"])
+def test_coefficients_that_pass_float32_times_L_name_their_class(path):
+    """A multi-class loss whose coefficients are finite but pass float32's range once the backward pass scales
+    them by L (1e38 / 3 times 73, or 15) is refused, naming the first such class: the search for it had evaluated the
+    formula in float64 without L and found none ("for some class")."""
+    metric = compile_metric("minimize: 1e38*FP + FN", task="multiclass", num_classes=3)
+    y = np.arange(30) % 3
+    z = np.eye(3)[y] * 30.0
+    # (TP = 10 at L = 73; 9.98895 at to_torch()'s L = 15)
+    match = r"not finite in float32 for class 0 at the counts TP, FP, FN, TN = (10|9\.98895), "
+    with pytest.raises(MetriccError, match=match):
+        _loss_on(path, metric, z, y)
+
+
 def test_a_micro_average_error_gives_the_pooled_counts():
     """A micro-averaged torch loss that is not finite gives the pooled counts (it said "for some class")."""
     metric = compile_metric("minimize: 1/(TP - FN)", task="multilabel", num_classes=2, average="micro")
