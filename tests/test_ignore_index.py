@@ -531,3 +531,23 @@ def test_ignored_elements_stay_out_without_input_checks(backend):
     else:
         got = float(metric.to_jax(check_inputs=False)(jax.numpy.asarray(z), jax.numpy.asarray(target)))
     assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_multilabel_blend_averages_over_the_kept_elements():
+    """Multi-label with ignore_index: the BCE blend is C times the mean BCE over the elements kept (element weights
+    over their total per label), so that with nothing ignored it is the sum of the labels' mean BCE, the blend
+    without ignore_index."""
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(20, 3, generator=g, dtype=torch.float64)
+    y = (torch.rand(20, 3, generator=g) < 0.3).double()
+    plain, ignoring = (compile_metric("f1", task="multilabel", num_classes=3, **options).to_torch(pure=True,
+                                                                                                 bce_weight=0.5)
+                       for options in ({}, {"ignore_index": 255}))
+    assert torch.allclose(ignoring(x, y), plain(x, y), rtol=1e-12, atol=0)
+    masked = y.clone()
+    masked[[0, 3, 4], [1, 1, 2]] = 255
+    kept = masked != 255
+    pure = compile_metric("f1", task="multilabel", num_classes=3, ignore_index=255).to_torch(pure=True)
+    terms = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none")
+    blend = 3 * terms[kept].mean()
+    assert torch.allclose(ignoring(x, masked), pure(x, masked) + 0.5 * blend, rtol=1e-12, atol=0)
