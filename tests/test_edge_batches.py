@@ -335,8 +335,8 @@ def test_the_error_names_the_class_whose_gradient_is_not_finite():
 # divides by 0; class 0's rows score it 3 above class 1, so its TP = 2 and FN ~ 0 are fine (so are label 0's, as
 # multi-label targets)
 ONE_BAD_CLASS = ("minimize: 1/(TP - FN)", np.array([[3.0, 0], [3.0, 0], [0, 0.0], [0, 0.0]]), np.array([0, 0, 1, 1]))
-ONE_BAD_CLASS_HINT = r"for class 1 at the counts TP, FP, FN, TN = 1, [0-9.e-]+, 1, (2|1\.99[0-9]*):"  # (FP ~ 1e-14; 0.002
-# with to_torch()'s L = 15)
+# (FP ~ 1e-14; 0.002 with to_torch()'s L = 15)
+ONE_BAD_CLASS_HINT = r"for class 1 at the counts TP, FP, FN, TN = 1, [0-9.e-]+, 1, (2|1\.99[0-9]*):"
 
 
 def _loss_on(path, metric, z, y):

@@ -46,12 +46,13 @@ def test_arguments_in_scikit_learns_order_are_told_so():
     """score(y_true, y_prob) and tune_threshold(y_true, y_score), scikit-learn's (and roc_curve's) order: the
     labels come first where metricc takes them second, and the target then holds scores; the error says so."""
     labels, probabilities = np.array([0, 1, 1, 0]), np.array([0.2, 0.7, 0.9, 0.4])
-    with pytest.raises(MetriccError, match=re.escape("Expected `target` to hold hard 0/1 labels, but it holds 0.2 at index 0; "
-                                                     "arguments swapped? score() takes (predictions, target), as "
-                                                     "torchmetrics does (metric.scorer() for scikit-learn)")):
+    with pytest.raises(MetriccError, match=re.escape("Expected `target` to hold hard 0/1 labels, but it holds 0.2 at "
+                                                     "index 0; arguments swapped? score() takes (predictions, "
+                                                     "target), as torchmetrics does (metric.scorer() for "
+                                                     "scikit-learn)")):
         F1.score(labels, probabilities)
-    with pytest.raises(MetriccError, match=re.escape("but it holds 0.2 at index 0; arguments swapped? tune_threshold() takes "
-                                                     "(scores, target)")):
+    with pytest.raises(MetriccError, match=re.escape("but it holds 0.2 at index 0; arguments swapped? "
+                                                     "tune_threshold() takes (scores, target)")):
         F1.tune_threshold(labels, probabilities)
     with pytest.raises(MetriccError, match=r"but it holds 2 at index 1\.$"):  # not labels against scores: no hint
         F1.score(np.array([0.0, 1.0, 1.0]), np.array([0, 2, 1]))
