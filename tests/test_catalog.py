@@ -109,3 +109,18 @@ def test_score_zero_division_is_the_cost_of_a_cost_and_is_checked():
     for bad in ("0", "nan", True, [0], float("inf")):
         with pytest.raises(MetriccError, match="zero_division"):
             compile_metric("f1").score(np.array([0]), np.array([0]), zero_division=bad)
+
+
+def test_fbeta_at_beta_0_is_precision():
+    """beta = 0 is inside fbeta's range (beta >= 0, as scikit-learn's fbeta_score has it; a negative beta is
+    refused): F_0 is precision, in the loss, its gradient and the score."""
+    rng = np.random.default_rng(0)
+    z, y = rng.normal(size=50), (rng.random(50) < 0.3).astype(float)
+    f0, precision = compile_metric("fbeta", beta=0), compile_metric("precision")
+    (value, grad), (expected, expected_grad) = f0.loss_and_grad(z, y), precision.loss_and_grad(z, y)
+    assert value == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-12, atol=1e-15)
+    hard = (z > 0).astype(float)
+    assert f0.score(hard, y) == pytest.approx(skm.precision_score(y, hard), rel=1e-12)
+    with pytest.raises(MetriccError, match=r"Expected parameter `beta` of `fbeta` to be >= 0"):
+        compile_metric("fbeta", beta=-1)
