@@ -75,6 +75,10 @@ FORMULAS = [
     ("minimize: abs(sqrt(FP) - sqrt(FN))/N", {}, True,
      lambda TP, FP, FN, TN: torch.abs(sqrt(FP) - sqrt(FN)) / (TP + FP + FN + TN)),
     ("abs(accuracy + mcc)", {}, False, lambda *c: 1 - torch.abs((c[0] + c[3]) / sum(c) + _mcc(*c))),
+    # three arguments: each one's derivative is 1 where it is below (above) the extremum of both others
+    ("min(TPR, TNR, PPV) - max(FDR, FOR, FPR)", {}, False,
+     lambda TP, FP, FN, TN: 1 - torch.min(torch.stack([TP / (TP + FN), TN / (TN + FP), TP / (TP + FP)]))
+     + torch.max(torch.stack([FP / (TP + FP), FN / (TN + FN), FP / (FP + TN)]))),
 ]
 
 
