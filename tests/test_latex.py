@@ -1,5 +1,7 @@
 """The LaTeX document says what the loss computes: the variable the gradient is taken in (logits or
-probabilities) and its chain rule, the smoothing of the counts, and whether a formula is a score or a cost."""
+probabilities) and its chain rule, the smoothing of the counts, whether a formula is a score or a cost, the
+average of a multi-class or multi-label loss and the settings; products are visible and the counts in their
+usual order. (The Hessian rows: tests/test_boosting.py; the command: tests/test_cli.py.)"""
 
 import pytest
 
@@ -41,3 +43,34 @@ def test_a_cost_is_the_loss_and_a_score_is_one_minus_it(task):
     assert _row(cost, r"\text{cost}" + k).startswith(r"\text{cost}" + k + " &= ")
     assert rf"\mathcal{{L}}{k} &= \text{{cost}}{k}" in cost and r"\text{score}" not in cost
     assert rf"\mathcal{{L}}{k} &= 1 - \text{{score}}{k}" in score and r"\text{cost}" not in score
+
+
+def test_latex_products_are_visible_and_counts_in_their_usual_order():
+    latex = compile_metric("mcc").latex()
+    assert r"\mathrm{TP} \cdot \mathrm{TN} - \mathrm{FP} \cdot \mathrm{FN}" in latex
+    counts = [rf"\mathrm{{{a}}} \mathrm{{{b}}}" for a in ("TP", "FP", "FN", "TN") for b in ("TP", "FP", "FN", "TN")]
+    assert not any(pair in latex for pair in counts)
+    multi = compile_metric("mcc", task="multilabel", num_classes=2).latex()
+    assert r"\mathrm{TP}_k \cdot \mathrm{TN}_k - \mathrm{FP}_k \cdot \mathrm{FN}_k" in multi
+
+
+@pytest.mark.parametrize("eps, shown", [(1e-6, r"\varepsilon = 10^{-6}"), (2.5e-7, r"\varepsilon = 2.5 \cdot 10^{-7}"),
+                                        (0.001, r"\varepsilon = 0.001")])
+def test_latex_settings_write_small_numbers_as_powers_of_ten(eps, shown):
+    assert compile_metric("f1", eps=eps).latex().endswith(shown + "\n\\end{aligned}")
+
+
+@pytest.mark.parametrize("task, average", [("multiclass", "macro"), ("multilabel", "micro"),
+                                           ("multiclass", "weighted"), ("multilabel", "none")])
+def test_latex_of_multi_class_losses(task, average):
+    latex = compile_metric("(TP*TN - FP*FN)/sqrt(PP*POS*NEG*PN)", task=task, num_classes=3, average=average).latex()
+    assert latex.startswith("\\begin{aligned}") and latex.endswith("\\end{aligned}")
+    assert "\\mathrm{TP}_k" in latex and "\\omega_k" in latex
+    assert ("softmax" in latex) == (task == "multiclass")
+
+
+def test_latex_of_a_class_weighted_average_names_the_weights():
+    plain = compile_metric("f1", task="multiclass", num_classes=3).latex()
+    weighted = compile_metric("f1", task="multiclass", num_classes=3, class_weight=[1, 2, 1]).latex()
+    assert r"\omega_k = \tfrac{1}{C}" in plain and "class\\_weight" not in plain
+    assert r"\omega_k \propto \text{class\_weight}_k" in weighted and r"\tfrac{1}{C}" not in weighted

@@ -240,22 +240,6 @@ def test_input_errors():
             run(np.array([[0.0, np.nan, 0.0]] * 4))
 
 
-@pytest.mark.parametrize("task, average", [("multiclass", "macro"), ("multilabel", "micro"),
-                                           ("multiclass", "weighted"), ("multilabel", "none")])
-def test_latex_of_multi_class_losses(task, average):
-    latex = compile_metric(ONE_VS_REST["mcc"], task=task, num_classes=3, average=average).latex()
-    assert latex.startswith("\\begin{aligned}") and latex.endswith("\\end{aligned}")
-    assert "\\mathrm{TP}_k" in latex and "\\omega_k" in latex
-    assert ("softmax" in latex) == (task == "multiclass")
-
-
-def test_latex_of_a_class_weighted_average_names_the_weights():
-    plain = compile_metric("f1", task="multiclass", num_classes=3).latex()
-    weighted = compile_metric("f1", task="multiclass", num_classes=3, class_weight=[1, 2, 1]).latex()
-    assert r"\omega_k = \tfrac{1}{C}" in plain and "class\\_weight" not in plain
-    assert r"\omega_k \propto \text{class\_weight}_k" in weighted and r"\tfrac{1}{C}" not in weighted
-
-
 @pytest.mark.parametrize("kwargs, message", [
     ({"formula": "mcc"}, "K x K confusion matrix"),
     ({"formula": "cohen_kappa"}, "K x K confusion matrix"),

@@ -444,21 +444,6 @@ def test_a_small_threshold_warns_about_L_instead_of_failing_on_an_argument_never
     assert torch.isfinite(loss)
 
 
-def test_latex_products_are_visible_and_counts_in_their_usual_order():
-    latex = compile_metric("mcc").latex()
-    assert r"\mathrm{TP} \cdot \mathrm{TN} - \mathrm{FP} \cdot \mathrm{FN}" in latex
-    counts = [rf"\mathrm{{{a}}} \mathrm{{{b}}}" for a in ("TP", "FP", "FN", "TN") for b in ("TP", "FP", "FN", "TN")]
-    assert not any(pair in latex for pair in counts)
-    multi = compile_metric("mcc", task="multilabel", num_classes=2).latex()
-    assert r"\mathrm{TP}_k \cdot \mathrm{TN}_k - \mathrm{FP}_k \cdot \mathrm{FN}_k" in multi
-
-
-@pytest.mark.parametrize("eps, shown", [(1e-6, r"\varepsilon = 10^{-6}"), (2.5e-7, r"\varepsilon = 2.5 \cdot 10^{-7}"),
-                                        (0.001, r"\varepsilon = 0.001")])
-def test_latex_settings_write_small_numbers_as_powers_of_ten(eps, shown):
-    assert compile_metric("f1", eps=eps).latex().endswith(shown + "\n\\end{aligned}")
-
-
 # -- sample weights so light that eps shifts the loss -------------------------------------------------------------
 
 def _light_weight_losses():
