@@ -644,7 +644,10 @@ class SoftConfusionFunction(torch.autograd.Function):
         dtype = _accumulation_dtype(input)
         scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
         ctx.amplifier = (L, threshold, from_logits)
-        ctx.path = "fused" if fused else "stacked" if 0 < input.numel() <= STACKED_MAX_SIZE else "streaming"
+        # (torch.export: stacked at any size; the streaming path's products into buffers, out=, would make a program
+        # that cannot run with gradients)
+        stacked = 0 < input.numel() and (input.numel() <= STACKED_MAX_SIZE or is_exporting())
+        ctx.path = "fused" if fused else "stacked" if stacked else "streaming"
         ctx.input_dtype = input.dtype
         ctx.consumed = False
         reason = once_only_because(fused, running, synced(group), bool(bce_weight))

@@ -456,14 +456,16 @@ def _step_module(loss_fn, classes):
     return Step()
 
 
-def test_an_exported_pure_loss_equals_the_eager_one_and_is_nan_for_bad_inputs():
+@pytest.mark.parametrize("n", [500, torch_kernel.STACKED_MAX_SIZE + 500])
+def test_an_exported_pure_loss_equals_the_eager_one_and_is_nan_for_bad_inputs(n):
     """torch.export of a step with a stateless binary loss: the program's loss and gradient equal the eager
     module's over two steps, and its checks, which cannot read values back, make a bad batch's loss NaN (export
-    had raised from inside torch, on the read-back)."""
+    had raised from inside torch, on the read-back). A batch beyond the stacked path's size too: the program of
+    the streaming path, whose products go into buffers (out=), raised from inside torch when run with gradients."""
     if not hasattr(torch.compiler, "is_exporting"):
         pytest.skip("this torch cannot tell the loss that torch.export traces it")
     torch.manual_seed(0)
-    X, y, weight = torch.randn(500, 4), (torch.rand(500) < 0.3).float(), torch.rand(500)
+    X, y, weight = torch.randn(n, 4), (torch.rand(n) < 0.3).float(), torch.rand(n)
     eager = _step_module(compile_metric("mcc", ignore_index=255).to_torch(pure=True), 1)
     exported = torch.export.export(eager, (X, y, weight)).module()
     for _ in range(2):
