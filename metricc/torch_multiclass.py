@@ -188,10 +188,11 @@ def backward_pass(target, weight, yh, not_yh, saved, a, b, task, L, dim):
     return grad.t() if dim == 0 else grad
 
 
-def differentiable_class_gradient(input, target, weight, scale, spec, dim):
-    """d loss / d input (n, C) as backward_pass has it, from operations that autograd records (none in place), so
-    that the gradient can be differentiated again: through the soft predictions and through the counts into the
-    coefficients. `scale`: the incoming gradient ((C,) for average="none")."""
+def plain_class_counts(input, target, weight, spec, dim):
+    """The soft predictions and per-class counts of forward_pass from operations that autograd records (none in
+    place, no buffers): p, yh, 1 - yh, the weighted labels w y and w (1 - y), each (n, C), and the counts, four
+    (C,) in the formula's type. For a gradient that is differentiated again and for the program torch.export
+    makes."""
     dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
     with torch.autocast(input.device.type, enabled=False):
         z = input.to(dtype)
@@ -209,13 +210,37 @@ def differentiable_class_gradient(input, target, weight, scale, spec, dim):
         counts = [(positive * yh).sum(0), (negative * yh).sum(0), (positive * not_yh).sum(0),
                   (negative * not_yh).sum(0)]
         scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
-        _, a, b = average(spec.scalars, [c.to(scalar_dtype) for c in counts], spec.eps, spec.average,
-                          None if spec.class_weight is None else spec.class_weight.to(scalar_dtype))
+        return p, yh, not_yh, positive, negative, [c.to(scalar_dtype) for c in counts]
+
+
+def differentiable_class_gradient(input, target, weight, scale, spec, dim):
+    """d loss / d input (n, C) as backward_pass has it, from operations that autograd records (none in place), so
+    that the gradient can be differentiated again: through the soft predictions and through the counts into the
+    coefficients. `scale`: the incoming gradient ((C,) for average="none")."""
+    dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
+    p, yh, not_yh, positive, negative, counts = plain_class_counts(input, target, weight, spec, dim)
+    with torch.autocast(input.device.type, enabled=False):
+        _, a, b = average(spec.scalars, counts, spec.eps, spec.average,
+                          None if spec.class_weight is None else spec.class_weight.to(counts[0].dtype))
         grad_yh = (positive * a.to(dtype) + negative * b.to(dtype)) * scale.to(dtype)
         if spec.task == "multilabel":
             return grad_yh * spec.L * yh * not_yh * p * (1 - p)
         grad_v = yh * (grad_yh - (yh * grad_yh).sum(1, keepdim=True)) * (spec.L / 2)
         return p * (grad_v - (p * grad_v).sum(1, keepdim=True))
+
+
+def exported_class_loss(input, target, weight, spec):
+    """What MultiSoftConfusionFunction returns (the loss, no failed process, the counts), for the program that
+    torch.export makes: from plain_class_counts, whose gradient autograd takes through the program (the
+    function's buffers, out=, would make one that cannot run with gradients)."""
+    counts = plain_class_counts(input, target, weight, spec, 0 if spec.class_major else 1)[-1]
+    dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
+    with torch.autocast(input.device.type, enabled=False):
+        loss, a, b = average(spec.scalars, counts, spec.eps, spec.average,
+                             None if spec.class_weight is None else spec.class_weight.to(counts[0].dtype))
+        a, b = (v.detach().to(dtype) * spec.L for v in (a, b))  # (as the function checks them)
+        failed = torch.zeros((), dtype=torch.float64, device=input.device)
+        return with_gradient_checked(loss, a, b).to(dtype), failed, torch.stack(counts).detach()
 
 
 class ClassSpec(NamedTuple):
@@ -347,8 +372,9 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     def forward(self, input, target, sample_weight=None):
         if ForwardRecord.mapped():
             raise ForwardRecord.vmap_error(self.error)
-        self._refuse_tracers("a multi-class or multi-label metric loss is not supported (the program it makes "
-                             "fails when differentiated)")
+        self._refuse_tracers(None if self.running is None and not self.warmup and not self.sync else
+                             "a loss with training state (running counts, a warm-up or sync, which an exported "
+                             "program would freeze) is not supported; to_torch(pure=True) exports")
         self._refuse_differentiated(target, sample_weight)
         self._warn_unsynced()
         given = (input, target, sample_weight)  # (an error places a bad value by its index in the tensors as given)
@@ -406,7 +432,10 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             valid = ~self._failing(summary, weighted)
         spec = ClassSpec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average,
                          class_weight, group, running, self.momentum, class_major, self.fused, valid, self.error)
-        loss, failed, counts = apply_function(MultiSoftConfusionFunction, input, target, weight, spec)
+        if is_exporting():
+            loss, failed, counts = exported_class_loss(input, target, weight, spec)
+        else:
+            loss, failed, counts = apply_function(MultiSoftConfusionFunction, input, target, weight, spec)
         blended = None  # the cross-entropy blend in the loss's type (float16 logits' would overflow in float16)
         if self.bce_weight:
             blended = loss + self.bce_weight * self._cross_entropy(input.to(dtype), labels, weight).to(loss.dtype)

@@ -482,19 +482,57 @@ def test_an_exported_pure_loss_equals_the_eager_one_and_is_nan_for_bad_inputs(n)
     torch.testing.assert_close(exported(X, ignored, weight), eager(X, ignored, weight))
 
 
+@pytest.mark.parametrize("task, classes, options", [
+    ("multiclass", 3, {}), ("multiclass", 40, {"average": "weighted"}), ("multilabel", 3, {"average": "micro"}),
+    ("multiclass", 3, {"class_weight": [1.0, 2.0, 0.5], "ignore_index": -1})])
+def test_an_exported_multi_class_loss_equals_the_eager_one_and_is_nan_for_bad_inputs(task, classes, options):
+    """torch.export of a step with a stateless multi-class or multi-label loss (class-major and row-major
+    layouts): the program's loss and gradient equal the eager module's over two steps, and a bad batch's loss is
+    NaN. (It was refused: the program of its autograd function, whose products go into buffers, out=, raised
+    from inside torch when run with gradients; the program now computes the counts with plain operations, and
+    autograd takes their gradient.)"""
+    if not hasattr(torch.compiler, "is_exporting"):
+        pytest.skip("this torch cannot tell the loss that torch.export traces it")
+    torch.manual_seed(0)
+    n = 300
+    X, weight = torch.randn(n, 4), torch.rand(n)
+    y = torch.randint(0, classes, (n,)) if task == "multiclass" else (torch.rand(n, classes) < 0.4).float()
+    metric = compile_metric("f1", task=task, num_classes=classes, **options)
+    eager = _step_module(metric.to_torch(pure=True), classes)
+    exported = torch.export.export(eager, (X, y, weight)).module()
+    for _ in range(2):
+        results = []
+        for module in (exported, eager):  # (they share the parameters)
+            module.zero_grad()
+            loss = module(X, y, weight)
+            loss.backward()
+            results.append((loss.detach(), {name: p.grad.clone() for name, p in module.named_parameters()}))
+        torch.testing.assert_close(*results)
+        with torch.no_grad():
+            for p in eager.parameters():
+                p -= 0.5 * p.grad
+    bad_target, bad_input = y.clone(), X.clone()
+    bad_target[3], bad_input[7, 1] = (classes if task == "multiclass" else 2), math.nan
+    assert math.isnan(exported(X, bad_target, weight).item()) and math.isnan(exported(bad_input, y, weight).item())
+    if "ignore_index" in options:
+        ignored = y.clone()
+        ignored[5] = -1
+        torch.testing.assert_close(exported(X, ignored, weight), eager(X, ignored, weight))
+
+
 @pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("task, options, tracer, message", [
     ("binary", {}, "export", r"a loss with training state .*to_torch\(pure=True\) exports"),
     ("binary", {"warmup": 3, "momentum": 0}, "export", "a loss with training state"),
-    ("multiclass", {"pure": True}, "export", "a multi-class or multi-label metric loss is not supported"),
-    ("multilabel", {"pure": True}, "export", "a multi-class or multi-label metric loss is not supported"),
+    ("multiclass", {}, "export", r"a loss with training state .*to_torch\(pure=True\) exports"),
+    ("multilabel", {"warmup": 3, "momentum": 0}, "export", "a loss with training state"),
     *((task, {"pure": True}, tracer, "")
       for task in ("binary", "multiclass", "multilabel") for tracer in ("jit.trace", "jit.script")),
 ])
 def test_tracers_that_cannot_keep_the_loss_are_refused(task, options, tracer, message):
-    """torch.export of a loss with state (which its program would freeze) or of a multi-class loss (whose program
-    fails when differentiated), torch.jit.trace (one call's Python branches) and TorchScript (a Python autograd
-    Function) are refused with what to do instead; they had raised from deep inside torch."""
+    """torch.export of a loss with state (which its program would freeze), torch.jit.trace (one call's Python
+    branches) and TorchScript (a Python autograd Function) are refused with what to do instead; they had raised
+    from deep inside torch."""
     if tracer == "export" and not hasattr(torch.compiler, "is_exporting"):
         pytest.skip("this torch cannot tell the loss that torch.export traces it")
     classes = 1 if task == "binary" else 3
