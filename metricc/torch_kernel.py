@@ -646,7 +646,7 @@ class SoftConfusionFunction(torch.autograd.Function):
         ctx.amplifier = (L, threshold, from_logits)
         # (torch.export: stacked at any size; the streaming path's products into buffers, out=, would make a program
         # that cannot run with gradients)
-        stacked = 0 < input.numel() and (input.numel() <= STACKED_MAX_SIZE or is_exporting())
+        stacked = 0 < input.numel() and (is_exporting() or input.numel() <= STACKED_MAX_SIZE)
         ctx.path = "fused" if fused else "stacked" if stacked else "streaming"
         ctx.input_dtype = input.dtype
         ctx.consumed = False

@@ -520,6 +520,31 @@ def test_an_exported_multi_class_loss_equals_the_eager_one_and_is_nan_for_bad_in
         torch.testing.assert_close(exported(X, ignored, weight), eager(X, ignored, weight))
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_a_program_exported_with_a_dynamic_batch_takes_any_batch_size(task):
+    """Exported on 64 rows with the batch dimension dynamic, the program takes 10 and 20,000 rows (past the
+    binary loss's stacked path) and gives the eager loss."""
+    if not hasattr(torch.compiler, "is_exporting"):
+        pytest.skip("this torch cannot tell the loss that torch.export traces it")
+    classes = 1 if task == "binary" else 3
+    metric = compile_metric("f1", task=task, num_classes=None if task == "binary" else 3)
+    eager = _step_module(metric.to_torch(pure=True), classes)
+
+    def batch(n):
+        X = torch.randn(n, 4)
+        if task == "multiclass":
+            return X, torch.randint(0, 3, (n,))
+        return X, (torch.rand(n, classes) < 0.4).float().squeeze(1) if task == "binary" else (
+            torch.rand(n, classes) < 0.4).float()
+
+    torch.manual_seed(0)
+    rows = torch.export.Dim("rows", min=2)
+    exported = torch.export.export(eager, batch(64), dynamic_shapes=({0: rows}, {0: rows})).module()
+    for n in (10, 20_000):
+        X, y = batch(n)
+        torch.testing.assert_close(exported(X, y), eager(X, y))
+
+
 @pytest.mark.filterwarnings(r"ignore:`torch\.jit\.\w+` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("task, options, tracer, message", [
     ("binary", {}, "export", r"a loss with training state .*to_torch\(pure=True\) exports"),
