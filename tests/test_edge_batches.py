@@ -373,6 +373,17 @@ def test_the_error_names_the_class_that_is_not_finite_not_the_first(path):
         _loss_on(path, metric, z, y)
 
 
+def test_a_class_whose_loss_overflows_with_finite_coefficients_is_named():
+    """NumPy's loss (whose gradient does not scale the coefficients by L) of a cost whose value overflows where
+    its coefficients, +-1e300, stay finite: class 1 (FP + FN = 2e10, two heavy samples) is named, not class 0
+    (FP + FN ~ 3e-6) and not "some class"."""
+    metric = compile_metric("minimize: 1e300*(FP + FN)", task="multiclass", num_classes=3)
+    y, weight = np.array([0, 0, 1, 2]), np.array([1.0, 1.0, 1e10, 1e10])
+    z = np.eye(3)[[0, 0, 2, 1]] * 30.0  # classes 1 and 2 swapped
+    with pytest.raises(MetriccError, match=r"for class 1 at the counts TP, FP, FN, TN = [0-9.e-]+, 1e\+10, 1e\+10, "):
+        metric.loss_and_grad(z, y, weight)
+
+
 @pytest.mark.parametrize("path", MULTICLASS_PATHS)
 def test_a_multilabel_error_speaks_of_labels(path):
     """Multi-label: the label whose loss is not finite, and its counts (JAX said "for some class"; torch and the
