@@ -62,6 +62,21 @@ def test_weighted_average_with_no_positive_label_is_zero_not_nan():
     assert value.item() == 0 and (x.grad == 0).all()
 
 
+@pytest.mark.parametrize("options", [{"average": "weighted"}, {"class_weight": [1.0, 0.0, 2.0]}])
+def test_a_class_that_weighs_nothing_adds_nothing_to_the_average(options):
+    """The weighted average (class 1 without support) and a class weight of 0 are the per-class losses
+    (average="none") averaged with the remaining classes' weights, in NumPy and torch."""
+    z = np.random.default_rng(2).normal(size=(8, 3))
+    target = np.array([0, 2, 0, 2, 2, 0, 2, 2])
+    each = compile_metric("f1", task="multiclass", num_classes=3, average="none").loss_and_grad(z, target)[0]
+    weights = np.array([3.0, 0.0, 5.0]) if options.get("average") == "weighted" else np.array(options["class_weight"])
+    expected = float(weights @ each / weights.sum())
+    metric = compile_metric("f1", task="multiclass", num_classes=3, **options)
+    assert metric.loss_and_grad(z, target)[0] == pytest.approx(expected, rel=1e-12)
+    assert metric.to_torch(pure=True)(torch.tensor(z), torch.tensor(target)).item() == pytest.approx(expected,
+                                                                                                    rel=1e-12)
+
+
 def test_weighted_average_with_every_row_ignored():
     metric = compile_metric("f1", task="multiclass", num_classes=3, average="weighted", ignore_index=-1)
     z = np.random.default_rng(1).normal(size=(4, 3))
