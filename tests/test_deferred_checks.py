@@ -456,6 +456,24 @@ def _step_module(loss_fn, classes):
     return Step()
 
 
+def _exported_as_eager(eager, X, y, weight):
+    """The program torch.export makes of `eager` (a _step_module), after checking that its loss and gradient equal
+    the eager module's over two gradient steps."""
+    exported = torch.export.export(eager, (X, y, weight)).module()
+    for _ in range(2):
+        results = []
+        for module in (exported, eager):  # (they share the parameters)
+            module.zero_grad()
+            loss = module(X, y, weight)
+            loss.backward()
+            results.append((loss.detach(), {name: p.grad.clone() for name, p in module.named_parameters()}))
+        torch.testing.assert_close(*results)
+        with torch.no_grad():
+            for p in eager.parameters():
+                p -= 0.5 * p.grad
+    return exported
+
+
 @pytest.mark.parametrize("n", [500, torch_kernel.STACKED_MAX_SIZE + 500])
 def test_an_exported_pure_loss_equals_the_eager_one_and_is_nan_for_bad_inputs(n):
     """torch.export of a step with a stateless binary loss: the program's loss and gradient equal the eager
@@ -467,15 +485,7 @@ def test_an_exported_pure_loss_equals_the_eager_one_and_is_nan_for_bad_inputs(n)
     torch.manual_seed(0)
     X, y, weight = torch.randn(n, 4), (torch.rand(n) < 0.3).float(), torch.rand(n)
     eager = _step_module(compile_metric("mcc", ignore_index=255).to_torch(pure=True), 1)
-    exported = torch.export.export(eager, (X, y, weight)).module()
-    for _ in range(2):
-        results = []
-        for module in (exported, eager):  # (they share the parameters)
-            module.zero_grad()
-            loss = module(X, y, weight)
-            loss.backward()
-            results.append((loss.detach(), {name: p.grad.clone() for name, p in module.named_parameters()}))
-        torch.testing.assert_close(*results)
+    exported = _exported_as_eager(eager, X, y, weight)
     bad_target, bad_input, ignored = y.clone(), X.clone(), y.clone()
     bad_target[3], bad_input[7, 1], ignored[5] = 2.0, math.nan, 255.0
     assert math.isnan(exported(X, bad_target, weight).item()) and math.isnan(exported(bad_input, y, weight).item())
@@ -499,18 +509,7 @@ def test_an_exported_multi_class_loss_equals_the_eager_one_and_is_nan_for_bad_in
     y = torch.randint(0, classes, (n,)) if task == "multiclass" else (torch.rand(n, classes) < 0.4).float()
     metric = compile_metric("f1", task=task, num_classes=classes, **options)
     eager = _step_module(metric.to_torch(pure=True), classes)
-    exported = torch.export.export(eager, (X, y, weight)).module()
-    for _ in range(2):
-        results = []
-        for module in (exported, eager):  # (they share the parameters)
-            module.zero_grad()
-            loss = module(X, y, weight)
-            loss.backward()
-            results.append((loss.detach(), {name: p.grad.clone() for name, p in module.named_parameters()}))
-        torch.testing.assert_close(*results)
-        with torch.no_grad():
-            for p in eager.parameters():
-                p -= 0.5 * p.grad
+    exported = _exported_as_eager(eager, X, y, weight)
     bad_target, bad_input = y.clone(), X.clone()
     bad_target[3], bad_input[7, 1] = (classes if task == "multiclass" else 2), math.nan
     assert math.isnan(exported(X, bad_target, weight).item()) and math.isnan(exported(bad_input, y, weight).item())
