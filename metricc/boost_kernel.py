@@ -1576,8 +1576,8 @@ class BoostObjective:
 
     def _nonfinite(self, counts, bad, **options):
         """The error message (nonfinite_message's `options`) for a gradient or Hessian that is not finite: at the
-        pooled counts of a binary or micro-averaged objective, else at those of the first class (or label) whose
-        entry of `bad` (C,) is set."""
+        pooled counts of a binary or micro-averaged objective (`bad` unread), else at those of the first class (or
+        label) whose entry of `bad` (C,) is set."""
         if self.task == "binary" or self.average == "micro":
             return nonfinite_message(self.name, [float(numpy.sum(c)) for c in counts],
                                      derivatives="gradient or Hessian", **options)
@@ -1599,8 +1599,9 @@ class BoostObjective:
             values = [numpy.asarray(v, dtype=numpy.float64) for v in values]
             finite = all(numpy.isfinite(v).all() for v in values)
         if not finite:
-            raise self.error(self._nonfinite(counts, pooled or ~numpy.logical_and.reduce(
-                [numpy.isfinite(numpy.broadcast_to(v, counts[0].shape)) for v in values])))
+            bad = None if pooled else ~numpy.logical_and.reduce(
+                [numpy.isfinite(numpy.broadcast_to(v, counts[0].shape)) for v in values])
+            raise self.error(self._nonfinite(counts, bad))
         if pooled:
             return values
         weights = self._label_weights(counts)
