@@ -1003,6 +1003,14 @@ class TrainingState:
                           f"sync=False to keep each process's own and silence this warning", self.warning,
                           stacklevel=caller_level(__file__))
 
+    def _unexportable_state(self):
+        """Why torch.export cannot take this loss (None where it can): running counts, a warm-up or sync, which
+        an exported program would freeze."""
+        if self.running is None and not self.warmup and not self.sync:
+            return None
+        return ("a loss with training state (running counts, a warm-up or sync, which an exported program would "
+                "freeze) is not supported; to_torch(pure=True) exports")
+
     def current_L(self):
         """The amplifier's scale now: L_start rising linearly to L over the first `warmup` training steps."""
         if self.steps >= self.warmup:
@@ -1101,9 +1109,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     def forward(self, input, target, sample_weight=None):
         if ForwardRecord.mapped():
             raise ForwardRecord.vmap_error(self.error)
-        self._refuse_tracers(None if self.running is None and not self.warmup and not self.sync else
-                             "a loss with training state (running counts, a warm-up or sync, which an exported "
-                             "program would freeze) is not supported; to_torch(pure=True) exports")
+        self._refuse_tracers(self._unexportable_state())
         self._refuse_differentiated(target, sample_weight)
         self._warn_unsynced()
         if self.check_inputs:

@@ -213,6 +213,12 @@ def plain_class_counts(input, target, weight, spec, dim):
         return p, yh, not_yh, positive, negative, [c.to(scalar_dtype) for c in counts]
 
 
+def plain_average(counts, spec):
+    """average() of plain_class_counts' counts, with the spec's settings (its class weights in the counts' type)."""
+    class_weight = None if spec.class_weight is None else spec.class_weight.to(counts[0].dtype)
+    return average(spec.scalars, counts, spec.eps, spec.average, class_weight)
+
+
 def differentiable_class_gradient(input, target, weight, scale, spec, dim):
     """d loss / d input (n, C) as backward_pass has it, from operations that autograd records (none in place), so
     that the gradient can be differentiated again: through the soft predictions and through the counts into the
@@ -220,8 +226,7 @@ def differentiable_class_gradient(input, target, weight, scale, spec, dim):
     dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
     p, yh, not_yh, positive, negative, counts = plain_class_counts(input, target, weight, spec, dim)
     with torch.autocast(input.device.type, enabled=False):
-        _, a, b = average(spec.scalars, counts, spec.eps, spec.average,
-                          None if spec.class_weight is None else spec.class_weight.to(counts[0].dtype))
+        _, a, b = plain_average(counts, spec)
         grad_yh = (positive * a.to(dtype) + negative * b.to(dtype)) * scale.to(dtype)
         if spec.task == "multilabel":
             return grad_yh * spec.L * yh * not_yh * p * (1 - p)
@@ -236,8 +241,7 @@ def exported_class_loss(input, target, weight, spec):
     counts = plain_class_counts(input, target, weight, spec, 0 if spec.class_major else 1)[-1]
     dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
     with torch.autocast(input.device.type, enabled=False):
-        loss, a, b = average(spec.scalars, counts, spec.eps, spec.average,
-                             None if spec.class_weight is None else spec.class_weight.to(counts[0].dtype))
+        loss, a, b = plain_average(counts, spec)
         a, b = (v.detach().to(dtype) * spec.L for v in (a, b))  # (as the function checks them)
         failed = torch.zeros((), dtype=torch.float64, device=input.device)
         return with_gradient_checked(loss, a, b).to(dtype), failed, torch.stack(counts).detach()
@@ -372,9 +376,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     def forward(self, input, target, sample_weight=None):
         if ForwardRecord.mapped():
             raise ForwardRecord.vmap_error(self.error)
-        self._refuse_tracers(None if self.running is None and not self.warmup and not self.sync else
-                             "a loss with training state (running counts, a warm-up or sync, which an exported "
-                             "program would freeze) is not supported; to_torch(pure=True) exports")
+        self._refuse_tracers(self._unexportable_state())
         self._refuse_differentiated(target, sample_weight)
         self._warn_unsynced()
         given = (input, target, sample_weight)  # (an error places a bad value by its index in the tensors as given)
