@@ -264,8 +264,9 @@ def binary_loss_function(scalars, L, threshold, from_logits, eps, check=None, er
     return loss
 
 
-class _Pickled:
-    """Pickled without the loss function (a closure of jax.custom_vjp), which `_build()` makes again on load."""
+class _JaxLoss:
+    """What the binary and multi-class JAX losses share: the eager check of the custom rule, and pickling without the
+    loss function (a closure of jax.custom_vjp), which `_build()` makes again on load."""
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k != "_loss"}
@@ -274,8 +275,15 @@ class _Pickled:
         self.__dict__.update(state)
         self._loss = self._build()
 
+    def _check_forward(self, x, y, w, loss, a, b):
+        """The custom rule's check under jax.grad, called eagerly: the input, then the loss and its gradient's
+        coefficients (times L, in the input's type: a slope of the amplifier reaches L / 16)."""
+        self._check_input(x)
+        if any(_fails(jnp.isfinite(v)) for v in (loss, a * self.L, b * self.L)):  # as backward scales them
+            raise self.error(self._nonfinite(x, y, w, jnp.result_type(loss, a, b).name))
 
-class SoftConfusionLoss(_Pickled):
+
+class SoftConfusionLoss(_JaxLoss):
     """`1 - metric` (or a cost) of the soft confusion matrix of a batch: `loss(input, target, sample_weight=None)`
     -> 0-dim array. `input` holds logits (probabilities when `from_logits=False`) of any shape, `target` 0/1
     labels of the same shape; elements whose target is `ignore_index` are left out. `check_dtype`, if given, is
@@ -360,13 +368,6 @@ class SoftConfusionLoss(_Pickled):
             if extremes and self._hint.observe(*extremes, x.size):
                 warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level(__file__))
 
-    def _check_forward(self, x, y, w, loss, a, b):
-        """The custom rule's check under jax.grad, called eagerly: the input, then the loss and its gradient's
-        coefficients (times L, in the input's type: a slope of the amplifier reaches L / 16)."""
-        self._check_input(x)
-        if any(_fails(jnp.isfinite(v)) for v in (loss, a * self.L, b * self.L)):  # as backward scales them
-            raise self.error(self._nonfinite(x, y, w, jnp.result_type(loss, a, b).name))
-
     def _nonfinite(self, x, y, w, dtype):
         """The error message for a loss or gradient that is not finite in `dtype` (its name), at the counts of
         the flat arrays x, y, w (called eagerly, on one device's elements)."""
@@ -401,7 +402,7 @@ def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight
     return loss
 
 
-class MultiSoftConfusionLoss(_Pickled):
+class MultiSoftConfusionLoss(_JaxLoss):
     """`1 - metric` averaged over classes (or labels): `loss(input, target, sample_weight=None)`.
 
     multiclass: logits (n, C), target (n,) class indices (`ignore_index` rows are left out) or (n, C) class
@@ -538,13 +539,6 @@ class MultiSoftConfusionLoss(_Pickled):
                 self._rows_seen = True
                 if softmax_rows(*summary, z.size):
                     warnings.warn(SOFTMAX_HINT, self.warning, stacklevel=caller_level(__file__))
-
-    def _check_forward(self, z, y, w, loss, a, b):
-        """The custom rule's check under jax.grad, called eagerly: the input, then the loss and its gradient's
-        coefficients (times L, in the input's type: a slope of the amplifier reaches L / 16)."""
-        self._check_input(z)
-        if any(_fails(jnp.isfinite(v)) for v in (loss, a * self.L, b * self.L)):  # as backward scales them
-            raise self.error(self._nonfinite(z, y, w, jnp.result_type(loss, a, b).name))
 
     def _nonfinite(self, z, y, w, dtype):
         """The error message for a loss or gradient that is not finite in `dtype` (its name) on the rows z, y, w
