@@ -873,6 +873,14 @@ class InputChecks:
         self._pending = collections.deque()  # deferred checks, oldest first
         self._checked_dtypes = set()
 
+    def _refuse_unsupported(self, target, weight, unexportable):
+        """Refuses a call that the loss cannot serve: under vmap, a tracer (_refuse_tracers), or a target or weights
+        that require grad (_refuse_differentiated)."""
+        if ForwardRecord.mapped():
+            raise ForwardRecord.vmap_error(self.error)
+        self._refuse_tracers(unexportable)
+        self._refuse_differentiated(target, weight)
+
     def _refuse_tracers(self, unexportable):
         """torch.jit.trace would fix one call's Python branches; torch.export runs the loss unless `unexportable`
         says why not (its checks then poison the loss instead of reading values back); else refused, as vmap is."""
@@ -1107,10 +1115,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                 f"eps={self.eps}, fused={self.fused}, {self._training_repr()}")
 
     def forward(self, input, target, sample_weight=None):
-        if ForwardRecord.mapped():
-            raise ForwardRecord.vmap_error(self.error)
-        self._refuse_tracers(self._unexportable_state())
-        self._refuse_differentiated(target, sample_weight)
+        self._refuse_unsupported(target, sample_weight, self._unexportable_state())
         self._warn_unsynced()
         if self.check_inputs:
             self._check(input, target, sample_weight)

@@ -374,10 +374,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                 f"L={self.L}, {self._training_repr()}")
 
     def forward(self, input, target, sample_weight=None):
-        if ForwardRecord.mapped():
-            raise ForwardRecord.vmap_error(self.error)
-        self._refuse_tracers(self._unexportable_state())
-        self._refuse_differentiated(target, sample_weight)
+        self._refuse_unsupported(target, sample_weight, self._unexportable_state())
         self._warn_unsynced()
         given = (input, target, sample_weight)  # (an error places a bad value by its index in the tensors as given)
         if isinstance(input, torch.Tensor) and input.dim() > 2 and isinstance(target, torch.Tensor):
