@@ -897,6 +897,8 @@ def test_a_parameter_named_as_another_librarys_argument_is_a_parameter_where_the
 @pytest.mark.parametrize("options, hint", [
     ({"task": "multilabel", "num_labels": 3}, "a multi-label metric is task='multilabel', num_classes=3"),
     ({"num_labels": 3}, "a multi-label metric is task='multilabel', num_classes=3"),
+    ({"num_labels": True}, "a multi-label metric is task='multilabel', num_classes=... (the number"),  # no count
+    ({"num_labels": 2.5}, "a multi-label metric is task='multilabel', num_classes=... (the number"),
     ({"task": "multiclass", "num_classes": 3, "top_k": 2}, "metricc's multi-class counts take each row's arg-max"),
     ({"task": "multiclass", "num_classes": 3, "multidim_average": "samplewise"}, "metricc counts over every element"),
     ({"validate_args": False}, "to_torch(check_inputs=False)"),
