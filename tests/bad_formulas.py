@@ -66,6 +66,7 @@ BAD_FORMULAS = [
                             "'none'", 1),
     ("neg_log_loss", {}, "`neg_log_loss` is not a confusion-matrix metric (log loss scores the probabilities", 1),
     ("roc_auc_ovr_weighted", {}, "`roc_auc_ovr_weighted` is not a confusion-matrix metric (ROC AUC ranks", 1),
+    ("neg_mcc", {}, "unknown name `neg_mcc`; did you mean `mcc`?", 1),  # a sign alone: no average to take off
     # F-beta scores by their usual names, and a named metric's parameters written as a call's keywords
     ("f2", {}, 'unknown name `f2`: F2 is fbeta with beta=2, compile_metric("fbeta", beta=2)', 1),
     ("0.5*F3 + 0.5*f1", {}, 'F3 is fbeta with beta=3, compile_metric("fbeta", beta=3)', 5),
