@@ -139,7 +139,7 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
             usage="loss = MetricLoss()   # loss(logits, target) -> 0-dim array, under jax.jit and jax.grad",
             dtypes=("float64", "float32", "float16", "bfloat16"), probe="metricc.jax_probe:jax_probe", int_limit=2**31),
     *(Backend(booster, _table("numpy.", "numpy.minimum({0}, {1})", "numpy.maximum({0}, {1})"),
-              MappingProxyType({"numpy": "numpy"}), kernels=("checks.py", "boost_kernel.py"),
+              MappingProxyType({"numpy": "numpy"}), kernels=("checks.py", "booster_context.py", "boost_kernel.py"),
               loss_class="BoostObjective", order=2,
               options=MappingProxyType({"hessian": None, "mean_hessian": 0.1, "booster": booster,
                                         "check_inputs": True}),
