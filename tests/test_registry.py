@@ -1,5 +1,6 @@
 """The backend registry and the vocabulary: one place per concept, read by every stage."""
 
+import re
 import subprocess
 import sys
 
@@ -40,9 +41,10 @@ def test_the_cli_offers_what_the_registry_holds():
 
 def test_unknown_backends_are_refused_everywhere():
     metric = compile_metric("f1")
-    for call in (lambda: metric.emit("math"), lambda: metric.emit("cobol"), lambda: metric.scalars_source("cobol"),
-                 lambda: backend(3)):
-        with pytest.raises(MetriccError, match="Expected argument `backend` to be one of"):
+    for call, shown in ((lambda: metric.emit("math"), "'math'"), (lambda: metric.emit("cobol"), "'cobol'"),
+                        (lambda: metric.scalars_source("cobol"), "'cobol'"), (lambda: backend(3), "a value of type int")):
+        with pytest.raises(MetriccError, match=r"Expected argument `backend` to be one of \[.*\], but got "
+                                               + re.escape(shown)):
             call()
 
 
