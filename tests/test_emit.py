@@ -304,3 +304,29 @@ def test_emitted_modules_import_each_module_once(backend, task):
     imported += [f"{node.module}.{alias.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
                  for alias in node.names]
     assert sorted({name for name in imported if imported.count(name) > 1}) == []
+
+
+@pytest.mark.parametrize("backend", ["torch", "numpy", "jax", "xgboost", "lightgbm"])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_emitted_modules_check_their_inputs_by_default(backend, task):
+    """An emitted module's MetricLoss() checks its inputs as the API's losses do: NaN logits are an error that
+    says so, not a NaN loss (each backend's options set check_inputs=True for the module's constructor)."""
+    if backend == "lightgbm" and task == "multilabel":
+        pytest.skip("LightGBM has no multi-label objective")
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    loss = load_emitted(compile_metric("f1", **options).emit(backend))["MetricLoss"]()
+    z, y = _batch(task, seed=3, spread=1.0)
+    if task == "multiclass":
+        y = np.abs(y)  # no ignore label: the boosters take none
+    z[4] = np.nan
+    if backend == "torch":
+        call = lambda: loss(torch.tensor(z), torch.tensor(y))  # noqa: E731
+    elif backend == "jax":
+        jnp = pytest.importorskip("jax.numpy")
+        call = lambda: loss(jnp.asarray(z, dtype=jnp.float32), jnp.asarray(y))  # noqa: E731
+    elif backend in ("xgboost", "lightgbm"):
+        call = lambda: loss(y, z)  # noqa: E731  (a booster passes labels first)
+    else:
+        call = lambda: loss(z, y)  # noqa: E731
+    with pytest.raises(ValueError, match=r"(?i)nan"):
+        call()
