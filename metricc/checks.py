@@ -2,8 +2,9 @@
 and class indices, a loss or gradient that is not finite, masked arrays; hints about a batch that a loss takes but
 likely should not (logits that look like probabilities, sample weights so light that eps shifts the loss); and
 where a warning points (caller_level). Used by the NumPy, torch, JAX and booster kernels and the compiler; emitted
-modules inline this file, so it imports only numbers and sys."""
+modules inline this file, so it imports only math, numbers and sys."""
 
+import math
 import numbers
 import sys
 
@@ -121,6 +122,9 @@ def nonfinite_message(name, counts=None, per_class=False, derivatives="gradient"
     where = "" if part is None else f" for {part}"
     if counts is not None:
         where += f" at the counts TP, FP, FN, TN = {', '.join(f'{float(c):.6g}' for c in counts)}"
+        if not all(math.isfinite(float(c)) for c in counts):  # the checks would have named the entry at fault
+            return (f"the {name} loss or its {derivatives} is not finite{where}: the counts are not, so the input, "
+                    f"targets or sample weights hold NaN or infinity (check_inputs=True names where)")
     elif per_class:
         where = f" for some {per_class if isinstance(per_class, str) else 'class'}"
     if overflow:

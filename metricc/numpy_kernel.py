@@ -160,7 +160,7 @@ class SoftConfusionLoss:
     def _evaluate(self, counts):
         with numpy.errstate(all="ignore"):
             loss, a, b = self.scalars(*(numpy.float64(c) + self.eps for c in counts))
-        if not max(counts) <= MAX_COUNT:
+        if max(counts) > MAX_COUNT:  # (NaN counts: below)
             raise self.error(f"the weighted counts reach {max(counts):.3g}, beyond {MAX_COUNT:g}, where the partials "
                              f"of the {self.name} loss may overflow float64: scale the sample weights down")
         if not all(numpy.isfinite(v) for v in (loss, a, b)):

@@ -207,7 +207,7 @@ class MultiSoftConfusionLoss:
 
     def _evaluate(self, counts):
         largest = max(float(c.max()) for c in counts)
-        if not largest <= MAX_COUNT:
+        if largest > MAX_COUNT:  # (NaN counts: below)
             raise self.error(f"the weighted counts reach {largest:.3g}, beyond {MAX_COUNT:g}, where the partials "
                              f"of the {self.name} loss may overflow float64: scale the sample weights down")
         with numpy.errstate(all="ignore"):

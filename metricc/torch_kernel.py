@@ -1230,7 +1230,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                                  "zero (or every batch is empty).")
         elif not w_max > 0:  # (the weights as given: every element ignored gives no gradient, and no error)
             raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
-        if not largest_count <= MAX_COUNT:
+        if largest_count > MAX_COUNT:  # (NaN counts: below)
             raise self.error(f"the weighted counts reach {largest_count:.3g}, beyond {MAX_COUNT:g}, where the "
                              f"partials of the {self.name} loss may overflow float64: scale the sample weights down")
         if not math.isfinite(loss):

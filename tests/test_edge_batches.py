@@ -164,6 +164,29 @@ def test_checks_can_be_skipped(backend):
     assert np.isfinite(loss) and np.all(np.isfinite(grad)) and grad[1] == grad[2] == 0
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("call", ["numpy", "booster"])
+def test_unchecked_nan_input_is_named_as_the_cause(task, call):
+    """With check_inputs=False a NaN logit makes the counts NaN, and the error then said "the weighted counts reach
+    nan, beyond 1e+100 ...: scale the sample weights down" (NumPy) or that "the formula divides by 0 there"
+    (booster): now that the counts are not finite, which only input, targets or weights that are not can make."""
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    metric = compile_metric("f1", **options)
+    rng = np.random.default_rng(0)
+    z = rng.normal(size=(20,) if task == "binary" else (20, 3))
+    y = (rng.integers(0, 3, 20) if task == "multiclass" else (rng.random(z.shape) < 0.4).astype(float))
+    z[3] = np.nan
+    with pytest.raises(MetriccError) as error:
+        if call == "numpy":
+            metric.loss_and_grad(z, y, check_inputs=False)
+        else:
+            metric.to_xgboost(check_inputs=False)(y, z)
+    message = str(error.value)
+    assert "counts TP, FP, FN, TN" in message and "nan" in message
+    assert "hold NaN or infinity" in message and "check_inputs" in message
+    assert "beyond" not in message and "divides by 0" not in message
+
+
 def test_integer_and_bool_targets_in_numpy():
     metric = compile_metric("mcc")
     z = np.linspace(-1, 1, 10)
