@@ -10,7 +10,7 @@ import torch
 
 from metricc import MetriccError, MetriccWarning, compile_metric
 from metricc.backends import TRAINING_L
-from oracles import soft_counts
+from oracles import load_emitted, soft_counts
 
 F1 = lambda TP, FP, FN, TN: 1 - 2 * TP / (2 * TP + FP + FN)  # noqa: E731
 
@@ -20,6 +20,21 @@ def _batch(n=40, seed=0):
     z = torch.randn(n, generator=generator, dtype=torch.float64) * 0.3
     y = (torch.rand(n, generator=generator) < 0.3).double()
     return z, y
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_the_defaults_are_the_ones_the_readme_gives(task):
+    """README, "The defaults" of to_torch(): L 15 (none compiled), momentum 0.9, warmup 0 (off) from L_start 5,
+    bce_weight 0 (0.1 for multi-class); an emitted torch module carries the same, and pure=True none of it."""
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    metric = compile_metric("f1", **options)
+    emitted = load_emitted(metric.emit("torch"))["MetricLoss"]
+    expected = {"L": 15.0, "momentum": 0.9, "warmup": 0, "L_start": 5.0,
+                "bce_weight": 0.1 if task == "multiclass" else 0.0}
+    for loss in (metric.to_torch(), emitted()):
+        assert {name: getattr(loss, name) for name in expected} == expected
+    for loss in (metric.to_torch(pure=True), emitted(pure=True)):
+        assert (loss.L, loss.momentum, loss.warmup, loss.bce_weight) == (73.0, 0.0, 0, 0.0)
 
 
 def test_L_rises_linearly_over_the_warmup_and_only_training_steps_count():
