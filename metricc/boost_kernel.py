@@ -354,12 +354,20 @@ class BoostObjective:
             raise error(f"Expected argument `mean_hessian` to be a positive number or None, but got {mean_hessian!r}.")
         if booster not in ("xgboost", "lightgbm"):
             raise error(f"Expected argument `booster` to be 'xgboost' or 'lightgbm', but got {booster!r}.")
-        if task not in ("binary", "multilabel", "multiclass") or task == "multilabel" and (
-                booster != "xgboost" or average == "none"):
+        if task == "multilabel" and booster == "lightgbm":
+            raise error(f"LightGBM has no multi-output mode for a multi-label objective: train one booster per label "
+                        f"with the binary {name} objective (compile_metric without task=...), for example "
+                        f"sklearn.multioutput.MultiOutputClassifier(metricc.lightgbm_sklearn.LGBMClassifier("
+                        f"objective=objective, **objective.params)). "
+                        + {"micro": "Micro-averaging pools the labels' counts, which boosters of one label each do "
+                                    "not see: XGBoost's multi-output mode trains it",
+                           "none": "average='none' keeps each label's loss: each booster trains its own"}.get(
+                            average, f"The {average} average weighs each label's loss by a constant, so the boosters "
+                                     f"together train it"))
+        if task not in ("binary", "multilabel", "multiclass") or task == "multilabel" and average == "none":
             raise error(f"a booster objective supports task='binary', task='multiclass' and task='multilabel' with "
                         f"XGBoost's multi-output mode and one loss (average 'macro', 'micro' or 'weighted'); got "
-                        f"task={task!r}, average={average!r} for {booster} (for LightGBM, train one booster per label "
-                        f"with a binary metric)")
+                        f"task={task!r}, average={average!r} for {booster}")
         if task == "multiclass" and average not in ("macro", "weighted"):
             why = ("'none' keeps one loss per class" if average == "none" else
                    "micro-averaging one-hot predictions scores accuracy")

@@ -1085,13 +1085,35 @@ def test_threads_can_share_one_objective(task):
                 np.testing.assert_array_equal(g, e)
 
 
+@pytest.mark.parametrize("average, class_weight", [("macro", None), ("macro", (1.0, 3.0, 0.5)), ("weighted", None)])
+def test_a_booster_per_label_trains_the_macro_and_weighted_multilabel_objective(average, class_weight):
+    """What to_lightgbm()'s refusal of a multi-label metric says: one booster per label with the binary objective
+    trains the macro (or weighted, or class-weighted) multi-label objective, whose gradient and Hessian for each label
+    are the binary objective's on that label's column times one constant (its weight in the average), so that each
+    leaf's Newton step -G/H is the same; the pooled counts of "micro" have no such split."""
+    rng = np.random.default_rng(5)
+    z, y = rng.normal(0, 1.5, (300, 3)), (rng.random((300, 3)) < [0.1, 0.3, 0.5]).astype(float)
+    multi = compile_metric("f1", task="multilabel", num_classes=3, average=average, class_weight=class_weight)
+    grad, hess = multi.to_xgboost(hessian="exact").gradient_and_hessian(z, y)
+    binary = compile_metric("f1").to_lightgbm(hessian="exact")
+    for label in range(3):
+        g, h = binary.gradient_and_hessian(z[:, label], y[:, label])
+        factor = grad[0, label] / g[0]
+        assert factor > 0
+        np.testing.assert_allclose(grad[:, label], factor * g, rtol=1e-9, atol=1e-15 * np.abs(g).max())
+        np.testing.assert_allclose(hess[:, label], factor * h, rtol=1e-9, atol=1e-15 * np.abs(h).max())
+    with pytest.raises(MetriccError, match="Micro-averaging pools the labels' counts"):
+        compile_metric("f1", task="multilabel", num_classes=3, average="micro").to_lightgbm()
+
+
 def test_bad_inputs_are_refused():
     objective = compile_metric("f1").to_xgboost()
     with pytest.raises(MetriccError, match="finite margins"):
         objective(np.array([0.0, 1.0]), np.array([np.nan, 0.0]))
     with pytest.raises(MetriccError, match="labels in"):
         objective(np.array([0.0, 2.0]), np.array([0.0, 0.0]))
-    with pytest.raises(MetriccError, match="one booster per label"):
+    with pytest.raises(MetriccError, match=r"LightGBM has no multi-output mode .* one booster per label with the "
+                                           r"binary f1 objective .*MultiOutputClassifier"):
         compile_metric("f1", task="multilabel", num_classes=2).to_lightgbm()
     with pytest.raises(MetriccError, match="average 'macro', 'micro' or 'weighted'"):
         compile_metric("f1", task="multilabel", num_classes=2, average="none").emit("xgboost")
