@@ -25,12 +25,13 @@ def _batch(n=40, seed=0):
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
 def test_the_defaults_are_the_ones_the_readme_gives(task):
     """README, "The defaults" of to_torch(): L 15 (none compiled), momentum 0.9, warmup 0 (off) from L_start 5,
-    bce_weight 0 (0.1 for multi-class); an emitted torch module carries the same, and pure=True none of it."""
+    bce_weight 0 (0.1 for multi-class), eager (no torch.compile) and local (no sync); an emitted torch module
+    carries the same, and pure=True none of the training state."""
     options = {} if task == "binary" else {"task": task, "num_classes": 3}
     metric = compile_metric("f1", **options)
     emitted = load_emitted(metric.emit("torch"))["MetricLoss"]
     expected = {"L": 15.0, "momentum": 0.9, "warmup": 0, "L_start": 5.0,
-                "bce_weight": 0.1 if task == "multiclass" else 0.0}
+                "bce_weight": 0.1 if task == "multiclass" else 0.0, "fused": False, "sync": False}  # eager, local
     for loss in (metric.to_torch(), emitted()):
         assert {name: getattr(loss, name) for name in expected} == expected
     for loss in (metric.to_torch(pure=True), emitted(pure=True)):
