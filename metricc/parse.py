@@ -158,18 +158,21 @@ def _check_shape(tree: lark.Tree, text: str) -> None:
     bindings = sum(1 for child in tree.children if isinstance(child, lark.Tree) and child.data == "binding")
     if bindings > MAX_BINDINGS:
         raise MetriccError(f"the formula has {bindings} bindings; at most {MAX_BINDINGS} are accepted")
-    stack = [(tree, 0, None)]
+    stack = [(tree, 0, 0, 0)]  # a node, its depth, and how many of its ancestors are sums and products
     while stack:
-        node, depth, parent = stack.pop()
+        node, depth, sums, products = stack.pop()
         if depth > MAX_DEPTH:
             line, column = _position(node)
-            chain = _CHAINS.get(parent)  # the operator whose left operand nests
-            hint = "" if chain is None else (f": a chain of {chain} nests one level per "
-                                             f"{'term' if parent in ('add', 'sub') else 'factor'}; split it with "
-                                             f"bindings (a = ...; b = ...; a + b)")
+            # the chain that makes most of the depth (where the limit is passed may lie inside another one)
+            chain = ("add" if sums >= products else "mul") if max(sums, products) > MAX_DEPTH // 2 else None
+            hint = "" if chain is None else (f": a chain of {_CHAINS[chain]} nests one level per "
+                                             f"{'term' if chain == 'add' else 'factor'}; split it with "
+                                             f"bindings (a = ...; b = ...; a {'+' if chain == 'add' else '*'} b)")
             raise MetriccError(f"the formula nests more than {MAX_DEPTH} levels deep{hint}", text=text, line=line,
                                column=column)
-        stack.extend((child, depth + 1, node.data) for child in node.children if isinstance(child, lark.Tree))
+        chain = _CHAINS.get(node.data)
+        sums, products = sums + (chain == _CHAINS["add"]), products + (chain == _CHAINS["mul"])
+        stack.extend((child, depth + 1, sums, products) for child in node.children if isinstance(child, lark.Tree))
 
 
 def _check_params(params: Mapping[str, float]) -> dict[str, float]:

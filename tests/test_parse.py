@@ -176,6 +176,12 @@ def test_a_syntax_error_names_only_characters_the_formula_has(context):
                          "a + b)"),
     ("TP" + "*TP/FP" * 150, ": a chain of '*' and '/' nests one level per factor; split it with bindings"),
     ("-" * 300 + "TP", ""),
+    # the sum nests 300 levels, each ratio one: the limit was passed at a '/', and the hint blamed its chain (and
+    # the product's limit inside a factor's sum)
+    ("+".join(["TP/N"] * 300), ": a chain of '+' and '-' nests one level per term"),
+    ("*".join(["(TP+1)"] * 300), ": a chain of '*' and '/' nests one level per factor; split it with bindings "
+                                 "(a = ...; b = ...; a * b)"),
+    ("sqrt(" * 150 + "+".join(["TP"] * 60) + ")" * 150, ""),  # functions of functions: no chain to split
 ])
 def test_a_long_chain_of_one_operator_is_refused_with_how_to_split_it(text, hint):
     """A sum of 301 terms nests as deep as a formula 301 parentheses deep: the error says so, and how to split it
