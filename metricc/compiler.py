@@ -984,9 +984,11 @@ def _compile(key: _Key) -> CompiledMetric:
     beyond = [r for e in printed for r in e.atoms(sp.Rational) if not floats_hold(r)]
     if beyond:
         bound = ", ".join(f"{name} = {value:g}" for name, value in parsed.params.items())
+        large = abs(beyond[0]) > 1
         raise MetriccError(f"the formula {key.formula.strip()!r}{' with ' + bound if bound else ''}: its gradient "
-                           f"holds a constant beyond float64's range ({sp.Abs(beyond[0]).evalf(3)}); make "
-                           f"its constants smaller")
+                           f"holds a constant {'beyond' if large else 'below'} float64's {'' if large else 'normal '}"
+                           f"range ({sp.Abs(beyond[0]).evalf(3)}); make its constants "
+                           f"{'smaller' if large else 'larger'}")
     if all(c == 0 for c in derivation.coefficients):  # a = d_TP - d_FN and b = d_FP - d_TN
         raise MetriccError(f"the formula {key.formula.strip()!r} depends on the predictions through none of its "
                            "counts: only through N, POS and NEG, which the labels fix, so its gradient is zero and "
