@@ -375,7 +375,11 @@ class _Scope:
             return COUNT_SYMBOLS[name]
         if name in self.params:  # its value, so that each part is checked as it is built (sqrt(alpha - 1)^2)
             self.used.setdefault(name, token)
-            return _exact(self.params[name])
+            value = _exact(self.params[name])
+            oversized = _oversized(value)  # as a constant written in the formula is checked
+            if oversized:
+                raise self.error(f"parameter `{name}` = {self.params[name]:g} {oversized}", token)
+            return value
         if name in catalog.PARAMETER_NAMES:  # bound once the named metrics' defaults are known
             self.used.setdefault(name, token)
             return sp.Symbol(name, real=True)

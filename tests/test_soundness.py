@@ -232,8 +232,10 @@ def test_a_min_of_many_values_is_compared_once(monkeypatch, extremum):
     ("tversky", {"alpha": 1e-299, "beta": 1e299}, None),
     ("TP*FN*b/(TP + b*FP)^2", {"b": 1e299}, "with b = 1e+299: its gradient holds a constant beyond float64's range "
                                            "(2.00E+598)"),
-    ("w*TPR", {"w": 5e-324}, "with w = 4.94066e-324: its gradient holds a constant below float64's normal range "
-                             "(5.00E-324); make its constants larger"),  # it had said beyond, and to make them smaller
+    ("w*TPR", {"w": 5e-324}, "parameter `w` = 4.94066e-324 is out of range (beyond 1e300 or below 1e-300 in size) "
+                             "(column 1)"),  # as the constant 5e-324 written in the formula is (it had compiled)
+    ("b*TP*FN/(TP+FN+b*FP)^3", {"b": 1e-200}, "with b = 1e-200: its gradient holds a constant below float64's "
+                                             "normal range (3.00E-400); make its constants larger"),  # (had: beyond)
 ])
 def test_parameters_with_many_digits_are_answered_within_2_s(formula, params, refused):
     """A parameter is an exact number as a constant written in the formula is (1e100 squared has 665 bits), and
