@@ -848,6 +848,11 @@ class DeferredCheck(NamedTuple):
             self.ready.synchronize()
 
 
+# what a deferred check's error adds: the batch at fault is an earlier one, and how to find it
+DEFERRED_NOTE = (" (found late, in the batch of an earlier call: on an accelerator the input checks read their values "
+                 "back without waiting, so that batch's loss was NaN and its error comes at a later call; call the "
+                 "loss module's check_pending() after each step to raise at the bad batch, and pass that batch on the "
+                 "CPU to see where the value lies)")
 CHECKS_LEAVE_THE_GRAPH = ("metricc's input checks read the batch's values back to raise a clear error, a graph "
                           "break in a compiled step; under fullgraph=True pass check_inputs=False to to_torch()")
 
@@ -954,7 +959,10 @@ class InputChecks:
         while self._pending and (wait or self._pending[0].done()):
             deferred = self._pending.popleft()
             deferred.wait()
-            self._verify(deferred.values.tolist(), deferred.numel, deferred.weighted, deferred.dtype)
+            try:
+                self._verify(deferred.values.tolist(), deferred.numel, deferred.weighted, deferred.dtype)
+            except self.error as error:
+                raise self.error(f"{error}{DEFERRED_NOTE}") from None
 
 
 def training_settings(given, defaults):

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from metricc import MetriccError, compile_metric, torch_kernel
+from metricc.torch_kernel import DEFERRED_NOTE
 
 
 class _Event:
@@ -111,9 +112,12 @@ def test_a_bad_batch_gets_a_nan_loss_and_the_error_at_the_next_call(as_accelerat
     as_accelerator.recording = False
     assert math.isnan(loss.item())
     _Event.finished = True
-    # (deferred, the batch is gone: the value is named, not placed)
-    with pytest.raises(MetriccError, match="^Expected finite `input`, but it holds NaN: missing values in the data"):
+    # (deferred, the batch is gone: the value is named, not placed, and the error says it is an earlier batch's,
+    # raised at a call whose own batch is fine, and how to find it)
+    with pytest.raises(MetriccError, match="^Expected finite `input`, but it holds NaN: missing values in the data") \
+            as error:
         loss_fn(x, y)
+    assert str(error.value).endswith(DEFERRED_NOTE)
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -224,8 +228,9 @@ def test_multiclass_steps_read_nothing_back_and_raise_later(as_accelerator, task
     _Event.finished = True
     message = r"Expected class indices in \[0, 4\), but got 7: 8 classes\?" if task == "multiclass" else \
         r"Expected multi-label `target` values in \[0, 1\], but they range from 0 to 2"
-    with pytest.raises(MetriccError, match=message):
+    with pytest.raises(MetriccError, match=message) as error:
         loss_fn(*batch())
+    assert str(error.value).endswith(DEFERRED_NOTE)
 
 
 def test_a_deferred_binary_loss_that_is_not_finite_raises_without_counts(as_accelerator):
