@@ -250,11 +250,12 @@ def nonfinite_input_message(name="`input`", values=None, extremes=None, placed=T
 MISSING_LABEL = "a missing label: drop or fill it first"
 
 
-def target_range_message(low, high, multilabel=False, values=None):
+def target_range_message(low, high, multilabel=False, values=None, input_range=None):
     """The error for binary or multi-label targets outside [0, 1], given their least and largest values: the
     range, and the usual ways out (labels -1/+1 or 1/2; class indices; an ignore label). Where the targets
     themselves (`values`, as given) are at hand, a NaN (a missing label) is placed, else the first entry at the end
-    of the range that lies outside (the largest where both do)."""
+    of the range that lies outside (the largest where both do). `input_range`, the input's least and largest
+    values where known: from 0 to 1 beside targets with fractions (logits) hints that the two were swapped."""
     low, high = float(low), float(high)
     if low != low or high != high:  # NaN (its ends: it is somewhere)
         kind = "multi-label " if multilabel else ""
@@ -265,6 +266,10 @@ def target_range_message(low, high, multilabel=False, values=None):
     message = (f"Expected {'multi-label ' if multilabel else ''}`target` values in [0, 1], but they range from "
                f"{low:g} to {high:g}{where}")
     hints = []
+    if input_range is not None and [float(v) for v in input_range] == [0.0, 1.0] and not (
+            low.is_integer() and high.is_integer()):
+        hints.append("arguments swapped? the loss takes (input, target), logits first, and `input` holds values "
+                     "from 0 to 1")
     if low == -1 and high == 1:
         hints.append("labels -1/+1? pass (target + 1) / 2")
     if low == 1 and high == 2:

@@ -344,7 +344,8 @@ class SoftConfusionLoss(_JaxLoss):
         `traced`); the light-weights warning reads those the kernel takes. `layout`: _check_input's."""
         self._check_input(x, traced, layout)
         if _fails((y >= 0) & (y <= 1), traced):
-            raise self.error(target_range_message(y.min(), y.max(), values=y if layout is None else layout(y)))
+            raise self.error(target_range_message(y.min(), y.max(), values=y if layout is None else layout(y),
+                                                  input_range=_readable(x.min(), x.max())))
         if _fails(jnp.isfinite(given) & (given >= 0), traced):
             raise self.error(weight_range_message(given.min(), given.max(),
                                                   values=given if layout is None else layout(given)))
@@ -484,7 +485,8 @@ class MultiSoftConfusionLoss(_JaxLoss):
                 target, w = jnp.where(ignored, 0, target), jnp.where(ignored, 0, w[:, None])
             y = target.astype(z.dtype)
             if check and _fails((y >= 0) & (y <= 1), traced):
-                raise self.error(target_range_message(y.min(), y.max(), multilabel=True, values=layout(y)))
+                raise self.error(target_range_message(y.min(), y.max(), multilabel=True, values=layout(y),
+                                                      input_range=_readable(z.min(), z.max())))
         else:
             if target.shape != (n,) or not jnp.issubdtype(target.dtype, jnp.integer):
                 hint = target_hint(self.task, n, self.num_classes, target.shape)

@@ -226,7 +226,8 @@ class SoftConfusionLoss:
         if self.from_logits and self._hint.observe(x_min, x_max, x.size):
             warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level(__file__))
         if not (y.min() >= 0 and y.max() <= 1):
-            raise self.error(target_range_message(y.min(), y.max(), values=y.reshape(shape)))
+            raise self.error(target_range_message(y.min(), y.max(), values=y.reshape(shape),
+                                                  input_range=(x_min, x_max)))
         if w is not None:
             if not (_finite(w) and w.min() >= 0):
                 raise self.error(weight_range_message(w.min(), w.max(), values=w.reshape(shape)))

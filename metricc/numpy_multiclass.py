@@ -108,11 +108,11 @@ class MultiSoftConfusionLoss:
         with numpy.errstate(over="ignore"):
             return soft_predictions(numpy, z, self.task, self.L, self.threshold)
 
-    def labels(self, target, n, sample_weight=None, dense=None):
+    def labels(self, target, n, sample_weight=None, dense=None, logits=None):
         """One-hot (multiclass; class probabilities as given) or multi-hot (multilabel) labels (n, C), float64, and
         the row weights (ignored rows 0), or for multi-label targets with an ignore label, element weights (n, C)
         (ignored elements 0, label 0). `dense`: the per-element input's shape (_rows), where an error places a
-        missing label."""
+        missing label; `logits`, where given, tell the error of targets outside [0, 1] whether they look swapped."""
         w = self._weights(sample_weight, n, dense)
         target = self._array(target, "target")
         if self.task == "multilabel":
@@ -126,7 +126,9 @@ class MultiSoftConfusionLoss:
                 target = numpy.where(ignored, 0, target)
             if not ((target >= 0) & (target <= 1)).all():
                 given = target if dense is None else element_layout(numpy, target, dense)
-                raise self.error(target_range_message(target.min(), target.max(), multilabel=True, values=given))
+                raise self.error(target_range_message(target.min(), target.max(), multilabel=True, values=given,
+                                                      input_range=None if logits is None else
+                                                      (logits.min(), logits.max())))
             return target.astype(numpy.float64), w if ignored is None else w[:, None] * ~ignored
         if target.shape == (n, self.num_classes) and target.dtype.kind == "f":  # class probabilities
             if self.ignore_index is not None:
@@ -165,7 +167,7 @@ class MultiSoftConfusionLoss:
         if self.check_dtype is not None and z.dtype not in self._checked_dtypes:
             self._checked_dtypes.add(z.dtype)
             self.check_dtype(self._dtype(z))
-        y, w = self.labels(target, len(z), sample_weight, dense)
+        y, w = self.labels(target, len(z), sample_weight, dense, logits=z)
         return z.astype(numpy.float64), y, w
 
     def _hint_probabilities(self, z):

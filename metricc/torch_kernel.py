@@ -1256,6 +1256,6 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if self.from_logits and self._hint.observe(x_min, x_max, numel):
             warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level(__file__))
         if not (y_min >= 0 and y_max <= 1):
-            raise self.error(target_range_message(y_min, y_max, values=target))
+            raise self.error(target_range_message(y_min, y_max, values=target, input_range=(x_min, x_max)))
         if not (w_min >= 0 and math.isfinite(w_max)):
             raise self.error(weight_range_message(w_min, w_max, values=weight))

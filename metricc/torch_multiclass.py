@@ -616,4 +616,5 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             if not (0 <= y_min and y_max < self.num_classes):
                 raise self.error(class_index_message(y_min, y_max, self.num_classes))
         elif not (y_min >= 0 and y_max <= 1):
-            raise self.error(target_range_message(y_min, y_max, multilabel=True, values=target))
+            raise self.error(target_range_message(y_min, y_max, multilabel=True, values=target,
+                                                  input_range=(x_min, x_max)))

@@ -3,11 +3,12 @@ and running inside a user's torch.compile'd step."""
 
 import inspect
 import math
+import warnings
 
 import pytest
 import torch
 
-from metricc import MetriccError, compile_metric, torch_kernel
+from metricc import MetriccError, MetriccWarning, compile_metric, torch_kernel
 from metricc.torch_kernel import DEFERRED_NOTE
 
 
@@ -118,6 +119,18 @@ def test_a_bad_batch_gets_a_nan_loss_and_the_error_at_the_next_call(as_accelerat
             as error:
         loss_fn(x, y)
     assert str(error.value).endswith(DEFERRED_NOTE)
+
+
+def test_a_deferred_check_of_swapped_arguments_says_so_from_the_extremes(as_accelerator):
+    """loss(target, logits): the deferred check has the input's and the target's extremes alone, which tell a swap
+    (input from 0 to 1, target fractions outside [0, 1]) as the CPU's check does."""
+    loss_fn = _warm(compile_metric("f1").to_torch(pure=True))
+    x, y = _batch()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetriccWarning)  # the input's 0 and 1 look like probabilities too
+        loss_fn(y, x.detach())
+        with pytest.raises(MetriccError, match=r"arguments swapped\? the loss takes \(input, target\), logits first"):
+            loss_fn.check_pending()
 
 
 @pytest.mark.parametrize("bad, message", [

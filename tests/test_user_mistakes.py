@@ -42,6 +42,36 @@ def test_binary_score_refuses_what_is_not_0_or_1(predictions, target, message):
         F1.score(predictions, target)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("task", ["binary", "multilabel"])
+def test_a_loss_called_with_labels_first_says_the_arguments_may_be_swapped(backend, task):
+    """loss(target, logits), scikit-learn's order: the target then holds logits outside [0, 1], and the input only
+    0 and 1; the error had named the range alone. Whole numbers outside [0, 1] (labels 1/2, class indices) are not
+    such a swap, and get their own hints."""
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    metric = compile_metric("f1", **options)
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 2, (12,) if task == "binary" else (12, 3))
+    labels = (rng.random(logits.shape) < 0.5).astype(float)
+    labels.flat[:2] = (0.0, 1.0)
+
+    def call(input, target):
+        if backend == "numpy":
+            return metric.loss_and_grad(input, target)
+        if backend == "jax":
+            jnp = pytest.importorskip("jax.numpy")
+            return metric.to_jax()(jnp.asarray(input, dtype=jnp.float32), jnp.asarray(target, dtype=jnp.float32))
+        return metric.to_torch(pure=True)(torch.tensor(input), torch.tensor(target))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetriccWarning)  # the input's 0 and 1 look like probabilities too
+        with pytest.raises(MetriccError, match=r"arguments swapped\? the loss takes \(input, target\), logits first"):
+            call(labels, logits)
+        with pytest.raises(MetriccError, match="labels 1/2") as error:
+            call(labels, labels + 1)
+    assert "swapped" not in str(error.value)
+
+
 def test_arguments_in_scikit_learns_order_are_told_so():
     """score(y_true, y_prob) and tune_threshold(y_true, y_score), scikit-learn's (and roc_curve's) order: the
     labels come first where metricc takes them second, and the target then holds scores; the error says so."""
