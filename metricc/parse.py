@@ -170,8 +170,7 @@ def _check_shape(tree: lark.Tree, text: str) -> None:
                                              f"bindings (a = ...; b = ...; a {'+' if chain == 'add' else '*'} b)")
             raise MetriccError(f"the formula nests more than {MAX_DEPTH} levels deep{hint}", text=text, line=line,
                                column=column)
-        chain = _CHAINS.get(node.data)
-        sums, products = sums + (chain == _CHAINS["add"]), products + (chain == _CHAINS["mul"])
+        sums, products = sums + (node.data in ("add", "sub")), products + (node.data in ("mul", "div"))
         stack.extend((child, depth + 1, sums, products) for child in node.children if isinstance(child, lark.Tree))
 
 
