@@ -42,7 +42,8 @@ def test_the_cli_offers_what_the_registry_holds():
 def test_unknown_backends_are_refused_everywhere():
     metric = compile_metric("f1")
     for call, shown in ((lambda: metric.emit("math"), "'math'"), (lambda: metric.emit("cobol"), "'cobol'"),
-                        (lambda: metric.scalars_source("cobol"), "'cobol'"), (lambda: backend(3), "a value of type int")):
+                        (lambda: metric.scalars_source("cobol"), "'cobol'"),
+                        (lambda: backend(3), "a value of type int")):
         with pytest.raises(MetriccError, match=r"Expected argument `backend` to be one of \[.*\], but got "
                                                + re.escape(shown)):
             call()
