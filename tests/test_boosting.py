@@ -1521,6 +1521,9 @@ def test_lightgbm_sklearn_classifier_predicts_as_the_objective(task):
     early = model.predict(X, raw_score=True, num_iteration=5)  # LightGBM's other arguments pass through
     assert not np.array_equal(early, raw)
     np.testing.assert_array_equal(model.predict(X, num_iteration=5), model.classes_[objective.predict(early)])
+    early_probabilities = model.predict_proba(X, num_iteration=5)  # (predict_proba passes them too)
+    np.testing.assert_array_equal(model.classes_[early_probabilities.argmax(axis=1)],
+                                  model.classes_[objective.predict(early)])
     probabilities = model.predict_proba(X)
     assert probabilities.shape == (600, len(model.classes_))
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-12)
@@ -1531,6 +1534,24 @@ def test_lightgbm_sklearn_classifier_predicts_as_the_objective(task):
         assert np.isfinite(scores).all() and scores.min() > 0.6
     else:
         assert (predicted == y).mean() > 0.8
+
+
+def test_lightgbm_sklearn_classifier_is_lightgbms_with_another_custom_objective():
+    """With a custom objective that is not metricc's (a plain function), the classifier is LightGBM's own: its
+    predict() and predict_proba() give what lightgbm.LGBMClassifier's give (raw scores, with LightGBM's warning)."""
+    lgb = pytest.importorskip("lightgbm")
+    from metricc.lightgbm_sklearn import LGBMClassifier
+
+    def logistic(y_true, raw):
+        p = 1 / (1 + np.exp(-raw))
+        return p - y_true, p * (1 - p)
+
+    X, y = _separable()
+    model = LGBMClassifier(objective=logistic, n_estimators=3, verbose=-1, n_jobs=1).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # LightGBM's: raw scores for a custom objective
+        np.testing.assert_array_equal(model.predict(X), lgb.LGBMClassifier.predict(model, X))
+        np.testing.assert_array_equal(model.predict_proba(X), lgb.LGBMClassifier.predict_proba(model, X))
 
 
 def test_lightgbm_sklearn_classifier_reads_its_raw_scores_in_0_1_without_a_warning(monkeypatch):
