@@ -96,6 +96,24 @@ FLOAT32_PROBABILITY_CLIP = 18.0
 # up to n ~ 1e12
 FLOAT32_SLOPE_FLOOR = 2.0 ** -40
 
+# whether float32 tanh is cheaper than exp here (None: not yet asked; tests set it to run either form)
+TANH_IS_CHEAPER = None
+
+
+def _tanh_is_cheaper():
+    """Whether NumPy's float32 tanh runs an AVX-512 loop on this machine, where it costs less than its exp (0.8x
+    on an AMD EPYC; its AVX2 loop costs twice exp): then the float32 call takes its probability from tanh, else from
+    exp (also where NumPy, before 2.0, cannot say: numpy.lib.introspect). Asked once."""
+    global TANH_IS_CHEAPER
+    if TANH_IS_CHEAPER is None:
+        try:
+            from numpy.lib.introspect import opt_func_info
+            current = opt_func_info(func_name="^tanh$", signature="float32")["tanh"]["ff"]["current"]
+            TANH_IS_CHEAPER = "AVX512" in current or current == "X86_V4"
+        except (ImportError, KeyError, TypeError):
+            TANH_IS_CHEAPER = False
+    return TANH_IS_CHEAPER
+
 
 def flat_bounds(L, threshold, offset):
     """The raw scores below and above which the amplifier's slope 4 e^-u / (1 + e^-u)^2, u = L |p - threshold|
@@ -306,7 +324,7 @@ class BoostObjective:
     magnitude) or "gauss-newton" (both terms made non-negative).
 
     Arithmetic: a call (float32 outputs, the type both boosters keep) with the bound Hessian computes in float32
-    (the probability and the amplifier from exp: _amplified_float32), its sums and coefficients in
+    (the probability from tanh or exp, the amplifier from exp: _amplified_float32), its sums and coefficients in
     float64: each output within 4e-7 L of the float64 value, or within 1e-7 L of the largest output (where p - t
     cancels for a threshold t other than 1/2, or soft labels' coefficients do). The other forms (whose bend
     1 - 2 yh cancels near the threshold), sample weights outside FLOAT32_WEIGHTS, calls whose margins all lie far
@@ -1232,7 +1250,7 @@ class BoostObjective:
         one = numpy.array(1, dtype)
         with numpy.errstate(over="ignore", invalid="ignore"):  # bad margins' sums, refused below
             for rows, work in self._blocks(z, dtype):
-                # yh, 1 - yh, d^2 (or the float64 amplifier's slope) and the margins (negated in float32) side by
+                # yh, 1 - yh, d^2 (or the float64 amplifier's slope) and the margins (scaled in float32) side by
                 # side, as y and 1 - y (times the weights): one call for all their products
                 soft, margins, pairs = work[3:5], work[6], work[7:9]
                 if dtype == numpy.float32:  # 4 p (1 - p), yh (1 - yh) / 4
@@ -1284,31 +1302,41 @@ class BoostObjective:
             sums += [*slope_sums]
         return [tp, fp, fn, tn], sums
 
-    def _amplified_float32(self, x, work, soft, negated, numbers):
-        """For a block of margins x, in float32: -(x + offset) into `negated`, yh / 2 and (1 - yh) / 2 into soft[0]
-        and soft[1] (halved: their product is the amplifier's slope over 4, as the kernel's d needs it, without a pass
-        that scales it; the counts are their sums times 2), and 4 p (1 - p) and yh (1 - yh) / 4 (returned, in work[2]
-        and work[1]). The probability from E = exp(-(x + offset)), its argument clipped to +-FLOAT32_PROBABILITY_CLIP:
-        2 p = 2 / (1 + E) and 2 (1 - p) = E 2 p, each exact in relative terms, and so their product 4 p (1 - p)
-        (beyond the clip, within 6e-8 of it: exact in absolute terms); 2 (2 p - 1) = (1 - E) 2 p is exact in
-        absolute terms (1 - E does not round near the centre, where 2 p - 1 from 2 p would), which is all the
-        amplifier's argument u = L (p - threshold) = L/4 2 (2 p - 1) + L (1/2 - threshold) needs: it does not cancel
-        at the usual threshold 1/2, as L (p - 1/2) from a rounded 1 - p would. (float32's tanh gives 2 p - 1 too,
-        but costs twice its exp.) The amplifier from E' = exp(u): 1 - yh = 1 / (1 + E') and yh = E' (1 - yh),
-        each exact in relative terms, as the counts need: TP and FP can be sums of tens of thousands of yh near 1e-7,
-        which (1 + tanh(u / 2)) / 2 rounded to multiples of 3e-8."""
-        half, one, scale, negated_offset, step, _, two, lowest, highest = numbers
-        if self.offset:  # kept: the count pass checks the margins
-            numpy.subtract(negated_offset, x, out=negated, dtype=numpy.float32)
+    def _amplified_float32(self, x, work, soft, margins, numbers):
+        """For a block of margins x, in float32: x + offset (negated, or halved from tanh) into `margins`, yh / 2
+        and (1 - yh) / 2 into soft[0] and soft[1] (halved: their product is the amplifier's slope over 4, as the
+        kernel's d needs it, without a pass that scales it; the counts are their sums times 2), and 4 p (1 - p) and
+        yh (1 - yh) / 4 (returned). The amplifier's argument u = L (p - threshold) = L/2 (2 p - 1) + L (1/2 -
+        threshold) needs 2 p - 1 exact in absolute terms (it must not cancel at the usual threshold 1/2, as
+        L (p - 1/2) from a rounded 1 - p would); it comes from the cheaper of two forms on this machine
+        (_tanh_is_cheaper): tanh((x + offset) / 2) itself, with 4 p (1 - p) = 1 - tanh^2 (exact in absolute terms:
+        slopes below ~1e-7 of the peak round to 0, which the floor then lifts), or E = exp(-(x + offset)), its
+        argument clipped to +-FLOAT32_PROBABILITY_CLIP: 2 p = 2 / (1 + E) and 2 (1 - p) = E 2 p, each exact in
+        relative terms, and so their product 4 p (1 - p) (beyond the clip, within 6e-8 of it), and 2 (2 p - 1) =
+        (1 - E) 2 p (1 - E does not round near the centre, where 2 p - 1 from 2 p would). The amplifier from E' =
+        exp(u): 1 - yh = 1 / (1 + E') and yh = E' (1 - yh), each exact in relative terms, as the counts need: TP
+        and FP can be sums of tens of thousands of yh near 1e-7, which (1 + tanh(u / 2)) / 2 rounded to multiples
+        of 3e-8."""
+        half, one, scale, negated_offset, step, _, two, lowest, highest, half_offset, half_scale = numbers
+        from_tanh = _tanh_is_cheaper()
+        if from_tanh:
+            numpy.multiply(x, half, out=margins, dtype=numpy.float32)  # kept: the count pass checks the margins
+            if self.offset:
+                margins += half_offset
+            slope_p = numpy.tanh(margins, out=work[0])  # 2 p - 1, made 4 p (1 - p) below
+            u = numpy.multiply(slope_p, half_scale, out=work[1])  # L (p - 1/2)
         else:
-            numpy.negative(x, out=negated, dtype=numpy.float32)
-        e = numpy.exp(numpy.clip(negated, lowest, highest, out=work[0]), out=work[0])
-        twice_p = numpy.add(e, one, out=work[1])
-        numpy.divide(two, twice_p, out=twice_p)
-        u = numpy.subtract(one, e, out=soft[0])
-        slope_p = numpy.multiply(twice_p, numpy.multiply(e, twice_p, out=e), out=work[2])  # 4 p (1 - p)
-        u = numpy.multiply(u, twice_p, out=twice_p)  # (1 - E) 2 p = 2 (2 p - 1)
-        u *= scale  # L (p - 1/2)
+            if self.offset:
+                numpy.subtract(negated_offset, x, out=margins, dtype=numpy.float32)
+            else:
+                numpy.negative(x, out=margins, dtype=numpy.float32)
+            e = numpy.exp(numpy.clip(margins, lowest, highest, out=work[0]), out=work[0])
+            twice_p = numpy.add(e, one, out=work[1])
+            numpy.divide(two, twice_p, out=twice_p)
+            u = numpy.subtract(one, e, out=soft[0])
+            slope_p = numpy.multiply(twice_p, numpy.multiply(e, twice_p, out=e), out=work[2])  # 4 p (1 - p)
+            u = numpy.multiply(u, twice_p, out=twice_p)  # (1 - E) 2 p = 2 (2 p - 1)
+            u *= scale  # L (p - 1/2)
         if self.threshold != 0.5:
             u += step
         if self.L * max(self.threshold, 1 - self.threshold) > FLOAT32_EXP_CLIP:  # |u| can pass it: exp overflows
@@ -1318,18 +1346,21 @@ class BoostObjective:
         numpy.divide(half, not_yh, out=not_yh)  # (1 - yh) / 2
         yh = numpy.multiply(u, not_yh, out=soft[0])
         numpy.multiply(yh, not_yh, out=u)  # yh (1 - yh) / 4
+        if from_tanh:  # 1 - tanh^2
+            numpy.multiply(slope_p, slope_p, out=slope_p)
+            numpy.subtract(one, slope_p, out=slope_p)
         return slope_p, u
 
     def _float32_numbers(self):
         """The float32 amplifier's numbers 1/2, 1, L / 4, -offset, L (1/2 - threshold), the slopes' floor
-        (FLOAT32_SLOPE_FLOOR), 2 and -+FLOAT32_PROBABILITY_CLIP as 0-d float32 arrays: NumPy takes those as fast as
-        arrays, where a Python number costs a conversion at each call (on a block, half a call's time); made once (no
-        ufunc writes them)."""
+        (FLOAT32_SLOPE_FLOOR), 2, -+FLOAT32_PROBABILITY_CLIP, offset / 2 and L / 2 as 0-d float32 arrays: NumPy takes those
+        as fast as arrays, where a Python number costs a conversion at each call (on a block, half a call's time);
+        made once (no ufunc writes them)."""
         numbers = self.__dict__.get("_numbers32")
         if numbers is None:
             numbers = self._numbers32 = tuple(numpy.array(v, numpy.float32) for v in (
                 0.5, 1.0, self.L / 4, -self.offset, self.L * (0.5 - self.threshold), FLOAT32_SLOPE_FLOOR, 2.0,
-                -FLOAT32_PROBABILITY_CLIP, FLOAT32_PROBABILITY_CLIP))
+                -FLOAT32_PROBABILITY_CLIP, FLOAT32_PROBABILITY_CLIP, self.offset / 2, self.L / 2))
         return numbers
 
     def _class_counts(self, z, y, w, kept=None):

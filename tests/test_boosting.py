@@ -43,6 +43,16 @@ def assert_float32_call(got, want, L):
     assert np.all(np.abs(got - want) <= 4e-7 * L * np.abs(want) + 1e-7 * L * np.abs(want).max())
 
 
+@pytest.fixture(params=[True, False], ids=["tanh", "exp"])
+def probability_form(request, monkeypatch):
+    """Runs a test with the float32 call's probability from tanh and from exp: each machine uses the one that
+    costs less on it (boost_kernel._tanh_is_cheaper), and both must keep the call's tolerance."""
+    from metricc import boost_kernel
+
+    monkeypatch.setattr(boost_kernel, "TANH_IS_CHEAPER", request.param)
+    return request.param
+
+
 def rescaled_float64(objective, y, z, w=None):
     """The float64 gradient and Hessian (`gradient_and_hessian()` on float64 copies), times the factor a booster's
     call applies: the Hessian's magnitudes average mean_hessian = 0.1 per unit weight and label."""
@@ -203,6 +213,33 @@ def test_blocks_of_rows_give_the_numbers_of_one_block(monkeypatch, hessian, task
             np.testing.assert_allclose(got, one, rtol=1e-12 if np.asarray(one).dtype == np.float64 else 1e-6)
 
 
+@pytest.mark.parametrize("target, cheaper", [("X86_V4", True), ("AVX512_SKX", True), ("AVX512F", True),
+                                             ("X86_V3", False), ("AVX2", False), ("ASIMD", False), (None, False)])
+def test_the_float32_probability_comes_from_tanh_where_numpy_has_its_avx512_loop(monkeypatch, target, cheaper):
+    """NumPy's float32 tanh costs 0.8 times its exp with an AVX-512 loop and twice with the AVX2 one (measured on
+    two AMD EPYC VMs): the call takes its probability from tanh exactly where NumPy reports an AVX-512 target for
+    it (NumPy 2.4 names it X86_V4, earlier releases AVX512_*), and from exp where NumPy cannot say (None: before
+    NumPy 2.0, no numpy.lib.introspect). Asked once."""
+    import numpy.lib
+    from metricc import boost_kernel
+
+    asked = []
+
+    def opt_func_info(func_name, signature):
+        asked.append((func_name, signature))
+        return {"tanh": {"ff": {"current": target, "available": f"{target} baseline"}}}
+
+    fake = type(sys)("numpy.lib.introspect")
+    fake.opt_func_info = opt_func_info
+    monkeypatch.setitem(sys.modules, "numpy.lib.introspect", fake if target else None)
+    monkeypatch.setattr(numpy.lib, "introspect", fake, raising=False)
+    monkeypatch.setattr(boost_kernel, "TANH_IS_CHEAPER", None)
+    assert boost_kernel._tanh_is_cheaper() is cheaper
+    assert boost_kernel._tanh_is_cheaper() is cheaper
+    assert asked == ([("^tanh$", "float32")] if target else [])
+
+
+@pytest.mark.usefixtures("probability_form")
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_the_split_into_blocks_does_not_change_a_bit(monkeypatch, dtype, weighted):
@@ -285,6 +322,7 @@ def test_float32_outer_dots_add_up_in_float64(monkeypatch, numpy_version):
     assert float(np.float32(2.0 ** 30) + np.float32(976)) != 2.0 ** 30 + 976
 
 
+@pytest.mark.usefixtures("probability_form")
 @pytest.mark.parametrize("task", ["binary", "multilabel"])
 @pytest.mark.parametrize("hessian", ["bound", "exact", "clip"])
 def test_float32_margins_and_labels_give_the_float64_results(monkeypatch, hessian, task):
@@ -310,6 +348,7 @@ def test_float32_margins_and_labels_give_the_float64_results(monkeypatch, hessia
         assert single[2].dtype == np.float64 and single[0].dtype == np.float32
 
 
+@pytest.mark.usefixtures("probability_form")
 @pytest.mark.parametrize("formula", ["f1", "mcc", "balanced_accuracy", "precision", "minimize: FP + 5*FN",
                                      "minimize: (FP + 5*FN)/N"])
 @pytest.mark.parametrize("L, threshold", [(73.0, 0.5), (200.0, 0.5), (10.0, 0.7), (73.0, 0.2)])
@@ -364,6 +403,7 @@ def test_outputs_beyond_float32_name_the_label_and_its_counts():
         objective(np.zeros((200, 2)), np.zeros((200, 2)))
 
 
+@pytest.mark.usefixtures("probability_form")
 @pytest.mark.parametrize("formula, columns", [("f1", 1), ("mcc", 1), ("balanced_accuracy", 1), ("f1", 3)])
 @pytest.mark.parametrize("L, threshold", [(73.0, 0.5), (73.0, 0.2), (15.0, 0.5)])
 def test_a_float32_booster_call_on_margins_far_out_makes_no_subnormal_numbers(formula, columns, L, threshold):
@@ -411,6 +451,7 @@ def test_a_booster_call_with_every_margin_far_out_keeps_its_tolerance(formula, L
             assert_float32_call(g, e, L)
 
 
+@pytest.mark.usefixtures("probability_form")
 @pytest.mark.parametrize("formula", ["precision", "markedness", "mcc", "npv", "f1"])
 @pytest.mark.parametrize("center", [-0.803, 0.52])
 def test_a_booster_call_whose_counts_sum_tiny_predictions_keeps_its_tolerance(formula, center):
@@ -430,6 +471,7 @@ def test_a_booster_call_whose_counts_sum_tiny_predictions_keeps_its_tolerance(fo
             assert_float32_call(g, e, L)
 
 
+@pytest.mark.usefixtures("probability_form")
 @pytest.mark.parametrize("formula", ["minimize: (TP - FN)^2/N^2", "FN*TP"])
 @pytest.mark.parametrize("L, columns", [(5.0, 1), (15.0, 1), (5.0, 3)])
 def test_a_booster_call_whose_coefficients_cancel_keeps_its_tolerance(formula, L, columns):
@@ -450,6 +492,7 @@ def test_a_booster_call_whose_coefficients_cancel_keeps_its_tolerance(formula, L
             assert_float32_call(g, e, L)
 
 
+@pytest.mark.usefixtures("probability_form")
 @pytest.mark.parametrize("task, trials", [("binary", 120), ("multilabel", 200)])
 def test_booster_calls_keep_their_tolerance_on_random_states(task, trials):
     """Random catalog metrics, L (3 to 500), thresholds, margins (centres and spreads over orders of magnitude),
