@@ -1353,9 +1353,9 @@ class BoostObjective:
 
     def _float32_numbers(self):
         """The float32 amplifier's numbers 1/2, 1, L / 4, -offset, L (1/2 - threshold), the slopes' floor
-        (FLOAT32_SLOPE_FLOOR), 2, -+FLOAT32_PROBABILITY_CLIP, offset / 2 and L / 2 as 0-d float32 arrays: NumPy takes those
-        as fast as arrays, where a Python number costs a conversion at each call (on a block, half a call's time);
-        made once (no ufunc writes them)."""
+        (FLOAT32_SLOPE_FLOOR), 2, -+FLOAT32_PROBABILITY_CLIP, offset / 2 and L / 2 as 0-d float32 arrays: NumPy
+        takes those as fast as arrays, where a Python number costs a conversion at each call (on a block, half a
+        call's time); made once (no ufunc writes them)."""
         numbers = self.__dict__.get("_numbers32")
         if numbers is None:
             numbers = self._numbers32 = tuple(numpy.array(v, numpy.float32) for v in (
