@@ -1,13 +1,15 @@
 """Score -> loss -> the four partials d loss / d count, simplified within a size budget and ready to print.
 
-Every bound here is on the expression (operations, polynomial degree), never on time, so that a formula
-compiles to the same code on any machine at any load.
+Every bound here is on the expression (operations, polynomial degree) or on the work done (Python function calls
+while factoring, from a fixed random seed), never on time, so that a formula compiles to the same code on any
+machine at any load.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import sys
 from typing import NamedTuple
 
 import sympy as sp
@@ -31,6 +33,17 @@ FACTOR_BITS_LIMIT = 128  # ... and with exact constants of at most this many bit
 # ... and in at most this many generators (TP, log(FN), Max(1/2, FN), ...): with unlucky random evaluation points,
 # factoring a partial in ten did not end (the partials we factored usefully had at most eight)
 FACTOR_GENERATORS_LIMIT = 8
+# SymPy's multivariate factoring (Wang's algorithm) draws random evaluation points, and with some draws it ran for
+# minutes on a polynomial that other draws factor in milliseconds (sympy#20456; a partial in seven generators took
+# 0.04 s with three draws in four). It draws from this seed (so that a formula compiles the same way every time)
+# and gives up after this many Python function calls: the partials and Hessian coefficients of the catalog and of
+# 960 formulas the property tests drew took at most 440,000 where they finished, and the others over 4,000,000
+FACTOR_SEED = 0
+FACTOR_CALLS_LIMIT = 1_500_000
+# The calls are counted (by a trace function, which makes the catalog's compilations with their Hessians 25 % slower
+# from 5 generators, 70 % from 3) in polynomials of at least this many generators: the draws that ran long were in
+# seven; in four, where most catalog partials lie, the most was 440,000 calls over 900 factorings
+FACTOR_COUNTED_FROM = 5
 # SymPy's polynomials write FP^(3333/10000) as a power of FP^(1/10000) and exp(1.234567 x) as a power of
 # exp(x/1000000): factoring such a form of degree 10,000 or 1,234,567 does not finish
 MAX_DERIVATIVE_SIZE = 20_000  # operations in the four partials together (as trees), before simplification
@@ -244,10 +257,47 @@ def simplest(expr: sp.Expr) -> sp.Expr:
     together = candidates[-1]
     if (sp.count_ops(together) <= FACTOR_OPS_LIMIT and degree_bound(together) <= FACTOR_DEGREE_LIMIT
             and constant_bits(together) <= FACTOR_BITS_LIMIT and fraction_degree(together) <= FACTOR_DEGREE_LIMIT
-            and _factorable(*polynomial_shape(together))):
-        candidates.append(sp.factor(together))
+            and _factorable(*(shape := polynomial_shape(together)))):
+        factored = _factored(together, counted=shape[0] >= FACTOR_COUNTED_FROM)
+        if factored is not None:
+            candidates.append(factored)
     printable = [c for c in candidates if floats_hold(c)] or candidates  # together() can multiply 1e-200 away
     return min(printable, key=sp.count_ops)  # the first of equal size: the input when nothing helps
+
+
+
+class _TooMuchWork(BaseException):
+    """Raised inside SymPy's factoring once it passes FACTOR_CALLS_LIMIT calls (no `except Exception` there
+    takes it for SymPy's own)."""
+
+
+def _factored(expr: sp.Expr, counted: bool = True) -> sp.Expr | None:
+    """sp.factor(expr), its random draws from FACTOR_SEED (SymPy's generator is restored after); if `counted`, None
+    where it makes more than FACTOR_CALLS_LIMIT Python function calls, counted by a trace function on this thread
+    that passes each call on to the one already set (a debugger's, coverage's)."""
+    from sympy.core.random import rng
+
+    outer, calls = sys.gettrace(), 0
+
+    def count(frame, event, arg):
+        nonlocal calls
+        calls += 1
+        if calls > FACTOR_CALLS_LIMIT:
+            raise _TooMuchWork
+        return outer(frame, event, arg) if outer is not None else None
+
+    state = rng.getstate()
+    rng.seed(FACTOR_SEED)
+    if counted:
+        sys.settrace(count)
+    try:
+        return sp.factor(expr)
+    except _TooMuchWork:
+        return None
+    finally:
+        if counted:
+            sys.settrace(outer)
+        rng.setstate(state)
 
 
 def _factorable(generators: int, degree: int) -> bool:
