@@ -265,7 +265,6 @@ def simplest(expr: sp.Expr) -> sp.Expr:
     return min(printable, key=sp.count_ops)  # the first of equal size: the input when nothing helps
 
 
-
 class _TooMuchWork(BaseException):
     """Raised inside SymPy's factoring once it passes FACTOR_CALLS_LIMIT calls (no `except Exception` there
     takes it for SymPy's own)."""
