@@ -34,15 +34,18 @@ FACTOR_BITS_LIMIT = 128  # ... and with exact constants of at most this many bit
 # factoring a partial in ten did not end (the partials we factored usefully had at most eight)
 FACTOR_GENERATORS_LIMIT = 8
 # SymPy's multivariate factoring (Wang's algorithm) draws random evaluation points, and with some draws it ran for
-# minutes on a polynomial that other draws factor in milliseconds (sympy#20456; a partial in seven generators took
-# 0.04 s with three draws in four). It draws from this seed (so that a formula compiles the same way every time)
-# and gives up after this many Python function calls: the partials and Hessian coefficients of the catalog and of
-# 960 formulas the property tests drew took at most 440,000 where they finished, and the others over 4,000,000
-FACTOR_SEED = 0
-FACTOR_CALLS_LIMIT = 1_500_000
+# minutes on a polynomial that other draws factor in milliseconds (sympy#20456): a partial in seven generators
+# took 190,000 Python function calls with half of ten seeds and over 2,000,000 with the others, one of `TN + mcc`
+# 120,000 with six. Factoring draws from the seeds 0, 1, ... (so that a formula compiles the same way every time),
+# each try given up after FACTOR_CALLS_LIMIT calls, at most FACTOR_TRIES of them: the partials and Hessian
+# coefficients of the catalog and of 960 formulas the property tests drew took at most 440,000 with seed 0 where
+# they finished (111,000 with seed 1), most under 200,000
+FACTOR_TRIES = 5
+FACTOR_CALLS_LIMIT = 300_000
 # The calls are counted (by a trace function, which makes the catalog's compilations with their Hessians 25 % slower
-# from 5 generators, 70 % from 3) in polynomials of at least this many generators: the draws that ran long were in
-# seven; in four, where most catalog partials lie, the most was 440,000 calls over 900 factorings
+# from 5 generators, 70 % from 3) in polynomials of at least this many generators, and in fewer factored with seed
+# 0 alone: the draws that ran long were in seven and eight; in four, where most catalog partials lie, the most
+# was 440,000 calls over 900 factorings
 FACTOR_COUNTED_FROM = 5
 # SymPy's polynomials write FP^(3333/10000) as a power of FP^(1/10000) and exp(1.234567 x) as a power of
 # exp(x/1000000): factoring such a form of degree 10,000 or 1,234,567 does not finish
@@ -271,11 +274,26 @@ class _TooMuchWork(BaseException):
 
 
 def _factored(expr: sp.Expr, counted: bool = True) -> sp.Expr | None:
-    """sp.factor(expr), its random draws from FACTOR_SEED (SymPy's generator is restored after); if `counted`, None
-    where it makes more than FACTOR_CALLS_LIMIT Python function calls, counted by a trace function on this thread
-    that passes each call on to the one already set (a debugger's, coverage's)."""
+    """sp.factor(expr), its random draws from the seeds 0, 1, ... (SymPy's generator is restored after); if
+    `counted`, each try is given up after FACTOR_CALLS_LIMIT Python function calls and the next seed tried, and
+    None returned after FACTOR_TRIES; else seed 0 alone."""
     from sympy.core.random import rng
 
+    state = rng.getstate()
+    try:
+        for seed in range(FACTOR_TRIES if counted else 1):
+            rng.seed(seed)
+            factored = _within_calls(sp.factor, expr) if counted else sp.factor(expr)
+            if factored is not None:
+                return factored
+        return None
+    finally:
+        rng.setstate(state)
+
+
+def _within_calls(function, *args):
+    """function(*args), or None where it makes more than FACTOR_CALLS_LIMIT Python function calls, counted by a
+    trace function on this thread that passes each call on to the one already set (a debugger's, coverage's)."""
     outer, calls = sys.gettrace(), 0
 
     def count(frame, event, arg):
@@ -285,18 +303,13 @@ def _factored(expr: sp.Expr, counted: bool = True) -> sp.Expr | None:
             raise _TooMuchWork
         return outer(frame, event, arg) if outer is not None else None
 
-    state = rng.getstate()
-    rng.seed(FACTOR_SEED)
-    if counted:
-        sys.settrace(count)
+    sys.settrace(count)
     try:
-        return sp.factor(expr)
+        return function(*args)
     except _TooMuchWork:
         return None
     finally:
-        if counted:
-            sys.settrace(outer)
-        rng.setstate(state)
+        sys.settrace(outer)
 
 
 def _factorable(generators: int, degree: int) -> bool:

@@ -245,6 +245,37 @@ def test_factoring_is_bounded_whatever_sympy_random_state(state):
 FIRST_SOURCES = {}  # the code the first state gave
 
 
+def test_factoring_that_runs_long_is_tried_with_the_next_seed(monkeypatch):
+    """A try that passes FACTOR_CALLS_LIMIT calls is given up, and the next seed tried: a stand-in for SymPy's
+    factor that runs long with seed 0's draws (and with seed 1's) factors with seed 2; with two tries it is given
+    up (None: the partial keeps its common-denominator form); not counted, seed 0's try runs to its end."""
+    import sympy
+    from sympy.core.random import rng
+
+    from metricc import derive
+
+    unlucky = []
+    for seed in (0, 1):
+        rng.seed(seed)
+        unlucky.append(rng.random())
+
+    def step():
+        return None
+
+    def factor(expr):
+        if rng.random() in unlucky:
+            for _ in range(10 * derive.FACTOR_CALLS_LIMIT):
+                step()
+        return ("factored", expr)
+
+    monkeypatch.setattr(derive.sp, "factor", factor)
+    x = sympy.Symbol("x")
+    assert derive._factored(x) == ("factored", x)
+    monkeypatch.setattr(derive, "FACTOR_TRIES", 2)
+    assert derive._factored(x) is None
+    assert derive._factored(x, counted=False) == ("factored", x)  # seed 0 alone, not counted: run to its end
+
+
 def test_counting_the_factoring_keeps_a_debuggers_trace_function():
     """The factoring's calls are counted by a trace function, which passes each on to the one already set (a
     debugger's, coverage's) and gives that back after; SymPy's random generator is left as it was."""
