@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import sys
+import threading
 from typing import NamedTuple
 
 import sympy as sp
@@ -268,27 +269,32 @@ def simplest(expr: sp.Expr) -> sp.Expr:
     return min(printable, key=sp.count_ops)  # the first of equal size: the input when nothing helps
 
 
+_FACTORING = threading.Lock()
+
+
 class _TooMuchWork(BaseException):
     """Raised inside SymPy's factoring once it passes FACTOR_CALLS_LIMIT calls (no `except Exception` there
     takes it for SymPy's own)."""
 
 
 def _factored(expr: sp.Expr, counted: bool = True) -> sp.Expr | None:
-    """sp.factor(expr), its random draws from the seeds 0, 1, ... (SymPy's generator is restored after); if
-    `counted`, each try is given up after FACTOR_CALLS_LIMIT Python function calls and the next seed tried, and
-    None returned after FACTOR_TRIES; else seed 0 alone."""
+    """sp.factor(expr), its random draws from the seeds 0, 1, ... (SymPy's generator is restored after; one thread
+    at a time, so that no other thread's draws come between); if `counted`, each try is given up after
+    FACTOR_CALLS_LIMIT Python function calls and the next seed tried, and None returned after FACTOR_TRIES; else
+    seed 0 alone."""
     from sympy.core.random import rng
 
-    state = rng.getstate()
-    try:
-        for seed in range(FACTOR_TRIES if counted else 1):
-            rng.seed(seed)
-            factored = _within_calls(sp.factor, expr) if counted else sp.factor(expr)
-            if factored is not None:
-                return factored
-        return None
-    finally:
-        rng.setstate(state)
+    with _FACTORING:
+        state = rng.getstate()
+        try:
+            for seed in range(FACTOR_TRIES if counted else 1):
+                rng.seed(seed)
+                factored = _within_calls(sp.factor, expr) if counted else sp.factor(expr)
+                if factored is not None:
+                    return factored
+            return None
+        finally:
+            rng.setstate(state)
 
 
 def _within_calls(function, *args):
