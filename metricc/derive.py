@@ -1,7 +1,7 @@
 """Score -> loss -> the four partials d loss / d count, simplified within a size budget and ready to print.
 
 Every bound here is on the expression (operations, polynomial degree) or on the work done (Python function calls
-while factoring, from a fixed random seed), never on time, so that a formula compiles to the same code on any
+while factoring, with fixed random seeds), never on time, so that a formula compiles to the same code on any
 machine at any load.
 """
 
