@@ -110,7 +110,7 @@ def _tanh_is_cheaper():
             from numpy.lib.introspect import opt_func_info
             current = opt_func_info(func_name="^tanh$", signature="float32")["tanh"]["ff"]["current"]
             TANH_IS_CHEAPER = "AVX512" in current or current == "X86_V4"
-        except (ImportError, KeyError, TypeError):
+        except (ImportError, AttributeError, KeyError, TypeError, ValueError):  # another NumPy's answer
             TANH_IS_CHEAPER = False
     return TANH_IS_CHEAPER
 
