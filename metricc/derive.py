@@ -43,8 +43,8 @@ FACTOR_GENERATORS_LIMIT = 8
 # they finished (111,000 with seed 1), most under 200,000
 FACTOR_TRIES = 5
 FACTOR_CALLS_LIMIT = 300_000
-# The calls are counted (by a trace function, which makes the catalog's compilations with their Hessians 25 % slower
-# from 5 generators, 70 % from 3) in polynomials of at least this many generators, and in fewer factored with seed
+# The calls are counted (by a trace function, which makes the catalog's compilations with their Hessians 20-25 %
+# slower from 5 generators, 70 % from 3) in polynomials of at least this many generators, and in fewer factored with seed
 # 0 alone: the draws that ran long were in seven and eight; in three and four, where most catalog partials lie,
 # 2,455 draws (491 polynomials of the catalog and the fuzz formulas, seeds 0 to 4) took at most 442,000 calls
 FACTOR_COUNTED_FROM = 5
