@@ -44,9 +44,10 @@ FACTOR_GENERATORS_LIMIT = 8
 FACTOR_TRIES = 5
 FACTOR_CALLS_LIMIT = 300_000
 # The calls are counted (by a trace function, which makes the catalog's compilations with their Hessians 20-25 %
-# slower from 5 generators, 70 % from 3) in polynomials of at least this many generators, and in fewer factored with seed
-# 0 alone: the draws that ran long were in seven and eight; in three and four, where most catalog partials lie,
-# 2,455 draws (491 polynomials of the catalog and the fuzz formulas, seeds 0 to 4) took at most 442,000 calls
+# slower from 5 generators, 70 % from 3) in polynomials of at least this many generators, and in fewer factored
+# with seed 0 alone: the draws that ran long were in seven and eight; in three and four, where most catalog
+# partials lie, 2,455 draws (491 polynomials of the catalog and the fuzz formulas, seeds 0 to 4) took at most
+# 442,000 calls
 FACTOR_COUNTED_FROM = 5
 # SymPy's polynomials write FP^(3333/10000) as a power of FP^(1/10000) and exp(1.234567 x) as a power of
 # exp(x/1000000): factoring such a form of degree 10,000 or 1,234,567 does not finish
