@@ -173,7 +173,8 @@ def answers_within(seconds, call, attempts=3):
     """Whether `call` (a compilation) returns within `seconds` of CPU time in one of `attempts` runs, each from
     cold caches after the first. One run would do, but the same compilation, with the same hash seed, took 0.3 s
     and 12.5 s of user time in two runs (most likely SymPy's factoring, which drew its evaluation points at random
-    then: it draws them from derive.FACTOR_SEED now). A compilation that blows up exceeds the bound every time."""
+    then: it draws them from fixed seeds now, derive._factored). A compilation that blows up exceeds the bound
+    every time."""
     for _ in range(attempts):
         start = time.process_time()
         call()

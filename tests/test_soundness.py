@@ -21,7 +21,7 @@ import torch
 
 from metricc import MetriccError, compile_metric
 from metricc.catalog import METRICS
-from oracles import answers_within, load_emitted
+from oracles import _cold_caches, answers_within, load_emitted
 
 CATALOG = sorted(METRICS)
 
@@ -197,7 +197,6 @@ def test_a_partial_in_many_generators_is_not_factored(monkeypatch):
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-9)
 
 
-
 # a formula the property tests drew: SymPy factored one of its partials (and one of its Hessian's coefficients), a
 # polynomial in seven generators, in 0.04 s with three draws of evaluation points in four; with the fourth it did
 # not finish in 5 s, or in minutes (sympy#20456: "dmp_zz_wang is sometimes slow")
@@ -213,8 +212,6 @@ def test_factoring_is_bounded_whatever_sympy_random_state(state):
     its Hessian compile within 20 s of CPU time (an alarm ends the test where they would not), to the same code
     each time, and its gradient is right."""
     import sympy
-
-    from oracles import _cold_caches
 
     def stop(*_):
         raise TimeoutError("compiling took more than 20 s of CPU time")
@@ -282,7 +279,6 @@ def test_counting_the_factoring_keeps_a_debuggers_trace_function():
     import sympy
 
     from metricc import derive
-    from oracles import _cold_caches
 
     seen = []
 
@@ -290,7 +286,6 @@ def test_counting_the_factoring_keeps_a_debuggers_trace_function():
         seen.append(frame.f_code.co_name)
         return None
 
-    _cold_caches()
     sympy.core.random.seed(11)
     expected = sympy.core.random.rng.random()
     sympy.core.random.seed(11)
