@@ -1,7 +1,8 @@
 """Soft-confusion-matrix losses for JAX, binary, multi-class and multi-label: callables
 `loss(logits, target, sample_weight=None)` whose gradient is the derived one (jax.custom_vjp), never autodiff
-through the formula. They work under jax.jit and jax.grad, in float32 and, with x64 enabled, float64. The
-gradient flows to the logits only: differentiating with respect to the targets or the weights is refused.
+through the formula. They work under jax.jit and jax.grad, in float32 and, with x64 enabled, float64 (float16
+and bfloat16 input in float32: accumulated()). The gradient flows to the logits only: differentiating with
+respect to the targets or the weights is refused.
 
 Input values (NaN, targets outside [0, 1], negative weights, a loss or gradient that is not finite) are checked
 when the loss runs eagerly, also under jax.grad (the custom rule's forward pass sees the values); under jax.jit,
@@ -44,6 +45,13 @@ def slope(u):
     sigmoid(u) rounds to 1."""
     v = jax.nn.sigmoid(-jnp.abs(u))
     return v * (1 - v)
+
+
+def accumulated(x):
+    """x in the type the kernel computes in: float32 for narrower floats (float16, bfloat16), whose sums over a
+    large batch overflow or stop growing (float16 ends at 65,504; bfloat16 keeps 8 bits), as the torch loss
+    accumulates them; jax.grad rounds the gradient back into x's type."""
+    return x.astype(jnp.float32) if x.dtype.itemsize < 4 else x
 
 
 def ignored_elements(target, ignore_index):
@@ -324,6 +332,7 @@ class SoftConfusionLoss(_JaxLoss):
         if self.check_dtype is not None and x.dtype not in self._checked_dtypes:
             self._checked_dtypes.add(x.dtype)
             self.check_dtype(x.dtype.name)
+        x = accumulated(x)
         shape = x.shape  # (an error places a value that is not finite in the input as given)
         x, y, w = x.reshape(-1), y.reshape(-1), w.reshape(-1).astype(x.dtype)
         given = w  # the checks read the weights as given; the kernel takes them with the ignored elements' 0
@@ -463,6 +472,8 @@ class MultiSoftConfusionLoss(_JaxLoss):
         if self.check_dtype is not None and z.dtype not in self._checked_dtypes:
             self._checked_dtypes.add(z.dtype)
             self.check_dtype(z.dtype.name)
+        z = accumulated(z)
+        w = w.astype(z.dtype)
         # the values that can be read are checked; a traced input under an eager jax.grad is also checked by the
         # custom rule, and the conditions that cannot be read (jax.jit) go into `traced`, for _poisoned
         traced, check = [], self.check_inputs

@@ -8,7 +8,7 @@ def jax_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, floa
     import jax
     import jax.numpy as jnp
 
-    from .jax_kernel import slope
+    from .jax_kernel import accumulated, slope
 
     try:
         enable_x64 = jax.enable_x64
@@ -20,7 +20,9 @@ def jax_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, floa
         # loss is first called inside jax.jit
         with enable_x64(True), jax.ensure_compile_time_eval():
             p = jnp.asarray(ends, dtype=dtype)
-            u = (p - jnp.asarray(threshold, dtype)) * jnp.asarray(L, dtype)
+            if kernel != "naive":  # metricc's kernel computes narrower floats in float32
+                p = accumulated(p)
+            u = (p - jnp.asarray(threshold, p.dtype)) * jnp.asarray(L, p.dtype)
             if kernel == "naive":
                 yh = jax.nn.sigmoid(u)
                 return bool(((yh > 0) & (yh < 1)).all())

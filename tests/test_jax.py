@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -528,3 +529,35 @@ def test_samples_of_weight_zero_count_as_left_out(task):
     without = loss(jnp.asarray(z[kept]), jnp.asarray(y[kept]), jnp.asarray(w[kept]))
     assert float(value) == pytest.approx(float(without), rel=1e-6)  # (JAX's float32: summed in another order)
     assert np.all(np.asarray(grad)[~kept] == 0)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16"])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_half_precision_input_is_accumulated_in_float32(task, dtype):
+    """float16 and bfloat16 input is computed in float32, as the torch loss computes it: the loss (float32) and
+    the gradient (in the input's type) equal NumPy's float64 values at the rounded input. The JAX kernel had
+    computed in the input's type: at n = 1e5 (beyond float16's 65,504) the float16 F1 loss came out 1.0 with a
+    zero gradient, and the bfloat16 gradient 9 % off, without an error; and it warned that L = 73 is outside
+    float16's valid range, which float32 arithmetic does not leave."""
+    rng = np.random.default_rng(5)
+    n, classes = (100_000, None) if task == "binary" else (30_000, 3)
+    shape = (n,) if task == "binary" else (n, classes)
+    z = jnp.asarray(rng.normal(0, 1.0, shape), dtype)
+    if task == "multiclass":
+        y = rng.integers(0, classes, n)
+    else:
+        y = (rng.random(shape) < 0.3).astype(np.float32)
+    metric = compile_metric("f1", task=task, num_classes=classes)
+    expected, expected_grad = metric.loss_and_grad(np.asarray(z, np.float64), y)
+    loss = metric.to_jax()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no L warning: float32 arithmetic keeps the slopes at L = 73
+        value, grad = jax.value_and_grad(lambda v: jnp.sum(loss(v, y)))(z)
+        jitted = jax.jit(jax.value_and_grad(lambda v: jnp.sum(loss(v, y))))(z)
+    assert float(value) == pytest.approx(float(np.sum(expected)), rel=1e-5)
+    assert float(jitted[0]) == pytest.approx(float(np.sum(expected)), rel=1e-5)
+    scale = np.abs(expected_grad).max()
+    rounding = float(jnp.finfo(dtype).eps)  # the gradient is rounded once, into the input's type
+    for g in (grad, jitted[1]):
+        assert np.abs(np.asarray(g, np.float64) - expected_grad).max() <= rounding * scale
+    assert loss(z, y).dtype == jnp.float32 and grad.dtype == jnp.dtype(dtype)
