@@ -543,9 +543,13 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             rows = farthest_from_one(sums)
         elif self.ignore_index is not None:
             target = torch.where(ignored_elements(target, self.ignore_index), torch.zeros_like(target), target)
-        x_range, y_range = (torch.aminmax(t.float() if t.is_floating_point() and t.dtype.itemsize < 4 else t)
-                            for t in (input, target))  # (half: older torch has no aminmax for it on the CPU)
-        weights = [] if sample_weight is None else [*torch.aminmax(sample_weight), sample_weight.sum()]
+
+        def extremes(t):  # (half: older torch has no aminmax for it on the CPU)
+            return torch.aminmax(t.float() if t.is_floating_point() and t.dtype.itemsize < 4 else t)
+
+        x_range, y_range = extremes(input), extremes(target)
+        # the weights' sum in float64 (float16's range ends at 65,504)
+        weights = [] if sample_weight is None else [*extremes(sample_weight), sample_weight.sum(dtype=torch.float64)]
         return torch.stack([v.to(torch.float64) for v in [*x_range, *y_range, kind, rows, *weights]])
 
     def _fields(self, values, weighted, failed=True):

@@ -84,6 +84,33 @@ def test_numpy_takes_integer_and_float16_logits_in_float64(dtype):
     np.testing.assert_array_equal(grad, expected_grad)
 
 
+@pytest.mark.parametrize("pure", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_torch_half_batches_beyond_float16_are_those_of_their_float32_values(task, dtype, pure):
+    """float16 and bfloat16 logits and weights are accumulated in float32: a batch whose weights add up past
+    float16's 65,504 gives the loss of the same values in float32, and their gradient rounded into the input's
+    type. The multi-class and multi-label losses had summed float16 weights in float16 for their checks and
+    refused the batch ("the sample weights add up to inf, beyond 1e+100")."""
+    rng = np.random.default_rng(6)
+    n, classes = 40_000, 3
+    shape = (n,) if task == "binary" else (n, classes)
+    metric = compile_metric("f1", **({} if task == "binary" else {"task": task, "num_classes": classes}))
+    z, w = torch.tensor(rng.normal(0, 1, shape), dtype=dtype), torch.tensor(rng.uniform(1.0, 3.0, n), dtype=dtype)
+    y = torch.tensor(rng.integers(0, classes, n)) if task == "multiclass" else torch.tensor(rng.random(shape) < 0.3)
+    assert float(w.float().sum()) > 65504  # past float16's range
+    results = []
+    for x, weight in ((z, w), (z.float(), w.float())):
+        x = x.clone().requires_grad_()
+        loss = metric.to_torch(pure=pure)(x, y, weight)
+        loss.backward()
+        results.append((loss.item(), x.grad.double()))
+    (half, half_grad), (single, single_grad) = results
+    assert half == pytest.approx(single, rel=1e-6)
+    info = torch.finfo(dtype)  # rounded once, where gradients of 1e-5 are float16's subnormal numbers (steps of 6e-8)
+    assert (half_grad - single_grad).abs().max() <= info.eps * (single_grad.abs().max() + info.tiny)
+
+
 @pytest.mark.parametrize("target_dtype", [torch.bool, torch.int64, torch.float32])
 def test_torch_targets_float_int_bool(target_dtype):
     loss_fn = compile_metric("mcc").to_torch(pure=True)
