@@ -577,7 +577,8 @@ def _whole(array: np.ndarray, name: str) -> np.ndarray:
     if array.dtype.kind == "f" and np.isnan(array).any():  # (pandas' missing values come as NaN)
         raise MetriccError(f"Expected `{name}` to hold class indices, but it holds NaN{nan_place(array)}, a missing "
                            f"value: drop or fill the missing entries first.")
-    if array.dtype.kind == "f" and (np.abs(array) < 2.0**53).all() and (array == np.round(array)).all():
+    # (2**53 as a float64 scalar: a Python float would be cast to the array's type, and overflow float16)
+    if array.dtype.kind == "f" and (np.abs(array) < np.float64(2.0**53)).all() and (array == np.round(array)).all():
         return array.astype(np.int64)
     return array
 

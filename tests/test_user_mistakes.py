@@ -153,8 +153,10 @@ def test_multiclass_score_takes_whole_floats_as_class_indices():
     predictions, target = np.array([0, 1, 2, 0, 2]), np.array([0, 1, 2, 1, 1])
     expected = f1_score(target, predictions, average="macro")
     for p, t in ((predictions, target.astype(float)), (predictions.astype(np.float32), target),
-                 (predictions.astype(float), target.astype(float))):
-        assert metric.score(p, t) == pytest.approx(expected, abs=1e-12)
+                 (predictions.astype(float), target.astype(float)), (predictions.astype(np.float16), target)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # float16 had warned "overflow encountered in cast" (2**53 in float16)
+            assert metric.score(p, t) == pytest.approx(expected, abs=1e-12)
     with pytest.raises(MetriccError, match="integer class indices"):
         metric.score(predictions + 0.5, target)
     with pytest.raises(MetriccError, match="`target` to hold class indices, but it holds NaN at index 2, a missing"):
