@@ -842,8 +842,12 @@ def _check_task(task, num_classes, average, ignore_index, class_weight) -> tuple
     given = num_classes
     num_classes = integer(given)
     if num_classes is None or num_classes < 2:
+        hint = "." if num_classes != 1 else (
+            ": one label is the binary task (the default), which takes logits and labels of any shape"
+            if task == "multilabel" else
+            ": two classes are the least: for one positive class against the rest, the binary task")
         raise MetriccError(f"Expected argument `num_classes` to be an int of at least 2, but got "
-                           f"{describe(given)}.")
+                           f"{describe(given)}{hint}")
     if isinstance(average, str) and average == "binary":
         raise MetriccError("average='binary' is scikit-learn's score of the positive class of a binary problem: "
                            "task='binary' (the default)")

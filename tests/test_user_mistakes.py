@@ -228,6 +228,17 @@ def test_bad_task_arguments_are_named_with_the_value_given(kwargs, message):
         compile_metric("f1", task="multiclass", **kwargs)
 
 
+@pytest.mark.parametrize("task, hint", [
+    ("multilabel", "one label is the binary task (the default), which takes logits and labels of any shape"),
+    ("multiclass", "two classes are the least: for one positive class against the rest, the binary task"),
+])
+def test_num_classes_one_says_what_to_use(task, hint):
+    """num_classes=1 (one label, targets of shape (n, 1)) was refused as "an int of at least 2, but got 1",
+    without saying that one label is what the binary task computes."""
+    with pytest.raises(MetriccError, match=re.escape(f"at least 2, but got 1: {hint}")):
+        compile_metric("f1", task=task, num_classes=1)
+
+
 @pytest.mark.parametrize("formula", ["N", "prevalence", "POS/N", "minimize: NEG", "sqrt(POS*NEG)/N",
                                      "(TP+FN)/(TP+FP+FN+TN)", "log(POS + 1)*exp(NEG/N)"])
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
