@@ -51,6 +51,11 @@ _F_BETA_START = re.compile(r"(?<![\w.])[fF]_?(\d+)$")  # ... the start of one, f
 _CALL_KEYWORDS = re.compile(r"([A-Za-z_]\w*)\s*\(([^()]*)$")  # a call open up to a keyword's '=': fbeta(beta
 _KEYWORD = re.compile(r"([A-Za-z_]\w*)\s*=\s*([^,()]*)")
 
+# compile_metric's settings, which a formula's parameter of the same name would collide with: what each sets
+_SETTINGS = {"L": "amplifying scale", "eps": "counts' smoothing", "threshold": "decision threshold",
+             "from_logits": "choice of logits or probabilities", "minimize": "choice of a cost or a score",
+             "task": "task", "num_classes": "number of classes", "average": "average over the classes",
+             "ignore_index": "ignore label", "class_weight": "weights of the classes", "formula": "formula"}
 _FUNCTIONS = {"sqrt": sp.sqrt, "log": sp.log, "exp": sp.exp, "abs": sp.Abs, "min": sp.Min, "max": sp.Max}
 # functions of other languages that the formula language writes otherwise: what to write
 _OTHER_FUNCTIONS = {"ln": "the natural logarithm is log(x)", "log10": "write log(x)/log(10)",
@@ -420,6 +425,9 @@ class _Scope:
             raise self.error(f"unknown name `{name}` (torchmetrics'): name the metric and pass the task, "
                              f"compile_metric({torchmetrics!r}, task={task!r}, num_classes=...) (on the command line: "
                              f"{torchmetrics} --task {task} --num-classes ...)", token)
+        if name in _SETTINGS:
+            raise self.error(f"unknown name `{name}`: `{name}` is compile_metric's {_SETTINGS[name]}, not a parameter "
+                             f"of the formula: give the parameter another name", token)
         metric = catalog.sklearn_name(name)
         other = catalog.OTHER_NAMES.get(catalog.folded(name))
         hint = (f"; did you mean `{metric.name}` (scikit-learn's {metric.sklearn})?" if metric else

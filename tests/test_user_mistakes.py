@@ -228,6 +228,18 @@ def test_bad_task_arguments_are_named_with_the_value_given(kwargs, message):
         compile_metric("f1", task="multiclass", **kwargs)
 
 
+@pytest.mark.parametrize("name, meaning", [("L", "amplifying scale"), ("eps", "counts' smoothing"),
+                                           ("threshold", "decision threshold")])
+def test_a_parameter_named_as_a_setting_says_so(name, meaning):
+    """A formula parameter named L, eps or threshold collides with compile_metric's setting of that name: passing
+    L=0.5 set the amplifying scale, and the formula's `L` was then "unknown ...; if it is a parameter, pass L=...
+    to compile_metric" (what the user had done); `eps` got "did you mean `exp`?"."""
+    with pytest.raises(MetriccError, match=re.escape(f"unknown name `{name}`: `{name}` is compile_metric's "
+                                                     f"{meaning}, not a parameter of the formula: give the "
+                                                     f"parameter another name")):
+        compile_metric(f"TP/N + {name}*FP/N", **{name: 0.25})
+
+
 @pytest.mark.parametrize("task, hint", [
     ("multilabel", "one label is the binary task (the default), which takes logits and labels of any shape"),
     ("multiclass", "two classes are the least: for one positive class against the rest, the binary task"),
