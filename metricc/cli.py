@@ -149,9 +149,15 @@ def _metric(args: argparse.Namespace):
     """The compiled metric the formula arguments describe."""
     from .compiler import compile_metric  # SymPy and the compiler load here, so that --help and list start fast
 
+    from .parse import SETTINGS
+
+    params = _params(args.param)
+    for name in params.keys() & SETTINGS.keys():  # (compile_metric would take it twice)
+        flag = {"from_logits": "--probabilities", "formula": "FORMULA"}.get(name, "--" + name.replace("_", "-"))
+        raise MetriccError(f"--param {name}: `{name}` is the option {flag} (the {SETTINGS[name]}), not a parameter "
+                           f"of the formula: give the parameter another name")
     return compile_metric(args.formula, L=args.L, threshold=args.threshold, eps=args.eps,
-                          from_logits=not args.probabilities, minimize=args.minimize, **_task(args),
-                          **_params(args.param))
+                          from_logits=not args.probabilities, minimize=args.minimize, **_task(args), **params)
 
 
 def _refuse_shadowing(path: Path, source: str, backend: str, formula: str) -> None:

@@ -52,7 +52,7 @@ _CALL_KEYWORDS = re.compile(r"([A-Za-z_]\w*)\s*\(([^()]*)$")  # a call open up t
 _KEYWORD = re.compile(r"([A-Za-z_]\w*)\s*=\s*([^,()]*)")
 
 # compile_metric's settings, which a formula's parameter of the same name would collide with: what each sets
-_SETTINGS = {"L": "amplifying scale", "eps": "counts' smoothing", "threshold": "decision threshold",
+SETTINGS = {"L": "amplifying scale", "eps": "counts' smoothing", "threshold": "decision threshold",
              "from_logits": "choice of logits or probabilities", "minimize": "choice of a cost or a score",
              "task": "task", "num_classes": "number of classes", "average": "average over the classes",
              "ignore_index": "ignore label", "class_weight": "weights of the classes", "formula": "formula"}
@@ -425,8 +425,8 @@ class _Scope:
             raise self.error(f"unknown name `{name}` (torchmetrics'): name the metric and pass the task, "
                              f"compile_metric({torchmetrics!r}, task={task!r}, num_classes=...) (on the command line: "
                              f"{torchmetrics} --task {task} --num-classes ...)", token)
-        if name in _SETTINGS:
-            raise self.error(f"unknown name `{name}`: `{name}` is compile_metric's {_SETTINGS[name]}, not a parameter "
+        if name in SETTINGS:
+            raise self.error(f"unknown name `{name}`: `{name}` is compile_metric's {SETTINGS[name]}, not a parameter "
                              f"of the formula: give the parameter another name", token)
         metric = catalog.sklearn_name(name)
         other = catalog.OTHER_NAMES.get(catalog.folded(name))

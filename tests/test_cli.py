@@ -106,6 +106,11 @@ def test_lrange_offers_only_the_backends_with_an_L_probe():
     (("compile", "fbeta", "--param", "beta=2", "--param", "beta=3"), "--param beta is given twice"),
     (("compile", "f1", "--L", "-3"), "Expected option --L to be a positive float"),
     (("compile", "f1", "-o", "/nonexistent-dir/x.py"), "cannot write"),
+    # a parameter named as a setting had ended in a TypeError's traceback ("multiple values for keyword 'L'")
+    (("compile", "TP/N + L*FP/N", "--param", "L=0.5"),
+     "--param L: `L` is the option --L (the amplifying scale), not a parameter of the formula: give the parameter "
+     "another name"),
+    (("latex", "TP/N + eps*FP/N", "--param", "eps=0.5"), "--param eps: `eps` is the option --eps"),
     (("frobnicate",), "invalid choice"),
 ])
 def test_user_errors_exit_1_without_traceback(args, message):
