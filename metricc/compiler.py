@@ -431,7 +431,9 @@ class CompiledMetric:
         return document(self, hessians=flag("hessians", hessians, MetriccError))
 
     def emit(self, backend: str = "torch") -> str:
-        """The source of a standalone module for this loss that imports only `backend` ("torch", "numpy", "jax")."""
+        """The source of a standalone module for this loss that imports only `backend` ("torch", "numpy", "jax"), or
+        a booster objective's that imports only NumPy ("xgboost", "lightgbm"); its MetricLoss(...) takes the
+        options of to_torch(), to_xgboost() and so on, with this metric's settings as defaults."""
         from .emit import module_source
 
         return module_source(self, backend)
