@@ -129,7 +129,19 @@ def parse(text: str, params: Mapping[str, float] | None = None, minimize: bool =
     _check_score(expr, text)
     if not (minimize or cost):
         _warn_rates_over_the_total(tree, text)
+    else:
+        _warn_if_a_score_is_minimized(tree)
     return Parsed(expr, cost, scope.values_used())
+
+
+def _warn_if_a_score_is_minimized(tree: lark.Tree) -> None:
+    """Warn where the formula is a catalog score alone (higher is better: f1, mcc) and minimized: read as
+    "minimize the f1 loss", `minimize: f1` trains the model toward a lower F1."""
+    body = tree.children[-1]
+    if len(tree.children) == 2 and body.data == "name" and str(body.children[0]) in catalog.METRICS:
+        name = str(body.children[0])
+        warnings.warn(f"minimize: {name} trains toward a lower {name}, a score (higher is better); without minimize "
+                      f"the loss is 1 - {name}, which training lowers", MetriccWarning, stacklevel=caller_level())
 
 
 _RATES_OF_NEGATIVES = {"FP": "FPR", "TN": "TNR"}

@@ -228,6 +228,23 @@ def test_bad_task_arguments_are_named_with_the_value_given(kwargs, message):
         compile_metric("f1", task="multiclass", **kwargs)
 
 
+@pytest.mark.parametrize("formula, options", [("minimize: f1", {}), ("f1", {"minimize": True}),
+                                              ("minimize: mcc", {}), ("minimize:balanced_accuracy", {})])
+def test_minimizing_a_named_score_warns(formula, options):
+    """`minimize: f1` (or minimize=True) trains toward a lower F1, without a word: read as "minimize the F1 loss",
+    it trains the model to be wrong. A catalog score (higher is better) under minimize now warns; a rate that is
+    lower-better (FPR) or a cost does not, and the loss is still the formula itself, as asked."""
+    name, fresh = formula.removeprefix("minimize:").strip(), {"L": 37.25}  # (an L of this test alone: not cached)
+    with pytest.warns(MetriccWarning, match=re.escape(f"trains toward a lower {name}, a score (higher is better); "
+                                                      f"without minimize the loss is 1 - {name}")):
+        metric = compile_metric(formula, **options, **fresh)
+    assert metric.minimize
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for other in ("minimize: FPR", "minimize: FP + 5*FN", name):
+            compile_metric(other, **fresh)
+
+
 @pytest.mark.parametrize("name, meaning", [("L", "amplifying scale"), ("eps", "counts' smoothing"),
                                            ("threshold", "decision threshold")])
 def test_a_parameter_named_as_a_setting_says_so(name, meaning):
