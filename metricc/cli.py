@@ -175,7 +175,12 @@ def _refuse_shadowing(path: Path, source: str, backend: str, formula: str) -> No
     if path.stem in imported:
         raise MetriccError(f"{path.name} would shadow the module `{path.stem}` in its folder (`import {path.stem}` "
                            f"there would load it instead): name the module after its metric, such as "
-                           f"{formula.strip() if formula.strip().isidentifier() else 'metric'}_loss.py")
+                           f"{_module_name(formula)}")
+
+
+def _module_name(formula: str) -> str:
+    """A module file name after the formula where it is a name (f1_loss.py), else metric_loss.py."""
+    return f"{formula.strip() if formula.strip().isidentifier() else 'metric'}_loss.py"
 
 
 def _compile(args: argparse.Namespace) -> int:
@@ -184,6 +189,9 @@ def _compile(args: argparse.Namespace) -> int:
     if args.output in (None, "-"):
         sys.stdout.write(source)
         return 0
+    if args.output.endswith(("/", os.sep)) or Path(args.output).is_dir():  # (Path drops a trailing slash)
+        raise MetriccError(f"-o {args.output} names a folder: give the module's file name, such as "
+                           f"{Path(args.output) / _module_name(args.formula)}")
     _refuse_shadowing(Path(args.output), source, args.backend, args.formula)
     try:
         Path(args.output).write_text(source, encoding="utf-8")

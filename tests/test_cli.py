@@ -135,6 +135,19 @@ def test_compile_refuses_a_module_name_that_shadows_a_library(tmp_path, backend,
     assert not (tmp_path / name).exists()
 
 
+@pytest.mark.parametrize("folder", ["new/", "existing"])
+def test_compile_to_a_folder_asks_for_a_file_name(tmp_path, folder):
+    """`-o out/` (a folder, as the slash says) wrote a file named `out`; `-o` an existing folder said "Is a
+    directory". Both now ask for the module's file name, with one to use."""
+    (tmp_path / "existing").mkdir()
+    target = str(tmp_path / folder.rstrip("/")) + ("/" if folder.endswith("/") else "")
+    out = metricc("compile", "f1", "-o", target)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    assert f"-o {target} names a folder: give the module's file name, such as " in out.stderr
+    assert "f1_loss.py" in out.stderr
+    assert not (tmp_path / "new").exists()
+
+
 def test_bad_formula_shows_a_caret():
     out = metricc("compile", "2*TP/(2*TP+FP")
     lines = out.stderr.splitlines()
