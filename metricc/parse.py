@@ -48,6 +48,7 @@ _PYTHON_NUMBER = re.compile(r"\d+(?:_\d+)+|0(?:[xX]_?[0-9a-fA-F]+(?:_?[0-9a-fA-F
 _NUMBER_END = re.compile(r"(?<![\w.])((?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)[ \t]*$")  # a number just before
 _F_BETA = re.compile(r"[fF]_?(\d+)")  # F2, f_3: the F-beta score's usual names
 _F_BETA_START = re.compile(r"(?<![\w.])[fF]_?(\d+)$")  # ... the start of one, f0 of f0.5, that ends a text
+_FUNCTION_END = re.compile(rf"(?<![\w.])({'|'.join(FUNCTIONS)})\s+$")  # a function's name, then a space
 _CALL_KEYWORDS = re.compile(r"([A-Za-z_]\w*)\s*\(([^()]*)$")  # a call open up to a keyword's '=': fbeta(beta
 _KEYWORD = re.compile(r"([A-Za-z_]\w*)\s*=\s*([^,()]*)")
 
@@ -243,6 +244,11 @@ def _syntax_error(error: lark.UnexpectedInput, text: str) -> MetriccError:
                 message, column = _python_number_hint(literal), column - len(factor.group(1))
             elif factor is not None:  # 2TP, 0.5 FP
                 message += f": write {factor.group(1)}*{token} for a product"
+            elif message == _MISSING_OPERATOR and kind == "LPAR" and before.rstrip().endswith(")"):  # (a)(b)
+                message += ": write )*( for a product"
+            elif message == _MISSING_OPERATOR and kind == "NAME" and _FUNCTION_END.search(before):  # sqrt TP
+                function = _FUNCTION_END.search(before).group(1)
+                message += f": write {function}({token}) to call {function}"
             elif message == _MISSING_OPERATOR and line > 1 and not text.split("\n")[line - 1][:column - 1].strip():
                 message += f"; is a ';' missing at the end of line {line - 1}?"
             f_beta = _F_BETA_START.search(before) if kind == "NUMBER" and token.startswith(".") else None

@@ -115,6 +115,9 @@ BAD_FORMULAS = [
     ("2TP/(2TP+FP+FN)", {}, "syntax error: missing operator (or ';') between two values: write 2*TP for a product",
      2),
     ("TP/(TP + 0.5 FP)", {}, "between two values: write 0.5*FP for a product", 14),
+    # MCC's denominator as papers print it, and a function without its parentheses
+    ("(TP*TN - FP*FN)/sqrt((TP+FP)(TP+FN))", {}, "between two values: write )*( for a product", 29),
+    ("sqrt TPR*TNR", {}, "between two values: write sqrt(TPR) to call sqrt", 6),
     ("1_000*FN + FP", {}, "syntax error: a number with '_' in it: write 1000", 1),
     ("FP + 1_000_000*FN", {}, "syntax error: a number with '_' in it: write 1000000", 6),
     ("0x10*TP", {}, "syntax error: a hexadecimal number: write 16", 1),
