@@ -246,9 +246,8 @@ def _syntax_error(error: lark.UnexpectedInput, text: str) -> MetriccError:
                 message += f": write {factor.group(1)}*{token} for a product"
             elif message == _MISSING_OPERATOR and kind == "LPAR" and before.rstrip().endswith(")"):  # (a)(b)
                 message += ": write )*( for a product"
-            elif message == _MISSING_OPERATOR and kind == "NAME" and _FUNCTION_END.search(before):  # sqrt TP
-                function = _FUNCTION_END.search(before).group(1)
-                message += f": write {function}({token}) to call {function}"
+            elif message == _MISSING_OPERATOR and kind == "NAME" and (called := _FUNCTION_END.search(before)):
+                message += f": write {called.group(1)}({token}) to call {called.group(1)}"  # sqrt TP
             elif message == _MISSING_OPERATOR and line > 1 and not text.split("\n")[line - 1][:column - 1].strip():
                 message += f"; is a ';' missing at the end of line {line - 1}?"
             f_beta = _F_BETA_START.search(before) if kind == "NUMBER" and token.startswith(".") else None
