@@ -26,7 +26,7 @@ import numpy
 from metricc.checks import caller_level, class_index_hint, class_names_hint  # emitted modules inline this import
 from metricc.checks import masked_message, nonfinite_message, weight_range_message  # emitted modules inline this import
 from metricc.checks import MISSING_LABEL, nonfinite_input_message  # emitted modules inline this import
-from metricc.checks import class_nonfinite_message  # emitted modules inline this import
+from metricc.checks import class_nonfinite_message, extension_numbers  # emitted modules inline this import
 from metricc.booster_context import BOOSTER_OBJECTIVES, MODEL_MARK  # emitted modules inline this import
 from metricc.booster_context import RAW_PROBABILITIES, Agreement  # emitted modules inline this import
 from metricc.booster_context import all_reduced, communicator  # emitted modules inline this import
@@ -1113,7 +1113,7 @@ class BoostObjective:
         message = masked_message(values, name)
         if message:
             raise self.error(message)
-        values = numpy.asarray(values)
+        values = extension_numbers(numpy, numpy.asarray(values))
         if values.dtype.kind not in "biuf":
             hint = class_names_hint(values, self.task) if name == "labels" else ""
             raise self.error(f"Expected {name} to hold numbers, but got dtype {values.dtype}{hint}.")

@@ -161,6 +161,18 @@ def blend_overflow_message(bce_weight, dtype):
             f"or bring the logits back into range")
 
 
+def extension_numbers(numpy, array):
+    """A NumPy `array` as it is, or where its type is an extension number type (ml_dtypes' bfloat16, float8 and
+    int4, which numpy.asarray makes of a JAX array), which the kernels' checks do not count as numbers, as the
+    int64 or float64 numbers it holds (each cast is exact)."""
+    dtype = array.dtype
+    if dtype.kind == "V" and dtype.names is None:
+        for wider in (numpy.int64, numpy.float64):
+            if numpy.can_cast(dtype, wider):
+                return array.astype(wider)
+    return array
+
+
 def masked_message(value, name):
     """The error for a NumPy masked array with masked entries (told apart without importing NumPy), else None:
     converted to an array it would lose its mask, and the masked entries' values count as any other's."""

@@ -13,7 +13,7 @@ from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emit
 from metricc.checks import class_names_hint, masked_message, shape_message  # emitted modules inline this import
 from metricc.checks import caller_level, target_range_message  # emitted modules inline this import
 from metricc.checks import MAX_COUNT, weight_range_message  # emitted modules inline this import
-from metricc.checks import nonfinite_input_message  # emitted modules inline this import
+from metricc.checks import extension_numbers, nonfinite_input_message  # emitted modules inline this import
 
 
 def sigmoid_(x):
@@ -50,7 +50,7 @@ def as_array(value, name, error):
     if hasattr(value, "toarray") and hasattr(value, "nnz"):  # a SciPy sparse matrix (multi-label indicators)
         value = value.toarray()
     try:
-        return numpy.asarray(value)
+        return extension_numbers(numpy, numpy.asarray(value))
     except (TypeError, ValueError, RuntimeError) as failure:
         hint = ("; for torch tensors use the torch loss (to_torch()), which runs with autograd, or pass "
                 "tensor.detach().cpu().float().numpy()" if type(value).__module__ == "torch" else "")

@@ -475,3 +475,33 @@ def test_a_binary_error_gives_the_counts(path):
     z, y = np.zeros(4), np.ones(4)  # TP = FN = 2
     with pytest.raises(MetriccError, match=r"not finite( in float32)? at the counts TP, FP, FN, TN = 2, 0, 2, 0:"):
         _loss_on(path, metric, z, y)
+
+
+@pytest.mark.parametrize("name", ["bfloat16", "float8_e4m3fn", "int4"])
+def test_numpy_takes_extension_number_types_as_their_float64_values(name):
+    """NumPy arrays of ml_dtypes' number types (bfloat16, float8, int4: what np.asarray makes of a JAX array) are
+    computed in float64, as float16 is, by every NumPy entry point: loss_and_grad (binary and multi-class), score,
+    tune_threshold and a booster's objective. They had been refused as not holding numbers."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    dtype = getattr(ml_dtypes, name)
+    z = np.array([3, -2, 0, 5, -1, 1, 2, -3], dtype=np.float64)
+    y, w = np.array([1, 0, 1, 1, 0, 0, 1, 0]), np.array([1, 2, 1, 3, 1, 2, 1, 1], dtype=np.float64)
+    as_ext = lambda a: a.astype(dtype)  # noqa: E731 (every value above is exact in each type)
+    np.testing.assert_array_equal(as_ext(z).astype(np.float64), z)
+    metric = compile_metric("f1")
+    loss, grad = metric.loss_and_grad(as_ext(z), as_ext(y), as_ext(w))
+    expected_loss, expected_grad = metric.loss_and_grad(z, y, w)
+    assert grad.dtype == np.float64 and loss == expected_loss
+    np.testing.assert_array_equal(grad, expected_grad)
+    assert metric.score(as_ext((z > 0) * 1.0), as_ext(y), as_ext(w)) == metric.score((z > 0) * 1.0, y, w)
+    assert metric.tune_threshold(as_ext(z), as_ext(y)) == metric.tune_threshold(z, y)
+    objective = metric.to_xgboost()
+    for got, expected in zip(objective(as_ext(y), as_ext(z), as_ext(w)), objective(y, z, w)):
+        np.testing.assert_array_equal(got, expected)
+    classes = compile_metric("f1", task="multiclass", num_classes=3)
+    logits, labels = z.reshape(4, 2)[:, :1] * np.array([1.0, -1.0, 0.0]), np.array([0, 1, 2, 1])
+    indices = as_ext(labels) if name == "int4" else labels  # (float class indices are refused)
+    loss, grad = classes.loss_and_grad(as_ext(logits), indices, as_ext(w[:4]))
+    expected_loss, expected_grad = classes.loss_and_grad(logits, labels, w[:4])
+    assert loss == expected_loss
+    np.testing.assert_array_equal(grad, expected_grad)
