@@ -451,7 +451,8 @@ class _Scope:
                 f"; did you mean `{torchmetrics}` (torchmetrics' {name})?" if torchmetrics else
                 f"; did you mean `{other}`?" if other else
                 _suggestion(name, [*self.bindings, *catalog.known_names()])) or (
-            f"; if it is a parameter, pass {name}=... to compile_metric (or --param {name}=... on the command line)")
+            _CONSTANTS.get(name, "") + f"; if it is a parameter, pass {name}=... to compile_metric (or --param "
+                                       f"{name}=... on the command line)")
         raise self.error(f"unknown name `{name}`{hint}", token)
 
     def bind(self, token: Token, value: sp.Expr) -> None:
@@ -480,6 +481,10 @@ class _Scope:
         kappa = "; Cohen's kappa is `cohen_kappa`" if name == "kappa" else ""
         raise self.error(f"parameter `{name}` is not bound: pass {name}=... to compile_metric "
                          f"(or --param {name}=... on the command line){kappa}", self.used[name])
+
+
+# constants that the language has no name for, as papers write them
+_CONSTANTS = {"e": "; Euler's number is exp(1), and e^x is exp(x)", "pi": "; π is 3.141592653589793"}
 
 
 def _suggestion(name: str, known: list[str]) -> str:

@@ -209,6 +209,9 @@ BAD_FORMULAS = [
     ("TP: FP", {}, "':' may only follow `minimize` or `maximize`", 3),
     ("a = TP\na / N", {}, "is a ';' missing at the end of line 1?", 1),
     ("w*TPR + (1-w)*TNR", {}, "unknown name `w`; if it is a parameter, pass w=... to compile_metric", 1),
+    ("TPR * e^(-FPR)", {}, "unknown name `e`; Euler's number is exp(1), and e^x is exp(x); if it is a parameter, "
+     "pass e=...", 7),
+    ("pi*TP/N", {}, "unknown name `pi`; π is 3.141592653589793; if it is a parameter, pass pi=...", 1),
     ("sqrt((1.234567)**1.000001)*TP/N", {}, "the constant is a fractional power whose exact exponent has a "
      "numerator over 10,000 (1.000001 is 1000001/1000000); write its value as a decimal number", 6),
     ("TP/N*sqrt(beta^1.000001)", {"beta": 1.234567}, "numerator over 10,000", 11),
