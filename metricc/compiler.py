@@ -223,7 +223,7 @@ class CompiledMetric:
 
     def to_jax(self, **options: Any):
         """A callable `loss(logits, target, sample_weight=None) -> 0-dim array` for JAX whose gradient is the
-        derived one (jax.custom_vjp); it works under jax.jit and jax.grad, in float32 and (x64) float64.
+        derived one (jax.custom_jvp); it works under jax.jit, jax.grad and jax.jvp, in float32 and (x64) float64.
 
         Options override the compiled L, threshold, from_logits and eps, and set check_inputs (value checks run
         when the loss is called eagerly; under jax.jit, where values cannot be read, a value the eager loss refuses

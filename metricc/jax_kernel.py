@@ -1,13 +1,13 @@
-"""Soft-confusion-matrix losses for JAX, binary, multi-class and multi-label: callables
-`loss(logits, target, sample_weight=None)` whose gradient is the derived one (jax.custom_vjp), never autodiff
-through the formula. They work under jax.jit and jax.grad, in float32 and, with x64 enabled, float64 (float16
-and bfloat16 input in float32: accumulated()). The gradient flows to the logits only: differentiating with
-respect to the targets or the weights is refused.
+"""Soft-confusion-matrix losses for JAX, binary, multi-class and multi-label: callables `loss(logits, target,
+sample_weight=None)` whose derivative is the derived one (jax.custom_jvp: _derived), never autodiff through the
+formula. They work under jax.jit, jax.grad and forward mode (jax.jvp, jax.jacfwd), in float32 and, with x64
+enabled, float64 (float16 and bfloat16 input in float32: accumulated()). The gradient flows to the logits only:
+differentiating with respect to the targets or the weights is refused.
 
 Input values (NaN, targets outside [0, 1], negative weights, a loss or gradient that is not finite) are checked
-when the loss runs eagerly, also under jax.grad (the custom rule's forward pass sees the values); under jax.jit,
-where they cannot be read, a value the eager loss refuses makes the loss and its gradient NaN (_poisoned). Logits
-that look like probabilities warn where their values can be read, as in the NumPy and torch losses.
+when the loss runs eagerly, also under jax.grad (the custom rule sees the values); under jax.jit, where they
+cannot be read, a value the eager loss refuses makes the loss and its gradient NaN (_poisoned). Logits that look
+like probabilities warn where their values can be read, as in the NumPy and torch losses.
 
 Data parallel (jax.pmap, shard_map): with `axis_name`, the counts are summed over the devices of that axis
 (lax.psum), so every device's loss is that of the whole batch, and each device's gradient is the axis size times
@@ -25,7 +25,7 @@ import jax.numpy as jnp
 import numpy
 
 from metricc.multiclass_math import average, element_weights, per_class_counts  # emitted modules inline this import
-from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
+from metricc.multiclass_math import element_rows, pushforward, soft_predictions  # emitted modules inline this import
 from metricc.multiclass_math import farthest_from_one, first_nonfinite_class  # emitted modules inline this import
 from metricc.multiclass_math import element_layout  # emitted modules inline this import
 from metricc.checks import light_weights, nonfinite_message  # emitted modules inline this import
@@ -201,26 +201,33 @@ def _numbers(values, name, error, task=None):
     return array
 
 
-def _rule_forward(forward, check, error):
-    """The custom rule's forward pass (defvjp(..., symbolic_zeros=True): it is told which inputs are
-    differentiated): refuses a differentiated target or weight, whose cotangent the rule does not compute (it
-    would be 0), then `forward`, then, where the values are concrete (jax.grad called eagerly) and `check` is
-    given, check(input, target, weight, loss, a, b), which raises for bad values (the input, a traced value where
-    the loss was called)."""
+def _derived(forward, tangent, check, error):
+    """loss(x, y, w) = forward(x, y, w)[0] as a jax.custom_jvp function whose derivative is derived, never
+    autodiff through the formula: its rule runs `forward` (loss, saved), then tangent(saved, x_dot), linear in
+    the logits' tangent x_dot, which JAX transposes for reverse mode (jax.grad). The rule refuses a
+    differentiated target or weight (defjvp(..., symbolic_zeros=True) tells which inputs are differentiated),
+    whose derivative it does not compute (it would be 0); where the values are concrete (an eager jax.grad or
+    jax.jvp) and `check` is given, check(input, target, weight, loss, a, b) raises for bad values (the input, a
+    traced value where the loss was called)."""
 
-    def rule(*primals):
-        for primal, name in zip(primals[1:], ("target", "sample_weight")):
-            if primal.perturbed:
+    @jax.custom_jvp
+    def loss(x, y, w):
+        return forward(x, y, w)[0]
+
+    def rule(primals, tangents):
+        for t, name in zip(tangents[1:], ("target", "sample_weight")):
+            if not _symbolic_zero(t):
                 raise error(f"Expected `{name}` without a gradient: the loss's derived gradient flows to the logits "
                             f"only (a gradient for it would come out 0); wrap it in jax.lax.stop_gradient")
-        inputs = [primal.value for primal in primals]
-        result = forward(*inputs)
-        if check is not None and not _traced(*inputs):
-            loss, (*_, a, b) = result
-            check(*inputs, loss, a, b)
-        return result
+        value, saved = forward(*primals)
+        if check is not None and not _traced(*primals):
+            check(*primals, value, *saved[-2:])
+        if _symbolic_zero(tangents[0]):  # the loss does not reach what is differentiated
+            return value, jnp.zeros_like(value)
+        return value, tangent(saved, tangents[0]).astype(value.dtype)
 
-    return rule
+    loss.defjvp(rule, symbolic_zeros=True)
+    return loss
 
 
 def _symbolic_zero(g):
@@ -243,7 +250,7 @@ def binary_counts(x, y, w, L, threshold, from_logits):
 
 def binary_loss_function(scalars, L, threshold, from_logits, eps, check=None, error=ValueError, axis_name=None):
     """loss(x, y, w) for flat float arrays, with the derived gradient w.r.t. x; `check` and `error` as in
-    _rule_forward, `axis_name` as in the module's docstring."""
+    _derived, `axis_name` as in the module's docstring."""
 
     def forward(x, y, w):
         counts, unit, largest = binary_counts(x, y, w, L, threshold, from_logits)
@@ -252,29 +259,21 @@ def binary_loss_function(scalars, L, threshold, from_logits, eps, check=None, er
         scale = largest * _devices(axis_name)  # (each device's share, as pmean of the gradients takes it)
         return jnp.asarray(loss, x.dtype), (x, y, unit, a * scale, b * scale)
 
-    @jax.custom_vjp
-    def loss(x, y, w):
-        return forward(x, y, w)[0]
-
-    def backward(saved, g):
+    def tangent(saved, x_dot):
         x, y, unit, a, b = saved
-        if _symbolic_zero(g):  # the loss does not reach what is differentiated
-            return jnp.zeros_like(x), None, None
         p = jax.nn.sigmoid(x) if from_logits else x
         factor = slope((p - threshold) * L) * L
         if from_logits:
             factor = factor * slope(x)
         # y a + (1 - y) b, never b + y (a - b): b can be ~1/eps when a class is absent from the batch
-        grad = g * unit * (y * a + (1 - y) * b) * factor
-        return grad.astype(x.dtype), None, None  # (refused where they are differentiated)
+        return jnp.sum(unit * (y * a + (1 - y) * b) * factor * x_dot)
 
-    loss.defvjp(_rule_forward(forward, check, error), backward, symbolic_zeros=True)
-    return loss
+    return _derived(forward, tangent, check, error)
 
 
 class _JaxLoss:
     """What the binary and multi-class JAX losses share: the eager check of the custom rule, and pickling without the
-    loss function (a closure of jax.custom_vjp), which `_build()` makes again on load."""
+    loss function (a closure of jax.custom_jvp), which `_build()` makes again on load."""
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k != "_loss"}
@@ -388,7 +387,7 @@ class SoftConfusionLoss(_JaxLoss):
 def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight, check=None,
                         error=ValueError, axis_name=None):
     """loss(z, y, w) for logits (n, C), one-hot or multi-hot labels (n, C) and row weights (n,); `check` and
-    `error` as in _rule_forward, `axis_name` as in the module's docstring."""
+    `error` as in _derived, `axis_name` as in the module's docstring."""
 
     def forward(z, y, w):
         yh, not_yh, saved = soft_predictions(jnp, z, task, L, threshold)
@@ -397,19 +396,13 @@ def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight
         devices = _devices(axis_name)  # (each device's share, as pmean of the gradients takes it)
         return loss, (y, w, yh, not_yh, saved, a * devices, b * devices)
 
-    @jax.custom_vjp
-    def loss(z, y, w):
-        return forward(z, y, w)[0]
+    def tangent(saved, z_dot):
+        y, w, yh, not_yh, amplifier, a, b = saved
+        yh_dot = pushforward(jnp, yh, not_yh, amplifier, z_dot, task, L)
+        per_class = jnp.sum((y * a + (1 - y) * b) * element_weights(w) * yh_dot, axis=0)
+        return per_class if average_ == "none" else jnp.sum(per_class)
 
-    def backward(residual, g):
-        y, w, yh, not_yh, saved, a, b = residual
-        if _symbolic_zero(g):  # the loss does not reach what is differentiated
-            return jnp.zeros_like(yh), None, None
-        grad_yh = (y * (a * g) + (1 - y) * (b * g)) * element_weights(w)
-        return pullback(jnp, yh, not_yh, saved, grad_yh, task, L), None, None  # (refused where differentiated)
-
-    loss.defvjp(_rule_forward(forward, check, error), backward, symbolic_zeros=True)
-    return loss
+    return _derived(forward, tangent, check, error)
 
 
 class MultiSoftConfusionLoss(_JaxLoss):

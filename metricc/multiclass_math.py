@@ -79,6 +79,16 @@ def pullback(xp, yh, not_yh, saved, grad_yh, task, L):
     return softmax_vjp(xp, p, not_p, top_p, softmax_vjp(xp, yh, not_yh, top_yh, grad_yh) * (L / 2))
 
 
+def pushforward(xp, yh, not_yh, saved, z_dot, task, L):
+    """d yh from d z (forward mode): the pullback's linear map transposed. Multi-label it acts element by element;
+    multi-class a softmax's Jacobian diag(s) - s s^T is symmetric, so its vector-Jacobian product is also its
+    Jacobian-vector product, and the two softmaxes apply in the forward order."""
+    if task == "multilabel":
+        return pullback(xp, yh, not_yh, saved, z_dot, task, L)
+    p, not_p, top_p, top_yh = saved
+    return softmax_vjp(xp, yh, not_yh, top_yh, softmax_vjp(xp, p, not_p, top_p, z_dot) * (L / 2))
+
+
 def per_class_counts(xp, yh, not_yh, y, w):
     """TP, FP, FN, TN per class (arrays of shape (C,)) from yh, 1 - yh, labels (n, C) and row weights (n,) or
     element weights (n, C) (a multi-label sample whose label is ignored weighs 0 there)."""

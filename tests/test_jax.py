@@ -381,6 +381,43 @@ def test_hessian_equals_differences_of_the_gradient(task):
     assert np.abs(hessian - differences).max() <= 1e-7 * np.abs(hessian).max()
 
 
+@pytest.mark.parametrize("average", ["macro", "none"])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_forward_mode_equals_the_derived_gradient(task, average):
+    """jax.jvp, jax.jacfwd and jax.linearize of the loss itself (forward mode) give the derived gradient's
+    directional derivatives: the same numbers as jax.grad (one loss) or jax.jacrev (average='none', one loss per
+    class), eagerly and jitted, in float64 with weights. JAX had refused forward mode of the custom_vjp loss."""
+    if task == "binary" and average == "none":
+        pytest.skip("a binary loss has one value")
+    rng = np.random.default_rng(3)
+    with jax.enable_x64(True):
+        if task == "binary":
+            loss = compile_metric("mcc").to_jax()
+            z, y = jnp.asarray(rng.normal(0, 0.05, 10)), jnp.asarray(rng.random(10) < 0.4, dtype=jnp.float64)
+        else:
+            loss = compile_metric("f1", task=task, num_classes=3, average=average).to_jax()
+            z = jnp.asarray(rng.normal(0, 0.1 if task == "multilabel" else 0.3, (8, 3)))
+            y = (jnp.asarray(rng.integers(0, 3, 8)) if task == "multiclass"
+                 else jnp.asarray(rng.random((8, 3)) < 0.4, dtype=jnp.float64))
+        w = jnp.asarray(rng.uniform(0.5, 2.0, len(z)))
+        direction = jnp.asarray(rng.normal(size=z.shape))
+
+        def f(v):
+            return loss(v, y, w)
+
+        reverse = np.asarray(jax.jacrev(f)(z))  # (C, *z.shape) for average='none'
+        expected = np.tensordot(reverse, np.asarray(direction), axes=z.ndim)
+        for transform in (lambda g: g, jax.jit):
+            value, tangent = transform(lambda v, t: jax.jvp(f, (v,), (t,)))(z, direction)
+            np.testing.assert_allclose(np.asarray(value), np.asarray(f(z)), rtol=1e-14)
+            np.testing.assert_allclose(np.asarray(tangent), expected, rtol=1e-12, atol=1e-15)
+            np.testing.assert_allclose(np.asarray(transform(jax.jacfwd(f))(z)), reverse, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(np.asarray(jax.linearize(f, z)[1](direction)), expected, rtol=1e-12, atol=1e-15)
+        step = 1e-6  # and the directional derivative is that of the loss's values
+        differences = (np.asarray(f(z + step * direction)) - np.asarray(f(z - step * direction))) / (2 * step)
+        np.testing.assert_allclose(expected, differences, rtol=1e-6, atol=1e-9)
+
+
 def test_eager_grad_refuses_a_gradient_that_is_not_finite():
     """sqrt(TP - FP) at TP = FP has a finite loss (0) and an infinite slope: jax.grad, eagerly, raises where it
     returned NaN; the loss alone, not differentiated, is finite and returned."""
