@@ -354,22 +354,27 @@ def test_arrays_closed_over_under_jit_cond_and_checkpoint(task):
     assert np.isnan(float(jax.jit(lambda: jnp.sum(loss(z, y.at[0].set(7), w)))()))  # nothing traced but the ops
 
 
+def _small_weighted_batch(task, rng, average="macro"):
+    """A loss (binary MCC, else F1 over 3 classes with `average`) and float64 logits, targets and row weights of a
+    few samples near the amplifier's steep point (call under jax.enable_x64)."""
+    if task == "binary":
+        loss = compile_metric("mcc").to_jax()
+        z, y = jnp.asarray(rng.normal(0, 0.05, 10)), jnp.asarray(rng.random(10) < 0.4, dtype=jnp.float64)
+    else:
+        loss = compile_metric("f1", task=task, num_classes=3, average=average).to_jax()
+        z = jnp.asarray(rng.normal(0, 0.1 if task == "multilabel" else 0.3, (8, 3)))
+        y = (jnp.asarray(rng.integers(0, 3, 8)) if task == "multiclass"
+             else jnp.asarray(rng.random((8, 3)) < 0.4, dtype=jnp.float64))
+    return loss, z, y, jnp.asarray(rng.uniform(0.5, 2.0, len(z)))
+
+
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
 def test_hessian_equals_differences_of_the_gradient(task):
-    """jax.hessian (forward mode over the custom rule's reverse pass) differentiates the derived gradient, whose
-    backward pass is built from differentiable operations: its matrix equals central differences of jax.grad
+    """jax.hessian (forward mode over the custom rule's reverse pass) differentiates the derived gradient, which
+    the rule builds from differentiable operations: its matrix equals central differences of jax.grad
     (float64, with weights), so a Newton step or a curvature penalty gets the loss's own second derivatives."""
-    rng = np.random.default_rng(1)
     with jax.enable_x64(True):
-        if task == "binary":
-            loss = compile_metric("mcc").to_jax()
-            z, y = jnp.asarray(rng.normal(0, 0.05, 10)), jnp.asarray(rng.random(10) < 0.4, dtype=jnp.float64)
-        else:
-            loss = compile_metric("f1", task=task, num_classes=3).to_jax()
-            z = jnp.asarray(rng.normal(0, 0.1 if task == "multilabel" else 0.3, (8, 3)))
-            y = (jnp.asarray(rng.integers(0, 3, 8)) if task == "multiclass"
-                 else jnp.asarray(rng.random((8, 3)) < 0.4, dtype=jnp.float64))
-        w = jnp.asarray(rng.uniform(0.5, 2.0, len(z)))
+        loss, z, y, w = _small_weighted_batch(task, np.random.default_rng(1))
 
         def total(v):
             return jnp.sum(loss(v, y, w))
@@ -391,15 +396,7 @@ def test_forward_mode_equals_the_derived_gradient(task, average):
         pytest.skip("a binary loss has one value")
     rng = np.random.default_rng(3)
     with jax.enable_x64(True):
-        if task == "binary":
-            loss = compile_metric("mcc").to_jax()
-            z, y = jnp.asarray(rng.normal(0, 0.05, 10)), jnp.asarray(rng.random(10) < 0.4, dtype=jnp.float64)
-        else:
-            loss = compile_metric("f1", task=task, num_classes=3, average=average).to_jax()
-            z = jnp.asarray(rng.normal(0, 0.1 if task == "multilabel" else 0.3, (8, 3)))
-            y = (jnp.asarray(rng.integers(0, 3, 8)) if task == "multiclass"
-                 else jnp.asarray(rng.random((8, 3)) < 0.4, dtype=jnp.float64))
-        w = jnp.asarray(rng.uniform(0.5, 2.0, len(z)))
+        loss, z, y, w = _small_weighted_batch(task, rng, average)
         direction = jnp.asarray(rng.normal(size=z.shape))
 
         def f(v):
