@@ -227,8 +227,9 @@ class CompiledMetric:
 
         Options override the compiled L, threshold, from_logits and eps, and set check_inputs (value checks run
         when the loss is called eagerly; under jax.jit, where values cannot be read, a value the eager loss refuses
-        makes the loss and its gradient NaN) and axis_name (jax.pmap or shard_map: the counts are summed over that
-        axis's devices, so that the loss is the whole batch's and lax.pmean of the gradients its gradient)."""
+        makes the loss and its gradient NaN) and axis_name (jax.pmap or shard_map: the counts and the derivative are
+        summed over that axis's devices, so that the loss is the whole batch's and the usual data-parallel step
+        gives its gradient)."""
         try:
             from . import jax_kernel
         except ModuleNotFoundError as error:

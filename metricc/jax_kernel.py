@@ -10,9 +10,9 @@ cannot be read, a value the eager loss refuses makes the loss and its gradient N
 like probabilities warn where their values can be read, as in the NumPy and torch losses.
 
 Data parallel (jax.pmap, shard_map): with `axis_name`, the counts are summed over the devices of that axis
-(lax.psum), so every device's loss is that of the whole batch, and each device's gradient is the axis size times
-its rows' share of the whole batch's gradient: lax.pmean of the devices' gradients, the usual data-parallel step,
-gives the whole batch's gradient (as torch's sync=True and DistributedDataParallel do).
+(lax.psum), so every device's loss is that of the whole batch, and so are the devices' tangents
+(_summed_tangent): the usual data-parallel step gives the whole batch's gradient (as torch's sync=True and
+DistributedDataParallel do).
 
 This module imports only JAX (and NumPy, which JAX requires): metricc copies it into the modules it emits.
 """
@@ -125,9 +125,13 @@ def _mapped(loss, axis_name, error):
     return call
 
 
-def _devices(axis_name):
-    """The number of devices along `axis_name` (1 without one): the factor of each device's gradient."""
-    return 1 if axis_name is None else jax.lax.psum(1, axis_name)
+def _summed_tangent(tangent, axis_name):
+    """A device's tangent of the loss (its rows' share) summed over the devices of `axis_name`, as the loss sums
+    their counts: the directional derivative of the whole batch's loss. JAX transposes the sum into each device's
+    gradient: under jax.pmap the axis size times its rows' share of the whole batch's gradient (lax.pmean of a
+    replicated model's gradients is the whole batch's); under shard_map its rows' share, and a replicated
+    parameter's gradient is already summed over the devices."""
+    return tangent if axis_name is None else jax.lax.psum(tangent, axis_name)
 
 
 def _warn_if_light(total, eps, warning):
@@ -256,8 +260,7 @@ def binary_loss_function(scalars, L, threshold, from_logits, eps, check=None, er
         counts, unit, largest = binary_counts(x, y, w, L, threshold, from_logits)
         counts = _summed(counts, axis_name)
         loss, a, b = scalars(*(c + eps for c in counts))
-        scale = largest * _devices(axis_name)  # (each device's share, as pmean of the gradients takes it)
-        return jnp.asarray(loss, x.dtype), (x, y, unit, a * scale, b * scale)
+        return jnp.asarray(loss, x.dtype), (x, y, unit, a * largest, b * largest)
 
     def tangent(saved, x_dot):
         x, y, unit, a, b = saved
@@ -266,7 +269,7 @@ def binary_loss_function(scalars, L, threshold, from_logits, eps, check=None, er
         if from_logits:
             factor = factor * slope(x)
         # y a + (1 - y) b, never b + y (a - b): b can be ~1/eps when a class is absent from the batch
-        return jnp.sum(unit * (y * a + (1 - y) * b) * factor * x_dot)
+        return _summed_tangent(jnp.sum(unit * (y * a + (1 - y) * b) * factor * x_dot), axis_name)
 
     return _derived(forward, tangent, check, error)
 
@@ -393,14 +396,13 @@ def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight
         yh, not_yh, saved = soft_predictions(jnp, z, task, L, threshold)
         counts = _summed(list(per_class_counts(jnp, yh, not_yh, y, w)), axis_name)
         loss, a, b = average(jnp, scalars, counts, eps, average_, class_weight)
-        devices = _devices(axis_name)  # (each device's share, as pmean of the gradients takes it)
-        return loss, (y, w, yh, not_yh, saved, a * devices, b * devices)
+        return loss, (y, w, yh, not_yh, saved, a, b)
 
     def tangent(saved, z_dot):
         y, w, yh, not_yh, amplifier, a, b = saved
         yh_dot = pushforward(jnp, yh, not_yh, amplifier, z_dot, task, L)
         per_class = jnp.sum((y * a + (1 - y) * b) * element_weights(w) * yh_dot, axis=0)
-        return per_class if average_ == "none" else jnp.sum(per_class)
+        return _summed_tangent(per_class if average_ == "none" else jnp.sum(per_class), axis_name)
 
     return _derived(forward, tangent, check, error)
 

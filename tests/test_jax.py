@@ -514,6 +514,31 @@ step = jax.pmap(lambda t, x, target: jax.lax.pmean(jax.grad(lambda u: per_device
                 axis_name="d")
 got = step(jnp.stack([theta, theta]), split(X), split(y))
 np.testing.assert_allclose(got, np.stack([expected, expected]), rtol=1e-10, atol=1e-15)
+# the same step under shard_map, whose loss is the same on every device (replicated, out_specs P())
+try:
+    from jax import shard_map
+except ImportError:  # older JAX
+    from jax.experimental.shard_map import shard_map
+from jax.sharding import Mesh, PartitionSpec as P
+step = shard_map(lambda t, x, target: jax.tree_util.tree_map(
+    lambda v: jax.lax.pmean(v, "d"), jax.value_and_grad(lambda u: per_device(x @ u, target))(t)),
+    mesh=Mesh(np.array(jax.devices()), ("d",)), in_specs=(P(), P("d"), P("d")), out_specs=(P(), P()))
+value, got = jax.jit(step)(theta, jnp.asarray(X), jnp.asarray(y))
+np.testing.assert_allclose(value, loss(jnp.asarray(X) @ theta, jnp.asarray(y)), rtol=1e-12)
+np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-15)
+# and each device's logits' gradient is its rows' share of the whole batch's; jax.jvp's tangent (under pmap too)
+# is the whole batch's directional derivative
+logits, direction = jnp.asarray(X @ np.asarray(theta)), jnp.asarray(rng.normal(size=n))
+whole = jax.jvp(lambda v: loss(v, jnp.asarray(y)), (logits,), (direction,))[1]
+rows = shard_map(lambda v, target, t: (jax.grad(per_device)(v, target),
+                                       jax.jvp(lambda u: per_device(u, target), (v,), (t,))[1]),
+                 mesh=Mesh(np.array(jax.devices()), ("d",)), in_specs=P("d"), out_specs=(P("d"), P()))
+got, tangent = jax.jit(rows)(logits, jnp.asarray(y), direction)
+np.testing.assert_allclose(got, jax.grad(loss)(logits, jnp.asarray(y)), rtol=1e-10, atol=1e-15)
+np.testing.assert_allclose(tangent, whole, rtol=1e-10)
+tangents = jax.pmap(lambda v, target, t: jax.jvp(lambda u: per_device(u, target), (v,), (t,))[1],
+                    axis_name="d")(split(logits), split(y), split(direction))
+np.testing.assert_allclose(tangents, [whole, whole], rtol=1e-10)
 print("ok")
 """
 
@@ -523,7 +548,9 @@ def test_pmap_with_axis_name_gives_the_whole_batch_loss_and_gradient():
     loss is the whole batch's, its logits' gradient twice its rows' share of the whole batch's gradient, so that
     lax.pmean of a replicated model's gradients is the whole batch's gradient (binary, multi-class, multi-label);
     a bad target on one device makes both losses NaN; a device whose rows are all ignored adds nothing. Without
-    axis_name each device had its own half's metric."""
+    axis_name each device had its own half's metric. Under shard_map each device's logits' gradient is its rows'
+    share (JAX sums a replicated parameter's gradient over the devices: the step gave twice the gradient before),
+    and jax.jvp's tangent is the whole batch's directional derivative under both."""
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, "-c", PMAP_SCRIPT], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
