@@ -130,8 +130,21 @@ def _summed_tangent(tangent, axis_name):
     their counts: the directional derivative of the whole batch's loss. JAX transposes the sum into each device's
     gradient: under jax.pmap the axis size times its rows' share of the whole batch's gradient (lax.pmean of a
     replicated model's gradients is the whole batch's); under shard_map its rows' share, and a replicated
-    parameter's gradient is already summed over the devices."""
-    return tangent if axis_name is None else jax.lax.psum(tangent, axis_name)
+    parameter's gradient is already summed over the devices. A JAX without varying types (_varying_types) sums no
+    replicated parameter's gradient, and its shard_map refuses the transposed sum: there the tangent is the axis
+    size times the share, which it transposes into the same gradients as jax.pmap."""
+    if axis_name is None:
+        return tangent
+    if _varying_types():
+        return jax.lax.psum(tangent, axis_name)
+    return tangent * jax.lax.psum(1, axis_name)
+
+
+def _varying_types():
+    """Whether this JAX types values by the mesh axes over which they vary, and so sums a replicated parameter's
+    gradient over the devices of shard_map by itself: the JAX that has lax.pvary (later named lax.pcast) to
+    change that type."""
+    return hasattr(jax.lax, "pvary") or hasattr(jax.lax, "pcast")
 
 
 def _warn_if_light(total, eps, warning):
