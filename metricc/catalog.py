@@ -118,14 +118,18 @@ OTHER_NAMES = {"geometricmean": "gmean", "jaccardindex": "jaccard",
                "hitrate": "TPR", "truepositiverate": "TPR", "truenegativerate": "TNR", "selectivity": "TNR",
                "positivepredictivevalue": "PPV", "negativepredictivevalue": "NPV",
                "acc": "accuracy", "bacc": "balanced_accuracy", "sens": "sensitivity", "spec": "specificity",
-               "bm": "informedness", "mk": "markedness", "fm": "fowlkes_mallows", "total": "N"}  # (acc: not mcc)
+               "bm": "informedness", "mk": "markedness", "fm": "fowlkes_mallows", "total": "N",  # (acc: not mcc)
+               "falsediscoveryrate": "FDR", "falseomissionrate": "FOR", "phicoefficient": "mcc", "sorensen": "dice",
+               "tanimoto": "jaccard", "ochiai": "fowlkes_mallows", "jstatistic": "informedness",
+               "ba": "balanced_accuracy"}
 # scores of the counts that the catalog does not name, folded(): what to write
 _ERROR_RATE = 'the cost (FP + FN)/N, compile_metric("minimize: (FP + FN)/N"), or 1 - accuracy inside a score'
 WRITTEN_OUT = {
     **dict.fromkeys(["errorrate", "error", "misclassificationrate", "misclassification"],
                     "the error rate is " + _ERROR_RATE),
     **dict.fromkeys(["zerooneloss", "zeroone"], "the zero-one loss is " + _ERROR_RATE),
-    **dict.fromkeys(["hammingloss", "hamming"], "the Hamming loss (of one label) is " + _ERROR_RATE),
+    **dict.fromkeys(["hammingloss", "hamming", "hammingdistance"], "the Hamming loss (of one label) is " + _ERROR_RATE),
+    "lift": "the lift is PPV/prevalence",
     **dict.fromkeys(["dor", "diagnosticoddsratio"], "the diagnostic odds ratio is (TP*TN)/(FP*FN)"),
     **dict.fromkeys(["positivelikelihoodratio", "lrplus"], "the positive likelihood ratio is TPR/FPR"),
     **dict.fromkeys(["negativelikelihoodratio", "lrminus"], "the negative likelihood ratio is FNR/TNR"),
@@ -137,6 +141,7 @@ NOT_COUNTS = {
                                                            "threshold"),
     **dict.fromkeys(["logloss", "crossentropy", "bce"], "log loss scores the probabilities themselves"),
     **dict.fromkeys(["brier", "brierscoreloss"], "the Brier score scores the probabilities themselves"),
+    **dict.fromkeys(["topkaccuracy", "topk"], "top-k accuracy ranks each sample's class scores"),
 }
 
 

@@ -478,11 +478,13 @@ class _Scope:
             listed = ", ".join(f"{source} uses {value:g}" for source, value in sorted(defaults.items()))
             raise self.error(f"parameter `{name}` has conflicting defaults ({listed}); pass {name}=... explicitly",
                              self.used[name])
-        kappa = "; Cohen's kappa is `cohen_kappa`" if name == "kappa" else ""
         raise self.error(f"parameter `{name}` is not bound: pass {name}=... to compile_metric "
-                         f"(or --param {name}=... on the command line){kappa}", self.used[name])
+                         f"(or --param {name}=... on the command line){_METRIC_LETTERS.get(name, '')}",
+                         self.used[name])
 
 
+# parameters' names that name a metric alone
+_METRIC_LETTERS = {"kappa": "; Cohen's kappa is `cohen_kappa`", "phi": "; the phi coefficient is `mcc`"}
 # constants that the language has no name for, as papers write them
 _CONSTANTS = {"e": "; Euler's number is exp(1), and e^x is exp(x)", "pi": "; π is 3.141592653589793"}
 

@@ -56,6 +56,21 @@ BAD_FORMULAS = [
     ("f1 - 0.1*log_loss", {}, "`log_loss` is not a confusion-matrix metric (log loss scores the probabilities", 10),
     ("AveragePrecision", {}, "`AveragePrecision` is not a confusion-matrix metric", 1),
     ("threat_score", {}, "unknown name `threat_score`; did you mean `jaccard`?", 1),
+    # other names of catalog metrics and quantities, and scores written out or not of the counts
+    ("1 - false_discovery_rate", {}, "unknown name `false_discovery_rate`; did you mean `FDR`?", 5),
+    ("false_omission_rate", {}, "unknown name `false_omission_rate`; did you mean `FOR`?", 1),
+    ("phi_coefficient", {}, "unknown name `phi_coefficient`; did you mean `mcc`?", 1),
+    ("phi", {}, "parameter `phi` is not bound: pass phi=... to compile_metric (or --param phi=... on the command "
+                "line); the phi coefficient is `mcc`", 1),
+    ("sorensen", {}, "unknown name `sorensen`; did you mean `dice`?", 1),
+    ("tanimoto", {}, "unknown name `tanimoto`; did you mean `jaccard`?", 1),
+    ("ochiai", {}, "unknown name `ochiai`; did you mean `fowlkes_mallows`?", 1),
+    ("j_statistic", {}, "unknown name `j_statistic`; did you mean `informedness`?", 1),
+    ("ba", {}, "unknown name `ba`; did you mean `balanced_accuracy`?", 1),
+    ("hamming_distance", {}, "unknown name `hamming_distance`: the Hamming loss (of one label) is the cost", 1),
+    ("lift", {}, "unknown name `lift`: the lift is PPV/prevalence", 1),
+    ("top_k_accuracy_score", {}, "`top_k_accuracy_score` is not a confusion-matrix metric (top-k accuracy ranks "
+                                 "each sample's class scores)", 1),
     # scikit-learn's scorer names: an average is an argument of compile_metric, "neg_" a sign
     ("f1_macro", {}, "unknown name `f1_macro`: scikit-learn's scorer `f1_macro` is `f1` with average='macro': "
                      "compile_metric('f1', task='multiclass', num_classes=..., average='macro')", 1),
