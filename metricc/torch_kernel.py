@@ -576,9 +576,9 @@ class ForwardRecord:
 
     @staticmethod
     def jvp_error(error):
-        """The error for torch.func.jvp (forward mode)."""
-        return error("metricc's loss has no forward-mode derivative (torch.func.jvp): torch.func.grad, "
-                     "grad_and_value and vjp (reverse mode) work")
+        """The error for forward mode (torch.func.jvp, dual tensors of torch.autograd.forward_ad)."""
+        return error("metricc's loss has no forward-mode derivative (torch.func.jvp, torch.autograd.forward_ad): "
+                     "loss.backward(), torch.func.grad, grad_and_value and vjp (reverse mode) work")
 
     @staticmethod
     def setup_context(ctx, output, inputs=()):
@@ -753,6 +753,10 @@ class SoftConfusionFunction(torch.autograd.Function):
             ctx.save_for_backward(*inputs, a, b)
         ctx.coefficients = None
         return device_scalar(loss, dtype, input.device), summary
+
+    @staticmethod
+    def jvp(ctx, *tangents):  # forward mode with dual tensors (torch.func.jvp runs the transformable twin)
+        raise ForwardRecord.jvp_error(ctx.error)
 
     @staticmethod
     def backward(ctx, grad_output, *_):

@@ -317,6 +317,10 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
         return loss.to(dtype), failed, used
 
     @staticmethod
+    def jvp(ctx, *tangents):  # forward mode with dual tensors (torch.func.jvp runs the transformable twin)
+        raise ForwardRecord.jvp_error(ctx.error)
+
+    @staticmethod
     def backward(ctx, grad_output, *_):
         if ForwardRecord.mapped():  # a batch of cotangents: torch.func.jacrev, or vmap over vjp
             raise ForwardRecord.vmap_error(ctx.error)

@@ -190,6 +190,20 @@ def test_torch_func_transforms_that_map_say_so(task):
             attempt()
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("pure", [True, False])
+def test_forward_mode_with_dual_tensors_says_so(task, pure):
+    """Forward-mode AD with dual tensors (torch.autograd.forward_ad) stops with metricc's error, as torch.func.jvp
+    does; it had ended in PyTorch's NotImplementedError ("You must implement the jvp function")."""
+    import torch.autograd.forward_ad as forward_ad
+
+    metric, x, y = _task_batch(task)
+    loss = metric.to_torch(pure=pure)
+    with forward_ad.dual_level(), pytest.raises(MetriccError, match="no forward-mode derivative.*torch.autograd."
+                                                                    "forward_ad.*reverse mode"):
+        loss(forward_ad.make_dual(x, torch.ones_like(x)), y)
+
+
 # the last: exp(2N) = 2.6e10 at the test's counts, which autograd through the counts adds to d/dTP and takes away
 # through d/dFN (the property test's oracle came out 2e-6 off a gradient of 0.04; found under random seed 4444)
 @pytest.mark.parametrize("formula", ["minimize: N^6 + exp(NPV^2)", "N^6 + exp(abs(NPV^2))", "POS^4*TNR - NEG^3",
