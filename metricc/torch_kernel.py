@@ -11,6 +11,7 @@ import warnings
 from typing import Any, NamedTuple
 
 import torch
+from torch.autograd import forward_ad
 
 try:  # torch >= 2.3
     from torch.compiler import is_compiling
@@ -755,10 +756,6 @@ class SoftConfusionFunction(torch.autograd.Function):
         return device_scalar(loss, dtype, input.device), summary
 
     @staticmethod
-    def jvp(ctx, *tangents):  # forward mode with dual tensors (torch.func.jvp runs the transformable twin)
-        raise ForwardRecord.jvp_error(ctx.error)
-
-    @staticmethod
     def backward(ctx, grad_output, *_):
         if ForwardRecord.mapped():  # a batch of cotangents: torch.func.jacrev, or vmap over vjp
             raise ForwardRecord.vmap_error(ctx.error)
@@ -783,11 +780,11 @@ class SoftConfusionFunction(torch.autograd.Function):
                 raise RuntimeError("the fused metricc loss supports one backward pass per forward pass")
             ctx.consumed = True
         input, target, weight, *saved = ctx.saved_tensors
-        scale = grad_output * ctx.world_size
-        if ctx.coefficients is not None:
-            scale = float(scale)
+        if ctx.coefficients is not None:  # Python numbers (the host path): no tensor operation for the scale
+            scale = float(grad_output) * ctx.world_size
             a, b = ctx.coefficients
         else:
+            scale = grad_output * ctx.world_size
             a, b = saved[-2:]
             saved = saved[:-2]
         if ctx.path == "fused":
@@ -882,11 +879,14 @@ class InputChecks:
         self._pending = collections.deque()  # deferred checks, oldest first
         self._checked_dtypes = set()
 
-    def _refuse_unsupported(self, target, weight, unexportable):
-        """Refuses a call that the loss cannot serve: under vmap, a tracer (_refuse_tracers), or a target or weights
-        that require grad (_refuse_differentiated)."""
+    def _refuse_unsupported(self, input, target, weight, unexportable):
+        """Refuses a call that the loss cannot serve: under vmap, forward mode (dual tensors), a tracer
+        (_refuse_tracers), or a target or weights that require grad (_refuse_differentiated)."""
         if ForwardRecord.mapped():
             raise ForwardRecord.vmap_error(self.error)
+        if (forward_ad._current_level >= 0 and isinstance(input, torch.Tensor)
+                and forward_ad.unpack_dual(input).tangent is not None):
+            raise ForwardRecord.jvp_error(self.error)  # (a jvp method on the functions would stop torch.compile)
         self._refuse_tracers(unexportable)
         self._refuse_differentiated(target, weight)
 
@@ -1127,7 +1127,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                 f"eps={self.eps}, fused={self.fused}, {self._training_repr()}")
 
     def forward(self, input, target, sample_weight=None):
-        self._refuse_unsupported(target, sample_weight, self._unexportable_state())
+        self._refuse_unsupported(input, target, sample_weight, self._unexportable_state())
         self._warn_unsynced()
         if self.check_inputs:
             self._check(input, target, sample_weight)
@@ -1252,14 +1252,17 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
 
     def _verify_local(self, x_min, x_max, y_min, y_max, w_min, w_max, numel, batch=None):
-        input, target, weight = (None,) * 3 if batch is None else (None if t is None else t.detach() for t in batch)
+        def given(k):  # the input, target or weights as given, for an error's message (detached only then)
+            tensor = None if batch is None else batch[k]
+            return None if tensor is None else tensor.detach()
+
         if not (math.isfinite(x_min) and math.isfinite(x_max)):
-            raise self.error(nonfinite_input_message(values=input, extremes=(x_min, x_max)))
+            raise self.error(nonfinite_input_message(values=given(0), extremes=(x_min, x_max)))
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
             raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
         if self.from_logits and self._hint.observe(x_min, x_max, numel):
             warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level(__file__))
         if not (y_min >= 0 and y_max <= 1):
-            raise self.error(target_range_message(y_min, y_max, values=target, input_range=(x_min, x_max)))
+            raise self.error(target_range_message(y_min, y_max, values=given(1), input_range=(x_min, x_max)))
         if not (w_min >= 0 and math.isfinite(w_max)):
-            raise self.error(weight_range_message(w_min, w_max, values=weight))
+            raise self.error(weight_range_message(w_min, w_max, values=given(2)))

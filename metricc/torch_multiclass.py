@@ -317,10 +317,6 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
         return loss.to(dtype), failed, used
 
     @staticmethod
-    def jvp(ctx, *tangents):  # forward mode with dual tensors (torch.func.jvp runs the transformable twin)
-        raise ForwardRecord.jvp_error(ctx.error)
-
-    @staticmethod
     def backward(ctx, grad_output, *_):
         if ForwardRecord.mapped():  # a batch of cotangents: torch.func.jacrev, or vmap over vjp
             raise ForwardRecord.vmap_error(ctx.error)
@@ -378,7 +374,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                 f"L={self.L}, {self._training_repr()}")
 
     def forward(self, input, target, sample_weight=None):
-        self._refuse_unsupported(target, sample_weight, self._unexportable_state())
+        self._refuse_unsupported(input, target, sample_weight, self._unexportable_state())
         self._warn_unsynced()
         given = (input, target, sample_weight)  # (an error places a bad value by its index in the tensors as given)
         if isinstance(input, torch.Tensor) and input.dim() > 2 and isinstance(target, torch.Tensor):
