@@ -47,6 +47,19 @@ SIGMOID_HINT = ("every element of `input` lies in [0, 1]: are these probabilitie
                 "takes each label's logit: pass the logits (or log(p) - log(1 - p) of each probability p)")
 
 
+# a binary loss given a two-class model's output, seen on its first batch of two columns: (n, 2) targets whose
+# every row is one-hot (multi-label data of two labels has rows of two 1s or none)
+TWO_CLASS_HINT = ("each row of `target` is one-hot over 2 columns: a two-class model's output? The binary loss counts "
+                  "the elements of both columns in one confusion matrix (each sample once positive, once negative), "
+                  "not the positive class's: pass input[:, 1] - input[:, 0] and target[:, 1] (class 1's logit and "
+                  "label), or compile with task='multiclass', num_classes=2")
+
+
+def one_hot_pairs(xp, target):
+    """Whether `target`, an array (numpy, torch or jax.numpy: `xp`) of shape (n, 2), holds one-hot rows only."""
+    return bool(xp.all((target == 0) | (target == 1)) and xp.all(target.sum(axis=1) == 1))
+
+
 def softmax_rows(x_min, x_max, farthest_row_sum, numel):
     """Whether a multi-class batch of `numel` logits, between x_min and x_max, whose row sum farthest from 1 is
     `farthest_row_sum`, looks like a softmax's output (SOFTMAX_HINT)."""

@@ -9,6 +9,7 @@ import warnings
 import numpy
 
 from metricc.checks import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
+from metricc.checks import TWO_CLASS_HINT, one_hot_pairs  # emitted modules inline this import
 from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.checks import class_names_hint, masked_message, shape_message  # emitted modules inline this import
 from metricc.checks import caller_level, target_range_message  # emitted modules inline this import
@@ -79,7 +80,7 @@ class SoftConfusionLoss:
         self.name = name
         self.error = error
         self.warning = warning
-        self._hint = ProbabilityHint()
+        self._hint, self._pairs_seen = ProbabilityHint(), False
         self.check_dtype = check_dtype
         self._checked_dtypes = set()
 
@@ -182,6 +183,8 @@ class SoftConfusionLoss:
             raise self.error(shape_message(x.shape, y.shape))
         if x.size == 0:
             raise self.error("Expected a non-empty batch, but `input` has no elements.")
+        if self.check_inputs if check_inputs is None else check_inputs:
+            self._hint_two_classes(y)
         x = x.reshape(-1)
         y, kept = y.reshape(-1), None
         if self.ignore_index is not None:  # compared before y takes x's type
@@ -214,6 +217,13 @@ class SoftConfusionLoss:
 
     def _array(self, value, name):
         return as_array(value, name, self.error)
+
+    def _hint_two_classes(self, y):
+        """TWO_CLASS_HINT, on the first batch of two columns where its rows are one-hot."""
+        if not self._pairs_seen and y.ndim == 2 and y.shape[1] == 2:
+            self._pairs_seen = True
+            if one_hot_pairs(numpy, y):
+                warnings.warn(TWO_CLASS_HINT, self.warning, stacklevel=caller_level(__file__))
 
     def _check_values(self, x, y, w, shape):
         """Reductions only (no n-sized temporaries): a sum is finite unless some element is not (or it

@@ -28,7 +28,7 @@ from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emit
 from metricc.checks import shape_message, target_range_message  # emitted modules inline this import
 from metricc.checks import weight_range_message, weight_shape_message  # emitted modules inline this import
 from metricc.checks import MAX_COUNT, caller_level  # emitted modules inline this import
-from metricc.checks import nonfinite_input_message  # emitted modules inline this import
+from metricc.checks import TWO_CLASS_HINT, nonfinite_input_message, one_hot_pairs  # emitted modules inline this import
 
 # Batches of up to this many elements take the stacked path: fewer, larger tensor operations, and a saved
 # per-sample factor so that the backward pass is one product (5 n-sized tensors kept at most besides the input,
@@ -1114,7 +1114,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         self.name = name
         self.error = error
         self.warning = warning
-        self._hint = ProbabilityHint()
+        self._hint, self._pairs_seen = ProbabilityHint(), False
         self.check_dtype = check_dtype
         self._init_checks()
         self._init_sync(sync, process_group)
@@ -1131,6 +1131,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         self._warn_unsynced()
         if self.check_inputs:
             self._check(input, target, sample_weight)
+            self._hint_two_classes(target)
             if self._pending:
                 self._check_pending(wait=self._synced())  # processes must agree on when to raise
         self._check_dtype_once(input.dtype)
@@ -1200,6 +1201,13 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         weight = None if sample_weight is None else sample_weight.reshape(-1)
         return tuple(soft_counts(input.reshape(-1), target.reshape(-1), weight, self.L, self.threshold,
                                  self.from_logits).unbind())
+
+    def _hint_two_classes(self, target):
+        """TWO_CLASS_HINT, on the first batch of two columns where its rows are one-hot (one read-back)."""
+        if not self._pairs_seen and target.dim() == 2 and target.shape[1] == 2 and not is_compiling():
+            self._pairs_seen = True
+            if one_hot_pairs(torch, target.detach()):
+                warnings.warn(TWO_CLASS_HINT, self.warning, stacklevel=caller_level(__file__))
 
     def _check(self, input, target, sample_weight):
         if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):

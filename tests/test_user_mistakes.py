@@ -478,6 +478,31 @@ def test_multiclass_warns_once_when_logits_are_a_softmax_output(backend):
 
 
 @pytest.mark.parametrize("backend", ["torch", "numpy", "jax"])
+def test_binary_warns_once_for_two_class_one_hot_targets(backend):
+    """A two-class model's (n, 2) logits with one-hot targets, given to a binary loss, trained on both columns'
+    elements as one confusion matrix (every sample once positive, once negative: not the F1 of class 1) without a
+    word; the first such call says so and what to pass. Targets with rows that are not all one-hot (multi-label
+    data of two labels) do not warn."""
+    metric = compile_metric("f1", L=69.0)  # a NumPy loss of its own
+    run = _hinted_loss(backend, metric)
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(32, 2, generator=generator)
+    one_hot = torch.nn.functional.one_hot(torch.arange(32) % 3 % 2, 2).float()
+    with pytest.warns(MetriccWarning, match=r"each row of `target` is one-hot over 2 columns: a two-class model's "
+                                            r"output\? .*input\[:, 1\] - input\[:, 0\].*target\[:, 1\].*"
+                                            r"task='multiclass', num_classes=2"):
+        run(logits, one_hot)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run(logits, one_hot)  # once per loss
+        labels = one_hot.clone()
+        labels[0] = 1.0  # both labels of a sample: multi-label data
+        compile_metric("f1", L=68.0).loss_and_grad(logits.numpy(), labels.numpy())
+        run2 = _hinted_loss(backend, compile_metric("f1", L=67.0))
+        run2(logits, labels)
+
+
+@pytest.mark.parametrize("backend", ["torch", "numpy", "jax"])
 def test_multilabel_warns_once_when_logits_look_like_probabilities(backend):
     metric = compile_metric("f1", task="multilabel", num_classes=3, L=71.0)  # a NumPy loss of its own
     run = _hinted_loss(backend, metric)
