@@ -55,6 +55,11 @@ TWO_CLASS_HINT = ("each row of `target` is one-hot over 2 columns: a two-class m
                   "label), or compile with task='multiclass', num_classes=2")
 
 
+SCORE_TWO_CLASS_HINT = ("each row of `target` is one-hot over 2 columns: a two-class output? score() counts the "
+                        "elements of both columns in one confusion matrix, not class 1's: pass predictions[:, 1] and "
+                        "target[:, 1], or compile with task='multiclass', num_classes=2 and pass class indices")
+
+
 def one_hot_pairs(xp, target):
     """Whether `target`, an array (numpy, torch or jax.numpy: `xp`) of shape (n, 2), holds one-hot rows only."""
     return bool(xp.all((target == 0) | (target == 1)) and xp.all(target.sum(axis=1) == 1))

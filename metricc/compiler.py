@@ -24,7 +24,7 @@ from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
 from .checks import caller_level, check_settings, class_index_message, describe, first_place, flag, integer
-from .checks import nan_place, part_of
+from .checks import SCORE_TWO_CLASS_HINT, nan_place, one_hot_pairs, part_of
 from .checks import CLASS_NAMES_HINT, real_number, weight_range_message
 from .lrange import default_accuracy, validate_L
 from .printing import curvatures_source, scalars_source
@@ -135,6 +135,8 @@ class CompiledMetric:
             hint = f": one column? pass {column}[:, 0]" if column and min(predictions.ndim, target.ndim) == 1 else ""
             raise MetriccError(f"Expected `predictions` and `target` to have the same shape, but got "
                                f"{predictions.shape} and {target.shape}{hint}.")
+        if target.ndim == 2 and target.shape[1] == 2 and one_hot_pairs(np, target):
+            warnings.warn(SCORE_TWO_CLASS_HINT, MetriccWarning, stacklevel=caller_level())
         weight = _weights(sample_weight, target.shape)
         predicted, actual = predictions == 1, target == 1
         counts = [np.sum(weight * (predicted == p) * (actual == a)) for p, a in ((1, 1), (1, 0), (0, 1), (0, 0))]

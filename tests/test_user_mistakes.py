@@ -502,6 +502,21 @@ def test_binary_warns_once_for_two_class_one_hot_targets(backend):
         run2(logits, labels)
 
 
+def test_binary_score_warns_for_two_class_one_hot_targets():
+    """score() of a binary metric on (n, 2) one-hot predictions and targets counted both columns as one confusion
+    matrix (here 0.75 where class 1's F1 is 2/3) without a word; it warns and says what to pass."""
+    metric = compile_metric("f1")
+    target = np.eye(2)[[0, 1, 1, 0, 1, 0]]
+    predictions = np.eye(2)[[0, 1, 0, 0, 1, 1]]
+    with pytest.warns(MetriccWarning, match=r"each row of `target` is one-hot over 2 columns.*score\(\) counts.*"
+                                            r"predictions\[:, 1\] and target\[:, 1\]"):
+        value = metric.score(predictions, target)
+    from sklearn.metrics import f1_score
+
+    assert value == pytest.approx(f1_score(target.ravel(), predictions.ravel()))  # what it computes, still
+    assert metric.score(predictions[:, 1], target[:, 1]) == pytest.approx(f1_score(target[:, 1], predictions[:, 1]))
+
+
 @pytest.mark.parametrize("backend", ["torch", "numpy", "jax"])
 def test_multilabel_warns_once_when_logits_look_like_probabilities(backend):
     metric = compile_metric("f1", task="multilabel", num_classes=3, L=71.0)  # a NumPy loss of its own
