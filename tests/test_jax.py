@@ -544,6 +544,17 @@ np.testing.assert_allclose(tangent, whole, rtol=1e-10)
 tangents = jax.pmap(lambda v, target, t: jax.jvp(lambda u: per_device(u, target), (v,), (t,))[1],
                     axis_name="d")(split(logits), split(y), split(direction))
 np.testing.assert_allclose(tangents, [whole, whole], rtol=1e-10)
+for name in ("multiclass", "multilabel"):  # one loss per class (average='none'): each class's tangent likewise
+    _, z, target = cases[name]
+    options = dict(task=name, num_classes=3, average="none")
+    whole_loss, per_class = compile_metric("f1", **options).to_jax(), compile_metric("f1", **options).to_jax(
+        axis_name="d")
+    z, target, t = jnp.asarray(z), jnp.asarray(target), jnp.asarray(rng.normal(size=np.shape(z)))
+    expected = jax.jvp(lambda v: whole_loss(v, target, jnp.asarray(w)), (z,), (t,))[1]
+    tangent_of = shard_map(lambda v, labels, weight, d: jax.jvp(lambda u: per_class(u, labels, weight), (v,), (d,))[1],
+                           mesh=Mesh(np.array(jax.devices()), ("d",)), in_specs=P("d"), out_specs=P())
+    np.testing.assert_allclose(jax.jit(tangent_of)(z, target, jnp.asarray(w), t), expected, rtol=1e-10,
+                               err_msg=name)
 print("ok")
 """
 
@@ -555,8 +566,9 @@ def test_pmap_with_axis_name_gives_the_whole_batch_loss_and_gradient():
     a bad target on one device makes both losses NaN; a device whose rows are all ignored adds nothing. Without
     axis_name each device had its own half's metric. Under shard_map each device's logits' gradient is its rows'
     share (JAX sums a replicated parameter's gradient over the devices: the step gave twice the gradient before),
-    and jax.jvp's tangent is the whole batch's directional derivative under both (a JAX without varying types,
-    before lax.pvary, scales the tangent as it scales the gradient: the step's gradient is checked there)."""
+    and jax.jvp's tangent (each class's, multi-class and multi-label) is the whole batch's directional derivative
+    under both (a JAX without varying types, before lax.pvary, scales the tangent as it scales the gradient: the
+    step's gradient is checked there)."""
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2", "OMP_NUM_THREADS": "1"}
     result = subprocess.run([sys.executable, "-c", PMAP_SCRIPT], capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
