@@ -55,9 +55,12 @@ TWO_CLASS_HINT = ("each row of `target` is one-hot over 2 columns: a two-class m
                   "label), or compile with task='multiclass', num_classes=2")
 
 
-SCORE_TWO_CLASS_HINT = ("each row of `target` is one-hot over 2 columns: a two-class output? score() counts the "
-                        "elements of both columns in one confusion matrix, not class 1's: pass predictions[:, 1] and "
-                        "target[:, 1], or compile with task='multiclass', num_classes=2 and pass class indices")
+def two_column_message(caller, values):
+    """TWO_CLASS_HINT for a binary metric's score() or tune_threshold() (`caller`), whose first argument is
+    `values`."""
+    classes = ", or compile with task='multiclass', num_classes=2 and pass class indices" if caller == "score" else ""
+    return (f"each row of `target` is one-hot over 2 columns: a two-class output? {caller}() counts the elements of "
+            f"both columns in one confusion matrix, not class 1's: pass {values}[:, 1] and target[:, 1]{classes}")
 
 
 def one_hot_pairs(xp, target):

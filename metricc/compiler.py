@@ -24,7 +24,7 @@ from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
 from .checks import caller_level, check_settings, class_index_message, describe, first_place, flag, integer
-from .checks import SCORE_TWO_CLASS_HINT, nan_place, one_hot_pairs, part_of
+from .checks import nan_place, one_hot_pairs, part_of, two_column_message
 from .checks import CLASS_NAMES_HINT, real_number, weight_range_message
 from .lrange import default_accuracy, validate_L
 from .printing import curvatures_source, scalars_source
@@ -135,8 +135,7 @@ class CompiledMetric:
             hint = f": one column? pass {column}[:, 0]" if column and min(predictions.ndim, target.ndim) == 1 else ""
             raise MetriccError(f"Expected `predictions` and `target` to have the same shape, but got "
                                f"{predictions.shape} and {target.shape}{hint}.")
-        if target.ndim == 2 and target.shape[1] == 2 and one_hot_pairs(np, target):
-            warnings.warn(SCORE_TWO_CLASS_HINT, MetriccWarning, stacklevel=caller_level())
+        _warn_if_two_classes(target, "score", "predictions")
         weight = _weights(sample_weight, target.shape)
         predicted, actual = predictions == 1, target == 1
         counts = [np.sum(weight * (predicted == p) * (actual == a)) for p, a in ((1, 1), (1, 0), (0, 1), (0, 0))]
@@ -350,6 +349,8 @@ class CompiledMetric:
                     2: ": the two columns of predict_proba? pass scores[:, 1], the positive class's"}.get(columns, "")
             raise MetriccError(f"Expected non-empty `scores` and `target` of the same shape, but got {scores.shape} "
                                f"and {target.shape}{hint}.")
+        if self.task == "binary":
+            _warn_if_two_classes(target, "tune_threshold", "scores")
         if self.task == "multilabel" and scores.shape[1:] != (self.num_classes,):
             raise MetriccError(f"Expected multi-label `scores` and `target` of shape (n, {self.num_classes}), but got "
                                f"{scores.shape}.")
@@ -516,6 +517,12 @@ _OTHER_LOSSES_OPTIONS = {
     **dict.fromkeys(("device", "dtype"), ": the loss computes on its inputs' device and in their floating-point "
                                          "type (a booster's objective with NumPy, on the CPU)"),
 }
+
+
+def _warn_if_two_classes(target: np.ndarray, caller: str, values: str) -> None:
+    """A binary metric's `caller` (score or tune_threshold) warns on a two-class output: (n, 2) one-hot targets."""
+    if target.ndim == 2 and target.shape[1] == 2 and one_hot_pairs(np, target):
+        warnings.warn(two_column_message(caller, values), MetriccWarning, stacklevel=caller_level())
 
 
 def _numbers(values: Any, name: str) -> np.ndarray:

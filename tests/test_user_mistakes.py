@@ -504,7 +504,8 @@ def test_binary_warns_once_for_two_class_one_hot_targets(backend):
 
 def test_binary_score_warns_for_two_class_one_hot_targets():
     """score() of a binary metric on (n, 2) one-hot predictions and targets counted both columns as one confusion
-    matrix (here 0.75 where class 1's F1 is 2/3) without a word; it warns and says what to pass."""
+    matrix (here 0.75 where class 1's F1 is 2/3) without a word; it warns and says what to pass, and so does
+    tune_threshold() on a two-class model's scores."""
     metric = compile_metric("f1")
     target = np.eye(2)[[0, 1, 1, 0, 1, 0]]
     predictions = np.eye(2)[[0, 1, 0, 0, 1, 1]]
@@ -515,6 +516,10 @@ def test_binary_score_warns_for_two_class_one_hot_targets():
 
     assert value == pytest.approx(f1_score(target.ravel(), predictions.ravel()))  # what it computes, still
     assert metric.score(predictions[:, 1], target[:, 1]) == pytest.approx(f1_score(target[:, 1], predictions[:, 1]))
+    scores = np.column_stack([1 - np.linspace(0, 1, 6), np.linspace(0, 1, 6)])  # predict_proba's two columns
+    with pytest.warns(MetriccWarning, match=r"each row of `target` is one-hot over 2 columns.*tune_threshold\(\) "
+                                            r"counts.*scores\[:, 1\] and target\[:, 1\]"):
+        metric.tune_threshold(scores, target)
 
 
 @pytest.mark.parametrize("backend", ["torch", "numpy", "jax"])
