@@ -63,8 +63,8 @@ def two_column_message(caller, values):
             f"both columns in one confusion matrix, not class 1's: pass {values}[:, 1] and target[:, 1]{classes}")
 
 
-def one_hot_pairs(xp, target):
-    """Whether `target`, an array (numpy, torch or jax.numpy: `xp`) of shape (n, 2), holds one-hot rows only."""
+def one_hot_rows(xp, target):
+    """Whether `target`, a 2-D array (numpy, torch or jax.numpy: `xp`), holds one-hot rows only."""
     return bool(xp.all((target == 0) | (target == 1)) and xp.all(target.sum(axis=1) == 1))
 
 

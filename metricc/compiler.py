@@ -24,7 +24,7 @@ from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
 from .checks import caller_level, check_settings, class_index_message, describe, first_place, flag, integer
-from .checks import nan_place, one_hot_pairs, part_of, two_column_message
+from .checks import nan_place, one_hot_rows, part_of, two_column_message
 from .checks import CLASS_NAMES_HINT, real_number, weight_range_message
 from .lrange import default_accuracy, validate_L
 from .printing import curvatures_source, scalars_source
@@ -170,6 +170,11 @@ class CompiledMetric:
             raise MetriccError(f"score() counts hard labels: pass class indices (target.argmax(1) of class "
                                f"probabilities), not {target.dtype} {target.shape}.")
         if self.task == "multiclass":
+            for name, values in (("target", target), ("predictions", _numbers(predictions, "predictions"))):
+                if values.ndim == 2 and values.shape[1] == self.num_classes and values.dtype.kind in "biu" and \
+                        one_hot_rows(np, values):  # (per-element class indices would hold other values)
+                    raise MetriccError(f"`{name}` holds one-hot rows {values.shape}: score() takes class indices: "
+                                       f"pass {name}.argmax(1)")
             target = _whole(target, "target")
         if target.ndim > (2 if self.task == "multilabel" else 1):  # per element: each a row, as the losses take it
             predictions, target, sample_weight = _element_rows(predictions, target, sample_weight, self.task)
@@ -521,7 +526,7 @@ _OTHER_LOSSES_OPTIONS = {
 
 def _warn_if_two_classes(target: np.ndarray, caller: str, values: str) -> None:
     """A binary metric's `caller` (score or tune_threshold) warns on a two-class output: (n, 2) one-hot targets."""
-    if target.ndim == 2 and target.shape[1] == 2 and one_hot_pairs(np, target):
+    if target.ndim == 2 and target.shape[1] == 2 and one_hot_rows(np, target):
         warnings.warn(two_column_message(caller, values), MetriccWarning, stacklevel=caller_level())
 
 

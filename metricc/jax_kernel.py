@@ -34,7 +34,7 @@ from metricc.checks import class_names_hint, masked_message, per_element_message
 from metricc.checks import shape_message, target_hint, weight_range_message  # emitted modules inline this import
 from metricc.checks import class_index_message, target_range_message  # emitted modules inline this import
 from metricc.checks import float_index_hint  # emitted modules inline this import
-from metricc.checks import TWO_CLASS_HINT, one_hot_pairs  # emitted modules inline this import
+from metricc.checks import TWO_CLASS_HINT, one_hot_rows  # emitted modules inline this import
 from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
 from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
 from metricc.checks import PROBABILITY_HINT, SIGMOID_HINT, SOFTMAX_HINT  # emitted modules inline this import
@@ -343,7 +343,7 @@ class SoftConfusionLoss(_JaxLoss):
             raise self.error("Expected a non-empty batch, but `input` has no elements.")
         if self.check_inputs and not self._pairs_seen and y.ndim == 2 and y.shape[1] == 2 and not _traced(y):
             self._pairs_seen = True  # (the first batch of two columns whose values can be read)
-            if one_hot_pairs(jnp, y):
+            if one_hot_rows(jnp, y):
                 warnings.warn(TWO_CLASS_HINT, self.warning, stacklevel=caller_level(__file__))
         w = (jnp.ones(x.shape, x.dtype) if sample_weight is None
              else _numbers(sample_weight, "sample_weight", self.error))

@@ -9,7 +9,7 @@ import warnings
 import numpy
 
 from metricc.checks import PROBABILITY_HINT, ProbabilityHint  # emitted modules inline this import
-from metricc.checks import TWO_CLASS_HINT, one_hot_pairs  # emitted modules inline this import
+from metricc.checks import TWO_CLASS_HINT, one_hot_rows  # emitted modules inline this import
 from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.checks import class_names_hint, masked_message, shape_message  # emitted modules inline this import
 from metricc.checks import caller_level, target_range_message  # emitted modules inline this import
@@ -222,7 +222,7 @@ class SoftConfusionLoss:
         """TWO_CLASS_HINT, on the first batch of two columns where its rows are one-hot."""
         if not self._pairs_seen and y.ndim == 2 and y.shape[1] == 2:
             self._pairs_seen = True
-            if one_hot_pairs(numpy, y):
+            if one_hot_rows(numpy, y):
                 warnings.warn(TWO_CLASS_HINT, self.warning, stacklevel=caller_level(__file__))
 
     def _check_values(self, x, y, w, shape):

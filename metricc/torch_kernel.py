@@ -28,7 +28,7 @@ from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emit
 from metricc.checks import shape_message, target_range_message  # emitted modules inline this import
 from metricc.checks import weight_range_message, weight_shape_message  # emitted modules inline this import
 from metricc.checks import MAX_COUNT, caller_level  # emitted modules inline this import
-from metricc.checks import TWO_CLASS_HINT, nonfinite_input_message, one_hot_pairs  # emitted modules inline this import
+from metricc.checks import TWO_CLASS_HINT, nonfinite_input_message, one_hot_rows  # emitted modules inline this import
 
 # Batches of up to this many elements take the stacked path: fewer, larger tensor operations, and a saved
 # per-sample factor so that the backward pass is one product (5 n-sized tensors kept at most besides the input,
@@ -1206,7 +1206,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         """TWO_CLASS_HINT, on the first batch of two columns where its rows are one-hot (one read-back)."""
         if not self._pairs_seen and target.dim() == 2 and target.shape[1] == 2 and not is_compiling():
             self._pairs_seen = True
-            if one_hot_pairs(torch, target.detach()):
+            if one_hot_rows(torch, target.detach()):
                 warnings.warn(TWO_CLASS_HINT, self.warning, stacklevel=caller_level(__file__))
 
     def _check(self, input, target, sample_weight):

@@ -163,6 +163,22 @@ def test_multiclass_score_takes_whole_floats_as_class_indices():
         metric.score(predictions, np.where(target == 2, np.nan, target))
 
 
+@pytest.mark.parametrize("one_hot", ["target", "predictions", "both"])
+def test_multiclass_score_refuses_one_hot_rows(one_hot):
+    """score() of a multi-class metric read one-hot (n, C) integer rows as per-element class indices: one-hot
+    predictions and targets gave NaN ('undefined for class 2'), one-hot targets beside class indices a shape
+    error asking for (n, C) predictions. Rows of C 0/1 entries with one 1 each are refused with what to pass."""
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    target, predictions = np.array([0, 1, 2, 0, 1, 2, 1]), np.array([0, 1, 1, 0, 2, 2, 1])
+    given = {"target": target, "predictions": predictions}
+    for name in (("target", "predictions") if one_hot == "both" else (one_hot,)):
+        given[name] = np.eye(3, dtype=int)[given[name]]
+    name = "target" if one_hot != "predictions" else "predictions"
+    with pytest.raises(MetriccError, match=rf"`{name}` holds one-hot rows \(7, 3\): score\(\) takes class "
+                                           rf"indices: pass {name}.argmax\(1\)"):
+        metric.score(given["predictions"], given["target"])
+
+
 @pytest.mark.parametrize("predictions, message", [
     (np.array([0.5, 1.0, 2.0]), "integer class indices"),
     (np.array([-1, 1, 2]), r"class indices in \[0, 3\), but got -1"),
