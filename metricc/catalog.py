@@ -114,12 +114,14 @@ OTHER_NAMES = {"geometricmean": "gmean", "jaccardindex": "jaccard",
                                "informedness"),
                "sorensendice": "dice", "threat": "jaccard", "criticalsuccessindex": "jaccard", "csi": "jaccard",
                "f": "f1", "fmeasure": "f1", "f1measure": "f1",  # (f: fscore, f_score)
-               "fallout": "FPR", "falsepositiverate": "FPR", "missrate": "FNR", "falsenegativerate": "FNR",
+               "fallout": "FPR", "falsealarmrate": "FPR", "falsepositiverate": "FPR", "missrate": "FNR",
+               "falsenegativerate": "FNR",
                "hitrate": "TPR", "truepositiverate": "TPR", "truenegativerate": "TNR", "selectivity": "TNR",
                "positivepredictivevalue": "PPV", "negativepredictivevalue": "NPV",
                "acc": "accuracy", "bacc": "balanced_accuracy", "sens": "sensitivity", "spec": "specificity",
                "bm": "informedness", "mk": "markedness", "fm": "fowlkes_mallows", "total": "N",  # (acc: not mcc)
                "falsediscoveryrate": "FDR", "falseomissionrate": "FOR", "phicoefficient": "mcc", "sorensen": "dice",
+               "matthewscorrelationcoefficient": "mcc",
                "tanimoto": "jaccard", "ochiai": "fowlkes_mallows", "jstatistic": "informedness",
                "ba": "balanced_accuracy"}
 # scores of the counts that the catalog does not name, folded(): what to write

@@ -51,6 +51,9 @@ _F_BETA_START = re.compile(r"(?<![\w.])[fF]_?(\d+)$")  # ... the start of one, f
 _FUNCTION_END = re.compile(rf"(?<![\w.])({'|'.join(FUNCTIONS)})\s+$")  # a function's name, then a space
 _CALL_KEYWORDS = re.compile(r"([A-Za-z_]\w*)\s*\(([^()]*)$")  # a call open up to a keyword's '=': fbeta(beta
 _KEYWORD = re.compile(r"([A-Za-z_]\w*)\s*=\s*([^,()]*)")
+_WORD_RUN = re.compile(r"(?<![\w.])[A-Za-z_]\w*(?:(?:[ \t]+|-)[A-Za-z_]\w*)*")  # words apart or hyphenated: f1-score
+_WORD = re.compile(r"[A-Za-z_]\w*")
+_MOST_WORDS = 5  # in a name written as words (negative predictive value, matthews correlation coefficient)
 
 # compile_metric's settings, which a formula's parameter of the same name would collide with: what each sets
 SETTINGS = {"L": "amplifying scale", "eps": "counts' smoothing", "threshold": "decision threshold",
@@ -248,6 +251,10 @@ def _syntax_error(error: lark.UnexpectedInput, text: str) -> MetriccError:
                 message += ": write )*( for a product"
             elif message == _MISSING_OPERATOR and kind == "NAME" and (called := _FUNCTION_END.search(before)):
                 message += f": write {called.group(1)}({token}) to call {called.group(1)}"  # sqrt TP
+            elif message == _MISSING_OPERATOR and kind == "NAME" and (words := _words_hint(text, token.start_pos)):
+                message, start = words  # geometric mean: gmean
+                line, column = text.count("\n", 0, start) + 1, start - text.rfind("\n", 0, start)
+                return MetriccError(f"syntax error: {message}", text=text, line=line, column=column)
             elif message == _MISSING_OPERATOR and line > 1 and not text.split("\n")[line - 1][:column - 1].strip():
                 message += f"; is a ';' missing at the end of line {line - 1}?"
             f_beta = _F_BETA_START.search(before) if kind == "NUMBER" and token.startswith(".") else None
@@ -257,6 +264,50 @@ def _syntax_error(error: lark.UnexpectedInput, text: str) -> MetriccError:
             elif call is not None:
                 message = _call_keywords_hint(call.group(1), text[call.start(2):].split(")")[0])
     return MetriccError(f"syntax error: {message}", text=text, line=line, column=column)
+
+
+def _words_hint(text: str, start: int) -> tuple[str, int] | None:
+    """What a metric's name means where the formula writes it as words, apart or hyphenated (geometric mean,
+    f1-score), around the word at `start`: the hint and where the words begin, or None where no run of two or more
+    of them spells a name."""
+    run = next((m for m in _WORD_RUN.finditer(text) if m.start() <= start < m.end()), None)
+    words = [] if run is None else [(w.start() + run.start(), w.end() + run.start()) for w in _WORD.finditer(run[0])]
+    at = next((i for i, (begin, _) in enumerate(words) if begin == start), None)
+    if at is None:
+        return None
+    spans = sorted(((i, j) for i in range(max(at - _MOST_WORDS + 1, 0), at + 1)
+                    for j in range(at, min(i + _MOST_WORDS, len(words))) if j > i), key=lambda s: s[0] - s[1])
+    for i, j in spans:  # the longest first
+        phrase = text[words[i][0]:words[j][1]]
+        meaning = _spelled_name(catalog.folded(re.sub(r"[ \t-]", "", phrase)))
+        if meaning:
+            if meaning.startswith("not counts: "):
+                return _not_counts_message(phrase, meaning.removeprefix("not counts: ")), words[i][0]
+            apart = "a name is one word, '-' subtracts" if "-" in phrase else "a name is one word"
+            return f"`{phrase}` is not a name ({apart}){meaning}", words[i][0]
+    return None
+
+
+def _spelled_name(key: str) -> str:
+    """What the name folded to `key` means: a hint ('; did you mean `f1`?', ': the ... is ...'), "not counts: "
+    and what it measures, or ""."""
+    metric = catalog.sklearn_name(key)
+    named = metric.name if metric else catalog.OTHER_NAMES.get(key) or {
+        catalog.folded(k): k for k in [*COUNT_SYMBOLS, *catalog.QUANTITIES, *catalog.METRICS]}.get(key)
+    f_beta = _F_BETA.fullmatch(key)
+    if named:
+        return f"; did you mean `{named}`?"
+    if f_beta is not None:
+        return f": {_f_beta_hint(f_beta.group(1))}"
+    if key in catalog.WRITTEN_OUT:
+        return f": {catalog.WRITTEN_OUT[key]}"
+    return f"not counts: {catalog.NOT_COUNTS[key]}" if key in catalog.NOT_COUNTS else ""
+
+
+def _not_counts_message(name: str, measures: str) -> str:
+    """That the score called `name`, which measures what `measures` says, is not one of the counts."""
+    return (f"`{name}` is not a confusion-matrix metric ({measures}): metricc compiles formulas of TP, FP, FN, TN at "
+            f"one threshold (`metricc list` shows the named ones)")
 
 
 def _python_number_hint(literal: str) -> str:
@@ -416,8 +467,7 @@ class _Scope:
         score, average = catalog.scorer_parts(name) or (name, None)
         not_counts = catalog.NOT_COUNTS.get(catalog.folded(name)) or catalog.NOT_COUNTS.get(catalog.folded(score))
         if not_counts:
-            raise self.error(f"`{name}` is not a confusion-matrix metric ({not_counts}): metricc compiles formulas "
-                             f"of TP, FP, FN, TN at one threshold (`metricc list` shows the named ones)", token)
+            raise self.error(_not_counts_message(name, not_counts), token)
         if average is not None and score in catalog.METRICS:
             scorer = f"unknown name `{name}`: scikit-learn's scorer `{name}` is `{score}`"
             if average == "samples":
@@ -445,6 +495,9 @@ class _Scope:
         if name in SETTINGS:
             raise self.error(f"unknown name `{name}`: `{name}` is compile_metric's {SETTINGS[name]}, not a parameter "
                              f"of the formula: give the parameter another name", token)
+        words = _words_hint(self.text, token.start_pos) if isinstance(token, Token) else None
+        if words is not None:  # f1-score: f1
+            raise self.error(f"unknown name `{name}`; {words[0]}", token)
         metric = catalog.sklearn_name(name)
         other = catalog.OTHER_NAMES.get(catalog.folded(name))
         hint = (f"; did you mean `{metric.name}` (scikit-learn's {metric.sklearn})?" if metric else

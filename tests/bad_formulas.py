@@ -127,6 +127,24 @@ BAD_FORMULAS = [
     ("TP/total", {}, "unknown name `total`; did you mean `N`?", 4),
     ("sqrt(TP/P * TN/N)", {}, "unknown name `P`: the actual positives are `POS` (TP + FN), the actual negatives "
                               "`NEG` (FP + TN); `N` is the total, TP + FP + FN + TN", 9),
+    # a metric's name written as words, apart or with hyphens: the name to write (the caret under its first word)
+    ("geometric mean", {}, "syntax error: `geometric mean` is not a name (a name is one word); did you mean `gmean`?",
+     1),
+    ("F1 Score", {}, "`F1 Score` is not a name (a name is one word); did you mean `f1`?", 1),
+    ("balanced accuracy score", {}, "did you mean `balanced_accuracy`?", 1),
+    ("1 - false alarm rate", {}, "`false alarm rate` is not a name (a name is one word); did you mean `FPR`?", 5),
+    ("TP/N + critical success index", {}, "`critical success index` is not a name (a name is one word); did you mean "
+                                          "`jaccard`?", 8),
+    ("true positive rate*TNR", {}, "did you mean `TPR`?", 1),
+    ("diagnostic odds ratio", {}, "`diagnostic odds ratio` is not a name (a name is one word): the diagnostic odds "
+                                  "ratio is (TP*TN)/(FP*FN)", 1),
+    ("roc auc", {}, "`roc auc` is not a confusion-matrix metric (ROC AUC ranks the scores over every threshold)", 1),
+    ("F2 score", {}, 'F2 is fbeta with beta=2, compile_metric("fbeta", beta=2)', 1),
+    ("f1-score", {}, "unknown name `score`; `f1-score` is not a name (a name is one word, '-' subtracts); did you "
+                     "mean `f1`?", 4),
+    ("1 - false-positive-rate", {}, "unknown name `false`; `false-positive-rate` is not a name (a name is one word, "
+                                    "'-' subtracts); did you mean `FPR`?", 5),
+    ("TP FP", {}, "syntax error: missing operator (or ';') between two values", 4),  # words that spell no name
     ("2TP/(2TP+FP+FN)", {}, "syntax error: missing operator (or ';') between two values: write 2*TP for a product",
      2),
     ("TP/(TP + 0.5 FP)", {}, "between two values: write 0.5*FP for a product", 14),
