@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     lrange.add_argument("--backend", choices=names(probed=True), default="torch",
                         help="whose sigmoid to measure (default: torch)")
     lrange.add_argument("--plot", metavar="FILE.png", help="also draw A(p) and the valid bands of L (matplotlib)")
-    lrange.add_argument("--L", type=float, help="also say, per type, whether this L is valid; the L that --plot "
+    lrange.add_argument("-L", "--L", type=float, help="also say, per type, whether this L is valid; the L that --plot "
                                                 "draws (default: 73)")
     return parser
 
@@ -98,7 +98,7 @@ def _formula_arguments(parser: argparse.ArgumentParser) -> None:
                         "nowhere, e.g. 255 in a segmentation mask")
     parser.add_argument("--class-weight", metavar="W,W,...",
                         help="one weight per class for the average, e.g. 1,2,0.5 (multiclass, multilabel)")
-    parser.add_argument("--L", type=float, help="amplifying scale L (default: 73; a binary or multi-label torch "
+    parser.add_argument("-L", "--L", type=float, help="amplifying scale L (default: 73; a binary or multi-label torch "
                         "module trains at 15 unless --L is given)")
     parser.add_argument("--threshold", type=float, default=0.5, help="decision threshold (default: 0.5)")
     parser.add_argument("--eps", type=float, default=1e-6, help="smoothing added to each count (default: 1e-6)")
@@ -279,10 +279,29 @@ def _silence_stdout() -> None:
     sys.stdout = open(os.devnull, "w")
 
 
+def _unknown_arguments(args: argparse.Namespace, unknown: list[str]) -> str:
+    """What is wrong with the arguments that no option took: a formula the shell split into words, a formula given
+    to lrange."""
+    listed = f"unrecognized arguments: {' '.join(unknown)}"
+    if any(word.startswith("-") and len(word) > 1 and not word[1:2].isdigit() and word[1:2] not in " ."
+           for word in unknown):  # an option: argparse's own message
+        return listed
+    if args.command == "lrange":
+        return (f"lrange takes no FORMULA (got {' '.join(unknown)!r}): the valid range of L depends on the "
+                f"floating-point type, the accuracy level and the threshold, not on the metric")
+    if args.command in ("compile", "latex"):
+        formula = " ".join([args.formula, *unknown])
+        return f'the formula is one argument: quote it, metricc {args.command} "{formula}" ({listed})'
+    return listed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (1 on a user error)."""
     _tolerate_encodings()
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        parser.error(_unknown_arguments(args, unknown))
     if sys.stdout is None:
         print("metricc: error: cannot write the output: stdout is closed", file=sys.stderr)
         return 1

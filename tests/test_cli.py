@@ -112,6 +112,13 @@ def test_lrange_offers_only_the_backends_with_an_L_probe():
      "another name"),
     (("latex", "TP/N + eps*FP/N", "--param", "eps=0.5"), "--param eps: `eps` is the option --eps"),
     (("frobnicate",), "invalid choice"),
+    # arguments left over: a formula the shell split, a formula given to lrange (had: "unrecognized arguments")
+    (("compile", "TP", "+", "FP"), "metricc: error: the formula is one argument: quote it, "
+                                   "metricc compile \"TP + FP\" (unrecognized arguments: + FP)"),
+    (("latex", "2*TP/(2*TP+FP+FN)", "mcc"), "quote it, metricc latex \"2*TP/(2*TP+FP+FN) mcc\""),
+    (("lrange", "f1"), "metricc: error: lrange takes no FORMULA (got 'f1'): the valid range of L depends on "
+                       "the floating-point type, the accuracy level and the threshold, not on the metric"),
+    (("compile", "f1", "--frobnicate"), "metricc: error: unrecognized arguments: --frobnicate"),
 ])
 def test_user_errors_exit_1_without_traceback(args, message):
     out = metricc(*args)
@@ -119,6 +126,14 @@ def test_user_errors_exit_1_without_traceback(args, message):
     assert message in out.stderr
     assert "Traceback" not in out.stderr
     assert out.stderr.startswith("metricc: error:")
+
+
+@pytest.mark.parametrize("command", ["compile", "lrange"])
+def test_L_takes_a_short_option(command):
+    """-L as papers and other tools write the scale, besides --L (had: "unrecognized arguments: -L 40")."""
+    out = metricc(command, *(["f1"] if command == "compile" else []), "-L", "40")
+    assert out.returncode == 0, out.stderr
+    assert ("L = 40" in out.stdout) if command == "lrange" else "TRAINING = {'L': 40.0," in out.stdout
 
 
 @pytest.mark.parametrize("backend, name", [("torch", "torch.py"), ("numpy", "numpy.py"), ("jax", "jax.py"),
