@@ -1,4 +1,4 @@
-"""The README's Python examples run as written, on data of the shapes their comments name."""
+"""The Python examples of the README and the docs run as written, on data of the shapes their comments name."""
 
 import re
 from pathlib import Path
@@ -9,11 +9,13 @@ import torch
 
 from metricc import compile_metric
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 def python_blocks() -> list[str]:
-    return re.findall(r"^```python\n(.*?)^```", README.read_text(encoding="utf-8"), re.DOTALL | re.MULTILINE)
+    return [block for document in DOCUMENTS for block in re.findall(
+        r"^```python\n(.*?)^```", document.read_text(encoding="utf-8"), re.DOTALL | re.MULTILINE)]
 
 
 def binary_tensors():
@@ -46,6 +48,13 @@ def tabular(n_classes: int):
     return {"X": X[:300], "y": y[:300], "X_val": X[300:450], "y_val": y[300:450], "X_test": X[450:]}
 
 
+def multilabel_tabular():
+    from sklearn.datasets import make_multilabel_classification
+
+    X, Y = make_multilabel_classification(n_samples=300, n_features=8, n_classes=3, random_state=0)
+    return {"X": X, "Y": Y}
+
+
 def check_binary(names):
     assert names["loss"].ndim == 0 and torch.isfinite(names["loss"])
     assert np.isfinite(names["value"]) and names["grad"].shape == names["logits_np"].shape
@@ -64,6 +73,10 @@ def check_multiclass_boosting(names):
     assert names["classes"].shape == (150,) and set(np.unique(names["classes"])) <= {0, 1, 2, 3}
 
 
+def check_booster(names):
+    assert names["booster"].num_boosted_rounds() == 200
+
+
 # each block by a line it holds: the names it reads, and what to check of the names it sets
 BLOCKS = {
     "f1 = compile_metric(": (binary_tensors, check_binary, ()),
@@ -71,6 +84,10 @@ BLOCKS = {
     "import xgboost as xgb, lightgbm as lgb": (lambda: tabular(2), check_boosting, ("xgboost", "lightgbm")),
     'compile_metric("f1", task="multiclass", num_classes=4).to_lightgbm()': (
         lambda: tabular(4), check_multiclass_boosting, ("lightgbm",)),
+    'metric = compile_metric("f1", task="multilabel", num_classes=3)': (
+        multilabel_tabular, check_booster, ("xgboost",)),
+    'metric = compile_metric("f1", task="multiclass", num_classes=4)': (
+        lambda: tabular(4), check_multiclass_boosting, ("xgboost",)),
 }
 
 
@@ -88,5 +105,5 @@ def test_python_block_runs(line, capsys):
         pytest.importorskip(module)
     block = next(block for block in python_blocks() if line in block)
     names = {"compile_metric": compile_metric, **data()}
-    exec(compile(block, f"README.md block with {line!r}", "exec"), names)  # the README's own text, not a user's
+    exec(compile(block, f"block with {line!r}", "exec"), names)  # the README's own text, not a user's
     check(names)
