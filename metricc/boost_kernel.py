@@ -449,6 +449,8 @@ class BoostObjective:
         grad, hess = numpy.empty(z.shape, numpy.float32), numpy.empty(z.shape, numpy.float32)
         with numpy.errstate(over="ignore", invalid="ignore"):  # outputs beyond float32 are refused below
             counts = self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian, collective)
+        if first_round:
+            self._warn_if_one_class(counts)
         if self.mean_hessian is None and not (numpy.isfinite(grad).all() and numpy.isfinite(hess).all()):
             bad = ~(numpy.isfinite(grad) & numpy.isfinite(hess))  # (rescaled outputs stay far inside)
             raise self.error(self._nonfinite(counts, bad.reshape(len(bad), -1).any(axis=0), dtype="float32",
@@ -498,6 +500,29 @@ class BoostObjective:
                           f"XGBoost's error@0",
                           self.warning, stacklevel=caller_level(__file__))
         return True
+
+    def _warn_if_one_class(self, counts):
+        """A warning where the training set's soft `counts` (every worker's) hold one class only: every label 0 or
+        every label 1 (in each column), or every row of one class. LightGBM fills a Dataset built without labels
+        with zeros."""
+        tp, fp, fn, tn = numpy.reshape(counts, (4, -1))
+        positives, negatives = tp + fn, fp + tn
+        if self.task == "multiclass":
+            present = numpy.flatnonzero(positives > 0)
+            if len(present) != 1:
+                return
+            only, message = int(present[0]), f"every row of this training set is of class {present[0]}"
+        elif not (positives == 0).all() and not (negatives == 0).all():
+            return
+        else:
+            only = 0 if (positives == 0).all() else 1
+            message = f"every label of this training set is {only}"
+        message += (f": with one class there is nothing for the {self.name} objective to tell apart, and every "
+                    f"model scores alike on its metric")
+        if self.booster == "lightgbm" and only == 0:
+            message += ("; a lightgbm.Dataset built without labels holds zeros: build it with them, "
+                        "lightgbm.Dataset(X, label=y)")
+        warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
 
     def _warn_if_flat(self, z, first_round):
         """A warning where the raw scores z lie where the amplifier is flat: every one of them at one such value
@@ -1059,6 +1084,10 @@ class BoostObjective:
                              f"XGBoost's custom_metric or LightGBM's feval, which pass (margins, data), use "
                              f"objective.eval_metric")
         z, y = self._numbers(margins, "margins"), self._numbers(labels, "labels")
+        if y.size == 0 and z.size:
+            raise self.error(f"Expected labels for the {len(z)} rows of margins, but got none" + (
+                ": a DMatrix built without them? build it with its labels, xgboost.DMatrix(X, label=y)"
+                if self.booster == "xgboost" else ""))
         if self.task == "multiclass":
             return self._class_arrays(z, y, sample_weight)
         if z.size != y.size or z.size == 0 or z.size % columns or self.task != "binary" and (

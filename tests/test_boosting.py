@@ -1623,14 +1623,65 @@ def test_an_empty_training_set_is_refused_and_one_sample_trains(task):
     shape = {"binary": (1,), "multilabel": (1, 3), "multiclass": (1, 3)}[task]
     one_margin = np.full(shape, 0.2)
     one_label = np.array([2.0]) if task == "multiclass" else np.ones(shape)
-    for margins, labels in ((one_margin[:0], one_label[:0]), (one_margin, one_label[:0])):
+    for margins, labels, message in ((one_margin[:0], one_label[:0], "at least one sample"),
+                                     (one_margin, one_label[:0], "Expected labels for the 1 rows of margins")):
         for call in (objective, objective.loss, objective.evaluate, objective.gradient_and_hessian):
-            with pytest.raises(MetriccError, match="at least one sample"):
+            with pytest.raises(MetriccError, match=message):
                 call(labels, margins) if call is objective else call(margins, labels)
     grad, hess = objective(one_label, one_margin)
     assert grad.shape == hess.shape == shape
     assert np.isfinite(grad).all() and np.isfinite(hess).all() and (hess > 0).all() and (grad != 0).any()
     assert np.isfinite(objective.evaluate(one_margin, one_label))
+
+
+@pytest.mark.parametrize("task", ["binary", "multilabel", "multiclass"])
+def test_training_data_without_labels_is_told_to_take_them(task):
+    """A DMatrix built without labels hands the objective n margins and no labels: the error says so and how to
+    give them (had: "the same shape n ..., but got (400,) and (0,)"). A LightGBM Dataset without labels holds
+    zeros instead: one class, which the next test's warning names."""
+    xgb = pytest.importorskip("xgboost")
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    objective = compile_metric("f1", **options).to_xgboost()
+    X, _ = _separable()
+    with pytest.raises(MetriccError, match=r"Expected labels for the 600 rows of margins, but got none: a DMatrix "
+                                           r"built without them\? build it with its labels, "
+                                           r"xgboost.DMatrix\(X, label=y\)"):
+        xgb.train(objective.params, xgb.DMatrix(X), 2, obj=objective)
+
+
+@pytest.mark.parametrize("booster", ["xgboost", "lightgbm"])
+@pytest.mark.parametrize("task, labels, message", [
+    ("binary", 0, "every label of this training set is 0: with one class"),
+    ("binary", 1, "every label of this training set is 1: with one class"),
+    ("multilabel", 0, "every label of this training set is 0: with one class"),
+    ("multiclass", 0, "every row of this training set is of class 0: with one class"),
+    ("multiclass", 2, "every row of this training set is of class 2: with one class"),
+])
+def test_a_training_set_of_one_class_warns(booster, task, labels, message):
+    """The booster's "batch" is the whole training set: with one class in it (a LightGBM Dataset built without
+    labels holds zeros) there is nothing to tell apart, and the objective trained without a word."""
+    library = pytest.importorskip(booster)
+    if booster == "lightgbm" and task == "multilabel":
+        pytest.skip("LightGBM trains one label per booster")
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    compiled = compile_metric("f1", **options)
+    X, y = _separable()
+    y = np.full((len(X), 3) if task == "multilabel" else len(X), labels, dtype=float)
+    dataset_hint = booster == "lightgbm" and labels == 0
+    with pytest.warns(MetriccWarning, match=message + (".*a lightgbm.Dataset built without labels holds zeros: "
+                                                       "build it with them, lightgbm.Dataset\\(X, label=y\\)"
+                                                       if dataset_hint else "")) as caught:
+        if booster == "xgboost":
+            objective = compiled.to_xgboost()
+            library.train(objective.params, library.DMatrix(X, label=y), 3, obj=objective)
+        else:
+            objective = compiled.to_lightgbm()
+            dataset = library.Dataset(X, label=None if dataset_hint else y, params={"verbose": -1})
+            library.train({**objective.params, "objective": objective, "verbose": -1}, dataset, 3)
+    assert sum("one class" in str(w.message) for w in caught) == 1  # once per training, not every round
+    with warnings.catch_warnings():  # called outside a training (a test's one-class batch): no warning
+        warnings.simplefilter("error")
+        objective(y, np.zeros(y.shape if task != "multiclass" else (len(y), 3)))
 
 
 @pytest.mark.parametrize("scores, warned", [
