@@ -394,7 +394,8 @@ class CompiledMetric:
         for _ in range(MAX_TUNING_ROUNDS):
             improved = False
             for k in labels:
-                cut, candidate = self._tune(scores[:, k], target[:, k], weight[:, k], by_label[labels != k].sum(0))
+                cut, candidate = self._tune(scores[:, k], target[:, k], weight[:, k], by_label[labels != k].sum(0),
+                                            warn=False)
                 if improves(candidate, value):
                     thresholds[k], value, improved = cut, candidate, True
                     by_label[k] = counts(k)
@@ -403,9 +404,9 @@ class CompiledMetric:
         return thresholds, value
 
     def _tune(self, scores: np.ndarray, target: np.ndarray, weight: np.ndarray,
-              others: Any = (0.0, 0.0, 0.0, 0.0), label: int | None = None) -> tuple[float, float]:
+              others: Any = (0.0, 0.0, 0.0, 0.0), label: int | None = None, warn: bool = True) -> tuple[float, float]:
         """The best cut-off of one score column (a multi-label target's `label`) and its value, the counts
-        `others` added to its own."""
+        `others` added to its own; with `warn`, a warning where every cut-off gives the same value."""
         order = np.argsort(-scores, kind="stable")
         scores, positive = scores[order], weight[order] * (target[order] == 1)
         negative = weight[order] - positive
@@ -423,11 +424,14 @@ class CompiledMetric:
         value = loss if self.minimize else 1 - loss
         defined = np.isfinite(value)
         defined[0] &= scores[0] < np.inf  # a score of +inf: scores >= inf predicts it, no cut-off predicts none
+        whose = "these scores" if label is None else f"label {label}'s scores"
+        weighs = (f"their targets weigh {tp[-1] + others[0] + others[2]:g} positive, "
+                  f"{fp[-1] + others[1] + others[3]:g} negative")
         if not defined.any():
-            whose = "these scores" if label is None else f"label {label}'s scores"
-            raise MetriccError(f"{self.formula!r} is undefined at every cut-off of {whose} (their targets weigh "
-                               f"{tp[-1] + others[0] + others[2]:g} positive, {fp[-1] + others[1] + others[3]:g} "
-                               f"negative)")
+            raise MetriccError(f"{self.formula!r} is undefined at every cut-off of {whose} ({weighs})")
+        if warn and np.ptp(value[defined]) == 0 and defined.sum() > 1:
+            warnings.warn(f"{self.formula!r} is {value[defined][0]:g} at every cut-off of {whose} ({weighs}): the "
+                          f"threshold returned is as good as any other", MetriccWarning, stacklevel=caller_level())
         candidates = np.where(defined, value, np.inf if self.minimize else -np.inf)
         best = int(np.argmin(candidates) if self.minimize else np.argmax(candidates))
         return float(cutoffs[best]), float(value[best])

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from metricc import MetriccError, compile_metric
+from metricc import MetriccError, MetriccWarning, compile_metric
 
 # npv and sqrt(TNR) are undefined where every sample is predicted positive (TN = FN = 0, TN = FP = 0): with
 # weights, the counts left of the last cut-off came out as a rounding residue (1e-16) instead of 0 there, and
@@ -183,6 +183,34 @@ def test_one_sample_is_tuned():
     for target in (0, 1):
         cut, value = compile_metric("accuracy").tune_threshold(np.array([0.3]), np.array([target]))
         assert value == 1.0 and (0.3 >= cut) == bool(target)
+
+
+@pytest.mark.parametrize("target, weighs", [(0, "0 positive, 40 negative"), (1, "40 positive, 0 negative")])
+def test_a_value_that_no_cut_off_changes_warns(target, weighs):
+    """F1 of a target without positives is 0 at every cut-off: the threshold returned was arbitrary (the first of
+    the tie), without a word. The warning says so and why (the targets' weight by class)."""
+    scores, y = np.random.default_rng(0).random(40), np.full(40, target)
+    formula = "f1" if target == 0 else "npv"  # NPV without negatives: 0, or 0/0 where nothing is predicted negative
+    with pytest.warns(MetriccWarning, match=re.escape(f"{formula!r} is 0 at every cut-off of these scores (their "
+                                                      f"targets weigh {weighs}): the threshold returned is as good as "
+                                                      f"any other")):
+        compile_metric(formula).tune_threshold(scores, y)
+    with warnings.catch_warnings():  # a value that the cut-off changes: no warning, also with one class
+        warnings.simplefilter("error")
+        assert compile_metric("accuracy").tune_threshold(scores, y)[1] == 1.0
+
+
+def test_multilabel_names_the_label_whose_value_no_cut_off_changes():
+    rng = np.random.default_rng(1)
+    scores, y = rng.random((30, 3)), (rng.random((30, 3)) < 0.5).astype(int)
+    y[:, 1] = 0
+    metric = compile_metric("f1", task="multilabel", num_classes=3)
+    with pytest.warns(MetriccWarning, match="'f1' is 0 at every cut-off of label 1's scores") as caught:
+        metric.tune_threshold(scores, y)
+    assert len([w for w in caught if issubclass(w.category, MetriccWarning)]) == 1
+    with warnings.catch_warnings():  # pooled (micro): the other labels' positives count, no warning
+        warnings.simplefilter("error")
+        compile_metric("f1", task="multilabel", num_classes=3, average="micro").tune_threshold(scores, y)
 
 
 def test_multiclass_is_refused():
