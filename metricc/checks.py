@@ -418,8 +418,9 @@ def shape_message(input_shape, target_shape):
         squeezed = "input" if len(input_shape) > len(target_shape) else "target"
         return f"{message}: squeeze the channel: {squeezed}.squeeze({channel})."
     if len(input_shape) == 2 and input_shape[:1] == target_shape and input_shape[1] >= 2:
-        return (f"{message}: two outputs per sample, one per class? compile with task='multiclass', "
-                f"num_classes={input_shape[1]}." if input_shape[1] == 2 else
+        return (f"{message}: two outputs per sample, one per class? for class 1's score pass input[:, 1] - "
+                f"input[:, 0] (its logit against class 0's; input[:, 1] for probabilities), or for the mean over "
+                f"both classes compile with task='multiclass', num_classes=2." if input_shape[1] == 2 else
                 f"{message}: one output per class? compile with task='multiclass', num_classes={input_shape[1]}.")
     return message + "."
 

@@ -781,7 +781,11 @@ def test_a_target_outside_0_1_is_placed_in_the_target_as_given(backend):
 @pytest.mark.parametrize("input_shape, target_shape, hint", [
     ((8, 1), (8,), "squeeze the model's output: input.squeeze(-1)"),
     ((8,), (8, 1), "squeeze the labels: target.squeeze(-1)"),
-    ((8, 2), (8,), "two outputs per sample, one per class? compile with task='multiclass', num_classes=2"),
+    # a two-class model's logits (a Hugging Face classifier's, num_labels=2): class 1's own score first, which is
+    # what a binary metric scores (the hint had offered only the average over both classes)
+    ((8, 2), (8,), "two outputs per sample, one per class? for class 1's score pass input[:, 1] - input[:, 0] "
+                   "(its logit against class 0's; input[:, 1] for probabilities), or for the mean over both "
+                   "classes compile with task='multiclass', num_classes=2"),
     ((8, 3), (8,), "compile with task='multiclass', num_classes=3"),
     ((8, 3), (5,), "but got (8, 3) and (5,)."),  # other sample counts: no hint of classes
     # a binary segmentation's one channel against masks without it (the hint named squeeze(-1), a no-op)
