@@ -177,6 +177,10 @@ TORCHMETRICS_ARGUMENTS = {
     "multidim_average": "metricc counts over every element of a batch (multidim_average='global')",
     "validate_args": "to_torch(check_inputs=False) skips the loss's checks of its inputs",
 }
+# what to pass instead of CrossEntropyLoss's `weight` (one per class) to compile_metric() or a multi-class loss
+CLASS_WEIGHT_HINT = ("CrossEntropyLoss's weight of each class is compile_metric(..., class_weight=[...]), the "
+                     "classes' weights in the average; per-sample weights go to the call, loss(input, target, "
+                     "sample_weight=...)")
 # the metric arguments of other libraries, each with the library and where it goes in metricc
 LIBRARY_ARGUMENTS = {**{name: ("scikit-learn's", hint) for name, hint in SKLEARN_ARGUMENTS.items()},
                      **{name: ("torchmetrics'", hint) for name, hint in TORCHMETRICS_ARGUMENTS.items()}}

@@ -496,9 +496,10 @@ class CompiledMetric:
         if elsewhere:
             name = elsewhere[0]
             booster = name == "weight" and caller in ("to_xgboost()", "to_lightgbm()")
+            classes = name == "weight" and self.task != "binary"  # CrossEntropyLoss(weight=...): one per class
             raise MetriccError(f"unknown option `{name}`" + (": sample weights come from the booster's data, "
                                "DMatrix(X, y, weight=w) or Dataset(X, y, weight=w)" if booster
-                               else _OTHER_LOSSES_OPTIONS[name]))
+                               else f": {catalog.CLASS_WEIGHT_HINT}" if classes else _OTHER_LOSSES_OPTIONS[name]))
         if unknown:
             close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
@@ -829,6 +830,9 @@ def compile_metric(formula: str, *, L: float | None = None, threshold: float = 0
         if name in catalog.LIBRARY_ARGUMENTS and (not isinstance(value, numbers.Real) or isinstance(value, bool)
                                                   or not isinstance(formula, str) or name not in formula):
             raise MetriccError(f"unknown argument `{name}`{catalog.argument_hint(name, value)}")
+        if name == "weight" and not isinstance(value, numbers.Real):  # CrossEntropyLoss(weight=...)
+            raise MetriccError(f"unknown argument `weight`; `weight` is an argument of PyTorch's losses: "
+                               f"{catalog.CLASS_WEIGHT_HINT}")
     settings = {"L": DEFAULT_L if L is None else L, "threshold": threshold, "from_logits": from_logits, "eps": eps}
     check_settings(settings, MetriccError)
     minimize = flag("minimize", minimize, MetriccError)

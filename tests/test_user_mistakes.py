@@ -372,6 +372,24 @@ def test_options_of_other_losses_say_what_metricc_does_instead(backend, option, 
     assert "did you mean" not in str(info.value)
 
 
+@pytest.mark.parametrize("backend", ["torch", "jax"])
+def test_a_class_weight_given_as_cross_entropys_weight_says_where_it_goes(backend):
+    """CrossEntropyLoss(weight=...) weighs the classes: to_torch(weight=[...]) of a multi-class metric was told
+    that per-element weights go to the call, not where class weights go (and compile_metric(weight=[...]), that a
+    parameter must be a number)."""
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    with pytest.raises(MetriccError, match=re.escape(
+            "`weight`: CrossEntropyLoss's weight of each class is compile_metric(..., class_weight=[...]), the "
+            "classes' weights in the average; per-sample weights go to the call, loss(input, target, "
+            "sample_weight=...)")):
+        getattr(metric, f"to_{backend}")(weight=[1.0, 2.0, 3.0])
+    with pytest.raises(MetriccError, match=re.escape(
+            "unknown argument `weight`; `weight` is an argument of PyTorch's losses: CrossEntropyLoss's weight of "
+            "each class is compile_metric(..., class_weight=[...]), the classes' weights in the average; "
+            "per-sample weights go to the call, loss(input, target, sample_weight=...)")):
+        compile_metric("f1", task="multiclass", num_classes=3, weight=[1, 2, 3])
+
+
 @pytest.mark.parametrize("backend", ["torch", "jax", "xgboost"])
 @pytest.mark.parametrize("option, value", [("ignore_index", 255), ("task", "multiclass"), ("num_classes", 3),
                                            ("average", "micro"), ("class_weight", [1, 2]), ("minimize", True),
