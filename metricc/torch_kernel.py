@@ -193,9 +193,10 @@ def gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
         return grad
 
 
-def differentiable_gradient(input, target, weight, scalars, eps, scale, L, threshold, from_logits):
-    """d loss / d input as `gradient` has it, from operations that autograd records (none in place), so that the
-    gradient can be differentiated again: through each yh and slope, and through the counts into a and b."""
+def plain_counts(input, target, weight, scalars, eps, L, threshold, from_logits):
+    """The soft counts and the formula at them from operations that autograd and torch.func's transforms record
+    (none in place, no read-back): x, yh, 1 - yh, the weighted labels w y and w (1 - y) (the weights divided by
+    the largest one, `unit`), and scalars()'s (loss, a, b), in float64 (float32 on MPS)."""
     dtype = _accumulation_dtype(input)
     with torch.autocast(input.device.type, enabled=False):
         x = input.to(dtype)
@@ -208,7 +209,25 @@ def differentiable_gradient(input, target, weight, scalars, eps, scale, L, thres
         counts = [(positive * yh).sum(), (negative * yh).sum(), (positive * not_yh).sum(), (negative * not_yh).sum()]
         scalar_dtype = torch.float32 if input.device.type == "mps" else torch.float64  # MPS lacks float64
         unit = 1.0 if largest is None else largest.to(scalar_dtype)
-        _, a, b = scalars(*(c.to(scalar_dtype) * unit + eps for c in counts))
+        return x, yh, not_yh, positive, negative, unit, scalars(*(c.to(scalar_dtype) * unit + eps for c in counts))
+
+
+def plain_loss(input, target, weight, scalars, eps, L, threshold, from_logits):
+    """The loss from plain_counts: what torch.func.vmap maps and forward mode (torch.func.jvp, jacfwd, dual
+    tensors) differentiates, where the autograd function cannot run; autograd's gradient of it is the derived
+    one. NaN where a gradient coefficient is not finite, as the function's."""
+    *_, unit, (loss, a, b) = plain_counts(input, target, weight, scalars, eps, L, threshold, from_logits)
+    with torch.autocast(input.device.type, enabled=False):
+        return with_gradient_checked(loss, a * unit * L, b * unit * L).to(_accumulation_dtype(input))
+
+
+def differentiable_gradient(input, target, weight, scalars, eps, scale, L, threshold, from_logits):
+    """d loss / d input as `gradient` has it, from operations that autograd records (none in place), so that the
+    gradient can be differentiated again: through each yh and slope, and through the counts into a and b."""
+    dtype = _accumulation_dtype(input)
+    x, yh, not_yh, positive, negative, unit, (_, a, b) = plain_counts(input, target, weight, scalars, eps, L,
+                                                                      threshold, from_logits)
+    with torch.autocast(input.device.type, enabled=False):
         slope = L * yh * not_yh
         if from_logits:
             slope = slope * torch.sigmoid(x) * torch.sigmoid(-x)
@@ -221,6 +240,8 @@ class SecondDerivativeRefused(torch.autograd.Function):
     loss's input, so that autograd sees it depend on it, and an `error` with `message` where it is differentiated.
     torch's once_differentiable marks a gradient only where the incoming gradient requires grad, which a gradient
     penalty's does not: there the loss's curvature was silently taken as 0."""
+
+    generate_vmap_rule = True  # torch.func.jacrev maps the gradient (a copy) over a batch of cotangents
 
     @staticmethod
     def forward(grad, input, message, error):
@@ -557,29 +578,38 @@ class ForwardRecord:
         return peek is not None and peek() is not None
 
     @staticmethod
-    def mapped():
-        """Whether torch.func.vmap is mapping the code that runs now (alone, or around grad or vjp)."""
+    def active(*kinds):
+        """Whether a torch.func transform of one of these `kinds` ("Vmap", "Jvp") wraps the code that runs now."""
         if not ForwardRecord.transforming():  # the common case
             return False
         try:
             from torch._functorch.pyfunctorch import retrieve_all_functorch_interpreters
         except ImportError:
             return False
-        return any(type(level).__name__ == "VmapInterpreter" for level in retrieve_all_functorch_interpreters())
+        names = {f"{kind}Interpreter" for kind in kinds}
+        return any(type(level).__name__ in names for level in retrieve_all_functorch_interpreters())
 
     @staticmethod
-    def vmap_error(error):
-        """The error for torch.func.vmap and the transforms built on it (jacrev, jacfwd, hessian)."""
-        return error("torch.func.vmap (and jacrev, jacfwd and hessian, which map over vectors with it) cannot map "
-                     "metricc's loss: its soft counts sum over the whole batch, and its input checks read values "
-                     "back to the host. torch.func.grad, grad_and_value and vjp work; for one loss per batch of a "
-                     "stack, loop over the batches")
+    def mapped():
+        """Whether torch.func.vmap is mapping the code that runs now (alone, or around grad or vjp)."""
+        return ForwardRecord.active("Vmap")
+
+    @staticmethod
+    def plain_only(input):
+        """Whether the loss must run as plain operations (plain_loss): under torch.func.vmap, which the autograd
+        function has no rule for and whose tensors cannot be read back, and in forward mode (torch.func.jvp and
+        jacfwd, dual tensors of torch.autograd.forward_ad), which it has no rule for either (a jvp method would stop
+        torch.compile)."""
+        if ForwardRecord.active("Vmap", "Jvp"):
+            return True
+        return (forward_ad._current_level >= 0 and isinstance(input, torch.Tensor)
+                and forward_ad.unpack_dual(input).tangent is not None)
 
     @staticmethod
     def jvp_error(error):
-        """The error for forward mode (torch.func.jvp, dual tensors of torch.autograd.forward_ad)."""
-        return error("metricc's loss has no forward-mode derivative (torch.func.jvp, torch.autograd.forward_ad): "
-                     "loss.backward(), torch.func.grad, grad_and_value and vjp (reverse mode) work")
+        """The error for forward mode through the autograd function (plain_only() keeps the loss out of it)."""
+        return error("metricc's autograd function has no forward-mode derivative: the loss computes with plain "
+                     "operations in forward mode (torch.func.jvp, jacfwd, torch.autograd.forward_ad)")
 
     @staticmethod
     def setup_context(ctx, output, inputs=()):
@@ -598,7 +628,7 @@ class ForwardRecord:
 def transformable(function):
     """A twin of the autograd function `function` (its forward(ctx, ...) and backward) as torch.func's transforms
     take it: forward without a context, returning a ForwardRecord last, and setup_context(); jvp stops with the
-    loss's error (vmap stops before, in the loss's forward and backward passes: ForwardRecord.mapped())."""
+    loss's error (the loss keeps vmap and forward mode out of the function: ForwardRecord.plain_only())."""
 
     class Transformable(torch.autograd.Function):
         @staticmethod
@@ -757,10 +787,12 @@ class SoftConfusionFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output, *_):
-        if ForwardRecord.mapped():  # a batch of cotangents: torch.func.jacrev, or vmap over vjp
-            raise ForwardRecord.vmap_error(ctx.error)
         with torch.no_grad():
-            grad = SoftConfusionFunction.derived_gradient(ctx, grad_output)
+            if ForwardRecord.mapped():  # a batch of cotangents (torch.func.jacrev, vmap over vjp): the gradient is
+                one = torch.ones((), dtype=grad_output.dtype, device=grad_output.device)  # linear in the cotangent
+                grad = SoftConfusionFunction.derived_gradient(ctx, one) * grad_output
+            else:
+                grad = SoftConfusionFunction.derived_gradient(ctx, grad_output)
         if not torch.is_grad_enabled():  # the usual backward pass
             return grad, None, None, None
         # autograd records the backward pass (create_graph=True, or a torch.func transform): the same values,
@@ -880,15 +912,28 @@ class InputChecks:
         self._checked_dtypes = set()
 
     def _refuse_unsupported(self, input, target, weight, unexportable):
-        """Refuses a call that the loss cannot serve: under vmap, forward mode (dual tensors), a tracer
-        (_refuse_tracers), or a target or weights that require grad (_refuse_differentiated)."""
-        if ForwardRecord.mapped():
-            raise ForwardRecord.vmap_error(self.error)
-        if (forward_ad._current_level >= 0 and isinstance(input, torch.Tensor)
-                and forward_ad.unpack_dual(input).tangent is not None):
-            raise ForwardRecord.jvp_error(self.error)  # (a jvp method on the functions would stop torch.compile)
+        """Refuses a call that the loss cannot serve: training state under vmap or in forward mode
+        (_refuse_plain), a tracer (_refuse_tracers), or a target or weights that require grad
+        (_refuse_differentiated)."""
+        if ForwardRecord.plain_only(input):
+            self._refuse_plain()
         self._refuse_tracers(unexportable)
         self._refuse_differentiated(target, weight)
+
+    def _refuse_plain(self):
+        """Under vmap or in forward mode the loss is plain operations on the batch (plain_loss): refused where it
+        would update running counts (one buffer, not one per mapped batch) or sum over processes."""
+        if self.training and torch.is_grad_enabled() and self.running is not None:
+            raise self.error("torch.func.vmap and forward mode (jvp, jacfwd, hessian) compute the loss of each batch "
+                             "alone, and cannot update its running counts (momentum): pass momentum=0 or pure=True "
+                             "to to_torch(), or call the loss in eval() mode")
+        if self._synced():
+            raise self.error("torch.func.vmap and forward mode (jvp, jacfwd, hessian) cannot sum the counts over the "
+                             "processes (sync): pass sync=False")
+
+    def _synced(self):
+        """Whether the counts are summed over the processes (sync=True, torch.distributed initialised)."""
+        return self.sync and synced(self.process_group or "default")
 
     def _refuse_tracers(self, unexportable):
         """torch.jit.trace would fix one call's Python branches; torch.export runs the loss unless `unexportable`
@@ -1129,9 +1174,11 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     def forward(self, input, target, sample_weight=None):
         self._refuse_unsupported(input, target, sample_weight, self._unexportable_state())
         self._warn_unsynced()
+        plain = ForwardRecord.plain_only(input)  # vmap, forward mode: plain operations, no value read back
         if self.check_inputs:
             self._check(input, target, sample_weight)
-            self._hint_two_classes(target)
+            if not plain:
+                self._hint_two_classes(target)
             if self._pending:
                 self._check_pending(wait=self._synced())  # processes must agree on when to raise
         self._check_dtype_once(input.dtype)
@@ -1147,15 +1194,23 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         check = self.check_inputs
         group = (self.process_group or "default") if self.sync else None
         training, running = self._running_for_this_step(input.device)
-        verify = (None if not check or is_compiling() else lambda values, counts: self._verify(
+        verify = (None if not check or is_compiling() or plain else lambda values, counts: self._verify(
             with_given_weights(values, given), input.numel(), weight is not None, input.dtype, batch, counts))
-        folded = bool(self.bce_weight) and folds_blend(input.numel(), self.fused, self.from_logits, group)
+        folded = bool(self.bce_weight) and not plain and folds_blend(input.numel(), self.fused, self.from_logits,
+                                                                     group)
         spec = Spec(self.scalars, self.host_scalars, self.current_L(), self.threshold, self.from_logits, self.eps,
                     self.fused, check, group, running, self.momentum, verify, self.bce_weight if folded else 0.0,
                     self.error)
         flat_input = input if input.dim() == 1 else input.reshape(-1)
         flat_target = target if target.dim() == 1 else target.reshape(-1)
-        loss = apply_function(SoftConfusionFunction, flat_input, flat_target, weight, spec)
+        if plain:
+            loss = plain_loss(flat_input, flat_target, weight, self.scalars, self.eps, self.current_L(),
+                              self.threshold, self.from_logits)
+            if check:  # NaN for a batch that fails the checks, as a program that torch.export makes
+                summary = input_summary(flat_input, flat_target, weight)
+                loss = self._poisoned(loss, with_given_weights(summary, given), weight is not None)
+        else:
+            loss = apply_function(SoftConfusionFunction, flat_input, flat_target, weight, spec)
         loss, summary = loss if isinstance(loss, tuple) else (loss, None)
         if check and summary is not None and summary.numel():  # not checked inside the forward pass
             loss = self._check_values(loss, with_given_weights(summary, given), input.numel(), weight is not None,
@@ -1187,9 +1242,6 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             return terms.mean()
         weight = sample_weight.to(terms.dtype)
         return (terms * weight).sum() / torch.clamp(weight.sum(), min=torch.finfo(terms.dtype).tiny)  # 0: all ignored
-
-    def _synced(self):
-        return self.sync and synced(self.process_group or "default")
 
     @torch.no_grad()
     def counts(self, input, target, sample_weight=None):

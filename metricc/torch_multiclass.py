@@ -318,14 +318,23 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output, *_):
-        if ForwardRecord.mapped():  # a batch of cotangents: torch.func.jacrev, or vmap over vjp
-            raise ForwardRecord.vmap_error(ctx.error)
         input, target, weight, yh, not_yh, a, b, *saved = ctx.saved_tensors
         task, L, world_size, input_dtype, dim, fused = ctx.settings
+        if ForwardRecord.mapped() and ctx.twice is not None:  # a batch of cotangents (torch.func.jacrev, vmap over
+            # vjp): the gradient from plain operations, which vmap maps (and which differentiate again)
+            grad = differentiable_class_gradient(input, target, weight, grad_output * world_size, ctx.twice, dim)
+            return grad.to(input_dtype), None, None, None
+        mapped = ForwardRecord.mapped()
+        if mapped and grad_output.dim():  # (C,) cotangents of average="none", which backward_pass takes unmapped
+            raise ctx.error(f"torch.func.jacrev (vmap over the backward pass) cannot map the per-class losses' "
+                            f"backward pass {ctx.once_reason}: pass pure=True to to_torch(), or momentum=0, without "
+                            f"compile or sync")
         with torch.no_grad():
-            scale = grad_output * world_size  # (C,) for average="none", else a scalar
+            scale = 1.0 if mapped else grad_output * world_size  # (C,) for average="none", else a scalar
             passes = compiled(backward_pass) if fused else backward_pass
             grad = passes(target, weight, yh, not_yh, saved, a * scale, b * scale, task, L, dim).to(input_dtype)
+            if mapped:  # the gradient is linear in the (batched) cotangent
+                grad = grad * (grad_output * world_size).to(input_dtype)
         if not torch.is_grad_enabled():  # the usual backward pass
             return grad, None, None, None
         # autograd records the backward pass (create_graph=True, or a torch.func transform): the same values,
@@ -376,12 +385,13 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     def forward(self, input, target, sample_weight=None):
         self._refuse_unsupported(input, target, sample_weight, self._unexportable_state())
         self._warn_unsynced()
+        plain = ForwardRecord.plain_only(input)  # vmap, forward mode: plain operations, no value read back
         given = (input, target, sample_weight)  # (an error places a bad value by its index in the tensors as given)
         if isinstance(input, torch.Tensor) and input.dim() > 2 and isinstance(target, torch.Tensor):
             input, target, sample_weight = self._rows(input, target, sample_weight)
         if self.check_inputs:
             self._check(input, target, sample_weight)
-            if self.task == "multiclass" and not self._rows_seen:
+            if self.task == "multiclass" and not self._rows_seen and not plain:
                 self._hint_softmax_rows(input)
             if self._pending:
                 self._check_pending(wait=self.sync)  # processes must agree on when to raise
@@ -389,7 +399,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         self._check_dtype_once(input.dtype)
         dtype = torch.float64 if input.dtype == torch.float64 else torch.float32
         weight = None if sample_weight is None else sample_weight.to(dtype)  # None: every row weighs 1
-        class_major = self.task == "multiclass" and self.num_classes <= CLASS_MAJOR_MAX_CLASSES
+        class_major = self.task == "multiclass" and self.num_classes <= CLASS_MAJOR_MAX_CLASSES and not plain
         labels = target  # for the cross-entropy blend: class indices, class probabilities or 0/1 labels
         if self._probabilities(target):  # as given, (C, n) class-major or (n, C)
             if self.ignore_index is not None:
@@ -404,7 +414,9 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                 weight = kept if weight is None else weight * kept
                 target = torch.where(ignored, torch.zeros_like(target), target)
             index = labels = target.long().clamp(0, self.num_classes - 1)  # the check reports indices out of range
-            if class_major:
+            if plain:  # one-hot without writing into a tensor (vmap maps no write of its values into a new one)
+                target = (index[:, None] == torch.arange(self.num_classes, device=input.device)).to(dtype)
+            elif class_major:
                 target = torch.zeros(input.shape[::-1], dtype=dtype, device=input.device).scatter_(0, index[None], 1.0)
             else:
                 target = torch.zeros(input.shape, dtype=dtype, device=input.device).scatter_(1, index[:, None], 1.0)
@@ -431,7 +443,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             valid = ~self._failing(summary, weighted)
         spec = ClassSpec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average,
                          class_weight, group, running, self.momentum, class_major, self.fused, valid, self.error)
-        if is_exporting():
+        if is_exporting() or plain:
             loss, failed, counts = exported_class_loss(input, target, weight, spec)
         else:
             loss, failed, counts = apply_function(MultiSoftConfusionFunction, input, target, weight, spec)
@@ -441,8 +453,9 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if self.check_inputs:  # the metric's loss, the blended one and the counts: _verify tells which is not finite
             summary = torch.cat([summary, failed.reshape(1)]) if self.sync else summary
             values = [loss, counts] if blended is None else [loss, blended, counts]
-            values = self._check_values(torch.cat([v.reshape(-1).to(loss.dtype) for v in values]), summary,
-                                        input.numel(), weighted, input.dtype, given)
+            values = torch.cat([v.reshape(-1).to(loss.dtype) for v in values])
+            values = (self._poisoned(values, summary, weighted) if plain else
+                      self._check_values(values, summary, input.numel(), weighted, input.dtype, given))
             size = loss.numel()
             loss = (values[:size] if blended is None else values[size:2 * size]).reshape(loss.shape)
         elif blended is not None:
