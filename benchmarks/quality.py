@@ -64,9 +64,9 @@ def scores_of(y_true, y_pred):
             "cost5": float(false_positives + 5 * false_negatives) / len(y_true)}
 
 
-def compiled(name):
+def compiled(name, L=None):
     formula, parameters = FORMULAS[name]
-    return compile_metric(formula, **parameters)
+    return compile_metric(formula, L=L, **parameters)
 
 
 def focal_loss(logits, y, gamma=2.0):
@@ -75,8 +75,8 @@ def focal_loss(logits, y, gamma=2.0):
     return ((y * (1 - p) + (1 - y) * p) ** gamma * bce).mean()
 
 
-def loss_function(name, y):
-    """The training loss for `name`: BCE variants, focal, or a metricc loss with its defaults."""
+def loss_function(name, y, L=None):
+    """The training loss for `name`: BCE variants, focal, or metricc's pure loss (at `L`: None, the default 73)."""
     if name == "bce":
         return torch.nn.BCEWithLogitsLoss()
     if name == "bce_weighted":
@@ -84,7 +84,7 @@ def loss_function(name, y):
         return torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(y) - positives) / max(positives, 1.0)))
     if name == "focal":
         return focal_loss
-    return compiled(name).to_torch(pure=True)  # full-batch training: the exact loss (README)
+    return compiled(name, L).to_torch(pure=True)  # full-batch training: the exact loss (README)
 
 
 def make_model(kind, features):
@@ -94,12 +94,12 @@ def make_model(kind, features):
     return torch.nn.Sequential(torch.nn.Linear(features, 16), torch.nn.ReLU(), torch.nn.Linear(16, 1))
 
 
-def train_booster(name, X, y, rounds, seed, kind):
+def train_booster(name, X, y, rounds, seed, kind, L=None):
     """A booster (depth 6 / 31 leaves, learning rate 0.1) with binary:logistic ("bce"), binary:logistic with
     scale_pos_weight ("bce_weighted") or metricc's objective for `name`; returns a scoring function (margins)."""
     positives = float(y.sum())
     spw = (len(y) - positives) / max(positives, 1.0) if name == "bce_weighted" else 1.0
-    objective = None if name in ("bce", "bce_weighted") else getattr(compiled(name), f"to_{kind}")()
+    objective = None if name in ("bce", "bce_weighted") else getattr(compiled(name, L), f"to_{kind}")()
     if kind == "xgboost":
         import xgboost
 
@@ -116,16 +116,16 @@ def train_booster(name, X, y, rounds, seed, kind):
     return lambda Z: booster.predict(Z, raw_score=True).astype(np.float64)
 
 
-def train(name, X, y, epochs, seed, kind="linear"):
+def train(name, X, y, epochs, seed, kind="linear", L=None):
     """A model of `kind` trained on the loss `name` (full-batch Adam for the networks, `epochs` rounds for a
-    booster); returns a scoring function (logits or margins)."""
+    booster; metricc's losses at `L`, None for the default); returns a scoring function (logits or margins)."""
     if kind in BOOSTERS:
-        return train_booster(name, X, y, epochs, seed, kind)
+        return train_booster(name, X, y, epochs, seed, kind, L)
     torch.manual_seed(seed)
     X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
     model = make_model(kind, X.shape[1])
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05 if kind == "linear" else 0.01)
-    criterion = loss_function(name, y)
+    criterion = loss_function(name, y, L)
     for _ in range(epochs):
         optimizer.zero_grad()
         criterion(model(X).squeeze(1), y).backward()
@@ -133,12 +133,12 @@ def train(name, X, y, epochs, seed, kind="linear"):
     return lambda Z: model(torch.tensor(Z, dtype=torch.float32)).squeeze(1).detach().double().numpy()
 
 
-def out_of_fold_scores(name, X, y, epochs, seed, kind="linear"):
+def out_of_fold_scores(name, X, y, epochs, seed, kind="linear", L=None):
     """Scores of the training fold from 3 inner models, each scoring the rows it did not see."""
     scores = np.empty(len(y))
     inner = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
     for k, (fit, held) in enumerate(inner.split(X, y)):
-        scores[held] = train(name, X[fit], y[fit], epochs, seed + 100 + k, kind)(X[held])
+        scores[held] = train(name, X[fit], y[fit], epochs, seed + 100 + k, kind, L)(X[held])
     return scores
 
 
@@ -204,11 +204,11 @@ def run(args):
                     baselines = BASELINES[:2] if args.model in BOOSTERS else BASELINES  # no focal booster
                     for loss in (*baselines, *args.losses):
                         begin = time.perf_counter()
-                        scores = train(loss, X_fit, y[fit], args.epochs, seed, args.model)(X_test)
+                        scores = train(loss, X_fit, y[fit], args.epochs, seed, args.model, args.L)(X_test)
                         seconds = time.perf_counter() - begin
                         rows = [(None, 0.0)]
                         if loss in ("bce", *args.losses):  # tuned: on out-of-fold scores of the training fold
-                            oof = out_of_fold_scores(loss, X_fit, y[fit], args.epochs, seed, args.model)
+                            oof = out_of_fold_scores(loss, X_fit, y[fit], args.epochs, seed, args.model, args.L)
                             for metric in (args.losses if loss == "bce" else (loss,)):
                                 rows.append((metric, compiled(metric).tune_threshold(oof, y[fit])[0]))
                         for tuned_for, threshold in rows:
@@ -337,6 +337,8 @@ def main(argv=None):
     parser.add_argument("--report-only", action="store_true", help="rewrite the report from results.csv")
     parser.add_argument("--losses", default=",".join(DEFAULT_LOSSES),
                         help=f"metricc losses, comma-separated, from {', '.join(FORMULAS)} (default: %(default)s)")
+    parser.add_argument("--L", type=float, default=None,
+                        help="amplifying scale of metricc's losses and objectives (default: compile_metric's, 73)")
     parser.add_argument("--model", choices=MODELS, default="linear",
                         help="logistic model, an MLP with one hidden layer of 16 ReLU units, or a booster with "
                              "metricc's objectives (--epochs is then the number of rounds) (default: linear)")

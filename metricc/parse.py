@@ -279,18 +279,18 @@ def _words_hint(text: str, start: int) -> tuple[str, int] | None:
                     for j in range(at, min(i + _MOST_WORDS, len(words))) if j > i), key=lambda s: s[0] - s[1])
     for i, j in spans:  # the longest first
         phrase = text[words[i][0]:words[j][1]]
-        meaning = _spelled_name(catalog.folded(re.sub(r"[ \t-]", "", phrase)))
+        key = catalog.folded(re.sub(r"[ \t-]", "", phrase))
+        if key in catalog.NOT_COUNTS:
+            return _not_counts_message(phrase, catalog.NOT_COUNTS[key]), words[i][0]
+        meaning = _spelled_name(key)
         if meaning:
-            if meaning.startswith("not counts: "):
-                return _not_counts_message(phrase, meaning.removeprefix("not counts: ")), words[i][0]
             apart = "a name is one word, '-' subtracts" if "-" in phrase else "a name is one word"
             return f"`{phrase}` is not a name ({apart}){meaning}", words[i][0]
     return None
 
 
 def _spelled_name(key: str) -> str:
-    """What the name folded to `key` means: a hint ('; did you mean `f1`?', ': the ... is ...'), "not counts: "
-    and what it measures, or ""."""
+    """What to write for the name folded to `key` ('; did you mean `f1`?', ': the ... is ...'), or ""."""
     metric = catalog.sklearn_name(key)
     named = metric.name if metric else catalog.OTHER_NAMES.get(key) or {
         catalog.folded(k): k for k in [*COUNT_SYMBOLS, *catalog.QUANTITIES, *catalog.METRICS]}.get(key)
@@ -299,9 +299,7 @@ def _spelled_name(key: str) -> str:
         return f"; did you mean `{named}`?"
     if f_beta is not None:
         return f": {_f_beta_hint(f_beta.group(1))}"
-    if key in catalog.WRITTEN_OUT:
-        return f": {catalog.WRITTEN_OUT[key]}"
-    return f"not counts: {catalog.NOT_COUNTS[key]}" if key in catalog.NOT_COUNTS else ""
+    return f": {catalog.WRITTEN_OUT[key]}" if key in catalog.WRITTEN_OUT else ""
 
 
 def _not_counts_message(name: str, measures: str) -> str:
