@@ -457,6 +457,21 @@ def target_hint(task, n, num_classes, target_shape):
     return ""
 
 
+def class_input_hint(task, num_classes, shape):
+    """What to do where a multi-class or multi-label input of `shape` is not (n, num_classes), appended to the
+    error: one logit per sample (a binary model's), or the classes along dimension 0; "" for any other shape."""
+    shape, per = tuple(shape), "class" if task == "multiclass" else "label"
+    if len(shape) == 1 or len(shape) == 2 and shape[1] == 1:
+        if task == "multiclass" and num_classes == 2:
+            return (": one logit per sample (a binary model's)? for class 1's score compile the binary metric (no "
+                    "task); for the mean over both classes pass a column of zeros before it, stack([zeros, input], "
+                    "1) (softmax of (0, x) is sigmoid(x))")
+        return f": one value per sample? the input holds one logit per {per}, (n, {num_classes})"
+    if len(shape) == 2 and shape[0] == num_classes != shape[1]:
+        return f": the {per}es along dimension 0? pass the transpose, input.T, of shape ({shape[1]}, {num_classes})"
+    return ""
+
+
 def per_element_message(task, num_classes, input_shape, target_shape, weight_shape=None):
     """For multi-class or multi-label logits of more than two dimensions, (N, C, d1, ..., dk) with the classes
     along dimension 1 (per-pixel logits, as torch.nn.CrossEntropyLoss takes them): None where the target (N, d1,

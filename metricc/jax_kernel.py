@@ -33,7 +33,7 @@ from metricc.checks import class_nonfinite_message  # emitted modules inline thi
 from metricc.checks import class_names_hint, masked_message, per_element_message  # emitted modules inline this import
 from metricc.checks import shape_message, target_hint, weight_range_message  # emitted modules inline this import
 from metricc.checks import class_index_message, target_range_message  # emitted modules inline this import
-from metricc.checks import float_index_hint  # emitted modules inline this import
+from metricc.checks import class_input_hint, float_index_hint  # emitted modules inline this import
 from metricc.checks import TWO_CLASS_HINT, one_hot_rows  # emitted modules inline this import
 from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
 from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
@@ -474,7 +474,8 @@ class MultiSoftConfusionLoss(_JaxLoss):
         n = z.shape[0] if z.ndim else 0
         if z.ndim != 2 or z.shape[1] != self.num_classes or n == 0:
             raise self.error(f"Expected `input` of shape (n, {self.num_classes}) with n > 0, or (N, "
-                             f"{self.num_classes}, d1, ..., dk), but got {z.shape}.")
+                             f"{self.num_classes}, d1, ..., dk), but got {z.shape}"
+                             f"{class_input_hint(self.task, self.num_classes, z.shape)}.")
         if not jnp.issubdtype(z.dtype, jnp.floating):
             raise self.error(f"Expected `input` to be a floating-point array, but got {z.dtype}.")
         w = (jnp.ones(n, z.dtype) if sample_weight is None

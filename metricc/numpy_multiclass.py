@@ -23,7 +23,7 @@ from metricc.checks import probability_rows_message  # emitted modules inline th
 from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.checks import caller_level, softmax_rows  # emitted modules inline this import
 from metricc.checks import class_index_message, target_range_message  # emitted modules inline this import
-from metricc.checks import float_index_hint  # emitted modules inline this import
+from metricc.checks import class_input_hint, float_index_hint  # emitted modules inline this import
 from metricc.checks import nonfinite_input_message, weight_range_message  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
@@ -158,7 +158,8 @@ class MultiSoftConfusionLoss:
         if z.dtype.kind not in "biuf":
             raise self.error(f"Expected `input` to hold numbers, but got dtype {z.dtype}.")
         if z.ndim != 2 or z.shape[1] != self.num_classes or z.shape[0] == 0:
-            raise self.error(f"Expected `input` of shape (n, {self.num_classes}) with n > 0, but got {z.shape}.")
+            raise self.error(f"Expected `input` of shape (n, {self.num_classes}) with n > 0, but got {z.shape}"
+                             f"{class_input_hint(self.task, self.num_classes, z.shape)}.")
         if self.check_inputs if check_inputs is None else check_inputs:
             if not numpy.isfinite(z).all():
                 given = z if dense is None else element_layout(numpy, z, dense)  # placed in the input as given

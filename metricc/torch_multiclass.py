@@ -29,7 +29,7 @@ from metricc.checks import blend_overflow_message, weight_shape_message  # emitt
 from metricc.checks import class_nonfinite_message  # emitted modules inline this import
 from metricc.checks import nonfinite_input_message, weight_range_message  # emitted modules inline this import
 from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
-from metricc.checks import softmax_rows  # emitted modules inline this import
+from metricc.checks import class_input_hint, softmax_rows  # emitted modules inline this import
 from metricc.checks import class_index_message, float_index_hint  # emitted modules inline this import
 from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
 from metricc.checks import MAX_COUNT, heavy_weights  # emitted modules inline this import
@@ -510,7 +510,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error(f"Expected `input` to be a tensor, but got {type(input).__name__}.")
         if input.dim() != 2 or input.shape[1] != self.num_classes:
             raise self.error(f"Expected `input` of shape (n, {self.num_classes}) or (N, {self.num_classes}, d1, ..., "
-                             f"dk), but got {tuple(input.shape)}.")
+                             f"dk), but got {tuple(input.shape)}"
+                             f"{class_input_hint(self.task, self.num_classes, input.shape)}.")
         if not input.is_floating_point():
             raise self.error(f"Expected `input` to be a floating-point tensor, but got {input.dtype}.")
         expected = (input.shape[0],) if self.task == "multiclass" else tuple(input.shape)

@@ -819,6 +819,26 @@ def test_shape_mismatch_says_what_to_do(backend, input_shape, target_shape, hint
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+@pytest.mark.parametrize("task, num_classes, input_shape, hint", [
+    # a binary model's one logit per sample given to a two-class loss: how to score either way
+    ("multiclass", 2, (8,), "one logit per sample (a binary model's)? for class 1's score compile the binary "
+                            "metric (no task); for the mean over both classes pass a column of zeros before it, "
+                            "stack([zeros, input], 1) (softmax of (0, x) is sigmoid(x))"),
+    ("multiclass", 2, (8, 1), "one logit per sample (a binary model's)? for class 1's score"),
+    ("multiclass", 3, (8,), "one value per sample? the input holds one logit per class, (n, 3)"),
+    ("multilabel", 3, (8,), "one value per sample? the input holds one logit per label, (n, 3)"),
+    ("multiclass", 3, (3, 8), "the classes along dimension 0? pass the transpose, input.T, of shape (8, 3)"),
+])
+def test_a_multi_class_input_of_the_wrong_shape_says_what_to_do(backend, task, num_classes, input_shape, hint):
+    """The shape error of a multi-class or multi-label input named only the shape it expected."""
+    rng = np.random.default_rng(0)
+    n = 8
+    z = rng.normal(size=input_shape)
+    y = rng.integers(0, num_classes, n) if task == "multiclass" else rng.integers(0, 2, (n, num_classes))
+    _refuses_with(hint, backend, compile_metric("f1", task=task, num_classes=num_classes), z, y)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
 @pytest.mark.parametrize("task, target_shape, hint", [
     ("multiclass", (6, 3), "one-hot targets? pass class indices: target.argmax(1), or class probabilities as "
                            "floats: target.float() (task='multilabel' if labels can co-occur)"),
