@@ -12,6 +12,7 @@ resumes), and a Markdown report and a plot are written at the end.
     pip install ".[bench]"
     python benchmarks/quality.py --quick                     # 3 small data sets, 2 folds (CI, about a minute)
     python benchmarks/quality.py --out results/quality       # every data set (about an hour on 2 cores)
+    python benchmarks/quality.py --L 15 --bce-weight 0.1     # the full-batch recipe (docs/quality.md)
     python benchmarks/quality.py --losses f2,cost5           # where a metric loss should win: F2, FP + 5 FN
     python benchmarks/quality.py --model mlp --max-n 2000    # a small MLP instead of the logistic model
     python benchmarks/quality.py --model xgboost --epochs 100  # boosters: metricc's objectives (needs .[boost])
@@ -75,8 +76,9 @@ def focal_loss(logits, y, gamma=2.0):
     return ((y * (1 - p) + (1 - y) * p) ** gamma * bce).mean()
 
 
-def loss_function(name, y, L=None):
-    """The training loss for `name`: BCE variants, focal, or metricc's pure loss (at `L`: None, the default 73)."""
+def loss_function(name, y, L=None, bce_weight=0.0):
+    """The training loss for `name`: BCE variants, focal, or metricc's pure loss (at `L`: None, the default 73), or
+    with a `bce_weight` its loss blended with that much BCE (no running counts: the batch is the whole set)."""
     if name == "bce":
         return torch.nn.BCEWithLogitsLoss()
     if name == "bce_weighted":
@@ -84,6 +86,8 @@ def loss_function(name, y, L=None):
         return torch.nn.BCEWithLogitsLoss(pos_weight=torch.tensor((len(y) - positives) / max(positives, 1.0)))
     if name == "focal":
         return focal_loss
+    if bce_weight:
+        return compiled(name, L).to_torch(bce_weight=bce_weight, momentum=0.0)
     return compiled(name, L).to_torch(pure=True)  # full-batch training: the exact loss (README)
 
 
@@ -116,7 +120,7 @@ def train_booster(name, X, y, rounds, seed, kind, L=None):
     return lambda Z: booster.predict(Z, raw_score=True).astype(np.float64)
 
 
-def train(name, X, y, epochs, seed, kind="linear", L=None):
+def train(name, X, y, epochs, seed, kind="linear", L=None, bce_weight=0.0):
     """A model of `kind` trained on the loss `name` (full-batch Adam for the networks, `epochs` rounds for a
     booster; metricc's losses at `L`, None for the default); returns a scoring function (logits or margins)."""
     if kind in BOOSTERS:
@@ -125,7 +129,7 @@ def train(name, X, y, epochs, seed, kind="linear", L=None):
     X, y = torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
     model = make_model(kind, X.shape[1])
     optimizer = torch.optim.Adam(model.parameters(), lr=0.05 if kind == "linear" else 0.01)
-    criterion = loss_function(name, y, L)
+    criterion = loss_function(name, y, L, bce_weight)
     for _ in range(epochs):
         optimizer.zero_grad()
         criterion(model(X).squeeze(1), y).backward()
@@ -133,12 +137,12 @@ def train(name, X, y, epochs, seed, kind="linear", L=None):
     return lambda Z: model(torch.tensor(Z, dtype=torch.float32)).squeeze(1).detach().double().numpy()
 
 
-def out_of_fold_scores(name, X, y, epochs, seed, kind="linear", L=None):
+def out_of_fold_scores(name, X, y, epochs, seed, kind="linear", L=None, bce_weight=0.0):
     """Scores of the training fold from 3 inner models, each scoring the rows it did not see."""
     scores = np.empty(len(y))
     inner = StratifiedKFold(n_splits=3, shuffle=True, random_state=seed)
     for k, (fit, held) in enumerate(inner.split(X, y)):
-        scores[held] = train(name, X[fit], y[fit], epochs, seed + 100 + k, kind, L)(X[held])
+        scores[held] = train(name, X[fit], y[fit], epochs, seed + 100 + k, kind, L, bce_weight)(X[held])
     return scores
 
 
@@ -204,11 +208,13 @@ def run(args):
                     baselines = BASELINES[:2] if args.model in BOOSTERS else BASELINES  # no focal booster
                     for loss in (*baselines, *args.losses):
                         begin = time.perf_counter()
-                        scores = train(loss, X_fit, y[fit], args.epochs, seed, args.model, args.L)(X_test)
+                        scores = train(loss, X_fit, y[fit], args.epochs, seed, args.model, args.L,
+                                       args.bce_weight)(X_test)
                         seconds = time.perf_counter() - begin
                         rows = [(None, 0.0)]
                         if loss in ("bce", *args.losses):  # tuned: on out-of-fold scores of the training fold
-                            oof = out_of_fold_scores(loss, X_fit, y[fit], args.epochs, seed, args.model, args.L)
+                            oof = out_of_fold_scores(loss, X_fit, y[fit], args.epochs, seed, args.model, args.L,
+                                                     args.bce_weight)
                             for metric in (args.losses if loss == "bce" else (loss,)):
                                 rows.append((metric, compiled(metric).tune_threshold(oof, y[fit])[0]))
                         for tuned_for, threshold in rows:
@@ -339,6 +345,9 @@ def main(argv=None):
                         help=f"metricc losses, comma-separated, from {', '.join(FORMULAS)} (default: %(default)s)")
     parser.add_argument("--L", type=float, default=None,
                         help="amplifying scale of metricc's losses and objectives (default: compile_metric's, 73)")
+    parser.add_argument("--bce-weight", type=float, default=0.0,
+                        help="train metricc's losses blended with this much BCE (to_torch(bce_weight=...), no running "
+                             "counts; default: 0, the pure loss)")
     parser.add_argument("--model", choices=MODELS, default="linear",
                         help="logistic model, an MLP with one hidden layer of 16 ReLU units, or a booster with "
                              "metricc's objectives (--epochs is then the number of rounds) (default: linear)")

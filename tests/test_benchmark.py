@@ -1,5 +1,6 @@
 """The benchmark runs in its quick mode and prints its tables."""
 
+import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -32,6 +33,23 @@ def test_quality_quick_mode_writes_the_comparison(tmp_path):
     again = subprocess.run([sys.executable, str(QUALITY), "--quick", "--out", str(tmp_path)], capture_output=True,
                            text=True, timeout=900)
     assert again.returncode == 0 and (tmp_path / "results.csv").read_text().splitlines() == rows  # resumed
+
+
+def test_quality_recipe_options_reach_the_metric_losses_only(tmp_path):
+    """--L and --bce-weight train metricc's losses with that amplifier and blend (the full-batch recipe of
+    docs/quality.md): their rows change, the baselines' rows stay as the seeds fix them."""
+    rows = {}
+    for name, options in (("pure", []), ("recipe", ["--L", "15", "--bce-weight", "0.1"])):
+        out = subprocess.run([sys.executable, str(QUALITY), "--quick", "--losses", "f1", *options, "--out",
+                              str(tmp_path / name)], capture_output=True, text=True, timeout=900)
+        assert out.returncode == 0, out.stderr
+        with (tmp_path / name / "results.csv").open() as file:
+            rows[name] = [{k: v for k, v in r.items() if k != "seconds"} for r in csv.DictReader(file)]
+    metric = [k for k, r in enumerate(rows["pure"]) if r["loss"] == "f1"]
+    assert metric and all(r["loss"] in ("bce", "bce_weighted", "focal", "f1") for r in rows["pure"])
+    assert [r for k, r in enumerate(rows["pure"]) if k not in metric] == \
+        [r for k, r in enumerate(rows["recipe"]) if k not in metric]
+    assert any(rows["pure"][k] != rows["recipe"][k] for k in metric)
 
 
 def test_quality_quick_mode_with_a_cost_an_mlp_and_a_booster(tmp_path):
