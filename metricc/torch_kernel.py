@@ -914,11 +914,13 @@ class InputChecks:
     def _refuse_unsupported(self, input, target, weight, unexportable):
         """Refuses a call that the loss cannot serve: training state under vmap or in forward mode
         (_refuse_plain), a tracer (_refuse_tracers), or a target or weights that require grad
-        (_refuse_differentiated)."""
-        if ForwardRecord.plain_only(input):
+        (_refuse_differentiated). Returns whether the loss runs as plain operations (ForwardRecord.plain_only)."""
+        plain = ForwardRecord.plain_only(input)
+        if plain:
             self._refuse_plain()
         self._refuse_tracers(unexportable)
         self._refuse_differentiated(target, weight)
+        return plain
 
     def _refuse_plain(self):
         """Under vmap or in forward mode the loss is plain operations on the batch (plain_loss): refused where it
@@ -1172,9 +1174,9 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                 f"eps={self.eps}, fused={self.fused}, {self._training_repr()}")
 
     def forward(self, input, target, sample_weight=None):
-        self._refuse_unsupported(input, target, sample_weight, self._unexportable_state())
+        # vmap, forward mode: plain operations, no value read back
+        plain = self._refuse_unsupported(input, target, sample_weight, self._unexportable_state())
         self._warn_unsynced()
-        plain = ForwardRecord.plain_only(input)  # vmap, forward mode: plain operations, no value read back
         if self.check_inputs:
             self._check(input, target, sample_weight)
             if not plain:

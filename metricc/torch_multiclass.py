@@ -320,11 +320,11 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
     def backward(ctx, grad_output, *_):
         input, target, weight, yh, not_yh, a, b, *saved = ctx.saved_tensors
         task, L, world_size, input_dtype, dim, fused = ctx.settings
-        if ForwardRecord.mapped() and ctx.twice is not None:  # a batch of cotangents (torch.func.jacrev, vmap over
-            # vjp): the gradient from plain operations, which vmap maps (and which differentiate again)
+        mapped = ForwardRecord.mapped()  # a batch of cotangents: torch.func.jacrev, or vmap over vjp
+        if mapped and ctx.twice is not None:  # the gradient from plain operations, which vmap maps (and which
+            # differentiate again)
             grad = differentiable_class_gradient(input, target, weight, grad_output * world_size, ctx.twice, dim)
             return grad.to(input_dtype), None, None, None
-        mapped = ForwardRecord.mapped()
         if mapped and grad_output.dim():  # (C,) cotangents of average="none", which backward_pass takes unmapped
             raise ctx.error(f"torch.func.jacrev (vmap over the backward pass) cannot map the per-class losses' "
                             f"backward pass {ctx.once_reason}: pass pure=True to to_torch(), or momentum=0, without "
@@ -383,9 +383,9 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                 f"L={self.L}, {self._training_repr()}")
 
     def forward(self, input, target, sample_weight=None):
-        self._refuse_unsupported(input, target, sample_weight, self._unexportable_state())
+        # vmap, forward mode: plain operations, no value read back
+        plain = self._refuse_unsupported(input, target, sample_weight, self._unexportable_state())
         self._warn_unsynced()
-        plain = ForwardRecord.plain_only(input)  # vmap, forward mode: plain operations, no value read back
         given = (input, target, sample_weight)  # (an error places a bad value by its index in the tensors as given)
         if isinstance(input, torch.Tensor) and input.dim() > 2 and isinstance(target, torch.Tensor):
             input, target, sample_weight = self._rows(input, target, sample_weight)
