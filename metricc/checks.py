@@ -376,6 +376,19 @@ def probabilities_ignore_message(ignore_index):
             f"sample_weight 0.")
 
 
+def array_hint(*values):
+    """What to pass a torch loss instead of `values` that are not tensors: a tensor made from them, or the backend
+    for their library (JAX's arrays)."""
+    libraries = {type(value).__module__.partition(".")[0] for value in values}
+    if libraries & {"jax", "jaxlib"}:
+        return ": JAX arrays? metric.to_jax() is the loss for JAX"
+    if "pandas" in libraries:
+        return ": pandas data? torch.as_tensor(data.to_numpy()) makes a tensor"
+    if "numpy" in libraries:
+        return ": NumPy arrays? torch.from_numpy(array), or metric.loss_and_grad() for NumPy"
+    return ": torch.as_tensor(values) makes a tensor"
+
+
 def weight_shape_message(expected_shape, sample_weight):
     """The error for sample weights that are not a tensor of the expected shape, naming what they were."""
     kind = type(sample_weight)

@@ -27,7 +27,7 @@ from metricc.checks import PROBABILITY_HINT, ProbabilityHint  # emitted modules 
 from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.checks import shape_message, target_range_message  # emitted modules inline this import
 from metricc.checks import weight_range_message, weight_shape_message  # emitted modules inline this import
-from metricc.checks import MAX_COUNT, caller_level  # emitted modules inline this import
+from metricc.checks import MAX_COUNT, array_hint, caller_level  # emitted modules inline this import
 from metricc.checks import TWO_CLASS_HINT, nonfinite_input_message, one_hot_rows  # emitted modules inline this import
 
 # Batches of up to this many elements take the stacked path: fewer, larger tensor operations, and a saved
@@ -1265,8 +1265,9 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
 
     def _check(self, input, target, sample_weight):
         if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
+            arrays = [value for value in (input, target) if not isinstance(value, torch.Tensor)]
             raise self.error(f"Expected `input` and `target` to be tensors, but got {type(input).__name__} and "
-                             f"{type(target).__name__}.")
+                             f"{type(target).__name__}{array_hint(*arrays)}.")
         if not input.is_floating_point():
             raise self.error(f"Expected `input` to be a floating-point tensor, but got {input.dtype}.")
         check_devices(self.error, input, target, sample_weight)

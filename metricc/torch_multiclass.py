@@ -26,7 +26,7 @@ from metricc.checks import light_weights, nonfinite_message, target_hint  # emit
 from metricc.checks import per_element_message, target_range_message  # emitted modules inline this import
 from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
 from metricc.checks import blend_overflow_message, weight_shape_message  # emitted modules inline this import
-from metricc.checks import class_nonfinite_message  # emitted modules inline this import
+from metricc.checks import array_hint, class_nonfinite_message  # emitted modules inline this import
 from metricc.checks import nonfinite_input_message, weight_range_message  # emitted modules inline this import
 from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitted modules inline this import
 from metricc.checks import class_input_hint, softmax_rows  # emitted modules inline this import
@@ -507,7 +507,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
 
     def _check(self, input, target, sample_weight):
         if not isinstance(input, torch.Tensor):
-            raise self.error(f"Expected `input` to be a tensor, but got {type(input).__name__}.")
+            raise self.error(f"Expected `input` to be a tensor, but got {type(input).__name__}{array_hint(input)}.")
         if input.dim() != 2 or input.shape[1] != self.num_classes:
             raise self.error(f"Expected `input` of shape (n, {self.num_classes}) or (N, {self.num_classes}, d1, ..., "
                              f"dk), but got {tuple(input.shape)}"
@@ -516,7 +516,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error(f"Expected `input` to be a floating-point tensor, but got {input.dtype}.")
         expected = (input.shape[0],) if self.task == "multiclass" else tuple(input.shape)
         if not isinstance(target, torch.Tensor):
-            raise self.error(f"Expected `target` to be a tensor, but got {type(target).__name__}.")
+            raise self.error(f"Expected `target` to be a tensor, but got {type(target).__name__}{array_hint(target)}.")
         check_devices(self.error, input, target, sample_weight)
         if self._probabilities(target):
             expected = tuple(input.shape)

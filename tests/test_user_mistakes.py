@@ -1290,8 +1290,10 @@ def test_other_warnings_name_the_line_that_called_metricc(name):
     (lambda n: (torch.randn(n, 2), None), "Expected `input` of shape (n, 3) or (N, 3, d1, ..., dk), but got (4, 2)."),
     (lambda n: (torch.randint(0, 3, (n, 3)), None), "Expected `input` to be a floating-point tensor, but got "
                                                     "torch.int64."),
-    (lambda n: (np.zeros((n, 3)), None), "Expected `input` to be a tensor, but got ndarray."),
-    (lambda n: (torch.randn(n, 3), [0] * n), "Expected `target` to be a tensor, but got list."),
+    (lambda n: (np.zeros((n, 3)), None), "Expected `input` to be a tensor, but got ndarray: NumPy "
+                                    "arrays? torch.from_numpy(array), or metric.loss_and_grad() for NumPy."),
+    (lambda n: (torch.randn(n, 3), [0] * n), "Expected `target` to be a tensor, but got list: "
+                                                   "torch.as_tensor(values) makes a tensor."),
     (lambda n: (torch.randn(0, 3), "empty"), "Expected a non-empty batch, but `input` has no rows."),
 ])
 def test_torch_multiclass_input_mistakes(task, make, message):
@@ -1455,3 +1457,25 @@ def test_a_bad_per_pixel_weight_is_placed_in_the_weights_as_given(call):
     w[1, 0, 1] = np.nan
     with pytest.raises(MetriccError, match=r"but got nan at index \(1, 0, 1\)\.$"):
         _loss_of(call, metric, x, y, w)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+@pytest.mark.parametrize("kind, hint", [
+    ("numpy", "NumPy arrays? torch.from_numpy(array), or metric.loss_and_grad() for NumPy"),
+    ("list", "torch.as_tensor(values) makes a tensor"),
+    ("jax", "JAX arrays? metric.to_jax() is the loss for JAX"),
+])
+def test_torch_loss_given_arrays_says_what_to_pass(task, kind, hint):
+    """A torch loss given NumPy arrays, lists or JAX arrays says what to pass (a tensor made from them, or the
+    backend for that library): it had named the type only."""
+    make = {"numpy": np.asarray, "list": list}
+    if kind == "jax":
+        jnp = pytest.importorskip("jax.numpy")
+        make["jax"] = jnp.asarray
+    shape, labels = ((6,), [0, 1, 0, 1, 1, 0]) if task == "binary" else ((6, 3), [0, 1, 2, 0, 1, 2])
+    loss = compile_metric("f1", task=task, num_classes=3 if task != "binary" else None).to_torch()
+    logits = make[kind](np.linspace(-1, 1, int(np.prod(shape))).reshape(shape))
+    with pytest.raises(MetriccError, match=re.escape(hint)):
+        loss(logits, make[kind](np.array(labels)))
+    with pytest.raises(MetriccError, match=re.escape(hint)):  # the target alone
+        loss(torch.tensor(np.array(logits)), make[kind](np.array(labels)))
