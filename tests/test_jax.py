@@ -640,3 +640,22 @@ def test_half_precision_input_is_accumulated_in_float32(task, dtype):
     for g in (grad, jitted[1]):
         assert np.abs(np.asarray(g, np.float64) - expected_grad).max() <= bound
     assert loss(z, y).dtype == jnp.float32 and grad.dtype == jnp.dtype(dtype)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+@pytest.mark.parametrize("which", ["input", "target", "sample_weight"])
+def test_torch_tensors_get_the_torch_loss(task, which):
+    """A JAX loss given a torch tensor says to use to_torch() (one that requires grad had raised torch's own
+    RuntimeError from inside jnp.asarray)."""
+    torch = pytest.importorskip("torch")
+    num_classes = 3 if task == "multiclass" else None
+    loss = compile_metric("f1", task=task, num_classes=num_classes).to_jax()
+    shape = (6, 3) if task == "multiclass" else (6,)
+    arguments = {"input": np.linspace(-1, 1, int(np.prod(shape)), dtype=np.float32).reshape(shape),
+                 "target": np.array([0, 1, 2, 0, 1, 2]) if task == "multiclass" else np.array([0, 1, 0, 1, 1, 0]),
+                 "sample_weight": np.ones(6, np.float32)}
+    arguments[which] = torch.tensor(arguments[which], dtype=torch.float32 if which != "target" else None,
+                                    requires_grad=which != "target")
+    with pytest.raises(MetriccError, match=rf"^Expected `{which}` to be a JAX or NumPy array, but got a torch "
+                                           rf"tensor: to_torch\(\) is the loss for torch"):
+        loss(*arguments.values())
