@@ -252,6 +252,20 @@ def _placed(index):
     return f" at index {index[0] if len(index) == 1 else index}" if index else ""
 
 
+def probability_range_message(values=None, extremes=None, placed=True):
+    """The error for probabilities (from_logits=False) outside [0, 1]: the first such entry of the array `values`
+    and where it is (unless not `placed`), or, where the kernel has only the least and largest entries
+    (`extremes`), their range; and that logits want the default."""
+    found = None if values is None else _first_true(~((values >= 0) & (values <= 1)))
+    if found is not None:
+        value = float(values.reshape(-1)[found[1]])
+        where = f"it holds {value:g}{_placed(found[0]) if placed else ''}"
+    else:
+        where = f"they range from {float(extremes[0]):g} to {float(extremes[1]):g}"
+    return (f"Expected probabilities in [0, 1] as `input` (from_logits=False), but {where}: logits? leave "
+            f"from_logits at True, the default.")
+
+
 def nonfinite_input_message(name="`input`", values=None, extremes=None, placed=True):
     """The error for an input (logits, probabilities, margins) with NaN or infinite entries: the first such entry
     of the array `values` (first_nonfinite), where it is (unless not `placed`: `values` is not laid out as the

@@ -29,7 +29,7 @@ from metricc.multiclass_math import element_rows, pushforward, soft_predictions 
 from metricc.multiclass_math import farthest_from_one, first_nonfinite_class  # emitted modules inline this import
 from metricc.multiclass_math import element_layout  # emitted modules inline this import
 from metricc.checks import light_weights, nonfinite_message  # emitted modules inline this import
-from metricc.checks import class_nonfinite_message  # emitted modules inline this import
+from metricc.checks import class_nonfinite_message, probability_range_message  # emitted modules inline this import
 from metricc.checks import class_names_hint, masked_message, per_element_message  # emitted modules inline this import
 from metricc.checks import shape_message, target_hint, weight_range_message  # emitted modules inline this import
 from metricc.checks import class_index_message, target_range_message  # emitted modules inline this import
@@ -395,7 +395,8 @@ class SoftConfusionLoss(_JaxLoss):
             raise self.error(nonfinite_input_message(values=x if layout is None else layout(x),
                                                      placed=layout is not None))
         if not self.from_logits and _fails((x >= 0) & (x <= 1), traced):
-            raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
+            raise self.error(probability_range_message(values=x if layout is None else layout(x),
+                                                       placed=layout is not None))
         if self.from_logits and not self._hint.given:
             extremes = _readable(x.min(), x.max())
             if extremes and self._hint.observe(*extremes, x.size):

@@ -14,6 +14,7 @@ from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emit
 from metricc.checks import class_names_hint, masked_message, shape_message  # emitted modules inline this import
 from metricc.checks import caller_level, target_range_message  # emitted modules inline this import
 from metricc.checks import MAX_COUNT, weight_range_message  # emitted modules inline this import
+from metricc.checks import probability_range_message  # emitted modules inline this import
 from metricc.checks import extension_numbers, nonfinite_input_message  # emitted modules inline this import
 
 
@@ -232,7 +233,7 @@ class SoftConfusionLoss:
             raise self.error(nonfinite_input_message(values=x.reshape(shape)))
         x_min, x_max = x.min(), x.max()
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
-            raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
+            raise self.error(probability_range_message(values=x.reshape(shape)))
         if self.from_logits and self._hint.observe(x_min, x_max, x.size):
             warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level(__file__))
         if not (y.min() >= 0 and y.max() <= 1):

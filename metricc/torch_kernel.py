@@ -28,6 +28,7 @@ from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emit
 from metricc.checks import shape_message, target_range_message  # emitted modules inline this import
 from metricc.checks import weight_range_message, weight_shape_message  # emitted modules inline this import
 from metricc.checks import MAX_COUNT, array_hint, caller_level  # emitted modules inline this import
+from metricc.checks import probability_range_message  # emitted modules inline this import
 from metricc.checks import TWO_CLASS_HINT, nonfinite_input_message, one_hot_rows  # emitted modules inline this import
 
 # Batches of up to this many elements take the stacked path: fewer, larger tensor operations, and a saved
@@ -1322,7 +1323,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if not (math.isfinite(x_min) and math.isfinite(x_max)):
             raise self.error(nonfinite_input_message(values=given(0), extremes=(x_min, x_max)))
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
-            raise self.error("Expected probabilities in [0, 1] as `input` (from_logits=False).")
+            raise self.error(probability_range_message(values=given(0), extremes=(x_min, x_max)))
         if self.from_logits and self._hint.observe(x_min, x_max, numel):
             warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level(__file__))
         if not (y_min >= 0 and y_max <= 1):

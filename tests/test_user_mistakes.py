@@ -1479,3 +1479,22 @@ def test_torch_loss_given_arrays_says_what_to_pass(task, kind, hint):
         loss(logits, make[kind](np.array(labels)))
     with pytest.raises(MetriccError, match=re.escape(hint)):  # the target alone
         loss(torch.tensor(np.array(logits)), make[kind](np.array(labels)))
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
+def test_probabilities_outside_zero_one_say_which_and_where(backend):
+    """A loss compiled with from_logits=False given values outside [0, 1] names the first one, where it is, and
+    that logits want the default from_logits=True (it had said only that it expected probabilities)."""
+    metric = compile_metric("f1", from_logits=False)
+    p, y = np.array([[0.2, 0.9, 0.5], [1.7, 0.4, 0.3]]), np.array([[0, 1, 1], [1, 0, 0]])
+    if backend == "numpy":
+        run = lambda: metric.loss_and_grad(p, y)  # noqa: E731
+    elif backend == "torch":
+        run = lambda: metric.to_torch(pure=True)(torch.tensor(p), torch.tensor(y))  # noqa: E731
+    else:
+        jnp = pytest.importorskip("jax.numpy")
+        run = lambda: metric.to_jax()(jnp.asarray(p, dtype=jnp.float32), jnp.asarray(y))  # noqa: E731
+    with pytest.raises(MetriccError, match=re.escape(
+            "Expected probabilities in [0, 1] as `input` (from_logits=False), but it holds 1.7 at index (1, 0): "
+            "logits? leave from_logits at True, the default.")):
+        run()
