@@ -1050,7 +1050,7 @@ class BoostObjective:
         positive, which it warns of."""
         z = self._numbers(margins, "margins")
         if self.check_inputs and numpy.isnan(z).any():
-            raise self.error("Expected margins, but they contain NaN (has the model diverged?).")
+            raise self.error(nonfinite_input_message("margins", z))
         if self.task == "multiclass":
             if z.ndim > 2 or z.size % self.num_classes or z.ndim == 2 and z.shape[1] != self.num_classes:
                 raise self.error(f"Expected margins of shape (n, {self.num_classes}), but got {z.shape}.")

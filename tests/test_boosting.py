@@ -2261,3 +2261,11 @@ def test_multiclass_labels_out_of_range_are_named(labels, expected):
         objective(y, np.zeros((4, 3)))
     with pytest.raises(MetriccError, match=expected):
         objective.eval_metric(y, np.zeros((4, 3)))
+
+
+def test_predict_names_the_first_nan_margin():
+    """objective.predict() of margins with NaN says where the first one is and how many there are (as the
+    objective's call does), not only that there is one."""
+    objective = compile_metric("f1").to_xgboost()
+    with pytest.raises(MetriccError, match=r"^Expected finite margins, but they hold NaN at index 2 \(2 of its 4 "):
+        objective.predict(np.array([0.5, -1.0, np.nan, np.nan]))
