@@ -1464,14 +1464,18 @@ def test_a_bad_per_pixel_weight_is_placed_in_the_weights_as_given(call):
     ("numpy", "NumPy arrays? torch.from_numpy(array), or metric.loss_and_grad() for NumPy"),
     ("list", "torch.as_tensor(values) makes a tensor"),
     ("jax", "JAX arrays? metric.to_jax() is the loss for JAX"),
+    ("pandas", "pandas data? torch.as_tensor(data.to_numpy()) makes a tensor"),
 ])
 def test_torch_loss_given_arrays_says_what_to_pass(task, kind, hint):
-    """A torch loss given NumPy arrays, lists or JAX arrays says what to pass (a tensor made from them, or the
+    """A torch loss given NumPy arrays, lists, pandas data or JAX arrays says what to pass (a tensor made from them, or the
     backend for that library): it had named the type only."""
     make = {"numpy": np.asarray, "list": list}
     if kind == "jax":
         jnp = pytest.importorskip("jax.numpy")
         make["jax"] = jnp.asarray
+    if kind == "pandas":
+        pd = pytest.importorskip("pandas")
+        make["pandas"] = lambda values: pd.DataFrame(values) if np.ndim(values) == 2 else pd.Series(values)
     shape, labels = ((6,), [0, 1, 0, 1, 1, 0]) if task == "binary" else ((6, 3), [0, 1, 2, 0, 1, 2])
     loss = compile_metric("f1", task=task, num_classes=3 if task != "binary" else None).to_torch()
     logits = make[kind](np.linspace(-1, 1, int(np.prod(shape))).reshape(shape))
