@@ -1467,8 +1467,8 @@ def test_a_bad_per_pixel_weight_is_placed_in_the_weights_as_given(call):
     ("pandas", "pandas data? torch.as_tensor(data.to_numpy()) makes a tensor"),
 ])
 def test_torch_loss_given_arrays_says_what_to_pass(task, kind, hint):
-    """A torch loss given NumPy arrays, lists, pandas data or JAX arrays says what to pass (a tensor made from them, or the
-    backend for that library): it had named the type only."""
+    """A torch loss given NumPy arrays, lists, pandas data or JAX arrays says what to pass (a tensor made from
+    them, or the backend for that library): it had named the type only."""
     make = {"numpy": np.asarray, "list": list}
     if kind == "jax":
         jnp = pytest.importorskip("jax.numpy")
