@@ -415,16 +415,57 @@ def _fused_backward(target, factor, a, b, scale):
 
 
 _COMPILED = {}
+# why torch.compile failed here, once it has ("Error: message"): every compiled pass then runs eagerly
+_COMPILE_FAILURE = []
 
 
 def compiled(function):
-    """`function` compiled with torch.compile (once per process), or None where that fails."""
+    """`function` compiled with torch.compile (once per process), or None where torch.compile has failed here: at
+    its creation (no compiler backend), or at a compiled pass's first call (no C++ compiler for inductor, say;
+    that call runs the function eagerly). _COMPILE_FAILURE says why."""
+    if _COMPILE_FAILURE:
+        return None
     if function not in _COMPILED:
         try:
-            _COMPILED[function] = torch.compile(function, dynamic=True)
-        except Exception:  # no compiler backend here: the caller falls back to eager
-            _COMPILED[function] = None
+            _COMPILED[function] = _eager_where_compiling_fails(torch.compile(function, dynamic=True), function)
+        except Exception as error:
+            _COMPILE_FAILURE.append(_failure_reason(error))
+            return None
     return _COMPILED[function]
+
+
+def compiled_or_eager(function):
+    """compiled(function), or the function itself where torch.compile has failed here."""
+    return compiled(function) or function
+
+
+def _eager_where_compiling_fails(compiled_function, function):
+    """compiled_function, which runs `function` eagerly in the call where torch.compile fails to compile it (a
+    Dynamo or inductor error), and records why."""
+    def call(*args):
+        if not _COMPILE_FAILURE:
+            try:
+                return compiled_function(*args)
+            except RuntimeError as error:
+                import torch._dynamo  # (loaded by torch.compile already)
+                if not isinstance(error, torch._dynamo.exc.TorchDynamoException):
+                    raise
+                _COMPILE_FAILURE.append(_failure_reason(error))
+        return function(*args)
+    return call
+
+
+def _failure_reason(error):
+    """"Type: the first line of the message" (and the next one where that ends in ':', as "backend='inductor'
+    raised:" does)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = " ".join(lines[:2]) if len(lines) > 1 and lines[0].endswith(":") else (lines[0] if lines else "")
+    return f"{type(error).__name__}: {text[:300]}" if text else type(error).__name__
+
+
+def compile_unavailable_message():
+    """The warning of a loss asked to compile where torch.compile has failed (compiled() is None)."""
+    return f"torch.compile is unavailable here ({_COMPILE_FAILURE[0]}): the loss runs eagerly"
 
 
 def synced(group):
@@ -691,7 +732,7 @@ class SoftConfusionFunction(torch.autograd.Function):
         ctx.blend = None
         if fused:  # saves one n-sized factor, so that backward is a single product
             L_tensor = device_scalar(L, dtype, input.device)  # a tensor: no recompilation as L moves
-            counts, factor, summary = compiled(_fused_forward)(input, target, weight, L_tensor, threshold,
+            counts, factor, summary = compiled_or_eager(_fused_forward)(input, target, weight, L_tensor, threshold,
                                                                from_logits, check)
         else:
             if ctx.path == "stacked":  # the counts and the summary in one tensor
@@ -823,7 +864,7 @@ class SoftConfusionFunction(torch.autograd.Function):
         if ctx.path == "fused":
             factor = saved[0]
             backward = _fused_backward if ForwardRecord.transforming() else _fused_backward_  # torch.func: no writes
-            grad = compiled(backward)(target, factor, a, b, scale)
+            grad = compiled_or_eager(backward)(target, factor, a, b, scale)
             return grad.to(ctx.input_dtype)
         if ctx.path == "stacked":
             factor, Y, P = saved
@@ -1044,6 +1085,14 @@ class TrainingState:
         self.steps = 0  # training steps taken (forward calls in training mode), for the L schedule
         self.register_buffer("running", torch.zeros(shape, dtype=torch.float64) if self.momentum > 0 else None)
 
+    def _eager_after_compile_failure(self):
+        """Where a compiled pass of this loss has failed to compile (and ran eagerly): the eager passes from now
+        on, and a warning that says why, once."""
+        if self.fused and _COMPILE_FAILURE:
+            self.fused = False
+            warnings.warn(f"torch.compile failed here ({_COMPILE_FAILURE[0]}): the loss runs eagerly", self.warning,
+                          stacklevel=caller_level(__file__))
+
     def _training_repr(self):
         return (f"warmup={self.warmup}, L_start={self.L_start}, bce_weight={self.bce_weight}, "
                 f"momentum={self.momentum}")
@@ -1168,7 +1217,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         self._init_sync(sync, process_group)
         self.fused = bool(compile) and compiled(_fused_forward) is not None
         if compile and not self.fused:
-            warnings.warn("torch.compile is unavailable here: the loss runs eagerly", warning, stacklevel=2)
+            warnings.warn(compile_unavailable_message(), warning, stacklevel=caller_level(__file__))
 
     def extra_repr(self):
         return (f"{self.name!r}, L={self.L}, threshold={self.threshold}, from_logits={self.from_logits}, "
@@ -1219,6 +1268,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             loss = self._check_values(loss, with_given_weights(summary, given), input.numel(), weight is not None,
                                       input.dtype, batch)
         self._count_step(training)
+        self._eager_after_compile_failure()
         if self.bce_weight and not folded:
             bce = self._bce(input, target, sample_weight)
             loss = torch.add(loss, bce if bce.dtype == loss.dtype else bce.to(loss.dtype), alpha=self.bce_weight)

@@ -17,6 +17,7 @@ import torch
 from metricc.torch_kernel import InputChecks, TrainingState  # emitted modules inline this import
 from metricc.torch_kernel import ForwardRecord, apply_function  # emitted modules inline this import
 from metricc.torch_kernel import check_devices, compiled, running_counts  # emitted modules inline this import
+from metricc.torch_kernel import compile_unavailable_message, compiled_or_eager  # emitted modules inline this import
 from metricc.torch_kernel import device_scalar  # emitted modules inline this import
 from metricc.torch_kernel import ignored_elements, is_compiling, read_back  # emitted modules inline this import
 from metricc.torch_kernel import computed_type, with_gradient_checked  # emitted modules inline this import
@@ -281,8 +282,8 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
         with torch.autocast(input.device.type, enabled=False), torch.no_grad():
             if spec.fused:  # L as a tensor: no recompilation as the warm-up moves it
                 L = device_scalar(spec.L, dtype, input.device)
-                yh, not_yh, saved, counts = compiled(forward_pass)(input, target, weight, L, spec.threshold,
-                                                                  spec.task, dim)
+                yh, not_yh, saved, counts = compiled_or_eager(forward_pass)(input, target, weight, L,
+                                                                           spec.threshold, spec.task, dim)
             else:
                 L = spec.L
                 yh, not_yh, saved, counts = forward_pass(input, target, weight, L, spec.threshold, spec.task, dim)
@@ -331,7 +332,7 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
                             f"compile or sync")
         with torch.no_grad():
             scale = 1.0 if mapped else grad_output * world_size  # (C,) for average="none", else a scalar
-            passes = compiled(backward_pass) if fused else backward_pass
+            passes = compiled_or_eager(backward_pass) if fused else backward_pass
             grad = passes(target, weight, yh, not_yh, saved, a * scale, b * scale, task, L, dim).to(input_dtype)
             if mapped:  # the gradient is linear in the (batched) cotangent
                 grad = grad * (grad_output * world_size).to(input_dtype)
@@ -365,7 +366,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         super().__init__()
         self.fused = bool(compile) and compiled(forward_pass) is not None
         if compile and not self.fused:
-            warnings.warn("torch.compile is unavailable here: the loss runs eagerly", warning, stacklevel=2)
+            warnings.warn(compile_unavailable_message(), warning, stacklevel=caller_level(__file__))
         self._init_training(warmup, L_start, bce_weight, momentum, (5, num_classes))
         self._init_checks()
         self._hint, self._rows_seen = ProbabilityHint(), False
@@ -461,6 +462,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         elif blended is not None:
             loss = blended
         self._count_step(training)
+        self._eager_after_compile_failure()
         return loss
 
     def _hint_softmax_rows(self, input):

@@ -1,6 +1,7 @@
 """The eager, fused (torch.compile) and NumPy paths compute the same loss and gradient, the fused path runs
 when asked for, and the torch Function saves no n-sized tensor beyond the bound."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -70,6 +71,102 @@ def test_fused_path_is_used_when_requested():
     assert torch_kernel._COMPILED[torch_kernel._fused_forward] is not None
     assert torch_kernel._COMPILED[torch_kernel._fused_backward_] is not None
     assert not compile_metric("f1").to_torch(pure=True).fused
+
+
+class _NoCompiler(torch._dynamo.exc.TorchDynamoException):
+    """What torch.compile raises at a function's first call where it cannot compile it (InductorError, raised
+    where inductor finds no C++ compiler, is one)."""
+
+
+def _compile_failing_at_the_first_call(function, **options):
+    def call(*args):
+        raise _NoCompiler("InvalidCxxCompiler: No working C++ compiler found in torch._inductor.config.cpp.cxx")
+    return call
+
+
+def _fused_and_eager(task):
+    """Loss and gradient of the same batch through to_torch(pure=True, compile=True) (which warns at most once,
+    recorded) and through the eager loss, for a binary or multi-class F1."""
+    options = {} if task == "binary" else {"task": "multiclass", "num_classes": 3}
+    generator = torch.Generator().manual_seed(2)
+    z = torch.randn(256 if task == "binary" else (256, 3), generator=generator)
+    y = (torch.rand(256, generator=generator) < 0.3).float() if task == "binary" else torch.randint(
+        0, 3, (256,), generator=generator)
+    metric = compile_metric("f1", **options)
+    results = []
+    for loss_fn in (metric.to_torch(pure=True, compile=True), metric.to_torch(pure=True)):
+        x = z.clone().requires_grad_(True)
+        loss = loss_fn(x, y)
+        loss.backward()
+        results.append((loss_fn, loss.item(), x.grad))
+    return results
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_a_compiler_failing_at_the_first_call_runs_the_loss_eagerly(task, monkeypatch):
+    """torch.compile wraps a function at once and compiles it at its first call, where it can fail (no C++
+    compiler for inductor, as on many Windows machines): the loss raised torch's InductorError from deep inside
+    it. It runs eagerly there, with the eager loss and gradient, and says once why, at the user's line."""
+    monkeypatch.setattr(torch_kernel, "_COMPILED", {})
+    monkeypatch.setattr(torch_kernel, "_COMPILE_FAILURE", [])
+    monkeypatch.setattr(torch, "compile", _compile_failing_at_the_first_call)
+    with pytest.warns(MetriccWarning) as record:
+        (fused, loss, grad), (_, eager_loss, eager_grad) = _fused_and_eager(task)
+    assert [str(w.message) for w in record] == [
+        "torch.compile failed here (_NoCompiler: InvalidCxxCompiler: No working C++ compiler found in "
+        "torch._inductor.config.cpp.cxx): the loss runs eagerly"]
+    assert record[0].filename == __file__
+    assert loss == pytest.approx(eager_loss, rel=1e-6)  # (the fused pass's arithmetic, run eagerly)
+    assert (grad - eager_grad).abs().max().item() <= 1e-5 * eager_grad.abs().max().item()
+    assert not fused.fused
+    with pytest.warns(MetriccWarning, match=r"torch.compile is unavailable here \(_NoCompiler: Invalid"):
+        assert not compile_metric("mcc").to_torch(compile=True).fused  # a later loss is told at once
+
+
+def test_a_compiler_failing_at_once_says_why(monkeypatch):
+    def refuse(function, **options):
+        raise RuntimeError("Dynamo is not supported on Python 3.14+")
+
+    monkeypatch.setattr(torch_kernel, "_COMPILED", {})
+    monkeypatch.setattr(torch_kernel, "_COMPILE_FAILURE", [])
+    monkeypatch.setattr(torch, "compile", refuse)
+    for options in ({}, {"task": "multiclass", "num_classes": 3}):
+        with pytest.warns(MetriccWarning) as record:
+            loss_fn = compile_metric("f1", **options).to_torch(compile=True)
+        assert [str(w.message) for w in record] == [
+            "torch.compile is unavailable here (RuntimeError: Dynamo is not supported on Python 3.14+): the loss "
+            "runs eagerly"]
+        assert record[0].filename == __file__ and not loss_fn.fused
+
+
+@pytest.mark.integration
+def test_a_machine_without_a_cpp_compiler_runs_the_compiled_loss_eagerly(tmp_path):
+    """The real failure: inductor pointed at no C++ compiler (and an empty cache, so that nothing compiled
+    before is loaded instead) fails at the first call; the loss and its gradient come out as the eager ones."""
+    script = textwrap.dedent("""
+        import torch
+        from metricc import compile_metric
+        torch.manual_seed(0)
+        z, y = torch.randn(300), (torch.rand(300) < 0.3).float()
+        results = []
+        for compile in (True, False):
+            x = z.clone().requires_grad_(True)
+            loss = compile_metric("f1").to_torch(pure=True, compile=compile)(x, y)
+            loss.backward()
+            results.append((loss.item(), x.grad))
+        (loss, grad), (eager_loss, eager_grad) = results
+        assert abs(loss - eager_loss) <= 1e-6 * eager_loss, results
+        assert (grad - eager_grad).abs().max() <= 1e-5 * eager_grad.abs().max(), results
+        print("ok", loss)
+    """)
+    environment = {**os.environ, "CXX": str(tmp_path / "no-such-compiler"),
+                   "TORCHINDUCTOR_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600,
+                            env=environment)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("ok ")
+    assert "MetriccWarning: torch.compile failed here (" in result.stderr, result.stderr[-3000:]
+    assert "C++ compiler" in result.stderr
 
 
 def test_fused_loss_refuses_a_second_backward():
