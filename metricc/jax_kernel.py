@@ -423,7 +423,7 @@ def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight
     def tangent(saved, z_dot):
         y, w, yh, not_yh, amplifier, a, b = saved
         yh_dot = pushforward(jnp, yh, not_yh, amplifier, z_dot, task, L)
-        per_class = jnp.sum((y * a + (1 - y) * b) * element_weights(w) * yh_dot, axis=0)
+        per_class = jnp.sum((y * a[None, :] + (1 - y) * b[None, :]) * element_weights(w) * yh_dot, axis=0)
         return _summed_tangent(per_class if average_ == "none" else jnp.sum(per_class), axis_name)
 
     return _derived(forward, tangent, check, error)

@@ -22,7 +22,7 @@ def sigmoid_pair(xp, x):
 def softmax_pair(xp, s):
     """softmax(s) along axis 1, its complement and the mask of each row's largest entry. The complement of the
     largest entry is the others' share; every other entry is at most 1/2, so 1 - p is exact enough there."""
-    top = xp.arange(s.shape[1]) == xp.argmax(s, axis=1)[:, None]
+    top = xp.arange(s.shape[1])[None, :] == xp.argmax(s, axis=1)[:, None]  # (explicit ranks: JAX may refuse others)
     e = xp.exp(s - xp.max(s, axis=1, keepdims=True))
     total = xp.sum(e, axis=1, keepdims=True)
     p = e / total

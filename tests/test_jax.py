@@ -659,3 +659,64 @@ def test_torch_tensors_get_the_torch_loss(task, which):
     with pytest.raises(MetriccError, match=rf"^Expected `{which}` to be a JAX or NumPy array, but got a torch "
                                            rf"tensor: to_torch\(\) is the loss for torch"):
         loss(*arguments.values())
+
+
+def _rank_case(case):
+    """(compile options, logits, target, sample weights or None) of a case of the strict rank promotion test."""
+    rng = np.random.default_rng(11)
+    n, C = 24, 3
+    task, _, variant = case.partition("-")
+    options = {} if task == "binary" else {"task": task, "num_classes": C}
+    options.update({"weighted": {"average": "weighted"}, "micro": {"average": "micro"}, "none": {"average": "none"},
+                    "class_weight": {"class_weight": [1.0, 2.0, 0.5]}, "ignore": {"ignore_index": -1},
+                    "probabilities": {"from_logits": False} if task == "binary" else {}}.get(variant, {}))
+    shape = (n,) if task == "binary" else (n, C)
+    z = rng.normal(0, 1.5, shape).astype(np.float32)
+    if variant == "probabilities" and task == "binary":
+        z = rng.uniform(0.05, 0.95, n).astype(np.float32)
+    if task == "multiclass":
+        y = rng.integers(0, C, n)
+        if variant == "probabilities":
+            y = rng.dirichlet(np.ones(C), n).astype(np.float32)
+        elif variant == "pixels":  # (N, C, H, W) logits of a segmentation, (N, H, W) labels
+            z, y = rng.normal(0, 1.5, (2, C, 3, 4)).astype(np.float32), rng.integers(0, C, (2, 3, 4))
+    else:
+        y = (rng.random(shape) < 0.3).astype(np.int32)
+    if variant == "ignore":
+        y = np.where(rng.random(y.shape) < 0.2, -1, y)
+    weight = rng.uniform(0.2, 2.0, len(z)).astype(np.float32) if variant == "weights" else None
+    return options, z, y, weight
+
+
+RANK_CASES = ["binary", "binary-weights", "binary-ignore", "binary-probabilities", "multiclass", "multiclass-weights",
+              "multiclass-weighted", "multiclass-none", "multiclass-class_weight", "multiclass-ignore",
+              "multiclass-probabilities", "multiclass-pixels", "multilabel", "multilabel-weights", "multilabel-micro",
+              "multilabel-weighted", "multilabel-none", "multilabel-class_weight", "multilabel-ignore"]
+
+
+@pytest.mark.parametrize("case", RANK_CASES)
+def test_strict_rank_promotion_gives_the_same_loss_and_gradient(case):
+    """JAX code often sets jax_numpy_rank_promotion='raise' to catch broadcasting it did not mean: the multi-class
+    and multi-label losses raised JAX's ValueError from inside the kernel ("Operands could not be broadcast
+    together for equal on shapes (3,) (64, 1)"). Every loss broadcasts explicitly now: the same loss and gradient
+    eagerly, under jit, vmap and forward mode."""
+    options, z, y, weight = _rank_case(case)
+    loss = compile_metric("f1", **options).to_jax()
+    arguments = (jnp.asarray(y),) + (() if weight is None else (jnp.asarray(weight),))
+
+    def total(logits, *rest):
+        return jnp.sum(loss(logits, *rest))
+
+    def results():
+        value, grad = jax.value_and_grad(total)(jnp.asarray(z), *arguments)
+        jitted = jax.jit(jax.value_and_grad(total))(jnp.asarray(z), *arguments)
+        stacked = jax.vmap(total)(*(jnp.stack([a, a]) for a in (jnp.asarray(z), *arguments)))
+        tangent = jnp.asarray(np.random.default_rng(2).normal(size=z.shape).astype(np.float32))
+        directional = jax.jvp(lambda v: total(v, *arguments), (jnp.asarray(z),), (tangent,))[1]
+        return [value, grad, *jitted, stacked, directional]
+
+    expected = results()
+    with jax.numpy_rank_promotion("raise"):
+        strict = results()
+    for got, want in zip(strict, expected):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-9)
