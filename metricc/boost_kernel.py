@@ -27,6 +27,7 @@ from metricc.checks import caller_level, class_index_hint, class_names_hint  # e
 from metricc.checks import masked_message, nonfinite_message, weight_range_message  # emitted modules inline this import
 from metricc.checks import MISSING_LABEL, nonfinite_input_message  # emitted modules inline this import
 from metricc.checks import class_nonfinite_message, extension_numbers  # emitted modules inline this import
+from metricc.checks import underflow_ignored  # emitted modules inline this import
 from metricc.booster_context import BOOSTER_OBJECTIVES, MODEL_MARK  # emitted modules inline this import
 from metricc.booster_context import RAW_PROBABILITIES, Agreement  # emitted modules inline this import
 from metricc.booster_context import all_reduced, communicator  # emitted modules inline this import
@@ -308,7 +309,8 @@ class EvalMetric:
         return f"<eval_metric {self.__name__} of {self.objective!r}>"
 
     def __call__(self, y_true, y_pred, sample_weight=None):
-        return self.objective._evaluation(y_true, y_pred, sample_weight, booster_scores(sys._getframe(1)))
+        with numpy.errstate(under="ignore"):  # as underflow_ignored has it (which would add a frame)
+            return self.objective._evaluation(y_true, y_pred, sample_weight, booster_scores(sys._getframe(1)))
 
 
 class BoostObjective:
@@ -425,7 +427,7 @@ class BoostObjective:
         margins' shape (computed in float32 for the bound Hessian, see the class): both boosters keep them in
         float32. `gradient_and_hessian()` gives the unscaled float64 values."""
         agreement = Agreement(communicator(self.booster), self.error)
-        with agreement:
+        with agreement, numpy.errstate(under="ignore"):  # as underflow_ignored has it (which would add a frame)
             return self._call(y_true, y_pred, sample_weight, agreement.collective)
 
     def _call(self, y_true, y_pred, sample_weight, collective):
@@ -568,11 +570,13 @@ class BoostObjective:
                           "(without them it starts at the raw score 0.5), base_score=0.5 to XGBClassifier (a "
                           "probability there: 0 starts at p = 1e-6)")
 
+    @underflow_ignored(numpy)
     def loss(self, margins, labels, sample_weight=None):
         """The soft loss (not scaled by the total weight) at the margins."""
         z, y, w = self._arrays(margins, labels, sample_weight, values=False)
         return self._coefficients(self._count_sums(z, y, w)[0])[0]
 
+    @underflow_ignored(numpy)
     def gradient_and_hessian(self, margins, labels, sample_weight=None, hessian=None):
         """The objective's gradient and Hessian diagonal (the mode `hessian`, default this objective's) with
         respect to the margins, as float64 arrays of the margins' shape, at the fixed scale S (no
@@ -938,6 +942,7 @@ class BoostObjective:
             self._bound = float(numpy.abs(d_yh * (self.L * (not_yh - yh) * p * not_p + (not_p - p))).max())
         return self._bound
 
+    @underflow_ignored(numpy)
     def evaluate(self, margins, labels, sample_weight=None, collective=None, scores="raw"):
         """The formula on hard predictions (raw score >= 0) and hard labels (a soft one positive from 0.5), as
         the loss: 1 - score, or the cost (with a `collective`, as eval_metric passes it in a distributed XGBoost
@@ -1043,6 +1048,7 @@ class BoostObjective:
                     **({"multi_strategy": "one_output_per_tree"} if self.task == "multilabel" else {})}
         return {"boost_from_average": False, "metric": "None", **classes}
 
+    @underflow_ignored(numpy)
     def predict(self, margins):
         """Hard 0/1 predictions from raw scores (1 where r >= 0: the margin reaches logit(threshold)); for
         task="multiclass", the arg-max class of each row of margins (n, C). Scores that all lie in [0, 1], not all

@@ -2,8 +2,9 @@
 and class indices, a loss or gradient that is not finite, masked arrays; hints about a batch that a loss takes but
 likely should not (logits that look like probabilities, sample weights so light that eps shifts the loss); and
 where a warning points (caller_level). Used by the NumPy, torch, JAX and booster kernels and the compiler; emitted
-modules inline this file, so it imports only math, numbers and sys."""
+modules inline this file, so it imports only functools, math, numbers and sys."""
 
+import functools
 import math
 import numbers
 import sys
@@ -12,6 +13,20 @@ import sys
 # own, and what calls a loss (a torch module's __call__ and autograd, JAX's tracing, a booster's training loop,
 # scikit-learn's scoring and the joblib loop of its cross-validation)
 CALLED_THROUGH = ("metricc", "torch", "jax", "jaxlib", "xgboost", "lightgbm", "sklearn", "joblib")
+
+
+def underflow_ignored(numpy):
+    """A decorator that runs a function with NumPy's underflow ignored, whatever np.seterr says: the NumPy kernels
+    let exp(-|x|) and the slopes of confident samples underflow to 0 on purpose, which np.seterr(all="raise") had
+    turned into a FloatingPointError from inside metricc. `numpy` is the NumPy module (this file imports no array
+    library). Not for a function that reads its caller's frame (it adds one)."""
+    def decorator(function):
+        @functools.wraps(function)
+        def call(*args, **kwargs):
+            with numpy.errstate(under="ignore"):
+                return function(*args, **kwargs)
+        return call
+    return decorator
 
 
 def caller_level(*files):

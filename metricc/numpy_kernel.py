@@ -16,6 +16,7 @@ from metricc.checks import caller_level, target_range_message  # emitted modules
 from metricc.checks import MAX_COUNT, weight_range_message  # emitted modules inline this import
 from metricc.checks import probability_range_message  # emitted modules inline this import
 from metricc.checks import extension_numbers, nonfinite_input_message  # emitted modules inline this import
+from metricc.checks import underflow_ignored  # emitted modules inline this import
 
 
 def sigmoid_(x):
@@ -94,11 +95,13 @@ class SoftConfusionLoss:
         x, y, w, largest = self._arrays(input, target, sample_weight)
         return self._evaluate(self._counts(self._scaled(x), y, w, largest))[0]
 
+    @underflow_ignored(numpy)
     def counts(self, input, target, sample_weight=None):
         """The soft counts (TP, FP, FN, TN) as floats, before smoothing."""
         x, y, w, largest = self._arrays(input, target, sample_weight)
         return self._counts(self._scaled(x), y, w, largest)
 
+    @underflow_ignored(numpy)
     def loss_and_grad(self, input, target, sample_weight=None, check_inputs=None):
         """The loss (a float) and its gradient with respect to `input` (an array of the input's dtype).
         `check_inputs` overrides the instance's setting for this call."""

@@ -25,6 +25,7 @@ from metricc.checks import caller_level, softmax_rows  # emitted modules inline 
 from metricc.checks import class_index_message, target_range_message  # emitted modules inline this import
 from metricc.checks import class_input_hint, float_index_hint  # emitted modules inline this import
 from metricc.checks import nonfinite_input_message, weight_range_message  # emitted modules inline this import
+from metricc.checks import underflow_ignored  # emitted modules inline this import
 
 def one_hot(indices, num_classes):
     """(n, num_classes) float64 rows with a 1 at each index: O(n C) memory, never a C x C identity."""
@@ -66,12 +67,14 @@ class MultiSoftConfusionLoss:
         yh, not_yh, _ = self._soft_predictions(z)
         return self._evaluate(per_class_counts(numpy, yh, not_yh, y, w))[0]
 
+    @underflow_ignored(numpy)
     def counts(self, input, target, sample_weight=None):
         """The soft counts TP, FP, FN, TN per class, each of shape (C,), before smoothing."""
         z, y, w = self._arrays(*self._rows(input, target, sample_weight))
         yh, not_yh, _ = self._soft_predictions(z)
         return per_class_counts(numpy, yh, not_yh, y, w)
 
+    @underflow_ignored(numpy)
     def loss_and_grad(self, input, target, sample_weight=None, check_inputs=None):
         """The loss and its gradient w.r.t. the logits (n, C) (with average="none": of the sum of the losses)."""
         input, target, sample_weight, dense = self._rows(input, target, sample_weight)

@@ -3,6 +3,7 @@ emission, weights at the float limits, pickling. Each case is one that once gave
 hang or a raw exception."""
 
 import copy
+import functools
 import io
 import os
 import pickle
@@ -608,3 +609,74 @@ def test_saved_loss_loads_in_a_fresh_process(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert 0 < float(out.stdout) < 2
+
+
+@functools.lru_cache(maxsize=1)
+def _numpy_entry_points():
+    """Name -> a call of a NumPy entry point (the API's, the boosters' and the emitted modules') on logits or
+    margins many of which lie far out, where exp(-|x|), the slopes and their products underflow."""
+    rng = np.random.default_rng(3)
+    z, y = rng.normal(0, 30, 500), (rng.random(500) < 0.3).astype(float)
+    rows, classes = rng.normal(0, 30, (500, 3)), rng.integers(0, 3, 500)
+    labels = (rng.random((500, 3)) < 0.3).astype(float)
+    p = 1 / (1 + np.exp(-np.clip(z, -60, 60)))
+    mcc, multiclass = compile_metric("mcc"), compile_metric("f1", task="multiclass", num_classes=3)
+    multilabel = compile_metric("f1", task="multilabel", num_classes=3)
+    objective, exact = mcc.to_xgboost(), mcc.to_xgboost(hessian="exact")
+    class_objective, label_objective = multiclass.to_xgboost(), multilabel.to_xgboost()
+    emitted = {(m, b): load_emitted(m.emit(b)) for m in (mcc, multiclass) for b in ("numpy", "xgboost")}
+    calls = {}
+    for t in (np.float64, np.float32):
+        name = np.dtype(t).name
+        calls[f"loss_and_grad {name}"] = lambda t=t: mcc.loss_and_grad(z.astype(t), y)
+        calls[f"multiclass loss_and_grad {name}"] = lambda t=t: multiclass.loss_and_grad(rows.astype(t), classes)
+        calls[f"multilabel loss_and_grad {name}"] = lambda t=t: multilabel.loss_and_grad(rows.astype(t), labels)
+        calls[f"objective {name}"] = lambda t=t: objective(y, z.astype(t))
+        calls[f"multiclass objective {name}"] = lambda t=t: class_objective(classes, rows.astype(t))
+        calls[f"multilabel objective {name}"] = lambda t=t: label_objective(labels, rows.astype(t))
+        calls[f"emitted loss_and_grad {name}"] = lambda t=t: emitted[mcc, "numpy"]["loss_and_grad"](z.astype(t), y)
+        calls[f"emitted multiclass loss_and_grad {name}"] = lambda t=t: emitted[multiclass, "numpy"]["loss_and_grad"](
+            rows.astype(t), classes)
+        calls[f"emitted objective {name}"] = lambda t=t: emitted[mcc, "xgboost"]["objective"](y, z.astype(t))
+        calls[f"emitted multiclass objective {name}"] = lambda t=t: emitted[multiclass, "xgboost"]["objective"](
+            classes, rows.astype(t))
+    calls.update({
+        "probabilities": lambda: compile_metric("mcc", from_logits=False).loss_and_grad(p, y),
+        "exact Hessian": lambda: exact(y, z),
+        "gradient_and_hessian": lambda: objective.gradient_and_hessian(z, y),
+        "objective loss": lambda: objective.loss(z, y),
+        "evaluate": lambda: objective.evaluate(z, y),
+        "eval_metric": lambda: objective.eval_metric(y, z.astype(np.float32)),
+        "predict": lambda: objective.predict(z),
+        "score": lambda: mcc.score((z > 0).astype(int), y.astype(int)),
+        "multiclass score": lambda: multiclass.score(rows.argmax(1), classes),
+        "tune_threshold": lambda: mcc.tune_threshold(z, y)})
+    return calls
+
+
+NUMPY_ENTRY_POINTS = ["loss_and_grad float64", "loss_and_grad float32", "multiclass loss_and_grad float64",
+                      "multiclass loss_and_grad float32", "multilabel loss_and_grad float64",
+                      "multilabel loss_and_grad float32", "objective float64", "objective float32",
+                      "multiclass objective float64", "multiclass objective float32", "multilabel objective float64",
+                      "multilabel objective float32", "emitted loss_and_grad float64", "emitted loss_and_grad float32",
+                      "emitted multiclass loss_and_grad float64", "emitted multiclass loss_and_grad float32",
+                      "emitted objective float64", "emitted objective float32", "emitted multiclass objective float64",
+                      "emitted multiclass objective float32", "probabilities", "exact Hessian", "gradient_and_hessian",
+                      "objective loss", "evaluate", "eval_metric", "predict", "score", "multiclass score",
+                      "tune_threshold"]
+
+
+@pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")  # (margins far out on the amplifier: the test's)
+@pytest.mark.parametrize("name", NUMPY_ENTRY_POINTS)
+def test_numpy_paths_give_the_same_numbers_whatever_np_seterr_says(name):
+    """np.seterr(all="raise") is a common guard in numerical code: the float32 losses, the exact Hessian and the
+    multi-class paths raised FloatingPointError ("underflow encountered in exp") from inside metricc, where a
+    slope or exp(-|x|) underflows to 0 on purpose. Every entry point ignores underflow, whatever the caller's
+    setting, and gives the numbers it gives by default."""
+    call = _numpy_entry_points()[name]
+    expected = call()
+    with np.errstate(all="raise"):
+        got = call()
+    flat = [np.asarray(v) for v in (got if isinstance(got, tuple) else (got,))]
+    for value, want in zip(flat, expected if isinstance(expected, tuple) else (expected,)):
+        np.testing.assert_array_equal(value, np.asarray(want))
