@@ -54,6 +54,23 @@ def farthest_from_one(sums):
     return sums[torch.argmax(torch.abs(sums - 1))]
 
 
+def _top_index(mask, dim):
+    """The index along `dim` of the one entry 1 of each row (dim=1) or column (dim=0) of the 0/1 `mask`, 0 where
+    there is none, as int64 (keepdim). Matrix-vector products of the mask with the positions (one pass, where
+    argmax takes several), exact in any matmul precision: a float32 product may round its inputs to bfloat16 or
+    TF32 (torch.set_float32_matmul_precision), which hold the integers up to 256 exactly, so the positions go in
+    base-256 digits, one product each (a single one up to 256 classes)."""
+    count = mask.shape[dim]
+    positions = torch.arange(count, dtype=mask.dtype, device=mask.device)  # (whole numbers below 2^24: exact)
+    index, scale = None, 1
+    while index is None or scale < count:
+        digits = positions if count <= 256 else positions // scale % 256
+        part = digits[None] @ mask if dim == 0 else mask @ digits[:, None]
+        index = part if index is None else index.add_(part, alpha=scale)
+        scale *= 256
+    return index.long()
+
+
 def softmax_pair(s, dim, top=None, own=False, scratch=None):
     """softmax(s) over the class axis `dim`, its complement 1 - softmax(s), and `top`: (a float mask of each
     sample's largest entry where it is the only largest one, its complement, the entry's index along `dim` and
@@ -69,9 +86,7 @@ def softmax_pair(s, dim, top=None, own=False, scratch=None):
         mask = torch.eq(s, largest, out=torch.empty_like(s))
         single = (mask.sum(dim=dim, keepdim=True) == 1).to(s.dtype)
         mask.mul_(single)  # a tied largest entry is no top
-        positions = torch.arange(s.shape[dim], dtype=s.dtype, device=s.device)
-        index = (positions[None] @ mask if dim == 0 else mask @ positions[:, None]).long()  # 0 where there is none
-        top = (mask, torch.sub(1, mask), index, single)
+        top = (mask, torch.sub(1, mask), _top_index(mask, dim), single)
     mask, others = top[:2]
     p = (s.sub_(largest) if own else s - largest).exp_()
     p.div_(p.sum(dim=dim, keepdim=True))

@@ -636,3 +636,44 @@ def test_the_loss_leaves_its_input_as_it_was(task, classes, dtype):
     x = logits.clone().requires_grad_(True)
     compile_metric("f1", task=task, num_classes=classes).to_torch()(x, target).backward()
     assert torch.equal(x.detach(), logits)
+
+
+class _ReducedPrecisionMatmul(torch.utils._python_dispatch.TorchDispatchMode):
+    """Float32 matrix products with their inputs rounded to bfloat16, as torch.set_float32_matmul_precision("medium")
+    lets a device compute them (TF32, "high", rounds to 11 bits where bfloat16 keeps 8)."""
+
+    PRODUCTS = {torch.ops.aten.mm.default, torch.ops.aten.mv.default, torch.ops.aten.addmm.default,
+                torch.ops.aten.bmm.default, torch.ops.aten.dot.default}
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func in self.PRODUCTS:
+            args = tuple(a.to(torch.bfloat16).float() if isinstance(a, torch.Tensor) and a.dtype == torch.float32
+                         else a for a in args)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("classes", [300, 70_000])
+def test_many_classes_in_reduced_precision_matrix_products(classes):
+    """The torch multi-class loss found each row's largest class as a matrix-vector product of its 0/1 mask with
+    the class positions: where float32 products round to bfloat16 (or TF32, a common setting on GPUs), position
+    257 came out 256, and the top entry's gradient was gathered from the wrong class without an error. The loss
+    and gradient now equal those of exact products for 300 and 70,000 classes."""
+    generator = torch.Generator().manual_seed(0)
+    n = 400 if classes < 1000 else 40
+    z = torch.randn(n, classes, generator=generator) * 4
+    y = torch.randint(0, classes, (n,), generator=generator)
+    loss_fn = compile_metric("f1", task="multiclass", num_classes=classes).to_torch(pure=True)
+    results = []
+    for mode in (None, _ReducedPrecisionMatmul()):
+        x = z.clone().requires_grad_(True)
+        if mode is None:
+            loss = loss_fn(x, y)
+            loss.backward()
+        else:
+            with mode:
+                loss = loss_fn(x, y)
+                loss.backward()
+        results.append((loss.item(), x.grad))
+    (exact_loss, exact_grad), (loss, grad) = results
+    assert loss == exact_loss
+    assert torch.equal(grad, exact_grad)
