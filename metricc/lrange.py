@@ -153,7 +153,7 @@ def torch_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, fl
 
     from . import torch_kernel
 
-    p = torch.tensor(ends, dtype=torch.float64).to(getattr(torch, dtype))
+    p = torch.tensor(ends, dtype=torch.float64, device="cpu").to(getattr(torch, dtype))  # (not the default device)
 
     def keeps_gradient(L: float) -> bool:
         if kernel == "naive":

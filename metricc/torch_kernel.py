@@ -772,16 +772,17 @@ class SoftConfusionFunction(torch.autograd.Function):
                 verify([*summary_values, sum(counts), max(counts), loss], counts)
                 summary = None
             if state is not None:
-                running.copy_(torch.tensor(state, dtype=running.dtype))
+                running.copy_(torch.tensor(state, dtype=running.dtype, device=running.device))
             ctx.coefficients = (a * unit, b * unit)
             if ctx.blend is None:
                 probabilities = None  # needed by the blend's gradient only
             ctx.save_for_backward(*inputs, *((factor, stacked, probabilities) if stacked is not None else ()))
             if summary is None:  # checked already, or no checks: the loss alone (a second output costs time)
-                return torch.scalar_tensor(loss, dtype=dtype)
-            summary = torch.tensor([*summary_values, sum(counts), max(counts)], dtype=scalar_dtype)
+                return torch.scalar_tensor(loss, dtype=dtype, device=input.device)  # (not torch's default device)
+            summary = torch.tensor([*summary_values, sum(counts), max(counts)], dtype=scalar_dtype,
+                                   device=input.device)
             ctx.mark_non_differentiable(summary)
-            return torch.scalar_tensor(loss, dtype=dtype), summary
+            return torch.scalar_tensor(loss, dtype=dtype, device=input.device), summary
         counts = counts.to(scalar_dtype)
         if bce is not None:
             total = counts.sum()
@@ -901,9 +902,9 @@ class DeferredCheck(NamedTuple):
     @classmethod
     def start(cls, values, numel, weighted, dtype):
         try:
-            host = torch.empty(values.shape, dtype=values.dtype, pin_memory=True)
+            host = torch.empty(values.shape, dtype=values.dtype, device="cpu", pin_memory=True)
         except RuntimeError:  # no pinned memory here: the copy waits for the device
-            host = torch.empty(values.shape, dtype=values.dtype)
+            host = torch.empty(values.shape, dtype=values.dtype, device="cpu")
         try:
             ready = torch.Event(device=values.device.type)
         except AttributeError:  # torch before 2.4: CUDA's own event

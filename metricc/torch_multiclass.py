@@ -612,8 +612,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         losses, counts = losses[:-4 * self.num_classes], losses[-4 * self.num_classes:]
         metric_losses = losses[:len(losses) // 2] if self.bce_weight else losses  # (then the blended ones)
         if not all(map(math.isfinite, metric_losses)):
-            raise self.error(self._nonfinite(torch.tensor(counts, dtype=torch.float64).reshape(4, -1).unbind(),
-                                             computed_type(dtype)))
+            counts = torch.tensor(counts, dtype=torch.float64, device="cpu").reshape(4, -1).unbind()
+            raise self.error(self._nonfinite(counts, computed_type(dtype)))
         if not all(map(math.isfinite, losses)):
             raise self.error(blend_overflow_message(self.bce_weight, computed_type(dtype)))
         message = None if total is None else light_weights(total, self.eps)  # the weights' sum on this process

@@ -316,3 +316,31 @@ def test_a_loss_first_called_in_a_compiled_step_checks_its_L(task):
 
     with pytest.warns(MetriccWarning, match="outside the valid range for float32"):
         torch.compile(step)()
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("n", [64, 300_000])  # the stacked and the streaming path
+def test_the_loss_lives_on_the_inputs_device_whatever_the_default_device(task, n):
+    """Under torch.set_default_device (a GPU default is common in large-model code) the binary loss of inputs on
+    another device came back on the default device: its scalars were made without a device. Every tensor the
+    losses make follows the inputs (or is the host's read-back buffer); here the default is `meta`, where a tensor
+    made without a device has no data to compute with."""
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    generator = torch.Generator().manual_seed(0)
+    z = torch.randn(n, *(() if task == "binary" else (3,)), generator=generator)
+    y = (torch.randint(0, 3, (n,), generator=generator) if task == "multiclass"
+         else (torch.rand(z.shape, generator=generator) < 0.3).float())
+    metric = compile_metric("f1", L=37.5, **options)  # (an L of its own: its validation runs here, under the default)
+    for settings in ({}, {"pure": True}, {"bce_weight": 0.1, "momentum": 0.9}, {"check_inputs": False}):
+        results = []
+        for default in ("cpu", "meta"):
+            loss_fn = metric.to_torch(**settings)
+            with torch.device(default):
+                x = z.clone().requires_grad_(True)
+                loss = loss_fn(x, y)
+                loss.backward()
+            assert loss.device.type == "cpu" and x.grad.device.type == "cpu", (settings, default)
+            assert loss_fn.running is None or loss_fn.running.device.type == "cpu"
+            results.append((loss.item(), x.grad))
+        assert results[0][0] == results[1][0], settings
+        assert torch.equal(results[0][1], results[1][1]), settings
