@@ -733,7 +733,7 @@ class SoftConfusionFunction(torch.autograd.Function):
         if fused:  # saves one n-sized factor, so that backward is a single product
             L_tensor = device_scalar(L, dtype, input.device)  # a tensor: no recompilation as L moves
             counts, factor, summary = compiled_or_eager(_fused_forward)(input, target, weight, L_tensor, threshold,
-                                                               from_logits, check)
+                                                                        from_logits, check)
         else:
             if ctx.path == "stacked":  # the counts and the summary in one tensor
                 blend = bool(bce_weight) and folds_blend(input.numel(), fused, from_logits, group)
