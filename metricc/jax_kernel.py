@@ -501,7 +501,8 @@ class MultiSoftConfusionLoss(_JaxLoss):
             if self.ignore_index is not None:
                 raise self.error(probabilities_ignore_message(self.ignore_index))
             y = target.astype(z.dtype)
-            sums = target.astype(jnp.promote_types(target.dtype, jnp.float32)).sum(1)
+            wide = target.dtype if target.dtype.itemsize >= 4 else jnp.float32  # (float16 sums in float32)
+            sums = target.astype(wide).sum(1)
             labels = (y >= 0) & (y <= 1) & (jnp.abs(sums - 1) <= ROW_SUM_TOLERANCE)[:, None]
             if check and _fails(labels, traced):
                 raise self.error(probability_rows_message(target.min(), target.max(), farthest_from_one(jnp, sums)))

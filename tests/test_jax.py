@@ -720,3 +720,34 @@ def test_strict_rank_promotion_gives_the_same_loss_and_gradient(case):
         strict = results()
     for got, want in zip(strict, expected):
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6, atol=1e-9)
+
+
+@pytest.mark.parametrize("case", ["binary", "multiclass", "multiclass-probabilities", "multilabel"])
+def test_strict_dtype_promotion_gives_the_same_loss_and_gradient(case):
+    """With x64 on and jax_numpy_dtype_promotion='strict', which refuses to mix float widths implicitly, the
+    multi-class loss of float32 logits and float64 class probabilities raised JAX's TypePromotionError from
+    inside the kernel. Inputs of mixed types (float32 or float16 logits, float64 targets and weights, integer
+    and boolean labels) give the same loss and gradient as in the default mode."""
+    rng = np.random.default_rng(5)
+    task, _, variant = case.partition("-")
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    z = rng.normal(size=(32,) if task == "binary" else (32, 3)).astype(np.float16 if task == "multilabel"
+                                                                       else np.float32)
+    y = {"binary": (rng.random(32) < 0.4).astype(np.int64), "multiclass": rng.integers(0, 3, 32),
+         "multilabel": rng.random((32, 3)) < 0.4}[task]
+    if variant == "probabilities":
+        y = rng.dirichlet(np.ones(3), 32)  # float64
+    weight = rng.uniform(0.5, 2.0, 32)  # float64
+    loss = compile_metric("f1", **options).to_jax()
+
+    def results():
+        value, grad = jax.value_and_grad(loss)(jnp.asarray(z), jnp.asarray(y), jnp.asarray(weight))
+        return value, grad, jax.jit(jax.grad(loss))(jnp.asarray(z), jnp.asarray(y), jnp.asarray(weight))
+
+    with jax.enable_x64(True):
+        expected = results()
+        with jax.numpy_dtype_promotion("strict"):
+            strict = results()
+    for got, want in zip(strict, expected):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
