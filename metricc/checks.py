@@ -198,9 +198,12 @@ def blend_overflow_message(bce_weight, dtype):
 
 
 def extension_numbers(numpy, array):
-    """A NumPy `array` as it is, or where its type is an extension number type (ml_dtypes' bfloat16, float8 and
-    int4, which numpy.asarray makes of a JAX array), which the kernels' checks do not count as numbers, as the
-    int64 or float64 numbers it holds (each cast is exact)."""
+    """A NumPy `array` as it is; in the machine's byte order where it is in the other one (a big-endian float32
+    array is float32 to the kernels only then); and where its type is an extension number type (ml_dtypes'
+    bfloat16, float8 and int4, which numpy.asarray makes of a JAX array), which the kernels' checks do not count
+    as numbers, as the int64 or float64 numbers it holds (each cast is exact)."""
+    if not array.dtype.isnative:
+        array = array.astype(array.dtype.newbyteorder("="))
     dtype = array.dtype
     if dtype.kind == "V" and dtype.names is None:
         for wider in (numpy.int64, numpy.float64):

@@ -204,10 +204,13 @@ def _check_heavy(loss, total, dtype, traced):
 def _numbers(values, name, error, task=None):
     """`values` as a JAX array of booleans, integers or floats; strings, objects and complex numbers are
     refused by name (a target of class names with a hint for the `task`), and so are masked arrays with masked
-    entries and torch tensors."""
+    entries and torch tensors. A NumPy array in the other byte order (which JAX does not take) is read in the
+    machine's."""
     message = masked_message(values, name)
     if message:
         raise error(message)
+    if isinstance(values, numpy.ndarray) and not values.dtype.isnative:
+        values = values.astype(values.dtype.newbyteorder("="))
     if type(values).__module__.partition(".")[0] == "torch":
         raise error(f"Expected `{name}` to be a JAX or NumPy array, but got a torch tensor: to_torch() is the loss "
                     f"for torch (or pass tensor.detach().cpu().numpy())")

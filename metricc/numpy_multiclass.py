@@ -188,8 +188,9 @@ class MultiSoftConfusionLoss:
 
     @staticmethod
     def _dtype(input):
-        """float32 for float32 input, else float64 (the gradient's dtype)."""
-        return numpy.float32 if numpy.asarray(input).dtype == numpy.float32 else numpy.float64
+        """float32 for float32 input (in either byte order), else float64 (the gradient's dtype)."""
+        dtype = numpy.asarray(input).dtype
+        return numpy.float32 if dtype.kind == "f" and dtype.itemsize == 4 else numpy.float64
 
     def _weights(self, sample_weight, n, dense=None):
         """Row weights (n,), float64, checked; `dense`: the per-element input's shape, where an error places one."""

@@ -751,3 +751,24 @@ def test_strict_dtype_promotion_gives_the_same_loss_and_gradient(case):
     for got, want in zip(strict, expected):
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_big_endian_arrays_give_the_loss_and_gradient_of_native_ones(task):
+    """NumPy arrays in the other byte order (a file written big-endian): jnp.asarray refuses them, and the loss
+    said they held no numbers ("Expected `input` to hold numbers, but got >f4"). The loss reads them as the same
+    numbers in the machine's order: logits, labels and weights (jax.grad itself refuses them as the argument it
+    differentiates)."""
+    rng = np.random.default_rng(8)
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    z = rng.normal(size=(40,) if task == "binary" else (40, 3)).astype(np.float32)
+    y = {"binary": (rng.random(40) < 0.4).astype(np.int64), "multiclass": rng.integers(0, 3, 40),
+         "multilabel": (rng.random((40, 3)) < 0.4).astype(np.float32)}[task]
+    weight = rng.uniform(0.5, 2.0, 40).astype(np.float32)
+    loss = compile_metric("f1", **options).to_jax()
+    expected = loss(z, y, weight), jax.grad(loss)(z, y, weight)
+    swapped = [a.astype(a.dtype.newbyteorder(">")) for a in (z, y, weight)]
+    got = loss(*swapped), jax.grad(loss)(z, *swapped[1:])
+    for value, want in zip(got, expected):
+        assert value.dtype == want.dtype
+        np.testing.assert_array_equal(np.asarray(value), np.asarray(want))
