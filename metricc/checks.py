@@ -212,6 +212,13 @@ def extension_numbers(numpy, array):
     return array
 
 
+def narrow_float_message(dtype):
+    """The error for logits in a floating-point type narrower than 16 bits (float8, float4): the losses compute
+    in the four types below and their amplifier's range of L is known for those."""
+    return (f"Expected `input` in float64, float32, float16 or bfloat16, but got {dtype}: cast the model's output "
+            f"first (to float32, say); metricc's losses compute in those types")
+
+
 def masked_message(value, name):
     """The error for a NumPy masked array with masked entries (told apart without importing NumPy), else None:
     converted to an array it would lose its mask, and the masked entries' values count as any other's."""

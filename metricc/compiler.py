@@ -24,9 +24,9 @@ from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
 from .checks import caller_level, check_settings, class_index_message, describe, first_place, flag, integer
-from .checks import nan_place, one_hot_rows, part_of, two_column_message
+from .checks import nan_place, narrow_float_message, one_hot_rows, part_of, two_column_message
 from .checks import CLASS_NAMES_HINT, real_number, weight_range_message
-from .lrange import default_accuracy, validate_L
+from .lrange import default_accuracy, dtype_name, validate_L
 from .printing import curvatures_source, scalars_source
 from .vocabulary import AVERAGES, COUNTS, TASKS
 
@@ -794,6 +794,10 @@ class _LChecker:
     backend: str
 
     def __call__(self, dtype) -> None:
+        try:
+            dtype_name(dtype)
+        except MetriccError:  # (the input's type: the user gave no dtype argument)
+            raise MetriccError(narrow_float_message(dtype)) from None
         validate_L(self.L, dtype, accuracy=default_accuracy(self.threshold), threshold=self.threshold, kernel="metricc",
                    backend=self.backend)
 

@@ -53,7 +53,7 @@ def l_range(accuracy: float, dtype: str = "float64", *, threshold: float = 0.5, 
             backend: str = "torch") -> LRange:
     """The valid range of L for probabilities in [accuracy, 1 - accuracy], rounded to two decimals (L_min up,
     L_max down), with the upper bound measured on `backend`'s sigmoid in `dtype` for `kernel`."""
-    dtype = _dtype_name(dtype)
+    dtype = dtype_name(dtype)
     accuracy, threshold = _check(accuracy, threshold, kernel, backend, dtype)
     return _l_range(accuracy, dtype, threshold, kernel, backend)
 
@@ -75,7 +75,7 @@ def validate_L(L: float, dtype: str = "float64", *, accuracy: float = DEFAULT_AC
     """Raise for an L that is not a positive finite number; warn (MetriccWarning) when L is outside its valid
     range for `dtype`; return that range."""
     L = _check_L(L)
-    dtype = _dtype_name(dtype)
+    dtype = dtype_name(dtype)
     valid = l_range(accuracy, dtype, threshold=threshold, kernel=kernel, backend=backend)
     if L not in valid:
         why = ("no L is valid" if not valid.valid else
@@ -87,7 +87,7 @@ def validate_L(L: float, dtype: str = "float64", *, accuracy: float = DEFAULT_AC
     return valid
 
 
-def _dtype_name(dtype) -> str:
+def dtype_name(dtype) -> str:
     """'float32' for "float32", numpy.float32 or torch.float32."""
     name = str(dtype).removeprefix("torch.")
     if name not in DTYPES:
@@ -208,7 +208,7 @@ def verdict(L: float, accuracy: float, dtype: str, *, threshold: float = 0.5, ba
         parts.append(f"{word} for {name} ({valid})")
     empty = any(part.startswith("no L") for part in parts)
     hint = " (for some L: a larger accuracy, or a threshold nearer 0.5)" if empty else ""
-    return f"L = {L:g} in {_dtype_name(dtype)}: " + "; ".join(parts) + hint
+    return f"L = {L:g} in {dtype_name(dtype)}: " + "; ".join(parts) + hint
 
 
 def _check_L(L: float) -> float:

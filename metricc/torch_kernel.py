@@ -29,6 +29,7 @@ from metricc.checks import shape_message, target_range_message  # emitted module
 from metricc.checks import weight_range_message, weight_shape_message  # emitted modules inline this import
 from metricc.checks import MAX_COUNT, array_hint, caller_level  # emitted modules inline this import
 from metricc.checks import probability_range_message  # emitted modules inline this import
+from metricc.checks import narrow_float_message  # emitted modules inline this import
 from metricc.checks import TWO_CLASS_HINT, nonfinite_input_message, one_hot_rows  # emitted modules inline this import
 
 # Batches of up to this many elements take the stacked path: fewer, larger tensor operations, and a saved
@@ -1322,6 +1323,8 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                              f"{type(target).__name__}{array_hint(*arrays)}.")
         if not input.is_floating_point():
             raise self.error(f"Expected `input` to be a floating-point tensor, but got {input.dtype}.")
+        if input.dtype.itemsize < 2:
+            raise self.error(narrow_float_message(input.dtype))
         check_devices(self.error, input, target, sample_weight)
         if target.is_complex():
             raise self.error(f"Expected `target` to hold 0/1 labels, but got {target.dtype}.")

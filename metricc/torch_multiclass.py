@@ -34,6 +34,7 @@ from metricc.checks import class_input_hint, softmax_rows  # emitted modules inl
 from metricc.checks import class_index_message, float_index_hint  # emitted modules inline this import
 from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
 from metricc.checks import MAX_COUNT, heavy_weights  # emitted modules inline this import
+from metricc.checks import narrow_float_message  # emitted modules inline this import
 
 def sigmoid_pair(x):
     """sigmoid(x), sigmoid(-x) and their product, from v = sigmoid(-|x|) <= 1/2, so that none rounds to 0 or 1
@@ -531,6 +532,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                              f"{class_input_hint(self.task, self.num_classes, input.shape)}.")
         if not input.is_floating_point():
             raise self.error(f"Expected `input` to be a floating-point tensor, but got {input.dtype}.")
+        if input.dtype.itemsize < 2:
+            raise self.error(narrow_float_message(input.dtype))
         expected = (input.shape[0],) if self.task == "multiclass" else tuple(input.shape)
         if not isinstance(target, torch.Tensor):
             raise self.error(f"Expected `target` to be a tensor, but got {type(target).__name__}{array_hint(target)}.")

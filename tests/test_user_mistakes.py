@@ -1502,3 +1502,34 @@ def test_probabilities_outside_zero_one_say_which_and_where(backend):
             "Expected probabilities in [0, 1] as `input` (from_logits=False), but it holds 1.7 at index (1, 0): "
             "logits? leave from_logits at True, the default.")):
         run()
+
+
+# -- logits in 8-bit floating-point types ------------------------------------------------------------------------
+
+FLOAT8_MESSAGE = (r"^Expected `input` in float64, float32, float16 or bfloat16, but got \S*float8_e4m3fn: cast the "
+                  r"model's output first")
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+@pytest.mark.parametrize("check_inputs", [True, False])
+def test_float8_logits_are_refused_by_name(task, check_inputs):
+    """Logits in a float8 type (an FP8 model's output): the torch and JAX losses refused them with the L range
+    validator's message, "Expected argument `dtype` to be one of [...]", an argument the user never gave. The
+    refusal names the input and the cast (an emitted module with its checks refuses them too)."""
+    jnp = pytest.importorskip("jax.numpy")
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    shape = (8,) if task == "binary" else (8, 3)
+    target = {"binary": torch.tensor([0.0, 1.0] * 4), "multiclass": torch.tensor([0, 1, 2, 0, 1, 2, 0, 1]),
+              "multilabel": torch.tensor([[0.0, 1.0, 1.0]] * 8)}[task]
+    metric = compile_metric("f1", **options)
+    logits = torch.linspace(-2, 2, int(np.prod(shape))).reshape(shape)
+    losses = [(metric.to_torch(pure=True, check_inputs=check_inputs), logits.to(torch.float8_e4m3fn), target,
+               MetriccError)]
+    if check_inputs:
+        emitted = load_emitted(metric.emit("torch"))["MetricLoss"](pure=True)  # (raises ValueError)
+        losses.append((emitted, logits.to(torch.float8_e4m3fn), target, ValueError))
+        losses.append((metric.to_jax(), jnp.asarray(logits.numpy()).astype(jnp.float8_e4m3fn), target.numpy(),
+                       MetriccError))
+    for loss, x, y, error in losses:
+        with pytest.raises(error, match=FLOAT8_MESSAGE):
+            loss(x, y)
