@@ -134,9 +134,10 @@ _SETTLED = {_FixedMin: lambda *args: sp.Min(*args, evaluate=False),
 _KEPT = {sp.Min: lambda *args: sp.Min(*args, evaluate=False), sp.Max: lambda *args: sp.Max(*args, evaluate=False)}
 
 
-def renamed(expr: sp.Expr, symbols: dict) -> sp.Expr:
-    """xreplace(symbols), but a Min or Max keeps its arguments (xreplace builds it anew: seconds to minutes)."""
-    return _rebuilt(expr, {}, symbols)
+def renamed(expr: sp.Expr, symbols: dict, classes: dict | None = None) -> sp.Expr:
+    """xreplace(symbols), but a Min or Max keeps its arguments (xreplace builds it anew: seconds to minutes); each
+    node of a class in `classes` is built by what it maps to."""
+    return _rebuilt(expr, classes or {}, symbols)
 
 
 def _rebuilt(expr: sp.Expr, classes: dict, symbols: dict | None = None) -> sp.Expr:

@@ -18,13 +18,20 @@ _NAMES = {_ORDERED[symbol]: rf"\mathrm{{{symbol.name}}}" for symbol in SYMBOLS}
 _CLASS_NAMES = {_ORDERED[symbol]: rf"\mathrm{{{symbol.name}}}_k" for symbol in SYMBOLS}
 
 
+# min and max for printing only, printed as SymPy prints its Min and Max (the printer takes the name from the class):
+# SymPy's LaTeX printer asks whether a power's exponent is a constant by putting 0 for every count, which rebuilt a
+# Min such as the one in exp(-min(TP, TN/(FN + TN))) as one of 0/0 and raised ("The argument 'nan' is not
+# comparable"); a plain function keeps its arguments.
+_PRINTED = {sp.Min: type("Min", (sp.Function,), {}), sp.Max: type("Max", (sp.Function,), {})}
+
+
 def expression(expr: sp.Expr, names: dict = _NAMES) -> str:
     """`expr` in LaTeX: the counts upright and in their usual order, products with a visible dot; an expression
     too large to read (LATEX_SIZE_LIMIT) as a note that says so."""
     nodes = size(expr)
     if nodes > LATEX_SIZE_LIMIT:
         return rf"\dots \ \text{{({nodes:,} operations written out: omitted)}}"
-    return sp.latex(renamed(expr, _ORDERED), symbol_names=names, mul_symbol="dot")
+    return sp.latex(renamed(expr, _ORDERED, _PRINTED), symbol_names=names, mul_symbol="dot")
 
 
 def _number(value: float) -> str:

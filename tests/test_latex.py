@@ -74,3 +74,19 @@ def test_latex_of_a_class_weighted_average_names_the_weights():
     weighted = compile_metric("f1", task="multiclass", num_classes=3, class_weight=[1, 2, 1]).latex()
     assert r"\omega_k = \tfrac{1}{C}" in plain and "class\\_weight" not in plain
     assert r"\omega_k \propto \text{class\_weight}_k" in weighted and r"\tfrac{1}{C}" not in weighted
+
+
+@pytest.mark.parametrize("formula", ["exp(-min(TP, NPV))", "2^(-max(FP, PPV))", "exp(-min(TP, NPV, FN/N))"])
+def test_a_min_or_max_in_an_exponent_prints(formula):
+    """SymPy's LaTeX printer asks whether a power's exponent is a constant by putting 0 for every count, which
+    rebuilt the Min of `exp(-min(TP, NPV))`'s partials as one of 0/0 and raised SymPy's ValueError ("The argument
+    'nan' is not comparable") from latex() and from every emit(), whose modules carry the LaTeX (a formula the
+    property tests drew). It prints, with the min or max as SymPy writes it."""
+    metric = compile_metric(formula)
+    name = "min" if "min" in formula else "max"
+    for task in ("binary", "multiclass"):
+        options = {} if task == "binary" else {"task": task, "num_classes": 3}
+        text = compile_metric(formula, **options).latex(hessians=True)
+        assert text.count(rf"\{name}\left(") >= 5  # the score's and the partials'
+    for backend in ("numpy", "torch", "jax", "xgboost", "lightgbm"):
+        assert rf"\{name}\left(" in metric.emit(backend)
