@@ -71,7 +71,11 @@ def _check(drawn, seed):
     # about 1000 times the rounding error of the differences; the loss's own rounding (a few ulps of the largest
     # partial times the counts, which add up to n) divided by the step
     roundoff = 1e-8 * max(1.0, abs(loss)) + len(z) * 1e-15 * max(reference[2], abs(loss)) / 1e-5
-    assert np.max(np.abs(grad - numeric)) <= 1e-4 * max(scale, np.max(np.abs(numeric))) + roundoff
+    # near a singular point (sqrt(log(log(TN))) at TN near e) the differences' own error is large: the change
+    # at half the step estimates it (three quarters of it, where the step's square rules), allowed twice
+    halved = central_differences(lambda v: metric.loss_and_grad(v, y)[0], z, h=5e-6)
+    unsure = 2 * np.abs(numeric - halved)
+    assert np.all(np.abs(grad - numeric) <= 1e-4 * max(scale, np.max(np.abs(numeric))) + roundoff + unsure)
     _check_booster_hessian(metric, z, y, len(z) * 1e-15 * max(reference[2], abs(loss)) / 1e-5)
 
 
@@ -91,10 +95,11 @@ def _check_booster_hessian(metric, z, y, roundoff=0.0):
         grad, hess = objective.gradient_and_hessian(z, y)
     except MetriccError:  # not finite at these counts: refused with a message
         return
-    numeric = np.array([central_differences(lambda v: objective.gradient_and_hessian(v, y)[0][i], z, h=1e-5)[i]
-                        for i in range(len(z))])
+    numeric, halved = (np.array([central_differences(lambda v: objective.gradient_and_hessian(v, y)[0][i], z,
+                                                     h=h)[i] for i in range(len(z))]) for h in (1e-5, 5e-6))
     scale = max(np.max(np.abs(hess)), np.max(np.abs(numeric)))
-    assert np.max(np.abs(hess - numeric)) <= 1e-4 * scale + 1e-8 * max(1.0, np.max(np.abs(grad))) + roundoff
+    unsure = 2 * np.abs(numeric - halved)  # the differences' own error (as in _check)
+    assert np.all(np.abs(hess - numeric) <= 1e-4 * scale + 1e-8 * max(1.0, np.max(np.abs(grad))) + roundoff + unsure)
 
 
 def _quietly(test):
@@ -127,3 +132,13 @@ def test_differences_of_an_ill_conditioned_loss_are_allowed_its_rounding():
     formula = Formula("v0 = FP; (sqrt(log((prevalence * 3))) * v0)",
                       lambda c: torch.sqrt(torch.log(RATES["prevalence"](c) * 3)) * c["FP"])
     _quietly(_check)((formula, False), 1151)
+
+
+def test_differences_near_a_singular_point_are_allowed_their_own_error():
+    """A case the slow property drew (seed 100033): sqrt(log(log(TN))) + TP, where log(log(TN)) is near 0 and
+    the root's derivatives grow without bound. Central differences of the booster's gradient at step 1e-5 missed
+    its exact Hessian diagonal by 1.8e-4 of its size (14 in 77,452), where the differences are what is off:
+    their change at half the step measures their error, and the checks allow it."""
+    formula = Formula("v0 = sqrt(log(log(TN))); v1 = TP; (TP + v0)",
+                      lambda c: c["TP"] + torch.sqrt(torch.log(torch.log(c["TN"]))))
+    _quietly(_check)((formula, False), 7803)
