@@ -34,6 +34,7 @@ from metricc.checks import class_names_hint, masked_message, per_element_message
 from metricc.checks import shape_message, target_hint, weight_range_message  # emitted modules inline this import
 from metricc.checks import class_index_message, target_range_message  # emitted modules inline this import
 from metricc.checks import class_input_hint, float_index_hint  # emitted modules inline this import
+from metricc.checks import narrow_float_message  # emitted modules inline this import
 from metricc.checks import TWO_CLASS_HINT, one_hot_rows  # emitted modules inline this import
 from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
 from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
@@ -204,8 +205,8 @@ def _check_heavy(loss, total, dtype, traced):
 def _numbers(values, name, error, task=None):
     """`values` as a JAX array of booleans, integers or floats; strings, objects and complex numbers are
     refused by name (a target of class names with a hint for the `task`), and so are masked arrays with masked
-    entries and torch tensors. A NumPy array in the other byte order (which JAX does not take) is read in the
-    machine's."""
+    entries and torch tensors, and logits (`name` "input") in a float type narrower than 16 bits. A NumPy array in
+    the other byte order (which JAX does not take) is read in the machine's."""
     message = masked_message(values, name)
     if message:
         raise error(message)
@@ -222,6 +223,8 @@ def _numbers(values, name, error, task=None):
         hint = "" if task is None else class_names_hint(values, task)
         raise error(f"Expected `{name}` to hold numbers, but got {getattr(values, 'dtype', type(values).__name__)}"
                     f"{hint}.")
+    if name == "input" and jnp.issubdtype(array.dtype, jnp.floating) and array.dtype.itemsize < 2:
+        raise error(narrow_float_message(array.dtype))
     return array
 
 

@@ -1515,7 +1515,7 @@ FLOAT8_MESSAGE = (r"^Expected `input` in float64, float32, float16 or bfloat16, 
 def test_float8_logits_are_refused_by_name(task, check_inputs):
     """Logits in a float8 type (an FP8 model's output): the torch and JAX losses refused them with the L range
     validator's message, "Expected argument `dtype` to be one of [...]", an argument the user never gave. The
-    refusal names the input and the cast (an emitted module with its checks refuses them too)."""
+    refusal names the input and the cast (emitted modules refuse them too: torch's with its checks)."""
     jnp = pytest.importorskip("jax.numpy")
     options = {} if task == "binary" else {"task": task, "num_classes": 3}
     shape = (8,) if task == "binary" else (8, 3)
@@ -1528,8 +1528,10 @@ def test_float8_logits_are_refused_by_name(task, check_inputs):
     if check_inputs:
         emitted = load_emitted(metric.emit("torch"))["MetricLoss"](pure=True)  # (raises ValueError)
         losses.append((emitted, logits.to(torch.float8_e4m3fn), target, ValueError))
-        losses.append((metric.to_jax(), jnp.asarray(logits.numpy()).astype(jnp.float8_e4m3fn), target.numpy(),
-                       MetriccError))
+        jax_logits = jnp.asarray(logits.numpy()).astype(jnp.float8_e4m3fn)
+        losses.append((metric.to_jax(), jax_logits, target.numpy(), MetriccError))
+        emitted = load_emitted(metric.emit("jax"))["MetricLoss"]()
+        losses.append((emitted, jax_logits, target.numpy(), ValueError))
     for loss, x, y, error in losses:
         with pytest.raises(error, match=FLOAT8_MESSAGE):
             loss(x, y)
