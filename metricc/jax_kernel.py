@@ -373,7 +373,7 @@ class SoftConfusionLoss(_JaxLoss):
         if self.check_inputs:  # a traced input under an eager jax.grad is also checked by the custom rule
             self._check(x, y, given, w, traced, lambda v: v.reshape(shape))
         loss = _mapped(self._loss, self.axis_name, self.error)(x, y, w)
-        if self.check_inputs and _fails(jnp.isfinite(loss)):
+        if self.check_inputs and _fails(jnp.isfinite(loss), traced):  # (jax.jit: NaN, as for bad inputs)
             raise self.error(self._nonfinite(x, y, w, loss.dtype.name))
         return _poisoned(loss, traced, self.axis_name)
 
@@ -550,7 +550,7 @@ class MultiSoftConfusionLoss(_JaxLoss):
                 _warn_if_light(float(total), self.eps, self.warning)
             _check_heavy(self, total, z.dtype, traced)
         loss = _mapped(self._loss, self.axis_name, self.error)(z, y, w)
-        if check and _fails(jnp.isfinite(loss)):
+        if check and _fails(jnp.isfinite(loss), traced):  # (jax.jit: NaN, as for bad inputs)
             raise self.error(self._nonfinite(z, y, w, loss.dtype.name))
         return _poisoned(loss, traced, self.axis_name)
 

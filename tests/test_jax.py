@@ -772,3 +772,24 @@ def test_big_endian_arrays_give_the_loss_and_gradient_of_native_ones(task):
     for value, want in zip(got, expected):
         assert value.dtype == want.dtype
         np.testing.assert_array_equal(np.asarray(value), np.asarray(want))
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_under_jit_a_loss_that_is_not_finite_is_nan(task):
+    """exp(TP/FP) on a perfect split (FP is eps): the eager loss refuses the infinite loss, and under jax.jit the
+    loss had come back as -inf (its gradient NaN), where the contract is NaN for what the eager loss refuses (a
+    case drawn by a cross-check of eager against jitted losses). Also under vmap, for the failing batch alone."""
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    loss = compile_metric("exp(TP/FP)", **options).to_jax()
+    if task == "binary":
+        z, y = jnp.asarray([30.0, -30.0, 30.0, -30.0]), jnp.asarray([1.0, 0.0, 1.0, 0.0])
+    else:
+        z = jnp.asarray(np.where(np.eye(3, dtype=bool), 30.0, -30.0), jnp.float32)
+        y = jnp.asarray([0, 1, 2]) if task == "multiclass" else jnp.asarray(np.eye(3, dtype=np.float32))
+    with pytest.raises(MetriccError, match="not finite"):
+        loss(z, y)
+    value, grad = jax.jit(jax.value_and_grad(lambda v: jnp.sum(loss(v, y))))(z)
+    assert np.isnan(float(value)) and np.isnan(np.asarray(grad)).all()
+    mild = jnp.zeros_like(z)  # every p = 1/2: TP/FP = 1, a finite loss
+    stacked = jax.jit(jax.vmap(lambda a: jnp.sum(loss(a, y))))(jnp.stack([mild, z]))
+    assert np.isfinite(float(stacked[0])) and np.isnan(float(stacked[1]))
