@@ -247,11 +247,17 @@ def _derived(forward, tangent, check, error):
                 raise error(f"Expected `{name}` without a gradient: the loss's derived gradient flows to the logits "
                             f"only (a gradient for it would come out 0); wrap it in jax.lax.stop_gradient")
         value, saved = forward(*primals)
+        poison = None
         if check is not None and not _traced(*primals):
             check(*primals, value, *saved[-2:])
+        elif check is not None:  # (jax.jit) a gradient the eager check refuses: the loss and the gradient NaN
+            finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(c)) for c in saved[-2:]]))
+            poison = jnp.where(finite, 1, jnp.nan).astype(value.dtype)
+            value = value * poison
         if _symbolic_zero(tangents[0]):  # the loss does not reach what is differentiated
             return value, jnp.zeros_like(value)
-        return value, tangent(saved, tangents[0]).astype(value.dtype)
+        derivative = tangent(saved, tangents[0]).astype(value.dtype)
+        return value, derivative if poison is None else derivative * poison
 
     loss.defjvp(rule, symbolic_zeros=True)
     return loss

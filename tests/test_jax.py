@@ -793,3 +793,23 @@ def test_under_jit_a_loss_that_is_not_finite_is_nan(task):
     mild = jnp.zeros_like(z)  # every p = 1/2: TP/FP = 1, a finite loss
     stacked = jax.jit(jax.vmap(lambda a: jnp.sum(loss(a, y))))(jnp.stack([mild, z]))
     assert np.isfinite(float(stacked[0])) and np.isnan(float(stacked[1]))
+
+
+@pytest.mark.parametrize("task", ["binary", "multilabel"])
+def test_under_jit_a_gradient_that_is_not_finite_is_nan(task):
+    """sqrt(TP - FP) where TP = FP: the loss is finite (1) and its gradient infinite. An eager jax.grad refuses
+    it; under jax.jit the loss had come back as 1 beside a gradient of infinities, where the contract is NaN for
+    the loss and every entry of the gradient. A jitted loss without jax.grad stays the eager loss's value."""
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    loss = compile_metric("sqrt(TP - FP)", **options).to_jax()
+    z, y = ((jnp.zeros(2), jnp.asarray([1.0, 0.0])) if task == "binary" else
+            (jnp.zeros((2, 3)), jnp.asarray([[1.0, 1.0, 1.0], [0.0, 0.0, 0.0]])))
+
+    def total(v):
+        return jnp.sum(loss(v, y))
+
+    with pytest.raises(MetriccError, match="not finite"):
+        jax.grad(total)(z)
+    value, grad = jax.jit(jax.value_and_grad(total))(z)
+    assert np.isnan(float(value)) and np.isnan(np.asarray(grad)).all()
+    assert float(jax.jit(total)(z)) == pytest.approx(float(total(z)))
