@@ -831,17 +831,19 @@ class SoftConfusionFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output, *_):
+        recorded = torch.is_grad_enabled()  # create_graph=True, or a torch.func transform
+        inputs = ctx.saved_tensors[:3] if recorded else None  # read before the fused path writes over its factor
         with torch.no_grad():
             if ForwardRecord.mapped():  # a batch of cotangents (torch.func.jacrev, vmap over vjp): the gradient is
                 one = torch.ones((), dtype=grad_output.dtype, device=grad_output.device)  # linear in the cotangent
                 grad = SoftConfusionFunction.derived_gradient(ctx, one) * grad_output
             else:
                 grad = SoftConfusionFunction.derived_gradient(ctx, grad_output)
-        if not torch.is_grad_enabled():  # the usual backward pass
+        if not recorded:  # the usual backward pass
             return grad, None, None, None
-        # autograd records the backward pass (create_graph=True, or a torch.func transform): the same values,
-        # with the derivative of the gradient recomputed from the inputs, or a refusal when it is differentiated
-        input, target, weight = ctx.saved_tensors[:3]
+        # autograd records the backward pass: the same values, with the derivative of the gradient recomputed
+        # from the inputs, or a refusal when it is differentiated
+        input, target, weight = inputs
         if ctx.twice is None:
             return refuse_second_derivative(grad, input, ctx.once_reason, ctx.error), None, None, None
         exact = differentiable_gradient(input, target, weight, *ctx.twice, grad_output * ctx.world_size,

@@ -312,13 +312,15 @@ def test_torch_second_derivatives_through_the_gradient(formula, params, minimize
 
 @pytest.mark.parametrize("task, options", [("binary", {}), ("binary", {"pure": True, "momentum": 0.9}),
                                            ("binary", {"pure": True, "bce_weight": 0.5}),
+                                           ("binary", {"pure": True, "compile": True}),
                                            ("multiclass", {"momentum": 0.9}), ("multilabel", {})],
-                         ids=["defaults", "momentum", "blend", "multiclass-momentum", "multilabel-defaults"])
+                         ids=["defaults", "momentum", "blend", "compiled", "multiclass-momentum",
+                              "multilabel-defaults"])
 def test_torch_second_derivative_where_there_is_none_says_so(options, task):
     """Where the gradient is not differentiable again (running estimates, as the binary and multi-label training
-    defaults keep, the folded cross-entropy blend), differentiating through it stops with metricc's message,
-    where it had silently treated the loss's curvature as 0; taking the gradient with create_graph=True alone
-    still works."""
+    defaults keep, the folded cross-entropy blend, compile=True), differentiating through it stops with
+    metricc's message, where it had silently treated the loss's curvature as 0; taking the gradient with
+    create_graph=True alone still works (compiled, it had raised torch's error about a saved tensor written over)."""
     metric, x, y = _task_batch(task)
     x = x.clone().requires_grad_()
     (grad,) = torch.autograd.grad(metric.to_torch(**options)(x, y), x, create_graph=True)
