@@ -855,7 +855,9 @@ class SoftConfusionFunction(torch.autograd.Function):
         """The gradient from the derived partials (one elementwise pass), without autograd's graph."""
         if ctx.path == "fused":
             if ctx.consumed:
-                raise RuntimeError("the fused metricc loss supports one backward pass per forward pass")
+                raise ctx.error("a compiled binary loss (compile=True) takes one backward pass per forward pass "
+                                "(it writes the gradient over its saved buffer): compute the loss again for another "
+                                "backward pass, or use compile=False")
             ctx.consumed = True
         input, target, weight, *saved = ctx.saved_tensors
         if ctx.coefficients is not None:  # Python numbers (the host path): no tensor operation for the scale
