@@ -1148,7 +1148,12 @@ class BoostObjective:
         message = masked_message(values, name)
         if message:
             raise self.error(message)
-        values = extension_numbers(numpy, numpy.asarray(values))
+        try:
+            values = extension_numbers(numpy, numpy.asarray(values))
+        except (TypeError, ValueError, RuntimeError) as failure:  # a torch tensor that requires grad, or bfloat16
+            hint = "; pass tensor.detach().cpu().float().numpy()" if type(values).__module__ == "torch" else ""
+            raise self.error(f"Expected {name} to be an array of numbers, but converting it failed: {failure}"
+                             f"{hint}") from None
         if values.dtype.kind not in "biuf":
             hint = class_names_hint(values, self.task) if name == "labels" else ""
             raise self.error(f"Expected {name} to hold numbers, but got dtype {values.dtype}{hint}.")

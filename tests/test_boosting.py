@@ -1012,6 +1012,22 @@ def test_non_numeric_inputs_are_refused(values, bad, task):
             call()
 
 
+@pytest.mark.parametrize("bad", ["margins", "labels", "weights"])
+@pytest.mark.parametrize("tensor", [torch.zeros(4, requires_grad=True), torch.zeros(4, dtype=torch.bfloat16)])
+def test_a_tensor_numpy_cannot_take_is_refused_by_name(tensor, bad):
+    """A torch tensor that requires grad, or of a type NumPy lacks, as margins, labels or weights gets metricc's
+    error naming the argument (it was torch's RuntimeError or TypeError from inside the objective)."""
+    objective = compile_metric("f1").to_xgboost()
+    arguments = {"labels": np.array([1.0, 0, 1, 0]), "margins": np.array([0.1, -0.2, 0.3, 0.0]), "weights": np.ones(4)}
+    arguments[bad] = tensor + (1 if bad == "weights" else 0)
+    y, z, w = arguments["labels"], arguments["margins"], arguments["weights"]
+    for call in (lambda: objective(y, z, w), lambda: objective.gradient_and_hessian(z, y, w),
+                 lambda: objective.eval_metric(y, z, w)):
+        with pytest.raises(MetriccError, match=rf"^Expected {bad} to be an array of numbers, but converting it "
+                                               rf"failed: .*; pass tensor\.detach\(\)\.cpu\(\)\.float\(\)\.numpy\(\)"):
+            call()
+
+
 def test_counts_out_of_range_give_a_clear_error():
     """Weights whose squares overflow, and counts that overflow the formula's arithmetic, raise metricc's error,
     not NaN outputs or an exception from Python's float arithmetic inside the formula."""
