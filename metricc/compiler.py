@@ -8,6 +8,7 @@ import functools
 import importlib
 import math
 import numbers
+import sys
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -339,6 +340,7 @@ class CompiledMetric:
             if given.size and numpy_kernel.ignored_elements(given, self.ignore_index).all():
                 raise MetriccError(f"every element of `target` is the ignore label {self.ignore_index}: no cut-off "
                                    f"to tune")
+        scores = _values_of(scores)
         scores, target, sample_weight = self._without_ignored(scores, "scores", target, sample_weight)
         scores = _numbers(scores, "scores").astype(np.float64)
         ignored = None
@@ -533,6 +535,17 @@ def _warn_if_two_classes(target: np.ndarray, caller: str, values: str) -> None:
     """A binary metric's `caller` (score or tune_threshold) warns on a two-class output: (n, 2) one-hot targets."""
     if target.ndim == 2 and target.shape[1] == 2 and one_hot_rows(np, target):
         warnings.warn(two_column_message(caller, values), MetriccWarning, stacklevel=caller_level())
+
+
+def _values_of(values: Any) -> Any:
+    """A torch tensor (a network's output, which may require grad, lie on a GPU or be of a type NumPy lacks, such
+    as bfloat16) as a CPU tensor of its values that NumPy takes; anything else as it is."""
+    torch = sys.modules.get("torch")
+    if torch is None or not isinstance(values, torch.Tensor):
+        return values
+    values = values.detach().cpu()
+    exact = values.is_floating_point() and values.dtype not in (torch.float16, torch.float32, torch.float64)
+    return values.double() if exact else values
 
 
 def _numbers(values: Any, name: str) -> np.ndarray:

@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 
 from metricc import MetriccError, MetriccWarning, compile_metric
 
@@ -176,6 +177,17 @@ def test_multilabel_micro_tunes_the_pooled_value(weighted):
 def test_bad_input(scores, target, message):
     with pytest.raises(MetriccError, match=message):
         compile_metric("f1").tune_threshold(scores, target)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_a_networks_scores_are_tuned_as_their_values(dtype):
+    """Scores straight from a network (a tensor that requires grad, or bfloat16, which NumPy lacks) are tuned as
+    their values: tune_threshold() reads no gradient. They had been refused with a hint to use the torch loss."""
+    metric = compile_metric("f1")
+    values = torch.tensor(np.random.default_rng(0).normal(size=50)).to(dtype)
+    target = torch.tensor(np.random.default_rng(1).random(50) < 0.4)
+    expected = metric.tune_threshold(values.double().numpy(), target.numpy())
+    assert metric.tune_threshold(values.requires_grad_(), target) == expected
 
 
 def test_one_sample_is_tuned():
