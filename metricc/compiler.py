@@ -340,7 +340,6 @@ class CompiledMetric:
             if given.size and numpy_kernel.ignored_elements(given, self.ignore_index).all():
                 raise MetriccError(f"every element of `target` is the ignore label {self.ignore_index}: no cut-off "
                                    f"to tune")
-        scores = _values_of(scores)
         scores, target, sample_weight = self._without_ignored(scores, "scores", target, sample_weight)
         scores = _numbers(scores, "scores").astype(np.float64)
         ignored = None
@@ -539,18 +538,24 @@ def _warn_if_two_classes(target: np.ndarray, caller: str, values: str) -> None:
 
 def _values_of(values: Any) -> Any:
     """A torch tensor (a network's output, which may require grad, lie on a GPU or be of a type NumPy lacks, such
-    as bfloat16) as a CPU tensor of its values that NumPy takes; anything else as it is."""
+    as bfloat16) as a CPU tensor of its values that NumPy takes; anything else as it is. For score() and
+    tune_threshold(), which read values only (loss_and_grad() refuses such a tensor: its gradient would not reach
+    autograd)."""
     torch = sys.modules.get("torch")
     if torch is None or not isinstance(values, torch.Tensor):
         return values
-    values = values.detach().cpu()
+    try:
+        values = values.detach().cpu()
+    except RuntimeError:  # no values (the meta device): NumPy's conversion then says so
+        return values
     exact = values.is_floating_point() and values.dtype not in (torch.float16, torch.float32, torch.float64)
     return values.double() if exact else values
 
 
 def _numbers(values: Any, name: str) -> np.ndarray:
-    """`values` as a NumPy array of bool, int or float, or a MetriccError that says why not."""
-    array = numpy_kernel.as_array(values, name, MetriccError)
+    """`values` (a torch tensor's values too) as a NumPy array of bool, int or float, or a MetriccError that says
+    why not."""
+    array = numpy_kernel.as_array(_values_of(values), name, MetriccError)
     if array.dtype.kind == "O":  # Python numbers (a pandas column of mixed ints and bools), as scikit-learn takes
         flat = array.ravel().tolist()
         other = next((k for k, v in enumerate(flat) if not isinstance(v, numbers.Real)), None)

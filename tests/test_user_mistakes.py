@@ -33,13 +33,26 @@ F1 = compile_metric("f1")
     (np.array([[1], [0], [1]]), np.array([[0], [1], [2]]), r"holds 2 at index \(2, 0\)\.$"),
     (np.array(["1", "0"]), np.array([1, 0]), "`predictions` to hold numbers, but got dtype <U1: class names\\? "
                                              "pass labels 0/1"),
-    (torch.ones(3, requires_grad=True), np.ones(3), "requires grad"),
+    (torch.ones(3, device="meta"), np.ones(3), "`predictions` to be an array of numbers, but converting it failed"),
     (np.array([1.0, 0.0, np.nan]), np.array([1, 0, 0]), r"holds NaN at index 2, a missing value: drop or fill the"),
     (np.array([1, 0, 1]), np.array([0.5, np.nan, 1.0]), r"`target` to hold hard 0/1 labels, but it holds NaN at inde"),
 ])
 def test_binary_score_refuses_what_is_not_0_or_1(predictions, target, message):
     with pytest.raises(MetriccError, match=message):
         F1.score(predictions, target)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_score_takes_a_networks_output_tensor(task, dtype):
+    """Hard predictions made from a network's output keep requires_grad (torch.round(torch.sigmoid(z))), and may
+    be bfloat16: score() reads their values, as it reads a NumPy array's. It had refused them, pointing to the
+    torch loss, which scores nothing."""
+    metric = compile_metric("f1", **({"task": "multiclass", "num_classes": 3} if task == "multiclass" else {}))
+    values = np.array([1, 0, 1, 1, 0, 2] if task == "multiclass" else [1, 0, 1, 1, 0, 0])
+    target = np.array([1, 0, 0, 1, 1, 2] if task == "multiclass" else [1, 0, 0, 1, 1, 0])
+    tensor = torch.tensor(values).to(dtype).requires_grad_()
+    assert metric.score(tensor, torch.tensor(target)) == metric.score(values, target)
 
 
 @pytest.mark.parametrize("backend", ["numpy", "torch", "jax"])
