@@ -564,9 +564,9 @@ def _is_bool(value):
 
 
 def _is_scalar_tensor(value):
-    """A 0-dim real torch tensor (checked without importing torch)."""
+    """A 0-dim real torch tensor, float or integer (checked without importing torch)."""
     return (type(value).__module__ == "torch" and type(value).__name__ == "Tensor" and value.dim() == 0
-            and value.dtype.is_floating_point)
+            and not value.dtype.is_complex and str(value.dtype) != "torch.bool")
 
 
 def integer(value):
@@ -582,7 +582,7 @@ def real_number(name, value, expected, error):
     if _is_bool(value) or not isinstance(value, numbers.Real) and not _is_scalar_tensor(value):
         raise error(f"Expected {name} to be {expected}, but got {describe(value)}.")
     try:
-        return float(value)
+        return float(value.item() if _is_scalar_tensor(value) else value)  # item(): no warning for requires_grad
     except (OverflowError, ValueError, TypeError):
         raise error(f"Expected {name} to be {expected}, but got {describe(value)} (it does not fit a float).") from None
 

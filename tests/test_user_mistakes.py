@@ -228,6 +228,23 @@ def test_numpy_scalar_settings_are_accepted_as_plain_floats():
     assert type(module.L) is float and module.L == 40.0
 
 
+@pytest.mark.parametrize("value", [torch.tensor(2), torch.tensor(2, dtype=torch.int16),
+                                   torch.tensor(2.0, requires_grad=True), torch.tensor(2.0, dtype=torch.bfloat16)])
+def test_a_0_dim_tensor_of_any_real_type_is_a_number(value):
+    """0-dim float tensors were numbers but integer ones (torch.tensor(2)) were refused, unlike np.int64; one that
+    requires grad gave torch's warning about converting it to a scalar."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        metric = compile_metric("fbeta", beta=value, L=value * 10)
+    assert metric.params == {"beta": 2.0} and metric is compile_metric("fbeta", beta=2, L=20)
+
+
+@pytest.mark.parametrize("value", [torch.tensor(True), torch.tensor(2 + 0j), torch.tensor([2.0])])
+def test_a_bool_complex_or_1_dim_tensor_is_not_a_number(value):
+    with pytest.raises(MetriccError, match="Expected parameter `beta` to be a finite number, but got a value of type"):
+        compile_metric("fbeta", beta=value)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"L": "73"}, "Expected argument `L` to be a positive float, but got '73'"),
     ({"L": np.array([73.0])}, "Expected argument `L` to be a positive float, but got a value of type ndarray"),
