@@ -444,7 +444,7 @@ class BoostObjective:
                               f"rows only, with nothing to sum the counts over: each machine trains on (and "
                               f"evaluates) its own rows' {self.name}, not the whole training set's; for the exact "
                               f"metric train on one machine, or with XGBoost, whose objectives sum them over its "
-                              f"workers", self.warning, stacklevel=caller_level(__file__))
+                              f"workers", self.warning, stacklevel=caller_level())
         first_round = self._first_round(training_booster(sys._getframe(2)), sys._getframe(2))
         if self.task != "multiclass":
             self._warn_if_flat(z, first_round)
@@ -491,7 +491,7 @@ class BoostObjective:
                           f"binary objective only, and ignores {it} with a custom one: metricc's {self.name} "
                           f"objective trains without {it}. The objective weighs the classes as the metric does; to "
                           f"weigh samples, pass sample weights ({weights}), which it takes", self.warning,
-                          stacklevel=caller_level(__file__))
+                          stacklevel=caller_level())
         misread = misread_metrics(training, frame)
         if misread:
             warnings.warn(f"{booster} computes the metric {', '.join(misread)} on a custom objective's raw scores as "
@@ -500,7 +500,7 @@ class BoostObjective:
                           f"on it stops at the wrong round. Watch objective.eval_metric (the hard {self.name} at the "
                           f"decision threshold), a rank metric such as auc, which raw scores leave unchanged, or "
                           f"XGBoost's error@0",
-                          self.warning, stacklevel=caller_level(__file__))
+                          self.warning, stacklevel=caller_level())
         return True
 
     def _warn_if_one_class(self, counts):
@@ -524,7 +524,7 @@ class BoostObjective:
         if self.booster == "lightgbm" and only == 0:
             message += ("; a lightgbm.Dataset built without labels holds zeros: build it with them, "
                         "lightgbm.Dataset(X, label=y)")
-        warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
+        warnings.warn(message, self.warning, stacklevel=caller_level())
 
     def _warn_if_flat(self, z, first_round):
         """A warning where the raw scores z lie where the amplifier is flat: every one of them at one such value
@@ -532,13 +532,13 @@ class BoostObjective:
         model continued from another objective's margins)."""
         first = float(z.flat[0])
         if self._flat(first) and self._all_equal(z):
-            warnings.warn(self._flat_start(first), self.warning, stacklevel=caller_level(__file__))
+            warnings.warn(self._flat_start(first), self.warning, stacklevel=caller_level())
             return
         if not first_round:
             return
         share = float(numpy.mean(self._flat(z)))
         if share > FLAT_SHARE:
-            warnings.warn(self._flat_rows_message(share), self.warning, stacklevel=caller_level(__file__))
+            warnings.warn(self._flat_rows_message(share), self.warning, stacklevel=caller_level())
 
     def _flat(self, raw):
         """Whether the amplifier's slope at the raw score `raw` (a number or an array: each) is below FLAT_START
@@ -1065,7 +1065,7 @@ class BoostObjective:
             warnings.warn("every score lies in [0, 1], and so is positive (a raw score r is positive from 0): if "
                           "these are probabilities (XGBoost's booster.predict() without output_margin=True), pass the "
                           "raw scores: booster.predict(data, output_margin=True), LightGBM's booster.predict(X, "
-                          "raw_score=True)", self.warning, stacklevel=caller_level(__file__))
+                          "raw_score=True)", self.warning, stacklevel=caller_level())
         return (z >= 0).astype(numpy.int64)
 
     def _arguments(self, y_true, y_pred, sample_weight):

@@ -29,12 +29,14 @@ def underflow_ignored(numpy):
     return decorator
 
 
-def caller_level(*files):
+def caller_level():
     """The stacklevel for warnings.warn (the function that calls it is level 1) of the first frame outside the
-    libraries CALLED_THROUGH and the `files` (an emitted module passes its own, whose frames are not metricc's):
-    the warning then names the user's line, however deep inside the loss it is raised."""
+    libraries CALLED_THROUGH and the file of that function (an emitted module's, whose frames are not metricc's;
+    read from the frame: a module pasted into a notebook cell has no __file__): the warning then names the user's
+    line, however deep inside the loss it is raised."""
     frame, level = sys._getframe(1), 1
-    while frame is not None and (frame.f_code.co_filename in files
+    own_file = frame.f_code.co_filename
+    while frame is not None and (frame.f_code.co_filename == own_file
                                  or frame.f_globals.get("__name__", "").partition(".")[0] in CALLED_THROUGH):
         frame, level = frame.f_back, level + 1
     return level

@@ -152,7 +152,7 @@ def _varying_types():
 def _warn_if_light(total, eps, warning):
     message = light_weights(total, eps)
     if message:
-        warnings.warn(message, warning, stacklevel=caller_level(__file__))
+        warnings.warn(message, warning, stacklevel=caller_level())
 
 
 # the count proportions (TP, FP, FN, TN) at which float32_count_limit() evaluates a formula
@@ -359,7 +359,7 @@ class SoftConfusionLoss(_JaxLoss):
         if self.check_inputs and not self._pairs_seen and y.ndim == 2 and y.shape[1] == 2 and not _traced(y):
             self._pairs_seen = True  # (the first batch of two columns whose values can be read)
             if one_hot_rows(jnp, y):
-                warnings.warn(TWO_CLASS_HINT, self.warning, stacklevel=caller_level(__file__))
+                warnings.warn(TWO_CLASS_HINT, self.warning, stacklevel=caller_level())
         w = (jnp.ones(x.shape, x.dtype) if sample_weight is None
              else _numbers(sample_weight, "sample_weight", self.error))
         if w.shape != x.shape:
@@ -412,7 +412,7 @@ class SoftConfusionLoss(_JaxLoss):
         if self.from_logits and not self._hint.given:
             extremes = _readable(x.min(), x.max())
             if extremes and self._hint.observe(*extremes, x.size):
-                warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level(__file__))
+                warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level())
 
     def _nonfinite(self, x, y, w, dtype):
         """The error message for a loss or gradient that is not finite in `dtype` (its name), at the counts of
@@ -575,14 +575,14 @@ class MultiSoftConfusionLoss(_JaxLoss):
         if self.task == "multilabel" and not self._hint.given:
             extremes = _readable(z.min(), z.max())
             if extremes and self._hint.observe(*extremes, z.size):
-                warnings.warn(SIGMOID_HINT, self.warning, stacklevel=caller_level(__file__))
+                warnings.warn(SIGMOID_HINT, self.warning, stacklevel=caller_level())
         elif self.task == "multiclass" and not self._rows_seen:
             sums = z.astype(jnp.promote_types(z.dtype, jnp.float32)).sum(1)
             summary = _readable(z.min(), z.max(), farthest_from_one(jnp, sums))
             if summary:
                 self._rows_seen = True
                 if softmax_rows(*summary, z.size):
-                    warnings.warn(SOFTMAX_HINT, self.warning, stacklevel=caller_level(__file__))
+                    warnings.warn(SOFTMAX_HINT, self.warning, stacklevel=caller_level())
 
     def _nonfinite(self, z, y, w, dtype):
         """The error message for a loss or gradient that is not finite in `dtype` (its name) on the rows z, y, w

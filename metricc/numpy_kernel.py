@@ -172,7 +172,7 @@ class SoftConfusionLoss:
             raise self.error(nonfinite_message(self.name, counts))
         message = light_weights(sum(counts), self.eps)
         if message:
-            warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
+            warnings.warn(message, self.warning, stacklevel=caller_level())
         return float(loss), float(a), float(b)
 
     def _arrays(self, input, target, sample_weight, check_inputs=None):
@@ -227,7 +227,7 @@ class SoftConfusionLoss:
         if not self._pairs_seen and y.ndim == 2 and y.shape[1] == 2:
             self._pairs_seen = True
             if one_hot_rows(numpy, y):
-                warnings.warn(TWO_CLASS_HINT, self.warning, stacklevel=caller_level(__file__))
+                warnings.warn(TWO_CLASS_HINT, self.warning, stacklevel=caller_level())
 
     def _check_values(self, x, y, w, shape):
         """Reductions only (no n-sized temporaries): a sum is finite unless some element is not (or it
@@ -238,7 +238,7 @@ class SoftConfusionLoss:
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
             raise self.error(probability_range_message(values=x.reshape(shape)))
         if self.from_logits and self._hint.observe(x_min, x_max, x.size):
-            warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level(__file__))
+            warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level())
         if not (y.min() >= 0 and y.max() <= 1):
             raise self.error(target_range_message(y.min(), y.max(), values=y.reshape(shape),
                                                   input_range=(x_min, x_max)))

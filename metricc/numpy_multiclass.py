@@ -179,12 +179,12 @@ class MultiSoftConfusionLoss:
         (softmax_rows), a multi-label batch's elements as ProbabilityHint tells."""
         if self.task == "multilabel":
             if self._hint.observe(z.min(), z.max(), z.size):
-                warnings.warn(SIGMOID_HINT, self.warning, stacklevel=caller_level(__file__))
+                warnings.warn(SIGMOID_HINT, self.warning, stacklevel=caller_level())
         elif not self._rows_seen:
             self._rows_seen = True
             sums = z.sum(axis=1, dtype=numpy.float64)
             if softmax_rows(z.min(), z.max(), farthest_from_one(numpy, sums), z.size):
-                warnings.warn(SOFTMAX_HINT, self.warning, stacklevel=caller_level(__file__))
+                warnings.warn(SOFTMAX_HINT, self.warning, stacklevel=caller_level())
 
     @staticmethod
     def _dtype(input):
@@ -224,7 +224,7 @@ class MultiSoftConfusionLoss:
             raise self.error(self._nonfinite(counts))
         message = light_weights(float(sum(counts).max()), self.eps)  # each class's counts add up to the total
         if message:
-            warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
+            warnings.warn(message, self.warning, stacklevel=caller_level())
         return loss, a, b
 
     def _nonfinite(self, counts):
@@ -266,7 +266,7 @@ def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warn
                  f"{', '.join(map(str, classes))}")
         warnings.warn(f"{name!r} is undefined for {where} at these predictions; it counts as "
                       f"{'nan' if zero_division is None else zero_division} there", warning,
-                      stacklevel=caller_level(__file__))
+                      stacklevel=caller_level())
     return loss if minimize else 1 - loss
 
 

@@ -1097,7 +1097,7 @@ class TrainingState:
         if self.fused and _COMPILE_FAILURE:
             self.fused = False
             warnings.warn(f"torch.compile failed here ({_COMPILE_FAILURE[0]}): the loss runs eagerly", self.warning,
-                          stacklevel=caller_level(__file__))
+                          stacklevel=caller_level())
 
     def _training_repr(self):
         return (f"warmup={self.warmup}, L_start={self.L_start}, bce_weight={self.bce_weight}, "
@@ -1124,7 +1124,7 @@ class TrainingState:
                           f"own share of the batch: pass sync=True for the loss of the whole batch (under "
                           f"DistributedDataParallel its averaged gradient is then the whole batch's), or "
                           f"sync=False to keep each process's own and silence this warning", self.warning,
-                          stacklevel=caller_level(__file__))
+                          stacklevel=caller_level())
 
     def _unexportable_state(self):
         """Why torch.export cannot take this loss (None where it can): running counts, a warm-up or sync, which
@@ -1223,7 +1223,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         self._init_sync(sync, process_group)
         self.fused = bool(compile) and compiled(_fused_forward) is not None
         if compile and not self.fused:
-            warnings.warn(compile_unavailable_message(), warning, stacklevel=caller_level(__file__))
+            warnings.warn(compile_unavailable_message(), warning, stacklevel=caller_level())
 
     def extra_repr(self):
         return (f"{self.name!r}, L={self.L}, threshold={self.threshold}, from_logits={self.from_logits}, "
@@ -1318,7 +1318,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if not self._pairs_seen and target.dim() == 2 and target.shape[1] == 2 and not is_compiling():
             self._pairs_seen = True
             if one_hot_rows(torch, target.detach()):
-                warnings.warn(TWO_CLASS_HINT, self.warning, stacklevel=caller_level(__file__))
+                warnings.warn(TWO_CLASS_HINT, self.warning, stacklevel=caller_level())
 
     def _check(self, input, target, sample_weight):
         if not isinstance(input, torch.Tensor) or not isinstance(target, torch.Tensor):
@@ -1371,7 +1371,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error(nonfinite_message(self.name, counts, dtype=computed_type(dtype)))
         message = light_weights(total, self.eps)
         if message:
-            warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
+            warnings.warn(message, self.warning, stacklevel=caller_level())
 
     def _verify_local(self, x_min, x_max, y_min, y_max, w_min, w_max, numel, batch=None):
         def given(k):  # the input, target or weights as given, for an error's message (detached only then)
@@ -1383,7 +1383,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if not self.from_logits and not (x_min >= 0 and x_max <= 1):
             raise self.error(probability_range_message(values=given(0), extremes=(x_min, x_max)))
         if self.from_logits and self._hint.observe(x_min, x_max, numel):
-            warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level(__file__))
+            warnings.warn(PROBABILITY_HINT, self.warning, stacklevel=caller_level())
         if not (y_min >= 0 and y_max <= 1):
             raise self.error(target_range_message(y_min, y_max, values=given(1), input_range=(x_min, x_max)))
         if not (w_min >= 0 and math.isfinite(w_max)):

@@ -382,7 +382,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         super().__init__()
         self.fused = bool(compile) and compiled(forward_pass) is not None
         if compile and not self.fused:
-            warnings.warn(compile_unavailable_message(), warning, stacklevel=caller_level(__file__))
+            warnings.warn(compile_unavailable_message(), warning, stacklevel=caller_level())
         self._init_training(warmup, L_start, bce_weight, momentum, (5, num_classes))
         self._init_checks()
         self._hint, self._rows_seen = ProbabilityHint(), False
@@ -492,7 +492,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         sums = x.sum(1, dtype=torch.float64)
         summary = read_back(torch.stack([*torch.aminmax(x), farthest_from_one(sums)]), self.error)
         if softmax_rows(*summary, x.numel()):
-            warnings.warn(SOFTMAX_HINT, self.warning, stacklevel=caller_level(__file__))
+            warnings.warn(SOFTMAX_HINT, self.warning, stacklevel=caller_level())
 
     def _cross_entropy(self, input, labels, weight):
         """Cross-entropy (multiclass: class indices, or class probabilities in the input's type) or binary
@@ -609,7 +609,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         (*inputs, total, failed), losses = self._fields(values, weighted)
         self._verify_inputs(*inputs, total, batch=batch)
         if self.task == "multilabel" and self._hint.observe(inputs[0], inputs[1], numel):
-            warnings.warn(SIGMOID_HINT, self.warning, stacklevel=caller_level(__file__))
+            warnings.warn(SIGMOID_HINT, self.warning, stacklevel=caller_level())
         if failed > 0:
             raise self.error("the inputs of another process failed the input checks (its error says which)")
         losses, counts = losses[:-4 * self.num_classes], losses[-4 * self.num_classes:]
@@ -621,7 +621,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error(blend_overflow_message(self.bce_weight, computed_type(dtype)))
         message = None if total is None else light_weights(total, self.eps)  # the weights' sum on this process
         if message:
-            warnings.warn(message, self.warning, stacklevel=caller_level(__file__))
+            warnings.warn(message, self.warning, stacklevel=caller_level())
 
     def _nonfinite(self, counts, dtype):
         """The error message for a loss or gradient that is not finite in `dtype` (its name): at the pooled counts

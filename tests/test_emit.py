@@ -330,3 +330,31 @@ def test_emitted_modules_check_their_inputs_by_default(backend, task):
         call = lambda: loss(z, y)  # noqa: E731
     with pytest.raises(ValueError, match=r"^Expected finite (`input`|margins), but (it holds|they hold) NaN at index"):
         call()  # the input check's message (unchecked, the counts are NaN, and a later check says so)
+
+
+def _notebook_cell(source):
+    """The namespace of `source` run as a notebook cell runs it: as __main__, without a __file__."""
+    namespace = {"__name__": "__main__"}
+    exec(compile(source, "<cell>", "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax", "xgboost", "lightgbm"])
+def test_an_emitted_module_pasted_into_a_notebook_cell_warns(backend):
+    """A module pasted into a notebook cell has no __file__: its warnings (probabilities passed as logits, raw
+    scores all where the amplifier is flat) raised NameError where the warning's stack level was worked out."""
+    if backend == "jax":
+        pytest.importorskip("jax")
+    namespace = _notebook_cell(compile_metric("f1").emit(backend))
+    probabilities, target = np.linspace(0.0, 1.0, 20), np.arange(20) % 2
+    with pytest.warns(UserWarning) as told:
+        if backend == "numpy":
+            namespace["loss_and_grad"](probabilities, target)
+        elif backend == "torch":
+            namespace["MetricLoss"](pure=True)(torch.tensor(probabilities), torch.tensor(target))
+        elif backend == "jax":
+            namespace["MetricLoss"]()(probabilities, target)
+        else:
+            namespace["objective"](target.astype(float), np.full(20, 5.0))
+    expected = "far from the amplifier's steep point" if backend in ("xgboost", "lightgbm") else "are these probab"
+    assert expected in str(told[0].message) and told[0].filename == __file__
