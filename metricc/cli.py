@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import ast
 import os
+import re
 import sys
 import warnings
 from pathlib import Path
@@ -283,6 +284,9 @@ def _unknown_arguments(args: argparse.Namespace, unknown: list[str]) -> str:
     """What is wrong with the arguments that no option took: a formula the shell split into words, a formula given
     to lrange."""
     listed = f"unrecognized arguments: {' '.join(unknown)}"
+    binding = _parameter_given_as_option(args, unknown)
+    if binding:
+        return f"{listed}: bind a parameter of the formula with --param {binding}"
     if any(word.startswith("-") and len(word) > 1 and not word[1:2].isdigit() and word[1:2] not in " ."
            for word in unknown):  # an option: argparse's own message
         return listed
@@ -293,6 +297,25 @@ def _unknown_arguments(args: argparse.Namespace, unknown: list[str]) -> str:
         formula = " ".join([args.formula, *unknown])
         return f'the formula is one argument: quote it, metricc {args.command} "{formula}" ({listed})'
     return listed
+
+
+def _parameter_given_as_option(args: argparse.Namespace, unknown: list[str]) -> str | None:
+    """`NAME=VALUE` where the first unknown word is --NAME (or --NAME=VALUE) and NAME is a parameter of the
+    formula (`--beta 2` for fbeta); else None."""
+    option = re.fullmatch(r"--([A-Za-z_]\w*)(?:=(.*))?", unknown[0])
+    if args.command not in ("compile", "latex") or option is None:
+        return None
+    from .parse import parse  # SymPy and Lark load here, not for --help
+    name, value = option.groups()
+    if value is None:
+        value = unknown[1] if len(unknown) > 1 and not unknown[1].startswith("--") else "VALUE"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the formula's own warnings come when it is compiled
+            named = set(parse(args.formula).params)
+    except MetriccError:  # such as a parameter left unbound
+        named = set()
+    return f"{name}={value}" if name in named or re.search(rf"\b{name}\b", args.formula) else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

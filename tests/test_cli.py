@@ -118,7 +118,13 @@ def test_lrange_offers_only_the_backends_with_an_L_probe():
     (("latex", "2*TP/(2*TP+FP+FN)", "mcc"), "quote it, metricc latex \"2*TP/(2*TP+FP+FN) mcc\""),
     (("lrange", "f1"), "metricc: error: lrange takes no FORMULA (got 'f1'): the valid range of L depends on "
                        "the floating-point type, the accuracy level and the threshold, not on the metric"),
-    (("compile", "f1", "--frobnicate"), "metricc: error: unrecognized arguments: --frobnicate"),
+    (("compile", "f1", "--frobnicate"), "metricc: error: unrecognized arguments: --frobnicate (see --help)"),
+    # a parameter given as an option of its own (had: "unrecognized arguments: --beta 2" alone)
+    (("compile", "fbeta", "--beta", "2"), "unrecognized arguments: --beta 2: bind a parameter of the formula with "
+                                          "--param beta=2"),
+    (("latex", "tversky", "--alpha=0.3"), "unrecognized arguments: --alpha=0.3: bind a parameter of the formula "
+                                          "with --param alpha=0.3"),
+    (("compile", "w*TPR + (1-w)*TNR", "--w", "0.7"), "with --param w=0.7"),
 ])
 def test_user_errors_exit_1_without_traceback(args, message):
     out = metricc(*args)
