@@ -112,7 +112,7 @@ def torchmetrics_name(name: str) -> tuple[str, str] | None:
 OTHER_NAMES = {"geometricmean": "gmean", "jaccardindex": "jaccard",
                **dict.fromkeys(["youden", "youdenj", "youdensj", "youdensindex", "bookmakerinformedness", "bookmaker"],
                                "informedness"),
-               "sorensendice": "dice", "threat": "jaccard", "criticalsuccessindex": "jaccard", "csi": "jaccard",
+               "sorensendice": "dice", "dicecoefficient": "dice", "threat": "jaccard", "criticalsuccessindex": "jaccard", "csi": "jaccard",
                "f": "f1", "fmeasure": "f1", "f1measure": "f1",  # (f: fscore, f_score)
                "fallout": "FPR", "falsealarmrate": "FPR", "falsepositiverate": "FPR", "missrate": "FNR",
                "falsenegativerate": "FNR",
@@ -155,6 +155,13 @@ def scorer_parts(name: str) -> tuple[str, str | None] | None:
     if match is None or not (match[1] or match[3] or match[4]):
         return None
     return match[2], None if match[5] is None else match[5].lower()
+
+
+def average_first(name: str) -> tuple[str, str] | None:
+    """`name` with the average written first (macro_f1, weighted_recall) as the score's name and that average, or
+    None."""
+    match = re.fullmatch(r"(?i)(macro|micro|weighted)_(.+)", name)
+    return None if match is None else (match[2], match[1].lower())
 
 
 # arguments of scikit-learn's metric functions that users pass to compile_metric: where each one goes instead

@@ -462,12 +462,14 @@ class _Scope:
             return expr
         if name in FUNCTIONS:
             raise self.error(f"`{name}` is a function: write {name}(...)", token)
-        score, average = catalog.scorer_parts(name) or (name, None)
+        scikit_learn = catalog.scorer_parts(name)
+        score, average = scikit_learn or catalog.average_first(name) or (name, None)
         not_counts = catalog.NOT_COUNTS.get(catalog.folded(name)) or catalog.NOT_COUNTS.get(catalog.folded(score))
         if not_counts:
             raise self.error(_not_counts_message(name, not_counts), token)
         if average is not None and score in catalog.METRICS:
-            scorer = f"unknown name `{name}`: scikit-learn's scorer `{name}` is `{score}`"
+            source = "scikit-learn's scorer " if scikit_learn else ""
+            scorer = f"unknown name `{name}`: {source}`{name}` is `{score}`"
             if average == "samples":
                 raise self.error(f"{scorer} averaged over each sample's labels, which metricc does not compute: "
                                  f"average='macro', 'micro', 'weighted' or 'none'", token)

@@ -74,6 +74,14 @@ BAD_FORMULAS = [
     # scikit-learn's scorer names: an average is an argument of compile_metric, "neg_" a sign
     ("f1_macro", {}, "unknown name `f1_macro`: scikit-learn's scorer `f1_macro` is `f1` with average='macro': "
                      "compile_metric('f1', task='multiclass', num_classes=..., average='macro')", 1),
+    # the average written first, as many code bases name it (had: "if it is a parameter, pass macro_f1=...")
+    ("macro_f1", {}, "unknown name `macro_f1`: `macro_f1` is `f1` with average='macro': compile_metric('f1', "
+                     "task='multiclass', num_classes=..., average='macro')", 1),
+    ("1 - weighted_recall", {}, "unknown name `weighted_recall`: `weighted_recall` is `recall` with "
+                                "average='weighted'", 5),
+    ("micro_jaccard", {}, "`micro_jaccard` is `jaccard` with average='micro'", 1),
+    ("dice_coefficient", {}, "unknown name `dice_coefficient`; did you mean `dice`?", 1),
+    ("dice_score", {}, "unknown name `dice_score`; did you mean `dice`?", 1),
     ("1 - precision_weighted", {}, "scikit-learn's scorer `precision_weighted` is `precision` with "
                                    "average='weighted'", 5),
     ("jaccard_samples", {}, "scikit-learn's scorer `jaccard_samples` is `jaccard` averaged over each sample's "
