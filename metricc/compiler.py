@@ -314,8 +314,13 @@ class CompiledMetric:
                                                                f"pos_label, labels and zero_division; a formula's "
                                                                f"parameters and the task's settings go to "
                                                                f"compile_metric()"))
-        from sklearn.metrics import make_scorer
-
+        try:
+            from sklearn.metrics import make_scorer
+        except ModuleNotFoundError as error:
+            if (error.name or "").partition(".")[0] != "sklearn":
+                raise
+            raise MetriccError("scorer() needs scikit-learn, which is not installed: pip install scikit-learn") \
+                from None
         if not self.minimize:  # (a cost's 0/0 stays NaN: 0 would be its best value)
             score_options.setdefault("zero_division", "warn")
         return make_scorer(_InScikitLearnOrder(self, pos_label, labels), greater_is_better=not self.minimize,

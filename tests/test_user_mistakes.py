@@ -379,6 +379,17 @@ def test_to_torch_without_torch_says_how_to_install_it():
     assert "refused: to_torch() needs PyTorch, which is not installed: pip install torch" in out.stdout
 
 
+def test_scorer_without_scikit_learn_says_how_to_install_it():
+    """It had raised ModuleNotFoundError from inside scorer(), where to_torch() and to_jax() say what to install."""
+    code = ("import sys; sys.modules['sklearn'] = None\n"
+            "from metricc import compile_metric, MetriccError\n"
+            "try:\n    compile_metric('f1').scorer()\n"
+            "except MetriccError as error:\n    print('refused:', error)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "refused: scorer() needs scikit-learn, which is not installed: pip install scikit-learn" in out.stdout
+
+
 def test_unknown_option_suggests_the_close_one():
     with pytest.raises(MetriccError, match="unknown option 'treshold'; did you mean 'threshold'"):
         F1.to_torch(pure=True, treshold=0.3)
