@@ -112,7 +112,8 @@ def torchmetrics_name(name: str) -> tuple[str, str] | None:
 OTHER_NAMES = {"geometricmean": "gmean", "jaccardindex": "jaccard",
                **dict.fromkeys(["youden", "youdenj", "youdensj", "youdensindex", "bookmakerinformedness", "bookmaker"],
                                "informedness"),
-               "sorensendice": "dice", "dicecoefficient": "dice", "threat": "jaccard", "criticalsuccessindex": "jaccard", "csi": "jaccard",
+               "sorensendice": "dice", "dicecoefficient": "dice", "threat": "jaccard",
+               "criticalsuccessindex": "jaccard", "csi": "jaccard",
                "f": "f1", "fmeasure": "f1", "f1measure": "f1",  # (f: fscore, f_score)
                "fallout": "FPR", "falsealarmrate": "FPR", "falsepositiverate": "FPR", "missrate": "FNR",
                "falsenegativerate": "FNR",
