@@ -27,6 +27,10 @@ from metricc.checks import class_input_hint, float_index_hint  # emitted modules
 from metricc.checks import nonfinite_input_message, weight_range_message  # emitted modules inline this import
 from metricc.checks import underflow_ignored  # emitted modules inline this import
 
+# a warning names at most this many classes (then how many there are)
+LISTED = 10
+
+
 def one_hot(indices, num_classes):
     """(n, num_classes) float64 rows with a 1 at each index: O(n C) memory, never a C x C identity."""
     hot = numpy.zeros((len(indices), num_classes))
@@ -261,9 +265,10 @@ def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warn
         with numpy.errstate(all="ignore"):
             per_class = average(numpy, scalars, counts, 0.0, "none", None)[0]
         classes = numpy.flatnonzero(~numpy.isfinite(per_class)).tolist()
+        named = ", ".join(map(str, classes[:LISTED])) + (f", ... ({len(classes)} in all)"
+                                                         if len(classes) > LISTED else "")
         where = ("the pooled counts (average='micro')" if average_ == "micro" or not classes else
-                 f"{part}{('es' if part == 'class' else 's') if len(classes) > 1 else ''} "
-                 f"{', '.join(map(str, classes))}")
+                 f"{part}{('es' if part == 'class' else 's') if len(classes) > 1 else ''} {named}")
         warnings.warn(f"{name!r} is undefined for {where} at these predictions; it counts as "
                       f"{'nan' if zero_division is None else zero_division} there", warning,
                       stacklevel=caller_level())

@@ -572,6 +572,26 @@ def test_zero_division_warning_names_the_classes(task):
         metric.score(predictions, target, zero_division="warn")
 
 
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_the_warning_names_at_most_ten_undefined_classes(task):
+    """With 1,000 classes and a few samples, the warning had listed every undefined class: a line of 5,000
+    characters."""
+    from metricc import MetriccWarning
+
+    metric = compile_metric("precision", task=task, num_classes=1000)
+    if task == "multiclass":
+        predictions, target = np.array([0, 0, 1, 1]), np.array([0, 1, 1, 2])  # classes 2..999 never predicted
+    else:
+        predictions, target = np.zeros((2, 1000), dtype=int), np.zeros((2, 1000), dtype=int)
+        predictions[:, :2] = target[:, :2] = 1
+    part = "classes" if task == "multiclass" else "labels"
+    with pytest.warns(MetriccWarning) as told:
+        metric.score(predictions, target, zero_division="warn")
+    message = str(told[0].message)
+    assert f"undefined for {part} 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, ... (998 in all) at these predictions" in message
+    assert len(message) < 200
+
+
 @pytest.mark.parametrize("average", AVERAGES)
 @pytest.mark.parametrize("task", ["multiclass", "multilabel"])
 def test_a_score_divided_by_zero_is_nan_as_its_warning_says(task, average):
