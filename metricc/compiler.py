@@ -108,6 +108,23 @@ class CompiledMetric:
         _refuse_others("loss_and_grad", others, ("sample_weight", "check_inputs"))
         return self._numpy_loss.loss_and_grad(logits, target, sample_weight, check_inputs=check_inputs)
 
+    def predict(self, input: Any) -> np.ndarray:
+        """Hard predictions as the loss counts them, for score(): 1 where the probability reaches the threshold
+        (logits >= logit(threshold); probabilities >= threshold with from_logits=False), element by element; for
+        task="multiclass" the arg-max class along dimension 1 of logits (n, C) or (N, C, d1, ..., dk). Takes NumPy
+        arrays and torch tensors (their values); returns a NumPy int64 array."""
+        values = _numbers(input, "input")
+        if np.isnan(values).any():
+            raise MetriccError(f"Expected `input` without NaN, but it holds NaN{nan_place(values)}, a missing value: "
+                               f"drop or fill the missing entries first.")
+        if self.task == "multiclass":
+            if values.ndim < 2 or values.shape[1] != self.num_classes:
+                raise MetriccError(f"Expected `input` of shape (n, {self.num_classes}) or (N, {self.num_classes}, d1, "
+                                   f"..., dk), but got {values.shape}.")
+            return np.argmax(values, axis=1)
+        cut = math.log(self.threshold / (1 - self.threshold)) if self.from_logits else self.threshold
+        return (values.astype(np.float64, copy=False) >= cut).astype(np.int64)
+
     def score(self, predictions: Any, target: Any, sample_weight: Any = None, *,
               zero_division: float | str | None = None, **others: Any) -> float:
         """The formula's exact value on hard 0/1 predictions (no amplifier, no smoothing); multi-class: class

@@ -375,3 +375,56 @@ def test_repr_shows_the_settings_that_make_the_metric():
     assert repr(compile_metric("f1", task="multiclass", num_classes=3, average="weighted", ignore_index=-100)) == (
         "CompiledMetric('f1', L=73.0, threshold=0.5, from_logits=True, eps=1e-06, task='multiclass', num_classes=3, "
         "average='weighted', ignore_index=-100)")
+
+
+# -- predict(): hard predictions as the loss counts them --------------------------------------------------------
+
+@pytest.mark.parametrize("threshold", [0.5, 0.3, 0.8])
+@pytest.mark.parametrize("from_logits", [True, False])
+def test_predict_cuts_at_the_compiled_threshold(threshold, from_logits):
+    """A model trained at threshold t predicts positive where its probability reaches t (logits: where they reach
+    logit(t)); predict() cuts there, also for float16 input (compared in float64, not at a rounded cut-off)."""
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2, 500)
+    probabilities = 1 / (1 + np.exp(-logits))
+    target = (rng.random(500) < 0.3).astype(int)
+    metric = compile_metric("f1", threshold=threshold, from_logits=from_logits)
+    given = logits if from_logits else probabilities
+    expected = (probabilities >= threshold).astype(np.int64)
+    predicted = metric.predict(given)
+    assert predicted.dtype == np.int64 and np.array_equal(predicted, expected)
+    assert metric.score(predicted, target) == pytest.approx(f1_score(target, expected), abs=1e-12)
+    half = given.astype(np.float16)
+    cut = np.log(threshold / (1 - threshold)) if from_logits else threshold
+    assert np.array_equal(metric.predict(half), (half.astype(np.float64) >= cut).astype(np.int64))
+
+
+def test_predict_takes_a_networks_output_tensor():
+    torch = pytest.importorskip("torch")
+    logits = torch.randn(4, 6, requires_grad=True)
+    metric = compile_metric("f1", threshold=0.3)
+    expected = (torch.sigmoid(logits.detach().double()) >= 0.3).long().numpy()
+    assert np.array_equal(metric.predict(logits), expected)
+    assert np.array_equal(metric.predict(logits.detach().bfloat16()),
+                          (torch.sigmoid(logits.detach().bfloat16().double()) >= 0.3).long().numpy())
+
+
+def test_predict_of_a_multiclass_metric_is_the_arg_max_along_the_classes():
+    torch = pytest.importorskip("torch")
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    rows, maps = torch.randn(10, 3), torch.randn(2, 3, 4, 5)
+    assert np.array_equal(metric.predict(rows), rows.argmax(1).numpy())
+    assert np.array_equal(metric.predict(maps), maps.argmax(1).numpy()) and metric.predict(maps).shape == (2, 4, 5)
+    labels = compile_metric("f1", task="multilabel", num_classes=3)
+    assert np.array_equal(labels.predict(rows), (rows >= 0).long().numpy())
+    with pytest.raises(MetriccError, match=r"Expected `input` of shape \(n, 3\) or \(N, 3, d1, ..., dk\), but got "
+                                           r"\(10, 4\)"):
+        metric.predict(np.zeros((10, 4)))
+
+
+def test_predict_refuses_missing_values():
+    with pytest.raises(MetriccError, match="Expected `input` without NaN, but it holds NaN at index 1"):
+        compile_metric("f1").predict(np.array([0.5, np.nan, -1.0]))
+    assert compile_metric("f1").predict(np.array([np.inf, -np.inf])).tolist() == [1, 0]

@@ -23,8 +23,7 @@ def binary_tensors():
     logits = torch.randn(64, generator=generator, dtype=torch.float64, requires_grad=True)
     target = (torch.rand(64, generator=generator) < 0.3).double()
     logits_np, y_np = logits.detach().numpy().copy(), target.numpy().copy()
-    return {"logits": logits, "target": target, "logits_np": logits_np, "y_np": y_np,
-            "hard_predictions": (logits_np > 0).astype(int)}
+    return {"logits": logits, "target": target, "logits_np": logits_np, "y_np": y_np}
 
 
 def multiclass_tensors():
