@@ -112,7 +112,8 @@ class CompiledMetric:
         """Hard predictions as the loss counts them, for score(): 1 where the probability reaches the threshold
         (logits >= logit(threshold); probabilities >= threshold with from_logits=False), element by element; for
         task="multiclass" the arg-max class along dimension 1 of logits (n, C) or (N, C, d1, ..., dk). Takes NumPy
-        arrays and torch tensors (their values); returns a NumPy int64 array."""
+        arrays and torch tensors (their values); returns a NumPy int64 array. (A booster trained with to_xgboost()
+        or to_lightgbm() has raw scores shifted by logit(threshold): its objective's predict() cuts them at 0.)"""
         values = _numbers(input, "input")
         if np.isnan(values).any():
             raise MetriccError(f"Expected `input` without NaN, but it holds NaN{nan_place(values)}, a missing value: "
