@@ -115,6 +115,9 @@ class CompiledMetric:
         arrays and torch tensors (their values); returns a NumPy int64 array. (A booster trained with to_xgboost()
         or to_lightgbm() has raw scores shifted by logit(threshold): its objective's predict() cuts them at 0.)"""
         values = _numbers(input, "input")
+        if values.dtype == bool:
+            raise MetriccError("Expected `input` to hold logits, but got bool: predictions already (score() takes "
+                               "them as they are)")
         if np.isnan(values).any():
             raise MetriccError(f"Expected `input` without NaN, but it holds NaN{nan_place(values)}, a missing value: "
                                f"drop or fill the missing entries first.")

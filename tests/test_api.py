@@ -424,6 +424,12 @@ def test_predict_of_a_multiclass_metric_is_the_arg_max_along_the_classes():
         metric.predict(np.zeros((10, 4)))
 
 
+def test_predict_refuses_predictions():
+    """Booleans are predictions already: as logits every one of them (0 and 1) had come out positive."""
+    with pytest.raises(MetriccError, match="Expected `input` to hold logits, but got bool: predictions already"):
+        compile_metric("f1").predict(np.array([True, False]))
+
+
 def test_predict_refuses_missing_values():
     with pytest.raises(MetriccError, match="Expected `input` without NaN, but it holds NaN at index 1"):
         compile_metric("f1").predict(np.array([0.5, np.nan, -1.0]))
