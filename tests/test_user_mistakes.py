@@ -369,25 +369,19 @@ def test_loss_and_grad_on_a_tensor_that_requires_grad():
         F1.loss_and_grad(torch.randn(4, requires_grad=True), np.array([0, 1, 1, 0]))
 
 
-def test_to_torch_without_torch_says_how_to_install_it():
-    code = ("import sys; sys.modules['torch'] = None\n"
+@pytest.mark.parametrize("module, call, message", [
+    ("torch", "to_torch(pure=True)", "to_torch() needs PyTorch, which is not installed: pip install torch"),
+    # (scorer() had raised ModuleNotFoundError from inside)
+    ("sklearn", "scorer()", "scorer() needs scikit-learn, which is not installed: pip install scikit-learn"),
+])
+def test_a_missing_library_is_named_with_how_to_install_it(module, call, message):
+    code = (f"import sys; sys.modules[{module!r}] = None\n"
             "from metricc import compile_metric, MetriccError\n"
-            "try:\n    compile_metric('f1').to_torch(pure=True)\n"
+            f"try:\n    compile_metric('f1').{call}\n"
             "except MetriccError as error:\n    print('refused:', error)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert "refused: to_torch() needs PyTorch, which is not installed: pip install torch" in out.stdout
-
-
-def test_scorer_without_scikit_learn_says_how_to_install_it():
-    """It had raised ModuleNotFoundError from inside scorer(), where to_torch() and to_jax() say what to install."""
-    code = ("import sys; sys.modules['sklearn'] = None\n"
-            "from metricc import compile_metric, MetriccError\n"
-            "try:\n    compile_metric('f1').scorer()\n"
-            "except MetriccError as error:\n    print('refused:', error)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert "refused: scorer() needs scikit-learn, which is not installed: pip install scikit-learn" in out.stdout
+    assert f"refused: {message}" in out.stdout
 
 
 def test_unknown_option_suggests_the_close_one():
