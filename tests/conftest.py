@@ -40,7 +40,8 @@ INTEGRATION_MODULES = {"test_examples.py", "test_benchmark.py", "test_distribute
                        "test_cli.py"}
 INTEGRATION_TESTS = {"test_emitted_module_matches_compile_metric", "test_cli_answers_or_refuses",
                      "test_cli_lrange_table", "test_cli_lrange_plot", "test_compiled_code_does_not_depend_on_the_clock",
-                     "test_saved_loss_loads_in_a_fresh_process", "test_a_missing_library_is_named_with_how_to_install_it",
+                     "test_saved_loss_loads_in_a_fresh_process",
+                     "test_a_missing_library_is_named_with_how_to_install_it",
                      "test_import_does_not_import_torch", "test_symbolic_stages_import_without_lark_and_torch",
                      "test_emitted_jax_module_runs_without_metricc", "test_emitted_objective_runs_without_metricc",
                      "test_pmap_with_axis_name_gives_the_whole_batch_loss_and_gradient"}
