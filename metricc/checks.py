@@ -201,9 +201,11 @@ def blend_overflow_message(bce_weight, dtype):
 
 def extension_numbers(numpy, array):
     """A NumPy `array` as it is; in the machine's byte order where it is in the other one (a big-endian float32
-    array is float32 to the kernels only then); and where its type is an extension number type (ml_dtypes'
-    bfloat16, float8 and int4, which numpy.asarray makes of a JAX array), which the kernels' checks do not count
-    as numbers, as the int64 or float64 numbers it holds (each cast is exact)."""
+    array is float32 to the kernels only then); where its type is an extension number type (ml_dtypes' bfloat16,
+    float8 and int4, which numpy.asarray makes of a JAX array), which the kernels' checks do not count as
+    numbers, as the int64 or float64 numbers it holds (each cast is exact); and where it is an object array of
+    real numbers only (a pandas column of mixed Python ints and bools, as scikit-learn takes it), as the array
+    NumPy makes of those numbers (float64 where that is not a number type: fractions)."""
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
     dtype = array.dtype
@@ -211,6 +213,9 @@ def extension_numbers(numpy, array):
         for wider in (numpy.int64, numpy.float64):
             if numpy.can_cast(dtype, wider):
                 return array.astype(wider)
+    if dtype.kind == "O" and all(isinstance(v, numbers.Real) for v in array.flat):
+        numeric = numpy.array(array.tolist())
+        return numeric if numeric.dtype.kind in "biuf" else array.astype(numpy.float64)
     return array
 
 
@@ -272,6 +277,15 @@ def first_place(mask):
     is true or it is 0-d."""
     found = _first_true(mask)
     return "" if found is None else _placed(found[0])
+
+
+def _unravelled(k, shape):
+    """The index (a tuple) of the k-th entry, in C order, of an array of the `shape`."""
+    index = []
+    for size in reversed(shape):
+        k, place = divmod(k, size)
+        index.append(place)
+    return tuple(reversed(index))
 
 
 def _placed(index):
@@ -484,9 +498,14 @@ CLASS_NAMES_HINT = ": class names? pass labels 0/1 (such as target == 'yes')"
 
 def class_names_hint(values, task="binary"):
     """What to pass instead of a target of strings, class names such as "no"/"yes" (appended to the error;
-    `values`: an array of a string type or of objects, or a list, whose first is a string); "" for any other."""
+    `values`: an array of a string type or of objects, or a list, whose first is a string), or of objects with a
+    missing label (None, pandas' NA) among them (where it is); "" for any other."""
     kind = getattr(getattr(values, "dtype", None), "kind", "")
-    first = next(iter(getattr(values, "flat", ())), None) if kind == "O" else None
+    first = None
+    if kind == "O":  # the first entry that is no number
+        k, first = next(((k, v) for k, v in enumerate(values.flat) if not isinstance(v, numbers.Real)), (0, None))
+        if first is None or type(first).__name__ == "NAType":
+            return f": it holds {first}{_placed(_unravelled(k, values.shape))}, a missing label: drop or fill it first"
     if isinstance(values, (list, tuple)) and values:  # (before an array is made of them: JAX takes no strings)
         first = values[0]
     if not (kind in ("U", "S") or isinstance(first, str)):

@@ -581,16 +581,14 @@ def _values_of(values: Any) -> Any:
 def _numbers(values: Any, name: str) -> np.ndarray:
     """`values` (a torch tensor's values too) as a NumPy array of bool, int or float, or a MetriccError that says
     why not."""
-    array = numpy_kernel.as_array(_values_of(values), name, MetriccError)
-    if array.dtype.kind == "O":  # Python numbers (a pandas column of mixed ints and bools), as scikit-learn takes
+    array = numpy_kernel.as_array(_values_of(values), name, MetriccError)  # numbers in an object array as numbers
+    if array.dtype.kind == "O":  # something else in an object array: say what and where
         flat = array.ravel().tolist()
-        other = next((k for k, v in enumerate(flat) if not isinstance(v, numbers.Real)), None)
-        if other is not None:
-            hint = (", a missing value: drop or fill the missing entries first" if flat[other] is None else
-                    _CLASS_NAMES if isinstance(flat[other], str) and name in ("predictions", "target") else "")
-            raise MetriccError(f"Expected `{name}` to hold numbers, but got an object array holding "
-                               f"{describe(flat[other])} (at index {other}){hint}.")
-        array = array.astype(np.float64)
+        other = next(k for k, v in enumerate(flat) if not isinstance(v, numbers.Real))
+        hint = (", a missing value: drop or fill the missing entries first" if flat[other] is None else
+                _CLASS_NAMES if isinstance(flat[other], str) and name in ("predictions", "target") else "")
+        raise MetriccError(f"Expected `{name}` to hold numbers, but got an object array holding "
+                           f"{describe(flat[other])} (at index {other}){hint}.")
     if array.dtype.kind not in "biuf":
         hint = _CLASS_NAMES if array.dtype.kind in "US" and name in ("predictions", "target") else ""
         raise MetriccError(f"Expected `{name}` to hold numbers, but got dtype {array.dtype}{hint}.")

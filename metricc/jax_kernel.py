@@ -34,7 +34,7 @@ from metricc.checks import class_names_hint, masked_message, per_element_message
 from metricc.checks import shape_message, target_hint, weight_range_message  # emitted modules inline this import
 from metricc.checks import class_index_message, target_range_message  # emitted modules inline this import
 from metricc.checks import class_input_hint, float_index_hint  # emitted modules inline this import
-from metricc.checks import narrow_float_message  # emitted modules inline this import
+from metricc.checks import extension_numbers, narrow_float_message  # emitted modules inline this import
 from metricc.checks import TWO_CLASS_HINT, one_hot_rows  # emitted modules inline this import
 from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
 from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
@@ -206,12 +206,13 @@ def _numbers(values, name, error, task=None):
     """`values` as a JAX array of booleans, integers or floats; strings, objects and complex numbers are
     refused by name (a target of class names with a hint for the `task`), and so are masked arrays with masked
     entries and torch tensors, and logits (`name` "input") in a float type narrower than 16 bits. A NumPy array in
-    the other byte order (which JAX does not take) is read in the machine's."""
+    the other byte order is read in the machine's, and an object array of real numbers as numbers."""
     message = masked_message(values, name)
     if message:
         raise error(message)
-    if isinstance(values, numpy.ndarray) and not values.dtype.isnative:
-        values = values.astype(values.dtype.newbyteorder("="))
+    if getattr(values, "dtype", None) == object or isinstance(values, numpy.ndarray) and not values.dtype.isnative:
+        values = extension_numbers(numpy, numpy.asarray(values))  # which JAX does not take: numbers in objects, and
+        # arrays in the other byte order, made the machine's
     if type(values).__module__.partition(".")[0] == "torch":
         raise error(f"Expected `{name}` to be a JAX or NumPy array, but got a torch tensor: to_torch() is the loss "
                     f"for torch (or pass tensor.detach().cpu().numpy())")

@@ -136,6 +136,49 @@ def test_score_takes_object_arrays_of_numbers():
             F1.score(np.array([1, 0, bad, 1], dtype=object), np.array([1, 0, 1, 1]))
 
 
+@pytest.mark.parametrize("task, call", [
+    ("binary", lambda m, z, y: m.loss_and_grad(z, y)),
+    ("binary", lambda m, z, y: m.to_jax()(z, y)),
+    ("binary", lambda m, z, y: m.to_xgboost()(y, z.astype(np.float32))),
+    ("binary", lambda m, z, y: m.to_lightgbm().gradient_and_hessian(z, y)),
+    ("binary", lambda m, z, y: load_emitted(m.emit("numpy"))["loss_and_grad"](z, y)),
+    ("multiclass", lambda m, z, y: m.loss_and_grad(np.stack([z, -z, z / 2], 1), y + 2 * (y == 0))),
+    ("multiclass", lambda m, z, y: m.to_xgboost()(y + 2 * (y == 0), np.stack([z, -z, z / 2], 1))),
+    ("multilabel", lambda m, z, y: m.loss_and_grad(np.stack([z, -z, z / 2], 1), np.stack([y, 1 - y, y], 1))),
+])
+def test_a_loss_takes_labels_in_an_object_array_of_numbers(task, call):
+    """0/1 labels in an object array (a pandas column of mixed Python ints and bools, as read from a file) were
+    refused by the losses and objectives with "got dtype object", where score() and scikit-learn take them: they
+    give what the same labels as numbers give."""
+    if "jax" in call.__code__.co_names:
+        pytest.importorskip("jax")
+    metric = compile_metric("f1", **({} if task == "binary" else {"task": task, "num_classes": 3}))
+    z = np.array([0.3, -1.2, 2.0, 0.1, -0.4, 0.9])
+    y = np.array([1, 0, True, 1, False, 0], dtype=object)
+    expected, got = (call(metric, z, labels) for labels in (y.astype(np.int64), y))
+    expected, got = ([*r] if isinstance(r, tuple) else [r] for r in (expected, got))
+    assert len(got) == len(expected)
+    for a, b in zip(expected, got):
+        np.testing.assert_allclose(np.asarray(b, np.float64), np.asarray(a, np.float64), rtol=1e-12)
+
+
+@pytest.mark.parametrize("task, call", [
+    ("binary", lambda m, y: m.loss_and_grad(np.zeros(4), y)),
+    ("binary", lambda m, y: m.to_jax()(np.zeros(4), y)),
+    ("binary", lambda m, y: m.to_xgboost()(y, np.zeros(4, np.float32))),
+    ("binary", lambda m, y: load_emitted(m.emit("numpy"))["loss_and_grad"](np.zeros(4), y)),
+    ("multiclass", lambda m, y: m.loss_and_grad(np.zeros((4, 3)), y)),
+])
+def test_a_loss_given_a_missing_label_in_an_object_array_says_so(task, call):
+    """An object array of labels with a None among them (a pandas column with a missing entry) got "Expected
+    `target` to hold 0/1 labels, but got dtype object", which did not say why: it names the missing label."""
+    if "jax" in call.__code__.co_names:
+        pytest.importorskip("jax")
+    metric = compile_metric("f1", **({} if task == "binary" else {"task": task, "num_classes": 3}))
+    with pytest.raises(ValueError, match=re.escape("holds None at index 2, a missing label: drop or fill it")):
+        call(metric, np.array([1, 0, None, 1], dtype=object))
+
+
 @pytest.mark.parametrize("strings", [np.str_, object])
 @pytest.mark.parametrize("loss, call, hint", [
     ("binary", lambda m, y: m.loss_and_grad(np.zeros(3), y), "class names? pass labels 0/1 (such as target == 'yes')"),
