@@ -48,6 +48,9 @@ def sigmoid_pair(x):
 # Multi-class tensors are class-major, (C, n), for up to this many classes: the reductions over the classes then
 # run along the long axis and every broadcast is a row's (3-5 times faster for C = 10); wider ones stay (n, C).
 CLASS_MAJOR_MAX_CLASSES = 32
+# unsigned types wider than 8 bits (a 16-bit mask through torch.from_numpy), for which torch implements few
+# operations (no aminmax, no indexing): targets in them are read as int64, weights as float64 (_widened)
+WIDE_UNSIGNED = tuple(getattr(torch, name) for name in ("uint16", "uint32", "uint64") if hasattr(torch, name))
 
 
 def farthest_from_one(sums):
@@ -403,6 +406,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         # vmap, forward mode: plain operations, no value read back
         plain = self._refuse_unsupported(input, target, sample_weight, self._unexportable_state())
         self._warn_unsynced()
+        target, sample_weight = _widened(target, torch.int64), _widened(sample_weight, torch.float64)
         given = (input, target, sample_weight)  # (an error places a bad value by its index in the tensors as given)
         if isinstance(input, torch.Tensor) and input.dim() > 2 and isinstance(target, torch.Tensor):
             input, target, sample_weight = self._rows(input, target, sample_weight)
@@ -656,3 +660,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         elif not (y_min >= 0 and y_max <= 1):
             raise self.error(target_range_message(y_min, y_max, multilabel=True, values=target,
                                                   input_range=(x_min, x_max)))
+
+
+def _widened(values, dtype):
+    """`values` in `dtype` where it is a tensor of one of the WIDE_UNSIGNED types, else as it is."""
+    return values.to(dtype) if isinstance(values, torch.Tensor) and values.dtype in WIDE_UNSIGNED else values

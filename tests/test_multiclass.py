@@ -697,3 +697,25 @@ def test_many_classes_in_reduced_precision_matrix_products(classes):
     (exact_loss, exact_grad), (loss, grad) = results
     assert loss == exact_loss
     assert torch.equal(grad, exact_grad)
+
+
+@pytest.mark.parametrize("dtype", [torch.uint16, torch.uint32, torch.uint64])
+@pytest.mark.parametrize("task, shape", [("multiclass", (6,)), ("multiclass", (2, 3, 3)), ("multilabel", (6, 3))])
+def test_torch_targets_and_weights_in_wide_unsigned_types(dtype, task, shape):
+    """Class indices in uint16 (a segmentation mask read from a 16-bit PNG through torch.from_numpy), uint32 or
+    uint64, and such sample weights, raised torch's NotImplementedError ("aminmax_cpu" not implemented for 'UInt16')
+    from inside the multi-class and multi-label losses, where the binary loss took them: they give the int64
+    labels' loss and gradient."""
+    torch.manual_seed(0)
+    metric = compile_metric("f1", task=task, num_classes=3, L=10.0)
+    loss = metric.to_torch(pure=True)
+    labels = torch.randint(0, 3, shape) if task == "multiclass" else torch.randint(0, 2, shape)
+    logits = (torch.randn(shape[0], 3, *shape[1:]) if task == "multiclass" else torch.randn(shape)).double()
+    weights = torch.arange(1, labels.numel() + 1).reshape(shape) if task == "multiclass" else torch.arange(1, 7)
+    results = []
+    for target, weight in ((labels, weights.double()), (labels.to(dtype), weights.to(dtype))):
+        x = logits.clone().requires_grad_()
+        value = loss(x, target, sample_weight=weight)
+        value.backward()
+        results.append((value.detach(), x.grad))
+    torch.testing.assert_close(results[1], results[0], rtol=1e-12, atol=0)
