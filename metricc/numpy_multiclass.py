@@ -164,6 +164,8 @@ class MultiSoftConfusionLoss:
         z = self._array(input, "input")
         if z.dtype.kind not in "biuf":
             raise self.error(f"Expected `input` to hold numbers, but got dtype {z.dtype}.")
+        if z.dtype.kind == "b":  # the numbers 0 and 1 (NumPy subtracts no booleans)
+            z = z.astype(numpy.float64)
         if z.ndim != 2 or z.shape[1] != self.num_classes or z.shape[0] == 0:
             raise self.error(f"Expected `input` of shape (n, {self.num_classes}) with n > 0, but got {z.shape}"
                              f"{class_input_hint(self.task, self.num_classes, z.shape)}.")

@@ -549,6 +549,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                       if self.task == "multiclass" else expected)
             raise self.error(f"Expected `target` of shape {wanted}, but got {target.dtype} {tuple(target.shape)}"
                              f"{target_hint(self.task, input.shape[0], self.num_classes, target.shape)}.")
+        if self.task == "multilabel" and target.is_complex():
+            raise self.error(f"Expected `target` to hold real numbers, but got {target.dtype}.")
         if self.task == "multiclass" and target.dim() == 1 and (target.is_floating_point() or target.is_complex()
                                           or target.dtype == torch.bool):
             hint = float_index_hint(target, "target.long()") if target.is_floating_point() else ""

@@ -2,13 +2,14 @@
 against torch autograd through a plain implementation and against finite differences, and argument errors."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
 import torch
 from sklearn import metrics as skm
 
-from metricc import MetriccError, compile_metric
+from metricc import MetriccError, MetriccWarning, compile_metric
 from oracles import central_differences, multiclass_f1_gradient_60_digits
 
 AVERAGES = ["macro", "micro", "weighted", "none"]
@@ -238,6 +239,32 @@ def test_input_errors():
                 lambda z: metric.to_torch(pure=True)(torch.tensor(z), torch.zeros(4, dtype=torch.int64))):
         with pytest.raises(MetriccError, match="NaN"):
             run(np.array([[0.0, np.nan, 0.0]] * 4))
+
+
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+@pytest.mark.parametrize("dtype", [bool, np.int8, np.uint16])
+def test_numpy_logits_of_booleans_or_integers_count_as_numbers(task, dtype):
+    """Boolean logits raised NumPy's TypeError ("numpy boolean subtract ... is not supported") from inside the
+    multi-label loss's hint about probabilities; the binary and multi-class losses read them as the numbers 0 and
+    1, as they read integer logits: so does it now."""
+    metric = compile_metric("f1", task=task, num_classes=3)
+    z = np.array([[1, 0, 1], [0, 0, 1], [1, 1, 0], [0, 1, 0]])
+    y = np.array([0, 2, 1, 1]) if task == "multiclass" else np.array([[1, 0, 1], [0, 1, 1], [1, 0, 0], [0, 0, 0]])
+    with warnings.catch_warnings():  # 0 and 1 look like probabilities, and the multi-label loss says so
+        warnings.simplefilter("ignore", MetriccWarning)
+        value, grad = metric.loss_and_grad(z.astype(dtype), y)  # first: the hint's state is fresh
+        expected = metric.loss_and_grad(z.astype(np.float64), y)
+    assert value == expected[0]
+    np.testing.assert_array_equal(grad, expected[1])
+
+
+@pytest.mark.parametrize("pure", [True, False])
+def test_torch_multilabel_complex_target_is_refused(pure):
+    """A complex multi-label target raised torch's NotImplementedError ("aminmax_cpu" not implemented for
+    'ComplexFloat') from inside the loss; the binary and multi-class losses already refused it by name."""
+    loss = compile_metric("f1", task="multilabel", num_classes=3).to_torch(pure=pure)
+    with pytest.raises(MetriccError, match=re.escape("Expected `target` to hold real numbers, but got torch.complex64")):
+        loss(torch.zeros(4, 3), torch.zeros(4, 3, dtype=torch.complex64))
 
 
 @pytest.mark.parametrize("kwargs, message", [
