@@ -1091,7 +1091,7 @@ class BoostObjective:
                              f"objective.eval_metric")
         z, y = self._numbers(margins, "margins"), self._numbers(labels, "labels")
         if y.size == 0 and z.size:
-            raise self.error(f"Expected labels for the {len(z)} rows of margins, but got none" + (
+            raise self.error(f"Expected labels for the {len(z) if z.ndim else 1} rows of margins, but got none" + (
                 ": a DMatrix built without them? build it with its labels, xgboost.DMatrix(X, label=y)"
                 if self.booster == "xgboost" else ""))
         if self.task == "multiclass":

@@ -250,6 +250,13 @@ def test_a_scorer_with_pos_label_leaves_out_the_ignore_label():
     (lambda: compile_metric("f1", task="multilabel", num_classes=3).score(np.eye(3), np.eye(3),
                                                                           np.array([1, None, 2])),
      "Expected `sample_weight` to hold numbers, but got dtype object."),
+    # empty arrays gave NaN with "undefined at TP, FP, FN, TN = 0, 0, 0, 0", where scikit-learn says they are empty
+    (lambda: compile_metric("f1").score(np.array([], int), np.array([], int)),
+     "Expected a non-empty batch, but `target` has no elements."),
+    (lambda: compile_metric("f1", task="multiclass", num_classes=3).score(np.array([], int), np.array([], int)),
+     "Expected a non-empty batch, but `target` has no elements."),
+    (lambda: compile_metric("f1", task="multilabel", num_classes=3).score(np.zeros((0, 3)), np.zeros((0, 3))),
+     "Expected a non-empty batch, but `target` has no elements."),
 ])
 def test_score_and_compile_name_what_is_wrong(call, message):
     """(With ignore_index, mismatched shapes were refused as "Expected `target` to hold hard 0/1 labels, but it

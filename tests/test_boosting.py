@@ -1640,7 +1640,9 @@ def test_an_empty_training_set_is_refused_and_one_sample_trains(task):
     one_margin = np.full(shape, 0.2)
     one_label = np.array([2.0]) if task == "multiclass" else np.ones(shape)
     for margins, labels, message in ((one_margin[:0], one_label[:0], "at least one sample"),
-                                     (one_margin, one_label[:0], "Expected labels for the 1 rows of margins")):
+                                     (one_margin, one_label[:0], "Expected labels for the 1 rows of margins"),
+                                     # one number as the margins: was a TypeError, len() of unsized object
+                                     (np.asarray(0.2), one_label[:0], "Expected labels for the 1 rows of margins")):
         for call in (objective, objective.loss, objective.evaluate, objective.gradient_and_hessian):
             with pytest.raises(MetriccError, match=message):
                 call(labels, margins) if call is objective else call(margins, labels)
