@@ -27,7 +27,7 @@ from metricc.checks import caller_level, class_index_hint, class_names_hint  # e
 from metricc.checks import masked_message, nonfinite_message, weight_range_message  # emitted modules inline this import
 from metricc.checks import MISSING_LABEL, nonfinite_input_message  # emitted modules inline this import
 from metricc.checks import class_nonfinite_message, extension_numbers  # emitted modules inline this import
-from metricc.checks import underflow_ignored  # emitted modules inline this import
+from metricc.checks import describe, underflow_ignored  # emitted modules inline this import
 from metricc.booster_context import BOOSTER_OBJECTIVES, MODEL_MARK  # emitted modules inline this import
 from metricc.booster_context import RAW_PROBABILITIES, Agreement  # emitted modules inline this import
 from metricc.booster_context import all_reduced, communicator  # emitted modules inline this import
@@ -363,8 +363,8 @@ class BoostObjective:
                  booster="xgboost", task="binary", num_classes=None, average="macro", class_weight=None,
                  minimize=False, check_inputs=True, name="metric", error=ValueError, warning=UserWarning):
         hessian = DEFAULT_HESSIAN.get(task, "bound") if hessian is None else hessian
-        if hessian not in HESSIANS:
-            raise error(f"Expected argument `hessian` to be one of {list(HESSIANS)}, but got {hessian!r}.")
+        if not isinstance(hessian, str) or hessian not in HESSIANS:
+            raise error(f"Expected argument `hessian` to be one of {list(HESSIANS)}, but got {describe(hessian)}.")
         if task == "multiclass" and hessian == "bound":
             raise error("the 'bound' Hessian is derived for sigmoid amplifiers only: a multi-class objective takes "
                         "hessian='gauss-newton' (its default), 'abs', 'clip' or 'exact'")
@@ -694,7 +694,9 @@ class BoostObjective:
                 for row, value in zip(values, self.curvatures(*points)[1:]):
                     row[...] = value  # a number, where the coefficient does not depend on the counts
             sensitivity = numpy.abs(values[:, 1:] - values[:, :1]).sum(axis=1)
-            c, bend = numpy.abs(values[:, 0]), 256 * self._bend_bound() / (self.L * self.L * (heaviest or 1.0))
+            # (NumPy's division: L^2 underflows to 0 below L ~ 1e-154, and the float64 call takes over)
+            c = numpy.abs(values[:, 0])
+            bend = 256 * self._bend_bound() / numpy.float64(self.L * self.L * (heaviest or 1.0))
             c[2:] += bend * c[:2]
             return bool((sensitivity <= FLOAT32_CONDITION * SENSITIVITY_STEP * c).all())  # NaN fails
 

@@ -106,6 +106,7 @@ class CompiledMetric:
         Multi-class and multi-label: logits (n, C); with average="none" the loss is per class and the gradient
         is that of their sum."""
         _refuse_others("loss_and_grad", others, ("sample_weight", "check_inputs"))
+        check_inputs = flag("check_inputs", check_inputs, MetriccError)
         return self._numpy_loss.loss_and_grad(logits, target, sample_weight, check_inputs=check_inputs)
 
     def predict(self, input: Any) -> np.ndarray:

@@ -374,6 +374,21 @@ def test_a_booster_call_computes_in_float32_within_its_tolerance(monkeypatch, fo
             assert_float32_call(g, e, L)
 
 
+@pytest.mark.parametrize("L", [1e-160, 1e-200])
+def test_a_booster_call_at_a_tiny_L_whose_square_underflows(L):
+    """At an L whose square underflows (below ~1e-154; the amplifier is then flat: yh = 1/2 everywhere) the
+    float32 call's check of its counts divided by L^2 = 0 and raised ZeroDivisionError: it computes in float64,
+    and its outputs are finite and equal gradient_and_hessian's."""
+    rng = np.random.default_rng(3)
+    z, y = rng.normal(0, 2, 300).astype(np.float32), (rng.random(300) < 0.3).astype(np.float32)
+    for booster in ("xgboost", "lightgbm"):
+        objective = getattr(compile_metric("f1", L=L), f"to_{booster}")()
+        grad, hess = objective(y, z)
+        assert np.isfinite(grad).all() and np.isfinite(hess).all() and (hess > 0).all()
+        for got, want in zip((grad, hess), rescaled_float64(objective, y, z, None)):
+            np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
 @pytest.mark.parametrize("constant", ["1e20", "1e28", "1e37"])
 def test_a_fixed_scale_call_whose_products_pass_float32_computes_in_float64(constant):
     """At the fixed scale (mean_hessian=None) the kernel's products of the coefficients reach L^2 S times them
