@@ -183,7 +183,8 @@ def test_a_loss_given_a_missing_label_in_an_object_array_says_so(task, call):
     (lambda: F1.loss_and_grad(np.zeros(3), np.ones(3), check_inputs=np.array([1.0, 2.0])),
      "Expected argument `check_inputs` to be a bool, but got a value of type ndarray."),
     (lambda: F1.to_xgboost(hessian=np.array([1.0, 2.0])),
-     "Expected argument `hessian` to be one of ['exact', 'abs', 'clip', 'gauss-newton', 'bound'], but got a value of type ndarray."),
+     "Expected argument `hessian` to be one of ['exact', 'abs', 'clip', 'gauss-newton', 'bound'], but got a value "
+     "of type ndarray."),
 ])
 def test_an_array_as_a_setting_is_refused_by_name(call, message):
     """An array as loss_and_grad's check_inputs or an objective's hessian raised NumPy's "The truth value of an
