@@ -23,7 +23,7 @@ import numpy as np
 from .backends import DTYPES
 from .backends import backend as backend_named
 from .errors import MetriccError, MetriccWarning
-from .checks import caller_level, real_number
+from .checks import caller_level, describe, real_number
 
 KERNELS = ("naive", "metricc")
 DEFAULT_ACCURACY = 0.01
@@ -112,8 +112,8 @@ def _check(accuracy, threshold, kernel, backend, dtype) -> tuple[float, float]:
     number = real_number("argument `accuracy`", accuracy, expected, MetriccError)
     if not (0 < number and threshold - number > 0 and 1 - number - threshold > 0):
         raise MetriccError(f"Expected argument `accuracy` to be {expected}, but got {accuracy!r}.")
-    if kernel not in KERNELS:
-        raise MetriccError(f"Expected argument `kernel` to be one of {list(KERNELS)}, but got {kernel!r}.")
+    if not isinstance(kernel, str) or kernel not in KERNELS:
+        raise MetriccError(f"Expected argument `kernel` to be one of {list(KERNELS)}, but got {describe(kernel)}.")
     dtypes = backend_named(backend, probed=True).dtypes
     if dtype not in dtypes:
         raise MetriccError(f"the {backend} backend has no {dtype} (it has {', '.join(dtypes)}): use another backend.")

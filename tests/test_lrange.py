@@ -181,6 +181,9 @@ def test_losses_validate_L_for_the_dtype_in_use():
     ({"accuracy": 0.6}, "Expected argument `accuracy`"),
     ({"accuracy": 0.1, "dtype": "int8"}, "Expected argument `dtype`"),
     ({"accuracy": 0.1, "kernel": "fast"}, "Expected argument `kernel`"),
+    # an array had raised NumPy's "truth value of an array ... is ambiguous"
+    ({"accuracy": 0.1, "kernel": np.array([0.5, 0.5])}, "Expected argument `kernel` to be one of "
+                                                         r"\['naive', 'metricc'\], but got a value of type ndarray"),
     ({"accuracy": 0.1, "dtype": "bfloat16", "backend": "numpy"}, "numpy backend has no bfloat16"),
     # 1 - 0.99 is 0.010000000000000009, so 0.01 passed the check, and 1 - 0.01 - 0.99 divided by zero
     ({"accuracy": 0.01, "threshold": 0.99}, r"Expected argument `accuracy` to be a float in \(0, 0.01\)"),
