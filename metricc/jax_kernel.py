@@ -229,14 +229,16 @@ def _numbers(values, name, error, task=None):
     return array
 
 
-def _derived(forward, tangent, check, error):
+def _derived(forward, tangent, check, error, axis_name=None):
     """loss(x, y, w) = forward(x, y, w)[0] as a jax.custom_jvp function whose derivative is derived, never
     autodiff through the formula: its rule runs `forward` (loss, saved), then tangent(saved, x_dot), linear in
     the logits' tangent x_dot, which JAX transposes for reverse mode (jax.grad). The rule refuses a
     differentiated target or weight (defjvp(..., symbolic_zeros=True) tells which inputs are differentiated),
     whose derivative it does not compute (it would be 0); where the values are concrete (an eager jax.grad or
     jax.jvp) and `check` is given, check(input, target, weight, loss, a, b) raises for bad values (the input, a
-    traced value where the loss was called)."""
+    traced value where the loss was called); where they are traced, a gradient coefficient that is not finite
+    makes the loss and its derivative NaN, with an `axis_name` on every device where it is on one (so that the
+    loss stays the same on every device: the saved coefficients are scaled by each device's largest weight)."""
 
     @jax.custom_jvp
     def loss(x, y, w):
@@ -253,6 +255,8 @@ def _derived(forward, tangent, check, error):
             check(*primals, value, *saved[-2:])
         elif check is not None:  # (jax.jit) a gradient the eager check refuses: the loss and the gradient NaN
             finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(c)) for c in saved[-2:]]))
+            if axis_name is not None:
+                finite = jax.lax.psum(jnp.where(finite, 0, 1), axis_name) == 0
             poison = jnp.where(finite, 1, jnp.nan).astype(value.dtype)
             value = value * poison
         if _symbolic_zero(tangents[0]):  # the loss does not reach what is differentiated
@@ -301,7 +305,7 @@ def binary_loss_function(scalars, L, threshold, from_logits, eps, check=None, er
         # y a + (1 - y) b, never b + y (a - b): b can be ~1/eps when a class is absent from the batch
         return _summed_tangent(jnp.sum(unit * (y * a + (1 - y) * b) * factor * x_dot), axis_name)
 
-    return _derived(forward, tangent, check, error)
+    return _derived(forward, tangent, check, error, axis_name)
 
 
 class _JaxLoss:
@@ -439,7 +443,7 @@ def multi_loss_function(scalars, task, L, threshold, eps, average_, class_weight
         per_class = jnp.sum((y * a[None, :] + (1 - y) * b[None, :]) * element_weights(w) * yh_dot, axis=0)
         return _summed_tangent(per_class if average_ == "none" else jnp.sum(per_class), axis_name)
 
-    return _derived(forward, tangent, check, error)
+    return _derived(forward, tangent, check, error, axis_name)
 
 
 class MultiSoftConfusionLoss(_JaxLoss):

@@ -528,6 +528,17 @@ step = shard_map(sharded_step, mesh=Mesh(np.array(jax.devices()), ("d",)), in_sp
 value, got = jax.jit(step)(theta, jnp.asarray(X), jnp.asarray(y))
 np.testing.assert_allclose(value, loss(jnp.asarray(X) @ theta, jnp.asarray(y)), rtol=1e-12)
 np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-15)
+# with sample weights (the loss value had varied over the devices under jax.jit: its check of the gradient's
+# coefficients read each device's largest weight, and shard_map refused out_specs P() for the value)
+def weighted_step(t, x, target, weight):
+    value, grad = jax.value_and_grad(lambda u: per_device(x @ u, target, weight))(t)
+    return value, jax.lax.pmean(grad, "d")
+step = shard_map(weighted_step, mesh=Mesh(np.array(jax.devices()), ("d",)), in_specs=(P(), P("d"), P("d"), P("d")),
+                 out_specs=(P(), P()))
+value, got = jax.jit(step)(theta, jnp.asarray(X), jnp.asarray(y), jnp.asarray(w))
+weighted = jax.value_and_grad(lambda t: loss(jnp.asarray(X) @ t, jnp.asarray(y), jnp.asarray(w)))(theta)
+np.testing.assert_allclose(value, weighted[0], rtol=1e-12)
+np.testing.assert_allclose(got, weighted[1], rtol=1e-10, atol=1e-15)
 if not (hasattr(jax.lax, "pvary") or hasattr(jax.lax, "pcast")):  # a JAX without varying types: done
     print("ok")
     raise SystemExit
