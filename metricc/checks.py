@@ -131,15 +131,51 @@ def light_weights(total, eps):
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
+# the count proportions (TP, FP, FN, TN) at which count_limit() and the JAX loss's float32 limit evaluate a formula
+COUNT_PROPORTIONS = ((0.25, 0.25, 0.25, 0.25), (0.05, 0.05, 0.1, 0.8), (0.4, 0.1, 0.1, 0.4), (0.01, 0.3, 0.01, 0.68))
 
 
-def heavy_weights(total, name):
-    """The error message for a batch whose sample weights add up to `total`, beyond MAX_COUNT (its counts can
-    pass it), or None."""
-    if total <= MAX_COUNT:
+def count_limit(numpy, scalars):
+    """The largest total weight (a power of ten, at most MAX_COUNT) up to which `scalars` (a generated function
+    that NumPy runs, `numpy` the NumPy module) keeps every output within 1 % of the same code in NumPy's
+    longdouble, at counts in the COUNT_PROPORTIONS, from 1e20 (a coarse test: past the limit an output is off by
+    100 %, where it is not NaN). Beyond, a power of the counts in its partials overflows float64, which can make a
+    coefficient 0 without any NaN (Cohen's kappa past about 1e77). MAX_COUNT where longdouble is no wider than
+    float64 (not on x86)."""
+    wide = numpy.longdouble
+    if numpy.finfo(wide).maxexp <= numpy.finfo(numpy.float64).maxexp:
+        return MAX_COUNT
+    totals = 10.0 ** numpy.arange(20, 101)
+    counts = numpy.array(COUNT_PROPORTIONS).T[:, :, None] * totals  # (4, proportions, totals)
+    with numpy.errstate(all="ignore"):
+        narrow = [numpy.broadcast_to(numpy.asarray(v, numpy.float64), counts.shape[1:]) for v in scalars(*counts)]
+        wider = [numpy.broadcast_to(numpy.asarray(v, wide), counts.shape[1:]) for v in scalars(*counts.astype(wide))]
+        close = [(numpy.abs(n - w) <= 1e-2 * numpy.abs(w)) | ~numpy.isfinite(w) for n, w in zip(narrow, wider)]
+    bad = ~numpy.logical_and.reduce(close, axis=0).all(axis=0)  # per total
+    return float(totals[numpy.argmax(bad)] / 10) if bad.any() else MAX_COUNT
+
+
+def scalars_count_limit(scalars):
+    """The total weight a loss with the generated function `scalars` takes: its `count_limit` (metricc's
+    count_limit() of the formula, set on the functions the compiler and emitted modules give), else MAX_COUNT."""
+    return getattr(scalars, "count_limit", MAX_COUNT)
+
+
+def heavy_weights(total, name, limit=MAX_COUNT):
+    """The error message for a batch whose sample weights add up to `total`, beyond `limit` (MAX_COUNT, or the
+    formula's count_limit: its counts can pass it), or None."""
+    if total <= limit:
         return None
-    return (f"the sample weights add up to {total:.3g}, beyond {MAX_COUNT:g}, where the partials of the {name} loss "
+    return (f"the sample weights add up to {total:.3g}, beyond {limit:g}, where the partials of the {name} loss "
             f"may overflow float64: scale the sample weights down (a ratio such as F1 does not change)")
+
+
+def heavy_counts(largest, name, limit=MAX_COUNT):
+    """The error message for counts whose largest, `largest`, passes `limit` (as heavy_weights), or None."""
+    if not largest > limit:  # (NaN counts: the loss's own check)
+        return None
+    return (f"the weighted counts reach {largest:.3g}, beyond {limit:g}, where the partials of the {name} loss may "
+            f"overflow float64: scale the sample weights down")
 
 
 # The largest finite number of each float type a loss or gradient may be computed in (torch accumulates float16

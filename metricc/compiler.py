@@ -26,7 +26,7 @@ from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
 from .checks import caller_level, check_settings, class_index_message, describe, first_place, flag, integer
 from .checks import nan_place, narrow_float_message, one_hot_rows, part_of, two_column_message
-from .checks import CLASS_NAMES_HINT, real_number, weight_range_message
+from .checks import CLASS_NAMES_HINT, count_limit, real_number, weight_range_message
 from .lrange import default_accuracy, dtype_name, validate_L
 from .printing import curvatures_source, scalars_source
 from .vocabulary import AVERAGES, COUNTS, TASKS
@@ -824,6 +824,16 @@ class _Scalars:
 
     def __reduce__(self):
         return _scalars_of, (self.metric, self.backend, self.order)
+
+    @functools.cached_property
+    def count_limit(self) -> float:
+        """The total sample weight the losses of this formula take: checks.count_limit of its NumPy code."""
+        return _count_limit(self.metric.derivation)
+
+
+@functools.lru_cache(maxsize=256)
+def _count_limit(derivation: Derivation) -> float:
+    return count_limit(np, _scalars_function(derivation, "numpy"))
 
 
 def _scalars_of(metric: CompiledMetric, backend: str, order: int = 1) -> _Scalars:

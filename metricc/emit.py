@@ -74,6 +74,8 @@ def module_source(metric, backend: str) -> str:
         "",
         (scalars_source(metric.derivation, backend) if spec.order == 1
          else curvatures_source(curvatures(metric.derivation), backend)),
+        *([f"metric_scalars.count_limit = {literal(metric._scalars('numpy').count_limit)}  # the total weight the "
+           f"loss takes"] if spec.order == 1 else []),
         "",
         _loss_class(metric, spec) + spec.extra,
     ]

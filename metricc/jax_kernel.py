@@ -40,7 +40,8 @@ from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitte
 from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
 from metricc.checks import PROBABILITY_HINT, SIGMOID_HINT, SOFTMAX_HINT  # emitted modules inline this import
 from metricc.checks import ProbabilityHint, softmax_rows  # emitted modules inline this import
-from metricc.checks import MAX_COUNT, heavy_weights, nonfinite_input_message  # emitted modules inline this import
+from metricc.checks import COUNT_PROPORTIONS, heavy_weights  # emitted modules inline this import
+from metricc.checks import nonfinite_input_message, scalars_count_limit  # emitted modules inline this import
 
 def slope(u):
     """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where
@@ -155,18 +156,14 @@ def _warn_if_light(total, eps, warning):
         warnings.warn(message, warning, stacklevel=caller_level())
 
 
-# the count proportions (TP, FP, FN, TN) at which float32_count_limit() evaluates a formula
-_PROPORTIONS = ((0.25, 0.25, 0.25, 0.25), (0.05, 0.05, 0.1, 0.8), (0.4, 0.1, 0.1, 0.4), (0.01, 0.3, 0.01, 0.68))
-
-
 def float32_count_limit(scalars, eps):
     """The largest total weight (a power of ten, at least 1e5; inf where none up to 1e38 fails) up to which
     `scalars` (the generated JAX function), evaluated in float32 as the loss evaluates it without x64, keeps its
-    loss and coefficients within 1e-3 of their float64 values at counts in a few proportions (_PROPORTIONS).
+    loss and coefficients within 1e-3 of their float64 values at counts in a few proportions (COUNT_PROPORTIONS).
     Beyond, a power of the counts in its partials overflows float32, which can make a coefficient 0 without any
     NaN (Cohen's kappa past about 1e10). The float64 values come from the same generated code run by NumPy."""
     totals = 10.0 ** numpy.arange(6, 39)
-    counts = numpy.array(_PROPORTIONS).T[:, :, None] * totals  # (4, proportions, totals)
+    counts = numpy.array(COUNT_PROPORTIONS).T[:, :, None] * totals  # (4, proportions, totals)
     function = getattr(scalars, "function", scalars)  # (metricc's wrapper that pickles it, or the function)
     reference = types.FunctionType(function.__code__, {**function.__globals__, "jnp": numpy})
     with numpy.errstate(all="ignore"):
@@ -184,10 +181,11 @@ def float32_count_limit(scalars, eps):
 
 def _check_heavy(loss, total, dtype, traced):
     """Refuses (where `total`, the batch's total weight, can be read; else into `traced`) a batch whose weights
-    pass MAX_COUNT, and a float32 batch whose weights pass the formula's float32_count_limit (worked out once per
-    loss)."""
-    if total.dtype == jnp.float64 and _fails(total <= MAX_COUNT, traced):  # (narrower types cannot reach it)
-        raise loss.error(heavy_weights(float(total), loss.name))
+    pass the formula's count limit (checks.count_limit, MAX_COUNT at most), and a float32 batch whose weights
+    pass the formula's float32_count_limit (worked out once per loss)."""
+    limit = scalars_count_limit(loss.scalars)
+    if total.dtype == jnp.float64 and _fails(total <= limit, traced):  # (narrower types cannot reach it)
+        raise loss.error(heavy_weights(float(total), loss.name, limit))
     if dtype != jnp.float32:
         return
     if loss.__dict__.get("_count_limit") is None:

@@ -13,7 +13,8 @@ from metricc.checks import TWO_CLASS_HINT, one_hot_rows  # emitted modules inlin
 from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.checks import class_names_hint, masked_message, shape_message  # emitted modules inline this import
 from metricc.checks import caller_level, target_range_message  # emitted modules inline this import
-from metricc.checks import MAX_COUNT, weight_range_message  # emitted modules inline this import
+from metricc.checks import weight_range_message  # emitted modules inline this import
+from metricc.checks import heavy_counts, scalars_count_limit  # emitted modules inline this import
 from metricc.checks import probability_range_message  # emitted modules inline this import
 from metricc.checks import extension_numbers, nonfinite_input_message  # emitted modules inline this import
 from metricc.checks import underflow_ignored  # emitted modules inline this import
@@ -165,9 +166,9 @@ class SoftConfusionLoss:
     def _evaluate(self, counts):
         with numpy.errstate(all="ignore"):
             loss, a, b = self.scalars(*(numpy.float64(c) + self.eps for c in counts))
-        if max(counts) > MAX_COUNT:  # (NaN counts: below)
-            raise self.error(f"the weighted counts reach {max(counts):.3g}, beyond {MAX_COUNT:g}, where the partials "
-                             f"of the {self.name} loss may overflow float64: scale the sample weights down")
+        message = heavy_counts(max(counts), self.name, scalars_count_limit(self.scalars))
+        if message:  # (NaN counts: below)
+            raise self.error(message)
         if not all(numpy.isfinite(v) for v in (loss, a, b)):
             raise self.error(nonfinite_message(self.name, counts))
         message = light_weights(sum(counts), self.eps)

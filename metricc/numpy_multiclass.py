@@ -14,7 +14,8 @@ from metricc.multiclass_math import average, element_weights, per_class_counts  
 from metricc.multiclass_math import element_rows, pullback, soft_predictions  # emitted modules inline this import
 from metricc.multiclass_math import element_layout  # emitted modules inline this import
 from metricc.multiclass_math import farthest_from_one, first_nonfinite_class  # emitted modules inline this import
-from metricc.numpy_kernel import MAX_COUNT, as_array, ignored_elements  # emitted modules inline this import
+from metricc.numpy_kernel import as_array, ignored_elements  # emitted modules inline this import
+from metricc.checks import heavy_counts, scalars_count_limit  # emitted modules inline this import
 from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.checks import class_nonfinite_message  # emitted modules inline this import
 from metricc.checks import class_names_hint, per_element_message, target_hint  # emitted modules inline this import
@@ -220,9 +221,9 @@ class MultiSoftConfusionLoss:
 
     def _evaluate(self, counts):
         largest = max(float(c.max()) for c in counts)
-        if largest > MAX_COUNT:  # (NaN counts: below)
-            raise self.error(f"the weighted counts reach {largest:.3g}, beyond {MAX_COUNT:g}, where the partials "
-                             f"of the {self.name} loss may overflow float64: scale the sample weights down")
+        message = heavy_counts(largest, self.name, scalars_count_limit(self.scalars))
+        if message:  # (NaN counts: below)
+            raise self.error(message)
         with numpy.errstate(all="ignore"):
             loss, a, b = average(numpy, self.scalars, counts, self.eps, self.average, self.class_weight)
         loss = loss if self.average == "none" else float(loss)

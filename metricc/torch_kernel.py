@@ -27,7 +27,8 @@ from metricc.checks import PROBABILITY_HINT, ProbabilityHint  # emitted modules 
 from metricc.checks import FLOAT32_MAX, light_weights, nonfinite_message  # emitted modules inline this import
 from metricc.checks import shape_message, target_range_message  # emitted modules inline this import
 from metricc.checks import weight_range_message, weight_shape_message  # emitted modules inline this import
-from metricc.checks import MAX_COUNT, array_hint, caller_level  # emitted modules inline this import
+from metricc.checks import array_hint, caller_level, heavy_counts  # emitted modules inline this import
+from metricc.checks import scalars_count_limit  # emitted modules inline this import
 from metricc.checks import probability_range_message  # emitted modules inline this import
 from metricc.checks import narrow_float_message  # emitted modules inline this import
 from metricc.checks import TWO_CLASS_HINT, nonfinite_input_message, one_hot_rows  # emitted modules inline this import
@@ -1364,9 +1365,9 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
                                  "zero (or every batch is empty).")
         elif not w_max > 0:  # (the weights as given: every element ignored gives no gradient, and no error)
             raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
-        if largest_count > MAX_COUNT:  # (NaN counts: below)
-            raise self.error(f"the weighted counts reach {largest_count:.3g}, beyond {MAX_COUNT:g}, where the "
-                             f"partials of the {self.name} loss may overflow float64: scale the sample weights down")
+        message = heavy_counts(largest_count, self.name, scalars_count_limit(self.scalars))
+        if message:  # (NaN counts: below)
+            raise self.error(message)
         if not math.isfinite(loss):
             raise self.error(nonfinite_message(self.name, counts, dtype=computed_type(dtype)))
         message = light_weights(total, self.eps)

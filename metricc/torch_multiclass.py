@@ -33,7 +33,7 @@ from metricc.checks import SIGMOID_HINT, SOFTMAX_HINT, ProbabilityHint  # emitte
 from metricc.checks import class_input_hint, softmax_rows  # emitted modules inline this import
 from metricc.checks import class_index_message, float_index_hint  # emitted modules inline this import
 from metricc.checks import caller_level, probabilities_ignore_message  # emitted modules inline this import
-from metricc.checks import MAX_COUNT, heavy_weights  # emitted modules inline this import
+from metricc.checks import heavy_weights, scalars_count_limit  # emitted modules inline this import
 from metricc.checks import narrow_float_message  # emitted modules inline this import
 
 def sigmoid_pair(x):
@@ -608,7 +608,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         bad = ~(torch.isfinite(x_min) & torch.isfinite(x_max)) | ~(y_min >= 0) | ~(y_max <= high)
         bad = bad | ~(torch.abs(rows - 1) <= ROW_SUM_TOLERANCE)
         if weighted:  # all-zero weights are fine under sync: another process's batch may have weight
-            bad = bad | ~(w_min >= 0) | ~torch.isfinite(w_max) | ~((w_max > 0) | self.sync) | ~(w_sum <= MAX_COUNT)
+            bad = bad | ~(w_min >= 0) | ~torch.isfinite(w_max) | ~((w_max > 0) | self.sync)
+            bad = bad | ~(w_sum <= scalars_count_limit(self.scalars))
         return bad | (failed > 0) if given else bad
 
     def _verify(self, values, numel, weighted, dtype=None, batch=None):
@@ -647,7 +648,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             raise self.error(weight_range_message(w_min, w_max, values=weight))
         if not (w_max > 0 or self.sync):
             raise self.error("Expected `sample_weight` to have a positive entry, but all are zero.")
-        message = None if w_sum is None else heavy_weights(w_sum, self.name)  # (each class's counts add up to it)
+        # (each class's counts add up to it)
+        message = None if w_sum is None else heavy_weights(w_sum, self.name, scalars_count_limit(self.scalars))
         if message:
             raise self.error(message)
         if not (math.isfinite(x_min) and math.isfinite(x_max)):  # (`input`, where given, places the value)

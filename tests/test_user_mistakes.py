@@ -1000,6 +1000,48 @@ def test_the_largest_finite_weights_are_said_to_overflow_the_counts():
         F1.loss_and_grad(np.linspace(-2, 2, 6), TASKS["binary"][2], sample_weight=np.full(6, 1e308))
 
 
+KAPPA = "(TP*TN - FP*FN) / ((TP+FP)*(FN+TN) + (TP+FN)*(FP+TN))"  # Cohen's kappa, written out (any task)
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+@pytest.mark.parametrize("backend", ["numpy", "emitted numpy", "torch", "torch compiled", "jax"])
+def test_weights_whose_counts_overflow_the_formulas_partials_are_refused(task, backend):
+    """Cohen's kappa squares a product of two sums of counts in its partials: past a total weight of about 1e77
+    that overflows float64 and its coefficients came out 0, without a NaN, in NumPy, JAX, emitted modules and
+    torch's multi-class and compiled losses (the gradient 100 % off; counts up to MAX_COUNT = 1e100 were taken).
+    Each formula now has its own limit (checks.count_limit: where its float64 code leaves the same code in a wider
+    type), which every backend refuses past with what to do; below it the gradient is the unit weights' one."""
+    if backend == "jax":
+        jax = pytest.importorskip("jax")
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    metric = compile_metric(KAPPA, L=15.0, **options)
+    if np.finfo(np.longdouble).maxexp <= 1024:
+        pytest.skip("no wider type than float64 here to tell where the formula overflows")
+    assert metric._scalars("numpy").count_limit == 1e77 and compile_metric("f1")._scalars("numpy").count_limit == 1e100
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3)) if task == "multiclass" else rng.normal(size=40)
+    y = np.arange(40) % 3 if task == "multiclass" else (np.arange(40) % 3 == 0).astype(float)
+    w = rng.uniform(0.5, 2.0, 40) * 1e-6  # (eps = 1e-6 shifts the counts of unit weights, not of heavy ones)
+
+    def gradient(weights):
+        if backend in ("numpy", "emitted numpy"):
+            loss_and_grad = (metric.loss_and_grad if backend == "numpy" else
+                             load_emitted(metric.emit("numpy"))["loss_and_grad"])
+            return loss_and_grad(x, y, weights)[1]
+        if backend == "jax":
+            with jax.enable_x64(True):
+                return np.asarray(jax.grad(metric.to_jax())(x, y, weights))
+        logits = torch.tensor(x, requires_grad=True)
+        metric.to_torch(pure=True, compile=backend == "torch compiled")(logits, torch.tensor(y),
+                                                                          torch.tensor(weights)).backward()
+        return logits.grad.numpy()
+
+    np.testing.assert_allclose(gradient(w * 1e66), gradient(w * 1e6), rtol=1e-6, atol=1e-9)
+    with pytest.raises(ValueError, match=r"beyond 1e\+77, where the partials of the .* loss may overflow float64: "
+                                         r"scale the sample weights down"):
+        gradient(w * 1e96)
+
+
 SCORES = np.array([0.9, 0.8, 0.7, 0.2, 0.1, 0.05])
 PREDICTED = np.array([1, 1, 0, 1, 0, 0])
 
