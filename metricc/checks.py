@@ -539,8 +539,8 @@ def class_names_hint(values, task="binary"):
     kind = getattr(getattr(values, "dtype", None), "kind", "")
     first = None
     if kind == "O":  # the first entry that is no number
-        k, first = next(((k, v) for k, v in enumerate(values.flat) if not isinstance(v, numbers.Real)), (0, None))
-        if first is None or type(first).__name__ == "NAType":
+        k, first = next(((k, v) for k, v in enumerate(values.flat) if not isinstance(v, numbers.Real)), (None, 0))
+        if k is not None and (first is None or type(first).__name__ == "NAType"):
             return f": it holds {first}{_placed(_unravelled(k, values.shape))}, a missing label: drop or fill it first"
     if isinstance(values, (list, tuple)) and values:  # (before an array is made of them: JAX takes no strings)
         first = values[0]

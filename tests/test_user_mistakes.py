@@ -179,6 +179,15 @@ def test_a_loss_given_a_missing_label_in_an_object_array_says_so(task, call):
         call(metric, np.array([1, 0, None, 1], dtype=object))
 
 
+def test_the_missing_label_hint_names_only_a_missing_label():
+    """An object array of numbers only has no missing label to name (the hint had said "it holds None at index 0"
+    of one, were such an array to reach it unconverted)."""
+    from metricc.checks import class_names_hint
+
+    assert class_names_hint(np.array([1, 0, True], dtype=object)) == ""
+    assert class_names_hint(np.array([[1, 0], [None, 1]], dtype=object)).startswith(": it holds None at index (1, 0)")
+
+
 @pytest.mark.parametrize("call, message", [
     (lambda: F1.loss_and_grad(np.zeros(3), np.ones(3), check_inputs=np.array([1.0, 2.0])),
      "Expected argument `check_inputs` to be a bool, but got a value of type ndarray."),
