@@ -106,7 +106,7 @@ def stacked_counts(input, target, weight, L, threshold, from_logits, check, blen
     dtype = _accumulation_dtype(input)
     x = input if input.dtype == dtype else input.to(dtype)
     sign, one_minus = _stacking_constants(dtype, x.device)
-    scale, shift = _amplifier_columns(float(L), float(threshold), dtype, x.device)
+    scale, shift = _amplifier_columns(L, threshold, dtype, x.device)
     # two rows at once: L p - L t and its exact negation
     if blend:  # log p and log(1 - p) for the cross-entropy, exact for any logit
         log_P = torch.nn.functional.logsigmoid(torch.mul(x, sign))
@@ -147,12 +147,21 @@ def _cached_when_eager(function):
     return call
 
 
-@_cached_when_eager
 def _amplifier_columns(L, threshold, dtype, device):
     """The columns (L, -L) and (-L t, L t): with them one addcmul gives L p - L t and its exact negation (a new
-    pair at each step of the L warm-up, then the same one)."""
+    pair at each step of the L warm-up, then the same one; not kept for L a tensor, a warm-up's on an accelerator
+    or under torch.compile)."""
+    if torch.is_tensor(L):
+        return _scaled_signs(L.to(dtype), threshold, dtype, device)
+    return _cached_scaled_signs(float(L), float(threshold), dtype, device)
+
+
+def _scaled_signs(L, threshold, dtype, device):
     signs = _stacking_constants(dtype, device)[0]  # (1, -1): scaled on the device, no copy from the host
     return signs * L, signs * (-L * threshold)
+
+
+_cached_scaled_signs = _cached_when_eager(_scaled_signs)
 
 
 @_cached_when_eager
@@ -1089,7 +1098,9 @@ class TrainingState:
         self.L_start = float(L_start)
         self.bce_weight = float(bce_weight)
         self.momentum = float(momentum)
-        self.steps = 0  # training steps taken (forward calls in training mode), for the L schedule
+        # the training steps taken (forward calls in training mode) for the L schedule: a tensor, which
+        # torch.compile does not specialise on (an int made it compile a step anew at each warm-up step)
+        self.register_buffer("step_count", torch.zeros((), dtype=torch.int64), persistent=False)
         self.register_buffer("running", torch.zeros(shape, dtype=torch.float64) if self.momentum > 0 else None)
 
     def _eager_after_compile_failure(self):
@@ -1135,15 +1146,25 @@ class TrainingState:
         return ("a loss with training state (running counts, a warm-up or sync, which an exported program would "
                 "freeze) is not supported; to_torch(pure=True) exports")
 
+    @property
+    def steps(self):
+        """The training steps taken (forward calls in training mode), counted while a warm-up needs them."""
+        return int(self.step_count)
+
     def current_L(self):
-        """The amplifier's scale now: L_start rising linearly to L over the first `warmup` training steps."""
-        if self.steps >= self.warmup:
+        """The amplifier's scale now: L_start rising linearly to L over the first `warmup` training steps; a
+        0-dim tensor under torch.compile and on an accelerator, whose step count is not read back."""
+        if not self.warmup:
             return self.L
-        return self.L_start + (self.L - self.L_start) * self.steps / self.warmup
+        if is_compiling() or not reads_back_now(self.step_count.device):
+            rising = self.L_start + (self.L - self.L_start) * self.step_count.double() / self.warmup
+            return torch.where(self.step_count >= self.warmup, self.L, rising)
+        steps = self.steps
+        return self.L if steps >= self.warmup else self.L_start + (self.L - self.L_start) * steps / self.warmup
 
     def reset(self):
         """Forget the training state: the step count of the L schedule and the running estimates."""
-        self.steps = 0
+        self.step_count.zero_()
         if self.running is not None:
             self.running.zero_()
 
@@ -1164,7 +1185,7 @@ class TrainingState:
         return {"steps": self.steps}
 
     def set_extra_state(self, state):
-        self.steps = int(state["steps"])
+        self.step_count.fill_(int(state["steps"]))
 
     def _running_for_this_step(self, device):
         """(whether this forward call trains, the running buffer to update or None), the buffers on the input's
@@ -1182,8 +1203,8 @@ class TrainingState:
                 self._buffers[name] = buffer.to(device)
 
     def _count_step(self, training):
-        if training and self.warmup:
-            self.steps += 1
+        if training and self.warmup:  # a new tensor: a compiled backward pass may hold the old one, for L
+            self.step_count = self.step_count + 1
 
 
 class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):

@@ -76,10 +76,12 @@ def _batch(n=64, seed=0):
     return torch.randn(n, generator=g, requires_grad=True), (torch.rand(n, generator=g) < 0.3).float()
 
 
-@pytest.mark.parametrize("options", [{"pure": True}, {}], ids=["pure", "defaults"])
+@pytest.mark.parametrize("options", [{"pure": True}, {}, {"warmup": 3, "bce_weight": 0.1}],
+                         ids=["pure", "defaults", "warm-up"])
 def test_training_steps_read_nothing_back(as_accelerator, options, monkeypatch):
     """Valid batches: a forward and backward pass per step and no tensor value read on the host (what would
-    stall an accelerator's queue); the losses and gradients equal those of the immediate CPU path."""
+    stall an accelerator's queue; a warm-up's L comes from its step count on the device); the losses and gradients
+    equal those of the immediate CPU path."""
     loss_fn = _warm(compile_metric("f1").to_torch(**options))
     results = []
     as_accelerator.start()
@@ -91,6 +93,7 @@ def test_training_steps_read_nothing_back(as_accelerator, options, monkeypatch):
     assert as_accelerator == []
     assert len(loss_fn._pending) == 3
     as_accelerator.recording = False
+    assert loss_fn.steps == (4 if options.get("warmup") else 0)
     monkeypatch.setattr(torch_kernel, "reads_back_now", lambda device: True)
     reference_fn = _warm(compile_metric("f1").to_torch(**options))
     for step, (loss, grad) in enumerate(results):

@@ -250,6 +250,36 @@ def test_module_works_inside_a_compiled_training_step():
     torch.testing.assert_close(model.weight.grad, eager_grad, rtol=1e-5, atol=1e-7)
 
 
+@pytest.mark.parametrize("task, columns", [("binary", 0), ("multiclass", 3), ("multilabel", 3)])
+def test_a_compiled_training_step_follows_a_warm_up_without_recompiling(task, columns):
+    """torch.compile of a step whose loss warms L up: the step count is a tensor, so that the graph does not
+    specialise on it (as an int, Dynamo recompiled the step at each warm-up step and, past its limit of 8, ran it
+    eagerly from then on); the losses, gradients and state are eager's at every step, warm-up and after."""
+    torch._dynamo.reset()
+    options = {} if task == "binary" else {"task": task, "num_classes": columns}
+    metric = compile_metric("f1", **options)
+    eager, compiled = (metric.to_torch(warmup=12, momentum=0.8, bce_weight=0.1) for _ in range(2))
+    g = torch.Generator().manual_seed(0)
+    counters = torch._dynamo.utils.counters
+    counters.clear()
+    step = torch.compile(compiled, backend="aot_eager")
+    for _ in range(16):
+        shape = (32, columns) if columns else (32,)
+        z = torch.randn(shape, generator=g, dtype=torch.float64)
+        y = (torch.randint(0, columns, (32,), generator=g) if task == "multiclass"
+             else (torch.rand(shape, generator=g) < 0.3).double())
+        results = []
+        for loss_fn in (eager, step):
+            x = z.clone().requires_grad_(True)
+            loss = loss_fn(x, y)
+            loss.backward()
+            results.append((loss.detach(), x.grad))
+        torch.testing.assert_close(results[1], results[0], rtol=1e-9, atol=1e-12)  # (eager: Python floats)
+    assert compiled.steps == eager.steps == 16 and torch.equal(compiled.running, eager.running)
+    assert compiled.current_L() == eager.current_L() == metric.to_torch().L
+    assert counters["stats"]["unique_graphs"] <= 4, dict(counters["recompiles"] or counters["stats"])
+
+
 @pytest.mark.integration
 def test_runs_on_a_torch_without_compiler_is_compiling():
     """torch.compiler.is_compiling came with torch 2.3; the README and pyproject promise torch >= 2.1, where every
