@@ -99,8 +99,8 @@ def _formula_arguments(parser: argparse.ArgumentParser) -> None:
                         "nowhere, e.g. 255 in a segmentation mask")
     parser.add_argument("--class-weight", metavar="W,W,...",
                         help="one weight per class for the average, e.g. 1,2,0.5 (multiclass, multilabel)")
-    parser.add_argument("-L", "--L", type=float, help="amplifying scale L (default: 73; a binary or multi-label torch "
-                        "module trains at 15 unless --L is given)")
+    parser.add_argument("-L", "--L", type=float, help="amplifying scale L (default: 73; a torch module, of any task, "
+                        "and a multiclass booster objective take 15 unless --L is given)")
     parser.add_argument("--threshold", type=float, default=0.5, help="decision threshold (default: 0.5)")
     parser.add_argument("--eps", type=float, default=1e-6, help="smoothing added to each count (default: 1e-6)")
     parser.add_argument("--probabilities", action="store_true",

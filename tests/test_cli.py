@@ -188,6 +188,30 @@ def test_compile_multiclass_module(tmp_path):
     assert missing.returncode == 1 and "needs --num-classes" in missing.stderr
 
 
+def test_the_help_of_L_tells_each_module_s_default(tmp_path):
+    """`compile --help` on -L: 73, but a torch module of any task trains at 15 and a multi-class booster objective
+    takes 15, unless --L is given (it had named the binary and multi-label torch modules only)."""
+    import re
+
+    from metricc import compile_metric
+    from oracles import load_emitted
+
+    defaults = {}
+    for backend in ("torch", "xgboost", "lightgbm"):
+        for task in ("binary", "multiclass", "multilabel"):
+            if backend == "lightgbm" and task == "multilabel":
+                continue
+            options = {} if task == "binary" else {"task": task, "num_classes": 3}
+            defaults[backend, task] = load_emitted(compile_metric("f1", **options).emit(backend))["MetricLoss"]().L
+    assert {key for key, L in defaults.items() if L == 15} == {("torch", "binary"), ("torch", "multiclass"),
+                                                              ("torch", "multilabel"), ("xgboost", "multiclass"),
+                                                              ("lightgbm", "multiclass")}
+    assert set(defaults.values()) == {15.0, 73.0}
+    help_text = re.sub(r"\s+", " ", metricc("compile", "--help").stdout)
+    assert ("amplifying scale L (default: 73; a torch module, of any task, and a multiclass booster objective take 15 "
+            "unless --L is given)") in help_text
+
+
 def test_compile_bakes_in_ignore_index_and_class_weight(tmp_path):
     """A segmentation user's module skips label 255 and weighs the classes as compiled, like the API's loss."""
     out = metricc("compile", "f1", "--task", "multiclass", "--num-classes", "3", "--ignore-index", "255",
