@@ -1203,8 +1203,8 @@ class TrainingState:
                 self._buffers[name] = buffer.to(device)
 
     def _count_step(self, training):
-        if training and self.warmup:  # a new tensor: a compiled backward pass may hold the old one, for L
-            self.step_count = self.step_count + 1
+        if training and self.warmup:  # a new tensor, not add_: a compiled backward pass may recompute this step's
+            self.step_count = self.step_count + 1  # L from the old one (it had, silently, with the next step's)
 
 
 class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):

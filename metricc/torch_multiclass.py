@@ -637,8 +637,8 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             return nonfinite_message(self.name, [c.sum() for c in counts], dtype=dtype)
         class_weight = None if self.class_weight is None else self.class_weight.to("cpu", torch.float64)
         with torch.no_grad():
-            k = first_nonfinite_class(self.scalars, counts, self.eps, self.average, class_weight, self.current_L(),
-                                      getattr(torch, dtype))
+            k = first_nonfinite_class(self.scalars, counts, self.eps, self.average, class_weight,
+                                      float(self.current_L()), getattr(torch, dtype))  # (on the host, as the counts)
         return class_nonfinite_message(self.name, self.task, counts, k, dtype)
 
     def _verify_inputs(self, x_min, x_max, y_min, y_max, probabilities, row_sum, w_min, w_max, w_sum=None,

@@ -275,7 +275,8 @@ def test_a_compiled_training_step_follows_a_warm_up_without_recompiling(task, co
             loss.backward()
             results.append((loss.detach(), x.grad))
         torch.testing.assert_close(results[1], results[0], rtol=1e-9, atol=1e-12)  # (eager: Python floats)
-    assert compiled.steps == eager.steps == 16 and torch.equal(compiled.running, eager.running)
+    assert compiled.steps == eager.steps == 16
+    torch.testing.assert_close(compiled.running, eager.running, rtol=1e-12, atol=0)
     assert compiled.current_L() == eager.current_L() == metric.to_torch().L
     assert counters["stats"]["unique_graphs"] <= 4, dict(counters["recompiles"] or counters["stats"])
 
