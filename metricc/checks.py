@@ -532,14 +532,19 @@ def shape_message(input_shape, target_shape):
 CLASS_NAMES_HINT = ": class names? pass labels 0/1 (such as target == 'yes')"
 
 
+def first_non_number(array):
+    """(flat index, entry) of the first entry of an object array that is no real number; (None, None) if none."""
+    return next(((k, v) for k, v in enumerate(array.flat) if not isinstance(v, numbers.Real)), (None, None))
+
+
 def class_names_hint(values, task="binary"):
     """What to pass instead of a target of strings, class names such as "no"/"yes" (appended to the error;
     `values`: an array of a string type or of objects, or a list, whose first is a string), or of objects with a
     missing label (None, pandas' NA) among them (where it is); "" for any other."""
     kind = getattr(getattr(values, "dtype", None), "kind", "")
     first = None
-    if kind == "O":  # the first entry that is no number
-        k, first = next(((k, v) for k, v in enumerate(values.flat) if not isinstance(v, numbers.Real)), (None, 0))
+    if kind == "O":
+        k, first = first_non_number(values)
         if k is not None and (first is None or type(first).__name__ == "NAType"):
             return f": it holds {first}{_placed(_unravelled(k, values.shape))}, a missing label: drop or fill it first"
     if isinstance(values, (list, tuple)) and values:  # (before an array is made of them: JAX takes no strings)

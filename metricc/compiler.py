@@ -25,7 +25,7 @@ from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
 from .checks import caller_level, check_settings, class_index_message, describe, first_place, flag, integer
-from .checks import nan_place, narrow_float_message, one_hot_rows, part_of, two_column_message
+from .checks import first_non_number, nan_place, narrow_float_message, one_hot_rows, part_of, two_column_message
 from .checks import CLASS_NAMES_HINT, count_limit, real_number, weight_range_message
 from .lrange import default_accuracy, dtype_name, validate_L
 from .printing import curvatures_source, scalars_source
@@ -586,12 +586,11 @@ def _numbers(values: Any, name: str) -> np.ndarray:
     why not."""
     array = numpy_kernel.as_array(_values_of(values), name, MetriccError)  # numbers in an object array as numbers
     if array.dtype.kind == "O":  # something else in an object array: say what and where
-        flat = array.ravel().tolist()
-        other = next(k for k, v in enumerate(flat) if not isinstance(v, numbers.Real))
-        hint = (", a missing value: drop or fill the missing entries first" if flat[other] is None else
-                _CLASS_NAMES if isinstance(flat[other], str) and name in ("predictions", "target") else "")
+        other, value = first_non_number(array)
+        hint = (", a missing value: drop or fill the missing entries first" if value is None else
+                _CLASS_NAMES if isinstance(value, str) and name in ("predictions", "target") else "")
         raise MetriccError(f"Expected `{name}` to hold numbers, but got an object array holding "
-                           f"{describe(flat[other])} (at index {other}){hint}.")
+                           f"{describe(value)} (at index {other}){hint}.")
     if array.dtype.kind not in "biuf":
         hint = _CLASS_NAMES if array.dtype.kind in "US" and name in ("predictions", "target") else ""
         raise MetriccError(f"Expected `{name}` to hold numbers, but got dtype {array.dtype}{hint}.")
