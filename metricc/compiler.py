@@ -146,7 +146,8 @@ class CompiledMetric:
                                             or math.isinf(zero_division)):
             raise MetriccError(f"Expected argument `zero_division` to be a finite number (such as 0 or 1), \"warn\", "
                                f"NaN or None, but got {describe(zero_division)}.")
-        if _numbers(target, "target").size == 0:  # (all ignored is not empty: undefined, as any 0/0)
+        target = _numbers(target, "target")
+        if target.size == 0:  # (all ignored is not empty: undefined, as any 0/0)
             raise MetriccError("Expected a non-empty batch, but `target` has no elements.")
         if self.task != "binary":
             return self._multi_score(predictions, target, sample_weight, zero_division, warn)
