@@ -1164,7 +1164,7 @@ class TrainingState:
 
     def reset(self):
         """Forget the training state: the step count of the L schedule and the running estimates."""
-        self.step_count.zero_()
+        self.step_count = torch.zeros_like(self.step_count)  # (new tensors, never in place: see _count_step)
         if self.running is not None:
             self.running.zero_()
 
@@ -1185,7 +1185,7 @@ class TrainingState:
         return {"steps": self.steps}
 
     def set_extra_state(self, state):
-        self.step_count.fill_(int(state["steps"]))
+        self.step_count = torch.full_like(self.step_count, int(state["steps"]))
 
     def _running_for_this_step(self, device):
         """(whether this forward call trains, the running buffer to update or None), the buffers on the input's
