@@ -259,9 +259,10 @@ class CompiledMetric:
 
         Options override the compiled L, threshold, from_logits and eps, and set check_inputs (value checks run
         when the loss is called eagerly; under jax.jit, where values cannot be read, a value the eager loss refuses
-        makes the loss and its gradient NaN) and axis_name (jax.pmap or shard_map: the counts and the derivative are
+        makes the loss and its gradient NaN), axis_name (jax.pmap or shard_map: the counts and the derivative are
         summed over that axis's devices, so that the loss is the whole batch's and the usual data-parallel step
-        gives its gradient)."""
+        gives its gradient) and bce_weight (that times cross-entropy added, as to_torch(bce_weight=...) adds it;
+        to_torch()'s running counts and warm-up are state, which a JAX loss does not keep)."""
         try:
             from . import jax_kernel
         except ModuleNotFoundError as error:
@@ -270,7 +271,7 @@ class CompiledMetric:
             raise MetriccError("to_jax() needs JAX, which is not installed: pip install jax "
                                "(or pip install 'metricc[jax]')") from None
         kernel = jax_kernel.SoftConfusionLoss if self.task == "binary" else jax_kernel.MultiSoftConfusionLoss
-        return self._kernel(kernel, "jax", options, {"check_inputs", "axis_name"})
+        return self._kernel(kernel, "jax", options, {"check_inputs", "axis_name", "bce_weight"})
 
     @property
     def hessians(self) -> Mapping[str, sp.Expr]:
@@ -531,6 +532,11 @@ class CompiledMetric:
             raise MetriccError(f"unknown option `{name}`" + (": sample weights come from the booster's data, "
                                "DMatrix(X, y, weight=w) or Dataset(X, y, weight=w)" if booster
                                else f": {catalog.CLASS_WEIGHT_HINT}" if classes else _OTHER_LOSSES_OPTIONS[name]))
+        stateful = [name for name in unknown if name in TRAINING_DEFAULTS and name != "bce_weight"]
+        if stateful and caller == "to_jax()":
+            raise MetriccError(f"`{stateful[0]}` is an option of to_torch(), whose module keeps the training state "
+                               f"(running counts, the warm-up's steps); a JAX loss keeps no state: for minibatches "
+                               f"pass to_jax(L=15, bce_weight=0.1), the stateless recipe of docs/quality.md")
         if unknown:
             close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""

@@ -14,6 +14,10 @@ Data parallel (jax.pmap, shard_map): with `axis_name`, the counts are summed ove
 (_summed_tangent): the usual data-parallel step gives the whole batch's gradient (as torch's sync=True and
 DistributedDataParallel do).
 
+`bce_weight` adds that times binary cross-entropy (cross-entropy for multi-class, per-label BCE summed over the labels
+for multi-label), the weighted mean over the kept elements (rows), as the torch losses blend it; JAX differentiates
+that term itself (lax.psum of its sums under axis_name).
+
 This module imports only JAX (and NumPy, which JAX requires): metricc copies it into the modules it emits.
 """
 
@@ -42,6 +46,7 @@ from metricc.checks import PROBABILITY_HINT, SIGMOID_HINT, SOFTMAX_HINT  # emitt
 from metricc.checks import ProbabilityHint, softmax_rows  # emitted modules inline this import
 from metricc.checks import COUNT_PROPORTIONS, heavy_weights  # emitted modules inline this import
 from metricc.checks import nonfinite_input_message, scalars_count_limit  # emitted modules inline this import
+from metricc.checks import blend_overflow_message  # emitted modules inline this import
 
 def slope(u):
     """sigmoid(u) * sigmoid(-u) = v (1 - v) with v = sigmoid(-|u|) <= 1/2: it does not round to 0 where
@@ -306,9 +311,56 @@ def binary_loss_function(scalars, L, threshold, from_logits, eps, check=None, er
     return _derived(forward, tangent, check, error, axis_name)
 
 
+def _weighted_mean(terms, w, axis_name, per=1):
+    """sum(w terms) / (sum(w) / per), the sums over the devices of `axis_name`; 0 where every weight is 0. The
+    weights are divided by the largest one first, so that any scale gives the same mean (float32 weights of 1e38
+    too, as in the metric's counts)."""
+    w = jax.lax.stop_gradient(w)  # (a gradient for the weights is refused by the metric's rule)
+    largest = jnp.max(w) if axis_name is None else jax.lax.pmax(jnp.max(w), axis_name)
+    w = w / jnp.maximum(largest, jnp.finfo(w.dtype).tiny)
+    total, weight = jnp.sum(w * terms), jnp.sum(w) / per
+    if axis_name is not None:
+        total, weight = jax.lax.psum((total, weight), axis_name)
+    return total / jnp.maximum(weight, jnp.finfo(terms.dtype).tiny)
+
+
+def binary_cross_entropy(x, y, w, from_logits, axis_name=None):
+    """The weighted mean binary cross-entropy of logits (probabilities, clipped to [1e-7, 1 - 1e-7], as torch's
+    blend clamps them) x against labels y."""
+    if from_logits:
+        terms = jax.nn.softplus(x) - y * x
+    else:
+        p = jnp.clip(x, 1e-7, 1 - 1e-7)
+        terms = -(y * jnp.log(p) + (1 - y) * jnp.log1p(-p))
+    return _weighted_mean(terms, w, axis_name)
+
+
+def class_cross_entropy(z, y, w, task, axis_name=None):
+    """multiclass: the cross-entropy of logits z (n, C) against one-hot rows or class probabilities y, the mean
+    over the rows weighted by w (n,); multilabel: BCE summed over the labels, likewise, or with element weights w
+    (n, C) (an ignored label weighs 0) each label's term over the labels' mean total weight."""
+    if task == "multiclass":
+        return _weighted_mean(-jnp.sum(y * jax.nn.log_softmax(z, axis=1), axis=1), w, axis_name)
+    terms = jax.nn.softplus(z) - y * z
+    if w.ndim == 2:
+        return _weighted_mean(terms, w, axis_name, per=z.shape[1])
+    return _weighted_mean(jnp.sum(terms, axis=1), w, axis_name)
+
+
 class _JaxLoss:
-    """What the binary and multi-class JAX losses share: the eager check of the custom rule, and pickling without the
-    loss function (a closure of jax.custom_jvp), which `_build()` makes again on load."""
+    """What the binary and multi-class JAX losses share: the eager check of the custom rule, the cross-entropy
+    blend, and pickling without the loss function (a closure of jax.custom_jvp), which `_build()` makes again on
+    load."""
+
+    def _blended(self, loss, cross_entropy, traced):
+        """loss + bce_weight * cross_entropy (a thunk), refused (NaN under jax.jit) where only the sum is not
+        finite: logits that differ by more than the type's largest number."""
+        if not self.bce_weight:
+            return loss
+        blended = loss + self.bce_weight * cross_entropy()
+        if self.check_inputs and _fails(jnp.isfinite(blended), traced):
+            raise self.error(blend_overflow_message(self.bce_weight, blended.dtype.name))
+        return blended
 
     def __getstate__(self):
         return {k: v for k, v in self.__dict__.items() if k != "_loss"}
@@ -332,9 +384,10 @@ class SoftConfusionLoss(_JaxLoss):
     called with each new input dtype."""
 
     def __init__(self, scalars, *, L=73.0, threshold=0.5, from_logits=True, eps=1e-6, check_inputs=True,
-                 axis_name=None, ignore_index=None, name="metric", error=ValueError, warning=UserWarning,
-                 check_dtype=None):
+                 axis_name=None, ignore_index=None, bce_weight=0.0, name="metric", error=ValueError,
+                 warning=UserWarning, check_dtype=None):
         self.L, self.threshold, self.from_logits, self.eps = float(L), float(threshold), bool(from_logits), float(eps)
+        self.bce_weight = float(bce_weight)
         self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
         self.axis_name, self.ignore_index = axis_name, ignore_index
         self.check_dtype = check_dtype
@@ -349,7 +402,7 @@ class SoftConfusionLoss(_JaxLoss):
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.name!r}, L={self.L}, threshold={self.threshold}, "
-                f"from_logits={self.from_logits}, eps={self.eps})")
+                f"from_logits={self.from_logits}, eps={self.eps}, bce_weight={self.bce_weight})")
 
     def __call__(self, input, target, sample_weight=None):
         x, y = _numbers(input, "input", self.error), _numbers(target, "target", self.error, "binary")
@@ -384,6 +437,7 @@ class SoftConfusionLoss(_JaxLoss):
         loss = _mapped(self._loss, self.axis_name, self.error)(x, y, w)
         if self.check_inputs and _fails(jnp.isfinite(loss), traced):  # (jax.jit: NaN, as for bad inputs)
             raise self.error(self._nonfinite(x, y, w, loss.dtype.name))
+        loss = self._blended(loss, lambda: binary_cross_entropy(x, y, w, self.from_logits, self.axis_name), traced)
         return _poisoned(loss, traced, self.axis_name)
 
     def _check(self, x, y, given, w, traced, layout=None):
@@ -454,10 +508,10 @@ class MultiSoftConfusionLoss(_JaxLoss):
     """
 
     def __init__(self, scalars, *, task, num_classes, average="macro", L=73.0, threshold=0.5, eps=1e-6,
-                 ignore_index=None, class_weight=None, check_inputs=True, axis_name=None, name="metric",
-                 error=ValueError, warning=UserWarning, check_dtype=None):
+                 ignore_index=None, class_weight=None, check_inputs=True, axis_name=None, bce_weight=0.0,
+                 name="metric", error=ValueError, warning=UserWarning, check_dtype=None):
         self.task, self.num_classes, self.average, self.ignore_index = task, num_classes, average, ignore_index
-        self.axis_name = axis_name
+        self.axis_name, self.bce_weight = axis_name, float(bce_weight)
         self.L, self.threshold, self.eps = float(L), float(threshold), float(eps)
         self.check_inputs, self.name, self.error, self.warning = check_inputs, name, error, warning
         self.check_dtype = check_dtype
@@ -473,7 +527,7 @@ class MultiSoftConfusionLoss(_JaxLoss):
 
     def __repr__(self):
         return (f"{type(self).__name__}({self.name!r}, task={self.task!r}, num_classes={self.num_classes}, "
-                f"average={self.average!r}, L={self.L})")
+                f"average={self.average!r}, L={self.L}, bce_weight={self.bce_weight})")
 
     def __call__(self, input, target, sample_weight=None):
         z, target = _numbers(input, "input", self.error), _numbers(target, "target", self.error, self.task)
@@ -561,6 +615,7 @@ class MultiSoftConfusionLoss(_JaxLoss):
         loss = _mapped(self._loss, self.axis_name, self.error)(z, y, w)
         if check and _fails(jnp.isfinite(loss), traced):  # (jax.jit: NaN, as for bad inputs)
             raise self.error(self._nonfinite(z, y, w, loss.dtype.name))
+        loss = self._blended(loss, lambda: class_cross_entropy(z, y, w, self.task, self.axis_name), traced)
         return _poisoned(loss, traced, self.axis_name)
 
     def _check_input(self, z, traced=None, layout=None):

@@ -539,6 +539,25 @@ value, got = jax.jit(step)(theta, jnp.asarray(X), jnp.asarray(y), jnp.asarray(w)
 weighted = jax.value_and_grad(lambda t: loss(jnp.asarray(X) @ t, jnp.asarray(y), jnp.asarray(w)))(theta)
 np.testing.assert_allclose(value, weighted[0], rtol=1e-12)
 np.testing.assert_allclose(got, weighted[1], rtol=1e-10, atol=1e-15)
+# the cross-entropy blend sums over the devices too: the same loss, and the same gradients, as the metric's
+for name, (metric, logits, labels) in cases.items():
+    whole, blended_device = metric.to_jax(bce_weight=0.3), metric.to_jax(bce_weight=0.3, axis_name="d")
+    value, grad = jax.value_and_grad(whole)(jnp.asarray(logits), jnp.asarray(labels), jnp.asarray(w))
+    values, grads = jax.pmap(jax.value_and_grad(blended_device), axis_name="d")(split(logits), split(labels),
+                                                                                 split(w))
+    np.testing.assert_allclose(values, [value, value], rtol=1e-12, err_msg=name)
+    np.testing.assert_allclose(np.asarray(grads).reshape(np.shape(grad)), 2 * np.asarray(grad), rtol=1e-10,
+                               atol=1e-15, err_msg=name)
+blended, blended_device = (compile_metric("f1").to_jax(bce_weight=0.3, **axis) for axis in ({}, {"axis_name": "d"}))
+def blended_step(t, x, target, weight):
+    value, grad = jax.value_and_grad(lambda u: blended_device(x @ u, target, weight))(t)
+    return value, jax.lax.pmean(grad, "d")
+step = shard_map(blended_step, mesh=Mesh(np.array(jax.devices()), ("d",)), in_specs=(P(), P("d"), P("d"), P("d")),
+                 out_specs=(P(), P()))
+value, got = jax.jit(step)(theta, jnp.asarray(X), jnp.asarray(y), jnp.asarray(w))
+expected = jax.value_and_grad(lambda t: blended(jnp.asarray(X) @ t, jnp.asarray(y), jnp.asarray(w)))(theta)
+np.testing.assert_allclose(value, expected[0], rtol=1e-12)
+np.testing.assert_allclose(got, expected[1], rtol=1e-10, atol=1e-15)
 if not (hasattr(jax.lax, "pvary") or hasattr(jax.lax, "pcast")):  # a JAX without varying types: done
     print("ok")
     raise SystemExit
@@ -824,3 +843,69 @@ def test_under_jit_a_gradient_that_is_not_finite_is_nan(task):
     value, grad = jax.jit(jax.value_and_grad(total))(z)
     assert np.isnan(float(value)) and np.isnan(np.asarray(grad)).all()
     assert float(jax.jit(total)(z)) == pytest.approx(float(total(z)))
+
+
+BLEND_CASES = {  # (compile options, to_jax options): logits z (n, C) or (n,), a target, weights or None
+    "binary": ({}, "binary", False, None),
+    "binary-weighted-ignored": ({"ignore_index": 255}, "binary", True, 255),
+    "probabilities": ({"from_logits": False}, "probabilities", True, None),
+    "multiclass": ({"task": "multiclass", "num_classes": 3}, "multiclass", True, None),
+    "multiclass-ignored": ({"task": "multiclass", "num_classes": 3, "ignore_index": -1}, "multiclass", False, -1),
+    "multiclass-probabilities": ({"task": "multiclass", "num_classes": 3}, "class-probabilities", True, None),
+    "multilabel": ({"task": "multilabel", "num_classes": 3, "average": "none"}, "multilabel", True, None),
+    "multilabel-ignored": ({"task": "multilabel", "num_classes": 3, "ignore_index": 255}, "multilabel", True, 255),
+}
+
+
+def _blend_batch(kind, weighted, ignore, n=24, seed=5):
+    rng = np.random.default_rng(seed)
+    if kind in ("binary", "probabilities"):
+        z = rng.normal(0, 1.5, n) if kind == "binary" else rng.uniform(0.05, 0.95, n)
+        y = (rng.random(n) < 0.4) * 1.0
+    elif kind == "multilabel":
+        z, y = rng.normal(0, 1.5, (n, 3)), (rng.random((n, 3)) < 0.4) * 1.0
+    else:
+        z = rng.normal(0, 1.5, (n, 3))
+        y = rng.dirichlet(np.ones(3), n) if kind == "class-probabilities" else rng.integers(0, 3, n)
+    if ignore is not None:
+        y = np.where(rng.random(y.shape) < 0.25, ignore, y)
+    return z, y, (rng.uniform(0.2, 2.0, n) if weighted else None)
+
+
+@pytest.mark.parametrize("case", sorted(BLEND_CASES))
+def test_bce_weight_adds_the_cross_entropy_of_the_torch_loss(case):
+    """to_jax(bce_weight=...) adds bce_weight times binary cross-entropy (cross-entropy for multi-class, per-label
+    BCE summed over the labels for multi-label; the mean over the kept elements or rows, weighted), the stateless
+    recipe of docs/quality.md in JAX: its value and gradient equal to_torch(pure=True, bce_weight=...)'s (torch's
+    own cross-entropy beside the derived gradient), eagerly, under jax.jit and in an emitted module."""
+    torch = pytest.importorskip("torch")
+    from oracles import load_emitted
+
+    options, kind, weighted, ignore = BLEND_CASES[case]
+    metric = compile_metric("f1", **options)
+    z, y, w = _blend_batch(kind, weighted, ignore)
+    x = torch.tensor(z, requires_grad=True)
+    expected = metric.to_torch(pure=True, bce_weight=0.3)(x, torch.tensor(y), None if w is None else torch.tensor(w))
+    expected.sum().backward()
+    with jax.enable_x64(True):
+        emitted = load_emitted(metric.emit("jax"))["MetricLoss"](bce_weight=0.3)
+        for loss in (metric.to_jax(bce_weight=0.3), jax.jit(metric.to_jax(bce_weight=0.3)), emitted):
+            value, grad = jax.value_and_grad(lambda v: jnp.sum(loss(v, jnp.asarray(y), w)))(jnp.asarray(z))
+            np.testing.assert_allclose(np.asarray(loss(jnp.asarray(z), jnp.asarray(y), w)),
+                                       expected.detach().numpy(), rtol=1e-12)
+            np.testing.assert_allclose(np.asarray(grad), x.grad.numpy(), rtol=1e-10, atol=1e-14)
+    without = metric.to_jax()(jnp.asarray(z, jnp.float32), jnp.asarray(y), w)
+    assert not np.allclose(np.asarray(without), expected.detach().numpy(), rtol=1e-3)  # the blend adds something
+
+
+@pytest.mark.parametrize("value", [-0.1, float("nan"), float("inf"), "0.1"])
+def test_bce_weight_of_the_jax_loss_is_checked(value):
+    with pytest.raises(MetriccError, match="argument `bce_weight`"):
+        compile_metric("f1").to_jax(bce_weight=value)
+
+
+def test_training_state_options_are_to_torch_s():
+    """momentum and warmup keep state, which a JAX loss, a pure function, has not: the error says so."""
+    for name in ("momentum", "warmup", "L_start"):
+        with pytest.raises(MetriccError, match=rf"`{name}` .*to_torch\(\).*a JAX loss keeps no state"):
+            compile_metric("f1").to_jax(**{name: 1})
