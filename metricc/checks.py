@@ -228,11 +228,12 @@ def class_nonfinite_message(name, task, counts, k, dtype="float64", **options):
 
 
 def blend_overflow_message(bce_weight, dtype):
-    """The error for a multi-class loss whose cross-entropy blend is not finite in the float type `dtype` (its
-    name) where the metric's loss is."""
-    return (f"the cross-entropy blend (bce_weight={bce_weight:g}) is not finite: logits that differ by more than "
-            f"{dtype}'s largest number, {LARGEST[dtype]:.3g}, overflow its log-sum-exp(z) - z_y; pass bce_weight=0, "
-            f"or bring the logits back into range")
+    """The error for a loss whose cross-entropy blend is not finite in the float type `dtype` (its name) where
+    the metric's loss is."""
+    return (f"the cross-entropy blend (bce_weight={bce_weight:g}) is not finite in {dtype}: bce_weight times the "
+            f"cross-entropy passes {dtype}'s largest number, {LARGEST[dtype]:.3g}, or the cross-entropy does (logits "
+            f"near it, or logits that differ by more than {dtype}'s largest number, overflow its log-sum-exp(z) - "
+            f"z_y); pass a smaller bce_weight (0: no blend), or bring the logits back into range")
 
 
 def extension_numbers(numpy, array):

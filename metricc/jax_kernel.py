@@ -357,7 +357,8 @@ class _JaxLoss:
         finite: logits that differ by more than the type's largest number."""
         if not self.bce_weight:
             return loss
-        blended = loss + self.bce_weight * cross_entropy()
+        with numpy.errstate(over="ignore"):  # (a bce_weight past the type's range is inf in it: the check says so)
+            blended = loss + self.bce_weight * cross_entropy()
         if self.check_inputs and _fails(jnp.isfinite(blended), traced):
             raise self.error(blend_overflow_message(self.bce_weight, blended.dtype.name))
         return blended

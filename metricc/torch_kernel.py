@@ -30,7 +30,7 @@ from metricc.checks import weight_range_message, weight_shape_message  # emitted
 from metricc.checks import array_hint, caller_level, heavy_counts  # emitted modules inline this import
 from metricc.checks import scalars_count_limit  # emitted modules inline this import
 from metricc.checks import probability_range_message  # emitted modules inline this import
-from metricc.checks import narrow_float_message  # emitted modules inline this import
+from metricc.checks import blend_overflow_message, narrow_float_message  # emitted modules inline this import
 from metricc.checks import TWO_CLASS_HINT, nonfinite_input_message, one_hot_rows  # emitted modules inline this import
 
 # Batches of up to this many elements take the stacked path: fewer, larger tensor operations, and a saved
@@ -1292,14 +1292,15 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         else:
             loss = apply_function(SoftConfusionFunction, flat_input, flat_target, weight, spec)
         loss, summary = loss if isinstance(loss, tuple) else (loss, None)
+        if self.bce_weight and not folded:  # torch's BCE (times bce_weight: add's alpha must fit the loss's type)
+            loss = loss + self._bce(input, target, sample_weight).to(loss.dtype) * self.bce_weight
         if check and summary is not None and summary.numel():  # not checked inside the forward pass
             loss = self._check_values(loss, with_given_weights(summary, given), input.numel(), weight is not None,
                                       input.dtype, batch)
-        self._count_step(training)
+        elif check and self.bce_weight and not folded and not plain and not math.isfinite(loss.item()):
+            raise self.error(blend_overflow_message(self.bce_weight, computed_type(input.dtype)))  # (the metric's
+        self._count_step(training)  # own loss was checked inside the forward pass: the blend added to it is not)
         self._eager_after_compile_failure()
-        if self.bce_weight and not folded:
-            bce = self._bce(input, target, sample_weight)
-            loss = torch.add(loss, bce if bce.dtype == loss.dtype else bce.to(loss.dtype), alpha=self.bce_weight)
         return loss
 
     def _kept(self, input, target, sample_weight):
@@ -1390,10 +1391,22 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if message:  # (NaN counts: below)
             raise self.error(message)
         if not math.isfinite(loss):
-            raise self.error(nonfinite_message(self.name, counts, dtype=computed_type(dtype)))
+            raise self.error(self._nonfinite_loss_message(counts, computed_type(dtype)))
         message = light_weights(total, self.eps)
         if message:
             warnings.warn(message, self.warning, stacklevel=caller_level())
+
+    def _nonfinite_loss_message(self, counts, dtype):
+        """Why the loss is not finite in `dtype` (its name): the formula at `counts`, or with a BCE blend the blend
+        where the formula's loss is finite there; without the counts (a deferred check) and with a blend, either."""
+        if not self.bce_weight:
+            return nonfinite_message(self.name, counts, dtype=dtype)
+        if counts is None:
+            return f"{nonfinite_message(self.name, dtype=dtype)}; or {blend_overflow_message(self.bce_weight, dtype)}"
+        loss = _host_scalars(self.host_scalars, counts, self.eps)[0] if self.host_scalars else math.nan
+        if math.isfinite(loss) and (dtype == "float64" or abs(loss) <= FLOAT32_MAX):
+            return blend_overflow_message(self.bce_weight, dtype)
+        return nonfinite_message(self.name, counts, dtype=dtype)
 
     def _verify_local(self, x_min, x_max, y_min, y_max, w_min, w_max, numel, batch=None):
         def given(k):  # the input, target or weights as given, for an error's message (detached only then)

@@ -260,6 +260,22 @@ def test_a_deferred_binary_loss_that_is_not_finite_raises_without_counts(as_acce
         loss_fn.check_pending()
 
 
+@pytest.mark.parametrize("n", [64, 20000], ids=["folded", "added"])
+def test_a_deferred_binary_blend_that_overflows_is_named(as_accelerator, n):
+    """A binary loss whose BCE blend passes float32's range, checked later (the blend computed in the loss's pass,
+    or torch's BCE added to it for a large batch, before the check): the error names the blend beside the formula
+    (without the counts, which stayed on the device, either may be at fault); a large batch's loss had been inf
+    without a check."""
+    loss_fn = compile_metric("f1").to_torch(pure=True, bce_weight=3e38)
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(n, generator=g) * 3, (torch.rand(n, generator=g) < 0.5).float()
+    _Event.finished = False
+    assert not math.isfinite(loss_fn(x, y).item())
+    with pytest.raises(MetriccError, match=r"^the f1 loss or its gradient is not finite in float32: .*; or the "
+                                           r"cross-entropy blend \(bce_weight=3e\+38\) is not finite in float32"):
+        loss_fn.check_pending()
+
+
 @pytest.mark.parametrize("task", ["multiclass", "multilabel"])
 def test_a_deferred_check_names_the_class_that_is_not_finite(as_accelerator, task):
     """A multi-class or multi-label loss that is not finite for one class, checked later: the error names that

@@ -993,13 +993,44 @@ def test_the_cross_entropy_blend_says_when_it_overflows():
     that differ by more than 65504 are no such case: the blend computes in float32, as the loss does."""
     metric = compile_metric("f1", task="multiclass", num_classes=3)
     x = torch.tensor([[1e308, -1e308, 0.0], [0.0, 1.0, 2.0]], dtype=torch.float64)
-    with pytest.raises(MetriccError, match=r"the cross-entropy blend \(bce_weight=0.1\) is not finite: logits "
-                                           r"that differ by more than float64's largest number"):
+    with pytest.raises(MetriccError, match=r"the cross-entropy blend \(bce_weight=0.1\) is not finite in float64: "
+                                           r".*logits that differ by more than float64's largest number"):
         metric.to_torch(bce_weight=0.1)(x, torch.tensor([1, 2]))
     assert torch.isfinite(metric.to_torch(pure=True)(x, torch.tensor([1, 2])))
     half = torch.tensor([[40000.0, -40000.0, 0.0], [0.0, 1.0, 2.0]], dtype=torch.float16)
     loss = metric.to_torch(bce_weight=0.1)(half, torch.tensor([1, 2]))
     assert torch.isfinite(loss) and loss.item() > 0.1 * 80000 / 2
+
+
+BINARY_BLEND_OVERFLOWS = {  # (bce_weight, logits): a blend that passes float32's range, by either of its factors
+    "bce_weight past float32": (1e39, None),
+    "bce_weight times the cross-entropy": (3e38, None),  # (times a cross-entropy of about 1.8)
+    "logits at float32's largest": (1.0, 1e38),
+}
+
+
+@pytest.mark.parametrize("n", [8, 20000], ids=["folded", "added"])  # the blend computed in the loss's own pass, or
+@pytest.mark.parametrize("case", sorted(BINARY_BLEND_OVERFLOWS))  # torch's BCE added to it (a large batch)
+def test_a_binary_blend_that_overflows_is_refused_naming_the_blend(case, n):
+    """The binary torch loss's BCE blend past float32's range: a large batch's loss was inf without a word (or
+    torch's "value cannot be converted to type float without overflow" for bce_weight=1e39), a small batch's
+    error blamed the formula ("the formula divides by 0 there"), whose loss is finite. It raises, naming the blend
+    and both ways out; the JAX loss says the same."""
+    bce_weight, logits = BINARY_BLEND_OVERFLOWS[case]
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(n, generator=g) * 3 if logits is None else torch.full((n,), logits)
+    if logits is not None:
+        x[::2] = -logits
+    y = (torch.rand(n, generator=g) < 0.5).float()
+    metric = compile_metric("f1")
+    message = (re.escape(f"the cross-entropy blend (bce_weight={bce_weight:g}) is not finite in float32: ") +
+               r".*a smaller bce_weight.*bring the logits back into range")
+    with pytest.raises(MetriccError, match=message):
+        metric.to_torch(pure=True, bce_weight=bce_weight)(x, y)
+    assert torch.isfinite(metric.to_torch(pure=True)(x, y))
+    jax = pytest.importorskip("jax")
+    with pytest.raises(MetriccError, match=message):
+        metric.to_jax(bce_weight=bce_weight)(jax.numpy.asarray(x.numpy()), y.numpy())
 
 
 def test_the_largest_finite_weights_are_said_to_overflow_the_counts():
