@@ -1297,7 +1297,7 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if check and summary is not None and summary.numel():  # not checked inside the forward pass
             loss = self._check_values(loss, with_given_weights(summary, given), input.numel(), weight is not None,
                                       input.dtype, batch)
-        elif check and self.bce_weight and not folded and not plain and not math.isfinite(loss.item()):
+        elif check and self.bce_weight and not folded and not plain and not math.isfinite(read_back(loss, self.error)):
             raise self.error(blend_overflow_message(self.bce_weight, computed_type(input.dtype)))  # (the metric's
         self._count_step(training)  # own loss was checked inside the forward pass: the blend added to it is not)
         self._eager_after_compile_failure()

@@ -130,6 +130,20 @@ def test_torch_func_grad_and_vjp_give_the_backward_pass(task, pure):
         assert torch.allclose(grads[name], parameter.grad, rtol=1e-12, atol=1e-15)
 
 
+def test_torch_func_grad_of_a_large_batch_with_the_blend():
+    """A batch past the stacked path's size adds torch's BCE after the loss's pass and reads the blended loss to
+    check it: under torch.func.grad too, with loss.backward()'s gradient."""
+    import torch.func as func
+
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(20000, generator=generator, dtype=torch.float64)
+    y = (torch.rand(20000, generator=generator) < 0.3).double()
+    loss_fn = compile_metric("f1").to_torch(pure=True, bce_weight=0.2)
+    leaf = x.clone().requires_grad_()
+    loss_fn(leaf, y).backward()
+    assert torch.allclose(func.grad(lambda v: loss_fn(v, y))(x), leaf.grad, rtol=1e-12, atol=1e-18)
+
+
 @pytest.mark.parametrize("task", ["multiclass", "multilabel"])
 def test_torch_func_on_a_torch_that_cannot_read_transformed_values_says_so(task, monkeypatch):
     """torch 2.1 and 2.4 cannot read a tensor's values under torch.func.grad, which a multi-class or multi-label
