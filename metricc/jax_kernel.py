@@ -354,7 +354,7 @@ class _JaxLoss:
 
     def _blended(self, loss, cross_entropy, traced):
         """loss + bce_weight * cross_entropy (a thunk), refused (NaN under jax.jit) where only the sum is not
-        finite: logits that differ by more than the type's largest number."""
+        finite: a bce_weight, or logits, near or past the type's largest number."""
         if not self.bce_weight:
             return loss
         with numpy.errstate(over="ignore"):  # (a bce_weight past the type's range is inf in it: the check says so)
