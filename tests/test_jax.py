@@ -529,18 +529,21 @@ value, got = jax.jit(step)(theta, jnp.asarray(X), jnp.asarray(y))
 np.testing.assert_allclose(value, loss(jnp.asarray(X) @ theta, jnp.asarray(y)), rtol=1e-12)
 np.testing.assert_allclose(got, expected, rtol=1e-10, atol=1e-15)
 # with sample weights (the loss value had varied over the devices under jax.jit: its check of the gradient's
-# coefficients read each device's largest weight, and shard_map refused out_specs P() for the value)
-def weighted_step(t, x, target, weight):
-    value, grad = jax.value_and_grad(lambda u: per_device(x @ u, target, weight))(t)
-    return value, jax.lax.pmean(grad, "d")
-step = shard_map(weighted_step, mesh=Mesh(np.array(jax.devices()), ("d",)), in_specs=(P(), P("d"), P("d"), P("d")),
-                 out_specs=(P(), P()))
-value, got = jax.jit(step)(theta, jnp.asarray(X), jnp.asarray(y), jnp.asarray(w))
-weighted = jax.value_and_grad(lambda t: loss(jnp.asarray(X) @ t, jnp.asarray(y), jnp.asarray(w)))(theta)
-np.testing.assert_allclose(value, weighted[0], rtol=1e-12)
-np.testing.assert_allclose(got, weighted[1], rtol=1e-10, atol=1e-15)
-# the cross-entropy blend sums over the devices too: the same loss, and the same gradients, as the metric's
-for name, (metric, logits, labels) in cases.items():
+# coefficients read each device's largest weight, and shard_map refused out_specs P() for the value); and with the
+# cross-entropy blend, which sums over the devices too
+def weighted_step(device_loss):
+    def step(t, x, target, weight):
+        value, grad = jax.value_and_grad(lambda u: device_loss(x @ u, target, weight))(t)
+        return value, jax.lax.pmean(grad, "d")
+    return shard_map(step, mesh=Mesh(np.array(jax.devices()), ("d",)), in_specs=(P(), P("d"), P("d"), P("d")),
+                     out_specs=(P(), P()))
+blended, blended_device = (compile_metric("f1").to_jax(bce_weight=0.3, **axis) for axis in ({}, {"axis_name": "d"}))
+for whole_loss, device_loss in ((loss, per_device), (blended, blended_device)):
+    value, got = jax.jit(weighted_step(device_loss))(theta, jnp.asarray(X), jnp.asarray(y), jnp.asarray(w))
+    weighted = jax.value_and_grad(lambda t: whole_loss(jnp.asarray(X) @ t, jnp.asarray(y), jnp.asarray(w)))(theta)
+    np.testing.assert_allclose(value, weighted[0], rtol=1e-12)
+    np.testing.assert_allclose(got, weighted[1], rtol=1e-10, atol=1e-15)
+for name, (metric, logits, labels) in cases.items():  # the blend under pmap: as the metric's loss and gradient
     whole, blended_device = metric.to_jax(bce_weight=0.3), metric.to_jax(bce_weight=0.3, axis_name="d")
     value, grad = jax.value_and_grad(whole)(jnp.asarray(logits), jnp.asarray(labels), jnp.asarray(w))
     values, grads = jax.pmap(jax.value_and_grad(blended_device), axis_name="d")(split(logits), split(labels),
@@ -548,16 +551,6 @@ for name, (metric, logits, labels) in cases.items():
     np.testing.assert_allclose(values, [value, value], rtol=1e-12, err_msg=name)
     np.testing.assert_allclose(np.asarray(grads).reshape(np.shape(grad)), 2 * np.asarray(grad), rtol=1e-10,
                                atol=1e-15, err_msg=name)
-blended, blended_device = (compile_metric("f1").to_jax(bce_weight=0.3, **axis) for axis in ({}, {"axis_name": "d"}))
-def blended_step(t, x, target, weight):
-    value, grad = jax.value_and_grad(lambda u: blended_device(x @ u, target, weight))(t)
-    return value, jax.lax.pmean(grad, "d")
-step = shard_map(blended_step, mesh=Mesh(np.array(jax.devices()), ("d",)), in_specs=(P(), P("d"), P("d"), P("d")),
-                 out_specs=(P(), P()))
-value, got = jax.jit(step)(theta, jnp.asarray(X), jnp.asarray(y), jnp.asarray(w))
-expected = jax.value_and_grad(lambda t: blended(jnp.asarray(X) @ t, jnp.asarray(y), jnp.asarray(w)))(theta)
-np.testing.assert_allclose(value, expected[0], rtol=1e-12)
-np.testing.assert_allclose(got, expected[1], rtol=1e-10, atol=1e-15)
 if not (hasattr(jax.lax, "pvary") or hasattr(jax.lax, "pcast")):  # a JAX without varying types: done
     print("ok")
     raise SystemExit
