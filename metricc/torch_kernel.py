@@ -1403,8 +1403,8 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             return nonfinite_message(self.name, counts, dtype=dtype)
         if counts is None:
             return f"{nonfinite_message(self.name, dtype=dtype)}; or {blend_overflow_message(self.bce_weight, dtype)}"
-        loss = _host_scalars(self.host_scalars, counts, self.eps)[0] if self.host_scalars else math.nan
-        if math.isfinite(loss) and (dtype == "float64" or abs(loss) <= FLOAT32_MAX):
+        loss, a, b = _host_scalars(self.host_scalars, counts, self.eps) if self.host_scalars else (math.nan,) * 3
+        if math.isfinite(in_range(loss, (a * self.L, b * self.L), getattr(torch, dtype))):  # as the pass checks it
             return blend_overflow_message(self.bce_weight, dtype)
         return nonfinite_message(self.name, counts, dtype=dtype)
 
