@@ -261,7 +261,7 @@ def _loss_and_gradient(metric, path, z, y, dtype=torch.float32):
     x = torch.tensor(z, dtype=dtype, requires_grad=True)
     loss = metric.to_torch(pure=True, compile=path == "fused")(x, torch.tensor(y))
     loss.backward()
-    return float(loss), x.grad.numpy()
+    return loss.item(), x.grad.numpy()
 
 
 @pytest.mark.parametrize("path", ["numpy", "torch", "fused"])

@@ -91,7 +91,8 @@ def test_weighted_score_with_a_class_without_support_matches_sklearn():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         value = metric.score(predicted, target)
-    assert value == pytest.approx(skm.f1_score(target, predicted, average="weighted", labels=[0, 1, 2]))
+    assert value == pytest.approx(skm.f1_score(target, predicted, average="weighted", labels=[0, 1, 2],
+                                                 zero_division=0.0))
 
 
 def test_multiclass_score_warns_where_the_formula_is_undefined():
