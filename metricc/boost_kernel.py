@@ -328,10 +328,11 @@ class BoostObjective:
     Arithmetic: a call (float32 outputs, the type both boosters keep) with the bound Hessian computes in float32
     (the probability from tanh or exp, the amplifier from exp: _amplified_float32), its sums and coefficients in
     float64: each output within 4e-7 L of the float64 value, or within 1e-7 L of the largest output (where p - t
-    cancels for a threshold t other than 1/2, or soft labels' coefficients do). The other forms (whose bend
-    1 - 2 yh cancels near the threshold), sample weights outside FLOAT32_WEIGHTS, calls whose margins all lie far
-    out on the amplifier (FLOAT32_STEEPEST) or whose coefficients are small differences of large counts
-    (FLOAT32_CONDITION) and `gradient_and_hessian()` compute in float64.
+    cancels for a threshold t other than 1/2). The other forms (whose bend 1 - 2 yh cancels near the threshold),
+    soft labels (each row's coefficient y a + (1 - y) b can cancel, on every row where the labels lie near one
+    value), sample weights outside FLOAT32_WEIGHTS, calls whose margins all lie far out on the amplifier
+    (FLOAT32_STEEPEST) or whose coefficients are small differences of large counts (FLOAT32_CONDITION) and
+    `gradient_and_hessian()` compute in float64.
 
     Raw scores: the booster's score r stands for the margin z = r + `offset`, offset = logit(threshold), so that
     every booster starts at r = 0 (`params`), where the amplifier is steepest, and a prediction is positive for
@@ -602,6 +603,14 @@ class BoostObjective:
         dtype = self._arithmetic(mode, grad.dtype, heaviest)
         slopes, bends = self._row_buffers(z.shape, 1 if mode == "bound" else 2, dtype)
         local = self._count_sums(z, y, w, slopes, bends, dtype)
+        # every worker's call in one type (each worker's weights decide it, as its labels do); in float64 where
+        # some worker's labels are soft: each row's coefficient y a + (1 - y) b can be a small difference, which
+        # float32's counts and coefficients would swamp on every row where the labels lie near one value
+        if self._arithmetic(mode, grad.dtype, None) == numpy.float32 and all_reduced(
+                collective, [float(local is None or dtype == numpy.float64)], "MAX")[0] and dtype == numpy.float32:
+            dtype = numpy.float64
+            slopes, bends = self._row_buffers(z.shape, 1, dtype)
+            local = self._count_sums(z, y, w, slopes, bends, dtype)
         weight, counts, sums = self._summed(collective, self._total_weight(w, len(z)), *local)
         self._check_total_weight(weight, grad.dtype)
         total = 1.0 if self.extensive else weight
@@ -736,8 +745,9 @@ class BoostObjective:
     def _arithmetic(mode, out, heaviest):
         """The type the kernel computes in: float32 for a booster's call (float32 outputs, `out`) with the bound
         Hessian, whose every term is a product of factors without cancellation (each output within 4e-7 L of the
-        float64 value, or 1e-7 L of the largest output where soft labels' coefficients cancel), unless a sample
-        weight (the heaviest, `heaviest`; None without weights) lies outside FLOAT32_WEIGHTS; float64 otherwise."""
+        float64 value, or 1e-7 L of the largest output where p - t cancels), unless a sample weight (the heaviest,
+        `heaviest`; None without weights) lies outside FLOAT32_WEIGHTS; float64 otherwise (also for soft labels,
+        which the count pass finds: _derivatives)."""
         if out != numpy.float32 or mode != "bound":
             return numpy.float64
         if heaviest is not None and not FLOAT32_WEIGHTS[0] <= heaviest <= FLOAT32_WEIGHTS[1]:
@@ -1304,8 +1314,12 @@ class BoostObjective:
                 labels = pairs if w is None else work[9:11]
                 numpy.copyto(labels[0], y[rows])
                 numpy.subtract(one, labels[0], out=labels[1])
-                if self.check_inputs and not labels.min() >= 0:  # NaN fails too
+                # y (1 - y) in float32: below 0 outside [0, 1] (NaN fails too), above 0 for a soft label
+                spread = labels if numpy.float32 != dtype else numpy.multiply(labels[0], labels[1], out=work[5])
+                if self.check_inputs and not spread.min() >= 0:
                     raise self.error(self._label_message(numpy.asarray(y, dtype=numpy.float64), z))
+                if numpy.float32 == dtype and spread.max() > 0:
+                    return None  # soft labels: the call computes in float64 (_derivatives)
                 w_rows = None if w is None else _typed(w[rows], work[11][:, :1])
                 if w is not None:
                     numpy.multiply(labels, w_rows, out=pairs)

@@ -38,7 +38,8 @@ def _objective(formula, params, **options):
 def assert_float32_call(got, want, L):
     """A booster's call with the bound Hessian computes in float32: each output within 4e-7 L of the float64 one
     (the amplifier's argument L (p - t) carries p's float32 rounding, times L), or within 1e-7 L of the largest
-    output (where soft labels' coefficients y a + (1 - y) b cancel)."""
+    output (where p - t cancels, for a threshold t other than 1/2; soft labels, whose coefficients y a + (1 - y) b
+    can cancel, compute in float64)."""
     got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
     assert np.all(np.abs(got - want) <= 4e-7 * L * np.abs(want) + 1e-7 * L * np.abs(want).max())
 
@@ -355,8 +356,8 @@ def test_float32_margins_and_labels_give_the_float64_results(monkeypatch, hessia
 def test_a_booster_call_computes_in_float32_within_its_tolerance(monkeypatch, formula, L, threshold):
     """With the bound Hessian a booster's call computes in float32 (its outputs' type; sums and coefficients in
     float64): within assert_float32_call's tolerance of the float64 gradient_and_hessian, rescaled, on margins
-    near the threshold, far out (+-200 and +-1e4, past the float32 clip at 80), on hard, soft and weighted
-    labels, over several blocks and dot products."""
+    near the threshold, far out (+-200 and +-1e4, past the float32 clip at 80), on hard and weighted labels, over
+    several blocks and dot products; soft labels compute in float64 (see -k soft_labels_near)."""
     from metricc import boost_kernel
 
     monkeypatch.setattr(boost_kernel, "BLOCK", 3000)
@@ -367,11 +368,44 @@ def test_a_booster_call_computes_in_float32_within_its_tolerance(monkeypatch, fo
     z[::11] = rng.choice([-1e4, 1e4], len(z[::11]))
     hard = (rng.random(n) < 0.2).astype(float)
     objective = compile_metric(formula, L=L, threshold=threshold).to_xgboost()
-    for y, w in ((hard, None), (hard, rng.uniform(0.01, 100, n)), (rng.random(n), None)):
+    for y, w, arithmetic in ((hard, None, np.float32), (hard, rng.uniform(0.01, 100, n), np.float32),
+                             (rng.random(n), None, np.float64)):
         got = objective(y, z, w)
-        assert objective._scratch().work.dtype == np.float32
+        assert objective._scratch().work.dtype == arithmetic
         for g, e in zip(got, rescaled_float64(objective, y, z, w)):
             assert_float32_call(g, e, L)
+
+
+@pytest.mark.usefixtures("probability_form")
+@pytest.mark.parametrize("formula", ["precision", "mcc", "balanced_accuracy"])
+@pytest.mark.parametrize("spread", [0.0, 1e-4, 1e-2])
+@pytest.mark.parametrize("task", ["binary", "multilabel"])
+def test_soft_labels_near_one_value_keep_the_float32_calls_tolerance(formula, spread, task):
+    """Soft labels that all lie near one value (a teacher's near-equal probabilities): every row's coefficient
+    c_i = y_i a + (1 - y_i) b is then a small difference, which the float32 counts' and coefficients' rounding
+    (6e-8 of |a| and |b|) swamps, so that even the largest output was off: by up to 70 times the call's tolerance
+    (1e-7 L of the largest output) at a spread of 1e-4, 9e5 times for equal labels, 1.3 times at 1e-2 (MCC). A
+    call on soft labels computes in float64 (one with a soft label among hard ones too); on hard ones in float32,
+    also where another worker's labels are soft (the multi-label case: one soft column)."""
+    rng = np.random.default_rng(0)
+    n = 1000
+    shape, options = ((n,), {}) if task == "binary" else ((n, 2), {"task": task, "num_classes": 2})
+    y = (0.3 + spread * rng.random(shape)).astype(np.float32)
+    if task == "multilabel":
+        y[:, 1] = rng.random(n) < 0.3  # hard labels beside the soft column
+    z = rng.normal(0, 1, shape).astype(np.float32)
+    objective = compile_metric(formula, **options).to_xgboost()
+    got = objective(y, z)
+    assert objective._scratch().work.dtype == np.float64
+    for g, e in zip(got, rescaled_float64(objective, y, z)):
+        assert_float32_call(g, e, 73.0)
+    hard = (rng.random(shape) < 0.3).astype(np.float32)
+    hard[-1] = 0.5  # one soft label among hard ones (in the last block)
+    objective(hard, z)
+    assert objective._scratch().work.dtype == np.float64
+    hard[-1] = 1.0
+    objective(hard, z)
+    assert objective._scratch().work.dtype == np.float32
 
 
 @pytest.mark.parametrize("L", [1e-160, 1e-200])

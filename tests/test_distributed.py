@@ -171,6 +171,9 @@ def _xgboost_data():
     return {"z_binary": z, "y": (rng.random(n) < 0.3).astype(np.float64), "w": rng.uniform(0.5, 2, n),
             # every row far out on the amplifier but one of the first worker's: float64 on the second only
             "z_far": np.concatenate([[0.15], 40.0 + rng.random(n - 1)]),
+            # the first worker's rows (the even ones): soft labels; weights of 1e-17 (float64 there only)
+            "y_soft": np.where(np.arange(n) % 2, rng.random(n) < 0.3, 0.3 + 1e-3 * rng.random(n)),
+            "w_tiny": np.where(np.arange(n) % 2, 1.0, 1e-17) * rng.uniform(0.5, 2, n),
             "z_multiclass": rng.normal(0, 0.5, (n, 3)), "y_multiclass": rng.integers(0, 3, n),
             "z_multilabel": rng.normal(0, 0.5, (n, 3)), "y_multilabel": (rng.random((n, 3)) < 0.3) * 1.0,
             "X": X[:400], "y_train": y_train[:400], "X_val": X[400:], "y_val": y_train[400:]}
@@ -181,7 +184,8 @@ def test_distributed_xgboost_objectives_see_the_whole_training_set(tmp_path):
     each worker's objective gives the gradient and Hessian that one process gives for the whole data set, on its
     rows, and its evaluation the metric of the whole set, for every Hessian form, the fixed scale, multi-class and
     multi-label (before, each worker trained on the metric of its own rows, each with its own scale). Where one
-    worker's rows all lie far out on the amplifier (float64 there), both compute in float64, and nothing hangs.
+    worker's rows all lie far out on the amplifier, its labels are soft or its weights tiny (float64 there), both
+    compute in float64, and nothing hangs (with tiny weights on one worker, the workers' sums had different sizes).
     Training with early stopping stops both workers at the same round, on the F1 of the whole validation set
     (XGBoost averages a custom metric over the workers: it had been the mean of their own F1s)."""
     xgb = pytest.importorskip("xgboost")

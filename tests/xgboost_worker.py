@@ -22,6 +22,8 @@ CASES = {
     "fbeta_clip": ("fbeta", {"beta": 2.0}, {"hessian": "clip"}, "binary"),  # the clip's largest |h| too
     "cost_fixed": ("minimize: FP + 5*FN", {}, {"mean_hessian": None}, "binary"),
     "far": ("f1", {}, {}, "far"),  # one worker's rows all far out: float64 there, then on both
+    "soft": ("f1", {}, {}, "soft"),  # the first worker's labels soft: float64 there, then on both
+    "tiny_weights": ("f1", {}, {}, "tiny"),  # the first worker's weights below FLOAT32_WEIGHTS: float64 on both
     "multiclass": ("f1", {"task": "multiclass", "num_classes": 3}, {}, "multiclass"),
     "multilabel": ("f1", {"task": "multilabel", "num_classes": 3, "average": "micro"}, {}, "multilabel"),
 }
@@ -31,6 +33,8 @@ def case_data(data, kind):
     """Margins, labels and weights of a case."""
     if kind in ("binary", "far"):  # without weights for "far": its steep rows' share decides
         return data[f"z_{kind}"], data["y"], None if kind == "far" else data["w"]
+    if kind in ("soft", "tiny"):
+        return data["z_binary"], data["y_soft" if kind == "soft" else "y"], data["w_tiny" if kind == "tiny" else "w"]
     return data[f"z_{kind}"], data[f"y_{kind}"], data["w"]
 
 
