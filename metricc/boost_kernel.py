@@ -1288,7 +1288,8 @@ class BoostObjective:
         y d and (1 - y) d (for _float32_suffices). Computed in `dtype` (float64: each yh and 1 - yh exact in
         relative terms; float32: see _amplified_float32), summed in float64. With check_inputs, the labels are
         checked (y and 1 - y both at least 0) a block at a time, and the margins (finite: their sums of products
-        with y and 1 - y, which the counts' dot products give, are)."""
+        with y and 1 - y, which the counts' dot products give, are). In float32, None at the first soft label (y
+        strictly between 0 and 1), for which the call computes in float64."""
         if self.task == "multiclass":
             return self._class_counts(z, y, w), None
         # each block's products' partial sums (runs of DOT rows), added up in float64 after the last block
