@@ -66,7 +66,7 @@ def default_accuracy(threshold: float) -> float:
 
 def amplifier_bound(accuracy: float, threshold: float = 0.5) -> float:
     """The smallest L for which A(t) <= t and A(1 - t) >= 1 - t (closed form, not rounded)."""
-    log_odds = math.log((1 - accuracy) / accuracy)
+    log_odds = math.log1p(-accuracy) - math.log(accuracy)  # (1 - t) / t overflows for a subnormal t
     return max(log_odds / (threshold - accuracy), log_odds / (1 - accuracy - threshold))
 
 

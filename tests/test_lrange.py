@@ -101,6 +101,19 @@ def test_lower_bound_is_the_amplifier_condition():
         assert l_range(t, threshold=threshold).L_min == _ceil2(L)
 
 
+@pytest.mark.parametrize("accuracy", [1e-309, 1e-320, 5e-324])
+def test_a_subnormal_accuracy_has_a_finite_lower_bound(accuracy):
+    """An accuracy below ~5.6e-309 (a subnormal number) made (1 - t) / t overflow to inf: `l_range` and `metricc
+    lrange --accuracy 1e-320` raised OverflowError from math.ceil. The log-odds log(1 - t) - log(t) stay finite
+    (744.4 at the smallest float), and L_min is twice them, as for any t at the threshold 1/2."""
+    L = amplifier_bound(accuracy)
+    assert L == pytest.approx(2 * (math.log1p(-accuracy) - math.log(accuracy)), rel=1e-15)
+    for dtype in ("float64", "float32"):
+        valid = l_range(accuracy, dtype)
+        assert valid.L_min == _ceil2(L) and not valid.valid  # no L keeps a gradient at p = t there
+    assert f"p in [{accuracy:.10g}, 1 - {accuracy:.10g}]" in table(accuracy, ["float64"])
+
+
 def test_float32_naive_gradient_vanishes_but_metricc_does_not():
     p = torch.tensor([0.9, 0.3, 0.6, 0.45], dtype=torch.float64)
     z64 = torch.log(p / (1 - p))
