@@ -655,8 +655,9 @@ class BoostObjective:
             numpy.maximum(hess, CLIP_FLOOR * largest, out=hess)
             size = all_reduced(collective, [float(hess.sum(dtype=numpy.float64))])[0]
             if mean_hessian is not None and 0 < size < numpy.inf:
-                grad *= mean_hessian * weight / size
-                hess *= mean_hessian * weight / size
+                factor = min(mean_hessian * weight / size, sys.float_info.max)  # (a subnormal size: inf)
+                grad *= factor
+                hess *= factor
         return counts
 
     def _float32_suffices(self, coefficients, sums, y, heaviest, slopes):
@@ -737,9 +738,12 @@ class BoostObjective:
     def _rescaling(self, factor, coefficients, total, dtype=numpy.float64):
         """The factor, capped where it would overflow the kernel's products of the coefficients in the
         arithmetic's type (LARGEST_PRODUCT): with every margin saturated, the slopes and so the Hessian's sum are
-        ~1e-300, and an infinite coefficient would make 0 * inf = NaN. Capped, the outputs are merely small."""
+        ~1e-300, and an infinite coefficient would make 0 * inf = NaN. Capped, the outputs are merely small. Never
+        above float64's largest number, which the factor and the cap both pass where the Hessian's sum is subnormal
+        (coefficients of ~1e-301 at eps = 1e300)."""
         largest = self._products(coefficients, total)
-        return min(factor, LARGEST_PRODUCT[numpy.dtype(dtype).type] / largest) if largest > 0 else factor
+        factor = min(factor, LARGEST_PRODUCT[numpy.dtype(dtype).type] / largest) if largest > 0 else factor
+        return min(factor, sys.float_info.max)
 
     @staticmethod
     def _arithmetic(mode, out, heaviest):
