@@ -131,6 +131,8 @@ def light_weights(total, eps):
 
 # Counts beyond this are refused: products and powers of them in the partials would overflow float64.
 MAX_COUNT = 1e100
+# count_limit() tries totals from 1e20: no formula's limit is below this
+LEAST_COUNT_LIMIT = 1e19
 # the count proportions (TP, FP, FN, TN) at which count_limit() and the JAX loss's float32 limit evaluate a formula
 COUNT_PROPORTIONS = ((0.25, 0.25, 0.25, 0.25), (0.05, 0.05, 0.1, 0.8), (0.4, 0.1, 0.1, 0.4), (0.01, 0.3, 0.01, 0.68))
 
@@ -145,7 +147,7 @@ def count_limit(numpy, scalars):
     wide = numpy.longdouble
     if numpy.finfo(wide).maxexp <= numpy.finfo(numpy.float64).maxexp:
         return MAX_COUNT
-    totals = 10.0 ** numpy.arange(20, 101)
+    totals = 10.0 ** numpy.arange(20, 101)  # (LEAST_COUNT_LIMIT: the first one's tenth)
     counts = numpy.array(COUNT_PROPORTIONS).T[:, :, None] * totals  # (4, proportions, totals)
     with numpy.errstate(all="ignore"):
         narrow = [numpy.broadcast_to(numpy.asarray(v, numpy.float64), counts.shape[1:]) for v in scalars(*counts)]
@@ -159,6 +161,19 @@ def scalars_count_limit(scalars):
     """The total weight a loss with the generated function `scalars` takes: its `count_limit` (metricc's
     count_limit() of the formula, set on the functions the compiler and emitted modules give), else MAX_COUNT."""
     return getattr(scalars, "count_limit", MAX_COUNT)
+
+
+def eps_past_limit(eps, count_limit=None):
+    """The error message for an eps past the formula's count limit, which `count_limit` gives (a function, called
+    only for an eps past LEAST_COUNT_LIMIT; None: MAX_COUNT), or None: added to each count, such an eps makes every
+    count pass it, where the partials overflow float64 (Cohen's kappa at eps = 1e80 had a gradient of 0)."""
+    if not eps > LEAST_COUNT_LIMIT:
+        return None
+    limit = MAX_COUNT if count_limit is None else count_limit()
+    if eps <= limit:
+        return None
+    return (f"Expected argument `eps` to be at most {limit:g}: it is added to each count, and past that the "
+            f"formula's partials overflow float64 (eps only keeps the counts off 0), but got {eps:g}.")
 
 
 def heavy_weights(total, name, limit=MAX_COUNT):
@@ -657,10 +672,10 @@ def flag(name, value, error):
     return bool(value)
 
 
-def check_settings(settings, error):
+def check_settings(settings, error, count_limit=None):
     """The settings (a dict holding L, threshold and eps, and any of warmup, L_start, bce_weight, momentum,
     axis_name and the FLAGS), checked, with NumPy, torch and other real scalars made plain floats and bools;
-    `error` for the first that is wrong. Returns the dict."""
+    `error` for the first that is wrong (eps past the formula's count limit: eps_past_limit). Returns the dict."""
     given = dict(settings)
     L = settings["L"] = real_number("argument `L`", given["L"], "a positive float", error)
     if not L > 0 or L == float("inf"):
@@ -675,6 +690,9 @@ def check_settings(settings, error):
     eps = settings["eps"] = real_number("argument `eps`", given["eps"], "a non-negative float", error)
     if not 0 <= eps < float("inf"):
         raise error(f"Expected argument `eps` to be a non-negative float, but got {describe(given['eps'])}.")
+    message = eps_past_limit(eps, count_limit)
+    if message:
+        raise error(message)
     _check_training_settings(settings, error)
     name = settings.get("axis_name")
     if name is not None:

@@ -26,7 +26,7 @@ from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
 from .checks import caller_level, check_settings, class_index_message, describe, first_place, flag, integer
 from .checks import first_non_number, nan_place, narrow_float_message, one_hot_rows, part_of, two_column_message
-from .checks import CLASS_NAMES_HINT, count_limit, real_number, weight_range_message
+from .checks import CLASS_NAMES_HINT, count_limit, eps_past_limit, real_number, weight_range_message
 from .lrange import default_accuracy, dtype_name, validate_L
 from .printing import curvatures_source, scalars_source
 from .vocabulary import AVERAGES, COUNTS, TASKS
@@ -544,7 +544,7 @@ class CompiledMetric:
                                f"{sorted(allowed)})")
         settings = {"L": self.L, "threshold": self.threshold, "from_logits": self.from_logits, "eps": self.eps}
         settings.update(options)
-        check_settings(settings, MetriccError)
+        check_settings(settings, MetriccError, lambda: _count_limit(self.derivation))
         return settings
 
 
@@ -842,6 +842,7 @@ def _count_limit(derivation: Derivation) -> float:
     return count_limit(np, _scalars_function(derivation, "numpy"))
 
 
+
 def _scalars_of(metric: CompiledMetric, backend: str, order: int = 1) -> _Scalars:
     return metric._scalars(backend, order)
 
@@ -1088,6 +1089,9 @@ def _compile(key: _Key) -> CompiledMetric:
         raise MetriccError(f"the formula {key.formula.strip()!r} depends on the predictions through none of its "
                            "counts: only through N, POS and NEG, which the labels fix, so its gradient is zero and "
                            "it cannot be trained on", text=key.formula, line=1, column=1)
+    message = eps_past_limit(key.eps, lambda: _count_limit(derivation))
+    if message:
+        raise MetriccError(message)
     return CompiledMetric(key.formula, parsed.expr, minimize, MappingProxyType(dict(parsed.params)), key.L,
                           key.threshold, key.from_logits, key.eps, derivation, *key.multi, L_given=key.L_given,
                           key=key)

@@ -132,6 +132,8 @@ def _loss_class(metric, spec) -> str:
                     "ignore_index": metric.ignore_index, "class_weight": metric.class_weight, "L": metric.L,
                     "threshold": metric.threshold, "eps": metric.eps}
     settings.update(options)
+    # an eps past the formula's count limit is refused (booster modules: past MAX_COUNT)
+    limit = ", lambda: scalars_count_limit(metric_scalars)" if spec.order == 1 else ""
     if not spec.minibatch:  # the settings checked as the API checks them (check_settings)
         signature = ", ".join(f"{name}={literal(value)}" for name, value in settings.items())
         checked = ", ".join(f"{literal(name)}: {name}" for name in settings)
@@ -139,7 +141,7 @@ def _loss_class(metric, spec) -> str:
     """The loss for FORMULA, with the settings it was compiled with as defaults."""
 
     def __init__(self, *, {signature}):
-        super().__init__({scalars}, name=FORMULA, **check_settings({{{checked}}}, ValueError))
+        super().__init__({scalars}, name=FORMULA, **check_settings({{{checked}}}, ValueError{limit}))
 '''
     # the training options default as to_torch()'s do: None takes TRAINING's value, or PURE's with pure=True
     training = {"L": metric.L, **training_defaults(metric.task, metric.L_given)}
@@ -160,5 +162,5 @@ class MetricLoss({base}):
     def __init__(self, *, {signature}):
         given = {{name: value for name, value in ({given}) if value is not None}}
         training = training_settings(given, PURE if flag("pure", pure, ValueError) else TRAINING)
-        super().__init__({scalars}, name=FORMULA, **check_settings({{{checked}, **training}}, ValueError))
+        super().__init__({scalars}, name=FORMULA, **check_settings({{{checked}, **training}}, ValueError{limit}))
 '''

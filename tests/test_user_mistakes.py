@@ -1043,6 +1043,34 @@ def test_the_largest_finite_weights_are_said_to_overflow_the_counts():
 KAPPA = "(TP*TN - FP*FN) / ((TP+FP)*(FN+TN) + (TP+FN)*(FP+TN))"  # Cohen's kappa, written out (any task)
 
 
+def test_an_eps_past_the_formulas_count_limit_is_refused():
+    """eps is added to every count, so an eps past the formula's count limit (checks.count_limit) makes every
+    count pass it: Cohen's kappa at eps = 1e80 gave a NumPy gradient of 0 without a word where torch raised that
+    the loss is not finite "(raise eps, ...)", and F1 at eps = 1e200 a finite NumPy loss where torch raised. Such
+    an eps is refused where it is given, compile_metric(), a to_*() option or an emitted module's MetricLoss, with
+    the limit (an emitted booster objective's: MAX_COUNT, 1e100); one below it is
+    taken, and the backends give the same gradient."""
+    if np.finfo(np.longdouble).maxexp <= 1024:
+        pytest.skip("no wider type than float64 here to tell where the formula overflows")
+    for formula, eps, limit in ((KAPPA, 1e80, "1e+77"), ("f1", 1e200, "1e+100"), ("mcc", 1e101, "1e+100")):
+        with pytest.raises(MetriccError, match=rf"Expected argument `eps` to be at most {re.escape(limit)}: it is "
+                                               rf"added to each count, .* overflow float64 .* but got {re.escape(f'{eps:g}')}\."):
+            compile_metric(formula, eps=eps)
+        for option in ("to_torch", "to_jax", "to_xgboost", "to_lightgbm"):
+            with pytest.raises(MetriccError, match=rf"at most {re.escape(limit)}"):
+                getattr(compile_metric(formula), option)(eps=eps)
+        for backend in ("numpy", "torch"):  # an emitted module's MetricLoss(eps=...) too
+            with pytest.raises(ValueError, match=rf"at most {re.escape(limit)}"):
+                load_emitted(compile_metric(formula).emit(backend))["MetricLoss"](eps=eps)
+    metric = compile_metric(KAPPA, eps=1e60)
+    x, y, w = np.linspace(-2, 2, 8), (np.arange(8) % 3 == 0).astype(float), np.full(8, 1e70)  # (light: a warning)
+    logits = torch.tensor(x, requires_grad=True)
+    metric.to_torch(pure=True)(logits, torch.tensor(y), torch.tensor(w)).backward()
+    expected = logits.grad.numpy()
+    assert np.abs(expected).max() > 0
+    np.testing.assert_allclose(metric.loss_and_grad(x, y, w)[1], expected, rtol=1e-9)
+
+
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
 @pytest.mark.parametrize("backend", ["numpy", "emitted numpy", "torch", "torch compiled", "jax"])
 def test_weights_whose_counts_overflow_the_formulas_partials_are_refused(task, backend):
