@@ -45,8 +45,14 @@ class LRange(NamedTuple):
 
     def __str__(self) -> str:
         if not self.valid:
-            return f"none (L_min {self.L_min:.2f} > L_max {self.L_max:.2f})"
-        return f"{self.L_min:.2f} <= L <= {self.L_max:.2f}"
+            return f"none (L_min {_shown(self.L_min)} > L_max {_shown(self.L_max)})"
+        return f"{_shown(self.L_min)} <= L <= {_shown(self.L_max)}"
+
+
+def _shown(L: float) -> str:
+    """An end of a range as the table prints it: two decimals, or three digits past 1e6 (a threshold of 1e-300 has
+    an L_min of 1.38e+304, which took 305 digits)."""
+    return f"{L:.2f}" if L < 1e6 else f"{L:.3g}"
 
 
 def l_range(accuracy: float, dtype: str = "float64", *, threshold: float = 0.5, kernel: str = "metricc",
@@ -202,7 +208,7 @@ def verdict(L: float, accuracy: float, dtype: str, *, threshold: float = 0.5, ba
     for kernel, name in (("metricc", "metricc's kernel"), ("naive", "a naive sigmoid")):
         valid = l_range(accuracy, dtype, threshold=threshold, kernel=kernel, backend=backend)
         if not valid.valid:
-            parts.append(f"no L is valid for {name} (L_min {valid.L_min:.2f} > L_max {valid.L_max:.2f})")
+            parts.append(f"no L is valid for {name} ({str(valid).removeprefix('none (')}")
             continue
         word = "valid" if L in valid else "too small" if L < valid.L_min else "too large"
         parts.append(f"{word} for {name} ({valid})")

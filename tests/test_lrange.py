@@ -114,6 +114,15 @@ def test_a_subnormal_accuracy_has_a_finite_lower_bound(accuracy):
     assert f"p in [{accuracy:.10g}, 1 - {accuracy:.10g}]" in table(accuracy, ["float64"])
 
 
+def test_a_huge_lower_bound_prints_in_a_few_digits():
+    """At a threshold of 1e-300 L_min is 1.38e+303: the table printed it with two decimals, 305 digits a row."""
+    valid = l_range(5e-301, threshold=1e-300)
+    assert str(valid).startswith("none (L_min 1.38e+303 > L_max ")
+    assert max(map(len, table(5e-301, threshold=1e-300).splitlines())) < 120
+    assert "(L_min 1.38e+303 > L_max " in verdict(5.0, 5e-301, "float64", threshold=1e-300)
+    assert str(l_range(0.1)) == "5.50 <= L <= 1774.45"  # (two decimals below 1e6)
+
+
 def test_float32_naive_gradient_vanishes_but_metricc_does_not():
     p = torch.tensor([0.9, 0.3, 0.6, 0.45], dtype=torch.float64)
     z64 = torch.log(p / (1 - p))
