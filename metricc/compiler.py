@@ -165,8 +165,7 @@ class CompiledMetric:
         weight = _weights(sample_weight, target.shape)
         predicted, actual = predictions == 1, target == 1
         counts = [np.sum(weight * (predicted == p) * (actual == a)) for p, a in ((1, 1), (1, 0), (0, 1), (0, 0))]
-        with np.errstate(all="ignore"):
-            loss = float(self._scalars("numpy")(*(np.float64(c) for c in counts))[0])
+        loss = float(numpy_multiclass.exact_losses(self._scalars("numpy"))(*counts)[0])
         value = loss if self.minimize else 1 - loss
         if not math.isfinite(value):
             value = math.nan if zero_division is None else float(zero_division)

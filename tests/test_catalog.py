@@ -58,6 +58,23 @@ def test_hard_predictions_match_sklearn(name, seed, weighted):
     assert abs(metric.score(predictions, target, weight) - expected) <= 1e-12
 
 
+def test_score_is_exact_where_float64_cancels():
+    """Cohen's kappa with no positive predicted (TP = FP = 0) is exactly 0; with weights of 6.6e-11 and 5e3 its
+    (po - pe) / (1 - pe) is a ratio of two differences near 0 that float64 rounds, and score() gave 0.0086 where
+    scikit-learn gives 0. score() evaluates a formula of sums, products and ratios of the counts in exact rational
+    arithmetic (formulas with roots or logs in float64, as before): binary, multi-class and multi-label."""
+    y, p = np.array([0, 0, 0, 0, 1]), np.zeros(5, dtype=int)
+    w = np.array([2.93e-10, 4.07e-2, 5.18e3, 15.9, 6.6e-11])
+    metric = compile_metric("cohen_kappa")
+    assert metric.score(p, y, w) == skm.cohen_kappa_score(y, p, sample_weight=w) == 0.0
+    tn = float(w[:4].sum())  # TN beside FN = 6.6e-11: 1 - pe and po - pe both near 1e-14
+    labels = np.stack([y, 1 - y], axis=1)
+    for options, predictions, target in (({"task": "multilabel", "num_classes": 2}, np.stack([p, 1 - p], 1), labels),
+                                         ({"task": "multiclass", "num_classes": 2}, 1 - p, 1 - y)):
+        value = compile_metric("cohen_kappa", **options, average="none").score(predictions, target, w)
+        assert value[0] == 0.0, (options, value, tn)
+
+
 def test_score_warns_where_undefined():
     from metricc import MetriccWarning
 
