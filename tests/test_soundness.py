@@ -66,17 +66,20 @@ def test_float32_gradients_equal_float64(batch, n):
 @pytest.mark.parametrize("name", ["precision", "mcc", "balanced_accuracy"])
 def test_float32_gradients_on_soft_targets_near_one_value_keep_what_the_readme_says(name):
     """Soft targets that all lie near one value make each sample's coefficient y a + (1 - y) b a small difference
-    (0 for equal targets): README ("float32 is exact enough") says float32 then keeps it to 1.4e-3 of the largest
-    gradient at a spread of 1e-4 and 1.6e-5 at 0.01 (the most over 20 draws, torch and NumPy), where it keeps 1e-6
-    at hard targets."""
+    (0 for equal targets): README ("float32 is exact enough") says float32 then keeps it to 1.6e-3 of the largest
+    gradient at a spread of 1e-4 and 2.4e-5 at 0.01 (the most over 20 draws of torch and NumPy, 1.4e-3 and 1.6e-5,
+    and 10 of JAX), where it keeps 1e-6 at hard targets."""
     rng = np.random.default_rng(0)
     z = rng.normal(0, 1, 1000)
     module = compile_metric(name).to_torch(pure=True)
-    for spread, bound in ((1e-4, 2e-3), (1e-2, 2e-5)):
+    for spread, bound in ((1e-4, 2e-3), (1e-2, 3e-5)):
         y = 0.3 + spread * rng.random(1000)
         g64 = _torch_grad(module, torch.tensor(z), torch.tensor(y)).numpy()
-        for g32 in (_torch_grad(module, torch.tensor(z).float(), torch.tensor(y).float()).numpy(),
-                    compile_metric(name).loss_and_grad(z.astype(np.float32), y.astype(np.float32))[1]):
+        z32, y32 = z.astype(np.float32), y.astype(np.float32)
+        for g32 in (_torch_grad(module, torch.tensor(z32), torch.tensor(y32)).numpy(),
+                    compile_metric(name).loss_and_grad(z32, y32)[1],
+                    np.asarray(jax.grad(compile_metric(name).to_jax())(jax.numpy.asarray(z32), jax.numpy.asarray(y32)),
+                               dtype=np.float64)):
             assert np.abs(g32 - g64).max() <= bound * np.abs(g64).max()
 
 
