@@ -87,6 +87,12 @@ class CompiledMetric:
         """The loss in TP, FP, FN, TN: `1 - expr`, or `expr` itself for a cost (`minimize`)."""
         return self.derivation.loss
 
+    @functools.cached_property
+    def _rational(self) -> bool:
+        """Whether the loss is a ratio of polynomials in the counts, which score() and tune_threshold() can
+        evaluate in exact rational arithmetic (numpy_multiclass.exact_losses)."""
+        return bool(self.derivation.loss.is_rational_function())
+
     @property
     def partials(self) -> Mapping[str, sp.Expr]:
         """d loss / d count for each of "TP", "FP", "FN", "TN"."""
@@ -165,7 +171,7 @@ class CompiledMetric:
         weight = _weights(sample_weight, target.shape)
         predicted, actual = predictions == 1, target == 1
         counts = [np.sum(weight * (predicted == p) * (actual == a)) for p, a in ((1, 1), (1, 0), (0, 1), (0, 0))]
-        loss = float(numpy_multiclass.exact_losses(self._scalars("numpy"))(*counts)[0])
+        loss = float(numpy_multiclass.exact_losses(self._scalars("numpy"), self._rational)(*counts)[0])
         value = loss if self.minimize else 1 - loss
         if not math.isfinite(value):
             value = math.nan if zero_division is None else float(zero_division)
@@ -221,7 +227,7 @@ class CompiledMetric:
             predicted = numpy_multiclass.one_hot(indices, self.num_classes)
         return numpy_multiclass.score(self._scalars("numpy"), predicted, y, weight, self.average, self.class_weight,
                                       self.minimize, self.formula, MetriccWarning, zero_division, warn,
-                                      part_of(self.task))
+                                      part_of(self.task), self._rational)
 
     def to_torch(self, *, pure: bool = False, **options: Any):
         """A `torch.nn.Module`: `loss(logits, target, sample_weight=None) -> 0-dim tensor`.
@@ -449,9 +455,8 @@ class CompiledMetric:
         # a prefix sum leaves a rounding residue there, which made 0/0 look defined)
         left = np.concatenate([[0], last_of_tie + 1])
         fn, tn = (np.append(np.cumsum(v[::-1])[::-1], 0.0)[left] for v in (positive, negative))
-        with np.errstate(all="ignore"):
-            loss = np.broadcast_to(self._scalars("numpy")(*(c + o for c, o in zip((tp, fp, fn, tn), others)))[0],
-                                   tp.shape)
+        exact = numpy_multiclass.exact_losses(self._scalars("numpy"), self._rational)  # (score()'s)
+        loss = np.broadcast_to(exact(*(c + o for c, o in zip((tp, fp, fn, tn), others)))[0], tp.shape)
         value = loss if self.minimize else 1 - loss
         defined = np.isfinite(value)
         defined[0] &= scores[0] < np.inf  # a score of +inf: scores >= inf predicts it, no cut-off predicts none

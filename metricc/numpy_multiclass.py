@@ -245,16 +245,19 @@ class MultiSoftConfusionLoss:
         return class_nonfinite_message(self.name, self.task, counts, k)
 
 
-def exact_losses(scalars):
-    """`scalars` for score(): the loss at counts (numbers or arrays) and no coefficients (0). float64 rounds
-    differences that cancel: Cohen's kappa at TP = FP = 0, whose (po - pe) / (1 - pe) divides two differences
-    near 0, came out 0.0086 for 0 at counts of 6.6e-11 and 5e3. Where the float64 value is not finite or differs
-    from NumPy's longdouble one (wider on x86), it is worked out again in exact rational arithmetic, where the
-    formula is made of sums, products and ratios of the counts (a root or a log keeps the float64 value)."""
+def exact_losses(scalars, rational=True):
+    """`scalars` for score() and tune_threshold(): the loss at counts (numbers or arrays) and no coefficients (0).
+    float64 rounds differences that cancel: Cohen's kappa at TP = FP = 0, whose (po - pe) / (1 - pe) divides two
+    differences near 0, came out 0.0086 for 0 at counts of 6.6e-11 and 5e3. For a `rational` formula (a ratio of
+    polynomials in the counts), a float64 value that is not finite or differs from NumPy's longdouble one (wider
+    on x86; 30 times float64's cost) is worked out again in exact rational arithmetic; other formulas (a root, a
+    log) keep their float64 values."""
     def losses(*counts):
         arrays = [a.reshape(-1) for a in numpy.broadcast_arrays(*(numpy.asarray(c, numpy.float64) for c in counts))]
         with numpy.errstate(all="ignore"):
             out = numpy.array(numpy.broadcast_to(scalars(*arrays)[0], arrays[0].shape), dtype=numpy.float64)
+            if not rational:
+                return out.reshape(numpy.shape(counts[0])), 0.0, 0.0
             wide = numpy.broadcast_to(scalars(*(a.astype(numpy.longdouble) for a in arrays))[0], out.shape)
             unsure = ~(numpy.abs(out - wide) <= 1e-12 * numpy.maximum(1, numpy.abs(wide)))  # NaN too
         for k in numpy.flatnonzero(unsure).tolist():
@@ -267,13 +270,13 @@ def exact_losses(scalars):
 
 
 def score(scalars, predicted, y, w, average_, class_weight, minimize, name, warning, zero_division=None,
-          warn=True, part="class"):
+          warn=True, part="class", rational=True):
     """The formula's exact value on hard one-hot (or multi-hot) predictions, averaged as `average_` says; where
     it is undefined (0/0, or a count divided by 0) for a class, `zero_division` is that class's value (NaN: left
     out of the macro and weighted averages, as scikit-learn does), or (None) the result is NaN. `warn`: a warning
     where it is undefined, which names each `part` ("class", or "label" for multi-label targets) by its index."""
     counts = per_class_counts(numpy, predicted, 1 - predicted, y, w)
-    scalars = exact_losses(scalars)
+    scalars = exact_losses(scalars, rational)
     undefined = None if zero_division is None else zero_division if minimize else 1 - zero_division
     if average_ == "weighted" and not numpy.sum(counts[0] + counts[2]) > 0:
         average_ = "macro"  # no support at all, so no weights: scikit-learn then gives the classes equal weights

@@ -45,6 +45,19 @@ def test_equals_brute_force_with_ties_and_weights(formula, seed, weighted):
         assert metric.score((scores >= threshold).astype(int), y, w) == pytest.approx(value, abs=1e-12)
 
 
+def test_a_value_that_float64_loses_to_cancellation_is_worked_out_exactly():
+    """Cohen's kappa at weights over 20 orders of magnitude: its (po - pe) / (1 - pe) divides differences near 0,
+    which float64 rounded, and the cut-off returned gave 0 where the one at 1.753 gives 0.00143 (others had
+    reported 0.2 for an exact 0). The values float64 may have lost (not finite, or not NumPy's longdouble ones)
+    are worked out again in exact rational arithmetic, as score() does."""
+    y, w = np.array([1, 0, 0, 1, 1]), np.array([1.8e-09, 7.03e-11, 2.6e10, 5.95e-08, 8.31e-05])
+    scores = np.array([-0.555, -0.027, 1.578, 1.753, 0.561])
+    metric = compile_metric("cohen_kappa")
+    threshold, value = metric.tune_threshold(scores, y, w)
+    assert threshold == 1.753 and value == pytest.approx(0.0014299309787937364, rel=1e-9)
+    assert value == metric.score((scores >= threshold).astype(int), y, w)
+
+
 @pytest.mark.parametrize("formula", FORMULAS + ["minimize: FP"])
 @pytest.mark.parametrize("seed", range(5))
 def test_the_returned_threshold_gives_the_returned_value_with_infinite_scores(formula, seed):
