@@ -846,7 +846,6 @@ def _count_limit(derivation: Derivation) -> float:
     return count_limit(np, _scalars_function(derivation, "numpy"))
 
 
-
 def _scalars_of(metric: CompiledMetric, backend: str, order: int = 1) -> _Scalars:
     return metric._scalars(backend, order)
 

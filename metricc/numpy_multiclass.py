@@ -263,7 +263,7 @@ def exact_losses(scalars, rational=True):
         for k in numpy.flatnonzero(unsure).tolist():
             try:
                 out[k] = float(scalars(*(Fraction(float(a[k])) for a in arrays))[0])
-            except (TypeError, ValueError, ZeroDivisionError, OverflowError):  # a root or a log; 0/0; past float64
+            except (TypeError, ValueError, ZeroDivisionError, OverflowError):  # 0/0, or past float64: as it was
                 pass
         return out.reshape(numpy.shape(counts[0])), 0.0, 0.0
     return losses
