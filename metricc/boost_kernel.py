@@ -454,11 +454,14 @@ class BoostObjective:
             counts = self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian, collective)
         if first_round:
             self._warn_if_one_class(counts)
-        if self.mean_hessian is None and not (numpy.isfinite(grad).all() and numpy.isfinite(hess).all()):
+        unsure = self.mean_hessian is None or getattr(self._scratch(), "unsure", False)  # (rescaled: within range)
+        if unsure and not (numpy.isfinite(grad).all() and numpy.isfinite(hess).all()):
             bad = ~(numpy.isfinite(grad) & numpy.isfinite(hess))  # (rescaled outputs stay far inside)
             raise self.error(self._nonfinite(counts, bad.reshape(len(bad), -1).any(axis=0), dtype="float32",
                                              overflow="the boosters keep them in float32; keep the rescaling "
-                                             "(mean_hessian), or change the formula"))
+                                             "(mean_hessian), or change the formula" if self.mean_hessian is None
+                                             else "its curvatures' products with L^2 pass float64 there, which "
+                                             "no rescaling brings back: change the formula"))
         shape = numpy.shape(margins)
         return grad.reshape(shape), hess.reshape(shape)
 
@@ -637,6 +640,7 @@ class BoostObjective:
                 yield self._block_derivatives(y[rows], None if w is None else w[rows], mode, plans, work,
                                               slopes[rows], None if bends is None else bends[rows], out)
 
+        unsure = False  # whether the rescaling found a size that is not finite
         if mean_hessian is not None and mode != "clip":
             if mode == "bound":  # sum h = L^2 S (|q_a| sum y d^2 + |q_b| sum (1-y) d^2) + M S (|a| sum wy + ...)
                 a, b, q_a, q_b = (numpy.abs(v) for v in coefficients)
@@ -644,16 +648,21 @@ class BoostObjective:
                                        + self._bend_bound() * total * (a * sums[2] + b * sums[3])))
             else:  # a pass that only sums (no exponentials: slopes and bends are kept)
                 size = all_reduced(collective, [sum(float(numpy.abs(h).sum()) for _, h in blocks(coefficients))])[0]
+            # products past float64 (a size that is NaN or inf, or coefficients whose products with L^2 S are: the
+            # bound's size can be 0 where inf * 0 makes NaN): _call checks the outputs
+            unsure = not (size < numpy.inf and self._products(coefficients, total) < numpy.inf)
             if 0 < size < numpy.inf:
                 factor = self._rescaling(mean_hessian * weight / size, coefficients, total, dtype)
                 factor = all_reduced(collective, [factor], "MIN")[0]  # one scale (each worker's type caps it)
                 coefficients = tuple(v * factor for v in coefficients)
         for _ in blocks(coefficients, (grad, hess)):
             pass
+        self._scratch().unsure = unsure
         if mode == "clip":  # the floor is a share of the largest |h_i| over all rows; then the rescaling
             largest = all_reduced(collective, [float(numpy.abs(hess).max())], "MAX")[0]
             numpy.maximum(hess, CLIP_FLOOR * largest, out=hess)
             size = all_reduced(collective, [float(hess.sum(dtype=numpy.float64))])[0]
+            self._scratch().unsure = not size < numpy.inf
             if mean_hessian is not None and 0 < size < numpy.inf:
                 factor = min(mean_hessian * weight / size, sys.float_info.max)  # (a subnormal size: inf)
                 grad *= factor

@@ -1122,6 +1122,21 @@ def test_saturated_margins_give_finite_outputs(hessian):
 
 
 @pytest.mark.parametrize("hessian", ["exact", "abs", "gauss-newton", "clip", "bound"])
+def test_products_of_the_curvatures_past_float64_are_an_error_also_when_rescaled(hessian):
+    """A case fuzz seed 100067 drew: exp(exp(N + 0.5)) exp(exp(TNR + 2)) over 6 rows has finite coefficients whose
+    products in the Hessian (q L^2 S) pass float64, so the Hessian's size was not finite, the rescaling was skipped,
+    and the call returned a NaN Hessian for label 0 without a word (outputs were checked only at the fixed
+    scale; the bound's size came out 0, as inf * 0 made NaN). It now raises, naming the label and its counts."""
+    metric = compile_metric("exp(exp(N + 0.5)) * exp(exp(TNR + 2))", task="multilabel", num_classes=3,
+                            average="weighted")
+    rng = np.random.default_rng(0)
+    z, y = rng.normal(0, 2, (6, 3)), np.array([[1.0, 0, 0]] * 6)
+    with pytest.raises(MetriccError, match=r"passes float32's range for label 0 at the counts .*: its curvatures' "
+                                           r"products with L\^2 pass float64 there"):
+        metric.to_xgboost(hessian=hessian)(y, z)
+
+
+@pytest.mark.parametrize("hessian", ["exact", "abs", "gauss-newton", "clip", "bound"])
 def test_a_hessian_whose_sum_is_subnormal_rescales_to_finite_outputs(hessian):
     """An eps of 1e50 (every count that large) at a threshold of 1e-300, margins spread over +-30: coefficients of
     ~1e-50 and a Hessian whose |h| add up to a subnormal number; the rescaling factor 20 / size and its cap
