@@ -672,6 +672,18 @@ def flag(name, value, error):
     return bool(value)
 
 
+def threshold_value(threshold, error):
+    """The decision threshold as a plain float in (0, 1) with a float between it and 0, where an accuracy level
+    (half the threshold by default) can bound L; else `error`."""
+    value = real_number("argument `threshold`", threshold, "a float in (0, 1)", error)
+    if not 0 < value < 1:
+        raise error(f"Expected argument `threshold` to be a float in (0, 1), but got {describe(threshold)}.")
+    if value / 2 == 0:
+        raise error(f"Expected argument `threshold` to be a float in (0, 1) above the smallest float, but got "
+                    f"{value!r}: no float lies between it and 0, so no accuracy level bounds L.")
+    return value
+
+
 def check_settings(settings, error, count_limit=None):
     """The settings (a dict holding L, threshold and eps, and any of warmup, L_start, bce_weight, momentum,
     axis_name and the FLAGS), checked, with NumPy, torch and other real scalars made plain floats and bools;
@@ -683,10 +695,7 @@ def check_settings(settings, error, count_limit=None):
     if L > MAX_L:
         raise error(f"Expected argument `L` to be at most {MAX_L:g} (far beyond any valid L: see metricc lrange), but "
                     f"got {describe(given['L'])}.")
-    threshold = settings["threshold"] = real_number("argument `threshold`", given["threshold"], "a float in (0, 1)",
-                                                    error)
-    if not 0 < threshold < 1:
-        raise error(f"Expected argument `threshold` to be a float in (0, 1), but got {describe(given['threshold'])}.")
+    settings["threshold"] = threshold_value(given["threshold"], error)
     eps = settings["eps"] = real_number("argument `eps`", given["eps"], "a non-negative float", error)
     if not 0 <= eps < float("inf"):
         raise error(f"Expected argument `eps` to be a non-negative float, but got {describe(given['eps'])}.")

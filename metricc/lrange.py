@@ -23,7 +23,7 @@ import numpy as np
 from .backends import DTYPES
 from .backends import backend as backend_named
 from .errors import MetriccError, MetriccWarning
-from .checks import caller_level, describe, real_number
+from .checks import caller_level, describe, real_number, threshold_value
 
 KERNELS = ("naive", "metricc")
 DEFAULT_ACCURACY = 0.01
@@ -108,11 +108,7 @@ def dtype_name(dtype) -> str:
 
 def _check(accuracy, threshold, kernel, backend, dtype) -> tuple[float, float]:
     """The accuracy and threshold as plain floats (any real number type is one), checked with the rest."""
-    expected = "a float in (0, 1)"
-    number = real_number("argument `threshold`", threshold, expected, MetriccError)
-    if not 0 < number < 1:
-        raise MetriccError(f"Expected argument `threshold` to be {expected}, but got {threshold!r}.")
-    threshold = number
+    threshold = threshold_value(threshold, MetriccError)
     # the interval [accuracy, 1 - accuracy] must hold the threshold strictly, as amplifier_bound computes it
     expected = f"a float in (0, {min(threshold, 1 - threshold):g}) (below the threshold and its complement)"
     number = real_number("argument `accuracy`", accuracy, expected, MetriccError)
@@ -132,7 +128,8 @@ def _l_range(accuracy: float, dtype: str, threshold: float, kernel: str, backend
     probe = getattr(importlib.import_module(module), name)
     keeps_gradient = probe(dtype, kernel, threshold, (accuracy, 1 - accuracy))
     L_max = _largest_valid(keeps_gradient)  # inf where no L rounds the slope to 0 (p close to the threshold)
-    return LRange(math.ceil(round(amplifier_bound(accuracy, threshold) * 100, 9)) / 100,
+    L_min = amplifier_bound(accuracy, threshold)  # inf at a subnormal threshold: no L is valid there
+    return LRange(math.ceil(round(L_min * 100, 9)) / 100 if L_min < math.inf else L_min,
                   math.floor(round(L_max * 100, 9)) / 100 if L_max < math.inf else L_max)
 
 

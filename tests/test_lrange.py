@@ -123,6 +123,36 @@ def test_a_huge_lower_bound_prints_in_a_few_digits():
     assert str(l_range(0.1)) == "5.50 <= L <= 1774.45"  # (two decimals below 1e6)
 
 
+@pytest.mark.parametrize("threshold", [1e-310, 1e-323])
+def test_a_subnormal_threshold_leaves_no_valid_L_and_says_so(threshold):
+    """At a subnormal threshold L_min = log-odds / (threshold - t) overflows: `l_range`, `metricc lrange --threshold
+    1e-310` and a loss compiled with that threshold raised OverflowError from math.ceil. No L is valid there."""
+    accuracy = default_accuracy(threshold)
+    valid = l_range(accuracy, "float64", threshold=threshold)
+    assert valid.L_min == math.inf and not valid.valid
+    assert "none (L_min inf > L_max 709.78)" in table(accuracy, ["float64"], threshold=threshold)
+    out = subprocess.run([sys.executable, "-m", "metricc", "lrange", "--threshold", repr(threshold)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "none (L_min inf > L_max " in out.stdout, out.stderr
+    loss = compile_metric("f1", threshold=threshold)
+    with pytest.warns(MetriccWarning, match="no L is valid"):
+        value, _ = loss.loss_and_grad(np.array([0.3, -2.0]), np.array([1.0, 0.0]))
+    assert math.isfinite(value)
+
+
+def test_a_threshold_with_no_float_below_it_is_refused_by_name():
+    """At the smallest float, 5e-324, the default accuracy (half the threshold) is 0: compile_metric took it and
+    its first call, like `metricc lrange --threshold 5e-324`, blamed an `accuracy` the user never gave."""
+    words = "no float lies between it and 0"
+    with pytest.raises(MetriccError, match=f"argument `threshold`.*{words}"):
+        compile_metric("f1", threshold=5e-324)
+    with pytest.raises(MetriccError, match=f"argument `threshold`.*{words}"):
+        l_range(1e-324, threshold=5e-324)
+    out = subprocess.run([sys.executable, "-m", "metricc", "lrange", "--threshold", "5e-324"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "option --threshold" in out.stderr and words in out.stderr, out.stderr
+
+
 def test_float32_naive_gradient_vanishes_but_metricc_does_not():
     p = torch.tensor([0.9, 0.3, 0.6, 0.45], dtype=torch.float64)
     z64 = torch.log(p / (1 - p))
