@@ -451,10 +451,9 @@ class BoostObjective:
             self._warn_if_flat(z, first_round)
         grad, hess = numpy.empty(z.shape, numpy.float32), numpy.empty(z.shape, numpy.float32)
         with numpy.errstate(over="ignore", invalid="ignore"):  # outputs beyond float32 are refused below
-            counts = self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian, collective)
+            counts, unsure = self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian, collective)
         if first_round:
             self._warn_if_one_class(counts)
-        unsure = self.mean_hessian is None or getattr(self._scratch(), "unsure", False)  # (rescaled: within range)
         if unsure and not (numpy.isfinite(grad).all() and numpy.isfinite(hess).all()):
             bad = ~(numpy.isfinite(grad) & numpy.isfinite(hess))  # (rescaled outputs stay far inside)
             raise self.error(self._nonfinite(counts, bad.reshape(len(bad), -1).any(axis=0), dtype="float32",
@@ -599,21 +598,26 @@ class BoostObjective:
         multiplied by the one factor that makes the Hessian's magnitudes average that much per unit weight: it
         goes into the coefficients a, b, q_a, q_b (g and h are linear in them), so that no output is rounded
         twice. With a `collective` (communicator(): only the booster's own calls, which every worker makes in
-        step), the sums are those of every worker's rows. Returns the soft counts."""
+        step), the sums are those of every worker's rows. Returns the soft counts, and whether the outputs may be
+        past the range of their type (the rescaled binary outputs stay far inside where the Hessian's size is
+        finite)."""
         if self.task == "multiclass":
             return self._softmax_derivatives(z, y, w, mode, grad, hess, mean_hessian, collective)
         heaviest = None if w is None else float(w.max())
         dtype = self._arithmetic(mode, grad.dtype, heaviest)
         slopes, bends = self._row_buffers(z.shape, 1 if mode == "bound" else 2, dtype)
         local = self._count_sums(z, y, w, slopes, bends, dtype)
+
+        def in_float64():  # the first pass again, in float64 (which keeps no bends: they are recomputed)
+            slopes, bends = self._row_buffers(z.shape, 1, numpy.float64)
+            return numpy.float64, slopes, bends, self._count_sums(z, y, w, slopes, bends, numpy.float64)
+
         # every worker's call in one type (each worker's weights decide it, as its labels do); in float64 where
         # some worker's labels are soft: each row's coefficient y a + (1 - y) b can be a small difference, which
         # float32's counts and coefficients would swamp on every row where the labels lie near one value
         if self._arithmetic(mode, grad.dtype, None) == numpy.float32 and all_reduced(
                 collective, [float(local is None or dtype == numpy.float64)], "MAX")[0] and dtype == numpy.float32:
-            dtype = numpy.float64
-            slopes, bends = self._row_buffers(z.shape, 1, dtype)
-            local = self._count_sums(z, y, w, slopes, bends, dtype)
+            dtype, slopes, bends, local = in_float64()
         weight, counts, sums = self._summed(collective, self._total_weight(w, len(z)), *local)
         self._check_total_weight(weight, grad.dtype)
         total = 1.0 if self.extensive else weight
@@ -627,9 +631,7 @@ class BoostObjective:
             # coefficients whose products pass float32's range (at the fixed scale), that cancel, or every margin
             # far out on the amplifier: in float64
             if dtype == numpy.float32:
-                dtype = numpy.float64
-                slopes, bends = self._row_buffers(z.shape, 1, dtype)
-                local = self._count_sums(z, y, w, slopes, bends, dtype)
+                dtype, slopes, bends, local = in_float64()
             counts, sums = self._summed(collective, None, *local)[1:]
             coefficients = self._coefficients(counts)[1:]
 
@@ -640,7 +642,7 @@ class BoostObjective:
                 yield self._block_derivatives(y[rows], None if w is None else w[rows], mode, plans, work,
                                               slopes[rows], None if bends is None else bends[rows], out)
 
-        unsure = False  # whether the rescaling found a size that is not finite
+        unsure = mean_hessian is None  # whether the outputs may pass their type's range
         if mean_hessian is not None and mode != "clip":
             if mode == "bound":  # sum h = L^2 S (|q_a| sum y d^2 + |q_b| sum (1-y) d^2) + M S (|a| sum wy + ...)
                 a, b, q_a, q_b = (numpy.abs(v) for v in coefficients)
@@ -657,17 +659,16 @@ class BoostObjective:
                 coefficients = tuple(v * factor for v in coefficients)
         for _ in blocks(coefficients, (grad, hess)):
             pass
-        self._scratch().unsure = unsure
         if mode == "clip":  # the floor is a share of the largest |h_i| over all rows; then the rescaling
             largest = all_reduced(collective, [float(numpy.abs(hess).max())], "MAX")[0]
             numpy.maximum(hess, CLIP_FLOOR * largest, out=hess)
             size = all_reduced(collective, [float(hess.sum(dtype=numpy.float64))])[0]
-            self._scratch().unsure = not size < numpy.inf
+            unsure = mean_hessian is None or not size < numpy.inf
             if mean_hessian is not None and 0 < size < numpy.inf:
                 factor = min(mean_hessian * weight / size, sys.float_info.max)  # (a subnormal size: inf)
                 grad *= factor
                 hess *= factor
-        return counts
+        return counts, unsure
 
     def _float32_suffices(self, coefficients, sums, y, heaviest, slopes):
         """Whether float32's slopes (exact to ~3e-7 of their peak) keep the call's tolerance: for some side of some
@@ -836,10 +837,12 @@ class BoostObjective:
             largest, = all_reduced(collective, [largest], "MAX")
             numpy.maximum(h_all, CLIP_FLOOR * largest, out=h_all)
             size, = all_reduced(collective, [float(h_all.sum())])
-        factor = mean_hessian * weight / size if mean_hessian is not None and 0 < size < numpy.inf else 1.0
+        factor = 1.0  # (a subnormal size makes the factor inf: capped, as the binary objective's is)
+        if mean_hessian is not None and 0 < size < numpy.inf:
+            factor = min(mean_hessian * weight / size, sys.float_info.max)
         numpy.multiply(g_all.T, factor, out=grad, casting="same_kind")
         numpy.multiply(h_all.T, factor, out=hess, casting="same_kind")
-        return counts
+        return counts, True
 
     def _softmax_block(self, p, yh, y, w, mode, coefficients, total, out):
         """The unscaled gradient and Hessian diagonal (C, n) of rows with p = softmax(z) and yh = softmax(h p)

@@ -1151,6 +1151,26 @@ def test_a_hessian_whose_sum_is_subnormal_rescales_to_finite_outputs(hessian):
     assert np.isfinite(grad).all() and np.isfinite(hess).all()
 
 
+@pytest.mark.parametrize("hessian", ["exact", "abs", "gauss-newton", "clip"])
+@pytest.mark.parametrize("margin", [708.0, 740.0])
+def test_a_multiclass_hessian_whose_sum_is_subnormal_rescales_to_finite_outputs(hessian, margin):
+    """Every row's top margin at 708 (740): p's other entries near 1e-308 (1e-322), so the unscaled Hessian's |h|
+    add up to a subnormal number, the factor mean_hessian * weight / size overflowed to inf, and the call returned
+    inf (NaN where a 0 met it) for every row without a word. The factor is capped at float64's largest number, as
+    the binary objective's is; the outputs are finite and keep the float64 result's ratios."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 30).astype(np.float32)
+    z = np.zeros((30, 3), np.float32)
+    z[np.arange(30), rng.integers(0, 3, 30)] = margin
+    objective = compile_metric("f1", task="multiclass", num_classes=3).to_xgboost(hessian=hessian)
+    grad, hess = objective(y, z)
+    assert np.isfinite(grad).all() and np.isfinite(hess).all() and hess.max() > 0
+    g64, h64 = objective.gradient_and_hessian(z, y)  # (float64 ratios: the factor can be float64's largest)
+    unit, unit64 = np.abs(hess).max().astype(np.float64), np.abs(h64).max()
+    np.testing.assert_allclose(hess / unit, h64 / unit64, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(grad / unit, g64 / unit64, rtol=1e-5, atol=1e-6 * np.abs(g64).max() / unit64)
+
+
 def test_the_objective_calls_blas_only_on_its_calling_thread():
     """BLAS runs in a call only in outer_dots' products (_chunked), which span at most DOT rows: OpenBLAS computes a
     longer dot product or a matrix product of more than 262,144 multiplications (k x DOT x m, k at most 2 and m at
