@@ -83,6 +83,11 @@ _STEPS = (1 + SENSITIVITY_STEP * numpy.eye(4, 5, 1))[:, :, None]
 # the kernel's products of the coefficients (_products) stay below these in its arithmetic's type: the rescaling
 # caps its factor there; at the fixed scale (mean_hessian None) larger ones compute in float64
 LARGEST_PRODUCT = {numpy.float32: 1e30, numpy.float64: 1e300}
+# a rescaled gradient or Hessian element stays below this (float32 holds 3.4e38, and a booster sums them over a
+# leaf's rows): the factor is capped there where the Hessian is near 0 on rows whose gradient is not
+OUTPUT_LARGEST = 1e30
+# the largest mean_hessian taken (about the largest Hessian element at unit weight: within OUTPUT_LARGEST)
+MAX_MEAN_HESSIAN = 1e20
 # the float32 call's amplifier clips its argument here: exp stays finite (float32 overflows past 88.7), and
 # sigmoid(-80) = 1.8e-35 is still a normal float32 number
 FLOAT32_EXP_CLIP = 80.0
@@ -373,6 +378,9 @@ class BoostObjective:
                                          or not isinstance(mean_hessian, (int, float))
                                          or not 0 < mean_hessian < numpy.inf):
             raise error(f"Expected argument `mean_hessian` to be a positive number or None, but got {mean_hessian!r}.")
+        if mean_hessian is not None and mean_hessian > MAX_MEAN_HESSIAN:
+            raise error(f"Expected argument `mean_hessian` to be a positive number up to {MAX_MEAN_HESSIAN:g} (the "
+                        f"boosters keep the gradient and Hessian in float32), or None, but got {mean_hessian!r}.")
         if booster not in ("xgboost", "lightgbm"):
             raise error(f"Expected argument `booster` to be 'xgboost' or 'lightgbm', but got {booster!r}.")
         if task == "multilabel" and booster == "lightgbm":
@@ -643,18 +651,23 @@ class BoostObjective:
                                               slopes[rows], None if bends is None else bends[rows], out)
 
         unsure = mean_hessian is None  # whether the outputs may pass their type's range
-        if mean_hessian is not None and mode != "clip":
+        if mean_hessian is not None:
+            target = mean_hessian * weight  # what the Hessian's |h| are to add up to
             if mode == "bound":  # sum h = L^2 S (|q_a| sum y d^2 + |q_b| sum (1-y) d^2) + M S (|a| sum wy + ...)
                 a, b, q_a, q_b = (numpy.abs(v) for v in coefficients)
-                size = float(numpy.sum(self.L * self.L * total * (q_a * sums[0] + q_b * sums[1])
-                                       + self._bend_bound() * total * (a * sums[2] + b * sums[3])))
+                size = largest = float(numpy.sum(self.L * self.L * total * (q_a * sums[0] + q_b * sums[1])
+                                                 + self._bend_bound() * total * (a * sums[2] + b * sums[3])))
+                # (the largest h is at most the size, and each |g_i| at most 2.6 h_i: _bend_bound)
             else:  # a pass that only sums (no exponentials: slopes and bends are kept)
-                size = all_reduced(collective, [sum(float(numpy.abs(h).sum()) for _, h in blocks(coefficients))])[0]
+                size, largest_g, largest_h = self._sizes(blocks(coefficients), collective)
+                largest = max(largest_g, largest_h)
+                if mode == "clip":  # first to a scale float32 holds, the largest |h| 1: the floor and the target below
+                    size, target = largest_h, 1.0
             # products past float64 (a size that is NaN or inf, or coefficients whose products with L^2 S are: the
             # bound's size can be 0 where inf * 0 makes NaN): _call checks the outputs
             unsure = not (size < numpy.inf and self._products(coefficients, total) < numpy.inf)
             if 0 < size < numpy.inf:
-                factor = self._rescaling(mean_hessian * weight / size, coefficients, total, dtype)
+                factor = self._rescaling(target / size, coefficients, total, dtype, largest)
                 factor = all_reduced(collective, [factor], "MIN")[0]  # one scale (each worker's type caps it)
                 coefficients = tuple(v * factor for v in coefficients)
         for _ in blocks(coefficients, (grad, hess)):
@@ -663,9 +676,10 @@ class BoostObjective:
             largest = all_reduced(collective, [float(numpy.abs(hess).max())], "MAX")[0]
             numpy.maximum(hess, CLIP_FLOOR * largest, out=hess)
             size = all_reduced(collective, [float(hess.sum(dtype=numpy.float64))])[0]
-            unsure = mean_hessian is None or not size < numpy.inf
+            unsure = unsure or not size < numpy.inf
             if mean_hessian is not None and 0 < size < numpy.inf:
-                factor = min(mean_hessian * weight / size, sys.float_info.max)  # (a subnormal size: inf)
+                peak = max(largest, all_reduced(collective, [float(numpy.abs(grad).max(initial=0))], "MAX")[0])
+                factor = min(mean_hessian * weight / size, OUTPUT_LARGEST / peak if peak > 0 else numpy.inf)
                 grad *= factor
                 hess *= factor
         return counts, unsure
@@ -745,15 +759,31 @@ class BoostObjective:
         largest = max(abs(v) if isinstance(v, float) else float(numpy.abs(v).max()) for v in coefficients)
         return largest * max(self.L, 1.0) ** 2 * total
 
-    def _rescaling(self, factor, coefficients, total, dtype=numpy.float64):
+    def _rescaling(self, factor, coefficients, total, dtype=numpy.float64, largest=0.0):
         """The factor, capped where it would overflow the kernel's products of the coefficients in the
         arithmetic's type (LARGEST_PRODUCT): with every margin saturated, the slopes and so the Hessian's sum are
-        ~1e-300, and an infinite coefficient would make 0 * inf = NaN. Capped, the outputs are merely small. Never
-        above float64's largest number, which the factor and the cap both pass where the Hessian's sum is subnormal
-        (coefficients of ~1e-301 at eps = 1e300)."""
-        largest = self._products(coefficients, total)
-        factor = min(factor, LARGEST_PRODUCT[numpy.dtype(dtype).type] / largest) if largest > 0 else factor
+        ~1e-300, and an infinite coefficient would make 0 * inf = NaN. Capped, the outputs are merely small. Also
+        capped where it would take an output past OUTPUT_LARGEST, `largest` being the largest unscaled |g| or |h|
+        (or a bound of it): a Hessian near 0 on the rows whose gradient is not. Never above float64's largest
+        number, which the factor and the caps pass where the Hessian's sum is subnormal (coefficients of ~1e-301
+        at eps = 1e300)."""
+        products = self._products(coefficients, total)
+        factor = min(factor, LARGEST_PRODUCT[numpy.dtype(dtype).type] / products) if products > 0 else factor
+        factor = min(factor, OUTPUT_LARGEST / largest) if largest > 0 else factor
         return min(factor, sys.float_info.max)
+
+    @staticmethod
+    def _sizes(blocks, collective):
+        """The sum of |h| and the largest |g| and |h| over the blocks' pairs (g, h) and every worker's rows."""
+        size = largest_g = largest_h = 0.0
+        for g, h in blocks:
+            magnitude = numpy.abs(h)
+            size += float(magnitude.sum())
+            largest_h = max(largest_h, float(magnitude.max(initial=0)))
+            largest_g = max(largest_g, float(numpy.abs(g).max(initial=0)))
+        size, = all_reduced(collective, [size])
+        largest_g, largest_h = all_reduced(collective, [largest_g, largest_h], "MAX")
+        return size, largest_g, largest_h
 
     @staticmethod
     def _arithmetic(mode, out, heaviest):
@@ -821,7 +851,7 @@ class BoostObjective:
         coefficients = self._coefficients(counts)[1:]
         total = 1.0 if self.extensive else weight
         weight *= z.shape[1]  # per class and unit weight
-        size = largest = 0.0  # of |h|, block by block (each block's |h| is in the cache)
+        size = largest = peak = 0.0  # the sum and largest of |h|, the largest |g| or |h|, block by block
         coefficients = [numpy.reshape(v, (-1, 1)) for v in coefficients]  # one row per class
         for rows in self._row_slices(len(z), z.shape[1], block=CLASS_BLOCK):
             # class-major (C, rows): a row's sums broadcast along the rows, not across a few columns (5x faster)
@@ -830,16 +860,17 @@ class BoostObjective:
                                        (g_all[:, rows], h_all[:, rows]))
             magnitude = h if mode in ("gauss-newton", "abs") else numpy.abs(h)  # those are not negative
             size += float(magnitude.sum())
-            if mode == "clip":
-                largest = max(largest, float(magnitude.max()))
+            largest = max(largest, float(magnitude.max(initial=0)))
+            peak = max(peak, largest, float(numpy.abs(g).max(initial=0)))
         size, = all_reduced(collective, [size])
+        largest, peak = all_reduced(collective, [largest, peak], "MAX")  # (the clip's floor keeps them)
         if mode == "clip":
-            largest, = all_reduced(collective, [largest], "MAX")
             numpy.maximum(h_all, CLIP_FLOOR * largest, out=h_all)
             size, = all_reduced(collective, [float(h_all.sum())])
-        factor = 1.0  # (a subnormal size makes the factor inf: capped, as the binary objective's is)
+        factor = 1.0  # (capped as the binary objective's is: _rescaling)
         if mean_hessian is not None and 0 < size < numpy.inf:
-            factor = min(mean_hessian * weight / size, sys.float_info.max)
+            factor = min(mean_hessian * weight / size, OUTPUT_LARGEST / peak if peak > 0 else numpy.inf,
+                         sys.float_info.max)
         numpy.multiply(g_all.T, factor, out=grad, casting="same_kind")
         numpy.multiply(h_all.T, factor, out=hess, casting="same_kind")
         return counts, True

@@ -997,6 +997,7 @@ def test_evaluation_counts_a_soft_label_as_its_nearer_class():
     ({"compile": True}, "unknown option 'compile'"),
     ({"mean_hessian": 0}, "`mean_hessian` to be a positive number or None"),
     ({"mean_hessian": "auto"}, "`mean_hessian` to be a positive number or None"),
+    ({"mean_hessian": 1e38}, r"`mean_hessian` to be a positive number up to 1e\+20 .*float32.*, or None"),
 ])
 def test_objective_option_errors(options, message):
     with pytest.raises(MetriccError, match=message):
@@ -1119,6 +1120,49 @@ def test_saturated_margins_give_finite_outputs(hessian):
     for metric in ("mcc", "accuracy", "f1"):
         grad, hess = compile_metric(metric).to_xgboost(hessian=hessian)(y, z)
         assert np.isfinite(grad).all() and np.isfinite(hess).all()
+
+
+@pytest.mark.parametrize("hessian", ["exact", "abs", "gauss-newton", "clip", "bound"])
+@pytest.mark.parametrize("far", [30.0, 60.0, 100.0, 600.0])
+@pytest.mark.parametrize("metric", ["minimize: FP + 5*FN", "accuracy"])
+def test_a_hessian_near_0_where_the_gradient_is_not_rescales_to_finite_outputs(metric, far, hessian):
+    """A linear metric's exact Hessian is its bend term alone, 0 at the threshold: with five margins at 0 and one
+    far out, the Hessian's sum is that far row's (1e-56 at 100), the factor that makes it average mean_hessian was
+    ~1e56, and the gradient, which is not small at 0, came back inf without a word ("exact", "abs", "gauss-newton");
+    "clip" computed its float32 outputs before rescaling them, so that a far row's |h| below float32's range left
+    a Hessian of zeros (and inf gradients where it did not). The factor is capped where the outputs would pass
+    OUTPUT_LARGEST; the clip's outputs are computed at a scale float32 holds. Outputs: finite, the float64 ones'
+    direction, and a positive Hessian where the form's is (past a ratio of ~1e-68 to the gradient float32 cannot
+    hold the clip's)."""
+    z = np.zeros(6, np.float32)
+    z[3] = far
+    y = np.array([0, 1, 0, 1, 1, 0], np.float32)
+    objective = compile_metric(metric).to_xgboost(hessian=hessian)
+    grad, hess = objective(y, z)
+    assert np.isfinite(grad).all() and np.isfinite(hess).all()
+    assert max(np.abs(grad).max(), np.abs(hess).max()) <= 1e30
+    g64, h64 = objective.gradient_and_hessian(z.astype(np.float64), y.astype(np.float64))
+    direction = g64 / np.abs(g64).max()
+    np.testing.assert_allclose(grad / np.abs(grad).max(), direction, rtol=1e-5, atol=1e-6)
+    if hessian == "bound" or hessian == "clip" and far <= 60:  # (positive, where float32 holds g and h both)
+        assert (hess > 0).all()
+
+
+@pytest.mark.parametrize("hessian", ["exact", "abs", "gauss-newton", "clip"])
+def test_a_multiclass_hessian_near_0_where_the_gradient_is_not_rescales_to_finite_outputs(hessian):
+    """Recall over two classes, every label 0, four rows with equal margins (Hessian 0, gradient not) and one
+    with a lead of 667: the factor ~1e293 made the gradient pass float32 (a random sweep of the multi-class call
+    against the float64 one found it). Capped as the binary one is."""
+    z = np.zeros((5, 2), np.float32)
+    z[3] = 597.45, -69.82
+    y = np.zeros(5, np.float32)
+    objective = compile_metric("recall", task="multiclass", num_classes=2, eps=1.0,
+                               class_weight=[0.9, 6.6]).to_lightgbm(hessian=hessian)
+    grad, hess = objective(y, z)
+    assert np.isfinite(grad).all() and np.isfinite(hess).all()
+    assert max(np.abs(grad).max(), np.abs(hess).max()) <= 1e30
+    g64, _ = objective.gradient_and_hessian(z.astype(np.float64), y.astype(np.float64))
+    np.testing.assert_allclose(grad / np.abs(grad).max(), g64 / np.abs(g64).max(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("hessian", ["exact", "abs", "gauss-newton", "clip", "bound"])
