@@ -666,8 +666,8 @@ class BoostObjective:
             # products past float64 (a size that is NaN or inf, or coefficients whose products with L^2 S are: the
             # bound's size can be 0 where inf * 0 makes NaN): _call checks the outputs
             unsure = not (size < numpy.inf and self._products(coefficients, total) < numpy.inf)
-            if 0 < size < numpy.inf:
-                factor = self._rescaling(target / size, coefficients, total, dtype, largest)
+            if not unsure:  # (a size of 0, a Hessian of zeros: the fixed scale, within what the kernel's type holds)
+                factor = self._rescaling(target / size if size > 0 else 1.0, coefficients, total, dtype, largest)
                 factor = all_reduced(collective, [factor], "MIN")[0]  # one scale (each worker's type caps it)
                 coefficients = tuple(v * factor for v in coefficients)
         for _ in blocks(coefficients, (grad, hess)):

@@ -1165,6 +1165,23 @@ def test_a_multiclass_hessian_near_0_where_the_gradient_is_not_rescales_to_finit
     np.testing.assert_allclose(grad / np.abs(grad).max(), g64 / np.abs(g64).max(), rtol=1e-5, atol=1e-6)
 
 
+def test_a_hessian_of_zeros_with_coefficients_past_float32_gives_finite_outputs():
+    """Fuzz seed 100067: exp(exp(prevalence + 3)) sqrt(min(TNR, TP)) over labels one of which has only positives
+    and two only negatives: every row's Hessian is 0 (each label's coefficients of its own rows' side are 0), so
+    the rescaling was skipped, and the float32 bound kernel took the other side's q_b = 3e34 (times L^2 S, past
+    float32) at the fixed scale: inf times 0 made the first label's Hessian NaN without a word. Where the size is 0
+    the factor is still capped at what the kernel's type holds."""
+    metric = compile_metric("v0 = sqrt(min(TNR, TP)); (exp(exp((prevalence + 3))) * v0)", task="multilabel",
+                            num_classes=3, average="macro")
+    z, y = np.random.default_rng(0).normal(0, 2, (6, 3)), np.array([[1.0, 0, 0]] * 6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetriccWarning)  # (a label with one class)
+        grad, hess = metric.to_xgboost()(y, z)
+    assert np.isfinite(grad).all() and np.isfinite(hess).all()
+    expected = metric.to_xgboost().gradient_and_hessian(z, y)
+    assert not np.any(expected[0]) and not np.any(expected[1]) and not np.any(grad) and not np.any(hess)
+
+
 @pytest.mark.parametrize("hessian", ["exact", "abs", "gauss-newton", "clip", "bound"])
 def test_products_of_the_curvatures_past_float64_are_an_error_also_when_rescaled(hessian):
     """A case fuzz seed 100067 drew: exp(exp(N + 0.5)) exp(exp(TNR + 2)) over 6 rows has finite coefficients whose
