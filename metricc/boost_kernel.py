@@ -454,14 +454,23 @@ class BoostObjective:
                               f"evaluates) its own rows' {self.name}, not the whole training set's; for the exact "
                               f"metric train on one machine, or with XGBoost, whose objectives sum them over its "
                               f"workers", self.warning, stacklevel=caller_level())
-        first_round = self._first_round(training_booster(sys._getframe(2)), sys._getframe(2))
+        training = training_booster(sys._getframe(2))
+        first_round = self._first_round(training, sys._getframe(2))
         if self.task != "multiclass":
-            self._warn_if_flat(z, first_round)
+            self._warn_if_flat(z, first_round, later=training is not None and not first_round)
         grad, hess = numpy.empty(z.shape, numpy.float32), numpy.empty(z.shape, numpy.float32)
         with numpy.errstate(over="ignore", invalid="ignore"):  # outputs beyond float32 are refused below
             counts, unsure = self._derivatives(z, y, w, self.hessian, grad, hess, self.mean_hessian, collective)
         if first_round:
             self._warn_if_one_class(counts)
+        if self.hessian != "bound" and not hess.any() and grad.any():  # (the bound is positive where g is not 0)
+            warnings.warn(f"the {self.hessian!r} Hessian is 0 on every row, where the gradient is not (or below "
+                          f"float32's range beside it; a metric linear in the counts has no curvature, and the "
+                          f"amplifier does not bend at the raw score 0, where training starts): no leaf reaches "
+                          f"the booster's least Hessian sum "
+                          f"(min_child_weight, min_sum_hessian_in_leaf), and the model does not learn; train with "
+                          f"hessian='bound', the default, which majorises the loss and is positive",
+                          self.warning, stacklevel=caller_level())
         if unsure and not (numpy.isfinite(grad).all() and numpy.isfinite(hess).all()):
             bad = ~(numpy.isfinite(grad) & numpy.isfinite(hess))  # (rescaled outputs stay far inside)
             raise self.error(self._nonfinite(counts, bad.reshape(len(bad), -1).any(axis=0), dtype="float32",
@@ -537,13 +546,14 @@ class BoostObjective:
                         "lightgbm.Dataset(X, label=y)")
         warnings.warn(message, self.warning, stacklevel=caller_level())
 
-    def _warn_if_flat(self, z, first_round):
+    def _warn_if_flat(self, z, first_round, later=False):
         """A warning where the raw scores z lie where the amplifier is flat: every one of them at one such value
-        (a booster's start, _flat_start), or, in the `first_round` of a training, more than FLAT_SHARE of them (a
-        model continued from another objective's margins)."""
+        (a booster's start, _flat_start, or, `later` in a training, where a step sent them), or, in the
+        `first_round` of a training, more than FLAT_SHARE of them (a model continued from another objective's
+        margins)."""
         first = float(z.flat[0])
         if self._flat(first) and self._all_equal(z):
-            warnings.warn(self._flat_start(first), self.warning, stacklevel=caller_level())
+            warnings.warn(self._flat_start(first, later), self.warning, stacklevel=caller_level())
             return
         if not first_round:
             return
@@ -570,9 +580,18 @@ class BoostObjective:
                           "continuing: XGBoost makes objective.params' base_score (0.5, the raw score 0) the "
                           "continued model's own, which moves every margin by the difference")
 
-    def _flat_start(self, raw):
-        """What to do when every raw score is `raw`, where the amplifier is flat (a booster's first round)."""
+    def _flat_start(self, raw, later=False):
+        """What to do when every raw score is `raw`, where the amplifier is flat: a booster's first round, or
+        `later` in a training, where a round's step sent them."""
         p = self._probability(raw)
+        if later:
+            return (f"every raw score is {raw:.4g} (p = {p:.2g}) after this training's first round: a round's Newton "
+                    f"step sent every sample there at once, far from the amplifier's steep point at "
+                    f"{self.threshold:g} (L = {self.L:g}), where the objective cannot learn; " + (
+                        f"the {self.hessian!r} Hessian can be about 0 or negative near the raw score 0, where "
+                        f"training starts, so that a step overshoots: train with hessian='bound', the default, "
+                        f"which majorises the loss" if self.hessian != "bound" else
+                        "lower the learning rate (eta, learning_rate), or raise mean_hessian"))
         message = (f"every raw score is {raw:.4g} (p = {p:.2g}), far from the amplifier's steep point at "
                    f"{self.threshold:g} (L = {self.L:g}), where the objective cannot learn; start at 0: ")
         if self.booster == "lightgbm":

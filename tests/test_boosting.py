@@ -736,6 +736,57 @@ def test_xgbclassifier_given_base_score_0_is_named():
         compile_metric("f1").to_lightgbm()(y, flat)
 
 
+def _warnings_of_training(booster, objective, X, y, rounds):
+    """`rounds` rounds of `objective` from the start in `booster` (depth 4, learning rate 0.1, one thread): the
+    MetriccWarnings' messages."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if booster == "xgboost":
+            import xgboost as xgb
+
+            xgb.train({**objective.params, "max_depth": 4, "eta": 0.1, "nthread": 1}, xgb.DMatrix(X, y), rounds,
+                      obj=objective)
+        else:
+            import lightgbm as lgb
+
+            lgb.train({**objective.params, "objective": objective, "learning_rate": 0.1, "verbose": -1,
+                       "num_threads": 1}, lgb.Dataset(X, y), rounds)
+    return [str(w.message) for w in caught if issubclass(w.category, MetriccWarning)]
+
+
+def test_a_first_step_that_sends_every_raw_score_where_the_amplifier_is_flat_is_told_so():
+    """hessian="exact" on F1: about 0 and negative near the raw score 0, where the training starts, so that the
+    first round's Newton step overshot: every raw score landed at 24 at once (a tree of one leaf), and the model
+    predicted every sample positive. Every later round warned "start at 0: base_score 0.5 ...", of a start that
+    was right; they now say that a round's step sent them there, and what to do."""
+    pytest.importorskip("xgboost")
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(5000, 20, weights=[0.9], random_state=0)
+    messages = _warnings_of_training("xgboost", compile_metric("f1").to_xgboost(hessian="exact"), X[:3750], y[:3750], 3)
+    assert messages and all("start at 0" not in m for m in messages), messages
+    assert re.search(r"every raw score is [\d.]+ \(p = 1\) after this training's first round: a round's Newton "
+                     r"step sent every sample there at once.*the 'exact' Hessian.*hessian='bound'", messages[0])
+
+
+@pytest.mark.parametrize("booster", ["xgboost", "lightgbm"])
+@pytest.mark.parametrize("hessian", ["exact", "abs", "gauss-newton", "clip"])
+def test_a_hessian_of_zeros_where_the_gradient_is_not_is_told(booster, hessian):
+    """Accuracy is linear in the counts (no curvature), and the amplifier does not bend at the raw score 0: every
+    form but the bound is 0 on every row at the start, where the gradient is not. Both boosters then kept every
+    raw score at 0 (no leaf may have a Hessian sum below min_child_weight or min_sum_hessian_in_leaf) for every
+    round, and the model predicted every sample positive, without a word. The call says so; the bound does not."""
+    pytest.importorskip(booster)
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(2000, weights=[0.9], random_state=0)
+    metric = compile_metric("accuracy")
+    messages = _warnings_of_training(booster, getattr(metric, f"to_{booster}")(hessian=hessian), X, y, 2)
+    assert messages and re.search(rf"the '{hessian}' Hessian is 0 on every row, where the gradient is not.*"
+                                  r"hessian='bound'", messages[0]), messages
+    assert not _warnings_of_training(booster, getattr(metric, f"to_{booster}")(), X, y, 2)
+
+
 @pytest.mark.parametrize("L, threshold", [(73.0, 0.5), (10.0, 0.7), (73.0, 0.2), (3.0, 0.5)])
 def test_the_flat_raw_scores_are_where_the_amplifiers_slope_is_below_its_share(L, threshold):
     """The objective tells where the amplifier is flat from two raw-score bounds (every call checks its first
@@ -1138,9 +1189,13 @@ def test_a_hessian_near_0_where_the_gradient_is_not_rescales_to_finite_outputs(m
     z[3] = far
     y = np.array([0, 1, 0, 1, 1, 0], np.float32)
     objective = compile_metric(metric).to_xgboost(hessian=hessian)
-    grad, hess = objective(y, z)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        grad, hess = objective(y, z)
     assert np.isfinite(grad).all() and np.isfinite(hess).all()
     assert max(np.abs(grad).max(), np.abs(hess).max()) <= 1e30
+    # (past a ratio float32 holds, the Hessian comes out 0 on every row: told)
+    assert any("Hessian is 0 on every row" in str(w.message) for w in caught) == (not hess.any())
     g64, h64 = objective.gradient_and_hessian(z.astype(np.float64), y.astype(np.float64))
     direction = g64 / np.abs(g64).max()
     np.testing.assert_allclose(grad / np.abs(grad).max(), direction, rtol=1e-5, atol=1e-6)
@@ -1158,7 +1213,8 @@ def test_a_multiclass_hessian_near_0_where_the_gradient_is_not_rescales_to_finit
     y = np.zeros(5, np.float32)
     objective = compile_metric("recall", task="multiclass", num_classes=2, eps=1.0,
                                class_weight=[0.9, 6.6]).to_lightgbm(hessian=hessian)
-    grad, hess = objective(y, z)
+    with pytest.warns(MetriccWarning, match="Hessian is 0 on every row"):  # (1e-293 of the gradient)
+        grad, hess = objective(y, z)
     assert np.isfinite(grad).all() and np.isfinite(hess).all()
     assert max(np.abs(grad).max(), np.abs(hess).max()) <= 1e30
     g64, _ = objective.gradient_and_hessian(z.astype(np.float64), y.astype(np.float64))
