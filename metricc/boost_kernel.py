@@ -1320,13 +1320,14 @@ class BoostObjective:
         return blocks * -(-step // size) + -(-last // size)
 
     @staticmethod
-    def _block_rows(per_row, dtype=numpy.float64, block=BLOCK):
-        """The rows of a block (`block` float64 numbers' bytes) when a row holds `per_row` numbers of `dtype`."""
-        return max(1, block * 8 // numpy.dtype(dtype).itemsize // per_row)
+    def _block_rows(per_row, dtype=numpy.float64, block=None):
+        """The rows of a block (`block` float64 numbers' bytes, BLOCK by default: read at each call, so that tests
+        may patch it) when a row holds `per_row` numbers of `dtype`."""
+        return max(1, (BLOCK if block is None else block) * 8 // numpy.dtype(dtype).itemsize // per_row)
 
     @classmethod
-    def _row_slices(cls, n, per_row, dtype=numpy.float64, block=BLOCK):
-        """Slices of n rows, a block's (_block_rows; of `block` float64 numbers' bytes) each."""
+    def _row_slices(cls, n, per_row, dtype=numpy.float64, block=None):
+        """Slices of n rows, a block's (_block_rows; of `block` float64 numbers' bytes, BLOCK by default) each."""
         step = cls._block_rows(per_row, dtype, block)
         for start in range(0, n, step):
             yield slice(start, min(start + step, n))

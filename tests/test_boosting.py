@@ -189,6 +189,30 @@ def test_soft_labels(hessian):
     assert np.abs(grad - expected).max() <= 1e-12 * np.abs(expected).max()
 
 
+@pytest.mark.parametrize("hessian, rows", [("bound", 32), ("exact", 16)])
+def test_patching_block_changes_the_blocks_a_call_works_in(monkeypatch, hessian, rows):
+    """The tests below patch boost_kernel.BLOCK to run a small call over several blocks: the kernel reads it at each
+    call (a default argument bound when the module loads would keep the first value, and those tests would check
+    one block against itself). BLOCK = 16 float64 numbers' bytes: 32 rows a block where the call computes in
+    float32 (the bound Hessian), 16 where it computes in float64."""
+    from metricc import boost_kernel
+
+    n, seen = 90, []
+    original = boost_kernel.BoostObjective._block_derivatives
+
+    def counted(self, y, *args):
+        seen.append(len(y))
+        return original(self, y, *args)
+
+    monkeypatch.setattr(boost_kernel.BoostObjective, "_block_derivatives", counted)
+    monkeypatch.setattr(boost_kernel, "BLOCK", 16)
+    rng = np.random.default_rng(3)
+    z, y = rng.normal(0, 1, n).astype(np.float32), (rng.random(n) < 0.3).astype(np.float32)
+    compile_metric("f1").to_xgboost(hessian=hessian)(y, z)
+    blocks = [rows] * (n // rows) + [n % rows]
+    assert seen == blocks * (2 if hessian == "exact" else 1)  # (the exact Hessian's rescaling sums a pass first)
+
+
 @pytest.mark.parametrize("task", ["binary", "multilabel"])
 @pytest.mark.parametrize("hessian", ["bound", "exact", "abs", "clip", "gauss-newton"])
 def test_blocks_of_rows_give_the_numbers_of_one_block(monkeypatch, hessian, task):
