@@ -178,6 +178,37 @@ def test_positive_forms_are_positive_and_bound_majorises(formula, params, minimi
     assert (objective.gradient_and_hessian(z, y, w, hessian="bound")[1] >= np.abs(exact) * (1 - 1e-12)).all()
 
 
+@pytest.mark.parametrize("task", ["binary", "multilabel", "multiclass"])
+def test_the_clip_raises_the_exact_diagonal_to_its_floor(task):
+    """hessian="clip" is the exact diagonal raised to CLIP_FLOOR times its largest magnitude over all rows (and
+    labels or classes), the gradient unchanged: in float64 (`gradient_and_hessian`) to rounding, and in a booster's
+    call up to its one rescaling factor. Margins spread so that the exact diagonal is negative on some rows and
+    near 0 on others, where the floor decides."""
+    from metricc.boost_kernel import CLIP_FLOOR
+
+    rng = np.random.default_rng(21)
+    n, columns = 300, 1 if task == "binary" else 3
+    z = rng.normal(0, 1.5, (n, columns)).squeeze()
+    if task == "multiclass":
+        y = rng.choice(3, n, p=[0.6, 0.3, 0.1]).astype(float)
+    else:
+        y = (rng.random((n, columns)) < 0.3).astype(float).squeeze()
+    w = rng.uniform(0.5, 2.0, n)
+    metric = compile_metric("f1", L=20.0, **({} if task == "binary" else {"task": task, "num_classes": 3}))
+    objective = metric.to_xgboost(hessian="clip")
+    g_exact, h_exact = objective.gradient_and_hessian(z, y, w, hessian="exact")
+    floor = CLIP_FLOOR * np.abs(h_exact).max()
+    expected = np.maximum(h_exact, floor)
+    assert (h_exact < 0).any() and ((h_exact >= 0) & (h_exact < floor)).any()  # both sides of the floor occur
+    g, h = objective.gradient_and_hessian(z, y, w)
+    np.testing.assert_allclose(g, g_exact, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(h, expected, rtol=1e-12, atol=0)
+    g32, h32 = objective(y, z, w)
+    factor = float(np.sum(h32, dtype=np.float64) / expected.sum())  # the rescaling
+    np.testing.assert_allclose(h32, factor * expected, rtol=1e-6, atol=1e-6 * factor * floor)
+    np.testing.assert_allclose(g32, factor * g_exact, rtol=1e-6, atol=1e-6 * factor * np.abs(g_exact).max())
+
+
 @pytest.mark.parametrize("hessian", ["bound", "exact"])
 def test_soft_labels(hessian):
     z, y, w = _data(n=60, seed=3)
