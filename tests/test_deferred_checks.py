@@ -385,6 +385,25 @@ def test_a_refused_batch_leaves_the_running_counts_alone(task, refused, deferred
     assert torch.equal(module.running, reference.running)
 
 
+@pytest.mark.parametrize("task", TASKS)
+def test_an_unchecked_nan_batch_leaves_the_running_counts_alone(task):
+    """With check_inputs=False nothing refuses a NaN logit: that batch's loss is NaN (the caller asked for no
+    checks), but its rates, not finite, do not enter the running estimates, which would stay NaN for good; the
+    next batch gives what it gives without the NaN batch."""
+    options, batch = TASKS[task]
+    module, reference = (compile_metric("f1", **options).to_torch(momentum=0.9, check_inputs=False)
+                         for _ in range(2))
+    generator = torch.Generator().manual_seed(0)
+    first, second = batch(generator), batch(generator)
+    for loss in (module, reference):
+        loss(first[0].clone().requires_grad_(True), first[1]).backward()
+    poisoned = second[0].clone()
+    poisoned.view(-1)[3] = math.nan
+    assert math.isnan(module(poisoned, second[1]).item())
+    assert torch.equal(module.running, reference.running)
+    assert module(*second).item() == reference(*second).item()
+
+
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
 def test_deferred_checks_take_the_largest_finite_logits_as_finite(as_accelerator, task):
     """The deferred checks added the smallest and the largest logit to see both finite: 1e308 and 9e307 overflow
