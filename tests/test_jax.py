@@ -1,6 +1,7 @@
 """The JAX backend: loss and derived gradient equal NumPy's for the catalog (binary, multi-class, multi-label),
 under jax.jit and jax.grad, in float32 and float64; and the emitted JAX module runs without metricc."""
 
+import math
 import os
 import re
 import subprocess
@@ -889,6 +890,26 @@ def test_bce_weight_adds_the_cross_entropy_of_the_torch_loss(case):
             np.testing.assert_allclose(np.asarray(grad), x.grad.numpy(), rtol=1e-10, atol=1e-14)
     without = metric.to_jax()(jnp.asarray(z, jnp.float32), jnp.asarray(y), w)
     assert not np.allclose(np.asarray(without), expected.detach().numpy(), rtol=1e-3)  # the blend adds something
+
+
+def test_bce_weight_on_probabilities_of_exactly_0_and_1_equals_the_torch_loss():
+    """Probabilities (from_logits=False) of exactly 0 and 1, on the wrong labels too: the blend's cross-entropy
+    takes them clipped to [1e-7, 1 - 1e-7], as the torch loss clamps them, so that log(0) does not make the loss
+    infinite; value and gradient equal to_torch(pure=True, bce_weight=...)'s, eagerly and under jax.jit."""
+    torch = pytest.importorskip("torch")
+
+    metric = compile_metric("f1", from_logits=False)
+    p = np.array([0.0, 1.0, 1e-9, 1 - 1e-9, 0.3, 0.7, 0.0, 1.0])
+    y = np.array([1.0, 0.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0])
+    x = torch.tensor(p, requires_grad=True)
+    expected = metric.to_torch(pure=True, bce_weight=0.3)(x, torch.tensor(y))
+    expected.backward()
+    assert math.isfinite(expected.item())
+    with jax.enable_x64(True):
+        for loss in (metric.to_jax(bce_weight=0.3), jax.jit(metric.to_jax(bce_weight=0.3))):
+            value, grad = jax.value_and_grad(lambda v: loss(v, jnp.asarray(y)))(jnp.asarray(p))
+            assert float(value) == pytest.approx(expected.item(), rel=1e-12)
+            np.testing.assert_allclose(np.asarray(grad), x.grad.numpy(), rtol=1e-10, atol=1e-20)
 
 
 @pytest.mark.parametrize("value", [-0.1, float("nan"), float("inf"), "0.1"])
