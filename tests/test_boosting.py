@@ -951,6 +951,7 @@ def _train_briefly(booster, api, task, extra):
     ("lightgbm", {"scale_pos_weight": 9}, "scale_pos_weight=9"),
     ("lightgbm", {"is_unbalance": True}, "is_unbalance=True"),
     ("lightgbm", {"unbalance": "true", "scale_pos_weight": 2.5}, "unbalance=true, scale_pos_weight=2.5"),
+    ("lightgbm", {"unbalanced_sets": "+"}, "unbalanced_sets=+"),  # LightGBM's other spelling of true
 ])
 def test_class_weights_a_booster_ignores_with_a_custom_objective_are_told(booster, api, extra, shown):
     """scale_pos_weight (and LightGBM's is_unbalance), which imbalanced-data users set, weigh the positive class in
@@ -1019,6 +1020,9 @@ def _lightgbm_runs():
                                                valid_sets=[lgb.Dataset(X, y)]), "binary_error"),
         "train no valid set": (lambda X, y: lgb.train({**base, "metric": "binary_logloss"}, lgb.Dataset(X, y), 2),
                                None),
+        "train metrics alias": (lambda X, y: lgb.train({**base, "metrics": ["auc", "binary_logloss"]},
+                                                       lgb.Dataset(X, y), 2, valid_sets=[lgb.Dataset(X, y)]),
+                                "binary_logloss"),
         "sklearn default": (lambda X, y: lgb.LGBMClassifier(objective=f1, n_estimators=2, verbose=-1).fit(
             X, y, **evaluate(X, y)), "binary_logloss"),
         "sklearn params": (lambda X, y: lgb.LGBMClassifier(objective=f1, n_estimators=2, verbose=-1, **f1.params).fit(
@@ -1030,8 +1034,8 @@ def _lightgbm_runs():
                                                                    "train params", "cv", "cv params",
                                                                    "sklearn logloss", "sklearn none",
                                                                    "multiclass params")]
-                         + [("lightgbm", k) for k in ("train error", "train no valid set", "sklearn default",
-                                                      "sklearn params")])
+                         + [("lightgbm", k) for k in ("train error", "train no valid set", "train metrics alias",
+                                                      "sklearn default", "sklearn params")])
 def test_a_built_in_metric_that_misreads_raw_scores_is_told(booster, run):
     """A booster computes its own metrics on a custom objective's raw scores as if they were probabilities: with
     the F1 objective XGBoost recorded error 0.104 for a model whose error at its decision rule is 0.006 (and
