@@ -1,5 +1,6 @@
 """The public surface: a light import, immutable cached results, argument errors."""
 
+import math
 import re
 import subprocess
 import sys
@@ -390,16 +391,21 @@ def test_repr_shows_the_settings_that_make_the_metric():
 @pytest.mark.parametrize("from_logits", [True, False])
 def test_predict_cuts_at_the_compiled_threshold(threshold, from_logits):
     """A model trained at threshold t predicts positive where its probability reaches t (logits: where they reach
-    logit(t)); predict() cuts there, also for float16 input (compared in float64, not at a rounded cut-off)."""
+    logit(t)), the cut-off itself positive; predict() cuts there, also for float16 input (compared in float64,
+    not at a rounded cut-off)."""
     from sklearn.metrics import f1_score
 
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 2, 500)
+    logits[:3] = math.log(threshold / (1 - threshold)) + np.array([0.0, -1e-12, 1e-12])  # at the cut-off, beside it
     probabilities = 1 / (1 + np.exp(-logits))
+    if not from_logits:
+        probabilities[:3] = threshold + np.array([0.0, -1e-12, 1e-12])
     target = (rng.random(500) < 0.3).astype(int)
     metric = compile_metric("f1", threshold=threshold, from_logits=from_logits)
     given = logits if from_logits else probabilities
     expected = (probabilities >= threshold).astype(np.int64)
+    expected[:3] = [1, 0, 1]
     predicted = metric.predict(given)
     assert predicted.dtype == np.int64 and np.array_equal(predicted, expected)
     assert metric.score(predicted, target) == pytest.approx(f1_score(target, expected), abs=1e-12)
