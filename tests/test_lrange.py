@@ -231,6 +231,9 @@ def test_losses_validate_L_for_the_dtype_in_use():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"accuracy": 0.6}, "Expected argument `accuracy`"),
+    # at or below 0 (the bound's log(accuracy) had raised math's "math domain error")
+    ({"accuracy": 0}, r"Expected argument `accuracy` to be a float in \(0, 0.5\) .*, but got 0\."),
+    ({"accuracy": -0.1}, r"Expected argument `accuracy` to be a float in \(0, 0.5\) .*, but got -0.1\."),
     ({"accuracy": 0.1, "dtype": "int8"}, "Expected argument `dtype`"),
     ({"accuracy": 0.1, "kernel": "fast"}, "Expected argument `kernel`"),
     # an array had raised NumPy's "truth value of an array ... is ambiguous"
