@@ -375,3 +375,14 @@ def test_plot_to_a_file_name_without_a_suffix_writes_png(tmp_path):
 
     plot(str(tmp_path / "bands"), 73.0)
     assert (tmp_path / "bands").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_reads_the_suffix_in_any_case(tmp_path):
+    """`--plot bands.PNG` (and .Svg) writes that format: matplotlib names its formats in lower case only."""
+    pytest.importorskip("matplotlib")
+    from metricc.lrange import plot
+
+    plot(str(tmp_path / "bands.PNG"), 73.0, backend="numpy")
+    plot(str(tmp_path / "bands.Svg"), 73.0, backend="numpy")
+    assert (tmp_path / "bands.PNG").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert b"<svg" in (tmp_path / "bands.Svg").read_bytes()[:1000]
