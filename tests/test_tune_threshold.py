@@ -210,6 +210,15 @@ def test_one_sample_is_tuned():
         assert value == 1.0 and (0.3 >= cut) == bool(target)
 
 
+def test_one_defined_cut_off_is_returned_without_a_warning():
+    """Precision of one positive sample is defined at one cut-off only (none predicted positive is 0/0): that cut-off
+    is the answer, not "as good as any other", which the warning for a value no cut-off changes would say."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert compile_metric("precision").tune_threshold(np.array([0.3]), np.array([1])) == (0.3, 1.0)
+        assert compile_metric("precision").tune_threshold(np.array([0.3, 0.3]), np.array([1, 0])) == (0.3, 0.5)
+
+
 @pytest.mark.parametrize("target, weighs", [(0, "0 positive, 40 negative"), (1, "40 positive, 0 negative")])
 def test_a_value_that_no_cut_off_changes_warns(target, weighs):
     """F1 of a target without positives is 0 at every cut-off: the threshold returned was arbitrary (the first of
