@@ -107,26 +107,29 @@ def test_multilabel_tunes_each_label():
         assert (thresholds[k], values[k]) == binary.tune_threshold(scores[:, k], y[:, k])
 
 
+@pytest.mark.parametrize("formula", ["f1", "mcc"])  # (an ignored element counted as a negative moves TN: mcc)
 @pytest.mark.parametrize("average", ["macro", "micro"])
-def test_multilabel_ignore_label_leaves_the_element_out(average):
+def test_multilabel_ignore_label_leaves_the_element_out(average, formula):
     """With ignore_index, a multi-label element whose label is the ignore label counts nowhere: the tuned
     cut-offs and values are those with that element's weight 0 (not a negative label)."""
     rng = np.random.default_rng(8)
     scores, y = rng.normal(size=(60, 3)), (rng.random((60, 3)) < 0.4).astype(int)
     ignored = rng.random((60, 3)) < 0.3
     with_label = np.where(ignored, -1, y)
-    got = compile_metric("f1", task="multilabel", num_classes=3, average=average,
+    got = compile_metric(formula, task="multilabel", num_classes=3, average=average,
                          ignore_index=-1).tune_threshold(scores, with_label)
     if average == "macro":  # each label on its own kept rows
         for k in range(3):
             kept = ~ignored[:, k]
-            assert (got[0][k], got[1][k]) == compile_metric("f1").tune_threshold(scores[kept, k], y[kept, k])
+            assert (got[0][k], got[1][k]) == compile_metric(formula).tune_threshold(scores[kept, k], y[kept, k])
     else:  # the pooled value of the kept elements at the returned cut-offs
-        predicted = scores >= got[0]
+        predicted = (scores >= got[0]).astype(int)
         kept = ~ignored
         tp = (predicted & (y == 1) & kept).sum()
         fp, fn = (predicted & (y == 0) & kept).sum(), (~predicted & (y == 1) & kept).sum()
-        assert got[1] == pytest.approx(2 * tp / (2 * tp + fp + fn), abs=1e-12)
+        assert got[1] == pytest.approx(compile_metric(formula).score(predicted[kept], y[kept]), abs=1e-12)
+        if formula == "f1":
+            assert got[1] == pytest.approx(2 * tp / (2 * tp + fp + fn), abs=1e-12)
 
 
 @pytest.mark.parametrize("average", ["macro", "micro"])
