@@ -258,6 +258,17 @@ def test_multiclass_score_refuses_one_hot_rows(one_hot):
         metric.score(given["predictions"], given["target"])
 
 
+@pytest.mark.parametrize("target", [np.eye(3)[[0, 1, 2, 1]], np.array([[.7, .2, .1], [.1, .8, .1], [.2, .2, .6],
+                                                                  [.3, .3, .4]])], ids=["one-hot floats", "soft"])
+def test_multiclass_score_refuses_class_probabilities_as_its_target(target):
+    """Class probabilities (a loss's multi-class target, float (n, C)) given to score(), which counts hard labels, are
+    refused with what to pass; without that check the error asked for predictions of shape (n, C)."""
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    with pytest.raises(MetriccError, match=r"score\(\) counts hard labels: pass class indices \(target.argmax\(1\) of "
+                                           r"class probabilities\), not float64 \(4, 3\)"):
+        metric.score(np.array([0, 1, 2, 2]), target)
+
+
 @pytest.mark.parametrize("predictions, message", [
     (np.array([0.5, 1.0, 2.0]), "integer class indices"),
     (np.array([-1, 1, 2]), r"class indices in \[0, 3\), but got -1"),
