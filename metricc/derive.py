@@ -221,12 +221,7 @@ def _along(expr: sp.Expr, up: sp.Symbol, down: sp.Symbol) -> sp.Expr:
     exactly; the difference of the two simplified partials holds each such term twice, in forms SymPy may not
     match, to cancel in rounding (6 N^5 - 6 N^5 for a term N^6). (Differentiating expr with up + s and down - s
     substituted, by s, gives the same terms at twice the cost of the whole compilation.)"""
-    return simplest(_without_kinks(_printable(sp.diff(expr, up) - sp.diff(expr, down))))
-
-
-def _without_kinks(expr: sp.Expr) -> sp.Expr:
-    """abs, min and max bend only at their kinks: 0 elsewhere (as autograd has it), not a Dirac delta."""
-    return _rebuilt(expr, {sp.DiracDelta: lambda *args: sp.S.Zero})
+    return simplest(_printable(sp.diff(expr, up) - sp.diff(expr, down)))
 
 
 def _smaller(difference: sp.Expr, along: sp.Expr) -> sp.Expr:
@@ -400,8 +395,8 @@ def curvatures(derivation: Derivation) -> Curvatures:
     tp, fp, fn, tn = _PLAIN.values()
     da, db = (_differentiable(c, _PLAIN) for c in derivation.coefficients)
     a, b = _printable(da), _printable(db)
-    second = [_without_kinks(_printable(sp.diff(da, tp) - sp.diff(da, fn))),
-              _without_kinks(_printable(sp.diff(db, fp) - sp.diff(db, tn)))]
+    # (no Dirac deltas: abs, sign, min, max and the step differentiate to a flat 0 away from their kinks)
+    second = [_printable(sp.diff(da, tp) - sp.diff(da, fn)), _printable(sp.diff(db, fp) - sp.diff(db, tn))]
     sizes: dict = {}
     if distinct(second) > MAX_DERIVATIVE_SIZE or sum(size(d, sizes) for d in second) > MAX_CURVATURE_TREE:
         raise MetriccError(f"the Hessian of this formula grows to more than {MAX_DERIVATIVE_SIZE} distinct "
