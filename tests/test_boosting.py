@@ -2256,8 +2256,12 @@ def test_latex_shows_the_hessian_only_when_asked(task):
     metric = compile_metric("f1", **multi)
     plain, full = metric.latex(), metric.latex(hessians=True)
     assert "q_" not in plain and "partial^2" not in plain
-    q_b = r"- \frac{4 \cdot \mathrm{TP}" + ("_k" if multi else "")  # (d/dFP - d/dTN) 2 TP / D^2 = -4 TP / D^3
-    assert q_b in full and "partial^2" in full and ("a_k &=" if multi else "a &=") in full
+    k = "_k" if multi else ""
+    q_b = r"- \frac{4 \cdot \mathrm{TP}" + k  # (d/dFP - d/dTN) 2 TP / D^2 = -4 TP / D^3
+    q_a = rf"= \frac{{4 \cdot \left(\mathrm{{TP}}{k} + \mathrm{{FP}}{k} + \mathrm{{FN}}{k}\right)}}"  # 4 (TP+FP+FN) / D^3
+    rows = {row.split(" &=")[0]: row for row in full.splitlines()}
+    assert q_a in rows["q_{a,k}" if multi else "q_a"] and q_b in rows["q_{b,k}" if multi else "q_b"]
+    assert "partial^2" in full and ("a_k &=" if multi else "a &=") in full
     assert (r"\sum_{j=1}^{C} \omega_j" in full) == (task == "multiclass")
     if task != "multilabel":
         emitted = metric.emit("lightgbm")
