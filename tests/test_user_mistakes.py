@@ -1119,6 +1119,8 @@ def test_weights_whose_counts_overflow_the_formulas_partials_are_refused(task, b
     with pytest.raises(ValueError, match=r"beyond 1e\+77, where the partials of the .* loss may overflow float64: "
                                          r"scale the sample weights down"):
         gradient(w * 1e96)
+    with pytest.raises(ValueError, match=r"beyond 1e\+77, where the partials"):  # the limit is the limit: just past it
+        gradient(w * (1.5e78 / w.sum()))  # (a total of 1.5e78: its largest count, TN, lies between 1e77 and 1e78)
 
 
 SCORES = np.array([0.9, 0.8, 0.7, 0.2, 0.1, 0.05])
