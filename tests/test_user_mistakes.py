@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import warnings
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +130,8 @@ def test_score_takes_object_arrays_of_numbers():
     p = np.array([1, 0, 0, 1.0, False, 1], dtype=object)
     assert F1.score(p, y) == pytest.approx(f1_score(y.astype(int), p.astype(int)), abs=1e-15)
     assert F1.tune_threshold(np.array([0.9, 0.1, 0.7, 0.8, 0.3, 0.4], dtype=object), y)[1] == pytest.approx(1.0)
+    fractions = np.array([Fraction(1), Fraction(0), Fraction(2, 2), 1, 0, 0], dtype=object)  # (NumPy keeps objects)
+    assert F1.score(p, fractions) == F1.score(p, y)
     for bad, shown in ((None, "None (at index 2), a missing value: drop or fill"),
                        ("yes", "'yes' (at index 2): class names? pass labels 0/1")):
         with pytest.raises(MetriccError, match=re.escape(f"Expected `predictions` to hold numbers, but got an object "
