@@ -159,9 +159,12 @@ def _warn_rates_over_the_total(tree: lark.Tree, text: str) -> None:
            for child in tree.children):
         return
     for node in tree.iter_subtrees_topdown():
-        if node.data != "div" or not all(isinstance(c, lark.Tree) and c.data == "name" for c in node.children):
+        if node.data != "div":
             continue
-        count, total = (child.children[0] for child in node.children)
+        numerator, _, denominator = node.children
+        if not all(isinstance(c, lark.Tree) and c.data == "name" for c in (numerator, denominator)):
+            continue
+        count, total = numerator.children[0], denominator.children[0]
         if total == "N" and count in _RATES_OF_NEGATIVES:
             line, column = count.line, count.column
             where = f"column {column}" if line == 1 else f"line {line}, column {column}"
@@ -670,9 +673,9 @@ class _Lower(Transformer):
 
     @v_args(meta=True)
     def div(self, meta, children) -> sp.Expr:
-        numerator, denominator = children
+        numerator, slash, denominator = children
         if denominator.is_zero or _vanishes(denominator):
-            raise self.scope.error("division by zero", meta)
+            raise self.scope.error("division by zero", slash)
         return self._bounded(numerator / denominator, meta)
 
     @v_args(meta=True)
@@ -683,7 +686,7 @@ class _Lower(Transformer):
             raise self.scope.error(f"exponent {shown} is too large (at most {MAX_EXPONENT} in size)",
                                    operator_token)
         if (base.is_zero or base.is_number and _vanishes(base)) and exponent.is_number and exponent.is_negative:
-            raise self.scope.error("division by zero", meta)
+            raise self.scope.error("division by zero", operator_token)
         if base.is_number and exponent.is_number and not base.is_zero:
             decades = abs(float(exponent) * math.log10(abs(complex(base.evalf(20)))))
             if decades > MAX_DECADES:  # checked before SymPy computes the power exactly
