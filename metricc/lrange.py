@@ -87,8 +87,8 @@ def validate_L(L: float, dtype: str = "float64", *, accuracy: float = DEFAULT_AC
         why = ("no L is valid" if not valid.valid else
                "it does not amplify every p in that interval" if L < valid.L_min else
                "the gradient of samples near 0 or 1 rounds to zero")
-        warnings.warn(f"L = {L:g} is outside the valid range for {dtype} with the {kernel} kernel at accuracy "
-                      f"{accuracy:.10g} (p in [{accuracy:.10g}, {1 - accuracy:.10g}]): {valid}; {why}", MetriccWarning,
+        warnings.warn(f"L = {L:g} is outside the valid range for {dtype} with the {kernel} kernel for p in "
+                      f"{_interval(accuracy)}: {valid}; {why}", MetriccWarning,
                       stacklevel=caller_level())
     return valid
 
@@ -186,11 +186,16 @@ def numpy_probe(dtype: str, kernel: str, threshold: float, ends: tuple[float, fl
     return keeps_gradient
 
 
+def _interval(accuracy: float) -> str:
+    """[t, 1 - t] in few digits: 1e-320, not 9.999888672e-321; 1 - t where it rounds to 1."""
+    lower = min(f"{accuracy:.10g}", repr(float(accuracy)), key=len)
+    upper = f"{1 - accuracy:.10g}"
+    return f"[{lower}, {f'1 - {lower}' if upper == '1' else upper}]"
+
+
 def table(accuracy: float, dtypes=DTYPES, *, threshold: float = 0.5, backend: str = "torch") -> str:
     """A text table of the valid L for each dtype, for the naive kernel and metricc's."""
-    upper = f"{1 - accuracy:.10g}"
-    upper = f"1 - {accuracy:.10g}" if upper == "1" else upper
-    rows = [f"Valid L for p in [{accuracy:.10g}, {upper}], threshold {threshold:g}, measured on {backend}:",
+    rows = [f"Valid L for p in {_interval(accuracy)}, threshold {threshold:g}, measured on {backend}:",
             "", f"{'dtype':<10} {'naive sigmoid':<34} metricc kernel"]
     for dtype in dtypes:
         ranges = [l_range(accuracy, dtype, threshold=threshold, kernel=k, backend=backend) for k in KERNELS]
