@@ -173,7 +173,9 @@ def test_pure_is_the_paper_loss_and_options_are_checked():
     assert compile_metric("f1", L=73).to_torch().L == compile_metric("f1").to_torch(L=40).L + 33 == 73.0
     assert compile_metric("f1", L=3.0).to_torch(warmup=5).L_start == 3.0
     for options, message in [({"warmup": -1}, "warmup"), ({"momentum": 1.0}, "momentum"),
-                              ({"bce_weight": -0.1}, "bce_weight"), ({"L_start": 80.0}, "L_start")]:
+                              ({"bce_weight": -0.1}, "bce_weight"), ({"L_start": 80.0}, "L_start"),
+                              ({"bce_weight": float("inf")}, "bce_weight"), ({"momentum": float("nan")}, "momentum"),
+                              ({"L_start": 0.0}, "L_start"), ({"L_start": float("nan")}, "L_start")]:
         with pytest.raises(MetriccError, match=message):
             compile_metric("f1").to_torch(**options)
 
