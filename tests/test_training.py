@@ -175,7 +175,8 @@ def test_pure_is_the_paper_loss_and_options_are_checked():
     for options, message in [({"warmup": -1}, "warmup"), ({"momentum": 1.0}, "momentum"),
                               ({"bce_weight": -0.1}, "bce_weight"), ({"L_start": 80.0}, "L_start"),
                               ({"bce_weight": float("inf")}, "bce_weight"), ({"momentum": float("nan")}, "momentum"),
-                              ({"L_start": 0.0}, "L_start"), ({"L_start": float("nan")}, "L_start")]:
+                              ({"L_start": 0.0}, "L_start"), ({"L_start": float("nan")}, "L_start"),
+                              ({"warmup": True}, "warmup")]:
         with pytest.raises(MetriccError, match=message):
             compile_metric("f1").to_torch(**options)
 

@@ -342,6 +342,8 @@ def test_non_numbers_are_refused(kwargs, message):
     ({"num_classes": 2.5}, "`num_classes` to be an int of at least 2, but got 2.5"),
     ({"num_classes": "3"}, "`num_classes` to be an int of at least 2, but got '3'"),
     ({"num_classes": 3, "ignore_index": 0.5}, "`ignore_index` to be an int, but got 0.5"),
+    ({"num_classes": 3, "ignore_index": True}, "`ignore_index` to be an int, but got True"),  # (a bool is an int)
+    ({"num_classes": True}, "`num_classes` to be an int of at least 2, but got True"),
     ({"num_classes": 2, "class_weight": [-1.0, 1.0]}, r"`class_weight` .*, but got \[-1.0, 1.0\]"),
     ({"num_classes": 2, "class_weight": [1.0, 1.0, 1.0]}, r"`class_weight` .*, but got \[1.0, 1.0, 1.0\]"),
     ({"num_classes": 3, "class_weight": [0, 0, 0]}, r"\(not all zero\), but got \[0.0, 0.0, 0.0\]"),
