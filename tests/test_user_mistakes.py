@@ -590,6 +590,17 @@ def test_no_warning_when_logits_pass_through_the_unit_interval_while_training():
             loss(0.5 + 0.45 * (2 * torch.rand(16, generator=generator) - 1) * min(1.0, step / 20), target)
 
 
+def test_no_warning_for_a_long_run_of_logits_in_a_narrow_band():
+    """A network that learns slowly can keep its logits in a narrow band inside [0, 1] (0.3 to 0.5) for many
+    steps: a streak of such calls is no sign of probabilities, which spread over the interval."""
+    loss, target = F1.to_torch(pure=True), torch.tensor([0, 1] * 8)
+    generator = torch.Generator().manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(120):
+            loss(0.3 + 0.2 * torch.rand(16, generator=generator), target)
+
+
 @pytest.mark.parametrize("logits", [torch.zeros(16), torch.randn(16, generator=torch.Generator().manual_seed(0)),
                                     torch.rand(4), 0.3 + 0.2 * torch.rand(64)])  # the last: a fresh network's
 def test_no_warning_for_logits_that_may_well_be_logits(logits):
