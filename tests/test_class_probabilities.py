@@ -166,6 +166,8 @@ BAD_ROWS = {
     "zero row": (np.array([[0.0, 0, 0, 0]]), "Expected class probabilities whose rows sum to 1, but a row's sum "
                                               "is 0 (labels that co-occur? compile with task='multilabel'"),
     "nan": (np.array([[np.nan, 0, 0, 1]]), "Expected class probabilities in [0, 1], but got an entry of nan"),
+    # above 1 in a row whose sum lies within the rounding tolerance of 1
+    "above one": (np.array([[1.005, 0, 0, 0]]), "Expected class probabilities in [0, 1], but got an entry of 1.005"),
 }
 
 
