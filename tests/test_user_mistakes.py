@@ -884,6 +884,9 @@ def _refuses_with(hint, backend, metric, z, y):
                    "task='multiclass', num_classes=...; "),
     ([1, -1, -1, 1], "but they range from -1 to 1 (the smallest at index 1): labels -1/+1? pass (target + 1) / 2; to "
                      "leave elements out (an ignore label), compile with ignore_index=-1."),
+    # -1 beside 0 alone is an ignore label, not a -1/+1 coding
+    ([0, -1, -1, 0], "but they range from -1 to 0 (the smallest at index 1): to leave elements out (an ignore "
+                     "label), compile with ignore_index=-1."),
     # labels coded 1 and 2 (as many data sets code no/yes) were only told of class indices and ignore_index=2
     ([1, 2, 2, 1], "but they range from 1 to 2 (the largest at index 1): labels 1/2? pass target - 1; class indices? "
                    "compile with task='multiclass', num_classes=...; "),
