@@ -111,14 +111,15 @@ def _params(pairs: list[str]) -> dict[str, float]:
     params = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
-        if name.strip() in params:  # the last one would win silently
-            raise MetriccError(f"--param {name.strip()} is given twice ({params[name.strip()]:g} and {value.strip()}).")
+        name = name.strip()
+        if not sep or not name:
+            raise MetriccError(f"Expected --param NAME=VALUE, but got {pair!r}.")
+        if name in params:  # the last one would win silently
+            raise MetriccError(f"--param {name} is given twice ({params[name]:g} and {value.strip()}).")
         try:
-            params[name.strip()] = float(value)
+            params[name] = float(value)
         except ValueError:
             raise MetriccError(f"Expected --param NAME=VALUE with a number as VALUE, but got {pair!r}.") from None
-        if not sep or not name.strip():
-            raise MetriccError(f"Expected --param NAME=VALUE, but got {pair!r}.")
     return params
 
 

@@ -102,7 +102,10 @@ def test_lrange_offers_only_the_backends_with_an_L_probe():
 @pytest.mark.parametrize("args, message", [
     (("compile", "2*TP/(2*TP+FP"), "syntax error: missing ')'"),
     (("latex", "precison"), "did you mean `precision`?"),
-    (("compile", "fbeta", "--param", "beta"), "Expected --param NAME=VALUE"),
+    (("compile", "fbeta", "--param", "beta"), "Expected --param NAME=VALUE, but got 'beta'."),
+    (("compile", "fbeta", "--param", "=2"), "Expected --param NAME=VALUE, but got '=2'."),
+    (("compile", "fbeta", "--param", "beta=two"), "Expected --param NAME=VALUE with a number as VALUE, but got "
+                                                  "'beta=two'."),
     (("compile", "fbeta", "--param", "beta=2", "--param", "beta=3"), "--param beta is given twice"),
     (("compile", "f1", "--L", "-3"), "Expected option --L to be a positive float"),
     (("compile", "f1", "-o", "/nonexistent-dir/x.py"), "cannot write"),
