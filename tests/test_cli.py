@@ -47,12 +47,20 @@ def test_every_help_example_runs(tmp_path):
 def test_compile_writes_a_module_that_imports(tmp_path):
     out = metricc("compile", "2*TP/(2*TP+FP+FN)", "-o", "f1_loss.py", cwd=tmp_path)
     assert out.returncode == 0, out.stderr
-    assert "wrote f1_loss.py" in out.stdout
+    assert out.stdout.strip() == "wrote f1_loss.py: a torch loss for '2*TP/(2*TP+FP+FN)'"
     check = subprocess.run([sys.executable, "-c", "import f1_loss, torch; "
                             "print(float(f1_loss.MetricLoss()(torch.zeros(4), torch.tensor([0, 1, 1, 0]))))"],
                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert check.returncode == 0, check.stderr
     assert 0 < float(check.stdout) < 1
+
+
+@pytest.mark.parametrize("backend, said", [("numpy", "a numpy loss"), ("jax", "a jax loss"),
+                                           ("xgboost", "an xgboost objective"), ("lightgbm", "a lightgbm objective")])
+def test_compile_says_what_it_wrote(tmp_path, backend, said):
+    out = metricc("compile", "mcc", "--backend", backend, "-o", "mcc_loss.py", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == f"wrote mcc_loss.py: {said} for 'mcc'"
 
 
 def test_compile_numpy_with_parameters_to_stdout():
