@@ -39,7 +39,8 @@ def pytest_addoption(parser):
 INTEGRATION_MODULES = {"test_examples.py", "test_benchmark.py", "test_distributed.py", "test_reproduce_paper.py",
                        "test_cli.py"}
 INTEGRATION_TESTS = {"test_emitted_module_matches_compile_metric", "test_cli_answers_or_refuses",
-                     "test_cli_lrange_table", "test_cli_lrange_plot", "test_compiled_code_does_not_depend_on_the_clock",
+                     "test_cli_lrange_table", "test_cli_lrange_plot",
+                     "test_cli_lrange_plot_draws_the_L_given", "test_compiled_code_does_not_depend_on_the_clock",
                      "test_saved_loss_loads_in_a_fresh_process",
                      "test_a_missing_library_is_named_with_how_to_install_it",
                      "test_import_does_not_import_torch", "test_symbolic_stages_import_without_lark_and_torch",

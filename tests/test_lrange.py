@@ -292,6 +292,16 @@ def test_cli_lrange_plot(tmp_path):
     assert image.shape[0] > 100 and image.shape[1] > 100
 
 
+def test_cli_lrange_plot_draws_the_L_given(tmp_path):
+    """--plot draws the L of --L (73 where none is given): the legends of both panels name it."""
+    for given, drawn in ((["--L", "50"], "50"), ([], "73")):
+        path = tmp_path / f"lrange{drawn}.svg"
+        out = subprocess.run([sys.executable, "-m", "metricc", "lrange", "--dtype", "float32", "--backend", "numpy",
+                              "--plot", str(path), *given], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        assert re.findall(r"L = [0-9.]+", path.read_text()) == [f"L = {drawn}"] * 2
+
+
 def test_l_range_and_validate_L_default_to_the_same_kernel():
     assert validate_L(73.0, "float32") == l_range(0.01, "float32") == l_range(0.01, "float32", kernel="metricc")
 
