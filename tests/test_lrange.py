@@ -272,12 +272,16 @@ def test_an_interval_close_to_the_threshold_keeps_the_gradient_for_every_L(kerne
 
 
 def test_cli_lrange_table():
-    out = subprocess.run([sys.executable, "-m", "metricc", "lrange", "--accuracy", "0.1"], capture_output=True,
-                         text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    rows = {line.split()[0]: line for line in out.stdout.splitlines()[3:]}
-    assert set(rows) == {"float64", "float32", "float16", "bfloat16"}
-    assert rows["float64"].startswith("float64    5.50 <= L <= 91.84")
+    def rows(*options):
+        out = subprocess.run([sys.executable, "-m", "metricc", "lrange", "--accuracy", "0.1", *options],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        return {line.split()[0]: line for line in out.stdout.splitlines()[3:]}
+
+    every = rows()
+    assert set(every) == {"float64", "float32", "float16", "bfloat16"}
+    assert every["float64"].startswith("float64    5.50 <= L <= 91.84")
+    assert rows("--dtype", "float16") == {"float16": every["float16"]}  # that type alone
 
 
 def test_cli_lrange_plot(tmp_path):
