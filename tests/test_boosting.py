@@ -1721,6 +1721,27 @@ def test_eval_metric_reads_a_direct_eval_set_of_a_model_of_metriccs_objective(ap
     assert booster.attr("metricc_objective") == "f1"  # saved with the model
 
 
+@pytest.mark.parametrize("configured", ["multi:softprob", "multi:softmax"])
+@pytest.mark.parametrize("margins", [True, False])
+def test_eval_metric_reads_a_direct_eval_set_of_a_multiclass_model_of_metriccs_objective(configured, margins):
+    """Booster.eval_set(..., output_margin=False) on a model that metricc's multi-class objective trained under a
+    multi-class configuration passes that configuration's predictions: the softmax of the raw scores
+    (multi:softprob), whose arg-max is theirs, or the predicted classes (multi:softmax). The evaluation reads each
+    as what it is and records the model's own 1 - F1."""
+    xgb = pytest.importorskip("xgboost")
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(900, n_informative=4, n_classes=3, random_state=0)
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+    objective = metric.to_xgboost()
+    train, test = xgb.DMatrix(X[:600], y[:600]), xgb.DMatrix(X[600:], y[600:])
+    booster = xgb.train({**objective.params, "objective": configured, "nthread": 1}, train, 10, obj=objective)
+    true = 1 - metric.score(objective.predict(booster.predict(test, output_margin=True)), y[600:])
+    assert 0 < true < 0.5
+    recorded = booster.eval_set([(test, "test")], feval=objective.eval_metric, output_margin=margins)
+    assert float(recorded.split(":")[-1]) == pytest.approx(true, abs=1e-6)
+
+
 @pytest.mark.parametrize("backend", ["xgboost", "lightgbm"])
 def test_early_stopping_through_the_scikit_learn_api(backend):
     """XGBClassifier(eval_metric=objective.eval_metric) calls it scikit-learn's way (labels, margins) and wants a
