@@ -1005,6 +1005,12 @@ def _xgboost_runs():
         "multiclass params": (lambda X, y: xgb.train(  # multi:softmax: its metrics read the softmax
             {**macro.params, "eval_metric": "mlogloss"}, xgb.DMatrix(X, y), 2, obj=macro,
             evals=[(xgb.DMatrix(X, y), "train")], verbose_eval=False), None),
+        "multiclass ranks": (lambda X, y: xgb.train(  # merror takes each row's arg-max: the raw scores' own
+            {**macro.params, **regression, "eval_metric": ["merror", "auc"]}, xgb.DMatrix(X, y), 2, obj=macro,
+            evals=[(xgb.DMatrix(X, y), "train")], verbose_eval=False), None),
+        "multiclass logloss": (lambda X, y: xgb.train(
+            {**macro.params, **regression, "eval_metric": ["merror", "mlogloss"]}, xgb.DMatrix(X, y), 2, obj=macro,
+            evals=[(xgb.DMatrix(X, y), "train")], verbose_eval=False), "mlogloss"),
     }
 
 
@@ -1033,7 +1039,8 @@ def _lightgbm_runs():
 @pytest.mark.parametrize("booster, run", [("xgboost", k) for k in ("train error", "train ranks", "train no evals",
                                                                    "train params", "cv", "cv params",
                                                                    "sklearn logloss", "sklearn none",
-                                                                   "multiclass params")]
+                                                                   "multiclass params", "multiclass ranks",
+                                                                   "multiclass logloss")]
                          + [("lightgbm", k) for k in ("train error", "train no valid set", "train metrics alias",
                                                       "sklearn default", "sklearn params")])
 def test_a_built_in_metric_that_misreads_raw_scores_is_told(booster, run):
