@@ -2594,3 +2594,40 @@ def test_predict_names_the_first_nan_margin():
     objective = compile_metric("f1").to_xgboost()
     with pytest.raises(MetriccError, match=r"^Expected finite margins, but they hold NaN at index 2 \(2 of its 4 "):
         objective.predict(np.array([0.5, -1.0, np.nan, np.nan]))
+
+
+def update(self):
+    """Stands for a booster's Booster.update: returns its own frame, whose caller walk the booster's context reads."""
+    return sys._getframe()
+
+
+def _lightgbm_update_frame(params):
+    """The frame of a LightGBM Booster.update whose booster has these parameters (update's code run with
+    lightgbm.basic's module name)."""
+    import types
+
+    lightgbm_update = types.FunctionType(update.__code__, {"__name__": "lightgbm.basic", "sys": sys}, "update")
+    return lightgbm_update(types.SimpleNamespace(params=params))
+
+
+@pytest.mark.parametrize("params, machines", [
+    ({"tree_learner": "data", "num_machines": 2}, 2),
+    ({"tree_learner": "data_parallel", "num_machine": 3}, 3),  # (LightGBM's aliases of both parameters)
+    ({"tree": "voting", "num_machines": "4"}, 4),
+    ({"tree_type": "Voting_Parallel", "num_machines": 2}, 2),
+    ({"tree_learner_type": "data", "num_machines": 5}, 5),
+    ({"tree_learner": "feature", "num_machines": 2}, 1),  # each machine holds every row
+    ({"tree_learner": "serial", "num_machines": 2}, 1),
+    ({"num_machines": 2}, 1),  # serial by default
+    ({"tree_learner": "data"}, 1),
+    ({"tree_learner": "data", "num_machines": "two"}, 1),  # LightGBM itself refuses it
+    ({"tree_learner": "data", "num_machines": None}, 1),
+])
+def test_lightgbm_machines_reads_the_row_split_learners_and_their_aliases(params, machines):
+    """The number of machines whose objectives each see their own rows (the objective then warns that it cannot
+    sum the counts over them) is read from the training booster's parameters under any of LightGBM's aliases:
+    the data- and voting-parallel learners split the rows, the serial and feature-parallel ones do not."""
+    from metricc.booster_context import lightgbm_machines
+
+    assert lightgbm_machines(_lightgbm_update_frame(params)) == machines
+    assert lightgbm_machines(update(None)) == 1  # (not LightGBM's update)
