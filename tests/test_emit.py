@@ -268,7 +268,7 @@ def test_emitted_numpy_counts_are_the_soft_confusion_matrix(task):
     np.testing.assert_allclose(np.array(loss.counts(z, y, w), dtype=np.float64), np.array(expected), rtol=1e-12)
 
 
-@pytest.mark.parametrize("value", [None, True, False, 0, -7, 2.5, 1e-300, "it's \\ \"quoted\"", (), (1.0, 3),
+@pytest.mark.parametrize("value", [None, True, False, 0, -7, 2.5, 1e-300, "it's \\ \"quoted\"", (), (0.5,), (1.0, 3),
                                    {"a": (1, None), "b": "x"}])
 def test_settings_are_written_as_python_literals(value):
     from metricc.emit import literal
