@@ -275,6 +275,30 @@ def test_settings_are_written_as_python_literals(value):
     assert ast.literal_eval(literal(value)) == value and type(ast.literal_eval(literal(value))) is type(value)
 
 
+class _Shown(str):
+    def __repr__(self):
+        return "__import__('os').getcwd()"
+
+
+class _ShownInt(int):
+    def __repr__(self):
+        return "__import__('os').getpid()"
+
+
+class _ShownFloat(float):
+    def __repr__(self):
+        return "__import__('os').getppid()"
+
+
+@pytest.mark.parametrize("value, written", [(_Shown("macro"), "'macro'"), (_ShownInt(3), "3"),
+                                            (_ShownFloat(0.25), "0.25"), ((_ShownInt(1), _Shown("a")), "(1, 'a', )")])
+def test_settings_are_written_by_metricc_not_by_their_repr(value, written):
+    """A setting of a user's str, int or float subclass is written as the plain value: its own __repr__, which
+    may say anything, never reaches the emitted source."""
+    from metricc.emit import literal
+    assert literal(value) == written
+
+
 @pytest.mark.parametrize("value, message", [(float("nan"), "non-finite setting nan"),
                                             ((1.0, float("inf")), "non-finite setting inf"),
                                             (-float("inf"), "non-finite setting -inf"),
