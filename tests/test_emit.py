@@ -382,3 +382,19 @@ def test_an_emitted_module_pasted_into_a_notebook_cell_warns(backend):
             namespace["objective"](target.astype(float), np.full(20, 5.0))
     expected = "far from the amplifier's steep point" if backend in ("xgboost", "lightgbm") else "are these probab"
     assert expected in str(told[0].message) and told[0].filename == __file__
+
+
+def test_a_backend_without_multi_class_kernels_emits_binary_losses_only(monkeypatch):
+    """A backend registered with binary kernels only (a new one, before its multi-class kernels exist) is refused
+    for a multi-class or multi-label loss with the reason, not emitted without the kernels its class needs."""
+    import dataclasses
+
+    from metricc import emit
+    from metricc.backends import BACKENDS
+
+    binary_only = dataclasses.replace(BACKENDS["numpy"], multi_kernels=())
+    monkeypatch.setattr(emit, "backend_named", lambda name, emitted: binary_only)
+    assert "class MetricLoss" in compile_metric("f1").emit("numpy")
+    for task in ("multiclass", "multilabel"):
+        with pytest.raises(MetriccError, match=f"the numpy backend emits binary losses only \\(task='{task}'"):
+            compile_metric("f1", task=task, num_classes=3).emit("numpy")
