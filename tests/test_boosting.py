@@ -2034,6 +2034,20 @@ def test_emitted_objective_equals_the_api(backend):
         assert np.array_equal(got, expected)
 
 
+@pytest.mark.parametrize("backend", ["xgboost", "lightgbm"])
+@pytest.mark.parametrize("formula", ["mcc", "minimize: FP + 5*FN", "minimize: (FP + 5*FN)/N"])
+def test_emitted_eval_metric_names_and_scores_as_the_api(backend, formula):
+    """The emitted module's eval_metric records what the API's does: a score as 1 - score under "1-name", a cost
+    (minimize:) as itself under its own formula."""
+    metric = compile_metric(formula, L=30.0)
+    emitted, objective = load_emitted(metric.emit(backend))["objective"], getattr(metric, f"to_{backend}")()
+    z, y, w = _data(n=50)
+    data = BoosterData(y, w)
+    expected = objective.eval_metric(z, data)
+    assert emitted.eval_metric(z, data) == expected
+    assert expected[0] == ("1-mcc" if formula == "mcc" else formula.partition(":")[2].replace(" ", ""))
+
+
 def test_emitted_multilabel_objective_equals_the_api():
     metric, objective, z, y, w = _multilabel("weighted", None)
     namespace = load_emitted(metric.emit("xgboost"))
