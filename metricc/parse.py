@@ -470,6 +470,7 @@ class _Scope:
         not_counts = catalog.NOT_COUNTS.get(catalog.folded(name)) or catalog.NOT_COUNTS.get(catalog.folded(score))
         if not_counts:
             raise self.error(_not_counts_message(name, not_counts), token)
+        score = score.lower() if score.lower() in catalog.METRICS else score  # (the catalog's names: lower case)
         if average is not None and score in catalog.METRICS:
             source = "scikit-learn's scorer " if scikit_learn else ""
             scorer = f"unknown name `{name}`: {source}`{name}` is `{score}`"

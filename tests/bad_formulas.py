@@ -80,6 +80,11 @@ BAD_FORMULAS = [
     ("1 - weighted_recall", {}, "unknown name `weighted_recall`: `weighted_recall` is `recall` with "
                                 "average='weighted'", 5),
     ("micro_jaccard", {}, "`micro_jaccard` is `jaccard` with average='micro'", 1),
+    # ... in any case (had, for F1_Macro: "if it is a parameter, pass F1_Macro=...")
+    ("F1_Macro", {}, "unknown name `F1_Macro`: scikit-learn's scorer `F1_Macro` is `f1` with average='macro': "
+                     "compile_metric('f1', task='multiclass', num_classes=..., average='macro')", 1),
+    ("f1_MACRO", {}, "scikit-learn's scorer `f1_MACRO` is `f1` with average='macro'", 1),
+    ("WEIGHTED_Recall", {}, "`WEIGHTED_Recall` is `recall` with average='weighted': compile_metric('recall', ", 1),
     ("dice_coefficient", {}, "unknown name `dice_coefficient`; did you mean `dice`?", 1),
     ("dice_score", {}, "unknown name `dice_score`; did you mean `dice`?", 1),
     ("1 - precision_weighted", {}, "scikit-learn's scorer `precision_weighted` is `precision` with "
