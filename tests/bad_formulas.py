@@ -80,6 +80,9 @@ BAD_FORMULAS = [
     ("1 - weighted_recall", {}, "unknown name `weighted_recall`: `weighted_recall` is `recall` with "
                                 "average='weighted'", 5),
     ("micro_jaccard", {}, "`micro_jaccard` is `jaccard` with average='micro'", 1),
+    # a function's name misspelled without its call is suggested as any name is
+    ("TP/sqrtt", {}, "unknown name `sqrtt`; did you mean `sqrt`?", 4),
+    ("TP + Max", {}, "unknown name `Max`; did you mean `max`?", 6),
     # ... in any case (had, for F1_Macro: "if it is a parameter, pass F1_Macro=...")
     ("F1_Macro", {}, "unknown name `F1_Macro`: scikit-learn's scorer `F1_Macro` is `f1` with average='macro': "
                      "compile_metric('f1', task='multiclass', num_classes=..., average='macro')", 1),
