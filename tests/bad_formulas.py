@@ -106,6 +106,7 @@ BAD_FORMULAS = [
     ("fbeta", {"beta": -1}, "parameter `beta` of `fbeta` to be >= 0 (as scikit-learn's fbeta_score), but got -1", None),
     ("0.5*fbeta + 0.5*mcc", {"beta": -2}, "parameter `beta` of `fbeta` to be >= 0", None),  # (beta^2: F2, silently)
     ("tversky", {"alpha": -0.5}, "parameter `alpha` of `tversky` to be >= 0, but got -0.5", None),
+    ("tversky", {"beta": -1}, "parameter `beta` of `tversky` to be >= 0, but got -1", None),  # (its weight of FN)
     ("abs(mcc - f1)^3 + sign(TP - FP)", {}, "unknown function `sign`: a step function, whose gradient is 0", 19),
     ("floor(TP/N)", {}, "unknown function `floor`: a step function", 1),
     ("f05", {}, 'unknown name `f05`: F0.5 is fbeta with beta=0.5, compile_metric("fbeta", beta=0.5)', 1),
