@@ -119,6 +119,17 @@ def test_emitted_module_announces_itself(backend):
     assert imports - sys.stdlib_module_names == {backend}
 
 
+@pytest.mark.parametrize("backend", ["torch", "numpy", "jax", "xgboost"])
+@pytest.mark.parametrize("formula, first_line", [
+    ("mcc", "1 - score of the soft confusion matrix for: mcc"),
+    ("minimize: FP + 5*FN", "Cost of the soft confusion matrix for: minimize: FP + 5*FN"),
+])
+def test_emitted_docstring_says_whether_the_loss_is_a_cost(backend, formula, first_line):
+    """The module's docstring opens with what its loss is: 1 - the score, or the cost itself (minimize:)."""
+    docstring = ast.get_docstring(ast.parse(compile_metric(formula).emit(backend)))
+    assert docstring.splitlines()[0] == first_line
+
+
 @pytest.mark.parametrize("backend, options, L", [
     ("torch", {}, "15"), ("torch", {"L": 40.0}, "40"), ("numpy", {}, "73"), ("jax", {}, "73"),
     ("torch", {"task": "multiclass", "num_classes": 3}, "15"),
