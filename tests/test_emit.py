@@ -119,6 +119,17 @@ def test_emitted_module_announces_itself(backend):
     assert imports - sys.stdlib_module_names == {backend}
 
 
+@pytest.mark.parametrize("formula, params, comment", [
+    ("fbeta", {"beta": 2}, "# formula: fbeta  (beta=2.0)"),
+    ("tversky", {}, "# formula: tversky  (alpha=0.5, beta=0.5)"),  # (the defaults the module uses)
+    ("f1", {}, "# formula: f1"),
+])
+def test_emitted_header_names_the_parameters_the_formula_was_compiled_with(formula, params, comment):
+    """The header's formula line gives the parameter values baked into the module: fbeta alone does not say
+    which F-score it is."""
+    assert compile_metric(formula, **params).emit("numpy").splitlines()[1] == comment
+
+
 @pytest.mark.parametrize("backend", ["torch", "numpy", "jax", "xgboost"])
 @pytest.mark.parametrize("formula, first_line", [
     ("mcc", "1 - score of the soft confusion matrix for: mcc"),
