@@ -551,3 +551,19 @@ def test_a_multilabel_blend_averages_over_the_kept_elements():
     terms = torch.nn.functional.binary_cross_entropy_with_logits(x, y, reduction="none")
     blend = 3 * terms[kept].mean()
     assert torch.allclose(ignoring(x, masked), pure(x, masked) + 0.5 * blend, rtol=1e-12, atol=0)
+
+
+def test_multilabel_ignored_scores_make_no_cut_off_of_their_own():
+    """An ignored element's score joins its label's lowest kept score, weight 0: no cut-off of its own. Where
+    that label's kept scores are all equal and precision is undefined above them (0/0), its one cut-off is the
+    only defined one; ignored elements scored below it, given a cut-off of their own, made a second one of the
+    same value, and tune_threshold() warned that every cut-off is as good as any other."""
+    scores = np.array([[0.7, 0.2], [0.7, 0.9], [0.7, 0.4], [0.1, 0.6], [-3.0, 0.3]])
+    target = np.array([[1, 0], [0, 1], [1, 1], [-1, 0], [-1, 1]])
+    metric = compile_metric("precision", task="multilabel", num_classes=2, ignore_index=-1)
+    thresholds, values = metric.tune_threshold(scores, target)  # (warnings are errors in this suite)
+    for k in range(2):
+        kept = target[:, k] != -1
+        assert (thresholds[k], values[k]) == compile_metric("precision").tune_threshold(scores[kept, k],
+                                                                                        target[kept, k])
+    assert (thresholds[0], values[0]) == (0.7, 2 / 3)
