@@ -271,7 +271,8 @@ def test_multiclass_scorer_takes_class_names_as_scikit_learn_does():
     """A multi-class scorer on classes named other than 0..C-1 ("a"/"b"/"c", 1..C) gave NaN in every fold of
     cross_val_score ("Expected `target` to hold numbers, but got dtype <U1", or class indices out of range), where
     scikit-learn's "f1_macro" scores them: they are matched to the metric's classes in sorted order, as an
-    estimator's classes_, or in the order of scorer(labels=...), which class_weight needs."""
+    estimator's classes_, or in the order of scorer(labels=...), which class_weight needs. Integer classes below
+    C are taken as the metric's indices only where none is negative (-1/0/1 are three names)."""
     from sklearn.datasets import make_classification
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import fbeta_score, make_scorer
@@ -279,7 +280,7 @@ def test_multiclass_scorer_takes_class_names_as_scikit_learn_does():
 
     X, y = make_classification(300, 6, n_informative=4, n_classes=3, random_state=0)
     model = LogisticRegression(max_iter=500)
-    for classes in (np.array(["a", "b", "c"]), np.array([1, 2, 3]), np.array([-5, 7, 2])):
+    for classes in (np.array(["a", "b", "c"]), np.array([1, 2, 3]), np.array([-5, 7, 2]), np.array([-1, 0, 1])):
         labels = classes[y]
         for average in ("macro", "micro", "weighted"):
             metric = compile_metric("f1", task="multiclass", num_classes=3, average=average)
