@@ -425,11 +425,16 @@ def target_range_message(low, high, multilabel=False, values=None, input_range=N
 def float_index_hint(values, convert):
     """What to append to the error for class indices given as floats (a NumPy, torch or JAX array whose values can
     be read): a NaN is a missing label, a fraction such as 1.5 is no class (where the first is), and whole ones
-    convert (`convert`, such as "target.astype(int)")."""
+    convert (`convert`, such as "target.astype(int)"), unless one is 2**53 or more, where floats are no exact
+    integers and the conversion wraps them."""
     where = nan_place(values)
     if where:
         return f": it holds NaN{where}, {MISSING_LABEL}"
-    found = _first_true(~(abs(values) < float("inf")) | (values != values.round()))
+    magnitude = abs(values)
+    found = _first_true(~(magnitude < float("inf")) | (values != values.round()))
+    largest = magnitude.reshape(-1).max() if found is None and len(magnitude.reshape(-1)) else None
+    if largest is not None and float(largest) >= 2.0**53:  # (compared in Python: 2**53 overflows float16)
+        found = _first_true(magnitude == largest)
     if found is not None:
         return f": it holds {float(values.reshape(-1)[found[1]]):g}{_placed(found[0])}, which is no class"
     return f": the values are whole, pass {convert}"

@@ -25,7 +25,8 @@ from .backends import backend as backend_named
 from .derive import Derivation, curvatures, derive, floats_hold, loss_of
 from .errors import MetriccError, MetriccWarning
 from .checks import caller_level, check_settings, class_index_message, describe, first_place, flag, integer
-from .checks import first_non_number, nan_place, narrow_float_message, one_hot_rows, part_of, two_column_message
+from .checks import first_non_number, float_index_hint, nan_place, narrow_float_message, one_hot_rows, part_of
+from .checks import two_column_message
 from .checks import CLASS_NAMES_HINT, count_limit, eps_past_limit, real_number, weight_range_message
 from .lrange import default_accuracy, dtype_name, validate_L
 from .printing import curvatures_source, scalars_source
@@ -665,9 +666,8 @@ def _class_indices(values: Any, n: int, num_classes: int, ignore_index: int | No
     ignore label, is not suggested for one (those where the target holds it were replaced already)."""
     array = _whole(_numbers(values, "predictions"), "predictions")
     if array.dtype.kind not in "iu" or array.shape != (n,):
-        fractions = array[array != np.round(array)] if array.dtype.kind == "f" and array.shape == (n,) else ()
-        hint = (" (take the arg-max of the scores first)" if array.ndim == 2 else
-                f": {fractions[0]:g} is no class" if len(fractions) else "")
+        hint = (" (take the arg-max of the scores first)" if array.ndim == 2 else  # (whole floats: int64 by now)
+                float_index_hint(array, "") if array.dtype.kind == "f" and array.shape == (n,) else "")
         raise MetriccError(f"Expected `predictions` to be integer class indices of shape ({n},), but got "
                            f"{array.dtype} {array.shape}{hint}.")
     if array.size and (array.min() < 0 or array.max() >= num_classes):

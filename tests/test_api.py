@@ -235,7 +235,11 @@ def test_a_scorer_with_pos_label_leaves_out_the_ignore_label():
                                                                                        np.array([[1, 0]] * 3)),
      "'recall' is undefined at every cut-off of label 1's scores (their targets weigh 0 positive, 3 negative)"),
     (lambda: compile_metric("f1", task="multiclass", num_classes=3).score(np.array([0.5, 1, 2]), np.arange(3)),
-     "Expected `predictions` to be integer class indices of shape (3,), but got float64 (3,): 0.5 is no class."),
+     "Expected `predictions` to be integer class indices of shape (3,), but got float64 (3,): it holds 0.5 at index 0, "
+     "which is no class."),
+    (lambda: compile_metric("f1", task="multiclass", num_classes=3).score(np.array([0, 1e20, 2]), np.arange(3)),
+     "Expected `predictions` to be integer class indices of shape (3,), but got float64 (3,): it holds 1e+20 at "
+     "index 1, which is no class."),
     (lambda: compile_metric("f1", task="multiclass", num_classes=3).loss_and_grad(np.zeros((3, 3)),
                                                                                   np.array([0.0, 1, 2])),
      "Expected `target` to be integer class indices of shape (3,) or class probabilities (3, 3), but got float64 "

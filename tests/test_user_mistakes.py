@@ -1636,6 +1636,7 @@ def test_a_tensor_numpy_cannot_take_is_pointed_to_the_torch_loss(tensor):
     ([0, 1, np.nan, 2], r"it holds NaN at index 2, a missing label: drop or fill it first\."),
     ([0, 1, 1.5, 2], r"it holds 1\.5 at index 2, which is no class\."),
     ([0, np.inf, 1, 2], r"it holds inf at index 1, which is no class\."),
+    ([0, 1e20, 1, 2], r"it holds 1e\+20 at index 1, which is no class\."),  # (astype(int) would wrap it)
     ([0, 1, 1, 2], r"the values are whole, pass target\.(astype\(int\)|long\(\))\."),
 ])
 def test_float_class_indices_are_told_what_is_wrong_with_them(backend, labels, hint):
