@@ -1882,6 +1882,10 @@ def test_lightgbm_sklearn_classifier_predicts_as_the_objective(task):
     np.testing.assert_array_equal(predicted, model.classes_[objective.predict(raw)])
     early = model.predict(X, raw_score=True, num_iteration=5)  # LightGBM's other arguments pass through
     assert not np.array_equal(early, raw)
+    for output in ("pred_leaf", "pred_contrib"):  # leaf indices and contributions as LightGBM gives them
+        for method in ("predict", "predict_proba"):
+            np.testing.assert_array_equal(getattr(model, method)(X, **{output: True}),
+                                          model.booster_.predict(X, **{output: True}))
     np.testing.assert_array_equal(model.predict(X, num_iteration=5), model.classes_[objective.predict(early)])
     early_probabilities = model.predict_proba(X, num_iteration=5)  # (predict_proba passes them too)
     np.testing.assert_array_equal(model.classes_[early_probabilities.argmax(axis=1)],
