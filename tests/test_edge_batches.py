@@ -459,10 +459,11 @@ def test_coefficients_that_pass_float32_times_L_name_their_class(path):
 
 
 def test_a_micro_average_error_gives_the_pooled_counts():
-    """A micro-averaged torch loss that is not finite gives the pooled counts (it said "for some class")."""
+    """A micro-averaged loss that is not finite gives the pooled counts, in each backend (torch's said "for some
+    class")."""
     metric = compile_metric("minimize: 1/(TP - FN)", task="multilabel", num_classes=2, average="micro")
     z, y = np.zeros((2, 2)), np.array([[1.0, 1.0], [0.0, 0.0]])  # TP = FN = FP = TN = 1/2 per label
-    for path in ("numpy", "torch-pure", "xgboost"):
+    for path in ("numpy", "torch-pure", "xgboost", "jax", "jax-grad"):
         with pytest.raises(MetriccError, match=r"not finite( in float32)? at the counts TP, FP, FN, TN = 1, 1, 1, 1:"):
             _loss_on(path, metric, z, y)
 
