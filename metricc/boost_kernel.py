@@ -1529,19 +1529,17 @@ class BoostObjective:
             values = self.curvatures(*points)
         if pooled:  # numbers: checked without NumPy's per-call costs
             values = tuple(float(v) for v in values)
-            finite = all(math.isfinite(v) for v in values)
-        else:
-            values = [numpy.asarray(v, dtype=numpy.float64) for v in values]
-            finite = all(numpy.isfinite(v).all() for v in values)
-        if not finite:
-            bad = None if pooled else ~numpy.logical_and.reduce(
-                [numpy.isfinite(numpy.broadcast_to(v, counts[0].shape)) for v in values])
-            raise self.error(self._nonfinite(counts, bad))
-        if pooled:
+            if not all(math.isfinite(v) for v in values):
+                raise self.error(self._nonfinite(counts, None))
             return values
+        # a label the average weighs 0 counts for nothing, also where its own values are not finite
         weights = self._label_weights(counts)
-        shape = numpy.shape(counts[0])
-        loss, *rest = (numpy.broadcast_to(v, shape) * weights for v in values)
+        used = weights > 0
+        values = [numpy.where(used, numpy.asarray(v, dtype=numpy.float64), 0.0) for v in values]
+        bad = ~numpy.logical_and.reduce([numpy.isfinite(v) for v in values])
+        if bad.any():
+            raise self.error(self._nonfinite(counts, bad))
+        loss, *rest = (v * weights for v in values)
         return (float(loss.sum()), *rest)
 
     def _label_weights(self, counts):

@@ -2132,6 +2132,28 @@ def test_multiclass_objective_is_the_averaged_loss(formula, average, class_weigh
                                                      else metric.score(hard, y), rel=1e-12)
 
 
+@pytest.mark.parametrize("task", ["multiclass", "multilabel"])
+def test_a_class_the_average_weighs_0_may_be_undefined(task):
+    """Class 1 has TP = FN, where 1/(TP - FN) is not finite, and weighs 0 in the average (class_weight): the
+    loss leaves it out, as scikit-learn leaves out a class without support from the weighted average, and the
+    objective's gradient and Hessian are the loss's, with class 1's column 0 (they refused the call, naming
+    class 1)."""
+    z, y = np.array([[3.0, 0], [3.0, 0], [0, 0.0], [0, 0.0]]), np.array([0, 0, 1, 1])
+    y = y if task == "multiclass" else np.eye(2)[y]
+    metric = compile_metric("minimize: 1/(TP - FN)", task=task, num_classes=2, class_weight=(1, 0))
+    value, expected = metric.loss_and_grad(z, y)
+    objective = metric.to_xgboost(mean_hessian=None, hessian="exact", L=metric.L)
+    grad, hess = objective.gradient_and_hessian(z, y)
+    expected *= 1.0 if objective.extensive else len(z)  # (the objective's scale: the total weight)
+    assert objective.loss(z, y) == pytest.approx(value, rel=1e-12)
+    assert np.isfinite(hess).all() and np.abs(grad - expected).max() <= 1e-12 * np.abs(grad).max()
+    if task == "multilabel":
+        assert not grad[:, 1].any() and not hess[:, 1].any()
+    for booster in ("xgboost", "lightgbm") if task == "multiclass" else ("xgboost",):  # (LightGBM: no multi-label)
+        call = getattr(metric, f"to_{booster}")()
+        assert all(np.isfinite(v).all() for v in call(y, z.astype(np.float32)))  # scikit-learn's order
+
+
 def test_multiclass_hessian_equals_torch_autograd():
     metric, objective, z, y, w = _multiclass("f1", "macro", None, n=12, hessian="exact")
     full = torch.autograd.functional.hessian(_softmax_loss(metric, y, w), torch.tensor(z)).reshape(48, 48)

@@ -434,6 +434,28 @@ def test_a_class_whose_loss_overflows_with_finite_coefficients_is_named():
         metric.loss_and_grad(z, y, weight)
 
 
+@pytest.mark.parametrize("path", ["numpy", "torch-pure", "jax", "xgboost"])
+def test_a_class_the_average_leaves_out_is_not_named(path):
+    """A class whose weight in the average is 0 does not make the loss infinite, so the error names the class
+    that does: class 1 (weight 0) and class 2 both have FP + FN = 2e10 and an infinite loss; class 2 is named."""
+    metric = compile_metric("minimize: 1e300*(FP + FN)", task="multiclass", num_classes=3, class_weight=(1, 0, 1))
+    y, weight = np.array([0, 0, 1, 2]), np.array([1.0, 1.0, 1e10, 1e10])
+    z = np.eye(3)[[0, 0, 2, 1]] * 30.0  # classes 1 and 2 swapped
+    with pytest.raises(MetriccError, match=r"for class 2 at the counts TP, FP, FN, TN = [0-9.e-]+, 1e\+10, 1e\+10, "):
+        if path == "numpy":
+            metric.loss_and_grad(z, y, weight)
+        elif path == "xgboost":
+            metric.to_xgboost(mean_hessian=None, L=metric.L).gradient_and_hessian(z, y, weight)
+        elif path == "torch-pure":
+            metric.to_torch(pure=True)(torch.tensor(z), torch.tensor(y), torch.tensor(weight))
+        else:  # (in float64: the constant 1e300 passes float32's range)
+            import jax
+            import jax.numpy as jnp
+
+            with jax.enable_x64(True):
+                metric.to_jax()(jnp.asarray(z), jnp.asarray(y), jnp.asarray(weight))
+
+
 @pytest.mark.parametrize("path", MULTICLASS_PATHS)
 def test_a_multilabel_error_speaks_of_labels(path):
     """Multi-label: the label whose loss is not finite, and its counts (JAX said "for some class"; torch and the
