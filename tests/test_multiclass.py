@@ -161,6 +161,39 @@ def test_confident_rows_have_the_exact_gradient(backend, dtype):
     np.testing.assert_allclose(grad, expected, rtol=1e-12 if dtype == "float64" else 1e-5)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch", "jax", "xgboost"])
+def test_a_softmax_does_not_see_a_shift_of_a_row(backend):
+    """Adding one number to a row of logits leaves its softmax, so the loss and gradient, as they were: rows
+    shifted by +-1000 (where exp overflows to inf or underflows to 0 in float64) give the unshifted rows' values
+    (the booster objective's gradient and exact Hessian diagonal too)."""
+    rng = np.random.default_rng(8)
+    z = rng.normal(0, 1.0, (8, 3))
+    labels = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    shifted = z + np.array([1000.0, -1000.0, 0.0, 750.0, -750.0, 1000.0, -1000.0, 0.0])[:, None]
+    metric = compile_metric("f1", task="multiclass", num_classes=3)
+
+    def values(logits):
+        if backend == "numpy":
+            return metric.loss_and_grad(logits, labels)
+        if backend == "xgboost":
+            return metric.to_xgboost(mean_hessian=None, hessian="exact").gradient_and_hessian(logits, labels)
+        if backend == "torch":
+            x = torch.tensor(logits, requires_grad=True)
+            loss = metric.to_torch(pure=True)(x, torch.tensor(labels))
+            loss.backward()
+            return loss.item(), x.grad.numpy()
+        jax = pytest.importorskip("jax")
+        with jax.enable_x64(True):
+            loss, grad = jax.value_and_grad(lambda t: metric.to_jax()(t, jax.numpy.asarray(labels)))(
+                jax.numpy.asarray(logits, jax.numpy.float64))
+        return float(loss), np.asarray(grad)
+
+    expected, actual = values(z), values(shifted)
+    for want, got in zip(expected, actual):
+        assert np.all(np.isfinite(got))
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-12 * np.max(np.abs(want)))
+
+
 @pytest.mark.parametrize("classes", [3, 40])  # class-major (C, n) and sample-major (n, C) tensors inside
 @pytest.mark.parametrize("weighted", [False, True])
 def test_torch_multiclass_layouts_ties_and_confident_rows(classes, weighted):
