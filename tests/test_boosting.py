@@ -2154,6 +2154,17 @@ def test_a_class_the_average_weighs_0_may_be_undefined(task):
         assert all(np.isfinite(v).all() for v in call(y, z.astype(np.float32)))  # scikit-learn's order
 
 
+def test_a_class_without_support_leaves_the_weighted_average():
+    """Weighted recall with eps = 0 on rows of classes 0 and 1 only: class 2's recall is 0/0 and weighs 0 (no
+    support), as in scikit-learn's weighted average; the objective's gradient is the loss's (it refused the call)."""
+    rng = np.random.default_rng(0)
+    z, y = rng.normal(size=(20, 3)), rng.integers(0, 2, 20)
+    metric = compile_metric("TP/(TP+FN)", task="multiclass", num_classes=3, average="weighted", eps=0)
+    value, expected = metric.loss_and_grad(z, y)
+    grad, _ = metric.to_xgboost(mean_hessian=None, L=metric.L).gradient_and_hessian(z, y)
+    assert np.abs(grad - expected * len(z)).max() <= 1e-12 * np.abs(grad).max()
+
+
 def test_multiclass_hessian_equals_torch_autograd():
     metric, objective, z, y, w = _multiclass("f1", "macro", None, n=12, hessian="exact")
     full = torch.autograd.functional.hessian(_softmax_loss(metric, y, w), torch.tensor(z)).reshape(48, 48)
