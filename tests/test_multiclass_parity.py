@@ -114,6 +114,25 @@ def test_L_is_validated_for_multi_class_losses(task):
         fresh.loss_and_grad(z, target)
 
 
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_L_is_validated_for_each_new_input_type(task, backend):
+    """L = 200 suits float64 and not float32: a loss first called with float64 input warns when float32 input
+    follows (the check runs for each new dtype, not only the first)."""
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    metric = compile_metric("f1", L=201.0, **options)
+    loss = metric.loss_and_grad if backend == "numpy" else (
+        lambda z, target: metric.to_torch(pure=True)(torch.tensor(z), torch.as_tensor(target)))
+    z = np.zeros(4) if task == "binary" else np.zeros((4, 3))
+    target = {"binary": np.array([0.0, 1, 1, 0]), "multiclass": np.array([0, 1, 2, 0]),
+              "multilabel": np.eye(3)[[0, 1, 2, 0]]}[task]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss(z, target)
+    with pytest.warns(MetriccWarning, match="L = 201 is outside the valid range for float32"):
+        loss(z.astype(np.float32), target)
+
+
 def _emitted(metric):
     return load_emitted(metric.emit("numpy"))
 
