@@ -75,6 +75,19 @@ def test_score_is_exact_where_float64_cancels():
         assert value[0] == 0.0, (options, value, tn)
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
+def test_score_is_exact_where_float64_overflows(task):
+    """TP^4 / (TP^4 + FP^4) at weights of 1e90 (within the weights score() takes): TP^4 = 1.6e361 passes float64
+    and inf / inf is NaN there; score() works it out again in exact rational arithmetic, 16/17 for TP = 2 FP."""
+    options = {} if task == "binary" else {"task": task, "num_classes": 2, "average": "none"}
+    metric = compile_metric("TP^4/(TP^4 + FP^4)", **options)
+    predictions, target, w = np.array([1, 1, 1, 0]), np.array([1, 1, 0, 0]), np.full(4, 1e90)
+    if task == "multilabel":
+        predictions, target = np.stack([predictions, 1 - predictions], 1), np.stack([target, 1 - target], 1)
+    value = metric.score(predictions, target, w)
+    assert (value if task == "binary" else value[1 if task == "multiclass" else 0]) == 16 / 17
+
+
 def test_score_warns_where_undefined():
     from metricc import MetriccWarning
 
