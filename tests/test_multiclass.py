@@ -652,6 +652,18 @@ def test_the_warning_names_at_most_ten_undefined_classes(task):
     assert len(message) < 200
 
 
+@pytest.mark.parametrize("classes, listed", [(12, "2, 3, 4, 5, 6, 7, 8, 9, 10, 11 at"),
+                                             (13, "2, 3, 4, 5, 6, 7, 8, 9, 10, 11, ... (11 in all) at")])
+def test_the_warning_says_how_many_undefined_classes_it_leaves_unnamed(classes, listed):
+    """Ten undefined classes are all named; of eleven, ten are named and the count says that one more is."""
+    from metricc import MetriccWarning
+
+    metric = compile_metric("precision", task="multiclass", num_classes=classes)
+    with pytest.warns(MetriccWarning) as told:  # classes 2, 3, ... never predicted
+        metric.score(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 2]), zero_division="warn")
+    assert f"undefined for classes {listed} these predictions" in str(told[0].message)
+
+
 @pytest.mark.parametrize("average", AVERAGES)
 @pytest.mark.parametrize("task", ["multiclass", "multilabel"])
 def test_a_score_divided_by_zero_is_nan_as_its_warning_says(task, average):
