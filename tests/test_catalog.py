@@ -88,6 +88,19 @@ def test_score_is_exact_where_float64_overflows(task):
     assert (value if task == "binary" else value[1 if task == "multiclass" else 0]) == 16 / 17
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_score_past_float64_is_nan_with_a_warning(task):
+    """A cost whose exact value passes float64 (TP^4 = 1.6e361 at weights of 1e90) is NaN with a warning, as a
+    value float64 cannot give; the exact arithmetic's OverflowError does not reach the caller."""
+    from metricc import MetriccWarning
+
+    options = {} if task == "binary" else {"task": task, "num_classes": 2, "average": "none"}
+    metric = compile_metric("minimize: TP^4", **options)
+    with pytest.warns(MetriccWarning, match="undefined"):
+        value = metric.score(np.array([1, 1, 1, 0]), np.array([1, 1, 0, 0]), np.full(4, 1e90))
+    assert np.isnan(value if task == "binary" else value[1])
+
+
 def test_score_warns_where_undefined():
     from metricc import MetriccWarning
 
