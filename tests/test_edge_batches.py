@@ -528,3 +528,29 @@ def test_numpy_takes_extension_number_types_as_their_float64_values(name):
     expected_loss, expected_grad = classes.loss_and_grad(logits, labels, w[:4])
     assert loss == expected_loss
     np.testing.assert_array_equal(grad, expected_grad)
+
+
+@pytest.mark.parametrize("labels", [1.0, 0.0])
+@pytest.mark.parametrize("name", ["balanced_accuracy", "mcc"])
+def test_jax_float32_gradient_of_a_batch_of_one_class(name, labels):
+    """A minibatch of one class: the absent class's coefficient is ~1/eps (2.5e5 for balanced accuracy) beside
+    the present one's ~0.05. JAX's float32 gradient equals NumPy's float64 one within float32's rounding; each
+    row's coefficient taken as b + y (a - b) had lost the present class's to the absent one's (6 % off)."""
+    jax = pytest.importorskip("jax")
+    x, y = np.random.default_rng(0).normal(0, 1, 10), np.full(10, labels)
+    metric = compile_metric(name)
+    expected = metric.loss_and_grad(x, y)[1]
+    got = np.asarray(jax.grad(lambda t: metric.to_jax()(t, jax.numpy.asarray(y, jax.numpy.float32)))(
+        jax.numpy.asarray(x, jax.numpy.float32)))
+    assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
+
+
+def test_jax_float32_counts_keep_confident_samples():
+    """Positives far above the threshold: 1 - yh = 4.5e-15, which float32 holds and 1 - float32(yh) = 0 does not.
+    JAX's float32 FN (the loss of `minimize: FN` at eps = 0) equals NumPy's float64 one."""
+    jax = pytest.importorskip("jax")
+    metric = compile_metric("minimize: FN", eps=0.0)
+    x, y = np.full(4, 3.0), np.ones(4)
+    expected = metric.loss_and_grad(x, y)[0]
+    got = float(metric.to_jax()(jax.numpy.asarray(x, jax.numpy.float32), jax.numpy.asarray(y, jax.numpy.float32)))
+    assert expected > 1e-14 and abs(got - expected) <= 1e-5 * expected
