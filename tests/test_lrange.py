@@ -174,7 +174,8 @@ def test_float32_naive_gradient_vanishes_but_metricc_does_not():
         loss_fn(x, y.to(dtype)).backward()
         grads[dtype] = x.grad
     assert grads[torch.float32][0].item() != 0.0
-    assert grads[torch.float32][0].item() == pytest.approx(grads[torch.float64][0].item(), rel=1e-4)
+    # (abs=0: the gradient, 3.4e-13, lies below approx's default absolute tolerance of 1e-12)
+    assert grads[torch.float32][0].item() == pytest.approx(grads[torch.float64][0].item(), rel=1e-4, abs=0)
 
 
 def test_autocast_bfloat16_trains_with_float32_counts():
@@ -381,7 +382,7 @@ def test_plot_draws_the_amplifier_and_each_dtype_band(tmp_path, monkeypatch):
     assert np.allclose(amplified, 1 / (1 + np.exp(-40.0 * (p - 0.3))), rtol=1e-12)
     bands = {line.get_label(): line.get_data() for line in right.lines}
     accuracies, upper = bands["L_max float32 (metricc)"]
-    assert accuracies[0] == pytest.approx(1e-16) and accuracies[-1] == pytest.approx(0.3 * 10 ** -0.05)
+    assert accuracies[0] == pytest.approx(1e-16, abs=0) and accuracies[-1] == pytest.approx(0.3 * 10 ** -0.05)
     middle = len(accuracies) // 2
     assert upper[middle] == l_range(float(accuracies[middle]), "float32", threshold=0.3, backend="numpy").L_max
     assert right.lines[-1].get_ydata()[0] == 40.0
