@@ -379,7 +379,7 @@ def test_plot_draws_the_amplifier_and_each_dtype_band(tmp_path, monkeypatch):
     left, right = drawn[0].axes
     p, amplified = left.lines[0].get_data()
     assert p[0] == 0 and p[-1] == 1 and len(p) == 1001
-    assert np.allclose(amplified, 1 / (1 + np.exp(-40.0 * (p - 0.3))), rtol=1e-12)
+    assert np.allclose(amplified, 1 / (1 + np.exp(-40.0 * (p - 0.3))), rtol=1e-12, atol=0)
     bands = {line.get_label(): line.get_data() for line in right.lines}
     accuracies, upper = bands["L_max float32 (metricc)"]
     assert accuracies[0] == pytest.approx(1e-16, abs=0) and accuracies[-1] == pytest.approx(0.3 * 10 ** -0.05)
