@@ -545,12 +545,15 @@ def test_jax_float32_gradient_of_a_batch_of_one_class(name, labels):
     assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
 
 
-def test_jax_float32_counts_keep_confident_samples():
+@pytest.mark.parametrize("task", ["binary", "multilabel"])
+def test_jax_float32_counts_keep_confident_samples(task):
     """Positives far above the threshold: 1 - yh = 4.5e-15, which float32 holds and 1 - float32(yh) = 0 does not.
-    JAX's float32 FN (the loss of `minimize: FN` at eps = 0) equals NumPy's float64 one."""
+    JAX's float32 FN (the loss of `minimize: FN` at eps = 0; multi-label: its two labels' mean) equals NumPy's
+    float64 one."""
     jax = pytest.importorskip("jax")
-    metric = compile_metric("minimize: FN", eps=0.0)
-    x, y = np.full(4, 3.0), np.ones(4)
+    options = {} if task == "binary" else {"task": task, "num_classes": 2}
+    metric = compile_metric("minimize: FN", eps=0.0, **options)
+    x, y = (np.full(4, 3.0), np.ones(4)) if task == "binary" else (np.full((4, 2), 3.0), np.ones((4, 2)))
     expected = metric.loss_and_grad(x, y)[0]
     got = float(metric.to_jax()(jax.numpy.asarray(x, jax.numpy.float32), jax.numpy.asarray(y, jax.numpy.float32)))
     assert expected > 1e-14 and abs(got - expected) <= 1e-5 * expected
