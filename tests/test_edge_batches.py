@@ -530,30 +530,59 @@ def test_numpy_takes_extension_number_types_as_their_float64_values(name):
     np.testing.assert_array_equal(grad, expected_grad)
 
 
+def _float32_loss(metric, path, x, y):
+    """`metric`'s loss and gradient of float32 logits x, targets y by `path`: "jax" (jax.grad), "torch" (backward),
+    or "torch-vmap" (torch.func.vmap of torch.func.grad over a batch of one: the plain operations' path)."""
+    if path == "jax":
+        import jax
+
+        loss = metric.to_jax()
+        value, grad = jax.value_and_grad(lambda t: loss(t, jax.numpy.asarray(y, jax.numpy.float32)))(
+            jax.numpy.asarray(x, jax.numpy.float32))
+        return float(value), np.asarray(grad)
+    loss = metric.to_torch(pure=True)
+    x, y = torch.tensor(x, dtype=torch.float32), torch.tensor(y, dtype=torch.float32)
+    if path == "torch-vmap":
+        value = torch.func.vmap(loss)(x[None], y[None])[0]
+        grad = torch.func.vmap(torch.func.grad(loss))(x[None], y[None])[0]
+        return value.item(), grad.numpy()
+    x.requires_grad_(True)
+    value = loss(x, y)
+    value.backward()
+    return value.item(), x.grad.numpy()
+
+
+@pytest.mark.parametrize("path", ["jax", "torch", "torch-vmap"])
+@pytest.mark.parametrize("task", ["binary", "multilabel"])
 @pytest.mark.parametrize("labels", [1.0, 0.0])
 @pytest.mark.parametrize("name", ["balanced_accuracy", "mcc"])
-def test_jax_float32_gradient_of_a_batch_of_one_class(name, labels):
+def test_float32_gradient_of_a_batch_of_one_class(name, labels, task, path):
     """A minibatch of one class: the absent class's coefficient is ~1/eps (2.5e5 for balanced accuracy) beside
-    the present one's ~0.05. JAX's float32 gradient equals NumPy's float64 one within float32's rounding; each
-    row's coefficient taken as b + y (a - b) had lost the present class's to the absent one's (6 % off)."""
-    jax = pytest.importorskip("jax")
+    the present one's ~0.05. The float32 gradient (JAX; torch, also through its plain operations) equals NumPy's
+    float64 one within float32's rounding; each row's coefficient taken as b + y (a - b) had lost the present
+    class's to the absent one's (6 % off)."""
+    if path == "jax":
+        pytest.importorskip("jax")
     x, y = np.random.default_rng(0).normal(0, 1, 10), np.full(10, labels)
-    metric = compile_metric(name)
+    if task == "multilabel":
+        x, y = x.reshape(5, 2), y.reshape(5, 2)
+    metric = compile_metric(name, **({} if task == "binary" else {"task": task, "num_classes": 2}))
     expected = metric.loss_and_grad(x, y)[1]
-    got = np.asarray(jax.grad(lambda t: metric.to_jax()(t, jax.numpy.asarray(y, jax.numpy.float32)))(
-        jax.numpy.asarray(x, jax.numpy.float32)))
+    got = _float32_loss(metric, path, x, y)[1]
     assert np.abs(got - expected).max() <= 1e-5 * np.abs(expected).max()
 
 
+@pytest.mark.parametrize("path", ["jax", "torch", "torch-vmap"])
 @pytest.mark.parametrize("task", ["binary", "multilabel"])
-def test_jax_float32_counts_keep_confident_samples(task):
+def test_float32_counts_keep_confident_samples(task, path):
     """Positives far above the threshold: 1 - yh = 4.5e-15, which float32 holds and 1 - float32(yh) = 0 does not.
-    JAX's float32 FN (the loss of `minimize: FN` at eps = 0; multi-label: its two labels' mean) equals NumPy's
+    The float32 FN (the loss of `minimize: FN` at eps = 0; multi-label: its two labels' mean) equals NumPy's
     float64 one."""
-    jax = pytest.importorskip("jax")
+    if path == "jax":
+        pytest.importorskip("jax")
     options = {} if task == "binary" else {"task": task, "num_classes": 2}
     metric = compile_metric("minimize: FN", eps=0.0, **options)
     x, y = (np.full(4, 3.0), np.ones(4)) if task == "binary" else (np.full((4, 2), 3.0), np.ones((4, 2)))
     expected = metric.loss_and_grad(x, y)[0]
-    got = float(metric.to_jax()(jax.numpy.asarray(x, jax.numpy.float32), jax.numpy.asarray(y, jax.numpy.float32)))
+    got = _float32_loss(metric, path, x, y)[0]
     assert expected > 1e-14 and abs(got - expected) <= 1e-5 * expected
