@@ -2161,7 +2161,7 @@ def test_a_class_without_support_leaves_the_weighted_average():
     rng = np.random.default_rng(0)
     z, y = rng.normal(size=(20, 3)), rng.integers(0, 2, 20)
     metric = compile_metric("TP/(TP+FN)", task="multiclass", num_classes=3, average="weighted", eps=0)
-    value, expected = metric.loss_and_grad(z, y)
+    _, expected = metric.loss_and_grad(z, y)
     grad, _ = metric.to_xgboost(mean_hessian=None, L=metric.L).gradient_and_hessian(z, y)
     assert np.abs(grad - expected * len(z)).max() <= 1e-12 * np.abs(grad).max()
 

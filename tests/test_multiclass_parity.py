@@ -117,12 +117,13 @@ def test_L_is_validated_for_multi_class_losses(task):
 @pytest.mark.parametrize("backend", ["numpy", "torch"])
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
 def test_L_is_validated_for_each_new_input_type(task, backend):
-    """L = 200 suits float64 and not float32: a loss first called with float64 input warns when float32 input
+    """L = 201 suits float64 and not float32: a loss first called with float64 input warns when float32 input
     follows (the check runs for each new dtype, not only the first)."""
     options = {} if task == "binary" else {"task": task, "num_classes": 3}
     metric = compile_metric("f1", L=201.0, **options)
+    module = metric.to_torch(pure=True)  # (one module for both calls: each call of to_torch() makes a new one)
     loss = metric.loss_and_grad if backend == "numpy" else (
-        lambda z, target: metric.to_torch(pure=True)(torch.tensor(z), torch.as_tensor(target)))
+        lambda z, target: module(torch.tensor(z), torch.as_tensor(target)))
     z = np.zeros(4) if task == "binary" else np.zeros((4, 3))
     target = {"binary": np.array([0.0, 1, 1, 0]), "multiclass": np.array([0, 1, 2, 0]),
               "multilabel": np.eye(3)[[0, 1, 2, 0]]}[task]
