@@ -139,11 +139,12 @@ def parse(text: str, params: Mapping[str, float] | None = None, minimize: bool =
 
 
 def _warn_if_a_score_is_minimized(tree: lark.Tree) -> None:
-    """Warn where the formula is a catalog score alone (higher is better: f1, mcc) and minimized: read as
+    """Warn where the score is a catalog score by name (higher is better: f1, mcc; not a binding of that name) and
+    minimized: read as
     "minimize the f1 loss", `minimize: f1` trains the model toward a lower F1."""
-    body = tree.children[-1]
-    if len(tree.children) == 2 and body.data == "name" and str(body.children[0]) in catalog.METRICS:
-        name = str(body.children[0])
+    *bindings, body = tree.children[1:]
+    name = str(body.children[0]) if body.data == "name" else None
+    if name in catalog.METRICS and all(name != binding.children[0] for binding in bindings):
         warnings.warn(f"minimize: {name} trains toward a lower {name}, a score (higher is better); without minimize "
                       f"the loss is 1 - {name}, which training lowers", MetriccWarning, stacklevel=caller_level())
 
@@ -756,8 +757,8 @@ def _costly_root(base: sp.Expr, exponent: sp.Expr) -> bool:
         total = power * exponent
         if factor.is_Rational and total.is_Rational and not total.is_Integer:
             spread = min(total.q - 1, abs(total.p))
-            if any(_rough_part(abs(n)).bit_length() * spread > MAX_CONSTANT_BITS
-                   for n in (factor.p, factor.q) if n.bit_length() * spread > MAX_CONSTANT_BITS):
+            rough = (_rough_part(abs(n)) for n in (factor.p, factor.q) if n.bit_length() * spread > MAX_CONSTANT_BITS)
+            if any(r > 1 and r.bit_length() * spread > MAX_CONSTANT_BITS for r in rough):  # 1: nothing to factor
                 return True
     return False
 

@@ -218,6 +218,8 @@ BAD_FORMULAS = [
     ("min(TP, log(alpha - beta))", {"alpha": 0.7, "beta": 0.7}, "this part of the formula is infinite", 9),
     ("fbeta * min(TP, sqrt(beta - 2))", {}, "is not real-valued with beta = 1: sqrt(beta - 2) is not a real number",
      None),
+    ("fbeta + log((beta - 2)*FN)", {}, "is not real-valued with beta = 1: log(FN*(beta - 2)) is not a real number "
+     "there", None),  # a log of counts that a default makes negative for every count
     ("min(TP, log(beta - 1)) + fbeta", {}, "divides by zero or is infinite with beta = 1: log(beta - 1)", None),
     ("TP*gamma", {"gamma": float("nan")}, "Expected parameter `gamma` to be a finite number, but got nan.", None),
     ("f1", {"TP": 1.0}, "`TP` is a name of the formula language, not a parameter", None),
@@ -268,6 +270,7 @@ BAD_FORMULAS = [
     ("sqrt((1.234567)**1.000001)*TP/N", {}, "the constant is a fractional power whose exact exponent has a "
      "numerator over 10,000 (1.000001 is 1000001/1000000); write its value as a decimal number", 6),
     ("TP/N*sqrt(beta^1.000001)", {"beta": 1.234567}, "numerator over 10,000", 11),
+    ("TP*exp(1.000001*log(1.234567))", {}, "numerator over 10,000", 4),  # SymPy makes it 1.234567^1.000001
     ("exp(800)*TP/N", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 1),
     # SymPy factors what trial division leaves of a constant raised to up to 996 here: a primality test of a number
     # of 300,000 bits (hours); a parameter of 53 bits raised so, in the fuzz tests, hung too
@@ -294,6 +297,19 @@ BAD_FORMULAS = [
                                         "score(); the loss never divides by 0 (eps)", None),
     ("TP (FP + FN)", {}, "`TP` is not a function: write TP*(...) for a product", 1),
     ("TP + " * 2500 + "TP", {}, "the formula is 12502 characters long; at most 10000 are accepted", None),
+    # a constant that SymPy does not reduce to 0 but that is 0 (log(6) - log(2) - log(3)) divides by zero as 0 does
+    ("TP/(log(6)-log(2)-log(3))", {}, "division by zero", 3),
+    ("TP*(log(6)-log(2)-log(3))^-1", {}, "division by zero", 26),
+    # a function's name given as a parameter would have been its value (TP * sqrt = 2*TP); True is not a number
+    ("TP * sqrt", {"sqrt": 2}, "`sqrt` is a name of the formula language, not a parameter", None),
+    ("beta*TP", {"beta": True}, "Expected parameter `beta` to be a finite number, but got True.", None),
+    ("beta*TP", {"beta": 1e301}, "parameter `beta` = 1e+301 is out of range (beyond 1e300 or below 1e-300", 1),
+    ("f0.50", {}, "F0.5 is fbeta with beta=0.5, compile_metric(\"fbeta\", beta=0.5)", 1),
+    ("TP*(-2)^(1/10^20)", {}, "this part of the formula is not a real number (a root or log of a negative", 4),
+    ("TP +\n\n  ", {}, "expected a value after the operator", 5),  # the end of the text, not of its trailing lines
+    ("TP*0.999^1000", {}, "the exact value of this constant needs more than 4096 bits; write it as a decimal", 4),
+    ("*".join(["1." + "0" * 97 + "1"] * 13) + "*TP", {}, "the constant needs more than 4096 bits as an exact number",
+     1),
     ("".join(f"a{k} = TP; " for k in range(101)) + "a0", {}, "the formula has 101 bindings; at most 100 are accepted",
      None),
 ]

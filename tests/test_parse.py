@@ -42,6 +42,13 @@ N = TP + FP + FN + TN
      TP / (2 * TP + FP + FN) + (TP / (TP + FN) + TN / (TN + FP)) / 4),
     # the cost check of a fractional power's exact value takes small primes out first: 2**200 factors at once
     ("TP * (2**200)**0.997 / 2**199", sp.Integer(2) ** sp.Rational(2, 5) * TP),
+    # ... and a base of small primes alone leaves nothing to factor, however long the exponent (it had been refused)
+    ("TP*2^(10000/10001)", sp.Integer(2) ** sp.Rational(10000, 10001) * TP),
+    ("TP*30030^0.9999", sp.Integer(30030) ** sp.Rational(9999, 10000) * TP),
+    # ... and a root (numerator 1) of a large number factors that number once, not raised to up to 996
+    ("TP*(1" + "0" * 95 + "7)^(1/997)", sp.Integer(10**96 + 7) ** sp.Rational(1, 997) * TP),
+    # a constant that SymPy does not reduce and that is small but not 0 (1e-20 here) is no division by zero
+    ("TP/(log(6) - log(2) - log(3) + 1e-20)", TP / (sp.log(6) - sp.log(2) - sp.log(3) + sp.Rational(1, 10**20))),
     ("".join(f"a{k} = TP; " for k in range(100)) + "a99", TP),  # as many bindings as are accepted
 ])
 def test_accepts_and_builds(text, expected):
@@ -67,6 +74,7 @@ def test_parameters_from_keywords_and_defaults():
 
 def test_parameter_values_are_exact():
     assert parse("alpha*TP", {"alpha": 0.1}).expr == TP / 10
+    assert parse("alpha*TP", {"alpha": 10**17 + 1}).expr == (10**17 + 1) * TP  # an int as it is, not as a float
 
 
 @pytest.mark.parametrize("text, params, message, column", BAD_FORMULAS)
@@ -194,6 +202,32 @@ def test_a_long_chain_of_one_operator_is_refused_with_how_to_split_it(text, hint
     assert parse(f"a = {half}; b = {half}; a + b").expr == 300 * TP
 
 
+def _grown(count: int) -> str:
+    """Bindings that each about double the size of the score: 9 of them make 4852 operations, 10 about 9700."""
+    steps = [f"a{i} = a{i - 1}/(FN + {i}) + TP/(a{i - 1} + {i})" for i in range(1, count)]
+    return "; ".join(["a0 = TP/(FP + 1)", *steps, f"a{count - 1}"])
+
+
+@pytest.mark.parametrize("accepted, refused, message", [
+    ("-" * 199 + "TP", "-" * 200 + "TP", "the formula nests more than 200 levels deep"),
+    ("log(" * 31 + "TP" + ")" * 31, "log(" * 32 + "TP" + ")" * 32, "the formula nests more than 32 levels deep once "
+                                                                     "built (functions of functions"),
+    (_grown(9), _grown(10), "the formula grows to more than 5000 operations once its bindings are substituted"),
+    ("1" * 100 + "*TP", "1" * 101 + "*TP", "number with 101 characters; at most 100 are accepted"),
+    ("1e300*TP", "1e301*TP", "number 1e301 is out of range (exponents up to 300)"),
+    ("1e-300*TP", "1e-301*TP", "number 1e-301 is out of range (exponents up to 300)"),
+    ("TP^1000", "TP^1001", "exponent 1001 is too large (at most 1000 in size)"),
+    ("TP^-1000", "TP^-1001", "exponent -1001 is too large (at most 1000 in size)"),
+    ("TP*2^(10000/10001)", "TP*2^(10001/10000)", "the constant is a fractional power whose exact exponent has a "
+                                                 "numerator over 10,000"),
+])
+def test_each_limit_admits_its_bound_and_refuses_one_step_past_it(accepted, refused, message):
+    parse(accepted)
+    with pytest.raises(MetriccError) as info:
+        parse(refused)
+    assert info.value.message.startswith(message)
+
+
 @pytest.mark.parametrize("text, column, rate", [("TN/N", 1, "TNR"), ("TPR + TN / N", 7, "TNR"),
                                                ("a = 1 - FP/N; a*TPR", 9, "FPR")])
 def test_a_score_that_divides_FP_or_TN_by_N_warns_that_N_is_the_total(text, column, rate):
@@ -201,6 +235,11 @@ def test_a_score_that_divides_FP_or_TN_by_N_warns_that_N_is_the_total(text, colu
     is the total, so such a formula compiled another score in silence."""
     with pytest.warns(MetriccWarning, match=rf"\(column {column}\): `N` is the total .* write {rate}"):
         parse(text)
+
+
+def test_the_warning_on_a_rate_over_the_total_names_its_line_past_the_first():
+    with pytest.warns(MetriccWarning, match=r"\(line 2, column 5\): `N` is the total"):
+        parse("a = 1;\nb = FP/N; a*b*TPR")
 
 
 @pytest.mark.parametrize("text", ["minimize: FP/N", "minimize: (FP + 5*FN)/N", "TN/(TP + FP + FN + TN)",

@@ -15,6 +15,7 @@ import pytest
 import torch
 
 from metricc import MetriccError, MetriccWarning, compile_metric
+from metricc.parse import parse
 from oracles import load_emitted
 
 F1 = compile_metric("f1")
@@ -371,6 +372,16 @@ def test_minimizing_a_named_score_warns(formula, options):
         warnings.simplefilter("error")
         for other in ("minimize: FPR", "minimize: FP + 5*FN", name):
             compile_metric(other, **fresh)
+
+
+def test_minimizing_a_named_score_after_bindings_warns_and_a_binding_of_its_name_does_not():
+    """Bindings before the score do not change that `f1` is the score minimized (it had warned only without
+    them); a binding named f1 is the user's own formula, a cost here."""
+    with pytest.warns(MetriccWarning, match=re.escape("trains toward a lower f1, a score (higher is better)")):
+        parse("minimize: w = 2; f1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert parse("minimize: f1 = FP + 5*FN; f1").minimize
 
 
 @pytest.mark.parametrize("name, meaning", [("L", "amplifying scale"), ("eps", "counts' smoothing"),
