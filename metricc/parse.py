@@ -757,8 +757,8 @@ def _costly_root(base: sp.Expr, exponent: sp.Expr) -> bool:
         total = power * exponent
         if factor.is_Rational and total.is_Rational and not total.is_Integer:
             spread = min(total.q - 1, abs(total.p))
-            rough = (_rough_part(abs(n)) for n in (factor.p, factor.q) if n.bit_length() * spread > MAX_CONSTANT_BITS)
-            if any(r > 1 and r.bit_length() * spread > MAX_CONSTANT_BITS for r in rough):  # 1: nothing to factor
+            if any(_rough_part(abs(n)).bit_length() * spread > MAX_CONSTANT_BITS
+                   for n in (factor.p, factor.q) if n.bit_length() * spread > MAX_CONSTANT_BITS):
                 return True
     return False
 

@@ -279,6 +279,9 @@ BAD_FORMULAS = [
     ("TP/N*((1" + "0" * 95 + "7)**0.5)**0.997", {}, "needs a number of more than 4096 bits factored", 6),
     ("TP/N*abs(alpha)**0.997", {"alpha": -9.536251800802425e142}, "needs a number of more than 4096 bits factored",
      6),
+    # ... and a number of small primes alone, which trial division takes apart, may hang too (over 100 s here)
+    ("TP*(2^3*3^2*7*32749^3)^0.9999", {}, "needs a number of more than 4096 bits factored", 4),
+    ("TP*(2^300*3^200*5^100)^(10000/10001)", {}, "needs a number of more than 4096 bits factored", 4),
     ("TP/N - exp(-700)", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 8),
     ("exp(exp(1e50))*TP/N", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 5),
     ("exp(300)*exp(400)*TP/N", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 1),
