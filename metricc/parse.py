@@ -597,6 +597,7 @@ class _Lower(Transformer):
     def __init__(self, scope: _Scope):
         super().__init__()
         self.scope = scope
+        self.powers: dict = {}  # _powers_of_constants' memo
 
     def lower(self, tree: lark.Tree) -> sp.Expr:
         """Transform one expression, re-raising a user error from inside lark's visitor as it is."""
@@ -616,6 +617,24 @@ class _Lower(Transformer):
         if exponent and abs(int(exponent)) > MAX_DECADES:
             raise self.scope.error(f"number {text} is out of range (exponents up to {MAX_DECADES})", token)
         return self._bounded(sp.Rational(text), token)
+
+    def _checked_step(self, parts, where, raised: sp.Expr | None = None, logs: bool = False) -> None:
+        """Refuse a step that SymPy may not finish: one that could combine the fractional powers of constants in
+        `parts` (raised to `raised`; exp(r*log(b)) made b^r, with `logs`) into one costly to factor."""
+        powers = set().union(*(_powers_of_constants(part, self.powers) for part in parts))
+        for part in parts:
+            if raised is not None:
+                powers |= {(factor, power * raised) for factor, power in part.as_powers_dict().items()
+                           if _fractional_power_of_a_constant(factor, power * raised)}
+            for term in sp.Add.make_args(part) if logs else ():
+                coefficient, rest = term.as_coeff_Mul()
+                if isinstance(rest, sp.log) and _fractional_power_of_a_constant(rest.args[0], coefficient):
+                    powers.add((rest.args[0], coefficient))
+        if any(_long_fraction(exponent) for _, exponent in powers):
+            raise self.scope.error(f"the constant {_LONG_FRACTION}", where)
+        if _costly_powers(powers):
+            raise self.scope.error(f"the exact value of this power of a constant needs a number of more than "
+                                   f"{MAX_CONSTANT_BITS} bits factored; write its value as a decimal number", where)
 
     def _bounded(self, value: sp.Expr, where) -> sp.Expr:
         """`value`, refused when it is a constant beyond 1e300 in size (or a non-zero one below 1e-300)."""
@@ -653,6 +672,7 @@ class _Lower(Transformer):
             raise self.scope.error(f"{name}() takes {arity} argument{'s' * (arity > 1)}, got {len(args)}", token)
         if arity is None and len(args) < 2:
             raise self.scope.error(f"{name}() takes two or more arguments, got {len(args)}", token)
+        self._checked_step(args, token, raised=sp.S.Half if name == "sqrt" else None, logs=name == "exp")
         try:
             value = _FUNCTIONS[name](*args)
         except (TypeError, ValueError) as error:
@@ -661,14 +681,17 @@ class _Lower(Transformer):
 
     @v_args(meta=True)
     def add(self, meta, children) -> sp.Expr:
+        self._checked_step(children, meta)
         return self._bounded(children[0] + children[1], meta)
 
     @v_args(meta=True)
     def sub(self, meta, children) -> sp.Expr:
+        self._checked_step(children, meta)
         return self._bounded(children[0] - children[1], meta)
 
     @v_args(meta=True)
     def mul(self, meta, children) -> sp.Expr:
+        self._checked_step(children, meta)
         return self._bounded(children[0] * children[1], meta)
 
     neg = staticmethod(operator.neg)
@@ -678,6 +701,7 @@ class _Lower(Transformer):
         numerator, slash, denominator = children
         if denominator.is_zero or _vanishes(denominator):
             raise self.scope.error("division by zero", slash)
+        self._checked_step((numerator, denominator), meta)
         return self._bounded(numerator / denominator, meta)
 
     @v_args(meta=True)
@@ -699,9 +723,8 @@ class _Lower(Transformer):
                                        "bits; write it as a decimal number", meta)
             if _long_fraction(exponent):
                 raise self.scope.error(f"the constant {_LONG_FRACTION}", meta)
-            if _costly_root(base, exponent):
-                raise self.scope.error(f"the exact value of this power of a constant needs a number of more than "
-                                       f"{MAX_CONSTANT_BITS} bits factored; write its value as a decimal number", meta)
+        if exponent.is_Rational:
+            self._checked_step((base,), meta, raised=exponent)
         return self._bounded(base**exponent, meta)
 
 
@@ -745,33 +768,79 @@ def _bits(value: sp.Rational) -> int:
     return max(abs(value.p).bit_length(), value.q.bit_length())
 
 
-def _costly_root(base: sp.Expr, exponent: sp.Expr) -> bool:
-    """Whether SymPy's exact value of a constant `base` to a fractional power would factor a number of more than
-    MAX_CONSTANT_BITS bits. For each rational factor r**e of the base, with e * exponent = p/q, it takes perfect
-    powers out of r's numerator and denominator by trial division (primes below 2**15), and raises what division
-    leaves to up to min(q - 1, |p|) before it factors that power in turn (a primality test on it ran past a minute
-    for (2*3*125*(10**96 + 7))**0.997, and a fuzz run sat 20 minutes in one)."""
-    if not (exponent.is_Rational and not exponent.is_Integer):
-        return False
-    for factor, power in base.as_powers_dict().items():
-        total = power * exponent
-        if factor.is_Rational and total.is_Rational and not total.is_Integer:
-            spread = min(total.q - 1, abs(total.p))
-            if any(_rough_part(abs(n)).bit_length() * spread > MAX_CONSTANT_BITS
-                   for n in (factor.p, factor.q) if n.bit_length() * spread > MAX_CONSTANT_BITS):
-                return True
+def _powers_of_constants(expr: sp.Expr, memo: dict) -> frozenset:
+    """The (base, exponent) pairs of the fractional powers of rational constants in `expr` (each shared part once)."""
+    if expr not in memo:
+        found = frozenset().union(*(_powers_of_constants(arg, memo) for arg in expr.args))
+        if expr.is_Pow and _fractional_power_of_a_constant(expr.base, expr.exp):
+            found |= {(expr.base, expr.exp)}
+        memo[expr] = found
+    return memo[expr]
+
+
+def _fractional_power_of_a_constant(base: sp.Expr, exponent: sp.Expr) -> bool:
+    return base.is_Rational and not base.is_zero and exponent.is_Rational and not exponent.is_Integer
+
+
+def _costly_powers(powers: set) -> bool:
+    """Whether SymPy, building one step of the formula, could meet a fractional power of a constant whose exact
+    value it factors at great cost; `powers` holds the (base, exponent) pairs the step's parts hold or make.
+
+    Of b^(p/q) SymPy takes out the factors f of b below 2**15 (what is left counts as one), raises each to
+    v_f = (its multiplicity * p) mod q, divides those by their gcd and factors the product. A step may combine
+    powers whose bases share a factor (n^(30/61) n^(33/67) is n^(4023/4087), which hung) or that have one exponent
+    (2^r 12^r is 24^r): within each such group the product has at most B (Q - 1) bits, B the bits of the group's
+    factors and Q the lcm of its denominators. A group of one power is measured as SymPy computes it. Either is
+    refused past MAX_CONSTANT_BITS bits."""
+    groups = _combining(list(powers))
+    for group in groups:
+        if len(group) == 1:
+            (base, exponent), = group
+            bits = sum(_root_bits(n, exponent) for n in (base.p, base.q))
+        else:
+            factors = set().union(*(_factors(n) for base, _ in group for n in (base.p, base.q)))
+            bits = sum(f.bit_length() for f in factors) * (math.lcm(*(e.q for _, e in group)) - 1)
+        if bits > MAX_CONSTANT_BITS:
+            return True
     return False
 
 
-def _rough_part(n: int) -> int:
-    """n without its prime factors below 2**15 (what SymPy's trial division leaves of it)."""
+def _combining(powers: list) -> list[list]:
+    """`powers` in groups that SymPy may combine: linked by a shared factor of their bases or a shared exponent."""
+    groups: list[tuple[set, set, list]] = []  # (factors, exponents, powers)
+    for base, exponent in powers:
+        factors, exponents, members = set().union(*(_factors(n) for n in (base.p, base.q))), {exponent}, [
+            (base, exponent)]
+        for group in [g for g in groups if g[0] & factors or g[1] & exponents]:
+            groups.remove(group)
+            factors, exponents, members = factors | group[0], exponents | group[1], members + group[2]
+        groups.append((factors, exponents, members))
+    return [members for _, _, members in groups]
+
+
+def _root_bits(n: int, exponent: sp.Rational) -> int:
+    """The bits of the number that SymPy factors for the fractional power n^exponent (n > 0)."""
+    raised = {factor: multiplicity * abs(exponent.p) % exponent.q for factor, multiplicity in
+              _factors(n).items()}
+    raised = {f: v for f, v in raised.items() if v and math.gcd(v, exponent.q) == 1}
+    common = math.gcd(*raised.values()) if raised else 1
+    return sum(f.bit_length() * (v // common) for f, v in raised.items())
+
+
+@functools.lru_cache(maxsize=1024)
+def _factors(n: int) -> dict:
+    """n's prime factors below 2**15 by their multiplicity, and what trial division by them leaves (if not 1); n is
+    not 0."""
+    n, found = abs(n), {}
     for prime in sp.sieve.primerange(2, 2**15):
         if n % prime == 0:
+            found[prime] = 0
             while n % prime == 0:
                 n //= prime
+                found[prime] += 1
             if n == 1:
                 break
-    return n
+    return {**found, n: 1} if n > 1 else found
 
 
 def _not_real(value: sp.Expr) -> bool:

@@ -279,9 +279,18 @@ BAD_FORMULAS = [
     ("TP/N*((1" + "0" * 95 + "7)**0.5)**0.997", {}, "needs a number of more than 4096 bits factored", 6),
     ("TP/N*abs(alpha)**0.997", {"alpha": -9.536251800802425e142}, "needs a number of more than 4096 bits factored",
      6),
-    # ... and a number of small primes alone, which trial division takes apart, may hang too (over 100 s here)
+    # ... and a number of small primes alone, which trial division takes apart, may hang too (over 100 s here; at
+    # 0.999, 7 s and then a ValueError of an integer of over 4300 digits)
     ("TP*(2^3*3^2*7*32749^3)^0.9999", {}, "needs a number of more than 4096 bits factored", 4),
+    ("TP*(2^3*3^2*7*32749^3)^0.999", {}, "needs a number of more than 4096 bits factored", 4),
     ("TP*(2^300*3^200*5^100)^(10000/10001)", {}, "needs a number of more than 4096 bits factored", 4),
+    # ... and so may powers that are cheap one by one and that SymPy combines: n^(30/61) n^(33/67) is
+    # n^(4023/4087) (it hung while parsing, and in a quotient while deriving), exp(r log(n)) is n^r (it hung)
+    ("TP*(2^3*3^2*7*32749^3)^(30/61)*(2^3*3^2*7*32749^3)^(33/67)", {}, "needs a number of more than 4096 bits "
+     "factored", 1),
+    ("TP*n^(30/61)/(FP*n^(33/67) + TP)".replace("n", "(2^3*3^2*7*32749^3)"), {}, "needs a number of more than 4096 "
+     "bits factored", 1),
+    ("TP*exp(4000/4001*log(2^3*3^2*7*32749^3))", {}, "needs a number of more than 4096 bits factored", 4),
     ("TP/N - exp(-700)", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 8),
     ("exp(exp(1e50))*TP/N", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 5),
     ("exp(300)*exp(400)*TP/N", {}, "the constant is out of range (beyond 1e300 or below 1e-300 in size)", 1),

@@ -42,10 +42,18 @@ N = TP + FP + FN + TN
      TP / (2 * TP + FP + FN) + (TP / (TP + FN) + TN / (TN + FP)) / 4),
     # the cost check of a fractional power's exact value takes small primes out first: 2**200 factors at once
     ("TP * (2**200)**0.997 / 2**199", sp.Integer(2) ** sp.Rational(2, 5) * TP),
-    # ... and a root (numerator 1) of a large number factors that number once, not raised to up to 996
-    ("TP*(1" + "0" * 95 + "7)^(1/997)", sp.Integer(10**96 + 7) ** sp.Rational(1, 997) * TP),
     # a constant that SymPy does not reduce and that is small but not 0 (1e-20 here) is no division by zero
     ("TP/(log(6) - log(2) - log(3) + 1e-20)", TP / (sp.log(6) - sp.log(2) - sp.log(3) + sp.Rational(1, 10**20))),
+    # ... and a base of small primes alone, or a root of a large number, leaves one factor to raise: no cost
+    ("TP*2^(10000/10001)", sp.Integer(2) ** sp.Rational(10000, 10001) * TP),
+    ("TP*30030^0.9999", sp.Integer(30030) ** sp.Rational(9999, 10000) * TP),
+    ("TP*(1" + "0" * 95 + "7)^(1/997)", sp.Integer(10**96 + 7) ** sp.Rational(1, 997) * TP),
+    # ... and a fractional power of 0 is 0 (the check had divided 0 by 2 forever)
+    ("TP + sqrt(0*FP)", TP),
+    ("(0*TP)^0.5 + TP", TP),
+    # ... and powers of unrelated bases and exponents are never combined
+    ("sqrt(2)*3^(1/3)*5^(1/5)*7^(1/7)*11^(1/11)*TP", sp.sqrt(2) * 3 ** sp.Rational(1, 3) * 5 ** sp.Rational(1, 5)
+     * 7 ** sp.Rational(1, 7) * 11 ** sp.Rational(1, 11) * TP),
     ("".join(f"a{k} = TP; " for k in range(100)) + "a99", TP),  # as many bindings as are accepted
 ])
 def test_accepts_and_builds(text, expected):
@@ -215,6 +223,12 @@ def _grown(count: int) -> str:
     ("1e-300*TP", "1e-301*TP", "number 1e-301 is out of range (exponents up to 300)"),
     ("TP^1000", "TP^1001", "exponent 1001 is too large (at most 1000 in size)"),
     ("TP^-1000", "TP^-1001", "exponent -1001 is too large (at most 1000 in size)"),
+    # 12^(1024/1025) makes SymPy factor 2^1023 3^1024, of 4094 bits; 12^(1026/1027) 2^1025 3^1026, of 4102
+    ("TP*12^(1024/1025)", "TP*12^(1026/1027)", "the exact value of this power of a constant needs a number of more "
+                                               "than 4096 bits factored"),
+    # two powers of 2 (2 bits) that may combine into one whose denominator is 2048 or 4098
+    ("TP*2^(1/2048)*2^(1/2)", "TP*2^(1/2049)*2^(1/2)", "the exact value of this power of a constant needs a number "
+                                                       "of more than 4096 bits factored"),
     ("TP*log(2)^(10000/11)", "TP*log(2)^(10001/11)", "the constant is a fractional power whose exact exponent has "
                                                       "a numerator over 10,000"),
 ])
