@@ -47,6 +47,8 @@ N = TP + FP + FN + TN
     # ... and a base of small primes alone, or a root of a large number, leaves one factor to raise: no cost
     ("TP*2^(10000/10001)", sp.Integer(2) ** sp.Rational(10000, 10001) * TP),
     ("TP*30030^0.9999", sp.Integer(30030) ** sp.Rational(9999, 10000) * TP),
+    # ... and a factor whose power shares a divisor with the denominator stays apart: 2^(2050/1026) is 2 2^(512/513)
+    ("TP*12^(1025/1026)", sp.Integer(12) ** sp.Rational(1025, 1026) * TP),
     ("TP*(1" + "0" * 95 + "7)^(1/997)", sp.Integer(10**96 + 7) ** sp.Rational(1, 997) * TP),
     # ... and a fractional power of 0 is 0 (the check had divided 0 by 2 forever)
     ("TP + sqrt(0*FP)", TP),
