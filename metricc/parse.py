@@ -792,21 +792,20 @@ def _costly_powers(powers: set) -> bool:
     (2^r 12^r is 24^r): within each such group the product has at most B (Q - 1) bits, B the bits of the group's
     factors and Q the lcm of its denominators. A group of one power is measured as SymPy computes it. Either is
     refused past MAX_CONSTANT_BITS bits."""
-    groups = _combining(list(powers))
-    for group in groups:
+    for factors, group in _combining(list(powers)):
         if len(group) == 1:
             (base, exponent), = group
             bits = sum(_root_bits(n, exponent) for n in (base.p, base.q))
         else:
-            factors = set().union(*(_factors(n) for base, _ in group for n in (base.p, base.q)))
             bits = sum(f.bit_length() for f in factors) * (math.lcm(*(e.q for _, e in group)) - 1)
         if bits > MAX_CONSTANT_BITS:
             return True
     return False
 
 
-def _combining(powers: list) -> list[list]:
-    """`powers` in groups that SymPy may combine: linked by a shared factor of their bases or a shared exponent."""
+def _combining(powers: list) -> list[tuple[set, list]]:
+    """`powers` in groups that SymPy may combine, linked by a shared factor of their bases or a shared exponent:
+    (the factors of the group's bases, its powers) for each."""
     groups: list[tuple[set, set, list]] = []  # (factors, exponents, powers)
     for base, exponent in powers:
         factors, exponents, members = set().union(*(_factors(n) for n in (base.p, base.q))), {exponent}, [
@@ -815,7 +814,7 @@ def _combining(powers: list) -> list[list]:
             groups.remove(group)
             factors, exponents, members = factors | group[0], exponents | group[1], members + group[2]
         groups.append((factors, exponents, members))
-    return [members for _, _, members in groups]
+    return [(factors, members) for factors, _, members in groups]
 
 
 def _root_bits(n: int, exponent: sp.Rational) -> int:
