@@ -38,6 +38,10 @@ from metricc.checks import TWO_CLASS_HINT, nonfinite_input_message, one_hot_rows
 # target and weights, 320 KiB in float32); larger batches stream through one buffer and recompute in the backward
 # pass (faster from about 32,768 on).
 STACKED_MAX_SIZE = 1 << 14
+# Elements per block of the streaming path on the CPU, which goes through a batch a block at a time so that its
+# buffers stay in the cores' caches (f1 at n = 1e7, float32, two threads: the counts 4x and the gradient 1.7x as
+# fast as over the whole batch at once); on an accelerator, and while torch.compile traces, the whole batch at once
+CPU_BLOCK = 1 << 18
 
 
 def _accumulation_dtype(x):
@@ -70,10 +74,30 @@ def _scaled(input, dtype, L, threshold, from_logits):
     return u.sub_(threshold).mul_(L)
 
 
+def _blocks(input):
+    """The slices of a flat batch that the streaming path takes one at a time: blocks of CPU_BLOCK elements on
+    the CPU (eager), else the whole batch."""
+    n = input.numel()
+    if n <= CPU_BLOCK or input.device.type != "cpu" or is_compiling():
+        return [slice(0, n)]
+    return [slice(start, start + CPU_BLOCK) for start in range(0, n, CPU_BLOCK)]
+
+
 def soft_counts(input, target, weight, L, threshold, from_logits):
     """TP, FP, FN, TN of a flat batch as one tensor (accumulation dtype, autocast off). Each count is accumulated
     directly (FP = sum w (1-y) yh, not sum w yh - TP), with 1 - yh computed as sigmoid(-u), so that a small count
-    keeps its digits in float32 however large the batch."""
+    keeps its digits in float32 however large the batch: in a cascade within each block (_blocks), the blocks'
+    sums added in float64."""
+    blocks = _blocks(input)
+    if len(blocks) > 1:
+        sums = [_block_counts(input[rows], target[rows], None if weight is None else weight[rows], L, threshold,
+                              from_logits) for rows in blocks]
+        return torch.stack(sums).sum(0, dtype=torch.float64).to(sums[0].dtype)
+    return _block_counts(input, target, weight, L, threshold, from_logits)
+
+
+def _block_counts(input, target, weight, L, threshold, from_logits):
+    """soft_counts of one block."""
     dtype = _accumulation_dtype(input)
     with torch.autocast(input.device.type, enabled=False):
         u = _scaled(input, dtype, L, threshold, from_logits)
@@ -186,9 +210,21 @@ def add_blend_gradient_(grad, P, Y, c):
 
 
 def gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
-    """d loss / d input = scale * w * (y a + (1 - y) b) * L * yh (1 - yh) [* p (1 - p)], in the accumulation dtype.
-    The coefficient is y a + (1 - y) b, never b + y (a - b): with a class absent from the batch b is about 1/eps,
-    and a - b would round a away in float32."""
+    """d loss / d input = scale * w * (y a + (1 - y) b) * L * yh (1 - yh) [* p (1 - p)], in the accumulation dtype,
+    a block at a time (_blocks). The coefficient is y a + (1 - y) b, never b + y (a - b): with a class absent from
+    the batch b is about 1/eps, and a - b would round a away in float32."""
+    blocks = _blocks(input)
+    if len(blocks) == 1:
+        return _block_gradient(input, target, weight, a, b, scale, L, threshold, from_logits)
+    grad = torch.empty(input.shape, dtype=_accumulation_dtype(input), device=input.device)
+    for rows in blocks:
+        grad[rows] = _block_gradient(input[rows], target[rows], None if weight is None else weight[rows], a, b,
+                                     scale, L, threshold, from_logits)
+    return grad
+
+
+def _block_gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
+    """gradient() of one block."""
     dtype = _accumulation_dtype(input)
     with torch.autocast(input.device.type, enabled=False):
         grad = slope_(_scaled(input, dtype, L, threshold, from_logits))

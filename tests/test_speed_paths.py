@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from metricc import MetriccError, MetriccWarning, compile_metric, torch_kernel
+from metricc import MetriccError, MetriccWarning, compile_metric, numpy_kernel, torch_kernel
 
 FORMULAS = [("f1", {}), ("mcc", {}), ("prec = TP/(TP+FP); rec = TP/(TP+FN); 2*prec*rec/(prec+rec)", {}),
             ("min(TNR, exp(-alpha)) * TPR", {"alpha": 0.05})]  # a shared constant: torch.minimum(float, x) failed
@@ -377,3 +377,63 @@ def test_the_loss_lives_on_the_inputs_device_whatever_the_default_device(task, n
             results.append((loss.item(), x.grad))
         assert results[0][0] == results[1][0], settings
         assert torch.equal(results[0][1], results[1][1]), settings
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", [{}, {"from_logits": False}, {"weighted": True}, {"ignore_index": -1},
+                                     {"threshold": 0.3, "weighted": True}])
+def test_block_by_block_gives_the_whole_batch_loss_and_gradient(options, dtype, backend, monkeypatch):
+    """The NumPy loss, and the torch loss's streaming path on the CPU, go through the batch a block at a time
+    (numpy_kernel.BLOCK_BYTES, torch_kernel.CPU_BLOCK): over blocks of 32 elements and a partial one, the loss and
+    gradient equal the float64 oracle's on the whole batch, in float64 (1e-7) and float32 (1e-5), with weights,
+    an ignore label, probabilities and another threshold."""
+    from oracles import CATALOG_SCORES, assert_close, autograd_loss_and_grad
+
+    monkeypatch.setattr(numpy_kernel, "BLOCK_BYTES", 32 * np.dtype(dtype).itemsize)
+    monkeypatch.setattr(torch_kernel, "CPU_BLOCK", 32)
+    monkeypatch.setattr(torch_kernel, "STACKED_MAX_SIZE", 16)
+    options = dict(options)
+    rng = np.random.default_rng(5)
+    n = 32 * 3 + 7
+    z = rng.normal(0, 0.1, n)
+    z = 1 / (1 + np.exp(-z)) if options.get("from_logits") is False else z
+    y = (rng.random(n) < 0.3).astype(np.float64)
+    w = rng.uniform(0.1, 3.0, n) if options.pop("weighted", False) else None
+    target = y.copy()
+    if "ignore_index" in options:
+        target[[3, 40, 100]] = -1
+        w = np.where(target == -1, 0.0, 1.0) if w is None else w
+    metric = compile_metric("mcc", **options)
+    settings = {k: v for k, v in options.items() if k != "ignore_index"}
+    expected = autograd_loss_and_grad(lambda *c: 1 - CATALOG_SCORES["mcc"][1](*c), z, y, w, **settings)
+    weights = None if w is None or "ignore_index" in options else w.astype(dtype)
+    if backend == "numpy":
+        loss, grad = metric.loss_and_grad(z.astype(dtype), target.astype(dtype), weights)
+        assert grad.dtype == dtype
+    else:
+        x = torch.tensor(z.astype(dtype), requires_grad=True)
+        value = metric.to_torch(pure=True)(x, torch.tensor(target.astype(dtype)),
+                                           None if weights is None else torch.tensor(weights))
+        value.backward()
+        loss, grad = value.item(), x.grad.numpy()
+    rtol = 1e-7 if dtype == np.float64 else 1e-5
+    assert loss == pytest.approx(expected[0], rel=rtol)
+    assert_close(grad, expected[1], rtol)
+
+
+def test_the_numpy_loss_allocates_one_batch_sized_array_the_gradient():
+    """Beyond the inputs, loss_and_grad on a float32 batch of 10^6 allocates the gradient and the blocks'
+    buffers (numpy_kernel.BLOCK_BYTES each), nothing else of the batch's size (it had six such arrays: 24 MB)."""
+    import tracemalloc
+
+    z, y = _batch(1_000_000)
+    metric = compile_metric("f1")
+    metric.loss_and_grad(z[:10], y[:10])  # the compiler's and kernel's one-time allocations
+    tracemalloc.start()
+    try:
+        grad = metric.loss_and_grad(z, y)[1]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert grad.nbytes <= peak <= grad.nbytes + 8 * numpy_kernel.BLOCK_BYTES + 100_000
