@@ -64,7 +64,7 @@ def as_array(value, name, error):
         raise error(f"Expected `{name}` to be an array of numbers, but converting it failed: {failure}{hint}") from None
 
 
-# bytes per array of a block of elements: the kernel's five block buffers (640 KiB) stay in a core's own cache
+# bytes per array of a block of elements: the kernel's five block buffers (640 KiB) stay in the cores' caches
 BLOCK_BYTES = 1 << 17
 
 
@@ -132,12 +132,12 @@ class SoftConfusionLoss:
         return loss, self._scale(grad, y, w, a, b).reshape(numpy.shape(input))
 
     def _counts(self, x, y, w, largest=1.0, slopes=None):
-        """TP, FP, FN, TN as floats, a block of BLOCK_BYTES at a time (which stays in a core's cache), each
+        """TP, FP, FN, TN as floats, a block of BLOCK_BYTES per array at a time (which stays in the caches), each
         accumulated directly (FP = sum w (1-y) yh, not sum w yh - TP) with 1 - yh computed as sigmoid(-u), u = L
         (p - threshold) and p = sigmoid(x) for logits, so that a small count keeps its digits in float32 at any
-        batch size; a block's sums are NumPy's (pairwise: BLAS dot lost 1e-3 at n = 1e7 in float32), added up in
-        float64. Into `slopes` (x's shape and type, or None) goes d yh / d x / L: yh (1 - yh), times v (1 - v)
-        for logits, v = sigmoid(-|x|), which does not round to 0 where p rounds to 1."""
+        batch size; a block's sums are BLAS dot products (short ones: over a whole batch of 1e7, a float32 dot
+        lost 1e-3), added up in float64. Into `slopes` (x's shape and type, or None) goes d yh / d x / L:
+        yh (1 - yh), times v (1 - v) for logits, v = sigmoid(-|x|), which does not round to 0 where p rounds to 1."""
         size = BLOCK_BYTES // x.itemsize
         u, yh, not_yh, labels, scratch = numpy.empty((5, min(size, len(x))), x.dtype)
         sums = [0.0] * 4
