@@ -74,21 +74,23 @@ def _scaled(input, dtype, L, threshold, from_logits):
     return u.sub_(threshold).mul_(L)
 
 
-def _blocks(input):
-    """The slices of a flat batch that the streaming path takes one at a time: blocks of CPU_BLOCK elements on
-    the CPU (eager), else the whole batch."""
-    n = input.numel()
-    if n <= CPU_BLOCK or input.device.type != "cpu" or is_compiling():
+def row_blocks(input, width=1):
+    """The slices of `input`'s rows (its first axis; `width` elements a row) that a streaming pass takes one at a
+    time: blocks of about CPU_BLOCK elements, and at least CPU_BLOCK / 16 rows (each block costs a few dozen tensor
+    operations' fixed cost), on the CPU (eager); else all rows at once."""
+    n = input.shape[0]
+    size = max(CPU_BLOCK // width, CPU_BLOCK // 16, 1)
+    if n <= size or input.device.type != "cpu" or is_compiling():
         return [slice(0, n)]
-    return [slice(start, start + CPU_BLOCK) for start in range(0, n, CPU_BLOCK)]
+    return [slice(start, start + size) for start in range(0, n, size)]
 
 
 def soft_counts(input, target, weight, L, threshold, from_logits):
     """TP, FP, FN, TN of a flat batch as one tensor (accumulation dtype, autocast off). Each count is accumulated
     directly (FP = sum w (1-y) yh, not sum w yh - TP), with 1 - yh computed as sigmoid(-u), so that a small count
-    keeps its digits in float32 however large the batch: in a cascade within each block (_blocks), the blocks'
+    keeps its digits in float32 however large the batch: in a cascade within each block (row_blocks), the blocks'
     sums added in float64."""
-    blocks = _blocks(input)
+    blocks = row_blocks(input)
     if len(blocks) > 1:
         sums = [_block_counts(input[rows], target[rows], None if weight is None else weight[rows], L, threshold,
                               from_logits) for rows in blocks]
@@ -211,9 +213,9 @@ def add_blend_gradient_(grad, P, Y, c):
 
 def gradient(input, target, weight, a, b, scale, L, threshold, from_logits):
     """d loss / d input = scale * w * (y a + (1 - y) b) * L * yh (1 - yh) [* p (1 - p)], in the accumulation dtype,
-    a block at a time (_blocks). The coefficient is y a + (1 - y) b, never b + y (a - b): with a class absent from
+    a block at a time (row_blocks). The coefficient is y a + (1 - y) b, never b + y (a - b): with a class absent from
     the batch b is about 1/eps, and a - b would round a away in float32."""
-    blocks = _blocks(input)
+    blocks = row_blocks(input)
     if len(blocks) == 1:
         return _block_gradient(input, target, weight, a, b, scale, L, threshold, from_logits)
     grad = torch.empty(input.shape, dtype=_accumulation_dtype(input), device=input.device)

@@ -22,7 +22,7 @@ from metricc.torch_kernel import device_scalar  # emitted modules inline this im
 from metricc.torch_kernel import ignored_elements, is_compiling, read_back  # emitted modules inline this import
 from metricc.torch_kernel import computed_type, with_gradient_checked  # emitted modules inline this import
 from metricc.torch_kernel import once_only_because, refuse_second_derivative  # emitted modules inline this import
-from metricc.torch_kernel import is_exporting  # emitted modules inline this import
+from metricc.torch_kernel import is_exporting, row_blocks  # emitted modules inline this import
 from metricc.checks import light_weights, nonfinite_message, target_hint  # emitted modules inline this import
 from metricc.checks import per_element_message, target_range_message  # emitted modules inline this import
 from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
@@ -208,6 +208,12 @@ def backward_pass(target, weight, yh, not_yh, saved, a, b, task, L, dim):
     return grad.t() if dim == 0 else grad
 
 
+def _sample_rows(t, rows, dim):
+    """The samples `rows` of a target or weight tensor whose class axis is `dim` (0: class-major, the samples
+    along axis 1); None stays None."""
+    return None if t is None else t[:, rows] if dim == 0 else t[rows]
+
+
 def plain_class_counts(input, target, weight, spec, dim):
     """The soft predictions and per-class counts of forward_pass from operations that autograd records (none in
     place, no buffers): p, yh, 1 - yh, the weighted labels w y and w (1 - y), each (n, C), and the counts, four
@@ -303,9 +309,15 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
                 L = device_scalar(spec.L, dtype, input.device)
                 yh, not_yh, saved, counts = compiled_or_eager(forward_pass)(input, target, weight, L,
                                                                            spec.threshold, spec.task, dim)
-            else:
-                L = spec.L
-                yh, not_yh, saved, counts = forward_pass(input, target, weight, L, spec.threshold, spec.task, dim)
+                kept, ctx.block_rows = (yh, not_yh, *saved), None
+            else:  # on the CPU a block of rows at a time, so that its n x C tensors stay in the caches
+                L, blocks = spec.L, row_blocks(input, input.shape[1])
+                parts = [forward_pass(input[rows], _sample_rows(target, rows, dim), _sample_rows(weight, rows, dim),
+                                      L, spec.threshold, spec.task, dim) for rows in blocks]
+                counts = parts[0][3] if len(parts) == 1 else tuple(
+                    torch.stack(sums).sum(0, dtype=torch.float64).to(dtype) for sums in zip(*(p[3] for p in parts)))
+                kept = [t for yh, not_yh, saved, _ in parts for t in (yh, not_yh, *saved)]
+                ctx.block_rows = blocks
             world_size, valid = 1, spec.valid
             failed = torch.zeros((), dtype=torch.float64, device=input.device)
             group = spec.group
@@ -328,7 +340,7 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
             loss, a, b = average(spec.scalars, counts, spec.eps, spec.average, spec.class_weight)
             a, b = a.to(dtype), b.to(dtype)
             loss = with_gradient_checked(loss, a * L, b * L)  # in the input's type, as the backward pass has them
-        ctx.save_for_backward(input, target, weight, yh, not_yh, a, b, *saved)
+        ctx.save_for_backward(input, target, weight, a, b, *kept)
         ctx.settings = (spec.task, L, world_size, input.dtype, dim, spec.fused)
         ctx.once_reason = once_only_because(spec.fused, spec.running, world_size > 1)
         ctx.twice = None if ctx.once_reason else spec  # a second derivative recomputes the gradient from the inputs
@@ -338,7 +350,7 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_output, *_):
-        input, target, weight, yh, not_yh, a, b, *saved = ctx.saved_tensors
+        input, target, weight, a, b, *kept = ctx.saved_tensors
         task, L, world_size, input_dtype, dim, fused = ctx.settings
         mapped = ForwardRecord.mapped()  # a batch of cotangents: torch.func.jacrev, or vmap over vjp
         if mapped and ctx.twice is not None:  # the gradient from plain operations, which vmap maps (and which
@@ -351,8 +363,22 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
                             f"compile or sync")
         with torch.no_grad():
             scale = 1.0 if mapped else grad_output * world_size  # (C,) for average="none", else a scalar
-            passes = compiled_or_eager(backward_pass) if fused else backward_pass
-            grad = passes(target, weight, yh, not_yh, saved, a * scale, b * scale, task, L, dim).to(input_dtype)
+            a, b = a * scale, b * scale
+            if ctx.block_rows is None:  # the fused path's whole batch
+                yh, not_yh, *saved = kept
+                grad = compiled_or_eager(backward_pass)(target, weight, yh, not_yh, saved, a, b, task, L, dim)
+            else:  # block by block, as the forward pass went
+                size = len(kept) // len(ctx.block_rows)
+                grads = (backward_pass(_sample_rows(target, rows, dim), _sample_rows(weight, rows, dim),
+                                       *kept[k * size:k * size + 2], kept[k * size + 2:(k + 1) * size], a, b, task, L,
+                                       dim) for k, rows in enumerate(ctx.block_rows))
+                if len(ctx.block_rows) == 1:
+                    grad = next(grads)
+                else:
+                    grad = torch.empty(input.shape, dtype=a.dtype, device=input.device)
+                    for rows, block in zip(ctx.block_rows, grads):
+                        grad[rows] = block
+            grad = grad.to(input_dtype)
             if mapped:  # the gradient is linear in the (batched) cotangent
                 grad = grad * (grad_output * world_size).to(input_dtype)
         if not torch.is_grad_enabled():  # the usual backward pass

@@ -437,3 +437,43 @@ def test_the_numpy_loss_allocates_one_batch_sized_array_the_gradient():
     finally:
         tracemalloc.stop()
     assert grad.nbytes <= peak <= grad.nbytes + 8 * numpy_kernel.BLOCK_BYTES + 100_000
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("task, classes, options", [
+    ("multiclass", 3, {}), ("multiclass", 3, {"weighted": True, "ignore_index": -1}), ("multiclass", 40, {}),
+    ("multiclass", 3, {"probabilities": True}), ("multilabel", 3, {"weighted": True}),
+    ("multilabel", 4, {"ignore_index": -1, "average": "micro"})])
+def test_multi_class_losses_block_by_block_give_the_whole_batch_loss_and_gradient(task, classes, options, dtype,
+                                                                                 monkeypatch):
+    """On the CPU the multi-class and multi-label losses go through the rows a block at a time
+    (torch_kernel.row_blocks): over blocks of 2 to 10 rows and a partial one, class-major (3 classes) and
+    row-major (40), the loss and gradient equal the whole batch's at once, with weights, an ignore label, class
+    probabilities and the micro average."""
+    options = dict(options)
+    weighted, probabilities = options.pop("weighted", False), options.pop("probabilities", False)
+    n = 103
+    rng = torch.Generator().manual_seed(7)
+    z = torch.randn(n, classes, generator=rng, dtype=dtype)
+    if task == "multilabel":
+        y = (torch.rand(n, classes, generator=rng) < 0.4).to(dtype)
+    elif probabilities:
+        y = torch.softmax(torch.randn(n, classes, generator=rng, dtype=dtype) * 3, dim=1)
+    else:
+        y = torch.randint(0, classes, (n,), generator=rng)
+    if "ignore_index" in options:
+        y = y.clone()
+        y[[3, 50, 100]] = -1
+    w = torch.rand(n, generator=rng, dtype=dtype) + 0.1 if weighted else None
+    metric = compile_metric("f1", task=task, num_classes=classes, **options)
+    results = []
+    for block in (torch_kernel.CPU_BLOCK, 32):
+        monkeypatch.setattr(torch_kernel, "CPU_BLOCK", block)
+        x = z.clone().requires_grad_(True)
+        loss = metric.to_torch(pure=True)(x, y, w)
+        loss.backward()
+        results.append((loss.item(), x.grad))
+    (whole, whole_grad), (blocked, blocked_grad) = results
+    rtol = 1e-5 if dtype == torch.float32 else 1e-12
+    assert blocked == pytest.approx(whole, rel=rtol)
+    torch.testing.assert_close(blocked_grad, whole_grad, rtol=rtol, atol=rtol * whole_grad.abs().max().item())
