@@ -139,31 +139,30 @@ class SoftConfusionLoss:
         lost 1e-3), added up in float64. Into `slopes` (x's shape and type, or None) goes d yh / d x / L:
         yh (1 - yh), times v (1 - v) for logits, v = sigmoid(-|x|), which does not round to 0 where p rounds to 1."""
         size = BLOCK_BYTES // x.itemsize
-        u, yh, not_yh, labels, scratch = numpy.empty((5, min(size, len(x))), x.dtype)
+        buffers = numpy.empty((5, min(size, len(x))), x.dtype)
         sums = [0.0] * 4
         for start in range(0, len(x), size):
             rows = slice(start, start + size)
-            k = len(x[rows])
-            u_, yh_, not_yh_, not_y, product = u[:k], yh[:k], not_yh[:k], labels[:k], scratch[:k]
+            u, yh, not_yh, not_y, scratch = buffers[:, :len(x[rows])]
             if self.from_logits:
-                sigmoid_into(x[rows], u_)
+                sigmoid_into(x[rows], u)
             else:
-                numpy.copyto(u_, x[rows])
-            u_ -= self.threshold
-            u_ *= self.L
-            sigmoid_into(u_, yh_)
-            sigmoid_into(u_, not_yh_, negated=True)
-            y_ = y[rows]
-            numpy.subtract(1, y_, out=not_y)
+                numpy.copyto(u, x[rows])
+            u -= self.threshold
+            u *= self.L
+            sigmoid_into(u, yh)
+            sigmoid_into(u, not_yh, negated=True)
+            positive = y[rows]
+            numpy.subtract(1, positive, out=not_y)
             if w is not None:
                 not_y *= w[rows]
-                y_ = numpy.multiply(y_, w[rows], out=u_)  # u is spent
-            for index, (a, b) in enumerate(((y_, yh_), (not_y, yh_), (y_, not_yh_), (not_y, not_yh_))):
+                positive = numpy.multiply(positive, w[rows], out=u)  # u is spent
+            for index, (a, b) in enumerate(((positive, yh), (not_y, yh), (positive, not_yh), (not_y, not_yh))):
                 sums[index] += float(numpy.dot(a, b))
             if slopes is not None:
-                slope = numpy.multiply(yh_, not_yh_, out=slopes[rows])
+                slope = numpy.multiply(yh, not_yh, out=slopes[rows])
                 if self.from_logits:
-                    v = small_sigmoid(x[rows], out=product)
+                    v = small_sigmoid(x[rows], out=scratch)
                     slope *= v
                     slope *= numpy.subtract(1, v, out=v)
         return tuple(c * largest for c in sums)
@@ -172,15 +171,15 @@ class SoftConfusionLoss:
         """The gradient, in place of `slopes` (from _counts), from the coefficients a, b scaled to the unit
         weights w, a block at a time."""
         size = BLOCK_BYTES // slopes.itemsize
-        coefficient, scratch = numpy.empty((2, min(size, len(slopes))), slopes.dtype)
+        buffers = numpy.empty((2, min(size, len(slopes))), slopes.dtype)
         for start in range(0, len(slopes), size):
             rows = slice(start, start + size)
-            k = len(slopes[rows])
+            c, scratch = buffers[:, :len(slopes[rows])]
             # y a + (1 - y) b, never b + y (a - b): with a class absent from the batch b is about 1/eps, and a - b
             # would round a away in float32
-            c = numpy.subtract(1, y[rows], out=coefficient[:k])
+            numpy.subtract(1, y[rows], out=c)
             c *= b * self.L
-            c += numpy.multiply(y[rows], a * self.L, out=scratch[:k])
+            c += numpy.multiply(y[rows], a * self.L, out=scratch)
             grad = slopes[rows]
             grad *= c
             if w is not None:

@@ -309,7 +309,7 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
                 L = device_scalar(spec.L, dtype, input.device)
                 yh, not_yh, saved, counts = compiled_or_eager(forward_pass)(input, target, weight, L,
                                                                            spec.threshold, spec.task, dim)
-                kept, ctx.block_rows = (yh, not_yh, *saved), None
+                kept = (yh, not_yh, *saved)
             else:  # on the CPU a block of rows at a time, so that its n x C tensors stay in the caches
                 L, blocks = spec.L, row_blocks(input, input.shape[1])
                 parts = [forward_pass(input[rows], _sample_rows(target, rows, dim), _sample_rows(weight, rows, dim),
@@ -364,7 +364,7 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
         with torch.no_grad():
             scale = 1.0 if mapped else grad_output * world_size  # (C,) for average="none", else a scalar
             a, b = a * scale, b * scale
-            if ctx.block_rows is None:  # the fused path's whole batch
+            if fused:  # the whole batch
                 yh, not_yh, *saved = kept
                 grad = compiled_or_eager(backward_pass)(target, weight, yh, not_yh, saved, a, b, task, L, dim)
             else:  # block by block, as the forward pass went
