@@ -359,14 +359,17 @@ def test_a_gradient_beyond_float32_is_an_error_where_the_loss_is_not(task, path)
 
 
 @pytest.mark.filterwarnings("ignore::metricc.MetriccWarning")
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("task", ["binary", "multiclass", "multilabel"])
-def test_numpy_float32_gradient_where_the_loss_passes_float32(task):
+def test_numpy_float32_gradient_where_the_loss_passes_float32(task, weighted):
     """NumPy returns the loss as a Python float and the gradient in the input's type: for float32 input whose
     loss passes float32's range and whose gradient does not, the gradient is the float64 one, rounded (the
-    binary loss multiplied float32 slopes by coefficients beyond float32's range: infinite and NaN entries)."""
+    binary loss multiplied float32 slopes by coefficients beyond float32's range: infinite and NaN entries),
+    with the sample weights in it (the binary float64 pass had been tested without weights only)."""
     metric, z, y = _beyond_float32(task)
-    value, gradient = metric.loss_and_grad(z.astype(np.float32), y)
-    value64, gradient64 = metric.loss_and_grad(z, y)
+    weight = np.random.default_rng(7).uniform(0.8, 1.0, size=len(z)) if weighted else None  # (FN stays in range)
+    value, gradient = metric.loss_and_grad(z.astype(np.float32), y, weight)
+    value64, gradient64 = metric.loss_and_grad(z, y, weight)
     assert gradient.dtype == np.float32 and np.isfinite(gradient).all()
     assert value == pytest.approx(value64, rel=1e-5)
     np.testing.assert_allclose(gradient, gradient64, rtol=1e-5, atol=1e-6 * np.abs(gradient64).max())
