@@ -840,13 +840,14 @@ class SoftConfusionFunction(torch.autograd.Function):
         if largest is not None:
             counts = counts * largest.to(scalar_dtype)
         failed = valid = None
-        if summary is not None and summary.numel():
-            valid = ~_fails_checks(summary, from_logits)
+        checked = summary is not None and summary.numel() > 0
         if synced(group):  # the processes agree on the counts and on whether any process's inputs failed a check
-            failed = (_fails_checks(summary, from_logits) if summary is not None
+            failed = (_fails_checks(summary, from_logits) if checked
                       else torch.zeros((), dtype=torch.bool, device=input.device)).to(scalar_dtype).reshape(1)
             counts, failed, ctx.world_size = _all_reduce(counts, failed, group)
             valid = failed[0] == 0
+        elif checked and running is not None:  # (only the running counts need the verdict here)
+            valid = ~_fails_checks(summary, from_logits)
         if summary is None:
             summary = torch.empty(0, dtype=scalar_dtype, device=input.device)
         else:  # under sync: how many processes failed a check, and the global total weight; the largest count
