@@ -124,6 +124,32 @@ def test_a_bad_batch_gets_a_nan_loss_and_the_error_at_the_next_call(as_accelerat
     assert str(error.value).endswith(DEFERRED_NOTE)
 
 
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_a_device_that_never_reports_still_gives_the_error_within_the_pending_limit(as_accelerator, task):
+    """The host runs at most MAX_PENDING_CHECKS calls ahead of the device's copies of the checks' values: with
+    copies that never report done, a bad batch's error still comes within that many later calls (the oldest is
+    waited for), and the pending checks do not pile up."""
+    if task == "binary":
+        loss_fn = _warm(compile_metric("f1").to_torch(pure=True))
+        x, y = _batch()
+    else:
+        loss_fn = compile_metric("f1", task="multiclass", num_classes=3).to_torch(pure=True)
+        x, y = torch.randn(64, 3, generator=torch.Generator().manual_seed(1)), torch.arange(64) % 3
+        loss_fn(x, y)  # (the first call's one-off checks read values)
+        loss_fn.check_pending()
+        _Event.finished = False
+    x_bad = x.detach().clone()
+    x_bad[5] = math.nan
+    assert math.isnan(loss_fn(x_bad, y).item())
+    later = 0
+    with pytest.raises(MetriccError, match="NaN"):
+        while later < 100:
+            later += 1
+            loss_fn(x, y)
+            assert len(loss_fn._pending) <= torch_kernel.MAX_PENDING_CHECKS
+    assert later <= torch_kernel.MAX_PENDING_CHECKS
+
+
 def test_a_deferred_check_of_swapped_arguments_says_so_from_the_extremes(as_accelerator):
     """loss(target, logits): the deferred check has the input's and the target's extremes alone, which tell a swap
     (input from 0 to 1, target fractions outside [0, 1]) as the CPU's check does."""
