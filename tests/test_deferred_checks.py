@@ -165,6 +165,7 @@ def test_a_deferred_check_of_swapped_arguments_says_so_from_the_extremes(as_acce
 @pytest.mark.parametrize("bad, message", [
     ("target", r"Expected `target` values in \[0, 1\]"),
     ("weight", "Expected `sample_weight` to be finite and non-negative"),
+    ("infinite weight", "Expected `sample_weight` to be finite and non-negative"),
 ])
 def test_check_pending_raises_the_same_errors_as_the_cpu(as_accelerator, bad, message, monkeypatch):
     loss_fn = _warm(compile_metric("f1").to_torch(pure=True))
@@ -174,7 +175,7 @@ def test_check_pending_raises_the_same_errors_as_the_cpu(as_accelerator, bad, me
         y = y.clone()
         y[0] = 2.0
     else:
-        w[3] = -1.0
+        w[3] = -1.0 if bad == "weight" else math.inf
     loss_fn(x, y, w)
     with pytest.raises(MetriccError, match=message):
         loss_fn.check_pending()
