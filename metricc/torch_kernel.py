@@ -378,16 +378,27 @@ def check_devices(error, *tensors):
                     "loss from).")
 
 
-def _fails_checks(summary, from_logits):
-    """True where the input summary (input_summary's fields) fails a value check (a 0-dim tensor: no read-back):
-    a value that is not finite (NaN or infinite input, labels or weights), a label below 0 or above 1, a weight
-    below 0, or for probabilities an input outside [0, 1]. In few operations, each a kernel on an accelerator:
-    each field's least value bounds its largest one, so labels in [0, 1] and weights with a finite largest value
-    are finite themselves."""
-    half = summary.numel() // 2
-    first = 1 if from_logits else 0  # the least values that must be >= 0, and the largest that must be <= 1
-    least, largest = summary[first:half], summary[half + first:half + 2]
-    return ~(torch.isfinite(summary).all() & (least.amin() >= 0) & (largest.amax() <= 1))
+def _passes_checks(summary, from_logits):
+    """True where the input summary (input_summary's fields) passes every value check (a 0-dim tensor: no
+    read-back): no value that is not finite (NaN or infinite input, labels or weights), no label below 0 or above
+    1, no weight below 0, and for probabilities no input outside [0, 1]. In four operations, each a kernel on an
+    accelerator: sqrt(o + s x) of each field x, with s = 1, o = 0 for a least value that must be >= 0, s = -1,
+    o = 1 for a largest value that must be <= 1, and s = o = 0 otherwise (0 x is NaN for an infinite x), is NaN
+    or infinite for some field iff a check fails (each sign and offset is exact, so is each bound)."""
+    signs, offsets = _check_bounds(summary.numel(), from_logits, summary.dtype, summary.device)
+    return torch.sqrt(torch.addcmul(offsets, summary, signs)).sum() < math.inf
+
+
+@_cached_when_eager
+def _check_bounds(size, from_logits, dtype, device):
+    """The signs and offsets of _passes_checks for a summary of `size` fields (min x, min y[, min w], max x,
+    max y[, max w]): the least label and weight must be >= 0 and the largest label <= 1, and so must the input's
+    least and largest value for probabilities."""
+    half = size // 2
+    x_sign = 0.0 if from_logits else 1.0
+    low, high = [x_sign, 1.0, 1.0][:half], [-x_sign, -1.0, 0.0][:half]  # the largest weight: finite only
+    signs, offsets = low + high, [0.0] * half + [float(sign < 0) for sign in high]
+    return (torch.tensor(signs, dtype=dtype, device=device), torch.tensor(offsets, dtype=dtype, device=device))
 
 
 def ignored_elements(target, ignore_index):
@@ -547,7 +558,7 @@ def running_counts(counts, running, momentum, valid=None):
     updated = torch.where(running[4] > 0, momentum * previous + (1 - momentum) * rates, rates)
     kept = counted
     if valid is not True:
-        kept = kept & torch.isfinite(updated).all()
+        kept = kept & (updated * 0 == 0).all()  # every rate finite (isfinite takes four operations)
         kept = kept if valid is None else kept & valid
     running[:4].copy_(torch.where(kept, updated.to(running.dtype), running[:4]))
     running[4].add_(kept.to(running.dtype))
@@ -842,12 +853,12 @@ class SoftConfusionFunction(torch.autograd.Function):
         failed = valid = None
         checked = summary is not None and summary.numel() > 0
         if synced(group):  # the processes agree on the counts and on whether any process's inputs failed a check
-            failed = (_fails_checks(summary, from_logits) if checked
+            failed = (~_passes_checks(summary, from_logits) if checked
                       else torch.zeros((), dtype=torch.bool, device=input.device)).to(scalar_dtype).reshape(1)
             counts, failed, ctx.world_size = _all_reduce(counts, failed, group)
             valid = failed[0] == 0
         elif checked and running is not None:  # (only the running counts need the verdict here)
-            valid = ~_fails_checks(summary, from_logits)
+            valid = _passes_checks(summary, from_logits)
         if summary is None:
             summary = torch.empty(0, dtype=scalar_dtype, device=input.device)
         else:  # under sync: how many processes failed a check, and the global total weight; the largest count
@@ -862,7 +873,7 @@ class SoftConfusionFunction(torch.autograd.Function):
         if running is not None:
             counts = running_counts(counts, running, momentum, valid)
         with torch.autocast(input.device.type, enabled=False):
-            loss, a, b = scalars(*(c + eps for c in counts.unbind()))
+            loss, a, b = scalars(*(counts + eps).unbind())  # (one addition for the four counts)
             if bce is not None:
                 loss = loss + bce
             if not isinstance(unit, float):  # the largest weight (1.0 without weights)
@@ -913,7 +924,7 @@ class SoftConfusionFunction(torch.autograd.Function):
             scale = float(grad_output) * ctx.world_size
             a, b = ctx.coefficients
         else:
-            scale = grad_output * ctx.world_size
+            scale = grad_output * ctx.world_size if ctx.world_size != 1 else grad_output
             a, b = saved[-2:]
             saved = saved[:-2]
         if ctx.path == "fused":
@@ -1001,8 +1012,8 @@ class InputChecks:
     check_pending()), the loss of a failing batch being NaN meanwhile. Inside a user's torch.compile'd step the
     check is a graph break and runs the same way. A subclass gives `_verify(values, numel, weighted, dtype,
     batch=None)` (raise for bad values; `dtype`: the input's; `batch`, the input, target and weights as given, where
-    the check runs at once, so that an error can say where a bad value is) and `_failing(summary, weighted)` (the
-    same test as a tensor, on the device)."""
+    the check runs at once, so that an error can say where a bad value is) and `_passing(summary, weighted)` (the
+    same test as a tensor, on the device: True where the values pass)."""
 
     def _init_checks(self):
         self._pending = collections.deque()  # deferred checks, oldest first
@@ -1083,8 +1094,8 @@ class InputChecks:
 
     def _poisoned(self, loss, summary, weighted):
         """`loss`, NaN where the inputs fail the checks or it is not finite."""
-        bad = self._failing(summary, weighted) | ~torch.isfinite(loss)
-        return torch.where(bad, torch.full_like(loss, math.nan), loss)
+        passing = self._passing(summary, weighted) & (loss * 0 == 0)  # loss * 0 == 0: a finite loss
+        return torch.where(passing, loss, math.nan)
 
     @_graph_break(CHECKS_LEAVE_THE_GRAPH)  # in a user's compiled step the checks run as in eager mode
     def _check_values_eagerly(self, loss, summary, numel, weighted, dtype, batch=None):
@@ -1404,8 +1415,8 @@ class SoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if sample_weight is not None and sample_weight.is_complex():
             raise self.error(f"Expected `sample_weight` to hold real numbers, but got {sample_weight.dtype}.")
 
-    def _failing(self, summary, weighted):
-        return _fails_checks(summary[:6 if weighted else 4], self.from_logits)
+    def _passing(self, summary, weighted):
+        return _passes_checks(summary[:6 if weighted else 4], self.from_logits)
 
     def _verify(self, values, numel, weighted, dtype=None, batch=None, counts=None):
         """Raise for bad input values, from the input summary and the loss, read back in one transfer (and from

@@ -490,7 +490,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
             self._verify_inputs(*fields, batch=given)
             valid = True
         elif self.check_inputs and (running is not None or group is not None):
-            valid = ~self._failing(summary, weighted)
+            valid = self._passing(summary, weighted)
         spec = ClassSpec(self.scalars, self.task, self.current_L(), self.threshold, self.eps, self.average,
                          class_weight, group, running, self.momentum, class_major, self.fused, valid, self.error)
         if is_exporting() or plain:
@@ -629,7 +629,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         given = failed and self.sync
         return (*head, values[size] if given else 0.0), values[size + given:]
 
-    def _failing(self, summary, weighted):
+    def _passing(self, summary, weighted):
         given = len(summary) > (9 if weighted else 6)  # the failed processes, once the forward pass has counted them
         (x_min, x_max, y_min, y_max, probabilities, rows, w_min, w_max, w_sum, failed), _ = self._fields(
             summary.unbind(), weighted, given)
@@ -639,7 +639,7 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         if weighted:  # all-zero weights are fine under sync: another process's batch may have weight
             bad = bad | ~(w_min >= 0) | ~torch.isfinite(w_max) | ~((w_max > 0) | self.sync)
             bad = bad | ~(w_sum <= scalars_count_limit(self.scalars))
-        return bad | (failed > 0) if given else bad
+        return ~(bad | (failed > 0) if given else bad)
 
     def _verify(self, values, numel, weighted, dtype=None, batch=None):
         (*inputs, total, failed), losses = self._fields(values, weighted)

@@ -472,6 +472,71 @@ def test_deferred_checks_take_probabilities_of_exactly_0_and_1(as_accelerator):
         _Event.finished = False
 
 
+# one bad value per check the device computes (binary): where it sits, what it is, and the loss's options
+FAILING_BINARY_VALUES = {
+    "NaN logit": ("input", 3, math.nan, {}), "infinite logit": ("input", 3, -math.inf, {}),
+    "label below 0": ("target", 3, -0.5, {}), "label above 1": ("target", 3, 1.0 + 2 ** -52, {}),
+    "NaN label": ("target", 3, math.nan, {}), "negative weight": ("weight", 3, -1e-300, {}),
+    "infinite weight": ("weight", 3, math.inf, {}), "NaN weight": ("weight", 3, math.nan, {}),
+    "probability below 0": ("input", 3, -2 ** -60, {"from_logits": False}),
+    "probability above 1": ("input", 3, 1.0 + 2 ** -52, {"from_logits": False}),
+}
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("options", [{"pure": True}, {"momentum": 0.9}], ids=["pure", "running counts"])
+@pytest.mark.parametrize("bad", FAILING_BINARY_VALUES)
+def test_each_failing_value_makes_the_deferred_loss_nan_at_once(as_accelerator, bad, options, weighted):
+    """On an accelerator every value the checks refuse makes that batch's loss NaN at once (the error follows at
+    check_pending()) and leaves the running counts as they were; the same batch with the value at the bound
+    (a label of 0 or 1, a probability of 0 or 1, a weight of 0, a large finite logit) gives the CPU's loss."""
+    where, index, value, loss_options = FAILING_BINARY_VALUES[bad]
+    if where == "weight" and not weighted:
+        pytest.skip("no weights to hold the value")
+    generator = torch.Generator().manual_seed(1)
+    x = torch.rand(16, generator=generator, dtype=torch.float64)
+    y = (torch.rand(16, generator=generator) < 0.4).double()
+    batch = {"input": x, "target": y, "weight": torch.rand(16, generator=generator, dtype=torch.float64) + 0.5}
+    at_bound = {"input": 1.0 if loss_options else 1e300, "target": 1.0, "weight": 0.0}[where]
+    for value_here, fails in [(value, True), (at_bound, False), (0.0, False)]:
+        given = {name: tensor.clone() for name, tensor in batch.items()}
+        given[where][index] = value_here
+        arguments = (given["input"], given["target"], given["weight"] if weighted else None)
+        deferred = compile_metric("f1").to_torch(**loss_options, **options)
+        deferred.train()
+        loss = deferred(*arguments)
+        running = deferred.running.clone() if "momentum" in options else None
+        _Event.finished = True
+        if fails:
+            assert math.isnan(loss.item())
+            with pytest.raises(MetriccError, match="Expected"):
+                deferred.check_pending()
+            if running is not None:
+                assert running[4].item() == 0  # no batch counted
+        else:
+            deferred.check_pending()
+            with pytest.MonkeyPatch.context() as cpu:
+                cpu.setattr(torch_kernel, "reads_back_now", lambda device: True)
+                immediate = compile_metric("f1").to_torch(**loss_options, **options)
+                assert loss.item() == pytest.approx(immediate(*arguments).item(), rel=1e-12)
+            if running is not None:
+                assert running[4].item() == 1
+        _Event.finished = False
+
+
+def test_a_deferred_loss_past_float32s_range_is_nan_at_once(as_accelerator):
+    """A float32 loss that passes float32's range (a cost of 1e39 + FP: finite in float64, infinite in float32,
+    with finite partials) is NaN at once on an accelerator, as a failing batch's is, not infinite; the error,
+    the CPU's, follows at check_pending()."""
+    loss_fn = compile_metric("minimize: 1e39 + FP").to_torch(pure=True)
+    x, y = _batch()
+    loss = loss_fn(x, y)
+    assert math.isnan(loss.item())
+    _Event.finished = True
+    with pytest.raises(MetriccError, match="not finite in float32"):
+        loss_fn.check_pending()
+
+
 def test_an_ignore_labels_weights_are_checked_as_given_without_a_read_back(as_accelerator):
     """With ignore_index the torch binary loss checks the weights as given (all zero, or negative on an ignored
     element, raise as in NumPy): on an accelerator without reading a value back during the step, and
