@@ -197,12 +197,14 @@ def _stacking_constants(dtype, device):
             torch.tensor([[0.0], [1.0]], dtype=dtype, device=device))
 
 
-def stacked_gradient(factor, Y, a, b):
-    """d loss / d input of the stacked path: factor * (a w y + b w (1 - y)), with a and b already scaled (by L
-    and the incoming gradient); each coefficient is a two-term sum, so b never rounds a away."""
-    if isinstance(a, float):
+def stacked_gradient(factor, Y, coefficients):
+    """d loss / d input of the stacked path: factor * (a w y + b w (1 - y)), with the coefficients (a, b), two
+    floats or one tensor of two, already scaled (by L and the incoming gradient); each sample's is a two-term sum,
+    so b never rounds a away."""
+    if isinstance(coefficients, tuple):
+        a, b = coefficients
         return torch.mul(Y[0], a).add_(Y[1], alpha=b).mul_(factor)
-    return (Y[0] * a.to(Y.dtype)).add_(Y[1] * b.to(Y.dtype)).mul_(factor)
+    return (Y * coefficients.to(Y.dtype).unsqueeze(1)).sum(0).mul_(factor)
 
 
 def add_blend_gradient_(grad, P, Y, c):
@@ -878,16 +880,20 @@ class SoftConfusionFunction(torch.autograd.Function):
                 loss = loss + bce
             if not isinstance(unit, float):  # the largest weight (1.0 without weights)
                 a, b = a * unit.to(scalar_dtype), b * unit.to(scalar_dtype)
-            a, b = device_scalar(a, dtype, input.device), device_scalar(b, dtype, input.device)
-            loss = with_gradient_checked(loss, a * L, b * L)  # in the input's type, as the backward pass has them
+            # the loss and the coefficients (a, b) in the input's type in one conversion; the loss NaN where a
+            # coefficient times L is not finite in that type, as with_gradient_checked has it
+            values = torch.stack([device_scalar(v, scalar_dtype, input.device) for v in (loss, a, b)]).to(dtype)
+            coefficients = values[1:]
+            loss = values[0] + (coefficients * L).mul_(0).sum()
         if stacked is not None:
-            ctx.save_for_backward(*inputs, factor, stacked, probabilities if ctx.blend is not None else None, a, b)
+            ctx.save_for_backward(*inputs, factor, stacked, probabilities if ctx.blend is not None else None,
+                                  coefficients)
         elif fused:
-            ctx.save_for_backward(*inputs, factor, a, b)
+            ctx.save_for_backward(*inputs, factor, coefficients)
         else:
-            ctx.save_for_backward(*inputs, a, b)
+            ctx.save_for_backward(*inputs, coefficients)
         ctx.coefficients = None
-        return device_scalar(loss, dtype, input.device), summary
+        return loss, summary
 
     @staticmethod
     def backward(ctx, grad_output, *_):
@@ -922,11 +928,11 @@ class SoftConfusionFunction(torch.autograd.Function):
         input, target, weight, *saved = ctx.saved_tensors
         if ctx.coefficients is not None:  # Python numbers (the host path): no tensor operation for the scale
             scale = float(grad_output) * ctx.world_size
-            a, b = ctx.coefficients
+            (a, b), coefficients = ctx.coefficients, None
         else:
             scale = grad_output * ctx.world_size if ctx.world_size != 1 else grad_output
-            a, b = saved[-2:]
-            saved = saved[:-2]
+            coefficients, saved = saved[-1], saved[:-1]  # (a, b) as one tensor
+            a, b = coefficients.unbind()
         if ctx.path == "fused":
             factor = saved[0]
             backward = _fused_backward if ForwardRecord.transforming() else _fused_backward_  # torch.func: no writes
@@ -935,7 +941,7 @@ class SoftConfusionFunction(torch.autograd.Function):
         if ctx.path == "stacked":
             factor, Y, P = saved
             k = scale * ctx.amplifier[0]
-            grad = stacked_gradient(factor, Y, a * k, b * k)
+            grad = stacked_gradient(factor, Y, (a * k, b * k) if coefficients is None else coefficients * k)
             if ctx.blend is not None:
                 grad = add_blend_gradient_(grad, P, Y, ctx.blend * scale)
             return grad.to(ctx.input_dtype)
