@@ -22,7 +22,7 @@ from metricc.torch_kernel import device_scalar  # emitted modules inline this im
 from metricc.torch_kernel import ignored_elements, is_compiling, read_back  # emitted modules inline this import
 from metricc.torch_kernel import computed_type, with_gradient_checked  # emitted modules inline this import
 from metricc.torch_kernel import once_only_because, refuse_second_derivative  # emitted modules inline this import
-from metricc.torch_kernel import is_exporting, row_blocks  # emitted modules inline this import
+from metricc.torch_kernel import _cached_when_eager, is_exporting, row_blocks  # emitted modules inline this import
 from metricc.checks import light_weights, nonfinite_message, target_hint  # emitted modules inline this import
 from metricc.checks import per_element_message, target_range_message  # emitted modules inline this import
 from metricc.checks import ROW_SUM_TOLERANCE, probability_rows_message  # emitted modules inline this import
@@ -394,6 +394,22 @@ class MultiSoftConfusionFunction(torch.autograd.Function):
         return grad + (exact - exact.detach()).to(grad.dtype), None, None, None
 
 
+@_cached_when_eager
+def _class_check_bounds(size, weighted, largest_label, count_limit, dtype, device):
+    """Offsets o, signs s and shifts of the offsets by the kind of target (1 for class probabilities) that make
+    o + s x >= 0 for each field x of a summary of `size` values (min x, max x, min y, max y, kind, row sum[, min w,
+    max w, sum w][, failed processes]) iff its check holds: s = o = 0 where x must only be finite (0 x is NaN for an
+    infinite x), the least label and weight at least 0, the largest label at most `largest_label` (1 for class
+    probabilities: the shift), the weights' sum at most `count_limit`, no failed process. Each o + s x, and each
+    offset with its shift, is exact in sign, so each bound is exact."""
+    signs = [0.0, 0.0, 1.0, -1.0, 0.0, 0.0] + ([1.0, 0.0, -1.0] if weighted else [])
+    offsets = [0.0, 0.0, 0.0, float(largest_label), 0.0, 0.0] + ([0.0, 0.0, float(count_limit)] if weighted else [])
+    shifts = [0.0, 0.0, 0.0, 1.0 - largest_label, 0.0, 0.0] + ([0.0] * 3 if weighted else [])
+    if size > len(signs):  # the number of processes whose inputs failed (under sync): none
+        signs, offsets, shifts = signs + [-1.0], offsets + [0.0], shifts + [0.0]
+    return tuple(torch.tensor(values, dtype=dtype, device=device) for values in (offsets, signs, shifts))
+
+
 class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
     """`1 - metric` averaged over classes (or labels): `loss(logits, target, sample_weight=None)`.
 
@@ -630,16 +646,19 @@ class MultiSoftConfusionLoss(InputChecks, TrainingState, torch.nn.Module):
         return (*head, values[size] if given else 0.0), values[size + given:]
 
     def _passing(self, summary, weighted):
-        given = len(summary) > (9 if weighted else 6)  # the failed processes, once the forward pass has counted them
-        (x_min, x_max, y_min, y_max, probabilities, rows, w_min, w_max, w_sum, failed), _ = self._fields(
-            summary.unbind(), weighted, given)
-        high = torch.where(probabilities > 0, 1, self.num_classes - 1 if self.task == "multiclass" else 1)
-        bad = ~(torch.isfinite(x_min) & torch.isfinite(x_max)) | ~(y_min >= 0) | ~(y_max <= high)
-        bad = bad | ~(torch.abs(rows - 1) <= ROW_SUM_TOLERANCE)
-        if weighted:  # all-zero weights are fine under sync: another process's batch may have weight
-            bad = bad | ~(w_min >= 0) | ~torch.isfinite(w_max) | ~((w_max > 0) | self.sync)
-            bad = bad | ~(w_sum <= scalars_count_limit(self.scalars))
-        return ~(bad | (failed > 0) if given else bad)
+        """True where the summary passes every check (a 0-dim tensor: no read-back), in about ten operations, each
+        a kernel on an accelerator: sqrt(o + s x) of each field (_class_check_bounds), summed, is finite iff each
+        bound holds, as is sqrt(tolerance - |row sum - 1|); log(w_max) * 0 is NaN where every weight is 0."""
+        largest = self.num_classes - 1 if self.task == "multiclass" else 1
+        limit = scalars_count_limit(self.scalars) if weighted else None  # (a graph break in a compiled step)
+        offsets, signs, shifts = _class_check_bounds(len(summary), weighted, largest, limit, summary.dtype,
+                                                     summary.device)
+        kind, rows = summary[4], summary[5]
+        margins = torch.addcmul(torch.addcmul(offsets, shifts, kind), summary, signs)  # o + s x, o by the kind
+        total = torch.sqrt(margins).sum() + torch.sqrt(ROW_SUM_TOLERANCE - torch.abs(rows - 1))
+        if weighted and not self.sync:  # all-zero weights are fine under sync: another process's batch may have weight
+            total = total + torch.log(summary[7]) * 0
+        return total < math.inf
 
     def _verify(self, values, numel, weighted, dtype=None, batch=None):
         (*inputs, total, failed), losses = self._fields(values, weighted)

@@ -524,6 +524,103 @@ def test_each_failing_value_makes_the_deferred_loss_nan_at_once(as_accelerator, 
         _Event.finished = False
 
 
+def _class_batch(task, kind):
+    """Logits (8, 3), a target (class indices, class-probability rows or multi-label 0/1) and weights, float64."""
+    generator = torch.Generator().manual_seed(2)
+    x = torch.randn(8, 3, generator=generator, dtype=torch.float64)
+    if kind == "probabilities":
+        y = torch.softmax(torch.randn(8, 3, generator=generator, dtype=torch.float64), 1)
+    elif task == "multiclass":
+        y = torch.arange(8) % 3
+    else:
+        y = (torch.rand(8, 3, generator=generator) < 0.4).double()
+    return {"input": x, "target": y, "weight": torch.rand(8, generator=generator, dtype=torch.float64) + 0.5}
+
+
+def _set(batch, where, value):
+    """The batch with one value changed: `where` names the tensor, with an index or a whole row after a colon."""
+    name, _, place = where.partition(":")
+    changed = {key: tensor.clone() for key, tensor in batch.items()}
+    if place == "row":
+        changed[name][3] = torch.tensor(value, dtype=changed[name].dtype)
+    elif value == "all zero":
+        changed[name].zero_()
+    else:
+        changed[name].view(-1)[3] = value
+    return changed
+
+
+# (task, kind of target, where, refused value, the value at its bound): one per check the device computes
+FAILING_CLASS_VALUES = {
+    "NaN logit": ("multiclass", "indices", "input", math.nan, 1e300),
+    "infinite logit": ("multilabel", "labels", "input", math.inf, -1e300),
+    "class index below 0": ("multiclass", "indices", "target", -1, 0),
+    "class index past the last class": ("multiclass", "indices", "target", 3, 2),
+    "label below 0": ("multilabel", "labels", "target", -2 ** -60, 0.0),
+    "label above 1": ("multilabel", "labels", "target", 1.0 + 2 ** -52, 1.0),
+    "probability above 1": ("multiclass", "probabilities", "target:row", [1.0 + 2 ** -52, 0.0, 0.0],
+                            [1.0, 0.0, 0.0]),
+    "probability below 0": ("multiclass", "probabilities", "target:row", [1.005, -0.005, 0.0], [1.0, 0.0, 0.0]),
+    "row sum far from 1": ("multiclass", "probabilities", "target:row", [0.5, 0.3, 0.1], [0.5, 0.3, 0.2]),
+    "negative weight": ("multiclass", "indices", "weight", -1e-300, 0.0),
+    "infinite weight": ("multilabel", "labels", "weight", math.inf, 1e90),
+    "all weights 0": ("multiclass", "indices", "weight", "all zero", 0.0),
+    "weights past the count limit": ("multiclass", "indices", "weight", 1e101, 1e6),
+}
+
+
+@pytest.mark.parametrize("options", [{"pure": True}, {"momentum": 0.9}], ids=["pure", "running counts"])
+@pytest.mark.parametrize("bad", FAILING_CLASS_VALUES)
+def test_each_failing_class_value_makes_the_deferred_loss_nan_at_once(as_accelerator, bad, options):
+    """Multi-class and multi-label: on an accelerator every value the checks refuse makes that batch's loss NaN at
+    once (the error follows at check_pending()) and leaves the running counts as they were; the same batch with the
+    value at its bound (the last class, a probability or label of 1, a weight of 0, large finite logits) gives the
+    CPU's loss."""
+    task, kind, where, value, at_bound = FAILING_CLASS_VALUES[bad]
+    batch = _class_batch(task, kind)
+    for value_here, fails in [(value, True), (at_bound, False)]:
+        given = _set(batch, where, value_here)
+        arguments = (given["input"], given["target"], given["weight"])
+        deferred = compile_metric("f1", task=task, num_classes=3).to_torch(**options)
+        deferred.train()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", MetriccWarning)  # (light or heavy weights)
+            loss = deferred(*arguments)
+        running = deferred.running.clone() if "momentum" in options else None
+        _Event.finished = True
+        if fails:
+            assert math.isnan(loss.item())
+            with pytest.raises(MetriccError, match="Expected|add up"):
+                deferred.check_pending()
+            if running is not None:
+                assert not running[4].any()  # no batch counted, for any class
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", MetriccWarning)
+                deferred.check_pending()
+                with pytest.MonkeyPatch.context() as cpu:
+                    cpu.setattr(torch_kernel, "reads_back_now", lambda device: True)
+                    immediate = compile_metric("f1", task=task, num_classes=3).to_torch(**options)
+                    assert loss.item() == pytest.approx(immediate(*arguments).item(), rel=1e-12)
+            if running is not None:
+                assert running[4].all()
+        _Event.finished = False
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_the_class_verdict_under_sync_refuses_another_processs_failure(weighted):
+    """Under sync=True the summary the device judges ends with the number of processes whose inputs failed (the
+    forward pass sums it over the processes): none passes, one fails. (sync is set on the module directly: the
+    distributed tests run on the CPU, where the checks are read back instead.)"""
+    loss_fn = compile_metric("f1", task="multiclass", num_classes=3).to_torch(sync=True)
+    fields = [-1.0, 1.0, 0.0, 2.0, 0.0, 1.0] + ([0.0, 2.0, 5.0] if weighted else [])
+    for failed, passes in [(0.0, True), (1.0, False), (2.0, False)]:
+        summary = torch.tensor([*fields, failed], dtype=torch.float64)
+        assert loss_fn._passing(summary, weighted).item() is passes
+    nan_input = torch.tensor([math.nan, *fields[1:], 0.0], dtype=torch.float64)
+    assert loss_fn._passing(nan_input, weighted).item() is False
+
+
 def test_a_deferred_loss_past_float32s_range_is_nan_at_once(as_accelerator):
     """A float32 loss that passes float32's range (a cost of 1e39 + FP: finite in float64, infinite in float32,
     with finite partials) is NaN at once on an accelerator, as a failing batch's is, not infinite; the error,
