@@ -621,6 +621,45 @@ def test_the_class_verdict_under_sync_refuses_another_processs_failure(weighted)
     assert loss_fn._passing(nan_input, weighted).item() is False
 
 
+@pytest.fixture
+def one_process_group():
+    """A torch.distributed group of this process alone (gloo), so that sync=True runs its all-reduce here."""
+    import socket
+    import torch.distributed as dist
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", world_size=1, rank=0)
+    yield
+    dist.destroy_process_group()
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_a_synced_deferred_check_makes_the_loss_nan_at_once(as_accelerator, one_process_group, task):
+    """sync=True on an accelerator: the verdict on the inputs travels with the counts' all-reduce, so that a bad
+    batch's loss is NaN at once on every process and no running count takes it; the error follows at
+    check_pending(). A good batch gives the unsynced CPU loss (one process)."""
+    options = {} if task == "binary" else {"task": "multiclass", "num_classes": 3}
+    generator = torch.Generator().manual_seed(3)
+    x = torch.randn(16, *(() if task == "binary" else (3,)), generator=generator, dtype=torch.float64)
+    y = (torch.rand(16, generator=generator) < 0.4).double() if task == "binary" else torch.arange(16) % 3
+    bad = y.clone()
+    bad[2] = 2 if task == "binary" else 7
+    synced = compile_metric("f1", **options).to_torch(sync=True, momentum=0.9)
+    loss = synced(x, y)
+    with pytest.MonkeyPatch.context() as cpu:
+        cpu.setattr(torch_kernel, "reads_back_now", lambda device: True)
+        assert loss.item() == pytest.approx(compile_metric("f1", **options).to_torch(momentum=0.9)(x, y).item(),
+                                            rel=1e-12)
+    running = synced.running.clone()
+    assert math.isnan(synced(x, bad).item())
+    assert torch.equal(synced.running, running)
+    _Event.finished = True
+    with pytest.raises(MetriccError, match="Expected"):
+        synced.check_pending()
+
+
 def test_a_deferred_loss_past_float32s_range_is_nan_at_once(as_accelerator):
     """A float32 loss that passes float32's range (a cost of 1e39 + FP: finite in float64, infinite in float32,
     with finite partials) is NaN at once on an accelerator, as a failing batch's is, not infinite; the error,
