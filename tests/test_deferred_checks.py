@@ -472,6 +472,30 @@ def test_deferred_checks_take_probabilities_of_exactly_0_and_1(as_accelerator):
         _Event.finished = False
 
 
+def _check_deferred_verdict(metric, options, arguments, fails):
+    """One call of a loss with `options` on the accelerator stand-in: where the batch `fails` the checks its loss is
+    NaN at once, the error follows at check_pending() and no running count takes it; otherwise the loss is the
+    CPU's and the running counts take the batch."""
+    deferred = metric.to_torch(**options)
+    deferred.train()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", MetriccWarning)  # (light or heavy weights)
+        loss = deferred(*arguments)
+        _Event.finished = True
+        if fails:
+            assert math.isnan(loss.item())
+            with pytest.raises(MetriccError, match="Expected|add up"):
+                deferred.check_pending()
+        else:
+            deferred.check_pending()
+            with pytest.MonkeyPatch.context() as cpu:
+                cpu.setattr(torch_kernel, "reads_back_now", lambda device: True)
+                assert loss.item() == pytest.approx(metric.to_torch(**options)(*arguments).item(), rel=1e-12)
+    _Event.finished = False
+    if "momentum" in options:  # no batch counted (for any class), or one
+        assert (deferred.running[4] == (0 if fails else 1)).all()
+
+
 # one bad value per check the device computes (binary): where it sits, what it is, and the loss's options
 FAILING_BINARY_VALUES = {
     "NaN logit": ("input", 3, math.nan, {}), "infinite logit": ("input", 3, -math.inf, {}),
@@ -502,26 +526,7 @@ def test_each_failing_value_makes_the_deferred_loss_nan_at_once(as_accelerator, 
         given = {name: tensor.clone() for name, tensor in batch.items()}
         given[where][index] = value_here
         arguments = (given["input"], given["target"], given["weight"] if weighted else None)
-        deferred = compile_metric("f1").to_torch(**loss_options, **options)
-        deferred.train()
-        loss = deferred(*arguments)
-        running = deferred.running.clone() if "momentum" in options else None
-        _Event.finished = True
-        if fails:
-            assert math.isnan(loss.item())
-            with pytest.raises(MetriccError, match="Expected"):
-                deferred.check_pending()
-            if running is not None:
-                assert running[4].item() == 0  # no batch counted
-        else:
-            deferred.check_pending()
-            with pytest.MonkeyPatch.context() as cpu:
-                cpu.setattr(torch_kernel, "reads_back_now", lambda device: True)
-                immediate = compile_metric("f1").to_torch(**loss_options, **options)
-                assert loss.item() == pytest.approx(immediate(*arguments).item(), rel=1e-12)
-            if running is not None:
-                assert running[4].item() == 1
-        _Event.finished = False
+        _check_deferred_verdict(compile_metric("f1"), {**loss_options, **options}, arguments, fails)
 
 
 def _class_batch(task, kind):
@@ -580,31 +585,8 @@ def test_each_failing_class_value_makes_the_deferred_loss_nan_at_once(as_acceler
     batch = _class_batch(task, kind)
     for value_here, fails in [(value, True), (at_bound, False)]:
         given = _set(batch, where, value_here)
-        arguments = (given["input"], given["target"], given["weight"])
-        deferred = compile_metric("f1", task=task, num_classes=3).to_torch(**options)
-        deferred.train()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", MetriccWarning)  # (light or heavy weights)
-            loss = deferred(*arguments)
-        running = deferred.running.clone() if "momentum" in options else None
-        _Event.finished = True
-        if fails:
-            assert math.isnan(loss.item())
-            with pytest.raises(MetriccError, match="Expected|add up"):
-                deferred.check_pending()
-            if running is not None:
-                assert not running[4].any()  # no batch counted, for any class
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", MetriccWarning)
-                deferred.check_pending()
-                with pytest.MonkeyPatch.context() as cpu:
-                    cpu.setattr(torch_kernel, "reads_back_now", lambda device: True)
-                    immediate = compile_metric("f1", task=task, num_classes=3).to_torch(**options)
-                    assert loss.item() == pytest.approx(immediate(*arguments).item(), rel=1e-12)
-            if running is not None:
-                assert running[4].all()
-        _Event.finished = False
+        _check_deferred_verdict(compile_metric("f1", task=task, num_classes=3), options,
+                                (given["input"], given["target"], given["weight"]), fails)
 
 
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
