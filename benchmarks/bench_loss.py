@@ -1,11 +1,14 @@
 """Speed and memory of metricc's losses against BCE and a paper-style implementation, as ratios measured in
-one run (medians of repeats), plus compile latency and import time.
+one run (medians of repeats), plus compile latency, import time and the operations a step launches on an
+accelerator.
 
-    python benchmarks/bench_loss.py            # n = 1e4, 1e6, 1e7 on CPU (and CUDA when present)
-    python benchmarks/bench_loss.py --quick    # small sizes, few repeats (CI)
+    python benchmarks/bench_loss.py                # n = 1e4, 1e6, 1e7 on CPU (and CUDA when present)
+    python benchmarks/bench_loss.py --quick        # small sizes, few repeats (CI)
+    python benchmarks/bench_loss.py --tables ops   # operations per step, on CUDA or the CPU standing in for it
 """
 
 import argparse
+import contextlib
 import gc
 import os
 import platform
@@ -17,8 +20,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
-from metricc import compile_metric
+from metricc import compile_metric, torch_kernel
 
 L = 73.0
 
@@ -338,7 +342,82 @@ def startup_costs():
     return sympy, metricc, compiler, cold, cached
 
 
-TABLES = ("torch", "numpy", "small", "multiclass", "booster", "rounds", "startup")
+class _DispatchCount(TorchDispatchMode):
+    """Counts the operations torch dispatches, views and bare allocations left out: on an accelerator each of the
+    others is a kernel launch, the fixed cost of a step on a small batch."""
+
+    FREE = {"view", "_unsafe_view", "slice", "select", "unbind", "unsqueeze", "squeeze", "expand", "t", "alias",
+            "detach", "as_strided", "transpose", "permute", "split", "empty", "empty_like", "empty_strided"}
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += func.overloadpacket.__name__ not in self.FREE
+        return func(*args, **(kwargs or {}))
+
+
+class _NeverReady:
+    """A device event for the CPU standing in for an accelerator: the copy is done once asked."""
+
+    def __init__(self, device=None):
+        pass
+
+    def record(self):
+        pass
+
+    def query(self):
+        return True
+
+    def synchronize(self):
+        pass
+
+
+@contextlib.contextmanager
+def _accelerator_path(device):
+    """On the CPU, the loss takes an accelerator's path (checks deferred, scalars as device tensors), as
+    tests/test_deferred_checks.py has it; on CUDA, its own."""
+    if device != "cpu":
+        yield
+        return
+    saved = torch_kernel.reads_back_now, getattr(torch, "Event", None)
+    torch_kernel.reads_back_now, torch.Event = (lambda _: False), _NeverReady
+    try:
+        yield
+    finally:
+        torch_kernel.reads_back_now, torch.Event = saved
+
+
+def operation_rows(device):
+    """Operations of one forward + backward step on an accelerator's path: {(loss, n, C, options): count}."""
+    rows = {}
+    generator = torch.Generator().manual_seed(0)
+    cases = [("f1", 4096, 0), ("mcc", 4096, 0), ("multiclass f1", 256, 10), ("multilabel f1", 256, 10)]
+    with _accelerator_path(device):
+        for name, n, classes in cases:
+            task = name.split()[0] if classes else "binary"
+            z = torch.randn((n, classes) if classes else (n,), generator=generator).to(device)
+            y = (torch.randint(0, classes, (n,), generator=generator) if task == "multiclass"
+                 else (torch.rand(z.shape, generator=generator) < 0.3).float()).to(device)
+            metric = compile_metric(name.split()[-1], **({"task": task, "num_classes": classes} if classes else {}))
+            baseline = (torch.nn.CrossEntropyLoss() if task == "multiclass" else torch.nn.BCEWithLogitsLoss())
+            for label, loss_fn in (("pure=True", metric.to_torch(pure=True)), ("defaults", metric.to_torch()),
+                                   ("BCE" if task != "multiclass" else "cross-entropy", baseline)):
+                x = z.clone().requires_grad_(True)
+                for _ in range(3):  # the first calls check L for the dtype and fill the caches
+                    x.grad = None
+                    loss_fn(x, y).backward()
+                x.grad = None
+                with _DispatchCount() as counted:
+                    loss_fn(x, y).backward()
+                if hasattr(loss_fn, "check_pending"):
+                    loss_fn.check_pending()
+                rows[(name, n, classes, label)] = counted.count
+    return rows
+
+
+TABLES = ("torch", "numpy", "small", "multiclass", "ops", "booster", "rounds", "startup")
 
 
 def main():
@@ -426,6 +505,14 @@ def main():
                   f"{ms['metricc macro-F1']:.2f} | {s['metricc macro-F1'] / s['cross-entropy']:.2f} | "
                   f"{s['metricc macro-F1'] / s['plain soft F1']:.2f} | {ms['metricc fused']:.2f} |", flush=True)
         torch.set_num_threads(threads)
+
+    if "ops" in tables:
+        device = "cuda" if "cuda" in devices else "cpu"
+        where = "CUDA" if device == "cuda" else "the CPU standing in for an accelerator (checks deferred)"
+        print(f"\n| operations per forward + backward step, on {where} | n | C | loss | operations |")
+        print("|---|---|---|---|---|")
+        for (name, n, classes, label), count in operation_rows(device).items():
+            print(f"| {name} | {n} | {classes or ''} | {label} | {count} |", flush=True)
 
     if "booster" in tables:
         print("\n| booster objective (gradient + Hessian) | n | arrays | metricc ms | binary:logistic in NumPy ms | "
