@@ -381,12 +381,17 @@ def _accelerator_path(device):
     if device != "cpu":
         yield
         return
-    saved = torch_kernel.reads_back_now, getattr(torch, "Event", None)
+    reads_back_now, had_event = torch_kernel.reads_back_now, hasattr(torch, "Event")
+    event = getattr(torch, "Event", None)
     torch_kernel.reads_back_now, torch.Event = (lambda _: False), _NeverReady
     try:
         yield
     finally:
-        torch_kernel.reads_back_now, torch.Event = saved
+        torch_kernel.reads_back_now = reads_back_now
+        if had_event:
+            torch.Event = event
+        else:  # (torch before 2.4 has none)
+            del torch.Event
 
 
 def operation_rows(device):
