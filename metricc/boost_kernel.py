@@ -33,7 +33,7 @@ from metricc.booster_context import RAW_PROBABILITIES, Agreement  # emitted modu
 from metricc.booster_context import all_reduced, communicator  # emitted modules inline this import
 from metricc.booster_context import booster_scores, ignored_class_weights  # emitted modules inline this import
 from metricc.booster_context import lightgbm_machines, misread_metrics  # emitted modules inline this import
-from metricc.booster_context import training_booster  # emitted modules inline this import
+from metricc.booster_context import raw_score_classifier, training_booster  # emitted modules inline this import
 
 HESSIANS = ("exact", "abs", "clip", "gauss-newton", "bound")
 # the default Hessian form: the bound for sigmoid amplifiers; for the softmax one (task="multiclass", where no
@@ -511,6 +511,14 @@ class BoostObjective:
                           f"binary objective only, and ignores {it} with a custom one: metricc's {self.name} "
                           f"objective trains without {it}. The objective weighs the classes as the metric does; to "
                           f"weigh samples, pass sample weights ({weights}), which it takes", self.warning,
+                          stacklevel=caller_level())
+        if self.booster == "lightgbm" and raw_score_classifier(frame):
+            warnings.warn(f"lightgbm.LGBMClassifier's predict() and predict_proba() return the raw scores of a "
+                          f"custom objective, not classes or probabilities: scikit-learn's scorers (cross_val_score, "
+                          f"GridSearchCV) score them as NaN, and a cut-off at 0.5 reads them wrong. Fit "
+                          f"metricc.lightgbm_sklearn.LGBMClassifier instead (the same classifier, predicting the "
+                          f"classes of metricc's {self.name} objective), or take the classes as "
+                          f"objective.predict(model.predict(X, raw_score=True))", self.warning,
                           stacklevel=caller_level())
         misread = misread_metrics(training, frame)
         if misread:

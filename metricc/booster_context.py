@@ -161,6 +161,21 @@ def communicator(booster):
     return collective if collective.get_world_size() > 1 else None
 
 
+def raw_score_classifier(frame):
+    """Whether the call (from `frame`) comes from the fit() of LightGBM's own scikit-learn classifier (or a
+    subclass that predicts as LightGBM does), whose predict() and predict_proba() return raw scores for a callable
+    objective; False for metricc.lightgbm_sklearn.LGBMClassifier (it has _follows_objective) and other calls."""
+    for _ in range(12):  # fit -> train -> Booster.update -> the objective's wrapper -> the objective
+        if frame is None:
+            break
+        if frame.f_globals.get("__name__") == "lightgbm.sklearn" and frame.f_code.co_name == "fit":
+            kind = type(frame.f_locals.get("self"))
+            return (any(k.__name__ == "LGBMClassifier" for k in kind.__mro__)
+                    and not hasattr(kind, "_follows_objective"))
+        frame = frame.f_back
+    return False
+
+
 # LightGBM's tree learners (and their aliases) whose machines each hold their own rows
 _ROWS_SPLIT = ("data", "data_parallel", "voting", "voting_parallel")
 

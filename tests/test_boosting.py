@@ -937,11 +937,13 @@ def _train_briefly(booster, api, task, extra):
         else:
             import lightgbm as lgb
 
+            from metricc.lightgbm_sklearn import LGBMClassifier  # (LightGBM's own warns that it predicts raw scores)
+
             if api == "train":
                 lgb.train({**objective.params, **extra, "objective": objective, "verbose": -1, "num_threads": 1},
                           lgb.Dataset(X, y), 3)
             else:
-                lgb.LGBMClassifier(objective=objective, n_estimators=3, n_jobs=1, verbose=-1, **extra).fit(X, y)
+                LGBMClassifier(objective=objective, n_estimators=3, n_jobs=1, verbose=-1, **extra).fit(X, y)
     return [str(w.message) for w in caught if issubclass(w.category, MetriccWarning)]
 
 
@@ -1016,6 +1018,8 @@ def _xgboost_runs():
 
 def _lightgbm_runs():
     lgb = pytest.importorskip("lightgbm")
+    from metricc.lightgbm_sklearn import LGBMClassifier  # (LightGBM's own warns that it predicts raw scores)
+
     f1 = compile_metric("f1").to_lightgbm()
     base = {"objective": f1, "verbose": -1, "num_threads": 1}
     fit = lgb.LGBMClassifier.fit
@@ -1029,9 +1033,9 @@ def _lightgbm_runs():
         "train metrics alias": (lambda X, y: lgb.train({**base, "metrics": ["auc", "binary_logloss"]},
                                                        lgb.Dataset(X, y), 2, valid_sets=[lgb.Dataset(X, y)]),
                                 "binary_logloss"),
-        "sklearn default": (lambda X, y: lgb.LGBMClassifier(objective=f1, n_estimators=2, verbose=-1).fit(
+        "sklearn default": (lambda X, y: LGBMClassifier(objective=f1, n_estimators=2, verbose=-1).fit(
             X, y, **evaluate(X, y)), "binary_logloss"),
-        "sklearn params": (lambda X, y: lgb.LGBMClassifier(objective=f1, n_estimators=2, verbose=-1, **f1.params).fit(
+        "sklearn params": (lambda X, y: LGBMClassifier(objective=f1, n_estimators=2, verbose=-1, **f1.params).fit(
             X, y, **evaluate(X, y)), None),
     }
 
@@ -1768,8 +1772,9 @@ def test_early_stopping_through_the_scikit_learn_api(backend):
         margins = model.get_booster().predict(booster_module.DMatrix(X_val), output_margin=True,
                                               iteration_range=(0, best + 1))
     else:
-        params = {k: v for k, v in objective.params.items()}
-        model = booster_module.LGBMClassifier(objective=objective, n_estimators=500, verbose=-1, n_jobs=1, **params)
+        from metricc.lightgbm_sklearn import LGBMClassifier  # (LightGBM's own predicts raw scores)
+
+        model = LGBMClassifier(objective=objective, n_estimators=500, verbose=-1, n_jobs=1, **objective.params)
         validation = ({"eval_X": (X_val,), "eval_y": (y_val,)}  # LightGBM >= 4.7 deprecates eval_set
                       if "eval_X" in inspect.signature(model.fit).parameters else {"eval_set": [(X_val, y_val)]})
         model.fit(X, y, eval_metric=objective.eval_metric, callbacks=[booster_module.early_stopping(20, verbose=False)],
@@ -1849,7 +1854,8 @@ def test_lightgbm_both_apis():
     booster = lgb.train({"objective": objective, "verbose": -1, "num_threads": 1}, lgb.Dataset(X, y), 30)
     trained = compile_metric("f1").score(objective.predict(booster.predict(X)), y)
     model = lgb.LGBMClassifier(objective=objective, n_estimators=30, verbose=-1, n_jobs=1)
-    model.fit(X, y, sample_weight=np.ones(len(y)))
+    with pytest.warns(MetriccWarning, match="raw scores"):  # metricc.lightgbm_sklearn's classifier predicts classes
+        model.fit(X, y, sample_weight=np.ones(len(y)))
     with pytest.warns(UserWarning, match="raw scores"):
         raw = model.predict(X)
     assert trained > 0.8 and compile_metric("f1").score(objective.predict(raw), y) > 0.8
@@ -1900,6 +1906,32 @@ def test_lightgbm_sklearn_classifier_predicts_as_the_objective(task):
         assert np.isfinite(scores).all() and scores.min() > 0.6
     else:
         assert (predicted == y).mean() > 0.8
+
+
+@pytest.mark.parametrize("task", ["binary", "multiclass"])
+def test_lightgbms_own_classifier_warns_that_it_will_predict_raw_scores(task):
+    """lightgbm.LGBMClassifier with a metricc objective trains, then predicts raw scores (LightGBM's rule for a
+    callable objective), which scikit-learn's scorers score as NaN and a cut-off at 0.5 reads wrong: its first
+    round says so and names what predicts the objective's classes. metricc's classifier, lightgbm.train and the
+    scikit-learn API with another objective stay quiet."""
+    lgb = pytest.importorskip("lightgbm")
+    from metricc.lightgbm_sklearn import LGBMClassifier
+
+    X, y = _separable()
+    if task == "multiclass":
+        y = np.digitize(X[:, 0], [-0.5, 0.7])
+    options = {} if task == "binary" else {"task": task, "num_classes": 3}
+    objective = compile_metric("f1", **options).to_lightgbm()
+    settings = dict(objective=objective, n_estimators=2, verbose=-1, n_jobs=1, **objective.params)
+    with pytest.warns(MetriccWarning, match=r"predict\(\) and predict_proba\(\) return the raw scores.*NaN.*"
+                                            r"metricc\.lightgbm_sklearn\.LGBMClassifier.*objective\.predict"):
+        lgb.LGBMClassifier(**settings).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MetriccWarning)
+        LGBMClassifier(**settings).fit(X, y)
+        lgb.train({**objective.params, "objective": objective, "verbose": -1, "num_threads": 1},
+                  lgb.Dataset(X, y), 2)
+        lgb.LGBMClassifier(n_estimators=2, verbose=-1, n_jobs=1).fit(X, y)
 
 
 def test_lightgbm_sklearn_classifier_is_lightgbms_with_another_custom_objective():
@@ -2309,13 +2341,13 @@ def test_boosters_train_on_a_multiclass_metric_through_both_apis(booster):
         model = library.train({**objective.params, "objective": objective, "num_threads": 1, "verbose": -1},
                               library.Dataset(X, y), 30)
         margins = model.predict(X, raw_score=True)
-        classifier = library.LGBMClassifier(objective=objective, n_estimators=30, n_jobs=1, verbose=-1)
+        from metricc.lightgbm_sklearn import LGBMClassifier  # (LightGBM's own predicts raw scores)
+
+        classifier = LGBMClassifier(objective=objective, n_estimators=30, n_jobs=1, verbose=-1)
     assert margins.shape == (600, 3)
     assert f1_score(y, objective.predict(margins), average="macro") > 0.85
     classifier.fit(X, y)
-    predicted = (classifier.predict(X) if booster == "xgboost"  # LightGBM gives raw scores with a custom objective
-                 else objective.predict(classifier.predict(X, raw_score=True)))
-    assert f1_score(y, predicted, average="macro") > 0.85
+    assert f1_score(y, classifier.predict(X), average="macro") > 0.85
 
 
 @pytest.mark.parametrize("average, class_weight", [("weighted", None), ("macro", (1.0, 3.0, 0.5, 2.0))])
@@ -2417,15 +2449,19 @@ def _recorded_and_true(booster, builtin, objective, X, y, train, test, task="bin
     else:
         import lightgbm as lgb
 
+        from metricc.lightgbm_sklearn import LGBMClassifier  # metricc's objective: classes from its predict()
+
         options = {"objective": objective, **objective.params} if custom else {"objective": builtin}
-        model = lgb.LGBMClassifier(n_estimators=8, n_jobs=1, verbose=-1, **options)
+        model = (LGBMClassifier if custom else lgb.LGBMClassifier)(n_estimators=8, n_jobs=1, verbose=-1, **options)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)  # LightGBM 4.7: eval_set is to be eval_X, eval_y
             warnings.filterwarnings("ignore", "The argument 'eval_set'")
             model.fit(X[train], y[train], eval_set=[(X[test], y[test])], eval_metric=metric)
         recorded = model.evals_result_["valid_0"][name][-1]
         raw = model.predict(X[test], raw_score=True)
-        predicted = model.predict(X[test]) if not custom else None
+        predicted = model.predict(X[test])
+        if custom:
+            np.testing.assert_array_equal(predicted, objective.predict(raw))
     if predicted is None:
         predicted = objective.predict(raw)
     if task == "multiclass":
