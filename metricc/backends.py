@@ -152,7 +152,9 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType({b.name: b for b in (
                       "logloss"),
           ("lightgbm", "lightgbm.train({'objective': objective, **objective.params, ...}, data,\n"
                        "                   feval=objective.eval_metric)   # or "
-                       "LGBMClassifier(objective=objective, **objective.params)"))),
+                       "LGBMClassifier(objective=objective, **objective.params),\n"
+                       "    whose predict() gives raw scores: objective.predict(model.predict(X, raw_score=True)) "
+                       "gives the classes"))),
     Backend("math", _MATH, MappingProxyType({"math": "math"})),
 )})
 

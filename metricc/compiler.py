@@ -298,7 +298,8 @@ class CompiledMetric:
 
     def to_lightgbm(self, **options: Any):
         """A custom objective for LightGBM: `lightgbm.train({"objective": objective, ...}, data)` or
-        `LGBMClassifier(objective=objective)`; as to_xgboost()."""
+        `metricc.lightgbm_sklearn.LGBMClassifier(objective=objective)` (LightGBM's own LGBMClassifier predicts raw
+        scores for a custom objective); as to_xgboost()."""
         return self._booster("lightgbm", options)
 
     def _booster(self, booster: str, options: Mapping[str, Any]):
