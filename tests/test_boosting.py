@@ -1912,8 +1912,8 @@ def test_lightgbm_sklearn_classifier_predicts_as_the_objective(task):
 def test_lightgbms_own_classifier_warns_that_it_will_predict_raw_scores(task):
     """lightgbm.LGBMClassifier with a metricc objective trains, then predicts raw scores (LightGBM's rule for a
     callable objective), which scikit-learn's scorers score as NaN and a cut-off at 0.5 reads wrong: its first
-    round says so and names what predicts the objective's classes. metricc's classifier, lightgbm.train and the
-    scikit-learn API with another objective stay quiet."""
+    round says so and names what predicts the objective's classes. metricc's classifier, lightgbm.train, the
+    scikit-learn classifier with another objective and its regressor stay quiet."""
     lgb = pytest.importorskip("lightgbm")
     from metricc.lightgbm_sklearn import LGBMClassifier
 
@@ -1932,6 +1932,8 @@ def test_lightgbms_own_classifier_warns_that_it_will_predict_raw_scores(task):
         lgb.train({**objective.params, "objective": objective, "verbose": -1, "num_threads": 1},
                   lgb.Dataset(X, y), 2)
         lgb.LGBMClassifier(n_estimators=2, verbose=-1, n_jobs=1).fit(X, y)
+        if task == "binary":  # a regressor's predict() gives the raw scores anyway
+            lgb.LGBMRegressor(**settings).fit(X, y)
 
 
 def test_lightgbm_sklearn_classifier_is_lightgbms_with_another_custom_objective():
