@@ -15,6 +15,7 @@ def test_benchmark_quick_mode():
     assert "| NumPy loss_and_grad |" in out.stdout and "compile_metric('mcc'), cached" in out.stdout
     assert "+ running counts µs" in out.stdout and "| | 4096 |" in out.stdout
     assert "| XGBoost | metricc F1 |" in out.stdout and "| LightGBM | NumPy logistic |" in out.stdout
+    assert "| XGBoost | metricc macro-F1 |" in out.stdout and "| LightGBM | metricc macro-F1 |" in out.stdout
     assert "| operations per forward + backward step" in out.stdout and "| multiclass f1 | 256 | 10 | defaults |" in \
         out.stdout
 
