@@ -284,8 +284,7 @@ def booster_rounds(n, rounds, repeats):
         return numpy_logistic_grad_hess(np.asarray(margins, dtype=np.float64), data.get_label())
 
     def timed(train):
-        train(2)  # histograms and caches built once
-        return statistics.median(_seconds(lambda: train(rounds)) for _ in range(repeats)) / rounds * 1e3
+        return _per_round_ms(train, rounds, repeats)
 
     rows = {}
     try:
@@ -324,8 +323,7 @@ def multiclass_booster_rounds(n, rounds, repeats, classes=4):
     metric = compile_metric("f1", task="multiclass", num_classes=classes)
 
     def timed(train):
-        train(2)
-        return statistics.median(_seconds(lambda: train(rounds)) for _ in range(repeats)) / rounds * 1e3
+        return _per_round_ms(train, rounds, repeats)
 
     rows = {}
     try:
@@ -348,6 +346,20 @@ def multiclass_booster_rounds(n, rounds, repeats, classes=4):
     except ImportError:
         pass
     return rows
+
+
+def _per_round_ms(train, rounds, repeats):
+    """Milliseconds per round of train(k) (k rounds): the median of `repeats` trainings of `rounds` rounds, after
+    a short one that builds the booster's histograms and caches."""
+    train(2)
+    return statistics.median(_seconds(lambda: train(rounds)) for _ in range(repeats)) / rounds * 1e3
+
+
+def _print_rounds(title, rows):
+    """A table of rounds' times {(booster, objective): ms}, each against its booster's built-in objective."""
+    print(f"\n| {title} | objective | ms per round | / built-in |\n|---|---|---|---|")
+    for (booster, name), ms in rows.items():
+        print(f"| {booster} | {name} | {ms:.1f} | {ms / rows[(booster, 'built-in')]:.2f} |", flush=True)
 
 
 def _seconds(step):
@@ -585,17 +597,12 @@ def main():
 
     if "rounds" in tables:
         n = 100_000 if args.quick else 1_000_000
-        print(f"\n| boosting round, every core ({os.cpu_count()}), n = {n:.0e}, 20 features, depth 6 | objective | "
-              "ms per round | / built-in |\n|---|---|---|---|")
-        rows = booster_rounds(n, 5 if args.quick else 20, 1 if args.quick else 3)
-        for (booster, name), ms in rows.items():
-            print(f"| {booster} | {name} | {ms:.1f} | {ms / rows[(booster, 'built-in')]:.2f} |", flush=True)
+        _print_rounds(f"boosting round, every core ({os.cpu_count()}), n = {n:.0e}, 20 features, depth 6",
+                      booster_rounds(n, 5 if args.quick else 20, 1 if args.quick else 3))
         n = 30_000 if args.quick else 300_000
-        print(f"\n| multi-class boosting round, every core ({os.cpu_count()}), n = {n:.0e}, 4 classes (55/25/15/5 %), "
-              "20 features, depth 6 | objective | ms per round | / built-in |\n|---|---|---|---|")
-        rows = multiclass_booster_rounds(n, 5 if args.quick else 10, 1 if args.quick else 3)
-        for (booster, name), ms in rows.items():
-            print(f"| {booster} | {name} | {ms:.1f} | {ms / rows[(booster, 'built-in')]:.2f} |", flush=True)
+        _print_rounds(f"multi-class boosting round, every core ({os.cpu_count()}), n = {n:.0e}, 4 classes "
+                      f"(55/25/15/5 %), 20 features, depth 6",
+                      multiclass_booster_rounds(n, 5 if args.quick else 10, 1 if args.quick else 3))
 
     if "startup" in tables:
         sympy, metricc, compiler, cold, cached = startup_costs()
