@@ -1936,18 +1936,29 @@ def test_lightgbms_own_classifier_warns_that_it_will_predict_raw_scores(task):
             lgb.LGBMRegressor(**settings).fit(X, y)
 
 
-def test_lightgbm_sklearn_classifier_is_lightgbms_with_another_custom_objective():
-    """With a custom objective that is not metricc's (a plain function), the classifier is LightGBM's own: its
-    predict() and predict_proba() give what lightgbm.LGBMClassifier's give (raw scores, with LightGBM's warning)."""
-    lgb = pytest.importorskip("lightgbm")
-    from metricc.lightgbm_sklearn import LGBMClassifier
+class _LogisticObjective:
+    """A user's own callable objective that has a predict() of its own, as metricc's objectives do."""
 
-    def logistic(y_true, raw):
+    def __call__(self, y_true, raw):
         p = 1 / (1 + np.exp(-raw))
         return p - y_true, p * (1 - p)
 
+    def predict(self, raw):
+        return (raw >= 0).astype(int)
+
+
+@pytest.mark.parametrize("kind", ["function", "object with predict()"])
+def test_lightgbm_sklearn_classifier_is_lightgbms_with_another_custom_objective(kind):
+    """With a custom objective that is not metricc's (a plain function, or a user's callable object that has a
+    predict() of its own but not the rest of a metricc objective), the classifier is LightGBM's own: its predict()
+    and predict_proba() give what lightgbm.LGBMClassifier's give (raw scores, with LightGBM's warning)."""
+    lgb = pytest.importorskip("lightgbm")
+    from metricc.lightgbm_sklearn import LGBMClassifier
+
+    objective = _LogisticObjective()
     X, y = _separable()
-    model = LGBMClassifier(objective=logistic, n_estimators=3, verbose=-1, n_jobs=1).fit(X, y)
+    model = LGBMClassifier(objective=objective if kind != "function" else objective.__call__, n_estimators=3,
+                           verbose=-1, n_jobs=1).fit(X, y)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # LightGBM's: raw scores for a custom objective
         np.testing.assert_array_equal(model.predict(X), lgb.LGBMClassifier.predict(model, X))
