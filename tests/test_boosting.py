@@ -2584,16 +2584,23 @@ def test_eval_metric_refuses_a_regression_model(booster, builtin):
     ([1, 2, 2, 1], r"labels in \[0, 1\], but row 1 holds 2: for 1/2 labels pass y - 1$"),
     # (not "for class indices, compile with task='multiclass', num_classes=2": a NaN is no class)
     ([0, 1, np.nan, 1], r"labels in \[0, 1\], but row 2 holds NaN, a missing label: drop or fill it first\.$"),
+    # just above 1, and fractions: no hint (fractions are no class indices)
+    ([0, 1, 1.25, 0], r"labels in \[0, 1\], but row 2 holds 1\.25\.$"),
+    ([0, 0.5, 1.5, 1], r"labels in \[0, 1\], but row 2 holds 1\.5\.$"),
 ])
-@pytest.mark.parametrize("call", ["objective", "eval_metric"])
+@pytest.mark.parametrize("call", ["objective", "eval_metric", "evaluate"])
 def test_labels_out_of_range_are_named(labels, expected, call):
     """Labels -1/1 (or class indices) given to a binary objective were refused with "Expected labels in [0, 1]."
-    alone: not which value, where, or what to do."""
+    alone: not which value, where, or what to do. evaluate() checks them itself (the objective's call checks
+    them in its count pass)."""
     objective = compile_metric("f1").to_xgboost()
     y = np.tile(np.asarray(labels, dtype=np.float32), 10)
     margins = np.linspace(-1, 1, len(y)).astype(np.float32)
     with pytest.raises(MetriccError, match=expected):
-        objective(y, margins) if call == "objective" else objective.eval_metric(y, margins)
+        if call == "evaluate":
+            objective.evaluate(margins, y)
+        else:
+            objective(y, margins) if call == "objective" else objective.eval_metric(y, margins)
 
 
 @pytest.mark.parametrize("call", ["objective", "gradient_and_hessian", "loss", "evaluate"])
