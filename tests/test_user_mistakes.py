@@ -767,11 +767,15 @@ LIGHT = _light_weight_losses()
 def test_weights_too_light_for_eps_warn(backend):
     """Weights normalised to add up to 1 over a large data set weigh ~1e-6 each: eps (1e-6, added to each count)
     then shifts the loss of a batch (F1's loss went from 0.653 to 0.550 at weights of 1e-8, and its gradient to 0.3
-    of its size) without a word. A batch whose weights add up to less than 1e4 eps warns; weights of 1 do not."""
+    of its size) without a word. A batch whose weights add up to less than 1e4 eps warns (also where they add up to
+    more than eps itself); weights that add up to more, such as 1, do not."""
     with pytest.warns(MetriccWarning, match="sample weights of this batch add up to 6.4e-07"):
         LIGHT[backend](np.full(64, 1e-8))
+    with pytest.warns(MetriccWarning, match="sample weights of this batch add up to 0.0064"):
+        LIGHT[backend](np.full(64, 1e-4))
     with warnings.catch_warnings():
         warnings.simplefilter("error", MetriccWarning)
+        LIGHT[backend](np.full(64, 1e-3))
         LIGHT[backend](np.ones(64))
 
 
