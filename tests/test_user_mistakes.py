@@ -1157,6 +1157,23 @@ def test_weights_whose_counts_overflow_the_formulas_partials_are_refused(task, b
         gradient(w * (1.5e78 / w.sum()))  # (a total of 1.5e78: its largest count, TN, lies between 1e77 and 1e78)
 
 
+def test_a_formula_that_overflows_in_every_type_is_told_so_not_to_scale_its_weights():
+    """checks.count_limit finds where the float64 code leaves the same code in a wider type. Where the wider type
+    overflows too (exp(TP/100) passes float64's range from TP = 7.1e4, x86's longdouble's from TP = 1.1e6), the
+    formula is at fault, not the weights' scale: its limit stays MAX_COUNT, and counts past where it overflows are
+    told that its loss or gradient is not finite there, with the counts, not to scale the weights down below the
+    least limit, 1e19 (which would not help: it overflows far below that)."""
+    if np.finfo(np.longdouble).maxexp <= 1024:
+        pytest.skip("no wider type than float64 here to tell where the formula overflows")
+    metric = compile_metric("exp(TP/100)/(exp(TP/100) + FP)")
+    assert metric._scalars("numpy").count_limit == 1e100
+    z, y = np.linspace(-3, 3, 40), (np.arange(40) % 2).astype(float)
+    with pytest.raises(MetriccError, match=r"loss or its gradient is not finite at the counts TP, FP, FN, TN = "
+                                           r"[0-9.e+]+, .*passes float64's largest number") as caught:
+        metric.loss_and_grad(z, y, np.full(40, 1e25))
+    assert "scale the sample weights down" not in str(caught.value)
+
+
 SCORES = np.array([0.9, 0.8, 0.7, 0.2, 0.1, 0.05])
 PREDICTED = np.array([1, 1, 0, 1, 0, 0])
 
