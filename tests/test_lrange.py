@@ -250,6 +250,8 @@ def test_losses_validate_L_for_the_dtype_in_use():
     ({"accuracy": 0.3, "threshold": 0.7}, r"Expected argument `accuracy` to be a float in \(0, 0.3\)"),
     # above a threshold below 0.5 (its complement holds the threshold: only the first condition refuses it)
     ({"accuracy": 0.4, "threshold": 0.3}, r"Expected argument `accuracy` to be a float in \(0, 0.3\)"),
+    # at a threshold below 0.5 (the bound divides by threshold - accuracy)
+    ({"accuracy": 0.3, "threshold": 0.3}, r"Expected argument `accuracy` to be a float in \(0, 0.3\)"),
     # a threshold at either end is the threshold's mistake, not the accuracy's
     ({"accuracy": 0.1, "threshold": 0}, r"Expected argument `threshold` to be a float in \(0, 1\), but got 0"),
     ({"accuracy": 0.1, "threshold": 1.0}, r"Expected argument `threshold` to be a float in \(0, 1\), but got 1.0"),
